@@ -1,0 +1,55 @@
+# Two commands on a fresh machine: `make lab` and `make test`. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv lab test lint unit nbval notebooks student bench demo clean
+
+help:
+	@echo "make lab        set up .venv and open JupyterLab on the walkthrough"
+	@echo "make test       set up .venv, then ruff, unit tests and strict nbval on every notebook"
+	@echo "make notebooks  re-execute every notebook in place (outputs saved)"
+	@echo "make student    regenerate the student copies of the exercise notebooks"
+	@echo "make bench      run the benchmarks (figures in benchmarks/results/)"
+	@echo "make demo       the guide's Phase 5 scenario: python -m ella_lab demo"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ella-lab needs Python >= 3.11 (found " + sys.version.split()[0] + ")")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ella-lab)" > /dev/null
+	touch $(STAMP)
+
+lab: venv
+	$(VENV)/bin/jupyter lab notebooks/00-index.ipynb
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+unit: venv
+	$(PY) -m pytest tests
+
+nbval: venv
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:randomly notebooks
+
+test: lint unit nbval
+
+notebooks: venv
+	$(PY) -m ella_lab.tools.execute notebooks
+
+student: venv
+	$(PY) -m ella_lab.tools.student notebooks/exercises
+
+bench: venv
+	$(PY) benchmarks/run.py
+
+demo: venv
+	$(PY) -m ella_lab demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache benchmarks/results/*.csv benchmarks/results/*.png

@@ -1,0 +1,43 @@
+"""Argument checks shared by the public API: one clear error naming the parameter and the value."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+
+def check_int(name: str, value: object, *, minimum: int = 0) -> int:
+    """Return ``value`` if it is an int >= ``minimum``; bools are refused (``True`` is not a count)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def check_real(name: str, value: object, *, minimum: float = 0.0, maximum: float = math.inf) -> float:
+    """Return ``value`` as a float if it is a finite real number in ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if math.isnan(value) or not minimum <= value <= maximum or math.isinf(value):
+        bounds = f"in [{minimum:g}, {maximum:g}]" if maximum != math.inf else f">= {minimum:g}"
+        raise ValueError(f"{name} must be a finite number {bounds}, got {value!r}")
+    return value
+
+
+def check_timeout(name: str, value: object) -> float | None:
+    """A timeout is ``None`` (wait as long as it takes) or a number of seconds > 0."""
+    if value is None:
+        return None
+    value = check_real(name, value)
+    if value == 0:
+        raise ValueError(f"{name} must be > 0 or None, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value  # type: ignore[return-value]

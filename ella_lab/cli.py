@@ -1,0 +1,99 @@
+"""``python -m ella_lab``: the guide's Phase 5 demo, and sweeps from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .experiments import make_source, request_ids
+from .router import Router
+from .timing import format_seconds
+
+
+def _numbers(kind: type, text: str) -> list:
+    try:
+        return [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ella_lab", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the router does (to stderr)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="the guide's Phase 5 scenario: 10 requests, 3 workers, 0.5 s each")
+    demo.add_argument("--workers", type=int, default=3)
+    demo.add_argument("--requests", type=int, default=10)
+    demo.add_argument("--latency", type=float, default=0.5, help="seconds per fetch (default 0.5)")
+    demo.add_argument("--failure-rate", type=float, default=0.0, help="fraction of fetches that fail (0..1)")
+    demo.add_argument("--chain", type=int, default=1, help="primary plus (chain - 1) backup sources")
+    demo.add_argument("--seed", type=int, default=0)
+
+    sweep = commands.add_parser("sweep", help="throughput and success over workers × failure rates")
+    sweep.add_argument("--workers", type=lambda s: _numbers(int, s), default=[1, 2, 4, 8], help="e.g. 1,2,4,8")
+    sweep.add_argument("--failure-rate", type=lambda s: _numbers(float, s), default=[0.0], help="e.g. 0,0.2")
+    sweep.add_argument("--chain", type=lambda s: _numbers(int, s), default=[1], help="e.g. 1,2,3")
+    sweep.add_argument("--requests", type=int, default=200)
+    sweep.add_argument("--latency", type=float, default=0.01)
+    sweep.add_argument("--repeats", type=int, default=1)
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--csv", help="write the table to this CSV file")
+    sweep.add_argument("--plot", help="write the throughput figure to this PNG file")
+    return parser
+
+
+def _demo(args: argparse.Namespace) -> None:
+    source = make_source(args.chain, latency=args.latency, failure_rate=args.failure_rate, seed=args.seed)
+    report = Router(source, workers=args.workers).run(request_ids(args.requests))
+    for outcome in report:
+        print(outcome)
+    print()
+    print(report.describe())
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from .experiments import sweep
+
+    df = sweep(
+        workers=args.workers,
+        failure_rate=args.failure_rate,
+        chain=args.chain,
+        requests=args.requests,
+        latency=args.latency,
+        repeats=args.repeats,
+        seed=args.seed,
+        progress=sys.stderr.isatty(),
+    )
+    columns = ["workers", "failure_rate", "chain", "throughput_rps", "model_rps", "success_rate", "p50_s", "p99_s"]
+    table = df[columns].copy()
+    for col in ("p50_s", "p99_s"):
+        table[col] = table[col].map(format_seconds)
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from .plots import plot_throughput
+
+        ax = plot_throughput(df)
+        ax.figure.tight_layout()
+        ax.figure.savefig(args.plot, dpi=120)
+        print(f"wrote {args.plot}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)8.1f ms %(threadName)s %(message)s")
+    try:
+        {"demo": _demo, "sweep": _sweep}[args.command](args)
+    except (ValueError, TypeError) as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    return 0

@@ -1,0 +1,120 @@
+"""Seeded experiments: build a scenario, run it, sweep a grid of settings into a tidy DataFrame."""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import TYPE_CHECKING, Any
+
+from ._checks import check_int
+from .fallback import FallbackChain
+from .outcome import Report
+from .retry import Retry
+from .router import Router
+from .sources import SimulatedSource, Source
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["make_source", "request_ids", "run_once", "sweep"]
+
+
+def request_ids(n: int, prefix: str = "DataRequest") -> list[str]:
+    """The guide's request names: ``DataRequest-0`` ... ``DataRequest-{n-1}``."""
+    check_int("n", n)
+    return [f"{prefix}-{i}" for i in range(n)]
+
+
+def make_source(
+    chain: int = 1,
+    *,
+    latency: float = 0.01,
+    failure_rate: float = 0.0,
+    jitter: float = 0.0,
+    seed: int = 0,
+    retry: Retry | None = None,
+    timeout: float | None = None,
+    correlated: bool = False,
+) -> Source:
+    """A ``primary`` source, backed by ``chain - 1`` backups (``backup-1``, ...) of the same kind.
+
+    With ``correlated=True`` every source fails on the same requests (one shared outage), so
+    backups stop helping; by default each source fails independently.
+    """
+    check_int("chain", chain, minimum=1)
+    names = ["primary"] + [f"backup-{i}" for i in range(1, chain)]
+    sources = [
+        SimulatedSource(
+            name,
+            latency=latency,
+            failure_rate=failure_rate,
+            jitter=jitter,
+            seed=seed,
+            failure_group="shared" if correlated else None,
+        )
+        for name in names
+    ]
+    if chain == 1 and retry is None and timeout is None:
+        return sources[0]
+    return FallbackChain(sources, retry=retry, timeout=timeout)
+
+
+def run_once(*, workers: int = 3, requests: int = 100, **scenario: Any) -> Report:
+    """Route ``requests`` guide-style requests through ``make_source(**scenario)`` on ``workers`` threads."""
+    return Router(make_source(**scenario), workers=workers).run(request_ids(requests))
+
+
+def sweep(
+    *,
+    workers: tuple[int, ...] | list[int] = (3,),
+    failure_rate: tuple[float, ...] | list[float] = (0.0,),
+    chain: tuple[int, ...] | list[int] = (1,),
+    requests: int = 200,
+    latency: float = 0.01,
+    jitter: float = 0.0,
+    retry: Retry | None = None,
+    timeout: float | None = None,
+    correlated: bool = False,
+    repeats: int = 1,
+    seed: int = 0,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run every combination of ``workers`` × ``failure_rate`` × ``chain`` (× ``repeats``).
+
+    Returns one row per run: the settings, ``Report.summary()``, the success rate, and the two
+    models the notebooks compare against: ``model_rps = workers / latency`` (Little's law) and
+    ``model_success = 1 - failure_rate ** chain`` (independent sources, one attempt each).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    check_int("repeats", repeats, minimum=1)
+    grid = list(product(workers, failure_rate, chain, range(repeats)))
+    rows = []
+    for k, p, length, repeat in tqdm(grid, desc="sweep", disable=not progress, leave=False):
+        report = run_once(
+            workers=k,
+            requests=requests,
+            chain=length,
+            latency=latency,
+            failure_rate=p,
+            jitter=jitter,
+            seed=seed + repeat,
+            retry=retry,
+            timeout=timeout,
+            correlated=correlated,
+        )
+        summary = report.summary()
+        rows.append(
+            {
+                "workers": k,
+                "failure_rate": p,
+                "chain": length,
+                "repeat": repeat,
+                "latency_s": latency,
+                **summary,
+                "success_rate": summary["succeeded"] / requests if requests else 1.0,
+                "model_rps": k / latency if latency else float("inf"),
+                "model_success": 1.0 - p**length,
+            }
+        )
+    return pd.DataFrame(rows)

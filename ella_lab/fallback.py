@@ -1,0 +1,108 @@
+"""Fallback: ask the sources in order, each with its own retries, until one answers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+from ._checks import check_timeout
+from .outcome import Attempt
+from .retry import Retry
+from .sources import Source, as_source
+from .timing import clock, format_seconds
+
+__all__ = ["AllSourcesFailed", "FallbackChain", "Served"]
+
+log = logging.getLogger("ella_lab")
+
+
+class Served(NamedTuple):
+    """A successful answer: the value, the source that gave it, and every attempt made on the way."""
+
+    value: Any
+    source: str
+    attempts: tuple[Attempt, ...]
+
+
+class AllSourcesFailed(ExceptionGroup):
+    """Every source failed for one request; ``exceptions`` holds each attempt's error, in order."""
+
+    def __new__(cls, message: str, exceptions: Sequence[Exception], attempts: Sequence[Attempt] = ()):
+        self = super().__new__(cls, message, exceptions)
+        self.attempts = tuple(attempts)
+        return self
+
+    def derive(self, excs: Sequence[Exception]) -> AllSourcesFailed:
+        return AllSourcesFailed(self.message, excs, self.attempts)
+
+
+class FallbackChain(Source):
+    """Try ``sources`` in order; retry each under its policy, with a per-attempt ``timeout`` (seconds).
+
+    ``retry`` is one ``Retry`` for every source, or a sequence with one ``Retry`` (or ``None``) per
+    source. A chain is itself a source, so it can be routed, or nested in another chain.
+    """
+
+    def __init__(
+        self,
+        sources: Iterable[Any],
+        *,
+        retry: Retry | Sequence[Retry | None] | None = None,
+        timeout: float | None = None,
+        name: str | None = None,
+    ):
+        if isinstance(sources, (str, bytes)) or not isinstance(sources, Iterable):
+            raise TypeError(f"sources must be a list of sources, got {sources!r}")
+        self.sources: tuple[Source, ...] = tuple(as_source(s) for s in sources)
+        if not self.sources:
+            raise ValueError("sources must name at least one source, got an empty list")
+        if retry is None or isinstance(retry, Retry):
+            retries = [retry] * len(self.sources)
+        elif isinstance(retry, Sequence) and len(retry) == len(self.sources):
+            retries = list(retry)
+        else:
+            raise TypeError(f"retry must be a Retry, None, or one per source ({len(self.sources)}), got {retry!r}")
+        for policy in retries:
+            if policy is not None and not isinstance(policy, Retry):
+                raise TypeError(f"retry must be a Retry or None, got {policy!r}")
+        self.retries: tuple[Retry | None, ...] = tuple(retries)
+        self.timeout = check_timeout("timeout", timeout)
+        self.name = name or " > ".join(s.name for s in self.sources)
+
+    def serve(self, request: Any, *, timeout: float | None = None) -> Served:
+        """Answer ``request`` or raise ``AllSourcesFailed`` carrying every attempt."""
+        limit = self.timeout if timeout is None else timeout
+        attempts: list[Attempt] = []
+        errors: list[Exception] = []
+        for source, policy in zip(self.sources, self.retries, strict=True):
+            tries = policy.attempts if policy is not None else 1
+            for number in range(tries):
+                if number:
+                    pause = policy.delay(number, source.name, request)
+                    log.debug("retrying %s on %r in %s", source.name, request, format_seconds(pause))
+                    time.sleep(pause)
+                started = clock()
+                try:
+                    value = source.fetch(request, attempt=number, timeout=limit)
+                except Exception as exc:
+                    attempts.append(Attempt(source.name, number, exc, started, clock()))
+                    errors.append(exc)
+                    log.debug("%s failed on %r (attempt %d): %r", source.name, request, number, exc)
+                    if policy is None or not policy.should_retry(exc):
+                        break
+                    continue
+                attempts.append(Attempt(source.name, number, None, started, clock()))
+                if len(attempts) > 1:
+                    log.debug("%r served by %s after %d attempts", request, source.name, len(attempts))
+                return Served(value, source.name, tuple(attempts))
+        raise AllSourcesFailed(
+            f"all {len(self.sources)} source(s) failed for {request!r} ({len(attempts)} attempts)", errors, attempts
+        )
+
+    def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+        return self.serve(request, timeout=timeout).value
+
+    def __repr__(self) -> str:
+        return f"FallbackChain({list(self.sources)!r}, retry={self.retries[0]!r}, timeout={self.timeout!r})"

@@ -1,0 +1,111 @@
+"""The guide's Phase 3 router exactly as the guide designed it, so its two defects can be measured.
+
+The worker loop below is the guide's ``data_worker``, with three changes for the classroom only:
+the queues are local to each run (not module globals), ``print`` becomes a recorded event (worker
+threads never print), and ``fail_on`` lets one request raise inside the fetch. Every wait that the
+guide leaves unbounded (``data_queue.join()``, ``thread.join()``) is bounded here, so the hang is
+*shown* (``joined=False``) instead of freezing the notebook.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from .timing import clock
+
+__all__ = ["GuideRun", "run_guide_router"]
+
+
+@dataclass
+class GuideRun:
+    """What a run of the guide's router did."""
+
+    requests: list[str]
+    results: list[str]  # what result_queue held at the end
+    events: list[tuple[float, str, str]]  # (seconds since start, worker, request) per "Handling" line
+    wall_s: float  # until run_guide_router returned
+    work_done_s: float  # until the last result was put
+    joined: bool  # did data_queue.join() return within the bound?
+    died: dict[str, str] = field(default_factory=dict)  # worker -> the exception that killed it
+    alive_after: list[str] = field(default_factory=list)  # workers still running when we gave up waiting
+
+    @property
+    def lost(self) -> list[str]:
+        """Requests that never produced a result."""
+        answered = {r.rsplit(" for ", 1)[1] for r in self.results}
+        return [r for r in self.requests if r not in answered]
+
+    @property
+    def idle_tail_s(self) -> float:
+        """Time between the last result and the return: the workers idling out on ``get(timeout=...)``."""
+        return self.wall_s - self.work_done_s
+
+
+def run_guide_router(
+    num_sources: int = 3,
+    n_requests: int = 10,
+    *,
+    latency: float = 0.5,
+    idle_timeout: float = 2.0,
+    fail_on: Collection[str] = (),
+    join_timeout: float = 10.0,
+) -> GuideRun:
+    """Run the guide's ``run_router`` (Phase 3) once; every wait is bounded by ``join_timeout``."""
+    data_queue: queue.Queue = queue.Queue()
+    result_queue: queue.Queue = queue.Queue()
+    events: list[tuple[float, str, str]] = []
+    died: dict[str, str] = {}
+    last_result = [0.0]
+    t0 = clock()
+
+    def data_worker(source_id: int) -> None:  # the guide's worker, line for line
+        while True:
+            try:
+                request = data_queue.get(timeout=idle_timeout)
+                events.append((clock() - t0, f"Source-{source_id}", request))  # was: print(...)
+                if request in fail_on:  # added: the fetch fails for this request
+                    raise ConnectionError(f"Source-{source_id} could not fetch {request}")
+                time.sleep(latency)
+                result_queue.put(f"Result from Source-{source_id} for {request}")
+                last_result[0] = clock() - t0
+                data_queue.task_done()
+            except queue.Empty:
+                break
+
+    def guarded(source_id: int) -> None:  # records what would otherwise be a traceback on stderr
+        try:
+            data_worker(source_id)
+        except Exception as exc:
+            died[f"Source-{source_id}"] = repr(exc)
+
+    threads = []
+    for i in range(num_sources):
+        t = threading.Thread(target=guarded, args=(i,), name=f"guide-Source-{i}", daemon=True)
+        t.start()
+        threads.append(t)
+    requests = [f"DataRequest-{request_id}" for request_id in range(n_requests)]
+    for request in requests:
+        data_queue.put(request)
+
+    deadline = t0 + join_timeout
+    with data_queue.all_tasks_done:  # data_queue.join(), but giving up at the deadline
+        joined = data_queue.all_tasks_done.wait_for(lambda: not data_queue.unfinished_tasks, deadline - clock())
+    for t in threads:  # the guide's thread.join(), bounded
+        t.join(max(0.0, deadline - clock()))
+    results = []
+    while not result_queue.empty():
+        results.append(result_queue.get())
+    return GuideRun(
+        requests=requests,
+        results=results,
+        events=sorted(events),
+        wall_s=clock() - t0,
+        work_done_s=last_result[0],
+        joined=joined,
+        died=died,
+        alive_after=[t.name for t in threads if t.is_alive()],
+    )

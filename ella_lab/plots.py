@@ -1,0 +1,115 @@
+"""The notebooks' standard figures, each drawn on a given matplotlib ``Axes`` (or a new one) and returned."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .outcome import Report
+from .retry import Retry
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = ["plot_backoff", "plot_latency_cdf", "plot_success", "plot_throughput", "plot_timeline"]
+
+OK, FALLBACK, FAILED = "tab:green", "tab:orange", "tab:red"
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(7, 4))
+    return ax
+
+
+def plot_throughput(df: pd.DataFrame, ax: Axes | None = None, label: str = "measured") -> Axes:
+    """Throughput against worker count (a ``sweep`` frame), beside Little's law ``K / L``."""
+    ax = _axes(ax)
+    mean = df.groupby("workers", as_index=False)[["throughput_rps", "model_rps"]].mean()
+    ax.plot(mean.workers, mean.model_rps, "--", color="grey", label="Little's law: K / L")
+    ax.plot(mean.workers, mean.throughput_rps, "o-", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("workers K (threads)")
+    ax.set_ylabel("throughput (requests/s)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def plot_success(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Success rate against source failure rate p, one line per chain length k, beside ``1 - p**k``."""
+    import numpy as np
+
+    ax = _axes(ax)
+    p = np.linspace(0, 1, 101)
+    for k, group in df.groupby("chain"):
+        mean = group.groupby("failure_rate", as_index=False)["success_rate"].mean()
+        (line,) = ax.plot(p, 1 - p**k, "--", alpha=0.7)
+        ax.plot(mean.failure_rate, mean.success_rate, "o", color=line.get_color(), label=f"{k} source(s): measured")
+        line.set_label(f"model 1 − p^{k}")
+    ax.set_xlabel("failure rate p of each source")
+    ax.set_ylabel("requests answered (fraction)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_latency_cdf(reports: Report | Mapping[str, Report], ax: Axes | None = None) -> Axes:
+    """Empirical CDF of request latency (ms) for one report or several labelled ones."""
+    import numpy as np
+
+    ax = _axes(ax)
+    if isinstance(reports, Report):
+        reports = {"latency": reports}
+    for label, report in reports.items():
+        values = np.sort([o.latency * 1e3 for o in report])
+        ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", label=label)
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("fraction of requests ≤ latency")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def plot_timeline(report: Report, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """A Gantt chart: one row per worker, one bar per request (green ok, orange fell back, red failed)."""
+    ax = _axes(ax)
+    workers = sorted({o.worker for o in report}, key=lambda w: (len(w), w))
+    row = {w: i for i, w in enumerate(workers)}
+    t0 = report.started_at
+    for o in report:
+        color = FAILED if not o.ok else FALLBACK if o.fell_back else OK
+        start = (o.started_at - t0) * 1e3
+        ax.barh(
+            row[o.worker], (o.finished_at - o.started_at) * 1e3, left=start, color=color, edgecolor="black", height=0.6
+        )
+    ax.set_yticks(range(len(workers)), workers)
+    ax.invert_yaxis()
+    ax.set_xlabel("time since the run started (ms)")
+    ax.set_ylabel("worker")
+    if title:
+        ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    return ax
+
+
+def plot_backoff(policies: Mapping[str, Retry], keys: int = 200, ax: Axes | None = None) -> Axes:
+    """The wait before each retry, for ``keys`` different requests, one colour per policy."""
+    ax = _axes(ax)
+    for offset, (label, policy) in enumerate(policies.items()):
+        xs, ys = [], []
+        for key in range(keys):
+            for number, delay in enumerate(policy.delays(key), start=1):
+                xs.append(number + (offset - 1) * 0.2)
+                ys.append(delay * 1e3)
+        ax.plot(xs, ys, ".", alpha=0.3, label=label)
+    ax.set_xlabel("retry number")
+    ax.set_ylabel("wait before the retry (ms)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return ax

@@ -1,0 +1,68 @@
+"""Retry policy: how many attempts, and how long to wait between them (exponential backoff with jitter)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._checks import check_choice, check_int, check_real
+from ._draw import draw
+
+__all__ = ["JITTER_MODES", "Retry"]
+
+JITTER_MODES = ("none", "equal", "full")
+
+
+class Retry:
+    """``Retry(attempts=3, base=0.01, cap=1.0, jitter="full")``: up to ``attempts`` tries per source.
+
+    Before retry ``n`` (1, 2, ...) it waits, with ``b = min(cap, base * 2**(n-1))`` (the AWS formulas,
+    Brooker 2015): ``"none"`` waits ``b``; ``"equal"`` waits ``b/2 + U(0, b/2)``; ``"full"`` waits
+    ``U(0, b)``. The random part is seeded by (seed, n, key), so a schedule repeats exactly.
+    Only exceptions that are instances of ``on`` are retried.
+    """
+
+    def __init__(
+        self,
+        attempts: int = 3,
+        base: float = 0.01,
+        cap: float = 1.0,
+        jitter: str = "full",
+        seed: int = 0,
+        on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+    ):
+        self.attempts = check_int("attempts", attempts, minimum=1)
+        self.base = check_real("base", base)
+        self.cap = check_real("cap", cap)
+        self.jitter = check_choice("jitter", jitter, JITTER_MODES)
+        self.seed = check_int("seed", seed, minimum=-(2**63))
+        classes = on if isinstance(on, tuple) else (on,)
+        if not classes or not all(isinstance(c, type) and issubclass(c, BaseException) for c in classes):
+            raise TypeError(f"on must be an exception class or a tuple of them, got {on!r}")
+        self.on = classes
+
+    def backoff(self, number: int) -> float:
+        """The exponential ceiling before retry ``number`` (1 = the first retry)."""
+        return min(self.cap, self.base * 2.0 ** (number - 1))
+
+    def delay(self, number: int, *key: Any) -> float:
+        """Seconds to wait before retry ``number`` of the request identified by ``key``."""
+        ceiling = self.backoff(number)
+        if self.jitter == "none":
+            return ceiling
+        u = draw(self.seed, "retry", number, *key)
+        if self.jitter == "full":
+            return u * ceiling
+        return ceiling / 2 + u * ceiling / 2
+
+    def delays(self, *key: Any) -> list[float]:
+        """The whole schedule: the wait before each of the ``attempts - 1`` retries."""
+        return [self.delay(n, *key) for n in range(1, self.attempts)]
+
+    def should_retry(self, error: BaseException) -> bool:
+        return isinstance(error, self.on)
+
+    def __repr__(self) -> str:
+        return (
+            f"Retry(attempts={self.attempts}, base={self.base!r}, cap={self.cap!r}, "
+            f"jitter={self.jitter!r}, seed={self.seed})"
+        )

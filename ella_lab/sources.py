@@ -1,0 +1,202 @@
+"""Data sources: where a request gets its answer. Simulated ones are seeded, so runs repeat exactly."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._checks import check_int, check_real, check_timeout
+from ._draw import draw
+from .timing import clock, format_seconds
+
+__all__ = [
+    "CpuSource",
+    "FunctionSource",
+    "SimulatedSource",
+    "Source",
+    "SourceError",
+    "as_source",
+    "call_with_timeout",
+]
+
+log = logging.getLogger("ella_lab")
+
+
+class SourceError(ConnectionError):
+    """A source could not answer a request (the simulated analogue of a refused or reset connection)."""
+
+
+class Source:
+    """Anything with a ``name`` and ``fetch(request, *, attempt=0, timeout=None)``.
+
+    ``attempt`` numbers the tries of one request at this source (0 first), so a seeded source can
+    decide its answer from (seed, name, request, attempt) alone. ``timeout`` bounds one call (seconds).
+    A source is also a plain callable: ``source(request)`` is ``source.fetch(request)``.
+    """
+
+    name: str = "source"
+
+    def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, request: Any) -> Any:
+        return self.fetch(request)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class SimulatedSource(Source):
+    """A source that sleeps its latency and fails a seeded fraction of (request, attempt) pairs.
+
+    ``latency`` and ``jitter`` are seconds: each call sleeps ``latency ± jitter`` (uniform, seeded).
+    A failing call also takes its latency, then raises ``SourceError``. Sources that share a
+    ``failure_group`` (and seed and failure rate) fail on the same requests: a shared outage.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        latency: float = 0.5,
+        failure_rate: float = 0.0,
+        jitter: float = 0.0,
+        seed: int = 0,
+        failure_group: str | None = None,
+    ):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty str, got {name!r}")
+        self.name = name
+        self.latency = check_real("latency", latency)
+        self.failure_rate = check_real("failure_rate", failure_rate, maximum=1.0)
+        self.jitter = check_real("jitter", jitter)
+        self.seed = check_int("seed", seed, minimum=-(2**63))
+        self.failure_group = name if failure_group is None else str(failure_group)
+
+    def latency_for(self, request: Any, attempt: int = 0) -> float:
+        """How long this call takes, fixed by (seed, name, request, attempt)."""
+        if not self.jitter:
+            return self.latency
+        u = draw(self.seed, "latency", self.name, request, attempt)
+        return max(0.0, self.latency + self.jitter * (2.0 * u - 1.0))
+
+    def fails(self, request: Any, attempt: int = 0) -> bool:
+        """Whether this call fails, fixed by (seed, failure group, request, attempt)."""
+        if self.failure_rate <= 0.0:
+            return False
+        return draw(self.seed, "fail", self.failure_group, request, attempt) < self.failure_rate
+
+    def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+        delay = self.latency_for(request, attempt)
+        if timeout is not None and delay > timeout:
+            time.sleep(timeout)
+            raise TimeoutError(f"{self.name} did not answer {request!r} within {format_seconds(timeout)}")
+        if delay:
+            time.sleep(delay)
+        if self.fails(request, attempt):
+            raise SourceError(f"{self.name} failed on {request!r} (attempt {attempt})")
+        return f"Result from {self.name} for {request}"
+
+    def __repr__(self) -> str:
+        return (
+            f"SimulatedSource({self.name!r}, latency={self.latency!r}, failure_rate={self.failure_rate!r}, "
+            f"jitter={self.jitter!r}, seed={self.seed!r})"
+        )
+
+
+class CpuSource(Source):
+    """A source that burns pure-Python CPU for each request (``work`` loop steps): the GIL lesson's workload."""
+
+    def __init__(self, name: str = "cpu", *, work: int = 100_000):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty str, got {name!r}")
+        self.name = name
+        self.work = check_int("work", work)
+
+    def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+        deadline = None if timeout is None else clock() + timeout
+        acc = len(repr(request))
+        done = 0
+        while done < self.work:
+            step = min(10_000, self.work - done)
+            for i in range(step):
+                acc = (acc * 31 + i) % 1_000_003
+            done += step
+            if deadline is not None and clock() > deadline:
+                raise TimeoutError(f"{self.name} did not finish {request!r} within {format_seconds(timeout)}")
+        return f"Result from {self.name} for {request} ({acc})"
+
+
+class FunctionSource(Source):
+    """Wraps a plain callable ``f(request) -> value`` as a source.
+
+    A plain function cannot be told to stop, so a ``timeout`` runs it in a daemon helper thread and
+    stops waiting for it at the deadline (the call itself is abandoned, and logged).
+    """
+
+    def __init__(self, function: Callable[[Any], Any], name: str | None = None):
+        if not callable(function):
+            raise TypeError(f"source must be a Source or a callable f(request), got {function!r}")
+        self.function = function
+        self.name = name or getattr(function, "__name__", None) or type(function).__name__
+
+    def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+        if timeout is None:
+            return self.function(request)
+        return call_with_timeout(self.function, request, timeout, name=self.name)
+
+    def __call__(self, request: Any) -> Any:
+        return self.function(request)
+
+
+def call_with_timeout(function: Callable[[Any], Any], argument: Any, timeout: float, *, name: str = "call") -> Any:
+    """Return ``function(argument)``, or raise ``TimeoutError`` after ``timeout`` seconds.
+
+    The call runs in a daemon thread; on a timeout it is left to finish (or not) on its own.
+    """
+    timeout = check_timeout("timeout", timeout)
+    box: list = []
+
+    def target() -> None:
+        try:
+            box.append((True, function(argument)))
+        except BaseException as exc:  # handed back to the caller's thread below
+            box.append((False, exc))
+
+    helper = threading.Thread(target=target, name=f"ella-call-{name}", daemon=True)
+    helper.start()
+    helper.join(timeout)
+    if not box:
+        log.warning("%s did not return within %s; abandoned", name, format_seconds(timeout))
+        raise TimeoutError(f"{name} did not answer {argument!r} within {format_seconds(timeout)}")
+    ok, result = box[0]
+    if ok:
+        return result
+    raise result
+
+
+def as_source(source: object) -> Source:
+    """Accept a ``Source``, anything with a ``fetch`` method, or a plain callable ``f(request)``."""
+    if isinstance(source, Source):
+        return source
+    if callable(getattr(source, "fetch", None)):
+        return _DuckSource(source)
+    if callable(source):
+        return FunctionSource(source)
+    raise TypeError(f"source must be a Source or a callable f(request), got {source!r} ({type(source).__name__})")
+
+
+class _DuckSource(Source):
+    """Adapts a foreign object with ``fetch(request)`` (and maybe ``name``) to the ``Source`` protocol."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.name = str(getattr(inner, "name", type(inner).__name__))
+
+    def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+        if timeout is None:
+            return self.inner.fetch(request)
+        return call_with_timeout(self.inner.fetch, request, timeout, name=self.name)
