@@ -54,10 +54,15 @@ class Router:
             raise TypeError(f"retry must be a Retry or None, got {retry!r}")
         timeout = check_timeout("timeout", timeout)
         source = as_source(source)
-        if retry is not None or timeout is not None:
+        wrapped = retry is not None or timeout is not None
+        if wrapped:
             source = FallbackChain([source], retry=retry, timeout=timeout, name=source.name)
         self.source: Source = source
-        self._execute = _chain_executor(source) if isinstance(source, FallbackChain) else _single_executor(source)
+        if isinstance(source, FallbackChain):
+            # A chain the router made for retry/timeout reports the last attempt's own error.
+            self._execute = _chain_executor(source, last_error=wrapped)
+        else:
+            self._execute = _single_executor(source)
         # State of the long-lived workers behind submit(), guarded by _lock.
         self._lock = threading.Lock()
         self._queue: SimpleQueue | None = None
@@ -219,8 +224,12 @@ def _single_executor(source: Source):
     return execute
 
 
-def _chain_executor(chain: FallbackChain):
-    """``execute(request, queued_at, worker) -> Outcome`` for a chain: every attempt is kept."""
+def _chain_executor(chain: FallbackChain, *, last_error: bool = False):
+    """``execute(request, queued_at, worker) -> Outcome`` for a chain: every attempt is kept.
+
+    The error of a failed request is the chain's ``AllSourcesFailed``, or with ``last_error`` the
+    error of the last attempt.
+    """
     serve = chain.serve
 
     def execute(request: Any, queued_at: float, worker: str) -> Outcome:
@@ -228,7 +237,8 @@ def _chain_executor(chain: FallbackChain):
         try:
             value, source, attempts = serve(request)
         except AllSourcesFailed as exc:
-            return Outcome(request, False, None, exc, None, exc.attempts, worker, queued_at, started, clock())
+            error = exc.exceptions[-1] if last_error else exc
+            return Outcome(request, False, None, error, None, exc.attempts, worker, queued_at, started, clock())
         except BaseException as exc:  # the chain lets non-Exception errors through; record them too
             finished = clock()
             attempt = Attempt(chain.name, 0, exc, started, finished)

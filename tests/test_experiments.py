@@ -1,0 +1,61 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from ella_lab import FallbackChain, Retry, SimulatedSource  # noqa: E402
+from ella_lab.experiments import make_source, request_ids, run_once, sweep  # noqa: E402
+from ella_lab.plots import plot_backoff, plot_latency_cdf, plot_success, plot_throughput, plot_timeline  # noqa: E402
+
+
+def test_request_ids():
+    assert request_ids(3) == ["DataRequest-0", "DataRequest-1", "DataRequest-2"]
+
+
+def test_make_source_shapes():
+    assert isinstance(make_source(1), SimulatedSource)
+    chain = make_source(3, failure_rate=0.2)
+    assert isinstance(chain, FallbackChain) and [s.name for s in chain.sources] == ["primary", "backup-1", "backup-2"]
+    assert isinstance(make_source(1, retry=Retry()), FallbackChain)
+
+
+def test_correlated_sources_fail_together():
+    independent = run_once(workers=4, requests=400, chain=2, latency=0, failure_rate=0.5, seed=1)
+    correlated = run_once(workers=4, requests=400, chain=2, latency=0, failure_rate=0.5, seed=1, correlated=True)
+    assert independent.summary()["succeeded"] > 250  # about 1 - 0.5**2 = 75 %
+    assert 150 < correlated.summary()["succeeded"] < 250  # about 1 - 0.5 = 50 %: the backup fails with the primary
+
+
+def test_sweep_is_tidy_and_seeded():
+    df = sweep(workers=[1, 2], failure_rate=[0.0, 0.5], chain=[1, 2], requests=50, latency=0, progress=False)
+    assert len(df) == 8
+    assert {"workers", "failure_rate", "chain", "throughput_rps", "model_rps", "success_rate", "model_success"} <= set(
+        df
+    )
+    again = sweep(workers=[1, 2], failure_rate=[0.0, 0.5], chain=[1, 2], requests=50, latency=0, progress=False)
+    assert list(df.success_rate) == list(again.success_rate)
+    assert (df[df.failure_rate == 0].success_rate == 1).all()
+
+
+def test_sweep_bad_repeats():
+    with pytest.raises(ValueError, match="repeats must be >= 1, got 0"):
+        sweep(repeats=0, progress=False)
+
+
+def test_plots_draw_labelled_axes():
+    df = sweep(workers=[1, 2, 4], failure_rate=[0.0, 0.3], chain=[1, 2], requests=30, latency=0.001, progress=False)
+    report = run_once(workers=3, requests=12, latency=0.001, chain=2, failure_rate=0.3)
+    for ax in (
+        plot_throughput(df),
+        plot_success(df),
+        plot_latency_cdf({"a": report, "b": report}),
+        plot_latency_cdf(report),
+        plot_timeline(report, title="t"),
+        plot_backoff({"none": Retry(jitter="none"), "full": Retry()}, keys=20),
+    ):
+        assert ax.get_xlabel() and ax.get_ylabel()
+        assert ax.has_data()
+    assert len(plot_timeline(report).patches) == 12
+    plt.close("all")
