@@ -2,12 +2,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
 
-from ella_lab import FallbackChain, Retry, SimulatedSource  # noqa: E402
-from ella_lab.experiments import make_source, request_ids, run_once, sweep  # noqa: E402
-from ella_lab.plots import plot_backoff, plot_latency_cdf, plot_success, plot_throughput, plot_timeline  # noqa: E402
+from ella_lab import FallbackChain, Retry, SimulatedSource
+from ella_lab.experiments import make_source, request_ids, run_once, sweep
+from ella_lab.plots import plot_backoff, plot_latency_cdf, plot_success, plot_throughput, plot_timeline
 
 
 def test_request_ids():
