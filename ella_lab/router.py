@@ -122,12 +122,13 @@ class Router:
 
     def _run_worker(self, queue: SimpleQueue, results: list, worker: str, slots: Any) -> None:
         execute = self._execute
-        get = queue.get
-        while (item := get()) is not _STOP:
-            if slots is not None:
-                slots.release()
-            i, request, queued_at = item
-            results[i] = execute(request, queued_at, worker)
+        if slots is None:
+            for i, request, queued_at in iter(queue.get, _STOP):  # until this worker's sentinel
+                results[i] = execute(request, queued_at, worker)
+        else:
+            for i, request, queued_at in iter(queue.get, _STOP):
+                slots.release()  # room for one more in the bounded queue
+                results[i] = execute(request, queued_at, worker)
 
     # -- submit(): long-lived workers and futures --------------------------------------------
 
@@ -162,12 +163,10 @@ class Router:
 
     def _serve_worker(self, worker: str) -> None:
         execute = self._execute
-        get = self._queue.get
         slots = self._slots
-        while (item := get()) is not _STOP:
+        for future, request, queued_at in iter(self._queue.get, _STOP):
             if slots is not None:
                 slots.release()
-            future, request, queued_at = item
             if future.set_running_or_notify_cancel():  # False: cancelled while it waited
                 future.set_result(execute(request, queued_at, worker))
 

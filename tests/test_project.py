@@ -1,0 +1,52 @@
+"""The project's own promises: the two dependency lists agree, CI runs the README's test command."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _requirement(line: str) -> tuple[str, str] | None:
+    line = line.split("#", 1)[0].strip().lstrip("- ").strip()
+    match = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)\s*(.*)", line)
+    if not match or match.group(1) in {"python", "pip", "dependencies:", "channels:", "conda-forge", "name:"}:
+        return None
+    return match.group(1).lower(), match.group(2).replace(" ", "")
+
+
+def test_requirements_and_environment_list_the_same_packages_and_bounds():
+    pip = dict(filter(None, map(_requirement, (ROOT / "requirements.txt").read_text().splitlines())))
+    env_lines = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1].splitlines()
+    conda = dict(filter(None, map(_requirement, env_lines)))
+    assert pip, "requirements.txt lists nothing"
+    assert pip == conda
+
+
+def test_every_requirement_has_bounds():
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        req = _requirement(line)
+        if req:
+            assert ">=" in req[1] and "<" in req[1], f"{req[0]} needs a lower and an upper bound"
+
+
+def test_library_dependencies_are_in_requirements():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    pip = dict(filter(None, map(_requirement, (ROOT / "requirements.txt").read_text().splitlines())))
+    block = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+    for name, bounds in re.findall(r'"([a-z0-9\-]+)([^"]*)"', block):
+        assert pip.get(name) == bounds, name
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme and "make test" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("lab:", "test:", "notebooks:", "student:", "bench:"):
+        assert f"\n{target}" in makefile
+
+
+def test_python_floor_is_311_everywhere():
+    assert 'requires-python = ">=3.11"' in (ROOT / "pyproject.toml").read_text()
+    assert "python>=3.11" in (ROOT / "environment.yml").read_text()
+    assert "3.11" in (ROOT / "README.md").read_text()
