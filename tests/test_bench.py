@@ -1,0 +1,22 @@
+"""The benchmark kernels run and measure what they say (sizes tiny: behaviour, not speed)."""
+
+from ella_lab.bench import dispatch, guide_scenario, sleep_bound
+
+
+def test_dispatch_rows():
+    rows = dispatch(2000, 2, 1)
+    assert [r["peer"] for r in rows] == ["plain loop", "ThreadPoolExecutor.map", "Router.run"]
+    assert all(r["per_request_s"] > 0 for r in rows)
+
+
+def test_sleep_bound_rows_and_efficiency_bounds():
+    seen = []
+    rows = sleep_bound(0.002, [1, 4], per_worker=5, repeats=1, progress=seen.append)
+    assert len(rows) == 4 and len(seen) == 2
+    assert all(0 < r["efficiency"] <= 1.0 for r in rows)
+    assert {r["n"] for r in rows} == {5, 20}
+
+
+def test_guide_scenario_shows_the_idle_tail():
+    rows = {r["peer"]: r["wall_s"] for r in guide_scenario(latency=0.02, idle_timeout=0.2)}
+    assert rows["Router.run"] >= 0.08 and rows["guide's design"] >= rows["Router.run"] + 0.19
