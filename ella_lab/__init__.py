@@ -8,7 +8,7 @@ from .fallback import AllSourcesFailed, FallbackChain, Served
 from .outcome import Attempt, Outcome, Report
 from .retry import Retry
 from .router import Router
-from .sources import CpuSource, FunctionSource, SimulatedSource, Source, SourceError, as_source
+from .sources import CpuSource, FunctionSource, ScriptedSource, SimulatedSource, Source, SourceError, as_source
 from .timing import format_seconds
 
 __version__ = "0.1.0"
@@ -23,6 +23,7 @@ __all__ = [
     "Report",
     "Retry",
     "Router",
+    "ScriptedSource",
     "Served",
     "SimulatedSource",
     "Source",

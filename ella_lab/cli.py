@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--chain", type=int, default=1, help="primary plus (chain - 1) backup sources")
     demo.add_argument("--seed", type=int, default=0)
 
+    commands.add_parser("check", help="the environment self-check to run before class")
+
     sweep = commands.add_parser("sweep", help="throughput and success over workers × failure rates")
     sweep.add_argument("--workers", type=lambda s: _numbers(int, s), default=[1, 2, 4, 8], help="e.g. 1,2,4,8")
     sweep.add_argument("--failure-rate", type=lambda s: _numbers(float, s), default=[0.0], help="e.g. 0,0.2")
@@ -87,13 +89,23 @@ def _sweep(args: argparse.Namespace) -> None:
         print(f"wrote {args.plot}")
 
 
+def _check(args: argparse.Namespace) -> None:
+    from .selfcheck import run_checks
+
+    checks = run_checks(kernel=False)
+    for check in checks:
+        print(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+    if not all(check.ok for check in checks):
+        raise SystemExit(1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)8.1f ms %(threadName)s %(message)s")
     try:
-        {"demo": _demo, "sweep": _sweep}[args.command](args)
+        {"demo": _demo, "sweep": _sweep, "check": _check}[args.command](args)
     except (ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return 0

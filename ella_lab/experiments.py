@@ -69,6 +69,7 @@ def sweep(
     failure_rate: tuple[float, ...] | list[float] = (0.0,),
     chain: tuple[int, ...] | list[int] = (1,),
     requests: int = 200,
+    requests_per_worker: int | None = None,
     latency: float = 0.01,
     jitter: float = 0.0,
     retry: Retry | None = None,
@@ -80,6 +81,7 @@ def sweep(
 ) -> pd.DataFrame:
     """Run every combination of ``workers`` × ``failure_rate`` × ``chain`` (× ``repeats``).
 
+    ``requests_per_worker`` (instead of ``requests``) gives every run the same number of rounds.
     Returns one row per run: the settings, ``Report.summary()``, the success rate, and the two
     models the notebooks compare against: ``model_rps = workers / latency`` (Little's law) and
     ``model_success = 1 - failure_rate ** chain`` (independent sources, one attempt each).
@@ -88,12 +90,15 @@ def sweep(
     from tqdm.auto import tqdm
 
     check_int("repeats", repeats, minimum=1)
+    if requests_per_worker is not None:
+        check_int("requests_per_worker", requests_per_worker, minimum=1)
     grid = list(product(workers, failure_rate, chain, range(repeats)))
     rows = []
     for k, p, length, repeat in tqdm(grid, desc="sweep", disable=not progress, leave=False):
+        n = requests if requests_per_worker is None else requests_per_worker * k
         report = run_once(
             workers=k,
-            requests=requests,
+            requests=n,
             chain=length,
             latency=latency,
             failure_rate=p,
@@ -112,7 +117,7 @@ def sweep(
                 "repeat": repeat,
                 "latency_s": latency,
                 **summary,
-                "success_rate": summary["succeeded"] / requests if requests else 1.0,
+                "success_rate": summary["succeeded"] / n if n else 1.0,
                 "model_rps": k / latency if latency else float("inf"),
                 "model_success": 1.0 - p**length,
             }

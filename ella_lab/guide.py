@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .timing import clock
 
-__all__ = ["GuideRun", "run_guide_router"]
+__all__ = ["GuideRun", "fallback_fetch", "run_guide_router"]
 
 
 @dataclass
@@ -109,3 +109,13 @@ def run_guide_router(
         died=died,
         alive_after=[t.name for t in threads if t.is_alive()],
     )
+
+
+def fallback_fetch(primary: str, backup: str) -> str:
+    """The guide's Phase 4 sketch, verbatim but for ``print``: the primary always "fails", and the
+    "backup" is only a string; nothing is fetched, retried or timed."""
+    try:
+        # Simulate primary source failure
+        raise ConnectionError("Primary failed")
+    except Exception:
+        return f"Recovered from Backup for {primary}"  # Return result from backup

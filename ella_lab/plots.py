@@ -82,12 +82,13 @@ def plot_timeline(report: Report, ax: Axes | None = None, title: str | None = No
     workers = sorted({o.worker for o in report}, key=lambda w: (len(w), w))
     row = {w: i for i, w in enumerate(workers)}
     t0 = report.started_at
+    label = len(report) <= 40  # few bars: print the request's number on each
     for o in report:
         color = FAILED if not o.ok else FALLBACK if o.fell_back else OK
-        start = (o.started_at - t0) * 1e3
-        ax.barh(
-            row[o.worker], (o.finished_at - o.started_at) * 1e3, left=start, color=color, edgecolor="black", height=0.6
-        )
+        start, width = (o.started_at - t0) * 1e3, (o.finished_at - o.started_at) * 1e3
+        ax.barh(row[o.worker], width, left=start, color=color, edgecolor="black", height=0.6)
+        if label:
+            ax.text(start + width / 2, row[o.worker], str(o.request).rsplit("-", 1)[-1], ha="center", va="center")
     ax.set_yticks(range(len(workers)), workers)
     ax.invert_yaxis()
     ax.set_xlabel("time since the run started (ms)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._checks import check_int, check_real, check_timeout
@@ -15,6 +15,7 @@ from .timing import clock, format_seconds
 __all__ = [
     "CpuSource",
     "FunctionSource",
+    "ScriptedSource",
     "SimulatedSource",
     "Source",
     "SourceError",
@@ -105,6 +106,30 @@ class SimulatedSource(Source):
             f"SimulatedSource({self.name!r}, latency={self.latency!r}, failure_rate={self.failure_rate!r}, "
             f"jitter={self.jitter!r}, seed={self.seed!r})"
         )
+
+
+class ScriptedSource(Source):
+    """A source that fails on exactly the requests named in ``fail_on`` (every attempt), after ``latency`` s.
+
+    For demonstrations and exercises where *which* request fails must be chosen, not drawn.
+    """
+
+    def __init__(self, name: str = "scripted", *, latency: float = 0.0, fail_on: Iterable[Any] = ()):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty str, got {name!r}")
+        self.name = name
+        self.latency = check_real("latency", latency)
+        self.fail_on = frozenset(fail_on)
+
+    def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+        if timeout is not None and self.latency > timeout:
+            time.sleep(timeout)
+            raise TimeoutError(f"{self.name} did not answer {request!r} within {format_seconds(timeout)}")
+        if self.latency:
+            time.sleep(self.latency)
+        if request in self.fail_on:
+            raise SourceError(f"{self.name} failed on {request!r}")
+        return f"Result from {self.name} for {request}"
 
 
 class CpuSource(Source):

@@ -67,3 +67,9 @@ def test_bad_input_is_one_line_and_exit_2(argv, message):
 def test_help():
     proc = subprocess.run([sys.executable, "-m", "ella_lab", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "demo" in proc.stdout and "sweep" in proc.stdout
+
+
+def test_check_reports_every_item(capsys):
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "[ok] Python >= 3.11" in out and "[ok] ella_lab Router runs" in out and "FAIL" not in out

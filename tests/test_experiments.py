@@ -59,3 +59,27 @@ def test_plots_draw_labelled_axes():
         assert ax.has_data()
     assert len(plot_timeline(report).patches) == 12
     plt.close("all")
+
+
+def test_sweep_requests_per_worker():
+    df = sweep(workers=[1, 3], requests_per_worker=4, latency=0, progress=False)
+    assert list(df.requests) == [4, 12]
+
+
+def test_selfcheck_outside_a_kernel():
+    from ella_lab.selfcheck import run_checks
+
+    checks = run_checks(kernel=False)
+    assert all(c.ok for c in checks), checks
+    assert not run_checks()[-1].ok  # pytest is not a Jupyter kernel
+
+
+def test_widget_drawers_and_explorers(capsys):
+    from ella_lab.widgets import draw_fallback, draw_timeline, fallback_explorer, timeline_explorer
+
+    draw_timeline(3, 1, 7)
+    draw_fallback(0.5, 2, 200)
+    out = capsys.readouterr().out
+    assert "predicted ⌈N/K⌉·L = 3.00 ms" in out and "model 75.0%" in out
+    assert timeline_explorer() is not None and fallback_explorer() is not None
+    plt.close("all")

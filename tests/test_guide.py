@@ -18,3 +18,9 @@ def test_guide_design_loses_a_request_and_never_joins():
     assert len(run.died) == 1 and "DataRequest-4" in next(iter(run.died.values()))
     assert len(run.results) == 9
     assert run.wall_s < 2
+
+
+def test_guide_fallback_sketch_never_fetches():
+    from ella_lab.guide import fallback_fetch
+
+    assert fallback_fetch("DataRequest-1", "anything") == "Recovered from Backup for DataRequest-1"

@@ -153,3 +153,17 @@ def test_call_with_timeout_passes_values_and_errors_through():
         call_with_timeout(lambda x: 1 / x, 0, 1.0)
     with pytest.raises(ValueError, match="timeout"):
         call_with_timeout(lambda x: x, 0, -1)
+
+
+def test_scripted_source_fails_exactly_where_told():
+    from ella_lab import ScriptedSource
+
+    src = ScriptedSource("s", latency=0, fail_on={"b"})
+    assert src.fetch("a") == "Result from s for a"
+    for attempt in range(3):
+        with pytest.raises(SourceError, match="s failed on 'b'"):
+            src.fetch("b", attempt=attempt)
+    with pytest.raises(TimeoutError):
+        ScriptedSource("slow", latency=1).fetch("a", timeout=0.01)
+    with pytest.raises(ValueError, match="latency"):
+        ScriptedSource("s", latency=-1)

@@ -1,0 +1,1 @@
+"""Maintainer tools: re-execute notebooks (``make notebooks``), generate student copies (``make student``)."""
