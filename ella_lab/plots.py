@@ -32,6 +32,7 @@ def plot_throughput(df: pd.DataFrame, ax: Axes | None = None, label: str = "meas
     ax.plot(mean.workers, mean.model_rps, "--", color="grey", label="Little's law: K / L")
     ax.plot(mean.workers, mean.throughput_rps, "o-", label=label)
     ax.set_xscale("log", base=2)
+    ax.set_xticks(mean.workers, [str(k) for k in mean.workers])
     ax.set_yscale("log")
     ax.set_xlabel("workers K (threads)")
     ax.set_ylabel("throughput (requests/s)")

@@ -39,7 +39,7 @@ def execute(path: Path, *, timeout: int = 300, kernel: str = "python3") -> float
         kernel_name=kernel,
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
-        store_widget_state=False,
+        store_widget_state=True,  # nbclient needs it for interact() output widgets; dropped below
     )
     started = clock()
     client.execute()
