@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
@@ -63,11 +64,18 @@ def run_once(*, workers: int = 3, requests: int = 100, **scenario: Any) -> Repor
     return Router(make_source(**scenario), workers=workers).run(request_ids(requests))
 
 
+def _grid(values: Any) -> list:
+    """A sweep axis: one value or a list of them."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"expected a number or a list of numbers, got {values!r}")
+    return list(values) if isinstance(values, Iterable) else [values]
+
+
 def sweep(
     *,
-    workers: tuple[int, ...] | list[int] = (3,),
-    failure_rate: tuple[float, ...] | list[float] = (0.0,),
-    chain: tuple[int, ...] | list[int] = (1,),
+    workers: int | Iterable[int] = (3,),
+    failure_rate: float | Iterable[float] = (0.0,),
+    chain: int | Iterable[int] = (1,),
     requests: int = 200,
     requests_per_worker: int | None = None,
     latency: float = 0.01,
@@ -79,7 +87,7 @@ def sweep(
     seed: int = 0,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Run every combination of ``workers`` × ``failure_rate`` × ``chain`` (× ``repeats``).
+    """Run every combination of ``workers`` × ``failure_rate`` × ``chain`` (× ``repeats``); each is a value or a list.
 
     ``requests_per_worker`` (instead of ``requests``) gives every run the same number of rounds.
     Returns one row per run: the settings, ``Report.summary()``, the success rate, and the two
@@ -92,7 +100,7 @@ def sweep(
     check_int("repeats", repeats, minimum=1)
     if requests_per_worker is not None:
         check_int("requests_per_worker", requests_per_worker, minimum=1)
-    grid = list(product(workers, failure_rate, chain, range(repeats)))
+    grid = list(product(_grid(workers), _grid(failure_rate), _grid(chain), range(repeats)))
     rows = []
     for k, p, length, repeat in tqdm(grid, desc="sweep", disable=not progress, leave=False):
         n = requests if requests_per_worker is None else requests_per_worker * k

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ._checks import check_choice
 from .outcome import Report
 from .retry import Retry
 
@@ -60,18 +61,21 @@ def plot_success(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_latency_cdf(reports: Report | Mapping[str, Report], ax: Axes | None = None) -> Axes:
-    """Empirical CDF of request latency (ms) for one report or several labelled ones."""
+def plot_latency_cdf(
+    reports: Report | Mapping[str, Report], ax: Axes | None = None, metric: str = "latency"
+) -> Axes:
+    """Empirical CDF, in ms, of ``metric`` (``"latency"``, ``"service_time"`` or ``"wait"``) per request."""
     import numpy as np
 
+    check_choice("metric", metric, ("latency", "service_time", "wait"))
     ax = _axes(ax)
     if isinstance(reports, Report):
-        reports = {"latency": reports}
+        reports = {metric: reports}
     for label, report in reports.items():
-        values = np.sort([o.latency * 1e3 for o in report])
+        values = np.sort([getattr(o, metric) * 1e3 for o in report])
         ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", label=label)
-    ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("fraction of requests ≤ latency")
+    ax.set_xlabel(f"{metric.replace('_', ' ')} (ms)")
+    ax.set_ylabel(f"fraction of requests ≤ {metric.replace('_', ' ')}")
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax

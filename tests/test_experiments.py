@@ -83,3 +83,18 @@ def test_widget_drawers_and_explorers(capsys):
     assert "predicted ⌈N/K⌉·L = 3.00 ms" in out and "model 75.0%" in out
     assert timeline_explorer() is not None and fallback_explorer() is not None
     plt.close("all")
+
+
+def test_latency_cdf_metrics():
+    report = run_once(workers=2, requests=10, latency=0.001)
+    assert plot_latency_cdf(report, metric="service_time").get_xlabel() == "service time (ms)"
+    with pytest.raises(ValueError, match="metric must be one of"):
+        plot_latency_cdf(report, metric="speed")
+    plt.close("all")
+
+
+def test_sweep_accepts_single_values():
+    df = sweep(workers=2, failure_rate=0.5, chain=[1, 2], requests=10, latency=0, progress=False)
+    assert list(df.workers) == [2, 2] and list(df.chain) == [1, 2]
+    with pytest.raises(TypeError, match="expected a number or a list"):
+        sweep(workers="4", progress=False)
