@@ -61,9 +61,7 @@ def plot_success(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_latency_cdf(
-    reports: Report | Mapping[str, Report], ax: Axes | None = None, metric: str = "latency"
-) -> Axes:
+def plot_latency_cdf(reports: Report | Mapping[str, Report], ax: Axes | None = None, metric: str = "latency") -> Axes:
     """Empirical CDF, in ms, of ``metric`` (``"latency"``, ``"service_time"`` or ``"wait"``) per request."""
     import numpy as np
 

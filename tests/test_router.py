@@ -130,7 +130,7 @@ def test_close_serves_what_is_queued_then_stops_every_worker():
     futures = [router.submit(i) for i in range(10)]
     assert router.close(timeout=5) is True
     assert all(f.done() and f.result().ok for f in futures)
-    assert not [t for t in threading.enumerate() if t.name.startswith("ella-worker")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("ella-worker") and t.is_alive()]
     with pytest.raises(RuntimeError, match="closed"):
         router.submit(1)
     assert router.close() is True  # twice is fine
@@ -175,7 +175,7 @@ def test_keyboard_interrupt_during_run_leaves_no_worker_alive():
         router.run(range(1000))  # 5 s of work if not interrupted
     timer.join()
     assert time.perf_counter() - t < 2
-    assert not [t for t in threading.enumerate() if t.name.startswith("ella-worker")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("ella-worker") and t.is_alive()]
 
 
 @pytest.mark.parametrize(

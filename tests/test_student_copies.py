@@ -1,0 +1,100 @@
+"""The student copies: generated from the instructor sources, up to date, runnable, and free of solutions."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ella_lab.tools.student import main, strip_code, strip_markdown, student_copy
+
+EXERCISES = Path(__file__).resolve().parents[1] / "notebooks" / "exercises"
+INSTRUCTOR = sorted(EXERCISES.glob("*.ipynb"))
+
+
+def test_there_are_three_sheets_with_students_copies():
+    assert [p.name for p in INSTRUCTOR] == [
+        "ex03-threaded-router.ipynb",
+        "ex04-fallback-recovery.ipynb",
+        "ex06-optimization.ipynb",
+    ]
+    assert [p.name for p in sorted((EXERCISES / "student").glob("*.ipynb"))] == [p.name for p in INSTRUCTOR]
+    assert (EXERCISES / "README.md").exists()
+
+
+def test_student_copies_are_up_to_date(capsys):
+    assert main([str(EXERCISES), "--check"]) == 0, capsys.readouterr().out
+
+
+def test_check_mode_notices_a_stale_copy(tmp_path, capsys):
+    source = tmp_path / "sheet.ipynb"
+    source.write_text((INSTRUCTOR[0]).read_text())
+    assert main([str(tmp_path), "--check"]) == 1  # no copy yet
+    assert main([str(tmp_path)]) == 0 and (tmp_path / "student" / "sheet.ipynb").exists()
+    assert main([str(tmp_path), "--check"]) == 0
+    (tmp_path / "student" / "sheet.ipynb").write_text("{}")
+    assert main([str(tmp_path), "--check"]) == 1
+    assert "out of date" in capsys.readouterr().out
+
+
+def test_strip_code_replaces_solutions_with_stubs():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\nprint(1)"
+    assert strip_code(source) == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError\n\nprint(1)"
+    value = "### BEGIN SOLUTION: answer = None\nanswer = 42\n### END SOLUTION"
+    assert strip_code(value) == "# YOUR CODE HERE\nanswer = None"
+    with pytest.raises(ValueError, match="no ### END SOLUTION"):
+        strip_code("### BEGIN SOLUTION\nx = 1")
+
+
+def test_strip_markdown_hides_model_answers_and_fixes_links():
+    text = (
+        "[back](../03-x.ipynb) and [web](https://example.org)\n<!-- BEGIN SOLUTION -->\nsecret\n<!-- END SOLUTION -->"
+    )
+    assert strip_markdown(text) == "[back](../../03-x.ipynb) and [web](https://example.org)\n*Your answer here.*"
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=lambda p: p.stem)
+def test_no_solution_reaches_the_student(path):
+    instructor = nbformat.read(path, as_version=4)
+    student = student_copy(path)
+    solutions = [
+        line.strip()
+        for cell in instructor.cells
+        for block in re.findall(r"### BEGIN SOLUTION.*?\n(.*?)### END SOLUTION", cell.source, re.S)
+        for line in block.splitlines()
+        if len(line.strip()) >= 12  # distinctive lines, not "return" or "try:"
+    ]
+    assert solutions
+    for line in solutions:
+        assert line not in student, line
+    assert "BEGIN SOLUTION" not in student and "secret" not in student
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=lambda p: p.stem)
+def test_student_copy_runs_and_every_check_says_not_attempted(path, tmp_path):
+    from nbclient import NotebookClient
+
+    nb = nbformat.reads(student_copy(path), as_version=4)
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(EXERCISES / "student")}}
+    ).execute()
+    lines = [
+        line
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        for line in output.get("text", "").splitlines()
+        if re.match(r"q\d ", line)
+    ]
+    verdicts = [line for line in lines if "Correct" in line or "Incorrect" in line or "Not attempted" in line]
+    assert len(verdicts) == 3, lines
+    assert all("… Not attempted yet" in line for line in verdicts), verdicts
+    assert any(line.startswith("q4 solution") for line in lines)
+
+
+@pytest.mark.parametrize("path", sorted((EXERCISES / "student").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_student_links_resolve(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        for target in re.findall(r"\]\(([^)#:]+)\)", cell.source):
+            assert (path.parent / target).exists(), target
