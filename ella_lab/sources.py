@@ -178,26 +178,30 @@ class FunctionSource(Source):
 
 
 def call_with_timeout(function: Callable[[Any], Any], argument: Any, timeout: float, *, name: str = "call") -> Any:
-    """Return ``function(argument)``, or raise ``TimeoutError`` after ``timeout`` seconds.
+    """Return ``function(argument)``, or raise ``TimeoutError`` if it takes longer than ``timeout`` seconds.
 
-    The call runs in a daemon thread; on a timeout it is left to finish (or not) on its own.
+    The call runs in a daemon thread; on a timeout it is left to finish (or not) on its own. An answer
+    that arrives after the deadline counts as a timeout too, however late the waiting thread wakes up.
     """
     timeout = check_timeout("timeout", timeout)
     box: list = []
 
     def target() -> None:
         try:
-            box.append((True, function(argument)))
+            result = (True, function(argument))
         except BaseException as exc:  # handed back to the caller's thread below
-            box.append((False, exc))
+            result = (False, exc)
+        box.append((*result, clock()))
 
+    started = clock()
     helper = threading.Thread(target=target, name=f"ella-call-{name}", daemon=True)
     helper.start()
     helper.join(timeout)
-    if not box:
-        log.warning("%s did not return within %s; abandoned", name, format_seconds(timeout))
+    if not box or box[0][2] - started > timeout:
+        if not box:
+            log.warning("%s did not return within %s; abandoned", name, format_seconds(timeout))
         raise TimeoutError(f"{name} did not answer {argument!r} within {format_seconds(timeout)}")
-    ok, result = box[0]
+    ok, result, _ = box[0]
     if ok:
         return result
     raise result
