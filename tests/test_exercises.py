@@ -242,6 +242,7 @@ def test_p6_q3_mean_wait():
     assert "half the makespan" in verdict(q, 0.05)[1]
     assert "mean latency" in verdict(q, 0.055)[1]
     assert "in milliseconds" in verdict(q, 45)[1]
+    assert "how long the last requests wait" in verdict(q, 0.09)[1] and "is the makespan" in verdict(q, 0.1)[1]
 
 
 # -- every question -----------------------------------------------------------------------------

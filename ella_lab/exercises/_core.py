@@ -15,7 +15,16 @@ from typing import Any
 
 from ..timing import format_seconds
 
-__all__ = ["BLANK", "CheckResult", "Incorrect", "NotAttempted", "Question", "call_bounded", "close_to"]
+__all__ = [
+    "BLANK",
+    "CheckResult",
+    "Incorrect",
+    "NotAttempted",
+    "Question",
+    "SecondsQuestion",
+    "call_bounded",
+    "close_to",
+]
 
 
 class _Blank:
@@ -156,3 +165,29 @@ class Question:
 
     def __repr__(self) -> str:
         return f"<{self.name}: {self.title}>"
+
+
+class SecondsQuestion(Question):
+    """A question answered with a number of seconds; known mistakes get their own explanation.
+
+    Subclasses set ``answer``, ``correct`` (the message for a right answer), ``mistakes`` as
+    ``(wrong value, why it is wrong)`` pairs, and ``otherwise`` (a nudge for any other value).
+    """
+
+    expects = "a number of seconds"
+    answer: float = math.nan
+    correct = ""
+    mistakes: Sequence[tuple[float, str]] = ()
+    otherwise = "work it out step by step."
+
+    def _check(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise Incorrect(f"give a number of seconds, like 0.015; got {value!r}")
+        if close_to(value, self.answer):
+            return self.correct
+        if close_to(value, self.answer * 1000):
+            raise Incorrect(f"{value:g} is right in milliseconds; give the answer in seconds.")
+        for wrong, why in self.mistakes:
+            if close_to(value, wrong):
+                raise Incorrect(why)
+        raise Incorrect(f"{value!r} s is not it; {self.otherwise}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import Incorrect, Question, call_bounded, close_to
+from ._core import Incorrect, Question, SecondsQuestion, call_bounded, close_to
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -127,7 +127,7 @@ class ChainSuccess(Question):
         return "1 − pᵏ: one backup at p = 0.3 lifts 70 % to 91 %."
 
 
-class FallbackTail(Question):
+class FallbackTail(SecondsQuestion):
     title = "The p99 latency with one backup"
     expects = "a number of seconds: p99 = ..."
     hints = (
@@ -137,19 +137,13 @@ class FallbackTail(Question):
     solution_text = """
         p99 = 0.020  # 95 % take 10 ms, 5 % take 10 ms + 10 ms; the 99 % mark falls among the slow 5 %
     """
-
-    def _check(self, p99: Any) -> str:
-        if isinstance(p99, bool) or not isinstance(p99, (int, float)):
-            raise Incorrect(f"give a number of seconds, like 0.015; got {p99!r}")
-        if close_to(p99, 0.020):
-            return "20 ms: 5 % of requests pay for a failed attempt, and the 99 % mark falls among them."
-        if close_to(p99, 20):
-            raise Incorrect("20 is right in milliseconds; give the answer in seconds.")
-        if close_to(p99, 0.010):
-            raise Incorrect("10 ms is the median. 5 % of requests fall back, more than the 1 % the p99 leaves out.")
-        if close_to(p99, 0.0105):
-            raise Incorrect("0.0105 s is the mean, L · (1 + p); the question asks for a percentile.")
-        raise Incorrect(f"{p99!r} s is not it; sketch what share of requests takes which time.")
+    answer = 0.020
+    correct = "20 ms: 5 % of requests pay for a failed attempt, and the 99 % mark falls among them."
+    mistakes = (
+        (0.010, "10 ms is the median. 5 % of requests fall back, more than the 1 % the p99 leaves out."),
+        (0.0105, "0.0105 s is the mean, L · (1 + p); the question asks for a percentile."),
+    )
+    otherwise = "sketch what share of requests takes which time."
 
 
 class TogetherOrApart(Question):

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from ._core import Incorrect, Question, call_bounded, close_to
+from ._core import Incorrect, Question, SecondsQuestion, call_bounded
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -140,7 +140,7 @@ class SafePoolMap(Question):
         return "every answer kept, in order, the failure recorded, and the work spread over the pool."
 
 
-class MeanWait(Question):
+class MeanWait(SecondsQuestion):
     title = "Where the time goes: the mean queue wait"
     expects = "a number of seconds: mean_wait = ..."
     hints = (
@@ -150,23 +150,15 @@ class MeanWait(Question):
     solution_text = """
         mean_wait = sum((i // 4) * 0.010 for i in range(40)) / 40  # = 4.5 · L = 0.045 s
     """
-
-    def _check(self, mean_wait: Any) -> str:
-        if isinstance(mean_wait, bool) or not isinstance(mean_wait, (int, float)):
-            raise Incorrect(f"give a number of seconds, like 0.02; got {mean_wait!r}")
-        if close_to(mean_wait, 0.045):
-            return "0.045 s: the rounds wait 0, L, ..., 9L; their mean is 4.5 L, four times the service time."
-        if close_to(mean_wait, 45):
-            raise Incorrect("45 is right in milliseconds; give the answer in seconds.")
-        if close_to(mean_wait, 0.05):
-            raise Incorrect("0.05 s is half the makespan; the last round starts at 9 L, not 10 L.")
-        if close_to(mean_wait, 0.1) or close_to(mean_wait, 0.09):
-            raise Incorrect(
-                f"{mean_wait} s is how long the last requests wait (or the makespan); the question asks for the mean."
-            )
-        if close_to(mean_wait, 0.055):
-            raise Incorrect("0.055 s is the mean latency, wait plus service; the question asks for the wait alone.")
-        raise Incorrect(f"{mean_wait!r} s is not it; list the wait of each round first.")
+    answer = 0.045
+    correct = "0.045 s: the rounds wait 0, L, ..., 9L; their mean is 4.5 L, four times the service time."
+    mistakes = (
+        (0.05, "0.05 s is half the makespan; the last round starts at 9 L, not 10 L."),
+        (0.09, "0.09 s is how long the last requests wait; the question asks for the mean."),
+        (0.1, "0.1 s is the makespan; the question asks for the mean wait."),
+        (0.055, "0.055 s is the mean latency, wait plus service; the question asks for the wait alone."),
+    )
+    otherwise = "list the wait of each round first."
 
 
 class WhyJitter(Question):
