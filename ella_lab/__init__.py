@@ -5,7 +5,8 @@ worker threads, fallback to backup sources, retries with backoff, and measured, 
 """
 
 from .fallback import AllSourcesFailed, FallbackChain, Served
-from .outcome import Attempt, Outcome, Report
+from .outcome import Attempt, Outcome, Rejected, Report
+from .resilience import CircuitBreaker, CircuitOpenError, Hedge, HedgeAbandoned, Outage, RetryBudget
 from .retry import Retry
 from .router import Router
 from .sources import CpuSource, FunctionSource, ScriptedSource, SimulatedSource, Source, SourceError, as_source
@@ -16,12 +17,19 @@ __version__ = "0.1.0"
 __all__ = [
     "AllSourcesFailed",
     "Attempt",
+    "CircuitBreaker",
+    "CircuitOpenError",
     "CpuSource",
     "FallbackChain",
     "FunctionSource",
+    "Hedge",
+    "HedgeAbandoned",
+    "Outage",
     "Outcome",
+    "Rejected",
     "Report",
     "Retry",
+    "RetryBudget",
     "Router",
     "ScriptedSource",
     "Served",

@@ -71,32 +71,34 @@ class FallbackChain(Source):
         self.timeout = check_timeout("timeout", timeout)
         self.name = name or " > ".join(s.name for s in self.sources)
 
-    def serve(self, request: Any, *, timeout: float | None = None) -> Served:
+    def serve(self, request: Any, *, timeout: float | None = None, attempt: int = 0) -> Served:
         """Answer ``request`` or raise ``AllSourcesFailed`` carrying every attempt."""
         limit = self.timeout if timeout is None else timeout
         attempts: list[Attempt] = []
         errors: list[Exception] = []
         for source, policy in zip(self.sources, self.retries, strict=True):
-            tries = policy.attempts if policy is not None else 1
+            tries, budget = (policy.attempts, policy.budget) if policy is not None else (1, None)
+            if budget is not None:
+                budget.record_request()
             for number in range(tries):
                 if number:
+                    if budget is not None and not budget.try_retry():
+                        log.debug("retry of %s on %r refused by the retry budget", source.name, request)
+                        break
                     pause = policy.delay(number, source.name, request)
                     log.debug("retrying %s on %r in %s", source.name, request, format_seconds(pause))
                     time.sleep(pause)
-                started = clock()
                 try:
-                    value = source.fetch(request, attempt=number, timeout=limit)
+                    value, served_by = _attempt(source, request, number, limit, attempts)
                 except Exception as exc:
-                    attempts.append(Attempt(source.name, number, exc, started, clock()))
                     errors.append(exc)
                     log.debug("%s failed on %r (attempt %d): %r", source.name, request, number, exc)
                     if policy is None or not policy.should_retry(exc):
                         break
                     continue
-                attempts.append(Attempt(source.name, number, None, started, clock()))
                 if len(attempts) > 1:
-                    log.debug("%r served by %s after %d attempts", request, source.name, len(attempts))
-                return Served(value, source.name, tuple(attempts))
+                    log.debug("%r served by %s after %d attempts", request, served_by, len(attempts))
+                return Served(value, served_by, tuple(attempts))
         raise AllSourcesFailed(
             f"all {len(self.sources)} source(s) failed for {request!r} ({len(attempts)} attempts)", errors, attempts
         )
@@ -104,5 +106,33 @@ class FallbackChain(Source):
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         return self.serve(request, timeout=timeout).value
 
+    def children(self) -> tuple[Any, ...]:
+        return (*self.sources, *self.retries)
+
     def __repr__(self) -> str:
         return f"FallbackChain({list(self.sources)!r}, retry={self.retries[0]!r}, timeout={self.timeout!r})"
+
+
+def _attempt(source: Source, request: Any, number: int, limit: float | None, attempts: list[Attempt]) -> tuple:
+    """Call ``source`` once; append what happened to ``attempts``; return (value, who served it).
+
+    A composite source (one with ``serve``: a chain, a hedge) reports its own attempts, which are
+    kept; any other source is one attempt.
+    """
+    serve = getattr(source, "serve", None)
+    if serve is not None:
+        try:
+            value, served_by, inner = serve(request, timeout=limit, attempt=number)
+        except AllSourcesFailed as exc:
+            attempts.extend(exc.attempts)
+            raise
+        attempts.extend(inner)
+        return value, served_by
+    started = clock()
+    try:
+        value = source.fetch(request, attempt=number, timeout=limit)
+    except Exception as exc:
+        attempts.append(Attempt(source.name, number, exc, started, clock()))
+        raise
+    attempts.append(Attempt(source.name, number, None, started, clock()))
+    return value, source.name

@@ -12,7 +12,11 @@ from .timing import format_seconds
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
 
-__all__ = ["Attempt", "Outcome", "Report", "quantile"]
+__all__ = ["Attempt", "Outcome", "Rejected", "Report", "quantile"]
+
+
+class Rejected(Exception):
+    """The router's queue was full (``on_full="reject"``): the request was refused, not lost."""
 
 
 class Attempt(NamedTuple):
@@ -88,11 +92,20 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
 class Report:
     """Every ``Outcome`` of one run, in submission order, and the run's wall time."""
 
-    def __init__(self, outcomes: Sequence[Outcome], *, workers: int, started_at: float, finished_at: float):
+    def __init__(
+        self,
+        outcomes: Sequence[Outcome],
+        *,
+        workers: int,
+        started_at: float,
+        finished_at: float,
+        counters: dict[str, int] | None = None,
+    ):
         self.outcomes: list[Outcome] = list(outcomes)
         self.workers = workers
         self.started_at = started_at
         self.finished_at = finished_at
+        self.counters: dict[str, int] = dict(counters or {})  # events during the run: hedges, trips, ...
 
     def __len__(self) -> int:
         return len(self.outcomes)
@@ -128,7 +141,12 @@ class Report:
         return self.workers / mean if mean > 0 else math.inf
 
     def summary(self) -> dict[str, float]:
-        """The run in a dozen numbers (times in seconds, throughput in requests per second)."""
+        """The run in a dozen numbers (times in seconds, throughput in requests per second).
+
+        ``mean_attempts`` is the load on the sources per request (retries, fallbacks and hedges
+        included); ``rejected`` counts requests a full queue refused. Event counts of the run's
+        parts (``hedges_sent``, ``breaker_transitions``, ``retries_refused``, ...) follow.
+        """
         n = len(self.outcomes)
         ok = sum(o.ok for o in self.outcomes)
         latencies = sorted(o.latency for o in self.outcomes)
@@ -146,6 +164,8 @@ class Report:
             "p99_s": quantile(latencies, 0.99),
             "fallback_rate": sum(o.fell_back for o in self.outcomes) / ok if ok else 0.0,
             "mean_attempts": sum(len(o.attempts) for o in self.outcomes) / n if n else 0.0,
+            "rejected": sum(isinstance(o.error, Rejected) for o in self.outcomes),
+            **self.counters,
         }
 
     def served_by(self) -> Counter[str | None]:

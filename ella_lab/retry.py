@@ -18,7 +18,8 @@ class Retry:
     Before retry ``n`` (1, 2, ...) it waits, with ``b = min(cap, base * 2**(n-1))`` (the AWS formulas,
     Brooker 2015): ``"none"`` waits ``b``; ``"equal"`` waits ``b/2 + U(0, b/2)``; ``"full"`` waits
     ``U(0, b)``. The random part is seeded by (seed, n, key), so a schedule repeats exactly.
-    Only exceptions that are instances of ``on`` are retried.
+    Only exceptions that are instances of ``on`` are retried. With a ``budget`` (a ``RetryBudget``
+    shared by many callers), a retry also needs the budget's leave.
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class Retry:
         jitter: str = "full",
         seed: int = 0,
         on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+        budget: Any = None,
     ):
         self.attempts = check_int("attempts", attempts, minimum=1)
         self.base = check_real("base", base)
@@ -39,6 +41,12 @@ class Retry:
         if not classes or not all(isinstance(c, type) and issubclass(c, BaseException) for c in classes):
             raise TypeError(f"on must be an exception class or a tuple of them, got {on!r}")
         self.on = classes
+        if budget is not None and not callable(getattr(budget, "try_retry", None)):
+            raise TypeError(f"budget must be a RetryBudget or None, got {budget!r}")
+        self.budget = budget
+
+    def children(self) -> tuple[Any, ...]:
+        return (self.budget,) if self.budget is not None else ()
 
     def backoff(self, number: int) -> float:
         """The exponential ceiling before retry ``number`` (1 = the first retry)."""
@@ -62,7 +70,8 @@ class Retry:
         return isinstance(error, self.on)
 
     def __repr__(self) -> str:
+        budget = "" if self.budget is None else f", budget={self.budget!r}"
         return (
             f"Retry(attempts={self.attempts}, base={self.base!r}, cap={self.cap!r}, "
-            f"jitter={self.jitter!r}, seed={self.seed})"
+            f"jitter={self.jitter!r}, seed={self.seed}{budget})"
         )

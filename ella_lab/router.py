@@ -16,14 +16,14 @@ from concurrent.futures import Future
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from ._checks import check_int, check_timeout
+from ._checks import check_choice, check_int, check_timeout
 from .fallback import AllSourcesFailed, FallbackChain
-from .outcome import Attempt, Outcome, Report
+from .outcome import Attempt, Outcome, Rejected, Report
 from .retry import Retry
-from .sources import FunctionSource, Source, as_source
+from .sources import FunctionSource, Source, as_source, collect_counters
 from .timing import clock, format_seconds
 
-__all__ = ["Router"]
+__all__ = ["Rejected", "Router"]
 
 log = logging.getLogger("ella_lab")
 
@@ -36,7 +36,9 @@ class Router:
 
     ``source`` is a ``Source``, a ``FallbackChain`` or any callable ``f(request)``. ``retry`` and
     ``timeout`` (seconds per attempt) wrap it in a one-source ``FallbackChain``. ``max_pending``
-    bounds the queue: beyond it, enqueueing blocks until a worker takes a request (backpressure).
+    bounds the queue: beyond it, enqueueing blocks until a worker takes a request (backpressure,
+    ``on_full="block"``), or the request is refused at once as a failed ``Outcome`` whose error is
+    ``Rejected`` (a bulkhead, ``on_full="reject"``).
     """
 
     def __init__(
@@ -47,9 +49,11 @@ class Router:
         max_pending: int | None = None,
         retry: Retry | None = None,
         timeout: float | None = None,
+        on_full: str = "block",
     ):
         self.workers = check_int("workers", workers, minimum=1)
         self.max_pending = None if max_pending is None else check_int("max_pending", max_pending, minimum=1)
+        self.on_full = check_choice("on_full", on_full, ("block", "reject"))
         if retry is not None and not isinstance(retry, Retry):
             raise TypeError(f"retry must be a Retry or None, got {retry!r}")
         timeout = check_timeout("timeout", timeout)
@@ -58,9 +62,9 @@ class Router:
         if wrapped:
             source = FallbackChain([source], retry=retry, timeout=timeout, name=source.name)
         self.source: Source = source
-        if isinstance(source, FallbackChain):
+        if callable(getattr(source, "serve", None)):  # a chain or a hedge: it reports its own attempts
             # A chain the router made for retry/timeout reports the last attempt's own error.
-            self._execute = _chain_executor(source, last_error=wrapped)
+            self._execute = _serving_executor(source, last_error=wrapped)
         else:
             self._execute = _single_executor(source)
         # State of the long-lived workers behind submit(), guarded by _lock.
@@ -92,6 +96,7 @@ class Router:
             for i in range(min(self.workers, n))
         ]
         log.debug("run: %d requests, %d workers", n, len(threads))
+        counted = collect_counters(self.source)
         started = clock()
         try:
             put = queue.put
@@ -101,11 +106,14 @@ class Router:
                 for thread in threads:
                     thread.start()
             else:  # bounded queue: start the workers, then feed them as room frees up
+                block = self.on_full == "block"
                 for thread in threads:
                     thread.start()
                 for i, request in enumerate(requests):
-                    slots.acquire()
-                    put((i, request, clock()))
+                    if slots.acquire(blocking=block):
+                        put((i, request, clock()))
+                    else:  # the bulkhead: refused now, answered as a failure, never lost
+                        results[i] = _rejected(request, self.max_pending)
             for _ in threads:
                 put(_STOP)
             for thread in threads:
@@ -118,7 +126,8 @@ class Router:
         if missing:  # cannot happen unless the library itself is broken: say so loudly
             raise RuntimeError(f"internal error: requests {missing[:5]} got no outcome")
         log.debug("run: done in %s", format_seconds(finished - started))
-        return Report(results, workers=self.workers, started_at=started, finished_at=finished)  # type: ignore[arg-type]
+        counts = {key: value - counted.get(key, 0) for key, value in collect_counters(self.source).items()}
+        return Report(results, workers=self.workers, started_at=started, finished_at=finished, counters=counts)  # type: ignore[arg-type]
 
     def _run_worker(self, queue: SimpleQueue, results: list, worker: str, slots: Any) -> None:
         execute = self._execute
@@ -136,12 +145,15 @@ class Router:
         """Enqueue one request; the ``Future`` resolves to its ``Outcome`` (never to an exception).
 
         With ``max_pending`` set and the queue full, waits for room, at most ``timeout`` seconds,
-        then raises ``TimeoutError``.
+        then raises ``TimeoutError``; with ``on_full="reject"``, resolves at once to a ``Rejected`` outcome.
         """
         timeout = check_timeout("timeout", timeout)
-        if self._slots is not None and not self._slots.acquire(timeout=timeout):
-            raise TimeoutError(f"submit: {self.max_pending} requests pending, no room within {format_seconds(timeout)}")
         future: Future = Future()
+        if self._slots is not None and self.on_full == "reject" and not self._slots.acquire(blocking=False):
+            future.set_result(_rejected(request, self.max_pending))
+            return future
+        if self._slots is not None and self.on_full == "block" and not self._slots.acquire(timeout=timeout):
+            raise TimeoutError(f"submit: {self.max_pending} requests pending, no room within {format_seconds(timeout)}")
         with self._lock:
             if self._closed:
                 if self._slots is not None:
@@ -198,7 +210,9 @@ class Router:
         self.close(cancel_pending=exc_type is not None)
 
     def __repr__(self) -> str:
-        return f"Router({self.source!r}, workers={self.workers}, max_pending={self.max_pending})"
+        return (
+            f"Router({self.source!r}, workers={self.workers}, max_pending={self.max_pending}, on_full={self.on_full!r})"
+        )
 
 
 def _single_executor(source: Source):
@@ -223,11 +237,11 @@ def _single_executor(source: Source):
     return execute
 
 
-def _chain_executor(chain: FallbackChain, *, last_error: bool = False):
-    """``execute(request, queued_at, worker) -> Outcome`` for a chain: every attempt is kept.
+def _serving_executor(chain: Source, *, last_error: bool = False):
+    """``execute(request, queued_at, worker) -> Outcome`` for a source with ``serve`` (a chain, a hedge).
 
-    The error of a failed request is the chain's ``AllSourcesFailed``, or with ``last_error`` the
-    error of the last attempt.
+    Every attempt is kept. The error of a failed request is the ``AllSourcesFailed``, or with
+    ``last_error`` the error of the last attempt.
     """
     serve = chain.serve
 
@@ -245,6 +259,12 @@ def _chain_executor(chain: FallbackChain, *, last_error: bool = False):
         return Outcome(request, True, value, None, source, attempts, worker, queued_at, started, clock())
 
     return execute
+
+
+def _rejected(request: Any, limit: int | None) -> Outcome:
+    now = clock()
+    error = Rejected(f"rejected {request!r}: {limit} requests already pending")
+    return Outcome(request, False, None, error, None, (), "router", now, now, now)
 
 
 def _drain(queue: SimpleQueue, *, cancel: bool = False) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "SourceError",
     "as_source",
     "call_with_timeout",
+    "collect_counters",
 ]
 
 log = logging.getLogger("ella_lab")
@@ -46,16 +47,41 @@ class Source:
     def __call__(self, request: Any) -> Any:
         return self.fetch(request)
 
+    def children(self) -> tuple[Any, ...]:
+        """The parts this source is built from (sources, policies), for ``collect_counters``."""
+        return ()
+
+    def counters(self) -> dict[str, int]:
+        """This part's own event counts (hedges sent, breaker trips, ...); most sources have none."""
+        return {}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+def collect_counters(root: Any) -> dict[str, int]:
+    """Sum ``counters()`` over ``root`` and every part below it, each part counted once."""
+    totals: dict[str, int] = {}
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        if part is None or id(part) in seen:
+            continue
+        seen.add(id(part))
+        for key, value in getattr(part, "counters", dict)().items():
+            totals[key] = totals.get(key, 0) + value
+        stack.extend(getattr(part, "children", tuple)())
+    return totals
 
 
 class SimulatedSource(Source):
     """A source that sleeps its latency and fails a seeded fraction of (request, attempt) pairs.
 
     ``latency`` and ``jitter`` are seconds: each call sleeps ``latency ± jitter`` (uniform, seeded).
-    A failing call also takes its latency, then raises ``SourceError``. Sources that share a
-    ``failure_group`` (and seed and failure rate) fail on the same requests: a shared outage.
+    A seeded ``tail_rate`` of calls is ``tail_factor`` times slower: a heavy tail, as in "The Tail
+    at Scale". A failing call also takes its latency, then raises ``SourceError``. Sources that share
+    a ``failure_group`` (and seed and failure rate) fail on the same requests: a shared outage.
     """
 
     def __init__(
@@ -67,6 +93,8 @@ class SimulatedSource(Source):
         jitter: float = 0.0,
         seed: int = 0,
         failure_group: str | None = None,
+        tail_rate: float = 0.0,
+        tail_factor: float = 50.0,
     ):
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
@@ -74,15 +102,20 @@ class SimulatedSource(Source):
         self.latency = check_real("latency", latency)
         self.failure_rate = check_real("failure_rate", failure_rate, maximum=1.0)
         self.jitter = check_real("jitter", jitter)
+        self.tail_rate = check_real("tail_rate", tail_rate, maximum=1.0)
+        self.tail_factor = check_real("tail_factor", tail_factor, minimum=1.0)
         self.seed = check_int("seed", seed, minimum=-(2**63))
         self.failure_group = name if failure_group is None else str(failure_group)
 
     def latency_for(self, request: Any, attempt: int = 0) -> float:
         """How long this call takes, fixed by (seed, name, request, attempt)."""
-        if not self.jitter:
-            return self.latency
-        u = draw(self.seed, "latency", self.name, request, attempt)
-        return max(0.0, self.latency + self.jitter * (2.0 * u - 1.0))
+        delay = self.latency
+        if self.jitter:
+            u = draw(self.seed, "latency", self.name, request, attempt)
+            delay = max(0.0, delay + self.jitter * (2.0 * u - 1.0))
+        if self.tail_rate and draw(self.seed, "tail", self.name, request, attempt) < self.tail_rate:
+            delay *= self.tail_factor
+        return delay
 
     def fails(self, request: Any, attempt: int = 0) -> bool:
         """Whether this call fails, fixed by (seed, failure group, request, attempt)."""
@@ -104,7 +137,7 @@ class SimulatedSource(Source):
     def __repr__(self) -> str:
         return (
             f"SimulatedSource({self.name!r}, latency={self.latency!r}, failure_rate={self.failure_rate!r}, "
-            f"jitter={self.jitter!r}, seed={self.seed!r})"
+            f"jitter={self.jitter!r}, seed={self.seed!r}, tail_rate={self.tail_rate!r})"
         )
 
 

@@ -84,7 +84,8 @@ def test_chain_is_a_source_and_nests():
     outer = FallbackChain([fast("x", 1.0), inner])
     assert outer.fetch("r") == "Result from b for r"
     assert outer("r") == "Result from b for r"
-    assert outer.serve("r").source == "inner"
+    served = outer.serve("r")  # a nested chain's own attempts are kept, and the real server named
+    assert served.source == "b" and [a.source for a in served.attempts] == ["x", "a", "b"]
 
 
 def test_plain_callables_work_in_a_chain():

@@ -167,3 +167,15 @@ def test_scripted_source_fails_exactly_where_told():
         ScriptedSource("slow", latency=1).fetch("a", timeout=0.01)
     with pytest.raises(ValueError, match="latency"):
         ScriptedSource("s", latency=-1)
+
+
+def test_heavy_tail_is_a_seeded_fraction_of_slow_calls():
+    src = SimulatedSource("s", latency=0.002, tail_rate=0.02, tail_factor=50, seed=1)
+    delays = [src.latency_for(i) for i in range(10_000)]
+    slow = [d for d in delays if d > 0.002]
+    assert 150 < len(slow) < 250 and set(slow) == {0.1}
+    assert delays == [SimulatedSource("s", latency=0.002, tail_rate=0.02, seed=1).latency_for(i) for i in range(10_000)]
+    with pytest.raises(ValueError, match="tail_factor"):
+        SimulatedSource("s", tail_factor=0.5)
+    with pytest.raises(ValueError, match="tail_rate"):
+        SimulatedSource("s", tail_rate=2)
