@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
-from ._checks import check_int
+from ._checks import check_int, check_real
 from .fallback import FallbackChain
 from .outcome import Report
 from .retry import Retry
 from .router import Router
-from .sources import SimulatedSource, Source
+from .sources import SimulatedSource, Source, collect_counters
+from .timing import clock
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["make_source", "request_ids", "run_once", "sweep"]
+__all__ = ["make_source", "paced", "request_ids", "run_once", "sweep"]
 
 
 def request_ids(n: int, prefix: str = "DataRequest") -> list[str]:
@@ -62,6 +64,30 @@ def make_source(
 def run_once(*, workers: int = 3, requests: int = 100, **scenario: Any) -> Report:
     """Route ``requests`` guide-style requests through ``make_source(**scenario)`` on ``workers`` threads."""
     return Router(make_source(**scenario), workers=workers).run(request_ids(requests))
+
+
+def paced(router: Router, requests: Sequence[Any], rate: float, *, timeout: float = 60.0) -> Report:
+    """Submit ``requests`` to ``router`` at a steady ``rate`` per second (an open-loop load), as
+    clients would, rather than all at once; wait for every answer (at most ``timeout`` s each).
+
+    Uses the router's ``submit()`` workers and closes the router at the end.
+    """
+    rate = check_real("rate", rate)
+    if rate <= 0:
+        raise ValueError(f"rate must be > 0, got {rate!r}")
+    counted = collect_counters(router.source)
+    started = next_at = clock()
+    with router:
+        futures = []
+        for request in requests:
+            ahead = next_at - clock()
+            if ahead > 0:
+                time.sleep(ahead)
+            futures.append(router.submit(request))
+            next_at += 1.0 / rate
+        outcomes = [future.result(timeout=timeout) for future in futures]
+    counts = {key: value - counted.get(key, 0) for key, value in collect_counters(router.source).items()}
+    return Report(outcomes, workers=router.workers, started_at=started, finished_at=clock(), counters=counts)
 
 
 def _grid(values: Any) -> list:

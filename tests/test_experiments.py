@@ -98,3 +98,15 @@ def test_sweep_accepts_single_values():
     assert list(df.workers) == [2, 2] and list(df.chain) == [1, 2]
     with pytest.raises(TypeError, match="expected a number or a list"):
         sweep(workers="4", progress=False)
+
+
+def test_paced_submits_at_a_steady_rate():
+    from ella_lab import Router
+    from ella_lab.experiments import paced
+
+    report = paced(Router(SimulatedSource("s", latency=0.001), workers=4), request_ids(50), rate=500)
+    assert [o.request for o in report] == request_ids(50) and all(o.ok for o in report)
+    queued = [o.queued_at - report.started_at for o in report]
+    assert queued[-1] >= 49 / 500 * 0.95  # spread over 0.1 s, not all at once
+    with pytest.raises(ValueError, match="rate must be > 0"):
+        paced(Router(str), [1], rate=0)

@@ -32,6 +32,7 @@ def test_the_walkthrough_is_complete():
         "04-fallback-recovery",
         "05-integration-and-testing",
         "06-optimization",
+        "07-resilience-patterns",
     ]
 
 
