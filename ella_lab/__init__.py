@@ -9,6 +9,7 @@ from .outcome import Attempt, Outcome, Rejected, Report
 from .resilience import CircuitBreaker, CircuitOpenError, Hedge, HedgeAbandoned, Outage, RetryBudget
 from .retry import Retry
 from .router import Router
+from .service import FlakyService, HttpSource
 from .sources import CpuSource, FunctionSource, ScriptedSource, SimulatedSource, Source, SourceError, as_source
 from .timing import format_seconds
 
@@ -21,9 +22,11 @@ __all__ = [
     "CircuitOpenError",
     "CpuSource",
     "FallbackChain",
+    "FlakyService",
     "FunctionSource",
     "Hedge",
     "HedgeAbandoned",
+    "HttpSource",
     "Outage",
     "Outcome",
     "Rejected",

@@ -34,6 +34,16 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("check", help="the environment self-check to run before class")
 
+    serve = commands.add_parser("serve", help="run a flaky HTTP data service on 127.0.0.1 until Ctrl-C")
+    serve.add_argument("--port", type=int, default=0, help="0 (the default) takes a free port")
+    serve.add_argument("--name", default="service")
+    serve.add_argument("--latency", type=float, default=0.005, help="seconds per answer")
+    serve.add_argument("--failure-rate", type=float, default=0.0, help="fraction answered HTTP 500/503")
+    serve.add_argument("--drop-rate", type=float, default=0.0, help="fraction whose connection is dropped")
+    serve.add_argument("--stall-rate", type=float, default=0.0, help="fraction that never answer (until stopped)")
+    serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+
     sweep = commands.add_parser("sweep", help="throughput and success over workers × failure rates")
     sweep.add_argument("--workers", type=lambda s: _numbers(int, s), default=[1, 2, 4, 8], help="e.g. 1,2,4,8")
     sweep.add_argument("--failure-rate", type=lambda s: _numbers(float, s), default=[0.0], help="e.g. 0,0.2")
@@ -89,6 +99,28 @@ def _sweep(args: argparse.Namespace) -> None:
         print(f"wrote {args.plot}")
 
 
+def _serve(args: argparse.Namespace) -> None:
+    import contextlib
+    import time
+
+    from .service import FlakyService
+
+    service = FlakyService(
+        args.name,
+        latency=args.latency,
+        failure_rate=args.failure_rate,
+        drop_rate=args.drop_rate,
+        stall_rate=args.stall_rate,
+        seed=args.seed,
+        port=args.port,
+    )
+    with service:
+        print(f"{service.name} serving on {service.url}  (GET {service.url}/data/<request>; Ctrl-C stops)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop it
+            time.sleep(args.duration if args.duration is not None else 10**9)
+    print(f"{service.name} stopped; answers by status: {dict(sorted(service.served.items()))}")
+
+
 def _check(args: argparse.Namespace) -> None:
     from .selfcheck import run_checks
 
@@ -105,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)8.1f ms %(threadName)s %(message)s")
     try:
-        {"demo": _demo, "sweep": _sweep, "check": _check}[args.command](args)
+        {"demo": _demo, "sweep": _sweep, "check": _check, "serve": _serve}[args.command](args)
     except (ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return 0

@@ -1,0 +1,123 @@
+"""The flaky HTTP service and HttpSource: real sockets on loopback, real timeouts, reproducible failures."""
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from ella_lab import FallbackChain, FlakyService, HttpSource, Router, SourceError
+from ella_lab.experiments import paced, request_ids
+
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture
+def service():
+    with FlakyService("primary", latency=0.001) as svc:
+        yield svc
+
+
+def get(url):
+    try:
+        with NO_PROXY.open(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_answers_on_loopback_only(service):
+    assert service.url.startswith("http://127.0.0.1:") and service.port > 0
+    assert service._server.server_address[0] == "127.0.0.1"
+    assert get(service.url + "/data/DataRequest-1") == (200, "Result from primary for DataRequest-1")
+
+
+def test_bad_paths_and_parameters(service):
+    status, body = get(service.url + "/nope")
+    assert status == 404 and "GET /data/<request>" in body
+    assert get(service.url + "/data/")[0] == 404
+    status, body = get(service.url + "/data/x?attempt=two")
+    assert status == 400 and "bad attempt" in body
+
+
+def test_failures_are_seeded_by_request_and_attempt():
+    kwargs = {"failure_rate": 0.3, "drop_rate": 0.1, "stall_rate": 0.1, "seed": 3}
+    a, b = FlakyService("s", **kwargs), FlakyService("s", **kwargs)
+    plans = [a.plan(f"r{i}", attempt) for i in range(300) for attempt in range(2)]
+    assert plans == [b.plan(f"r{i}", attempt) for i in range(300) for attempt in range(2)]
+    kinds = [kind for kind, _ in plans]
+    assert {"ok", "500", "503", "drop", "stall"} == set(kinds)
+    assert 0.25 < (kinds.count("500") + kinds.count("503")) / len(kinds) < 0.35
+
+
+def test_http_errors_and_drops_become_source_errors():
+    with FlakyService("s", latency=0, failure_rate=0.5, drop_rate=0.5, seed=1) as svc:
+        source = HttpSource("s", svc.url, timeout=2)
+        for i in range(20):
+            kind, _ = svc.plan(f"r{i}")
+            with pytest.raises(SourceError, match="HTTP 50[03]" if kind in ("500", "503") else "s: "):
+                source.fetch(f"r{i}")
+
+
+def test_a_stalled_answer_is_cut_at_the_timeout():
+    with FlakyService("s", latency=0, stall_rate=1.0, stall=30) as svc:
+        started = time.perf_counter()
+        with pytest.raises(TimeoutError, match="did not answer 'r' within 100 ms"):
+            HttpSource("s", svc.url, timeout=0.1).fetch("r")
+        assert time.perf_counter() - started < 2  # loose: this test is about not hanging
+
+
+def test_stop_refuses_and_start_comes_back_on_the_same_url(service):
+    source = HttpSource("primary", service.url, timeout=1)
+    url = service.url
+    service.stop()
+    with pytest.raises(SourceError, match="refused"):
+        source.fetch("r")
+    service.start()
+    assert service.url == url and source.fetch("r") == "Result from primary for r"
+
+
+def test_stopping_the_primary_mid_run_loses_no_request():
+    with FlakyService("primary", latency=0.002) as primary, FlakyService("backup", latency=0.004) as backup:
+        chain = FallbackChain([HttpSource("primary", primary.url, timeout=0.5), HttpSource("backup", backup.url)])
+        stopper = threading.Timer(0.15, primary.stop)
+        stopper.start()
+        report = paced(Router(chain, workers=8), request_ids(150), rate=500)
+        stopper.join()
+    assert [o.request for o in report] == request_ids(150)
+    assert all(o.ok for o in report)
+    served = report.served_by()
+    assert served["primary"] > 20 and served["backup"] > 20
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="url must be an http"):
+        HttpSource("s", "ftp://x")
+    with pytest.raises(ValueError, match="timeout"):
+        HttpSource("s", "http://127.0.0.1:1", timeout=0)
+    with pytest.raises(ValueError, match="must be <= 1"):
+        FlakyService(failure_rate=0.6, drop_rate=0.6)
+    with pytest.raises(ValueError, match="port"):
+        FlakyService(port=70000)
+
+
+def test_cli_serve_prints_its_url_and_serves():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ella_lab", "serve", "--port", "0", "--failure-rate", "0.2"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "serving on http://127.0.0.1:" in line
+        url = line.split("serving on ", 1)[1].split()[0]
+        statuses = [get(f"{url}/data/r{i}")[0] for i in range(40)]
+        assert statuses.count(200) > 20 and set(statuses) <= {200, 500, 503}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "stopped" in out
