@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from ._checks import check_timeout
@@ -13,9 +13,13 @@ from .retry import Retry
 from .sources import Source, as_source
 from .timing import clock, format_seconds
 
-__all__ = ["AllSourcesFailed", "FallbackChain", "Served"]
+__all__ = ["AllSourcesFailed", "FallbackChain", "Plan", "Served", "run_plan"]
 
 log = logging.getLogger("ella_lab")
+
+# A plan yields steps -- ("call", source, request, attempt, timeout), ("serve", ...), ("sleep", seconds) --
+# receives each step's result (or its exception, thrown in), and returns its answer.
+Plan = Generator[tuple, Any, Any]
 
 
 class Served(NamedTuple):
@@ -73,6 +77,14 @@ class FallbackChain(Source):
 
     def serve(self, request: Any, *, timeout: float | None = None, attempt: int = 0) -> Served:
         """Answer ``request`` or raise ``AllSourcesFailed`` carrying every attempt."""
+        return run_plan(self.plan(request, timeout=timeout))
+
+    def plan(self, request: Any, *, timeout: float | None = None, attempt: int = 0) -> Plan:
+        """The chain's decisions as a generator of steps (call, sleep), for a driver to carry out.
+
+        Written once, it is run by ``run_plan`` with blocking calls in a thread, and by the asyncio
+        backend with ``await``: the same order, retries, budget and errors in both.
+        """
         limit = self.timeout if timeout is None else timeout
         attempts: list[Attempt] = []
         errors: list[Exception] = []
@@ -87,9 +99,9 @@ class FallbackChain(Source):
                         break
                     pause = policy.delay(number, source.name, request)
                     log.debug("retrying %s on %r in %s", source.name, request, format_seconds(pause))
-                    time.sleep(pause)
+                    yield ("sleep", pause)
                 try:
-                    value, served_by = _attempt(source, request, number, limit, attempts)
+                    value, served_by = yield from _attempt(source, request, number, limit, attempts)
                 except Exception as exc:
                     errors.append(exc)
                     log.debug("%s failed on %r (attempt %d): %r", source.name, request, number, exc)
@@ -113,16 +125,23 @@ class FallbackChain(Source):
         return f"FallbackChain({list(self.sources)!r}, retry={self.retries[0]!r}, timeout={self.timeout!r})"
 
 
-def _attempt(source: Source, request: Any, number: int, limit: float | None, attempts: list[Attempt]) -> tuple:
-    """Call ``source`` once; append what happened to ``attempts``; return (value, who served it).
+def _attempt(source: Source, request: Any, number: int, limit: float | None, attempts: list[Attempt]) -> Plan:
+    """Steps for one attempt at ``source``; what happened is appended to ``attempts``.
 
-    A composite source (one with ``serve``: a chain, a hedge) reports its own attempts, which are
-    kept; any other source is one attempt.
+    A nested chain contributes its own steps; another composite source (one with ``serve``, such
+    as a hedge) is one ``serve`` step that reports its own attempts; any other source is one call.
     """
-    serve = getattr(source, "serve", None)
-    if serve is not None:
+    if isinstance(source, FallbackChain):
         try:
-            value, served_by, inner = serve(request, timeout=limit, attempt=number)
+            value, served_by, inner = yield from source.plan(request, timeout=limit, attempt=number)
+        except AllSourcesFailed as exc:
+            attempts.extend(exc.attempts)
+            raise
+        attempts.extend(inner)
+        return value, served_by
+    if callable(getattr(source, "serve", None)):
+        try:
+            value, served_by, inner = yield ("serve", source, request, number, limit)
         except AllSourcesFailed as exc:
             attempts.extend(exc.attempts)
             raise
@@ -130,9 +149,32 @@ def _attempt(source: Source, request: Any, number: int, limit: float | None, att
         return value, served_by
     started = clock()
     try:
-        value = source.fetch(request, attempt=number, timeout=limit)
+        value = yield ("call", source, request, number, limit)
     except Exception as exc:
         attempts.append(Attempt(source.name, number, exc, started, clock()))
         raise
     attempts.append(Attempt(source.name, number, None, started, clock()))
     return value, source.name
+
+
+def run_plan(plan: Plan) -> Any:
+    """Carry out a plan's steps in this thread, blocking: call the source, or sleep."""
+    try:
+        step = next(plan)
+        while True:
+            try:
+                if step[0] == "call":
+                    _, source, request, number, limit = step
+                    result = source.fetch(request, attempt=number, timeout=limit)
+                elif step[0] == "serve":
+                    _, source, request, number, limit = step
+                    result = source.serve(request, timeout=limit, attempt=number)
+                else:
+                    time.sleep(step[1])
+                    result = None
+            except Exception as exc:  # the plan decides what a failure means
+                step = plan.throw(exc)
+            else:
+                step = plan.send(result)
+    except StopIteration as done:
+        return done.value

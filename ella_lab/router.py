@@ -17,6 +17,7 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from ._checks import check_choice, check_int, check_timeout
+from .backends import EXECUTORS, run_backend
 from .fallback import AllSourcesFailed, FallbackChain
 from .outcome import Attempt, Outcome, Rejected, Report
 from .retry import Retry
@@ -38,7 +39,8 @@ class Router:
     ``timeout`` (seconds per attempt) wrap it in a one-source ``FallbackChain``. ``max_pending``
     bounds the queue: beyond it, enqueueing blocks until a worker takes a request (backpressure,
     ``on_full="block"``), or the request is refused at once as a failed ``Outcome`` whose error is
-    ``Rejected`` (a bulkhead, ``on_full="reject"``).
+    ``Rejected`` (a bulkhead, ``on_full="reject"``). ``executor`` runs ``run()`` on threads (this
+    module), or on asyncio, processes or a Dask cluster (``client``): see ``ella_lab.backends``.
     """
 
     def __init__(
@@ -50,15 +52,21 @@ class Router:
         retry: Retry | None = None,
         timeout: float | None = None,
         on_full: str = "block",
+        executor: str = "threads",
+        client: Any = None,
     ):
         self.workers = check_int("workers", workers, minimum=1)
         self.max_pending = None if max_pending is None else check_int("max_pending", max_pending, minimum=1)
         self.on_full = check_choice("on_full", on_full, ("block", "reject"))
+        self.executor = check_choice("executor", executor, EXECUTORS)
+        if client is not None and executor != "dask":
+            raise TypeError(f"client is for executor='dask', not executor={executor!r}")
+        self.client = client
         if retry is not None and not isinstance(retry, Retry):
             raise TypeError(f"retry must be a Retry or None, got {retry!r}")
         timeout = check_timeout("timeout", timeout)
         source = as_source(source)
-        wrapped = retry is not None or timeout is not None
+        wrapped = self.wraps_source = retry is not None or timeout is not None
         if wrapped:
             source = FallbackChain([source], retry=retry, timeout=timeout, name=source.name)
         self.source: Source = source
@@ -82,6 +90,8 @@ class Router:
             raise TypeError(f"requests must be an iterable of requests, got {requests!r}")
         if not isinstance(requests, Sequence):
             requests = list(requests)
+        if self.executor != "threads":
+            return run_backend(self, requests)
         n = len(requests)
         results: list[Outcome | None] = [None] * n
         queue: SimpleQueue = SimpleQueue()
@@ -148,6 +158,10 @@ class Router:
         then raises ``TimeoutError``; with ``on_full="reject"``, resolves at once to a ``Rejected`` outcome.
         """
         timeout = check_timeout("timeout", timeout)
+        if self.executor != "threads":
+            raise TypeError(
+                f"submit() serves requests one by one on threads; with executor={self.executor!r} use run()"
+            )
         future: Future = Future()
         if self._slots is not None and self.on_full == "reject" and not self._slots.acquire(blocking=False):
             future.set_result(_rejected(request, self.max_pending))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -123,16 +124,31 @@ class SimulatedSource(Source):
             return False
         return draw(self.seed, "fail", self.failure_group, request, attempt) < self.failure_rate
 
-    def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+    def outcome(self, request: Any, attempt: int = 0, timeout: float | None = None) -> tuple[float, Any]:
+        """What this call does, decided before it happens: (seconds it takes, the value or the exception)."""
         delay = self.latency_for(request, attempt)
         if timeout is not None and delay > timeout:
-            time.sleep(timeout)
-            raise TimeoutError(f"{self.name} did not answer {request!r} within {format_seconds(timeout)}")
+            return timeout, TimeoutError(f"{self.name} did not answer {request!r} within {format_seconds(timeout)}")
+        if self.fails(request, attempt):
+            return delay, SourceError(f"{self.name} failed on {request!r} (attempt {attempt})")
+        return delay, f"Result from {self.name} for {request}"
+
+    def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+        delay, result = self.outcome(request, attempt, timeout)
         if delay:
             time.sleep(delay)
-        if self.fails(request, attempt):
-            raise SourceError(f"{self.name} failed on {request!r} (attempt {attempt})")
-        return f"Result from {self.name} for {request}"
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def afetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+        """``fetch`` for an asyncio event loop: the same answer, waiting with ``asyncio.sleep``."""
+        delay, result = self.outcome(request, attempt, timeout)
+        if delay:
+            await asyncio.sleep(delay)
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def __repr__(self) -> str:
         return (
