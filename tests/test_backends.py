@@ -45,12 +45,12 @@ def test_dask_local_cluster_matches_threads_and_is_closed(reference):
 def test_dask_uses_a_given_client_unchanged(reference):
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=4, host="127.0.0.1", dashboard_address=None) as cluster:
-        with Client(cluster) as client:
-            report = Router(workload(), workers=4, executor="dask", client=client).run(request_ids(120))
-            assert signature(report) == reference
-            assert client.status == "running"  # the router did not close what it did not open
-            assert client.submit(sum, [1, 2]).result(timeout=30) == 3
+    cluster = LocalCluster(n_workers=1, threads_per_worker=4, host="127.0.0.1", dashboard_address=None)
+    with cluster, Client(cluster) as client:
+        report = Router(workload(), workers=4, executor="dask", client=client).run(request_ids(120))
+        assert signature(report) == reference
+        assert client.status == "running"  # the router did not close what it did not open
+        assert client.submit(sum, [1, 2]).result(timeout=30) == 3
 
 
 def test_asyncio_with_plain_callables_and_failures():
