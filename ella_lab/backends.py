@@ -216,9 +216,10 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         requests = list(requests)
         queued_at = clock()
         chunks = _chunks(requests, min(len(requests), 4 * max(1, router.workers // per_task)))
-        source = client.scatter(router.source, broadcast=True)
-        serve = functools.partial(serve_chunk, threads=per_task, queued_at=queued_at, where="dask")
-        futures = client.map(serve, [source] * len(chunks), chunks, pure=False)
+        # The source travels inside each task (it is small): a task stands alone, so the scheduler can
+        # rerun it elsewhere if a worker dies, which scattered data would not survive.
+        serve = functools.partial(serve_chunk, router.source, threads=per_task, queued_at=queued_at, where="dask")
+        futures = client.map(serve, chunks, pure=False)
         return [outcome for part in client.gather(futures) for outcome in part]
     finally:
         if cluster is not None:

@@ -6,12 +6,21 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .guide import run_guide_router
 from .router import Router
-from .sources import SimulatedSource
+from .sources import CpuSource, SimulatedSource
 
-__all__ = ["dispatch", "guide_scenario", "sleep_bound"]
+__all__ = [
+    "cpu_bound",
+    "dispatch",
+    "efficiency_by_backend",
+    "guide_scenario",
+    "local_client",
+    "overhead_by_backend",
+    "sleep_bound",
+]
 
 
 def identity(request):
@@ -93,4 +102,116 @@ def guide_scenario(latency: float = 0.5, idle_timeout: float = 2.0) -> list[dict
         {"bench": "guide scenario", "peer": "floor ceil(10/3) x latency", "wall_s": 4 * latency},
         {"bench": "guide scenario", "peer": "Router.run", "wall_s": report.wall_s},
         {"bench": "guide scenario", "peer": "guide's design", "wall_s": guide.wall_s},
+    ]
+
+
+# -- across backends (issue: beyond one thread pool) -------------------------------------------------
+
+
+def _gather(source: SimulatedSource, requests: list, limit: int) -> None:
+    """asyncio.gather of every request, at most ``limit`` at a time (the plain-asyncio peer)."""
+    import asyncio
+
+    async def main() -> None:
+        gate = asyncio.Semaphore(limit)
+
+        async def one(request):
+            async with gate:
+                return await source.afetch(request)
+
+        await asyncio.gather(*(one(r) for r in requests))
+
+    asyncio.run(main())
+
+
+def local_client(workers: int = 2, threads: int = 16):
+    """A LocalCluster on loopback and its Client (the caller closes both): the Dask peers share it."""
+    from dask.distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, host="127.0.0.1", dashboard_address=None)
+    return cluster, Client(cluster)
+
+
+def overhead_by_backend(n: int, repeats: int, client: Any) -> list[dict]:
+    """Cost per request at zero latency for each backend and its plain peer (best of repeats)."""
+    source = SimulatedSource("zero", latency=0.0)
+    requests = list(range(n))
+
+    def pool():
+        with ThreadPoolExecutor(4) as ex:
+            list(ex.map(source.fetch, requests))
+
+    def client_map():  # one task per request; fewer requests, it is slow
+        client.gather(client.map(source.fetch, requests[: n // 10], pure=False))
+
+    peers = [
+        ("threads", "Router.run", lambda: Router(source, workers=4).run(requests), n),
+        ("threads", "ThreadPoolExecutor.map", pool, n),
+        ("asyncio", "Router.run", lambda: Router(source, workers=64, executor="asyncio").run(requests), n),
+        ("asyncio", "asyncio.gather", lambda: _gather(source, requests, 64), n),
+        ("processes", "Router.run", lambda: Router(source, workers=2, executor="processes").run(requests), n),
+        ("dask", "Router.run", lambda: Router(source, workers=32, executor="dask", client=client).run(requests), n),
+        ("dask", "client.map", client_map, n // 10),
+    ]
+    return [
+        {
+            "bench": "overhead",
+            "backend": backend,
+            "peer": peer,
+            "n": count,
+            "per_request_s": min(timed(fn) for _ in range(repeats)) / count,
+        }
+        for backend, peer, fn, count in peers
+    ]
+
+
+def efficiency_by_backend(latency: float, ks: list[int], per_worker: int, repeats: int, client: Any) -> list[dict]:
+    """Sleep-bound efficiency, throughput / (K / L), per backend and peer (median of repeats)."""
+    source = SimulatedSource("sleep", latency=latency)
+    rows = []
+    for k in ks:
+        requests = list(range(per_worker * k))
+
+        def pool(k=k, requests=requests):
+            with ThreadPoolExecutor(k) as ex:
+                list(ex.map(source.fetch, requests))
+
+        peers = [
+            ("threads", "Router.run", lambda k=k, r=requests: Router(source, workers=k).run(r)),
+            ("threads", "ThreadPoolExecutor.map", pool),
+            ("asyncio", "Router.run", lambda k=k, r=requests: Router(source, workers=k, executor="asyncio").run(r)),
+            ("asyncio", "asyncio.gather", lambda k=k, r=requests: _gather(source, r, k)),
+            (
+                "dask",
+                "Router.run",
+                lambda k=k, r=requests: Router(source, workers=k, executor="dask", client=client).run(r),
+            ),
+        ]
+        for backend, peer, fn in peers:
+            wall = statistics.median(timed(fn) for _ in range(repeats))
+            rows.append(
+                {
+                    "bench": "efficiency",
+                    "backend": backend,
+                    "peer": peer,
+                    "workers": k,
+                    "n": len(requests),
+                    "wall_s": wall,
+                    "efficiency": len(requests) / wall / (k / latency),
+                }
+            )
+    return rows
+
+
+def cpu_bound(work: int, n: int, repeats: int) -> list[dict]:
+    """CPU-bound requests (``CpuSource``) on 2 workers: threads (one GIL) vs processes (best of repeats)."""
+    source = CpuSource("cpu", work=work)
+    requests = list(range(n))
+    peers = [
+        ("threads", lambda: Router(source, workers=2).run(requests)),
+        ("processes", lambda: Router(source, workers=2, executor="processes").run(requests)),
+    ]
+    return [
+        {"bench": "cpu", "backend": backend, "n": n, "work": work, "wall_s": min(timed(fn) for _ in range(repeats))}
+        for backend, fn in peers
     ]

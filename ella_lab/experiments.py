@@ -61,9 +61,12 @@ def make_source(
     return FallbackChain(sources, retry=retry, timeout=timeout)
 
 
-def run_once(*, workers: int = 3, requests: int = 100, **scenario: Any) -> Report:
-    """Route ``requests`` guide-style requests through ``make_source(**scenario)`` on ``workers`` threads."""
-    return Router(make_source(**scenario), workers=workers).run(request_ids(requests))
+def run_once(
+    *, workers: int = 3, requests: int = 100, executor: str = "threads", client: Any = None, **scenario: Any
+) -> Report:
+    """Route ``requests`` guide-style requests through ``make_source(**scenario)`` on ``workers`` workers."""
+    router = Router(make_source(**scenario), workers=workers, executor=executor, client=client)
+    return router.run(request_ids(requests))
 
 
 def paced(router: Router, requests: Sequence[Any], rate: float, *, timeout: float = 60.0) -> Report:
@@ -112,6 +115,8 @@ def sweep(
     repeats: int = 1,
     seed: int = 0,
     progress: bool = True,
+    executor: str = "threads",
+    client: Any = None,
 ) -> pd.DataFrame:
     """Run every combination of ``workers`` × ``failure_rate`` × ``chain`` (× ``repeats``); each is a value or a list.
 
@@ -141,10 +146,13 @@ def sweep(
             retry=retry,
             timeout=timeout,
             correlated=correlated,
+            executor=executor,
+            client=client,
         )
         summary = report.summary()
         rows.append(
             {
+                "executor": executor,
                 "workers": k,
                 "failure_rate": p,
                 "chain": length,
