@@ -211,11 +211,16 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         cluster = LocalCluster(host="127.0.0.1", dashboard_address="127.0.0.1:0", processes=True)
         client = Client(cluster)
     try:
+        # At most `workers` requests at once: with fewer workers than cluster threads, one thread per task and
+        # `workers` tasks; with more, a few tasks per cluster thread, each served by workers // threads threads.
         nthreads = sum(client.nthreads().values()) or 1
-        per_task = max(1, math.ceil(router.workers / nthreads))
         requests = list(requests)
+        if router.workers < nthreads:
+            per_task, tasks = 1, router.workers
+        else:
+            per_task, tasks = router.workers // nthreads, 4 * nthreads
         queued_at = clock()
-        chunks = _chunks(requests, min(len(requests), 4 * max(1, router.workers // per_task)))
+        chunks = _chunks(requests, min(len(requests), tasks))
         # The source travels inside each task (it is small): a task stands alone, so the scheduler can
         # rerun it elsewhere if a worker dies, which scattered data would not survive.
         serve = functools.partial(serve_chunk, router.source, threads=per_task, queued_at=queued_at, where="dask")

@@ -104,3 +104,11 @@ def test_bad_executor_arguments():
         Router(str, client=object())
     with pytest.raises(TypeError, match="use run\\(\\)"):
         Router(str, executor="asyncio").submit(1)
+
+
+@pytest.mark.parametrize("executor", ["asyncio", "processes", "dask"])
+def test_no_more_than_workers_requests_at_once(executor):
+    # 40 requests of 20 ms on 4 workers take at least 10 rounds: a lower bound, so not a speed test
+    report = Router(SimulatedSource("s", latency=0.02), workers=4, executor=executor).run(range(40))
+    assert report.wall_s >= 0.18
+    assert all(o.ok for o in report)

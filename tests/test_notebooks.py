@@ -33,6 +33,7 @@ def test_the_walkthrough_is_complete():
         "05-integration-and-testing",
         "06-optimization",
         "07-resilience-patterns",
+        "08-beyond-threads",
         "09-real-io",
     ]
 
