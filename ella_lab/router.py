@@ -61,6 +61,8 @@ class Router:
         self.executor = check_choice("executor", executor, EXECUTORS)
         if client is not None and executor != "dask":
             raise TypeError(f"client is for executor='dask', not executor={executor!r}")
+        if self.max_pending is not None and executor != "threads":
+            raise TypeError(f"max_pending bounds the threads executor's queue; executor={executor!r} has none")
         self.client = client
         if retry is not None and not isinstance(retry, Retry):
             raise TypeError(f"retry must be a Retry or None, got {retry!r}")

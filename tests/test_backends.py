@@ -102,6 +102,8 @@ def test_bad_executor_arguments():
         Router(str, executor="gpu")
     with pytest.raises(TypeError, match="client is for executor='dask'"):
         Router(str, client=object())
+    with pytest.raises(TypeError, match="max_pending bounds the threads executor's queue"):
+        Router(str, max_pending=4, executor="asyncio")
     with pytest.raises(TypeError, match="use run\\(\\)"):
         Router(str, executor="asyncio").submit(1)
 
