@@ -34,7 +34,7 @@ from typing import Any
 
 from .fallback import AllSourcesFailed, FallbackChain, Plan
 from .outcome import Attempt, Outcome, Report
-from .sources import Source, collect_counters
+from .sources import Source, collect_counters, counters_since
 from .timing import clock
 
 __all__ = ["EXECUTORS", "arun_plan", "run_backend"]
@@ -51,7 +51,7 @@ def run_backend(router: Any, requests: Sequence[Any]) -> Report:
     started = clock()
     outcomes = runner(router, requests) if requests else []
     finished = clock()
-    counts = {key: value - counted.get(key, 0) for key, value in collect_counters(router.source).items()}
+    counts = counters_since(router.source, counted)
     return Report(outcomes, workers=router.workers, started_at=started, finished_at=finished, counters=counts)
 
 

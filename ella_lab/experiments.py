@@ -12,7 +12,7 @@ from .fallback import FallbackChain
 from .outcome import Report
 from .retry import Retry
 from .router import Router
-from .sources import SimulatedSource, Source, collect_counters
+from .sources import SimulatedSource, Source, collect_counters, counters_since
 from .timing import clock
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def paced(router: Router, requests: Sequence[Any], rate: float, *, timeout: floa
             futures.append(router.submit(request))
             next_at += 1.0 / rate
         outcomes = [future.result(timeout=timeout) for future in futures]
-    counts = {key: value - counted.get(key, 0) for key, value in collect_counters(router.source).items()}
+    counts = counters_since(router.source, counted)
     return Report(outcomes, workers=router.workers, started_at=started, finished_at=clock(), counters=counts)
 
 

@@ -21,7 +21,7 @@ from .backends import EXECUTORS, run_backend
 from .fallback import AllSourcesFailed, FallbackChain
 from .outcome import Attempt, Outcome, Rejected, Report
 from .retry import Retry
-from .sources import FunctionSource, Source, as_source, collect_counters
+from .sources import FunctionSource, Source, as_source, collect_counters, counters_since
 from .timing import clock, format_seconds
 
 __all__ = ["Rejected", "Router"]
@@ -138,7 +138,7 @@ class Router:
         if missing:  # cannot happen unless the library itself is broken: say so loudly
             raise RuntimeError(f"internal error: requests {missing[:5]} got no outcome")
         log.debug("run: done in %s", format_seconds(finished - started))
-        counts = {key: value - counted.get(key, 0) for key, value in collect_counters(self.source).items()}
+        counts = counters_since(self.source, counted)
         return Report(results, workers=self.workers, started_at=started, finished_at=finished, counters=counts)  # type: ignore[arg-type]
 
     def _run_worker(self, queue: SimpleQueue, results: list, worker: str, slots: Any) -> None:

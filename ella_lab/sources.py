@@ -23,6 +23,7 @@ __all__ = [
     "as_source",
     "call_with_timeout",
     "collect_counters",
+    "counters_since",
 ]
 
 log = logging.getLogger("ella_lab")
@@ -58,6 +59,11 @@ class Source:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+def counters_since(root: Any, before: dict[str, int]) -> dict[str, int]:
+    """What ``collect_counters(root)`` has counted since it returned ``before``: one run's events."""
+    return {key: value - before.get(key, 0) for key, value in collect_counters(root).items()}
 
 
 def collect_counters(root: Any) -> dict[str, int]:
