@@ -25,8 +25,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ella-lab)" > /dev/null
 	touch $(STAMP)
 
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
+
 lab: venv
-	$(VENV)/bin/jupyter lab notebooks/00-index.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/00-index.ipynb
 
 lint: venv
 	$(VENV)/bin/ruff check .
