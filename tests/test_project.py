@@ -50,3 +50,11 @@ def test_python_floor_is_311_everywhere():
     assert 'requires-python = ">=3.11"' in (ROOT / "pyproject.toml").read_text()
     assert "python>=3.11" in (ROOT / "environment.yml").read_text()
     assert "3.11" in (ROOT / "README.md").read_text()
+
+
+def test_the_readme_example_runs():
+    block = (ROOT / "README.md").read_text().split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    summary = namespace["report"].summary()
+    assert summary["requests"] == 100 and summary["succeeded"] == 100
