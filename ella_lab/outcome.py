@@ -144,7 +144,8 @@ class Report:
         """The run in a dozen numbers (times in seconds, throughput in requests per second).
 
         ``mean_attempts`` is the load on the sources per request (retries, fallbacks and hedges
-        included); ``rejected`` counts requests a full queue refused. Event counts of the run's
+        included), ``extra_load`` the calls beyond the first per request; ``rejected`` counts
+        requests a full queue refused. Event counts of the run's
         parts (``hedges_sent``, ``breaker_transitions``, ``retries_refused``, ...) follow.
         """
         n = len(self.outcomes)
@@ -164,6 +165,7 @@ class Report:
             "p99_s": quantile(latencies, 0.99),
             "fallback_rate": sum(o.fell_back for o in self.outcomes) / ok if ok else 0.0,
             "mean_attempts": sum(len(o.attempts) for o in self.outcomes) / n if n else 0.0,
+            "extra_load": sum(max(0, len(o.attempts) - 1) for o in self.outcomes) / n if n else 0.0,
             "rejected": sum(isinstance(o.error, Rejected) for o in self.outcomes),
             **self.counters,
         }

@@ -88,3 +88,9 @@ def test_format_seconds(seconds, text):
 def test_outcome_str():
     o = make([0.1]).outcomes[0]
     assert str(o) == "0 -> ok from s: 0 (1 attempt(s), w)"
+
+
+def test_extra_load_counts_calls_beyond_the_first():
+    chain = FallbackChain([SimulatedSource("a", latency=0, failure_rate=1), SimulatedSource("b", latency=0)])
+    summary = Router(chain, workers=2).run(range(10)).summary()
+    assert summary["extra_load"] == 1.0 and summary["mean_attempts"] == 2.0

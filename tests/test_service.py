@@ -121,3 +121,11 @@ def test_cli_serve_prints_its_url_and_serves():
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0 and "stopped" in out
+
+
+@pytest.mark.parametrize("executor", ["asyncio", "processes"])
+def test_http_source_on_other_backends(executor):
+    with FlakyService("svc", latency=0.001, failure_rate=0.3, seed=4) as svc:
+        report = Router(HttpSource("svc", svc.url, timeout=2), workers=4, executor=executor).run(request_ids(30))
+        expected = [svc.plan(r)[0] == "ok" for r in request_ids(30)]
+    assert [o.ok for o in report] == expected
