@@ -33,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from .fallback import AllSourcesFailed, FallbackChain, Plan
-from .outcome import Attempt, Outcome, Report
+from .outcome import Attempt, Outcome, Report, all_failed, failed_call, release_attempts
 from .sources import Source, collect_counters, counters_since
 from .timing import clock
 
@@ -108,15 +108,13 @@ def _async_executor(router: Any):
                 value = await _acall(source, request, 0, None)
                 served_by, attempts = source.name, None
         except AllSourcesFailed as exc:
-            error = exc.exceptions[-1] if unwrap else exc
-            return Outcome(request, False, None, error, None, exc.attempts, worker, queued_at, started, clock())
+            return all_failed(request, exc, unwrap, worker, queued_at, started)
         except Exception as exc:
-            finished = clock()
-            attempt = Attempt(source.name, 0, exc, started, finished)
-            return Outcome(request, False, None, exc, None, (attempt,), worker, queued_at, started, finished)
+            return failed_call(source.name, request, exc, worker, queued_at, started)
         finished = clock()
         if attempts is None:
             attempts = (Attempt(source.name, 0, None, started, finished),)
+        release_attempts(attempts)
         return Outcome(request, True, value, None, served_by, attempts, worker, queued_at, started, finished)
 
     return execute

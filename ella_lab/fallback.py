@@ -104,7 +104,7 @@ class FallbackChain(Source):
                     value, served_by = yield from _attempt(source, request, number, limit, attempts)
                 except Exception as exc:
                     errors.append(exc)
-                    log.debug("%s failed on %r (attempt %d): %r", source.name, request, number, exc)
+                    log.debug("%s failed on %r (attempt %d): %r", source.name, request, number, exc, exc_info=exc)
                     if policy is None or not policy.should_retry(exc):
                         break
                     continue

@@ -7,12 +7,39 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .timing import format_seconds
+from .timing import clock, format_seconds
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
 
-__all__ = ["Attempt", "Outcome", "Rejected", "Report", "quantile"]
+__all__ = [
+    "Attempt",
+    "Outcome",
+    "Rejected",
+    "Report",
+    "all_failed",
+    "failed_call",
+    "quantile",
+    "release_attempts",
+    "released",
+]
+
+
+def released(error: BaseException) -> BaseException:
+    """``error`` without its traceback (nor those of the errors it was raised from), ready to be kept.
+
+    A kept traceback keeps every frame it passed through alive, and through their callers the worker
+    and the list of outcomes that holds the error: a reference cycle per failed request, which only
+    the garbage collector can free, in pauses that show up as latency. A record needs the type and
+    the message; to see tracebacks as they happen, set the "ella_lab" logger to DEBUG.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return error
 
 
 class Rejected(Exception):
@@ -77,6 +104,34 @@ class Outcome(NamedTuple):
     def __str__(self) -> str:
         what = f"ok from {self.source}: {self.value!r}" if self.ok else f"FAILED: {self.error!r}"
         return f"{self.request!r} -> {what} ({len(self.attempts)} attempt(s), {self.worker})"
+
+
+# Failure records: every kept error is ``released`` (its traceback dropped), so failed requests leave
+# no reference cycles, and no garbage for the collector to pause the workers over.
+_new = tuple.__new__  # builds a record without NamedTuple's keyword machinery (hot path)
+
+
+def failed_call(
+    name: str, request: Any, error: BaseException, worker: str, queued_at: float, started: float
+) -> Outcome:
+    """The record of one failed call to one source."""
+    finished = clock()
+    attempt = _new(Attempt, (name, 0, released(error), started, finished))
+    return _new(Outcome, (request, False, None, error, None, (attempt,), worker, queued_at, started, finished))
+
+
+def all_failed(request: Any, error: Any, last_error: bool, worker: str, queued_at: float, started: float) -> Outcome:
+    """The record of a request every attempt failed (``error``: an ``AllSourcesFailed``)."""
+    release_attempts(released(error).attempts)
+    recorded = error.exceptions[-1] if last_error else error
+    return Outcome(request, False, None, recorded, None, error.attempts, worker, queued_at, started, clock())
+
+
+def release_attempts(attempts: tuple[Attempt, ...]) -> None:
+    """Release the errors of every failed attempt (the plan that caught them has finished)."""
+    for attempt in attempts:
+        if attempt.error is not None:
+            released(attempt.error)
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:

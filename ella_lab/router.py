@@ -19,7 +19,7 @@ from typing import Any
 from ._checks import check_choice, check_int, check_timeout
 from .backends import EXECUTORS, run_backend
 from .fallback import AllSourcesFailed, FallbackChain
-from .outcome import Attempt, Outcome, Rejected, Report
+from .outcome import Attempt, Outcome, Rejected, Report, all_failed, failed_call, release_attempts
 from .retry import Retry
 from .sources import FunctionSource, Source, as_source, collect_counters, counters_since
 from .timing import clock, format_seconds
@@ -242,10 +242,8 @@ def _single_executor(source: Source):
         try:
             value = fetch(request)
         except BaseException as exc:  # a failing source never kills its worker
-            finished = clock()
-            log.debug("%s failed on %r: %r", name, request, exc)
-            attempt = _new(Attempt, (name, 0, exc, started, finished))
-            return _new(Outcome, (request, False, None, exc, None, (attempt,), worker, queued_at, started, finished))
+            log.debug("%s failed on %r: %r", name, request, exc, exc_info=exc)
+            return failed_call(name, request, exc, worker, queued_at, started)
         finished = clock()
         attempt = _new(Attempt, (name, 0, None, started, finished))
         return _new(Outcome, (request, True, value, None, name, (attempt,), worker, queued_at, started, finished))
@@ -266,12 +264,10 @@ def _serving_executor(chain: Source, *, last_error: bool = False):
         try:
             value, source, attempts = serve(request)
         except AllSourcesFailed as exc:
-            error = exc.exceptions[-1] if last_error else exc
-            return Outcome(request, False, None, error, None, exc.attempts, worker, queued_at, started, clock())
+            return all_failed(request, exc, last_error, worker, queued_at, started)
         except BaseException as exc:  # the chain lets non-Exception errors through; record them too
-            finished = clock()
-            attempt = Attempt(chain.name, 0, exc, started, finished)
-            return Outcome(request, False, None, exc, None, (attempt,), worker, queued_at, started, finished)
+            return failed_call(chain.name, request, exc, worker, queued_at, started)
+        release_attempts(attempts)
         return Outcome(request, True, value, None, source, attempts, worker, queued_at, started, clock())
 
     return execute

@@ -201,3 +201,31 @@ def test_bad_source_and_requests():
         Router(str).run(5)
     with pytest.raises(TypeError, match="requests must be an iterable"):
         Router(str).run("abc")
+
+
+@pytest.mark.parametrize(
+    ("source", "executor"),
+    [
+        (lambda r: 1 / 0, "threads"),
+        (SimulatedSource("s", latency=0, failure_rate=1.0), "threads"),
+        (
+            FallbackChain([SimulatedSource("a", latency=0, failure_rate=1.0)], retry=Retry(attempts=2, base=0)),
+            "threads",
+        ),
+        (SimulatedSource("s", latency=0, failure_rate=1.0), "asyncio"),
+    ],
+)
+def test_failed_requests_leave_no_garbage(source, executor):
+    # a kept traceback would tie each error to the worker frames: a cycle per failure, freed only by GC pauses
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        report = Router(source, workers=2, executor=executor).run(range(200))
+        assert not any(o.ok for o in report)
+        assert all(o.error.__traceback__ is None for o in report)
+        del report
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
