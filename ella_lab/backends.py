@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from .fallback import AllSourcesFailed, FallbackChain, Plan
+from .fallback import AllSourcesFailed, FallbackChain, Plan, step_call
 from .outcome import Attempt, Outcome, Report, all_failed, failed_call, release_attempts
 from .sources import Source, collect_counters, counters_since
 from .timing import clock
@@ -73,16 +73,15 @@ async def arun_plan(plan: Plan) -> Any:
         step = next(plan)
         while True:
             try:
-                if step[0] == "call":
-                    _, source, request, number, limit = step
-                    result = await _acall(source, request, number, limit)
-                elif step[0] == "serve":
-                    _, source, request, number, limit = step
-                    serve = functools.partial(source.serve, request, timeout=limit, attempt=number)
-                    result = await asyncio.get_running_loop().run_in_executor(None, serve)
-                else:
+                if step[0] == "sleep":
                     await asyncio.sleep(step[1])
                     result = None
+                elif step[0] == "call":
+                    result = await _acall(*step[1:])
+                else:  # a composite source's serve() blocks: run it in the loop's thread pool
+                    method, request, kwargs = step_call(step)
+                    call = functools.partial(method, request, **kwargs)
+                    result = await asyncio.get_running_loop().run_in_executor(None, call)
             except Exception as exc:
                 step = plan.throw(exc)
             else:

@@ -13,7 +13,7 @@ from .retry import Retry
 from .sources import Source, as_source
 from .timing import clock, format_seconds
 
-__all__ = ["AllSourcesFailed", "FallbackChain", "Plan", "Served", "run_plan"]
+__all__ = ["AllSourcesFailed", "FallbackChain", "Plan", "Served", "run_plan", "step_call"]
 
 log = logging.getLogger("ella_lab")
 
@@ -157,21 +157,25 @@ def _attempt(source: Source, request: Any, number: int, limit: float | None, att
     return value, source.name
 
 
+def step_call(step: tuple) -> tuple[Any, Any, dict[str, Any]]:
+    """A ``call`` or ``serve`` step as (the source's method, the request, its keyword arguments)."""
+    kind, source, request, number, limit = step
+    method = source.fetch if kind == "call" else source.serve
+    return method, request, {"attempt": number, "timeout": limit}
+
+
 def run_plan(plan: Plan) -> Any:
     """Carry out a plan's steps in this thread, blocking: call the source, or sleep."""
     try:
         step = next(plan)
         while True:
             try:
-                if step[0] == "call":
-                    _, source, request, number, limit = step
-                    result = source.fetch(request, attempt=number, timeout=limit)
-                elif step[0] == "serve":
-                    _, source, request, number, limit = step
-                    result = source.serve(request, timeout=limit, attempt=number)
-                else:
+                if step[0] == "sleep":
                     time.sleep(step[1])
                     result = None
+                else:
+                    method, request, kwargs = step_call(step)
+                    result = method(request, **kwargs)
             except Exception as exc:  # the plan decides what a failure means
                 step = plan.throw(exc)
             else:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
-import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
@@ -20,8 +19,8 @@ from ._checks import check_choice, check_int, check_real
 from .fallback import AllSourcesFailed, Served
 from .outcome import Attempt, quantile
 from .retry import JITTER_MODES, Retry
-from .sources import Source, SourceError, as_source
-from .timing import clock, format_seconds
+from .sources import Source, SourceError, as_source, take
+from .timing import clock
 
 __all__ = [
     "CircuitBreaker",
@@ -327,11 +326,7 @@ class Outage(Source):
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         if not self.down():
             return self.source.fetch(request, attempt=attempt, timeout=timeout)
-        if timeout is not None and self.latency > timeout:
-            time.sleep(timeout)
-            raise TimeoutError(f"{self.name} did not answer {request!r} within {format_seconds(timeout)}")
-        if self.latency:
-            time.sleep(self.latency)
+        take(self.name, request, self.latency, timeout)
         raise SourceError(f"{self.name} is down (outage), {request!r} failed")
 
     def children(self) -> tuple[Any, ...]:

@@ -22,8 +22,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from ._checks import check_int, check_real, check_timeout
 from ._draw import draw
-from .sources import Source, SourceError
-from .timing import format_seconds
+from .sources import Source, SourceError, timed_out
 
 __all__ = ["FlakyService", "HttpSource"]
 
@@ -231,10 +230,10 @@ class HttpSource(Source):
         except urllib.error.HTTPError as exc:
             raise SourceError(f"{self.name}: HTTP {exc.code} for {request!r}") from None
         except TimeoutError:
-            raise TimeoutError(f"{self.name} did not answer {request!r} within {format_seconds(limit)}") from None
+            raise timed_out(self.name, request, limit) from None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError):
-                raise TimeoutError(f"{self.name} did not answer {request!r} within {format_seconds(limit)}") from None
+                raise timed_out(self.name, request, limit) from None
             raise SourceError(f"{self.name}: {exc.reason} for {request!r}") from None
         except (http.client.HTTPException, ConnectionError, OSError) as exc:
             raise SourceError(f"{self.name}: {type(exc).__name__} for {request!r}") from None

@@ -82,6 +82,20 @@ def collect_counters(root: Any) -> dict[str, int]:
     return totals
 
 
+def timed_out(name: str, request: Any, timeout: float | None) -> TimeoutError:
+    """The error of a call to ``name`` that did not answer ``request`` within ``timeout`` seconds."""
+    return TimeoutError(f"{name} did not answer {request!r} within {format_seconds(timeout)}")
+
+
+def take(name: str, request: Any, seconds: float, timeout: float | None) -> None:
+    """Spend ``seconds`` on a call, or only ``timeout`` seconds and raise ``TimeoutError`` if that is shorter."""
+    if timeout is not None and seconds > timeout:
+        time.sleep(timeout)
+        raise timed_out(name, request, timeout)
+    if seconds:
+        time.sleep(seconds)
+
+
 class SimulatedSource(Source):
     """A source that sleeps its latency and fails a seeded fraction of (request, attempt) pairs.
 
@@ -134,7 +148,7 @@ class SimulatedSource(Source):
         """What this call does, decided before it happens: (seconds it takes, the value or the exception)."""
         delay = self.latency_for(request, attempt)
         if timeout is not None and delay > timeout:
-            return timeout, TimeoutError(f"{self.name} did not answer {request!r} within {format_seconds(timeout)}")
+            return timeout, timed_out(self.name, request, timeout)
         if self.fails(request, attempt):
             return delay, SourceError(f"{self.name} failed on {request!r} (attempt {attempt})")
         return delay, f"Result from {self.name} for {request}"
@@ -177,11 +191,7 @@ class ScriptedSource(Source):
         self.fail_on = frozenset(fail_on)
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
-        if timeout is not None and self.latency > timeout:
-            time.sleep(timeout)
-            raise TimeoutError(f"{self.name} did not answer {request!r} within {format_seconds(timeout)}")
-        if self.latency:
-            time.sleep(self.latency)
+        take(self.name, request, self.latency, timeout)
         if request in self.fail_on:
             raise SourceError(f"{self.name} failed on {request!r}")
         return f"Result from {self.name} for {request}"
@@ -255,7 +265,7 @@ def call_with_timeout(function: Callable[[Any], Any], argument: Any, timeout: fl
     if not box or box[0][2] - started > timeout:
         if not box:
             log.warning("%s did not return within %s; abandoned", name, format_seconds(timeout))
-        raise TimeoutError(f"{name} did not answer {argument!r} within {format_seconds(timeout)}")
+        raise timed_out(name, argument, timeout)
     ok, result, _ = box[0]
     if ok:
         return result

@@ -201,8 +201,8 @@ class ReadTheBend(Question):
     solution_text = """
         Model answer. The measured throughput follows K / L while the per-request costs that the model
         leaves out are small against L. It bends below the line at large K because every thread costs
-        time the model does not count: starting a thread takes a round trip between two threads (about
-        0.1 to 0.3 ms on a small VM), so a run with K threads loses about K · s before the last worker
+        time the model does not count: starting a thread takes a round trip between two threads (notebook 03
+        fits about 0.1 ms per thread), so a run with K threads loses about K · s before the last worker
         starts; and when many threads wake at once they queue for the GIL, which runs one thread's
         Python at a time. A longer run (more requests per worker) or a long-lived pool hides the start-up
         cost; past a few hundred concurrent waits, asyncio fits better than threads.
