@@ -253,7 +253,7 @@ class FunctionSource(Source):
 class Call:
     """One call handed to ``HelperThreads``: wait for it with a bound, then take its answer or abandon it."""
 
-    __slots__ = ("function", "argument", "on_done", "report", "done", "state", "ok", "value", "finished")
+    __slots__ = ("argument", "done", "finished", "function", "ok", "on_done", "report", "state", "value")
 
     def __init__(self, function: Callable[[Any], Any], argument: Any, on_done: Any, report: Any):
         self.function, self.argument, self.on_done, self.report = function, argument, on_done, report
