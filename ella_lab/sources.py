@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from ._checks import check_int, check_real, check_timeout
+from ._checks import check_int, check_real, check_seconds, check_timeout
 from ._draw import draw
 from .timing import clock, format_seconds
 
@@ -123,11 +123,11 @@ class SimulatedSource(Source):
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
         self.name = name
-        self.latency = check_real("latency", latency)
+        self.latency = check_seconds("latency", latency)
         self.failure_rate = check_real("failure_rate", failure_rate, maximum=1.0)
-        self.jitter = check_real("jitter", jitter)
+        self.jitter = check_seconds("jitter", jitter)
         self.tail_rate = check_real("tail_rate", tail_rate, maximum=1.0)
-        self.tail_factor = check_real("tail_factor", tail_factor, minimum=1.0)
+        self.tail_factor = check_real("tail_factor", tail_factor, minimum=1.0, maximum=10_000.0)
         self.seed = check_int("seed", seed, minimum=-(2**63))
         self.failure_group = name if failure_group is None else str(failure_group)
 
@@ -190,7 +190,9 @@ class ScriptedSource(Source):
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
         self.name = name
-        self.latency = check_real("latency", latency)
+        self.latency = check_seconds("latency", latency)
+        if isinstance(fail_on, (str, bytes)) or not isinstance(fail_on, Iterable):
+            raise TypeError(f"fail_on must be a collection of requests (a set or a list), got {fail_on!r}")
         self.fail_on = frozenset(fail_on)
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
