@@ -39,7 +39,10 @@ def check_real(name: str, value: object, *, minimum: float = 0.0, maximum: float
 
 def check_seconds(name: str, value: object, *, minimum: float = 0.0) -> float:
     """A duration in seconds: a finite number in ``[minimum, MAX_SECONDS]`` (one day)."""
-    return check_real(name, value, minimum=minimum, maximum=MAX_SECONDS)
+    seconds = check_real(name, value, minimum=minimum)
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{name} must be at most {MAX_SECONDS:g} s (one day), got {shown(seconds)}")
+    return seconds
 
 
 def check_timeout(name: str, value: object) -> float | None:
