@@ -335,7 +335,7 @@ class _HedgedCall:
     def run(self) -> Served:
         hedge, pending = self.hedge, set(self.calls)
         delay = hedge.delay()
-        hedge_at = None if delay is None else self.began + delay
+        hedge_at = None if delay is None else clock() + delay  # from now: the primary has been sent
         while pending:
             wake = [] if self.deadline is None else [self.deadline + _GRACE]
             if not self.hedged and hedge_at is not None:
