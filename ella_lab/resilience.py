@@ -232,7 +232,7 @@ class Hedge(Source):
         self.warmup = check_int("warmup", warmup, minimum=1)
         self._observed: deque[float] = deque(maxlen=check_int("window", window, minimum=1))
         workers = check_int("max_workers", max_workers, minimum=2)
-        self._pool = HelperThreads("hedge", spare=workers, limit=workers)
+        self._pool = HelperThreads("hedge", limit=workers)
         self._lock = threading.Lock()
         self._threshold: float | None = None
         self._fresh = 0  # observations since the threshold was last computed
