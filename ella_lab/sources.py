@@ -256,14 +256,16 @@ class FunctionSource(Source):
 class Call:
     """One call handed to ``HelperThreads``: wait for it with a bound, then take its answer or abandon it."""
 
-    __slots__ = ("argument", "done", "finished", "function", "ok", "on_done", "owner", "report", "state", "value")
+    __slots__ = (
+        "argument", "done", "finished", "function", "ok", "on_done", "owner", "report", "started", "state", "value",
+    )
 
     def __init__(self, function: Callable[[Any], Any], argument: Any, on_done: Any, report: Any, owner: Any):
         self.function, self.argument, self.on_done, self.report, self.owner = function, argument, on_done, report, owner
         self.done = threading.Lock()
         self.done.acquire()  # released when the call has returned or raised
         self.state = _QUEUED
-        self.ok, self.value, self.finished = False, None, 0.0
+        self.ok, self.value, self.started, self.finished = False, None, 0.0, 0.0  # clock() times, 0: not yet
 
     def wait(self, timeout: float | None) -> bool:
         """Wait at most ``timeout`` seconds (``None``: as long as it takes); True if it has finished."""
@@ -370,6 +372,7 @@ class HelperThreads:
                     continue
                 self._idle -= 1
                 call.state = _RUNNING
+            call.started = clock()
             try:
                 call.value = call.function(call.argument)
                 call.ok = True
