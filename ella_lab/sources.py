@@ -231,7 +231,8 @@ class FunctionSource(Source):
 
     A plain function cannot be told to stop, so a ``timeout`` runs it on a shared daemon helper thread
     (``helper_threads``) and stops waiting for it at the deadline: the call is abandoned, logged and
-    counted (``counters()["abandoned"]``, in ``Report.summary()``).
+    counted (``counters()["abandoned"]``, in ``Report.summary()``). While ``MAX_ABANDONED`` of its
+    calls are still running, a new call is refused at once (``TimeoutError``, not started).
     """
 
     def __init__(self, function: Callable[[Any], Any], name: str | None = None):
@@ -328,9 +329,13 @@ class HelperThreads:
         with self._lock:
             self._queued += 1
             if self._queued > self._idle and (self.limit is None or self.threads < self.limit):
-                self.threads += 1
-                self._idle += 1
-                threading.Thread(target=self._work, name=f"ella-{self.name}", daemon=True).start()
+                try:
+                    threading.Thread(target=self._work, name=f"ella-{self.name}", daemon=True).start()
+                except RuntimeError:  # "can't start new thread": the call waits for a busy one
+                    log.warning("%s: no new helper thread could be started (%d alive)", self.name, self.threads)
+                else:
+                    self.threads += 1
+                    self._idle += 1
         self._queue.put(call)
         return call
 
