@@ -176,8 +176,26 @@ async def _acall(source: Source, request: Any, attempt: int, timeout: float | No
     afetch = getattr(source, "afetch", None)
     if afetch is not None:
         return await afetch(request, attempt=attempt, timeout=timeout)
-    call = functools.partial(source.fetch, request, attempt=attempt, timeout=timeout)
-    return await asyncio.get_running_loop().run_in_executor(pool, call)
+    return await _in_pool(pool, functools.partial(source.fetch, request, attempt=attempt, timeout=timeout))
+
+
+async def _in_pool(pool: Any, call: Callable[[], Any]) -> Any:
+    """``call()`` on ``pool``; its exception, whatever it is, raised here.
+
+    A ``BaseException`` is carried back as data: raised from inside the awaited future itself, a
+    ``GeneratorExit`` would be taken for the closing of every coroutine that awaits it, and escape them all.
+    """
+    ok, result = await asyncio.get_running_loop().run_in_executor(pool, _captured, call)
+    if ok:
+        return result
+    raise result
+
+
+def _captured(call: Callable[[], Any]) -> tuple[bool, Any]:
+    try:
+        return True, call()
+    except BaseException as exc:
+        return False, exc
 
 
 async def arun_plan(plan: Plan, pool: Any = None) -> Any:
@@ -196,8 +214,7 @@ async def arun_plan(plan: Plan, pool: Any = None) -> Any:
                     result = await _acall(*step[1:], pool)
                 else:  # a composite source's serve() blocks: run it on the pool
                     method, request, kwargs = step_call(step)
-                    call = functools.partial(method, request, **kwargs)
-                    result = await asyncio.get_running_loop().run_in_executor(pool, call)
+                    result = await _in_pool(pool, functools.partial(method, request, **kwargs))
             except Exception as exc:
                 step = plan.throw(exc)
             else:

@@ -134,7 +134,7 @@ def test_a_crash_on_a_dask_process_cluster_fails_one_request_and_calls_nothing_t
     from dask.distributed import Client, LocalCluster
 
     path = tmp_path / "calls"
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
     with cluster, Client(cluster) as client:
         report = Router(Counted(path, bad=5), workers=2, executor="dask", client=client).run(range(24))
     assert not report[5].ok and "worker process died" in str(report[5].error) and "request 5" in str(report[5].error)
@@ -309,8 +309,8 @@ def scenarios():
         "chained": (
             FallbackChain(
                 [
-                    SimulatedSource("a", latency=0.0, failure_rate=0.5, seed=1),
-                    SimulatedSource("b", latency=0.0, failure_rate=0.5, seed=2),
+                    SimulatedSource("a", latency=0.0, failure_rate=0.7, seed=1),
+                    SimulatedSource("b", latency=0.0, failure_rate=0.7, seed=2),
                 ],
                 retry=Retry(attempts=2, base=0.0, seed=1),
             ),
