@@ -318,6 +318,7 @@ def _process_worker(conn: Any, payload: bytes) -> None:
     except BaseException as exc:
         conn.send_bytes(b"!" + repr(exc).encode())
         return
+    conn.send_bytes(b"+")  # ready: from now on, a death is a request's doing
     where = f"process-{os.getpid()}/worker-0"
     while True:
         try:
@@ -353,6 +354,7 @@ class _Process:
         self.process = context.Process(target=_process_worker, args=(child, payload), name="ella-process", daemon=True)
         self.process.start()
         child.close()
+        self.ready = False  # it has loaded the execution
         self.sent: deque[int] = deque()
 
     def stop(self, timeout: float) -> None:
@@ -409,9 +411,17 @@ def _run_processes(router: Any, requests: Sequence[Any]) -> list[Outcome]:
                 continue
             proc.sent.append(i)
         if batch:
-            proc.conn.send_bytes(pickle.dumps((queued_at, batch), pickle.HIGHEST_PROTOCOL))
+            try:
+                proc.conn.send_bytes(pickle.dumps((queued_at, batch), pickle.HIGHEST_PROTOCOL))
+            except OSError:  # it died idle: the batch never reached it
+                todo.extendleft(reversed(proc.sent))
+                proc.sent.clear()
+                bury(proc)
 
     def receive(proc: _Process, data: bytes) -> None:
+        if data == b"+":
+            proc.ready = True
+            return
         if data[:1] == b"!":
             raise RuntimeError(f"a worker process could not load the source {execution.source!r}: {data[1:].decode()}")
         i = proc.sent.popleft()
@@ -429,6 +439,11 @@ def _run_processes(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         code = proc.process.exitcode
         proc.kill()
         processes.remove(proc)
+        if not proc.ready:  # it died before it could serve anything: no request to blame, so stop
+            raise RuntimeError(
+                f"a worker process died while starting ({_died(code)}); see its error output above. "
+                "In a script, start the run under `if __name__ == '__main__':`"
+            )
         if proc.sent:
             i = proc.sent.popleft()
             error = WorkerDied(f"the worker process died ({_died(code)}) while serving request {requests[i]!r}")
@@ -443,7 +458,7 @@ def _run_processes(router: Any, requests: Sequence[Any]) -> list[Outcome]:
     try:
         processes.extend(_Process(context, payload) for _ in range(min(router.workers, n)))
         while todo or any(p.sent for p in processes):
-            for proc in processes:
+            for proc in list(processes):
                 if not proc.sent and todo:
                     send(proc)
             busy = [p for p in processes if p.sent]
@@ -458,7 +473,7 @@ def _run_processes(router: Any, requests: Sequence[Any]) -> list[Outcome]:
                 if proc not in processes:
                     continue
                 try:
-                    while proc.sent and proc.conn.poll():
+                    while proc.conn.poll():
                         receive(proc, proc.conn.recv_bytes())
                 except (EOFError, OSError):
                     bury(proc)

@@ -129,6 +129,27 @@ def test_an_unpicklable_request_on_processes_is_its_own_failure(tmp_path):
     assert calls(path) == Counter([0, 1, 3, 4])
 
 
+class DiesOnArrival(Source):
+    """Kills the process that unpickles it: the worker dies before it can serve anything."""
+
+    def __init__(self):
+        self.name = "dies"
+
+    def fetch(self, request, *, attempt=0, timeout=None):
+        return request
+
+    def __setstate__(self, state):
+        os._exit(7)
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_process_that_dies_while_starting_stops_the_run_with_a_clear_error():
+    t = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"a worker process died while starting \(exit code 7\)"):
+        Router(DiesOnArrival(), workers=2, executor="processes").run(range(1000))
+    assert time.monotonic() - t < 20  # not one fresh process per request
+
+
 @pytest.mark.timeout(120)
 def test_a_crash_on_a_dask_process_cluster_fails_one_request_and_no_chunk_runs_twice(tmp_path):
     from dask.distributed import Client, LocalCluster
