@@ -292,8 +292,28 @@ def _process_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-def _dumps_outcome(outcome: Outcome) -> bytes:
-    """The outcome as bytes to send back (without its request: the parent has it); a failure if it cannot be."""
+# What crosses a process boundary is bytes, one request or one outcome at a time: what cannot be
+# pickled, or unpickled, fails its own request with a message that names it; its neighbours go on.
+
+
+def _pack_request(request: Any) -> bytes:
+    try:
+        return pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise pickle.PicklingError(
+            f"request {request!r} could not be pickled to send it to a worker process: {exc!r}"
+        ) from None
+
+
+def _serve_packed(execute: Callable[[Any, float, str], Outcome], item: bytes, queued_at: float, where: str) -> bytes:
+    """In a worker: unpickle one request, serve it, pickle its outcome (without the request: the sender has it)."""
+    try:
+        request = pickle.loads(item)
+    except BaseException as exc:
+        error = pickle.UnpicklingError(f"the request could not be unpickled in the worker process: {exc!r}")
+        outcome = failed_call("router", None, error, where, queued_at, clock())
+    else:
+        outcome = execute(request, queued_at, where)
     try:
         return pickle.dumps(outcome._replace(request=None), pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
@@ -303,11 +323,20 @@ def _dumps_outcome(outcome: Outcome) -> bytes:
         )
         now = clock()
         attempt = Attempt(outcome.source or "router", 0, error, outcome.started_at, now)
-        return pickle.dumps(
-            outcome._replace(
-                request=None, ok=False, value=None, error=error, source=None, attempts=(attempt,), finished_at=now
-            )
+        failed = outcome._replace(
+            request=None, ok=False, value=None, error=error, source=None, attempts=(attempt,), finished_at=now
         )
+        return pickle.dumps(failed, pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack_outcome(data: bytes, request: Any, name: str, queued_at: float) -> Outcome:
+    """Back home: the outcome of ``request``, or a failure saying it could not be unpickled."""
+    try:
+        outcome = pickle.loads(data)
+    except Exception as exc:
+        error = pickle.UnpicklingError(f"the outcome of request {request!r} could not be unpickled: {exc!r}")
+        return failed_call(name, request, error, "router", queued_at, clock())
+    return outcome._replace(request=request)
 
 
 def _process_worker(conn: Any, payload: bytes) -> None:
@@ -329,21 +358,7 @@ def _process_worker(conn: Any, payload: bytes) -> None:
             return
         queued_at, batch = pickle.loads(message)
         for item in batch:
-            try:
-                request = pickle.loads(item)
-            except BaseException as exc:
-                now = clock()
-                outcome = failed_call(
-                    "router",
-                    None,
-                    pickle.UnpicklingError(f"the request could not be unpickled in the worker process: {exc!r}"),
-                    where,
-                    queued_at,
-                    now,
-                )
-            else:
-                outcome = execute(request, queued_at, where)
-            conn.send_bytes(_dumps_outcome(outcome))
+            conn.send_bytes(_serve_packed(execute, item, queued_at, where))
 
 
 class _Process:
@@ -402,12 +417,9 @@ def _run_processes(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         while todo and len(batch) < size:
             i = todo.popleft()
             try:
-                batch.append(pickle.dumps(requests[i], pickle.HIGHEST_PROTOCOL))
-            except Exception as exc:  # this request cannot travel: its own failure, the others go on
-                error = pickle.PicklingError(
-                    f"request {requests[i]!r} could not be pickled to send it to a worker process: {exc!r}"
-                )
-                results[i] = failed_call("router", requests[i], error, "router", queued_at, clock())
+                batch.append(_pack_request(requests[i]))
+            except pickle.PicklingError as exc:  # this request cannot travel: its own failure, the others go on
+                results[i] = failed_call("router", requests[i], exc, "router", queued_at, clock())
                 continue
             proc.sent.append(i)
         if batch:
@@ -425,13 +437,7 @@ def _run_processes(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         if data[:1] == b"!":
             raise RuntimeError(f"a worker process could not load the source {execution.source!r}: {data[1:].decode()}")
         i = proc.sent.popleft()
-        try:
-            outcome = pickle.loads(data)
-        except Exception as exc:
-            error = pickle.UnpicklingError(f"the outcome of request {requests[i]!r} could not be unpickled: {exc!r}")
-            results[i] = failed_call(execution.source.name, requests[i], error, "router", queued_at, clock())
-        else:
-            results[i] = outcome._replace(request=requests[i])
+        results[i] = _unpack_outcome(data, requests[i], execution.source.name, queued_at)
 
     def bury(proc: _Process) -> None:
         """A process died: fail the request it was serving; the rest of its batch, never started, go back."""
@@ -510,23 +516,27 @@ def _claim(name: str) -> bool:
 
 
 def serve_chunk(
-    execution: Execution, requests: Sequence[Any], threads: int, queued_at: float, run_id: str, claim: str
-) -> list[Outcome | None] | None:
-    """A Dask task: serve a chunk with ``threads`` threads, once; ``None`` if it ran before (its worker died)."""
+    execution: Execution, items: Sequence[bytes], threads: int, queued_at: float, run_id: str, claim: str
+) -> list[bytes | None] | None:
+    """A Dask task: serve a chunk of pickled requests with ``threads`` threads, once.
+
+    Returns each outcome pickled (``None`` for requests not served after a stop), or ``None`` if
+    the chunk ran before: the scheduler reruns the tasks of a worker that died.
+    """
     if not _claim(claim):
         return None
     where = f"dask-{os.getpid()}"
     execute = execution.execute
 
-    def one(request: Any) -> Outcome | None:
+    def one(item: bytes) -> bytes | None:
         if run_id in _STOPPED:
             return None
-        return execute(request, queued_at, f"{where}/{threading.current_thread().name}")
+        return _serve_packed(execute, item, queued_at, f"{where}/{threading.current_thread().name}")
 
     if threads == 1:
-        return [one(request) for request in requests]
+        return [one(item) for item in items]
     with ThreadPoolExecutor(threads, thread_name_prefix="worker") as pool:
-        return list(pool.map(one, requests))
+        return list(pool.map(one, items))
 
 
 def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
@@ -550,29 +560,39 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
             per_task, tasks = 1, router.workers
         else:
             per_task, tasks = router.workers // nthreads, 4 * nthreads
-        size = max(1, math.ceil(n / min(n, tasks)))
         queued_at = clock()
+        results: list[Outcome | None] = [None] * n
+        packed: dict[int, bytes] = {}
+        for i, request in enumerate(requests):
+            try:
+                packed[i] = _pack_request(request)
+            except pickle.PicklingError as exc:  # this request cannot travel: its own failure, the others go on
+                results[i] = failed_call("router", request, exc, "router", queued_at, clock())
         serve = functools.partial(serve_chunk, execution, threads=per_task, queued_at=queued_at, run_id=run_id)
 
         def submit(indices: list[int]) -> Any:
             claims.append(f"ella-{run_id}-{len(claims)}")
-            future = client.submit(serve, [requests[i] for i in indices], claim=claims[-1], pure=False)
+            future = client.submit(serve, [packed[i] for i in indices], claim=claims[-1], pure=False)
             futures[future] = indices
             return future
 
-        results: list[Outcome | None] = [None] * n
+        def record(i: int, data: bytes) -> None:
+            results[i] = _unpack_outcome(data, requests[i], execution.source.name, queued_at)
+
+        todo = list(packed)
+        size = max(1, math.ceil(len(todo) / max(1, min(len(todo), tasks))))
         crashed: list[int] = []
-        for future in as_completed([submit(list(range(i, min(n, i + size)))) for i in range(0, n, size)]):
+        for future in as_completed([submit(todo[k : k + size]) for k in range(0, len(todo), size)]):
             part = _result(future)
             if isinstance(part, list):
-                for i, outcome in zip(futures[future], part, strict=True):
-                    results[i] = outcome
-            else:  # its worker died (the scheduler's rerun was refused), or the chunk could not travel
+                for i, data in zip(futures[future], part, strict=True):
+                    record(i, data)
+            else:  # its worker died (the scheduler's rerun was refused), or the chunk could not run
                 crashed.extend(futures[future])
         for i in sorted(crashed):  # one request per task, one at a time: the one that kills a worker fails alone
             part = _result(submit([i]))
             if isinstance(part, list):
-                results[i] = part[0]
+                record(i, part[0])
             else:
                 error = part or WorkerDied(f"the worker process died while serving request {requests[i]!r}")
                 results[i] = failed_call(execution.source.name, requests[i], error, "dask", queued_at, clock())

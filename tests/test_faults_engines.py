@@ -31,11 +31,21 @@ ENGINES = ["threads", "asyncio", "processes", "dask"]
 # -- sources that misbehave (module level: they travel to worker processes) -------------------------
 
 
-class Unloadable(Exception):
-    """Pickles fine, cannot be unpickled: ``Unloadable(a, b)`` keeps only ``a`` in ``args``."""
+def _refuse():
+    raise TypeError("this object refuses to be unpickled")
 
-    def __init__(self, a, b):
-        super().__init__(a)
+
+class _Refuses:
+    def __reduce__(self):
+        return (_refuse, ())
+
+
+class Unloadable(Exception):
+    """Pickles fine, cannot be unpickled (not even by tblib, which Dask installs): it carries a ``_Refuses``."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.payload = _Refuses()
 
 
 class Counted(Source):
@@ -53,7 +63,7 @@ class Counted(Source):
             if self.how == "segfault":
                 ctypes.string_at(0)
             if self.how == "unloadable-error":
-                raise Unloadable("cannot come back", 2)
+                raise Unloadable("cannot come back")
             if self.how == "unpicklable-value":
                 return threading.Lock()
             if self.how == "SystemExit":
@@ -102,10 +112,8 @@ def router(source, executor, dask_client=None, **kwargs):
     [
         ("exit", "worker process died .*exit code 3.* request 5"),
         ("segfault", "worker process died .*SIGSEGV.* request 5"),
-        ("unloadable-error", "outcome of request 5 could not be unpickled"),
-        ("unpicklable-value", "outcome of request 5 could not be pickled"),
     ],
-    ids=["exit", "segfault", "unloadable-error", "unpicklable-value"],
+    ids=["exit", "segfault"],
 )
 def test_a_crash_on_processes_fails_one_request_and_calls_nothing_twice(tmp_path, how, words):
     path = tmp_path / "calls"
@@ -119,10 +127,29 @@ def test_a_crash_on_processes_fails_one_request_and_calls_nothing_twice(tmp_path
 
 
 @pytest.mark.timeout(60)
-def test_an_unpicklable_request_on_processes_is_its_own_failure(tmp_path):
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+@pytest.mark.parametrize(
+    ("how", "words"),
+    [
+        ("unloadable-error", "outcome of request 5 could not be unpickled"),
+        ("unpicklable-value", "outcome of request 5 could not be pickled"),
+    ],
+    ids=["unloadable-error", "unpicklable-value"],
+)
+def test_what_cannot_be_pickled_fails_its_own_request_only(tmp_path, executor, how, words, dask_client):
+    path = tmp_path / "calls"
+    report = router(Counted(path, bad=5, how=how), executor, dask_client, workers=2).run(range(24))
+    assert not report[5].ok and re.search(words, str(report[5].error)), str(report[5].error)
+    assert all(o.ok and o.value == o.request * 10 for o in report if o.request != 5)
+    assert calls(path) == Counter(range(24))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+def test_an_unpicklable_request_is_its_own_failure(tmp_path, executor, dask_client):
     path = tmp_path / "calls"
     requests = [0, 1, threading.Lock(), 3, 4]
-    report = Router(Counted(path), workers=2, executor="processes").run(requests)
+    report = router(Counted(path), executor, dask_client, workers=2).run(requests)
     assert not report[2].ok and "request <unlocked _thread.lock" in str(report[2].error)
     assert "could not be pickled" in str(report[2].error)
     assert [o.value for o in report if o.ok] == [0, 10, 30, 40]
