@@ -73,6 +73,7 @@ class Execution:
     def __init__(self, source: Source, *, last_error: bool = False):
         self.source = source
         self.last_error = last_error
+        self.single = not serves(source)
         self.execute = self.blocking()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -120,6 +121,14 @@ class Execution:
         """The same on an event loop: the plan's waits are awaited, blocking calls go to ``pool``."""
         started = clock()
         try:
+            if self.single:  # the plan of a single source is one call: made directly, as on threads
+                value = await _acall(self.source, request, 0, None, pool)
+                finished = clock()
+                attempt = _new(Attempt, (self.source.name, 0, None, started, finished))
+                return _new(
+                    Outcome,
+                    (request, True, value, None, self.source.name, (attempt,), worker, queued_at, started, finished),
+                )
             answer = await arun_plan(request_plan(self.source, request), pool)
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
@@ -528,15 +537,19 @@ def serve_chunk(
     where = f"dask-{os.getpid()}"
     execute = execution.execute
 
-    def one(item: bytes) -> bytes | None:
+    def one(item: bytes, worker: str = "worker-0") -> bytes | None:
         if run_id in _STOPPED:
             return None
-        return _serve_packed(execute, item, queued_at, f"{where}/{threading.current_thread().name}")
+        return _serve_packed(execute, item, queued_at, f"{where}/{worker}")
 
     if threads == 1:
         return [one(item) for item in items]
-    with ThreadPoolExecutor(threads, thread_name_prefix="worker") as pool:
-        return list(pool.map(one, items))
+
+    def in_pool(item: bytes) -> bytes | None:  # the pool names its threads "ella-chunk_<k>": shown as worker-<k>
+        return one(item, "worker-" + threading.current_thread().name.rpartition("_")[2])
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="ella-chunk") as pool:
+        return list(pool.map(in_pool, items))
 
 
 def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
