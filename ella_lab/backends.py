@@ -4,16 +4,21 @@ Each backend serves the same requests with the same sources and returns the same
 one ``Outcome`` per request, in order, failures recorded, never lost. Seeded sources decide their
 answers from (seed, source, request, attempt) alone, so every backend gives the same outcomes.
 
+Every engine runs the same per-request code, ``Execution``: the request's plan (``request_plan``)
+driven blocking in threads, processes and Dask tasks, and with ``await`` on asyncio.
+
 - ``asyncio``: ``workers`` coroutines on one event loop (in a thread of its own, so it also runs
   inside Jupyter's loop). Sources with ``afetch`` (``SimulatedSource``) and chains of them wait
-  with ``asyncio.sleep``; any other source runs in the loop's thread pool.
+  with ``asyncio.sleep``; any other source runs on a pool of ``workers`` threads.
 - ``processes``: ``workers`` processes (from a fork server, or spawned: never a bare fork of a
-  process that runs threads); the requests
-  go in chunks, each served in order by one process. For CPU-bound sources: it sidesteps the GIL.
-  The source must be picklable.
+  process that runs threads), each sent a small batch of requests at a time and answering request by
+  request. A process that dies fails the one request it was serving; the rest of its batch, never
+  started, go to a fresh process. For CPU-bound sources: it sidesteps the GIL. The source must be picklable.
 - ``dask``: chunks of requests as tasks on a ``dask.distributed`` cluster, served by ``workers``
   threads in all. With no ``client`` a ``LocalCluster`` is started for the run and closed after it;
-  a given ``Client`` (a local or a remote cluster) is used as it is.
+  a given ``Client`` (a local or a remote cluster) is used as it is. A chunk runs at most once (a
+  claim on the scheduler); a chunk whose worker died is served again one request per task, to find
+  and fail the request that kills its worker.
 
 Times are ``time.perf_counter`` readings; on one machine they are comparable across processes
 (a system-wide monotonic clock). On a remote cluster, compare a request's times with each other only.
@@ -22,26 +27,137 @@ Times are ``time.perf_counter`` readings; on one machine they are comparable acr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import math
 import os
 import pickle
+import signal
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .fallback import AllSourcesFailed, FallbackChain, Plan, step_call
+from .fallback import AllSourcesFailed, Plan, Served, request_plan, run_plan, serves, step_call
 from .outcome import Attempt, Outcome, Report, all_failed, failed_call, release_attempts
-from .sources import Source, collect_counters, counters_since
+from .sources import FunctionSource, Source, collect_counters, counters_since
 from .timing import clock
 
-__all__ = ["EXECUTORS", "arun_plan", "run_backend"]
+__all__ = ["EXECUTORS", "Execution", "WorkerDied", "arun_plan", "run_backend"]
 
 log = logging.getLogger("ella_lab")
 
 EXECUTORS = ("threads", "asyncio", "processes", "dask")
+_new = tuple.__new__  # builds an Outcome/Attempt without NamedTuple's keyword machinery (hot path)
+
+
+class WorkerDied(RuntimeError):
+    """The process serving a request died (``os._exit``, a segfault, killed): that request's error."""
+
+
+# -- the execution core: one request in, one Outcome out, on every engine ----------------------------
+
+
+class Execution:
+    """The per-request code of every engine: serve one request with ``source``, record one ``Outcome``.
+
+    Failures of any kind (``BaseException`` included) become the request's failed outcome. With
+    ``last_error`` (a chain the router made for ``retry=``/``timeout=``) a request every attempt failed
+    records the last attempt's error rather than the ``AllSourcesFailed``. Picklable: processes and
+    Dask tasks receive it whole, so they cannot drift from threads and asyncio.
+    """
+
+    def __init__(self, source: Source, *, last_error: bool = False):
+        self.source = source
+        self.last_error = last_error
+        self.single = not serves(source)
+        self.execute = self.blocking()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"source": self.source, "last_error": self.last_error}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["source"], last_error=state["last_error"])  # type: ignore[misc]
+
+    def __call__(self, request: Any, queued_at: float, worker: str) -> Outcome:
+        return self.execute(request, queued_at, worker)
+
+    def blocking(self) -> Callable[[Any, float, str], Outcome]:
+        """``execute(request, queued_at, worker)``: the plan run blocking; a single source's one call inline."""
+        # The closures refer to the source and the flag, never to self: no reference cycle, no garbage.
+        source, name, last_error = self.source, self.source.name, self.last_error
+        if serves(source):
+
+            def execute(request: Any, queued_at: float, worker: str) -> Outcome:
+                started = clock()
+                try:
+                    answer = run_plan(request_plan(source, request))
+                except BaseException as exc:  # a failing source never kills its worker
+                    return _failed(name, last_error, request, exc, worker, queued_at, started)
+                return _served(request, answer, worker, queued_at, started)
+
+            return execute
+
+        # The hot path: the plan of a single source is one call; made here directly (a plain function
+        # is called without its wrapper), with the record the plan would give.
+        fetch = source.function if isinstance(source, FunctionSource) else source.fetch
+
+        def execute_one(request: Any, queued_at: float, worker: str) -> Outcome:
+            started = clock()
+            try:
+                value = fetch(request)
+            except BaseException as exc:
+                return _failed(name, last_error, request, exc, worker, queued_at, started)
+            finished = clock()
+            attempt = _new(Attempt, (name, 0, None, started, finished))
+            return _new(Outcome, (request, True, value, None, name, (attempt,), worker, queued_at, started, finished))
+
+        return execute_one
+
+    async def aexecute(self, request: Any, queued_at: float, worker: str, pool: ThreadPoolExecutor) -> Outcome:
+        """The same on an event loop: the plan's waits are awaited, blocking calls go to ``pool``."""
+        started = clock()
+        try:
+            if self.single:  # the plan of a single source is one call: made directly, as on threads
+                value = await _acall(self.source, request, 0, None, pool)
+                finished = clock()
+                attempt = _new(Attempt, (self.source.name, 0, None, started, finished))
+                return _new(
+                    Outcome,
+                    (request, True, value, None, self.source.name, (attempt,), worker, queued_at, started, finished),
+                )
+            answer = await arun_plan(request_plan(self.source, request), pool)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # the run is being stopped, not a source's doing
+                raise
+            return _failed(self.source.name, self.last_error, request, exc, worker, queued_at, started)
+        except BaseException as exc:
+            return _failed(self.source.name, self.last_error, request, exc, worker, queued_at, started)
+        return _served(request, answer, worker, queued_at, started)
+
+    def __repr__(self) -> str:
+        return f"Execution({self.source!r}, last_error={self.last_error})"
+
+
+def _failed(
+    name: str, last_error: bool, request: Any, exc: BaseException, worker: str, queued_at: float, started: float
+) -> Outcome:
+    """The record of a failed request: every attempt of a plan that gave up, or the one error that stopped it."""
+    if isinstance(exc, AllSourcesFailed):
+        return all_failed(request, exc, last_error, worker, queued_at, started)
+    log.debug("%s failed on %r: %r", name, request, exc, exc_info=exc)
+    return failed_call(name, request, exc, worker, queued_at, started)
+
+
+def _served(request: Any, answer: Served, worker: str, queued_at: float, started: float) -> Outcome:
+    release_attempts(answer.attempts)
+    return Outcome(
+        request, True, answer.value, None, answer.source, answer.attempts, worker, queued_at, started, clock()
+    )
 
 
 def run_backend(router: Any, requests: Sequence[Any]) -> Report:
@@ -55,20 +171,47 @@ def run_backend(router: Any, requests: Sequence[Any]) -> Report:
     return Report(outcomes, workers=router.workers, started_at=started, finished_at=finished, counters=counts)
 
 
+def _join_bounded(thread: threading.Thread, timeout: float) -> None:
+    thread.join(timeout)
+    if thread.is_alive():
+        log.warning("%s still busy after %.1f s (a source that does not return)", thread.name, timeout)
+
+
 # -- asyncio ---------------------------------------------------------------------------------------
 
 
-async def _acall(source: Source, request: Any, attempt: int, timeout: float | None) -> Any:
-    """Call a source from the event loop: natively if it can wait with ``await``, else in a thread."""
+async def _acall(source: Source, request: Any, attempt: int, timeout: float | None, pool: Any) -> Any:
+    """Call a source from the event loop: natively if it can wait with ``await``, else on ``pool``."""
     afetch = getattr(source, "afetch", None)
     if afetch is not None:
         return await afetch(request, attempt=attempt, timeout=timeout)
-    call = functools.partial(source.fetch, request, attempt=attempt, timeout=timeout)
-    return await asyncio.get_running_loop().run_in_executor(None, call)
+    return await _in_pool(pool, functools.partial(source.fetch, request, attempt=attempt, timeout=timeout))
 
 
-async def arun_plan(plan: Plan) -> Any:
-    """Carry out a plan's steps on the event loop: ``await`` the calls and the sleeps."""
+async def _in_pool(pool: Any, call: Callable[[], Any]) -> Any:
+    """``call()`` on ``pool``; its exception, whatever it is, raised here.
+
+    A ``BaseException`` is carried back as data: raised from inside the awaited future itself, a
+    ``GeneratorExit`` would be taken for the closing of every coroutine that awaits it, and escape them all.
+    """
+    ok, result = await asyncio.get_running_loop().run_in_executor(pool, _captured, call)
+    if ok:
+        return result
+    raise result
+
+
+def _captured(call: Callable[[], Any]) -> tuple[bool, Any]:
+    try:
+        return True, call()
+    except BaseException as exc:
+        return False, exc
+
+
+async def arun_plan(plan: Plan, pool: Any = None) -> Any:
+    """Carry out a plan's steps on the event loop: ``await`` the calls and the sleeps.
+
+    Blocking calls (a source without ``afetch``, a hedge's ``serve``) run on ``pool`` (``None``: the loop's own).
+    """
     try:
         step = next(plan)
         while True:
@@ -77,11 +220,10 @@ async def arun_plan(plan: Plan) -> Any:
                     await asyncio.sleep(step[1])
                     result = None
                 elif step[0] == "call":
-                    result = await _acall(*step[1:])
-                else:  # a composite source's serve() blocks: run it in the loop's thread pool
+                    result = await _acall(*step[1:], pool)
+                else:  # a composite source's serve() blocks: run it on the pool
                     method, request, kwargs = step_call(step)
-                    call = functools.partial(method, request, **kwargs)
-                    result = await asyncio.get_running_loop().run_in_executor(None, call)
+                    result = await _in_pool(pool, functools.partial(method, request, **kwargs))
             except Exception as exc:
                 step = plan.throw(exc)
             else:
@@ -90,82 +232,52 @@ async def arun_plan(plan: Plan) -> Any:
         return done.value
 
 
-def _async_executor(router: Any):
-    """``await execute(request, queued_at, worker) -> Outcome``, mirroring the thread router's."""
-    source = router.source
-    unwrap = router.wraps_source
-
-    async def execute(request: Any, queued_at: float, worker: str) -> Outcome:
-        started = clock()
-        try:
-            if isinstance(source, FallbackChain):
-                value, served_by, attempts = await arun_plan(source.plan(request))
-            elif callable(getattr(source, "serve", None)):
-                serve = functools.partial(source.serve, request)
-                value, served_by, attempts = await asyncio.get_running_loop().run_in_executor(None, serve)
-            else:
-                value = await _acall(source, request, 0, None)
-                served_by, attempts = source.name, None
-        except AllSourcesFailed as exc:
-            return all_failed(request, exc, unwrap, worker, queued_at, started)
-        except Exception as exc:
-            return failed_call(source.name, request, exc, worker, queued_at, started)
-        finished = clock()
-        if attempts is None:
-            attempts = (Attempt(source.name, 0, None, started, finished),)
-        release_attempts(attempts)
-        return Outcome(request, True, value, None, served_by, attempts, worker, queued_at, started, finished)
-
-    return execute
-
-
 def _run_asyncio(router: Any, requests: Sequence[Any]) -> list[Outcome]:
-    execute = _async_executor(router)
-    results: list[Outcome | None] = [None] * len(requests)
+    """``workers`` coroutines on a loop in a thread of its own; Ctrl-C cancels them and stops the loop."""
+    execution: Execution = router._execution
+    n = len(requests)
+    results: list[Outcome | None] = [None] * n
     queued_at = clock()
     todo = iter(enumerate(requests))  # shared by the coroutines; safe, as they run one at a time
+    pool = ThreadPoolExecutor(router.workers, thread_name_prefix="ella-asyncio")
+    running: dict[str, Any] = {}  # the loop and its main task, for a stop from the caller's thread
+    failure: list[BaseException] = []
 
     async def worker(name: str) -> None:
         for i, request in todo:
-            results[i] = await execute(request, queued_at, name)
+            results[i] = await execution.aexecute(request, queued_at, name, pool)
 
     async def main() -> None:
-        await asyncio.gather(*(worker(f"task-{j}") for j in range(min(router.workers, len(requests)))))
-
-    failure: list[BaseException] = []
+        running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        if running.get("stop"):
+            return
+        await asyncio.gather(*(worker(f"task-{j}") for j in range(min(router.workers, n))))
 
     def run_loop() -> None:  # a loop of its own, in a thread of its own: works under Jupyter's running loop
         try:
             asyncio.run(main())
         except BaseException as exc:
             failure.append(exc)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # blocking calls in progress end; none start
 
     thread = threading.Thread(target=run_loop, name="ella-asyncio", daemon=True)
     thread.start()
-    thread.join()
+    try:
+        thread.join()
+    except BaseException:  # Ctrl-C: cancel every coroutine, wait (bounded) for the loop to end
+        running["stop"] = True
+        if "loop" in running:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                running["loop"].call_soon_threadsafe(running["task"].cancel)
+        _join_bounded(thread, 10.0)
+        raise
     if failure:
         raise failure[0]
     return results  # type: ignore[return-value]
 
 
-# -- processes and dask: chunks of requests ------------------------------------------------------
-
-
-def serve_chunk(source: Source, requests: Sequence[Any], threads: int, queued_at: float, where: str) -> list[Outcome]:
-    """Serve a chunk with a thread router of ``threads`` workers, wherever this runs (a process, a Dask task).
-
-    Returns the outcomes with the worker named after the place (``where``) and the request's queue time.
-    """
-    from .router import Router
-
-    report = Router(source, workers=threads).run(requests)
-    prefix = f"{where}-{os.getpid()}"
-    return [o._replace(worker=f"{prefix}/{o.worker}", queued_at=queued_at) for o in report]
-
-
-def _chunks(requests: Sequence[Any], count: int) -> list[Sequence[Any]]:
-    size = max(1, math.ceil(len(requests) / count))
-    return [requests[i : i + size] for i in range(0, len(requests), size)]
+# -- processes: batches out, one answer per request back ------------------------------------------
 
 
 def _check_picklable(source: Source, executor: str) -> None:
@@ -189,41 +301,337 @@ def _process_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+# What crosses a process boundary is bytes, one request or one outcome at a time: what cannot be
+# pickled, or unpickled, fails its own request with a message that names it; its neighbours go on.
+
+
+def _pack_request(request: Any) -> bytes:
+    try:
+        return pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise pickle.PicklingError(
+            f"request {request!r} could not be pickled to send it to a worker process: {exc!r}"
+        ) from None
+
+
+def _serve_packed(execute: Callable[[Any, float, str], Outcome], item: bytes, queued_at: float, where: str) -> bytes:
+    """In a worker: unpickle one request, serve it, pickle its outcome (without the request: the sender has it)."""
+    try:
+        request = pickle.loads(item)
+    except BaseException as exc:
+        error = pickle.UnpicklingError(f"the request could not be unpickled in the worker process: {exc!r}")
+        outcome = failed_call("router", None, error, where, queued_at, clock())
+    else:
+        outcome = execute(request, queued_at, where)
+    try:
+        return pickle.dumps(outcome._replace(request=None), pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        part = "value" if outcome.ok else f"error {type(outcome.error).__name__}"
+        error = pickle.PicklingError(
+            f"the outcome of request {outcome.request!r} could not be pickled (its {part}: {exc!r})"
+        )
+        now = clock()
+        attempt = Attempt(outcome.source or "router", 0, error, outcome.started_at, now)
+        failed = outcome._replace(
+            request=None, ok=False, value=None, error=error, source=None, attempts=(attempt,), finished_at=now
+        )
+        return pickle.dumps(failed, pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack_outcome(data: bytes, request: Any, name: str, queued_at: float) -> Outcome:
+    """Back home: the outcome of ``request``, or a failure saying it could not be unpickled."""
+    try:
+        outcome = pickle.loads(data)
+    except Exception as exc:
+        error = pickle.UnpicklingError(f"the outcome of request {request!r} could not be unpickled: {exc!r}")
+        return failed_call(name, request, error, "router", queued_at, clock())
+    return outcome._replace(request=request)
+
+
+def _process_worker(conn: Any, payload: bytes) -> None:
+    """A worker process: load the execution, then answer each batch request by request, in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it terminates us
+    try:
+        execute = pickle.loads(payload).execute
+    except BaseException as exc:
+        conn.send_bytes(b"!" + repr(exc).encode())
+        return
+    conn.send_bytes(b"+")  # ready: from now on, a death is a request's doing
+    where = f"process-{os.getpid()}/worker-0"
+    while True:
+        try:
+            message = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if not message:  # the stop message
+            return
+        queued_at, batch = pickle.loads(message)
+        for item in batch:
+            conn.send_bytes(_serve_packed(execute, item, queued_at, where))
+
+
+class _Process:
+    """One worker process, its end of the pipe, and the requests sent to it not yet answered (in order)."""
+
+    def __init__(self, context: Any, payload: bytes):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_process_worker, args=(child, payload), name="ella-process", daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False  # it has loaded the execution
+        self.sent: deque[int] = deque()
+
+    def stop(self, timeout: float) -> None:
+        with contextlib.suppress(OSError):  # the process is gone already
+            self.conn.send_bytes(b"")
+        self.process.join(timeout)
+        self.kill()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(1.0)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(1.0)
+        self.conn.close()
+
+
+def _died(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
 def _run_processes(router: Any, requests: Sequence[Any]) -> list[Outcome]:
-    _check_picklable(router.source, "processes")
-    requests = list(requests)
-    processes = min(router.workers, len(requests))
+    """Each process is sent a batch, answers it request by request; a dead process fails only its current one."""
+    from multiprocessing.connection import wait
+
+    execution: Execution = router._execution
+    _check_picklable(execution.source, "processes")
+    payload = pickle.dumps(execution)
+    n = len(requests)
+    results: list[Outcome | None] = [None] * n
+    todo: deque[int] = deque(range(n))
+    size = max(1, min(64, math.ceil(n / (router.workers * 4))))
+    context = _process_context()
     queued_at = clock()
-    serve = functools.partial(serve_chunk, router.source, threads=1, queued_at=queued_at, where="process")
-    with ProcessPoolExecutor(processes, mp_context=_process_context()) as pool:
-        return [outcome for part in pool.map(serve, _chunks(requests, processes * 4)) for outcome in part]
+    processes: list[_Process] = []
+
+    def send(proc: _Process) -> None:
+        batch = []
+        while todo and len(batch) < size:
+            i = todo.popleft()
+            try:
+                batch.append(_pack_request(requests[i]))
+            except pickle.PicklingError as exc:  # this request cannot travel: its own failure, the others go on
+                results[i] = failed_call("router", requests[i], exc, "router", queued_at, clock())
+                continue
+            proc.sent.append(i)
+        if batch:
+            try:
+                proc.conn.send_bytes(pickle.dumps((queued_at, batch), pickle.HIGHEST_PROTOCOL))
+            except OSError:  # it died idle: the batch never reached it
+                todo.extendleft(reversed(proc.sent))
+                proc.sent.clear()
+                bury(proc)
+
+    def receive(proc: _Process, data: bytes) -> None:
+        if data == b"+":
+            proc.ready = True
+            return
+        if data[:1] == b"!":
+            raise RuntimeError(f"a worker process could not load the source {execution.source!r}: {data[1:].decode()}")
+        i = proc.sent.popleft()
+        results[i] = _unpack_outcome(data, requests[i], execution.source.name, queued_at)
+
+    def bury(proc: _Process) -> None:
+        """A process died: fail the request it was serving; the rest of its batch, never started, go back."""
+        proc.process.join(1.0)
+        code = proc.process.exitcode
+        proc.kill()
+        processes.remove(proc)
+        if not proc.ready:  # it died before it could serve anything: no request to blame, so stop
+            raise RuntimeError(
+                f"a worker process died while starting ({_died(code)}); see its error output above. "
+                "In a script, start the run under `if __name__ == '__main__':`"
+            )
+        if proc.sent:
+            i = proc.sent.popleft()
+            error = WorkerDied(f"the worker process died ({_died(code)}) while serving request {requests[i]!r}")
+            log.warning("%s", error)
+            results[i] = failed_call(
+                execution.source.name, requests[i], error, f"process-{proc.process.pid}", queued_at, clock()
+            )
+            todo.extendleft(reversed(proc.sent))
+        if todo:
+            processes.append(_Process(context, payload))
+
+    try:
+        processes.extend(_Process(context, payload) for _ in range(min(router.workers, n)))
+        while todo or any(p.sent for p in processes):
+            for proc in list(processes):
+                if not proc.sent and todo:
+                    send(proc)
+            busy = [p for p in processes if p.sent]
+            if not busy:
+                continue
+            by_handle = {}
+            for p in busy:
+                by_handle[p.conn] = p
+                by_handle[p.process.sentinel] = p
+            for handle in wait(list(by_handle)):
+                proc = by_handle[handle]
+                if proc not in processes:
+                    continue
+                try:
+                    while proc.conn.poll():
+                        receive(proc, proc.conn.recv_bytes())
+                except (EOFError, OSError):
+                    bury(proc)
+                    continue
+                if proc.sent and not proc.process.is_alive():
+                    bury(proc)
+    except BaseException:  # Ctrl-C, most likely: no source call may start once run() has left
+        for proc in processes:
+            proc.kill()
+        raise
+    for proc in processes:
+        proc.stop(5.0)
+    return results  # type: ignore[return-value]
+
+
+# -- dask: chunks as tasks, each run at most once ---------------------------------------------------
+
+_STOPPED: set[str] = set()  # runs stopped by Ctrl-C, in this process: their chunks call nothing more
+
+
+def _stop_run(run_id: str) -> None:
+    _STOPPED.add(run_id)
+
+
+def _claim(name: str) -> bool:
+    """Mark a task as started on the scheduler; False if it was, that is if this is the scheduler's rerun."""
+    from dask.distributed import Event
+
+    event = Event(name)
+    if event.is_set():
+        return False
+    event.set()
+    return True
+
+
+def serve_chunk(
+    execution: Execution, items: Sequence[bytes], threads: int, queued_at: float, run_id: str, claim: str
+) -> list[bytes | None] | None:
+    """A Dask task: serve a chunk of pickled requests with ``threads`` threads, once.
+
+    Returns each outcome pickled (``None`` for requests not served after a stop), or ``None`` if
+    the chunk ran before: the scheduler reruns the tasks of a worker that died.
+    """
+    if not _claim(claim):
+        return None
+    where = f"dask-{os.getpid()}"
+    execute = execution.execute
+
+    def one(item: bytes, worker: str = "worker-0") -> bytes | None:
+        if run_id in _STOPPED:
+            return None
+        return _serve_packed(execute, item, queued_at, f"{where}/{worker}")
+
+    if threads == 1:
+        return [one(item) for item in items]
+
+    def in_pool(item: bytes) -> bytes | None:  # the pool names its threads "ella-chunk_<k>": shown as worker-<k>
+        return one(item, "worker-" + threading.current_thread().name.rpartition("_")[2])
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="ella-chunk") as pool:
+        return list(pool.map(in_pool, items))
 
 
 def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client, Event, LocalCluster, as_completed, wait
 
-    _check_picklable(router.source, "dask")
+    execution: Execution = router._execution
+    _check_picklable(execution.source, "dask")
     client, cluster = router.client, None
     if client is None:  # the embedded default: a local cluster for this run only, on loopback
         cluster = LocalCluster(host="127.0.0.1", dashboard_address="127.0.0.1:0", processes=True)
         client = Client(cluster)
+    run_id = uuid.uuid4().hex
+    claims: list[str] = []
+    futures: dict[Any, list[int]] = {}
     try:
         # At most `workers` requests at once: with fewer workers than cluster threads, one thread per task and
         # `workers` tasks; with more, a few tasks per cluster thread, each served by workers // threads threads.
         nthreads = sum(client.nthreads().values()) or 1
-        requests = list(requests)
+        n = len(requests)
         if router.workers < nthreads:
             per_task, tasks = 1, router.workers
         else:
             per_task, tasks = router.workers // nthreads, 4 * nthreads
         queued_at = clock()
-        chunks = _chunks(requests, min(len(requests), tasks))
-        # The source travels inside each task (it is small): a task stands alone, so the scheduler can
-        # rerun it elsewhere if a worker dies, which scattered data would not survive.
-        serve = functools.partial(serve_chunk, router.source, threads=per_task, queued_at=queued_at, where="dask")
-        futures = client.map(serve, chunks, pure=False)
-        return [outcome for part in client.gather(futures) for outcome in part]
+        results: list[Outcome | None] = [None] * n
+        packed: dict[int, bytes] = {}
+        for i, request in enumerate(requests):
+            try:
+                packed[i] = _pack_request(request)
+            except pickle.PicklingError as exc:  # this request cannot travel: its own failure, the others go on
+                results[i] = failed_call("router", request, exc, "router", queued_at, clock())
+        serve = functools.partial(serve_chunk, execution, threads=per_task, queued_at=queued_at, run_id=run_id)
+
+        def submit(indices: list[int]) -> Any:
+            claims.append(f"ella-{run_id}-{len(claims)}")
+            future = client.submit(serve, [packed[i] for i in indices], claim=claims[-1], pure=False)
+            futures[future] = indices
+            return future
+
+        def record(i: int, data: bytes) -> None:
+            results[i] = _unpack_outcome(data, requests[i], execution.source.name, queued_at)
+
+        todo = list(packed)
+        size = max(1, math.ceil(len(todo) / max(1, min(len(todo), tasks))))
+        crashed: list[int] = []
+        for future in as_completed([submit(todo[k : k + size]) for k in range(0, len(todo), size)]):
+            part = _result(future)
+            if isinstance(part, list):
+                for i, data in zip(futures[future], part, strict=True):
+                    record(i, data)
+            else:  # its worker died (the scheduler's rerun was refused), or the chunk could not run
+                crashed.extend(futures[future])
+        for i in sorted(crashed):  # one request per task, one at a time: the one that kills a worker fails alone
+            part = _result(submit([i]))
+            if isinstance(part, list):
+                record(i, part[0])
+            else:
+                error = part or WorkerDied(f"the worker process died while serving request {requests[i]!r}")
+                results[i] = failed_call(execution.source.name, requests[i], error, "dask", queued_at, clock())
+        return results  # type: ignore[return-value]
+    except BaseException:  # Ctrl-C: tell the chunks to call nothing more, then wait (bounded) for them
+        if cluster is None:
+            client.run(_stop_run, run_id)
+            wait(list(futures), timeout=5)
+        client.cancel(list(futures))
+        raise
     finally:
         if cluster is not None:
             client.close()
             cluster.close()
+        else:
+            for name in claims:
+                Event(name, client=client).clear()
+
+
+def _result(future: Any) -> Any:
+    """A chunk's outcomes; ``None`` if its worker died; or the error that kept it from running."""
+    from dask.distributed import KilledWorker
+
+    try:
+        return future.result()
+    except KilledWorker:
+        return None
+    except Exception as exc:
+        return exc

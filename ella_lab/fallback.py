@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Generator, Iterable, Sequence
@@ -13,7 +14,17 @@ from .retry import Retry
 from .sources import Source, as_source
 from .timing import clock, format_seconds
 
-__all__ = ["AllSourcesFailed", "FallbackChain", "Plan", "Served", "run_plan", "step_call"]
+__all__ = [
+    "AllSourcesFailed",
+    "FallbackChain",
+    "Plan",
+    "Served",
+    "request_plan",
+    "run_plan",
+    "serves",
+    "step_call",
+    "tighter",
+]
 
 log = logging.getLogger("ella_lab")
 
@@ -83,9 +94,10 @@ class FallbackChain(Source):
         """The chain's decisions as a generator of steps (call, sleep), for a driver to carry out.
 
         Written once, it is run by ``run_plan`` with blocking calls in a thread, and by the asyncio
-        backend with ``await``: the same order, retries, budget and errors in both.
+        backend with ``await``: the same order, retries, budget and errors in both. ``timeout`` is an
+        outer limit (an enclosing chain's or router's): the tighter of it and the chain's own applies.
         """
-        limit = self.timeout if timeout is None else timeout
+        limit = tighter(self.timeout, timeout)
         attempts: list[Attempt] = []
         errors: list[Exception] = []
         for source, policy in zip(self.sources, self.retries, strict=True):
@@ -128,8 +140,8 @@ class FallbackChain(Source):
 def _attempt(source: Source, request: Any, number: int, limit: float | None, attempts: list[Attempt]) -> Plan:
     """Steps for one attempt at ``source``; what happened is appended to ``attempts``.
 
-    A nested chain contributes its own steps; another composite source (one with ``serve``, such
-    as a hedge) is one ``serve`` step that reports its own attempts; any other source is one call.
+    A nested chain contributes its own steps; another of the library's composite sources (a hedge,
+    see ``serves``) is one ``serve`` step that reports its own attempts; any other source is one call.
     """
     if isinstance(source, FallbackChain):
         try:
@@ -139,14 +151,16 @@ def _attempt(source: Source, request: Any, number: int, limit: float | None, att
             raise
         attempts.extend(inner)
         return value, served_by
-    if callable(getattr(source, "serve", None)):
+    if serves(source):
         try:
-            value, served_by, inner = yield ("serve", source, request, number, limit)
+            served = yield ("serve", source, request, number, limit)
         except AllSourcesFailed as exc:
             attempts.extend(exc.attempts)
             raise
-        attempts.extend(inner)
-        return value, served_by
+        if not isinstance(served, Served):
+            raise TypeError(f"{source.name}.serve() returned {served!r}, not a Served(value, source, attempts)")
+        attempts.extend(served.attempts)
+        return served.value, served.source
     started = clock()
     try:
         value = yield ("call", source, request, number, limit)
@@ -155,6 +169,39 @@ def _attempt(source: Source, request: Any, number: int, limit: float | None, att
         raise
     attempts.append(Attempt(source.name, number, None, started, clock()))
     return value, source.name
+
+
+def request_plan(source: Source, request: Any) -> Plan:
+    """The steps that serve one request with ``source``, whatever it is; the plan returns a ``Served``.
+
+    A chain's own plan, a hedge's ``serve``, or a single call: what every engine runs for a request.
+    """
+    attempts: list[Attempt] = []
+    value, served_by = yield from _attempt(source, request, 0, None, attempts)
+    return Served(value, served_by, tuple(attempts))
+
+
+def serves(source: Any) -> bool:
+    """True for the library's composite sources (a chain, a hedge), which report their own attempts.
+
+    Only these speak the ``serve`` protocol: a user's source may well have a ``serve`` method of its
+    own (to start a server, say), which is none of the router's business; it is called through ``fetch``.
+    """
+    return isinstance(source, _composites())
+
+
+@functools.cache
+def _composites() -> tuple[type, ...]:
+    from .resilience import Hedge  # resilience builds on this module: imported on first use
+
+    return (FallbackChain, Hedge)
+
+
+def tighter(limit: float | None, outer: float | None) -> float | None:
+    """The tighter of two time limits in seconds (``None``: no limit): inner and outer timeouts compose."""
+    if limit is None:
+        return outer
+    return limit if outer is None else min(limit, outer)
 
 
 def step_call(step: tuple) -> tuple[Any, Any, dict[str, Any]]:

@@ -3,25 +3,29 @@
 ``run(requests)`` starts ``workers`` threads on one ``queue.SimpleQueue``, enqueues every request,
 then one stop sentinel per worker: a worker exits the moment it takes a sentinel (no idle timeout).
 Each request's answer, success or exception, is written as an ``Outcome`` into its own slot of a
-preallocated list, so none is lost or answered twice. ``submit()`` (inside ``with Router(...)``)
-serves the same queue design with long-lived workers and ``concurrent.futures.Future`` results.
+preallocated list, so none is lost or answered twice. With ``max_pending`` the requests are read
+from the iterable as room frees up in the queue (a generator is never read ahead, nor made a list).
+``submit()`` (inside ``with Router(...)``) serves the same queue design with long-lived workers and
+``concurrent.futures.Future`` results; their state lives in a ``_Service`` that does not refer back
+to the Router, so a Router dropped without ``close()`` is collected, and its finalizer stops them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from queue import Empty, SimpleQueue
 from typing import Any
 
 from ._checks import check_choice, check_int, check_timeout
-from .backends import EXECUTORS, run_backend
-from .fallback import AllSourcesFailed, FallbackChain
-from .outcome import Attempt, Outcome, Rejected, Report, all_failed, failed_call, release_attempts
+from .backends import EXECUTORS, Execution, run_backend
+from .fallback import FallbackChain
+from .outcome import Outcome, Rejected, Report, failed_call
 from .retry import Retry
-from .sources import FunctionSource, Source, as_source, collect_counters, counters_since
+from .sources import Source, as_source, collect_counters, counters_since
 from .timing import clock, format_seconds
 
 __all__ = ["Rejected", "Router"]
@@ -29,7 +33,6 @@ __all__ = ["Rejected", "Router"]
 log = logging.getLogger("ella_lab")
 
 _STOP = object()  # the sentinel: one per worker, put after the last request
-_new = tuple.__new__  # builds an Outcome/Attempt without NamedTuple's keyword machinery (hot path)
 
 
 class Router:
@@ -74,60 +77,65 @@ class Router:
         if wrapped:
             source = FallbackChain([source], retry=retry, timeout=timeout, name=source.name)
         self.source: Source = source
-        if callable(getattr(source, "serve", None)):  # a chain or a hedge: it reports its own attempts
-            # A chain the router made for retry/timeout reports the last attempt's own error.
-            self._execute = _serving_executor(source, last_error=wrapped)
-        else:
-            self._execute = _single_executor(source)
-        # State of the long-lived workers behind submit(), guarded by _lock.
-        self._lock = threading.Lock()
-        self._queue: SimpleQueue | None = None
-        self._threads: list[threading.Thread] = []
-        self._slots = None if self.max_pending is None else threading.BoundedSemaphore(self.max_pending)
-        self._closed = False
+        # What every engine runs per request; a chain the router made for retry/timeout reports the
+        # last attempt's own error.
+        self._execution = Execution(source, last_error=wrapped)
+        self._execute = self._execution.execute
+        self._service = _Service(self._execute, self.workers, self.max_pending, self.on_full)
+        weakref.finalize(self, self._service.close, cancel_pending=False)  # a dropped Router stops its workers
 
     # -- run(): a batch with its own workers --------------------------------------------------
 
     def run(self, requests: Iterable[Any]) -> Report:
-        """Serve every request and return a ``Report`` with one ``Outcome`` each, in submission order."""
+        """Serve every request and return a ``Report`` with one ``Outcome`` each, in submission order.
+
+        ``requests`` is read whole first, unless ``max_pending`` is set: then it is read as the queue
+        has room, so a generator of any length is served in memory bounded by ``max_pending`` (plus the outcomes).
+        """
         if isinstance(requests, (str, bytes)) or not isinstance(requests, Iterable):
             raise TypeError(f"requests must be an iterable of requests, got {requests!r}")
-        if not isinstance(requests, Sequence):
+        streamed = self.max_pending is not None
+        if not streamed and not isinstance(requests, Sequence):
             requests = list(requests)
         if self.executor != "threads":
-            return run_backend(self, requests)
-        n = len(requests)
-        results: list[Outcome | None] = [None] * n
+            return run_backend(self, requests)  # type: ignore[arg-type]
+        results: list[Outcome | None] = []
         queue: SimpleQueue = SimpleQueue()
-        slots = None if self.max_pending is None else threading.BoundedSemaphore(self.max_pending)
-        threads = [
-            threading.Thread(
+        threads: list[threading.Thread] = []
+
+        def start_worker(slots: Any) -> None:
+            i = len(threads)
+            thread = threading.Thread(
                 target=self._run_worker,
                 args=(queue, results, f"worker-{i}", slots),
                 name=f"ella-worker-{i}",
                 daemon=True,
             )
-            for i in range(min(self.workers, n))
-        ]
-        log.debug("run: %d requests, %d workers", n, len(threads))
+            threads.append(thread)
+            thread.start()
+
         counted = collect_counters(self.source)
         started = clock()
         try:
             put = queue.put
-            if slots is None:  # enqueue everything first: each worker has work the moment it starts
+            if not streamed:  # enqueue everything first: each worker has work the moment it starts
+                results = [None] * len(requests)  # type: ignore[arg-type]
                 for i, request in enumerate(requests):
                     put((i, request, clock()))
-                for thread in threads:
-                    thread.start()
-            else:  # bounded queue: start the workers, then feed them as room frees up
+                for _ in range(min(self.workers, len(results))):
+                    start_worker(None)
+            else:  # bounded queue: feed the workers as room frees up, starting one per request up to `workers`
+                slots = threading.BoundedSemaphore(self.max_pending)  # type: ignore[arg-type]
                 block = self.on_full == "block"
-                for thread in threads:
-                    thread.start()
                 for i, request in enumerate(requests):
+                    results.append(None)
+                    if len(threads) < self.workers:
+                        start_worker(slots)
                     if slots.acquire(blocking=block):
                         put((i, request, clock()))
                     else:  # the bulkhead: refused now, answered as a failure, never lost
                         results[i] = _rejected(request, self.max_pending)
+            log.debug("run: %d requests, %d workers", len(results), len(threads))
             for _ in threads:
                 put(_STOP)
             for thread in threads:
@@ -160,45 +168,14 @@ class Router:
 
         With ``max_pending`` set and the queue full, waits for room, at most ``timeout`` seconds,
         then raises ``TimeoutError``; with ``on_full="reject"``, resolves at once to a ``Rejected`` outcome.
+        A closed Router (even one closed while this call waits) raises ``RuntimeError`` at once.
         """
         timeout = check_timeout("timeout", timeout)
         if self.executor != "threads":
             raise TypeError(
                 f"submit() serves requests one by one on threads; with executor={self.executor!r} use run()"
             )
-        future: Future = Future()
-        if self._slots is not None and self.on_full == "reject" and not self._slots.acquire(blocking=False):
-            future.set_result(_rejected(request, self.max_pending))
-            return future
-        if self._slots is not None and self.on_full == "block" and not self._slots.acquire(timeout=timeout):
-            raise TimeoutError(f"submit: {self.max_pending} requests pending, no room within {format_seconds(timeout)}")
-        with self._lock:
-            if self._closed:
-                if self._slots is not None:
-                    self._slots.release()
-                raise RuntimeError("cannot submit to a closed Router")
-            if self._queue is None:
-                self._start()
-            self._queue.put((future, request, clock()))
-        return future
-
-    def _start(self) -> None:
-        self._queue = SimpleQueue()
-        for i in range(self.workers):
-            thread = threading.Thread(
-                target=self._serve_worker, args=(f"worker-{i}",), name=f"ella-worker-{i}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-
-    def _serve_worker(self, worker: str) -> None:
-        execute = self._execute
-        slots = self._slots
-        for future, request, queued_at in iter(self._queue.get, _STOP):
-            if slots is not None:
-                slots.release()
-            if future.set_running_or_notify_cancel():  # False: cancelled while it waited
-                future.set_result(execute(request, queued_at, worker))
+        return self._service.submit(request, timeout)
 
     def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> bool:
         """Stop the ``submit()`` workers once the queued requests are served (or cancelled).
@@ -206,22 +183,11 @@ class Router:
         Waits at most ``timeout`` seconds for them; returns ``True`` when every worker has exited.
         """
         timeout = check_timeout("timeout", timeout)
-        with self._lock:
-            first = not self._closed
-            self._closed = True
-            if first and self._queue is not None:
-                if cancel_pending:
-                    _drain(self._queue, cancel=True)
-                for _ in self._threads:
-                    self._queue.put(_STOP)
-        return _join(self._threads, timeout)
+        self._service.close(cancel_pending=cancel_pending)
+        return _join(self._service.threads, timeout)
 
     def __enter__(self) -> Router:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("cannot reopen a closed Router")
-            if self._queue is None:
-                self._start()
+        self._service.open()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -233,46 +199,86 @@ class Router:
         )
 
 
-def _single_executor(source: Source):
-    """``execute(request, queued_at, worker) -> Outcome`` for one source called once (the hot path)."""
-    name = source.name
-    # A wrapped plain function is called directly: one call fewer per request.
-    fetch = source.function if isinstance(source, FunctionSource) else source.fetch
+class _Service:
+    """The long-lived workers behind ``submit()``: queue, threads, bounded-queue count, closed flag, one lock.
 
-    def execute(request: Any, queued_at: float, worker: str) -> Outcome:
-        started = clock()
-        try:
-            value = fetch(request)
-        except BaseException as exc:  # a failing source never kills its worker
-            log.debug("%s failed on %r: %r", name, request, exc, exc_info=exc)
-            return failed_call(name, request, exc, worker, queued_at, started)
-        finished = clock()
-        attempt = _new(Attempt, (name, 0, None, started, finished))
-        return _new(Outcome, (request, True, value, None, name, (attempt,), worker, queued_at, started, finished))
-
-    return execute
-
-
-def _serving_executor(chain: Source, *, last_error: bool = False):
-    """``execute(request, queued_at, worker) -> Outcome`` for a source with ``serve`` (a chain, a hedge).
-
-    Every attempt is kept. The error of a failed request is the ``AllSourcesFailed``, or with
-    ``last_error`` the error of the last attempt.
+    It holds only what the workers need (the ``execute`` function, never the Router), so a Router
+    that is dropped unclosed is garbage; its ``weakref.finalize`` then closes this.
     """
-    serve = chain.serve
 
-    def execute(request: Any, queued_at: float, worker: str) -> Outcome:
-        started = clock()
-        try:
-            value, source, attempts = serve(request)
-        except AllSourcesFailed as exc:
-            return all_failed(request, exc, last_error, worker, queued_at, started)
-        except BaseException as exc:  # the chain lets non-Exception errors through; record them too
-            return failed_call(chain.name, request, exc, worker, queued_at, started)
-        release_attempts(attempts)
-        return Outcome(request, True, value, None, source, attempts, worker, queued_at, started, clock())
+    def __init__(self, execute: Any, workers: int, max_pending: int | None, on_full: str):
+        self.execute = execute
+        self.workers = workers
+        self.max_pending = max_pending
+        self.on_full = on_full
+        self.lock = threading.Condition()  # guards everything below; waiters for room wait on it
+        self.queue: SimpleQueue | None = None
+        self.threads: list[threading.Thread] = []
+        self.pending = 0  # requests in the queue, not yet taken by a worker (bounded by max_pending)
+        self.closed = False
 
-    return execute
+    def open(self) -> None:
+        with self.lock:
+            if self.closed:
+                raise RuntimeError("cannot reopen a closed Router")
+            self._start()
+
+    def submit(self, request: Any, timeout: float | None) -> Future:
+        future: Future = Future()
+        with self.lock:
+            if self.closed:
+                raise RuntimeError("cannot submit to a closed Router")
+            if self.max_pending is not None:
+                if self.pending >= self.max_pending and self.on_full == "reject":
+                    future.set_result(_rejected(request, self.max_pending))
+                    return future
+                if not self.lock.wait_for(lambda: self.closed or self.pending < self.max_pending, timeout):
+                    raise TimeoutError(
+                        f"submit: {self.max_pending} requests pending, no room within {format_seconds(timeout)}"
+                    )
+                if self.closed:  # closed while this call waited for room
+                    raise RuntimeError("cannot submit to a closed Router")
+                self.pending += 1
+            self._start()
+            self.queue.put((future, request, clock()))  # type: ignore[union-attr]
+        return future
+
+    def _start(self) -> None:
+        """Under the lock: start the workers, once."""
+        if self.queue is not None:
+            return
+        self.queue = SimpleQueue()
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._serve, args=(f"worker-{i}",), name=f"ella-worker-{i}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _serve(self, worker: str) -> None:
+        execute = self.execute
+        bounded = self.max_pending is not None
+        for future, request, queued_at in iter(self.queue.get, _STOP):  # type: ignore[union-attr]
+            if bounded:
+                with self.lock:
+                    self.pending -= 1  # room for one more in the bounded queue
+                    self.lock.notify()
+            if future.set_running_or_notify_cancel():  # False: cancelled while it waited
+                try:
+                    outcome = execute(request, queued_at, worker)
+                except BaseException as exc:  # execute records every failure; this is a last guard
+                    outcome = failed_call("router", request, exc, worker, queued_at, clock())
+                future.set_result(outcome)
+
+    def close(self, *, cancel_pending: bool) -> None:
+        """Stop taking requests; wake whoever waits for room; sentinels after the queued (or cancelled) requests."""
+        with self.lock:
+            first = not self.closed
+            self.closed = True
+            if first and self.queue is not None:
+                if cancel_pending:
+                    self.pending -= _drain(self.queue, cancel=True)  # cancelled requests give back their slots
+                for _ in self.threads:
+                    self.queue.put(_STOP)
+            self.lock.notify_all()
 
 
 def _rejected(request: Any, limit: int | None) -> Outcome:
@@ -281,15 +287,18 @@ def _rejected(request: Any, limit: int | None) -> Outcome:
     return Outcome(request, False, None, error, None, (), "router", now, now, now)
 
 
-def _drain(queue: SimpleQueue, *, cancel: bool = False) -> None:
-    """Empty ``queue``; with ``cancel``, cancel the futures of the requests taken out."""
+def _drain(queue: SimpleQueue, *, cancel: bool = False) -> int:
+    """Empty ``queue``; with ``cancel``, cancel the futures of the requests taken out. Returns how many."""
+    taken = 0
     while True:
         try:
             item = queue.get_nowait()
         except Empty:
-            return
-        if cancel and item is not _STOP:
-            item[0].cancel()
+            return taken
+        if item is not _STOP:
+            taken += 1
+            if cancel:
+                item[0].cancel()
 
 
 def _join(threads: list[threading.Thread], timeout: float | None) -> bool:
