@@ -1,6 +1,7 @@
 # Two commands on a fresh machine: `make lab` and `make test`. Both create .venv when it is missing.
+# Another Python gets its own venv (the stamp lives in the venv): make test PYTHON=python3.13 VENV=.venv-3.13
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
@@ -9,6 +10,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make lab        set up .venv and open JupyterLab on the walkthrough"
 	@echo "make test       set up .venv, then ruff, unit tests and strict nbval on every notebook"
+	@echo "                (another Python: make test PYTHON=python3.13 VENV=.venv-3.13; CI: bash .ci/run)"
 	@echo "make notebooks  re-execute every notebook in place (outputs saved)"
 	@echo "make student    regenerate the student copies of the exercise notebooks"
 	@echo "make bench      run the benchmarks (figures in benchmarks/results/)"

@@ -46,6 +46,16 @@ def test_ci_runs_the_readme_test_command():
         assert f"\n{target}" in makefile
 
 
+def test_ci_runs_make_test_on_two_pythons_each_in_its_own_venv():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'make test PYTHON="$python" VENV=".venv-$version"' in ci
+    assert "exit $status" in ci and "set -e" not in ci.replace("set -uo", "")  # every run reported, any failure fails
+    makefile = (ROOT / "Makefile").read_text()
+    assert "\nVENV   ?= " in makefile and "STAMP  := $(VENV)/" in makefile, "VENV must be overridable, stamp per venv"
+    assert "|| true" not in makefile, "a failing (or empty, exit 5) pytest run must fail make"
+    assert ".venv-*/" in (ROOT / ".gitignore").read_text()
+
+
 def test_python_floor_is_311_everywhere():
     assert 'requires-python = ">=3.11"' in (ROOT / "pyproject.toml").read_text()
     assert "python>=3.11" in (ROOT / "environment.yml").read_text()
