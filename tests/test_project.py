@@ -56,6 +56,13 @@ def test_ci_runs_make_test_on_two_pythons_each_in_its_own_venv():
     assert ".venv-*/" in (ROOT / ".gitignore").read_text()
 
 
+def test_make_stress_runs_the_busy_core_script():
+    script = ROOT / "scripts" / "busy_nbval.sh"
+    assert "scripts/busy_nbval.sh" in (ROOT / "Makefile").read_text().split("\nstress:", 1)[1].split("\n\n", 1)[0]
+    text = script.read_text()
+    assert "while True: pass" in text and "trap" in text and "--nbval-sanitize-with" in text
+
+
 def test_python_floor_is_311_everywhere():
     assert 'requires-python = ">=3.11"' in (ROOT / "pyproject.toml").read_text()
     assert "python>=3.11" in (ROOT / "environment.yml").read_text()
