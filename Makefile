@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: help venv lab test lint unit nbval stress notebooks student bench demo clean
 
 help:
-	@echo "make lab        set up .venv and open JupyterLab on the walkthrough"
+	@echo "make lab        set up .venv and open JupyterLab (serving the project) on notebooks/00-index.ipynb"
 	@echo "make test       set up .venv, then ruff, unit tests and strict nbval on every notebook"
 	@echo "                (another Python: make test PYTHON=python3.13 VENV=.venv-3.13; CI: bash .ci/run)"
 	@echo "make stress     strict nbval over the walkthrough 3 times in a row with one core kept busy"
@@ -19,20 +19,25 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# The editable install prints an information-only notice from setuptools (same-named folders may shadow
+# the package); it is silenced so that the install is quiet. overrides.json: see jupyter-config/README.md.
+$(STAMP): requirements.txt pyproject.toml jupyter-config/lab/settings/overrides.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ella-lab needs Python >= 3.11 (found " + sys.version.split()[0] + ")")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ella-lab)" > /dev/null
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp jupyter-config/lab/settings/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
+# The server's root is the project, so the README the index links to opens from the file browser.
 lab: venv
-	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/00-index.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=. notebooks/00-index.ipynb
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,5 +1,6 @@
 """The project's own promises: the two dependency lists agree, CI runs the README's test command."""
 
+import json
 import re
 from pathlib import Path
 
@@ -61,6 +62,22 @@ def test_make_stress_runs_the_busy_core_script():
     assert "scripts/busy_nbval.sh" in (ROOT / "Makefile").read_text().split("\nstress:", 1)[1].split("\n\n", 1)[0]
     text = script.read_text()
     assert "while True: pass" in text and "trap" in text and "--nbval-sanitize-with" in text
+
+
+def test_make_lab_serves_the_project_root_without_the_news_popup():
+    makefile = (ROOT / "Makefile").read_text()
+    lab = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert "--ServerApp.root_dir=. notebooks/00-index.ipynb" in lab
+    overrides = json.loads((ROOT / "jupyter-config" / "lab" / "settings" / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert "share/jupyter/lab/settings/overrides.json" in makefile
+
+
+def test_license_is_an_spdx_string_with_its_file():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'license = "MIT"' in pyproject and 'license-files = ["LICENSE"]' in pyproject
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    assert '"setuptools>=77"' in pyproject  # the first setuptools to read the SPDX form
 
 
 def test_python_floor_is_311_everywhere():
