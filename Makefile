@@ -36,7 +36,9 @@ $(STAMP): requirements.txt pyproject.toml jupyter-config/lab/settings/overrides.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
 # The server's root is the project, so the README the index links to opens from the file browser.
+# JupyterLab draws widgets (sliders) from their saved state only in a trusted notebook: trust ours first.
 lab: venv
+	$(VENV)/bin/jupyter trust notebooks/*.ipynb notebooks/exercises/*.ipynb notebooks/exercises/student/*.ipynb > /dev/null
 	$(VENV)/bin/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=. notebooks/00-index.ipynb
 
 lint: venv

@@ -211,3 +211,17 @@ def test_every_python_snippet_in_markdown_runs(path):
     """A learner copies what a notebook shows: every Python snippet in its prose is code a cell runs."""
     unrun = unrun_snippets(load(path))
     assert not unrun, f"{path.name}: fenced Python in markdown that no code cell runs: " + "; ".join(unrun)
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=lambda p: str(p.relative_to(NOTEBOOKS)))
+def test_widgets_render_before_the_first_run(path):
+    """JupyterLab draws a widget output from the state saved in the notebook (ella_lab.tools.execute keeps
+    it); without the state, a learner sees ``interactive(children=(IntSlider(...`` until the cell runs."""
+    nb = load(path)
+    saved = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for index, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view:
+                assert "text/plain" in output["data"], f"cell {index}: a widget output with no text fallback"
+                assert view["model_id"] in saved, f"cell {index}: widget state not saved (make notebooks)"
