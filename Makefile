@@ -11,11 +11,13 @@ help:
 	@echo "make lab        set up .venv and open JupyterLab (serving the project) on notebooks/00-index.ipynb"
 	@echo "make test       set up .venv, then ruff, unit tests and strict nbval on every notebook"
 	@echo "                (another Python: make test PYTHON=python3.13 VENV=.venv-3.13; CI: bash .ci/run)"
+	@echo "make lint       ruff only;   make unit   the tests/ folder only;   make nbval   strict nbval only"
 	@echo "make stress     strict nbval over the walkthrough 3 times in a row with one core kept busy"
-	@echo "make notebooks  re-execute every notebook in place (outputs saved)"
+	@echo "make notebooks  re-execute every notebook in place (outputs and widget state saved)"
 	@echo "make student    regenerate the student copies of the exercise notebooks"
 	@echo "make bench      run the benchmarks (figures in benchmarks/results/)"
 	@echo "make demo       the guide's Phase 5 scenario: python -m ella_lab demo"
+	@echo "make venv       only set up .venv;   make clean   remove .venv, the CI venvs and caches"
 
 venv: $(STAMP)
 
@@ -70,4 +72,4 @@ demo: venv
 	$(PY) -m ella_lab demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache benchmarks/results/*.csv benchmarks/results/*.png
+	rm -rf $(VENV) .venv-3.* .pytest_cache .ruff_cache benchmarks/results/*.csv benchmarks/results/*.png

@@ -49,7 +49,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_ci_runs_make_test_on_two_pythons_each_in_its_own_venv():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'make test PYTHON="$python" VENV=".venv-$version"' in ci
+    assert 'make -k test PYTHON="$python" VENV=".venv-$version"' in ci
     assert "exit $status" in ci and "set -e" not in ci.replace("set -uo", "")  # every run reported, any failure fails
     makefile = (ROOT / "Makefile").read_text()
     assert "\nVENV   ?= " in makefile and "STAMP  := $(VENV)/" in makefile, "VENV must be overridable, stamp per venv"
@@ -78,6 +78,13 @@ def test_license_is_an_spdx_string_with_its_file():
     assert 'license = "MIT"' in pyproject and 'license-files = ["LICENSE"]' in pyproject
     assert "MIT License" in (ROOT / "LICENSE").read_text()
     assert '"setuptools>=77"' in pyproject  # the first setuptools to read the SPDX form
+
+
+def test_make_help_lists_every_target():
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.search(r"\.PHONY:(.*)", makefile).group(1).split()) - {"help"}
+    help_text = makefile.split("\nhelp:", 1)[1].split("\n\n", 1)[0]
+    assert {t for t in targets if f"make {t} " not in help_text} == set()
 
 
 def test_python_floor_is_311_everywhere():
