@@ -198,11 +198,12 @@ class Report:
     def summary(self) -> dict[str, float]:
         """The run in a dozen numbers (times in seconds, throughput in requests per second).
 
-        ``mean_attempts`` is the load on the sources per request (retries, fallbacks and hedges
-        included), ``extra_load`` the calls beyond the first per request; ``rejected`` counts
-        requests a full queue refused, ``abandoned`` the calls left running past their timeout.
-        Event counts of the run's parts (``hedges_sent``, ``breaker_transitions``, ``retries_refused``,
-        ...) follow.
+        ``fallback_rate`` is the share of ALL requests served by a source other than the first (a request
+        that failed on every source did not fall back). ``mean_attempts`` is the load on the sources per
+        request (retries, fallbacks and hedges included), ``extra_load`` the calls beyond the first per
+        request; ``rejected`` counts requests a full queue refused, ``abandoned`` the calls left running
+        past their timeout. Event counts of the run's parts (``hedges_sent``, ``breaker_transitions``,
+        ``retries_refused``, ...) follow.
         """
         n = len(self.outcomes)
         ok = sum(o.ok for o in self.outcomes)
@@ -219,7 +220,7 @@ class Report:
             "p50_s": quantile(latencies, 0.50),
             "p95_s": quantile(latencies, 0.95),
             "p99_s": quantile(latencies, 0.99),
-            "fallback_rate": sum(o.fell_back for o in self.outcomes) / ok if ok else 0.0,
+            "fallback_rate": sum(o.fell_back for o in self.outcomes) / n if n else 0.0,
             "mean_attempts": sum(len(o.attempts) for o in self.outcomes) / n if n else 0.0,
             "extra_load": sum(max(0, len(o.attempts) - 1) for o in self.outcomes) / n if n else 0.0,
             "rejected": sum(isinstance(o.error, Rejected) for o in self.outcomes),
@@ -297,7 +298,7 @@ class Report:
             f"latency p50     {format_seconds(s['p50_s'])}",
             f"latency p95     {format_seconds(s['p95_s'])}",
             f"latency p99     {format_seconds(s['p99_s'])}",
-            f"fallback rate   {s['fallback_rate']:.1%}",
+            f"fallback rate   {s['fallback_rate']:.1%} of requests (served by a later source)",
             f"mean attempts   {s['mean_attempts']:.2f}",
         ]
         return "\n".join(lines)

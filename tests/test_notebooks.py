@@ -1,7 +1,9 @@
 """Every committed notebook: valid, executed top to bottom, navigable, error-free, and its claims asserted."""
 
+import ast
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ EXECUTED = sorted(
     p for p in NOTEBOOKS.rglob("*.ipynb") if "student" not in p.parts and ".ipynb_checkpoints" not in p.parts
 )
 LINK = re.compile(r"\]\(([^)#]+\.ipynb)\)")
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[^\s`]*)[^\n]*$")
+PYTHON_TAGS = {"python", "python3", "py", "ipython", "ipython3", "pycon"}
+GUIDE_QUOTE = "<!-- guide-quote -->"
 
 
 def load(path: Path) -> dict:
@@ -95,3 +100,128 @@ def test_ignored_outputs_are_few():
         cells = code_cells(load(path))
         ignored = [c for c in cells if "NBVAL_IGNORE_OUTPUT" in "".join(c["source"])]
         assert len(ignored) <= len(cells) // 3, path.name
+
+
+def fenced_blocks(markdown: str) -> list[tuple[str, str, str]]:
+    """Every fenced code block in ``markdown``: (language tag, code dedented, the line just above the fence)."""
+    blocks: list[tuple[str, str, str]] = []
+    lines = markdown.splitlines()
+    i = 0
+    while i < len(lines):
+        opening = FENCE.match(lines[i])
+        if not opening:
+            i += 1
+            continue
+        fence, body, j = opening["fence"], [], i + 1
+        while j < len(lines) and not (lines[j].strip().startswith(fence) and not lines[j].strip().strip(fence[0])):
+            body.append(lines[j])
+            j += 1
+        above = next((line.strip() for line in reversed(lines[:i]) if line.strip()), "")
+        blocks.append((opening["lang"].lower(), textwrap.dedent("\n".join(body)).strip("\n"), above))
+        i = j + 1
+    return blocks
+
+
+def is_python(lang: str, code: str) -> bool:
+    """A block tagged Python, or an untagged one that parses as Python and does more than name things
+    (``make lab`` or ``python -m ella_lab demo`` are not Python; ``ls`` parses but is a shell word)."""
+    if lang in PYTHON_TAGS:
+        return True
+    if lang or not code.strip():
+        return False
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    return not all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Name) for node in tree.body)
+
+
+def squeeze(code: str) -> str:
+    return " ".join(code.split())
+
+
+def names_in(code: str) -> set[str]:
+    """The names a snippet defines or calls (``def f``, ``f(...)``, ``x.f(...)``)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set(re.findall(r"\b([A-Za-z_]\w*)\s*\(", code))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            names.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
+    return names - {"", "print", "range", "len", "str", "int", "float", "list", "dict", "set", "object"}
+
+
+def guide_functions() -> set[str]:
+    from ella_lab import guide
+
+    return set(guide.__all__)
+
+
+def unrun_snippets(nb: dict) -> list[str]:
+    """Fenced Python blocks in markdown that no code cell runs, as "cell N: first line".
+
+    A block passes when the next code cell holds the same code (whitespace aside), or when it is marked
+    ``<!-- guide-quote -->`` (a quote of the guide's code) and the next code cell runs it: it calls a name
+    the block defines or calls, or a function of ``ella_lab.guide`` (the guide's code, made measurable).
+    """
+    cells = nb["cells"]
+    found = []
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown":
+            continue
+        later_code = ("".join(c["source"]) for c in cells[index + 1 :] if c["cell_type"] == "code")
+        following = next((source for source in later_code if source.strip()), "")
+        for lang, code, above in fenced_blocks("".join(cell["source"])):
+            if not is_python(lang, code):
+                continue
+            if squeeze(code) and squeeze(code) in squeeze(following):
+                continue
+            runs_it = names_in(following) & (names_in(code) | guide_functions())
+            if above == GUIDE_QUOTE and runs_it:
+                continue
+            first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+            found.append(f"cell {index}: {first}")
+    return found
+
+
+def test_the_snippet_check_tells_run_from_unrun():
+    def nb(*cells):
+        return {"cells": [{"cell_type": kind, "source": source} for kind, source in cells]}
+
+    quoted = "```python\nx = compute(1)\n```"
+    assert unrun_snippets(nb(("markdown", quoted), ("code", "x  =  compute(1)\nassert x"))) == []
+    assert unrun_snippets(nb(("markdown", quoted), ("code", "y = other()"))) == ["cell 0: x = compute(1)"]
+    assert unrun_snippets(nb(("markdown", quoted))) == ["cell 0: x = compute(1)"]
+    guide = f"{GUIDE_QUOTE}\n```python\ndef worker():\n    pass\n```"
+    assert unrun_snippets(nb(("markdown", guide), ("code", "worker()"))) == []
+    assert unrun_snippets(nb(("markdown", guide), ("code", "run_guide_router(3, 10)"))) == []
+    assert unrun_snippets(nb(("markdown", guide), ("code", "print(1)"))) == ["cell 0: def worker():"]
+    assert unrun_snippets(nb(("markdown", "```py\nimport os\n```"))) == ["cell 0: import os"]
+    assert unrun_snippets(nb(("markdown", "  ```\n  total = sum(xs)\n  ```"))) == ["cell 0: total = sum(xs)"]
+    assert unrun_snippets(nb(("markdown", "```bash\nmake lab\n```\n```\nmake test\n```\n```\nls\n```"))) == []
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=lambda p: str(p.relative_to(NOTEBOOKS)))
+def test_every_python_snippet_in_markdown_runs(path):
+    """A learner copies what a notebook shows: every Python snippet in its prose is code a cell runs."""
+    unrun = unrun_snippets(load(path))
+    assert not unrun, f"{path.name}: fenced Python in markdown that no code cell runs: " + "; ".join(unrun)
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=lambda p: str(p.relative_to(NOTEBOOKS)))
+def test_widgets_render_before_the_first_run(path):
+    """JupyterLab draws a widget output from the state saved in the notebook (ella_lab.tools.execute keeps
+    it); without the state, a learner sees ``interactive(children=(IntSlider(...`` until the cell runs."""
+    nb = load(path)
+    saved = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for index, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view:
+                assert "text/plain" in output["data"], f"cell {index}: a widget output with no text fallback"
+                assert view["model_id"] in saved, f"cell {index}: widget state not saved (make notebooks)"

@@ -1,5 +1,6 @@
 """The project's own promises: the two dependency lists agree, CI runs the README's test command."""
 
+import json
 import re
 from pathlib import Path
 
@@ -44,6 +45,46 @@ def test_ci_runs_the_readme_test_command():
     makefile = (ROOT / "Makefile").read_text()
     for target in ("lab:", "test:", "notebooks:", "student:", "bench:"):
         assert f"\n{target}" in makefile
+
+
+def test_ci_runs_make_test_on_two_pythons_each_in_its_own_venv():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'make -k test PYTHON="$python" VENV=".venv-$version"' in ci
+    assert "exit $status" in ci and "set -e" not in ci.replace("set -uo", "")  # every run reported, any failure fails
+    makefile = (ROOT / "Makefile").read_text()
+    assert "\nVENV   ?= " in makefile and "STAMP  := $(VENV)/" in makefile, "VENV must be overridable, stamp per venv"
+    assert "|| true" not in makefile, "a failing (or empty, exit 5) pytest run must fail make"
+    assert ".venv-*/" in (ROOT / ".gitignore").read_text()
+
+
+def test_make_stress_runs_the_busy_core_script():
+    script = ROOT / "scripts" / "busy_nbval.sh"
+    assert "scripts/busy_nbval.sh" in (ROOT / "Makefile").read_text().split("\nstress:", 1)[1].split("\n\n", 1)[0]
+    text = script.read_text()
+    assert "while True: pass" in text and "trap" in text and "--nbval-sanitize-with" in text
+
+
+def test_make_lab_serves_the_project_root_without_the_news_popup():
+    makefile = (ROOT / "Makefile").read_text()
+    lab = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert "--ServerApp.root_dir=. notebooks/00-index.ipynb" in lab
+    overrides = json.loads((ROOT / "jupyter-config" / "lab" / "settings" / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert "share/jupyter/lab/settings/overrides.json" in makefile
+
+
+def test_license_is_an_spdx_string_with_its_file():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'license = "MIT"' in pyproject and 'license-files = ["LICENSE"]' in pyproject
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    assert '"setuptools>=77"' in pyproject  # the first setuptools to read the SPDX form
+
+
+def test_make_help_lists_every_target():
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.search(r"\.PHONY:(.*)", makefile).group(1).split()) - {"help"}
+    help_text = makefile.split("\nhelp:", 1)[1].split("\n\n", 1)[0]
+    assert {t for t in targets if f"make {t} " not in help_text} == set()
 
 
 def test_python_floor_is_311_everywhere():

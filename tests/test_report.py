@@ -62,6 +62,28 @@ def test_empty_report():
     assert "0 requests" in repr(report)
 
 
+def served(request, *sources_tried, ok=True):
+    """An outcome whose attempts went through ``sources_tried`` in order; the last one answered if ``ok``."""
+    err = ValueError("down")
+    attempts = tuple(
+        Attempt(name, 0, None if ok and i == len(sources_tried) - 1 else err, 1.0, 1.1)
+        for i, name in enumerate(sources_tried)
+    )
+    source = sources_tried[-1] if ok else None
+    return Outcome(request, ok, request if ok else None, None if ok else err, source, attempts, "w", 1.0, 1.0, 1.1)
+
+
+def test_fallback_rate_is_the_share_of_all_requests_served_by_a_later_source():
+    # 10 requests: 4 served by the primary, 3 by the backup after the primary failed, 3 failed on both
+    outcomes = [served(i, "primary") for i in range(4)]
+    outcomes += [served(i, "primary", "backup") for i in range(4, 7)]
+    outcomes += [served(i, "primary", "backup", ok=False) for i in range(7, 10)]
+    report = Report(outcomes, workers=2, started_at=0.0, finished_at=2.0)
+    s = report.summary()
+    assert s["succeeded"] == 7 and s["fallback_rate"] == pytest.approx(0.3)  # 3 of 10, not 3 of the 7 answered
+    assert "fallback rate   30.0% of requests" in report.describe()
+
+
 def test_describe_formats_every_time():
     text = make([0.1, 0.2]).describe()
     assert "wall time       2.00 s" in text and "latency p50     150 ms" in text

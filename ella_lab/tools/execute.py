@@ -33,18 +33,20 @@ def execute(path: Path, *, timeout: int = 300, kernel: str = "python3") -> float
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("widgets", None)  # the state of a previous run; a run without widgets leaves none
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name=kernel,
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
-        store_widget_state=True,  # nbclient needs it for interact() output widgets; dropped below
+        # saved in nb.metadata.widgets, so JupyterLab draws interact() sliders and progress bars before a run
+        # (each widget output keeps its text/plain fallback; nbval skips widget views, whose ids vary)
+        store_widget_state=True,
     )
     started = clock()
     client.execute()
     elapsed = clock() - started
-    nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ella-lab)", "language": "python", "name": "python3"}
     nbformat.write(nb, path)
     return elapsed
