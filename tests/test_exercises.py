@@ -91,11 +91,11 @@ def test_p3_q2_safe_worker():
     assert q.check(reference(phase3, q, "worker"))
     status, message = verdict(q, guide_worker)
     assert status == "incorrect"
-    assert message.startswith("request DataRequest-4 was never answered: your worker stopped after an exception")
+    assert message.startswith("a worker returned before it took STOP, when the queue looked empty")
     assert "13 get() call(s) had no task_done()" in verdict(q, worker_without_task_done)[1]
     assert "still running" in verdict(q, worker_ignoring_stop)[1] and "STOP" in verdict(q, worker_ignoring_stop)[1]
     assert "should be the exception itself; got None" in verdict(q, worker_storing_none)[1]
-    assert "returned before the queue was empty" in verdict(q, lambda tasks, results, fetch: None)[1]
+    assert "returned before it took STOP" in verdict(q, lambda tasks, results, fetch: None)[1]
     assert verdict(q, starter)[0] == "not attempted"
 
 
@@ -232,7 +232,7 @@ def test_p6_q2_safe_pool():
     q = phase6.q2
     assert q.check(reference(phase6, q, "pool_fetch"))
     assert "first exception hides every later answer" in verdict(q, pool_map)[1]
-    assert "ran in one thread" in verdict(q, one_thread)[1]
+    assert "ran in the calling thread" in verdict(q, one_thread)[1]
     assert "not in the order of `requests`" in verdict(q, completion_order)[1]
 
 
