@@ -206,6 +206,8 @@ class SafeWorker(Question):
             raise Incorrect(
                 f"{twice} was fetched {fetched.count(twice)} times: each request is taken, and fetched, once."
             )
+        if not results and fetch.calls:
+            raise Incorrect("results is empty: store each answer as results[request] (printing it keeps nothing).")
         if tasks.early:
             raise Incorrect(
                 f"task_done() for {tasks.early[0]} came before its answer was stored: tasks.join() returns while "
