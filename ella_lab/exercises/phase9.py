@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..service import FlakyService
-from ._core import RUNAWAY, Incorrect, NumberQuestion, Question, SecondsQuestion, call_bounded
+from ._core import RUNAWAY, Incorrect, NotAttempted, NumberQuestion, Question, SecondsQuestion, call_bounded
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -85,7 +85,7 @@ class HttpFetch(Question):
     def _call(self, fetch: Any, service: FlakyService, request: str, timeout: float) -> tuple[Any, Any]:
         try:
             return call_bounded(fetch, service.url, request, timeout, what="fetch", timeout=3.0), None
-        except Incorrect:
+        except (Incorrect, NotAttempted):
             raise
         except Exception as exc:
             exc.__traceback__ = exc.__context__ = exc.__cause__ = None  # only its type matters; free the response
