@@ -590,10 +590,12 @@ def test_engine_picks():
         ({**right, "blocking_driver": "processes"}, "the driver waits, it does not compute"),
         ({"cpu": "processes"}, "no engine for 'many_waits'"),
         ({**right, "cpu": "gpu"}, "choose one of"),
+        ({**right, "blocking_driver": None}, "no engine for 'blocking_driver'"),
         (["processes", "asyncio", "threads"], "give a dict"),
     ]
     for answer, expected in cases:
         assert_catalogue(q, answer, expected)
+    assert q.judge(dict.fromkeys(right)).status == "not attempted"
 
 
 def test_the_kernel_question():

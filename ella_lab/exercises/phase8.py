@@ -6,7 +6,7 @@ import asyncio
 import inspect
 from typing import Any, ClassVar
 
-from ._core import Incorrect, Question, SecondsQuestion, call_bounded
+from ._core import Incorrect, NotAttempted, Question, SecondsQuestion, call_bounded
 
 __all__ = ["ENGINES", "WORKLOADS", "q1", "q2", "q3", "q4"]
 
@@ -57,7 +57,9 @@ class PickEngines(Question):
     def _check(self, picks: Any) -> str:
         if not isinstance(picks, dict):
             raise Incorrect(f"give a dict {{workload: engine}} for {list(WORKLOADS)}; got {type(picks).__name__}.")
-        missing = [w for w in WORKLOADS if w not in picks]
+        if all(picks.get(w) is None for w in WORKLOADS):
+            raise NotAttempted("replace each None with an engine, then run the cell again.")
+        missing = [w for w in WORKLOADS if picks.get(w) is None]
         if missing:
             raise Incorrect(f"no engine for {missing[0]!r}: give one for each of {list(WORKLOADS)}.")
         for workload in WORKLOADS:
