@@ -53,7 +53,7 @@ class FullJitter(Question):
     """
     SCENARIO = (6, 0.01, 0.1, range(400))
     HIDDEN = (8, 0.05, 0.5, range(1000, 1300))
-    KS_LIMIT = 0.06  # the reference stays under 0.03 on these seeds; a skewed draw is far above
+    KS_LIMIT = 0.06  # the reference: 0.013 on the visible seeds, 0.036 on the hidden; a skewed draw: 0.15 and up
 
     def _check(self, delays_for: Any) -> str:
         self._run(delays_for, *self.SCENARIO)
