@@ -106,6 +106,28 @@ def test_the_students_exception_is_the_students():
     assert result.status == "incorrect" and result.message == "your answer raised ValueError('mine')"
 
 
+class CallsDirectly(Question):
+    """A check in the style of a walkthrough exercise: it calls the answer itself, without call_bounded."""
+
+    def _check(self, answer):
+        return answer(3)
+
+
+def test_an_answer_called_directly_that_raises_is_the_students():
+    cell = {}  # the student's code lives in a notebook cell, not in the check's file
+    exec(compile("def raises(x):\n    raise ValueError(f'bad {x}')", "/tmp/ipykernel_1/123.py", "exec"), cell)
+    raises = cell["raises"]
+    result = CallsDirectly("q").judge(raises)
+    assert result.status == "incorrect" and result.message == "your answer raised ValueError('bad 3')"
+    assert CallsDirectly("q").judge(lambda x: "fine")
+
+
+def test_a_crash_inside_a_library_check_is_the_checkers(monkeypatch):
+    monkeypatch.setattr(phase4, "check_number", dict.__getitem__)  # a bug in the check: a TypeError, no frame
+    result = phase4.q2.judge(lambda p, k: 0.123)
+    assert result.status == "error" and "internal error in the check" in result.message
+
+
 def test_a_dict_returned_to_pool_fetch_is_judged_not_crashed():
     result = phase6.q2.judge(lambda fetch, requests, workers: {r: fetch(r) for r in requests[:1]})
     assert result.status == "incorrect" and "pool_fetch should return a list, got dict" in result.message

@@ -19,9 +19,12 @@ import datetime
 import decimal
 import math
 import numbers
+import os
+import sysconfig
 import textwrap
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -119,9 +122,43 @@ def mark_answer_error(exc: BaseException) -> BaseException:
     return exc
 
 
-def raised_by_answer(exc: BaseException) -> bool:
-    """True when ``exc`` came out of the student's code (through ``call_bounded``), not out of the check."""
-    return bool(getattr(exc, _FROM_ANSWER, False))
+_LIBRARY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the ella_lab package
+_INSTALLED = tuple(
+    os.path.abspath(path)
+    for key in ("stdlib", "platstdlib", "purelib", "platlib")
+    if (path := sysconfig.get_paths().get(key))
+)
+
+
+def _from_elsewhere(filename: str, checker: frozenset[str]) -> bool:
+    """True for code that is neither the check nor a library (this package, stdlib, site-packages)."""
+    if filename in checker or filename.startswith("<frozen"):
+        return False
+    path = os.path.abspath(filename)
+    return not path.startswith(_LIBRARY + os.sep) and not path.startswith(_INSTALLED)
+
+
+def _checker_files(question: Any) -> frozenset[str]:
+    """The files that define a question's methods (a teacher's own question may live in a notebook cell)."""
+    return frozenset(
+        value.__code__.co_filename
+        for cls in type(question).__mro__
+        for value in vars(cls).values()
+        if hasattr(value, "__code__")
+    )
+
+
+def raised_by_answer(exc: BaseException, question: Any = None) -> bool:
+    """True when ``exc`` came out of the student's code, not out of the check.
+
+    Through ``call_bounded`` the exception is tagged; a check that calls the answer directly is covered by
+    the traceback: an exception that passed through code of neither the check nor a library (a notebook
+    cell, a test) came from the answer.
+    """
+    if getattr(exc, _FROM_ANSWER, False):
+        return True
+    checker = _checker_files(question) if question is not None else frozenset()
+    return any(_from_elsewhere(frame.filename, checker) for frame in traceback.extract_tb(exc.__traceback__))
 
 
 def call_bounded(function: Callable, *args: Any, timeout: float = 2.0, what: str = "your function") -> Any:
@@ -337,7 +374,7 @@ class Question:
         except Incorrect as exc:
             return CheckResult(self.name, INCORRECT, str(exc))
         except Exception as exc:
-            if raised_by_answer(exc):  # the student's code raised where it should not have
+            if raised_by_answer(exc, self):  # the student's code raised where it should not have
                 return CheckResult(self.name, INCORRECT, f"your answer raised {exc!r}")
             return CheckResult(
                 self.name,
