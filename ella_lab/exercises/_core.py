@@ -449,7 +449,7 @@ class NumberQuestion(Question):
     def _check(self, value: Any) -> str:
         number = as_real(value)
         if number is None:
-            raise Incorrect(f"give {self.expects}, like {self.example}; got {value!r}")
+            raise Incorrect(self._not_a_number(value))
         if close_to(number, self.answer, rel=self.rel):
             return self.correct
         for wrong, why in self.mistakes:
@@ -459,6 +459,9 @@ class NumberQuestion(Question):
         if slip:
             raise Incorrect(slip)
         raise Incorrect(f"{number:g}{self._suffix()} is not it; {self.otherwise}")
+
+    def _not_a_number(self, value: Any) -> str:
+        return f"give {self.expects}, like {self.example}; got {value!r}"
 
     def _suffix(self) -> str:
         return {"s": " s", "ms": " ms", "percent": " %"}.get(self.unit or "", "")
@@ -470,6 +473,9 @@ class SecondsQuestion(NumberQuestion):
     expects = "a number of seconds"
     example = "0.015"
     unit = "s"
+
+    def _not_a_number(self, value: Any) -> str:
+        return f"give a number of seconds, like {self.example}; got {value!r}"
 
 
 class ChoiceQuestion(Question):
