@@ -153,6 +153,7 @@ def test_check_hint_and_solution_are_logged(capsys):
         ("phase4", "q3", "hint", None, 3),
         ("phase4", "q3", "solution", None, 4),
     ]
+    assert [(e["checks"], e["hints"], e["solutions"]) for e in log] == [(1, 0, 0), (2, 0, 0), (2, 1, 0), (2, 1, 1)]
     assert "in milliseconds" in log[0]["message"] and log[0]["time"].endswith("+00:00")
     assert log[2]["hint"] == 1
     json.dumps(log)  # a grader can save it as is

@@ -409,7 +409,10 @@ class Question:
         }
         stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         with _LOG_LOCK:
-            number = 1 + sum(1 for e in _LOG if e["question"] == self.name and e["sheet"] == self.sheet)
+            mine = [e for e in _LOG if e["question"] == self.name and e["sheet"] == self.sheet]
+            number = len(mine) + 1
+            for kind in ("check", "hint", "solution"):  # this session's totals, this call included
+                entry[f"{kind}s"] = sum(1 for e in mine if e["action"] == kind) + (action == kind)
             _LOG.append({**entry, "time": stamp, "number": number})
         shell = _kernel()
         if shell is None or not self._records():
@@ -417,8 +420,9 @@ class Question:
             return
         from IPython.display import display
 
-        # text/plain is what people (and nbval) see; the record rides along in its own MIME type, and the
-        # parts that change from run to run (time, count) in the output's metadata, which nbval skips.
+        # text/plain is what people (and nbval) see; the record rides along in its own MIME type (a cell
+        # keeps only its last output, so the record carries the session's totals: checks, hints,
+        # solutions), and the time in the output's metadata, which nbval does not compare.
         display(
             {"text/plain": line, ATTEMPT_MIME: entry},
             raw=True,
