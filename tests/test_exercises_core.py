@@ -186,5 +186,11 @@ def test_grading_metadata():
     assert Question("x", answer_name="y", points=3).points == 3
 
 
+def test_a_sheet_module_from_its_notebook_name():
+    assert _core.sheet_module("notebooks/exercises/student/ex03-threaded-router.ipynb") is phase3
+    with pytest.raises(ValueError, match="exNN"):
+        _core.sheet_module("03-threaded-router.ipynb")
+
+
 def test_hidden_check_defaults_to_the_visible_one():
     assert phase4.q3.hidden_check(0.020) and not phase4.q3.hidden_check(0.010)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import decimal
+import importlib
 import math
 import numbers
 import os
@@ -53,6 +54,7 @@ __all__ = [
     "manual_questions",
     "questions",
     "raised_by_answer",
+    "sheet_module",
     "unit_slip",
 ]
 
@@ -536,6 +538,14 @@ class Rendezvous:
     def leave(self) -> None:
         with self._cond:
             self.inside -= 1
+
+
+def sheet_module(notebook: str) -> Any:
+    """The module of a sheet from its notebook's name: ``"ex03-threaded-router.ipynb"`` → ``phase3``."""
+    stem = os.path.basename(str(notebook))
+    if not (stem.startswith("ex") and stem[2:4].isdigit()):
+        raise ValueError(f"notebook must be named exNN-..., got {notebook!r}")
+    return importlib.import_module(f"{__package__}.phase{int(stem[2:4])}")
 
 
 def questions(module: Any) -> list[Question]:
