@@ -11,7 +11,7 @@ import pytest
 from exercise_answers import assert_catalogue, do_nothing, hangs, reference
 
 from ella_lab import FallbackChain, Retry, Router
-from ella_lab.exercises import phase1, phase2, phase5, phase7, phase8, phase9
+from ella_lab.exercises import phase1, phase2, phase4, phase5, phase6, phase7, phase8, phase9
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -615,6 +615,8 @@ def test_the_kernel_question():
         (phase8.q3, 2.0, {2000: "in milliseconds", 0.5: "4 processes"}),
         (phase9.q2, 0.6, {600: "in milliseconds", 0.2: "one attempt"}),
         (phase9.q3, 0.96, {96: "as a percentage", 0.64: "both attempts succeed", 0.04: "is lost"}),
+        (phase4.q3, 0.020, {20: "in milliseconds", 0.010: "the median"}),
+        (phase6.q3, 0.045, {45: "in milliseconds", 0.1: "the makespan"}),
     ],
     ids=lambda x: getattr(x, "title", None) if hasattr(x, "title") else None,
 )

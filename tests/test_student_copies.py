@@ -115,3 +115,21 @@ def test_student_links_resolve(path):
     for cell in nb.cells:
         for target in re.findall(r"\]\(([^)#:]+)\)", cell.source):
             assert (path.parent / target).exists(), target
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=lambda p: p.stem)
+def test_saved_instructor_sheets_hold_the_attempt_records(path):
+    """The records a grader reads are in the saved .ipynb: one correct check per checked question."""
+    module = importlib.import_module(f"ella_lab.exercises.phase{path.name[3]}")
+    nb = nbformat.read(path, as_version=4)
+    records = [
+        (output["data"][ATTEMPT_MIME], output["metadata"][ATTEMPT_MIME])
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if ATTEMPT_MIME in output.get("data", {})
+    ]
+    checks = [(data["question"], data["verdict"], data["checks"]) for data, _ in records if data["action"] == "check"]
+    assert checks == [(q.name, "correct", 1) for q in questions(module) if q.checked]
+    assert all(meta["time"].endswith("+00:00") for _, meta in records)
+    assert all(data["sheet"] == module.__name__.rsplit(".", 1)[-1] for data, _ in records)
