@@ -419,7 +419,8 @@ def call_with_timeout(function: Callable[[Any], Any], argument: Any, timeout: fl
     """Return ``function(argument)``, or raise ``TimeoutError`` if it takes longer than ``timeout`` seconds.
 
     The call runs on one of the shared ``helper_threads``; on a timeout it is left to finish (or not)
-    on its own. An answer that arrives after the deadline counts as a timeout too.
+    on its own. An answer that arrives after the deadline counts as a timeout too. Calls made here
+    share one budget of ``MAX_ABANDONED`` abandoned calls (a ``FunctionSource`` has its own).
     """
     return timed_call(function, argument, check_timeout("timeout", timeout), name, _anonymous)
 
