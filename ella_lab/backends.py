@@ -17,7 +17,7 @@ driven blocking in threads, processes and Dask tasks, and with ``await`` on asyn
 - ``dask``: chunks of requests as tasks on a ``dask.distributed`` cluster, served by ``workers``
   threads in all. With no ``client`` a ``LocalCluster`` is started for the run and closed after it;
   a given ``Client`` (a local or a remote cluster) is used as it is. A chunk runs at most once (a
-  claim on the scheduler); a chunk whose worker died is served again one request per task, to find
+  mark in its task's metadata on the scheduler); a chunk whose worker died is served again one request per task, to find
   and fail the request that kills its worker.
 
 Times are ``time.perf_counter`` readings; on one machine they are comparable across processes
@@ -513,26 +513,37 @@ def _stop_run(run_id: str) -> None:
     _STOPPED.add(run_id)
 
 
-def _claim(name: str) -> bool:
-    """Mark a task as started on the scheduler; False if it was, that is if this is the scheduler's rerun."""
-    from dask.distributed import Event
+def _first_run() -> bool:
+    """In a Dask task: True the first time this task runs; False for the scheduler's rerun after its worker died.
 
-    event = Event(name)
-    if event.is_set():
-        return False
-    event.set()
-    return True
+    Each run leaves its own mark in the task's metadata on the scheduler (which forgets it with the
+    task) and, in the same round trip, reads the marks there: another run's mark means this is a rerun.
+    """
+    from dask.distributed import get_worker
+    from distributed.utils import sync
+
+    worker = get_worker()
+    return sync(worker.loop, _mark_and_look, worker.scheduler, worker.get_current_task())
+
+
+async def _mark_and_look(scheduler: Any, key: Any) -> bool:
+    mark = uuid.uuid4().hex
+    _, marks = await asyncio.gather(
+        scheduler.set_metadata(keys=[key, "ella-runs", mark], value=True),
+        scheduler.get_metadata(keys=[key, "ella-runs"], default={}),
+    )
+    return not any(other != mark for other in marks)
 
 
 def serve_chunk(
-    execution: Execution, items: Sequence[bytes], threads: int, queued_at: float, run_id: str, claim: str
+    execution: Execution, items: Sequence[bytes], threads: int, queued_at: float, run_id: str
 ) -> list[bytes | None] | None:
     """A Dask task: serve a chunk of pickled requests with ``threads`` threads, once.
 
     Returns each outcome pickled (``None`` for requests not served after a stop), or ``None`` if
     the chunk ran before: the scheduler reruns the tasks of a worker that died.
     """
-    if not _claim(claim):
+    if not _first_run():
         return None
     where = f"dask-{os.getpid()}"
     execute = execution.execute
@@ -553,7 +564,7 @@ def serve_chunk(
 
 
 def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
-    from dask.distributed import Client, Event, LocalCluster, as_completed, wait
+    from dask.distributed import Client, LocalCluster, as_completed, wait
 
     execution: Execution = router._execution
     _check_picklable(execution.source, "dask")
@@ -562,7 +573,6 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         cluster = LocalCluster(host="127.0.0.1", dashboard_address="127.0.0.1:0", processes=True)
         client = Client(cluster)
     run_id = uuid.uuid4().hex
-    claims: list[str] = []
     futures: dict[Any, list[int]] = {}
     try:
         # At most `workers` requests at once: with fewer workers than cluster threads, one thread per task and
@@ -584,8 +594,7 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         serve = functools.partial(serve_chunk, execution, threads=per_task, queued_at=queued_at, run_id=run_id)
 
         def submit(indices: list[int]) -> Any:
-            claims.append(f"ella-{run_id}-{len(claims)}")
-            future = client.submit(serve, [packed[i] for i in indices], claim=claims[-1], pure=False)
+            future = client.submit(serve, [packed[i] for i in indices], pure=False)
             futures[future] = indices
             return future
 
@@ -595,8 +604,11 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         todo = list(packed)
         size = max(1, math.ceil(len(todo) / max(1, min(len(todo), tasks))))
         crashed: list[int] = []
-        for future in as_completed([submit(todo[k : k + size]) for k in range(0, len(todo), size)]):
-            part = _result(future)
+        parts = [todo[k : k + size] for k in range(0, len(todo), size)]
+        chunks = client.map(serve, [[packed[i] for i in part] for part in parts], pure=False)  # one message
+        futures.update(zip(chunks, parts, strict=True))
+        # Results come in as each chunk ends, gathered in the background (not one round trip per chunk).
+        for future, part in as_completed(chunks, with_results=True, raise_errors=False):
             if isinstance(part, list):
                 for i, data in zip(futures[future], part, strict=True):
                     record(i, data)
@@ -620,13 +632,10 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         if cluster is not None:
             client.close()
             cluster.close()
-        else:
-            for name in claims:
-                Event(name, client=client).clear()
 
 
 def _result(future: Any) -> Any:
-    """A chunk's outcomes; ``None`` if its worker died; or the error that kept it from running."""
+    """A chunk's outcomes; ``None`` if its worker died; or the error that kept it from running (waits for it)."""
     from dask.distributed import KilledWorker
 
     try:
