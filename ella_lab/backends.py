@@ -89,7 +89,7 @@ class Execution:
         """``execute(request, queued_at, worker)``: the plan run blocking; a single source's one call inline."""
         # The closures refer to the source and the flag, never to self: no reference cycle, no garbage.
         source, name, last_error = self.source, self.source.name, self.last_error
-        if serves(source):
+        if not self.single:
 
             def execute(request: Any, queued_at: float, worker: str) -> Outcome:
                 started = clock()
