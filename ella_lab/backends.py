@@ -16,9 +16,9 @@ driven blocking in threads, processes and Dask tasks, and with ``await`` on asyn
   started, go to a fresh process. For CPU-bound sources: it sidesteps the GIL. The source must be picklable.
 - ``dask``: chunks of requests as tasks on a ``dask.distributed`` cluster, served by ``workers``
   threads in all. With no ``client`` a ``LocalCluster`` is started for the run and closed after it;
-  a given ``Client`` (a local or a remote cluster) is used as it is. A chunk runs at most once (a
-  claim on the scheduler); a chunk whose worker died is served again one request per task, to find
-  and fail the request that kills its worker.
+  a given ``Client`` (a local or a remote cluster) is used as it is. A chunk runs at most once
+  (marks in its task's metadata on the scheduler, see ``_TaskRuns``); a chunk whose worker died
+  midway is served again one request per task, to find and fail the request that kills its worker.
 
 Times are ``time.perf_counter`` readings; on one machine they are comparable across processes
 (a system-wide monotonic clock). On a remote cluster, compare a request's times with each other only.
@@ -89,7 +89,7 @@ class Execution:
         """``execute(request, queued_at, worker)``: the plan run blocking; a single source's one call inline."""
         # The closures refer to the source and the flag, never to self: no reference cycle, no garbage.
         source, name, last_error = self.source, self.source.name, self.last_error
-        if serves(source):
+        if not self.single:
 
             def execute(request: Any, queued_at: float, worker: str) -> Outcome:
                 started = clock()
@@ -513,27 +513,63 @@ def _stop_run(run_id: str) -> None:
     _STOPPED.add(run_id)
 
 
-def _claim(name: str) -> bool:
-    """Mark a task as started on the scheduler; False if it was, that is if this is the scheduler's rerun."""
-    from dask.distributed import Event
+class _TaskRuns:
+    """A Dask task's runs, marked in its metadata on the scheduler (forgotten with the task: no cleanup).
 
-    event = Event(name)
-    if event.is_set():
-        return False
-    event.set()
-    return True
+    The scheduler runs a task again when its worker dies, whether the task was running there or had
+    finished with its result still there. A run marks itself before it calls anything, and leaves its
+    outcomes in its mark when done; a rerun finds the marks: outcomes to hand back without calling
+    anything again, or a run that died midway (``crashed``).
+    """
+
+    def __init__(self) -> None:
+        from dask.distributed import get_worker
+
+        self.worker = get_worker()
+        self.keys = [self.worker.get_current_task(), "ella-runs", uuid.uuid4().hex]
+        self.crashed = False
+        self.saved: list[bytes | None] | None = None
+
+    def begin(self) -> bool:
+        """Mark this run and read the others' marks, in one round trip; True if this is the first run."""
+        marks = self._sync(self._begin)
+        for mark, saved in marks.items():
+            if mark != self.keys[-1]:
+                if saved is None:
+                    self.crashed = True
+                else:
+                    self.saved = saved
+        return not (self.crashed or self.saved is not None)
+
+    async def _begin(self) -> dict[str, Any]:
+        scheduler = self.worker.scheduler
+        _, marks = await asyncio.gather(
+            scheduler.set_metadata(keys=self.keys, value=None),
+            scheduler.get_metadata(keys=self.keys[:-1], default={}),
+        )
+        return marks
+
+    def end(self, outcomes: list[bytes | None]) -> None:
+        """Leave the outcomes in this run's mark: a rerun (the worker dies before they are collected) returns them."""
+        self._sync(self.worker.scheduler.set_metadata, keys=self.keys, value=outcomes)
+
+    def _sync(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        from distributed.utils import sync
+
+        return sync(self.worker.loop, function, *args, **kwargs)
 
 
 def serve_chunk(
-    execution: Execution, items: Sequence[bytes], threads: int, queued_at: float, run_id: str, claim: str
+    execution: Execution, items: Sequence[bytes], threads: int, queued_at: float, run_id: str
 ) -> list[bytes | None] | None:
     """A Dask task: serve a chunk of pickled requests with ``threads`` threads, once.
 
     Returns each outcome pickled (``None`` for requests not served after a stop), or ``None`` if
-    the chunk ran before: the scheduler reruns the tasks of a worker that died.
+    a run of this chunk died midway (the scheduler reruns the tasks of a worker that died).
     """
-    if not _claim(claim):
-        return None
+    runs = _TaskRuns()
+    if not runs.begin():
+        return runs.saved
     where = f"dask-{os.getpid()}"
     execute = execution.execute
 
@@ -543,17 +579,20 @@ def serve_chunk(
         return _serve_packed(execute, item, queued_at, f"{where}/{worker}")
 
     if threads == 1:
-        return [one(item) for item in items]
+        outcomes = [one(item) for item in items]
+    else:
 
-    def in_pool(item: bytes) -> bytes | None:  # the pool names its threads "ella-chunk_<k>": shown as worker-<k>
-        return one(item, "worker-" + threading.current_thread().name.rpartition("_")[2])
+        def in_pool(item: bytes) -> bytes | None:  # the pool names its threads "ella-chunk_<k>": shown as worker-<k>
+            return one(item, "worker-" + threading.current_thread().name.rpartition("_")[2])
 
-    with ThreadPoolExecutor(threads, thread_name_prefix="ella-chunk") as pool:
-        return list(pool.map(in_pool, items))
+        with ThreadPoolExecutor(threads, thread_name_prefix="ella-chunk") as pool:
+            outcomes = list(pool.map(in_pool, items))
+    runs.end(outcomes)
+    return outcomes
 
 
 def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
-    from dask.distributed import Client, Event, LocalCluster, as_completed, wait
+    from dask.distributed import Client, LocalCluster, as_completed, wait
 
     execution: Execution = router._execution
     _check_picklable(execution.source, "dask")
@@ -562,7 +601,6 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         cluster = LocalCluster(host="127.0.0.1", dashboard_address="127.0.0.1:0", processes=True)
         client = Client(cluster)
     run_id = uuid.uuid4().hex
-    claims: list[str] = []
     futures: dict[Any, list[int]] = {}
     try:
         # At most `workers` requests at once: with fewer workers than cluster threads, one thread per task and
@@ -584,8 +622,7 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         serve = functools.partial(serve_chunk, execution, threads=per_task, queued_at=queued_at, run_id=run_id)
 
         def submit(indices: list[int]) -> Any:
-            claims.append(f"ella-{run_id}-{len(claims)}")
-            future = client.submit(serve, [packed[i] for i in indices], claim=claims[-1], pure=False)
+            future = client.submit(serve, [packed[i] for i in indices], pure=False)
             futures[future] = indices
             return future
 
@@ -595,15 +632,25 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         todo = list(packed)
         size = max(1, math.ceil(len(todo) / max(1, min(len(todo), tasks))))
         crashed: list[int] = []
-        for future in as_completed([submit(todo[k : k + size]) for k in range(0, len(todo), size)]):
-            part = _result(future)
+        parts = [todo[k : k + size] for k in range(0, len(todo), size)]
+        chunks = client.map(serve, [[packed[i] for i in part] for part in parts], pure=False)  # one message
+        futures.update(zip(chunks, parts, strict=True))
+        # Results come in as each chunk ends, gathered in the background (not one round trip per chunk).
+        for future, part in as_completed(chunks, with_results=True, raise_errors=False):
+            if part is not None and not isinstance(part, list):  # an error, perhaps collecting a lost result
+                part = _result(future)  # ask again: a lost result is computed again (its saved outcomes)
+            indices = futures.pop(future)
+            future.release()  # let the scheduler forget it: a worker dying later does not run it again
             if isinstance(part, list):
-                for i, data in zip(futures[future], part, strict=True):
+                for i, data in zip(indices, part, strict=True):
                     record(i, data)
-            else:  # its worker died (the scheduler's rerun was refused), or the chunk could not run
-                crashed.extend(futures[future])
+            else:  # a run of the chunk died midway, or the chunk could not run
+                crashed.extend(indices)
         for i in sorted(crashed):  # one request per task, one at a time: the one that kills a worker fails alone
-            part = _result(submit([i]))
+            future = submit([i])
+            part = _result(future)
+            del futures[future]
+            future.release()
             if isinstance(part, list):
                 record(i, part[0])
             else:
@@ -620,13 +667,10 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         if cluster is not None:
             client.close()
             cluster.close()
-        else:
-            for name in claims:
-                Event(name, client=client).clear()
 
 
 def _result(future: Any) -> Any:
-    """A chunk's outcomes; ``None`` if its worker died; or the error that kept it from running."""
+    """A chunk's outcomes; ``None`` if its worker died; or the error that kept it from running (waits for it)."""
     from dask.distributed import KilledWorker
 
     try:

@@ -99,7 +99,7 @@ class Router:
             requests = list(requests)
         if self.executor != "threads":
             return run_backend(self, requests)  # type: ignore[arg-type]
-        results: list[Outcome | None] = []
+        results: list[Outcome | None] = [] if streamed else [None] * len(requests)  # type: ignore[arg-type]
         queue: SimpleQueue = SimpleQueue()
         threads: list[threading.Thread] = []
 
@@ -119,7 +119,6 @@ class Router:
         try:
             put = queue.put
             if not streamed:  # enqueue everything first: each worker has work the moment it starts
-                results = [None] * len(requests)  # type: ignore[arg-type]
                 for i, request in enumerate(requests):
                     put((i, request, clock()))
                 for _ in range(min(self.workers, len(results))):
