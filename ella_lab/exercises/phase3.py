@@ -61,6 +61,12 @@ class Makespan(Question):
                     f"{call} returned {as_real(got):.4g}: the last, partial round still takes a full latency (round "
                     "up, not down)."
                 )
+            if k and n % k == 0 and close_to(got, (n // k + 1) * latency):
+                raise Incorrect(
+                    f"{call} returned {as_real(got):.4g}: one round too many. {k} workers serve {n} requests in "
+                    f"exactly {n // k} full rounds; n // k + 1 is right only when the last round is partial (use "
+                    "math.ceil(n / k))."
+                )
             raise Incorrect(f"{call} returned {got!r}; work it out by hand for these numbers.")
 
 
