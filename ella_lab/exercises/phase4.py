@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import Incorrect, Question, SecondsQuestion, as_real, call_bounded, check_number, close_to
+from ._core import Incorrect, NotAttempted, Question, SecondsQuestion, as_real, call_bounded, check_number, close_to
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -75,6 +75,8 @@ class Fallback(Question):
         given = list(sources)
         try:
             value, error = call_bounded(fallback, request, given, what="fallback"), None
+        except (Incorrect, NotAttempted):
+            raise
         except Exception as exc:
             value, error = None, exc
         if given != sources:
