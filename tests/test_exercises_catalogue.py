@@ -4,6 +4,8 @@ visible and the hidden cases), and rejects the wrong answers real learners write
 import math
 import queue
 import random
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
@@ -32,7 +34,8 @@ MAKESPAN_BUGS = [
     ("rounds rounded down", lambda n, k, latency: (n // k) * latency, "round up, not down"),
     ("print instead of return", lambda n, k, latency: print(n, k, latency), "forget `return`"),
     ("milliseconds", lambda n, k, latency: math.ceil(n / k) * latency * 1000, "right in milliseconds"),
-    ("one round too many", lambda n, k, latency: (n // k + 1) * latency, "work it out by hand"),
+    ("one round too many", lambda n, k, latency: (n // k + 1) * latency, "one round too many"),
+    ("whole seconds", lambda n, k, latency: math.ceil(n * latency / k), "work it out by hand"),
     ("a string", lambda n, k, latency: f"{math.ceil(n / k) * latency} s", "expected a number"),
 ]
 
@@ -189,11 +192,113 @@ def fetches_twice_worker(tasks, results, fetch):
     tasks.task_done()
 
 
+def spawning_worker(tasks, results, fetch):  # a thread per request: unbounded, returns before its work is done
+    while True:
+        request = tasks.get()
+        if request is STOP:
+            tasks.task_done()
+            return
+
+        def job(request=request):
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+            finally:
+                tasks.task_done()
+
+        threading.Thread(target=job).start()
+
+
+def stop_put_back_worker(tasks, results, fetch):  # the "one STOP for everyone" pattern
+    while True:
+        request = tasks.get()
+        if request is STOP:
+            tasks.put(STOP)
+            tasks.task_done()
+            return
+        try:
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def connection_errors_only_worker(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except ConnectionError as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def task_done_twice_worker(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+                tasks.task_done()
+        finally:
+            tasks.task_done()
+
+
+def iter_worker(tasks, results, fetch):  # correct: iter(callable, sentinel)
+    for request in iter(tasks.get, STOP):
+        try:
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = exc
+        finally:
+            tasks.task_done()
+    tasks.task_done()
+
+
+class CallableWorker:  # correct: a callable instance, with :=
+    def __call__(self, tasks, results, fetch):
+        while (request := tasks.get()) is not STOP:
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+            tasks.task_done()
+        tasks.task_done()
+
+
+def polling_worker(tasks, results, fetch):  # correct: get_nowait, sleep and try again; leaves only on STOP
+    while True:
+        try:
+            request = tasks.get_nowait()
+        except queue.Empty:
+            time.sleep(0.005)
+            continue
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
 WORKER_BUGS = [
     ("no sentinel: get(timeout) and leave on Empty (the guide)", guide_worker, "when the queue looked empty"),
     ("no sentinel: get_nowait()", nowait_worker, "when the queue looked empty"),
     ("while not tasks.empty()", while_not_empty_worker, "when the queue looked empty"),
-    ("task_done() before the work", task_done_first_worker, "task_done() for DataRequest-"),
+    ("task_done() before the work", task_done_first_worker, "came before its answer was stored"),
     ("no task_done()", no_task_done_worker, "had no task_done()"),
     ("ignores STOP", ignores_stop_worker, "a worker must return when it takes STOP"),
     ("fetch on the sentinel", fetches_the_sentinel_worker, "called fetch(STOP)"),
@@ -204,6 +309,10 @@ WORKER_BUGS = [
     ("fetches each request twice", fetches_twice_worker, "was fetched 2 times"),
     ("do nothing", do_nothing, "returned before it took STOP"),
     ("hangs", hangs, "still running after 2 s"),
+    ("a thread per request", spawning_worker, "fetch ran in a thread your worker started"),
+    ("STOP put back for the next worker", stop_put_back_worker, "your worker put STOP back on the queue"),
+    ("catches ConnectionError only", connection_errors_only_worker, "not only with ConnectionError"),
+    ("task_done() twice for a failure", task_done_twice_worker, "more often than get()"),
 ]
 
 # -- 03 q3 workers_needed ------------------------------------------------------------------------
@@ -310,17 +419,105 @@ def fallback_retries_each(request, sources):
     raise ExceptionGroup("all failed", errors)
 
 
+def fallback_truthy(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            answer = source(request)
+            if answer:
+                return answer
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_connection_errors_only(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_runtime_error(request, sources):
+    for source in sources:
+        try:
+            return source(request)
+        except Exception:
+            pass
+    raise RuntimeError("all sources failed")
+
+
+def fallback_exception_of_a_list(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise Exception(errors)
+
+
+def fallback_pops(request, sources):
+    errors = []
+    while sources:
+        source = sources.pop(0)
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_base_group(request, sources):  # correct: BaseExceptionGroup of Exceptions is an ExceptionGroup
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise BaseExceptionGroup("all failed", errors)
+
+
+def fallback_recursive(request, sources, errors=None):  # correct
+    errors = [] if errors is None else errors
+    if not sources:
+        raise ExceptionGroup("all failed", errors)
+    try:
+        return sources[0](request)
+    except Exception as exc:
+        return fallback_recursive(request, sources[1:], [*errors, exc])
+
+
+class CallableFallback:  # correct: a callable object
+    def __call__(self, request, sources):
+        errors = []
+        for source in sources:
+            try:
+                return source(request)
+            except Exception as exc:
+                errors.append(exc)
+        raise ExceptionGroup(f"{len(errors)} failed", errors)
+
+
 FALLBACK_BUGS = [
     ("the guide's hard-coded recovery", fallback_guide, "Call the sources themselves"),
-    ("asks every source", fallback_asks_everyone, "called [1, 1] times; expected [1, 0]"),
+    ("asks every source", fallback_asks_everyone, "stop at the first answer"),
     ("raises only the last error", fallback_raises_last, "raise an ExceptionGroup"),
-    ("two sources only", fallback_two_only, "source-2 was up and should have answered"),
+    ("two sources only", fallback_two_only, "which was up, was never asked"),
     ("swallows errors, returns None", fallback_swallows, "should raise, so that a failure never looks like an answer"),
     ("stringified errors", fallback_stringifies, "should raise"),
-    ("backwards", fallback_backwards, "expected source-0's answer"),
-    ("retries each source", fallback_retries_each, "called [2, 1] times; expected [1, 1]"),
+    ("backwards", fallback_backwards, ("expected source-0's answer", "ask each in order, once")),
+    ("retries each source", fallback_retries_each, "ask each in order, once"),
     ("print instead of return", lambda request, sources: print(sources[0](request)), "returned None"),
     ("hangs", hangs, "did not return within"),
+    ("skips a falsy answer", fallback_truthy, 'an empty answer ("", 0) is still an answer'),
+    ("catches ConnectionError only", fallback_connection_errors_only, "not only ConnectionError"),
+    ("RuntimeError when all fail", fallback_runtime_error, "raise an ExceptionGroup(message, errors)"),
+    ("Exception(errors) when all fail", fallback_exception_of_a_list, "raise an ExceptionGroup(message, errors)"),
+    ("empties the caller's list", fallback_pops, "do not modify the list you were given"),
 ]
 
 CHAIN_BUGS = [
@@ -361,6 +558,37 @@ def jitter_mixes_global(attempts, base, cap, rng):
     ]
 
 
+def jitter_own_rng(attempts, base, cap, rng):
+    mine = random.Random(0)
+    return [mine.uniform(0, jitter_ceiling(n, base, cap)) for n in range(1, attempts)]
+
+
+def jitter_reseeds(attempts, base, cap, rng):
+    rng.seed(42)
+    return [rng.uniform(0, jitter_ceiling(n, base, cap)) for n in range(1, attempts)]
+
+
+def jitter_global_seeded_from_rng(attempts, base, cap, rng):
+    random.seed(rng.random())
+    return [random.uniform(0, jitter_ceiling(n, base, cap)) for n in range(1, attempts)]
+
+
+def jitter_time_seeded(attempts, base, cap, rng):
+    mine = random.Random(time.perf_counter_ns())
+    return [mine.uniform(0, jitter_ceiling(n, base, cap)) for n in range(1, attempts)]
+
+
+def jitter_generator(attempts, base, cap, rng):  # correct: a generator, rng.random() * ceiling
+    ceiling = base
+    for _ in range(attempts - 1):
+        yield rng.random() * min(cap, ceiling)
+        ceiling *= 2
+
+
+def jitter_tuple_reversed_bounds(attempts, base, cap, rng):  # correct: uniform(b, a) is uniform(a, b)
+    return tuple(rng.uniform(jitter_ceiling(n, base, cap), 0) for n in range(1, attempts))
+
+
 JITTER_BUGS = [
     ("no jitter", lambda a, b, c, rng: [jitter_ceiling(n, b, c) for n in range(1, a)], "that is no jitter"),
     (
@@ -371,16 +599,25 @@ JITTER_BUGS = [
     (
         "ignores the rng (global random)",
         lambda a, b, c, rng: [random.uniform(0, jitter_ceiling(n, b, c)) for n in range(1, a)],
-        "none came from the rng you were given",
+        "used Python's global random module",
     ),
     ("one draw reused for every retry", jitter_reuses_draw, "every retry uses the same random draw"),
-    ("global random mixed in", jitter_mixes_global, "gave different waits on a second call"),
-    ("no cap", lambda a, b, c, rng: [rng.uniform(0, b * 2 ** (n - 1)) for n in range(1, a)], "outside [0, 0.1]"),
+    ("global random mixed in", jitter_mixes_global, "used Python's global random module"),
+    ("no cap", lambda a, b, c, rng: [rng.uniform(0, b * 2 ** (n - 1)) for n in range(1, a)], "outside [0, "),
     (
         "exponent off by one",
         lambda a, b, c, rng: [rng.uniform(0, min(c, b * 2**n)) for n in range(1, a)],
         "the first is base itself",
     ),
+    (
+        "exponent one too low (ceilings halved)",
+        lambda a, b, c, rng: [rng.uniform(0, jitter_ceiling(n, b, c)) for n in range(0, a - 1)],
+        "your exponent is one too low",
+    ),
+    ("a random.Random of its own", jitter_own_rng, "your waits do not come from that rng"),
+    ("reseeds the given rng", jitter_reseeds, "reseeds the rng it was given"),
+    ("global random seeded from rng", jitter_global_seeded_from_rng, "used Python's global random module"),
+    ("a Random seeded from the clock", jitter_time_seeded, "none came from the rng you were given"),
     ("a wait per attempt", lambda a, b, c, rng: [rng.uniform(0, b) for _ in range(a)], "no retry, so no wait"),
     (
         "not uniform (squared)",
@@ -492,6 +729,62 @@ def returns_futures(fetch, requests, workers):
         return [(r, pool.submit(fetch, r)) for r in requests]
 
 
+def pool_batches(fetch, requests, workers):  # waits for each batch of `workers` before the next
+    answers = []
+    with ThreadPoolExecutor(workers) as pool:
+        for start in range(0, len(requests), workers):
+            batch = requests[start : start + workers]
+            futures = [pool.submit(fetch, r) for r in batch]
+            for r, f in zip(batch, futures, strict=True):
+                try:
+                    answers.append((r, f.result()))
+                except Exception as exc:
+                    answers.append((r, exc))
+    return answers
+
+
+def pool_safe_map(fetch, requests, workers):  # correct: pool.map over a wrapper that returns the exception
+    def safe(request):
+        try:
+            return fetch(request)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(zip(requests, pool.map(safe, requests), strict=True))
+
+
+def pool_exception_or_result(fetch, requests, workers):  # correct
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(fetch, r) for r in requests]
+    return [(r, f.exception() or f.result()) for r, f in zip(requests, futures, strict=True)]
+
+
+def pool_by_hand(fetch, requests, workers):  # correct: `workers` threads taking indices from a queue
+    answers = {}
+    todo = queue.Queue()
+    for item in enumerate(requests):
+        todo.put(item)
+
+    def work():
+        while True:
+            try:
+                i, r = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                answers[i] = fetch(r)
+            except Exception as exc:
+                answers[i] = exc
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [(r, answers[i]) for i, r in enumerate(requests)]
+
+
 POOL_BUGS = [
     ("pool.map", pool_map, "first exception hides every later answer"),
     ("no pool at all", one_thread, "ran in the calling thread"),
@@ -501,12 +794,23 @@ POOL_BUGS = [
     ("waits for each future before the next", waits_for_each, "at most 1 call(s) ran at once"),
     ("returns a dict", returns_dict, "pool_fetch should return a list, got dict"),
     ("stringified errors", stringified_pool, "keep the exception itself"),
-    ("failures dropped", skips_failures, "request DataRequest-4 got no answer"),
+    ("failures dropped", skips_failures, "got no answer"),
     ("futures, not answers", returns_futures, "the answers are Future objects"),
     ("print instead of return", lambda fetch, requests, workers: print(requests), "returned None"),
+    ("batches of `workers`, each awaited", pool_batches, "waits for a whole batch of `workers`"),
 ]
 
 # -- the tables ----------------------------------------------------------------------------------
+
+# Unusual but correct answers (from a review that attacked the checks as a student): each must pass.
+ALTERNATIVES = {
+    "p3.q1": [lambda n, k, latency: -(-n // k) * latency],
+    "p3.q2": [iter_worker, CallableWorker(), polling_worker],
+    "p3.q3": [lambda x, latency: math.ceil(x / (1 / latency) - 1e-9)],
+    "p4.q1": [fallback_base_group, fallback_recursive, CallableFallback()],
+    "p6.q1": [jitter_generator, jitter_tuple_reversed_bounds],
+    "p6.q2": [pool_safe_map, pool_exception_or_result, pool_by_hand],
+}
 
 CODE_QUESTIONS = {
     "p3.q1": (phase3, phase3.q1, "makespan", makespan_alt, MAKESPAN_BUGS),
@@ -541,8 +845,22 @@ def test_reference_and_an_alternative_pass_visible_and_hidden_cases(key):
 
 
 @pytest.mark.parametrize(("key", "answer", "expected"), CATALOGUE)
-def test_each_wrong_answer_is_rejected_naming_its_bug(key, answer, expected):
+def test_each_wrong_answer_is_rejected_naming_its_bug_by_the_visible_and_the_hidden_check(key, answer, expected):
     assert_catalogue(CODE_QUESTIONS[key][1], answer, expected)
+
+
+@pytest.mark.parametrize(
+    ("key", "answer"),
+    [
+        pytest.param(key, answer, id=f"{key}: {i}")
+        for key, answers in ALTERNATIVES.items()
+        for i, answer in enumerate(answers)
+    ],
+)
+def test_unusual_correct_answers_pass_the_visible_and_the_hidden_check(key, answer):
+    question = CODE_QUESTIONS[key][1]
+    assert question.judge(answer), question.judge(answer)
+    assert question.hidden_check(answer), question.hidden_check(answer)
 
 
 def test_answers_fitted_to_the_visible_cases_fail_the_hidden_ones():

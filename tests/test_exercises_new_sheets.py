@@ -2,10 +2,16 @@
 (visible and hidden cases), and rejects the wrong answers real learners write, naming the bug."""
 
 import asyncio
+import datetime
+import enum
+import http.client
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from time import time as now
 
 import pytest
 from exercise_answers import assert_catalogue, do_nothing, hangs, reference
@@ -146,16 +152,109 @@ def fetch_all_prints(requests, fetch):
         print(answer)
 
 
+def fetch_all_sorted_by_name(requests, fetch):
+    pairs, lock = [], threading.Lock()
+
+    def work(request):
+        try:
+            answer = fetch(request)
+        except Exception as exc:
+            answer = exc
+        with lock:
+            pairs.append((request, answer))
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [answer for _, answer in sorted(pairs, key=lambda pair: pair[0])]
+
+
+def fetch_all_sleeps(requests, fetch):  # daemon threads and a sleep instead of join()
+    answers = [None] * len(requests)
+
+    def work(i, r):
+        try:
+            answers[i] = fetch(r)
+        except Exception as exc:
+            answers[i] = exc
+
+    for i, r in enumerate(requests):
+        threading.Thread(target=work, args=(i, r), daemon=True).start()
+    time.sleep(0.2)
+    return answers
+
+
+def fetch_all_default_pool(requests, fetch):  # ThreadPoolExecutor(): min(32, cores + 4) threads, not one per request
+    def safe(request):
+        try:
+            return fetch(request)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor() as pool:
+        return list(pool.map(safe, requests))
+
+
+def fetch_all_short_joins(requests, fetch):
+    answers = [None] * len(requests)
+
+    def work(i, r):
+        try:
+            answers[i] = fetch(r)
+        except Exception as exc:
+            answers[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i, r)) for i, r in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(0.02)
+    return answers
+
+
+class _FetchThread(threading.Thread):
+    def __init__(self, fetch, request):
+        super().__init__()
+        self.fetch, self.request = fetch, request
+
+    def run(self):
+        try:
+            self.answer = self.fetch(self.request)
+        except Exception as exc:
+            self.answer = exc
+
+
+def fetch_all_thread_subclass(requests, fetch):  # correct
+    threads = [_FetchThread(fetch, r) for r in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [t.answer for t in threads]
+
+
+def fetch_all_pool_of_n(requests, fetch):  # correct: a pool with one thread per request
+    with ThreadPoolExecutor(max_workers=max(1, len(requests))) as pool:
+        futures = [pool.submit(fetch, r) for r in requests]
+    return [f.exception() or f.result() for f in futures]
+
+
 FETCH_ALL_BUGS = [
     ("start and join in the same loop", fetch_all_joins_in_loop, "start every thread before you join any"),
     ("target=fetch(request)", fetch_all_calls_target, "fetch ran in your own thread"),
-    ("no join", fetch_all_no_join, "returned before its threads finished"),
+    ("no join", fetch_all_no_join, "still had a fetch running"),
     ("answers appended in finishing order", fetch_all_appends, "not in the order of the requests"),
     ("exception lost in the thread", fetch_all_unguarded, "a thread's exception was lost"),
     ("stringified error", fetch_all_stringified, "keep the exception itself"),
     ("every request fetched twice", fetch_all_twice, "was fetched 2 times"),
     ("print instead of return", fetch_all_prints, "returned None"),
     ("hangs", hangs, "did not return within"),
+    ("answers sorted by request name", fetch_all_sorted_by_name, "not in the order of the requests"),
+    ("sleep instead of join", fetch_all_sleeps, "still had a fetch running"),
+    ("a default-size pool", fetch_all_default_pool, "is not one thread per request"),
+    ("join with a short timeout", fetch_all_short_joins, "still had a fetch running"),
 ]
 
 # -- 02 q1 timed ---------------------------------------------------------------------------------
@@ -176,6 +275,59 @@ def timed_swallows(fn, *args):
     except Exception:
         result = None
     return result, time.perf_counter() - start
+
+
+def timed_imported_wall_clock(fn, *args):
+    started = now()
+    return fn(*args), now() - started
+
+
+def timed_datetime(fn, *args):
+    started = datetime.datetime.now()
+    result = fn(*args)
+    return result, (datetime.datetime.now() - started).total_seconds()
+
+
+def timed_time_ns(fn, *args):
+    started = time.time_ns()
+    result = fn(*args)
+    return result, (time.time_ns() - started) / 1e9
+
+
+def timed_nanoseconds(fn, *args):
+    started = time.perf_counter_ns()
+    result = fn(*args)
+    return result, time.perf_counter_ns() - started
+
+
+def timed_rounded(fn, *args):
+    started = time.perf_counter()
+    result = fn(*args)
+    return result, round(time.perf_counter() - started, 1)
+
+
+def timed_wraps_the_error(fn, *args):
+    started = time.perf_counter()
+    try:
+        result = fn(*args)
+    except Exception as exc:
+        raise RuntimeError("fn failed") from exc
+    return result, time.perf_counter() - started
+
+
+class _Stopwatch:
+    def __enter__(self):
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.elapsed = time.perf_counter() - self.started
+
+
+def timed_context_manager(fn, *args):  # correct
+    with _Stopwatch() as watch:
+        result = fn(*args)
+    return result, watch.elapsed
 
 
 TIMED_BUGS = [
@@ -205,6 +357,12 @@ TIMED_BUGS = [
     ("exception swallowed", timed_swallows, "yours hid it"),
     ("pair reversed", lambda fn, *args: timed_alt(fn, *args)[::-1], "the wrong way round"),
     ("print instead of return", lambda fn, *args: print(timed_alt(fn, *args)), "returned None"),
+    ("from time import time", timed_imported_wall_clock, "the wall-clock date"),
+    ("datetime.now()", timed_datetime, "the wall-clock date"),
+    ("time.time_ns()", timed_time_ns, "the wall-clock date"),
+    ("perf_counter_ns() not converted", timed_nanoseconds, "is in nanoseconds"),
+    ("rounded to 0.1 s", timed_rounded, "do not round the measurement"),
+    ("the error wrapped in another", timed_wraps_the_error, "let fn's own exception through"),
 ]
 
 # -- 05 q1 main, q2 the guard --------------------------------------------------------------------
@@ -224,6 +382,16 @@ def main_alt_right(requests, primary, backup, workers):
     return report
 
 
+def main_hand_written_fallback(requests, primary, backup, workers):  # correct: a fallback of its own as the source
+    def chain(request):
+        try:
+            return primary(request)
+        except Exception:
+            return backup(request)
+
+    return Router(chain, workers=workers).run(requests)
+
+
 MAIN_BUGS = [
     ("no fallback", lambda requests, p, b, w: Router(p, workers=w).run(requests), "the backup was never asked"),
     (
@@ -234,7 +402,7 @@ MAIN_BUGS = [
     (
         "ignores workers",
         lambda requests, p, b, w: Router(FallbackChain([p, b])).run(requests),
-        "at most 3 request(s) ran at once with workers=4",
+        ("at most 3 request(s) ran at once with workers=4", "ran at once with workers=2"),
     ),
     (
         "runs the batch twice",
@@ -279,7 +447,23 @@ GUARD_BUGS = [
         "from router import run_router\n\nif __name__ == '__main__':\n    run_router()\n",
         "No module named 'router'",
     ),
-    ("no fallback", GOOD_SCRIPT.replace("FallbackChain([primary, backup])", "primary"), "some requests failed"),
+    ("no fallback", GOOD_SCRIPT.replace("FallbackChain([primary, backup])", "primary"), "the backup was never asked"),
+    (
+        "a report printed, no router",
+        'if __name__ == "__main__":\n    print("requests 10\\nfailed 0")\n',
+        "no SimulatedSource",
+    ),
+    (
+        "the backup alone",
+        GOOD_SCRIPT.replace("FallbackChain([primary, backup])", "backup"),
+        "the primary was never asked",
+    ),
+    (
+        "other requests",
+        GOOD_SCRIPT.replace("for i in range(10)", "for i in range(1, 11)"),
+        "which is not one of DataRequest-0",
+    ),
+    ("prints when imported", 'print("loading main")\n' + GOOD_SCRIPT, "importing main.py printed"),
     ("not a string", lambda: None, "give the text of main.py as a string"),
 ]
 
@@ -358,6 +542,67 @@ class BreakerUpperCase(BreakerAlt):
         self.state = "CLOSED"
 
 
+class BreakerStrict(BreakerAlt):  # correct: half-opens only once more than reset_after has passed
+    def allow(self):
+        if self.state == "open" and self.clock() - self.since > self.reset_after:
+            self.state = "half-open"
+            return True
+        return self.state == "closed"
+
+
+class BreakerDeadline:  # correct: keeps the time it may try again, with an Enum for its state
+    class State(enum.Enum):
+        CLOSED = "closed"
+        OPEN = "open"
+        HALF_OPEN = "half-open"
+
+    def __init__(self, failures, reset_after, clock):
+        self.failures, self.reset_after, self.clock = failures, reset_after, clock
+        self._state, self.count, self.retry_at = self.State.CLOSED, 0, None
+
+    @property
+    def state(self):
+        return self._state.value
+
+    def _open(self):
+        self._state, self.retry_at = self.State.OPEN, self.clock() + self.reset_after
+
+    def allow(self):
+        if self._state is self.State.OPEN and self.clock() >= self.retry_at:
+            self._state = self.State.HALF_OPEN
+            return True
+        return self._state is self.State.CLOSED
+
+    def record(self, ok):
+        if self._state is self.State.HALF_OPEN:
+            if ok:
+                self._state, self.count = self.State.CLOSED, 0
+            else:
+                self._open()
+        elif self._state is self.State.CLOSED:
+            self.count = 0 if ok else self.count + 1
+            if self.count >= self.failures:
+                self._open()
+
+
+class BreakerNoHalfOpen(BreakerAlt):  # lets one call through per reset_after but stays "open"
+    def allow(self):
+        if self.state == "open" and self.clock() >= self.since + self.reset_after:
+            self.since, self.trial = self.clock(), True
+            return True
+        return self.state == "closed"
+
+    def record(self, ok):
+        if getattr(self, "trial", False):
+            self.trial = False
+            if ok:
+                self.state, self.in_a_row = "closed", 0
+            else:
+                self.since = self.clock()
+            return
+        super().record(ok)
+
+
 BREAKER_BUGS = [
     ("never half-opens (reads the real clock)", breaker_variant(real_clock=True), "do you read time.monotonic()"),
     ("half-open lets every call through", breaker_variant(half_open_lets_all=True), "exactly one trial call"),
@@ -369,6 +614,7 @@ BREAKER_BUGS = [
     ("an open breaker lets calls through", breaker_variant(never_refuses=True), "an open breaker refuses calls"),
     ("state names in capitals", BreakerUpperCase, '.state should be "closed", "open" or "half-open"'),
     ("not a class", 42, "expected a class Breaker"),
+    ("no half-open state", BreakerNoHalfOpen, "while its one trial is out"),
 ]
 
 # -- 08 q2 async fetch_all -----------------------------------------------------------------------
@@ -447,9 +693,81 @@ async def async_prints(requests, fetch, limit):
     print(await async_alt(requests, fetch, limit))
 
 
+async def async_batches(requests, fetch, limit):  # gather `limit` at a time: slots idle between batches
+    answers = []
+    for start in range(0, len(requests), limit):
+        batch = requests[start : start + limit]
+        answers += await asyncio.gather(*(fetch(r) for r in batch), return_exceptions=True)
+    return answers
+
+
+def async_global_semaphore():
+    """A fetch_all whose semaphore is made once, outside, and kept: bound to the first run's event loop."""
+    kept = {}
+
+    async def fetch_all(requests, fetch, limit):
+        semaphore = kept.setdefault("semaphore", asyncio.Semaphore(limit))
+
+        async def one(r):
+            async with semaphore:
+                try:
+                    return await fetch(r)
+                except Exception as exc:
+                    return exc
+
+        return await asyncio.gather(*map(one, requests))
+
+    return fetch_all
+
+
+async def async_short_timeout(requests, fetch, limit):  # a 5 ms timeout per fetch: slow answers become errors
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(r):
+        async with semaphore:
+            try:
+                return await asyncio.wait_for(fetch(r), 0.005)
+            except Exception as exc:
+                return exc
+
+    return await asyncio.gather(*map(one, requests))
+
+
+async def async_queue_workers(requests, fetch, limit):  # correct: `limit` worker tasks on an asyncio.Queue
+    todo, answers = asyncio.Queue(), [None] * len(requests)
+    for item in enumerate(requests):
+        todo.put_nowait(item)
+
+    async def work():
+        while not todo.empty():
+            i, r = todo.get_nowait()
+            try:
+                answers[i] = await fetch(r)
+            except Exception as exc:
+                answers[i] = exc
+
+    await asyncio.gather(*(work() for _ in range(limit)))
+    return answers
+
+
+async def async_task_group(requests, fetch, limit):  # correct
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(r):
+        async with semaphore:
+            try:
+                return await fetch(r)
+            except Exception as exc:
+                return exc
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(r)) for r in requests]
+    return [t.result() for t in tasks]
+
+
 ASYNC_BUGS = [
     ("awaits one at a time", async_sequential, "at most 1 fetch(es) ran at once"),
-    ("no limit", async_no_limit, "ran at once with limit=4"),
+    ("no limit", async_no_limit, "fetches ran at once with limit="),
     ("a semaphore per call", async_semaphore_per_call, "a semaphore made inside each call limits nothing"),
     ("gather without return_exceptions", async_first_exception, "gather stops at the first exception"),
     ("coroutines never awaited", async_unawaited, "coroutines that never ran"),
@@ -458,6 +776,9 @@ ASYNC_BUGS = [
     ("stringified errors", async_stringified, "keep the exception itself"),
     ("print instead of return", async_prints, "returned None"),
     ("not async", lambda requests, fetch, limit: [], "not a coroutine"),
+    ("batches of `limit`", async_batches, "waits for a whole batch of `limit`"),
+    ("a semaphore kept across runs", async_global_semaphore(), "bound to the event loop of its first run"),
+    ("a 5 ms timeout per fetch", async_short_timeout, "should be what fetch returned; got TimeoutError"),
 ]
 
 # -- 09 q1 fetch over urllib ---------------------------------------------------------------------
@@ -471,6 +792,8 @@ def http_alt(url, request, timeout):
     except urllib.error.HTTPError as exc:
         exc.close()
         raise ConnectionError(exc.code) from None
+    except urllib.error.URLError as exc:
+        raise (TimeoutError if isinstance(exc.reason, TimeoutError) else ConnectionError)(str(exc.reason)) from None
     with response:
         return str(response.read(), "utf-8")
 
@@ -532,6 +855,52 @@ def http_oserror(url, request, timeout):
         raise ConnectionError(str(exc)) from None
 
 
+def http_fixed_timeout(url, request, timeout):  # ignores `timeout`: 2 s of its own
+    try:
+        with urllib.request.urlopen(f"{url}/data/{request}", timeout=2) as response:
+            return response.read().decode()
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc)) from None
+
+
+def http_default_timeout(url, request, timeout):  # sets the timeout of every socket in the process
+    socket.setdefaulttimeout(timeout)
+    try:
+        with urllib.request.urlopen(f"{url}/data/{request}") as response:
+            return response.read().decode()
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc)) from None
+
+
+def http_refused_unmapped(url, request, timeout):  # maps HTTPError, lets URLError (nothing listens) out
+    try:
+        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"HTTP {exc.code}") from None
+
+
+def http_client(url, request, timeout):  # correct: http.client directly (a refused connect is a ConnectionError)
+    connection = http.client.HTTPConnection(url.split("//")[1], timeout=timeout)
+    try:
+        connection.request("GET", f"/data/{request}")
+        response = connection.getresponse()
+        body = response.read().decode()
+        if response.status >= 400:
+            raise ConnectionError(f"HTTP {response.status}")
+        return body
+    finally:
+        connection.close()
+
+
+def http_url_errors(url, request, timeout):  # correct: every URLError (HTTPError included) is a ConnectionError
+    try:
+        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
+            return str(response.read(), "latin-1")
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc)) from None
+
+
 HTTP_BUGS = [
     ("no timeout", http_no_timeout, "pass timeout=timeout to urlopen"),
     ("HTTPError not mapped", http_unmapped, "raised HTTPError: map it to a ConnectionError"),
@@ -539,12 +908,29 @@ HTTP_BUGS = [
     ("errors swallowed", http_swallowed, "fetch returned None: raise ConnectionError"),
     ("bytes, not text", http_bytes, "decode them"),
     ("wrong path", http_wrong_path, "404 Not Found"),
-    ("always the same request", http_fixed_request, "ask for the request you were given"),
+    (
+        "always the same request",
+        http_fixed_request,
+        ("ask for the request you were given", "which the service answers"),  # the hidden service drops it
+    ),
     ("timeouts turned into ConnectionError", http_oserror, "let the socket's TimeoutError through"),
     ("print instead of return", lambda url, request, timeout: print(http_alt(url, request, timeout)), "returned None"),
+    ("a timeout of its own", http_fixed_timeout, "pass timeout=timeout to urlopen"),
+    ("socket.setdefaulttimeout", http_default_timeout, "fetch called socket.setdefaulttimeout()"),
+    ("a refused connection not mapped", http_refused_unmapped, "wraps the refused connection in urllib.error.URLError"),
 ]
 
 # -- the tables ----------------------------------------------------------------------------------
+
+# Unusual but correct answers (from a review that attacked the checks as a student): each must pass.
+ALTERNATIVES = {
+    "p1.q3": [fetch_all_thread_subclass, fetch_all_pool_of_n],
+    "p2.q1": [timed_context_manager],
+    "p5.q1": [main_hand_written_fallback],
+    "p7.q1": [BreakerStrict, BreakerDeadline],
+    "p8.q2": [async_queue_workers, async_task_group],
+    "p9.q1": [http_client, http_url_errors],
+}
 
 CODE_QUESTIONS = {
     "p1.q3": (phase1, phase1.q3, "fetch_all", fetch_all_alt, FETCH_ALL_BUGS),
@@ -573,8 +959,28 @@ def test_reference_and_an_alternative_pass_visible_and_hidden_cases(key):
 
 
 @pytest.mark.parametrize(("key", "answer", "expected"), CATALOGUE)
-def test_each_wrong_answer_is_rejected_naming_its_bug(key, answer, expected):
+def test_each_wrong_answer_is_rejected_naming_its_bug_by_the_visible_and_the_hidden_check(key, answer, expected):
     assert_catalogue(CODE_QUESTIONS[key][1], answer, expected)
+
+
+@pytest.mark.parametrize(
+    ("key", "answer"),
+    [
+        pytest.param(key, answer, id=f"{key}: {i}")
+        for key, answers in ALTERNATIVES.items()
+        for i, answer in enumerate(answers)
+    ],
+)
+def test_unusual_correct_answers_pass_the_visible_and_the_hidden_check(key, answer):
+    question = CODE_QUESTIONS[key][1]
+    assert question.judge(answer), question.judge(answer)
+    assert question.hidden_check(answer), question.hidden_check(answer)
+
+
+def test_the_check_leaves_the_default_socket_timeout_as_it_found_it():
+    before = socket.getdefaulttimeout()
+    assert not phase9.q1.judge(http_default_timeout)
+    assert socket.getdefaulttimeout() == before
 
 
 def test_engine_picks():

@@ -87,15 +87,19 @@ class FetchAll(Question):
                 thread.join()
             return answers
     """
-    SCENARIO = (tuple(f"DataRequest-{i}" for i in range(6)), "DataRequest-2")
-    HIDDEN = ((tuple(f"order-{i}" for i in range(20, 29)), "order-27"), (("only",), None))
+    # The names do not sort in their order (an answer sorted by name is caught); the first finishes last.
+    SCENARIO = (tuple(f"DataRequest-{i}" for i in (7, 3, 12, 0, 9, 4)), "DataRequest-12")
+    HIDDEN = ((tuple(f"order-{i}" for i in (27, 9, 30, 21, 8, 25, 2, 14, 11)), "order-21"), (("only",), None))
+    BURST = (tuple(f"burst-{i}" for i in range(40)), None)  # more than a default pool's min(32, cores + 4)
+    HOLD = 0.3  # the first request holds its thread this long after every fetch has started
 
     def _check(self, fetch_all: Any) -> str:
-        self._run(fetch_all, *self.SCENARIO)
+        for scenario in (self.SCENARIO, self.BURST):
+            self._run(fetch_all, *scenario)
         return "every fetch ran at the same time, each answer in its place, and the failure kept as an answer."
 
     def _check_hidden(self, fetch_all: Any) -> str:
-        for scenario in self.HIDDEN:
+        for scenario in (*self.HIDDEN, self.BURST):
             self._run(fetch_all, *scenario)
         return "right on every case."
 
@@ -104,21 +108,43 @@ class FetchAll(Question):
             raise Incorrect(f"expected a function fetch_all(requests, fetch), got {fetch_all!r}")
         meeting = Rendezvous(len(requests), wait=1.0)
         calls: list[tuple[str, str]] = []
+        threads: list[threading.Thread] = []
         lock = threading.Lock()
+        returned = threading.Event()
+        inside = [0]
 
         def fetch(request: str) -> str:
             with lock:
                 calls.append((request, threading.current_thread().name))
-            meeting.enter()
+                threads.append(threading.current_thread())
+                inside[0] += 1
             try:
-                time.sleep(0.03 if request == requests[0] else 0.005)  # the first finishes last
-                if request == failing:
-                    raise ConnectionError(f"source failed on {request}")
-                return f"Result for {request}"
+                meeting.enter()
+                try:
+                    if request == requests[0] and len(requests) > 1:
+                        returned.wait(self.HOLD)  # the first finishes last
+                    else:
+                        time.sleep(0.005)
+                    if request == failing:
+                        raise ConnectionError(f"source failed on {request}")
+                    return f"Result for {request}"
+                finally:
+                    meeting.leave()
             finally:
-                meeting.leave()
+                with lock:
+                    inside[0] -= 1
 
-        answers = call_bounded(fetch_all, list(requests), fetch, what="fetch_all", timeout=5.0)
+        try:
+            answers = call_bounded(fetch_all, list(requests), fetch, what="fetch_all", timeout=4.0)
+            with lock:
+                running = inside[0]
+        finally:
+            returned.set()
+        if running and not any(name == "ella-exercise" for _, name in calls):
+            raise Incorrect(
+                f"fetch_all returned while {running} of its thread(s) still had a fetch running: join() every thread "
+                "before you return (a sleep only guesses how long they take, and is too short for a slow fetch)."
+            )
         if answers is None:
             raise Incorrect("fetch_all returned None: return the list of answers (printing them gives nothing back).")
         if not isinstance(answers, (list, tuple)):
@@ -132,6 +158,13 @@ class FetchAll(Question):
             raise Incorrect(
                 "fetch ran in your own thread, not in the new ones: Thread(target=fetch(request)) calls fetch right "
                 "away. Pass the function and its arguments: Thread(target=work, args=(request,))."
+            )
+        distinct = len({id(t) for t in threads})
+        if len(requests) > 1 and not meeting.met and distinct < len(fetched):
+            raise Incorrect(
+                f"{distinct} thread(s) ran your {len(fetched)} fetches, at most {meeting.peak} at once: a pool "
+                "(ThreadPoolExecutor() runs at most min(32, cores + 4) threads) is not one thread per request. "
+                "Give each request its own threading.Thread."
             )
         if len(answers) != len(requests):
             raise Incorrect(f"{len(answers)} answers for {len(requests)} requests: one answer per request.")

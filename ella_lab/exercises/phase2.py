@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import threading
 import time
+from collections.abc import Callable
+from types import CodeType
 from typing import Any, ClassVar
 
 from ._core import ChoiceQuestion, Incorrect, NumberQuestion, Question, as_real, call_bounded
@@ -26,21 +30,56 @@ class _Slow:
 
 
 class _CountWallClock:
-    """While a check runs, count the calls of ``time.time`` made from the answer's thread."""
+    """While a check runs, count the calls of ``time.time`` and ``time.time_ns`` made from the answer's thread."""
 
     def __enter__(self) -> _CountWallClock:
-        self.calls, self.original = 0, time.time
+        self.calls, self.originals = 0, {"time": time.time, "time_ns": time.time_ns}
 
-        def counted() -> float:
-            if threading.current_thread().name == "ella-exercise":
-                self.calls += 1
-            return self.original()
+        def counting(original: Callable[[], Any]) -> Callable[[], Any]:
+            def counted() -> Any:
+                if threading.current_thread().name == "ella-exercise":
+                    self.calls += 1
+                return original()
 
-        time.time = counted
+            return counted
+
+        for name, original in self.originals.items():
+            setattr(time, name, counting(original))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        time.time = self.original
+        for name, original in self.originals.items():
+            setattr(time, name, original)
+
+
+_DATE_READERS = frozenset({"now", "utcnow", "today"})
+
+
+def _names(code: CodeType) -> set[str]:
+    """Every global and attribute name a function's code (and the code nested in it) uses."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _names(const)
+    return names
+
+
+def _reads_wall_clock(fn: Any) -> bool:
+    """True when ``fn``'s code names a wall clock by import: ``from time import time``, ``datetime.now()``."""
+    code, scope = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
+    if code is None or scope is None:
+        return False
+    names = _names(code)
+    for name in names:
+        value = scope.get(name)
+        if value is None:
+            continue
+        with contextlib.suppress(TypeError):
+            if value in (time.time, time.time_ns):
+                return True
+        if (value is datetime.datetime or value is datetime) and names & _DATE_READERS:
+            return True
+    return False
 
 
 class Timed(Question):
@@ -76,7 +115,9 @@ class Timed(Question):
             raise Incorrect(f"expected a function timed(fn, *args), got {timed!r}")
         slow = _Slow(seconds)
         with _CountWallClock() as wall:
+            started = time.perf_counter()
             got = call_bounded(timed, slow, *args, what="timed")
+            outside = time.perf_counter() - started  # the call, as the check measured it from outside
         if got is None:
             raise Incorrect("timed returned None: return (result, seconds), do not print them.")
         if len(slow.calls) > 1:
@@ -98,25 +139,46 @@ class Timed(Question):
         number = as_real(elapsed)
         if number is None:
             raise Incorrect(f"the second item should be a number of seconds; got {elapsed!r}.")
+        if seconds * 1e9 * 0.9 <= number <= (outside + 0.01) * 1e9:
+            raise Incorrect(
+                f"{number:g} is in nanoseconds (time.perf_counter_ns counts those): give the seconds, divide by 1e9, "
+                "or use time.perf_counter()."
+            )
         if seconds * 1000 * 0.9 <= number <= seconds * 1000 + 2000:
             raise Incorrect(f"{number:g} is in milliseconds; give the seconds (do not multiply by 1000).")
         if number < seconds * 0.9:
+            if number > 0 and number == round(number, 1):
+                raise Incorrect(
+                    f"you measured {number:g} s for a call that sleeps {seconds} s: do not round the measurement "
+                    "(round(x, 1) turns 0.05 into 0.0 or 0.1); return the seconds as measured."
+                )
             raise Incorrect(
                 f"you measured {number:.3g} s for a call that sleeps {seconds} s: read the clock before and after "
                 "the call (time.process_time counts CPU time only, and a sleep uses none)."
             )
         if number > seconds + 2.0:
             raise Incorrect(f"you measured {number:.3g} s for a call of {seconds} s: subtract the start time.")
-        if wall.calls:
+        if number > outside + 0.005:
             raise Incorrect(
-                "you timed with time.time(), the wall-clock date: it can jump (clock adjustments) and is coarse on "
-                "some systems. Use time.perf_counter(), made for measuring durations."
+                f"you measured {number:g} s, but the whole call of timed took {outside:.4f} s: do not round the "
+                "measurement (round(x, 1) turns 0.05 into 0.1); return the seconds as measured."
+            )
+        if wall.calls or _reads_wall_clock(timed):
+            raise Incorrect(
+                "you timed with the wall-clock date (time.time(), time.time_ns() or datetime.now()): it can jump "
+                "(clock adjustments) and is coarse on some systems. Use time.perf_counter(), made for measuring "
+                "durations."
             )
         failing = _Slow(0.0, fails=True)
         try:
             call_bounded(timed, failing, *args, what="timed")
         except ValueError:
             return
+        except Exception as exc:
+            raise Incorrect(
+                f"when fn raised ValueError, timed raised {type(exc).__name__}: let fn's own exception through "
+                "unchanged (a timer measures; it changes nothing)."
+            ) from None
         raise Incorrect("when fn raises, timed should let the exception through; yours hid it.")
 
 

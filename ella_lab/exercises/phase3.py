@@ -61,6 +61,12 @@ class Makespan(Question):
                     f"{call} returned {as_real(got):.4g}: the last, partial round still takes a full latency (round "
                     "up, not down)."
                 )
+            if k and n % k == 0 and close_to(got, (n // k + 1) * latency):
+                raise Incorrect(
+                    f"{call} returned {as_real(got):.4g}: one round too many. {k} workers serve {n} requests in "
+                    f"exactly {n // k} full rounds; n // k + 1 is right only when the last round is partial (use "
+                    "math.ceil(n / k))."
+                )
             raise Incorrect(f"{call} returned {got!r}; work it out by hand for these numbers.")
 
 
@@ -78,6 +84,7 @@ class _Tasks(queue.Queue):
         self.took_stop: set[str] = set()
         self.polled: set[str] = set()  # threads that were shown an empty queue
         self.early: list[Any] = []  # requests whose task_done() came before their answer
+        self.put_back: list[Any] = []  # items a worker put on the queue (STOP again, a request again)
 
     def _looks_empty(self) -> bool:
         name = threading.current_thread().name
@@ -97,6 +104,11 @@ class _Tasks(queue.Queue):
             self.took_stop.add(name)
         return item
 
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if threading.current_thread().name.startswith("ella-check-worker"):
+            self.put_back.append(item)
+        super().put(item, block, timeout)
+
     def empty(self) -> bool:
         return self._looks_empty() or super().empty()
 
@@ -113,8 +125,8 @@ class _Tasks(queue.Queue):
 class _Fetch:
     """The source handed to the workers: records every call and its thread; slow on the last requests."""
 
-    def __init__(self, requests: tuple[str, ...], failing: str, error: type[Exception]):
-        self.requests, self.failing, self.error = requests, failing, error
+    def __init__(self, requests: tuple[str, ...], failing: dict[str, type[Exception]]):
+        self.requests, self.failing = requests, failing
         self.calls: list[tuple[Any, str]] = []
         self.lock = threading.Lock()
 
@@ -124,8 +136,8 @@ class _Fetch:
         if request is STOP:
             raise TypeError("fetch() got the sentinel STOP, which is not a request")
         time.sleep(0.05 if request in self.requests[-2:] else 0.002)  # work in flight when join() is tried
-        if request == self.failing:
-            raise self.error(f"source failed on {request}")
+        if request in self.failing:
+            raise self.failing[request](f"source failed on {request}")
         return f"Result for {request}"
 
 
@@ -153,8 +165,12 @@ class SafeWorker(Question):
                 finally:
                     tasks.task_done()
     """
-    SCENARIO = (tuple(f"DataRequest-{i}" for i in range(10)), "DataRequest-4", 3, ConnectionError)
-    HIDDEN = (tuple(f"order-{i:03d}" for i in range(7, 21)), "order-011", 4, TimeoutError)
+    SCENARIO = (
+        tuple(f"DataRequest-{i}" for i in range(10)),
+        {"DataRequest-4": ConnectionError, "DataRequest-6": TimeoutError},
+        3,
+    )
+    HIDDEN = (tuple(f"order-{i:03d}" for i in range(7, 21)), {"order-011": TimeoutError, "order-015": ValueError}, 4)
     DEADLINE = 2.0
 
     def _check(self, worker: Any) -> str:
@@ -163,12 +179,12 @@ class SafeWorker(Question):
     def _check_hidden(self, worker: Any) -> str:
         return self._run(worker, *self.HIDDEN)
 
-    def _run(self, worker: Any, requests: tuple, failing: str, workers: int, error: type[Exception]) -> str:
+    def _run(self, worker: Any, requests: tuple, failing: dict[str, type[Exception]], workers: int) -> str:
         if not callable(worker):
             raise Incorrect(f"expected a function worker(tasks, results, fetch), got {worker!r}")
         results: dict = {}
         tasks = _Tasks(results)
-        fetch = _Fetch(requests, failing, error)
+        fetch = _Fetch(requests, failing)
         died: dict[str, BaseException] = {}
 
         def run() -> None:
@@ -192,9 +208,9 @@ class SafeWorker(Question):
             t.join(max(0.0, deadline - time.perf_counter()))
         if any(isinstance(exc, NotImplementedError) for exc in died.values()):
             raise NotAttempted("replace `raise NotImplementedError` with your loop, then run the cell again.")
-        return self._verdict(requests, failing, error, results, tasks, fetch, threads, died, joined)
+        return self._verdict(requests, failing, results, tasks, fetch, threads, died, joined)
 
-    def _verdict(self, requests, failing, error, results, tasks, fetch, threads, died, joined) -> str:
+    def _verdict(self, requests, failing, results, tasks, fetch, threads, died, joined) -> str:
         fetched = [request for request, _ in fetch.calls]
         if STOP in fetched:
             raise Incorrect(
@@ -206,8 +222,35 @@ class SafeWorker(Question):
             raise Incorrect(
                 f"{twice} was fetched {fetched.count(twice)} times: each request is taken, and fetched, once."
             )
+        workers = {t.name for t in threads}
+        elsewhere = next((name for _, name in fetch.calls if name not in workers), None)
+        if elsewhere is not None:
+            raise Incorrect(
+                f"fetch ran in a thread your worker started ({elsewhere}), not in the worker itself: a worker does "
+                "its fetches one at a time. A thread per request has no bound, and the worker returns before its "
+                "work is done."
+            )
+        if tasks.put_back:
+            what = "STOP" if tasks.put_back[0] is STOP else repr(tasks.put_back[0])
+            raise Incorrect(
+                f"your worker put {what} back on the queue: the producer puts one STOP per worker, so each worker "
+                "takes its own and returns. An extra put() is an item nobody takes (or a get() with no "
+                "task_done()), and tasks.join() waits forever."
+            )
         if not results and fetch.calls:
             raise Incorrect("results is empty: store each answer as results[request] (printing it keeps nothing).")
+        died_early = {name: exc for name, exc in died.items() if name not in tasks.took_stop}
+        if died_early:
+            exc = next(iter(died_early.values()))
+            if isinstance(exc, ValueError) and "task_done" in str(exc):
+                raise Incorrect(
+                    f"your worker raised {exc!r}: it called task_done() more often than get() (twice for a failed "
+                    "request?). One task_done() per get(), in a finally: that runs once."
+                )
+            raise Incorrect(
+                f"your worker stopped after an exception ({exc!r}): catch every Exception around each fetch (a "
+                "source may time out, or fail in a way of its own, not only with ConnectionError), and keep looping."
+            )
         if tasks.early:
             raise Incorrect(
                 f"task_done() for {tasks.early[0]} came before its answer was stored: tasks.join() returns while "
@@ -227,14 +270,6 @@ class SafeWorker(Question):
                 "a worker returned before it took STOP, when the queue looked empty (a get with a timeout, "
                 "get_nowait() or empty()): a producer may still be putting requests, and those are lost. Block "
                 "on tasks.get() and leave only on STOP."
-            )
-        died_early = {name: exc for name, exc in died.items() if name not in tasks.took_stop}
-        if died_early:
-            exc = next(iter(died_early.values()))
-            where = f"request {missing[0]} was never answered: " if missing else ""
-            raise Incorrect(
-                f"{where}your worker stopped after an exception ({exc!r}). Catch exceptions around each fetch, "
-                "and keep looping."
             )
         alive = sum(t.is_alive() for t in threads)
         if alive and missing:
@@ -258,15 +293,16 @@ class SafeWorker(Question):
         extra = [key for key in results if key not in requests]
         if extra:
             raise Incorrect(f"results has a key {extra[0]!r} that is not a request: key the answers by request.")
-        answer = results[failing]
-        if isinstance(answer, str) and failing in answer and "failed" in answer:
-            raise Incorrect(
-                f"{failing} failed, and its answer is the string {answer!r}: store the exception itself, not its "
-                "text, so the caller can still tell a failure from a result."
-            )
-        if not isinstance(answer, error):
-            raise Incorrect(f"{failing} failed, and its answer should be the exception itself; got {answer!r}.")
-        wrong = [r for r in requests if r != failing and results[r] != f"Result for {r}"]
+        for request, error in failing.items():
+            answer = results[request]
+            if isinstance(answer, str) and request in answer and "failed" in answer:
+                raise Incorrect(
+                    f"{request} failed, and its answer is the string {answer!r}: store the exception itself, not "
+                    "its text, so the caller can still tell a failure from a result."
+                )
+            if not isinstance(answer, error):
+                raise Incorrect(f"{request} failed, and its answer should be the exception itself; got {answer!r}.")
+        wrong = [r for r in requests if r not in failing and results[r] != f"Result for {r}"]
         if wrong:
             raise Incorrect(f"the answer for {wrong[0]} should be what fetch returned; got {results[wrong[0]]!r}.")
         if tasks.unfinished_tasks:

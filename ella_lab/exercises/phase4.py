@@ -4,22 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import Incorrect, Question, SecondsQuestion, as_real, call_bounded, check_number, close_to
+from ._core import Incorrect, NotAttempted, Question, SecondsQuestion, as_real, call_bounded, check_number, close_to
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
 
 class _Probe:
-    """A source for the checks: answers or raises, and counts its calls."""
+    """A source for the checks: answers (possibly with a falsy value) or raises, and counts its calls."""
 
-    def __init__(self, name: str, fails: bool):
-        self.name, self.fails, self.calls = name, fails, 0
+    def __init__(self, name: str, fails: bool | type[Exception], answer: Any = None):
+        self.name, self.calls = name, 0
+        self.error: type[Exception] | None = (ConnectionError if fails is True else fails) or None
+        self.answer = answer
 
-    def __call__(self, request: str) -> str:
+    @property
+    def fails(self) -> bool:
+        return self.error is not None
+
+    def message(self) -> str:
+        return f"{self.name} is down"
+
+    def __call__(self, request: str) -> Any:
         self.calls += 1
-        if self.fails:
-            raise ConnectionError(f"{self.name} is down")
-        return f"{request} from {self.name}"
+        if self.error is not None:
+            raise self.error(self.message())
+        return f"{request} from {self.name}" if self.answer is None else self.answer
 
     def __repr__(self) -> str:
         return self.name
@@ -30,8 +39,9 @@ class Fallback(Question):
     expects = "a function fallback(request, sources)"
     answer_name = "fallback"
     hints = (
-        "Loop over the sources in order; return as soon as one returns a value.",
-        "Wrap each call in try/except Exception and keep the errors in a list.",
+        'Loop over the sources in order; return as soon as one returns a value (whatever it is, even "" or 0).',
+        "Wrap each call in try/except Exception (a source may fail in many ways, not only ConnectionError) and "
+        "keep the errors in a list.",
         'After the loop, every source has failed: raise ExceptionGroup("all sources failed", errors).',
     )
     solution_text = """
@@ -45,19 +55,36 @@ class Fallback(Question):
             raise ExceptionGroup(f"all {len(sources)} sources failed for {request}", errors)
     """
 
-    PATTERNS = ((False, False), (True, False), (True, True, False))
-    HIDDEN = ((False,), (True, True, True, False), (True, False, False), (False, True, True))
+    # A pattern: per source, False (up), True (down: ConnectionError) or the exception class it raises;
+    # an optional answer of the first source that is up (a falsy one: it is still an answer).
+    PATTERNS = ((False, False), (True, False), (True, TimeoutError, False), ((TimeoutError, False), ""))
+    HIDDEN = (
+        (False,),
+        (True, ValueError, True, False),
+        (RuntimeError, False, False),
+        (False, True, True),
+        ((True, False), 0),
+    )
+    ALL_DOWN = (ConnectionError, TimeoutError, ValueError, ConnectionError)
 
-    def _run(
-        self, fallback: Any, pattern: tuple[bool, ...], request: str
-    ) -> tuple[list[_Probe], Any, BaseException | None]:
+    def _run(self, fallback: Any, pattern: tuple, request: str, answer: Any = None) -> tuple[list[_Probe], Any, Any]:
         sources = [_Probe(f"source-{i}", fails) for i, fails in enumerate(pattern)]
+        good = next((s for s in sources if not s.fails), None)
+        if good is not None and answer is not None:
+            good.answer = answer
+        given = list(sources)
         try:
-            return sources, call_bounded(fallback, request, sources, what="fallback"), None
-        except ConnectionError as exc:
-            return sources, None, exc
-        except ExceptionGroup as exc:
-            return sources, None, exc
+            value, error = call_bounded(fallback, request, given, what="fallback"), None
+        except (Incorrect, NotAttempted):
+            raise
+        except Exception as exc:
+            value, error = None, exc
+        if given != sources:
+            raise Incorrect(
+                f"fallback changed the list of sources it was given (now {given!r}, was {sources!r}): do not modify "
+                "the list you were given; loop over it (the caller uses it again for the next request)."
+            )
+        return sources, value, error
 
     def _check(self, fallback: Any) -> str:
         self._cases(fallback, self.PATTERNS, "DataRequest-1", 3)
@@ -70,33 +97,51 @@ class Fallback(Question):
     def _cases(self, fallback: Any, patterns: tuple, request: str, down: int) -> None:
         if not callable(fallback):
             raise Incorrect(f"expected a function fallback(request, sources), got {fallback!r}")
-        for pattern in patterns:
-            sources, value, error = self._run(fallback, pattern, request)
-            state = ["down" if f else "up" for f in pattern]
+        for case in patterns:
+            pattern, answer = (case[0], case[1]) if isinstance(case[0], tuple) else (case, None)
+            sources, value, error = self._run(fallback, pattern, request, answer)
+            state = [
+                "up" if not s.fails else "down" if s.error is ConnectionError else s.error.__name__ for s in sources
+            ]
             good = next(s for s in sources if not s.fails)
-            expected = f"{request} from {good.name}"
-            if error is not None:
+            expected = f"{request} from {good.name}" if answer is None else answer
+            if answer is not None and value != expected and good.calls == 1:
                 raise Incorrect(
-                    f"with {state} sources, fallback raised {error!r}; {good.name} was up and should have answered."
+                    f"with sources {state}, {good.name} answered {answer!r} and fallback "
+                    f"{'raised ' + repr(error) if error is not None else 'returned ' + repr(value)}: an empty answer "
+                    '("", 0) is still an answer. Return what the source returned; only an exception means that it '
+                    "failed (never test `if answer:`)."
+                )
+            if error is not None:
+                failed = next((s for s in sources if s.fails and type(error) is s.error), None)
+                if failed is not None and not isinstance(error, ConnectionError):
+                    unasked = f", and {good.name}, which was up, was never asked" if not good.calls else ""
+                    raise Incorrect(
+                        f"with sources {state}, {failed.name} raised {error!r} and fallback let it out{unasked}: catch "
+                        "every Exception around each source, not only ConnectionError (a source may time out, or fail "
+                        "in a way of its own), and go on to the next."
+                    )
+                raise Incorrect(
+                    f"with sources {state}, fallback raised {error!r}; {good.name} was up and should have answered."
                 )
             if value is None:
                 raise Incorrect(
                     f"with sources {state}, fallback returned None: return the answer (printing it, or catching "
                     "and passing, gives the caller nothing)."
                 )
+            asked = [s.calls for s in sources]
+            want = [1 if i <= sources.index(good) else 0 for i in range(len(sources))]
             if value != expected:
                 raise Incorrect(
                     f"with sources {state}, fallback returned {value!r}; expected {good.name}'s answer "
                     f"{expected!r}. Call the sources themselves, with the request you were given."
                 )
-            asked = [s.calls for s in sources]
-            want = [1 if i <= sources.index(good) else 0 for i in range(len(sources))]
             if asked != want:
                 raise Incorrect(
                     f"with sources {state}, the sources were called {asked} times; expected {want}: ask each in "
                     "order, once, and stop at the first answer."
                 )
-        sources, value, error = self._run(fallback, (True,) * down, request)
+        sources, value, error = self._run(fallback, self.ALL_DOWN[:down], request)
         if error is None:
             raise Incorrect(
                 f"every source failed, yet fallback returned {value!r}: it should raise, so that a failure never "
@@ -104,10 +149,12 @@ class Fallback(Question):
             )
         if not isinstance(error, ExceptionGroup):
             raise Incorrect(
-                f"every source failed and fallback raised {error!r}: raise an ExceptionGroup with every source's "
-                "error, so the caller can see them all."
+                f"every source failed and fallback raised {error!r}: raise an ExceptionGroup(message, errors) with "
+                "every source's error (a RuntimeError, or an Exception holding a list, hides them from "
+                "`except*` and from the caller's handlers)."
             )
-        if [str(e) for e in error.exceptions] != [f"source-{i} is down" for i in range(down)]:
+        got = [(type(e), str(e)) for e in error.exceptions]
+        if got != [(s.error, s.message()) for s in sources]:
             raise Incorrect(
                 f"the ExceptionGroup should hold the {down} errors in order; it holds {list(error.exceptions)!r}."
             )

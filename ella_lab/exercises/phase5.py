@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -83,7 +85,7 @@ class Main(Question):
         meeting = Rendezvous(workers, wait=1.0, hold=0.05)
         primary = _Recorder("primary", failing, meeting)
         backup = _Recorder("backup", set())
-        report = call_bounded(main, list(requests), primary, backup, workers, what="main", timeout=10.0)
+        report = call_bounded(main, list(requests), primary, backup, workers, what="main", timeout=4.0)
         if report is None:
             raise Incorrect("main returned None: return the Report of the run (printing it gives the caller nothing).")
         if isinstance(report, dict):
@@ -121,6 +123,32 @@ class Main(Question):
 
 _RAN = re.compile(r"requests\s+10\b")
 
+# Runs main.py (imported, or as the script) with every SimulatedSource call recorded in $ELLA_CHECK_CALLS.
+_RUNNER = """
+import json, os, runpy, sys
+from ella_lab.sources import SimulatedSource
+calls = []
+original = SimulatedSource.fetch
+def recorded(self, request, *args, **kwargs):
+    try:
+        value = original(self, request, *args, **kwargs)
+    except Exception:
+        calls.append([self.name, str(request), False])
+        raise
+    calls.append([self.name, str(request), True])
+    return value
+SimulatedSource.fetch = recorded
+sys.path.insert(0, os.getcwd())
+try:
+    if sys.argv[1] == "import":
+        import main
+    else:
+        runpy.run_path("main.py", run_name="__main__")
+finally:
+    with open(os.environ["ELLA_CHECK_CALLS"], "w") as out:
+        json.dump(calls, out)
+"""
+
 
 class Guard(Question):
     title = "main.py with its __main__ guard"
@@ -148,22 +176,28 @@ class Guard(Question):
             main()
         """
     '''
-    TIMEOUT = 30.0
+    TIMEOUT = 4.0
+    REQUESTS = tuple(f"DataRequest-{i}" for i in range(10))
 
     def _check(self, script: Any) -> str:
         if not isinstance(script, str):
             raise Incorrect(f"give the text of main.py as a string (SCRIPT = '''...'''); got {type(script).__name__}.")
         with tempfile.TemporaryDirectory(prefix="ella-main-") as folder:
             Path(folder, "main.py").write_text(script)
-            imported = self._python(folder, "-c", "import main")
+            imported, calls = self._python(folder, "import")
             if imported.returncode != 0:
                 raise Incorrect(f"`import main` failed: {self._last_line(imported.stderr)}")
-            if _RAN.search(imported.stdout) or imported.stdout.strip():
+            if calls or _RAN.search(imported.stdout):
                 raise Incorrect(
                     "importing main.py ran the router (a test that imports it would run a whole batch): put the call "
                     'under if __name__ == "__main__":'
                 )
-            ran = self._python(folder, "main.py")
+            if imported.stdout.strip():
+                raise Incorrect(
+                    f"importing main.py printed {imported.stdout.strip()[:40]!r}: a module prints nothing when it is "
+                    'imported; put every print under if __name__ == "__main__": (or in main()).'
+                )
+            ran, calls = self._python(folder, "run")
         if ran.returncode != 0:
             raise Incorrect(f"`python main.py` failed: {self._last_line(ran.stderr)}")
         if not _RAN.search(ran.stdout):
@@ -173,17 +207,72 @@ class Guard(Question):
             )
         if len(_RAN.findall(ran.stdout)) > 1:
             raise Incorrect("`python main.py` ran the batch more than once: call main() once, under the guard.")
+        self._sources(calls)
         if not re.search(r"failed\s+0\b", ran.stdout):
             raise Incorrect("some requests failed: wire the primary and the backup into one FallbackChain.")
         return "importing main.py runs nothing; running it runs the batch once, with its fallback."
 
-    def _python(self, folder: str, *args: str) -> subprocess.CompletedProcess:
+    def _sources(self, calls: list[list]) -> None:
+        """The recorded calls: the primary asked for each request once, the backup exactly for its failures."""
+        if not calls:
+            raise Incorrect(
+                "`python main.py` printed a report, but no SimulatedSource was ever called: main() must run the "
+                "router over the primary and the backup, and print the report it gets back."
+            )
+        primary = [(r, ok) for name, r, ok in calls if name == "primary"]
+        backup = [r for name, r, _ in calls if name == "backup"]
+        if not primary:
+            raise Incorrect(
+                'the primary was never asked: the chain is FallbackChain([primary, backup]) with a '
+                'SimulatedSource("primary", ...) first.'
+            )
+        asked = [r for r, _ in primary]
+        other = next((r for r in asked if r not in self.REQUESTS), None)
+        if other is not None:
+            raise Incorrect(
+                f"the primary was asked for {other}, which is not one of DataRequest-0 ... DataRequest-9: run "
+                'exactly those ten, [f"DataRequest-{i}" for i in range(10)].'
+            )
+        twice = next((r for r in self.REQUESTS if asked.count(r) > 1), None)
+        missing = next((r for r in self.REQUESTS if r not in asked), None)
+        if twice is not None or missing is not None:
+            raise Incorrect(
+                f"the primary was asked for {twice} {asked.count(twice)} times: run the router once, with no retry."
+                if twice is not None
+                else f"the primary was never asked for {missing}: run all ten requests, in one run of the router."
+            )
+        failed = sorted(r for r, ok in primary if not ok)
+        if failed and not backup:
+            raise Incorrect(
+                f"the primary failed {len(failed)} request(s) and the backup was never asked: wire them into one "
+                'FallbackChain([primary, backup]), with a SimulatedSource("backup", ...).'
+            )
+        if sorted(backup) != failed:
+            raise Incorrect(
+                f"the backup was asked for {sorted(backup)[:3]}..., but the primary failed {failed}: the backup "
+                "answers exactly the primary's failures (FallbackChain([primary, backup]), in that order)."
+            )
+
+    def _python(self, folder: str, mode: str) -> tuple[subprocess.CompletedProcess, list]:
+        record = Path(folder, "calls.json")
+        record.unlink(missing_ok=True)
         try:
-            return subprocess.run(
-                [sys.executable, *args], cwd=folder, capture_output=True, text=True, timeout=self.TIMEOUT
+            done = subprocess.run(
+                [sys.executable, "-c", _RUNNER, mode],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                timeout=self.TIMEOUT,
+                env={**os.environ, "ELLA_CHECK_CALLS": str(record)},
             )
         except subprocess.TimeoutExpired:
-            raise Incorrect(f"main.py did not finish within {self.TIMEOUT:g} s (it was stopped).") from None
+            what = "`import main`" if mode == "import" else "`python main.py`"
+            raise Incorrect(
+                f"{what} did not finish within {self.TIMEOUT:g} s (it was stopped): does it wait for input, sleep, "
+                "or wait for something that never comes?"
+            ) from None
+        calls = json.loads(record.read_text()) if record.exists() else []
+        return done, calls
 
     @staticmethod
     def _last_line(text: str) -> str:

@@ -19,7 +19,14 @@ class _Rng(random.Random):
 
     def __init__(self, seed: int):
         self.draws = 0
+        self.reseeded = False
         super().__init__(seed)
+        self.ready = True
+
+    def seed(self, *args: Any, **kwargs: Any) -> None:
+        if getattr(self, "ready", False):  # not the constructor's own seeding
+            self.reseeded = True
+        super().seed(*args, **kwargs)
 
     def random(self) -> float:
         self.draws += 1
@@ -82,9 +89,21 @@ class FullJitter(Question):
             raise Incorrect(f"with attempts=1 there is no retry, so no wait; got {one!r}.")
         ceilings = [min(cap, base * 2 ** (n - 1)) for n in range(1, attempts)]
         rngs = [_Rng(seed) for seed in seeds]
-        runs = call_bounded(
-            lambda: [delays_for(attempts, base, cap, rng) for rng in rngs], what="full_jitter_delays", timeout=5.0
-        )
+        saved = random.getstate()
+        random.seed(f"ella-check-{seeds[0]}")  # a state of our own: any use of the global generator changes it
+        marked = random.getstate()
+        try:
+            runs = call_bounded(
+                lambda: [delays_for(attempts, base, cap, rng) for rng in rngs], what="full_jitter_delays", timeout=5.0
+            )
+            used_global = random.getstate() != marked
+        finally:
+            random.setstate(saved)
+        if any(rng.reseeded for rng in rngs):
+            raise Incorrect(
+                "your function reseeds the rng it was given (rng.seed(...)): every caller then gets the same waits, "
+                "and the caller's seed is lost. Draw from rng as it is."
+            )
         samples = []
         for got in runs:
             waits = self._as_list(got, attempts)
@@ -103,16 +122,27 @@ class FullJitter(Question):
                         f"the wait before retry {n} was {delay:.4g} s, outside [0, {ceiling:g}] (cap {cap})."
                     )
             samples.append(waits)
+        if used_global:
+            raise Incorrect(
+                "your function used Python's global random module (random.seed, random.uniform, ...): it changes "
+                "every other user's random numbers, and a run cannot be repeated from the rng's seed. Draw every "
+                "wait from the rng you were given: rng.uniform(...)."
+            )
         for n in range(1, attempts):
             waits = [s[n - 1] for s in samples]
             if statistics.pstdev(waits) < 1e-12:
+                if all(rng.draws == 0 for rng in rngs) and abs(waits[0] - ceilings[n - 1]) > 1e-12:
+                    raise Incorrect(
+                        f"the wait before retry {n} is {waits[0]:.4g} s whatever the seed of the rng you were given: "
+                        "your waits do not come from that rng (a random.Random of your own?). Draw from rng."
+                    )
                 raise Incorrect(
                     f"the wait before retry {n} is always {waits[0]:.4g} s: that is no jitter; draw it at random."
                 )
         if all(rng.draws == 0 for rng in rngs):
             raise Incorrect(
-                "your waits are random, but none came from the rng you were given (random.uniform draws from "
-                "Python's global generator): a seeded run cannot be repeated. Draw with rng.uniform(...)."
+                "your waits are random, but none came from the rng you were given (a random.Random of your own, seeded "
+                "from the time, say): a seeded run cannot be repeated. Draw with rng.uniform(...)."
             )
         again = self._as_list(
             call_bounded(delays_for, attempts, base, cap, _Rng(seeds[0]), what="full_jitter_delays"), attempts
@@ -128,6 +158,12 @@ class FullJitter(Question):
             raise Incorrect(
                 "every retry uses the same random draw (each wait is the same fraction of its ceiling): clients "
                 "then move in step again. Draw a new number for each wait."
+            )
+        first = [u[0] for u in units]
+        if max(first) <= 0.5 + 1e-9 and abs(statistics.fmean(first) - 0.25) < 0.05:
+            raise Incorrect(
+                f"the waits before retry 1 stay below base / 2 = {base / 2:g} s: the ceiling before retry n is "
+                "base · 2**(n − 1), so the first is base itself (your exponent is one too low)."
             )
         for n in range(1, attempts):
             ratio = statistics.fmean(u[n - 1] for u in units)
@@ -146,6 +182,44 @@ class FullJitter(Question):
                 f"the waits are not uniform between 0 and the ceiling (Kolmogorov-Smirnov distance {distance:.2f} > "
                 f"{self.KS_LIMIT}): use rng.uniform(0, ceiling), not a curve of your own."
             )
+
+
+class _Occupancy:
+    """Proves that a free thread takes the next request at once: one slow call, many quick ones.
+
+    The slow call (the first request) holds its thread until every other call has started (or 1 s). A pool
+    kept busy runs all the others on its other threads meanwhile; code that waits for a whole batch before
+    submitting the next leaves those threads idle, and the others start only after the slow call.
+    """
+
+    HOLD = 1.0
+
+    def __init__(self, requests: tuple[str, ...]):
+        self.requests = requests
+        self.lock = threading.Lock()
+        self.started: set[str] = set()
+        self.during: set[str] = set()  # calls that started before the slow one ended
+        self.slow_done = False
+        self.everyone = threading.Event()
+
+    def fetch(self, request: str) -> str:
+        with self.lock:
+            self.started.add(request)
+            if not self.slow_done and request != self.requests[0]:
+                self.during.add(request)
+            if len(self.started) >= len(self.requests):
+                self.everyone.set()
+        if request == self.requests[0]:
+            self.everyone.wait(self.HOLD)
+            with self.lock:
+                self.slow_done = True
+        else:
+            time.sleep(0.002)
+        return f"Result for {request}"
+
+    def idle(self) -> int:
+        """How many of the other calls waited for the slow one, though a thread was free."""
+        return len(self.requests) - 1 - len(self.during)
 
 
 class SafePoolMap(Question):
@@ -260,6 +334,25 @@ class SafePoolMap(Question):
                 f"at most {meeting.peak} call(s) ran at once, with workers={workers}: the pool should run "
                 "`workers` calls at a time (is it smaller, or do you wait for each result before submitting the next?)"
             )
+        self._occupancy(pool_fetch, requests, workers)
+
+    def _occupancy(self, pool_fetch: Any, requests: tuple, workers: int) -> None:
+        """A second run: one slow call; a slot that frees must take the next request at once."""
+        if workers < 2 or len(requests) <= workers:
+            return
+        occupancy = _Occupancy(requests)
+        answers = call_bounded(pool_fetch, occupancy.fetch, list(requests), workers, what="pool_fetch", timeout=4.0)
+        if [tuple(a) for a in answers or ()] != [(r, f"Result for {r}") for r in requests]:
+            raise Incorrect(
+                "a second run of pool_fetch, with no failure, did not return every (request, answer) pair in order."
+            )
+        idle = occupancy.idle()
+        if idle:
+            raise Incorrect(
+                f"while {requests[0]} was slow, {idle} other call(s) waited for it although a thread was free: your "
+                "code waits for a whole batch of `workers` before submitting the next. Keep `workers` calls running "
+                "while there is work: submit every request to the one pool, then collect the answers."
+            )
 
 
 class MeanWait(SecondsQuestion):
@@ -274,7 +367,7 @@ class MeanWait(SecondsQuestion):
         mean_wait = sum((i // 4) * 0.010 for i in range(40)) / 40  # = 4.5 · L = 0.045 s
     """
     answer = 0.045
-    correct = "0.045 s: the rounds wait 0, L, ..., 9L; their mean is 4.5 L, four times the service time."
+    correct = "0.045 s: the rounds wait 0, L, ..., 9L; their mean is 4.5 L, four and a half times the service time."
     mistakes = (
         (0.05, "0.05 s is half the makespan; the last round starts at 9 L, not 10 L."),
         (0.09, "0.09 s is how long the last requests wait; the question asks for the mean."),

@@ -28,12 +28,17 @@ class FakeClock:
 class _Model:
     """The reference breaker the hidden cases are judged against."""
 
-    def __init__(self, failures: int, reset_after: float, clock: Any):
-        self.failures, self.reset_after, self.clock = failures, reset_after, clock
+    def __init__(self, failures: int, reset_after: float, clock: Any, *, strict: bool = False):
+        self.failures, self.reset_after, self.clock, self.strict = failures, reset_after, clock, strict
         self.state, self.count, self.opened_at = CLOSED, 0, 0.0
 
+    def _due(self) -> bool:
+        """reset_after has passed: at the boundary itself (>=), or only after it (> when strict); both are fair."""
+        waited = self.clock() - self.opened_at
+        return waited > self.reset_after if self.strict else waited >= self.reset_after
+
     def allow(self) -> bool:
-        if self.state == OPEN and self.clock() - self.opened_at >= self.reset_after:
+        if self.state == OPEN and self._due():
             self.state = HALF_OPEN
             return True
         return self.state == CLOSED
@@ -71,20 +76,20 @@ _STEPS: tuple[tuple[str, Any, Any, str, str], ...] = (
     ("allow", None, False, OPEN, "an open breaker refuses calls until reset_after seconds have passed."),
     ("tick", 0.5, None, OPEN, ""),
     ("allow", None, False, OPEN, "0.5 s after opening, with reset_after=1.0, it still refuses calls."),
-    ("tick", 0.5, None, OPEN, ""),
+    ("tick", 0.6, None, OPEN, ""),
     (
         "allow",
         None,
         True,
         HALF_OPEN,
-        "reset_after seconds later, on the clock you were given, it lets one trial call through and is half-open "
-        "(do you read time.monotonic() instead of clock()?).",
+        "once reset_after seconds have passed on the clock you were given, it lets one trial call through and is "
+        "half-open.",
     ),
     ("allow", None, False, HALF_OPEN, "half-open lets exactly one trial call through; the others are refused."),
     ("record", False, None, OPEN, "a failed trial opens the breaker again."),
     ("tick", 0.5, None, OPEN, ""),
     ("allow", None, False, OPEN, "a failed trial restarts the timer: the breaker stays open another reset_after."),
-    ("tick", 0.5, None, OPEN, ""),
+    ("tick", 0.6, None, OPEN, ""),
     ("allow", None, True, HALF_OPEN, "reset_after after the failed trial, it lets one trial call through."),
     ("record", True, None, CLOSED, "a successful trial closes the breaker."),
     ("allow", None, True, CLOSED, "a closed breaker lets calls through."),
@@ -182,11 +187,19 @@ class Breaker(Question):
                 if got is None:
                     raise Incorrect("allow() returned None: return True (the call may go) or False.")
                 if bool(got) != want:
-                    raise Incorrect(f"after {self._show(history[:-1])}, allow() returned {got!r}: {why}")
+                    clue = ""
+                    if want and self._state(breaker) == OPEN:
+                        clue = " (do you read time.monotonic() or time.time() instead of the clock() you were given?)"
+                    raise Incorrect(f"after {self._show(history[:-1])}, allow() returned {got!r}: {why}{clue}")
             else:
                 call_bounded(breaker.record, arg, what="record()")
                 history.append(f"record({arg})")
             now = self._state(breaker)
+            if now != state and op == "allow" and state == HALF_OPEN and got:
+                raise Incorrect(
+                    f"after {self._show(history[:-1])}, allow() let the trial call through, but the state is {now!r}: "
+                    "while its one trial is out, the breaker is \"half-open\" (and refuses every other call)."
+                )
             if now != state:
                 raise Incorrect(f"after {self._show(history)}, the state is {now!r}, not {state!r}: {why}")
         return "closed → open after 3 failures in a row, one trial after reset_after, and back: every transition right."
@@ -194,21 +207,29 @@ class Breaker(Question):
     def _check_hidden(self, cls: Any) -> str:
         self._check(cls)
         for failures, reset_after, seed in self.HIDDEN:
-            clock, model_clock = FakeClock(), FakeClock()
-            breaker, model = self._make(cls, failures, reset_after, clock), _Model(failures, reset_after, model_clock)
+            clock = FakeClock()
+            breaker = self._make(cls, failures, reset_after, clock)
+            # the reference state machine, read both ways at the boundary: the answer must follow one of them
+            models = [_Model(failures, reset_after, FakeClock(), strict=strict) for strict in (False, True)]
             allowed = False
             for op, arg in _random_steps(seed, 80):
                 if op == "tick":
                     clock.advance(arg * reset_after)
-                    model_clock.advance(arg * reset_after)
+                    for model in models:
+                        model.clock.advance(arg * reset_after)
                 elif op == "allow":
-                    allowed = model.allow()
-                    if bool(call_bounded(breaker.allow, what="allow()")) != allowed:
+                    got = bool(call_bounded(breaker.allow, what="allow()"))
+                    models = [m for m in models if m.allow() == got]
+                    if not models:
                         raise Incorrect(f"allow() disagrees with the state machine (failures={failures}).")
+                    allowed = got
                 elif allowed:
-                    model.record(arg)
+                    for model in models:
+                        model.record(arg)
                     call_bounded(breaker.record, arg, what="record()")
-                if self._state(breaker) != model.state:
+                state = self._state(breaker)
+                models = [m for m in models if m.state == state]
+                if not models:
                     raise Incorrect(f"the state disagrees with the state machine (failures={failures}).")
         return "right on every case."
 

@@ -73,7 +73,11 @@ class PickEngines(Question):
 
 
 class _Meeting:
-    """An asyncio rendezvous: proves that ``limit`` calls wait at once, and records the most at once."""
+    """An asyncio rendezvous: proves that ``limit`` calls wait at once, and records the most at once.
+
+    ``enter()`` counts the call in before its first await, so a ``leave()`` in a ``finally`` around it
+    always balances it, even when the call is cancelled while it waits.
+    """
 
     def __init__(self, limit: int):
         self.limit, self.inside, self.peak, self.arrived = limit, 0, 0, 0
@@ -95,6 +99,51 @@ class _Meeting:
 
     def leave(self) -> None:
         self.inside -= 1
+
+
+class _Occupancy:
+    """Proves that a slot is refilled as soon as it frees: one slow call, many quick ones.
+
+    The slow call (the first request) holds its slot until every other call has started (or 1 s). With
+    ``limit`` slots kept busy, the others all start on the remaining slots while it holds; code that
+    waits for a whole batch to finish leaves those slots idle, and the others start only after it.
+    """
+
+    HOLD = 1.0
+
+    def __init__(self, requests: tuple[str, ...]):
+        self.requests = requests
+        self.started: list[str] = []
+        self.during: set[str] = set()  # calls that started before the slow one ended
+        self.slow_done = False
+        self.everyone = asyncio.Event()
+
+    async def fetch(self, request: str) -> str:
+        self.started.append(request)
+        if not self.slow_done and request != self.requests[0]:
+            self.during.add(request)
+        if len(set(self.started)) >= len(self.requests):
+            self.everyone.set()
+        if request == self.requests[0]:
+            try:
+                await asyncio.wait_for(self.everyone.wait(), self.HOLD)
+            except TimeoutError:
+                pass
+            finally:
+                self.slow_done = True
+        else:
+            await asyncio.sleep(0.002)
+        return f"Result for {request}"
+
+    def idle(self) -> int:
+        """How many of the other calls waited for the slow one, though a slot was free."""
+        return len(self.requests) - 1 - len(self.during)
+
+
+_OTHER_LOOP = (
+    "fetch_all raised {exc!r} on its second run: an asyncio object (a Semaphore, a Queue, a Lock) made once, "
+    "outside fetch_all, stays bound to the event loop of its first run. Make it inside fetch_all, at each call."
+)
 
 
 class _NotAwaitable:
@@ -147,8 +196,8 @@ class AsyncFetchAll(Question):
         async def fetch(request: str) -> str:
             calls.append(request)
             meeting = state["meeting"]
-            await meeting.enter()
             try:
+                await meeting.enter()
                 await asyncio.sleep(0.01 if request.endswith(("0", "3")) else 0.002)  # out of order
                 if request == failing:
                     raise ConnectionError(f"source failed on {request}")
@@ -167,13 +216,15 @@ class AsyncFetchAll(Question):
             return asyncio.run(main())
 
         try:
-            answers = call_bounded(run, what="fetch_all", timeout=5.0)
+            answers = call_bounded(run, what="fetch_all", timeout=4.0)
         except ConnectionError as exc:
             raise Incorrect(
                 f"fetch_all raised {exc!r}: gather stops at the first exception; catch it in each call (or "
                 "gather(..., return_exceptions=True)) so that every other answer is kept."
             ) from None
         except RuntimeError as exc:
+            if "different event loop" in str(exc) or "attached to a different loop" in str(exc):
+                raise Incorrect(_OTHER_LOOP.format(exc=exc)) from None
             if "running event loop" not in str(exc):
                 raise
             raise Incorrect(
@@ -232,6 +283,36 @@ class AsyncFetchAll(Question):
                 )
             wrong = next(i for i, a in enumerate(answers) if a != expected[i])
             raise Incorrect(f"the answer for {requests[wrong]} should be what fetch returned; got {answers[wrong]!r}.")
+        self._occupancy(fetch_all, requests, limit)
+
+    def _occupancy(self, fetch_all: Any, requests: tuple, limit: int) -> None:
+        """A second run, in a fresh event loop: a slot that frees must be refilled at once."""
+        if limit < 2 or len(requests) <= limit:
+            return
+        occupancy = _Occupancy(requests)
+
+        def run() -> Any:
+            return asyncio.run(fetch_all(list(requests), occupancy.fetch, limit))
+
+        try:
+            answers = call_bounded(run, what="fetch_all", timeout=4.0)
+        except RuntimeError as exc:
+            if "different event loop" in str(exc) or "attached to a different loop" in str(exc):
+                raise Incorrect(_OTHER_LOOP.format(exc=exc)) from None
+            raise
+        if not isinstance(answers, (list, tuple)) or list(answers) != [f"Result for {r}" for r in requests]:
+            raise Incorrect(
+                "a second run of fetch_all, with no failure, did not return every answer in order: does it keep "
+                "state from one run to the next?"
+            )
+        idle = occupancy.idle()
+        if idle:
+            raise Incorrect(
+                f"while {requests[0]} was slow, {idle} other call(s) waited for it although a slot was free: your "
+                "code waits for a whole batch of `limit` before starting the next. Keep `limit` calls running while "
+                "there is work: start a call as soon as one ends (one shared Semaphore around each call, or "
+                "`limit` worker tasks taking requests from a queue)."
+            )
 
 
 class GilWall(SecondsQuestion):

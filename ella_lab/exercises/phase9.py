@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -48,6 +49,9 @@ class HttpFetch(Question):
         "the text of the answer. Use it in a with-statement, so the connection is closed.",
         "An HTTP error status (500, 503) raises urllib.error.HTTPError, which is not a ConnectionError: catch it "
         "and raise ConnectionError(f'HTTP {exc.code} ...') instead.",
+        "When nothing listens (the service is down), urlopen raises urllib.error.URLError, the parent of "
+        "HTTPError, whose .reason is the socket's error: map it to ConnectionError too, except a connect timeout "
+        "(a reason that is a TimeoutError), which stays a TimeoutError.",
         "Leave a timeout alone: a socket timeout already is a TimeoutError, and the caller treats it differently.",
     )
     solution_text = """
@@ -60,13 +64,20 @@ class HttpFetch(Question):
                     return response.read().decode()
             except urllib.error.HTTPError as exc:
                 raise ConnectionError(f"HTTP {exc.code} for {request}") from None
+            except urllib.error.URLError as exc:  # nothing listens, or the connect timed out
+                if isinstance(exc.reason, TimeoutError):
+                    raise TimeoutError(f"connecting to {url} timed out") from None
+                raise ConnectionError(f"cannot reach {url}: {exc.reason}") from None
     """
     SCENARIO = (3, "DataRequest", 0.2)
     HIDDEN = (17, "order", 0.3)
 
     def _check(self, fetch: Any) -> str:
         self._run(fetch, *self.SCENARIO)
-        return "the text of an answer, ConnectionError for HTTP errors and drops, TimeoutError for a stall."
+        return (
+            "the text of an answer, ConnectionError for HTTP errors, drops and a service that is down, "
+            "TimeoutError for a stall."
+        )
 
     def _check_hidden(self, fetch: Any) -> str:
         self._run(fetch, *self.HIDDEN)
@@ -81,15 +92,44 @@ class HttpFetch(Question):
         with _loopback_without_proxy(), service:
             self._answers(fetch, service, prefix, timeout)
             self._errors(fetch, service, prefix, timeout)
+            self._refused(fetch, prefix, timeout)
 
-    def _call(self, fetch: Any, service: FlakyService, request: str, timeout: float) -> tuple[Any, Any]:
+    def _call(
+        self, fetch: Any, service: FlakyService, request: str, timeout: float, *, url: str | None = None
+    ) -> tuple[Any, Any]:
+        default = socket.getdefaulttimeout()
         try:
-            return call_bounded(fetch, service.url, request, timeout, what="fetch", timeout=3.0), None
+            value = call_bounded(fetch, url or service.url, request, timeout, what="fetch", timeout=timeout + 1.5)
+            return value, None
         except (Incorrect, NotAttempted):
             raise
         except Exception as exc:
             exc.__traceback__ = exc.__context__ = exc.__cause__ = None  # only its type matters; free the response
             return None, exc
+        finally:
+            changed = socket.getdefaulttimeout() != default
+            socket.setdefaulttimeout(default)
+            if changed:
+                raise Incorrect(
+                    "fetch called socket.setdefaulttimeout(): that changes the timeout of every socket in the "
+                    "process, other threads' included. Pass timeout=timeout to urlopen, for this call only."
+                )
+
+    def _refused(self, fetch: Any, prefix: str, timeout: float) -> None:
+        """A port where nothing listens: the service is down, which is a ConnectionError for the caller."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        value, error = self._call(fetch, None, f"{prefix}-down", timeout, url=url)  # type: ignore[arg-type]
+        if error is None:
+            raise Incorrect(f"for a service that is down ({url}), fetch returned {value!r:.60}: raise ConnectionError.")
+        if not isinstance(error, ConnectionError):
+            raise Incorrect(
+                f"for a service that is down (nothing listens on {url}), fetch raised {type(error).__name__}: "
+                "urlopen wraps the refused connection in urllib.error.URLError; map it to a ConnectionError, so a "
+                "fallback can take over."
+            )
 
     def _answers(self, fetch: Any, service: FlakyService, prefix: str, timeout: float) -> None:
         for request in (_find(service, prefix, "ok"), _find(service, f"{prefix}-x", "ok")):
@@ -133,13 +173,23 @@ class HttpFetch(Question):
                     "ConnectionError (urllib.error.HTTPError is not one), which every fallback here understands."
                 )
         request = _find(service, prefix, "stall")
+        started = time.perf_counter()
         try:
             value, error = self._call(fetch, service, request, timeout)
-        except Incorrect:
+        except Incorrect as exc:
+            if "setdefaulttimeout" in str(exc):
+                raise
             raise Incorrect(
-                f"for {request} the service never answered, and fetch was still waiting 3 s later: pass "
-                f"timeout=timeout to urlopen (no timeout means wait forever). {RUNAWAY}"
+                f"for {request} the service never answered, and with timeout={timeout:g} fetch was still waiting "
+                f"{timeout + 1.5:g} s later: pass timeout=timeout to urlopen (no timeout means wait forever, and a "
+                f"timeout of your own is not the caller's). {RUNAWAY}"
             ) from None
+        waited = time.perf_counter() - started
+        if waited > timeout + 0.7:
+            raise Incorrect(
+                f"for {request} the service never answered, and fetch gave up only after {waited:.2g} s, with "
+                f"timeout={timeout:g}: pass the timeout you were given, urlopen(..., timeout=timeout)."
+            )
         if error is None:
             raise Incorrect(f"for {request} the service never answered, and fetch returned {value!r:.60}: raise.")
         if not isinstance(error, TimeoutError):
