@@ -78,7 +78,8 @@ class Prediction(Question):
     def comparison(self, number: float) -> str:
         """How far ``number`` is from the model, and what the run measured."""
         if self.model and number:
-            off = f"{number / self.model:.2g}x the model's {self.show(self.model)}"
+            ratio, model = number / self.model, self.show(self.model)
+            off = f"on the model's {model}" if abs(ratio - 1) < 0.005 else f"{ratio:.2g}x the model's {model}"
         else:
             off = f"the model says {self.show(self.model)}"
         run = (
