@@ -48,7 +48,7 @@ def hangs(*args):
 
 
 @pytest.mark.parametrize(
-    "question", [walk04.q1, walk04.q2, walk04.q3, walk05.q1, walk05.q2, walk06.q1, walk06.q2, walk06.q3]
+    "question", [walk04.q2, walk04.q1, walk04.q3, walk05.q1, walk05.q2, walk06.q1, walk06.q3, walk06.q2]
 )
 def test_no_answer_is_not_attempted(question):
     for answer in (None,):
@@ -56,7 +56,7 @@ def test_no_answer_is_not_attempted(question):
     assert question.check().status == "not attempted"
 
 
-@pytest.mark.parametrize("question", [walk04.q2, walk05.q2, walk06.q1])
+@pytest.mark.parametrize("question", [walk04.q1, walk05.q2, walk06.q1])
 def test_code_questions_starter_nothing_and_hang(question):
     assert question.check(starter).status == "not attempted"
     assert question.check(does_nothing).status == "incorrect"
@@ -70,7 +70,7 @@ def test_code_questions_starter_nothing_and_hang(question):
 
 @pytest.mark.parametrize(
     ("question", "measured"),
-    [(walk04.q1, 0.972), (walk04.q3, 0.24), (walk05.q1, 5), (walk06.q2, 0.0306), (walk06.q3, 0.895)],
+    [(walk04.q2, 0.972), (walk04.q3, 0.24), (walk05.q1, 5), (walk06.q3, 0.0306), (walk06.q2, 0.895)],
 )
 def test_prediction_reference_passes_and_is_compared_with_the_run(question, measured):
     result = question.check(reference(question, "prediction"), measured=measured)
@@ -97,12 +97,12 @@ def test_predictions_accept_any_real_number_type():
 @pytest.mark.parametrize(
     ("question", "wrong", "phrase"),
     [
-        (walk04.q1, 0.91, "one backup"),
-        (walk04.q1, 0.343, "all three succeed"),
-        (walk04.q1, 0.027, "lost"),
-        (walk04.q1, 0.1, "multiply"),
-        (walk04.q1, 97.3, "percentage"),
-        (walk04.q1, 0.5, "too low"),
+        (walk04.q2, 0.91, "one backup"),
+        (walk04.q2, 0.343, "all three succeed"),
+        (walk04.q2, 0.027, "lost"),
+        (walk04.q2, 0.1, "multiply"),
+        (walk04.q2, 97.3, "percentage"),
+        (walk04.q2, 0.5, "too low"),
         (walk04.q3, 0.6, "*asks* the backup"),
         (walk04.q3, 0.36, "lost"),
         (walk04.q3, 0.375, "*answered*"),
@@ -111,13 +111,13 @@ def test_predictions_accept_any_real_number_type():
         (walk05.q1, 1.8, "lost"),
         (walk05.q1, 0.21, "how many requests"),
         (walk05.q1, 10, "too high"),
-        (walk06.q2, 0.0275, "not the 10 ms service"),
-        (walk06.q2, 0.02, "mean wait alone"),
-        (walk06.q2, 0.055, "K = 4"),
-        (walk06.q2, 30, "milliseconds"),
-        (walk06.q3, 0.0, "longer* than it"),
-        (walk06.q3, 0.1, "times out"),
-        (walk06.q3, 1.0, "100 ms"),
+        (walk06.q3, 0.0275, "not the 10 ms service"),
+        (walk06.q3, 0.02, "mean wait alone"),
+        (walk06.q3, 0.055, "K = 4"),
+        (walk06.q3, 30, "milliseconds"),
+        (walk06.q2, 0.0, "longer* than it"),
+        (walk06.q2, 0.1, "times out"),
+        (walk06.q2, 1.0, "100 ms"),
     ],
 )
 def test_prediction_mistakes_are_named_with_the_distance(question, wrong, phrase):
@@ -244,8 +244,8 @@ def fallback_plain_exception(request, sources):
 
 
 def test_p4_fallback_correct_answers_pass():
-    assert walk04.q2.check(reference(walk04.q2, "fallback"))
-    assert walk04.q2.check(fallback_loop_over_indices)
+    assert walk04.q1.check(reference(walk04.q1, "fallback"))
+    assert walk04.q1.check(fallback_loop_over_indices)
 
 
 @pytest.mark.parametrize(
@@ -266,7 +266,7 @@ def test_p4_fallback_correct_answers_pass():
     ids=lambda v: getattr(v, "__name__", "")[9:] if callable(v) else "",
 )
 def test_p4_fallback_wrong_answers_are_named(answer, phrases):
-    rejects(walk04.q2, answer, *phrases)
+    rejects(walk04.q1, answer, *phrases)
 
 
 # -- 05: main() wiring router + fallback ----------------------------------------------------------

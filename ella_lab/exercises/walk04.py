@@ -169,6 +169,6 @@ class BackupShare(Prediction):
     """
 
 
-q1 = ChainAnswers("q1")
-q2 = Fallback("q2")
+q1 = Fallback("q1")
+q2 = ChainAnswers("q2")
 q3 = BackupShare("q3")

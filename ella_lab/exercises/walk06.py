@@ -157,5 +157,5 @@ class PrimaryShare(Prediction):
 
 
 q1 = FetchAll("q1")
-q2 = MoreWorkers("q2")
-q3 = PrimaryShare("q3")
+q2 = PrimaryShare("q2")
+q3 = MoreWorkers("q3")
