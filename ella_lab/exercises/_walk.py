@@ -167,10 +167,11 @@ class Meeting:
     """Shows how many calls run at once: the first ``parties`` calls wait (at most ``wait`` s) for each other.
 
     ``met`` is True when ``parties`` calls were inside together; ``peak`` is the most inside at once.
+    Once met, the first ``parties`` calls stay inside up to ``hold`` s more, so an extra thread shows in ``peak``.
     """
 
-    def __init__(self, parties: int, *, wait: float = 1.0):
-        self.parties, self.wait = parties, wait
+    def __init__(self, parties: int, *, wait: float = 2.0, hold: float = 0.2):
+        self.parties, self.wait, self.hold = parties, wait, hold
         self._cond = threading.Condition()
         self.inside = self.peak = self.arrived = 0
         self.met = self.gave_up = False
@@ -182,11 +183,13 @@ class Meeting:
             self.peak = max(self.peak, self.inside)
             if self.inside >= self.parties:
                 self.met = True
-                self._cond.notify_all()
-            first_round = self.arrived <= self.parties
-            if first_round and not self.gave_up and not self._cond.wait_for(lambda: self.met, timeout=self.wait):
+            self._cond.notify_all()
+            if self.arrived > self.parties or self.gave_up:
+                return
+            if not self._cond.wait_for(lambda: self.met, timeout=self.wait):
                 self.gave_up = True  # never met: later calls need not wait too
-        threading.Event().wait(0.02)  # stay inside a moment, so an extra thread would show in the peak
+                return
+            self._cond.wait_for(lambda: self.peak > self.parties, timeout=self.hold)
 
     def leave(self) -> None:
         with self._cond:

@@ -62,8 +62,8 @@ class Main(Question):
     def _run(self, main: Any, workers: int) -> None:
         primary = Probe("primary", self.PRIMARY_DOWN)
         backup = Probe("backup", self.BACKUP_DOWN)
-        primary.meeting = Meeting(workers, wait=1.0)
-        report, error = answer_of(main, list(self.REQUESTS), primary, backup, workers, what="main", timeout=8.0)
+        primary.meeting = Meeting(workers)
+        report, error = answer_of(main, list(self.REQUESTS), primary, backup, workers, what="main", timeout=5.0)
         if error is not None:
             raise Incorrect(f"main raised {error!r}: the router records failures in the Report; let it.")
         if report is None:

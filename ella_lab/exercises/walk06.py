@@ -44,8 +44,8 @@ class FetchAll(Question):
     def _run(self, fetch_all: Any, workers: int) -> None:
         # The early requests are the slow ones, so the futures finish out of submission order.
         fetch = Probe("source", self.FAILING, delay=lambda r: 0.03 if int(r.rsplit("-", 1)[1]) < 4 else 0.0)
-        fetch.meeting = Meeting(workers, wait=1.0)
-        answers, error = answer_of(fetch_all, fetch, list(self.REQUESTS), workers, what="fetch_all", timeout=8.0)
+        fetch.meeting = Meeting(workers)
+        answers, error = answer_of(fetch_all, fetch, list(self.REQUESTS), workers, what="fetch_all", timeout=5.0)
         if isinstance(error, ConnectionError):
             raise Incorrect(
                 f"fetch_all raised {error!r}: one failure ended the loop (pool.map, or result() outside a try). "
