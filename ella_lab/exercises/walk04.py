@@ -1,0 +1,174 @@
+"""Notebook 04 "Your turn", fallback and recovery: ``from ella_lab.exercises import walk04 as walk``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._core import Incorrect, Question
+from ._walk import Prediction, Probe, answer_of
+
+__all__ = ["q1", "q2", "q3"]
+
+
+class ChainAnswers(Prediction):
+    title = "Predict: three sources at p = 0.3"
+    example = "0.8"
+    model = 1 - 0.3**3
+    tolerance = 0.005
+    why = "A request is lost only if all three sources fail it: 0.3³ = 0.027, so 1 − 0.027 = 0.973 are answered."
+    mistakes = (
+        (0.91, "0.91 is two sources (one backup); three sources are two backups."),
+        (0.7**3, "0.343 = 0.7³ is the chance that all three succeed; a request needs only one of them."),
+        (0.027, "0.027 = 0.3³ is the share that is lost; the question asks for the share answered."),
+        (0.1, "1 − 3 · 0.3 adds the failure chances; independent failures multiply."),
+        (0.7, "0.7 is one source alone: the backups answer most of what the primary misses."),
+    )
+    hints = ("A request is lost only when every source fails it. With independent failures, multiply.",)
+    solution_text = """
+        prediction = 1 - 0.3**3  # 0.973: lost only when all three fail, 0.3 · 0.3 · 0.3
+    """
+
+
+class Fallback(Question):
+    title = "Write a fallback over a list of sources"
+    expects = "a function fallback(request, sources)"
+    hints = (
+        "Loop over the sources in order; `return source(request)` inside a try returns the first answer.",
+        "In `except Exception as exc:` keep `exc` in a list, and go on to the next source.",
+        'After the loop every source has failed: raise ExceptionGroup("all sources failed", errors).',
+    )
+    solution_text = """
+        def fallback(request, sources):
+            errors = []
+            for source in sources:
+                try:
+                    return source(request)
+                except Exception as exc:
+                    errors.append(exc)
+            raise ExceptionGroup(f"all {len(sources)} sources failed for {request}", errors)
+    """
+    REQUEST = "DataRequest-7"
+
+    def _run(self, fallback: Any, pattern: str) -> tuple[list[Probe], Any, Exception | None]:
+        """Run ``fallback`` over one source per letter of ``pattern``: ``u`` up, ``d`` down."""
+        journal: list[str] = []
+        probes = [
+            Probe(f"source-{i}", [self.REQUEST] if state == "d" else [], journal=journal)
+            for i, state in enumerate(pattern)
+        ]
+        value, error = answer_of(fallback, self.REQUEST, probes, what="fallback")
+        return probes, value, error
+
+    def _check(self, fallback: Any) -> str:
+        if not callable(fallback):
+            raise Incorrect(f"expected a function fallback(request, sources), got {fallback!r}")
+        for pattern in ("uu", "du", "ddu", "dddu"):
+            self._one_answers(fallback, pattern)
+        self._all_fail(fallback, "dddd")
+        return "first answer wins, sources asked in order and once, and a total failure carries every error."
+
+    def _one_answers(self, fallback: Any, pattern: str) -> None:
+        probes, value, error = self._run(fallback, pattern)
+        where = f"with sources {'/'.join('up' if s == 'u' else 'down' for s in pattern)}"
+        good = pattern.index("u")
+        counts = [len(p.calls) for p in probes]
+        order = list(dict.fromkeys(probes[0].journal))
+        if order and order != [p.name for p in probes[: len(order)]]:
+            raise Incorrect(
+                f"{where}, the sources were asked in the order {order}: ask them in list order, from source-0."
+            )
+        for i, n in enumerate(counts):
+            if n > 1:
+                raise Incorrect(
+                    f"{where}, source-{i} was called {n} times for one request: call each source once, and keep "
+                    "its answer in a variable."
+                )
+        skipped = [i for i in range(good) if counts[i] == 0]
+        if skipped:
+            raise Incorrect(f"{where}, source-{skipped[0]} was never asked: ask the sources in order, from the first.")
+        if error is not None:
+            if any(error is p.errors.get(self.REQUEST) for p in probes):
+                raise Incorrect(
+                    f"{where}, fallback let {error!r} escape: catch each source's error and try the next source."
+                )
+            if counts[good] == 0:
+                raise Incorrect(
+                    f"{where}, fallback raised {error!r} without asking source-{good}, which was up: loop over "
+                    f"every source in the list (there are {len(pattern)})."
+                )
+            raise Incorrect(f"{where}, fallback raised {error!r}: catch each source's error and try the next source.")
+        later = [i for i in range(good + 1, len(pattern)) if counts[i]]
+        if later:
+            raise Incorrect(
+                f"{where}, source-{later[0]} was asked although source-{good} had answered: return at the first answer."
+            )
+        expected = probes[good].answer(self.REQUEST)
+        if value == expected:
+            return
+        if value is None:
+            raise Incorrect(
+                f"{where}, fallback returned None: return the answer (printing it gives the caller nothing)."
+            )
+        if isinstance(value, BaseException) or (isinstance(value, str) and "is down" in value):
+            raise Incorrect(
+                f"{where}, fallback returned the error {value!r} as if it were an answer: a failure means "
+                "try the next source."
+            )
+        raise Incorrect(f"{where}, fallback returned {value!r}; expected source-{good}'s answer, {expected!r}.")
+
+    def _all_fail(self, fallback: Any, pattern: str) -> None:
+        probes, value, error = self._run(fallback, pattern)
+        n = len(pattern)
+        counts = [len(p.calls) for p in probes]
+        if counts != [1] * n:
+            raise Incorrect(f"with all {n} sources down, they were called {counts} times; expected each once.")
+        if error is None:
+            if value is None:
+                raise Incorrect(
+                    f"with all {n} sources down, fallback returned None: swallowing the errors hides the failure; "
+                    "raise an ExceptionGroup with them."
+                )
+            raise Incorrect(
+                f"with all {n} sources down, fallback returned {value!r}: a failure is not an answer; raise an "
+                "ExceptionGroup holding every error."
+            )
+        if not isinstance(error, ExceptionGroup):
+            raise Incorrect(
+                f"with all {n} sources down, fallback raised {error!r}, one error: raise "
+                f"ExceptionGroup(message, errors) with all {n}, so the caller sees every cause."
+            )
+        expected = [p.errors[self.REQUEST] for p in probes]
+        got = list(error.exceptions)
+        if len(got) != n:
+            raise Incorrect(f"the ExceptionGroup holds {len(got)} error(s); expected {n}, one per source.")
+        if [id(e) for e in got] != [id(e) for e in expected]:
+            if sorted(map(id, got)) == sorted(map(id, expected)):
+                raise Incorrect("the ExceptionGroup holds every error, but not in the order the sources were asked.")
+            raise Incorrect("the ExceptionGroup should hold the sources' own exceptions, as caught, not new ones.")
+
+
+class BackupShare(Prediction):
+    title = "Predict: how much does the backup serve at p = 0.6?"
+    example = "0.5"
+    model = 0.6 * (1 - 0.6)
+    tolerance = 0.02
+    why = (
+        "A fraction p = 0.6 of all requests ask the backup, and it answers 1 − p = 0.4 of those: "
+        "p (1 − p) = 0.24 of all requests."
+    )
+    mistakes = (
+        (0.6, "0.6 is the share that *asks* the backup; it fails 60 % of those too."),
+        (0.36, "0.36 = p² is the share that both sources fail: lost, not served."),
+        (0.375, "0.375 is the backup's share of the *answered* requests, 0.24 / 0.64; the question counts all."),
+        (0.4, "0.4 is the share the primary serves."),
+        (0.64, "0.64 = 1 − p² is the share answered by either source."),
+    )
+    hints = ("First: which requests ask the backup at all? Then: how many of those does it answer?",)
+    solution_text = """
+        prediction = 0.6 * (1 - 0.6)  # 0.24: the primary fails 60 %, the backup answers 40 % of those
+    """
+
+
+q1 = Fallback("q1")
+q2 = ChainAnswers("q2")
+q3 = BackupShare("q3")

@@ -1,0 +1,161 @@
+"""Notebook 06 "Your turn", optimization: ``from ella_lab.exercises import walk06 as walk``."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ._core import Incorrect, Question
+from ._walk import Meeting, Prediction, Probe, answer_of
+
+__all__ = ["q1", "q2", "q3"]
+
+
+class FetchAll(Question):
+    title = "submit + as_completed, with a try per future"
+    expects = "a function fetch_all(fetch, requests, workers)"
+    hints = (
+        "Submit every request first: futures = {pool.submit(fetch, request): request for request in requests}.",
+        "Then `for future in as_completed(futures):` and look the request up with futures[future].",
+        "Wrap each future.result() in try/except Exception, and store the value or the exception itself.",
+    )
+    solution_text = """
+        def fetch_all(fetch, requests, workers):
+            answers = {}
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(fetch, request): request for request in requests}
+                for future in as_completed(futures):
+                    try:
+                        answers[futures[future]] = future.result()
+                    except Exception as exc:
+                        answers[futures[future]] = exc
+            return answers
+    """
+    REQUESTS = tuple(f"DataRequest-{i}" for i in range(12))
+    FAILING = ("DataRequest-1", "DataRequest-6")
+
+    def _check(self, fetch_all: Any) -> str:
+        if not callable(fetch_all):
+            raise Incorrect(f"expected a function fetch_all(fetch, requests, workers), got {fetch_all!r}")
+        for workers in (3, 2):
+            self._run(fetch_all, workers)
+        return "every request answered once, failures kept as exceptions, on a pool of `workers` threads."
+
+    def _run(self, fetch_all: Any, workers: int) -> None:
+        # The early requests are the slow ones, so the futures finish out of submission order.
+        fetch = Probe("source", self.FAILING, delay=lambda r: 0.03 if int(r.rsplit("-", 1)[1]) < 4 else 0.0)
+        fetch.meeting = Meeting(workers)
+        answers, error = answer_of(fetch_all, fetch, list(self.REQUESTS), workers, what="fetch_all", timeout=5.0)
+        if isinstance(error, ConnectionError):
+            raise Incorrect(
+                f"fetch_all raised {error!r}: one failure ended the loop (pool.map, or result() outside a try). "
+                "Wrap each future.result() in its own try/except."
+            )
+        if error is not None:
+            raise Incorrect(f"fetch_all raised {error!r}.")
+        if answers is None:
+            raise Incorrect("fetch_all returned None: return the dict (printing it gives the caller nothing).")
+        if not isinstance(answers, dict):
+            raise Incorrect(f"return a dict {{request: answer or exception}}; got a {type(answers).__name__}.")
+        missing = [r for r in self.REQUESTS if r not in answers]
+        if missing:
+            lost_failure = [r for r in missing if r in self.FAILING]
+            if lost_failure:
+                raise Incorrect(
+                    f"{lost_failure[0]} failed and has no entry: keep the exception as its answer, don't skip it."
+                )
+            raise Incorrect(f"{missing[0]} has no entry: did the loop stop early (a break, or a return inside it)?")
+        twice = [r for r in self.REQUESTS if fetch.count(r) > 1]
+        if twice:
+            raise Incorrect(f"{twice[0]} was fetched {fetch.count(twice[0])} times: submit each request once.")
+        for request in self.REQUESTS:
+            got = answers[request]
+            others = [r for r in self.REQUESTS if r != request]
+            if any(got == fetch.answer(r) or (r in fetch.errors and got is fetch.errors[r]) for r in others):
+                raise Incorrect(
+                    f"the entry for {request} is {got!r}, another request's answer: map each future back to its own "
+                    "request (futures = {pool.submit(fetch, request): request ...})."
+                )
+        for request in self.FAILING:
+            got = answers[request]
+            if isinstance(got, str) and "is down" in got:
+                raise Incorrect(f"the entry for {request} is the string {got!r}: keep the exception object itself.")
+            if got is not fetch.errors.get(request):
+                if isinstance(got, BaseException):
+                    raise Incorrect(f"the entry for {request} is {got!r}: keep the exception the fetch raised.")
+                raise Incorrect(
+                    f"{request} failed, and its entry is {got!r}: store the exception itself (swallowing it "
+                    "hides the failure)."
+                )
+        for request in self.REQUESTS:
+            if request in self.FAILING or answers[request] == fetch.answer(request):
+                continue
+            raise Incorrect(
+                f"the entry for {request} is {answers[request]!r}: map each future back to its own request "
+                "(futures = {pool.submit(fetch, request): request ...})."
+            )
+        caller = {threading.current_thread().name, "ella-exercise"}
+        if fetch.threads <= caller:
+            raise Incorrect("every request ran in the calling thread: submit them to a ThreadPoolExecutor.")
+        meeting = fetch.meeting
+        if meeting.peak > workers:
+            raise Incorrect(
+                f"{meeting.peak} requests ran at once with workers={workers}: make the pool "
+                "ThreadPoolExecutor(max_workers=workers)."
+            )
+        if not meeting.met:
+            raise Incorrect(
+                f"at most {meeting.peak} request(s) ran at once with workers={workers}: submit them all before "
+                "waiting for any result, to a pool of max_workers=workers."
+            )
+
+
+class MoreWorkers(Prediction):
+    title = "Predict: the mean latency with twice the workers"
+    expects = "a number of seconds"
+    example = "0.05"
+    unit = "s"
+    model = sum((i // 8) * 0.010 + 0.010 for i in range(40)) / 40
+    tolerance = 0.0015
+    why = (
+        "With K = 8 the 40 requests run in 5 rounds: request i waits ⌊i/8⌋ · L (0 to 4 L, 2 L on average), "
+        "then is served in L: 3 L = 30 ms."
+    )
+    mistakes = (
+        (0.0275, "27.5 ms halves the whole 55 ms: more workers shorten the wait, not the 10 ms service."),
+        (0.0325, "32.5 ms halves the mean wait 45 → 22.5 ms; but the wait comes in whole rounds: 0 to 4 L, mean 2 L."),
+        (0.02, "20 ms is the mean wait alone; add the 10 ms of service."),
+        (0.055, "55 ms is the latency with K = 4; with 8 workers there are half as many rounds."),
+    )
+    hints = ("How many rounds of 8 are 40 requests? Round r waits r · L, then takes L.",)
+    solution_text = """
+        prediction = sum((i // 8) * 0.010 + 0.010 for i in range(40)) / 40  # 0.030 s: wait 2 L on average, plus L
+    """
+
+
+class PrimaryShare(Prediction):
+    title = "Predict: what share does the primary serve with the timeout?"
+    example = "0.5"
+    model = 0.9
+    tolerance = 0.03
+    why = (
+        "The 20 ms timeout fires only on the slow calls (100 ms), about 10 % of them (`tail_rate=0.1`); "
+        "the other 90 % answer in 5 ms, well inside it."
+    )
+    mistakes = (
+        (
+            0.0,
+            "a timeout turns only calls *longer* than it into failures; the primary's usual 5 ms is well inside 20 ms.",
+        ),
+        (0.1, "0.1 is the share that times out and goes to the backup."),
+        (1.0, "the slow calls take 100 ms, past the 20 ms timeout: those go to the backup."),
+    )
+    hints = ("Which calls take longer than 20 ms?",)
+    solution_text = """
+        prediction = 0.9  # only the slow 10 % (100 ms) pass the 20 ms timeout; the rest answer in 5 ms
+    """
+
+
+q1 = FetchAll("q1")
+q2 = PrimaryShare("q2")
+q3 = MoreWorkers("q3")

@@ -1,0 +1,515 @@
+"""The walkthrough's "Your turn" checks in notebooks 04-06: the reference and a differently written answer
+pass; BLANK, None, the starter code, a do-nothing and a hanging answer never do; and every wrong answer of
+the catalogue (bugs real learners write) is rejected with a message that names its bug."""
+
+import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+import numpy as np
+import pytest
+
+from ella_lab import FallbackChain, Router
+from ella_lab.exercises import walk04, walk05, walk06
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def reference(question, name):
+    """The answer that the question's own solution() prints, run as code."""
+    namespace = {
+        "FallbackChain": FallbackChain,
+        "Router": Router,
+        "ThreadPoolExecutor": ThreadPoolExecutor,
+        "as_completed": as_completed,
+    }
+    exec(textwrap.dedent(question.solution_text), namespace)
+    return namespace[name]
+
+
+def rejects(question, answer, *phrases):
+    """The check says Incorrect, and its message contains every phrase."""
+    result = question.check(answer)
+    assert result.status == "incorrect", result
+    for phrase in phrases:
+        assert phrase in result.message, (phrase, result.message)
+
+
+def starter(*args):
+    raise NotImplementedError
+
+
+def does_nothing(*args):
+    pass
+
+
+def hangs(*args):
+    threading.Event().wait(30)
+
+
+@pytest.mark.parametrize(
+    "question", [walk04.q2, walk04.q1, walk04.q3, walk05.q1, walk05.q2, walk06.q1, walk06.q3, walk06.q2]
+)
+def test_no_answer_is_not_attempted(question):
+    for answer in (None,):
+        assert question.check(answer).status == "not attempted"
+    assert question.check().status == "not attempted"
+
+
+@pytest.mark.parametrize("question", [walk04.q1, walk05.q2, walk06.q1])
+def test_code_questions_starter_nothing_and_hang(question):
+    assert question.check(starter).status == "not attempted"
+    assert question.check(does_nothing).status == "incorrect"
+    assert not question.check("a string")
+    hanging = question.check(hangs)
+    assert hanging.status == "incorrect" and "did not return" in hanging.message
+
+
+# -- predictions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "measured"),
+    [(walk04.q2, 0.972), (walk04.q3, 0.24), (walk05.q1, 5), (walk06.q3, 0.0306), (walk06.q2, 0.895)],
+)
+def test_prediction_reference_passes_and_is_compared_with_the_run(question, measured):
+    result = question.check(reference(question, "prediction"), measured=measured)
+    assert result, result
+    assert "this run measured" in result.message and "the model's" in result.message
+
+
+def test_prediction_before_the_measurement_says_to_run_it():
+    question = walk04.Fallback  # any class; a fresh prediction has no measurement yet
+    fresh = walk04.ChainAnswers("fresh")
+    assert question is not None
+    result = fresh.check(0.97)
+    assert result and "run the measurement cell" in result.message
+
+
+def test_predictions_accept_any_real_number_type():
+    assert walk04.q3.check(np.float64(0.25), measured=0.24)
+    assert walk05.q1.check(np.int64(4), measured=5)
+    assert walk05.q1.check(4.0, measured=5)
+    assert not walk04.q3.check(True, measured=0.24)
+    assert not walk04.q3.check("0.24", measured=0.24)
+
+
+@pytest.mark.parametrize(
+    ("question", "wrong", "phrase"),
+    [
+        (walk04.q2, 0.91, "one backup"),
+        (walk04.q2, 0.343, "all three succeed"),
+        (walk04.q2, 0.027, "lost"),
+        (walk04.q2, 0.1, "multiply"),
+        (walk04.q2, 97.3, "percentage"),
+        (walk04.q2, 0.5, "too low"),
+        (walk04.q3, 0.6, "*asks* the backup"),
+        (walk04.q3, 0.36, "lost"),
+        (walk04.q3, 0.375, "*answered*"),
+        (walk04.q3, 24, "percentage"),
+        (walk05.q1, 6, "ask the backup"),
+        (walk05.q1, 1.8, "lost"),
+        (walk05.q1, 0.21, "how many requests"),
+        (walk05.q1, 10, "too high"),
+        (walk06.q3, 0.0275, "not the 10 ms service"),
+        (walk06.q3, 0.02, "mean wait alone"),
+        (walk06.q3, 0.055, "K = 4"),
+        (walk06.q3, 30, "milliseconds"),
+        (walk06.q2, 0.0, "longer* than it"),
+        (walk06.q2, 0.1, "times out"),
+        (walk06.q2, 1.0, "100 ms"),
+    ],
+)
+def test_prediction_mistakes_are_named_with_the_distance(question, wrong, phrase):
+    rejects(question, wrong, phrase, "you predicted", "the model")
+
+
+# -- 04: fallback over a list of sources ----------------------------------------------------------
+
+
+def fallback_loop_over_indices(request, sources):  # a correct answer, written differently
+    caught = []
+    i = 0
+    while i < len(sources):
+        try:
+            answer = sources[i](request)
+        except ConnectionError as error:
+            caught.append(error)
+            i += 1
+        else:
+            return answer
+    raise ExceptionGroup("no source could answer " + str(request), caught)
+
+
+def fallback_asks_every_source(request, sources):
+    answers, errors = [], []
+    for source in sources:
+        try:
+            answers.append(source(request))
+        except Exception as exc:
+            errors.append(exc)
+    if answers:
+        return answers[0]
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_swallows_errors(request, sources):
+    for source in sources:
+        try:
+            return source(request)
+        except Exception:
+            pass
+
+
+def fallback_returns_error_string(request, sources):
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            return str(exc)
+
+
+def fallback_prints(request, sources):
+    for source in sources:
+        try:
+            print(source(request))
+            return
+        except Exception:
+            continue
+    raise ExceptionGroup("all failed", [ConnectionError("x")])
+
+
+def fallback_only_two(request, sources):
+    try:
+        return sources[0](request)
+    except Exception as first:
+        try:
+            return sources[1](request)
+        except Exception as second:
+            raise ExceptionGroup("both failed", [first, second]) from None
+
+
+def fallback_raises_last_error(request, sources):
+    last = None
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            last = exc
+    raise last
+
+
+def fallback_catches_nothing(request, sources):
+    for source in sources:
+        return source(request)
+
+
+def fallback_calls_twice(request, sources):
+    for source in sources:
+        try:
+            source(request)
+            return source(request)
+        except Exception:
+            continue
+    raise ExceptionGroup("all failed", [ConnectionError("x")])
+
+
+def fallback_reversed(request, sources):
+    errors = []
+    for source in reversed(sources):
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_new_errors(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(ConnectionError(str(exc)))
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_plain_exception(request, sources):
+    for source in sources:
+        try:
+            return source(request)
+        except Exception:
+            continue
+    raise Exception("all sources failed")
+
+
+def test_p4_fallback_correct_answers_pass():
+    assert walk04.q1.check(reference(walk04.q1, "fallback"))
+    assert walk04.q1.check(fallback_loop_over_indices)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrases"),
+    [
+        (fallback_asks_every_source, ["was asked although", "return at the first answer"]),
+        (fallback_swallows_errors, ["returned None", "swallowing the errors"]),
+        (fallback_returns_error_string, ["returned the error", "try the next source"]),
+        (fallback_prints, ["returned None", "printing it"]),
+        (fallback_only_two, ["without asking source-2", "every source"]),
+        (fallback_raises_last_error, ["one error", "ExceptionGroup"]),
+        (fallback_catches_nothing, ["let ConnectionError", "catch each source's error"]),
+        (fallback_calls_twice, ["called 2 times", "once"]),
+        (fallback_reversed, ["asked in the order", "list order"]),
+        (fallback_new_errors, ["own exceptions"]),
+        (fallback_plain_exception, ["raised Exception", "ExceptionGroup"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", "")[9:] if callable(v) else "",
+)
+def test_p4_fallback_wrong_answers_are_named(answer, phrases):
+    rejects(walk04.q1, answer, *phrases)
+
+
+# -- 05: main() wiring router + fallback ----------------------------------------------------------
+
+
+def main_in_steps(requests, primary, backup, workers):  # a correct answer, written differently
+    router = Router(FallbackChain(sources=(primary, backup)), workers=workers)
+    report = router.run(requests)
+    print(f"{len(report.failed)} lost")
+    return report
+
+
+def main_prints(requests, primary, backup, workers):
+    print(Router(FallbackChain([primary, backup]), workers=workers).run(requests).describe())
+
+
+def main_no_fallback(requests, primary, backup, workers):
+    return Router(primary, workers=workers).run(requests)
+
+
+def main_backup_first(requests, primary, backup, workers):
+    return Router(FallbackChain([backup, primary]), workers=workers).run(requests)
+
+
+def main_ignores_workers(requests, primary, backup, workers):
+    return Router(FallbackChain([primary, backup])).run(requests)
+
+
+def main_one_thread_per_request(requests, primary, backup, workers):
+    return Router(FallbackChain([primary, backup]), workers=len(requests)).run(requests)
+
+
+def main_without_router(requests, primary, backup, workers):
+    chain = FallbackChain([primary, backup])
+    for request in requests:
+        try:  # noqa: SIM105 (a learner's code)
+            chain.fetch(request)
+        except Exception:
+            pass
+    return Router(chain, workers=workers).run([])
+
+
+def main_returns_summary(requests, primary, backup, workers):
+    return Router(FallbackChain([primary, backup]), workers=workers).run(requests).summary()
+
+
+def main_asks_both(requests, primary, backup, workers):
+    Router(backup, workers=workers).run(requests)
+    return Router(FallbackChain([primary, backup]), workers=workers).run(requests)
+
+
+def main_twice(requests, primary, backup, workers):
+    Router(FallbackChain([primary, backup]), workers=workers).run(requests)
+    return Router(FallbackChain([primary, backup]), workers=workers).run(requests)
+
+
+def test_p5_main_correct_answers_pass():
+    assert walk05.q2.check(reference(walk05.q2, "main"))
+    assert walk05.q2.check(main_in_steps)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrases"),
+    [
+        (main_prints, ["returned None", "printing"]),
+        (main_no_fallback, ["backup was never asked", "FallbackChain"]),
+        (main_backup_first, ["before the primary"]),
+        (main_ignores_workers, ["workers=4", "pass workers"]),
+        (main_one_thread_per_request, ["requests ran at once with workers=4", "pass workers"]),
+        (main_without_router, ["one outcome per request"]),
+        (main_returns_summary, ["got dict"]),
+        (main_asks_both, ["a fallback, not a copy"]),
+        (main_twice, ["asked 2 times"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", "")[5:] if callable(v) else "",
+)
+def test_p5_main_wrong_answers_are_named(answer, phrases):
+    rejects(walk05.q2, answer, *phrases)
+
+
+# -- 06: submit + as_completed with a try per future ----------------------------------------------
+
+
+def fetch_all_in_order(fetch, requests, workers):  # a correct answer, written differently (result() in order)
+    with ThreadPoolExecutor(workers) as pool:
+        pairs = [(request, pool.submit(fetch, request)) for request in requests]
+    out = {}
+    for request, future in pairs:
+        error = future.exception(timeout=5)
+        out[request] = error if error is not None else future.result()
+    return out
+
+
+def fetch_all_map(fetch, requests, workers):
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(requests, pool.map(fetch, requests), strict=True))
+
+
+def fetch_all_no_try(fetch, requests, workers):
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        return {futures[f]: f.result() for f in as_completed(futures)}
+
+
+def fetch_all_swallows(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures):
+            try:  # noqa: SIM105 (a learner's code)
+                answers[futures[future]] = future.result()
+            except Exception:
+                pass
+    return answers
+
+
+def fetch_all_none_for_errors(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures):
+            try:
+                answers[futures[future]] = future.result()
+            except Exception:
+                answers[futures[future]] = None
+    return answers
+
+
+def fetch_all_stringifies(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures):
+            try:
+                answers[futures[future]] = future.result()
+            except Exception as exc:
+                answers[futures[future]] = str(exc)
+    return answers
+
+
+def fetch_all_prints(fetch, requests, workers):
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures):
+            try:
+                print(futures[future], future.result())
+            except Exception as exc:
+                print(futures[future], exc)
+
+
+def fetch_all_wrong_labels(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(fetch, r) for r in requests]
+        for request, future in zip(requests, as_completed(futures), strict=True):
+            try:
+                answers[request] = future.result()
+            except Exception as exc:
+                answers[request] = exc
+    return answers
+
+
+def fetch_all_default_pool(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures):
+            try:
+                answers[futures[future]] = future.result()
+            except Exception as exc:
+                answers[futures[future]] = exc
+    return answers
+
+
+def fetch_all_waits_each(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for request in requests:
+            try:
+                answers[request] = pool.submit(fetch, request).result()
+            except Exception as exc:
+                answers[request] = exc
+    return answers
+
+
+def fetch_all_sequential(fetch, requests, workers):
+    answers = {}
+    for request in requests:
+        try:
+            answers[request] = fetch(request)
+        except Exception as exc:
+            answers[request] = exc
+    return answers
+
+
+def fetch_all_breaks(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures):
+            try:
+                answers[futures[future]] = future.result()
+            except Exception:
+                break
+    return answers
+
+
+def fetch_all_twice(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures):
+            request = futures[future]
+            try:
+                future.result()
+                answers[request] = fetch(request)
+            except Exception as exc:
+                answers[request] = exc
+    return answers
+
+
+def test_p6_fetch_all_correct_answers_pass():
+    assert walk06.q1.check(reference(walk06.q1, "fetch_all"))
+    assert walk06.q1.check(fetch_all_in_order)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrases"),
+    [
+        (fetch_all_map, ["raised ConnectionError", "own try/except"]),
+        (fetch_all_no_try, ["raised ConnectionError", "own try/except"]),
+        (fetch_all_swallows, ["failed and has no entry", "keep the exception"]),
+        (fetch_all_none_for_errors, ["its entry is None", "swallowing"]),
+        (fetch_all_stringifies, ["is the string", "exception object itself"]),
+        (fetch_all_prints, ["returned None", "printing"]),
+        (fetch_all_wrong_labels, ["map each future back to its own request"]),
+        (fetch_all_default_pool, ["requests ran at once with workers=3", "max_workers=workers"]),
+        (fetch_all_waits_each, ["at most 1 request(s) ran at once", "submit them all"]),
+        (fetch_all_sequential, ["calling thread"]),
+        (fetch_all_breaks, ["has no entry"]),
+        (fetch_all_twice, ["fetched 2 times"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", "")[10:] if callable(v) else "",
+)
+def test_p6_fetch_all_wrong_answers_are_named(answer, phrases):
+    rejects(walk06.q1, answer, *phrases)
