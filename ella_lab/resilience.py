@@ -142,30 +142,43 @@ class CircuitBreaker(Source):
 
 
 class RetryBudget:
-    """Allow a retry only while retries stay under ``ratio`` of requests, plus a small ``floor``.
+    """Allow a retry only while there is a token: each request adds ``ratio`` of one, each retry spends one.
 
-    One budget is shared by every worker (and every ``Retry`` that names it), as in the Google SRE
-    book's per-client retry budget and Envoy's retry budgets: when a source fails for everyone, the
-    retries stop at about ``ratio`` extra load instead of multiplying it by the number of attempts.
+    The bucket holds at most ``cap`` tokens (it starts full), so a long healthy history cannot be
+    banked: when a source then fails for everyone, at most ``cap`` retries go out at once, then
+    about ``ratio`` per request, instead of (attempts - 1) per request. One budget is shared by every
+    worker and every ``Retry`` that names it: gRPC's retry throttling and Finagle's retry budget, both
+    capped. ``floor`` is the old name of ``cap``.
     """
 
-    def __init__(self, ratio: float = 0.1, floor: int = 10):
-        self.ratio = check_real("ratio", ratio)
-        self.floor = check_int("floor", floor)
+    def __init__(self, ratio: float = 0.1, cap: float | None = None, *, floor: float | None = None):
+        if cap is not None and floor is not None:
+            raise TypeError("give cap or its old name floor, not both")
+        self.ratio = check_real("ratio", ratio, maximum=1000.0)
+        self.cap = check_real(
+            "cap", 10.0 if cap is None and floor is None else (cap if cap is not None else floor), maximum=1e9
+        )
         self._lock = threading.Lock()
+        self.tokens = self.cap
         self.requests = 0
         self.retries = 0
         self.refused = 0
 
+    @property
+    def floor(self) -> float:
+        return self.cap
+
     def record_request(self) -> None:
-        """Count a first attempt: each adds ``ratio`` to what may be retried."""
+        """Count a first attempt: it adds ``ratio`` of a token, up to ``cap``."""
         with self._lock:
             self.requests += 1
+            self.tokens = min(self.cap, self.tokens + self.ratio)
 
     def try_retry(self) -> bool:
-        """Spend one retry if the budget allows it; count a refusal if not."""
+        """Spend one token on a retry if there is one; count a refusal if not."""
         with self._lock:
-            if self.retries + 1 <= self.floor + self.ratio * self.requests:
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
                 self.retries += 1
                 return True
             self.refused += 1
@@ -175,7 +188,7 @@ class RetryBudget:
         return {"retries_allowed": self.retries, "retries_refused": self.refused}
 
     def __repr__(self) -> str:
-        return f"RetryBudget(ratio={self.ratio!r}, floor={self.floor})"
+        return f"RetryBudget(ratio={self.ratio!r}, cap={self.cap!r})"
 
 
 class HedgeAbandoned(Exception):

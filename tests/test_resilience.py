@@ -174,12 +174,12 @@ def test_breaker_with_fallback_skips_the_sick_primary():
 # -- retry budget ---------------------------------------------------------------------------------
 
 
-def test_budget_allows_floor_plus_ratio():
-    budget = RetryBudget(ratio=0.1, floor=2)
-    for _ in range(30):
+def test_budget_holds_at_most_its_cap():
+    budget = RetryBudget(ratio=0.1, cap=2)
+    for _ in range(30):  # 3 tokens' worth of requests, but the bucket holds 2: a healthy past is not banked
         budget.record_request()
     allowed = sum(budget.try_retry() for _ in range(10))
-    assert allowed == 5 and budget.counters() == {"retries_allowed": 5, "retries_refused": 5}
+    assert allowed == 2 and budget.counters() == {"retries_allowed": 2, "retries_refused": 8}
 
 
 @pytest.mark.parametrize("failure_rate", [1.0, 0.5])

@@ -1,0 +1,199 @@
+"""Overload controls: the capped retry budget, adaptive throttling, adaptive concurrency limits, the simulator."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+
+from ella_lab import FallbackChain, Retry, Router
+from ella_lab.overload import (
+    AIMD,
+    AdaptiveThrottle,
+    ConcurrencyLimit,
+    Gradient,
+    LimitExceeded,
+    Throttled,
+    ThrottleWindow,
+)
+from ella_lab.resilience import RetryBudget
+from ella_lab.sim import recovery_time, simulate
+from ella_lab.sources import SourceError
+
+
+class _Switch:
+    """A source healthy for its first ``healthy`` calls of first tries, then down; counts every call."""
+
+    def __init__(self, down_from: int):
+        self.down_from, self.calls, self._lock = down_from, [], threading.Lock()
+
+    def __call__(self, request: int) -> str:
+        with self._lock:
+            self.calls.append(request)
+        if request >= self.down_from:
+            raise SourceError(f"down for {request}")
+        return "ok"
+
+
+@pytest.mark.timeout(60)
+def test_budget_cannot_be_banked_by_a_long_healthy_history():
+    """20,000 healthy requests, then a total outage: at most 1.2 calls a request from the outage's first requests."""
+    source = _Switch(down_from=20_000)
+    budget = RetryBudget(ratio=0.1)
+    chain = FallbackChain([source], retry=Retry(attempts=3, base=0, budget=budget))
+    report = Router(chain, workers=4).run(range(20_500))
+    assert report.summary()["succeeded"] == 20_000
+    outage_calls = [r for r in source.calls if r >= 20_000]
+    assert len(outage_calls) / 500 <= 1.2, len(outage_calls) / 500  # the uncapped budget gave 3.0
+    first_100 = sum(1 for r in outage_calls if r < 20_100)
+    assert first_100 / 100 <= 1.25, first_100  # from the very start: cap 10 + 0.1 per request
+
+
+def test_budget_token_bucket_arithmetic_and_old_name():
+    budget = RetryBudget(ratio=0.5, cap=2)
+    assert [budget.try_retry() for _ in range(3)] == [True, True, False]  # starts full: 2 tokens
+    budget.record_request()
+    assert not budget.try_retry()  # half a token
+    budget.record_request()
+    assert budget.try_retry()
+    for _ in range(100):
+        budget.record_request()
+    assert budget.tokens == 2  # capped
+    assert RetryBudget(ratio=0.1, floor=3).cap == 3
+    with pytest.raises(TypeError, match="cap or its old name floor"):
+        RetryBudget(cap=1, floor=1)
+    with pytest.raises(ValueError, match="ratio"):
+        RetryBudget(ratio=-1)
+
+
+def test_throttle_window_follows_the_sre_formula():
+    window = ThrottleWindow(k=2.0, window=10.0)
+    for i in range(1000):
+        window.record_request(1.0)
+        if i % 4 == 0:
+            window.record_accept(1.0)
+    assert window.counts(1.0) == (1000, 250)
+    assert window.probability(1.0) == pytest.approx((1000 - 2 * 250) / 1001)
+    assert window.probability(5.0) == pytest.approx((1000 - 2 * 250) / 1001)  # still inside the window
+    assert window.probability(12.0) == 0.0  # forgotten: the window moved on
+    window.record_request(12.0)
+    assert window.counts(12.0) == (1, 0)
+    healthy = ThrottleWindow(k=2.0)
+    for _ in range(100):
+        healthy.record_request(0.0)
+        healthy.record_accept(0.0)
+    assert healthy.probability(0.0) == 0.0
+
+
+def test_throttle_rejects_locally_and_rejections_are_outcomes():
+    down = _Switch(down_from=0)
+    throttle = AdaptiveThrottle(down, window=60.0)
+    report = Router(throttle, workers=1).run(range(1000))
+    summary = report.summary()
+    assert summary["requests"] == 1000 and summary["failed"] == 1000  # none lost
+    throttled = sum(isinstance(o.error, Throttled) for o in report)
+    assert throttled == summary["throttled"] == throttle.rejected
+    # p_i = i / (i + 1) for the i-th request of a window with no accept: about 1000 - ln(1000) rejected
+    expected = sum(i / (i + 1) for i in range(1000))
+    assert abs(throttled - expected) < 4 * math.sqrt(expected * (1 - expected / 1000)) + 5
+    assert len(down.calls) == 1000 - throttled
+    healthy = AdaptiveThrottle(lambda r: "ok")
+    assert Router(healthy, workers=4).run(range(2000)).summary()["succeeded"] == 2000
+    assert healthy.rejected == 0
+
+
+def test_aimd_trajectory_on_a_scripted_sequence():
+    aimd = AIMD(initial=1, minimum=1, maximum=5, increase=1, decrease=0.5)
+    limit, path = 1.0, []
+    for ok, inflight in [(True, 1), (True, 1), (True, 2), (True, 2), (True, 3), (False, 3), (False, 1), (True, 1)]:
+        limit = aimd.update(limit, 0.01, ok, inflight)
+        path.append(limit)
+    # grows while the calls in flight use at least half the limit, halves on an overload, never below 1
+    assert path == [2.0, 3.0, 4.0, 5.0, 5.0, 2.5, 1.25, 2.25]
+
+
+def test_concurrency_limit_bounds_calls_in_flight_and_adapts():
+    now_inside, most, lock = 0, 0, threading.Lock()
+
+    def slow(request):
+        nonlocal now_inside, most
+        with lock:
+            now_inside += 1
+            most = max(most, now_inside)
+        time.sleep(0.01)
+        with lock:
+            now_inside -= 1
+        if request % 10 == 9:
+            raise TimeoutError("slow")
+        return request
+
+    limited = ConcurrencyLimit(slow, AIMD(initial=4, minimum=2, maximum=4))
+    report = Router(limited, workers=16).run(range(400))
+    assert most <= 4
+    refused = sum(isinstance(o.error, LimitExceeded) for o in report)
+    assert refused == limited.rejected == report.summary()["limit_rejected"] > 0
+    assert report.summary()["requests"] == 400  # refusals are failed outcomes, never lost
+    assert min(limited.history) >= 2 and max(limited.history) <= 4
+    waiting = ConcurrencyLimit(slow, AIMD(initial=2, minimum=2, maximum=2), max_wait=5.0)
+    assert not any(isinstance(o.error, LimitExceeded) for o in Router(waiting, workers=8).run(range(40)))
+
+
+def test_gradient_shrinks_when_latency_rises_and_grows_when_it_is_flat():
+    gradient = Gradient(initial=20, minimum=1, maximum=100, smoothing=1.0)
+    limit = 20.0
+    limit = gradient.update(limit, 0.010, True, 10)
+    assert limit == pytest.approx(20 + math.sqrt(20))
+    for _ in range(30):
+        limit = gradient.update(limit, 0.010, True, 10)
+    assert limit == 100  # flat latency: + sqrt(limit) each time, up to the maximum
+    slow = gradient.update(40.0, 0.020, True, 10)  # twice the best latency: the gradient halves it
+    assert slow == pytest.approx(40 * 0.5 + math.sqrt(40))
+    with pytest.raises(ValueError, match="smoothing"):
+        Gradient(smoothing=0)
+
+
+def test_bad_arguments_name_the_parameter():
+    with pytest.raises(ValueError, match="k must be"):
+        ThrottleWindow(k=0.5)
+    with pytest.raises(ValueError, match="window must be > 0"):
+        AdaptiveThrottle(lambda r: r, window=0)
+    with pytest.raises(TypeError, match="algorithm must be"):
+        ConcurrencyLimit(lambda r: r, algorithm="aimd")
+    with pytest.raises(ValueError, match="decrease must be < 1"):
+        AIMD(decrease=1.0)
+    with pytest.raises(TypeError, match="overload must be"):
+        AdaptiveThrottle(lambda r: r, overload=(KeyboardInterrupt,))
+    with pytest.raises(ValueError, match="control must be one of"):
+        simulate(control="magic")
+    with pytest.raises(ValueError, match="rate x duration"):
+        simulate(rate=1e6, duration=3600)
+
+
+def test_simulation_is_deterministic_and_fast():
+    a, b = simulate(seed=3), simulate(seed=3)
+    assert a.goodput == b.goodput and a.queue == b.queue
+    assert simulate(seed=4).goodput != a.goodput
+
+
+def _settled(result, after: float) -> float:
+    """Mean goodput from ``after`` seconds past the trigger's end to the end of the run."""
+    end = result.settings["trigger_at"] + result.settings["trigger"]
+    values = [g for t, g in zip(result.times, result.goodput, strict=True) if t >= end + after]
+    return sum(values) / len(values)
+
+
+def test_metastable_without_controls_and_cured_by_each_control():
+    capacity = 4 / 0.020  # 200 answers a second
+    none = simulate(control="none", duration=12)
+    end = 4.0
+    after = [g for t, g in zip(none.times, none.goodput, strict=True) if end <= t < end + 5]
+    assert max(after) < 0.2 * capacity  # stays collapsed for 5 s after the trigger is gone
+    assert recovery_time(none) == math.inf
+    calm = simulate(control="none", duration=12, trigger=0.0)
+    assert _settled(calm, 1.0) > 0.9 * 140  # the same system without the trigger is fine at 70 %
+    for control in ("budget", "throttle", "limit", "drop_expired"):
+        cured = simulate(control=control, duration=12)
+        assert recovery_time(cured) <= 2.0, control
+        assert _settled(cured, 3.0) > 0.9 * 140, control
