@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from numbers import Real
 
+MAX_SECONDS = 86_400.0  # one day: the longest latency, delay or timeout the library accepts
+
 
 def check_int(name: str, value: object, *, minimum: int = 0) -> int:
     """Return ``value`` if it is an int >= ``minimum``; bools are refused (``True`` is not a count)."""

@@ -200,8 +200,9 @@ class Report:
 
         ``mean_attempts`` is the load on the sources per request (retries, fallbacks and hedges
         included), ``extra_load`` the calls beyond the first per request; ``rejected`` counts
-        requests a full queue refused. Event counts of the run's
-        parts (``hedges_sent``, ``breaker_transitions``, ``retries_refused``, ...) follow.
+        requests a full queue refused, ``abandoned`` the calls left running past their timeout.
+        Event counts of the run's parts (``hedges_sent``, ``breaker_transitions``, ``retries_refused``,
+        ...) follow.
         """
         n = len(self.outcomes)
         ok = sum(o.ok for o in self.outcomes)
@@ -222,6 +223,7 @@ class Report:
             "mean_attempts": sum(len(o.attempts) for o in self.outcomes) / n if n else 0.0,
             "extra_load": sum(max(0, len(o.attempts) - 1) for o in self.outcomes) / n if n else 0.0,
             "rejected": sum(isinstance(o.error, Rejected) for o in self.outcomes),
+            "abandoned": 0,  # calls left running past their timeout (counted by the sources, below)
             **self.counters,
         }
 

@@ -12,14 +12,14 @@ import heapq
 import logging
 import threading
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from queue import Empty, SimpleQueue
 from typing import Any
 
-from ._checks import check_choice, check_int, check_real
+from ._checks import MAX_SECONDS, check_choice, check_int, check_real
 from .fallback import AllSourcesFailed, Served
 from .outcome import Attempt, quantile
 from .retry import JITTER_MODES, Retry
-from .sources import Source, SourceError, as_source, take
+from .sources import HelperThreads, Source, SourceError, as_source, take, timed_out
 from .timing import clock
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
 log = logging.getLogger("ella_lab")
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+HISTORY = 1000  # transitions a breaker keeps (the count covers them all)
 
 
 class CircuitOpenError(SourceError):
@@ -47,8 +48,10 @@ class CircuitBreaker(Source):
     Closed: calls pass; it trips open after ``failures`` failures in a row, or (with ``ratio``) when at
     least that fraction of the last ``window`` calls failed. Open: calls fail at once with
     ``CircuitOpenError`` for ``reset_after`` seconds. Half-open: exactly one trial call passes; its
-    success closes the breaker, its failure opens it again. The lock guards the state only, never
-    the call, so concurrent calls through a closed breaker run in parallel.
+    success closes the breaker, its failure opens it again; an interrupted trial (a ``BaseException``)
+    lets the next call be the trial. ``transitions`` keeps the last 1,000 state changes, ``moves``
+    counts them all. The lock guards the state only, never the call, so concurrent calls through a
+    closed breaker run in parallel.
     """
 
     def __init__(
@@ -75,7 +78,9 @@ class CircuitBreaker(Source):
         self._recent: deque[bool] = deque(maxlen=self.window)
         self._opened_at = 0.0
         self._trial_running = False
-        self.transitions: list[tuple[float, str, str]] = []  # (perf_counter time, from, to)
+        # (perf_counter time, from, to): the last HISTORY transitions; ``moves`` counts them all
+        self.transitions: deque[tuple[float, str, str]] = deque(maxlen=HISTORY)
+        self.moves = 0
         self.rejected = 0  # calls refused while open: the calls the sick source was spared
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
@@ -85,6 +90,11 @@ class CircuitBreaker(Source):
             value = self.source.fetch(request, attempt=attempt, timeout=timeout)
         except Exception:
             self._record(False, trial)
+            raise
+        except BaseException:  # interrupted (Ctrl-C): says nothing of the source, but frees the trial slot
+            if trial:
+                with self._lock:
+                    self._trial_running = False
             raise
         self._record(True, trial)
         return value
@@ -124,6 +134,7 @@ class CircuitBreaker(Source):
         now = clock()
         log.info("circuit %s: %s -> %s", self.name, self.state, state)
         self.transitions.append((now, self.state, state))
+        self.moves += 1
         self.state = state
         if state == OPEN:
             self._opened_at = now
@@ -135,7 +146,7 @@ class CircuitBreaker(Source):
         return (self.source,)
 
     def counters(self) -> dict[str, int]:
-        return {"breaker_transitions": len(self.transitions), "breaker_rejected": self.rejected}
+        return {"breaker_transitions": self.moves, "breaker_rejected": self.rejected}
 
     def __repr__(self) -> str:
         return f"CircuitBreaker({self.source!r}, failures={self.failures}, reset_after={self.reset_after!r})"
@@ -195,13 +206,18 @@ class HedgeAbandoned(Exception):
     """The other call of a hedged pair answered first; this one was left to finish on its own."""
 
 
+_GRACE = 0.05  # seconds a hedged call that ignores its timeout is given past it, before it is abandoned
+
+
 class Hedge(Source):
     """Send a second call when the first has not answered after ``after`` seconds; take the first success.
 
     ``after`` is a delay in seconds, or ``"p95"`` (any ``"pNN"``): that percentile of the primary's
     latencies observed so far (no hedging until ``warmup`` of them are known). The second call goes
     to ``backup``, or to the primary again (as its next attempt). The slower call is abandoned and
-    counted, never waited for. Calls run on a pool of ``max_workers`` threads owned by the hedge.
+    counted, never waited for. A ``timeout`` bounds the whole hedged call: a call still running
+    past it (plus a 50 ms grace) is abandoned as a ``TimeoutError``. Calls run on at most
+    ``max_workers`` daemon threads owned by the hedge: an abandoned call never blocks interpreter exit.
     """
 
     def __init__(
@@ -224,19 +240,19 @@ class Hedge(Source):
             self.after: float | str = after
             self._q = float(after[1:]) / 100
         else:
-            self.after = check_real("after", after)
+            self.after = check_real("after", after, maximum=MAX_SECONDS)
             self._q = None
         self.warmup = check_int("warmup", warmup, minimum=1)
         self._observed: deque[float] = deque(maxlen=check_int("window", window, minimum=1))
-        self._pool = ThreadPoolExecutor(
-            check_int("max_workers", max_workers, minimum=2), thread_name_prefix="ella-hedge"
-        )
+        workers = check_int("max_workers", max_workers, minimum=2)
+        self._pool = HelperThreads("hedge", spare=workers, limit=workers)
         self._lock = threading.Lock()
         self._threshold: float | None = None
         self._fresh = 0  # observations since the threshold was last computed
         self.sent = 0  # second calls sent
         self.won = 0  # second calls that answered first
         self.abandoned = 0  # calls left running because the other one answered
+        self.overdue = 0  # calls left running past the timeout
 
     def delay(self) -> float | None:
         """Seconds to wait before hedging, or ``None`` while too few latencies are known."""
@@ -250,7 +266,7 @@ class Hedge(Source):
                 self._fresh = 0
             return self._threshold
 
-    def _observe(self, future: Future) -> None:
+    def _observe(self, future: Any) -> None:
         _, error, started, finished = future.result()
         if error is None:
             with self._lock:
@@ -262,56 +278,133 @@ class Hedge(Source):
         started = clock()
         try:
             return source.fetch(request, attempt=attempt, timeout=timeout), None, started, clock()
-        except Exception as exc:  # handed back as data: the caller decides
+        except BaseException as exc:  # handed back as data: the caller decides (a BaseException too)
             return None, exc, started, clock()
 
     def serve(self, request: Any, *, timeout: float | None = None, attempt: int = 0) -> Served:
-        calls = {self._pool.submit(self._call, self.primary, request, attempt, timeout): (self.primary, attempt)}
-        first = next(iter(calls))
-        first.add_done_callback(self._observe)
-        done, _ = wait(calls, timeout=self.delay())
-        if not (done and first.result()[1] is None):  # slow, or already failed: send the second call
-            source, number = (self.backup, attempt) if self.backup is not self.primary else (self.primary, attempt + 1)
-            calls[self._pool.submit(self._call, source, request, number, timeout)] = (source, number)
-            with self._lock:
-                self.sent += 1
-        attempts: list[Attempt] = []
-        errors: list[Exception] = []
-        pending = set(calls)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                source, number = calls[future]
-                value, error, started, finished = future.result()
-                attempts.append(Attempt(source.name, number, error, started, finished))
-                if error is not None:
-                    errors.append(error)
-                    continue
-                now = clock()
-                for other in pending:  # the slower call: left to finish on its own
-                    other_source, other_number = calls[other]
-                    attempts.append(Attempt(other_source.name, other_number, HedgeAbandoned(), now, now))
-                with self._lock:
-                    self.abandoned += len(pending)
-                    self.won += future is not first
-                return Served(value, source.name, tuple(attempts))
-        raise AllSourcesFailed(f"{self.name}: every call failed for {request!r}", errors, attempts)
+        return _HedgedCall(self, request, timeout, attempt).run()
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         return self.serve(request, timeout=timeout, attempt=attempt).value
 
     def close(self) -> None:
-        """Stop the hedge's threads once their calls are done."""
-        self._pool.shutdown(wait=True)
+        """Let the hedge's idle threads go now (the others go once their calls return)."""
+        self._pool.close()
 
     def children(self) -> tuple[Any, ...]:
         return (self.primary, self.backup)
 
     def counters(self) -> dict[str, int]:
-        return {"hedges_sent": self.sent, "hedges_won": self.won, "hedges_abandoned": self.abandoned}
+        counts = {"hedges_sent": self.sent, "hedges_won": self.won, "hedges_abandoned": self.abandoned}
+        if self.overdue:
+            counts["abandoned"] = self.overdue
+        return counts
 
     def __repr__(self) -> str:
         return f"Hedge({self.primary!r}, backup={self.backup!r}, after={self.after!r})"
+
+
+class _HedgedCall:
+    """One request through a ``Hedge``: its calls, their deadlines, and every wait bounded by them."""
+
+    def __init__(self, hedge: Hedge, request: Any, timeout: float | None, attempt: int):
+        self.hedge, self.request, self.timeout, self.attempt = hedge, request, timeout, attempt
+        self.began = clock()
+        self.deadline = None if timeout is None else self.began + timeout
+        self.finished: SimpleQueue = SimpleQueue()  # each call puts itself here when it returns
+        self.calls: dict[Any, tuple[Source, int]] = {}
+        self.attempts: list[Attempt] = []
+        self.errors: list[Exception] = []
+        self.fatal: list[BaseException] = []  # BaseExceptions that are not Exceptions
+        self._reported: set = set()  # calls whose answer this request has taken
+        self.first = self._send(hedge.primary, attempt, observe=True)
+        self.hedged = False
+
+    def _send(self, source: Source, number: int, *, observe: bool = False) -> Any:
+        hedge, request = self.hedge, self.request
+        limit = None if self.deadline is None else max(1e-3, self.deadline - clock())
+        call = hedge._pool.start(
+            lambda _: hedge._call(source, request, number, limit),
+            None,
+            on_done=hedge._observe if observe else None,
+            report=self.finished,
+        )
+        self.calls[call] = (source, number)
+        return call
+
+    def _hedge(self) -> None:
+        """Send the second call (once), unless the time is already up."""
+        if self.hedged or (self.deadline is not None and clock() >= self.deadline):
+            return
+        hedge = self.hedge
+        self.hedged = True
+        if hedge.backup is not hedge.primary:
+            self._send(hedge.backup, self.attempt)
+        else:
+            self._send(hedge.primary, self.attempt + 1)
+        with hedge._lock:
+            hedge.sent += 1
+
+    def run(self) -> Served:
+        hedge, pending = self.hedge, set(self.calls)
+        delay = hedge.delay()
+        hedge_at = None if delay is None else self.began + delay
+        while pending:
+            wake = [] if self.deadline is None else [self.deadline + _GRACE]
+            if not self.hedged and hedge_at is not None:
+                wake.append(hedge_at)
+            try:
+                call = self.finished.get(timeout=max(0.0, min(wake) - clock()) if wake else None)
+            except Empty:
+                now = clock()
+                if self.deadline is not None and now >= self.deadline + _GRACE:
+                    self._give_up(pending, now)
+                    break
+                hedge_at = None  # hedged now, or too late to
+                self._hedge()
+                pending = set(self.calls) - self._reported
+                continue
+            if call not in pending:  # a call this request already gave up on
+                continue
+            pending.discard(call)
+            self._reported.add(call)
+            source, number = self.calls[call]
+            value, error, started, finished = call.result()
+            self.attempts.append(Attempt(source.name, number, error, started, finished))
+            if error is None:
+                return self._won(call, value, source, pending)
+            if isinstance(error, Exception):
+                self.errors.append(error)
+            else:
+                self.fatal.append(error)
+            self._hedge()  # a failed call is hedged at once
+            pending = set(self.calls) - self._reported
+        if self.fatal and not self.errors:
+            raise self.fatal[0]
+        raise AllSourcesFailed(f"{hedge.name}: every call failed for {self.request!r}", self.errors, self.attempts)
+
+    def _won(self, call: Any, value: Any, source: Source, pending: set) -> Served:
+        hedge, now = self.hedge, clock()
+        for other in pending:  # the slower call: left to finish on its own
+            other_source, other_number = self.calls[other]
+            hedge._pool.abandon(other)
+            self.attempts.append(Attempt(other_source.name, other_number, HedgeAbandoned(), now, now))
+        with hedge._lock:
+            hedge.abandoned += len(pending)
+            hedge.won += call is not self.first
+        return Served(value, source.name, tuple(self.attempts))
+
+    def _give_up(self, pending: set, now: float) -> None:
+        """The time is up: every call still running is abandoned, as a ``TimeoutError``."""
+        hedge = self.hedge
+        for call in pending:
+            source, number = self.calls[call]
+            hedge._pool.abandon(call)
+            error = timed_out(source.name, self.request, self.timeout)
+            self.errors.append(error)
+            self.attempts.append(Attempt(source.name, number, error, self.began, now))
+        with hedge._lock:
+            hedge.overdue += len(pending)
 
 
 class Outage(Source):

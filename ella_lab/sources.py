@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from ._checks import check_int, check_real, check_timeout
@@ -16,6 +17,7 @@ from .timing import clock, format_seconds
 __all__ = [
     "CpuSource",
     "FunctionSource",
+    "HelperThreads",
     "ScriptedSource",
     "SimulatedSource",
     "Source",
@@ -24,6 +26,7 @@ __all__ = [
     "call_with_timeout",
     "collect_counters",
     "counters_since",
+    "helper_threads",
 ]
 
 log = logging.getLogger("ella_lab")
@@ -223,8 +226,9 @@ class CpuSource(Source):
 class FunctionSource(Source):
     """Wraps a plain callable ``f(request) -> value`` as a source.
 
-    A plain function cannot be told to stop, so a ``timeout`` runs it in a daemon helper thread and
-    stops waiting for it at the deadline (the call itself is abandoned, and logged).
+    A plain function cannot be told to stop, so a ``timeout`` runs it on a shared daemon helper thread
+    (``helper_threads``) and stops waiting for it at the deadline: the call is abandoned, logged and
+    counted (``counters()["abandoned"]``, in ``Report.summary()``).
     """
 
     def __init__(self, function: Callable[[Any], Any], name: str | None = None):
@@ -232,44 +236,188 @@ class FunctionSource(Source):
             raise TypeError(f"source must be a Source or a callable f(request), got {function!r}")
         self.function = function
         self.name = name or getattr(function, "__name__", None) or type(function).__name__
+        self.abandoned = 0  # calls left running past their timeout
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         if timeout is None:
             return self.function(request)
-        return call_with_timeout(self.function, request, timeout, name=self.name)
+        return _timed_call(self.function, request, check_timeout("timeout", timeout), self.name, self)
+
+    def counters(self) -> dict[str, int]:
+        return {"abandoned": self.abandoned}
 
     def __call__(self, request: Any) -> Any:
         return self.function(request)
 
 
+class Call:
+    """One call handed to ``HelperThreads``: wait for it with a bound, then take its answer or abandon it."""
+
+    __slots__ = ("argument", "done", "finished", "function", "ok", "on_done", "report", "state", "value")
+
+    def __init__(self, function: Callable[[Any], Any], argument: Any, on_done: Any, report: Any):
+        self.function, self.argument, self.on_done, self.report = function, argument, on_done, report
+        self.done = threading.Lock()
+        self.done.acquire()  # released when the call has returned or raised
+        self.state = _QUEUED
+        self.ok, self.value, self.finished = False, None, 0.0
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait at most ``timeout`` seconds (``None``: as long as it takes); True if it has finished."""
+        if self.done.acquire(True, -1 if timeout is None else max(0.0, timeout)):
+            self.done.release()
+            return True
+        return False
+
+    def result(self) -> Any:
+        """The call's return value, or its exception (any ``BaseException``) raised here."""
+        if self.ok:
+            return self.value
+        raise self.value
+
+
+_QUEUED, _RUNNING, _DONE, _CANCELLED, _ABANDONED = range(5)
+_CLOSE = object()  # tells an idle helper thread it may exit
+
+
+class HelperThreads:
+    """Daemon threads that run calls for callers that must be able to stop waiting: reused, never leaked.
+
+    A call goes to an idle thread, or to a new one when all are busy. A call its caller stops waiting
+    for (``abandon``) keeps its thread until it returns; while ``spare`` abandoned calls are still
+    running, no thread is added for new calls (they wait for a free one), so abandoned calls cannot
+    pile up threads. ``limit`` caps the threads outright. Idle threads exit after ``idle`` seconds.
+    The threads are daemons: an abandoned call never blocks interpreter exit.
+    """
+
+    def __init__(self, name: str, *, spare: int = 64, limit: int | None = None, idle: float = 2.0):
+        self.name = name
+        self.spare = check_int("spare", spare, minimum=1)
+        self.limit = None if limit is None else check_int("limit", limit, minimum=1)
+        self.idle = check_real("idle", idle)
+        self._lock = threading.Lock()
+        self._queue: SimpleQueue = SimpleQueue()
+        self.threads = 0  # alive
+        self._idle = 0  # waiting for work
+        self._queued = 0  # handed in, not yet taken by a thread
+        self.stuck = 0  # abandoned calls still running
+        self.abandoned = 0  # calls abandoned while running, ever
+
+    def start(self, function: Callable[[Any], Any], argument: Any, *, on_done: Any = None, report: Any = None) -> Call:
+        """Run ``function(argument)`` on a helper thread; ``on_done(call)`` runs there after it, ``report`` gets it."""
+        call = Call(function, argument, on_done, report)
+        with self._lock:
+            self._queued += 1
+            grow = self._queued > self._idle and self.stuck < self.spare
+            if grow and (self.limit is None or self.threads < self.limit):
+                self.threads += 1
+                self._idle += 1
+                threading.Thread(target=self._work, name=f"ella-{self.name}", daemon=True).start()
+        self._queue.put(call)
+        return call
+
+    def abandon(self, call: Call) -> str:
+        """Stop waiting for ``call``: ``"cancelled"`` (it never started, and never will), ``"abandoned"``
+        (it runs on, counted, until it returns) or ``"done"`` (it finished in the meantime)."""
+        with self._lock:
+            if call.state == _QUEUED:
+                call.state = _CANCELLED
+                return "cancelled"
+            if call.state == _RUNNING:
+                call.state = _ABANDONED
+                self.stuck += 1
+                self.abandoned += 1
+                return "abandoned"
+            return "done"
+
+    def _work(self) -> None:
+        get, lock = self._queue.get, self._lock
+        while True:
+            try:
+                call = get(timeout=self.idle)
+            except Empty:
+                call = _CLOSE if self._queued < self._idle else None  # more idle threads than work
+            if call is _CLOSE:
+                with lock:
+                    if self._queued < self._idle:  # this one can go
+                        self._idle -= 1
+                        self.threads -= 1
+                        return
+                continue
+            if call is None:
+                continue
+            with lock:
+                self._queued -= 1
+                if call.state == _CANCELLED:
+                    continue
+                self._idle -= 1
+                call.state = _RUNNING
+            try:
+                call.value = call.function(call.argument)
+                call.ok = True
+            except BaseException as exc:  # handed back to the caller: a helper thread never dies
+                call.value = exc
+            call.finished = clock()
+            with lock:
+                if call.state == _ABANDONED:
+                    self.stuck -= 1
+                call.state = _DONE
+                self._idle += 1
+            call.done.release()
+            if call.report is not None:
+                call.report.put(call)
+            if call.on_done is not None:
+                try:
+                    call.on_done(call)
+                except BaseException:  # never kill the helper over a callback
+                    log.exception("%s: a completion callback failed", self.name)
+            del call
+
+    def close(self) -> None:
+        """Let the idle threads go now; busy ones go once idle (the pool still takes new calls)."""
+        for _ in range(self.threads):
+            self._queue.put(_CLOSE)
+
+    def __repr__(self) -> str:
+        return f"HelperThreads({self.name!r}, threads={self.threads}, stuck={self.stuck}, spare={self.spare})"
+
+
+helper_threads = HelperThreads("call")
+"""The helper threads behind every timeout on a plain callable (``FunctionSource``, ``call_with_timeout``)."""
+
+
 def call_with_timeout(function: Callable[[Any], Any], argument: Any, timeout: float, *, name: str = "call") -> Any:
     """Return ``function(argument)``, or raise ``TimeoutError`` if it takes longer than ``timeout`` seconds.
 
-    The call runs in a daemon thread; on a timeout it is left to finish (or not) on its own. An answer
-    that arrives after the deadline counts as a timeout too, however late the waiting thread wakes up.
+    The call runs on one of the shared ``helper_threads``; on a timeout it is left to finish (or not)
+    on its own. An answer that arrives after the deadline counts as a timeout too.
     """
-    timeout = check_timeout("timeout", timeout)
-    box: list = []
+    return _timed_call(function, argument, check_timeout("timeout", timeout), name, None)
 
-    def target() -> None:
-        try:
-            result = (True, function(argument))
-        except BaseException as exc:  # handed back to the caller's thread below
-            result = (False, exc)
-        box.append((*result, clock()))
 
+def _timed_call(function: Callable[[Any], Any], argument: Any, timeout: float, name: str, counted: Any) -> Any:
+    """``call_with_timeout``, adding 1 to ``counted.abandoned`` (when given) for an abandoned call."""
     started = clock()
-    helper = threading.Thread(target=target, name=f"ella-call-{name}", daemon=True)
-    helper.start()
-    helper.join(timeout)
-    if not box or box[0][2] - started > timeout:
-        if not box:
+    call = helper_threads.start(function, argument)
+    if not call.wait(timeout):
+        what = helper_threads.abandon(call)
+        if what == "abandoned":
+            if counted is not None:
+                with _count_lock:
+                    counted.abandoned += 1
             log.warning("%s did not return within %s; abandoned", name, format_seconds(timeout))
+        elif what == "cancelled":
+            log.warning(
+                "%s: no helper thread free within %s (%d abandoned calls still running); not started",
+                name, format_seconds(timeout), helper_threads.stuck,
+            )
         raise timed_out(name, argument, timeout)
-    ok, result, _ = box[0]
-    if ok:
-        return result
-    raise result
+    if call.finished - started > timeout:
+        raise timed_out(name, argument, timeout)
+    return call.result()
+
+
+_count_lock = threading.Lock()
 
 
 def as_source(source: object) -> Source:
@@ -289,8 +437,12 @@ class _DuckSource(Source):
     def __init__(self, inner: Any):
         self.inner = inner
         self.name = str(getattr(inner, "name", type(inner).__name__))
+        self.abandoned = 0  # calls left running past their timeout
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         if timeout is None:
             return self.inner.fetch(request)
-        return call_with_timeout(self.inner.fetch, request, timeout, name=self.name)
+        return _timed_call(self.inner.fetch, request, check_timeout("timeout", timeout), self.name, self)
+
+    def counters(self) -> dict[str, int]:
+        return {"abandoned": self.abandoned}
