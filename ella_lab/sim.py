@@ -24,7 +24,7 @@ from ._checks import check_int, check_real
 from .overload import AIMD, ThrottleWindow
 from .resilience import RetryBudget
 
-__all__ = ["CONTROLS", "SimResult", "recovery_time", "simulate"]
+__all__ = ["CONTROLS", "SimResult", "phase_diagram", "recovery_time", "simulate"]
 
 CONTROLS = ("none", "budget", "throttle", "limit", "drop_expired")
 
@@ -270,3 +270,30 @@ def recovery_time(result: SimResult | Any, *, threshold: float = 0.9, hold: floa
         if good >= threshold * wanted:
             return max(0.0, i * result.bin_s - end)
     return math.inf
+
+
+def phase_diagram(
+    loads: list[float],
+    triggers: list[float],
+    *,
+    control: str = "none",
+    capacity_rps: float | None = None,
+    **settings: Any,
+):
+    """Recovery time for each (offered load, trigger length): where the system recovers and where it stays down.
+
+    ``loads`` are fractions of the server's capacity (``capacity / service`` answers per second).
+    Returns a DataFrame with columns load, trigger, recovery_s (``inf``: it stayed down), recovered.
+    """
+    import pandas as pd
+
+    capacity = settings.get("capacity", 4)
+    service = settings.get("service", 0.020)
+    capacity_rps = capacity_rps or capacity / service
+    rows = []
+    for load in loads:
+        for trigger in triggers:
+            result = simulate(rate=load * capacity_rps, trigger=trigger, control=control, **settings)
+            recovery = recovery_time(result)
+            rows.append({"load": load, "trigger": trigger, "recovery_s": recovery, "recovered": recovery < math.inf})
+    return pd.DataFrame(rows)
