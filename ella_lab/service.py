@@ -9,32 +9,67 @@ down and bring it back on the same URL while a run is in progress.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import io
 import logging
+import re
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit
 
-from ._checks import check_int, check_real, check_timeout
+from ._checks import MAX_SECONDS, check_int, check_real, check_timeout
 from ._draw import draw
-from .sources import Source, SourceError, timed_out
+from .sources import Source, SourceError
+from .timing import clock, format_seconds
 
 __all__ = ["FlakyService", "HttpSource"]
 
 log = logging.getLogger("ella_lab")
 
 LOOPBACK = "127.0.0.1"
+_ATTEMPT = re.compile(r"[0-9]{1,9}")  # ASCII digits only, and few enough for int()
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256  # the listen backlog: the default 5 refuses a burst of concurrent clients
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._open: dict[Any, threading.Thread] = {}  # connection -> the thread serving it
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve each connection on its own daemon thread, tracked until it ends (``hang_up`` ends them all)."""
+        thread = threading.Thread(
+            target=self._serve_connection, args=(request, client_address), name="ella-service-conn", daemon=True
+        )
+        with self._open_lock:
+            self._open[request] = thread
+        thread.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.pop(request, None)
+
+    def hang_up(self, timeout: float) -> None:
+        """Close every open connection, then wait at most ``timeout`` seconds for their threads to end."""
+        with self._open_lock:
+            connections = dict(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        deadline = clock() + timeout
+        for thread in connections.values():
+            thread.join(max(0.0, deadline - clock()))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up first (it timed out, or the service stopped) is normal here: log it."""
@@ -46,8 +81,9 @@ class FlakyService:
 
     Of the calls, a seeded ``failure_rate`` get HTTP 500 or 503, ``drop_rate`` have their connection
     closed without an answer, and ``stall_rate`` get no answer for ``stall`` seconds; the rest answer
-    200 after ``latency ± jitter`` seconds. ``port=0`` takes a free port. Use it as a context manager:
-    ``with FlakyService(...) as svc: svc.url``.
+    200 after ``latency ± jitter`` seconds. ``port=0`` takes a free port. A client that sends nothing
+    for ``idle_timeout`` seconds is hung up on; ``stop()`` closes every connection. Use it as a
+    context manager: ``with FlakyService(...) as svc: svc.url``.
     """
 
     def __init__(
@@ -62,17 +98,21 @@ class FlakyService:
         stall: float = 30.0,
         seed: int = 0,
         port: int = 0,
+        idle_timeout: float = 5.0,
     ):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty str, got {name!r}")
         self.name = name
-        self.latency = check_real("latency", latency)
-        self.jitter = check_real("jitter", jitter)
+        self.latency = check_real("latency", latency, maximum=MAX_SECONDS)
+        self.jitter = check_real("jitter", jitter, maximum=MAX_SECONDS)
         self.failure_rate = check_real("failure_rate", failure_rate, maximum=1.0)
         self.drop_rate = check_real("drop_rate", drop_rate, maximum=1.0)
         self.stall_rate = check_real("stall_rate", stall_rate, maximum=1.0)
         total = self.failure_rate + self.drop_rate + self.stall_rate
         if total > 1.0:
             raise ValueError(f"failure_rate + drop_rate + stall_rate must be <= 1, got {total!r}")
-        self.stall = check_real("stall", stall)
+        self.stall = check_real("stall", stall, maximum=MAX_SECONDS)
+        self.idle_timeout = check_timeout("idle_timeout", idle_timeout)
         self.seed = check_int("seed", seed, minimum=-(2**63))
         self.port = check_int("port", port)
         if self.port > 65535:
@@ -139,6 +179,7 @@ class FlakyService:
             self._released.set()
             server.shutdown()
             server.server_close()
+            server.hang_up(5.0)
             if self._thread is not None:
                 self._thread.join(5)
         log.info("%s stopped", self.name)
@@ -164,6 +205,7 @@ class FlakyService:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.0"
+            timeout = service.idle_timeout  # the socket timeout: an idle client is hung up on
 
             def log_message(self, format: str, *args: Any) -> None:  # to logging, not stderr
                 log.debug("%s: " + format, service.name, *args)
@@ -183,8 +225,8 @@ class FlakyService:
                     return self._reply(404, "not found: use GET /data/<request>?attempt=<n>\n")
                 request = unquote(parts.path[len("/data/") :])
                 values = parse_qs(parts.query).get("attempt", ["0"])
-                if len(values) != 1 or not values[0].isdigit():
-                    return self._reply(400, f"bad attempt: {values!r}, expected a whole number\n")
+                if len(values) != 1 or not _ATTEMPT.fullmatch(values[0]):
+                    return self._reply(400, f"bad attempt: {values!r:.100}, expected a whole number\n")
                 kind, delay = service.plan(request, int(values[0]))
                 if kind == "stall":
                     service._released.wait(delay)
@@ -205,38 +247,178 @@ class FlakyService:
 class HttpSource(Source):
     """A source that fetches ``GET <url>/data/<request>?attempt=<n>`` over a real socket.
 
-    ``timeout`` (seconds) is the socket timeout of each attempt; a per-call timeout overrides it.
-    HTTP errors and dropped or refused connections become ``SourceError``; a timeout, ``TimeoutError``.
-    Proxies are never used: the requests go straight to ``url``.
+    ``timeout`` (seconds) bounds each whole attempt: connecting, the headers and the body together
+    (a server that drips its answer byte by byte is cut off at the deadline); a per-call timeout
+    overrides it. The body is read in chunks, at most ``max_bytes``. Redirects are refused unless
+    ``follow_redirects=True`` (and then only to http:// or https://, within the same deadline).
+    HTTP errors, oversized or undecodable bodies and dropped or refused connections become
+    ``SourceError``; a timeout, ``TimeoutError``. Proxies are never used.
     """
 
-    _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    def __init__(self, name: str, url: str, *, timeout: float = 1.0):
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        timeout: float | None = 1.0,
+        max_bytes: int = 1 << 20,
+        follow_redirects: bool = False,
+    ):
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-            raise ValueError(f"url must be an http:// or https:// URL, got {url!r}")
         self.name = name
-        self.url = url.rstrip("/")
+        self.url = _check_url("url", url).rstrip("/")
         self.timeout = check_timeout("timeout", timeout)
+        self.max_bytes = check_int("max_bytes", max_bytes, minimum=1)
+        if not isinstance(follow_redirects, bool):
+            raise TypeError(f"follow_redirects must be True or False, got {follow_redirects!r}")
+        self.follow_redirects = follow_redirects
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
-        limit = self.timeout if timeout is None else timeout
+        limit = self.timeout if timeout is None else check_timeout("timeout", timeout)
+        deadline = None if limit is None else clock() + limit
         address = f"{self.url}/data/{quote(str(request), safe='')}?attempt={attempt}"
         try:
-            with self._opener.open(address, timeout=limit) as response:
-                return response.read().decode()
-        except urllib.error.HTTPError as exc:
-            raise SourceError(f"{self.name}: HTTP {exc.code} for {request!r}") from None
+            body = self._get(address, request, deadline)
         except TimeoutError:
-            raise timed_out(self.name, request, limit) from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise timed_out(self.name, request, limit) from None
-            raise SourceError(f"{self.name}: {exc.reason} for {request!r}") from None
-        except (http.client.HTTPException, ConnectionError, OSError) as exc:
-            raise SourceError(f"{self.name}: {type(exc).__name__} for {request!r}") from None
+            raise TimeoutError(
+                f"{self.name} did not answer {request!r} within {format_seconds(limit)} (the whole attempt: "
+                "connect, headers and body)"
+            ) from None
+        except SourceError:
+            raise
+        except (http.client.HTTPException, OSError) as exc:
+            raise SourceError(f"{self.name}: {type(exc).__name__} for {request!r}: {exc}") from None
+        try:
+            return body.decode()
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{self.name}: the answer to {request!r} is not valid UTF-8 ({exc.reason})") from None
+
+    def _get(self, address: str, request: Any, deadline: float | None) -> bytes:
+        """The body of a 2xx answer to ``GET address``, following at most 5 redirects when allowed."""
+        for _ in range(6):
+            parts = urlsplit(address)
+            connection = _Connection(parts, deadline)
+            try:
+                connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+                response = connection.getresponse()
+                if response.status in _REDIRECTS:
+                    address = self._redirect(address, response.getheader("Location"), request)
+                    continue
+                if not 200 <= response.status < 300:
+                    raise SourceError(f"{self.name}: HTTP {response.status} for {request!r}")
+                return self._read(response, request)
+            finally:
+                connection.close()
+        raise SourceError(f"{self.name}: more than 5 redirects for {request!r}")
+
+    def _redirect(self, address: str, location: str | None, request: Any) -> str:
+        if not self.follow_redirects:
+            raise SourceError(
+                f"{self.name}: redirect to {location!r} for {request!r} refused (follow_redirects=False)"
+            )
+        target = urljoin(address, location or "")
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise SourceError(f"{self.name}: redirect to {target!r} for {request!r} refused (not http or https)")
+        return target
+
+    def _read(self, response: http.client.HTTPResponse, request: Any) -> bytes:
+        try:
+            declared = int(response.getheader("Content-Length") or -1)
+        except ValueError:  # a malformed length: the reads below are capped anyway
+            declared = -1
+        if declared > self.max_bytes:
+            raise self._too_big(request)
+        chunks, size = [], 0
+        while chunk := response.read(min(_CHUNK, self.max_bytes + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_big(request)
+        return b"".join(chunks)
+
+    def _too_big(self, request: Any) -> SourceError:
+        return SourceError(f"{self.name}: the answer to {request!r} is larger than max_bytes={self.max_bytes}")
 
     def __repr__(self) -> str:
         return f"HttpSource({self.name!r}, {self.url!r}, timeout={self.timeout!r})"
+
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+_CHUNK = 64 * 1024
+
+
+def _check_url(name: str, url: object) -> str:
+    """An http:// or https:// URL with a host and a valid port."""
+    if not isinstance(url, str):
+        raise TypeError(f"{name} must be an http:// or https:// URL (a str), got {url!r}")
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{name} has an invalid port (1..65535), got {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise ValueError(f"{name} must be an http:// or https:// URL with a host, got {url!r}")
+    return url
+
+
+class _Connection(http.client.HTTPConnection):
+    """An HTTP connection whose every socket operation is bounded by one ``deadline`` (a ``clock()`` time)."""
+
+    def __init__(self, parts: Any, deadline: float | None):
+        self.tls = parts.scheme == "https"
+        super().__init__(parts.hostname, parts.port or (443 if self.tls else 80))
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), _left(self.deadline))
+        if self.tls:
+            import ssl
+
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+        self.sock = _DeadlineSocket(sock, self.deadline)
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds until ``deadline`` (``None``: no deadline); ``TimeoutError`` once it has passed."""
+    if deadline is None:
+        return None
+    left = deadline - clock()
+    if left <= 0:
+        raise TimeoutError("deadline passed")
+    return left
+
+
+class _DeadlineSocket:
+    """A socket whose sends and reads (through ``makefile``) each wait at most until the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float | None):
+        self._sock, self._deadline = sock, deadline
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.settimeout(_left(self._deadline))
+        self._sock.sendall(data)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))  # keeps the socket open until closed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket's own raw reader (which holds the socket open), each read bounded by the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float | None):
+        self._sock, self._raw, self._deadline = sock, sock.makefile("rb", buffering=0), deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(_left(self._deadline))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
