@@ -149,6 +149,7 @@ class FlakyService:
         self._slots = threading.Condition()
         self.busy = 0  # calls being served
         self.waiting = 0  # calls queued for a slot
+        self._handoffs = 0  # slots freed and handed to a queued call that has not woken yet
         self._events: deque[tuple[float, str]] = deque(maxlen=2_000_000)  # (clock(), what happened)
 
     # -- what a call gets -------------------------------------------------------------------------
@@ -301,27 +302,36 @@ class FlakyService:
         self._events.append((clock(), what))
 
     def _take_slot(self) -> bool:
-        """Wait for a service slot, unless ``queue`` calls already wait: then False (shed)."""
+        """Wait for a service slot, unless every slot and queue place is taken: then False (shed).
+
+        A freed slot is handed straight to a waiting call, so a newcomer never slips in ahead of the queue.
+        """
         with self._slots:
-            if self.busy >= self.capacity and self.waiting >= self.queue:  # type: ignore[operator]
+            if self.busy + self.waiting >= self.capacity + self.queue:  # type: ignore[operator]
                 return False
+            if self.busy < self.capacity and not self.waiting:  # type: ignore[operator]
+                self.busy += 1
+                return True
             self.waiting += 1
             self._events.append((clock(), f"queue {self.waiting}"))
             try:
-                while self.busy >= self.capacity:  # type: ignore[operator]
+                while not self._handoffs:
                     if self._released.is_set():
                         return False
                     self._slots.wait(0.5)
+                self._handoffs -= 1  # the slot it was handed is already counted in busy
+                return True
             finally:
                 self.waiting -= 1
-            self.busy += 1
-            return True
 
     def _free_slot(self) -> None:
         with self._slots:
-            self.busy -= 1
-            self._events.append((clock(), f"queue {self.waiting}"))
-            self._slots.notify()
+            if self.waiting > self._handoffs:
+                self._handoffs += 1  # the slot goes to the next call in the queue
+                self._slots.notify()
+            else:
+                self.busy -= 1
+            self._events.append((clock(), f"queue {self.waiting - self._handoffs}"))
 
     def timeline(self, start: float, end: float, bin_s: float = 0.1):
         """What the server did between ``start`` and ``end`` (``clock()`` times), in bins of ``bin_s`` seconds.

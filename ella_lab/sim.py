@@ -24,7 +24,7 @@ from ._checks import check_int, check_real
 from .overload import AIMD, ThrottleWindow
 from .resilience import RetryBudget
 
-__all__ = ["CONTROLS", "SimResult", "phase_diagram", "recovery_time", "simulate"]
+__all__ = ["CONTROLS", "SimResult", "format_recovery", "phase_diagram", "recovery_time", "simulate"]
 
 CONTROLS = ("none", "budget", "throttle", "limit", "drop_expired")
 
@@ -297,3 +297,10 @@ def phase_diagram(
             recovery = recovery_time(result)
             rows.append({"load": load, "trigger": trigger, "recovery_s": recovery, "recovered": recovery < math.inf})
     return pd.DataFrame(rows)
+
+
+def format_recovery(seconds: float) -> str:
+    """A recovery time for people: ``never`` for a system that stayed down, else the time."""
+    from .timing import format_seconds
+
+    return "never" if seconds == math.inf else format_seconds(seconds)

@@ -409,7 +409,9 @@ def _timed_call(function: Callable[[Any], Any], argument: Any, timeout: float, n
         elif what == "cancelled":
             log.warning(
                 "%s: no helper thread free within %s (%d abandoned calls still running); not started",
-                name, format_seconds(timeout), helper_threads.stuck,
+                name,
+                format_seconds(timeout),
+                helper_threads.stuck,
             )
         raise timed_out(name, argument, timeout)
     if call.finished - started > timeout:
