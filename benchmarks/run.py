@@ -7,6 +7,7 @@
     (ThreadPoolExecutor.map, asyncio.gather, client.map)
 (e) sleep-bound efficiency of every backend, K = 64, 256, 512
 (f) CPU-bound requests (CpuSource) on 2 workers: threads vs processes
+(g) a timeout on a plain callable when nothing times out: Router(f, timeout=1.0) vs Router(f)
 
     python benchmarks/run.py [--quick] [--repeats 3]
 
@@ -36,6 +37,37 @@ from ella_lab.bench import (
 )
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def _identity(request):
+    return request
+
+
+def timeout_cost(n: int, workers: int, repeats: int) -> list[dict]:
+    """Cost per request of a plain callable run with ``timeout=1.0`` (nothing times out) and without (best of repeats).
+
+    The middle row, the same one-source FallbackChain without a timeout, splits the cost: the chain's
+    own steps, then the hand-off of each call to a helper thread (which is what lets a timeout fire).
+    """
+    from ella_lab import FallbackChain, Router
+
+    requests = list(range(n))
+    peers = (
+        ("Router(f)", lambda: Router(_identity, workers=workers).run(requests)),
+        ("Router(FallbackChain([f]))", lambda: Router(FallbackChain([_identity]), workers=workers).run(requests)),
+        ("Router(f, timeout=1.0)", lambda: Router(_identity, workers=workers, timeout=1.0).run(requests)),
+    )
+    rows = []
+    for name, fn in peers:
+        best = min(_timed(fn) for _ in range(repeats))
+        rows.append({"bench": "timeout", "peer": name, "workers": workers, "n": n, "per_request_s": best / n})
+    return rows
+
+
+def _timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:
@@ -148,6 +180,23 @@ def markdown(df: pd.DataFrame, args: argparse.Namespace) -> str:
             "(target ≥ 1.5×).",
             "",
         ]
+    t = df[df.bench == "timeout"]
+    if not t.empty:
+        n_timeout = int(t.n.iloc[0])
+        t = t.set_index("peer").per_request_s
+        base, chain, timed = t["Router(f)"], t["Router(FallbackChain([f]))"], t["Router(f, timeout=1.0)"]
+        lines += [
+            f"## (g) A timeout on a plain callable, nothing timing out, N = {n_timeout:,}, "
+            f"{args.workers} workers (best of {args.repeats})",
+            "",
+            "| peer | per request | vs Router(f) |",
+            "|---|---|---|",
+            *[f"| {peer} | {format_seconds(v)} | {v / base:.2f}× |" for peer, v in t.items()],
+            "",
+            f"timeout=1.0 / no timeout = **{timed / base:.2f}×** (target ≤ 2×); of which the chain "
+            f"{chain / base:.2f}× and the hand-off to a helper thread {(timed - chain) / base:.2f}×.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -176,6 +225,10 @@ def main(argv=None) -> int:
     rows += sleep_bound(0.01, ks, args.per_worker, args.repeats, progress=_progress)
     print("(c) guide scenario", flush=True)
     rows += guide_scenario()
+    print("(g) timeout on a plain callable", flush=True)
+    rows += timeout_cost(args.n // 2, args.workers, args.repeats)
+    for r in rows[-3:]:
+        print(f"  {r['peer']:28s} {format_seconds(r['per_request_s'])} per request")
     if not args.no_backends:
         print("(d) overhead by backend", flush=True)
         started = time.perf_counter()

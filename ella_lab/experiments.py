@@ -93,11 +93,14 @@ def paced(router: Router, requests: Sequence[Any], rate: float, *, timeout: floa
     return Report(outcomes, workers=router.workers, started_at=started, finished_at=clock(), counters=counts)
 
 
-def _grid(values: Any) -> list:
-    """A sweep axis: one value or a list of them."""
+def _grid(name: str, values: Any) -> list:
+    """A sweep axis: one value or a non-empty list of them."""
     if isinstance(values, (str, bytes)):
-        raise TypeError(f"expected a number or a list of numbers, got {values!r}")
-    return list(values) if isinstance(values, Iterable) else [values]
+        raise TypeError(f"{name}: expected a number or a list of numbers, got {values!r}")
+    axis = list(values) if isinstance(values, Iterable) else [values]
+    if not axis:
+        raise ValueError(f"{name} must name at least one value, got {values!r}")
+    return axis
 
 
 def sweep(
@@ -131,7 +134,12 @@ def sweep(
     check_int("repeats", repeats, minimum=1)
     if requests_per_worker is not None:
         check_int("requests_per_worker", requests_per_worker, minimum=1)
-    grid = list(product(_grid(workers), _grid(failure_rate), _grid(chain), range(repeats)))
+    check_int("requests", requests)
+    axes = _grid("workers", workers), _grid("failure_rate", failure_rate), _grid("chain", chain)
+    for k, p, length in product(*axes):  # every setting checked before the first run starts
+        source = make_source(length, latency=latency, failure_rate=p, jitter=jitter, retry=retry, timeout=timeout)
+        Router(source, workers=k, executor=executor, client=client)
+    grid = list(product(*axes, range(repeats)))
     rows = []
     for k, p, length, repeat in tqdm(grid, desc="sweep", disable=not progress, leave=False):
         n = requests if requests_per_worker is None else requests_per_worker * k

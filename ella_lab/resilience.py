@@ -15,7 +15,7 @@ from collections import deque
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from ._checks import MAX_SECONDS, check_choice, check_int, check_real
+from ._checks import check_choice, check_int, check_real, check_seconds
 from .fallback import AllSourcesFailed, Served
 from .outcome import Attempt, quantile
 from .retry import JITTER_MODES, Retry
@@ -71,7 +71,7 @@ class CircuitBreaker(Source):
         if self.ratio == 0:
             raise ValueError("ratio must be > 0 or None, got 0.0")
         self.window = check_int("window", window, minimum=1)
-        self.reset_after = check_real("reset_after", reset_after)
+        self.reset_after = check_seconds("reset_after", reset_after)
         self._lock = threading.Lock()
         self.state = CLOSED
         self._consecutive = 0
@@ -240,12 +240,12 @@ class Hedge(Source):
             self.after: float | str = after
             self._q = float(after[1:]) / 100
         else:
-            self.after = check_real("after", after, maximum=MAX_SECONDS)
+            self.after = check_seconds("after", after)
             self._q = None
         self.warmup = check_int("warmup", warmup, minimum=1)
         self._observed: deque[float] = deque(maxlen=check_int("window", window, minimum=1))
         workers = check_int("max_workers", max_workers, minimum=2)
-        self._pool = HelperThreads("hedge", spare=workers, limit=workers)
+        self._pool = HelperThreads("hedge", limit=workers)
         self._lock = threading.Lock()
         self._threshold: float | None = None
         self._fresh = 0  # observations since the threshold was last computed
@@ -348,7 +348,7 @@ class _HedgedCall:
     def run(self) -> Served:
         hedge, pending = self.hedge, set(self.calls)
         delay = hedge.delay()
-        hedge_at = None if delay is None else self.began + delay
+        hedge_at = None if delay is None else clock() + delay  # from now: the primary has been sent
         while pending:
             wake = [] if self.deadline is None else [self.deadline + _GRACE]
             if not self.hedged and hedge_at is not None:
@@ -417,9 +417,9 @@ class Outage(Source):
     def __init__(self, source: Any, *, start: float, end: float, latency: float = 0.0):
         self.source = as_source(source)
         self.name = self.source.name
-        self.start = check_real("start", start)
-        self.end = check_real("end", end, minimum=self.start)
-        self.latency = check_real("latency", latency)
+        self.start = check_seconds("start", start)
+        self.end = check_seconds("end", end, minimum=self.start)
+        self.latency = check_seconds("latency", latency)
         self.begin()
 
     def begin(self) -> None:
@@ -457,8 +457,10 @@ def contention(
     and no sleeping: it returns the total calls, the calls per client, and the time the last
     client succeeded (Brooker, "Exponential Backoff and Jitter", 2015).
     """
-    check_int("clients", clients, minimum=1)
+    if check_int("clients", clients, minimum=1) > 1_000_000:
+        raise ValueError(f"clients must be <= 1000000, got {clients!r}")
     check_choice("jitter", jitter, JITTER_MODES)
+    service = check_seconds("service", service)
     policy = Retry(attempts=2, base=base, cap=cap, jitter=jitter, seed=seed)
     events = [(0.0, client, 0) for client in range(clients)]  # (time, client, retries so far)
     heapq.heapify(events)

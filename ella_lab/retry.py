@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._checks import check_choice, check_int, check_real
+from ._checks import check_choice, check_int, check_seconds
 from ._draw import draw
 
 __all__ = ["JITTER_MODES", "Retry"]
 
 JITTER_MODES = ("none", "equal", "full")
+_MAX_EXPONENT = 1000  # 2.0 ** 1024 overflows; any cap is reached long before 2 ** 1000 times the base
 
 
 class Retry:
@@ -33,13 +34,16 @@ class Retry:
         budget: Any = None,
     ):
         self.attempts = check_int("attempts", attempts, minimum=1)
-        self.base = check_real("base", base)
-        self.cap = check_real("cap", cap)
+        self.base = check_seconds("base", base)
+        self.cap = check_seconds("cap", cap)
         self.jitter = check_choice("jitter", jitter, JITTER_MODES)
         self.seed = check_int("seed", seed, minimum=-(2**63))
         classes = on if isinstance(on, tuple) else (on,)
         if not classes or not all(isinstance(c, type) and issubclass(c, BaseException) for c in classes):
             raise TypeError(f"on must be an exception class or a tuple of them, got {on!r}")
+        for c in classes:  # Ctrl-C (KeyboardInterrupt), SystemExit: never retried, or nothing could stop a run
+            if not issubclass(c, Exception):
+                raise TypeError(f"on must name Exception subclasses only, got {c.__name__} (a BaseException)")
         self.on = classes
         if budget is not None and not callable(getattr(budget, "try_retry", None)):
             raise TypeError(f"budget must be a RetryBudget or None, got {budget!r}")
@@ -50,7 +54,7 @@ class Retry:
 
     def backoff(self, number: int) -> float:
         """The exponential ceiling before retry ``number`` (1 = the first retry)."""
-        return min(self.cap, self.base * 2.0 ** (number - 1))
+        return min(self.cap, self.base * 2.0 ** min(number - 1, _MAX_EXPONENT))
 
     def delay(self, number: int, *key: Any) -> float:
         """Seconds to wait before retry ``number`` of the request identified by ``key``."""

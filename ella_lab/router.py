@@ -58,6 +58,8 @@ class Router:
         self.workers = check_int("workers", workers, minimum=1)
         self.max_pending = None if max_pending is None else check_int("max_pending", max_pending, minimum=1)
         self.on_full = check_choice("on_full", on_full, ("block", "reject"))
+        if self.on_full == "reject" and self.max_pending is None:
+            raise TypeError("on_full='reject' refuses requests beyond max_pending; set max_pending too")
         self.executor = check_choice("executor", executor, EXECUTORS)
         if client is not None and executor != "dask":
             raise TypeError(f"client is for executor='dask', not executor={executor!r}")

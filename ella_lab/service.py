@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit
 
-from ._checks import MAX_SECONDS, check_int, check_real, check_timeout
+from ._checks import check_int, check_real, check_seconds, check_timeout
 from ._draw import draw
 from .sources import Source, SourceError
 from .timing import clock, format_seconds
@@ -117,15 +117,15 @@ class FlakyService:
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
         self.name = name
-        self.latency = check_real("latency", latency, maximum=MAX_SECONDS)
-        self.jitter = check_real("jitter", jitter, maximum=MAX_SECONDS)
+        self.latency = check_seconds("latency", latency)
+        self.jitter = check_seconds("jitter", jitter)
         self.failure_rate = check_real("failure_rate", failure_rate, maximum=1.0)
         self.drop_rate = check_real("drop_rate", drop_rate, maximum=1.0)
         self.stall_rate = check_real("stall_rate", stall_rate, maximum=1.0)
         total = self.failure_rate + self.drop_rate + self.stall_rate
         if total > 1.0:
             raise ValueError(f"failure_rate + drop_rate + stall_rate must be <= 1, got {total!r}")
-        self.stall = check_real("stall", stall, maximum=MAX_SECONDS)
+        self.stall = check_seconds("stall", stall)
         self.idle_timeout = check_timeout("idle_timeout", idle_timeout)
         self.seed = check_int("seed", seed, minimum=-(2**63))
         self.port = check_int("port", port)

@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterable
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from ._checks import check_int, check_real, check_timeout
+from ._checks import check_int, check_real, check_seconds, check_timeout
 from ._draw import draw
 from .timing import clock, format_seconds
 
 __all__ = [
+    "MAX_ABANDONED",
     "CpuSource",
     "FunctionSource",
     "HelperThreads",
@@ -123,11 +124,11 @@ class SimulatedSource(Source):
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
         self.name = name
-        self.latency = check_real("latency", latency)
+        self.latency = check_seconds("latency", latency)
         self.failure_rate = check_real("failure_rate", failure_rate, maximum=1.0)
-        self.jitter = check_real("jitter", jitter)
+        self.jitter = check_seconds("jitter", jitter)
         self.tail_rate = check_real("tail_rate", tail_rate, maximum=1.0)
-        self.tail_factor = check_real("tail_factor", tail_factor, minimum=1.0)
+        self.tail_factor = check_real("tail_factor", tail_factor, minimum=1.0, maximum=10_000.0)
         self.seed = check_int("seed", seed, minimum=-(2**63))
         self.failure_group = name if failure_group is None else str(failure_group)
 
@@ -190,7 +191,9 @@ class ScriptedSource(Source):
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
         self.name = name
-        self.latency = check_real("latency", latency)
+        self.latency = check_seconds("latency", latency)
+        if isinstance(fail_on, (str, bytes)) or not isinstance(fail_on, Iterable):
+            raise TypeError(f"fail_on must be a collection of requests (a set or a list), got {fail_on!r}")
         self.fail_on = frozenset(fail_on)
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
@@ -236,15 +239,15 @@ class FunctionSource(Source):
             raise TypeError(f"source must be a Source or a callable f(request), got {function!r}")
         self.function = function
         self.name = name or getattr(function, "__name__", None) or type(function).__name__
-        self.abandoned = 0  # calls left running past their timeout
+        self.calls = Abandoned()  # calls left running past their timeout
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         if timeout is None:
             return self.function(request)
-        return _timed_call(self.function, request, check_timeout("timeout", timeout), self.name, self)
+        return timed_call(self.function, request, check_timeout("timeout", timeout), self.name, self.calls)
 
     def counters(self) -> dict[str, int]:
-        return {"abandoned": self.abandoned}
+        return {"abandoned": self.calls.abandoned}
 
     def __call__(self, request: Any) -> Any:
         return self.function(request)
@@ -253,10 +256,10 @@ class FunctionSource(Source):
 class Call:
     """One call handed to ``HelperThreads``: wait for it with a bound, then take its answer or abandon it."""
 
-    __slots__ = ("argument", "done", "finished", "function", "ok", "on_done", "report", "state", "value")
+    __slots__ = ("argument", "done", "finished", "function", "ok", "on_done", "owner", "report", "state", "value")
 
-    def __init__(self, function: Callable[[Any], Any], argument: Any, on_done: Any, report: Any):
-        self.function, self.argument, self.on_done, self.report = function, argument, on_done, report
+    def __init__(self, function: Callable[[Any], Any], argument: Any, on_done: Any, report: Any, owner: Any):
+        self.function, self.argument, self.on_done, self.report, self.owner = function, argument, on_done, report, owner
         self.done = threading.Lock()
         self.done.acquire()  # released when the call has returned or raised
         self.state = _QUEUED
@@ -278,21 +281,28 @@ class Call:
 
 _QUEUED, _RUNNING, _DONE, _CANCELLED, _ABANDONED = range(5)
 _CLOSE = object()  # tells an idle helper thread it may exit
+MAX_ABANDONED = 64  # abandoned calls of one source still running, beyond which its new calls are refused
+
+
+class Abandoned:
+    """Abandoned calls of one source: how many ever (``abandoned``), how many still running (``running``)."""
+
+    def __init__(self) -> None:
+        self.abandoned = 0
+        self.running = 0
 
 
 class HelperThreads:
     """Daemon threads that run calls for callers that must be able to stop waiting: reused, never leaked.
 
-    A call goes to an idle thread, or to a new one when all are busy. A call its caller stops waiting
-    for (``abandon``) keeps its thread until it returns; while ``spare`` abandoned calls are still
-    running, no thread is added for new calls (they wait for a free one), so abandoned calls cannot
-    pile up threads. ``limit`` caps the threads outright. Idle threads exit after ``idle`` seconds.
-    The threads are daemons: an abandoned call never blocks interpreter exit.
+    A call goes to an idle thread, or to a new one when all are busy (up to ``limit``, if given).
+    A call its caller stops waiting for (``abandon``) keeps its thread until it returns, counted in
+    its ``owner`` (an ``Abandoned``). Idle threads exit after ``idle`` seconds. The threads are
+    daemons: an abandoned call never blocks interpreter exit.
     """
 
-    def __init__(self, name: str, *, spare: int = 64, limit: int | None = None, idle: float = 2.0):
+    def __init__(self, name: str, *, limit: int | None = None, idle: float = 2.0):
         self.name = name
-        self.spare = check_int("spare", spare, minimum=1)
         self.limit = None if limit is None else check_int("limit", limit, minimum=1)
         self.idle = check_real("idle", idle)
         self._lock = threading.Lock()
@@ -301,15 +311,21 @@ class HelperThreads:
         self._idle = 0  # waiting for work
         self._queued = 0  # handed in, not yet taken by a thread
         self.stuck = 0  # abandoned calls still running
-        self.abandoned = 0  # calls abandoned while running, ever
 
-    def start(self, function: Callable[[Any], Any], argument: Any, *, on_done: Any = None, report: Any = None) -> Call:
+    def start(
+        self,
+        function: Callable[[Any], Any],
+        argument: Any,
+        *,
+        on_done: Any = None,
+        report: Any = None,
+        owner: Abandoned | None = None,
+    ) -> Call:
         """Run ``function(argument)`` on a helper thread; ``on_done(call)`` runs there after it, ``report`` gets it."""
-        call = Call(function, argument, on_done, report)
+        call = Call(function, argument, on_done, report, owner)
         with self._lock:
             self._queued += 1
-            grow = self._queued > self._idle and self.stuck < self.spare
-            if grow and (self.limit is None or self.threads < self.limit):
+            if self._queued > self._idle and (self.limit is None or self.threads < self.limit):
                 self.threads += 1
                 self._idle += 1
                 threading.Thread(target=self._work, name=f"ella-{self.name}", daemon=True).start()
@@ -326,7 +342,9 @@ class HelperThreads:
             if call.state == _RUNNING:
                 call.state = _ABANDONED
                 self.stuck += 1
-                self.abandoned += 1
+                if call.owner is not None:
+                    call.owner.abandoned += 1
+                    call.owner.running += 1
                 return "abandoned"
             return "done"
 
@@ -361,6 +379,8 @@ class HelperThreads:
             with lock:
                 if call.state == _ABANDONED:
                     self.stuck -= 1
+                    if call.owner is not None:
+                        call.owner.running -= 1
                 call.state = _DONE
                 self._idle += 1
             call.done.release()
@@ -379,11 +399,12 @@ class HelperThreads:
             self._queue.put(_CLOSE)
 
     def __repr__(self) -> str:
-        return f"HelperThreads({self.name!r}, threads={self.threads}, stuck={self.stuck}, spare={self.spare})"
+        return f"HelperThreads({self.name!r}, threads={self.threads}, stuck={self.stuck})"
 
 
 helper_threads = HelperThreads("call")
 """The helper threads behind every timeout on a plain callable (``FunctionSource``, ``call_with_timeout``)."""
+_anonymous = Abandoned()  # the abandoned calls of call_with_timeout(), which has no source to count them in
 
 
 def call_with_timeout(function: Callable[[Any], Any], argument: Any, timeout: float, *, name: str = "call") -> Any:
@@ -392,34 +413,31 @@ def call_with_timeout(function: Callable[[Any], Any], argument: Any, timeout: fl
     The call runs on one of the shared ``helper_threads``; on a timeout it is left to finish (or not)
     on its own. An answer that arrives after the deadline counts as a timeout too.
     """
-    return _timed_call(function, argument, check_timeout("timeout", timeout), name, None)
+    return timed_call(function, argument, check_timeout("timeout", timeout), name, _anonymous)
 
 
-def _timed_call(function: Callable[[Any], Any], argument: Any, timeout: float, name: str, counted: Any) -> Any:
-    """``call_with_timeout``, adding 1 to ``counted.abandoned`` (when given) for an abandoned call."""
+def timed_call(function: Callable[[Any], Any], argument: Any, timeout: float, name: str, owner: Abandoned) -> Any:
+    """``call_with_timeout``, counting an abandoned call in ``owner``.
+
+    While ``MAX_ABANDONED`` calls of ``owner`` are still running past their timeout, a new call is
+    refused at once (``TimeoutError``, not started): a source that hangs for good holds a bounded
+    number of threads, and cannot starve the helper threads of the other sources.
+    """
+    if owner.running >= MAX_ABANDONED:
+        log.debug("%s: %d abandoned calls still running; %r not started", name, owner.running, argument)
+        raise TimeoutError(
+            f"{name} did not answer {argument!r} within {format_seconds(timeout)}: not started, "
+            f"{owner.running} earlier calls are still running past their timeout"
+        )
     started = clock()
-    call = helper_threads.start(function, argument)
+    call = helper_threads.start(function, argument, owner=owner)
     if not call.wait(timeout):
-        what = helper_threads.abandon(call)
-        if what == "abandoned":
-            if counted is not None:
-                with _count_lock:
-                    counted.abandoned += 1
+        if helper_threads.abandon(call) == "abandoned":
             log.warning("%s did not return within %s; abandoned", name, format_seconds(timeout))
-        elif what == "cancelled":
-            log.warning(
-                "%s: no helper thread free within %s (%d abandoned calls still running); not started",
-                name,
-                format_seconds(timeout),
-                helper_threads.stuck,
-            )
         raise timed_out(name, argument, timeout)
     if call.finished - started > timeout:
         raise timed_out(name, argument, timeout)
     return call.result()
-
-
-_count_lock = threading.Lock()
 
 
 def as_source(source: object) -> Source:
@@ -439,12 +457,12 @@ class _DuckSource(Source):
     def __init__(self, inner: Any):
         self.inner = inner
         self.name = str(getattr(inner, "name", type(inner).__name__))
-        self.abandoned = 0  # calls left running past their timeout
+        self.calls = Abandoned()  # calls left running past their timeout
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         if timeout is None:
             return self.inner.fetch(request)
-        return _timed_call(self.inner.fetch, request, check_timeout("timeout", timeout), self.name, self)
+        return timed_call(self.inner.fetch, request, check_timeout("timeout", timeout), self.name, self.calls)
 
     def counters(self) -> dict[str, int]:
-        return {"abandoned": self.abandoned}
+        return {"abandoned": self.calls.abandoned}

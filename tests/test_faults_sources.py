@@ -13,7 +13,7 @@ import pytest
 from ella_lab import FallbackChain, Router
 from ella_lab.fallback import AllSourcesFailed
 from ella_lab.resilience import CircuitBreaker, Hedge
-from ella_lab.sources import FunctionSource, Source, SourceError, call_with_timeout, helper_threads
+from ella_lab.sources import MAX_ABANDONED, FunctionSource, Source, SourceError, call_with_timeout, helper_threads
 
 
 class Boom(BaseException):
@@ -153,11 +153,14 @@ def test_timed_out_plain_calls_leave_a_bounded_number_of_threads():
         assert len(report) == 1000 and not any(o.ok for o in report)
         assert all(isinstance(o.error, TimeoutError) for o in report)
         abandoned = report.summary()["abandoned"]
-        assert 1 <= abandoned <= helper_threads.spare + 4
-        assert during <= helper_threads.spare + 4 + 4, f"{during} threads left by 1,000 timed-out calls"
+        assert MAX_ABANDONED <= abandoned <= MAX_ABANDONED + 4
+        assert during <= MAX_ABANDONED + 4 + 4, f"{during} threads left by 1,000 timed-out calls"
+        healthy = Router(FunctionSource(lambda r: r, name="healthy"), workers=4, timeout=1.0).run(range(100))
+        assert all(o.ok for o in healthy)  # a hung source does not starve the others
     finally:
         release.set()
     assert wait_until(lambda: helper_threads.stuck == 0)
+    assert Router(source, workers=4, timeout=1.0).run(range(10))[0].value is True  # released: it answers again
 
 
 @pytest.mark.timeout(60)
@@ -188,7 +191,7 @@ def test_a_base_exception_in_a_timed_call_is_handed_back_and_the_helper_survives
     def dies(request):
         raise Boom("gone")
 
-    for _ in range(3 * helper_threads.spare):
+    for _ in range(3 * MAX_ABANDONED):
         with pytest.raises(Boom):
             call_with_timeout(dies, "x", 1.0)
     assert call_with_timeout(lambda r: r + 1, 1, 1.0) == 2
