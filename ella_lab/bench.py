@@ -215,3 +215,24 @@ def cpu_bound(work: int, n: int, repeats: int) -> list[dict]:
         {"bench": "cpu", "backend": backend, "n": n, "work": work, "wall_s": min(timed(fn) for _ in range(repeats))}
         for backend, fn in peers
     ]
+
+
+def recovery(
+    controls: tuple[str, ...] = ("none", "budget", "throttle", "limit", "drop_expired"), *, loopback: bool = True
+) -> list[dict]:
+    """Recovery time after the overload trigger of notebook 10, per control: simulated, and measured on loopback."""
+    from .metastable import run_loopback
+    from .sim import recovery_time, simulate
+
+    rows = []
+    for control in controls:
+        duration = 8.0
+        row = {
+            "bench": "recovery",
+            "peer": control,
+            "simulated_s": recovery_time(simulate(control=control, duration=duration, trigger_at=1.0)),
+        }
+        if loopback:
+            row["measured_s"] = recovery_time(run_loopback(control, duration=duration))
+        rows.append(row)
+    return rows
