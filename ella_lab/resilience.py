@@ -348,7 +348,8 @@ class _HedgedCall:
     def run(self) -> Served:
         hedge, pending = self.hedge, set(self.calls)
         delay = hedge.delay()
-        hedge_at = None if delay is None else clock() + delay  # from now: the primary has been sent
+        hedge_at = None if delay is None else clock() + delay
+        first = self.first
         while pending:
             wake = [] if self.deadline is None else [self.deadline + _GRACE]
             if not self.hedged and hedge_at is not None:
@@ -360,8 +361,12 @@ class _HedgedCall:
                 if self.deadline is not None and now >= self.deadline + _GRACE:
                     self._give_up(pending, now)
                     break
-                hedge_at = None  # hedged now, or too late to
-                self._hedge()
+                if hedge_at is not None and not first.wait(0):  # the primary has not answered yet
+                    if not first.started or now < first.started + delay:  # nor run ``delay`` seconds: wait on
+                        hedge_at = (first.started or now) + delay
+                        continue
+                    self._hedge()
+                hedge_at = None  # hedged, or the primary's answer is on its way
                 pending = set(self.calls) - self._reported
                 continue
             if call not in pending:  # a call this request already gave up on

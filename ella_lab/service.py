@@ -135,6 +135,7 @@ class FlakyService:
         self._thread: threading.Thread | None = None
         self._released = threading.Event()  # set on stop(): stalled handlers give up
         self._lock = threading.Lock()
+        self._served_lock = threading.Lock()
         self.served: dict[int, int] = {}  # HTTP status (0: dropped) -> count
         self.capacity = None if capacity is None else check_int("capacity", capacity, minimum=1)
         self.queue = check_int("queue", queue)
@@ -185,8 +186,8 @@ class FlakyService:
         with self._lock:
             if self._server is not None:
                 return self
-            self._released.clear()
-            server = _Server((LOOPBACK, self.port), self._handler())
+            self._released = threading.Event()  # this server's: set by its stop()
+            server = _Server((LOOPBACK, self.port), self._handler(self._released))
             self.port = server.server_address[1]
             self._server = server
             self._thread = threading.Thread(
@@ -226,10 +227,10 @@ class FlakyService:
     # -- the handler -------------------------------------------------------------------------------
 
     def _count(self, status: int) -> None:
-        with self._lock:
+        with self._served_lock:  # not self._lock, which stop() holds while the handlers end
             self.served[status] = self.served.get(status, 0) + 1
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self, released: threading.Event) -> type[BaseHTTPRequestHandler]:
         service = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -260,7 +261,7 @@ class FlakyService:
                 if service.capacity is not None:
                     return self._serve_in_turn(request, kind, delay)
                 if kind == "stall":
-                    service._released.wait(delay)
+                    released.wait(delay)
                     return self._reply(503, "stalled\n")
                 time.sleep(delay)
                 if kind == "drop":

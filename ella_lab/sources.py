@@ -231,7 +231,8 @@ class FunctionSource(Source):
 
     A plain function cannot be told to stop, so a ``timeout`` runs it on a shared daemon helper thread
     (``helper_threads``) and stops waiting for it at the deadline: the call is abandoned, logged and
-    counted (``counters()["abandoned"]``, in ``Report.summary()``).
+    counted (``counters()["abandoned"]``, in ``Report.summary()``). While ``MAX_ABANDONED`` of its
+    calls are still running, a new call is refused at once (``TimeoutError``, not started).
     """
 
     def __init__(self, function: Callable[[Any], Any], name: str | None = None):
@@ -256,14 +257,16 @@ class FunctionSource(Source):
 class Call:
     """One call handed to ``HelperThreads``: wait for it with a bound, then take its answer or abandon it."""
 
-    __slots__ = ("argument", "done", "finished", "function", "ok", "on_done", "owner", "report", "state", "value")
+    __slots__ = (
+        "argument", "done", "finished", "function", "ok", "on_done", "owner", "report", "started", "state", "value",
+    )
 
     def __init__(self, function: Callable[[Any], Any], argument: Any, on_done: Any, report: Any, owner: Any):
         self.function, self.argument, self.on_done, self.report, self.owner = function, argument, on_done, report, owner
         self.done = threading.Lock()
         self.done.acquire()  # released when the call has returned or raised
         self.state = _QUEUED
-        self.ok, self.value, self.finished = False, None, 0.0
+        self.ok, self.value, self.started, self.finished = False, None, 0.0, 0.0  # clock() times, 0: not yet
 
     def wait(self, timeout: float | None) -> bool:
         """Wait at most ``timeout`` seconds (``None``: as long as it takes); True if it has finished."""
@@ -326,9 +329,13 @@ class HelperThreads:
         with self._lock:
             self._queued += 1
             if self._queued > self._idle and (self.limit is None or self.threads < self.limit):
-                self.threads += 1
-                self._idle += 1
-                threading.Thread(target=self._work, name=f"ella-{self.name}", daemon=True).start()
+                try:
+                    threading.Thread(target=self._work, name=f"ella-{self.name}", daemon=True).start()
+                except RuntimeError:  # "can't start new thread": the call waits for a busy one
+                    log.warning("%s: no new helper thread could be started (%d alive)", self.name, self.threads)
+                else:
+                    self.threads += 1
+                    self._idle += 1
         self._queue.put(call)
         return call
 
@@ -370,6 +377,7 @@ class HelperThreads:
                     continue
                 self._idle -= 1
                 call.state = _RUNNING
+            call.started = clock()
             try:
                 call.value = call.function(call.argument)
                 call.ok = True
@@ -411,7 +419,8 @@ def call_with_timeout(function: Callable[[Any], Any], argument: Any, timeout: fl
     """Return ``function(argument)``, or raise ``TimeoutError`` if it takes longer than ``timeout`` seconds.
 
     The call runs on one of the shared ``helper_threads``; on a timeout it is left to finish (or not)
-    on its own. An answer that arrives after the deadline counts as a timeout too.
+    on its own. An answer that arrives after the deadline counts as a timeout too. Calls made here
+    share one budget of ``MAX_ABANDONED`` abandoned calls (a ``FunctionSource`` has its own).
     """
     return timed_call(function, argument, check_timeout("timeout", timeout), name, _anonymous)
 

@@ -119,24 +119,32 @@ def test_invalid_utf8_is_a_source_error():
 # -- FlakyService against hostile clients ---------------------------------------------------------
 
 
-@pytest.mark.timeout(60)
-def test_idle_connections_time_out_and_stop_leaves_no_thread():
-    before = threading.active_count()
+@pytest.mark.timeout(30)
+def test_an_idle_client_is_hung_up_on():
     with FlakyService("s", latency=0, idle_timeout=0.5) as service:
         lone = socket.create_connection(("127.0.0.1", service.port))  # opens, sends nothing
-        time.sleep(1.5)
+        lone.settimeout(10)
+        started = time.perf_counter()
         assert lone.recv(100) == b""  # the service hung up on it
+        assert time.perf_counter() - started < 5
         lone.close()
+
+
+@pytest.mark.timeout(60)
+def test_stop_ends_every_connection_thread():
+    before = threading.active_count()
+    with FlakyService("s", latency=0, idle_timeout=60) as service:  # only stop() can end them
         idle = [socket.create_connection(("127.0.0.1", service.port)) for _ in range(200)]
-        time.sleep(0.3)
         assert HttpSource("s", service.url, timeout=5).fetch("x") == "Result from s for x"  # still serving
-    deadline = time.monotonic() + 5
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.5)
+        assert threading.active_count() - before > 100  # a thread per idle client, for now
+        started = time.perf_counter()
+    took = time.perf_counter() - started
     left = threading.active_count() - before
     for sock in idle:
         sock.close()
     assert left <= 0, f"{left} threads left after stop() with 200 idle clients"
+    assert took < 10
 
 
 @pytest.mark.timeout(30)

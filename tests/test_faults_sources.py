@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ella_lab import FallbackChain, Router
+from ella_lab import FallbackChain, Retry, Router
 from ella_lab.fallback import AllSourcesFailed
 from ella_lab.resilience import CircuitBreaker, Hedge
 from ella_lab.sources import MAX_ABANDONED, FunctionSource, Source, SourceError, call_with_timeout, helper_threads
@@ -102,13 +102,14 @@ def test_an_abandoned_hedged_call_never_blocks_interpreter_exit():
 
 
 @pytest.mark.timeout(10)
-def test_breaker_recovers_from_an_interrupted_trial():
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, Boom])
+def test_breaker_recovers_from_an_interrupted_trial(interrupt):
     calls = []
 
     def source(request):
         calls.append(request)
         if request == "interrupt":
-            raise Boom("Ctrl-C")
+            raise interrupt("Ctrl-C")
         if request == "fail":
             raise SourceError("down")
         return "ok"
@@ -117,7 +118,7 @@ def test_breaker_recovers_from_an_interrupted_trial():
     with pytest.raises(SourceError):
         breaker.fetch("fail")
     time.sleep(0.02)
-    with pytest.raises(Boom):
+    with pytest.raises(interrupt):
         breaker.fetch("interrupt")  # the half-open trial, interrupted
     time.sleep(0.02)
     assert breaker.fetch("later") == "ok"  # a new trial is let through, and it closes the breaker
@@ -164,6 +165,21 @@ def test_timed_out_plain_calls_leave_a_bounded_number_of_threads():
 
 
 @pytest.mark.timeout(60)
+def test_retried_timeouts_leave_a_bounded_number_of_threads_too():
+    release = threading.Event()
+    before = _threads()
+    source = FunctionSource(lambda r: release.wait(30), name="stuck")
+    try:
+        report = Router(source, workers=4, timeout=0.005, retry=Retry(attempts=3, base=0)).run(range(500))
+        assert all(len(o.attempts) == 3 and isinstance(o.error, TimeoutError) for o in report)
+        assert _threads() - before <= MAX_ABANDONED + 4 + 4  # was 3 threads per request
+        assert report.summary()["abandoned"] <= MAX_ABANDONED + 4
+    finally:
+        release.set()
+    assert wait_until(lambda: source.calls.running == 0)
+
+
+@pytest.mark.timeout(60)
 def test_timeouts_reuse_helper_threads_when_nothing_times_out():
     before = _threads()
     report = Router(FunctionSource(lambda r: r * 2, name="double"), workers=4, timeout=1.0).run(range(5000))
@@ -177,7 +193,7 @@ def test_call_with_timeout_counts_and_reports_an_abandoned_call():
     release = threading.Event()
     source = FunctionSource(lambda r: release.wait(10), name="stuck")
     try:
-        report = Router(FallbackChain([source], timeout=0.05)).run(["a", "b"])
+        report = Router(FallbackChain([source], timeout=0.3)).run(["a", "b"])  # time to start, even on a busy machine
         assert report.summary()["abandoned"] == 2
         assert source.counters() == {"abandoned": 2}
     finally:
