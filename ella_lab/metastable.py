@@ -21,7 +21,7 @@ from .resilience import RetryBudget
 from .retry import Retry
 from .router import Router
 from .service import FlakyService, HttpSource
-from .sim import CONTROLS, SimResult
+from .sim import CONTROLS, MAX_ATTEMPTS, SimResult
 from .timing import clock
 
 __all__ = ["client_source", "run_loopback"]
@@ -31,7 +31,7 @@ def client_source(url: str, control: str, *, timeout: float, attempts: int, capa
     """The client's side of the scenario: ``HttpSource`` with retries, and the control it is given."""
     source = HttpSource("server", url, timeout=timeout)
     if control == "throttle":
-        source = AdaptiveThrottle(source, window=0.5)
+        source = AdaptiveThrottle(source, window=0.25)
     elif control == "limit":
         source = ConcurrencyLimit(source, AIMD(initial=2 * capacity, minimum=1, maximum=50 * capacity))
     budget = RetryBudget(ratio=0.1) if control == "budget" else None
@@ -51,11 +51,15 @@ def run_loopback(
     queue: int = 50,
     timeout: float = 0.150,
     attempts: int = 3,
-    workers: int = 128,
+    workers: int | None = None,
     bin_s: float = 0.1,
     seed: int = 0,
 ) -> SimResult:
-    """Run the overload scenario on 127.0.0.1 for ``duration`` seconds and measure it, bin by bin."""
+    """Run the overload scenario on 127.0.0.1 for ``duration`` seconds and measure it, bin by bin.
+
+    ``workers`` (the client's threads) defaults to enough for every try of every request in flight at once
+    (1.5 x rate x timeout x attempts), so the clients keep sending at ``rate`` however slow the server is.
+    """
     if control not in CONTROLS:
         raise ValueError(f"control must be one of {', '.join(map(repr, CONTROLS))}; got {control!r}")
     rate = check_real("rate", rate, maximum=2000.0)
@@ -63,6 +67,12 @@ def run_loopback(
     trigger_at = check_real("trigger_at", trigger_at, maximum=duration)
     trigger = check_real("trigger", trigger, maximum=duration)
     slowdown = check_real("slowdown", slowdown, minimum=1.0, maximum=100.0)
+    attempts = check_int("attempts", attempts, minimum=1)
+    if attempts > MAX_ATTEMPTS:
+        raise ValueError(f"attempts must be <= {MAX_ATTEMPTS}, got {attempts!r}")
+    timeout = check_real("timeout", timeout, maximum=60.0)
+    if workers is None:  # enough for every request's tries in flight at once, so the load stays open-loop
+        workers = max(16, math.ceil(1.5 * rate * timeout * attempts))
     check_int("workers", workers, minimum=1)
     bin_s = check_real("bin_s", bin_s, maximum=duration)
     if bin_s <= 0 or rate <= 0:

@@ -42,11 +42,15 @@ OVERLOAD = (TimeoutError, SourceError)  # what counts as "the source did not acc
 
 
 class Throttled(SourceError):
-    """Refused by the client's adaptive throttle, without reaching the source."""
+    """Refused by the client's adaptive throttle, without reaching the source (never retried at once)."""
+
+    retryable = False
 
 
 class LimitExceeded(SourceError):
-    """Refused by a concurrency limit: too many calls already in flight."""
+    """Refused by a concurrency limit: too many calls already in flight (never retried at once)."""
+
+    retryable = False
 
 
 class ThrottleWindow:
@@ -79,6 +83,8 @@ class ThrottleWindow:
         return sum(s[1] for s in self._slices), sum(s[2] for s in self._slices)
 
     def probability(self, now: float) -> float:
+        if not math.isfinite(now):
+            raise ValueError(f"now must be a finite time in seconds, got {now!r}")
         requests, accepts = self.counts(now)
         return max(0.0, (requests - self.k * accepts) / (requests + 1))
 
@@ -115,9 +121,10 @@ class AdaptiveThrottle(Source):
         self._lock = threading.Lock()
         self.rejected = 0
 
-    def admit(self, request: Any, attempt: int, now: float) -> bool:
-        """Count the request and decide: True to send it, False to refuse it here."""
-        with self._lock:
+    def admit(self, request: Any, attempt: int, now: float | None = None) -> bool:
+        """Count the request and decide: True to send it, False to refuse it here (``now``: default the clock)."""
+        with self._lock:  # the clock is read under the lock, so the window's slices stay in time order
+            now = clock() if now is None else now
             p = self.window.probability(now)
             self.window.record_request(now)
             if p > 0 and draw(self.seed, "throttle", self.name, request, attempt) < p:
@@ -125,22 +132,22 @@ class AdaptiveThrottle(Source):
                 return False
             return True
 
-    def record(self, accepted: bool, now: float) -> None:
+    def record(self, accepted: bool, now: float | None = None) -> None:
         if accepted:
             with self._lock:
-                self.window.record_accept(now)
+                self.window.record_accept(clock() if now is None else now)
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
-        if not self.admit(request, attempt, clock()):
+        if not self.admit(request, attempt):
             raise Throttled(f"{self.name}: throttled {request!r} (the source accepts too few calls)")
         try:
             value = self.source.fetch(request, attempt=attempt, timeout=timeout)
         except self.overload:
             raise
         except Exception:
-            self.record(True, clock())  # it answered, with an error of the request's own
+            self.record(True)  # it answered, with an error of the request's own
             raise
-        self.record(True, clock())
+        self.record(True)
         return value
 
     def children(self) -> tuple[Any, ...]:
@@ -188,7 +195,9 @@ class AIMD:
 
 
 class Gradient:
-    """The latency gradient (Netflix Gradient2 / Envoy adaptive concurrency): ``limit * min_rtt / rtt + sqrt(limit)``.
+    """The latency gradient, as in Netflix's GradientLimit and Envoy's adaptive concurrency filter.
+
+    ``new = limit * min_rtt / rtt + sqrt(limit)``.
 
     When calls are as fast as the fastest seen, the limit grows by about ``sqrt(limit)`` (room for a
     queue); when latency rises, it shrinks in proportion. ``smoothing`` blends the new value in. An
@@ -277,12 +286,18 @@ class ConcurrencyLimit(Source):
             self._room.notify_all()
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+        arrived = clock()
         wait = self.max_wait if timeout is None else min(self.max_wait, timeout)
         if not self.acquire(wait):
             raise LimitExceeded(
                 f"{self.name}: {self.inflight} calls in flight (limit {int(self.limit)}), {request!r} refused"
             )
         started = clock()
+        if timeout is not None:  # the time spent waiting for room comes off the attempt's timeout
+            timeout -= started - arrived
+            if timeout <= 0:
+                self.release(0.0, True)
+                raise TimeoutError(f"{self.name}: no time left for {request!r} after waiting for room")
         ok = True
         try:
             return self.source.fetch(request, attempt=attempt, timeout=timeout)

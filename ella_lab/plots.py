@@ -129,8 +129,8 @@ def plot_overload(
 ):
     """Goodput, tries sent and the server's queue over time, for runs of ``ella_lab.sim`` or ``ella_lab.metastable``.
 
-    ``models`` (simulated runs) are drawn dotted on the goodput panel; the trigger is shaded; the
-    dashed line is the offered load ``rate``. Returns the figure.
+    ``models`` (simulated runs) are drawn dotted on the goodput panel; the trigger (from the first run's
+    settings) is shaded; the dashed line is the offered load ``rate``. Returns the figure.
     """
     import matplotlib.pyplot as plt
 
@@ -143,7 +143,9 @@ def plot_overload(
     for label, run in (models or {}).items():
         frame = run.frame()  # type: ignore[attr-defined]
         axes[0].plot(frame.t, frame.goodput, ":", color="grey", label=label)
-    for ax, name in zip(axes, ["goodput (answers/s in time)", "tries sent (/s)", "server queue"], strict=True):
+    settings = next(iter(runs.values())).settings  # type: ignore[attr-defined]
+    trigger = (settings["trigger_at"], settings["trigger_at"] + settings["trigger"])
+    for ax, name in zip(axes, ["goodput (answers/s in time)", "tries sent (/s)", "longest server queue"], strict=True):
         ax.axvspan(*trigger, color="orange", alpha=0.15)
         ax.set_title(name)
         ax.set_xlabel("time (s); shaded: the trigger")

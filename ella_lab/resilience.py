@@ -158,22 +158,38 @@ class RetryBudget:
     The bucket holds at most ``cap`` tokens (it starts full), so a long healthy history cannot be
     banked: when a source then fails for everyone, at most ``cap`` retries go out at once, then
     about ``ratio`` per request, instead of (attempts - 1) per request. One budget is shared by every
-    worker and every ``Retry`` that names it: gRPC's retry throttling and Finagle's retry budget, both
-    capped. ``floor`` is the old name of ``cap``.
+    worker and every ``Retry`` that names it. A capped bucket, in the spirit of gRPC's retry
+    throttling (which refills on successes and stops retries below half its tokens) and Finagle's
+    retry budget (whose deposits expire after a time-to-live). ``floor`` is the old name of ``cap``.
+    Tokens are counted in millionths, so ten requests at ratio 0.1 make exactly one retry.
     """
+
+    _UNIT = 1_000_000
 
     def __init__(self, ratio: float = 0.1, cap: float | None = None, *, floor: float | None = None):
         if cap is not None and floor is not None:
             raise TypeError("give cap or its old name floor, not both")
         self.ratio = check_real("ratio", ratio, maximum=1000.0)
-        self.cap = check_real(
-            "cap", 10.0 if cap is None and floor is None else (cap if cap is not None else floor), maximum=1e9
-        )
+        size = 10.0 if cap is None and floor is None else (cap if cap is not None else floor)
+        self.cap = check_real("cap", size, maximum=1e9)
         self._lock = threading.Lock()
-        self.tokens = self.cap
+        self._deposit = round(self.ratio * self._UNIT)
+        self._full = round(self.cap * self._UNIT)
+        self._tokens = self._full
         self.requests = 0
         self.retries = 0
         self.refused = 0
+
+    @property
+    def tokens(self) -> float:
+        """The tokens in the bucket now (one buys a retry)."""
+        return self._tokens / self._UNIT
+
+    @tokens.setter
+    def tokens(self, value: float) -> None:
+        value = check_real("tokens", value, maximum=self.cap)
+        with self._lock:
+            self._tokens = round(value * self._UNIT)
 
     @property
     def floor(self) -> float:
@@ -183,13 +199,13 @@ class RetryBudget:
         """Count a first attempt: it adds ``ratio`` of a token, up to ``cap``."""
         with self._lock:
             self.requests += 1
-            self.tokens = min(self.cap, self.tokens + self.ratio)
+            self._tokens = min(self._full, self._tokens + self._deposit)
 
     def try_retry(self) -> bool:
         """Spend one token on a retry if there is one; count a refusal if not."""
         with self._lock:
-            if self.tokens >= 1.0:
-                self.tokens -= 1.0
+            if self._tokens >= self._UNIT:
+                self._tokens -= self._UNIT
                 self.retries += 1
                 return True
             self.refused += 1

@@ -16,6 +16,7 @@ import logging
 import math
 import re
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -74,8 +75,12 @@ class _Server(ThreadingHTTPServer):
             thread.join(max(0.0, deadline - clock()))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up first (it timed out, or the service stopped) is normal here: log it."""
-        log.debug("client %s went away before its answer", client_address)
+        """A client that hung up first (it timed out, or the service stopped) is normal here; anything else is a bug."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.debug("client %s went away before its answer", client_address)
+        else:
+            log.warning("the handler failed for %s: %r", client_address, error, exc_info=error)
 
 
 class FlakyService:
@@ -146,11 +151,11 @@ class FlakyService:
         if not isinstance(drop_expired, bool):
             raise TypeError(f"drop_expired must be True or False, got {drop_expired!r}")
         self.drop_expired = drop_expired
-        self.slowdown = 1.0
+        self._slowdown = 1.0
         self._slots = threading.Condition()
         self.busy = 0  # calls being served
         self.waiting = 0  # calls queued for a slot
-        self._handoffs = 0  # slots freed and handed to a queued call that has not woken yet
+        self._queue: deque[threading.Event] = deque()  # the calls waiting for a slot, first come first served
         self._events: deque[tuple[float, str]] = deque(maxlen=2_000_000)  # (clock(), what happened)
 
     # -- what a call gets -------------------------------------------------------------------------
@@ -299,40 +304,57 @@ class FlakyService:
 
     # -- capacity ----------------------------------------------------------------------------------
 
+    @property
+    def slowdown(self) -> float:
+        """Every service time is multiplied by this (1: normal; 2: twice as slow, a trigger)."""
+        return self._slowdown
+
+    @slowdown.setter
+    def slowdown(self, value: float) -> None:
+        self._slowdown = check_real("slowdown", value, minimum=1.0, maximum=1000.0)
+
     def _event(self, what: str) -> None:
-        self._events.append((clock(), what))
+        with self._slots:
+            self._events.append((clock(), what))
 
     def _take_slot(self) -> bool:
-        """Wait for a service slot, unless every slot and queue place is taken: then False (shed).
+        """Wait for a service slot in arrival order, unless every slot and queue place is taken: then False (shed).
 
-        A freed slot is handed straight to a waiting call, so a newcomer never slips in ahead of the queue.
+        A freed slot is handed straight to the call at the head of the queue (its own event is set), so
+        the order is first come, first served, and a newcomer never slips in ahead of the queue.
         """
         with self._slots:
-            if self.busy + self.waiting >= self.capacity + self.queue:  # type: ignore[operator]
+            if self.busy + len(self._queue) >= self.capacity + self.queue:  # type: ignore[operator]
                 return False
-            if self.busy < self.capacity and not self.waiting:  # type: ignore[operator]
+            if self.busy < self.capacity and not self._queue:  # type: ignore[operator]
                 self.busy += 1
                 return True
-            self.waiting += 1
+            turn = threading.Event()
+            self._queue.append(turn)
+            self.waiting = len(self._queue)
             self._events.append((clock(), f"queue {self.waiting}"))
-            try:
-                while not self._handoffs:
-                    if self._released.is_set():
-                        return False
-                    self._slots.wait(0.5)
-                self._handoffs -= 1  # the slot it was handed is already counted in busy
-                return True
-            finally:
-                self.waiting -= 1
+        while not turn.wait(0.5):  # the slot is handed over by _free_slot; stop() releases everyone
+            if self._released.is_set():
+                with self._slots:
+                    if turn.is_set():  # handed a slot just now: give it back
+                        self._free_slot_locked()
+                    else:
+                        self._queue.remove(turn)
+                        self.waiting = len(self._queue)
+                return False
+        return True  # the slot it was handed is already counted in busy
 
     def _free_slot(self) -> None:
         with self._slots:
-            if self.waiting > self._handoffs:
-                self._handoffs += 1  # the slot goes to the next call in the queue
-                self._slots.notify()
-            else:
-                self.busy -= 1
-            self._events.append((clock(), f"queue {self.waiting - self._handoffs}"))
+            self._free_slot_locked()
+
+    def _free_slot_locked(self) -> None:
+        if self._queue:
+            self._queue.popleft().set()  # the slot goes to the next call in line; busy stays the same
+            self.waiting = len(self._queue)
+        else:
+            self.busy -= 1
+        self._events.append((clock(), f"queue {self.waiting}"))
 
     def timeline(self, start: float, end: float, bin_s: float = 0.1):
         """What the server did between ``start`` and ``end`` (``clock()`` times), in bins of ``bin_s`` seconds.
@@ -349,7 +371,9 @@ class FlakyService:
         bins = math.ceil((end - start) / bin_s)
         counts = {key: [0.0] * bins for key in ("good", "late", "shed", "dropped")}
         queue = [0] * bins
-        for when, what in list(self._events):
+        with self._slots:
+            events = list(self._events)
+        for when, what in events:
             if not start <= when < end:
                 continue
             i = min(bins - 1, int((when - start) / bin_s))

@@ -27,6 +27,7 @@ from .resilience import RetryBudget
 __all__ = ["CONTROLS", "SimResult", "format_recovery", "phase_diagram", "recovery_time", "simulate"]
 
 CONTROLS = ("none", "budget", "throttle", "limit", "drop_expired")
+MAX_ATTEMPTS = 20  # tries per request; more is no retry policy, and would run for ever on immediate 503s
 
 
 @dataclass
@@ -80,20 +81,25 @@ def simulate(
     queue: int = 50,
     timeout: float = 0.150,
     attempts: int = 3,
-    duration: float = 10.0,
-    trigger_at: float = 2.0,
+    duration: float = 8.0,
+    trigger_at: float = 1.0,
     trigger: float = 2.0,
     slowdown: float = 2.0,
     control: str = "none",
+    arrivals: str = "paced",
     budget_ratio: float = 0.1,
     budget_cap: float = 10.0,
     throttle_k: float = 2.0,
-    throttle_window: float = 0.5,
+    throttle_window: float = 0.25,
     limit: AIMD | None = None,
     seed: int = 0,
     bin_s: float = 0.1,
 ) -> SimResult:
-    """Run the overload scenario in simulated time; see the module's docstring for the model."""
+    """Run the overload scenario in simulated time; see the module's docstring for the model.
+
+    ``arrivals`` is ``"paced"`` (one request every 1/rate s, as ``ella_lab.experiments.paced`` sends them)
+    or ``"poisson"`` (random gaps, seeded). Nothing after ``duration`` is counted.
+    """
     rate = check_real("rate", rate, maximum=1e6)
     capacity = check_int("capacity", capacity, minimum=1)
     service = check_real("service", service, maximum=3600.0)
@@ -101,17 +107,27 @@ def simulate(
     queue_places = check_int("queue", queue, minimum=0)
     timeout = check_real("timeout", timeout, maximum=3600.0)
     attempts = check_int("attempts", attempts, minimum=1)
+    if attempts > MAX_ATTEMPTS:
+        raise ValueError(f"attempts must be <= {MAX_ATTEMPTS}, got {attempts!r}")
     duration = check_real("duration", duration, maximum=3600.0)
-    trigger_at = check_real("trigger_at", trigger_at, maximum=duration)
+    trigger_at = check_real("trigger_at", trigger_at, maximum=3600.0)
     trigger = check_real("trigger", trigger, maximum=3600.0)
     slowdown = check_real("slowdown", slowdown, minimum=1.0, maximum=1000.0)
-    bin_s = check_real("bin_s", bin_s, maximum=duration)
+    bin_s = check_real("bin_s", bin_s, maximum=3600.0)
+    check_int("seed", seed, minimum=-(2**63))
     if control not in CONTROLS:
         raise ValueError(f"control must be one of {', '.join(map(repr, CONTROLS))}; got {control!r}")
+    if arrivals not in ("paced", "poisson"):
+        raise ValueError(f"arrivals must be 'paced' or 'poisson', got {arrivals!r}")
+    if limit is not None and not isinstance(limit, AIMD):
+        raise TypeError(f"limit must be an AIMD(...) or None, got {limit!r}")
     if rate * duration > 5_000_000:
         raise ValueError(f"rate x duration must be at most 5,000,000 requests, got {rate * duration:g}")
-    if bin_s <= 0 or timeout <= 0 or service <= 0:
-        raise ValueError("bin_s, timeout and service must be > 0")
+    for name, value in (("bin_s", bin_s), ("timeout", timeout), ("service", service), ("duration", duration)):
+        if value <= 0:
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+    if bin_s > duration:
+        raise ValueError(f"bin_s must be <= duration ({duration!r}), got {bin_s!r}")
 
     rng = random.Random(seed)
     budget = RetryBudget(ratio=budget_ratio, cap=budget_cap) if control == "budget" else None
@@ -122,8 +138,8 @@ def simulate(
     drop_expired = control == "drop_expired"
 
     bins = math.ceil(duration / bin_s)
-    good, sent, first, wasted = [0] * bins, [0] * bins, [0] * bins, [0.0] * bins
-    queue_len: list[int] = [0] * bins
+    good, sent, first, wasted = [0] * bins, [0] * bins, [0] * bins, [0] * bins
+    queue_max: list[int] = [0] * bins  # the longest queue seen in each bin, as FlakyService.timeline() reports
     lat: list[list[float]] = [[] for _ in range(bins)]
     settings = {
         "rate": rate,
@@ -137,6 +153,7 @@ def simulate(
         "trigger": trigger,
         "slowdown": slowdown,
         "control": control,
+        "arrivals": arrivals,
         "seed": seed,
     }
 
@@ -145,18 +162,20 @@ def simulate(
 
     def push(time: float, order: int, payload: Any) -> None:
         nonlocal sequence
+        if time >= duration:
+            return  # past the end of the run: not simulated, not counted
         sequence += 1
         heapq.heappush(events, (time, order, sequence, payload))
 
     waiting: deque[_Attempt] = deque()
     busy = 0
-    # arrivals: Poisson, seeded
-    t = rng.expovariate(rate) if rate > 0 else math.inf
-    request = 0
-    while t < duration:
+    t, request = 0.0, 0
+    gap = (lambda: 1.0 / rate) if arrivals == "paced" else (lambda: rng.expovariate(rate))
+    t = gap() if arrivals == "poisson" else 0.0
+    while t < duration and rate > 0:
         push(t, 2, ("arrive", request))
         request += 1
-        t += rng.expovariate(rate)
+        t += gap()
     started_at: dict[int, float] = {}
 
     def bin_of(time: float) -> int:
@@ -166,17 +185,25 @@ def simulate(
         slow = trigger_at <= now < trigger_at + trigger
         return service * (slowdown if slow else 1.0) * rng.uniform(1 - service_jitter, 1 + service_jitter)
 
+    def note_queue(now: float) -> None:
+        i = bin_of(now)
+        queue_max[i] = max(queue_max[i], len(waiting))
+
     def start_service(now: float) -> None:
         nonlocal busy
         while busy < capacity and waiting:
             attempt = waiting.popleft()
-            if drop_expired and now + service > attempt.deadline:
-                continue  # its client will have given up before it is served: drop it, unworked
+            took = service_time(now)
+            if drop_expired and now + took > attempt.deadline:
+                # it would be late: dropped unworked, and told so at once (503), as FlakyService does
+                push(now, 1, ("reject", attempt))
+                continue
             busy += 1
-            push(now + service_time(now), 0, ("finish", attempt))
+            push(now + took, 0, ("finish", attempt))
+        note_queue(now)
 
     def send(now: float, req: int, number: int) -> None:
-        """The client sends attempt ``number`` of ``req`` (or refuses it locally)."""
+        """The client sends attempt ``number`` of ``req`` (or refuses it locally: that request then fails)."""
         nonlocal inflight
         if throttle is not None:
             p = throttle.probability(now)
@@ -189,15 +216,15 @@ def simulate(
             inflight += 1
         sent[bin_of(now)] += 1
         attempt = _Attempt(req, number, now, now + timeout)
-        if len(waiting) >= queue_places and busy >= capacity:
-            push(now, 1, ("reject", attempt))  # queue full: 503 at once
+        if busy + len(waiting) >= capacity + queue_places:
+            push(now, 1, ("reject", attempt))  # every slot and queue place taken: 503 at once
             return
         waiting.append(attempt)
         start_service(now)
         push(attempt.deadline, 3, ("deadline", attempt))
 
     def failed(now: float, attempt: _Attempt) -> None:
-        """An attempt failed (timeout or 503): retry if the policy allows."""
+        """An attempt failed (timeout or 503): retry at once if the policy allows."""
         nonlocal limit_now, inflight
         if aimd is not None:
             limit_now = aimd.update(limit_now, now - attempt.sent, False, inflight)
@@ -231,23 +258,18 @@ def simulate(
                     limit_now = aimd.update(limit_now, now - attempt.sent, True, inflight)
                     inflight -= 1
             start_service(now)
-        elif kind == "deadline":
+        elif kind in ("deadline", "reject"):
             attempt = payload
             if not attempt.done:
                 attempt.done = True
                 failed(now, attempt)
-        elif kind == "reject":
-            payload.done = True
-            failed(now, payload)
-        if now < duration:
-            queue_len[bin_of(now)] = len(waiting)
 
     per_s = 1.0 / bin_s
     result = SimResult(bin_s=bin_s, settings=settings)
     result.goodput = [g * per_s for g in good]
-    result.offered = [s * per_s for s in sent]
+    result.offered = [x * per_s for x in sent]
     result.first_tries = [f * per_s for f in first]
-    result.queue = queue_len
+    result.queue = queue_max
     result.wasted = [w * per_s for w in wasted]
     result.latency_p50 = [sorted(x)[len(x) // 2] if x else math.nan for x in lat]
     return result
@@ -259,6 +281,8 @@ def recovery_time(result: SimResult | Any, *, threshold: float = 0.9, hold: floa
     ``math.inf`` when it never is before the run ends (the system stayed down: metastable). Works on
     a ``SimResult`` and on any object with the same series and settings (a measured run).
     """
+    threshold = check_real("threshold", threshold, maximum=1.0)
+    hold = check_real("hold", hold, maximum=3600.0)
     settings = result.settings
     end = settings["trigger_at"] + settings["trigger"]
     span = max(1, round(hold / result.bin_s))
@@ -277,23 +301,35 @@ def phase_diagram(
     triggers: list[float],
     *,
     control: str = "none",
-    capacity_rps: float | None = None,
+    after: float = 8.0,
+    trigger_at: float = 1.0,
     **settings: Any,
 ):
     """Recovery time for each (offered load, trigger length): where the system recovers and where it stays down.
 
-    ``loads`` are fractions of the server's capacity (``capacity / service`` answers per second).
-    Returns a DataFrame with columns load, trigger, recovery_s (``inf``: it stayed down), recovered.
+    ``loads`` are fractions of the server's capacity (``capacity / service`` answers per second). Each
+    run lasts until ``after`` seconds past its trigger's end. Returns a DataFrame with columns load,
+    trigger, recovery_s (``inf``: it stayed down) and recovered.
     """
     import pandas as pd
 
-    capacity = settings.get("capacity", 4)
-    service = settings.get("service", 0.020)
-    capacity_rps = capacity_rps or capacity / service
+    for name in ("rate", "trigger", "duration"):
+        if name in settings:
+            raise TypeError(f"phase_diagram sets {name} itself (from loads, triggers and after); do not pass {name}=")
+    capacity_rps = settings.get("capacity", 4) / settings.get("service", 0.020)
     rows = []
     for load in loads:
+        load = check_real("loads", load, maximum=100.0)
         for trigger in triggers:
-            result = simulate(rate=load * capacity_rps, trigger=trigger, control=control, **settings)
+            trigger = check_real("triggers", trigger, maximum=3600.0)
+            result = simulate(
+                rate=load * capacity_rps,
+                trigger=trigger,
+                trigger_at=trigger_at,
+                duration=trigger_at + trigger + after,
+                control=control,
+                **settings,
+            )
             recovery = recovery_time(result)
             rows.append({"load": load, "trigger": trigger, "recovery_s": recovery, "recovered": recovery < math.inf})
     return pd.DataFrame(rows)

@@ -258,7 +258,17 @@ class Call:
     """One call handed to ``HelperThreads``: wait for it with a bound, then take its answer or abandon it."""
 
     __slots__ = (
-        "argument", "done", "finished", "function", "ok", "on_done", "owner", "report", "started", "state", "value",
+        "argument",
+        "done",
+        "finished",
+        "function",
+        "ok",
+        "on_done",
+        "owner",
+        "report",
+        "started",
+        "state",
+        "value",
     )
 
     def __init__(self, function: Callable[[Any], Any], argument: Any, on_done: Any, report: Any, owner: Any):

@@ -197,3 +197,77 @@ def test_metastable_without_controls_and_cured_by_each_control():
         cured = simulate(control=control, duration=12)
         assert recovery_time(cured) <= 2.0, control
         assert _settled(cured, 3.0) > 0.9 * 140, control
+
+
+def test_local_refusals_are_not_retried():
+    """A Throttled or LimitExceeded try is the client's own decision: retrying it at once would just refuse again."""
+    calls = []
+    throttle = AdaptiveThrottle(lambda r: calls.append(r) or (_ for _ in ()).throw(SourceError("down")), window=60.0)
+    chain = FallbackChain([throttle], retry=Retry(attempts=3, base=0))
+    report = Router(chain, workers=1).run(range(300))
+    refused = [o for o in report if isinstance(o.attempts[-1].error, Throttled)]
+    assert refused and all(o.attempts[-1].error.retryable is False for o in refused)
+    assert all(sum(isinstance(a.error, Throttled) for a in o.attempts) == 1 for o in refused)  # never a second time
+    assert not Retry(attempts=3).should_retry(LimitExceeded("full")) and Retry(attempts=3).should_retry(SourceError())
+
+
+@pytest.mark.timeout(30)
+def test_waiting_for_room_comes_off_the_timeout():
+    """b waits ~0.15 s for room, then takes 0.3 s: over its 0.4 s timeout in all, so it times out."""
+    durations = {"a": 0.2, "b": 0.3}
+    limited = ConcurrencyLimit(
+        lambda r: time.sleep(durations[r]) or r, AIMD(initial=1, minimum=1, maximum=1), max_wait=1.0
+    )
+    first = threading.Thread(target=limited.fetch, args=("a",), kwargs={"timeout": 1.0})
+    first.start()
+    time.sleep(0.05)
+    with pytest.raises(TimeoutError):
+        limited.fetch("b", timeout=0.4)
+    first.join()
+    assert limited.fetch("b", timeout=1.0) == "b"  # with time enough, it is served
+    with pytest.raises(LimitExceeded):  # no room within the wait: refused
+        blocker = threading.Thread(target=limited.fetch, args=("a",), kwargs={"timeout": 1.0})
+        blocker.start()
+        time.sleep(0.05)
+        try:
+            limited.fetch("b", timeout=0.05)
+        finally:
+            blocker.join()
+
+
+def test_budget_counts_exact_tenths():
+    budget = RetryBudget(ratio=0.1, cap=1)
+    budget.tokens = 0
+    for _ in range(10):
+        budget.record_request()
+    assert budget.try_retry()  # ten requests at 0.1 make exactly one retry, with no rounding loss
+    budget.tokens = 0
+    allowed = 0
+    for _ in range(1000):
+        budget.record_request()
+        allowed += budget.try_retry()
+    assert allowed == 100
+
+
+def test_simulation_arguments_and_arrivals():
+    paced = simulate(arrivals="paced", duration=2.0, trigger=0.0)
+    assert sum(paced.first_tries) * paced.bin_s == pytest.approx(140 * 2.0, abs=1)
+    with pytest.raises(ValueError, match="attempts must be <= 20"):
+        simulate(attempts=10**6)
+    with pytest.raises(ValueError, match="arrivals"):
+        simulate(arrivals="bursty")
+    with pytest.raises(TypeError, match="limit must be"):
+        simulate(control="limit", limit="aimd")
+    with pytest.raises(TypeError, match="seed"):
+        simulate(seed="x")
+    with pytest.raises(ValueError, match="threshold"):
+        recovery_time(paced, threshold=float("nan"))
+    with pytest.raises(ValueError, match="now must be a finite"):
+        ThrottleWindow().probability(float("inf"))
+    from ella_lab.sim import phase_diagram
+
+    with pytest.raises(TypeError, match="sets rate itself"):
+        phase_diagram([0.5], [1.0], rate=10)
+    ended = simulate(control="none", duration=4.0)
+    steady = sum(ended.offered[-10:-1]) / 9
+    assert ended.offered[-1] < 1.5 * steady  # events past the end are not piled into the last bin

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -14,20 +14,30 @@ from ella_lab.timing import clock
 
 
 @pytest.mark.timeout(30)
-def test_capacity_queues_then_sheds_and_latency_grows_with_load():
-    with FlakyService("s", latency=0.05, capacity=2, queue=2) as service:
-        source = HttpSource("s", service.url, timeout=5.0)
+def test_capacity_queues_in_arrival_order_then_sheds():
+    """1 slot and 3 queue places: A is served, B, C, D wait their turn in order, E is shed at once."""
+    with FlakyService("s", latency=0.6, capacity=1, queue=3) as service:
+        source = HttpSource("s", service.url, timeout=10.0)
+        order, lock, threads = [], threading.Lock(), []
+
+        def call(request):
+            result = _try(source, request)
+            with lock:
+                order.append((request, result))
+
         started = clock()
-        with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda r: _try(source, r), range(8)))
-        wall = clock() - started
-        timeline = service.timeline(started, clock() + 0.01, bin_s=10.0)
-    answered = [r for r in results if r == "ok"]
-    shed = [r for r in results if "overloaded" in r or "503" in r]
-    assert len(answered) == 4 and len(shed) == 4  # 2 in service + 2 queued; the other 4 shed at once
-    assert wall >= 0.09  # the queued two waited for a slot: two service times in all
-    assert timeline.shed.sum() * 10 == 4 and timeline.goodput.sum() * 10 == 4
-    assert timeline.queue.max() == 2
+        for request in "ABCD":
+            threads.append(threading.Thread(target=call, args=(request,)))
+            threads[-1].start()
+            time.sleep(0.05)  # A, B, C, D arrive in this order, all within A's 0.6 s of service
+        shed = _try(source, "E")
+        for thread in threads:
+            thread.join(10)
+        timeline = service.timeline(started, clock() + 0.01, bin_s=100.0)
+    assert "HTTP 503" in shed
+    assert order == [(r, "ok") for r in "ABCD"]  # first come, first served
+    assert round(timeline.shed.sum() * 100) == 1 and round(timeline.goodput.sum() * 100) == 4
+    assert timeline.queue.max() == 3
 
 
 def _try(source, request):
@@ -41,11 +51,11 @@ def _try(source, request):
 @pytest.mark.timeout(30)
 def test_work_for_clients_that_gave_up_is_wasted_unless_dropped():
     for drop in (False, True):
-        with FlakyService("s", latency=0.1, capacity=1, queue=10, drop_expired=drop) as service:
-            source = HttpSource("s", service.url, timeout=0.15)
+        with FlakyService("s", latency=0.3, capacity=1, queue=10, drop_expired=drop) as service:
+            source = HttpSource("s", service.url, timeout=0.45)
             started = clock()
-            report = Router(source, workers=4).run(range(4))  # one slot: the later three wait past 0.15 s
-            time.sleep(0.5)  # let the server finish what it keeps working on
+            report = Router(source, workers=4).run(range(4))  # one slot: the later three wait past 0.45 s
+            time.sleep(1.2)  # let the server finish what it keeps working on
             t = service.timeline(started, clock(), bin_s=10.0)
         assert report.summary()["succeeded"] == 1
         good, late, dropped = (round(t[c].sum() * 10) for c in ("goodput", "late", "dropped"))
@@ -71,6 +81,8 @@ def test_slowdown_multiplies_the_service_time():
 
 
 def test_capacity_arguments_are_checked():
+    with pytest.raises(ValueError, match="slowdown"):
+        FlakyService(capacity=1).slowdown = float("nan")
     with pytest.raises(ValueError, match="capacity"):
         FlakyService(capacity=0)
     with pytest.raises(TypeError, match="give capacity too"):
