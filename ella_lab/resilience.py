@@ -191,7 +191,9 @@ class LatencyThreshold:
     Warm-up rule: no threshold (so no hedging) until ``warmup`` latencies are known, by default
     ``ceil(10 / (1 - q))`` (20 for p50, 200 for p95, 1,000 for p99), so that about ten of them lie
     above the quantile: a p99 guessed from 20 calls is the slowest of them, and swings from run to run.
-    ``calibrate()`` loads an earlier run's latencies, for a hedge that must start warm. Thread-safe.
+    The window keeps five warm-ups (at least 1,000), about 50 latencies above the quantile, so that a
+    burst of fast answers (slow calls finish last) cannot drag it down. ``calibrate()`` loads an
+    earlier run's latencies, for a hedge that must start warm. Thread-safe.
     """
 
     def __init__(self, q: float, *, window: int | None = None, warmup: int | None = None, refresh: int = 32):
@@ -199,7 +201,7 @@ class LatencyThreshold:
             raise ValueError(f"q must be a number strictly between 0 and 1, got {q!r}")
         self.q = float(q)
         self.warmup = math.ceil(10 / (1 - self.q) - 1e-9) if warmup is None else check_int("warmup", warmup, minimum=1)
-        size = max(1000, self.warmup) if window is None else check_int("window", window, minimum=1)
+        size = max(1000, 5 * self.warmup) if window is None else check_int("window", window, minimum=1)
         if size < self.warmup:
             raise ValueError(f"window must hold the warmup's {self.warmup} latencies, got window={size}")
         self.refresh = check_int("refresh", refresh, minimum=1)
