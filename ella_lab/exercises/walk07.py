@@ -246,15 +246,25 @@ class BreakerMachine(Question):
             return f"Breaker{setting} raised {exc!r}; keep the __init__ of the starter code."
         if not callable(getattr(breaker, "call", None)):
             return "your Breaker has no method call(fetch, request)."
+        states: list[str] = []  # wrong states, reported if no wrong behaviour explains them better
+        progress["seen"] = {}  # the state after each step
         try:
             for number, step in enumerate(script.steps):
-                self._step(breaker, clock, script, number, step, reads, progress)
+                self._step(breaker, clock, script, number, step, reads, progress, states)
         except _Verdict as verdict:
             return f"{verdict} {setting}"
-        return None
+        return f"{states[0]} {setting}" if states else None
 
     def _step(
-        self, breaker: Any, clock: FakeClock, script: _Script, number: int, step: tuple, reads: list, progress: dict
+        self,
+        breaker: Any,
+        clock: FakeClock,
+        script: _Script,
+        number: int,
+        step: tuple,
+        reads: list,
+        progress: dict,
+        states: list[str],
     ) -> None:
         at, fails, expected, state_after = step
         clock.now = at
@@ -276,7 +286,7 @@ class BreakerMachine(Question):
 
         result, value = self._attempt(breaker, fetch, f"request at {at:g} s")
         reached = "request at" in " ".join(map(str, calls))
-        self._judge_step(at, fails, expected, result, value, reached, failure, script, number, reads, breaker)
+        self._judge_step(at, expected, result, value, reached, failure, script, number, reads, progress["seen"])
         if trial:
             if inside.get("state") != "half-open":
                 raise _Verdict(
@@ -295,7 +305,8 @@ class BreakerMachine(Question):
                 )
         state = getattr(breaker, "state", None)
         if state != state_after:
-            raise _Verdict(f"after the call at {at:g} s, self.state should be {state_after!r}; yours is {state!r}.")
+            states.append(f"after the call at {at:g} s, self.state should be {state_after!r}; yours was {state!r}.")
+        progress["seen"][number] = state
 
     @staticmethod
     def _attempt(breaker: Any, fetch: Callable, request: Any) -> tuple[str, Any]:
@@ -311,9 +322,16 @@ class BreakerMachine(Question):
         except Exception as exc:
             return "raised " + repr(exc), exc
 
-    def _judge_step(self, at, fails, expected, result, value, reached, failure, script, number, reads, breaker):
+    def _judge_step(self, at, expected, result, value, reached, failure, script, number, reads, seen):
         if result == expected and (expected != ERROR or value is failure) and (expected == REFUSED) != reached:
             return
+        if not reached and expected != REFUSED:
+            if result == REFUSED:
+                self._refused(at, script, number, reads)
+            raise _Verdict(
+                f"the call at {at:g} s never called fetch(request), and returned {value!r}: while the circuit is "
+                "closed (or for the trial), calls go through to the source."
+            )
         if reached and expected == REFUSED:
             if number == script.steps.index(next(s for s in script.steps if s[2] == REFUSED)):
                 raise _Verdict(
@@ -321,7 +339,7 @@ class BreakerMachine(Question):
                     "reached the source (compare in_a_row with failures using >=, and set the state to 'open')."
                 )
             previous = script.steps[number - 1]
-            if previous[1] and previous[0] in script.trial_at:
+            if previous[1] and previous[0] in script.trial_at and seen.get(number - 1) != "open":
                 raise _Verdict(
                     f"the trial call at {previous[0]:g} s failed, yet the call at {at:g} s reached the source: a "
                     "failed trial must open the circuit again at once."
@@ -336,33 +354,6 @@ class BreakerMachine(Question):
                 f"the call at {at:g} s reached the source only {at - opened:.1f} s after the circuit opened at "
                 f"{opened:g} s: it must stay open for reset_after = {script.reset_after:g} s."
             )
-        if result == REFUSED and expected != REFUSED:
-            if at in script.trial_at:
-                if reads:
-                    raise _Verdict(
-                        f"your breaker read the wall clock (time.{reads[0]}()), so it never saw the "
-                        f"{script.reset_after:g} s pass: read the time only through self.clock(), the clock given."
-                    )
-                raise _Verdict(
-                    f"the call at {at:g} s was refused, but the circuit opened more than reset_after = "
-                    f"{script.reset_after:g} s before: it should half-open and let one trial call through."
-                )
-            failed_before = [s for s in script.steps[:number] if s[1]]
-            if len(failed_before) == 1:
-                raise _Verdict(
-                    f"your breaker opened after 1 failure; it should open only after failures = {script.failures} "
-                    "failures in a row."
-                )
-            after_trial = [t for t in script.trial_at if t < at]
-            if after_trial:
-                raise _Verdict(
-                    f"the call at {at:g} s was refused: after the trial succeeded at {after_trial[-1]:g} s, the count "
-                    "of failures in a row must start again from 0."
-                )
-            raise _Verdict(
-                f"the call at {at:g} s was refused, but there were never {script.failures} failures in a row "
-                "(a success resets the count): count failures in a row, not failures in total."
-            )
         if expected == ERROR and result == OK:
             raise _Verdict(
                 f"fetch failed at {at:g} s, and your call returned {value!r}: re-raise the error (a bare `raise`), "
@@ -372,16 +363,41 @@ class BreakerMachine(Question):
             raise _Verdict(
                 f"at {at:g} s, re-raise the source's own error (a bare `raise`), not a new one: got {value!r}."
             )
-        if not reached and expected != REFUSED:
-            raise _Verdict(
-                f"the call at {at:g} s never called fetch(request), and returned {value!r}: while the circuit is "
-                "closed (or for the trial), calls go through to the source."
-            )
         if expected == REFUSED:
             raise _Verdict(
                 f"while open, refuse the call with CircuitOpenError, without calling fetch; at {at:g} s yours {result}."
             )
         raise _Verdict(f"the call at {at:g} s should have {expected}; yours {result}: {value!r}.")
+
+    @staticmethod
+    def _refused(at: float, script: _Script, number: int, reads: list) -> None:
+        """Name the bug behind a call refused when it should have passed."""
+        if at in script.trial_at:
+            if reads:
+                raise _Verdict(
+                    f"your breaker read the wall clock (time.{reads[0]}()), so it never saw the "
+                    f"{script.reset_after:g} s pass: read the time only through self.clock(), the clock given."
+                )
+            raise _Verdict(
+                f"the call at {at:g} s was refused, but the circuit opened more than reset_after = "
+                f"{script.reset_after:g} s before: it should half-open and let one trial call through."
+            )
+        failed_before = [s for s in script.steps[:number] if s[1]]
+        if len(failed_before) == 1:
+            raise _Verdict(
+                f"your breaker opened after 1 failure; it should open only after failures = {script.failures} "
+                "failures in a row."
+            )
+        after_trial = [t for t in script.trial_at if t < at]
+        if after_trial:
+            raise _Verdict(
+                f"the call at {at:g} s was refused: after the trial succeeded at {after_trial[-1]:g} s, the count "
+                "of failures in a row must start again from 0."
+            )
+        raise _Verdict(
+            f"the call at {at:g} s was refused, but there were never {script.failures} failures in a row "
+            "(a success resets the count): count failures in a row, not failures in total."
+        )
 
 
 storm = StormPredict("storm")
