@@ -22,7 +22,7 @@ __all__ = ["breaker", "storm"]
 
 
 @cache
-def measured_storm_load(p: float = 0.6, attempts: int = 3, requests: int = 2000) -> float:
+def measured_storm_load(p: float = 0.6, attempts: int = 3, requests: int = 1000) -> float:
     """Calls per request measured as notebook 07 does (one worker, seeded: the same on every run)."""
     from ..experiments import request_ids
     from ..fallback import FallbackChain
