@@ -411,3 +411,39 @@ def test_breaker_starter_blank_and_non_classes():
 
     status, message = verdict(walk07.breaker, DoesNothing)
     assert status == "incorrect" and "never called fetch(request)" in message
+
+
+# -- hedge: predict the extra calls at p95 ------------------------------------------------------
+
+
+def test_hedge_reference_and_close_numbers_pass_and_quote_the_run():
+    namespace: dict = {}
+    exec(textwrap.dedent(walk07.hedge.solution_text), namespace)
+    assert walk07.hedge.check(namespace["extra_calls_at_p95"])
+    for close_enough in (0.05, 0.055, np.float64(0.045), 1 / 20):
+        status, message = verdict(walk07.hedge, close_enough)
+        assert status == "correct", (close_enough, message)
+    result = walk07.hedge.check(0.05, measured=np.float64(0.0525))
+    assert result and "the model says 5%, and the run above measured 5.2%" in result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "names"),
+    [
+        (5, "that is a percentage"),
+        (1.05, "that is the total load"),
+        (0.95, "answered before d"),
+        (0.0025, "both calls are slow"),
+        (0.02, "so are the body's calls above the p95"),
+        (0.5, "a hedge at p50"),
+        (0.2, "300% above the model"),
+    ],
+)
+def test_hedge_wrong_predictions_say_why(answer, names):
+    status, message = verdict(walk07.hedge, answer)
+    assert status == "incorrect" and names in message, message
+
+
+def test_hedge_blank_and_not_a_number():
+    assert verdict(walk07.hedge, None)[0] == "not attempted"
+    assert "give a fraction" in verdict(walk07.hedge, "5 %")[1]

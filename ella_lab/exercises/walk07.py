@@ -1,7 +1,8 @@
 """Exercises inside notebook 07, resilience patterns: ``from ella_lab.exercises import walk07 as ex``.
 
-``ex.storm``: predict the calls per request of a retry storm; ``ex.breaker``: write a circuit
-breaker's state machine, run through a scripted outage on a fake clock.
+``ex.storm``: predict the calls per request of a retry storm; ``ex.hedge``: predict the extra calls
+of a hedge at p95; ``ex.breaker``: write a circuit breaker's state machine, run through a scripted
+outage on a fake clock.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 
 from ..resilience import CircuitOpenError
 from ..sources import SourceError
-from ._core import Incorrect, Question, call_bounded
+from ._core import BLANK, Incorrect, Question, call_bounded
 
-__all__ = ["breaker", "storm"]
+__all__ = ["breaker", "hedge", "storm"]
 
 
 @cache
@@ -82,6 +83,61 @@ class StormPredict(Question):
         raise Incorrect(
             f"{value:g} is {abs(off):.0%} {direction} the model: {where}. Count the calls one attempt at a time: "
             "which attempts happen for every request, and which only after a failure?"
+        )
+
+
+class HedgePredict(Question):
+    title = "Predict: the extra calls of a hedge at p95"
+    expects = "a fraction of calls, like 0.25"
+    Q, TOLERANCE = 0.95, 0.3
+    hints = (
+        "The hedge sends a second call only for the requests whose first call has not answered after d.",
+        "d is the 95th percentile of the latencies: by definition, what fraction of calls is slower than it?",
+    )
+    solution_text = """
+        extra_calls_at_p95 = 0.05  # the 5 % of calls slower than their p95 get a second call
+    """
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.measured: float | None = None
+
+    def check(self, answer: Any = BLANK, *, measured: float | None = None):
+        """Judge ``answer``; ``measured`` is the notebook's extra calls at p95, to compare with."""
+        self.measured = None if measured is None else float(measured)
+        return super().check(answer)
+
+    def _check(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise Incorrect(f"give a fraction of calls, like 0.25; got {value!r}")
+        value = float(value)
+        model = 1 - self.Q
+        where = f"the model says {model:.0%}" + (
+            "" if self.measured is None else f", and the run above measured {self.measured:.1%}"
+        )
+        if abs(value / model - 1) <= self.TOLERANCE:
+            return (
+                f"{value:g}: {where}. A hedge at pNN sends a second call for the (100 − NN) % of calls slower "
+                "than d; the measurement differs by the threads' overhead and by the window's estimate of the p95."
+            )
+        known = (
+            (100 * model, "that is a percentage; give the fraction (0.25 for 25 %)"),
+            (1 + model, "that is the total load; the question asks for the extra calls only"),
+            (self.Q, "that is the share of requests answered before d, which need no second call"),
+            (
+                model**2,
+                "that is the share where both calls are slow; the second call is sent for every slow first call",
+            ),
+            (0.02, "the 2 % of very slow calls are all hedged, but so are the body's calls above the p95"),
+            (0.5, "that would be a hedge at p50"),
+        )
+        for wrong, why in known:
+            if abs(value - wrong) <= 1e-6 * max(1.0, abs(wrong)):
+                raise Incorrect(f"{value:g}: {why}. ({where}.)")
+        direction = "above" if value > model else "below"
+        raise Incorrect(
+            f"{value:g} is {abs(value / model - 1):.0%} {direction} the model: {where}. Which calls get a second "
+            "one: all of them, or only those slower than d?"
         )
 
 
@@ -401,4 +457,5 @@ class BreakerMachine(Question):
 
 
 storm = StormPredict("storm")
+hedge = HedgePredict("hedge")
 breaker = BreakerMachine("breaker")
