@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import threading
 from collections import deque
+from collections.abc import Iterable
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -27,6 +29,7 @@ __all__ = [
     "CircuitOpenError",
     "Hedge",
     "HedgeAbandoned",
+    "LatencyThreshold",
     "Outage",
     "RetryBudget",
     "contention",
@@ -225,11 +228,69 @@ class HedgeAbandoned(Exception):
 _GRACE = 0.05  # seconds a hedged call that ignores its timeout is given past it, before it is abandoned
 
 
+class LatencyThreshold:
+    """The ``q`` quantile of the last ``window`` latencies seen: how long ``Hedge(after="pNN")`` waits.
+
+    Warm-up rule: no threshold (so no hedging) until ``warmup`` latencies are known, by default
+    ``ceil(10 / (1 - q))`` (20 for p50, 200 for p95, 1,000 for p99), so that about ten of them lie
+    above the quantile: a p99 guessed from 20 calls is the slowest of them, and swings from run to run.
+    The window keeps five warm-ups (at least 1,000), about 50 latencies above the quantile, so that a
+    burst of fast answers (slow calls finish last) cannot drag it down. ``calibrate()`` loads an
+    earlier run's latencies, for a hedge that must start warm. Thread-safe.
+    """
+
+    def __init__(self, q: float, *, window: int | None = None, warmup: int | None = None, refresh: int = 32):
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+            raise ValueError(f"q must be a number strictly between 0 and 1, got {q!r}")
+        self.q = float(q)
+        self.warmup = math.ceil(10 / (1 - self.q) - 1e-9) if warmup is None else check_int("warmup", warmup, minimum=1)
+        size = max(1000, 5 * self.warmup) if window is None else check_int("window", window, minimum=1)
+        if size < self.warmup:
+            raise ValueError(f"window must hold the warmup's {self.warmup} latencies, got window={size}")
+        self.refresh = check_int("refresh", refresh, minimum=1)
+        self._seen: deque[float] = deque(maxlen=size)
+        self._lock = threading.Lock()
+        self._value: float | None = None
+        self._fresh = 0  # latencies seen since the quantile was last computed
+
+    @property
+    def window(self) -> int:
+        return self._seen.maxlen  # type: ignore[return-value]
+
+    def observe(self, seconds: float) -> None:
+        """Record one latency (seconds)."""
+        with self._lock:
+            self._seen.append(seconds)
+            self._fresh += 1
+
+    def calibrate(self, latencies: Iterable[float]) -> None:
+        """Record the latencies of an earlier run (its last ``window`` of them), as if observed now."""
+        for seconds in latencies:
+            self.observe(check_real("latencies", seconds))
+
+    def value(self) -> float | None:
+        """The quantile in seconds, or ``None`` during the warm-up; recomputed every ``refresh`` latencies."""
+        with self._lock:
+            if len(self._seen) < self.warmup:
+                return None
+            if self._value is None or self._fresh >= self.refresh:
+                self._value = quantile(sorted(self._seen), self.q)
+                self._fresh = 0
+            return self._value
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def __repr__(self) -> str:
+        return f"LatencyThreshold(q={self.q!r}, window={self.window}, warmup={self.warmup}, seen={len(self)})"
+
+
 class Hedge(Source):
     """Send a second call when the first has not answered after ``after`` seconds; take the first success.
 
     ``after`` is a delay in seconds, or ``"p95"`` (any ``"pNN"``): that percentile of the primary's
-    latencies observed so far (no hedging until ``warmup`` of them are known). The second call goes
+    recent latencies, kept by ``self.threshold`` (a ``LatencyThreshold``: no hedging during its warm-up,
+    ``threshold.calibrate()`` starts it warm). The second call goes
     to ``backup``, or to the primary again (as its next attempt). The slower call is abandoned and
     counted, never waited for. A ``timeout`` bounds the whole hedged call: a call still running
     past it (plus a 50 ms grace) is abandoned as a ``TimeoutError``. Calls run on at most
@@ -242,8 +303,8 @@ class Hedge(Source):
         backup: Any = None,
         *,
         after: float | str = "p95",
-        warmup: int = 20,
-        window: int = 1000,
+        warmup: int | None = None,
+        window: int | None = None,
         max_workers: int = 256,
         name: str | None = None,
     ):
@@ -254,40 +315,30 @@ class Hedge(Source):
             if not (after.startswith("p") and after[1:].replace(".", "", 1).isdigit() and 0 < float(after[1:]) < 100):
                 raise ValueError(f"after must be seconds or a percentile like 'p95', got {after!r}")
             self.after: float | str = after
-            self._q = float(after[1:]) / 100
+            self.threshold: LatencyThreshold | None = LatencyThreshold(
+                float(after[1:]) / 100, window=window, warmup=warmup
+            )
         else:
             self.after = check_seconds("after", after)
-            self._q = None
-        self.warmup = check_int("warmup", warmup, minimum=1)
-        self._observed: deque[float] = deque(maxlen=check_int("window", window, minimum=1))
+            self.threshold = None
         workers = check_int("max_workers", max_workers, minimum=2)
         self._pool = HelperThreads("hedge", limit=workers)
         self._lock = threading.Lock()
-        self._threshold: float | None = None
-        self._fresh = 0  # observations since the threshold was last computed
         self.sent = 0  # second calls sent
         self.won = 0  # second calls that answered first
         self.abandoned = 0  # calls left running because the other one answered
         self.overdue = 0  # calls left running past the timeout
 
     def delay(self) -> float | None:
-        """Seconds to wait before hedging, or ``None`` while too few latencies are known."""
-        if self._q is None:
+        """Seconds to wait before hedging, or ``None`` (wait for the answer) during the warm-up."""
+        if self.threshold is None:
             return self.after  # type: ignore[return-value]
-        with self._lock:
-            if len(self._observed) < self.warmup:
-                return None
-            if self._threshold is None or self._fresh >= 32:
-                self._threshold = quantile(sorted(self._observed), self._q)
-                self._fresh = 0
-            return self._threshold
+        return self.threshold.value()
 
     def _observe(self, future: Any) -> None:
         _, error, started, finished = future.result()
-        if error is None:
-            with self._lock:
-                self._observed.append(finished - started)
-                self._fresh += 1
+        if error is None and self.threshold is not None:
+            self.threshold.observe(finished - started)
 
     @staticmethod
     def _call(source: Source, request: Any, attempt: int, timeout: float | None) -> tuple:
