@@ -21,7 +21,7 @@ from ._checks import check_choice, check_int, check_real, check_seconds
 from .fallback import AllSourcesFailed, Served
 from .outcome import Attempt, quantile
 from .retry import JITTER_MODES, Retry
-from .sources import HelperThreads, Source, SourceError, as_source, take, timed_out
+from .sources import CancelScope, HelperThreads, Source, SourceError, as_source, run_in_scope, take, timed_out
 from .timing import clock
 
 __all__ = [
@@ -295,6 +295,10 @@ class Hedge(Source):
     counted, never waited for. A ``timeout`` bounds the whole hedged call: a call still running
     past it (plus a 50 ms grace) is abandoned as a ``TimeoutError``. Calls run on at most
     ``max_workers`` daemon threads owned by the hedge: an abandoned call never blocks interpreter exit.
+    ``max_extra`` (say 0.05) caps the second calls at that fraction of the requests, as Finagle's
+    backup requests do. The losing call is called off where its source can stop (a simulated source
+    stops sleeping, an HTTP source closes its socket: ``hedges_cancelled``) and left to finish,
+    counted, where it cannot (``hedges_abandoned``).
     """
 
     def __init__(
@@ -306,6 +310,7 @@ class Hedge(Source):
         warmup: int | None = None,
         window: int | None = None,
         max_workers: int = 256,
+        max_extra: float | None = None,
         name: str | None = None,
     ):
         self.primary = as_source(primary)
@@ -328,6 +333,17 @@ class Hedge(Source):
         self.won = 0  # second calls that answered first
         self.abandoned = 0  # calls left running because the other one answered
         self.overdue = 0  # calls left running past the timeout
+        self.cancelled = 0  # losing calls called off (their source stops early: a sleep, a socket)
+        self.refused = 0  # second calls not sent: the extra-call budget was spent
+        if max_extra is None:
+            self.max_extra, self._extra = None, None
+        else:
+            self.max_extra = check_real("max_extra", max_extra, maximum=1.0)
+            # a bucket of extra calls that starts empty: each request adds max_extra of one, a second call
+            # spends one, so the extra calls never exceed max_extra x the requests so far; it holds at most
+            # 10, enough for a short burst of slow calls, too little to bank a long quiet spell
+            self._extra = RetryBudget(ratio=self.max_extra, cap=10.0)
+            self._extra.tokens = 0
 
     def delay(self) -> float | None:
         """Seconds to wait before hedging, or ``None`` (wait for the answer) during the warm-up."""
@@ -341,15 +357,26 @@ class Hedge(Source):
             self.threshold.observe(finished - started)
 
     @staticmethod
-    def _call(source: Source, request: Any, attempt: int, timeout: float | None) -> tuple:
+    def _call(source: Source, request: Any, attempt: int, timeout: float | None, scope: CancelScope) -> tuple:
         started = clock()
         try:
-            return source.fetch(request, attempt=attempt, timeout=timeout), None, started, clock()
+            value = run_in_scope(scope, source.fetch, request, attempt=attempt, timeout=timeout)
+            return value, None, started, clock()
         except BaseException as exc:  # handed back as data: the caller decides (a BaseException too)
             return None, exc, started, clock()
 
     def serve(self, request: Any, *, timeout: float | None = None, attempt: int = 0) -> Served:
+        if self._extra is not None:
+            self._extra.record_request()
         return _HedgedCall(self, request, timeout, attempt).run()
+
+    def _may_send_second(self) -> bool:
+        """Whether the extra-call budget (``max_extra``) allows one more second call."""
+        if self._extra is None or self._extra.try_retry():
+            return True
+        with self._lock:
+            self.refused += 1
+        return False
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         return self.serve(request, timeout=timeout, attempt=attempt).value
@@ -362,7 +389,13 @@ class Hedge(Source):
         return (self.primary, self.backup)
 
     def counters(self) -> dict[str, int]:
-        counts = {"hedges_sent": self.sent, "hedges_won": self.won, "hedges_abandoned": self.abandoned}
+        counts = {
+            "hedges_sent": self.sent,
+            "hedges_won": self.won,
+            "hedges_abandoned": self.abandoned,
+            "hedges_cancelled": self.cancelled,
+            "hedges_refused": self.refused,
+        }
         if self.overdue:
             counts["abandoned"] = self.overdue
         return counts
@@ -380,6 +413,7 @@ class _HedgedCall:
         self.deadline = None if timeout is None else self.began + timeout
         self.finished: SimpleQueue = SimpleQueue()  # each call puts itself here when it returns
         self.calls: dict[Any, tuple[Source, int]] = {}
+        self.scopes: dict[Any, CancelScope] = {}
         self.attempts: list[Attempt] = []
         self.errors: list[Exception] = []
         self.fatal: list[BaseException] = []  # BaseExceptions that are not Exceptions
@@ -390,21 +424,25 @@ class _HedgedCall:
     def _send(self, source: Source, number: int, *, observe: bool = False) -> Any:
         hedge, request = self.hedge, self.request
         limit = None if self.deadline is None else max(1e-3, self.deadline - clock())
+        scope = CancelScope()
         call = hedge._pool.start(
-            lambda _: hedge._call(source, request, number, limit),
+            lambda _: hedge._call(source, request, number, limit, scope),
             None,
             on_done=hedge._observe if observe else None,
             report=self.finished,
         )
         self.calls[call] = (source, number)
+        self.scopes[call] = scope
         return call
 
     def _hedge(self) -> None:
-        """Send the second call (once), unless the time is already up."""
+        """Send the second call (once), unless the time is already up or the extra-call budget is spent."""
         if self.hedged or (self.deadline is not None and clock() >= self.deadline):
             return
         hedge = self.hedge
         self.hedged = True
+        if not hedge._may_send_second():
+            return
         if hedge.backup is not hedge.primary:
             self._send(hedge.backup, self.attempt)
         else:
@@ -457,12 +495,16 @@ class _HedgedCall:
 
     def _won(self, call: Any, value: Any, source: Source, pending: set) -> Served:
         hedge, now = self.hedge, clock()
-        for other in pending:  # the slower call: left to finish on its own
+        cancelled = 0
+        for other in pending:  # the slower call: called off where its source can stop, else left to finish
             other_source, other_number = self.calls[other]
+            self.scopes[other].cancel()
+            cancelled += bool(getattr(other_source, "cancellable", False))
             hedge._pool.abandon(other)
             self.attempts.append(Attempt(other_source.name, other_number, HedgeAbandoned(), now, now))
         with hedge._lock:
-            hedge.abandoned += len(pending)
+            hedge.cancelled += cancelled
+            hedge.abandoned += len(pending) - cancelled
             hedge.won += call is not self.first
         return Served(value, source.name, tuple(self.attempts))
 

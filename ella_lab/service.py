@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit
 
 from ._checks import check_int, check_real, check_seconds, check_timeout
 from ._draw import draw
-from .sources import Source, SourceError
+from .sources import Source, SourceError, current_scope
 from .timing import clock, format_seconds
 
 __all__ = ["FlakyService", "HttpSource"]
@@ -415,6 +415,8 @@ class HttpSource(Source):
     ``SourceError``; a timeout, ``TimeoutError``. Proxies are never used.
     """
 
+    cancellable = True  # a hedge's losing call has its socket closed
+
     def __init__(
         self,
         name: str,
@@ -459,6 +461,9 @@ class HttpSource(Source):
         for _ in range(6):
             parts = urlsplit(address)
             connection = _Connection(parts, deadline)
+            scope = current_scope()
+            if scope is not None:  # a hedge calls this off: close the socket, which wakes a blocked read
+                scope.on_cancel(connection.abort)
             try:
                 headers = {} if deadline is None else {"X-Deadline": f"{time.time() + (deadline - clock()):.6f}"}
                 connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers)
@@ -523,6 +528,13 @@ def _check_url(name: str, url: object) -> str:
 
 class _Connection(http.client.HTTPConnection):
     """An HTTP connection whose every socket operation is bounded by one ``deadline`` (a ``clock()`` time)."""
+
+    def abort(self) -> None:
+        """Shut the socket down from another thread: a read blocked on it returns at once."""
+        sock = getattr(self.sock, "_sock", self.sock)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __init__(self, parts: Any, deadline: float | None):
         self.tls = parts.scheme == "https"

@@ -271,3 +271,55 @@ def test_simulation_arguments_and_arrivals():
     ended = simulate(control="none", duration=4.0)
     steady = sum(ended.offered[-10:-1]) / 9
     assert ended.offered[-1] < 1.5 * steady  # events past the end are not piled into the last bin
+
+
+# -- hedging within a budget ----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_hedging_never_exceeds_its_extra_call_budget_under_64_threads():
+    from ella_lab import Hedge, SimulatedSource
+
+    source = SimulatedSource("s", latency=0.002, jitter=0.002, tail_rate=0.2, tail_factor=10, seed=3)
+    hedge = Hedge(source, after=0.003, max_extra=0.05)  # a tail of 20 %: unbounded, it would hedge ~25 %
+    report = Router(hedge, workers=64).run(range(4000))
+    summary = report.summary()
+    assert summary["succeeded"] == 4000
+    assert summary["hedges_sent"] <= 0.05 * 4000  # never more than 5 % extra calls, even with 64 at once
+    assert summary["hedges_sent"] >= 0.04 * 4000 and summary["hedges_refused"] > 0  # the budget was the limit
+
+
+@pytest.mark.timeout(30)
+def test_a_losing_simulated_call_stops_sleeping_and_a_plain_callable_is_counted_abandoned():
+    from ella_lab import Hedge, SimulatedSource
+
+    slow = SimulatedSource("slow", latency=2.0)
+    fast = SimulatedSource("fast", latency=0.01)
+    hedge = Hedge(slow, fast, after=0.02)
+    started = time.perf_counter()
+    assert hedge.serve("r").source == "fast"
+    time.sleep(0.2)
+    assert hedge.counters()["hedges_cancelled"] == 1 and hedge.counters()["hedges_abandoned"] == 0
+    assert hedge._pool.stuck == 0  # the slow call's thread is free again: it did not sleep its 2 s
+    assert time.perf_counter() - started < 1.0
+    stubborn = Hedge(lambda r: time.sleep(0.5) or "late", fast, after=0.02)
+    assert stubborn.serve("r").source == "fast"
+    assert stubborn.counters()["hedges_abandoned"] == 1 and stubborn.counters()["hedges_cancelled"] == 0
+
+
+@pytest.mark.timeout(30)
+def test_a_losing_http_call_closes_its_socket():
+    from ella_lab import Hedge, SimulatedSource
+    from ella_lab.service import FlakyService, HttpSource
+
+    with FlakyService("stalls", stall_rate=1.0, stall=20.0) as service:
+        primary = HttpSource("stalls", service.url, timeout=10.0)
+        hedge = Hedge(primary, SimulatedSource("fast", latency=0.01), after=0.05)
+        started = time.perf_counter()
+        assert hedge.serve("r").source == "fast"
+        deadline = time.perf_counter() + 2.0
+        while hedge._pool.stuck and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        assert hedge._pool.stuck == 0  # the HTTP call returned once its socket was shut, not after 10 s
+        assert time.perf_counter() - started < 2.0
+        assert hedge.counters()["hedges_cancelled"] == 1
