@@ -117,3 +117,41 @@ def plot_backoff(policies: Mapping[str, Retry], keys: int = 200, ax: Axes | None
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax
+
+
+def plot_overload(
+    runs: Mapping[str, object],
+    *,
+    rate: float,
+    models: Mapping[str, object] | None = None,
+    trigger: tuple[float, float] = (1.0, 3.0),
+    title: str = "",
+):
+    """Goodput, tries sent and the server's queue over time, for runs of ``ella_lab.sim`` or ``ella_lab.metastable``.
+
+    ``models`` (simulated runs) are drawn dotted on the goodput panel; the trigger (from the first run's
+    settings) is shaded; the dashed line is the offered load ``rate``. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharex=True)
+    for label, run in runs.items():
+        frame = run.frame()  # type: ignore[attr-defined]
+        axes[0].plot(frame.t, frame.goodput, label=label)
+        axes[1].plot(frame.t, frame.offered, label=label)
+        axes[2].plot(frame.t, frame.queue, label=label)
+    for label, run in (models or {}).items():
+        frame = run.frame()  # type: ignore[attr-defined]
+        axes[0].plot(frame.t, frame.goodput, ":", color="grey", label=label)
+    settings = next(iter(runs.values())).settings  # type: ignore[attr-defined]
+    trigger = (settings["trigger_at"], settings["trigger_at"] + settings["trigger"])
+    for ax, name in zip(axes, ["goodput (answers/s in time)", "tries sent (/s)", "longest server queue"], strict=True):
+        ax.axvspan(*trigger, color="orange", alpha=0.15)
+        ax.set_title(name)
+        ax.set_xlabel("time (s); shaded: the trigger")
+    axes[0].axhline(rate, color="black", lw=0.8, ls="--")
+    axes[0].legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

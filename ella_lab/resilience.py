@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import threading
 from collections import deque
+from collections.abc import Iterable
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -19,7 +21,7 @@ from ._checks import check_choice, check_int, check_real, check_seconds
 from .fallback import AllSourcesFailed, Served
 from .outcome import Attempt, quantile
 from .retry import JITTER_MODES, Retry
-from .sources import HelperThreads, Source, SourceError, as_source, take, timed_out
+from .sources import CancelScope, HelperThreads, Source, SourceError, as_source, run_in_scope, take, timed_out
 from .timing import clock
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "CircuitOpenError",
     "Hedge",
     "HedgeAbandoned",
+    "LatencyThreshold",
     "Outage",
     "RetryBudget",
     "contention",
@@ -153,30 +156,59 @@ class CircuitBreaker(Source):
 
 
 class RetryBudget:
-    """Allow a retry only while retries stay under ``ratio`` of requests, plus a small ``floor``.
+    """Allow a retry only while there is a token: each request adds ``ratio`` of one, each retry spends one.
 
-    One budget is shared by every worker (and every ``Retry`` that names it), as in the Google SRE
-    book's per-client retry budget and Envoy's retry budgets: when a source fails for everyone, the
-    retries stop at about ``ratio`` extra load instead of multiplying it by the number of attempts.
+    The bucket holds at most ``cap`` tokens (it starts full), so a long healthy history cannot be
+    banked: when a source then fails for everyone, at most ``cap`` retries go out at once, then
+    about ``ratio`` per request, instead of (attempts - 1) per request. One budget is shared by every
+    worker and every ``Retry`` that names it. A capped bucket, in the spirit of gRPC's retry
+    throttling (which refills on successes and stops retries below half its tokens) and Finagle's
+    retry budget (whose deposits expire after a time-to-live). ``floor`` is the old name of ``cap``.
+    Tokens are counted in millionths, so ten requests at ratio 0.1 make exactly one retry.
     """
 
-    def __init__(self, ratio: float = 0.1, floor: int = 10):
-        self.ratio = check_real("ratio", ratio)
-        self.floor = check_int("floor", floor)
+    _UNIT = 1_000_000
+
+    def __init__(self, ratio: float = 0.1, cap: float | None = None, *, floor: float | None = None):
+        if cap is not None and floor is not None:
+            raise TypeError("give cap or its old name floor, not both")
+        self.ratio = check_real("ratio", ratio, maximum=1000.0)
+        size = 10.0 if cap is None and floor is None else (cap if cap is not None else floor)
+        self.cap = check_real("cap", size, maximum=1e9)
         self._lock = threading.Lock()
+        self._deposit = round(self.ratio * self._UNIT)
+        self._full = round(self.cap * self._UNIT)
+        self._tokens = self._full
         self.requests = 0
         self.retries = 0
         self.refused = 0
 
+    @property
+    def tokens(self) -> float:
+        """The tokens in the bucket now (one buys a retry)."""
+        return self._tokens / self._UNIT
+
+    @tokens.setter
+    def tokens(self, value: float) -> None:
+        value = check_real("tokens", value, maximum=self.cap)
+        with self._lock:
+            self._tokens = round(value * self._UNIT)
+
+    @property
+    def floor(self) -> float:
+        return self.cap
+
     def record_request(self) -> None:
-        """Count a first attempt: each adds ``ratio`` to what may be retried."""
+        """Count a first attempt: it adds ``ratio`` of a token, up to ``cap``."""
         with self._lock:
             self.requests += 1
+            self._tokens = min(self._full, self._tokens + self._deposit)
 
     def try_retry(self) -> bool:
-        """Spend one retry if the budget allows it; count a refusal if not."""
+        """Spend one token on a retry if there is one; count a refusal if not."""
         with self._lock:
-            if self.retries + 1 <= self.floor + self.ratio * self.requests:
+            if self._tokens >= self._UNIT:
+                self._tokens -= self._UNIT
                 self.retries += 1
                 return True
             self.refused += 1
@@ -186,7 +218,7 @@ class RetryBudget:
         return {"retries_allowed": self.retries, "retries_refused": self.refused}
 
     def __repr__(self) -> str:
-        return f"RetryBudget(ratio={self.ratio!r}, floor={self.floor})"
+        return f"RetryBudget(ratio={self.ratio!r}, cap={self.cap!r})"
 
 
 class HedgeAbandoned(Exception):
@@ -196,15 +228,77 @@ class HedgeAbandoned(Exception):
 _GRACE = 0.05  # seconds a hedged call that ignores its timeout is given past it, before it is abandoned
 
 
+class LatencyThreshold:
+    """The ``q`` quantile of the last ``window`` latencies seen: how long ``Hedge(after="pNN")`` waits.
+
+    Warm-up rule: no threshold (so no hedging) until ``warmup`` latencies are known, by default
+    ``ceil(10 / (1 - q))`` (20 for p50, 200 for p95, 1,000 for p99), so that about ten of them lie
+    above the quantile: a p99 guessed from 20 calls is the slowest of them, and swings from run to run.
+    The window keeps five warm-ups (at least 1,000), about 50 latencies above the quantile, so that a
+    burst of fast answers (slow calls finish last) cannot drag it down. ``calibrate()`` loads an
+    earlier run's latencies, for a hedge that must start warm. Thread-safe.
+    """
+
+    def __init__(self, q: float, *, window: int | None = None, warmup: int | None = None, refresh: int = 32):
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+            raise ValueError(f"q must be a number strictly between 0 and 1, got {q!r}")
+        self.q = float(q)
+        self.warmup = math.ceil(10 / (1 - self.q) - 1e-9) if warmup is None else check_int("warmup", warmup, minimum=1)
+        size = max(1000, 5 * self.warmup) if window is None else check_int("window", window, minimum=1)
+        if size < self.warmup:
+            raise ValueError(f"window must hold the warmup's {self.warmup} latencies, got window={size}")
+        self.refresh = check_int("refresh", refresh, minimum=1)
+        self._seen: deque[float] = deque(maxlen=size)
+        self._lock = threading.Lock()
+        self._value: float | None = None
+        self._fresh = 0  # latencies seen since the quantile was last computed
+
+    @property
+    def window(self) -> int:
+        return self._seen.maxlen  # type: ignore[return-value]
+
+    def observe(self, seconds: float) -> None:
+        """Record one latency (seconds)."""
+        with self._lock:
+            self._seen.append(seconds)
+            self._fresh += 1
+
+    def calibrate(self, latencies: Iterable[float]) -> None:
+        """Record the latencies of an earlier run (its last ``window`` of them), as if observed now."""
+        for seconds in latencies:
+            self.observe(check_real("latencies", seconds))
+
+    def value(self) -> float | None:
+        """The quantile in seconds, or ``None`` during the warm-up; recomputed every ``refresh`` latencies."""
+        with self._lock:
+            if len(self._seen) < self.warmup:
+                return None
+            if self._value is None or self._fresh >= self.refresh:
+                self._value = quantile(sorted(self._seen), self.q)
+                self._fresh = 0
+            return self._value
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def __repr__(self) -> str:
+        return f"LatencyThreshold(q={self.q!r}, window={self.window}, warmup={self.warmup}, seen={len(self)})"
+
+
 class Hedge(Source):
     """Send a second call when the first has not answered after ``after`` seconds; take the first success.
 
     ``after`` is a delay in seconds, or ``"p95"`` (any ``"pNN"``): that percentile of the primary's
-    latencies observed so far (no hedging until ``warmup`` of them are known). The second call goes
+    recent latencies, kept by ``self.threshold`` (a ``LatencyThreshold``: no hedging during its warm-up,
+    ``threshold.calibrate()`` starts it warm). The second call goes
     to ``backup``, or to the primary again (as its next attempt). The slower call is abandoned and
     counted, never waited for. A ``timeout`` bounds the whole hedged call: a call still running
     past it (plus a 50 ms grace) is abandoned as a ``TimeoutError``. Calls run on at most
     ``max_workers`` daemon threads owned by the hedge: an abandoned call never blocks interpreter exit.
+    ``max_extra`` (say 0.05) caps the second calls at that fraction of the requests, as Finagle's
+    backup requests do. The losing call is called off where its source can stop (a simulated source
+    stops sleeping, an HTTP source closes its socket: ``hedges_cancelled``) and left to finish,
+    counted, where it cannot (``hedges_abandoned``).
     """
 
     def __init__(
@@ -213,9 +307,10 @@ class Hedge(Source):
         backup: Any = None,
         *,
         after: float | str = "p95",
-        warmup: int = 20,
-        window: int = 1000,
+        warmup: int | None = None,
+        window: int | None = None,
         max_workers: int = 256,
+        max_extra: float | None = None,
         name: str | None = None,
     ):
         self.primary = as_source(primary)
@@ -225,51 +320,63 @@ class Hedge(Source):
             if not (after.startswith("p") and after[1:].replace(".", "", 1).isdigit() and 0 < float(after[1:]) < 100):
                 raise ValueError(f"after must be seconds or a percentile like 'p95', got {after!r}")
             self.after: float | str = after
-            self._q = float(after[1:]) / 100
+            self.threshold: LatencyThreshold | None = LatencyThreshold(
+                float(after[1:]) / 100, window=window, warmup=warmup
+            )
         else:
             self.after = check_seconds("after", after)
-            self._q = None
-        self.warmup = check_int("warmup", warmup, minimum=1)
-        self._observed: deque[float] = deque(maxlen=check_int("window", window, minimum=1))
+            self.threshold = None
         workers = check_int("max_workers", max_workers, minimum=2)
         self._pool = HelperThreads("hedge", limit=workers)
         self._lock = threading.Lock()
-        self._threshold: float | None = None
-        self._fresh = 0  # observations since the threshold was last computed
         self.sent = 0  # second calls sent
         self.won = 0  # second calls that answered first
         self.abandoned = 0  # calls left running because the other one answered
         self.overdue = 0  # calls left running past the timeout
+        self.cancelled = 0  # losing calls called off (their source stops early: a sleep, a socket)
+        self.refused = 0  # second calls not sent: the extra-call budget was spent
+        if max_extra is None:
+            self.max_extra, self._extra = None, None
+        else:
+            self.max_extra = check_real("max_extra", max_extra, maximum=1.0)
+            # a bucket of extra calls that starts empty: each request adds max_extra of one, a second call
+            # spends one, so the extra calls never exceed max_extra x the requests so far; it holds at most
+            # 10, enough for a short burst of slow calls, too little to bank a long quiet spell
+            self._extra = RetryBudget(ratio=self.max_extra, cap=10.0)
+            self._extra.tokens = 0
 
     def delay(self) -> float | None:
-        """Seconds to wait before hedging, or ``None`` while too few latencies are known."""
-        if self._q is None:
+        """Seconds to wait before hedging, or ``None`` (wait for the answer) during the warm-up."""
+        if self.threshold is None:
             return self.after  # type: ignore[return-value]
-        with self._lock:
-            if len(self._observed) < self.warmup:
-                return None
-            if self._threshold is None or self._fresh >= 32:
-                self._threshold = quantile(sorted(self._observed), self._q)
-                self._fresh = 0
-            return self._threshold
+        return self.threshold.value()
 
     def _observe(self, future: Any) -> None:
         _, error, started, finished = future.result()
-        if error is None:
-            with self._lock:
-                self._observed.append(finished - started)
-                self._fresh += 1
+        if error is None and self.threshold is not None:
+            self.threshold.observe(finished - started)
 
     @staticmethod
-    def _call(source: Source, request: Any, attempt: int, timeout: float | None) -> tuple:
+    def _call(source: Source, request: Any, attempt: int, timeout: float | None, scope: CancelScope) -> tuple:
         started = clock()
         try:
-            return source.fetch(request, attempt=attempt, timeout=timeout), None, started, clock()
+            value = run_in_scope(scope, source.fetch, request, attempt=attempt, timeout=timeout)
+            return value, None, started, clock()
         except BaseException as exc:  # handed back as data: the caller decides (a BaseException too)
             return None, exc, started, clock()
 
     def serve(self, request: Any, *, timeout: float | None = None, attempt: int = 0) -> Served:
+        if self._extra is not None:
+            self._extra.record_request()
         return _HedgedCall(self, request, timeout, attempt).run()
+
+    def _may_send_second(self) -> bool:
+        """Whether the extra-call budget (``max_extra``) allows one more second call."""
+        if self._extra is None or self._extra.try_retry():
+            return True
+        with self._lock:
+            self.refused += 1
+        return False
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         return self.serve(request, timeout=timeout, attempt=attempt).value
@@ -282,7 +389,13 @@ class Hedge(Source):
         return (self.primary, self.backup)
 
     def counters(self) -> dict[str, int]:
-        counts = {"hedges_sent": self.sent, "hedges_won": self.won, "hedges_abandoned": self.abandoned}
+        counts = {
+            "hedges_sent": self.sent,
+            "hedges_won": self.won,
+            "hedges_abandoned": self.abandoned,
+            "hedges_cancelled": self.cancelled,
+            "hedges_refused": self.refused,
+        }
         if self.overdue:
             counts["abandoned"] = self.overdue
         return counts
@@ -300,6 +413,7 @@ class _HedgedCall:
         self.deadline = None if timeout is None else self.began + timeout
         self.finished: SimpleQueue = SimpleQueue()  # each call puts itself here when it returns
         self.calls: dict[Any, tuple[Source, int]] = {}
+        self.scopes: dict[Any, CancelScope] = {}
         self.attempts: list[Attempt] = []
         self.errors: list[Exception] = []
         self.fatal: list[BaseException] = []  # BaseExceptions that are not Exceptions
@@ -310,21 +424,25 @@ class _HedgedCall:
     def _send(self, source: Source, number: int, *, observe: bool = False) -> Any:
         hedge, request = self.hedge, self.request
         limit = None if self.deadline is None else max(1e-3, self.deadline - clock())
+        scope = CancelScope()
         call = hedge._pool.start(
-            lambda _: hedge._call(source, request, number, limit),
+            lambda _: hedge._call(source, request, number, limit, scope),
             None,
             on_done=hedge._observe if observe else None,
             report=self.finished,
         )
         self.calls[call] = (source, number)
+        self.scopes[call] = scope
         return call
 
     def _hedge(self) -> None:
-        """Send the second call (once), unless the time is already up."""
+        """Send the second call (once), unless the time is already up or the extra-call budget is spent."""
         if self.hedged or (self.deadline is not None and clock() >= self.deadline):
             return
         hedge = self.hedge
         self.hedged = True
+        if not hedge._may_send_second():
+            return
         if hedge.backup is not hedge.primary:
             self._send(hedge.backup, self.attempt)
         else:
@@ -377,12 +495,16 @@ class _HedgedCall:
 
     def _won(self, call: Any, value: Any, source: Source, pending: set) -> Served:
         hedge, now = self.hedge, clock()
-        for other in pending:  # the slower call: left to finish on its own
+        cancelled = 0
+        for other in pending:  # the slower call: called off where its source can stop, else left to finish
             other_source, other_number = self.calls[other]
+            self.scopes[other].cancel()
+            cancelled += bool(getattr(other_source, "cancellable", False))
             hedge._pool.abandon(other)
             self.attempts.append(Attempt(other_source.name, other_number, HedgeAbandoned(), now, now))
         with hedge._lock:
-            hedge.abandoned += len(pending)
+            hedge.cancelled += cancelled
+            hedge.abandoned += len(pending) - cancelled
             hedge.won += call is not self.first
         return Served(value, source.name, tuple(self.attempts))
 

@@ -71,7 +71,9 @@ class Retry:
         return [self.delay(n, *key) for n in range(1, self.attempts)]
 
     def should_retry(self, error: BaseException) -> bool:
-        return isinstance(error, self.on)
+        """Retry errors of the ``on`` classes, except those that say retrying now is pointless
+        (``retryable = False``: a local refusal such as ``Throttled`` or ``LimitExceeded``)."""
+        return isinstance(error, self.on) and getattr(error, "retryable", True)
 
     def __repr__(self) -> str:
         budget = "" if self.budget is None else f", budget={self.budget!r}"

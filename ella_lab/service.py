@@ -13,17 +13,20 @@ import contextlib
 import http.client
 import io
 import logging
+import math
 import re
 import socket
+import sys
 import threading
 import time
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit
 
 from ._checks import check_int, check_real, check_seconds, check_timeout
 from ._draw import draw
-from .sources import Source, SourceError
+from .sources import Source, SourceError, current_scope
 from .timing import clock, format_seconds
 
 __all__ = ["FlakyService", "HttpSource"]
@@ -72,8 +75,12 @@ class _Server(ThreadingHTTPServer):
             thread.join(max(0.0, deadline - clock()))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up first (it timed out, or the service stopped) is normal here: log it."""
-        log.debug("client %s went away before its answer", client_address)
+        """A client that hung up first (it timed out, or the service stopped) is normal here; anything else is a bug."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.debug("client %s went away before its answer", client_address)
+        else:
+            log.warning("the handler failed for %s: %r", client_address, error, exc_info=error)
 
 
 class FlakyService:
@@ -84,6 +91,15 @@ class FlakyService:
     200 after ``latency ± jitter`` seconds. ``port=0`` takes a free port. A client that sends nothing
     for ``idle_timeout`` seconds is hung up on; ``stop()`` closes every connection. Use it as a
     context manager: ``with FlakyService(...) as svc: svc.url``.
+
+    With ``capacity`` it can be overloaded, as a real server can: at most ``capacity`` calls are
+    served at once, ``queue`` more wait their turn (first come, first served), and any beyond are
+    shed at once with HTTP 503. Latency then grows with load. It keeps working on calls whose client
+    has already given up (wasted work, what sustains a metastable failure) unless ``drop_expired``,
+    which drops a call that cannot finish before the deadline its client sent (``X-Deadline``,
+    Unix time; ``HttpSource`` sends it). ``slowdown`` multiplies every service time (a trigger).
+    ``timeline()`` bins what happened: goodput (answers that reached a client still waiting), late
+    answers, shed and dropped calls, and the queue length.
     """
 
     def __init__(
@@ -99,6 +115,9 @@ class FlakyService:
         seed: int = 0,
         port: int = 0,
         idle_timeout: float = 5.0,
+        capacity: int | None = None,
+        queue: int = 0,
+        drop_expired: bool = False,
     ):
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
@@ -123,6 +142,21 @@ class FlakyService:
         self._lock = threading.Lock()
         self._served_lock = threading.Lock()
         self.served: dict[int, int] = {}  # HTTP status (0: dropped) -> count
+        self.capacity = None if capacity is None else check_int("capacity", capacity, minimum=1)
+        self.queue = check_int("queue", queue)
+        if self.capacity is None and self.queue:
+            raise TypeError(
+                f"queue bounds the calls waiting for one of the capacity slots: give capacity too, got queue={queue!r}"
+            )
+        if not isinstance(drop_expired, bool):
+            raise TypeError(f"drop_expired must be True or False, got {drop_expired!r}")
+        self.drop_expired = drop_expired
+        self._slowdown = 1.0
+        self._slots = threading.Condition()
+        self.busy = 0  # calls being served
+        self.waiting = 0  # calls queued for a slot
+        self._queue: deque[threading.Event] = deque()  # the calls waiting for a slot, first come first served
+        self._events: deque[tuple[float, str]] = deque(maxlen=2_000_000)  # (clock(), what happened)
 
     # -- what a call gets -------------------------------------------------------------------------
 
@@ -229,6 +263,8 @@ class FlakyService:
                 if len(values) != 1 or not _ATTEMPT.fullmatch(values[0]):
                     return self._reply(400, f"bad attempt: {values!r:.100}, expected a whole number\n")
                 kind, delay = service.plan(request, int(values[0]))
+                if service.capacity is not None:
+                    return self._serve_in_turn(request, kind, delay)
                 if kind == "stall":
                     released.wait(delay)
                     return self._reply(503, "stalled\n")
@@ -242,7 +278,130 @@ class FlakyService:
                     return self._reply(int(kind), f"{service.name} failed on {request}\n")
                 return self._reply(200, f"Result from {service.name} for {request}")
 
+            def _serve_in_turn(self, request: str, kind: str, delay: float) -> None:
+                """With a capacity: wait for a slot (or be shed), be served, and record whether in time."""
+                deadline = _deadline(self.headers.get("X-Deadline"))
+                if not service._take_slot():
+                    service._event("shed")
+                    return self._reply(503, f"{service.name} overloaded: {request} shed\n")
+                try:
+                    delay *= service.slowdown
+                    if service.drop_expired and deadline is not None and time.time() + delay > deadline:
+                        service._event("dropped")
+                        return self._reply(503, f"{service.name}: {request} would be late, dropped\n")
+                    if kind == "stall":
+                        service._released.wait(service.stall)
+                        return self._reply(503, "stalled\n")
+                    time.sleep(delay)
+                finally:
+                    service._free_slot()
+                if kind != "ok":
+                    return self._reply(int(kind) if kind.isdigit() else 500, f"{service.name} failed on {request}\n")
+                service._event("late" if deadline is not None and time.time() > deadline else "good")
+                return self._reply(200, f"Result from {service.name} for {request}")
+
         return Handler
+
+    # -- capacity ----------------------------------------------------------------------------------
+
+    @property
+    def slowdown(self) -> float:
+        """Every service time is multiplied by this (1: normal; 2: twice as slow, a trigger)."""
+        return self._slowdown
+
+    @slowdown.setter
+    def slowdown(self, value: float) -> None:
+        self._slowdown = check_real("slowdown", value, minimum=1.0, maximum=1000.0)
+
+    def _event(self, what: str) -> None:
+        with self._slots:
+            self._events.append((clock(), what))
+
+    def _take_slot(self) -> bool:
+        """Wait for a service slot in arrival order, unless every slot and queue place is taken: then False (shed).
+
+        A freed slot is handed straight to the call at the head of the queue (its own event is set), so
+        the order is first come, first served, and a newcomer never slips in ahead of the queue.
+        """
+        with self._slots:
+            if self.busy + len(self._queue) >= self.capacity + self.queue:  # type: ignore[operator]
+                return False
+            if self.busy < self.capacity and not self._queue:  # type: ignore[operator]
+                self.busy += 1
+                return True
+            turn = threading.Event()
+            self._queue.append(turn)
+            self.waiting = len(self._queue)
+            self._events.append((clock(), f"queue {self.waiting}"))
+        while not turn.wait(0.5):  # the slot is handed over by _free_slot; stop() releases everyone
+            if self._released.is_set():
+                with self._slots:
+                    if turn.is_set():  # handed a slot just now: give it back
+                        self._free_slot_locked()
+                    else:
+                        self._queue.remove(turn)
+                        self.waiting = len(self._queue)
+                return False
+        return True  # the slot it was handed is already counted in busy
+
+    def _free_slot(self) -> None:
+        with self._slots:
+            self._free_slot_locked()
+
+    def _free_slot_locked(self) -> None:
+        if self._queue:
+            self._queue.popleft().set()  # the slot goes to the next call in line; busy stays the same
+            self.waiting = len(self._queue)
+        else:
+            self.busy -= 1
+        self._events.append((clock(), f"queue {self.waiting}"))
+
+    def timeline(self, start: float, end: float, bin_s: float = 0.1):
+        """What the server did between ``start`` and ``end`` (``clock()`` times), in bins of ``bin_s`` seconds.
+
+        A DataFrame, one row per bin: ``t`` (s since start), ``goodput`` and ``late`` (answers per second that
+        reached a waiting client / came after its deadline), ``shed`` and ``dropped`` (per second), and
+        ``queue`` (the longest queue seen in the bin).
+        """
+        import pandas as pd
+
+        bin_s = check_real("bin_s", bin_s, maximum=3600.0)
+        if bin_s <= 0 or end <= start:
+            raise ValueError(f"need bin_s > 0 and end > start, got bin_s={bin_s!r}, start={start!r}, end={end!r}")
+        bins = math.ceil((end - start) / bin_s)
+        counts = {key: [0.0] * bins for key in ("good", "late", "shed", "dropped")}
+        queue = [0] * bins
+        with self._slots:
+            events = list(self._events)
+        for when, what in events:
+            if not start <= when < end:
+                continue
+            i = min(bins - 1, int((when - start) / bin_s))
+            if what.startswith("queue "):
+                queue[i] = max(queue[i], int(what[6:]))
+            else:
+                counts[what][i] += 1 / bin_s
+        return pd.DataFrame(
+            {
+                "t": [i * bin_s for i in range(bins)],
+                "goodput": counts["good"],
+                "late": counts["late"],
+                "shed": counts["shed"],
+                "dropped": counts["dropped"],
+                "queue": queue,
+            }
+        )
+
+
+def _deadline(header: str | None) -> float | None:
+    """The client's deadline from an ``X-Deadline`` header (Unix time), or None if absent or malformed."""
+    if not header:
+        return None
+    try:
+        value = float(header)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 class HttpSource(Source):
@@ -255,6 +414,8 @@ class HttpSource(Source):
     HTTP errors, oversized or undecodable bodies and dropped or refused connections become
     ``SourceError``; a timeout, ``TimeoutError``. Proxies are never used.
     """
+
+    cancellable = True  # a hedge's losing call has its socket closed
 
     def __init__(
         self,
@@ -300,8 +461,12 @@ class HttpSource(Source):
         for _ in range(6):
             parts = urlsplit(address)
             connection = _Connection(parts, deadline)
+            scope = current_scope()
+            if scope is not None:  # a hedge calls this off: close the socket, which wakes a blocked read
+                scope.on_cancel(connection.abort)
             try:
-                connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+                headers = {} if deadline is None else {"X-Deadline": f"{time.time() + (deadline - clock()):.6f}"}
+                connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers)
                 response = connection.getresponse()
                 if response.status in _REDIRECTS:
                     address = self._redirect(address, response.getheader("Location"), request)
@@ -315,9 +480,7 @@ class HttpSource(Source):
 
     def _redirect(self, address: str, location: str | None, request: Any) -> str:
         if not self.follow_redirects:
-            raise SourceError(
-                f"{self.name}: redirect to {location!r} for {request!r} refused (follow_redirects=False)"
-            )
+            raise SourceError(f"{self.name}: redirect to {location!r} for {request!r} refused (follow_redirects=False)")
         target = urljoin(address, location or "")
         if urlsplit(target).scheme not in ("http", "https"):
             raise SourceError(f"{self.name}: redirect to {target!r} for {request!r} refused (not http or https)")
@@ -365,6 +528,13 @@ def _check_url(name: str, url: object) -> str:
 
 class _Connection(http.client.HTTPConnection):
     """An HTTP connection whose every socket operation is bounded by one ``deadline`` (a ``clock()`` time)."""
+
+    def abort(self) -> None:
+        """Shut the socket down from another thread: a read blocked on it returns at once."""
+        sock = getattr(self.sock, "_sock", self.sock)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __init__(self, parts: Any, deadline: float | None):
         self.tls = parts.scheme == "https"

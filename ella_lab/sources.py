@@ -16,6 +16,8 @@ from .timing import clock, format_seconds
 
 __all__ = [
     "MAX_ABANDONED",
+    "CallCancelled",
+    "CancelScope",
     "CpuSource",
     "FunctionSource",
     "HelperThreads",
@@ -27,7 +29,10 @@ __all__ = [
     "call_with_timeout",
     "collect_counters",
     "counters_since",
+    "current_scope",
     "helper_threads",
+    "pause",
+    "run_in_scope",
 ]
 
 log = logging.getLogger("ella_lab")
@@ -91,13 +96,82 @@ def timed_out(name: str, request: Any, timeout: float | None) -> TimeoutError:
     return TimeoutError(f"{name} did not answer {request!r} within {format_seconds(timeout)}")
 
 
+class CallCancelled(Exception):
+    """The call was called off while it ran (a hedge's slower call, once the other answered)."""
+
+
+class CancelScope:
+    """A call that may be called off. Sources that can stop early watch the scope of the call they serve:
+    a simulated source stops sleeping (``pause``), an HTTP source closes its socket (``on_cancel``).
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], Any]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        """Call it off: wake its sleeps and run its cancel callbacks (each at most once)."""
+        with self._lock:
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # a callback that fails cannot make the caller's call fail
+                log.debug("a cancel callback failed", exc_info=True)
+
+    def on_cancel(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback`` when the call is called off (at once if it already is)."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep ``seconds``; False if the call was called off first."""
+        return not self._event.wait(seconds)
+
+
+_scope = threading.local()
+
+
+def current_scope() -> CancelScope | None:
+    """The cancel scope of the call this thread is serving, if its caller gave one."""
+    return getattr(_scope, "current", None)
+
+
+def run_in_scope(scope: CancelScope, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``function`` with ``scope`` as this thread's current cancel scope."""
+    previous = current_scope()
+    _scope.current = scope
+    try:
+        return function(*args, **kwargs)
+    finally:
+        _scope.current = previous
+
+
+def pause(seconds: float) -> None:
+    """Sleep ``seconds``, or raise ``CallCancelled`` as soon as the current call is called off."""
+    scope = current_scope()
+    if scope is None:
+        time.sleep(seconds)
+    elif not scope.sleep(seconds):
+        raise CallCancelled("called off while it waited")
+
+
 def take(name: str, request: Any, seconds: float, timeout: float | None) -> None:
     """Spend ``seconds`` on a call, or only ``timeout`` seconds and raise ``TimeoutError`` if that is shorter."""
     if timeout is not None and seconds > timeout:
-        time.sleep(timeout)
+        pause(timeout)
         raise timed_out(name, request, timeout)
     if seconds:
-        time.sleep(seconds)
+        pause(seconds)
 
 
 class SimulatedSource(Source):
@@ -157,10 +231,12 @@ class SimulatedSource(Source):
             return delay, SourceError(f"{self.name} failed on {request!r} (attempt {attempt})")
         return delay, f"Result from {self.name} for {request}"
 
+    cancellable = True  # a hedge's losing call stops sleeping at once
+
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         delay, result = self.outcome(request, attempt, timeout)
         if delay:
-            time.sleep(delay)
+            pause(delay)
         if isinstance(result, Exception):
             raise result
         return result
@@ -195,6 +271,8 @@ class ScriptedSource(Source):
         if isinstance(fail_on, (str, bytes)) or not isinstance(fail_on, Iterable):
             raise TypeError(f"fail_on must be a collection of requests (a set or a list), got {fail_on!r}")
         self.fail_on = frozenset(fail_on)
+
+    cancellable = True
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         take(self.name, request, self.latency, timeout)
@@ -258,7 +336,17 @@ class Call:
     """One call handed to ``HelperThreads``: wait for it with a bound, then take its answer or abandon it."""
 
     __slots__ = (
-        "argument", "done", "finished", "function", "ok", "on_done", "owner", "report", "started", "state", "value",
+        "argument",
+        "done",
+        "finished",
+        "function",
+        "ok",
+        "on_done",
+        "owner",
+        "report",
+        "started",
+        "state",
+        "value",
     )
 
     def __init__(self, function: Callable[[Any], Any], argument: Any, on_done: Any, report: Any, owner: Any):

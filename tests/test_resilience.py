@@ -174,12 +174,12 @@ def test_breaker_with_fallback_skips_the_sick_primary():
 # -- retry budget ---------------------------------------------------------------------------------
 
 
-def test_budget_allows_floor_plus_ratio():
-    budget = RetryBudget(ratio=0.1, floor=2)
-    for _ in range(30):
+def test_budget_holds_at_most_its_cap():
+    budget = RetryBudget(ratio=0.1, cap=2)
+    for _ in range(30):  # 3 tokens' worth of requests, but the bucket holds 2: a healthy past is not banked
         budget.record_request()
     allowed = sum(budget.try_retry() for _ in range(10))
-    assert allowed == 5 and budget.counters() == {"retries_allowed": 5, "retries_refused": 5}
+    assert allowed == 2 and budget.counters() == {"retries_allowed": 2, "retries_refused": 8}
 
 
 @pytest.mark.parametrize("failure_rate", [1.0, 0.5])
@@ -223,7 +223,13 @@ def test_hedge_sends_a_second_call_after_the_delay_and_takes_the_first_answer():
     assert served.value == "slow-1#1"
     assert [(a.number, type(a.error)) for a in served.attempts] == [(1, type(None)), (0, HedgeAbandoned)]
     assert hedge.serve("fast-1").value == "fast-1#0"  # no hedge needed
-    assert hedge.counters() == {"hedges_sent": 1, "hedges_won": 1, "hedges_abandoned": 1}
+    assert hedge.counters() == {
+        "hedges_sent": 1,
+        "hedges_won": 1,
+        "hedges_abandoned": 1,
+        "hedges_cancelled": 0,
+        "hedges_refused": 0,
+    }
     hedge.close()
 
 

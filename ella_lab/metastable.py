@@ -1,0 +1,150 @@
+"""The metastable failure for real: open-loop load over loopback HTTP against a server that can be overloaded.
+
+``run_loopback(control)`` runs the scenario that ``ella_lab.sim.simulate`` models: ``rate`` requests
+a second (``paced``), each through ``HttpSource`` with a ``timeout`` and up to ``attempts`` tries,
+against a ``FlakyService`` with ``capacity`` slots and a ``queue``; at ``trigger_at`` the service
+slows down ``slowdown`` times for ``trigger`` seconds. It returns the same series as the
+simulation (a ``SimResult``), so ``recovery_time`` and the plots take either.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+from ._checks import check_int, check_real
+from .experiments import paced
+from .fallback import FallbackChain
+from .outcome import Report
+from .overload import AIMD, AdaptiveThrottle, ConcurrencyLimit, LimitExceeded, Throttled
+from .resilience import RetryBudget
+from .retry import Retry
+from .router import Router
+from .service import FlakyService, HttpSource
+from .sim import CONTROLS, MAX_ATTEMPTS, SimResult
+from .timing import clock
+
+__all__ = ["client_source", "run_loopback"]
+
+
+def client_source(url: str, control: str, *, timeout: float, attempts: int, capacity: int):
+    """The client's side of the scenario: ``HttpSource`` with retries, and the control it is given."""
+    source = HttpSource("server", url, timeout=timeout)
+    if control == "throttle":
+        source = AdaptiveThrottle(source, window=0.25)
+    elif control == "limit":
+        source = ConcurrencyLimit(source, AIMD(initial=2 * capacity, minimum=1, maximum=50 * capacity))
+    budget = RetryBudget(ratio=0.1) if control == "budget" else None
+    return FallbackChain([source], retry=Retry(attempts=attempts, base=0, budget=budget))
+
+
+def run_loopback(
+    control: str = "none",
+    *,
+    rate: float = 140.0,
+    duration: float = 8.0,
+    trigger_at: float = 1.0,
+    trigger: float = 2.0,
+    slowdown: float = 2.0,
+    capacity: int = 4,
+    service: float = 0.020,
+    queue: int = 50,
+    timeout: float = 0.150,
+    attempts: int = 3,
+    workers: int | None = None,
+    bin_s: float = 0.1,
+    seed: int = 0,
+) -> SimResult:
+    """Run the overload scenario on 127.0.0.1 for ``duration`` seconds and measure it, bin by bin.
+
+    ``workers`` (the client's threads) defaults to enough for every try of every request in flight at once
+    (1.5 x rate x timeout x attempts), so the clients keep sending at ``rate`` however slow the server is.
+    """
+    if control not in CONTROLS:
+        raise ValueError(f"control must be one of {', '.join(map(repr, CONTROLS))}; got {control!r}")
+    rate = check_real("rate", rate, maximum=2000.0)
+    duration = check_real("duration", duration, maximum=600.0)
+    trigger_at = check_real("trigger_at", trigger_at, maximum=duration)
+    trigger = check_real("trigger", trigger, maximum=duration)
+    slowdown = check_real("slowdown", slowdown, minimum=1.0, maximum=100.0)
+    attempts = check_int("attempts", attempts, minimum=1)
+    if attempts > MAX_ATTEMPTS:
+        raise ValueError(f"attempts must be <= {MAX_ATTEMPTS}, got {attempts!r}")
+    timeout = check_real("timeout", timeout, maximum=60.0)
+    if workers is None:  # enough for every request's tries in flight at once, so the load stays open-loop
+        workers = max(16, math.ceil(1.5 * rate * timeout * attempts))
+    check_int("workers", workers, minimum=1)
+    bin_s = check_real("bin_s", bin_s, maximum=duration)
+    if bin_s <= 0 or rate <= 0:
+        raise ValueError(f"rate and bin_s must be > 0, got rate={rate!r}, bin_s={bin_s!r}")
+    server = FlakyService(
+        "server",
+        latency=service,
+        jitter=0.25 * service,
+        capacity=capacity,
+        queue=queue,
+        drop_expired=control == "drop_expired",
+        seed=seed,
+    )
+    with server:
+        source = client_source(server.url, control, timeout=timeout, attempts=attempts, capacity=capacity)
+        router = Router(source, workers=workers)
+        start = clock()
+        timers = [
+            threading.Timer(trigger_at, setattr, (server, "slowdown", slowdown)),
+            threading.Timer(trigger_at + trigger, setattr, (server, "slowdown", 1.0)),
+        ]
+        for timer in timers:
+            timer.daemon = True
+            timer.start()
+        try:
+            report = paced(router, range(math.floor(rate * duration)), rate)
+        finally:
+            for timer in timers:
+                timer.cancel()
+            server.slowdown = 1.0
+        side = server.timeline(start, start + duration, bin_s)
+    settings = {
+        "rate": rate,
+        "capacity": capacity,
+        "service": service,
+        "queue": queue,
+        "timeout": timeout,
+        "attempts": attempts,
+        "duration": duration,
+        "trigger_at": trigger_at,
+        "trigger": trigger,
+        "slowdown": slowdown,
+        "control": control,
+        "seed": seed,
+    }
+    return _series(report, start, duration, bin_s, settings, side)
+
+
+def _series(report: Report, start: float, duration: float, bin_s: float, settings: dict, side) -> SimResult:
+    """Bin what the clients saw (answers, attempts sent, new requests) beside what the server saw (queue, late)."""
+    bins = math.ceil(duration / bin_s)
+    good, sent, first = [0.0] * bins, [0.0] * bins, [0.0] * bins
+    latency: list[list[float]] = [[] for _ in range(bins)]
+
+    def slot(when: float) -> int | None:
+        i = int((when - start) / bin_s)
+        return i if 0 <= i < bins else None
+
+    for outcome in report:
+        if (i := slot(outcome.queued_at)) is not None:
+            first[i] += 1 / bin_s
+        for attempt in outcome.attempts:
+            if isinstance(attempt.error, (Throttled, LimitExceeded)):
+                continue  # refused by the client itself: never sent
+            if (i := slot(attempt.started_at)) is not None:
+                sent[i] += 1 / bin_s
+        if outcome.ok and (i := slot(outcome.finished_at)) is not None:
+            good[i] += 1 / bin_s
+            latency[i].append(outcome.finished_at - outcome.queued_at)
+    result = SimResult(bin_s=bin_s, settings=settings)
+    result.goodput, result.offered, result.first_tries = good, sent, first
+    result.queue = list(side["queue"])
+    result.wasted = list(side["late"])
+    result.latency_p50 = [sorted(x)[len(x) // 2] if x else math.nan for x in latency]
+    return result

@@ -1,0 +1,342 @@
+"""A metastable failure in simulated time: clients with timeouts and retries against a server with a queue.
+
+``simulate(...)`` is a deterministic discrete-event simulation (seeded, no threads, no sleeping) of
+the system notebook 10 runs for real on loopback: an open-loop stream of requests at ``rate`` per
+second, each tried up to ``attempts`` times with a ``timeout``; a server with ``capacity`` service
+slots and a queue of ``queue`` places (beyond it: an immediate 503); a trigger that multiplies the
+service time by ``slowdown`` for ``trigger`` seconds. The server keeps working on requests whose
+client has given up (wasted work) unless ``drop_expired``. The client controls are the library's
+own decision objects, run on simulated time: ``RetryBudget``, ``ThrottleWindow``, ``AIMD``.
+
+One run takes milliseconds, so a phase diagram (offered load x trigger length) takes seconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._checks import check_int, check_real
+from .overload import AIMD, ThrottleWindow
+from .resilience import RetryBudget
+
+__all__ = ["CONTROLS", "SimResult", "format_recovery", "phase_diagram", "recovery_time", "simulate"]
+
+CONTROLS = ("none", "budget", "throttle", "limit", "drop_expired")
+MAX_ATTEMPTS = 20  # tries per request; more is no retry policy, and would run for ever on immediate 503s
+
+
+@dataclass
+class SimResult:
+    """Time series in bins of ``bin_s`` seconds, and the run's settings."""
+
+    bin_s: float
+    settings: dict[str, Any]
+    goodput: list[float] = field(default_factory=list)  # answers that reached a waiting client, per second
+    offered: list[float] = field(default_factory=list)  # attempts sent (first tries + retries), per second
+    first_tries: list[float] = field(default_factory=list)  # new requests, per second
+    queue: list[int] = field(default_factory=list)  # waiting at the server at the end of the bin
+    wasted: list[float] = field(default_factory=list)  # service given to requests nobody waited for, per second
+    latency_p50: list[float] = field(default_factory=list)  # of the answers delivered in the bin (seconds)
+
+    @property
+    def times(self) -> list[float]:
+        return [i * self.bin_s for i in range(len(self.goodput))]
+
+    def frame(self):
+        """The time series as a pandas DataFrame, one row per bin."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "t": self.times,
+                "goodput": self.goodput,
+                "offered": self.offered,
+                "first_tries": self.first_tries,
+                "queue": self.queue,
+                "wasted": self.wasted,
+                "latency_p50": self.latency_p50,
+            }
+        )
+
+
+class _Attempt:
+    __slots__ = ("deadline", "done", "number", "request", "sent")
+
+    def __init__(self, request: int, number: int, sent: float, deadline: float):
+        self.request, self.number, self.sent, self.deadline = request, number, sent, deadline
+        self.done = False  # the client has its answer or has given up on this attempt
+
+
+def simulate(
+    *,
+    rate: float = 140.0,
+    capacity: int = 4,
+    service: float = 0.020,
+    service_jitter: float = 0.25,
+    queue: int = 50,
+    timeout: float = 0.150,
+    attempts: int = 3,
+    duration: float = 8.0,
+    trigger_at: float = 1.0,
+    trigger: float = 2.0,
+    slowdown: float = 2.0,
+    control: str = "none",
+    arrivals: str = "paced",
+    budget_ratio: float = 0.1,
+    budget_cap: float = 10.0,
+    throttle_k: float = 2.0,
+    throttle_window: float = 0.25,
+    limit: AIMD | None = None,
+    seed: int = 0,
+    bin_s: float = 0.1,
+) -> SimResult:
+    """Run the overload scenario in simulated time; see the module's docstring for the model.
+
+    ``arrivals`` is ``"paced"`` (one request every 1/rate s, as ``ella_lab.experiments.paced`` sends them)
+    or ``"poisson"`` (random gaps, seeded). Nothing after ``duration`` is counted.
+    """
+    rate = check_real("rate", rate, maximum=1e6)
+    capacity = check_int("capacity", capacity, minimum=1)
+    service = check_real("service", service, maximum=3600.0)
+    service_jitter = check_real("service_jitter", service_jitter, maximum=1.0)
+    queue_places = check_int("queue", queue, minimum=0)
+    timeout = check_real("timeout", timeout, maximum=3600.0)
+    attempts = check_int("attempts", attempts, minimum=1)
+    if attempts > MAX_ATTEMPTS:
+        raise ValueError(f"attempts must be <= {MAX_ATTEMPTS}, got {attempts!r}")
+    duration = check_real("duration", duration, maximum=3600.0)
+    trigger_at = check_real("trigger_at", trigger_at, maximum=3600.0)
+    trigger = check_real("trigger", trigger, maximum=3600.0)
+    slowdown = check_real("slowdown", slowdown, minimum=1.0, maximum=1000.0)
+    bin_s = check_real("bin_s", bin_s, maximum=3600.0)
+    check_int("seed", seed, minimum=-(2**63))
+    if control not in CONTROLS:
+        raise ValueError(f"control must be one of {', '.join(map(repr, CONTROLS))}; got {control!r}")
+    if arrivals not in ("paced", "poisson"):
+        raise ValueError(f"arrivals must be 'paced' or 'poisson', got {arrivals!r}")
+    if limit is not None and not isinstance(limit, AIMD):
+        raise TypeError(f"limit must be an AIMD(...) or None, got {limit!r}")
+    if rate * duration > 5_000_000:
+        raise ValueError(f"rate x duration must be at most 5,000,000 requests, got {rate * duration:g}")
+    for name, value in (("bin_s", bin_s), ("timeout", timeout), ("service", service), ("duration", duration)):
+        if value <= 0:
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+    if bin_s > duration:
+        raise ValueError(f"bin_s must be <= duration ({duration!r}), got {bin_s!r}")
+
+    rng = random.Random(seed)
+    budget = RetryBudget(ratio=budget_ratio, cap=budget_cap) if control == "budget" else None
+    throttle = ThrottleWindow(k=throttle_k, window=throttle_window) if control == "throttle" else None
+    aimd = (limit or AIMD(initial=capacity * 2, minimum=1, maximum=capacity * 50)) if control == "limit" else None
+    limit_now = float(aimd.initial) if aimd else math.inf
+    inflight = 0
+    drop_expired = control == "drop_expired"
+
+    bins = math.ceil(duration / bin_s)
+    good, sent, first, wasted = [0] * bins, [0] * bins, [0] * bins, [0] * bins
+    queue_max: list[int] = [0] * bins  # the longest queue seen in each bin, as FlakyService.timeline() reports
+    lat: list[list[float]] = [[] for _ in range(bins)]
+    settings = {
+        "rate": rate,
+        "capacity": capacity,
+        "service": service,
+        "queue": queue_places,
+        "timeout": timeout,
+        "attempts": attempts,
+        "duration": duration,
+        "trigger_at": trigger_at,
+        "trigger": trigger,
+        "slowdown": slowdown,
+        "control": control,
+        "arrivals": arrivals,
+        "seed": seed,
+    }
+
+    events: list[tuple[float, int, int, Any]] = []  # (time, order, sequence, payload)
+    sequence = 0
+
+    def push(time: float, order: int, payload: Any) -> None:
+        nonlocal sequence
+        if time >= duration:
+            return  # past the end of the run: not simulated, not counted
+        sequence += 1
+        heapq.heappush(events, (time, order, sequence, payload))
+
+    waiting: deque[_Attempt] = deque()
+    busy = 0
+    t, request = 0.0, 0
+    gap = (lambda: 1.0 / rate) if arrivals == "paced" else (lambda: rng.expovariate(rate))
+    t = gap() if arrivals == "poisson" else 0.0
+    while t < duration and rate > 0:
+        push(t, 2, ("arrive", request))
+        request += 1
+        t += gap()
+    started_at: dict[int, float] = {}
+
+    def bin_of(time: float) -> int:
+        return min(bins - 1, int(time / bin_s))
+
+    def service_time(now: float) -> float:
+        slow = trigger_at <= now < trigger_at + trigger
+        return service * (slowdown if slow else 1.0) * rng.uniform(1 - service_jitter, 1 + service_jitter)
+
+    def note_queue(now: float) -> None:
+        i = bin_of(now)
+        queue_max[i] = max(queue_max[i], len(waiting))
+
+    def start_service(now: float) -> None:
+        nonlocal busy
+        while busy < capacity and waiting:
+            attempt = waiting.popleft()
+            took = service_time(now)
+            if drop_expired and now + took > attempt.deadline:
+                # it would be late: dropped unworked, and told so at once (503), as FlakyService does
+                push(now, 1, ("reject", attempt))
+                continue
+            busy += 1
+            push(now + took, 0, ("finish", attempt))
+        note_queue(now)
+
+    def send(now: float, req: int, number: int) -> None:
+        """The client sends attempt ``number`` of ``req`` (or refuses it locally: that request then fails)."""
+        nonlocal inflight
+        if throttle is not None:
+            p = throttle.probability(now)
+            throttle.record_request(now)
+            if p > 0 and rng.random() < p:
+                return  # refused by the client: the request fails here, at no cost to the server
+        if aimd is not None:
+            if inflight >= int(limit_now):
+                return  # over the concurrency limit: fail fast
+            inflight += 1
+        sent[bin_of(now)] += 1
+        attempt = _Attempt(req, number, now, now + timeout)
+        if busy + len(waiting) >= capacity + queue_places:
+            push(now, 1, ("reject", attempt))  # every slot and queue place taken: 503 at once
+            return
+        waiting.append(attempt)
+        start_service(now)
+        push(attempt.deadline, 3, ("deadline", attempt))
+
+    def failed(now: float, attempt: _Attempt) -> None:
+        """An attempt failed (timeout or 503): retry at once if the policy allows."""
+        nonlocal limit_now, inflight
+        if aimd is not None:
+            limit_now = aimd.update(limit_now, now - attempt.sent, False, inflight)
+            inflight -= 1
+        if attempt.number + 1 >= attempts:
+            return
+        if budget is not None and not budget.try_retry():
+            return
+        send(now, attempt.request, attempt.number + 1)
+
+    while events:
+        now, _, _, (kind, payload) = heapq.heappop(events)
+        if kind == "arrive":
+            first[bin_of(now)] += 1
+            started_at[payload] = now
+            if budget is not None:
+                budget.record_request()
+            send(now, payload, 0)
+        elif kind == "finish":
+            busy -= 1
+            attempt = payload
+            if attempt.done:  # nobody is waiting for this answer any more
+                wasted[bin_of(now)] += 1
+            else:
+                attempt.done = True
+                good[bin_of(now)] += 1
+                lat[bin_of(now)].append(now - started_at[attempt.request])
+                if throttle is not None:
+                    throttle.record_accept(now)
+                if aimd is not None:
+                    limit_now = aimd.update(limit_now, now - attempt.sent, True, inflight)
+                    inflight -= 1
+            start_service(now)
+        elif kind in ("deadline", "reject"):
+            attempt = payload
+            if not attempt.done:
+                attempt.done = True
+                failed(now, attempt)
+
+    per_s = 1.0 / bin_s
+    result = SimResult(bin_s=bin_s, settings=settings)
+    result.goodput = [g * per_s for g in good]
+    result.offered = [x * per_s for x in sent]
+    result.first_tries = [f * per_s for f in first]
+    result.queue = queue_max
+    result.wasted = [w * per_s for w in wasted]
+    result.latency_p50 = [sorted(x)[len(x) // 2] if x else math.nan for x in lat]
+    return result
+
+
+def recovery_time(result: SimResult | Any, *, threshold: float = 0.9, hold: float = 0.5) -> float:
+    """Seconds from the trigger's end until goodput (mean over ``hold`` s) is back to ``threshold`` x new requests.
+
+    ``math.inf`` when it never is before the run ends (the system stayed down: metastable). Works on
+    a ``SimResult`` and on any object with the same series and settings (a measured run).
+    """
+    threshold = check_real("threshold", threshold, maximum=1.0)
+    hold = check_real("hold", hold, maximum=3600.0)
+    settings = result.settings
+    end = settings["trigger_at"] + settings["trigger"]
+    span = max(1, round(hold / result.bin_s))
+    for i in range(len(result.goodput) - span + 1):
+        if i * result.bin_s < end:
+            continue
+        good = sum(result.goodput[i : i + span])
+        wanted = sum(result.first_tries[i : i + span])
+        if good >= threshold * wanted:
+            return max(0.0, i * result.bin_s - end)
+    return math.inf
+
+
+def phase_diagram(
+    loads: list[float],
+    triggers: list[float],
+    *,
+    control: str = "none",
+    after: float = 8.0,
+    trigger_at: float = 1.0,
+    **settings: Any,
+):
+    """Recovery time for each (offered load, trigger length): where the system recovers and where it stays down.
+
+    ``loads`` are fractions of the server's capacity (``capacity / service`` answers per second). Each
+    run lasts until ``after`` seconds past its trigger's end. Returns a DataFrame with columns load,
+    trigger, recovery_s (``inf``: it stayed down) and recovered.
+    """
+    import pandas as pd
+
+    for name in ("rate", "trigger", "duration"):
+        if name in settings:
+            raise TypeError(f"phase_diagram sets {name} itself (from loads, triggers and after); do not pass {name}=")
+    capacity_rps = settings.get("capacity", 4) / settings.get("service", 0.020)
+    rows = []
+    for load in loads:
+        load = check_real("loads", load, maximum=100.0)
+        for trigger in triggers:
+            trigger = check_real("triggers", trigger, maximum=3600.0)
+            result = simulate(
+                rate=load * capacity_rps,
+                trigger=trigger,
+                trigger_at=trigger_at,
+                duration=trigger_at + trigger + after,
+                control=control,
+                **settings,
+            )
+            recovery = recovery_time(result)
+            rows.append({"load": load, "trigger": trigger, "recovery_s": recovery, "recovered": recovery < math.inf})
+    return pd.DataFrame(rows)
+
+
+def format_recovery(seconds: float) -> str:
+    """A recovery time for people: ``never`` for a system that stayed down, else the time."""
+    from .timing import format_seconds
+
+    return "never" if seconds == math.inf else format_seconds(seconds)

@@ -1,0 +1,93 @@
+"""FlakyService with a capacity: slots, a bounded queue, shedding, deadlines, wasted work, goodput."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ella_lab import Router
+from ella_lab.service import FlakyService, HttpSource
+from ella_lab.sources import SourceError
+from ella_lab.timing import clock
+
+
+@pytest.mark.timeout(30)
+def test_capacity_queues_in_arrival_order_then_sheds():
+    """1 slot and 3 queue places: A is served, B, C, D wait their turn in order, E is shed at once."""
+    with FlakyService("s", latency=0.6, capacity=1, queue=3) as service:
+        source = HttpSource("s", service.url, timeout=10.0)
+        order, lock, threads = [], threading.Lock(), []
+
+        def call(request):
+            result = _try(source, request)
+            with lock:
+                order.append((request, result))
+
+        started = clock()
+        for request in "ABCD":
+            threads.append(threading.Thread(target=call, args=(request,)))
+            threads[-1].start()
+            time.sleep(0.05)  # A, B, C, D arrive in this order, all within A's 0.6 s of service
+        shed = _try(source, "E")
+        for thread in threads:
+            thread.join(10)
+        timeline = service.timeline(started, clock() + 0.01, bin_s=100.0)
+    assert "HTTP 503" in shed
+    assert order == [(r, "ok") for r in "ABCD"]  # first come, first served
+    assert round(timeline.shed.sum() * 100) == 1 and round(timeline.goodput.sum() * 100) == 4
+    assert timeline.queue.max() == 3
+
+
+def _try(source, request):
+    try:
+        source.fetch(request)
+        return "ok"
+    except SourceError as exc:
+        return str(exc)
+
+
+@pytest.mark.timeout(30)
+def test_work_for_clients_that_gave_up_is_wasted_unless_dropped():
+    for drop in (False, True):
+        with FlakyService("s", latency=0.3, capacity=1, queue=10, drop_expired=drop) as service:
+            source = HttpSource("s", service.url, timeout=0.45)
+            started = clock()
+            report = Router(source, workers=4).run(range(4))  # one slot: the later three wait past 0.45 s
+            time.sleep(1.2)  # let the server finish what it keeps working on
+            t = service.timeline(started, clock(), bin_s=10.0)
+        assert report.summary()["succeeded"] == 1
+        good, late, dropped = (round(t[c].sum() * 10) for c in ("goodput", "late", "dropped"))
+        if drop:
+            assert (good, late) == (1, 0) and dropped == 3  # no time spent on answers nobody waits for
+        else:
+            assert (good, dropped) == (1, 0) and late >= 2  # served anyway, after the client left
+
+
+@pytest.mark.timeout(30)
+def test_slowdown_multiplies_the_service_time():
+    with FlakyService("s", latency=0.02, capacity=4) as service:
+        source = HttpSource("s", service.url, timeout=2.0)
+        source.fetch("warm")
+        started = clock()
+        source.fetch("a")
+        normal = clock() - started
+        service.slowdown = 5.0
+        started = clock()
+        source.fetch("b")
+        slow = clock() - started
+    assert slow >= 0.1 > normal
+
+
+def test_capacity_arguments_are_checked():
+    with pytest.raises(ValueError, match="slowdown"):
+        FlakyService(capacity=1).slowdown = float("nan")
+    with pytest.raises(ValueError, match="capacity"):
+        FlakyService(capacity=0)
+    with pytest.raises(TypeError, match="give capacity too"):
+        FlakyService(queue=5)
+    with pytest.raises(TypeError, match="drop_expired"):
+        FlakyService(capacity=1, drop_expired="yes")
+    with pytest.raises(ValueError, match="end > start"):
+        FlakyService(capacity=1).timeline(1.0, 0.5)

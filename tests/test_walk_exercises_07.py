@@ -1,0 +1,449 @@
+"""Notebook 07's exercises: the reference answers pass, other correct answers pass, and the classic
+wrong answers are rejected with a message that names the bug."""
+
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from ella_lab.exercises import walk07
+from ella_lab.resilience import CircuitOpenError
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def verdict(question, answer):
+    result = question.check(answer)
+    return result.status, result.message
+
+
+# -- storm: predict the calls per request ------------------------------------------------------
+
+
+def test_storm_reference_and_other_number_types_pass():
+    namespace: dict = {}
+    exec(textwrap.dedent(walk07.storm.solution_text), namespace)
+    assert walk07.storm.check(namespace["calls_per_request"])
+    for close_enough in (1.96, 2, 1.922, np.float64(1.96), np.int64(2)):
+        status, message = verdict(walk07.storm, close_enough)
+        assert status == "correct", (close_enough, message)
+        assert "the model says 1 + p + p² = 1.96, and notebook 07 measured 1.922" in message
+
+
+def test_storm_measurement_is_the_notebooks():
+    assert walk07.measured_storm_load() == pytest.approx(1.922, abs=0.0005)  # seeded, one worker: deterministic
+
+
+@pytest.mark.parametrize(
+    ("answer", "names"),
+    [
+        (3, "every attempt fails (p = 1)"),
+        (1.6, "not the second"),
+        (2.176, "fourth attempt"),
+        (0.96, "off by one: the first call counts too"),
+        (1.8, "attempts × p"),
+        (1.36, "probability p, not p²"),
+        (196, "percentage"),
+        (2.5, "28% above the model"),
+        (1.2, "39% below the model"),
+    ],
+)
+def test_storm_wrong_predictions_say_how_far_and_why(answer, names):
+    status, message = verdict(walk07.storm, answer)
+    assert status == "incorrect" and names in message, message
+    assert "1.96" in message  # always set against the model
+
+
+@pytest.mark.parametrize("answer", ["1.96", True, [1.96]])
+def test_storm_needs_a_number(answer):
+    status, message = verdict(walk07.storm, answer)
+    assert status == "incorrect" and "give a number" in message
+
+
+def test_storm_blank_is_not_attempted():
+    assert verdict(walk07.storm, None)[0] == "not attempted"
+
+
+# -- breaker: the state machine -----------------------------------------------------------------
+
+
+def reference():
+    namespace = {"CircuitOpenError": CircuitOpenError}
+    exec(textwrap.dedent(walk07.breaker.solution_text), namespace)
+    return namespace["Breaker"]
+
+
+class Starter:
+    def __init__(self, failures, reset_after, clock):
+        self.failures, self.reset_after, self.clock = failures, reset_after, clock
+        self.state = "closed"
+        self.in_a_row = 0
+        self.opened_at = None
+
+    def call(self, fetch, request):
+        raise NotImplementedError
+
+
+class TableDriven(Starter):
+    """A correct answer written differently: the time of the next trial instead of opened_at, a flag."""
+
+    def call(self, fetch, request):
+        if self.state == "open":
+            if self.clock() < self.opened_at + self.reset_after:
+                raise CircuitOpenError("open")
+            self.state = "half-open"
+        elif self.state == "half-open":
+            raise CircuitOpenError("a trial is running")
+        was_trial = self.state == "half-open"
+        try:
+            answer = fetch(request)
+        except Exception:
+            self.in_a_row = self.in_a_row + 1
+            if was_trial or self.in_a_row == self.failures:
+                self.state, self.opened_at, self.in_a_row = "open", self.clock(), 0
+            raise
+        self.state, self.in_a_row = "closed", 0
+        return answer
+
+
+class NeverHalfOpens(Starter):
+    def call(self, fetch, request):
+        if self.state == "open":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if self.in_a_row >= self.failures:
+                self.state, self.opened_at = "open", self.clock()
+            raise
+        self.in_a_row = 0
+        return value
+
+
+class EveryCallThroughHalfOpen(Starter):
+    """Goes half-open after the wait, but a failure there only counts, like a closed failure."""
+
+    def call(self, fetch, request):
+        if self.state == "open":
+            if self.clock() - self.opened_at < self.reset_after:
+                raise CircuitOpenError("open")
+            self.state = "half-open"
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if self.in_a_row >= self.failures:
+                self.state, self.opened_at, self.in_a_row = "open", self.clock(), 0
+            raise
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class TrialFailureCloses(Starter):
+    """Refuses others during the trial, but a failed trial sends the breaker back to closed."""
+
+    def call(self, fetch, request):
+        trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            if trial:
+                self.state, self.in_a_row = "closed", 0
+                raise
+            self.in_a_row += 1
+            if self.in_a_row >= self.failures:
+                self.state, self.opened_at = "open", self.clock()
+            raise
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class NestedTrialPasses(Starter):
+    """Refuses after a failed trial, but lets calls through while the trial is running."""
+
+    def call(self, fetch, request):
+        trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state == "open":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if trial or self.in_a_row >= self.failures:
+                self.state, self.opened_at = "open", self.clock()
+            raise
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class CountsWithoutReset(Starter):
+    def call(self, fetch, request):
+        trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1  # a total, never reset by a success
+            if trial or self.in_a_row >= self.failures:
+                self.state, self.opened_at = "open", self.clock()
+            raise
+        self.state = "closed"
+        return value
+
+
+class OpensOnFirstFailure(Starter):
+    def call(self, fetch, request):
+        trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.state, self.opened_at = "open", self.clock()
+            raise
+        self.state = "closed"
+        return value
+
+
+class WallClock(Starter):
+    def call(self, fetch, request):
+        trial = self.state == "open" and time.monotonic() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if trial or self.in_a_row >= self.failures:
+                self.state, self.opened_at = "open", time.monotonic()
+            raise
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class SwallowsTheError(Starter):
+    def call(self, fetch, request):
+        trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if trial or self.in_a_row >= self.failures:
+                self.state, self.opened_at = "open", self.clock()
+            return None
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class StaleOpenedAt(Starter):
+    """Keeps the first opening time, so a failed trial does not restart the wait."""
+
+    def call(self, fetch, request):
+        trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if trial or self.in_a_row >= self.failures:
+                self.state = "open"
+                if self.opened_at is None:
+                    self.opened_at = self.clock()
+            raise
+        self.state, self.in_a_row, self.opened_at = "closed", 0, None
+        return value
+
+
+class OffByOne(NeverHalfOpens):
+    def call(self, fetch, request):
+        self.failures_seen = getattr(self, "failures_seen", 0)
+        if self.state == "open":
+            if self.clock() - self.opened_at < self.reset_after:
+                raise CircuitOpenError("open")
+            self.state = "half-open"
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if self.state == "half-open" or self.in_a_row > self.failures:
+                self.state, self.opened_at = "open", self.clock()
+            raise
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class WrapsTheError(Starter):
+    def call(self, fetch, request):
+        trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception as exc:
+            self.in_a_row += 1
+            if trial or self.in_a_row >= self.failures:
+                self.state, self.opened_at = "open", self.clock()
+            raise RuntimeError("source failed") from exc
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class RefusesWithValueError(NestedTrialPasses):
+    def call(self, fetch, request):
+        if self.state == "open" and self.clock() - self.opened_at < self.reset_after:
+            raise ValueError("circuit open")
+        return super().call(fetch, request)
+
+
+class LockAroundFetch(Starter):
+    """Holds a plain lock while fetch runs: a second caller during the trial waits instead of being refused."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = threading.Lock()
+
+    def call(self, fetch, request):
+        with self.lock:
+            trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+            if trial:
+                self.state = "half-open"
+            elif self.state != "closed":
+                raise CircuitOpenError("open")
+            try:
+                value = fetch(request)
+            except Exception:
+                self.in_a_row += 1
+                if trial or self.in_a_row >= self.failures:
+                    self.state, self.opened_at = "open", self.clock()
+                raise
+            self.state, self.in_a_row = "closed", 0
+            return value
+
+
+class HardCodedThree(Starter):
+    def call(self, fetch, request):
+        trial = self.state == "open" and self.clock() - self.opened_at >= 1.0
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if trial or self.in_a_row >= 3:
+                self.state, self.opened_at = "open", self.clock()
+            raise
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
+def test_breaker_reference_and_a_different_correct_answer_pass():
+    assert walk07.breaker.check(reference())
+    assert walk07.breaker.check(TableDriven)
+
+
+@pytest.mark.parametrize(
+    ("answer", "names"),
+    [
+        (NeverHalfOpens, "it should half-open and let one trial call through"),
+        (EveryCallThroughHalfOpen, "half-open lets exactly one call through"),
+        (TrialFailureCloses, "a failed trial must open the circuit again at once"),
+        (NestedTrialPasses, "half-open lets exactly one call through"),
+        (CountsWithoutReset, "count failures in a row, not failures in total"),
+        (OpensOnFirstFailure, "opened after 1 failure; it should open only after failures = 3"),
+        (WallClock, "read the wall clock (time.monotonic())"),
+        (SwallowsTheError, "a breaker must not swallow it"),
+        (StaleOpenedAt, "a failed trial must restart the wait"),
+        (OffByOne, "3 failures in a row should open the circuit"),
+        (WrapsTheError, "should have raised the source's error; yours raised RuntimeError"),
+        (RefusesWithValueError, "refuse the call with CircuitOpenError"),
+        (HardCodedThree, "(failures=2, reset_after=5)"),
+    ],
+)
+def test_breaker_classic_bugs_are_named(answer, names):
+    status, message = verdict(walk07.breaker, answer)
+    assert status == "incorrect", message
+    assert names in message, message
+
+
+@pytest.mark.timeout(30)
+def test_breaker_holding_a_lock_around_fetch_is_named_not_hung():
+    status, message = verdict(walk07.breaker, LockAroundFetch)
+    assert status == "incorrect" and "never hold a lock while fetch runs" in message and "restart" in message
+    assert time.monotonic is not None and time.monotonic.__module__ == "time"  # the clock spies are removed
+
+
+def test_breaker_starter_blank_and_non_classes():
+    assert verdict(walk07.breaker, Starter)[0] == "not attempted"
+    assert verdict(walk07.breaker, None)[0] == "not attempted"
+    status, message = verdict(walk07.breaker, "Breaker")
+    assert status == "incorrect" and "expected the class Breaker" in message
+
+    class DoesNothing(Starter):
+        def call(self, fetch, request):
+            pass
+
+    status, message = verdict(walk07.breaker, DoesNothing)
+    assert status == "incorrect" and "never called fetch(request)" in message
+
+
+# -- hedge: predict the extra calls at p95 ------------------------------------------------------
+
+
+def test_hedge_reference_and_close_numbers_pass_and_quote_the_run():
+    namespace: dict = {}
+    exec(textwrap.dedent(walk07.hedge.solution_text), namespace)
+    assert walk07.hedge.check(namespace["extra_calls_at_p95"])
+    for close_enough in (0.05, 0.055, np.float64(0.045), 1 / 20):
+        status, message = verdict(walk07.hedge, close_enough)
+        assert status == "correct", (close_enough, message)
+    result = walk07.hedge.check(0.05, measured=np.float64(0.0525))
+    assert result and "the model says 5%, and the run above measured 5.2%" in result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "names"),
+    [
+        (5, "that is a percentage"),
+        (1.05, "that is the total load"),
+        (0.95, "answered before d"),
+        (0.0025, "both calls are slow"),
+        (0.02, "so are the body's calls above the p95"),
+        (0.5, "a hedge at p50"),
+        (0.2, "300% above the model"),
+    ],
+)
+def test_hedge_wrong_predictions_say_why(answer, names):
+    status, message = verdict(walk07.hedge, answer)
+    assert status == "incorrect" and names in message, message
+
+
+def test_hedge_blank_and_not_a_number():
+    assert verdict(walk07.hedge, None)[0] == "not attempted"
+    assert "give a fraction" in verdict(walk07.hedge, "5 %")[1]
