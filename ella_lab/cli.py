@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--csv", help="write the table to this CSV file")
     sweep.add_argument("--plot", help="write the throughput figure to this PNG file")
+
+    from .grading.cli import add_parser as add_grade_parser
+
+    add_grade_parser(commands)
     return parser
 
 
@@ -131,13 +135,19 @@ def _check(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def _grade(args: argparse.Namespace) -> None:
+    from .grading.cli import run
+
+    run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)8.1f ms %(threadName)s %(message)s")
     try:
-        {"demo": _demo, "sweep": _sweep, "check": _check, "serve": _serve}[args.command](args)
+        {"demo": _demo, "sweep": _sweep, "check": _check, "serve": _serve, "grade": _grade}[args.command](args)
     except (ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return 0
