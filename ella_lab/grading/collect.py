@@ -83,7 +83,7 @@ def _unzip(path: Path, workdir: Path) -> list[tuple[Path, str]]:
 
 
 def _student(path: Path, sheet_names: list[str]) -> str:
-    """The student's id from the file name: ``alice.ipynb``, ``alice-ex03-threaded-router.ipynb``, ``alice/ex03-....ipynb``."""
+    """The student's id from the file name: ``alice.ipynb``, ``alice-ex03-....ipynb``, or ``alice/ex03-....ipynb``."""
     stem = path.stem
     if stem in sheet_names:  # the sheet's own name: the folder says whose it is
         return path.parent.name

@@ -54,9 +54,7 @@ def run(path: Path, sheet: str, answers: dict[str, str], cell_timeout: int, pid_
         finally:
             if pid_file is not None:  # the kernel is shut down: nothing for the parent to kill
                 pid_file.unlink(missing_ok=True)
-    number = 0
-    for cell in code:
-        number += 1
+    for number, cell in enumerate(code, 1):
         for output in cell.outputs:
             if output.get("output_type") == "error":
                 if output.get("ename") == "CellTimeout":
