@@ -56,18 +56,23 @@ def run(path: Path, sheet: str, answers: dict[str, str], cell_timeout: int, pid_
                 pid_file.unlink(missing_ok=True)
     for number, cell in enumerate(code, 1):
         for output in cell.outputs:
-            if output.get("output_type") == "error":
-                if output.get("ename") == "CellTimeout":
-                    problems.append(f"code cell {number} ran past {cell_timeout} s and was interrupted")
-                else:
-                    problems.append(f"code cell {number} raised {output.get('ename')}")
+            if output.get("output_type") != "error":
+                continue
+            name = output.get("ename")
+            if name in ("CellTimeout", "KeyboardInterrupt"):  # the interrupt sent at the cell's deadline
+                problems.append(f"code cell {number} ran past {cell_timeout} s and was interrupted")
+            elif name == "MemoryError":
+                problems.append(
+                    f"code cell {number} ran out of memory; the checks after it may have failed for lack of it"
+                )
+            else:
+                problems.append(f"code cell {number} raised {name}")
     text = "".join(o.get("text", "") for o in judge.outputs if o.get("output_type") == "stream")
     for line in text.splitlines():
         if line.startswith(MARK):
             result = json.loads(line[len(MARK) :])
             result["problems"] = problems
-            timed_out = any("interrupted" in p for p in problems)
-            result["status"] = "timed out" if timed_out else "graded"
+            result["status"] = "error" if any("out of memory" in p for p in problems) else "graded"
             return result
     errors = [o for o in judge.outputs if o.get("output_type") == "error"]
     why = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else "no verdicts were printed"
