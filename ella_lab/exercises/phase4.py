@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import Incorrect, Question, SecondsQuestion, call_bounded, close_to
+from ._core import Incorrect, Question, SecondsQuestion, as_real, call_bounded, check_number, close_to
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -28,6 +28,7 @@ class _Probe:
 class Fallback(Question):
     title = "Fallback over a list of sources"
     expects = "a function fallback(request, sources)"
+    answer_name = "fallback"
     hints = (
         "Loop over the sources in order; return as soon as one returns a value.",
         "Wrap each call in try/except Exception and keep the errors in a list.",
@@ -44,57 +45,78 @@ class Fallback(Question):
             raise ExceptionGroup(f"all {len(sources)} sources failed for {request}", errors)
     """
 
-    def _run(self, fallback: Any, pattern: tuple[bool, ...]) -> tuple[list[_Probe], Any, BaseException | None]:
+    PATTERNS = ((False, False), (True, False), (True, True, False))
+    HIDDEN = ((False,), (True, True, True, False), (True, False, False), (False, True, True))
+
+    def _run(
+        self, fallback: Any, pattern: tuple[bool, ...], request: str
+    ) -> tuple[list[_Probe], Any, BaseException | None]:
         sources = [_Probe(f"source-{i}", fails) for i, fails in enumerate(pattern)]
         try:
-            return sources, call_bounded(fallback, "DataRequest-1", sources, what="fallback"), None
+            return sources, call_bounded(fallback, request, sources, what="fallback"), None
         except ConnectionError as exc:
             return sources, None, exc
         except ExceptionGroup as exc:
             return sources, None, exc
 
     def _check(self, fallback: Any) -> str:
+        self._cases(fallback, self.PATTERNS, "DataRequest-1", 3)
+        return "first answer wins, sources asked in order, and total failure carries every error."
+
+    def _check_hidden(self, fallback: Any) -> str:
+        self._cases(fallback, self.HIDDEN, "order-42", 4)
+        return "right on every case."
+
+    def _cases(self, fallback: Any, patterns: tuple, request: str, down: int) -> None:
         if not callable(fallback):
             raise Incorrect(f"expected a function fallback(request, sources), got {fallback!r}")
-        for pattern in ((False, False), (True, False), (True, True, False)):
-            sources, value, error = self._run(fallback, pattern)
+        for pattern in patterns:
+            sources, value, error = self._run(fallback, pattern, request)
+            state = ["down" if f else "up" for f in pattern]
             good = next(s for s in sources if not s.fails)
-            expected = f"DataRequest-1 from {good.name}"
+            expected = f"{request} from {good.name}"
             if error is not None:
                 raise Incorrect(
-                    f"with {['down' if f else 'up' for f in pattern]} sources, fallback raised {error!r}; "
-                    f"{good.name} was up and should have answered."
+                    f"with {state} sources, fallback raised {error!r}; {good.name} was up and should have answered."
+                )
+            if value is None:
+                raise Incorrect(
+                    f"with sources {state}, fallback returned None: return the answer (printing it, or catching "
+                    "and passing, gives the caller nothing)."
                 )
             if value != expected:
                 raise Incorrect(
-                    f"with sources {['down' if f else 'up' for f in pattern]}, fallback returned {value!r}; "
-                    f"expected {good.name}'s answer {expected!r}. Call the sources themselves."
+                    f"with sources {state}, fallback returned {value!r}; expected {good.name}'s answer "
+                    f"{expected!r}. Call the sources themselves, with the request you were given."
                 )
             asked = [s.calls for s in sources]
             want = [1 if i <= sources.index(good) else 0 for i in range(len(sources))]
             if asked != want:
                 raise Incorrect(
-                    f"with sources {['down' if f else 'up' for f in pattern]}, the sources were called {asked} "
-                    f"times; expected {want}: ask each in order, once, and stop at the first answer."
+                    f"with sources {state}, the sources were called {asked} times; expected {want}: ask each in "
+                    "order, once, and stop at the first answer."
                 )
-        sources, value, error = self._run(fallback, (True, True, True))
+        sources, value, error = self._run(fallback, (True,) * down, request)
         if error is None:
-            raise Incorrect(f"every source failed, yet fallback returned {value!r}: it should raise.")
+            raise Incorrect(
+                f"every source failed, yet fallback returned {value!r}: it should raise, so that a failure never "
+                "looks like an answer."
+            )
         if not isinstance(error, ExceptionGroup):
             raise Incorrect(
                 f"every source failed and fallback raised {error!r}: raise an ExceptionGroup with every source's "
                 "error, so the caller can see them all."
             )
-        if [str(e) for e in error.exceptions] != [f"source-{i} is down" for i in range(3)]:
+        if [str(e) for e in error.exceptions] != [f"source-{i} is down" for i in range(down)]:
             raise Incorrect(
-                f"the ExceptionGroup should hold the 3 errors in order; it holds {list(error.exceptions)!r}."
+                f"the ExceptionGroup should hold the {down} errors in order; it holds {list(error.exceptions)!r}."
             )
-        return "first answer wins, sources asked in order, and total failure carries every error."
 
 
 class ChainSuccess(Question):
     title = "The success rate of a chain"
     expects = "a function chain_success(p, k)"
+    answer_name = "chain_success"
     hints = (
         "A request is lost only if every one of the k sources fails it.",
         "With independent failures, the chance that all k fail is p multiplied by itself k times.",
@@ -104,32 +126,45 @@ class ChainSuccess(Question):
             return 1 - p**k
     """
     CASES = ((0.3, 1), (0.3, 2), (0.5, 3), (0.0, 2), (1.0, 3), (0.9, 4))
+    HIDDEN = ((0.2, 3), (0.05, 2), (0.7, 5), (0.25, 1))
 
     def _check(self, chain_success: Any) -> str:
+        self._cases(chain_success, self.CASES)
+        return "1 − pᵏ: one backup at p = 0.3 lifts 70 % to 91 %."
+
+    def _check_hidden(self, chain_success: Any) -> str:
+        self._cases(chain_success, self.HIDDEN + self.CASES)
+        return "right on every case."
+
+    def _cases(self, chain_success: Any, cases: tuple) -> None:
         if not callable(chain_success):
             raise Incorrect(f"expected a function chain_success(p, k), got {chain_success!r}")
-        for p, k in self.CASES:
+        for p, k in cases:
+            call = f"chain_success({p}, {k})"
             got = call_bounded(chain_success, p, k, what="chain_success")
             if close_to(got, 1 - p**k):
                 continue
             if close_to(got, (1 - p) ** k):
                 raise Incorrect(
-                    f"chain_success({p}, {k}) returned {got:.4g}, the chance that every source succeeds; a request "
-                    "needs only one."
+                    f"{call} returned {as_real(got):.4g}, the chance that every source succeeds; a request needs "
+                    "only one."
                 )
             if close_to(got, 1 - p * k) or close_to(got, max(0.0, 1 - p * k)):
-                raise Incorrect(
-                    f"chain_success({p}, {k}) returned {got:.4g}: failure chances multiply, they do not add."
-                )
+                raise Incorrect(f"{call} returned {as_real(got):.4g}: failure chances multiply, they do not add.")
             if close_to(got, 1 - p):
-                raise Incorrect(f"chain_success({p}, {k}) returned {got:.4g}: your formula ignores k, the backups.")
-            raise Incorrect(f"chain_success({p}, {k}) returned {got!r}; work it out by hand for p = {p}, k = {k}.")
-        return "1 − pᵏ: one backup at p = 0.3 lifts 70 % to 91 %."
+                raise Incorrect(f"{call} returned {as_real(got):.4g}: your formula ignores k, the backups.")
+            if close_to(got, p**k):
+                raise Incorrect(
+                    f"{call} returned {as_real(got):.4g}, the chance that every source fails: 1 minus that."
+                )
+            check_number(got, 1 - p**k, call=call, unit="fraction")
+            raise Incorrect(f"{call} returned {got!r}; work it out by hand for p = {p}, k = {k}.")
 
 
 class FallbackTail(SecondsQuestion):
     title = "The p99 latency with one backup"
     expects = "a number of seconds: p99 = ..."
+    answer_name = "p99"
     hints = (
         "95 % of requests take 10 ms. What do the other 5 % take, given a failure also takes 10 ms?",
         "The 99th percentile is the time that 99 % of requests stay under. Where does the 99 % mark fall?",

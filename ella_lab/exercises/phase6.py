@@ -6,60 +6,131 @@ import random
 import statistics
 import threading
 import time
+from concurrent.futures import Future
 from typing import Any
 
-from ._core import Incorrect, Question, SecondsQuestion, call_bounded
+from ._core import Incorrect, Question, Rendezvous, SecondsQuestion, as_real, call_bounded
 
 __all__ = ["q1", "q2", "q3", "q4"]
+
+
+class _Rng(random.Random):
+    """The ``random.Random`` handed to the learner: counts the numbers drawn from it."""
+
+    def __init__(self, seed: int):
+        self.draws = 0
+        super().__init__(seed)
+
+    def random(self) -> float:
+        self.draws += 1
+        return super().random()
+
+    def getrandbits(self, k: int) -> int:
+        self.draws += 1
+        return super().getrandbits(k)
+
+
+def _ks_uniform(values: list[float]) -> float:
+    """The Kolmogorov-Smirnov distance between ``values`` and the uniform distribution on [0, 1]."""
+    ordered = sorted(values)
+    n = len(ordered)
+    return max(max((i + 1) / n - v, v - i / n) for i, v in enumerate(ordered))
 
 
 class FullJitter(Question):
     title = "Full-jitter backoff"
     expects = "a function full_jitter_delays(attempts, base, cap, rng)"
+    answer_name = "full_jitter_delays"
     hints = (
         "There are attempts − 1 waits: one before each retry n = 1, 2, ...",
         "The ceiling before retry n is min(cap, base * 2 ** (n - 1)): base, 2·base, 4·base, ... never above cap.",
-        "Full jitter waits a uniform random time between 0 and the ceiling: rng.uniform(0, ceiling).",
+        "Full jitter waits a uniform random time between 0 and the ceiling, one new draw per wait, from the rng "
+        "you are given: rng.uniform(0, ceiling).",
     )
     solution_text = """
         def full_jitter_delays(attempts, base, cap, rng):
             return [rng.uniform(0, min(cap, base * 2 ** (n - 1))) for n in range(1, attempts)]
     """
-    ATTEMPTS, BASE, CAP, SAMPLES = 6, 0.01, 0.1, 400
+    SCENARIO = (6, 0.01, 0.1, range(400))
+    HIDDEN = (8, 0.05, 0.5, range(1000, 1300))
+    KS_LIMIT = 0.06  # the reference: 0.013 on the visible seeds, 0.036 on the hidden; a skewed draw: 0.15 and up
 
     def _check(self, delays_for: Any) -> str:
+        self._run(delays_for, *self.SCENARIO)
+        return "uniform below a doubling, capped ceiling: on average half the wait of no jitter, and no retry waves."
+
+    def _check_hidden(self, delays_for: Any) -> str:
+        self._run(delays_for, *self.HIDDEN)
+        return "right on every case."
+
+    @staticmethod
+    def _as_list(got: Any, attempts: int) -> list[float]:
+        if got is None:
+            raise Incorrect(f"with attempts={attempts} your function returned None: return the list (not print it).")
+        if isinstance(got, (str, bytes, dict, set)) or not hasattr(got, "__iter__"):
+            raise Incorrect(f"return a list of waits, one per retry; got {type(got).__name__} {got!r:.60}.")
+        waits = list(got)
+        if any(as_real(w) is None for w in waits):
+            raise Incorrect(f"every wait should be a number of seconds; got {waits!r:.80}.")
+        return [as_real(w) for w in waits]
+
+    def _run(self, delays_for: Any, attempts: int, base: float, cap: float, seeds: range) -> None:
         if not callable(delays_for):
             raise Incorrect(f"expected a function full_jitter_delays(attempts, base, cap, rng), got {delays_for!r}")
-        ceilings = [min(self.CAP, self.BASE * 2 ** (n - 1)) for n in range(1, self.ATTEMPTS)]
-        one = call_bounded(delays_for, 1, self.BASE, self.CAP, random.Random(0), what="full_jitter_delays")
-        if one is None or len(list(one)) != 0:
+        one = self._as_list(call_bounded(delays_for, 1, base, cap, _Rng(0), what="full_jitter_delays"), 1)
+        if one:
             raise Incorrect(f"with attempts=1 there is no retry, so no wait; got {one!r}.")
+        ceilings = [min(cap, base * 2 ** (n - 1)) for n in range(1, attempts)]
+        rngs = [_Rng(seed) for seed in seeds]
+        runs = call_bounded(
+            lambda: [delays_for(attempts, base, cap, rng) for rng in rngs], what="full_jitter_delays", timeout=5.0
+        )
         samples = []
-        for seed in range(self.SAMPLES):
-            got = call_bounded(
-                delays_for, self.ATTEMPTS, self.BASE, self.CAP, random.Random(seed), what="full_jitter_delays"
-            )
-            got = list(got) if got is not None else None
-            if got is None or len(got) != self.ATTEMPTS - 1:
-                raise Incorrect(f"with attempts={self.ATTEMPTS} there are {self.ATTEMPTS - 1} waits; got {got!r}.")
-            for n, (delay, ceiling) in enumerate(zip(got, ceilings, strict=True), start=1):
+        for got in runs:
+            waits = self._as_list(got, attempts)
+            if len(waits) != attempts - 1:
+                raise Incorrect(
+                    f"with attempts={attempts} there are {attempts - 1} waits; got {len(waits)}: {waits!r:.80}."
+                )
+            for n, (delay, ceiling) in enumerate(zip(waits, ceilings, strict=True), start=1):
                 if not 0 <= delay <= ceiling + 1e-12:
-                    if n == 1 and delay <= 2 * self.BASE:
+                    if n == 1 and delay <= 2 * base:
                         raise Incorrect(
-                            f"the wait before retry 1 was {delay:.4g} s, above base = {self.BASE}: the ceiling before "
+                            f"the wait before retry 1 was {delay:.4g} s, above base = {base}: the ceiling before "
                             "retry n is base · 2**(n − 1), so the first is base itself."
                         )
                     raise Incorrect(
-                        f"the wait before retry {n} was {delay:.4g} s, outside [0, {ceiling:g}] (cap {self.CAP})."
+                        f"the wait before retry {n} was {delay:.4g} s, outside [0, {ceiling:g}] (cap {cap})."
                     )
-            samples.append(got)
-        for n, ceiling in enumerate(ceilings, start=1):
+            samples.append(waits)
+        for n in range(1, attempts):
             waits = [s[n - 1] for s in samples]
-            if statistics.pstdev(waits) < 1e-9:
+            if statistics.pstdev(waits) < 1e-12:
                 raise Incorrect(
                     f"the wait before retry {n} is always {waits[0]:.4g} s: that is no jitter; draw it at random."
                 )
-            ratio = statistics.fmean(waits) / ceiling
+        if all(rng.draws == 0 for rng in rngs):
+            raise Incorrect(
+                "your waits are random, but none came from the rng you were given (random.uniform draws from "
+                "Python's global generator): a seeded run cannot be repeated. Draw with rng.uniform(...)."
+            )
+        again = self._as_list(
+            call_bounded(delays_for, attempts, base, cap, _Rng(seeds[0]), what="full_jitter_delays"), attempts
+        )
+        if again != samples[0]:
+            raise Incorrect(
+                "the same seeded rng gave different waits on a second call: some of your randomness does not come "
+                "from rng (a global random call, or time), so a run cannot be repeated."
+            )
+        units = [[w / c for w, c in zip(s, ceilings, strict=True)] for s in samples]
+        reused = sum(1 for u in units if max(u) - min(u) < 1e-12)
+        if reused > len(units) // 2:
+            raise Incorrect(
+                "every retry uses the same random draw (each wait is the same fraction of its ceiling): clients "
+                "then move in step again. Draw a new number for each wait."
+            )
+        for n in range(1, attempts):
+            ratio = statistics.fmean(u[n - 1] for u in units)
             if abs(ratio - 0.75) < 0.05:
                 raise Incorrect(
                     f"the waits before retry {n} average 0.75 of the ceiling: that is equal jitter, not full."
@@ -69,16 +140,22 @@ class FullJitter(Question):
                     f"the waits before retry {n} average {ratio:.2f} of the ceiling; full jitter averages 0.5 "
                     "(uniform between 0 and the ceiling)."
                 )
-        return "uniform below a doubling, capped ceiling: on average half the wait of no jitter, and no retry waves."
+        distance = _ks_uniform([x for u in units for x in u])
+        if distance > self.KS_LIMIT:
+            raise Incorrect(
+                f"the waits are not uniform between 0 and the ceiling (Kolmogorov-Smirnov distance {distance:.2f} > "
+                f"{self.KS_LIMIT}): use rng.uniform(0, ceiling), not a curve of your own."
+            )
 
 
 class SafePoolMap(Question):
     title = "A thread pool that loses no answer"
     expects = "a function pool_fetch(fetch, requests, workers)"
+    answer_name = "pool_fetch"
     hints = (
         "pool.map stops at the first exception. Submit each request instead: pool.submit(fetch, request).",
         "Keep the futures in request order, then ask each one for its result inside try/except.",
-        "Return [(request, value or exception), ...] in the order of `requests`.",
+        "Return [(request, value or exception), ...] in the order of `requests`, from a pool of `workers` threads.",
     )
     solution_text = """
         from concurrent.futures import ThreadPoolExecutor
@@ -94,55 +171,101 @@ class SafePoolMap(Question):
                         answers.append((request, exc))
                 return answers
     """
-    REQUESTS = tuple(f"DataRequest-{i}" for i in range(12))
-    FAILING = "DataRequest-4"
+    SCENARIO = (tuple(f"DataRequest-{i}" for i in range(12)), "DataRequest-4", 4)
+    HIDDEN = ((tuple(f"order-{i}" for i in range(30, 45)), "order-41", 3), (tuple(f"q{i}" for i in range(9)), "q0", 7))
 
     def _check(self, pool_fetch: Any) -> str:
+        self._run(pool_fetch, *self.SCENARIO)
+        return "every answer kept, in order, the failure recorded, and `workers` calls at a time, never more."
+
+    def _check_hidden(self, pool_fetch: Any) -> str:
+        for scenario in self.HIDDEN:
+            self._run(pool_fetch, *scenario)
+        return "right on every case."
+
+    def _run(self, pool_fetch: Any, requests: tuple, failing: str, workers: int) -> None:
         if not callable(pool_fetch):
             raise Incorrect(f"expected a function pool_fetch(fetch, requests, workers), got {pool_fetch!r}")
-        threads: set[str] = set()
+        calls: list[tuple[str, str]] = []
         lock = threading.Lock()
+        meeting = Rendezvous(workers, wait=1.0, hold=0.1)  # proves `workers` calls at once, and never more
 
         def fetch(request: str) -> str:
             with lock:
-                threads.add(threading.current_thread().name)
-            time.sleep(0.01 if request.endswith(("0", "2")) else 0.002)  # some finish out of order
-            if request == self.FAILING:
-                raise ConnectionError(f"source failed on {request}")
-            return f"Result for {request}"
+                calls.append((request, threading.current_thread().name))
+            meeting.enter()
+            try:
+                time.sleep(0.01 if request.endswith(("0", "2")) else 0.002)  # some finish out of order
+                if request == failing:
+                    raise ConnectionError(f"source failed on {request}")
+                return f"Result for {request}"
+            finally:
+                meeting.leave()
 
+        caller = threading.current_thread().name
         try:
-            answers = call_bounded(pool_fetch, fetch, list(self.REQUESTS), 4, what="pool_fetch")
+            answers = call_bounded(pool_fetch, fetch, list(requests), workers, what="pool_fetch", timeout=5.0)
         except ConnectionError as exc:
             raise Incorrect(
-                f"pool_fetch raised {exc!r}: with pool.map the first exception hides every later answer; "
-                "take each future's result in its own try/except."
+                f"pool_fetch raised {exc!r}: with pool.map (or an unguarded future.result()) the first exception "
+                "hides every later answer; take each future's result in its own try/except."
             ) from None
-        answers = list(answers) if answers is not None else []
-        got = [a[0] if isinstance(a, tuple) and len(a) == 2 else a for a in answers]
-        missing = [r for r in self.REQUESTS if r not in got]
+        if answers is None:
+            raise Incorrect("pool_fetch returned None: return the list of (request, answer) pairs (not print it).")
+        if not isinstance(answers, (list, tuple)):
+            raise Incorrect(
+                f"pool_fetch should return a list, got {type(answers).__name__}: one (request, answer) pair per "
+                "request, in the order of `requests`."
+            )
+        answers = list(answers)
+        bad = next((a for a in answers if not (isinstance(a, (tuple, list)) and len(a) == 2)), None)
+        if bad is not None:
+            raise Incorrect(f"each item should be a (request, answer) pair; got {bad!r:.80}.")
+        fetched = [r for r, _ in calls]
+        twice = next((r for r in requests if fetched.count(r) > 1), None)
+        if twice is not None:
+            raise Incorrect(f"{twice} was fetched {fetched.count(twice)} times: submit each request once.")
+        got = [a[0] for a in answers]
+        missing = [r for r in requests if r not in got]
         if missing:
             raise Incorrect(f"request {missing[0]} got no answer; return one (request, answer) pair per request.")
-        if got != list(self.REQUESTS):
+        if len(got) != len(requests):
+            raise Incorrect(f"{len(got)} pairs for {len(requests)} requests: one pair per request, no more.")
+        if got != list(requests):
             raise Incorrect("every request is answered, but not in the order of `requests`: keep the futures in order.")
-        by_request = dict(answers)
-        if not isinstance(by_request[self.FAILING], ConnectionError):
+        by_request = dict((r, a) for r, a in answers)
+        if any(isinstance(a, Future) for a in by_request.values()):
+            raise Incorrect("the answers are Future objects: ask each future for its .result() (inside try/except).")
+        failure = by_request[failing]
+        if isinstance(failure, str) and "failed" in failure:
             raise Incorrect(
-                f"{self.FAILING} failed; its answer should be the exception itself, got {by_request[self.FAILING]!r}."
+                f"{failing} failed and its answer is the string {failure!r}: keep the exception itself, so a "
+                "failure can never be mistaken for a result."
             )
-        wrong = [r for r in self.REQUESTS if r != self.FAILING and by_request[r] != f"Result for {r}"]
+        if not isinstance(failure, ConnectionError):
+            raise Incorrect(f"{failing} failed; its answer should be the exception itself, got {failure!r}.")
+        wrong = [r for r in requests if r != failing and by_request[r] != f"Result for {r}"]
         if wrong:
             raise Incorrect(f"the answer for {wrong[0]} should be what fetch returned; got {by_request[wrong[0]]!r}.")
-        if len(threads) < 2:
-            raise Incorrect("every request ran in one thread: run them on a ThreadPoolExecutor with `workers` threads.")
-        if len(threads) > 4:
-            raise Incorrect(f"the requests ran on {len(threads)} threads; use at most `workers` (4) of them.")
-        return "every answer kept, in order, the failure recorded, and the work spread over the pool."
+        threads = {name for _, name in calls}
+        if threads == {caller} or threads == {"ella-exercise"}:
+            raise Incorrect("every request ran in the calling thread: run them on a ThreadPoolExecutor of `workers`.")
+        if meeting.peak > workers:
+            raise Incorrect(
+                f"{meeting.peak} calls ran at once with workers={workers}: the pool ignores `workers`; create it "
+                "with ThreadPoolExecutor(max_workers=workers)."
+            )
+        if not meeting.met:
+            raise Incorrect(
+                f"at most {meeting.peak} call(s) ran at once, with workers={workers}: the pool should run "
+                "`workers` calls at a time (is it smaller, or do you wait for each result before submitting the next?)"
+            )
 
 
 class MeanWait(SecondsQuestion):
     title = "Where the time goes: the mean queue wait"
     expects = "a number of seconds: mean_wait = ..."
+    answer_name = "mean_wait"
     hints = (
         "Request i (counting from 0) starts after ⌊i/K⌋ full rounds, so it waits ⌊i/K⌋ · L.",
         "With N = 40 and K = 4 there are 10 rounds, numbered 0 to 9, each of 4 requests. Average the wait over them.",

@@ -2,7 +2,8 @@
 
 In code cells, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` become ``# YOUR CODE HERE``
 and a stub: the text after ``### BEGIN SOLUTION:``, or ``raise NotImplementedError``. In Markdown,
-``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` becomes "*Your answer here.*". Outputs are
+``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` becomes "*Your answer here.*". A live
+``ex.q4.solution()`` line is commented out, so that Run All never shows a solution. Outputs are
 cleared, and relative links gain one ``../`` (the copies live one folder down, in ``student/``).
 
     python -m ella_lab.tools.student notebooks/exercises           # write student/*.ipynb
@@ -20,6 +21,7 @@ import nbformat
 
 BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION(?::\s*(?P<stub>.*\S))?\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
+LIVE_SOLUTION = re.compile(r"^(?P<indent>\s*)(?P<call>[\w.]+\.solution\(\)\s*(?:#.*)?)$")
 MD_SOLUTION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.S)
 RELATIVE_LINK = re.compile(r"\]\((?!https?:|#|/)([^)]+)\)")
 
@@ -37,7 +39,8 @@ def strip_code(source: str) -> str:
         elif inside and END.match(line):
             inside = False
         elif not inside:
-            out.append(line)
+            live = LIVE_SOLUTION.match(line)
+            out.append(f"{live.group('indent')}# {live.group('call')}" if live else line)
     if inside:
         raise ValueError("a ### BEGIN SOLUTION has no ### END SOLUTION")
     return "\n".join(out)

@@ -1,0 +1,177 @@
+"""Exercises for notebook 02, the environment: ``from ella_lab.exercises import phase2 as ex``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, ClassVar
+
+from ._core import ChoiceQuestion, Incorrect, NumberQuestion, Question, as_real, call_bounded
+
+__all__ = ["q1", "q2", "q3", "q4"]
+
+
+class _Slow:
+    """The function handed to ``timed``: sleeps, records its calls and arguments, returns a token."""
+
+    def __init__(self, seconds: float, fails: bool = False):
+        self.seconds, self.fails, self.calls = seconds, fails, []
+
+    def __call__(self, *args: Any) -> str:
+        self.calls.append(args)
+        time.sleep(self.seconds)
+        if self.fails:
+            raise ValueError("the source refused the request")
+        return f"token-{'-'.join(map(str, args))}"
+
+
+class _CountWallClock:
+    """While a check runs, count the calls of ``time.time`` made from the answer's thread."""
+
+    def __enter__(self) -> _CountWallClock:
+        self.calls, self.original = 0, time.time
+
+        def counted() -> float:
+            if threading.current_thread().name == "ella-exercise":
+                self.calls += 1
+            return self.original()
+
+        time.time = counted
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.time = self.original
+
+
+class Timed(Question):
+    title = "Timing a call with perf_counter"
+    expects = "a function timed(fn, *args)"
+    answer_name = "timed"
+    hints = (
+        "Read time.perf_counter() just before the call and just after it; the difference is in seconds.",
+        "Return a pair: (what fn returned, the seconds it took). Call fn exactly once, with *args.",
+        "If fn raises, let the exception go through: a timer must never hide an error.",
+    )
+    solution_text = """
+        import time
+
+        def timed(fn, *args):
+            start = time.perf_counter()
+            result = fn(*args)
+            return result, time.perf_counter() - start
+    """
+    SCENARIO = (0.05, ("DataRequest-1", 3))
+    HIDDEN = (0.08, ("order-9",))
+
+    def _check(self, timed: Any) -> str:
+        self._run(timed, *self.SCENARIO)
+        return "the result, and the seconds measured on the monotonic, high-resolution clock."
+
+    def _check_hidden(self, timed: Any) -> str:
+        self._run(timed, *self.HIDDEN)
+        return "right on every case."
+
+    def _run(self, timed: Any, seconds: float, args: tuple) -> None:
+        if not callable(timed):
+            raise Incorrect(f"expected a function timed(fn, *args), got {timed!r}")
+        slow = _Slow(seconds)
+        with _CountWallClock() as wall:
+            got = call_bounded(timed, slow, *args, what="timed")
+        if got is None:
+            raise Incorrect("timed returned None: return (result, seconds), do not print them.")
+        if len(slow.calls) > 1:
+            raise Incorrect(f"fn was called {len(slow.calls)} times: call it once, and time that call.")
+        if not slow.calls:
+            raise Incorrect("fn was never called: call fn(*args) between the two clock readings.")
+        if slow.calls[0] != args:
+            raise Incorrect(f"fn was called with {slow.calls[0]!r}, not {args!r}: pass the arguments on, fn(*args).")
+        if as_real(got) is not None:
+            raise Incorrect(f"timed returned one number, {got!r}: return a pair, (result, seconds).")
+        if not (isinstance(got, (tuple, list)) and len(got) == 2):
+            raise Incorrect(f"timed should return a pair (result, seconds), got {got!r:.80}.")
+        result, elapsed = got
+        expected = f"token-{'-'.join(map(str, args))}"
+        if result != expected and as_real(result) is not None and elapsed == expected:
+            raise Incorrect("the pair is the wrong way round: return (result, seconds).")
+        if result != expected:
+            raise Incorrect(f"the first item should be what fn returned, {expected!r}; got {result!r}.")
+        number = as_real(elapsed)
+        if number is None:
+            raise Incorrect(f"the second item should be a number of seconds; got {elapsed!r}.")
+        if seconds * 1000 * 0.9 <= number <= seconds * 1000 + 2000:
+            raise Incorrect(f"{number:g} is in milliseconds; give the seconds (do not multiply by 1000).")
+        if number < seconds * 0.9:
+            raise Incorrect(
+                f"you measured {number:.3g} s for a call that sleeps {seconds} s: read the clock before and after "
+                "the call (time.process_time counts CPU time only, and a sleep uses none)."
+            )
+        if number > seconds + 2.0:
+            raise Incorrect(f"you measured {number:.3g} s for a call of {seconds} s: subtract the start time.")
+        if wall.calls:
+            raise Incorrect(
+                "you timed with time.time(), the wall-clock date: it can jump (clock adjustments) and is coarse on "
+                "some systems. Use time.perf_counter(), made for measuring durations."
+            )
+        failing = _Slow(0.0, fails=True)
+        try:
+            call_bounded(timed, failing, *args, what="timed")
+        except ValueError:
+            return
+        raise Incorrect("when fn raises, timed should let the exception through; yours hid it.")
+
+
+class WrongKernel(ChoiceQuestion):
+    title = "The self-check fails in JupyterLab only"
+    expects = "a letter: kernel = 'a', 'b', 'c' or 'd'"
+    answer_name = "kernel"
+    options: ClassVar[dict[str, str]] = {
+        "a": "Python is older than 3.11",
+        "b": "the notebook runs on another kernel than “Python 3 (ella-lab)”",
+        "c": "matplotlib is not installed",
+        "d": "ella_lab must be installed from PyPI",
+    }
+    answer = "b"
+    correct = "the terminal uses .venv, the notebook another Python: choose the kernel “Python 3 (ella-lab)”."
+    why_not: ClassVar[dict[str, str]] = {
+        "a": "the terminal check passes, and it runs the same checks, so the project's Python is recent enough.",
+        "c": "matplotlib would fail in the terminal check too: the two runs use different Pythons.",
+        "d": "ella_lab is installed, editable, into .venv by `make lab`; it is not a PyPI package.",
+    }
+    hints = ("Both checks run the same code. What differs between the terminal and the notebook?",)
+    solution_text = """
+        kernel = "b"  # the notebook's kernel is another Python, without ella_lab: pick "Python 3 (ella-lab)"
+    """
+
+
+class TimerOverhead(NumberQuestion):
+    title = "How much did the measurement add?"
+    expects = "a number of milliseconds: overhead_ms = ..."
+    example = "0.5"
+    answer_name = "overhead_ms"
+    unit = "ms"
+    answer = 0.1
+    correct = "0.1 ms: 2.1 ms measured, 2 ms asked for; time.sleep overshoots a little, and so does the call."
+    mistakes = ((2.1, "2.1 ms is the whole measurement; the question asks what came on top of the 2 ms sleep."),)
+    otherwise = "subtract the sleep from the measurement, in milliseconds."
+    hints = ("0.0021 s is 2.1 ms.",)
+    solution_text = """
+        overhead_ms = 0.0021 * 1000 - 2  # 2.1 ms measured - 2 ms of sleep = 0.1 ms
+    """
+
+
+class VenvOrConda(Question):
+    title = "venv or conda?"
+    checked = False
+    solution_text = """
+        Model answer. A school lab whose machines have no Python 3.11 (or whose Windows lacks a compiler)
+        is the case for conda or mamba: it brings its own Python and binary packages from conda-forge. A
+        laptop that already has Python 3.11 or newer is the case for venv + pip (`make lab`): nothing else
+        to install, and the lightest setup. Either way, the notebook must run on the kernel of that
+        environment, which the self-check verifies.
+    """
+
+
+q1 = Timed("q1")
+q2 = WrongKernel("q2")
+q3 = TimerOverhead("q3")
+q4 = VenvOrConda("q4")

@@ -1,0 +1,559 @@
+"""Sheets 03, 04 and 06: each code question passes its reference and a differently written answer (on the
+visible and the hidden cases), and rejects the wrong answers real learners write, naming the bug."""
+
+import math
+import queue
+import random
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+import numpy as np
+import pytest
+from exercise_answers import assert_catalogue, do_nothing, hangs, reference
+
+from ella_lab.exercises import phase3, phase4, phase6
+
+pytestmark = pytest.mark.timeout(120)
+
+STOP = phase3.STOP
+
+# -- 03 q1 makespan ------------------------------------------------------------------------------
+
+
+def makespan_alt(n, k, latency):
+    rounds, partial = divmod(n, k)
+    return (rounds + (partial > 0)) * latency
+
+
+VISIBLE_MAKESPAN = {(10, 3, 0.5): 2.0, (8, 4, 0.1): 0.2, (1, 4, 0.1): 0.1, (9, 1, 0.01): 0.09, (0, 3, 0.5): 0.0}
+
+MAKESPAN_BUGS = [
+    ("work split evenly N·L/K", lambda n, k, latency: n * latency / k, "so count whole rounds"),
+    ("one worker alone", lambda n, k, latency: n * latency, "the time for one worker alone"),
+    ("rounds rounded down", lambda n, k, latency: (n // k) * latency, "round up, not down"),
+    ("print instead of return", lambda n, k, latency: print(n, k, latency), "forget `return`"),
+    ("milliseconds", lambda n, k, latency: math.ceil(n / k) * latency * 1000, "right in milliseconds"),
+    ("one round too many", lambda n, k, latency: (n // k + 1) * latency, "work it out by hand"),
+    ("a string", lambda n, k, latency: f"{math.ceil(n / k) * latency} s", "expected a number"),
+]
+
+# -- 03 q2 worker --------------------------------------------------------------------------------
+
+
+def worker_with_timeout(tasks, results, fetch):  # correct, written differently: polls, but leaves only on STOP
+    while True:
+        try:
+            request = tasks.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if request is STOP:
+            tasks.task_done()
+            return
+        try:
+            answer = fetch(request)
+        except Exception as exc:
+            answer = exc
+        results[request] = answer
+        tasks.task_done()
+
+
+def guide_worker(tasks, results, fetch):  # the guide's loop: leaves when get() times out, no exception handling
+    while True:
+        try:
+            request = tasks.get(timeout=0.1)
+            results[request] = fetch(request)
+            tasks.task_done()
+        except queue.Empty:
+            break
+
+
+def nowait_worker(tasks, results, fetch):
+    while True:
+        try:
+            request = tasks.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def while_not_empty_worker(tasks, results, fetch):
+    while not tasks.empty():
+        request = tasks.get()
+        if request is not STOP:
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        tasks.task_done()
+
+
+def task_done_first_worker(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        tasks.task_done()  # join() may now return before the work below is done
+        if request is STOP:
+            return
+        try:
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = exc
+
+
+def no_task_done_worker(tasks, results, fetch):
+    while (request := tasks.get()) is not STOP:
+        try:
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = exc
+
+
+def ignores_stop_worker(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        if request is not STOP:
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        tasks.task_done()
+
+
+def fetches_the_sentinel_worker(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = exc
+        tasks.task_done()
+        if request is STOP:
+            return
+
+
+def none_on_failure_worker(tasks, results, fetch):
+    while (request := tasks.get()) is not STOP:
+        try:
+            results[request] = fetch(request)
+        except Exception:
+            results[request] = None
+        finally:
+            tasks.task_done()
+    tasks.task_done()
+
+
+def stringified_worker(tasks, results, fetch):
+    while (request := tasks.get()) is not STOP:
+        try:
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = f"Error: {exc}"
+        finally:
+            tasks.task_done()
+    tasks.task_done()
+
+
+def unguarded_worker(tasks, results, fetch):
+    while (request := tasks.get()) is not STOP:
+        results[request] = fetch(request)
+        tasks.task_done()
+    tasks.task_done()
+
+
+def printing_worker(tasks, results, fetch):
+    while (request := tasks.get()) is not STOP:
+        try:
+            print(fetch(request))
+        except Exception as exc:
+            print(exc)
+        finally:
+            tasks.task_done()
+    tasks.task_done()
+
+
+def fetches_twice_worker(tasks, results, fetch):
+    while (request := tasks.get()) is not STOP:
+        try:
+            fetch(request)  # "just to see if it works"
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = exc
+        finally:
+            tasks.task_done()
+    tasks.task_done()
+
+
+WORKER_BUGS = [
+    ("no sentinel: get(timeout) and leave on Empty (the guide)", guide_worker, "when the queue looked empty"),
+    ("no sentinel: get_nowait()", nowait_worker, "when the queue looked empty"),
+    ("while not tasks.empty()", while_not_empty_worker, "when the queue looked empty"),
+    ("task_done() before the work", task_done_first_worker, "task_done() for DataRequest-"),
+    ("no task_done()", no_task_done_worker, "had no task_done()"),
+    ("ignores STOP", ignores_stop_worker, "a worker must return when it takes STOP"),
+    ("fetch on the sentinel", fetches_the_sentinel_worker, "called fetch(STOP)"),
+    ("failure stored as None", none_on_failure_worker, "should be the exception itself; got None"),
+    ("failure stringified", stringified_worker, "store the exception itself, not its text"),
+    ("exception kills the worker", unguarded_worker, "your worker stopped after an exception"),
+    ("print instead of store", printing_worker, "results is empty"),
+    ("fetches each request twice", fetches_twice_worker, "was fetched 2 times"),
+    ("do nothing", do_nothing, "returned before it took STOP"),
+    ("hangs", hangs, "still running after 2 s"),
+]
+
+# -- 03 q3 workers_needed ------------------------------------------------------------------------
+
+NEEDED_BUGS = [
+    ("not rounded", lambda x, latency: x * latency, "whole number of threads"),
+    ("X / L", lambda x, latency: x / latency, "K = X · L"),
+    ("round()", lambda x, latency: round(x * latency), "Round up"),
+    ("int() floors", lambda x, latency: int(x * latency), "Round up"),
+    ("one spare worker", lambda x, latency: math.ceil(x * latency - 1e-9) + 1, "off by one (one too many)"),
+    ("print instead of return", lambda x, latency: print(math.ceil(x * latency)), "forget `return`"),
+    ("a string", lambda x, latency: str(math.ceil(x * latency)), "expected a number"),
+]
+
+# -- 04 q1 fallback, q2 chain_success ------------------------------------------------------------
+
+
+def fallback_alt(request, sources):
+    errors = []
+    index = 0
+    while index < len(sources):
+        try:
+            value = sources[index](request)
+        except Exception as exc:
+            errors.append(exc)
+            index += 1
+        else:
+            return value
+    raise ExceptionGroup("every source failed", errors)
+
+
+def fallback_guide(request, sources):
+    try:
+        raise ConnectionError("Primary failed")
+    except Exception:
+        return f"Recovered from Backup for {request}"
+
+
+def fallback_asks_everyone(request, sources):
+    answers, errors = [], []
+    for source in sources:
+        try:
+            answers.append(source(request))
+        except Exception as exc:
+            errors.append(exc)
+    if answers:
+        return answers[0]
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_raises_last(request, sources):
+    error = None
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            error = exc
+    raise error
+
+
+def fallback_two_only(request, sources):
+    try:
+        return sources[0](request)
+    except Exception:
+        return sources[1](request)
+
+
+def fallback_swallows(request, sources):
+    for source in sources:
+        try:
+            return source(request)
+        except Exception:
+            pass
+
+
+def fallback_stringifies(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(str(exc))
+    return "all sources failed: " + "; ".join(errors)
+
+
+def fallback_backwards(request, sources):
+    errors = []
+    for source in reversed(sources):
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_retries_each(request, sources):
+    errors = []
+    for source in sources:
+        for _ in range(2):
+            try:
+                return source(request)
+            except Exception as exc:
+                errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+FALLBACK_BUGS = [
+    ("the guide's hard-coded recovery", fallback_guide, "Call the sources themselves"),
+    ("asks every source", fallback_asks_everyone, "called [1, 1] times; expected [1, 0]"),
+    ("raises only the last error", fallback_raises_last, "raise an ExceptionGroup"),
+    ("two sources only", fallback_two_only, "source-2 was up and should have answered"),
+    ("swallows errors, returns None", fallback_swallows, "should raise, so that a failure never looks like an answer"),
+    ("stringified errors", fallback_stringifies, "should raise"),
+    ("backwards", fallback_backwards, "expected source-0's answer"),
+    ("retries each source", fallback_retries_each, "called [2, 1] times; expected [1, 1]"),
+    ("print instead of return", lambda request, sources: print(sources[0](request)), "returned None"),
+    ("hangs", hangs, "did not return within"),
+]
+
+CHAIN_BUGS = [
+    ("every source succeeds", lambda p, k: (1 - p) ** k, "every source succeeds"),
+    ("chances added", lambda p, k: 1 - p * k, "multiply, they do not add"),
+    ("ignores k", lambda p, k: 1 - p, "ignores k"),
+    ("the failure rate", lambda p, k: p**k, "every source fails: 1 minus that"),
+    ("percent", lambda p, k: 100 * (1 - p**k), "as a percentage"),
+    ("print instead of return", lambda p, k: print(1 - p**k), "forget `return`"),
+]
+
+# -- 06 q1 full jitter, q2 pool_fetch ------------------------------------------------------------
+
+
+def jitter_alt(attempts, base, cap, rng):
+    waits, ceiling = [], base
+    for _ in range(attempts - 1):
+        waits.append(min(ceiling, cap) * rng.random())
+        ceiling *= 2
+    return waits
+
+
+CAPPED = [min(0.1, 0.01 * 2 ** (n - 1)) for n in range(1, 10)]
+
+
+def jitter_ceiling(n, base, cap):
+    return min(cap, base * 2 ** (n - 1))
+
+
+def jitter_reuses_draw(attempts, base, cap, rng):
+    u = rng.random()
+    return [u * jitter_ceiling(n, base, cap) for n in range(1, attempts)]
+
+
+def jitter_mixes_global(attempts, base, cap, rng):
+    return [rng.uniform(0, base)][: attempts - 1] + [
+        random.uniform(0, jitter_ceiling(n, base, cap)) for n in range(2, attempts)
+    ]
+
+
+JITTER_BUGS = [
+    ("no jitter", lambda a, b, c, rng: [jitter_ceiling(n, b, c) for n in range(1, a)], "that is no jitter"),
+    (
+        "equal jitter",
+        lambda a, b, c, rng: [jitter_ceiling(n, b, c) * (0.5 + rng.random() / 2) for n in range(1, a)],
+        "equal jitter",
+    ),
+    (
+        "ignores the rng (global random)",
+        lambda a, b, c, rng: [random.uniform(0, jitter_ceiling(n, b, c)) for n in range(1, a)],
+        "none came from the rng you were given",
+    ),
+    ("one draw reused for every retry", jitter_reuses_draw, "every retry uses the same random draw"),
+    ("global random mixed in", jitter_mixes_global, "gave different waits on a second call"),
+    ("no cap", lambda a, b, c, rng: [rng.uniform(0, b * 2 ** (n - 1)) for n in range(1, a)], "outside [0, 0.1]"),
+    (
+        "exponent off by one",
+        lambda a, b, c, rng: [rng.uniform(0, min(c, b * 2**n)) for n in range(1, a)],
+        "the first is base itself",
+    ),
+    ("a wait per attempt", lambda a, b, c, rng: [rng.uniform(0, b) for _ in range(a)], "no retry, so no wait"),
+    (
+        "not uniform (squared)",
+        lambda a, b, c, rng: [jitter_ceiling(n, b, c) * rng.random() ** 1.5 for n in range(1, a)],
+        "full jitter averages 0.5",
+    ),
+    (
+        "not uniform (triangular)",
+        lambda a, b, c, rng: [rng.triangular(0, jitter_ceiling(n, b, c)) for n in range(1, a)],
+        "not uniform",
+    ),
+    ("print instead of return", lambda a, b, c, rng: print([rng.uniform(0, b)]), "returned None"),
+]
+
+
+def pool_alt(fetch, requests, workers):
+    pool = ThreadPoolExecutor(workers)
+    try:
+        futures = {pool.submit(fetch, r): i for i, r in enumerate(requests)}
+        answers = [None] * len(requests)
+        for future in as_completed(futures):
+            i = futures[future]
+            error = future.exception()
+            answers[i] = (requests[i], error if error is not None else future.result())
+        return answers
+    finally:
+        pool.shutdown()
+
+
+def pool_map(fetch, requests, workers):
+    with ThreadPoolExecutor(workers) as pool:
+        return list(zip(requests, pool.map(fetch, requests), strict=True))
+
+
+def one_thread(fetch, requests, workers):
+    answers = []
+    for request in requests:
+        try:
+            answers.append((request, fetch(request)))
+        except Exception as exc:
+            answers.append((request, exc))
+    return answers
+
+
+def completion_order(fetch, requests, workers):
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        answers = []
+        for future in as_completed(futures):
+            try:
+                answers.append((futures[future], future.result()))
+            except Exception as exc:
+                answers.append((futures[future], exc))
+        return answers
+
+
+def pool_sized(size):
+    def pool_fetch(fetch, requests, workers):
+        with ThreadPoolExecutor(size) as pool:
+            futures = [(r, pool.submit(fetch, r)) for r in requests]
+            answers = []
+            for r, f in futures:
+                try:
+                    answers.append((r, f.result()))
+                except Exception as exc:
+                    answers.append((r, exc))
+            return answers
+
+    return pool_fetch
+
+
+def ignores_workers(fetch, requests, workers):
+    with ThreadPoolExecutor() as pool:  # the default size: min(32, cores + 4)
+        futures = [(r, pool.submit(fetch, r)) for r in requests]
+        answers = []
+        for r, f in futures:
+            try:
+                answers.append((r, f.result()))
+            except Exception as exc:
+                answers.append((r, exc))
+        return answers
+
+
+def waits_for_each(fetch, requests, workers):
+    answers = []
+    with ThreadPoolExecutor(workers) as pool:
+        for r in requests:
+            try:
+                answers.append((r, pool.submit(fetch, r).result()))
+            except Exception as exc:
+                answers.append((r, exc))
+    return answers
+
+
+def returns_dict(fetch, requests, workers):
+    return dict(pool_sized(workers)(fetch, requests, workers))
+
+
+def stringified_pool(fetch, requests, workers):
+    return [(r, str(a) if isinstance(a, Exception) else a) for r, a in pool_sized(workers)(fetch, requests, workers)]
+
+
+def skips_failures(fetch, requests, workers):
+    return [(r, a) for r, a in pool_sized(workers)(fetch, requests, workers) if not isinstance(a, Exception)]
+
+
+def returns_futures(fetch, requests, workers):
+    with ThreadPoolExecutor(workers) as pool:
+        return [(r, pool.submit(fetch, r)) for r in requests]
+
+
+POOL_BUGS = [
+    ("pool.map", pool_map, "first exception hides every later answer"),
+    ("no pool at all", one_thread, "ran in the calling thread"),
+    ("as_completed order", completion_order, "not in the order of `requests`"),
+    ("ignores workers (default pool size)", ignores_workers, "the pool ignores `workers`"),
+    ("too small a pool", pool_sized(2), "at most 2 call(s) ran at once"),
+    ("waits for each future before the next", waits_for_each, "at most 1 call(s) ran at once"),
+    ("returns a dict", returns_dict, "pool_fetch should return a list, got dict"),
+    ("stringified errors", stringified_pool, "keep the exception itself"),
+    ("failures dropped", skips_failures, "request DataRequest-4 got no answer"),
+    ("futures, not answers", returns_futures, "the answers are Future objects"),
+    ("print instead of return", lambda fetch, requests, workers: print(requests), "returned None"),
+]
+
+# -- the tables ----------------------------------------------------------------------------------
+
+CODE_QUESTIONS = {
+    "p3.q1": (phase3, phase3.q1, "makespan", makespan_alt, MAKESPAN_BUGS),
+    "p3.q2": (phase3, phase3.q2, "worker", worker_with_timeout, WORKER_BUGS),
+    "p3.q3": (
+        phase3,
+        phase3.q3,
+        "workers_needed",
+        lambda x, latency: np.ceil(np.float64(x) * latency - 1e-9).astype(np.int64),
+        NEEDED_BUGS,
+    ),
+    "p4.q1": (phase4, phase4.q1, "fallback", fallback_alt, FALLBACK_BUGS),
+    "p4.q2": (phase4, phase4.q2, "chain_success", lambda p, k: 1 - math.prod([p] * k), CHAIN_BUGS),
+    "p6.q1": (phase6, phase6.q1, "full_jitter_delays", jitter_alt, JITTER_BUGS),
+    "p6.q2": (phase6, phase6.q2, "pool_fetch", pool_alt, POOL_BUGS),
+}
+
+CATALOGUE = [
+    pytest.param(key, answer, expected, id=f"{key}: {name}")
+    for key, (*_, bugs) in CODE_QUESTIONS.items()
+    for name, answer, expected in bugs
+]
+
+
+@pytest.mark.parametrize("key", CODE_QUESTIONS)
+def test_reference_and_an_alternative_pass_visible_and_hidden_cases(key):
+    module, question, name, alternative, bugs = CODE_QUESTIONS[key]
+    assert len(bugs) >= 6
+    for answer in (reference(module, question, name), alternative):
+        assert question.judge(answer), question.judge(answer)
+        assert question.hidden_check(answer), question.hidden_check(answer)
+
+
+@pytest.mark.parametrize(("key", "answer", "expected"), CATALOGUE)
+def test_each_wrong_answer_is_rejected_naming_its_bug(key, answer, expected):
+    assert_catalogue(CODE_QUESTIONS[key][1], answer, expected)
+
+
+def test_answers_fitted_to_the_visible_cases_fail_the_hidden_ones():
+    looked_up = lambda n, k, latency: VISIBLE_MAKESPAN[(n, k, latency)]  # noqa: E731
+    assert phase3.q1.judge(looked_up) and not phase3.q1.hidden_check(looked_up)
+    four = pool_sized(4)
+    assert phase6.q2.judge(four) and not phase6.q2.hidden_check(four)
+    assert "ran at once" in phase6.q2.hidden_check(four).message
+
+
+def test_counts_accept_integral_floats_and_numpy_integers():
+    assert phase3.q3.judge(lambda x, latency: float(math.ceil(x * latency - 1e-9)))
+    assert phase3.q3.judge(lambda x, latency: np.int64(math.ceil(x * latency - 1e-9)))
+    assert not phase3.q3.judge(lambda x, latency: True)

@@ -1,0 +1,637 @@
+"""Sheets 01, 02, 05, 07, 08 and 09: each code question passes its reference and a differently written answer
+(visible and hidden cases), and rejects the wrong answers real learners write, naming the bug."""
+
+import asyncio
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from exercise_answers import assert_catalogue, do_nothing, hangs, reference
+
+from ella_lab import FallbackChain, Retry, Router
+from ella_lab.exercises import phase1, phase2, phase4, phase5, phase6, phase7, phase8, phase9
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),  # the learners' threads
+    pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning"),  # the learners' coroutines
+]
+
+# -- 01 q3 fetch_all -----------------------------------------------------------------------------
+
+
+def fetch_all_alt(requests, fetch):
+    results = {}
+
+    def work(request):
+        try:
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = exc
+
+    threads = []
+    for request in requests:
+        thread = threading.Thread(target=work, args=(request,))
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    return [results[r] for r in requests]
+
+
+def fetch_all_joins_in_loop(requests, fetch):
+    answers = [None] * len(requests)
+
+    def work(i, r):
+        try:
+            answers[i] = fetch(r)
+        except Exception as exc:
+            answers[i] = exc
+
+    for i, r in enumerate(requests):
+        t = threading.Thread(target=work, args=(i, r))
+        t.start()
+        t.join()  # waits for this one before starting the next
+    return answers
+
+
+def fetch_all_calls_target(requests, fetch):
+    answers = [None] * len(requests)
+
+    def work(i, r):
+        try:
+            answers[i] = fetch(r)
+        except Exception as exc:
+            answers[i] = exc
+
+    threads = [threading.Thread(target=work(i, r)) for i, r in enumerate(requests)]  # work runs right here
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def fetch_all_no_join(requests, fetch):
+    answers = [None] * len(requests)
+
+    def work(i, r):
+        try:
+            answers[i] = fetch(r)
+        except Exception as exc:
+            answers[i] = exc
+
+    for i, r in enumerate(requests):
+        threading.Thread(target=work, args=(i, r)).start()
+    return answers
+
+
+def fetch_all_appends(requests, fetch):
+    answers = []
+
+    def work(r):
+        try:
+            answers.append(fetch(r))
+        except Exception as exc:
+            answers.append(exc)
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def fetch_all_unguarded(requests, fetch):
+    answers = [None] * len(requests)
+
+    def work(i, r):
+        answers[i] = fetch(r)  # an exception ends the thread, and the answer stays None
+
+    threads = [threading.Thread(target=work, args=(i, r)) for i, r in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def fetch_all_stringified(requests, fetch):
+    answers = [None] * len(requests)
+
+    def work(i, r):
+        try:
+            answers[i] = fetch(r)
+        except Exception as exc:
+            answers[i] = f"error: {exc}"
+
+    threads = [threading.Thread(target=work, args=(i, r)) for i, r in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def fetch_all_twice(requests, fetch):
+    first = fetch_all_alt(requests, fetch)
+    return fetch_all_alt(requests, fetch) or first
+
+
+def fetch_all_prints(requests, fetch):
+    for answer in fetch_all_alt(requests, fetch):
+        print(answer)
+
+
+FETCH_ALL_BUGS = [
+    ("start and join in the same loop", fetch_all_joins_in_loop, "start every thread before you join any"),
+    ("target=fetch(request)", fetch_all_calls_target, "fetch ran in your own thread"),
+    ("no join", fetch_all_no_join, "returned before its threads finished"),
+    ("answers appended in finishing order", fetch_all_appends, "not in the order of the requests"),
+    ("exception lost in the thread", fetch_all_unguarded, "a thread's exception was lost"),
+    ("stringified error", fetch_all_stringified, "keep the exception itself"),
+    ("every request fetched twice", fetch_all_twice, "was fetched 2 times"),
+    ("print instead of return", fetch_all_prints, "returned None"),
+    ("hangs", hangs, "did not return within"),
+]
+
+# -- 02 q1 timed ---------------------------------------------------------------------------------
+
+
+def timed_alt(fn, *args):
+    started = time.monotonic()
+    try:
+        return fn(*args), time.monotonic() - started
+    finally:
+        pass
+
+
+def timed_swallows(fn, *args):
+    start = time.perf_counter()
+    try:
+        result = fn(*args)
+    except Exception:
+        result = None
+    return result, time.perf_counter() - start
+
+
+TIMED_BUGS = [
+    (
+        "seconds only",
+        lambda fn, *args: (lambda t: (fn(*args), time.perf_counter() - t)[1])(time.perf_counter()),
+        "return a pair",
+    ),
+    (
+        "milliseconds",
+        lambda fn, *args: (lambda t: (fn(*args), 1000 * (time.perf_counter() - t)))(time.perf_counter()),
+        "is in milliseconds",
+    ),
+    (
+        "clock read twice before the call",
+        lambda fn, *args: (time.perf_counter() - time.perf_counter(), fn(*args))[::-1],
+        "read the clock before and after the call",
+    ),
+    ("time.time()", lambda fn, *args: (lambda t: (fn(*args), time.time() - t))(time.time()), "time.perf_counter()"),
+    (
+        "process_time()",
+        lambda fn, *args: (lambda t: (fn(*args), time.process_time() - t))(time.process_time()),
+        "time.process_time counts CPU time only",
+    ),
+    ("fn called twice", lambda fn, *args: (fn(*args), timed_alt(fn, *args)[1]), "fn was called 2 times"),
+    ("arguments dropped", lambda fn, *args: timed_alt(fn), "pass the arguments on"),
+    ("exception swallowed", timed_swallows, "yours hid it"),
+    ("pair reversed", lambda fn, *args: timed_alt(fn, *args)[::-1], "the wrong way round"),
+    ("print instead of return", lambda fn, *args: print(timed_alt(fn, *args)), "returned None"),
+]
+
+# -- 05 q1 main, q2 the guard --------------------------------------------------------------------
+
+
+def main_other_requests(requests, primary, backup, workers):
+    with Router(FallbackChain([primary, backup]), workers=workers) as router:
+        futures = [router.submit(r) for r in requests]
+        outcomes = [f.result(timeout=10) for f in futures]
+    del outcomes
+    return Router(FallbackChain([primary, backup]), workers=workers).run([])  # not a report of these requests
+
+
+def main_alt_right(requests, primary, backup, workers):
+    router = Router(source=FallbackChain(sources=[primary, backup]), workers=workers)
+    report = router.run(iter(requests))
+    return report
+
+
+MAIN_BUGS = [
+    ("no fallback", lambda requests, p, b, w: Router(p, workers=w).run(requests), "the backup was never asked"),
+    (
+        "backup first",
+        lambda requests, p, b, w: Router(FallbackChain([b, p]), workers=w).run(requests),
+        "the primary was never asked",
+    ),
+    (
+        "ignores workers",
+        lambda requests, p, b, w: Router(FallbackChain([p, b])).run(requests),
+        "at most 3 request(s) ran at once with workers=4",
+    ),
+    (
+        "runs the batch twice",
+        lambda requests, p, b, w: [Router(FallbackChain([p, b]), workers=w).run(requests) for _ in range(2)][-1],
+        "called 2 times",
+    ),
+    (
+        "retries the primary",
+        lambda requests, p, b, w: Router(FallbackChain([p, b], retry=Retry(attempts=2, base=0.001)), workers=w).run(
+            requests
+        ),
+        "called 2 times",
+    ),
+    (
+        "returns the summary",
+        lambda requests, p, b, w: Router(FallbackChain([p, b]), workers=w).run(requests).summary(),
+        "return the Report itself",
+    ),
+    (
+        "print instead of return",
+        lambda requests, p, b, w: print(Router(FallbackChain([p, b]), workers=w).run(requests)),
+        "main returned None",
+    ),
+    (
+        "one router per request",
+        lambda requests, p, b, w: [Router(FallbackChain([p, b]), workers=w).run([r]) for r in requests],
+        "should return the Report",
+    ),
+    ("a report of other requests", main_other_requests, "one outcome per request"),
+]
+
+GOOD_SCRIPT = reference(phase5, phase5.q2, "SCRIPT")
+GUARD_BUGS = [
+    ("no guard", GOOD_SCRIPT.replace('if __name__ == "__main__":\n    main()', "main()"), "importing main.py ran the"),
+    ("guard compares with 'main'", GOOD_SCRIPT.replace('"__main__"', '"main"'), "importing main.py ran the"),
+    ("guard with a typo", GOOD_SCRIPT.replace('"__main__"', '"__main"'), "printed no report"),
+    ("main without parentheses", GOOD_SCRIPT.replace("    main()", "    main"), "printed no report"),
+    ("main called twice", GOOD_SCRIPT.replace("\nif __name__", "\nmain()\nif __name__"), "importing main.py ran the"),
+    ("main never called", GOOD_SCRIPT.split("\nif __name__")[0], "printed no report"),
+    (
+        "the guide's import",
+        "from router import run_router\n\nif __name__ == '__main__':\n    run_router()\n",
+        "No module named 'router'",
+    ),
+    ("no fallback", GOOD_SCRIPT.replace("FallbackChain([primary, backup])", "primary"), "some requests failed"),
+    ("not a string", lambda: None, "give the text of main.py as a string"),
+]
+
+# -- 07 q1 the breaker ---------------------------------------------------------------------------
+
+
+class BreakerAlt:
+    def __init__(self, failures, reset_after, clock):
+        self.failures, self.reset_after, self.clock = failures, reset_after, clock
+        self.state, self.in_a_row, self.since = "closed", 0, None
+
+    def allow(self):
+        if self.state == "closed":
+            return True
+        if self.state == "open" and self.clock() >= self.since + self.reset_after:
+            self.state = "half-open"
+            return True
+        return False
+
+    def record(self, ok):
+        if self.state == "half-open":
+            if ok:
+                self.state, self.in_a_row = "closed", 0
+            else:
+                self.state, self.since = "open", self.clock()
+            return
+        if self.state != "closed":
+            return
+        self.in_a_row = 0 if ok else self.in_a_row + 1
+        if self.in_a_row == self.failures:
+            self.state, self.since, self.in_a_row = "open", self.clock(), 0
+
+
+def breaker_variant(**bugs):
+    class Buggy(BreakerAlt):
+        def allow(self):
+            if bugs.get("never_refuses"):
+                if self.state == "open" and self.clock() >= self.since + self.reset_after:
+                    self.state = "half-open"
+                return True
+            if bugs.get("real_clock") and self.state == "open":
+                return False
+            if bugs.get("half_open_lets_all") and self.state == "half-open":
+                return True
+            return super().allow()
+
+        def record(self, ok):
+            if bugs.get("total_failures") and self.state == "closed":
+                self.in_a_row += 0 if ok else 1
+                if self.in_a_row >= self.failures:
+                    self.state, self.since = "open", self.clock()
+                return
+            if bugs.get("off_by_one") and self.state == "closed":
+                self.in_a_row = 0 if ok else self.in_a_row + 1
+                if self.in_a_row > self.failures:
+                    self.state, self.since = "open", self.clock()
+                return
+            if bugs.get("failed_trial_closes") and self.state == "half-open":
+                self.state = "closed"
+                return
+            if bugs.get("timer_kept") and self.state == "half-open" and not ok:
+                self.state = "open"
+                return
+            if bugs.get("count_kept") and self.state == "half-open" and ok:
+                self.state = "closed"
+                self.in_a_row = self.failures - 1
+                return
+            super().record(ok)
+
+    return Buggy
+
+
+class BreakerUpperCase(BreakerAlt):
+    def __init__(self, failures, reset_after, clock):
+        super().__init__(failures, reset_after, clock)
+        self.state = "CLOSED"
+
+
+BREAKER_BUGS = [
+    ("never half-opens (reads the real clock)", breaker_variant(real_clock=True), "do you read time.monotonic()"),
+    ("half-open lets every call through", breaker_variant(half_open_lets_all=True), "exactly one trial call"),
+    ("counts failures in total", breaker_variant(total_failures=True), "it counts failures in a row"),
+    ("opens one failure late", breaker_variant(off_by_one=True), "trips on the third, not the fourth"),
+    ("a failed trial closes it", breaker_variant(failed_trial_closes=True), "a failed trial opens the breaker again"),
+    ("a failed trial keeps the old timer", breaker_variant(timer_kept=True), "a failed trial restarts the timer"),
+    ("closing keeps the failure count", breaker_variant(count_kept=True), "closing resets the failure count"),
+    ("an open breaker lets calls through", breaker_variant(never_refuses=True), "an open breaker refuses calls"),
+    ("state names in capitals", BreakerUpperCase, '.state should be "closed", "open" or "half-open"'),
+    ("not a class", 42, "expected a class Breaker"),
+]
+
+# -- 08 q2 async fetch_all -----------------------------------------------------------------------
+
+
+async def async_alt(requests, fetch, limit):
+    semaphore = asyncio.Semaphore(limit)
+    answers = [None] * len(requests)
+
+    async def one(index, request):
+        async with semaphore:
+            answers[index] = await fetch(request)
+
+    results = await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)), return_exceptions=True)
+    return [error if isinstance(error, Exception) else answer for answer, error in zip(answers, results, strict=True)]
+
+
+async def async_sequential(requests, fetch, limit):
+    answers = []
+    for r in requests:
+        try:
+            answers.append(await fetch(r))
+        except Exception as exc:
+            answers.append(exc)
+    return answers
+
+
+async def async_no_limit(requests, fetch, limit):
+    return await asyncio.gather(*(fetch(r) for r in requests), return_exceptions=True)
+
+
+async def async_semaphore_per_call(requests, fetch, limit):
+    async def one(r):
+        async with asyncio.Semaphore(limit):
+            return await fetch(r)
+
+    return await asyncio.gather(*(one(r) for r in requests), return_exceptions=True)
+
+
+async def async_first_exception(requests, fetch, limit):
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(r):
+        async with semaphore:
+            return await fetch(r)
+
+    return await asyncio.gather(*(one(r) for r in requests))
+
+
+async def async_unawaited(requests, fetch, limit):
+    return [fetch(r) for r in requests]
+
+
+def async_with_run(requests, fetch, limit):
+    return asyncio.run(async_alt(requests, fetch, limit))
+
+
+async def async_completion_order(requests, fetch, limit):
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(r):
+        async with semaphore:
+            try:
+                return await fetch(r)
+            except Exception as exc:
+                return exc
+
+    return [await f for f in asyncio.as_completed([one(r) for r in requests])]
+
+
+async def async_stringified(requests, fetch, limit):
+    return [str(a) if isinstance(a, Exception) else a for a in await async_alt(requests, fetch, limit)]
+
+
+async def async_prints(requests, fetch, limit):
+    print(await async_alt(requests, fetch, limit))
+
+
+ASYNC_BUGS = [
+    ("awaits one at a time", async_sequential, "at most 1 fetch(es) ran at once"),
+    ("no limit", async_no_limit, "ran at once with limit=4"),
+    ("a semaphore per call", async_semaphore_per_call, "a semaphore made inside each call limits nothing"),
+    ("gather without return_exceptions", async_first_exception, "gather stops at the first exception"),
+    ("coroutines never awaited", async_unawaited, "coroutines that never ran"),
+    ("asyncio.run inside", async_with_run, "asyncio.run() inside fetch_all"),
+    ("as_completed order", async_completion_order, "in the order they finished"),
+    ("stringified errors", async_stringified, "keep the exception itself"),
+    ("print instead of return", async_prints, "returned None"),
+    ("not async", lambda requests, fetch, limit: [], "not a coroutine"),
+]
+
+# -- 09 q1 fetch over urllib ---------------------------------------------------------------------
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_alt(url, request, timeout):
+    try:
+        response = _OPENER.open(url + "/data/" + request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        raise ConnectionError(exc.code) from None
+    with response:
+        return str(response.read(), "utf-8")
+
+
+def http_no_timeout(url, request, timeout):
+    try:
+        with urllib.request.urlopen(f"{url}/data/{request}") as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"HTTP {exc.code}") from None
+
+
+def http_unmapped(url, request, timeout):
+    with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
+        return response.read().decode()
+
+
+def http_stringified(url, request, timeout):
+    try:
+        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
+            return response.read().decode()
+    except Exception as exc:
+        return f"error: {exc}"
+
+
+def http_swallowed(url, request, timeout):
+    try:
+        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError:
+        return None
+
+
+def http_bytes(url, request, timeout):
+    try:
+        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"HTTP {exc.code}") from None
+
+
+def http_wrong_path(url, request, timeout):
+    try:
+        with urllib.request.urlopen(f"{url}/{request}", timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"HTTP {exc.code}") from None
+
+
+def http_fixed_request(url, request, timeout):
+    return reference(phase9, phase9.q1, "fetch")(url, "DataRequest-0", timeout)
+
+
+def http_oserror(url, request, timeout):
+    try:
+        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
+            return response.read().decode()
+    except OSError as exc:  # HTTPError, drops and timeouts alike
+        raise ConnectionError(str(exc)) from None
+
+
+HTTP_BUGS = [
+    ("no timeout", http_no_timeout, "pass timeout=timeout to urlopen"),
+    ("HTTPError not mapped", http_unmapped, "raised HTTPError: map it to a ConnectionError"),
+    ("errors returned as text", http_stringified, "an error returned as text looks like an answer"),
+    ("errors swallowed", http_swallowed, "fetch returned None: raise ConnectionError"),
+    ("bytes, not text", http_bytes, "decode them"),
+    ("wrong path", http_wrong_path, "404 Not Found"),
+    ("always the same request", http_fixed_request, "ask for the request you were given"),
+    ("timeouts turned into ConnectionError", http_oserror, "let the socket's TimeoutError through"),
+    ("print instead of return", lambda url, request, timeout: print(http_alt(url, request, timeout)), "returned None"),
+]
+
+# -- the tables ----------------------------------------------------------------------------------
+
+CODE_QUESTIONS = {
+    "p1.q3": (phase1, phase1.q3, "fetch_all", fetch_all_alt, FETCH_ALL_BUGS),
+    "p2.q1": (phase2, phase2.q1, "timed", timed_alt, TIMED_BUGS),
+    "p5.q1": (phase5, phase5.q1, "main", main_alt_right, MAIN_BUGS),
+    "p5.q2": (phase5, phase5.q2, "SCRIPT", GOOD_SCRIPT.replace("def main():", "def main() -> None:"), GUARD_BUGS),
+    "p7.q1": (phase7, phase7.q1, "Breaker", BreakerAlt, BREAKER_BUGS),
+    "p8.q2": (phase8, phase8.q2, "fetch_all", async_alt, ASYNC_BUGS),
+    "p9.q1": (phase9, phase9.q1, "fetch", http_alt, HTTP_BUGS),
+}
+
+CATALOGUE = [
+    pytest.param(key, answer, expected, id=f"{key}: {name}")
+    for key, (*_, bugs) in CODE_QUESTIONS.items()
+    for name, answer, expected in bugs
+]
+
+
+@pytest.mark.parametrize("key", CODE_QUESTIONS)
+def test_reference_and_an_alternative_pass_visible_and_hidden_cases(key):
+    module, question, name, alternative, bugs = CODE_QUESTIONS[key]
+    assert len(bugs) >= 6
+    for answer in (reference(module, question, name), alternative):
+        assert question.judge(answer), question.judge(answer)
+        assert question.hidden_check(answer), question.hidden_check(answer)
+
+
+@pytest.mark.parametrize(("key", "answer", "expected"), CATALOGUE)
+def test_each_wrong_answer_is_rejected_naming_its_bug(key, answer, expected):
+    assert_catalogue(CODE_QUESTIONS[key][1], answer, expected)
+
+
+def test_engine_picks():
+    q = phase8.q1
+    right = reference(phase8, q, "picks")
+    assert q.judge(right) and q.judge({**right, "cpu": "Dask "}) and q.hidden_check(right)
+    cases = [
+        ({**right, "cpu": "threads"}, "threads share one GIL"),
+        ({**right, "cpu": "asyncio"}, "computing blocks the loop"),
+        ({**right, "many_waits": "threads"}, "5,000 threads"),
+        ({**right, "many_waits": "processes"}, "a whole interpreter"),
+        ({**right, "blocking_driver": "asyncio"}, "blocks the whole event loop"),
+        ({**right, "blocking_driver": "processes"}, "the driver waits, it does not compute"),
+        ({"cpu": "processes"}, "no engine for 'many_waits'"),
+        ({**right, "cpu": "gpu"}, "choose one of"),
+        ({**right, "blocking_driver": None}, "no engine for 'blocking_driver'"),
+        (["processes", "asyncio", "threads"], "give a dict"),
+    ]
+    for answer, expected in cases:
+        assert_catalogue(q, answer, expected)
+    assert q.judge(dict.fromkeys(right)).status == "not attempted"
+
+
+def test_the_kernel_question():
+    q = phase2.q2
+    assert q.judge("b") and q.judge(" B ") and not q.judge("a") and "choose one of" in q.judge("e").message
+
+
+@pytest.mark.parametrize(
+    ("question", "right", "slips"),
+    [
+        (phase1.q1, 5.0, {5000: "in milliseconds", 0.5: "one fetch"}),
+        (phase1.q2, 2.0, {2000: "in milliseconds", 4.0: "the guide's own code", 1.5: "fourth round"}),
+        (phase2.q3, 0.1, {0.0001: "right in seconds", 2.1: "whole measurement"}),
+        (phase5.q3, 4, {5: "off by one", 3: "off by one", 40: "the primary alone", 0.02: "how many of the 200"}),
+        (phase7.q2, 110, {111: "off by one", 2000: "without a budget", 100: "its floor"}),
+        (phase7.q3, 0.05, {5: "as a percentage", 0.95: "not hedged"}),
+        (phase8.q3, 2.0, {2000: "in milliseconds", 0.5: "4 processes"}),
+        (phase9.q2, 0.6, {600: "in milliseconds", 0.2: "one attempt"}),
+        (phase9.q3, 0.96, {96: "as a percentage", 0.64: "both attempts succeed", 0.04: "is lost"}),
+        (phase4.q3, 0.020, {20: "in milliseconds", 0.010: "the median"}),
+        (phase6.q3, 0.045, {45: "in milliseconds", 0.1: "the makespan"}),
+    ],
+    ids=lambda x: getattr(x, "title", None) if hasattr(x, "title") else None,
+)
+def test_numeric_questions_take_any_number_type_and_name_slips(question, right, slips):
+    import numpy as np
+
+    for value in (right, float(right), np.float64(right)):
+        assert question.judge(value), question.judge(value)
+    if float(right).is_integer():
+        assert question.judge(np.int64(right))
+    for value, expected in slips.items():
+        assert_catalogue(question, value, expected)
+    assert not question.judge(True) and not question.judge(str(right))
+
+
+def test_nothing_useless_is_correct_on_the_new_sheets():
+    for question in (phase1.q3, phase2.q1, phase5.q1, phase7.q1, phase8.q2, phase9.q1):
+        assert not question.judge(do_nothing)
