@@ -81,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--csv", help="write the table to this CSV file")
     sweep.add_argument("--plot", help="write the throughput figure to this PNG file")
+
+    from .grading.cli import add_parser as add_grade_parser
+
+    add_grade_parser(commands)
     return parser
 
 
@@ -190,13 +194,22 @@ def _run_check() -> None:
         raise SystemExit(1)
 
 
+def _grade(args: argparse.Namespace) -> Callable[[], None]:
+    """Check the grader's arguments; return the grading, ready to run."""
+    from .grading.cli import prepare
+
+    return prepare(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)8.1f ms %(threadName)s %(message)s")
     try:  # every argument is checked before anything starts
-        command = {"demo": _demo, "sweep": _sweep, "check": _check, "serve": _serve}[args.command](args)
+        command = {"demo": _demo, "sweep": _sweep, "check": _check, "serve": _serve, "grade": _grade}[args.command](
+            args
+        )
     except (ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     command()

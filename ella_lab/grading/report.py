@@ -1,0 +1,115 @@
+"""Write a class's grades: ``grades.csv``, ``answers.csv``, ``report.html`` (self-contained) and its figures as PNG."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections import Counter
+from pathlib import Path
+
+from .grade import Grades
+
+__all__ = ["write_outputs"]
+
+TOP_MESSAGES = 3
+
+
+def write_outputs(grades: Grades, out: Path) -> dict[str, Path]:
+    """Write every output into ``out`` (created if missing); return their paths by name."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    out.mkdir(parents=True, exist_ok=True)
+    table, answers = grades.grades_frame(), grades.answers_frame()
+    paths = {"grades": out / "grades.csv", "answers": out / "answers.csv", "report": out / "report.html"}
+    table.to_csv(paths["grades"], index=False)
+    answers.to_csv(paths["answers"], index=False)
+    figures = _figures(table, answers)
+    for name, png in figures.items():
+        paths[name] = out / f"{name}.png"
+        paths[name].write_bytes(png)
+    paths["report"].write_text(_html(table, answers, figures), encoding="utf-8")
+    return paths
+
+
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _figures(table, answers) -> dict[str, bytes]:
+    import matplotlib.pyplot as plt
+
+    figures: dict[str, bytes] = {}
+    auto = answers[answers.verdict != "manual"]
+    if not auto.empty:
+        rate = auto.assign(ok=auto.verdict == "correct").groupby("question", sort=False)["ok"].mean()
+        rate = rate.reindex(sorted(rate.index, key=lambda q: int("".join(c for c in q if c.isdigit()) or 0)))
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.bar(rate.index, rate.values * 100, color="tab:blue")
+        ax.set(ylim=(0, 100), ylabel="% of students correct", title="Pass rate per question")
+        figures["pass_rate"] = _png(fig)
+        use = auto.assign(hinted=auto.hints_used > 0).groupby("question", sort=False)["hinted"].mean() * 100
+        solutions = auto.groupby("question", sort=False)["solution_shown"].mean() * 100
+        fig, ax = plt.subplots(figsize=(6, 3))
+        x = range(len(rate.index))
+        ax.bar([i - 0.2 for i in x], use.reindex(rate.index).values, width=0.4, label="used a hint")
+        ax.bar([i + 0.2 for i in x], solutions.reindex(rate.index).values, width=0.4, label="showed the solution")
+        ax.set_xticks(list(x), list(rate.index))
+        ax.set(ylim=(0, 100), ylabel="% of students", title="Hints and solutions")
+        ax.legend()
+        figures["help_used"] = _png(fig)
+    if not table.empty and "score" in table:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        top = float(table["max_score"].max() or 1)
+        ax.hist(table["score"], bins=[i - 0.5 for i in range(int(top) + 2)], color="tab:green", rwidth=0.9)
+        ax.set(xlabel="score (automatic points)", ylabel="students", title="Distribution of totals")
+        figures["totals"] = _png(fig)
+    return figures
+
+
+def _html(table, answers, figures: dict[str, bytes]) -> str:
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>ella-lab grades</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}img{max-width:100%}</style></head><body>",
+        "<h1>Class report</h1>",
+    ]
+    statuses = Counter(table["status"]) if not table.empty else Counter()
+    parts.append(
+        f"<p>{len(table)} submission(s): "
+        + ", ".join(f"{count} {esc(status)}" for status, count in sorted(statuses.items()))
+        + "</p>"
+    )
+    for name, title in (("pass_rate", "Pass rate"), ("totals", "Totals"), ("help_used", "Hints and solutions")):
+        if name in figures:
+            data = base64.b64encode(figures[name]).decode()
+            parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{data}'>")
+    parts.append("<h2>What to re-teach: the most common wrong answers</h2>")
+    wrong = answers[answers.verdict.isin(["incorrect", "error", "timeout"])]
+    if wrong.empty:
+        parts.append("<p>No wrong answers.</p>")
+    for question, group in wrong.groupby("question", sort=True):
+        counts = Counter(group["message"]).most_common(TOP_MESSAGES)
+        parts.append(
+            f"<h3>{esc(question)}: {len(group)} wrong</h3><table><tr><th>students</th><th>the check said</th></tr>"
+        )
+        parts += [f"<tr><td>{n}</td><td>{esc(message)}</td></tr>" for message, n in counts]
+        parts.append("</table>")
+    manual = answers[answers.verdict == "manual"]
+    if not manual.empty:
+        parts.append(
+            "<h2>To mark by hand</h2><p>"
+            + ", ".join(sorted(set(esc(q) for q in manual.question)))
+            + ": written answers; fill their column in grades.csv.</p>"
+        )
+    parts.append("<h2>Grades</h2>")
+    parts.append(table.to_html(index=False, escape=True, na_rep=""))
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,96 @@
+"""Run one student notebook in a fresh kernel, then judge it: the grading process's child.
+
+python -m ella_lab.grading.run_one NOTEBOOK --sheet phase3 --answers '{"q1": "makespan"}' --pid-file F
+
+Every cell runs (errors are kept, a cell past ``--cell-timeout`` is interrupted), then a last cell
+re-judges the answers (``judge.py``). Prints one JSON line: the verdicts, and what happened in each
+cell that raised or was cut off. The parent bounds the whole run and the memory (``grade.py``); it
+kills the kernel through the pid written to ``--pid-file``, since a kernel runs in a session of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from .judge import MARK, judge_cell
+
+
+def run(path: Path, sheet: str, answers: dict[str, str], cell_timeout: int, pid_file: Path | None) -> dict:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    nb = nbformat.read(path, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    for cell in code:
+        cell.outputs, cell.execution_count = [], None
+    judge = nbformat.v4.new_code_cell(judge_cell(sheet, answers))
+    nb.cells.append(judge)
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="ella-grade-") as workdir:
+        client = NotebookClient(
+            nb,
+            timeout=cell_timeout,
+            kernel_name="python3",
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            error_on_timeout={"ename": "CellTimeout", "evalue": f"cell ran past {cell_timeout} s", "traceback": []},
+            record_timing=False,
+            resources={"metadata": {"path": workdir}},
+        )
+        try:
+            with client.setup_kernel():
+                if pid_file is not None:
+                    pid_file.write_text(str(client.km.provisioner.pid))
+                for index, cell in enumerate(nb.cells):
+                    client.execute_cell(cell, index)
+        except DeadKernelError:
+            return {"status": "error", "reason": "the kernel died (out of memory, or the code ended the process)"}
+        finally:
+            if pid_file is not None:  # the kernel is shut down: nothing for the parent to kill
+                pid_file.unlink(missing_ok=True)
+    for number, cell in enumerate(code, 1):
+        for output in cell.outputs:
+            if output.get("output_type") != "error":
+                continue
+            name = output.get("ename")
+            if name in ("CellTimeout", "KeyboardInterrupt"):  # the interrupt sent at the cell's deadline
+                problems.append(f"code cell {number} ran past {cell_timeout} s and was interrupted")
+            elif name == "MemoryError":
+                problems.append(
+                    f"code cell {number} ran out of memory; the checks after it may have failed for lack of it"
+                )
+            else:
+                problems.append(f"code cell {number} raised {name}")
+    text = "".join(o.get("text", "") for o in judge.outputs if o.get("output_type") == "stream")
+    for line in text.splitlines():
+        if line.startswith(MARK):
+            result = json.loads(line[len(MARK) :])
+            result["problems"] = problems
+            result["status"] = "error" if any("out of memory" in p for p in problems) else "graded"
+            return result
+    errors = [o for o in judge.outputs if o.get("output_type") == "error"]
+    why = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else "no verdicts were printed"
+    return {"status": "error", "reason": f"the grading cell failed ({why})", "problems": problems}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("--sheet", required=True)
+    parser.add_argument("--answers", default="{}", help="JSON: question -> answer variable name")
+    parser.add_argument("--cell-timeout", type=int, default=30)
+    parser.add_argument("--pid-file", type=Path)
+    args = parser.parse_args(argv)
+    result = run(args.notebook, args.sheet, json.loads(args.answers), args.cell_timeout, args.pid_file)
+    sys.stdout.write(MARK + json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The grader: a generated demo class graded end to end, and the parts that read what students hand in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ella_lab.grading import grade_submissions, write_outputs
+from ella_lab.grading.collect import answer_names, attempt_log, collect, detect_sheet
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "tests" / "fixtures" / "demo_class"
+BUILDER = ROOT / "tests" / "fixtures" / "make_demo_class.py"
+
+# student: (q1, q2, q3 points, status, reason)
+EXPECTED = {
+    "ada": (1, 1, 1, "graded", ""),
+    "ben": (0, 0, 0, "graded", ""),
+    "cyd": (0, 1, 0, "graded", ""),
+    "dee": (1, 0, 1, "graded", ""),
+    "eve": (1, 0, 1, "graded", ""),
+    "fay": (0, 1, 1, "graded", ""),
+    "gus": (1, 1, 1, "graded", "code cell 3 ran past 8 s and was interrupted"),
+    "hal": (0, 0, 0, "error", "the kernel died (out of memory, or the code ended the process)"),
+    "ivy": (
+        0,
+        0,
+        0,
+        "not a notebook",
+        "not valid JSON (JSONDecodeError: Invalid control character at: line 1 column 58 (char 57))",
+    ),
+    # jon filled the memory: what the checks after that can do depends on the little left (threads need some)
+    "jon": (
+        1,
+        None,
+        None,
+        "error",
+        "code cell 3 ran out of memory; the checks after it may have failed for lack of it",
+    ),
+    "kim": (0, 0, 1, "graded", ""),
+    "lee": (0, 0, 0, "wrong sheet", "this is the sheet phase4, not phase3"),
+    "mia": (0, 0, 0, "not a notebook", "the file is empty"),
+    "ned": (1, 1, 1, "graded", ""),
+    "ola": (1, 1, 1, "graded", ""),
+    "pat": (0, 0, 0, "timed out", "the notebook did not finish within 25 s; it was stopped"),
+}
+
+
+def test_demo_class_is_up_to_date():
+    done = subprocess.run([sys.executable, str(BUILDER), "--check"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"run `python {BUILDER.relative_to(ROOT)}`:\n{done.stdout}"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("grades")
+    grades = grade_submissions([DEMO], sheet="phase3", jobs=2, timeout=25, cell_timeout=8, memory_mb=2048)
+    return grades, write_outputs(grades, out)
+
+
+@pytest.mark.timeout(240)
+def test_demo_class_table(graded):
+    grades, _ = graded
+    table = grades.grades_frame().set_index("student")
+    assert sorted(table.index) == sorted(EXPECTED)
+    for student, (q1, q2, q3, status, reason) in EXPECTED.items():
+        row = table.loc[student]
+        expected = (q1, q2, q3)
+        got = tuple(None if e is None else p for e, p in zip(expected, (row.q1, row.q2, row.q3), strict=True))
+        assert got == expected, f"{student}: {row.to_dict()}"
+        assert row.max_score == 3, student
+        if None not in expected:
+            assert row.score == q1 + q2 + q3, student
+        assert (row.status, row.reason) == (status, reason), student
+    manual = [c for c in table.columns if "manual" in c]
+    assert manual == ["q4 (manual, /1)"] and (table[manual[0]] == "").all()  # left for the teacher
+
+
+def test_hardcoded_answer_is_caught_by_hidden_cases(graded):
+    """fay's makespan returns the visible cases from a dict: the visible check says correct, the grade says no."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_demo_class", BUILDER)
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    namespace = {"math": __import__("math")}
+    exec(builder.MAKESPAN_HARDCODED, namespace)
+    from ella_lab.exercises import phase3
+
+    assert phase3.q1.judge(namespace["makespan"]).status == "correct"  # fits every visible case
+    assert phase3.q1.hidden_check(namespace["makespan"]).status == "incorrect"
+    grades, _ = graded
+    answers = grades.answers_frame().set_index(["student", "question"])
+    assert answers.loc[("fay", "q1"), "verdict"] == "incorrect"
+
+
+def test_tampered_checks_do_not_count(graded):
+    """kim replaced ex.q1.check and ex.q2._check; the grade re-judges her answers with the real checks."""
+    grades, _ = graded
+    answers = grades.answers_frame().set_index(["student", "question"])
+    assert answers.loc[("kim", "q1"), "verdict"] == "incorrect"
+    assert "N·L/K" in answers.loc[("kim", "q1"), "message"]
+    assert answers.loc[("kim", "q2"), "verdict"] == "incorrect"
+
+
+def test_outputs_are_written_and_self_contained(graded):
+    grades, paths = graded
+    for name in ("grades", "answers", "report", "pass_rate", "totals", "help_used"):
+        assert paths[name].exists() and paths[name].stat().st_size > 0, name
+    html = paths["report"].read_text()
+    assert "data:image/png;base64," in html and "<script" not in html and "http" not in html
+    assert "What to re-teach" in html and "N·L/K" in html  # the most common wrong answers, by message
+    long = grades.answers_frame()
+    assert set(long.verdict) <= {"correct", "incorrect", "not attempted", "error", "timeout", "manual"}
+    assert len(long) == 4 * len(EXPECTED)
+
+
+@pytest.mark.timeout(120)
+def test_grading_twice_gives_the_same_tables(tmp_path):
+    subset = tmp_path / "subset"
+    subset.mkdir()
+    for name in ("ada-ex03.ipynb", "cyd-ex03.ipynb", "mia-ex03.ipynb"):
+        (subset / name).write_bytes((DEMO / name).read_bytes())
+    tables = []
+    for run in ("a", "b"):
+        paths = write_outputs(grade_submissions([subset], sheet="phase3", jobs=2), tmp_path / run)
+        tables.append((paths["grades"].read_text(), paths["answers"].read_text()))
+    assert tables[0] == tables[1]
+
+
+def test_zip_of_submissions_is_unpacked_safely(tmp_path):
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(DEMO / "ada-ex03.ipynb", "alice/ex03-threaded-router.ipynb")
+        z.writestr("../../evil-ex03.ipynb", "{}")  # a path that would land outside the folder
+        z.writestr("notes.txt", "not a notebook, not collected")
+    subs = collect([archive], tmp_path, ["ex03-threaded-router"])
+    assert sorted(s.student for s in subs) == ["alice", "evil"]
+    assert all(tmp_path in s.path.parents for s in subs)
+    assert [s.problem for s in subs if s.student == "evil"] == ["JSON, but not a Jupyter notebook (no list of cells)"]
+
+
+def test_attempt_log_reads_checks_hints_and_solutions():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("ex.q1.check(makespan)\nex.q1.hint()\nex.q2.solution()")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", text="q1 ✗ Incorrect: no\nq1 hint 1/3: think\nq2 solution:\ndef f(): ...\n")
+    ]
+    nb.cells = [nbformat.v4.new_code_cell("from ella_lab.exercises import phase3 as ex"), cell]
+    data = json.loads(nbformat.writes(nb))
+    assert detect_sheet(data) == "phase3"
+    assert answer_names(data) == {"q1": "makespan"}
+    log = attempt_log(data)
+    assert log["q1"] == {"checks": 1, "correct_checks": 0, "hints": 1, "solutions": 0}
+    assert log["q2"]["solutions"] == 1
+
+
+def test_cli_answers_bad_input_in_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "ella_lab", "grade", str(tmp_path / "missing"), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "no such file or folder" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    with pytest.raises(ValueError, match="sheet must be one of"):
+        grade_submissions([DEMO], sheet="phase99")
+    with pytest.raises(ValueError, match="jobs"):
+        grade_submissions([DEMO], jobs=0)
