@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lab test lint unit nbval stress notebooks student bench demo clean
+.PHONY: help venv lab test lint unit nbval stress notebooks student grade bench demo clean
 
 help:
 	@echo "make lab        set up .venv and open JupyterLab (serving the project) on notebooks/00-index.ipynb"
@@ -15,6 +15,7 @@ help:
 	@echo "make stress     strict nbval over the walkthrough 3 times in a row with one core kept busy"
 	@echo "make notebooks  re-execute every notebook in place (outputs and widget state saved)"
 	@echo "make student    regenerate the student copies of the exercise notebooks"
+	@echo "make grade      grade a class: make grade SUBMISSIONS=folder-or-zip [OUT=grades] [SHEET=phase3]"
 	@echo "make bench      run the benchmarks (figures in benchmarks/results/)"
 	@echo "make demo       the guide's Phase 5 scenario: python -m ella_lab demo"
 	@echo "make venv       only set up .venv;   make clean   remove .venv, the CI venvs and caches"
@@ -66,6 +67,12 @@ notebooks: venv
 
 student: venv
 	$(PY) -m ella_lab.tools.student notebooks/exercises
+
+# Grade a class: make grade SUBMISSIONS="folder-or-zip ..." [OUT=grades] [SHEET=phase3]
+OUT ?= grades
+grade: venv
+	@test -n "$(SUBMISSIONS)" || { echo "make grade SUBMISSIONS=path/to/notebooks [OUT=grades] [SHEET=phase3]"; exit 2; }
+	$(PY) -m ella_lab grade $(SUBMISSIONS) --out $(OUT) $(if $(SHEET),--sheet $(SHEET),)
 
 bench: venv
 	$(PY) benchmarks/run.py
