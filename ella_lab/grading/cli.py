@@ -53,7 +53,12 @@ def run(args: argparse.Namespace) -> None:
     )
     paths = write_outputs(grades, args.out)
     table = grades.grades_frame()
-    print(f"graded {len(table)} submission(s) in {format_seconds(clock() - started)}")
+    split = grades.timing()
+    print(
+        f"graded {len(table)} submission(s) in {format_seconds(clock() - started)} "
+        f"({args.jobs or 'one per core'} at once; per notebook: kernel start {format_seconds(split['kernel_s'])}, "
+        f"cells and checks {format_seconds(split['cells_s'])})"
+    )
     if not table.empty:
         print(table.drop(columns=["file", "reason"]).to_string(index=False))
     for name in ("grades", "answers", "report"):

@@ -67,6 +67,17 @@ class Grades:
         middle = sorted((c for c in frame.columns if c not in first + last), key=_question_order)
         return frame[first + middle + last]
 
+    def timing(self) -> dict[str, float]:
+        """Seconds per graded notebook, on average: starting its kernel, and running its cells and the checks."""
+        timed = [r["timing"] for r in self.results if r.get("timing")]
+        if not timed:
+            return {"notebooks": 0, "kernel_s": 0.0, "cells_s": 0.0}
+        return {
+            "notebooks": len(timed),
+            "kernel_s": sum(t["kernel_s"] for t in timed) / len(timed),
+            "cells_s": sum(t["cells_s"] for t in timed) / len(timed),
+        }
+
     def answers_frame(self):
         """Long form: one row per (student, question) with the verdict, the check's message and the attempt log."""
         import pandas as pd
@@ -220,7 +231,14 @@ def _grade_one(
     if outcome.get("student_id"):
         result["student"] = outcome["student_id"]
     reason = outcome.get("reason") or "; ".join(outcome.get("problems", [])) or ""
-    return {**result, "sheet": target, "status": outcome["status"], "reason": reason, "questions": questions}
+    return {
+        **result,
+        "sheet": target,
+        "status": outcome["status"],
+        "reason": reason,
+        "questions": questions,
+        "timing": outcome.get("timing"),
+    }
 
 
 def _limit_memory(megabytes: int) -> Callable[[], None]:

@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -43,12 +44,15 @@ def run(path: Path, sheet: str, answers: dict[str, str], cell_timeout: int, pid_
             record_timing=False,
             resources={"metadata": {"path": workdir}},
         )
+        began = time.perf_counter()
         try:
             with client.setup_kernel():
                 if pid_file is not None:
                     pid_file.write_text(str(client.km.provisioner.pid))
+                started = time.perf_counter()
                 for index, cell in enumerate(nb.cells):
                     client.execute_cell(cell, index)
+                ran = time.perf_counter()
         except DeadKernelError:
             return {"status": "error", "reason": "the kernel died (out of memory, or the code ended the process)"}
         finally:
@@ -72,6 +76,7 @@ def run(path: Path, sheet: str, answers: dict[str, str], cell_timeout: int, pid_
         if line.startswith(MARK):
             result = json.loads(line[len(MARK) :])
             result["problems"] = problems
+            result["timing"] = {"kernel_s": started - began, "cells_s": ran - started}
             result["status"] = "error" if any("out of memory" in p for p in problems) else "graded"
             return result
     errors = [o for o in judge.outputs if o.get("output_type") == "error"]
