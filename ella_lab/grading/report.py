@@ -68,6 +68,7 @@ def _figures(table, answers) -> dict[str, bytes]:
         fig, ax = plt.subplots(figsize=(6, 3))
         top = float(table["max_score"].max() or 1)
         ax.hist(table["score"], bins=[i - 0.5 for i in range(int(top) + 2)], color="tab:green", rwidth=0.9)
+        ax.set_xticks(range(int(top) + 1))
         ax.set(xlabel="score (automatic points)", ylabel="students", title="Distribution of totals")
         figures["totals"] = _png(fig)
     return figures
@@ -92,7 +93,8 @@ def _html(table, answers, figures: dict[str, bytes]) -> str:
             data = base64.b64encode(figures[name]).decode()
             parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{data}'>")
     parts.append("<h2>What to re-teach: the most common wrong answers</h2>")
-    wrong = answers[answers.verdict.isin(["incorrect", "error", "timeout"])]
+    judged = ~answers.message.astype(str).str.startswith("not graded:")  # a broken file is no misconception
+    wrong = answers[answers.verdict.isin(["incorrect", "error", "timeout"]) & judged]
     if wrong.empty:
         parts.append("<p>No wrong answers.</p>")
     for question, group in wrong.groupby("question", sort=True):
