@@ -275,6 +275,12 @@ class Report:
         ]
         return pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
 
+    def replay(self, *others: Any, titles: Sequence[str] | None = None, frames: int = 40) -> Any:
+        """An animated timeline of this run (and ``others`` beside it): see ``ella_lab.replay``."""
+        from .replay import replay
+
+        return replay(self, *others, titles=titles, frames=frames)
+
     def __repr__(self) -> str:
         s = self.summary()
         return (
