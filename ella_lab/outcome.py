@@ -275,7 +275,7 @@ class Report:
         ]
         return pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
 
-    def replay(self, *others: Any, titles: Sequence[str] | None = None, frames: int = 40) -> Any:
+    def replay(self, *others: Any, titles: Sequence[str] | None = None, frames: int = 30) -> Any:
         """An animated timeline of this run (and ``others`` beside it): see ``ella_lab.replay``."""
         from .replay import replay
 

@@ -294,7 +294,7 @@ class Replay:
 
 
 def replay(
-    *runs: Report | GuideRun | Timeline, titles: Sequence[str] | None = None, frames: int = 40, fps: int = 12
+    *runs: Report | GuideRun | Timeline, titles: Sequence[str] | None = None, frames: int = 30, fps: int = 10
 ) -> Replay:
     """An animated replay of finished runs, side by side on one time axis (``frames`` <= 60)."""
     if not runs:
