@@ -1,4 +1,4 @@
-""""Your turn" in notebook 01, the mission: ``from ella_lab.exercises import walk01 as ex``.
+"""The "Your turn" exercises of notebook 01, the mission: ``from ella_lab.exercises import walk01 as ex``.
 
 q1 predicts a makespan before it is measured; q2 hands requests to a router with ``submit()`` and
 collects the answers from their futures. ``Prediction`` (a number checked against a model *and* a

@@ -1,4 +1,4 @@
-""""Your turn" in notebook 02, the environment: ``from ella_lab.exercises import walk02 as ex``.
+"""The "Your turn" exercises of notebook 02, the environment: ``from ella_lab.exercises import walk02 as ex``.
 
 q1 predicts what a fresh virtual environment can import (then makes one and counts); q2 finds an
 environment's own ``python`` without activating it, the way ``make`` does, and runs it.
@@ -100,10 +100,13 @@ class EnvPython(Question):
             env = make_env(Path(folder))
             got = call_bounded(env_python, env, what="env_python")
             self._judge_posix(got, env)
-            prefix = subprocess.run(
-                [str(got), "-I", "-c", "import sys; print(sys.prefix)"],
-                capture_output=True, text=True, timeout=30, cwd=folder,
-            ).stdout.strip()  # fmt: skip
+            try:
+                prefix = subprocess.run(
+                    [str(got), "-I", "-c", "import sys; print(sys.prefix)"],
+                    capture_output=True, text=True, timeout=30, cwd=folder,
+                ).stdout.strip()  # fmt: skip
+            except OSError as exc:
+                raise Incorrect(f"{got} could not be run as a program ({exc.strerror}): is it python?") from None
             if Path(prefix).resolve() != env.resolve():
                 raise Incorrect(f"{got} runs, but its sys.prefix is {prefix}, not the environment.")
         windows_env = PureWindowsPath("C:/class/ella_env")

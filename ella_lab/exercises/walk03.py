@@ -1,4 +1,4 @@
-""""Your turn" in notebook 03, the threaded router: ``from ella_lab.exercises import walk03 as ex``.
+"""The "Your turn" exercises of notebook 03, the threaded router: ``from ella_lab.exercises import walk03 as ex``.
 
 q1 predicts how long the guide's router takes, idle tail included; q2 is the sentinel worker, checked
 with instruments: a queue that remembers which request each thread took and whether it was marked
@@ -195,10 +195,20 @@ class SentinelWorker(Question):
         if any(isinstance(exc, NotImplementedError) for exc in died.values()):
             raise NotAttempted("replace `raise NotImplementedError` with your loop, then run the cell again.")
         missing = [r for r in requests if r not in results]
-        if not results and not source.calls and not died:
+        if not results and not died:
+            if alive:
+                raise Incorrect(
+                    f"no request was answered, and {alive} worker(s) were still running after {self.BOUND:g} s: is "
+                    "the loop stuck? Stuck threads keep running in this kernel: restart it if the notebook slows down."
+                )
+            if source.calls:
+                raise Incorrect(
+                    f"fetch was called {len(source.calls)} times, but nothing was stored in results: store "
+                    "results[request] = answer (a print is not an answer)."
+                )
             raise Incorrect(
                 "no request was answered: your worker returned without fetching anything. Take requests with "
-                "tasks.get() and store results[request] (a print is not an answer)."
+                "tasks.get() and store results[request]."
             )
         if died and missing:
             exc = next(iter(died.values()))
