@@ -2,6 +2,7 @@
 and rejects the wrong answers learners write, with a message that names the bug."""
 
 import importlib.metadata
+import json
 import os
 import queue
 import sys
@@ -428,3 +429,23 @@ def test_p03_sentinel_worker_starter_and_junk():
     assert verdict(q, starter)[0] == "not attempted"
     assert verdict(q, BLANK)[0] == "not attempted"
     assert "expected a function" in verdict(q, "worker")[1]
+
+
+# -- the notebooks: what Run All shows a learner -------------------------------------------------
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.parametrize("stem", ["01-mission", "02-environment", "03-threaded-router"])
+def test_your_turn_cells_hold_starters_and_show_no_solution(stem):
+    cells = json.loads((NOTEBOOKS / f"{stem}.ipynb").read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    checks = [c for c in cells if c["cell_type"] == "code" and ".check(" in "".join(c["source"])]
+    assert len(checks) >= 2  # a prediction and a piece of code
+    for cell in checks:
+        shown = "".join(o.get("text", "") for o in cell["outputs"])
+        assert "Not attempted yet" in shown, shown
+    live = [line for source in code for line in source.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in live if ".solution()" in line or ".hint()" in line]
+    assert any("= ____" in source for source in code)  # the prediction is blank
+    assert any("raise NotImplementedError" in source for source in code)  # the code task is a starter
