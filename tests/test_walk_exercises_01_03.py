@@ -443,7 +443,7 @@ def test_your_turn_cells_hold_starters_and_show_no_solution(stem):
     checks = [c for c in cells if c["cell_type"] == "code" and ".check(" in "".join(c["source"])]
     assert len(checks) >= 2  # a prediction and a piece of code
     for cell in checks:
-        shown = "".join(o.get("text", "") for o in cell["outputs"])
+        shown = "".join("".join(o.get("text", "")) for o in cell["outputs"])
         assert "Not attempted yet" in shown, shown
     live = [line for source in code for line in source.splitlines() if not line.lstrip().startswith("#")]
     assert not [line for line in live if ".solution()" in line or ".hint()" in line]
