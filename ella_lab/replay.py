@@ -9,6 +9,8 @@ share one time axis, so the faster one visibly ends first. A run of the guide's 
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -283,7 +285,12 @@ class Replay:
         animation = FuncAnimation(fig, update, frames=len(self.times))
         with matplotlib.rc_context({"savefig.dpi": "figure", "savefig.bbox": None}):  # frames match the backdrop
             html = animation.to_jshtml(fps=self.fps, default_mode="once")
-        return offline(html)
+            still = io.BytesIO()
+            update(len(self.times) - 1)
+            fig.savefig(still, format="png")
+        # Until its script runs (a notebook opened, not yet run or trusted), the player shows the last frame.
+        src = "data:image/png;base64," + base64.b64encode(still.getvalue()).decode()
+        return offline(html).replace('<img id="_anim_img', f'<img src="{src}" id="_anim_img', 1)
 
     def _repr_html_(self) -> str:
         return self.html

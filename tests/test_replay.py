@@ -104,7 +104,8 @@ def test_a_dead_guide_worker_has_a_failed_bar_and_no_idle_tail():
 @pytest.mark.timeout(120)
 def test_html_is_self_contained_and_small(report):
     html = replay(report, report, frames=40).html
-    assert "<script" in html and html.count("data:image/png;base64") == 40
+    assert "<script" in html and html.count("data:image/png;base64") == 40 + 1  # the frames, and a still
+    assert '<img src="data:image/png;base64,' in html  # shown before (or without) the script
     assert "http" not in html and "fa fa-" not in html  # nothing fetched from the network, even icons
     assert len(html) < 2_000_000  # well inside notebook and embed limits
 
