@@ -449,3 +449,21 @@ def test_your_turn_cells_hold_starters_and_show_no_solution(stem):
     assert not [line for line in live if ".solution()" in line or ".hint()" in line]
     assert any("= ____" in source for source in code)  # the prediction is blank
     assert any("raise NotImplementedError" in source for source in code)  # the code task is a starter
+
+
+def test_p01_failure_count_prediction():
+    q = walk01.q3
+    assert q.check(reference(walk01, q, "my_prediction"))
+    assert q.check(6) and q.check(np.int64(6)) and q.check(6.0)
+    catalogue = {
+        0.3: "the rate, a fraction",
+        30: "the rate in percent",
+        14: "how many succeed",
+        9: "what this one sample gave",
+        7: "within the usual spread",
+        20: "20 of 20?",
+    }
+    for wrong, words in catalogue.items():
+        status, message = verdict(q, wrong)
+        assert status == "incorrect" and words in message and "this seeded sample of 20 had 9" in message, message
+    assert verdict(q, walk01.____)[0] == "not attempted"

@@ -20,7 +20,7 @@ from ..router import Router
 from ..timing import format_seconds
 from ._core import BLANK, Incorrect, Question, call_bounded
 
-__all__ = ["BLANK", "Prediction", "____", "q1", "q2"]
+__all__ = ["BLANK", "Prediction", "____", "q1", "q2", "q3"]
 
 ____ = BLANK  # the blank a learner replaces by a number
 
@@ -100,7 +100,7 @@ class Rendezvous:
 
     name = "rendezvous"
 
-    def __init__(self, n: int, parties: int, patience: float = 0.15, step: float = 0.004):
+    def __init__(self, n: int, parties: int, patience: float = 0.3, step: float = 0.004):
         self.n, self.parties, self.patience, self.step = n, parties, patience, step
         self.calls: list[tuple[Any, str]] = []
         self.in_flight = self.max_in_flight = 0
@@ -195,5 +195,45 @@ class _CountingRouter(Router):
         return super().submit(request, timeout=timeout)
 
 
+class FailureCountPrediction(Question):
+    title = "Predict: how many of 20 requests fail at a 30 % failure rate?"
+    expects = "a number of requests"
+    N, RATE, SEED = 20, 0.3, 1
+    hints = (
+        "Each request fails with probability 0.3, independently of the others.",
+        "On average, a fraction 0.3 of the 20 requests fail: the expected count is n · p.",
+    )
+    solution_text = """
+        my_prediction = 20 * 0.3  # n · p = 6 on average; a single sample of 20 wanders around it
+    """
+
+    def _check(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+            raise Incorrect(f"give a number of requests, like 10; got {value!r}")
+        from ..sources import SimulatedSource
+
+        source = SimulatedSource("primary", latency=0, failure_rate=self.RATE, seed=self.SEED)
+        failed = len(Router(source, workers=4).run([f"DataRequest-{i}" for i in range(self.N)]).failed)
+        model, spread = self.N * self.RATE, math.sqrt(self.N * self.RATE * (1 - self.RATE))
+        sample = (
+            f"The model n · p = {model:g}, give or take {spread:.1f}; this seeded sample of {self.N} had {failed} "
+            "failures: twenty draws wander around the average."
+        )
+        if math.isclose(value, model, abs_tol=0.5):
+            return sample
+        if math.isclose(value, self.RATE):
+            raise Incorrect(f"{value:g} is the rate, a fraction; the question asks how many requests. {sample}")
+        if math.isclose(value, self.RATE * 100):
+            raise Incorrect(f"{value:g} is the rate in percent; the question asks how many of {self.N}. {sample}")
+        if math.isclose(value, self.N - model, abs_tol=0.5):
+            raise Incorrect(f"{value:g} is how many succeed on average; the question asks how many fail. {sample}")
+        if value == failed:
+            raise Incorrect(f"{value:g} is what this one sample gave; the question asks for the average. {sample}")
+        if abs(value - model) <= spread:
+            raise Incorrect(f"{value:g} is within the usual spread, but the average is n · p. {sample}")
+        raise Incorrect(f"{value:g} of {self.N}? {sample}")
+
+
 q1 = MakespanPrediction("q1")
 q2 = CollectAnswers("q2")
+q3 = FailureCountPrediction("q3")

@@ -114,7 +114,7 @@ class SentinelWorker(Question):
     LATER = tuple(f"DataRequest-{i}" for i in range(6, 10))  # queued after the queue was empty for a while
     FAILING = "DataRequest-4"
     WORKERS = 3
-    PAUSE = 0.1  # the queue stays empty this long between the two batches
+    PAUSE = 0.25  # the queue stays empty this long between the two batches
     BOUND = 2.0  # every wait of the check
     hints = (
         "Loop: request = tasks.get() with no timeout (a STOP will come); if `request is ex.STOP`, leave.",
