@@ -229,7 +229,7 @@ class Replay:
                 rectangle.set_hatch("//" if bar.kind == "idle" else None)
             cursor = below.axvline(0, color="black", linewidth=0.8)
             below.set_xlim(0, self.horizon * ms)
-            below.set_ylim(len(tl.workers) - 0.5, -0.5)
+            below.set_ylim(max(len(tl.workers), 1) - 0.5, -0.5)  # an empty run still gets one row
             below.set_yticks(range(len(tl.workers)), tl.workers, fontsize="small")
             below.set_xlabel("ms since the run started", fontsize="small")
             below.tick_params(labelsize="small")
