@@ -12,6 +12,8 @@ from .timing import clock, format_seconds
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
 
+    from .replay import Replay
+
 __all__ = [
     "Attempt",
     "Outcome",
@@ -277,6 +279,12 @@ class Report:
             for a in o.attempts
         ]
         return pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
+
+    def replay(self, *others: Any, titles: Sequence[str] | None = None, frames: int = 30) -> Replay:
+        """An animated timeline of this run (and ``others`` beside it): see ``ella_lab.replay``."""
+        from .replay import replay
+
+        return replay(self, *others, titles=titles, frames=frames)
 
     def __repr__(self) -> str:
         s = self.summary()

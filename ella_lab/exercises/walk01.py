@@ -1,0 +1,239 @@
+"""The "Your turn" exercises of notebook 01, the mission: ``from ella_lab.exercises import walk01 as ex``.
+
+q1 predicts a makespan before it is measured; q2 hands requests to a router with ``submit()`` and
+collects the answers from their futures. ``Prediction`` (a number checked against a model *and* a
+measurement) is shared by the walkthrough's other exercise modules.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from numbers import Real
+from typing import Any
+
+from ..outcome import Outcome
+from ..router import Router
+from ..timing import format_seconds
+from ._core import BLANK, Incorrect, Question, call_bounded
+
+__all__ = ["BLANK", "Prediction", "____", "q1", "q2", "q3"]
+
+____ = BLANK  # the blank a learner replaces by a number
+
+
+class Prediction(Question):
+    """A number of seconds predicted before a measurement: checked against a model, then compared with a run.
+
+    Subclasses set ``model`` (seconds), ``formula`` (how the model is computed), ``mistakes`` as
+    ``(wrong value, what went wrong)`` pairs, ``gap`` (why a measurement sits above the model), and
+    write ``measure()`` (runs the experiment, returns seconds). Within ``tolerance`` of the model is correct.
+    """
+
+    expects = "a number of seconds, like 0.25"
+    model: float = math.nan
+    formula = ""
+    tolerance = 0.05  # relative
+    mistakes: Sequence[tuple[float, str]] = ()
+    gap = "time.sleep wakes a little late and each thread takes a moment to start"
+
+    def measure(self) -> float:
+        raise NotImplementedError
+
+    def _check(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+            raise Incorrect(f"give a number of seconds, like 0.25; got {value!r}")
+        value = float(value)
+        measured = self.measure()
+        off = (measured / self.model - 1) * 100
+        run = f"The run took {format_seconds(measured)}, {off:+.0f} % from the model: {self.gap}."
+        if math.isclose(value, self.model, rel_tol=self.tolerance):
+            return f"you said {value:g} s; the model {self.formula} = {self.model:g} s. {run}"
+        if math.isclose(value, self.model * 1000, rel_tol=self.tolerance):
+            raise Incorrect(f"{value:g} is right in milliseconds; give seconds ({self.model:g}). {run}")
+        for wrong, why in self.mistakes:
+            if math.isclose(value, wrong, rel_tol=1e-3):
+                raise Incorrect(f"{value:g} s: {why} {run}")
+        factor = value / self.model if self.model else math.inf
+        how_far = f"{factor:.2g}× the model" if factor > 0 else "not even positive"
+        raise Incorrect(f"{value:g} s is {how_far}; work it out with {self.formula}. {run}")
+
+
+class MakespanPrediction(Prediction):
+    title = "Predict: 10 requests on 4 workers"
+    model = 0.15
+    formula = "⌈10/4⌉ · 0.05 s"
+    mistakes = (
+        (0.125, "that is N·L/K; a request cannot be split between workers, so count whole rounds (round up)."),
+        (0.1, "that is ⌊10/4⌋ rounds; the last, partial round still takes a full latency: round up."),
+        (0.5, "that is one worker alone (N·L); four fetches are in flight at once."),
+        (0.2, "that is one round too many: ⌈10/4⌉ = 3 rounds, not 4."),
+        (3.0, "that is the number of rounds; multiply by the latency, 0.05 s."),
+    )
+    hints = (
+        "Each worker handles one request at a time, so the workers run in rounds of 4 requests.",
+        "10 requests in rounds of 4: how many rounds, counting the last, partial one? Each lasts L = 0.05 s.",
+    )
+    solution_text = """
+        import math
+
+        my_prediction = math.ceil(10 / 4) * 0.05  # 3 rounds of 50 ms = 0.15 s
+    """
+
+    def measure(self) -> float:
+        from ..sources import SimulatedSource
+
+        requests = [f"DataRequest-{i}" for i in range(10)]
+        return Router(SimulatedSource("primary", latency=0.05), workers=4).run(requests).wall_s
+
+
+class Rendezvous:
+    """A source that records every call (request, thread, start, end) and how many ran at once.
+
+    Each call waits until ``parties`` calls are in flight together (or ``patience`` seconds pass), so
+    calls that are sent one at a time show up as ``max_in_flight == 1``. Answers take longer for earlier
+    requests, so they complete in the reverse order of submission.
+    """
+
+    name = "rendezvous"
+
+    def __init__(self, n: int, parties: int, patience: float = 0.3, step: float = 0.004):
+        self.n, self.parties, self.patience, self.step = n, parties, patience, step
+        self.calls: list[tuple[Any, str]] = []
+        self.in_flight = self.max_in_flight = 0
+        self._lock = threading.Condition()
+
+    def __call__(self, request: Any) -> str:
+        with self._lock:
+            self.calls.append((request, threading.current_thread().name))
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._lock.notify_all()
+            self._lock.wait_for(lambda: self.in_flight >= self.parties, timeout=self.patience)
+        index = int(str(request).rsplit("-", 1)[-1])
+        time.sleep(self.step * (self.n - index))  # the first submitted answers last
+        with self._lock:
+            self.in_flight -= 1
+        return f"Result for {request}"
+
+
+class CollectAnswers(Question):
+    title = "Submit every request, then collect every answer"
+    expects = "a function submit_all(router, requests)"
+    REQUESTS = tuple(f"DataRequest-{i}" for i in range(6))
+    WORKERS = 3
+    hints = (
+        "router.submit(request) returns a Future at once; future.result(timeout=...) waits for its Outcome.",
+        "First submit every request (a list of futures), and only then wait for each future, in the same order.",
+    )
+    solution_text = """
+        def submit_all(router, requests):
+            futures = [router.submit(request) for request in requests]
+            return [future.result(timeout=5) for future in futures]
+    """
+
+    def _check(self, submit_all: Any) -> str:
+        if not callable(submit_all):
+            raise Incorrect(f"expected a function submit_all(router, requests), got {submit_all!r}")
+        source = Rendezvous(len(self.REQUESTS), self.WORKERS)
+        submitted: list[Any] = []
+        router = _CountingRouter(source, self.WORKERS, submitted)
+        router.__enter__()  # start its workers, as `with Router(...) as router:` does
+        try:
+            got = call_bounded(submit_all, router, list(self.REQUESTS), timeout=5.0, what="submit_all")
+        finally:
+            router.close(cancel_pending=True, timeout=2.0)
+        return self._judge_answers(got, source, submitted)
+
+    def _judge_answers(self, got: Any, source: Rendezvous, submitted: list[Any]) -> str:
+        n = len(self.REQUESTS)
+        if got is None:
+            raise Incorrect("submit_all returned None: did you print the answers instead of returning them?")
+        if not isinstance(got, (list, tuple)):
+            raise Incorrect(f"submit_all should return a list of Outcomes, got {type(got).__name__}: {got!r:.80}")
+        if any(isinstance(item, Future) for item in got):
+            raise Incorrect("submit_all returned Future objects: call .result(timeout=...) on each to get its answer.")
+        fetched = [request for request, _ in source.calls]
+        twice = sorted({r for r in fetched if fetched.count(r) > 1})
+        if twice or len(submitted) > n:
+            again = twice[0] if twice else submitted[0]
+            raise Incorrect(f"{again} was submitted more than once: one submit per request.")
+        if not submitted:
+            raise Incorrect("nothing was submitted to the router it was given: call router.submit(request).")
+        if len(got) != n:
+            raise Incorrect(f"submit_all returned {len(got)} answers for {n} requests: every request needs its answer.")
+        if not all(isinstance(item, Outcome) for item in got):
+            raise Incorrect(
+                f"the answers should be the Outcome records that the futures hold; got {got[0]!r:.60} ... "
+                "(return future.result(), not its .value)"
+            )
+        if [o.request for o in got] != list(self.REQUESTS):
+            raise Incorrect(
+                "the answers are not in the order of the requests: they finished in another order "
+                "(as_completed gives them as they finish); wait for the futures in the order you submitted them."
+            )
+        if source.max_in_flight < 2:
+            raise Incorrect(
+                "the requests ran one at a time: you waited for each answer before submitting the next. "
+                "Submit all of them first, then wait."
+            )
+        return f"{n} requests in flight together ({source.max_in_flight} at once), every answer in order."
+
+
+class _CountingRouter(Router):
+    """A router that remembers what was submitted to it."""
+
+    def __init__(self, source: Callable, workers: int, submitted: list[Any]):
+        super().__init__(source, workers=workers)
+        self._submitted = submitted
+
+    def submit(self, request: Any, *, timeout: float | None = None) -> Future:
+        self._submitted.append(request)
+        return super().submit(request, timeout=timeout)
+
+
+class FailureCountPrediction(Question):
+    title = "Predict: how many of 20 requests fail at a 30 % failure rate?"
+    expects = "a number of requests"
+    N, RATE, SEED = 20, 0.3, 1
+    hints = (
+        "Each request fails with probability 0.3, independently of the others.",
+        "On average, a fraction 0.3 of the 20 requests fail: the expected count is n · p.",
+    )
+    solution_text = """
+        my_prediction = 20 * 0.3  # n · p = 6 on average; a single sample of 20 wanders around it
+    """
+
+    def _check(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+            raise Incorrect(f"give a number of requests, like 10; got {value!r}")
+        from ..sources import SimulatedSource
+
+        source = SimulatedSource("primary", latency=0, failure_rate=self.RATE, seed=self.SEED)
+        failed = len(Router(source, workers=4).run([f"DataRequest-{i}" for i in range(self.N)]).failed)
+        model, spread = self.N * self.RATE, math.sqrt(self.N * self.RATE * (1 - self.RATE))
+        sample = (
+            f"The model n · p = {model:g}, give or take {spread:.1f}; this seeded sample of {self.N} had {failed} "
+            "failures: twenty draws wander around the average."
+        )
+        if math.isclose(value, model, abs_tol=0.5):
+            return sample
+        if math.isclose(value, self.RATE):
+            raise Incorrect(f"{value:g} is the rate, a fraction; the question asks how many requests. {sample}")
+        if math.isclose(value, self.RATE * 100):
+            raise Incorrect(f"{value:g} is the rate in percent; the question asks how many of {self.N}. {sample}")
+        if math.isclose(value, self.N - model, abs_tol=0.5):
+            raise Incorrect(f"{value:g} is how many succeed on average; the question asks how many fail. {sample}")
+        if value == failed:
+            raise Incorrect(f"{value:g} is what this one sample gave; the question asks for the average. {sample}")
+        if abs(value - model) <= spread:
+            raise Incorrect(f"{value:g} is within the usual spread, but the average is n · p. {sample}")
+        raise Incorrect(f"{value:g} of {self.N}? {sample}")
+
+
+q1 = MakespanPrediction("q1")
+q2 = CollectAnswers("q2")
+q3 = FailureCountPrediction("q3")

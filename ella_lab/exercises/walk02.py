@@ -1,0 +1,155 @@
+"""The "Your turn" exercises of notebook 02, the environment: ``from ella_lab.exercises import walk02 as ex``.
+
+q1 predicts what a fresh virtual environment can import (then makes one and counts); q2 finds an
+environment's own ``python`` without activating it, the way ``make`` does, and runs it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import subprocess
+import sys
+import tempfile
+from numbers import Real
+from pathlib import Path, PureWindowsPath
+from typing import Any
+
+from ._core import BLANK, Incorrect, Question, call_bounded
+
+__all__ = ["BLANK", "____", "fresh_env_packages", "q1", "q2"]
+
+____ = BLANK
+
+
+def make_env(folder: Path) -> Path:
+    """``python3 -m venv --without-pip folder/ella_env``, bounded; returns the environment's folder."""
+    env = folder / "ella_env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=60)
+    return env
+
+
+def posix_python(env: Path) -> Path:
+    return env / "bin" / "python"
+
+
+def fresh_env_packages() -> int:
+    """How many installed distributions a brand-new ``--without-pip`` venv's python can see."""
+    count = "import importlib.metadata as m; print(len(list(m.distributions())))"
+    with tempfile.TemporaryDirectory() as folder:
+        env = make_env(Path(folder))
+        python = env / "Scripts" / "python.exe" if sys.platform == "win32" else posix_python(env)
+        # -I: isolated, so neither this folder nor PYTHON* variables add anything to what it sees
+        done = subprocess.run([str(python), "-I", "-c", count], capture_output=True, text=True, timeout=60, cwd=folder)
+    return int(done.stdout.strip())
+
+
+class FreshEnvPackages(Question):
+    title = "Predict: how many packages does a new venv have?"
+    expects = "a whole number"
+    hints = (
+        "A virtual environment has its own, separate site-packages folder.",
+        "Packages installed in this kernel's environment are not copied into a new one; --without-pip leaves "
+        "out even pip.",
+    )
+    solution_text = """
+        my_prediction = 0  # a new environment is empty: isolation is its point; --without-pip leaves out even pip
+    """
+
+    def _check(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+            raise Incorrect(f"give a whole number of packages, like 3; got {value!r}")
+        measured = fresh_env_packages()
+        here = len(list(importlib.metadata.distributions()))
+        seen = f"A fresh environment made just now holds {measured}; this kernel's holds {here}."
+        if value == measured:
+            return f"{seen} Nothing installed here leaks into a new environment: that is what isolation means."
+        if value == here:
+            raise Incorrect(
+                f"{value:g} is what this kernel's environment holds. {seen} A venv starts empty, with its own "
+                "site-packages."
+            )
+        if value == measured + 1:
+            raise Incorrect(
+                f"{value:g}: pip, perhaps? {seen} `--without-pip` leaves out even pip (without that flag, venv "
+                "copies in the pip bundled with Python)."
+            )
+        raise Incorrect(f"{value:g} packages? {seen} A new environment starts empty: nothing is shared.")
+
+
+class EnvPython(Question):
+    title = "An environment's own python, without activating it"
+    expects = "a function env_python(env_dir, windows=False)"
+    hints = (
+        "On Linux and macOS a venv keeps its programs in env_dir/bin; on Windows in env_dir\\Scripts.",
+        "The interpreter is `python` there, and `python.exe` on Windows. Path(env_dir) / ... builds the path.",
+    )
+    solution_text = """
+        from pathlib import Path
+
+        def env_python(env_dir, windows=False):
+            if windows:
+                return Path(env_dir) / "Scripts" / "python.exe"
+            return Path(env_dir) / "bin" / "python"
+    """
+
+    def _check(self, env_python: Any) -> str:
+        if not callable(env_python):
+            raise Incorrect(f"expected a function env_python(env_dir, windows=False), got {env_python!r}")
+        with tempfile.TemporaryDirectory() as folder:
+            env = make_env(Path(folder))
+            got = call_bounded(env_python, env, what="env_python")
+            self._judge_posix(got, env)
+            try:
+                prefix = subprocess.run(
+                    [str(got), "-I", "-c", "import sys; print(sys.prefix)"],
+                    capture_output=True, text=True, timeout=30, cwd=folder,
+                ).stdout.strip()  # fmt: skip
+            except OSError as exc:
+                raise Incorrect(f"{got} could not be run as a program ({exc.strerror}): is it python?") from None
+            if Path(prefix).resolve() != env.resolve():
+                raise Incorrect(f"{got} runs, but its sys.prefix is {prefix}, not the environment.")
+        windows_env = PureWindowsPath("C:/class/ella_env")
+        got = call_bounded(env_python, str(windows_env), True, what="env_python")
+        self._judge_windows(got, windows_env)
+        return "it names the env's own python on both systems; running it gives sys.prefix == the environment."
+
+    @staticmethod
+    def _judge_posix(got: Any, env: Path) -> None:
+        if got is None:
+            raise Incorrect("env_python returned None: did you print the path instead of returning it?")
+        if not isinstance(got, (str, Path)):
+            raise Incorrect(f"env_python should return a path (str or Path), got {type(got).__name__}: {got!r}")
+        path = Path(got)
+        if path.absolute() == Path(sys.executable).absolute():  # not resolved: a venv's python is a link
+            raise Incorrect("that is this kernel's python (sys.executable), not the environment's.")
+        if not path.is_absolute() and not str(path).startswith(str(env)):
+            raise Incorrect(f"{got!r} is not inside the environment {env}: build it from env_dir.")
+        if "Scripts" in path.parts:
+            raise Incorrect(f"{got}: `Scripts` is the Windows layout; on Linux and macOS it is env_dir/bin.")
+        if path.parent == env:
+            raise Incorrect(f"{got}: the interpreter is not at the top of the environment, but in its bin folder.")
+        if path.name.endswith(".exe"):
+            raise Incorrect(f"{got}: `.exe` is for Windows only; on Linux and macOS the program is `python`.")
+        if not path.exists():
+            raise Incorrect(f"{got} does not exist: look inside {env / 'bin'}.")
+
+    @staticmethod
+    def _judge_windows(got: Any, env: PureWindowsPath) -> None:
+        if got is None:
+            raise Incorrect("env_python(..., windows=True) returned None: did you handle the Windows case?")
+        shown = str(PureWindowsPath(str(got)))
+        parts = PureWindowsPath(shown).parts
+        if parts[: len(env.parts)] != env.parts:
+            raise Incorrect(f"env_python({str(env)!r}, windows=True) gave {shown}, which is not inside the env.")
+        rest = [p.lower() for p in parts[len(env.parts) :]]
+        if rest and rest[0] == "bin":
+            raise Incorrect(f"on Windows a venv keeps its programs in Scripts, not bin: got {shown}.")
+        if rest == ["scripts", "python"]:
+            raise Incorrect(f"on Windows the interpreter is python.exe: got {shown}.")
+        if rest != ["scripts", "python.exe"]:
+            raise Incorrect(f"env_python({str(env)!r}, windows=True) gave {shown}; expected ...\\Scripts\\python.exe.")
+
+
+q1 = FreshEnvPackages("q1")
+q2 = EnvPython("q2")

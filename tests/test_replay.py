@@ -1,0 +1,145 @@
+"""The replay's frame data is the run's: queue length = queued but not yet taken; one bar per request, per worker."""
+
+import pytest
+
+from ella_lab.guide import run_guide_router
+from ella_lab.outcome import Attempt, Outcome, Report
+from ella_lab.replay import Replay, Timeline, replay, timeline
+
+T0 = 100.0  # perf_counter readings have an arbitrary origin: the replay must subtract the run's start
+
+
+def outcome(request, worker, queued, started, finished, *, ok=True, source="primary", first="primary"):
+    error = None if ok else ConnectionError(request)
+    attempts = (Attempt(first, 0, error, T0 + started, T0 + finished),)
+    return Outcome(
+        request, ok, request if ok else None, error, source if ok else None, attempts, worker,
+        T0 + queued, T0 + started, T0 + finished,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def report():
+    """Two workers, four requests: two queued at 0 and taken at once, two queued at 0.1 and taken later."""
+    return Report(
+        [
+            outcome("a", "worker-0", 0.0, 0.0, 0.2),
+            outcome("b", "worker-1", 0.0, 0.0, 0.3, source="backup"),  # fell back
+            outcome("c", "worker-0", 0.1, 0.2, 0.4, ok=False),
+            outcome("d", "worker-1", 0.1, 0.3, 0.5),
+        ],
+        workers=2,
+        started_at=T0,
+        finished_at=T0 + 0.5,
+    )
+
+
+def test_queue_length_counts_queued_but_not_started(report):
+    tl = timeline(report)
+    assert [tl.queue_length(t) for t in (-0.01, 0.0, 0.05, 0.1, 0.25, 0.35, 0.5)] == [0, 0, 0, 2, 1, 0, 0]
+    assert tl.max_queue_length() == 2
+    assert tl.end == pytest.approx(0.5)
+
+
+def test_one_bar_per_request_from_start_to_finish_on_its_worker(report):
+    tl = timeline(report, "hand-made")
+    assert tl.title == "hand-made" and tl.workers == ("worker-0", "worker-1")
+    spans = [(b.worker, b.request, round(b.start, 9), round(b.end, 9), b.kind) for b in tl.bars]
+    assert spans == [
+        ("worker-0", "a", 0.0, 0.2, "ok"),
+        ("worker-1", "b", 0.0, 0.3, "fell back"),
+        ("worker-0", "c", 0.2, 0.4, "failed"),
+        ("worker-1", "d", 0.3, 0.5, "ok"),
+    ]
+
+
+def test_bars_grow_frame_by_frame(report):
+    tl = timeline(report)
+    shown = tl.bars_at(0.25)
+    assert [b.request for b in shown] == ["a", "b", "c"]  # d has not started
+    assert [round(b.end, 9) for b in shown] == [0.2, 0.25, 0.25]  # cut at the frame's time
+
+
+def test_frame_data(report):
+    r = replay(report, frames=6)
+    assert isinstance(r, Replay) and len(r.times) == 6
+    assert r.times[0] == 0 and r.times[-1] == pytest.approx(0.5)
+    queued_not_started = [
+        sum(o.queued_at - T0 <= t for o in report) - sum(o.started_at - T0 <= t for o in report) for t in r.times
+    ]
+    assert r.queue_lengths == [queued_not_started] and max(queued_not_started) == 2
+    assert r.bars_shown == [[sum(o.started_at - T0 <= t for o in report) for t in r.times]]
+    assert r.bars_shown[0][0] == 2 and r.bars_shown[0][-1] == 4
+
+
+def test_side_by_side_share_one_time_axis(report):
+    short = Report(report.outcomes[:2], workers=2, started_at=T0, finished_at=T0 + 0.3)
+    r = report.replay(short, titles=["four", "two"], frames=6)
+    assert [tl.title for tl in r.timelines] == ["four", "two"]
+    assert r.times[-1] == pytest.approx(0.5)  # the longer run sets the axis
+    assert [bars[-1] for bars in r.bars_shown] == [4, 2]
+
+
+@pytest.mark.timeout(30)
+def test_the_guides_run_shows_its_idle_tail():
+    run = run_guide_router(3, 6, latency=0.01, idle_timeout=0.05)
+    tl = timeline(run)
+    served = [b for b in tl.bars if b.kind == "ok"]
+    idle = [b for b in tl.bars if b.kind == "idle"]
+    assert sorted(b.request for b in served) == run.requests
+    assert len(idle) == 3 and all(b.end == run.wall_s for b in idle)  # every worker waits until the run returns
+    assert all(b.end - b.start >= 0.05 * 0.9 for b in idle)  # at least its get(timeout=...)
+    assert tl.max_queue_length() == 6 and tl.queue_length(run.wall_s) == 0
+
+
+@pytest.mark.timeout(30)
+def test_a_dead_guide_worker_has_a_failed_bar_and_no_idle_tail():
+    run = run_guide_router(2, 4, latency=0.01, idle_timeout=0.05, fail_on={"DataRequest-1"}, join_timeout=0.3)
+    tl = timeline(run)
+    (dead,) = run.died
+    assert [b.request for b in tl.bars if b.kind == "failed"] == ["DataRequest-1"]
+    assert not [b for b in tl.bars if b.kind == "idle" and b.worker == dead]
+
+
+@pytest.mark.timeout(120)
+def test_html_is_self_contained_and_small(report):
+    html = replay(report, report, frames=40).html
+    assert "<script" in html and html.count("data:image/png;base64") == 40 + 1  # the frames, and a still
+    assert '<img src="data:image/png;base64,' in html  # shown before (or without) the script
+    assert "http" not in html and "fa fa-" not in html  # nothing fetched from the network, even icons
+    assert len(html) < 2_000_000  # well inside notebook and embed limits
+
+
+def test_a_timeline_passes_through(report):
+    tl = timeline(report)
+    assert timeline(tl) is tl and isinstance(tl, Timeline)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "words"),
+    [
+        ((), {}, TypeError, "at least one run"),
+        (("report",), {}, TypeError, "run must be a Report"),
+        ((None,), {}, TypeError, "run must be a Report"),
+        ((1.5,), {}, TypeError, "run must be a Report"),
+    ],
+)
+def test_bad_runs(args, kwargs, error, words):
+    with pytest.raises(error, match=words):
+        replay(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"frames": 61}, ValueError, "frames must be <= 60"),
+        ({"frames": 1}, ValueError, "frames must be >= 2"),
+        ({"frames": 10.0}, TypeError, "frames must be an int"),
+        ({"titles": "one"}, ValueError, "titles must give one title per run"),
+        ({"titles": ["a", "b"]}, ValueError, "titles must give one title per run"),
+        ({"fps": 0}, ValueError, "fps must be >= 1"),
+    ],
+)
+def test_bad_options(report, kwargs, error, words):
+    with pytest.raises(error, match=words):
+        replay(report, **kwargs)

@@ -1,0 +1,469 @@
+"""The "Your turn" exercises of notebooks 01-03: each check passes its reference and an alternative correct answer,
+and rejects the wrong answers learners write, with a message that names the bug."""
+
+import importlib.metadata
+import json
+import os
+import queue
+import sys
+import textwrap
+import threading
+from concurrent.futures import as_completed
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ella_lab.exercises import BLANK, walk01, walk02, walk03
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def reference(module, question, name):
+    """The answer that the question's own solution() prints, run as code."""
+    namespace = {"ex": module}
+    exec(textwrap.dedent(question.solution_text), namespace)
+    return namespace[name]
+
+
+def verdict(question, answer):
+    result = question.check(answer)
+    return result.status, result.message
+
+
+def starter(*args, **kwargs):
+    raise NotImplementedError
+
+
+def hangs(*args, **kwargs):
+    threading.Event().wait(30)
+
+
+def never_correct(question, *answers):
+    for answer in answers:
+        assert verdict(question, answer)[0] in ("incorrect", "not attempted"), answer
+
+
+# -- predictions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_name"),
+    [(walk01.q1, "my_prediction"), (walk02.q1, "my_prediction"), (walk03.q1, "my_prediction")],
+    ids=["01", "02", "03"],
+)
+def test_predictions_pass_their_reference_and_refuse_blanks(question, answer_name):
+    module = {walk01.q1: walk01, walk02.q1: walk02, walk03.q1: walk03}[question]
+    assert question.check(reference(module, question, answer_name))
+    for blank in (BLANK, None, module.____):
+        assert verdict(question, blank)[0] == "not attempted"
+    for junk in ("0.15", True, [0.15], float("nan")):
+        status, message = verdict(question, junk)
+        assert status == "incorrect" and "give a" in message
+
+
+def test_p01_makespan_prediction():
+    q = walk01.q1
+    status, message = verdict(q, np.float64(0.15))  # any real number type
+    assert status == "correct" and "the model ⌈10/4⌉ · 0.05 s = 0.15 s" in message and "The run took" in message
+    assert q.check(0.155) and q.check(np.int64(0) + 0.15)  # within 5 % of the model
+    catalogue = {
+        0.125: "a request cannot be split between workers",
+        0.1: "round up",
+        0.5: "one worker alone",
+        0.2: "one round too many",
+        3: "the number of rounds",
+        150: "right in milliseconds",
+        0.7: "4.7× the model",
+    }
+    for wrong, words in catalogue.items():
+        status, message = verdict(q, wrong)
+        assert status == "incorrect" and words in message, (wrong, message)
+        assert "The run took" in message and "from the model" in message  # how far the measurement was, and why
+
+
+def test_p03_guide_run_prediction():
+    q = walk03.q1
+    assert q.check(0.25) and q.check(np.float32(0.25))
+    catalogue = {
+        0.15: "the work alone",
+        0.225: "a request cannot be split",
+        0.2: "partial round",
+        0.35: "the tail counts once",
+        0.45: "one worker alone",
+        250: "right in milliseconds",
+        -1: "not even positive",
+    }
+    for wrong, words in catalogue.items():
+        status, message = verdict(q, wrong)
+        assert status == "incorrect" and words in message, (wrong, message)
+
+
+def test_p02_fresh_env_prediction():
+    q = walk02.q1
+    assert q.check(0) and q.check(0.0) and q.check(np.int64(0))
+    assert "pip, perhaps" in verdict(q, 1)[1]
+    assert "starts empty" in verdict(q, 7)[1]
+    assert "this kernel's environment" in verdict(q, len(list(importlib.metadata.distributions())))[1]
+
+
+# -- 01 q2: submit every request, then collect ------------------------------------------------
+
+
+def submit_all_alternative(router, requests):
+    pending = {}
+    for i, request in enumerate(requests):
+        pending[i] = router.submit(request)
+    return [pending[i].result(timeout=5) for i in range(len(requests))]
+
+
+def test_p01_submit_all():
+    q = walk01.q2
+    assert q.check(reference(walk01, q, "submit_all"))
+    assert q.check(submit_all_alternative)
+    catalogue = [
+        (lambda router, requests: [router.submit(r).result(timeout=5) for r in requests], "ran one at a time"),
+        (
+            lambda router, requests: [f.result() for f in as_completed([router.submit(r) for r in requests])],
+            "not in the order of the requests",
+        ),
+        (lambda router, requests: [router.submit(r) for r in requests], "returned Future objects"),
+        (
+            lambda router, requests: [router.submit(r).result(5).value for r in requests],
+            "should be the Outcome records",
+        ),
+        (lambda router, requests: print([router.submit(r) for r in requests]), "did you print"),
+        (
+            lambda router, requests: [f.result(5) for f in [router.submit(r) for r in requests[:-1]]],
+            "5 answers for 6 requests",
+        ),
+        (
+            lambda router, requests: [f.result(5) for f in [router.submit(r) for r in requests + requests[:1]]][:-1],
+            "submitted more than once",
+        ),
+        (lambda router, requests: [], "nothing was submitted"),
+        (hangs, "did not return within"),
+    ]
+    for answer, words in catalogue:
+        status, message = verdict(q, answer)
+        assert status == "incorrect" and words in message, message
+    assert verdict(q, starter)[0] == "not attempted"
+    assert "expected a function" in verdict(q, 42)[1]
+
+
+# -- 02 q2: the environment's own python -------------------------------------------------------
+
+
+def env_python_alternative(env_dir, windows=False):
+    folder, program = ("Scripts", "python.exe") if windows else ("bin", "python3")
+    return os.path.join(str(env_dir), folder, program)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the check builds and runs a POSIX venv")
+def test_p02_env_python():
+    q = walk02.q2
+    assert q.check(reference(walk02, q, "env_python"))
+    assert q.check(env_python_alternative)
+    catalogue = [
+        (lambda e, windows=False: Path(e) / "bin" / ("python.exe" if windows else "python"), "Scripts, not bin"),
+        (lambda e, windows=False: Path(e) / "bin" / "python", "Scripts, not bin"),  # forgot Windows
+        (lambda e, windows=False: Path(e) / "Scripts" / "python.exe", "the Windows layout"),
+        (lambda e, windows=False: Path(e) / ("Scripts" if windows else "bin") / "python", "python.exe"),
+        (lambda e, windows=False: Path(e) / ("Scripts" if windows else "bin") / "python.exe", "Windows only"),
+        (lambda e, windows=False: sys.executable, "this kernel's python"),
+        (lambda e, windows=False: Path(e) / "python", "in its bin folder"),
+        (lambda e, windows=False: print(Path(e) / "bin" / "python"), "did you print"),
+        (lambda e, windows=False: 42, "should return a path"),
+        (lambda e, windows=False: Path(e) / "bin" / "activate", "could not be run as a program"),
+    ]
+    for answer, words in catalogue:
+        status, message = verdict(q, answer)
+        assert status == "incorrect" and words in message, message
+    assert verdict(q, starter)[0] == "not attempted"
+    assert verdict(q, hangs)[0] == "incorrect"
+
+
+# -- 03 q2: the sentinel worker ----------------------------------------------------------------
+
+STOP = walk03.STOP
+
+
+def sentinel_walrus(tasks, results, fetch):  # the alternative: the STOP's task_done() after the loop
+    while (request := tasks.get()) is not STOP:
+        try:
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = exc
+        finally:
+            tasks.task_done()
+    tasks.task_done()
+
+
+def guide_worker(tasks, results, fetch):  # the guide's: a timeout exit and no exception handling
+    while True:
+        try:
+            request = tasks.get(timeout=2)
+            results[request] = fetch(request)
+            tasks.task_done()
+        except queue.Empty:
+            break
+
+
+def leaves_when_empty(tasks, results, fetch):
+    while True:
+        try:
+            request = tasks.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def short_timeout(tasks, results, fetch):
+    while True:
+        try:
+            request = tasks.get(timeout=0.05)
+        except queue.Empty:
+            return
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def while_not_empty(tasks, results, fetch):
+    while not tasks.empty():
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def task_done_first(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        tasks.task_done()
+        if request is STOP:
+            return
+        try:
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = exc
+
+
+def stores_after_task_done(tasks, results, fetch):  # the fix as notebook 03 once printed it, STOP aside
+    while True:
+        request = tasks.get()
+        if request is STOP:
+            tasks.task_done()
+            return
+        try:
+            answer = fetch(request)
+        except Exception as exc:
+            answer = exc
+        finally:
+            tasks.task_done()
+        results[request] = answer
+
+
+def breaks_without_task_done(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        if request is STOP:
+            break
+        try:
+            results[request] = fetch(request)
+        except Exception as exc:
+            results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def no_except(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            results[request] = fetch(request)
+        finally:
+            tasks.task_done()
+
+
+def stringifies(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = str(exc)
+        finally:
+            tasks.task_done()
+
+
+def swallows(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception:
+                results[request] = None
+        finally:
+            tasks.task_done()
+
+
+def ignores_stop(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is not STOP:
+                try:
+                    results[request] = fetch(request)
+                except Exception as exc:
+                    results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def fetches_the_sentinel(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+            if request is STOP:
+                return
+        finally:
+            tasks.task_done()
+
+
+def fetches_twice(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                fetch(request)  # "to warm it up"
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def prints(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                print(fetch(request))
+            except Exception as exc:
+                print(exc)
+        finally:
+            tasks.task_done()
+
+
+SENTINEL_CATALOGUE = [
+    (guide_worker, "a worker died on ConnectionError"),
+    (no_except, "a worker died on ConnectionError"),
+    (leaves_when_empty, "the workers left while the queue was empty for a moment"),
+    (short_timeout, "the workers left while the queue was empty for a moment"),
+    (while_not_empty, "the workers left while the queue was empty for a moment"),
+    (task_done_first, "was called before it was fetched"),
+    (stores_after_task_done, "was stored after its task_done()"),
+    (breaks_without_task_done, "3 get() call(s) had no task_done(). The STOP needs its task_done() too"),
+    (stringifies, "store the exception object itself"),
+    (swallows, "should be the exception itself; got None"),
+    (ignores_stop, "a worker must return when it takes STOP"),
+    (fetches_the_sentinel, "fetch was called with the sentinel STOP"),
+    (fetches_twice, "was fetched 2 times"),
+    (prints, "nothing was stored in results"),
+    (lambda tasks, results, fetch: None, "no request was answered"),
+    (hangs, "still running after 2 s: is the loop stuck"),  # and says it may still run
+]
+
+
+def test_p03_sentinel_worker_passes_correct_loops():
+    q = walk03.q2
+    assert q.check(reference(walk03, q, "worker"))
+    assert q.check(sentinel_walrus)
+
+
+@pytest.mark.parametrize(("worker", "words"), SENTINEL_CATALOGUE, ids=lambda x: getattr(x, "__name__", None))
+def test_p03_sentinel_worker_names_the_bug(worker, words):
+    status, message = verdict(walk03.q2, worker)
+    assert status == "incorrect" and words in message, message
+
+
+def test_p03_sentinel_worker_starter_and_junk():
+    q = walk03.q2
+    assert verdict(q, starter)[0] == "not attempted"
+    assert verdict(q, BLANK)[0] == "not attempted"
+    assert "expected a function" in verdict(q, "worker")[1]
+
+
+# -- the notebooks: what Run All shows a learner -------------------------------------------------
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.parametrize("stem", ["01-mission", "02-environment", "03-threaded-router"])
+def test_your_turn_cells_hold_starters_and_show_no_solution(stem):
+    cells = json.loads((NOTEBOOKS / f"{stem}.ipynb").read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    checks = [c for c in cells if c["cell_type"] == "code" and ".check(" in "".join(c["source"])]
+    assert len(checks) >= 2  # a prediction and a piece of code
+    for cell in checks:
+        shown = "".join("".join(o.get("text", "")) for o in cell["outputs"])
+        assert "Not attempted yet" in shown, shown
+    live = [line for source in code for line in source.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in live if ".solution()" in line or ".hint()" in line]
+    assert any("= ____" in source for source in code)  # the prediction is blank
+    assert any("raise NotImplementedError" in source for source in code)  # the code task is a starter
+
+
+def test_p01_failure_count_prediction():
+    q = walk01.q3
+    assert q.check(reference(walk01, q, "my_prediction"))
+    assert q.check(6) and q.check(np.int64(6)) and q.check(6.0)
+    catalogue = {
+        0.3: "the rate, a fraction",
+        30: "the rate in percent",
+        14: "how many succeed",
+        9: "what this one sample gave",
+        7: "within the usual spread",
+        20: "20 of 20?",
+    }
+    for wrong, words in catalogue.items():
+        status, message = verdict(q, wrong)
+        assert status == "incorrect" and words in message and "this seeded sample of 20 had 9" in message, message
+    assert verdict(q, walk01.____)[0] == "not attempted"
