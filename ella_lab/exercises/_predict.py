@@ -1,0 +1,81 @@
+"""Predict-then-measure questions: the learner writes a number before the measurement runs, and the check
+compares it with the model and with what was measured, saying how far off it was and why."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from ._core import BLANK, CheckResult, Incorrect, Question
+
+__all__ = ["PredictQuestion", "real_number"]
+
+
+def real_number(value: Any, what: str) -> float:
+    """``value`` as a float when it is a real number of any type (int, float, numpy), else ``Incorrect``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise Incorrect(f"give {what} as a number, like 1.5; got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise Incorrect(f"give {what} as a finite number; got {value!r}")
+    return number
+
+
+def near(value: float, target: float, rel: float) -> bool:
+    """True when ``value`` is within ``rel`` (a fraction) of ``target``."""
+    return abs(value - target) <= rel * abs(target)
+
+
+class PredictQuestion(Question):
+    """A prediction judged against the model; the measurement, when given, is reported next to it.
+
+    Subclasses set ``expects``, ``unit`` and ``rel`` (how close to the model counts as right), and write
+    ``model()``, ``slip(value, model)`` (a named mistake, or None) and ``why(model, measured)``.
+    """
+
+    unit = ""
+    rel = 0.25
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self._measured: float | None = None
+        self._context: dict[str, Any] = {}
+
+    def check(self, answer: Any = BLANK, measured: Any = None, **context: Any) -> CheckResult:
+        """Judge the prediction ``answer``; ``measured`` is the notebook's measurement, ``context`` the setup."""
+        self._measured, self._context = measured, context
+        return super().check(answer)
+
+    def model(self) -> float:
+        raise NotImplementedError
+
+    def slip(self, value: float, model: float) -> str | None:
+        return None
+
+    def why(self, model: float, measured: float | None) -> str:
+        return ""
+
+    def _show(self, value: float) -> str:
+        return f"{value:.3g}{self.unit}"
+
+    def _comparison(self, value: float, model: float, measured: float | None) -> str:
+        text = f"You predicted {self._show(value)}; the model says {self._show(model)}"
+        if measured is None:
+            return text + " (pass measured=... to compare with the measurement)."
+        off = (value - measured) / measured if measured else math.inf
+        side = "over" if off > 0 else "under"
+        return f"{text}; measured: {self._show(measured)} (you were {abs(off):.0%} {side} the measurement)."
+
+    def _check(self, answer: Any) -> str:
+        value = real_number(answer, self.expects)
+        measured = None if self._measured is None else real_number(self._measured, "the measurement")
+        model = self.model()
+        comparison = self._comparison(value, model, measured)
+        why = self.why(model, measured)
+        mistake = self.slip(value, model)
+        if mistake:
+            raise Incorrect(f"{mistake} {comparison}")
+        if not near(value, model, self.rel):
+            raise Incorrect(f"{comparison} More than {self.rel:.0%} from the model. {why}".strip())
+        return f"{comparison} {why}".strip()

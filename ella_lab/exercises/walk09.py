@@ -1,0 +1,256 @@
+"""Your turn in notebook 09, real I/O: ``from ella_lab.exercises import walk09 as ex``.
+
+q1 predicts the throughput of K workers on real sockets; q2 writes a fetch over ``urllib`` with a timeout
+that maps HTTP errors to ``ConnectionError``, checked against a real ``FlakyService`` on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from ..service import FlakyService
+from ._core import Incorrect, NotAttempted, Question
+from ._predict import PredictQuestion, near
+
+__all__ = ["q1", "q2"]
+
+
+class RealThroughput(PredictQuestion):
+    title = "Predict: requests per second on real sockets"
+    expects = "your predicted throughput, in requests per second"
+    unit = " req/s"
+    rel = 0.3
+    hints = (
+        "Little's law: K workers, each busy L seconds per request, finish K / L requests per second.",
+        "L = 10 ms is 0.010 s. With K = 8: 8 / 0.010.",
+        "Real sockets also cost CPU per request, so expect a little less than the model, not more.",
+    )
+    solution_text = """
+        predicted_rps = 8 / 0.010  # K / L = 800 requests per second; a little less on real sockets
+    """
+
+    def model(self) -> float:
+        return self._context.get("k", 8) / self._context.get("latency", 0.010)
+
+    def slip(self, value: float, model: float) -> str | None:
+        k, latency = self._context.get("k", 8), self._context.get("latency", 0.010)
+        if near(value, model / 1000, 0.05):
+            return f"{value:g} is requests per millisecond; give requests per second (× 1000)."
+        if near(value, model * 1000, 0.05):
+            return f"{value:g}: L went in as {latency * 1000:g} ms instead of {latency:g} s; L = {latency} s."
+        if near(value, 1 / latency, 0.05):
+            return f"{value:g} is one worker's throughput (1 / L); {k} workers run at once."
+        if near(value, k * latency, 0.05):
+            return f"{value:g} is K · L; throughput is K / L (requests per second)."
+        if near(value, latency / k, 0.05):
+            return f"{value:g} s is the time between two answers (L / K); throughput is its inverse, K / L."
+        if value > model * 1.1:
+            return "more than K / L cannot happen: K workers each need L per request, so at most K / L per second."
+        return None
+
+    def why(self, model: float, measured: float | None) -> str:
+        if measured is None:
+            return ""
+        return (
+            "The measurement is below the model by the CPU each request costs (client and server, in one "
+            "process under one GIL): building, sending and parsing, on top of the 10 ms wait."
+        )
+
+
+class UrllibFetch(Question):
+    title = "A fetch over urllib that fails the way a router expects"
+    expects = "a function fetch(url, timeout)"
+    hints = (
+        "`with no_proxy.open(url, timeout=timeout) as response:` opens the URL with a socket timeout and closes "
+        "the response when the block ends; return response.read().decode().",
+        "urllib raises urllib.error.HTTPError for a 500 or 503 (it has .code), and URLError for a refused "
+        "connection; HTTPError is a kind of URLError, so catch HTTPError first.",
+        "raise ConnectionError(f'HTTP {exc.code} ...') from exc; a stall raises TimeoutError (or URLError with a "
+        "TimeoutError as .reason): let it be a TimeoutError, not a ConnectionError.",
+    )
+    solution_text = """
+        import urllib.error
+        import urllib.request
+
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        def fetch(url, timeout):
+            try:
+                with no_proxy.open(url, timeout=timeout) as response:
+                    return response.read().decode()
+            except urllib.error.HTTPError as exc:
+                raise ConnectionError(f"HTTP {exc.code} from {url}") from exc
+            except urllib.error.URLError as exc:
+                if isinstance(exc.reason, TimeoutError):
+                    raise TimeoutError(f"no answer from {url} within {timeout} s") from exc
+                raise ConnectionError(f"{exc.reason} for {url}") from exc
+    """
+    TIMEOUT = 0.2  # what the check passes as `timeout`
+    STALL = 1.0  # how long a stalled call waits: a fetch without a timeout returns after it
+    DEADLINE = 4.0  # a call cut off after this is a hang
+
+    def _check(self, fetch: Any) -> str:
+        if not callable(fetch):
+            raise Incorrect(f"expected a function fetch(url, timeout), got {fetch!r}")
+        service = FlakyService(
+            "exercise", latency=0.001, failure_rate=0.5, drop_rate=0.15, stall_rate=0.15, stall=self.STALL, seed=9
+        )
+        requests = self._requests(service)
+        with _ResponseLog() as responses, service:
+            self._good(fetch, f"{service.url}/data/{requests['ok']}", requests["ok"], service, responses)
+            for status in ("500", "503"):
+                self._http_error(fetch, f"{service.url}/data/{requests[status]}", status)
+            self._dropped(fetch, f"{service.url}/data/{requests['drop']}")
+            self._stall(fetch, f"{service.url}/data/{requests['stall']}")
+            url = service.url
+        self._refused(fetch, f"{url}/data/{requests['ok']}")
+        return (
+            "the body on a 200; ConnectionError naming the status on a 500 or 503, a drop or a refusal; "
+            "TimeoutError on a stall, after the timeout; and every response closed."
+        )
+
+    @staticmethod
+    def _requests(service: FlakyService) -> dict[str, str]:
+        """A request for each way the service answers (decided by the seed, so the same ones every time)."""
+        found: dict[str, str] = {}
+        for i in range(1000):
+            request = f"DataRequest-{i}"
+            found.setdefault(service.plan(request)[0], request)
+            if len(found) == 5:
+                return found
+        raise RuntimeError(f"the checker found no request for every kind of answer: {found}")  # pragma: no cover
+
+    def _call(self, fetch: Any, url: str) -> tuple[bool, Any, float]:
+        """(returned normally, value or exception, seconds); the student's code runs with a deadline."""
+        box: list = []
+
+        def target() -> None:
+            started = time.perf_counter()
+            try:
+                box.append((True, fetch(url, self.TIMEOUT), time.perf_counter() - started))
+            except NotImplementedError:
+                box.append((None, None, 0.0))
+            except BaseException as exc:  # the student's exception is the verdict
+                box.append((False, exc, time.perf_counter() - started))
+
+        thread = threading.Thread(target=target, name="ella-exercise", daemon=True)
+        thread.start()
+        thread.join(self.DEADLINE)
+        if not box:
+            raise Incorrect(
+                f"fetch did not return within {self.DEADLINE:g} s and may still be running: is there a loop that "
+                "never ends? (Restart the kernel if the notebook slows down.)"
+            )
+        ok, value, seconds = box[0]
+        if ok is None:
+            raise NotAttempted("replace `raise NotImplementedError` with your code, then run the cell again.")
+        return ok, value, seconds
+
+    def _good(self, fetch: Any, url: str, request: str, service: FlakyService, responses: _ResponseLog) -> None:
+        ok, value, _ = self._call(fetch, url)
+        expected = f"Result from {service.name} for {request}"
+        if not ok:
+            raise Incorrect(f"a good answer (HTTP 200) raised {value!r}; return the body.")
+        if value is None:
+            raise Incorrect("fetch returned None on a good answer: did it print the body instead of returning it?")
+        if isinstance(value, bytes):
+            raise Incorrect("fetch returned bytes: decode the body, response.read().decode(), and return a str.")
+        if isinstance(value, http.client.HTTPResponse):
+            raise Incorrect(
+                "fetch returned the response object, still open; return its body, read inside "
+                "`with ... as response:` so the connection is closed."
+            )
+        if responses.open():
+            raise Incorrect(
+                "the response was left open, its body not read to the end: open it with `with ... as response:` "
+                "so its connection is closed even when reading fails, and return response.read().decode()."
+            )
+        if value != expected:
+            raise Incorrect(f"on a good answer fetch returned {value!r}; expected the body, {expected!r}.")
+
+    def _expect_connection_error(self, fetch: Any, url: str, what: str, must_name: str | None = None) -> None:
+        ok, value, _ = self._call(fetch, url)
+        if ok:
+            if isinstance(value, str) and value:
+                raise Incorrect(
+                    f"{what}: fetch returned the string {value!r}; raise ConnectionError instead, or the caller takes "
+                    "the error message for data."
+                )
+            raise Incorrect(f"{what}: fetch returned {value!r}; raise ConnectionError so the caller sees a failure.")
+        if isinstance(value, urllib.error.HTTPError):
+            raise Incorrect(f"{what}: urllib's HTTPError escaped; map it to ConnectionError (raise ... from exc).")
+        if isinstance(value, urllib.error.URLError):
+            raise Incorrect(
+                f"{what}: urllib's URLError escaped ({value.reason!r}): catching HTTPError alone is not enough; map "
+                "URLError to ConnectionError too."
+            )
+        if isinstance(value, TimeoutError):
+            raise Incorrect(
+                f"{what}: fetch raised TimeoutError, but the service answered at once; raise ConnectionError."
+            )
+        if not isinstance(value, ConnectionError):
+            raise Incorrect(
+                f"{what}: fetch raised {type(value).__name__} ({value}); raise ConnectionError, which a caller "
+                "catching ConnectionError (like a fallback) can tell apart from a bug in the code."
+            )
+        if must_name and must_name not in str(value):
+            raise Incorrect(f"{what}: the ConnectionError says {str(value)!r}; name the status ({must_name}) in it.")
+
+    def _http_error(self, fetch: Any, url: str, status: str) -> None:
+        self._expect_connection_error(fetch, url, f"HTTP {status}", must_name=status)
+
+    def _dropped(self, fetch: Any, url: str) -> None:
+        self._expect_connection_error(fetch, url, "a dropped connection")
+
+    def _refused(self, fetch: Any, url: str) -> None:
+        self._expect_connection_error(fetch, url, "a refused connection (the service was stopped)")
+
+    def _stall(self, fetch: Any, url: str) -> None:
+        ok, value, seconds = self._call(fetch, url)
+        if seconds >= 0.8 * self.STALL:
+            raise Incorrect(
+                f"a stalled call took {seconds:.2f} s, until the service gave up: the timeout was not used; pass "
+                f"timeout=timeout to open() (it was {self.TIMEOUT} s)."
+            )
+        if ok:
+            raise Incorrect(f"a stall: fetch returned {value!r}; let the TimeoutError through (or raise your own).")
+        if isinstance(value, urllib.error.URLError) and isinstance(value.reason, TimeoutError):
+            raise Incorrect("a stall: URLError(TimeoutError) escaped; raise TimeoutError for it.")
+        if not isinstance(value, TimeoutError):
+            raise Incorrect(
+                f"a stall raised {type(value).__name__} ({value}); it is a timeout, not a refused connection: raise "
+                "TimeoutError, so a caller can tell a slow source from a broken one."
+            )
+
+
+class _ResponseLog:
+    """Records every response urllib opens during a check, to tell whether the student's code closed them."""
+
+    def __enter__(self) -> _ResponseLog:
+        self.responses: list[Any] = []
+        self._original = urllib.request.OpenerDirector.open
+        log = self
+
+        def open_and_record(opener: Any, *args: Any, **kwargs: Any) -> Any:
+            response = log._original(opener, *args, **kwargs)
+            log.responses.append(response)
+            return response
+
+        urllib.request.OpenerDirector.open = open_and_record  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        urllib.request.OpenerDirector.open = self._original  # type: ignore[method-assign]
+
+    def open(self) -> bool:
+        """True when a response is still open: neither closed nor read to its end."""
+        return any(not r.isclosed() and not r.closed for r in self.responses if hasattr(r, "isclosed"))
+
+
+q1 = RealThroughput("q1")
+q2 = UrllibFetch("q2")

@@ -1,0 +1,351 @@
+"""The 'Your turn' checks of notebooks 08 and 09: the reference and a differently written answer pass; every
+wrong answer of the catalogue fails with a message that names its bug."""
+
+import textwrap
+import threading
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from ella_lab.exercises import BLANK, walk08, walk09
+
+
+def reference(question, name):
+    """The answer that the question's own solution() prints, run as code."""
+    namespace = {}
+    exec(textwrap.dedent(question.solution_text), namespace)
+    return namespace[name]
+
+
+def verdict(question, answer, **context):
+    result = question.check(answer, **context)
+    return result.status, result.message
+
+
+def starter(*args):
+    raise NotImplementedError
+
+
+def hangs(*args):
+    threading.Event().wait(30)
+
+
+def test_blank_none_and_starter_are_not_attempted():
+    for question in (walk08.q1, walk08.q2, walk09.q1, walk09.q2):
+        assert verdict(question, BLANK)[0] == "not attempted"
+        assert verdict(question, None)[0] == "not attempted"
+    assert verdict(walk08.q2, starter)[0] == "not attempted"
+    assert verdict(walk09.q2, starter)[0] == "not attempted"
+
+
+def test_solution_is_printed_only_on_request(capsys):
+    walk08.q1.solution()
+    assert "min(2, os.cpu_count())" in capsys.readouterr().out
+
+
+# -- 08 q1: predict the speed-up of two processes -------------------------------------------------
+
+
+def test_w08_q1_speedup_prediction():
+    q = walk08.q1
+    status, message = verdict(q, 2, measured=1.85, cores=2)
+    assert status == "correct" and "the model says 2×" in message and "8% over the measurement" in message
+    assert q.check(np.float64(1.7), measured=np.float64(1.6), cores=np.int64(8))  # numpy numbers are numbers
+    assert q.check(1.5, cores=2)  # no measurement given: judged against the model alone
+    assert q.check(1, measured=1.0, cores=1)  # one core: processes cannot help
+    assert "the answer for two threads" in verdict(q, 1, measured=1.85, cores=2)[1]
+    assert "looks like a percentage" in verdict(q, 185, measured=1.85, cores=2)[1]
+    assert "is the number of cores, but only 2 processes" in verdict(q, 8, measured=1.9, cores=8)[1]
+    assert "cannot be more than 2× faster" in verdict(q, 3, measured=1.9, cores=2)[1]
+    assert "the wrong way round" in verdict(q, 0.5, measured=1.85, cores=2)[1]
+    assert "More than 30% from the model" in verdict(q, 1.2, measured=1.85, cores=2)[1]
+    assert "as a number" in verdict(q, "2", measured=1.85, cores=2)[1]
+    assert "as a number" in verdict(q, True, measured=1.85, cores=2)[1]
+    assert "other programs were using the cores" in verdict(q, 2, measured=1.05, cores=2)[1]
+
+
+# -- 08 q2: pick the engine for three measured workloads --------------------------------------------
+
+
+def pick_by_rule(workloads):  # a correct answer, written differently from the reference
+    def engine(cpu_s, wait_s, at_once):
+        if cpu_s > wait_s:
+            return "processes"
+        return "asyncio" if at_once > 100 else "threads"
+
+    return {name: engine(**w) for name, w in workloads.items()}
+
+
+def always_threads(workloads):
+    return {name: "threads" for name in workloads}
+
+
+def cpu_on_asyncio(workloads):
+    return {
+        name: "asyncio" if w["cpu_s"] > w["wait_s"] or w["at_once"] >= 256 else "threads"
+        for name, w in workloads.items()
+    }
+
+
+def ignores_how_many(workloads):
+    return {name: "processes" if w["cpu_s"] > w["wait_s"] else "threads" for name, w in workloads.items()}
+
+
+def many_waits_on_processes(workloads):
+    return {
+        name: "processes" if w["cpu_s"] > w["wait_s"] or w["at_once"] >= 256 else "threads"
+        for name, w in workloads.items()
+    }
+
+
+def any_cpu_means_processes(workloads):  # every request costs some CPU
+    return {name: "processes" if w["cpu_s"] > 0 else "threads" for name, w in workloads.items()}
+
+
+def written_by_name(workloads):  # ignores the measurements: the notebook's three names, by heart
+    return {"CpuSource requests": "processes", "32 fetches of 10 ms": "threads", "2,000 waits of 10 ms": "asyncio"}
+
+
+def misspelled(workloads):
+    return {name: "process" if w["cpu_s"] > w["wait_s"] else "threads" for name, w in workloads.items()}
+
+
+def prints_instead(workloads):
+    print(pick_by_rule(workloads))
+
+
+def returns_a_list(workloads):
+    return list(pick_by_rule(workloads).values())
+
+
+def asyncio_only_in_the_thousands(workloads):
+    return {
+        name: "processes" if w["cpu_s"] > w["wait_s"] else "asyncio" if w["at_once"] >= 1000 else "threads"
+        for name, w in workloads.items()
+    }
+
+
+def dask_for_everything(workloads):
+    return {name: "dask" for name in workloads}
+
+
+@pytest.mark.timeout(30)
+def test_w08_q2_pick_engines_accepts_right_answers():
+    assert walk08.q2.check(reference(walk08.q2, "pick_engines"))
+    assert walk08.q2.check(pick_by_rule)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (always_threads, "threads share one GIL"),
+        (cpu_on_asyncio, "computing blocks the whole loop"),
+        (ignores_how_many, "thousands of waits on threads"),
+        (many_waits_on_processes, "a process per wait"),
+        (any_cpu_means_processes, "Compare cpu_s with wait_s"),
+        (written_by_name, "not from names written in advance"),
+        (misspelled, "'process' is not an engine"),
+        (prints_instead, "did it print instead of return"),
+        (returns_a_list, "return a dict"),
+        (asyncio_only_in_the_thousands, "'600 websockets'"),
+        (dask_for_everything, "dask is for more than one machine"),
+        (lambda workloads: None, "returned None"),
+        (42, "expected a function"),
+        (hangs, "did not return within"),
+    ],
+    ids=lambda x: getattr(x, "__name__", None) if callable(x) else None,
+)
+def test_w08_q2_pick_engines_rejects(answer, expected):
+    status, message = verdict(walk08.q2, answer)
+    assert status == "incorrect"
+    assert expected in message, message
+
+
+# -- 09 q1: predict the throughput of K workers on real sockets -------------------------------------
+
+
+def test_w09_q1_throughput_prediction():
+    q = walk09.q1
+    setup = {"measured": 660.0, "k": 8, "latency": 0.010}
+    status, message = verdict(q, 800, **setup)
+    assert status == "correct" and "the model says 800 req/s" in message and "21% over the measurement" in message
+    assert "CPU each request costs" in message
+    assert q.check(np.int64(700), measured=np.float64(660.0), k=8, latency=0.010)
+    assert q.check(8 / 0.010, k=8, latency=0.010)
+    assert "requests per millisecond" in verdict(q, 0.8, **setup)[1]
+    assert "L went in as 10 ms" in verdict(q, 800_000, **setup)[1]
+    assert "one worker's throughput" in verdict(q, 100, **setup)[1]
+    assert "is K · L" in verdict(q, 0.08, **setup)[1]
+    assert "time between two answers" in verdict(q, 0.00125, **setup)[1]
+    assert "more than K / L cannot happen" in verdict(q, 1600, **setup)[1]
+    assert "More than 30% from the model" in verdict(q, 400, **setup)[1]
+    assert "as a number" in verdict(q, "800", **setup)[1]
+
+
+# -- 09 q2: a fetch over urllib against a real FlakyService ----------------------------------------
+
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def fetch_differently(url, timeout):  # a correct answer, written differently from the reference
+    try:
+        response = NO_PROXY.open(url, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        raise ConnectionError(f"{url} answered {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise TimeoutError(str(exc)) from None
+        raise ConnectionError(str(exc.reason)) from None
+    try:
+        return response.read().decode("utf-8")
+    finally:
+        response.close()
+
+
+def no_timeout(url, timeout):
+    try:
+        with NO_PROXY.open(url) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"HTTP {exc.code}") from exc
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc.reason)) from exc
+
+
+def only_http_error(url, timeout):
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"HTTP {exc.code}") from exc
+
+
+def returns_the_error_string(url, timeout):
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return f"HTTP error {exc.code}"
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc.reason)) from exc
+
+
+def raises_bare_exception(url, timeout):
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        raise Exception(f"HTTP {exc.code}") from exc
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc.reason)) from exc
+
+
+def leaves_the_response_open(url, timeout):
+    try:
+        response = NO_PROXY.open(url, timeout=timeout)
+        return response.read(12).decode()  # the first bytes only; the rest stays unread, the socket open
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"HTTP {exc.code}") from exc
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc.reason)) from exc
+
+
+def returns_the_response(url, timeout):
+    try:
+        return NO_PROXY.open(url, timeout=timeout)
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc)) from exc
+
+
+def prints_instead_of_returning(url, timeout):
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            print(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"HTTP {exc.code}") from exc
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc.reason)) from exc
+
+
+def returns_bytes(url, timeout):
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read()
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc)) from exc
+
+
+def everything_is_a_connection_error(url, timeout):
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read().decode()
+    except Exception as exc:
+        raise ConnectionError(f"failed: {exc}") from exc
+
+
+def only_500(url, timeout):
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 500:
+            raise ConnectionError("HTTP 500") from exc
+        raise
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc.reason)) from exc
+
+
+def status_not_named(url, timeout):
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError("the request failed") from exc
+    except urllib.error.URLError as exc:
+        raise ConnectionError(str(exc.reason)) from exc
+
+
+def swallows_errors(url, timeout):
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read().decode()
+    except Exception:
+        return None
+
+
+@pytest.mark.timeout(30)
+def test_w09_q2_fetch_accepts_right_answers():
+    assert walk09.q2.check(reference(walk09.q2, "fetch"))
+    assert walk09.q2.check(fetch_differently)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (no_timeout, "the timeout was not used"),
+        (only_http_error, "catching HTTPError alone is not enough"),
+        (returns_the_error_string, "fetch returned the string 'HTTP error 500'"),
+        (raises_bare_exception, "fetch raised Exception"),
+        (leaves_the_response_open, "the response was left open"),
+        (returns_the_response, "returned the response object, still open"),
+        (prints_instead_of_returning, "did it print the body instead of returning it?"),
+        (returns_bytes, "fetch returned bytes"),
+        (everything_is_a_connection_error, "it is a timeout, not a refused connection"),
+        (only_500, "HTTP 503: urllib's HTTPError escaped"),
+        (status_not_named, "name the status (500)"),
+        (swallows_errors, "HTTP 500: fetch returned None"),
+        (lambda url, timeout: None, "fetch returned None"),
+        ("fetch", "expected a function"),
+        (hangs, "may still be running"),
+    ],
+    ids=lambda x: getattr(x, "__name__", None) if callable(x) else None,
+)
+def test_w09_q2_fetch_rejects(answer, expected):
+    status, message = verdict(walk09.q2, answer)
+    assert status == "incorrect"
+    assert expected in message, message
