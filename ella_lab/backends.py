@@ -39,6 +39,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from .fallback import AllSourcesFailed, Plan, Served, request_plan, run_plan, serves, step_call
@@ -635,8 +636,9 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         parts = [todo[k : k + size] for k in range(0, len(todo), size)]
         chunks = client.map(serve, [[packed[i] for i in part] for part in parts], pure=False)  # one message
         futures.update(zip(chunks, parts, strict=True))
-        # Results come in as each chunk ends, gathered in the background (not one round trip per chunk).
-        for future, part in as_completed(chunks, with_results=True, raise_errors=False):
+        # Results come in as each chunk ends, gathered in the background (not one round trip per chunk);
+        # a cluster on which no chunk ends for DASK_STALL seconds is stuck: a clear error, not a hang.
+        for future, part in _as_completed(as_completed(chunks, with_results=True, raise_errors=False)):
             if part is not None and not isinstance(part, list):  # an error, perhaps collecting a lost result
                 part = _result(future)  # ask again: a lost result is computed again (its saved outcomes)
             indices = futures.pop(future)
@@ -669,13 +671,45 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
             cluster.close()
 
 
+DASK_STALL = 300.0  # seconds without a chunk finishing, after which a Dask run is called stuck
+
+
+def _as_completed(pairs: Any) -> Any:
+    """Iterate ``as_completed`` pairs, raising ``TimeoutError`` when none comes for ``DASK_STALL`` seconds."""
+    done: SimpleQueue = SimpleQueue()
+
+    def pump() -> None:
+        try:
+            for pair in pairs:
+                done.put(pair)
+        except BaseException as exc:  # handed to the caller's thread
+            done.put(exc)
+        done.put(None)
+
+    threading.Thread(target=pump, name="ella-dask-results", daemon=True).start()
+    while True:
+        try:
+            item = done.get(timeout=DASK_STALL)
+        except Empty:
+            raise TimeoutError(
+                f"dask: no chunk finished for {DASK_STALL:g} s; the cluster seems stuck (see its dashboard)"
+            ) from None
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
 def _result(future: Any) -> Any:
-    """A chunk's outcomes; ``None`` if its worker died; or the error that kept it from running (waits for it)."""
+    """A chunk's outcomes; ``None`` if its worker died; or the error that kept it from running (a bounded wait)."""
     from dask.distributed import KilledWorker
 
     try:
-        return future.result()
+        return future.result(timeout=DASK_STALL)
     except KilledWorker:
         return None
+    except TimeoutError:
+        raise TimeoutError(f"dask: a chunk did not finish within {DASK_STALL:g} s; the cluster seems stuck") from None
     except Exception as exc:
         return exc

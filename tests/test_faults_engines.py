@@ -440,3 +440,20 @@ def test_the_tighter_of_inner_and_outer_timeouts_wins(executor):
         outcome = Router(chain, timeout=outer, executor=executor).run(["r"])[0]
         assert not outcome.ok and isinstance(outcome.attempts[-1].error, TimeoutError), outcome
         assert "within 50.0 ms" in str(outcome.attempts[-1].error)
+
+
+@pytest.mark.timeout(60)
+def test_a_stuck_dask_run_is_an_error_not_a_hang(dask_client, monkeypatch):
+    """No chunk finishing for DASK_STALL seconds: run() raises TimeoutError instead of waiting for ever."""
+    from ella_lab import backends
+
+    monkeypatch.setattr(backends, "DASK_STALL", 1.0)
+    started = time.perf_counter()
+    with pytest.raises(TimeoutError, match="no chunk finished"):
+        Router(_sleep_3s, workers=1, executor="dask", client=dask_client).run(["stuck"])
+    assert time.perf_counter() - started < 1.0 + 5.0 + 1.0  # the stall bound, then at most 5 s for the chunks to stop
+
+
+def _sleep_3s(request):
+    time.sleep(3.0)
+    return request
