@@ -49,6 +49,11 @@ class AllSourcesFailed(ExceptionGroup):
         self.attempts = tuple(attempts)
         return self
 
+    def __init__(self, message: str, exceptions: Sequence[Exception], attempts: Sequence[Attempt] = ()):
+        # args (and so repr) hold the message and the errors, not the attempts' clock readings, which
+        # change on every run; the attempts travel as an attribute (pickling keeps it).
+        super().__init__(message, exceptions)
+
     def derive(self, excs: Sequence[Exception]) -> AllSourcesFailed:
         return AllSourcesFailed(self.message, excs, self.attempts)
 

@@ -40,6 +40,7 @@ def test_the_walkthrough_is_complete():
         "07-resilience-patterns",
         "08-beyond-threads",
         "09-real-io",
+        "10-overload-and-metastable-failures",
     ]
 
 
