@@ -223,7 +223,7 @@ class Guard(Question):
         backup = [r for name, r, _ in calls if name == "backup"]
         if not primary:
             raise Incorrect(
-                'the primary was never asked: the chain is FallbackChain([primary, backup]) with a '
+                "the primary was never asked: the chain is FallbackChain([primary, backup]) with a "
                 'SimulatedSource("primary", ...) first.'
             )
         asked = [r for r, _ in primary]

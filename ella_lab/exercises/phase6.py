@@ -94,7 +94,7 @@ class FullJitter(Question):
         marked = random.getstate()
         try:
             runs = call_bounded(
-                lambda: [delays_for(attempts, base, cap, rng) for rng in rngs], what="full_jitter_delays", timeout=5.0
+                lambda: [delays_for(attempts, base, cap, rng) for rng in rngs], what="full_jitter_delays", timeout=4.0
             )
             used_global = random.getstate() != marked
         finally:
@@ -278,7 +278,7 @@ class SafePoolMap(Question):
 
         caller = threading.current_thread().name
         try:
-            answers = call_bounded(pool_fetch, fetch, list(requests), workers, what="pool_fetch", timeout=5.0)
+            answers = call_bounded(pool_fetch, fetch, list(requests), workers, what="pool_fetch", timeout=4.0)
         except ConnectionError as exc:
             raise Incorrect(
                 f"pool_fetch raised {exc!r}: with pool.map (or an unguarded future.result()) the first exception "
@@ -367,7 +367,10 @@ class MeanWait(SecondsQuestion):
         mean_wait = sum((i // 4) * 0.010 for i in range(40)) / 40  # = 4.5 · L = 0.045 s
     """
     answer = 0.045
-    correct = "0.045 s: the rounds wait 0, L, ..., 9L; their mean is 4.5 L, four and a half times the service time."
+    correct = (
+        "0.045 s: the rounds wait 0, L, ..., 9L, a mean of 4.5 L: on average a request waits four and a half times "
+        "as long as it is served."
+    )
     mistakes = (
         (0.05, "0.05 s is half the makespan; the last round starts at 9 L, not 10 L."),
         (0.09, "0.09 s is how long the last requests wait; the question asks for the mean."),

@@ -198,7 +198,7 @@ class Breaker(Question):
             if now != state and op == "allow" and state == HALF_OPEN and got:
                 raise Incorrect(
                     f"after {self._show(history[:-1])}, allow() let the trial call through, but the state is {now!r}: "
-                    "while its one trial is out, the breaker is \"half-open\" (and refuses every other call)."
+                    'while its one trial is out, the breaker is "half-open" (and refuses every other call).'
                 )
             if now != state:
                 raise Incorrect(f"after {self._show(history)}, the state is {now!r}, not {state!r}: {why}")
