@@ -99,7 +99,8 @@ class Deadlines:
             error = timed_out(name, request, timeout)
         if error is None:
             attempt = _new(Attempt, (name, 0, None, started, finished))
-            deliver(key, _new(Outcome, (request, True, value, None, name, (attempt,), worker, queued_at, started, finished)))
+            outcome = (request, True, value, None, name, (attempt,), worker, queued_at, started, finished)
+            deliver(key, _new(Outcome, outcome))
         else:
             log.debug("%s failed on %r: %r", name, request, error, exc_info=error)
             deliver(key, _failed(name, request, error, worker, queued_at, started, finished))
