@@ -40,7 +40,8 @@ class Router:
     """Route requests to ``source`` through a queue served by ``workers`` threads.
 
     ``source`` is a ``Source``, a ``FallbackChain`` or any callable ``f(request)``. ``retry`` and
-    ``timeout`` (seconds per attempt) wrap it in a one-source ``FallbackChain``. ``max_pending``
+    ``timeout`` (seconds per attempt) wrap it in a one-source ``FallbackChain`` (a timeout alone on a
+    plain callable is run inline by the workers, with the chain's outcomes: ``ella_lab.deadlines``). ``max_pending``
     bounds the queue: beyond it, enqueueing blocks until a worker takes a request (backpressure,
     ``on_full="block"``), or the request is refused at once as a failed ``Outcome`` whose error is
     ``Rejected`` (a bulkhead, ``on_full="reject"``). ``executor`` runs ``run()`` on threads (this
