@@ -147,15 +147,19 @@ class Deadlines:
 
         Returns the indexes of the workers whose calls were taken (stuck in ``f``: not to be waited for).
         """
-        taken = []
         with self.lock:
             self.stopping = True
-            if abandon:
-                for record in list(self.pending.copy().values()):
-                    if self.pending.pop(id(record), None) is not None:
-                        self._abandon(record[2])
-                        taken.append(record[6])
         self._stop.set()
+        return self.abandon_all() if abandon else []
+
+    def abandon_all(self) -> list[int]:
+        """Take every call in flight, unanswered (a run being interrupted); the indexes of their workers."""
+        taken = []
+        with self.lock:
+            for record in list(self.pending.copy().values()):
+                if self.pending.pop(id(record), None) is not None:
+                    self._abandon(record[2])
+                    taken.append(record[6])
         return taken
 
     def stop_when(self, done: Callable[[], bool]) -> None:

@@ -221,9 +221,7 @@ class Router:
             _join_live(threads, None, deadlines.lock)
             deadlines.stop()
         except BaseException:  # KeyboardInterrupt, most likely: stop the workers before leaving
-            for index in deadlines.stop(abandon=True):  # stuck in the callable: not waited for
-                threads[index] = None
-            _stop_workers(queue, threads)  # type: ignore[arg-type]
+            _interrupt_inline(deadlines, queue, threads)
             raise
         finished = clock()
         missing = [i for i, outcome in enumerate(results) if outcome is None]
@@ -403,6 +401,21 @@ def _inline_worker(deadlines: Deadlines, queue: SimpleQueue, results: list, inde
             slots.release()
         if not call(i, request, queued_at, worker, index, deliver):
             return  # answered by the watchdog, which started a worker in this one's place
+
+
+def _interrupt_inline(deadlines: Deadlines, queue: SimpleQueue, threads: list, timeout: float = 10.0) -> None:
+    """Interrupted inline run(): drop the queued requests, stop every worker; one stuck in the callable is left."""
+    deadlines.stop()
+    _drain(queue)
+    for _ in threads:
+        queue.put(_STOP)
+    deadline = clock() + timeout
+    while clock() < deadline:
+        for index in deadlines.abandon_all():  # taken from its worker, unanswered: not waited for
+            threads[index] = None
+        if _join_live(threads, 0.05, deadlines.lock):
+            return
+    log.warning("workers still busy after %s", format_seconds(timeout))
 
 
 def _set_result(future: Future, outcome: Outcome) -> None:

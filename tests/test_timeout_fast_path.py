@@ -133,7 +133,8 @@ def test_a_thousand_hung_calls_hold_a_bounded_number_of_threads():
 
 
 @pytest.mark.timeout(60)
-def test_ctrl_c_during_run_with_stuck_calls_returns_promptly():
+@pytest.mark.parametrize("max_pending", [None, 8])
+def test_ctrl_c_during_run_with_stuck_calls_returns_promptly(max_pending):
     release = threading.Event()
     main = threading.get_ident()
     fired: list[float] = []
@@ -152,7 +153,7 @@ def test_ctrl_c_during_run_with_stuck_calls_returns_promptly():
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            Router(f, workers=4, timeout=20.0).run(range(100))
+            Router(f, workers=4, timeout=20.0, max_pending=max_pending).run(range(100))
         returned = time.monotonic()
     finally:
         timer.join()
