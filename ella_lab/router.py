@@ -22,6 +22,7 @@ from typing import Any
 
 from ._checks import check_choice, check_int, check_timeout
 from .backends import EXECUTORS, Execution, run_backend
+from .deadlines import Deadlines, inline_callable
 from .fallback import FallbackChain
 from .outcome import Outcome, Rejected, Report, failed_call
 from .retry import Retry
@@ -39,7 +40,8 @@ class Router:
     """Route requests to ``source`` through a queue served by ``workers`` threads.
 
     ``source`` is a ``Source``, a ``FallbackChain`` or any callable ``f(request)``. ``retry`` and
-    ``timeout`` (seconds per attempt) wrap it in a one-source ``FallbackChain``. ``max_pending``
+    ``timeout`` (seconds per attempt) wrap it in a one-source ``FallbackChain`` (a timeout alone on a
+    plain callable is run inline by the workers, with the chain's outcomes: ``ella_lab.deadlines``). ``max_pending``
     bounds the queue: beyond it, enqueueing blocks until a worker takes a request (backpressure,
     ``on_full="block"``), or the request is refused at once as a failed ``Outcome`` whose error is
     ``Rejected`` (a bulkhead, ``on_full="reject"``). ``executor`` runs ``run()`` on threads (this
@@ -73,6 +75,10 @@ class Router:
             raise TypeError(f"retry must be a Retry or None, got {retry!r}")
         timeout = check_timeout("timeout", timeout)
         source = as_source(source)
+        # A timeout alone on a plain callable: called inline by the workers, timed out by a watchdog
+        # (see ella_lab.deadlines), with the outcomes of the one-source chain below, without its hand-off.
+        inline = retry is None and timeout is not None and inline_callable(source) is not None
+        self._inline: tuple[Source, float] | None = (source, timeout) if inline else None  # type: ignore[assignment]
         wrapped = self.wraps_source = retry is not None or timeout is not None
         if wrapped:
             source = FallbackChain([source], retry=retry, timeout=timeout, name=source.name)
@@ -81,7 +87,7 @@ class Router:
         # last attempt's own error.
         self._execution = Execution(source, last_error=wrapped)
         self._execute = self._execution.execute
-        self._service = _Service(self._execute, self.workers, self.max_pending, self.on_full)
+        self._service = _Service(self._execute, self.workers, self.max_pending, self.on_full, self._inline)
         weakref.finalize(self, self._service.close, cancel_pending=False)  # a dropped Router stops its workers
 
     # -- run(): a batch with its own workers --------------------------------------------------
@@ -99,6 +105,8 @@ class Router:
             requests = list(requests)
         if self.executor != "threads":
             return run_backend(self, requests)  # type: ignore[arg-type]
+        if self._inline is not None:
+            return self._run_inline(requests, streamed)
         results: list[Outcome | None] = [] if streamed else [None] * len(requests)  # type: ignore[arg-type]
         queue: SimpleQueue = SimpleQueue()
         threads: list[threading.Thread] = []
@@ -160,6 +168,69 @@ class Router:
                 slots.release()  # room for one more in the bounded queue
                 results[i] = execute(request, queued_at, worker)
 
+    def _run_inline(self, requests: Iterable[Any], streamed: bool) -> Report:
+        """``run()`` for a timeout on a plain callable: workers call it inline, a watchdog times them out.
+
+        The same queue, sentinels and bounded feeding as ``run()``; the workers' threads are kept in
+        a list that the watchdog updates in place when it replaces a stuck worker.
+        """
+        results: list[Outcome | None] = [] if streamed else [None] * len(requests)  # type: ignore[arg-type]
+        queue: SimpleQueue = SimpleQueue()
+        threads: list[threading.Thread | None] = []
+        source, timeout = self._inline  # type: ignore[misc]
+        slots: Any = None
+
+        def start_worker(index: int) -> threading.Thread:
+            thread = threading.Thread(
+                target=_inline_worker,
+                args=(deadlines, queue, results, index, slots),
+                name=f"ella-worker-{index}",
+                daemon=True,
+            )
+            thread.start()
+            return thread
+
+        def replace(index: int) -> None:  # the watchdog, under deadlines.lock
+            threads[index] = start_worker(index)
+
+        deadlines = Deadlines(source, timeout, replace)
+        counted = collect_counters(self.source)
+        started = clock()
+        try:
+            put = queue.put
+            if not streamed:
+                for i, request in enumerate(requests):
+                    put((i, request, clock()))
+                for index in range(min(self.workers, len(results))):
+                    threads.append(start_worker(index))
+            else:
+                slots = threading.BoundedSemaphore(self.max_pending)  # type: ignore[arg-type]
+                block = self.on_full == "block"
+                for i, request in enumerate(requests):
+                    results.append(None)
+                    if len(threads) < self.workers:
+                        with deadlines.lock:
+                            threads.append(start_worker(len(threads)))
+                    if slots.acquire(blocking=block):
+                        put((i, request, clock()))
+                    else:
+                        results[i] = _rejected(request, self.max_pending)
+            log.debug("run: %d requests, %d workers, timeout %s inline", len(results), len(threads), timeout)
+            for _ in range(len(threads)):  # one per worker: a replacement takes its stuck predecessor's
+                put(_STOP)
+            _join_live(threads, None, deadlines.lock)
+            deadlines.stop()
+        except BaseException:  # KeyboardInterrupt, most likely: stop the workers before leaving
+            _interrupt_inline(deadlines, queue, threads)
+            raise
+        finished = clock()
+        missing = [i for i, outcome in enumerate(results) if outcome is None]
+        if missing:
+            raise RuntimeError(f"internal error: requests {missing[:5]} got no outcome")
+        log.debug("run: done in %s", format_seconds(finished - started))
+        counts = counters_since(self.source, counted)
+        return Report(results, workers=self.workers, started_at=started, finished_at=finished, counters=counts)  # type: ignore[arg-type]
+
     # -- submit(): long-lived workers and futures --------------------------------------------
 
     def submit(self, request: Any, *, timeout: float | None = None) -> Future:
@@ -183,7 +254,7 @@ class Router:
         """
         timeout = check_timeout("timeout", timeout)
         self._service.close(cancel_pending=cancel_pending)
-        return _join(self._service.threads, timeout)
+        return self._service.join(timeout)
 
     def __enter__(self) -> Router:
         self._service.open()
@@ -205,8 +276,10 @@ class _Service:
     that is dropped unclosed is garbage; its ``weakref.finalize`` then closes this.
     """
 
-    def __init__(self, execute: Any, workers: int, max_pending: int | None, on_full: str):
+    def __init__(self, execute: Any, workers: int, max_pending: int | None, on_full: str, inline: Any = None):
         self.execute = execute
+        self.inline = inline  # (source, timeout): the workers call a plain callable inline, see ella_lab.deadlines
+        self.deadlines: Deadlines | None = None
         self.workers = workers
         self.max_pending = max_pending
         self.on_full = on_full
@@ -247,10 +320,50 @@ class _Service:
         if self.queue is not None:
             return
         self.queue = SimpleQueue()
+        if self.inline is not None:
+            deadlines = self.deadlines = Deadlines(*self.inline, self._replace)
+            deadlines.stop_when(self._finished)
+            with deadlines.lock:
+                for i in range(self.workers):
+                    self.threads.append(self._start_inline(i))
+            return
         for i in range(self.workers):
             thread = threading.Thread(target=self._serve, args=(f"worker-{i}",), name=f"ella-worker-{i}", daemon=True)
             thread.start()
             self.threads.append(thread)
+
+    def _start_inline(self, index: int) -> threading.Thread:
+        thread = threading.Thread(target=self._serve_inline, args=(index,), name=f"ella-worker-{index}", daemon=True)
+        thread.start()
+        return thread
+
+    def _replace(self, index: int) -> None:  # the watchdog, under deadlines.lock
+        self.threads[index] = self._start_inline(index)
+
+    def _finished(self) -> bool:
+        """Closed, and every worker gone: the watchdog may go too."""
+        return self.closed and not any(t.is_alive() for t in self.threads)
+
+    def _serve_inline(self, index: int) -> None:
+        call, worker, bounded = self.deadlines.call, f"worker-{index}", self.max_pending is not None  # type: ignore[union-attr]
+        for future, request, queued_at in iter(self.queue.get, _STOP):  # type: ignore[union-attr]
+            if bounded:
+                with self.lock:
+                    self.pending -= 1
+                    self.lock.notify()
+            if future.set_running_or_notify_cancel() and not call(
+                future, request, queued_at, worker, index, _set_result
+            ):
+                return  # answered by the watchdog, which started a worker in this one's place
+
+    def join(self, timeout: float | None) -> bool:
+        """Wait at most ``timeout`` seconds for the workers (replacements included); True if all exited."""
+        if self.deadlines is None:
+            return _join(self.threads, timeout)
+        done = _join_live(self.threads, timeout, self.deadlines.lock)
+        if not done:
+            log.warning("workers still busy after %s", format_seconds(timeout))
+        return done
 
     def _serve(self, worker: str) -> None:
         execute = self.execute
@@ -278,6 +391,49 @@ class _Service:
                 for _ in self.threads:
                     self.queue.put(_STOP)
             self.lock.notify_all()
+
+
+def _inline_worker(deadlines: Deadlines, queue: SimpleQueue, results: list, index: int, slots: Any) -> None:
+    """A ``run()`` worker with a timeout inline: until its sentinel, or until the watchdog takes its call."""
+    call, deliver, worker = deadlines.call, results.__setitem__, f"worker-{index}"
+    for i, request, queued_at in iter(queue.get, _STOP):
+        if slots is not None:
+            slots.release()
+        if not call(i, request, queued_at, worker, index, deliver):
+            return  # answered by the watchdog, which started a worker in this one's place
+
+
+def _interrupt_inline(deadlines: Deadlines, queue: SimpleQueue, threads: list, timeout: float = 10.0) -> None:
+    """Interrupted inline run(): drop the queued requests, stop every worker; one stuck in the callable is left."""
+    deadlines.stop()
+    _drain(queue)
+    for _ in threads:
+        queue.put(_STOP)
+    deadline = clock() + timeout
+    while clock() < deadline:
+        for index in deadlines.abandon_all():  # taken from its worker, unanswered: not waited for
+            threads[index] = None
+        if _join_live(threads, 0.05, deadlines.lock):
+            return
+    log.warning("workers still busy after %s", format_seconds(timeout))
+
+
+def _set_result(future: Future, outcome: Outcome) -> None:
+    future.set_result(outcome)
+
+
+def _join_live(threads: list, timeout: float | None, lock: Any) -> bool:
+    """Wait for every worker in ``threads``, a list a watchdog may update in place (under ``lock``)."""
+    deadline = None if timeout is None else clock() + timeout
+    while True:
+        with lock:
+            alive = [t for t in threads if t is not None and t.is_alive()]
+        if not alive:
+            return True
+        left = None if deadline is None else deadline - clock()
+        if left is not None and left <= 0:
+            return False
+        alive[0].join(0.05 if left is None else min(0.05, left))
 
 
 def _rejected(request: Any, limit: int | None) -> Outcome:
@@ -315,4 +471,4 @@ def _stop_workers(queue: SimpleQueue, threads: list[threading.Thread], timeout: 
     _drain(queue)
     for _ in threads:
         queue.put(_STOP)
-    _join([t for t in threads if t.ident is not None], timeout)
+    _join([t for t in threads if t is not None and t.ident is not None], timeout)

@@ -311,6 +311,7 @@ class FunctionSource(Source):
     (``helper_threads``) and stops waiting for it at the deadline: the call is abandoned, logged and
     counted (``counters()["abandoned"]``, in ``Report.summary()``). While ``MAX_ABANDONED`` of its
     calls are still running, a new call is refused at once (``TimeoutError``, not started).
+    ``Router(f, timeout=T)`` calls it inline on its workers instead, with the same rules (``ella_lab.deadlines``).
     """
 
     def __init__(self, function: Callable[[Any], Any], name: str | None = None):
