@@ -124,6 +124,7 @@ class Router:
 
         counted = collect_counters(self.source)
         started = clock()
+        _log_start(results, streamed, self.workers, self.max_pending, None)
         try:
             put = queue.put
             if not streamed:  # enqueue everything first: each worker has work the moment it starts
@@ -142,7 +143,6 @@ class Router:
                         put((i, request, clock()))
                     else:  # the bulkhead: refused now, answered as a failure, never lost
                         results[i] = _rejected(request, self.max_pending)
-            log.debug("run: %d requests, %d workers", len(results), len(threads))
             for _ in threads:
                 put(_STOP)
             for thread in threads:
@@ -196,6 +196,7 @@ class Router:
         deadlines = Deadlines(source, timeout, replace)
         counted = collect_counters(self.source)
         started = clock()
+        _log_start(results, streamed, self.workers, self.max_pending, timeout)
         try:
             put = queue.put
             if not streamed:
@@ -215,7 +216,6 @@ class Router:
                         put((i, request, clock()))
                     else:
                         results[i] = _rejected(request, self.max_pending)
-            log.debug("run: %d requests, %d workers, timeout %s inline", len(results), len(threads), timeout)
             for _ in range(len(threads)):  # one per worker: a replacement takes its stuck predecessor's
                 put(_STOP)
             _join_live(threads, None, deadlines.lock)
@@ -434,6 +434,15 @@ def _join_live(threads: list, timeout: float | None, lock: Any) -> bool:
         if left is not None and left <= 0:
             return False
         alive[0].join(0.05 if left is None else min(0.05, left))
+
+
+def _log_start(results: list, streamed: bool, workers: int, max_pending: int | None, timeout: float | None) -> None:
+    """The run's first log record, before any worker starts (so it comes first in time order too)."""
+    inline = "" if timeout is None else f", timeout {format_seconds(timeout)} watched inline"
+    if streamed:
+        log.debug("run: requests streamed, at most %d pending, up to %d workers%s", max_pending, workers, inline)
+    else:
+        log.debug("run: %d requests, %d workers%s", len(results), min(workers, len(results)), inline)
 
 
 def _rejected(request: Any, limit: int | None) -> Outcome:
