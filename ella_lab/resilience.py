@@ -21,7 +21,17 @@ from ._checks import check_choice, check_int, check_real, check_seconds
 from .fallback import AllSourcesFailed, Served
 from .outcome import Attempt, quantile
 from .retry import JITTER_MODES, Retry
-from .sources import CancelScope, HelperThreads, Source, SourceError, as_source, run_in_scope, take, timed_out
+from .sources import (
+    CallCancelled,
+    CancelScope,
+    HelperThreads,
+    Source,
+    SourceError,
+    as_source,
+    run_in_scope,
+    take,
+    timed_out,
+)
 from .timing import clock
 
 __all__ = [
@@ -352,8 +362,11 @@ class Hedge(Source):
         return self.threshold.value()
 
     def _observe(self, future: Any) -> None:
+        """Record the primary's latency. A primary called off because the hedge won was slower than the
+        threshold: its time so far is recorded too (a lower bound, above the threshold), else the slow calls
+        would go unseen and the learned percentile would fall run after run."""
         _, error, started, finished = future.result()
-        if error is None and self.threshold is not None:
+        if self.threshold is not None and (error is None or isinstance(error, CallCancelled)):
             self.threshold.observe(finished - started)
 
     @staticmethod
