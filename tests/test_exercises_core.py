@@ -194,3 +194,18 @@ def test_a_sheet_module_from_its_notebook_name():
 
 def test_hidden_check_defaults_to_the_visible_one():
     assert phase4.q3.hidden_check(0.020) and not phase4.q3.hidden_check(0.010)
+
+
+def test_a_solution_is_shown_folded_in_a_notebook(monkeypatch):
+    """In a kernel, solution() shows a <details> block (closed until clicked), with the plain text beside it."""
+    import IPython.display
+
+    from ella_lab.exercises import _core, walk03
+
+    shown = []
+    monkeypatch.setattr(_core, "_kernel", lambda: object())
+    monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append(data))
+    walk03.q2.solution()
+    (data,) = shown
+    assert data["text/html"].startswith("<details><summary>") and "<details open" not in data["text/html"]
+    assert "def " in data["text/plain"] and "&lt;" not in data["text/plain"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import decimal
+import html
 import importlib
 import math
 import numbers
@@ -349,8 +350,13 @@ class Question:
         self._emit("hint", f"{self.name} hint {number}/{len(self.hints)}: {self.hints[number - 1]}", hint=number)
 
     def solution(self) -> None:
-        """Print the reference answer."""
-        self._emit("solution", f"{self.name} solution:\n{textwrap.dedent(self.solution_text).strip()}")
+        """Show the reference answer: in a notebook, folded (click to open), so a glance does not give it away."""
+        text = textwrap.dedent(self.solution_text).strip()
+        folded = (
+            f"<details><summary><b>{html.escape(self.name)} solution</b> (click to show)</summary>"
+            f"<pre>{html.escape(text)}</pre></details>"
+        )
+        self._emit("solution", f"{self.name} solution:\n{text}", html_view=folded)
 
     # -- the grader's side --
 
@@ -398,8 +404,8 @@ class Question:
             return self.record_in_notebook
         return type(self).__module__.startswith("ella_lab.exercises.phase")
 
-    def _emit(self, action: str, line: str, **details: Any) -> None:
-        """Print ``line``; log the call; on a sheet in a kernel, also save the record in the notebook."""
+    def _emit(self, action: str, line: str, *, html_view: str | None = None, **details: Any) -> None:
+        """Print ``line`` (or show ``html_view`` in a notebook); log the call; on a sheet, save the record too."""
         entry = {
             "sheet": self.sheet,
             "question": self.name,
@@ -417,6 +423,11 @@ class Question:
                 entry[f"{kind}s"] = sum(1 for e in mine if e["action"] == kind) + (action == kind)
             _LOG.append({**entry, "time": stamp, "number": number})
         shell = _kernel()
+        if shell is not None and html_view is not None and not self._records():
+            from IPython.display import display
+
+            display({"text/plain": line, "text/html": html_view}, raw=True)
+            return
         if shell is None or not self._records():
             print(line)
             return
@@ -425,8 +436,11 @@ class Question:
         # text/plain is what people (and nbval) see; the record rides along in its own MIME type (a cell
         # keeps only its last output, so the record carries the session's totals: checks, hints,
         # solutions), and the time in the output's metadata, which nbval does not compare.
+        data = {"text/plain": line, ATTEMPT_MIME: entry}
+        if html_view is not None:
+            data["text/html"] = html_view
         display(
-            {"text/plain": line, ATTEMPT_MIME: entry},
+            data,
             raw=True,
             metadata={ATTEMPT_MIME: {"time": stamp, "number": number}},
         )
