@@ -462,10 +462,11 @@ class BreakerMachine(Question):
         self._judge_step(at, expected, result, value, reached, failure, script, number, reads, progress["seen"])
         if late:
             state = getattr(breaker, "state", None)
+            others = f"{script.failures} other call{'s' if script.failures != 1 else ''}"
             if inside.get("state") == "open" and state != "open":
                 raise _Verdict(
-                    f"the call at {at:g} s was let through while closed, and answered after {script.failures} other "
-                    f"calls had failed and opened the circuit; its late success set the state to {state!r}. Only the "
+                    f"the call at {at:g} s was let through while closed, and answered after {others} had failed and "
+                    f"opened the circuit; its late success set the state to {state!r}. Only the "
                     "trial's answer may close an open circuit: remember whether a call was the trial, and ignore a "
                     "late answer (as the library's CircuitBreaker does)."
                 )
