@@ -4,6 +4,8 @@ wrong answers are rejected with a message that names the bug."""
 import textwrap
 import threading
 import time
+from decimal import Decimal
+from time import monotonic as bound_monotonic
 
 import numpy as np
 import pytest
@@ -14,20 +16,24 @@ from ella_lab.resilience import CircuitOpenError
 pytestmark = pytest.mark.timeout(60)
 
 
-def verdict(question, answer):
-    result = question.check(answer)
+def verdict(question, answer, method="check"):
+    result = getattr(question, method)(answer)
     return result.status, result.message
+
+
+BOTH = pytest.mark.parametrize("method", ["check", "hidden_check"])
 
 
 # -- storm: predict the calls per request ------------------------------------------------------
 
 
-def test_storm_reference_and_other_number_types_pass():
+@BOTH
+def test_storm_reference_and_other_number_types_pass(method):
     namespace: dict = {}
     exec(textwrap.dedent(walk07.storm.solution_text), namespace)
-    assert walk07.storm.check(namespace["calls_per_request"])
-    for close_enough in (1.96, 2, 1.922, np.float64(1.96), np.int64(2)):
-        status, message = verdict(walk07.storm, close_enough)
+    assert getattr(walk07.storm, method)(namespace["calls_per_request"])
+    for close_enough in (1.96, 2, 1.922, np.float64(1.96), np.int64(2), Decimal("1.96")):
+        status, message = verdict(walk07.storm, close_enough, method)
         assert status == "correct", (close_enough, message)
         assert "the model says 1 + p + p² = 1.96, and notebook 07 measured 1.922" in message
 
@@ -46,19 +52,25 @@ def test_storm_measurement_is_the_notebooks():
         (1.8, "attempts × p"),
         (1.36, "probability p, not p²"),
         (196, "percentage"),
+        (96, "the extra load as a percentage"),
+        (160, "leaves out the third attempt"),
+        (4, "at most 3 calls"),
+        (0.5, "at least 1 call each"),
         (2.5, "28% above the model"),
         (1.2, "39% below the model"),
     ],
 )
-def test_storm_wrong_predictions_say_how_far_and_why(answer, names):
-    status, message = verdict(walk07.storm, answer)
+@BOTH
+def test_storm_wrong_predictions_say_how_far_and_why(answer, names, method):
+    status, message = verdict(walk07.storm, answer, method)
     assert status == "incorrect" and names in message, message
     assert "1.96" in message  # always set against the model
 
 
-@pytest.mark.parametrize("answer", ["1.96", True, [1.96]])
-def test_storm_needs_a_number(answer):
-    status, message = verdict(walk07.storm, answer)
+@pytest.mark.parametrize("answer", ["1.96", True, [1.96], float("nan")])
+@BOTH
+def test_storm_needs_a_number(answer, method):
+    status, message = verdict(walk07.storm, answer, method)
     assert status == "incorrect" and "give a number" in message
 
 
@@ -97,15 +109,47 @@ class TableDriven(Starter):
         elif self.state == "half-open":
             raise CircuitOpenError("a trial is running")
         was_trial = self.state == "half-open"
+        opened_before = self.opened_at  # a late answer: the circuit opened (again) while this call ran
         try:
             answer = fetch(request)
         except Exception:
-            self.in_a_row = self.in_a_row + 1
-            if was_trial or self.in_a_row == self.failures:
-                self.state, self.opened_at, self.in_a_row = "open", self.clock(), 0
+            if was_trial or (self.state == "closed" and self.opened_at == opened_before):
+                self.in_a_row = self.in_a_row + 1
+                if was_trial or self.in_a_row == self.failures:
+                    self.state, self.opened_at, self.in_a_row = "open", self.clock(), 0
             raise
-        self.state, self.in_a_row = "closed", 0
+        if was_trial or self.state == "closed":
+            self.state, self.in_a_row = "closed", 0
         return answer
+
+
+class GuardedState(Starter):
+    """A correct answer with a lock around the state only, never around fetch (safe from many threads)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = threading.Lock()
+
+    def call(self, fetch, request):
+        with self.lock:
+            trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+            if trial:
+                self.state = "half-open"
+            elif self.state != "closed":
+                raise CircuitOpenError("not closed")
+        try:
+            value = fetch(request)
+        except Exception:
+            with self.lock:
+                if trial or self.state == "closed":
+                    self.in_a_row += 1
+                    if trial or self.in_a_row >= self.failures:
+                        self.state, self.opened_at = "open", self.clock()
+            raise
+        with self.lock:
+            if trial or self.state == "closed":
+                self.state, self.in_a_row = "closed", 0
+        return value
 
 
 class NeverHalfOpens(Starter):
@@ -345,6 +389,78 @@ class LockAroundFetch(Starter):
             return value
 
 
+class LateSuccessCloses(Starter):
+    """The old model answer: any success closes the circuit, even one that answers after it opened."""
+
+    def call(self, fetch, request):
+        trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if trial or self.in_a_row >= self.failures:
+                self.state, self.opened_at = "open", self.clock()
+            raise
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class RLockAroundFetch(LateSuccessCloses):
+    """Holds a reentrant lock around the whole call: the nested probe passes, other threads are serialised."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = threading.RLock()
+
+    def call(self, fetch, request):
+        with self.lock:
+            return super().call(fetch, request)
+
+
+class WallClockNow(Starter):
+    """Stamps opened_at with self.clock() but reads "now" from time.time(): a huge gap, an early trial."""
+
+    def call(self, fetch, request):
+        trial = self.state == "open" and time.time() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if trial or self.in_a_row >= self.failures:
+                self.state, self.opened_at = "open", self.clock()
+            raise
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class BoundMonotonic(Starter):
+    """Reads `monotonic` imported by name before the check: the check's spy on time.monotonic never sees it."""
+
+    def call(self, fetch, request):
+        trial = self.state == "open" and bound_monotonic() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            self.in_a_row += 1
+            if trial or self.in_a_row >= self.failures:
+                self.state, self.opened_at = "open", bound_monotonic()
+            raise
+        self.state, self.in_a_row = "closed", 0
+        return value
+
+
 class HardCodedThree(Starter):
     def call(self, fetch, request):
         trial = self.state == "open" and self.clock() - self.opened_at >= 1.0
@@ -363,9 +479,18 @@ class HardCodedThree(Starter):
         return value
 
 
-def test_breaker_reference_and_a_different_correct_answer_pass():
-    assert walk07.breaker.check(reference())
-    assert walk07.breaker.check(TableDriven)
+@BOTH
+def test_breaker_reference_and_different_correct_answers_pass(method):
+    for answer in (reference(), TableDriven, GuardedState):
+        result = getattr(walk07.breaker, method)(answer)
+        assert result, (answer, result.message)
+
+
+def test_breaker_hidden_scripts_differ_from_the_visible_ones():
+    assert {(s.failures, s.reset_after) for s in walk07.SCRIPTS}.isdisjoint(
+        (s.failures, s.reset_after) for s in walk07.HIDDEN_SCRIPTS
+    )
+    assert any(s.late_at for s in walk07.HIDDEN_SCRIPTS) and any(s.trial_at for s in walk07.HIDDEN_SCRIPTS)
 
 
 @pytest.mark.parametrize(
@@ -376,26 +501,39 @@ def test_breaker_reference_and_a_different_correct_answer_pass():
         (TrialFailureCloses, "a failed trial must open the circuit again at once"),
         (NestedTrialPasses, "half-open lets exactly one call through"),
         (CountsWithoutReset, "count failures in a row, not failures in total"),
-        (OpensOnFirstFailure, "opened after 1 failure; it should open only after failures = 3"),
+        (OpensOnFirstFailure, "opened after 1 failure; it should open only after failures = "),
         (WallClock, "read the wall clock (time.monotonic())"),
         (SwallowsTheError, "a breaker must not swallow it"),
         (StaleOpenedAt, "a failed trial must restart the wait"),
-        (OffByOne, "3 failures in a row should open the circuit"),
+        (OffByOne, "failures in a row should open the circuit"),
         (WrapsTheError, "should have raised the source's error; yours raised RuntimeError"),
         (RefusesWithValueError, "refuse the call with CircuitOpenError"),
-        (HardCodedThree, "(failures=2, reset_after=5)"),
+        (HardCodedThree, "reset_after="),
+        (LateSuccessCloses, "its late success set the state to 'closed'"),
+        (RLockAroundFetch, "a call from another thread waited for it"),
+        (WallClockNow, "read the wall clock (time.time())"),
+        (BoundMonotonic, "from time import monotonic"),
     ],
 )
-def test_breaker_classic_bugs_are_named(answer, names):
-    status, message = verdict(walk07.breaker, answer)
+@BOTH
+@pytest.mark.timeout(30)
+def test_breaker_classic_bugs_are_named(answer, names, method):
+    status, message = verdict(walk07.breaker, answer, method)
     assert status == "incorrect", message
     assert names in message, message
+    if answer is OpensOnFirstFailure:
+        assert "failures = 3" in message if method == "check" else "failures = 4" in message
+    if answer is HardCodedThree:
+        assert "(failures=2, reset_after=5)" in message if method == "check" else "reset_after=0.25" in message
 
 
 @pytest.mark.timeout(30)
-def test_breaker_holding_a_lock_around_fetch_is_named_not_hung():
-    status, message = verdict(walk07.breaker, LockAroundFetch)
-    assert status == "incorrect" and "never hold a lock while fetch runs" in message and "restart" in message
+@pytest.mark.parametrize("answer", [LockAroundFetch, RLockAroundFetch])
+def test_breaker_holding_a_lock_around_fetch_is_named_not_hung(answer):
+    started = time.monotonic()
+    status, message = verdict(walk07.breaker, answer)
+    assert status == "incorrect" and "never hold a lock (not even an RLock) while fetch runs" in message
+    assert time.monotonic() - started < 10  # the probe from another thread waits 1 s, not for ever
     assert time.monotonic is not None and time.monotonic.__module__ == "time"  # the clock spies are removed
 
 
@@ -416,15 +554,24 @@ def test_breaker_starter_blank_and_non_classes():
 # -- hedge: predict the extra calls at p95 ------------------------------------------------------
 
 
-def test_hedge_reference_and_close_numbers_pass_and_quote_the_run():
+@BOTH
+def test_hedge_reference_and_close_numbers_pass(method):
     namespace: dict = {}
     exec(textwrap.dedent(walk07.hedge.solution_text), namespace)
-    assert walk07.hedge.check(namespace["extra_calls_at_p95"])
-    for close_enough in (0.05, 0.055, np.float64(0.045), 1 / 20):
-        status, message = verdict(walk07.hedge, close_enough)
+    assert getattr(walk07.hedge, method)(namespace["extra_calls_at_p95"])
+    for close_enough in (0.05, 0.055, np.float64(0.045), 1 / 20, Decimal("0.05"), 0.05 * 1.1, 0.05 * 0.9):
+        status, message = verdict(walk07.hedge, close_enough, method)
         assert status == "correct", (close_enough, message)
+
+
+def test_hedge_quotes_the_run_only_when_given_one():
     result = walk07.hedge.check(0.05, measured=np.float64(0.0525))
     assert result and "the model says 5%, and the run above measured 5.2%" in result.message
+    assert "measurement" in result.message
+    hidden = walk07.hedge.hidden_check(0.05)  # no measurement left over from the visible check
+    assert hidden and "measured" not in hidden.message and "measurement" not in hidden.message
+    plain = walk07.hedge.check(0.05)
+    assert plain and "measured" not in plain.message and "measurement" not in plain.message
 
 
 @pytest.mark.parametrize(
@@ -437,13 +584,24 @@ def test_hedge_reference_and_close_numbers_pass_and_quote_the_run():
         (0.02, "so are the body's calls above the p95"),
         (0.5, "a hedge at p50"),
         (0.2, "300% above the model"),
+        (95, "the percentile d waits for"),
+        (105, "the total load as a percentage"),
+        (0.0005, "divides by 100 twice"),
+        (0.04, "20% below the model"),  # a 5 % model, by definition: ± 10 % only
+        (0.06, "20% above the model"),
+        (0.065, "30% above the model"),
+        (0.035, "30% below the model"),
+        (2, "between 0 and 1"),
     ],
 )
-def test_hedge_wrong_predictions_say_why(answer, names):
-    status, message = verdict(walk07.hedge, answer)
+@BOTH
+def test_hedge_wrong_predictions_say_why(answer, names, method):
+    status, message = verdict(walk07.hedge, answer, method)
     assert status == "incorrect" and names in message, message
 
 
-def test_hedge_blank_and_not_a_number():
-    assert verdict(walk07.hedge, None)[0] == "not attempted"
-    assert "give a fraction" in verdict(walk07.hedge, "5 %")[1]
+@BOTH
+def test_hedge_blank_and_not_a_number(method):
+    assert verdict(walk07.hedge, None, method)[0] == "not attempted"
+    assert "give a fraction" in verdict(walk07.hedge, "5 %", method)[1]
+    assert "give a fraction" in verdict(walk07.hedge, float("nan"), method)[1]

@@ -7,7 +7,6 @@ outage on a fake clock.
 
 from __future__ import annotations
 
-import numbers
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from typing import Any
 
 from ..resilience import CircuitOpenError
 from ..sources import SourceError
-from ._core import BLANK, Incorrect, Question, call_bounded
+from ._core import BLANK, Incorrect, Question, as_real, call_bounded
 
 __all__ = ["breaker", "hedge", "storm"]
 
@@ -50,9 +49,10 @@ class StormPredict(Question):
     """
 
     def _check(self, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        number = as_real(value)
+        if number is None:
             raise Incorrect(f"give a number of calls per request, like 2.5; got {value!r}")
-        value = float(value)
+        value = number
         p = self.P
         model = 1 + p + p**2
         measured = measured_storm_load(p, self.ATTEMPTS)
@@ -75,10 +75,23 @@ class StormPredict(Question):
             (self.ATTEMPTS * p, "attempts × p is not it: a retry depends on the attempt before it failing"),
             (1 + p**2, "the second call is made whenever the first failed: probability p, not p²"),
             (100 * model, "that looks like a percentage; give calls per request (a number near 1 to 3)"),
+            (
+                100 * (p + p**2),
+                "that is the extra load as a percentage (96 % more calls); give calls per request, first call "
+                "included",
+            ),
+            (100 * (1 + p), "that is 1 + p as a percentage, and it leaves out the third attempt (p²)"),
         )
         for wrong, why in known:
             if abs(value - wrong) <= 1e-6 * max(1.0, abs(wrong)):
                 raise Incorrect(f"{value:g}: {why}. ({where}.)")
+        if value > self.ATTEMPTS:
+            raise Incorrect(
+                f"{value:g}: with {self.ATTEMPTS} attempts a request makes at most {self.ATTEMPTS} calls (was it a "
+                f"percentage?); give calls per request. ({where}.)"
+            )
+        if value < 1:
+            raise Incorrect(f"{value:g}: every request makes its first call, so at least 1 call each. ({where}.)")
         direction = "above" if off > 0 else "below"
         raise Incorrect(
             f"{value:g} is {abs(off):.0%} {direction} the model: {where}. Count the calls one attempt at a time: "
@@ -89,7 +102,7 @@ class StormPredict(Question):
 class HedgePredict(Question):
     title = "Predict: the extra calls of a hedge at p95"
     expects = "a fraction of calls, like 0.25"
-    Q, TOLERANCE = 0.95, 0.3
+    Q, TOLERANCE = 0.95, 0.1  # 5 % is the model by definition: within ± 10 % of it
     hints = (
         "The hedge sends a second call only for the requests whose first call has not answered after d.",
         "d is the 95th percentile of the latencies: by definition, what fraction of calls is slower than it?",
@@ -108,20 +121,32 @@ class HedgePredict(Question):
         return super().check(answer)
 
     def _check(self, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return self._verdict(value, self.measured)
+
+    def _check_hidden(self, value: Any) -> str:
+        return self._verdict(value, None)  # never a measurement left over from the last visible check
+
+    def _verdict(self, value: Any, measured: float | None) -> str:
+        number = as_real(value)
+        if number is None:
             raise Incorrect(f"give a fraction of calls, like 0.25; got {value!r}")
-        value = float(value)
+        value = number
         model = 1 - self.Q
-        where = f"the model says {model:.0%}" + (
-            "" if self.measured is None else f", and the run above measured {self.measured:.1%}"
-        )
-        if abs(value / model - 1) <= self.TOLERANCE:
-            return (
-                f"{value:g}: {where}. A hedge at pNN sends a second call for the (100 − NN) % of calls slower "
-                "than d; the measurement differs by the threads' overhead and by the window's estimate of the p95."
+        where = f"the model says {model:.0%}"
+        if measured is not None:
+            where += f", and the run above measured {measured:.1%}"
+        if abs(value / model - 1) <= self.TOLERANCE + 1e-9:
+            why = (
+                f"{value:g}: {where}. A hedge at pNN sends a second call for the (100 − NN) % of calls slower than d"
             )
+            if measured is None:
+                return why + "."
+            return why + "; the measurement differs by the threads' overhead and by the window's estimate of the p95."
         known = (
             (100 * model, "that is a percentage; give the fraction (0.25 for 25 %)"),
+            (100 * self.Q, "that is the percentile d waits for (p95), not the share of calls that get a second one"),
+            (100 * (1 + model), "that is the total load as a percentage; give the extra calls only, as a fraction"),
+            (model / 100, "that divides by 100 twice: 5 % is 0.05"),
             (1 + model, "that is the total load; the question asks for the extra calls only"),
             (self.Q, "that is the share of requests answered before d, which need no second call"),
             (
@@ -134,6 +159,8 @@ class HedgePredict(Question):
         for wrong, why in known:
             if abs(value - wrong) <= 1e-6 * max(1.0, abs(wrong)):
                 raise Incorrect(f"{value:g}: {why}. ({where}.)")
+        if value > 1:
+            raise Incorrect(f"{value:g}: a fraction of calls lies between 0 and 1 (was it a percentage?). ({where}.)")
         direction = "above" if value > model else "below"
         raise Incorrect(
             f"{value:g} is {abs(value / model - 1):.0%} {direction} the model: {where}. Which calls get a second "
@@ -145,10 +172,22 @@ OK, ERROR, REFUSED = "answered", "raised the source's error", "refused with Circ
 
 
 class _Script:
-    """One scripted run: (time, does the source fail?, expected result, expected state after)."""
+    """One scripted run: (time, does the source fail?, expected result, expected state after).
 
-    def __init__(self, failures: int, reset_after: float, steps: tuple, trial_at: tuple[float, ...]):
-        self.failures, self.reset_after, self.steps, self.trial_at = failures, reset_after, steps, trial_at
+    At a time in ``trial_at`` the call is the half-open trial; at a time in ``late_at`` the call is let
+    through while closed and, before it answers, ``failures`` other calls fail and open the circuit.
+    """
+
+    def __init__(
+        self,
+        failures: int,
+        reset_after: float,
+        steps: tuple,
+        trial_at: tuple[float, ...],
+        late_at: tuple[float, ...] = (),
+    ):
+        self.failures, self.reset_after, self.steps = failures, reset_after, steps
+        self.trial_at, self.late_at = trial_at, late_at
 
 
 SCRIPTS = (
@@ -186,6 +225,57 @@ SCRIPTS = (
             (16.1, False, OK, "closed"),
         ),
         (16.1,),
+    ),
+    _Script(
+        2,
+        1.0,
+        (
+            (0.0, False, OK, "open"),  # let through while closed; two failures open the circuit before it answers
+            (0.5, False, REFUSED, "open"),  # its late success did not close it
+            (1.2, False, OK, "closed"),  # the trial
+            (1.3, True, ERROR, "closed"),
+        ),
+        (1.2,),
+        (0.0,),
+    ),
+)
+
+HIDDEN_SCRIPTS = (  # other failures, reset_after and times, for hidden_check
+    _Script(
+        4,
+        0.25,
+        (
+            (5.0, True, ERROR, "closed"),
+            (5.01, True, ERROR, "closed"),
+            (5.02, True, ERROR, "closed"),
+            (5.03, False, OK, "closed"),  # three, then a success: the count starts again
+            (5.04, True, ERROR, "closed"),
+            (5.05, True, ERROR, "closed"),
+            (5.06, True, ERROR, "closed"),
+            (5.07, True, ERROR, "open"),
+            (5.2, False, REFUSED, "open"),
+            (5.35, True, ERROR, "open"),  # the trial fails: open again, from 5.35 s
+            (5.5, False, REFUSED, "open"),
+            (5.65, False, OK, "closed"),
+            (5.7, True, ERROR, "closed"),
+        ),
+        (5.35, 5.65),
+    ),
+    _Script(
+        1,
+        2.5,
+        (
+            (0.0, True, ERROR, "open"),
+            (2.0, False, REFUSED, "open"),
+            (2.6, False, OK, "closed"),
+            (3.0, False, OK, "open"),  # a late success: one failure opened the circuit meanwhile
+            (4.0, False, REFUSED, "open"),
+            (5.6, True, ERROR, "open"),
+            (6.0, False, REFUSED, "open"),
+            (8.2, False, OK, "closed"),
+        ),
+        (2.6, 5.6, 8.2),
+        (3.0,),
     ),
 )
 
@@ -234,9 +324,11 @@ class BreakerMachine(Question):
         "Start with the open state: if it is open and reset_after seconds have passed since opened_at "
         "(self.clock() - self.opened_at >= self.reset_after), this call is the trial: set the state to "
         '"half-open" and let it through. Otherwise, if the state is not "closed", raise CircuitOpenError.',
-        "Call fetch(request) inside try/except. On an exception: count it (self.in_a_row += 1); open the circuit "
-        "(state, opened_at = now) if this was the trial or if in_a_row reached failures; then `raise`.",
-        'On success: state = "closed", in_a_row = 0, and return the value.',
+        "Call fetch(request) inside try/except. On an exception: if this was the trial, open the circuit again "
+        "(state, opened_at = now); else, if still closed, count it (self.in_a_row += 1) and open the circuit when "
+        "in_a_row reaches failures; then `raise`.",
+        'On success: if this was the trial or the circuit is still closed, state = "closed" and in_a_row = 0 (a '
+        "late answer, to a call let through before the circuit opened, changes nothing); return the value.",
     )
     solution_text = """
         class Breaker:
@@ -255,18 +347,28 @@ class BreakerMachine(Question):
                 try:
                     value = fetch(request)
                 except Exception:
-                    self.in_a_row += 1
-                    if trial or self.in_a_row >= self.failures:
+                    if trial:
                         self.state, self.opened_at = "open", self.clock()
+                    elif self.state == "closed":  # a late failure, once the circuit opened, changes nothing
+                        self.in_a_row += 1
+                        if self.in_a_row >= self.failures:
+                            self.state, self.opened_at = "open", self.clock()
                     raise
-                self.state, self.in_a_row = "closed", 0
+                if trial or self.state == "closed":  # a late success must not close an open circuit
+                    self.state, self.in_a_row = "closed", 0
                 return value
     """
 
     def _check(self, breaker_class: Any) -> str:
+        return self._play(breaker_class, SCRIPTS)
+
+    def _check_hidden(self, breaker_class: Any) -> str:
+        return self._play(breaker_class, HIDDEN_SCRIPTS)
+
+    def _play(self, breaker_class: Any, scripts: tuple[_Script, ...]) -> str:
         if not callable(breaker_class):
             raise Incorrect(f"expected the class Breaker itself (not an instance or a string), got {breaker_class!r}")
-        for script in SCRIPTS:
+        for script in scripts:
             reads: list[str] = []
             progress: dict[str, Any] = {"owners": set()}
             try:
@@ -286,7 +388,8 @@ class BreakerMachine(Question):
                 raise Incorrect(verdict)
         return (
             "closed, open after failures in a row, refused without reaching the source, one trial after "
-            "reset_after, reopened by a failed trial and closed by a good one, all on the clock it was given."
+            "reset_after (other calls, from any thread, refused meanwhile), reopened by a failed trial and closed "
+            "by a good one, deaf to late answers, all on the clock it was given."
         )
 
     def _run(self, breaker_class: Any, script: _Script, reads: list[str], progress: dict) -> str | None:
@@ -324,30 +427,65 @@ class BreakerMachine(Question):
     ) -> None:
         at, fails, expected, state_after = step
         clock.now = at
-        trial = at in script.trial_at
+        trial, late = at in script.trial_at, at in script.late_at
         calls: list[str] = []
         inside: dict[str, Any] = {}
         failure = SourceError(f"scripted failure at {at:g} s")
+
+        def fail(request: Any) -> str:
+            raise SourceError(f"scripted failure of {request}")
 
         def fetch(request: Any) -> str:
             calls.append(request)
             if trial:
                 inside["state"] = getattr(breaker, "state", None)
-                progress["nested"] = "running"
-                inside["nested"] = self._attempt(breaker, lambda r: calls.append(r) or "nested answer", "meanwhile")
-                progress["nested"] = "done"
+                inside["other"] = self._from_other_thread(breaker, calls, progress)
+                if inside["other"] is not None:  # it did not wait on a lock: a nested call cannot deadlock either
+                    progress["nested"] = "running"
+                    inside["nested"] = self._attempt(breaker, lambda r: calls.append(r) or "nested answer", "meanwhile")
+                    progress["nested"] = "done"
+            if late:
+                inside["late"] = [self._attempt(breaker, fail, f"failing {k}") for k in range(script.failures)]
+                inside["state"] = getattr(breaker, "state", None)
             if fails:
                 raise failure
             return f"answer to {request}"
 
         result, value = self._attempt(breaker, fetch, f"request at {at:g} s")
+        if trial and "other" in inside and inside["other"] is None:
+            raise _Verdict(
+                f"while the trial call at {at:g} s was running, a call from another thread waited for it instead of "
+                "being refused at once: never hold a lock (not even an RLock) while fetch runs; guard only the "
+                "state, and refuse other calls while half-open."
+            )
         reached = "request at" in " ".join(map(str, calls))
         self._judge_step(at, expected, result, value, reached, failure, script, number, reads, progress["seen"])
+        if late:
+            state = getattr(breaker, "state", None)
+            others = f"{script.failures} other call{'s' if script.failures != 1 else ''}"
+            if inside.get("state") == "open" and state != "open":
+                raise _Verdict(
+                    f"the call at {at:g} s was let through while closed, and answered after {others} had failed and "
+                    f"opened the circuit; its late success set the state to {state!r}. Only the "
+                    "trial's answer may close an open circuit: remember whether a call was the trial, and ignore a "
+                    "late answer (as the library's CircuitBreaker does)."
+                )
         if trial:
             if inside.get("state") != "half-open":
                 raise _Verdict(
                     f"during the trial call at {at:g} s, self.state should be 'half-open'; "
                     f"it was {inside.get('state')!r}."
+                )
+            other_result, _ = inside["other"]
+            if "from another thread" in calls:
+                raise _Verdict(
+                    f"while the trial call at {at:g} s was running, a call from another thread reached the source: "
+                    "half-open lets exactly one call through, and refuses the others until the trial ends."
+                )
+            if other_result != REFUSED:
+                raise _Verdict(
+                    f"while the trial ran, a call from another thread was not refused with CircuitOpenError "
+                    f"({other_result})."
                 )
             nested_result, _ = inside["nested"]
             if "meanwhile" in calls:
@@ -363,6 +501,22 @@ class BreakerMachine(Question):
         if state != state_after:
             states.append(f"after the call at {at:g} s, self.state should be {state_after!r}; yours was {state!r}.")
         progress["seen"][number] = state
+
+    def _from_other_thread(self, breaker: Any, calls: list, progress: dict) -> tuple[str, Any] | None:
+        """One call through the breaker from another thread, waited for at most 1 s (None: it waited longer)."""
+        box: dict[str, Any] = {}
+
+        def other() -> None:
+            progress["owners"].add(threading.get_ident())
+            try:
+                box["result"] = self._attempt(breaker, lambda r: calls.append(r) or "other", "from another thread")
+            except BaseException as exc:  # reported as what the call did, never raised in a thread
+                box["result"] = ("raised " + repr(exc), exc)
+
+        thread = threading.Thread(target=other, name="breaker-check-other-caller", daemon=True)
+        thread.start()
+        thread.join(1.0)
+        return box.get("result")
 
     @staticmethod
     def _attempt(breaker: Any, fetch: Callable, request: Any) -> tuple[str, Any]:
@@ -389,6 +543,9 @@ class BreakerMachine(Question):
                 "closed (or for the trial), calls go through to the source."
             )
         if reached and expected == REFUSED:
+            opened_steps = [s[0] for s in script.steps[:number] if s[3] == "open" and s[2] != REFUSED]
+            if seen.get(number - 1) == "open" and opened_steps:
+                self._too_early(at, opened_steps[-1], script, reads)
             if number == script.steps.index(next(s for s in script.steps if s[2] == REFUSED)):
                 raise _Verdict(
                     f"{script.failures} failures in a row should open the circuit, but the call at {at:g} s still "
@@ -400,7 +557,7 @@ class BreakerMachine(Question):
                     f"the trial call at {previous[0]:g} s failed, yet the call at {at:g} s reached the source: a "
                     "failed trial must open the circuit again at once."
                 )
-            opened = [s[0] for s in script.steps[:number] if s[2] == ERROR and s[3] == "open"][-1]
+            opened = [s[0] for s in script.steps[:number] if s[2] != REFUSED and s[3] == "open"][-1]
             if opened in script.trial_at:
                 raise _Verdict(
                     f"the call at {at:g} s reached the source, {at - opened:.1f} s after the failed trial at "
@@ -426,6 +583,23 @@ class BreakerMachine(Question):
         raise _Verdict(f"the call at {at:g} s should have {expected}; yours {result}: {value!r}.")
 
     @staticmethod
+    def _too_early(at: float, opened: float, script: _Script, reads: list) -> None:
+        """The circuit was open, yet a call went through before reset_after: name the clock if it is the cause."""
+        if reads:
+            raise _Verdict(
+                f"your breaker read the wall clock (time.{reads[0]}()), so it did not see the time the check set: "
+                f"the call at {at:g} s went through although the circuit opened at {opened:g} s, less than "
+                f"reset_after = {script.reset_after:g} s before. Read the time only through self.clock()."
+            )
+        if script.trial_at and opened not in script.trial_at and at < opened + script.reset_after:
+            raise _Verdict(
+                f"your breaker was open after the call at {opened:g} s, yet let the call at {at:g} s through, only "
+                f"{at - opened:.2g} s later: it must stay open for reset_after = {script.reset_after:g} s, measured "
+                "with self.clock() - self.opened_at. If any time is read another way (time.time(), or a "
+                "`from time import monotonic` made earlier), it is not the clock the check sets."
+            )
+
+    @staticmethod
     def _refused(at: float, script: _Script, number: int, reads: list) -> None:
         """Name the bug behind a call refused when it should have passed."""
         if at in script.trial_at:
@@ -436,7 +610,9 @@ class BreakerMachine(Question):
                 )
             raise _Verdict(
                 f"the call at {at:g} s was refused, but the circuit opened more than reset_after = "
-                f"{script.reset_after:g} s before: it should half-open and let one trial call through."
+                f"{script.reset_after:g} s before: it should half-open and let one trial call through (if you read "
+                "the time other than through self.clock(), say `from time import monotonic`, it never sees the "
+                "time the check sets)."
             )
         failed_before = [s for s in script.steps[:number] if s[1]]
         if len(failed_before) == 1:
