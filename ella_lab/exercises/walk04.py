@@ -62,6 +62,7 @@ class Fallback(Question):
     )
     HIDDEN_CASES = (
         ("order-41", "u"),
+        ("order-42", "duu"),
         ("order-41", "ddddddddu"),
         ("order-42", "deu"),
         ("order-42", "dnu"),
@@ -130,9 +131,6 @@ class Fallback(Question):
                     f"{where}, source-{i} was called {n} times for one request: call each source once, and keep "
                     "its answer in a variable."
                 )
-        skipped = [i for i in range(good) if counts[i] == 0]
-        if skipped:
-            raise Incorrect(f"{where}, source-{skipped[0]} was never asked: ask the sources in order, from the first.")
         if error is not None:
             if any(error is p.errors.get(request) for p in probes):
                 raise Incorrect(
@@ -166,6 +164,9 @@ class Fallback(Question):
                 f"{where}, fallback returned the error {value!r} as if it were an answer: a failure means "
                 "try the next source."
             )
+        skipped = [i for i in range(good) if counts[i] == 0]
+        if skipped:
+            raise Incorrect(f"{where}, source-{skipped[0]} was never asked: ask the sources in order, from the first.")
         raise Incorrect(f"{where}, fallback returned {value!r}; expected source-{good}'s answer, {expected!r}.")
 
     def _all_fail(self, fallback: Any, request: str, pattern: str) -> None:

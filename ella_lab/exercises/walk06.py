@@ -77,8 +77,8 @@ class FetchAll(Question):
             and not isinstance(error, ConnectionError)
         ):
             raise Incorrect(
-                f"fetch_all raised {error!r}, a failure of the fetch that the try let through: catch every "
-                "exception (except Exception as exc), not only ConnectionError; a fetch can fail in many ways."
+                f"fetch_all raised {error!r}, a failure of the fetch, which ended it: wrap each future.result() in "
+                "its own try/except Exception, to keep every failure, not only ConnectionError."
             )
         if isinstance(error, ConnectionError):
             raise Incorrect(
