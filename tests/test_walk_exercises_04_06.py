@@ -595,6 +595,21 @@ def fetch_all_explicit_shutdown(fetch, requests, workers):  # correct: the pool 
     return answers
 
 
+def fetch_all_no_wait_shutdown(fetch, requests, workers):  # correct: notebook 06's pattern, bounded everywhere
+    answers = {}
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures, timeout=5):
+            try:
+                answers[futures[future]] = future.result()
+            except Exception as exc:
+                answers[futures[future]] = exc
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return answers
+
+
 def fetch_all_catches_connection_error(fetch, requests, workers):
     answers = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -646,6 +661,7 @@ def test_p6_fetch_all_correct_answers_pass():
     passes_both(walk06.q1, reference(walk06.q1, "fetch_all"))
     passes_both(walk06.q1, fetch_all_in_order)
     passes_both(walk06.q1, fetch_all_explicit_shutdown)
+    passes_both(walk06.q1, fetch_all_no_wait_shutdown)
 
 
 @pytest.mark.parametrize(
