@@ -8,6 +8,7 @@ when every request was answered, 1 when some were lost (both sources failed), 2 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ella_lab import FallbackChain, Outcome, Report, Router, SimulatedSource, format_seconds
@@ -34,25 +35,44 @@ def describe(outcome: Outcome) -> str:
     return f"{outcome.request}: LOST ({'; '.join(str(error) for error in outcome.error.exceptions)})"
 
 
+def at_least(minimum: float, kind: type = int, *, at_most: float | None = None):
+    """An argparse type: a number of ``kind`` in [minimum, at_most]; argparse names the option in its error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (at_most is not None and value > at_most):
+            bound = f">= {minimum:g}" if at_most is None else f"in [{minimum:g}, {at_most:g}]"
+            finite = "" if kind is int else "a finite number "
+            raise argparse.ArgumentTypeError(f"must be {finite}{bound}, got {text}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, route the requests, print one line per request and a total."""
     parser = argparse.ArgumentParser(prog="python examples/main.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--latency", type=float, default=0.5, help="seconds per fetch (the guide's 0.5)")
-    parser.add_argument("--failure-rate", type=float, default=0.3, help="each source's failure rate, 0..1")
+    parser.add_argument("--requests", type=at_least(0), default=10)
+    parser.add_argument("--workers", type=at_least(1), default=3)
+    parser.add_argument("--latency", type=at_least(0, float), default=0.5, help="seconds per fetch (the guide's 0.5)")
+    parser.add_argument(
+        "--failure-rate", type=at_least(0, float, at_most=1), default=0.3, help="each source's failure rate, 0..1"
+    )
     parser.add_argument("--seed", type=int, default=0)
+    # Bad options end here, with one line naming the option (exit status 2); past this point an exception
+    # is a bug, and shows as one, with its traceback.
     args = parser.parse_args(argv)
-    try:
-        report = route(
-            request_ids(args.requests),
-            workers=args.workers,
-            latency=args.latency,
-            failure_rate=args.failure_rate,
-            seed=args.seed,
-        )
-    except (TypeError, ValueError) as exc:  # bad input: one line naming the parameter, not a traceback
-        parser.error(str(exc))
+    report = route(
+        request_ids(args.requests),
+        workers=args.workers,
+        latency=args.latency,
+        failure_rate=args.failure_rate,
+        seed=args.seed,
+    )
     for outcome in report:
         print(describe(outcome))
     backup = sum(outcome.source == "backup" for outcome in report)

@@ -35,6 +35,21 @@ def rejects(question, answer, *phrases):
         assert phrase in result.message, (phrase, result.message)
 
 
+def rejects_both(question, answer, *phrases):
+    """Rejected by the check and by the hidden check (the grader's cases), naming the bug both times."""
+    rejects(question, answer, *phrases)
+    hidden = question.hidden_check(answer)
+    assert hidden.status == "incorrect", hidden
+    for phrase in phrases:
+        assert phrase in hidden.message, (phrase, hidden.message)
+
+
+def passes_both(question, answer):
+    assert question.check(answer)
+    result = question.hidden_check(answer)
+    assert result, result
+
+
 def starter(*args):
     raise NotImplementedError
 
@@ -48,7 +63,7 @@ def hangs(*args):
 
 
 @pytest.mark.parametrize(
-    "question", [walk04.q2, walk04.q1, walk04.q3, walk05.q1, walk05.q2, walk06.q1, walk06.q3, walk06.q2]
+    "question", [walk04.q2, walk04.q1, walk04.q3, walk05.q1, walk05.q2, walk05.q3, walk06.q1, walk06.q3, walk06.q2]
 )
 def test_no_answer_is_not_attempted(question):
     for answer in (None,):
@@ -243,9 +258,76 @@ def fallback_plain_exception(request, sources):
     raise Exception("all sources failed")
 
 
+def fallback_catches_exception(request, sources):  # correct too: broader than the solution's ConnectionError
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all sources failed", errors)
+
+
+def fallback_skips_falsy(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            answer = source(request)
+            if answer:
+                return answer
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all sources failed", errors)
+
+
+def fallback_skips_none(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            answer = source(request)
+        except Exception as exc:
+            errors.append(exc)
+            continue
+        if answer is not None:
+            return answer
+    raise ExceptionGroup("all sources failed", errors)
+
+
+def fallback_first_four(request, sources):
+    errors = []
+    for source in sources[:4]:
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all sources failed", errors)
+
+
+def fallback_hard_coded_request(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            return source("DataRequest-7")
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all sources failed", errors)
+
+
+def fallback_pops_the_list(request, sources):
+    errors = []
+    while sources:
+        source = sources.pop(0)
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all sources failed", errors)
+
+
 def test_p4_fallback_correct_answers_pass():
-    assert walk04.q1.check(reference(walk04.q1, "fallback"))
-    assert walk04.q1.check(fallback_loop_over_indices)
+    passes_both(walk04.q1, reference(walk04.q1, "fallback"))
+    passes_both(walk04.q1, fallback_loop_over_indices)
+    passes_both(walk04.q1, fallback_catches_exception)
 
 
 @pytest.mark.parametrize(
@@ -255,18 +337,23 @@ def test_p4_fallback_correct_answers_pass():
         (fallback_swallows_errors, ["returned None", "swallowing the errors"]),
         (fallback_returns_error_string, ["returned the error", "try the next source"]),
         (fallback_prints, ["returned None", "printing it"]),
-        (fallback_only_two, ["without asking source-2", "every source"]),
+        (fallback_only_two, ["without asking source-", "every source"]),
         (fallback_raises_last_error, ["one error", "ExceptionGroup"]),
         (fallback_catches_nothing, ["let ConnectionError", "catch each source's error"]),
         (fallback_calls_twice, ["called 2 times", "once"]),
         (fallback_reversed, ["asked in the order", "list order"]),
         (fallback_new_errors, ["own exceptions"]),
         (fallback_plain_exception, ["raised Exception", "ExceptionGroup"]),
+        (fallback_skips_falsy, ["even 0, '' or None", "only an exception"]),
+        (fallback_skips_none, ["answered None", "even 0, '' or None"]),
+        (fallback_first_four, ["without asking source-", "every source"]),
+        (fallback_hard_coded_request, ["'DataRequest-7'", "pass on the request it is given"]),
+        (fallback_pops_the_list, ["changed the list of sources", "don't modify the caller's list"]),
     ],
     ids=lambda v: getattr(v, "__name__", "")[9:] if callable(v) else "",
 )
 def test_p4_fallback_wrong_answers_are_named(answer, phrases):
-    rejects(walk04.q1, answer, *phrases)
+    rejects_both(walk04.q1, answer, *phrases)
 
 
 # -- 05: main() wiring router + fallback ----------------------------------------------------------
@@ -323,9 +410,13 @@ def main_twice(requests, primary, backup, workers):
     return Router(FallbackChain([primary, backup]), workers=workers).run(requests)
 
 
+def main_sorts_requests(requests, primary, backup, workers):
+    return Router(FallbackChain([primary, backup]), workers=workers).run(sorted(requests))
+
+
 def test_p5_main_correct_answers_pass():
-    assert walk05.q2.check(reference(walk05.q2, "main"))
-    assert walk05.q2.check(main_in_steps)
+    passes_both(walk05.q2, reference(walk05.q2, "main"))
+    passes_both(walk05.q2, main_in_steps)
 
 
 @pytest.mark.parametrize(
@@ -334,17 +425,18 @@ def test_p5_main_correct_answers_pass():
         (main_prints, ["returned None", "printing"]),
         (main_no_fallback, ["backup was never asked", "FallbackChain"]),
         (main_backup_first, ["before the primary"]),
-        (main_ignores_workers, ["workers=4", "pass workers"]),
-        (main_one_thread_per_request, ["requests ran at once with workers=4", "pass workers"]),
+        (main_ignores_workers, ["ran at once with workers=", "pass workers"]),
+        (main_one_thread_per_request, ["requests ran at once with workers=", "pass workers"]),
         (main_without_router, ["one outcome per request"]),
         (main_returns_summary, ["got dict"]),
         (main_asks_both, ["a fallback, not a copy"]),
         (main_twice, ["asked 2 times"]),
+        (main_sorts_requests, ["not in the order given", "without sorting"]),
     ],
     ids=lambda v: getattr(v, "__name__", "")[5:] if callable(v) else "",
 )
 def test_p5_main_wrong_answers_are_named(answer, phrases):
-    rejects(walk05.q2, answer, *phrases)
+    rejects_both(walk05.q2, answer, *phrases)
 
 
 # -- 06: submit + as_completed with a try per future ----------------------------------------------
@@ -488,28 +580,206 @@ def fetch_all_twice(fetch, requests, workers):
     return answers
 
 
+def fetch_all_explicit_shutdown(fetch, requests, workers):  # correct: the pool shut down by hand
+    answers = {}
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures, timeout=5):
+            try:
+                answers[futures[future]] = future.result()
+            except Exception as exc:
+                answers[futures[future]] = exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return answers
+
+
+def fetch_all_no_wait_shutdown(fetch, requests, workers):  # correct: notebook 06's pattern, bounded everywhere
+    answers = {}
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures, timeout=5):
+            try:
+                answers[futures[future]] = future.result()
+            except Exception as exc:
+                answers[futures[future]] = exc
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return answers
+
+
+def fetch_all_catches_connection_error(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        for future in as_completed(futures):
+            try:
+                answers[futures[future]] = future.result()
+            except ConnectionError as exc:
+                answers[futures[future]] = exc
+    return answers
+
+
+def fetch_all_one_try_around_the_loop(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fetch, r): r for r in requests}
+        try:
+            for future in as_completed(futures):
+                answers[futures[future]] = future.result()
+        except Exception as exc:
+            answers[futures[future]] = exc
+    return answers
+
+
+def fetch_all_map_with_a_try(fetch, requests, workers):
+    answers = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        try:
+            for request, answer in zip(requests, pool.map(fetch, requests)):  # noqa: B905 (a learner's code)
+                answers[request] = answer
+        except Exception as exc:
+            answers[requests[len(answers)]] = exc
+    return answers
+
+
+def fetch_all_never_shuts_down(fetch, requests, workers):
+    answers = {}
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = {pool.submit(fetch, r): r for r in requests}
+    for future in as_completed(futures):
+        try:
+            answers[futures[future]] = future.result()
+        except Exception as exc:
+            answers[futures[future]] = exc
+    return answers
+
+
 def test_p6_fetch_all_correct_answers_pass():
-    assert walk06.q1.check(reference(walk06.q1, "fetch_all"))
-    assert walk06.q1.check(fetch_all_in_order)
+    passes_both(walk06.q1, reference(walk06.q1, "fetch_all"))
+    passes_both(walk06.q1, fetch_all_in_order)
+    passes_both(walk06.q1, fetch_all_explicit_shutdown)
+    passes_both(walk06.q1, fetch_all_no_wait_shutdown)
 
 
 @pytest.mark.parametrize(
     ("answer", "phrases"),
     [
-        (fetch_all_map, ["raised ConnectionError", "own try/except"]),
-        (fetch_all_no_try, ["raised ConnectionError", "own try/except"]),
+        (fetch_all_map, ["fetch_all raised", "own try/except"]),
+        (fetch_all_no_try, ["fetch_all raised", "own try/except"]),
         (fetch_all_swallows, ["failed and has no entry", "keep the exception"]),
         (fetch_all_none_for_errors, ["its entry is None", "swallowing"]),
         (fetch_all_stringifies, ["is the string", "exception object itself"]),
         (fetch_all_prints, ["returned None", "printing"]),
         (fetch_all_wrong_labels, ["map each future back to its own request"]),
-        (fetch_all_default_pool, ["requests ran at once with workers=3", "max_workers=workers"]),
+        (fetch_all_default_pool, ["requests ran at once with workers=", "max_workers=workers"]),
         (fetch_all_waits_each, ["at most 1 request(s) ran at once", "submit them all"]),
         (fetch_all_sequential, ["calling thread"]),
         (fetch_all_breaks, ["has no entry"]),
         (fetch_all_twice, ["fetched 2 times"]),
+        (fetch_all_catches_connection_error, ["own try/except Exception", "not only ConnectionError"]),
+        (fetch_all_one_try_around_the_loop, ["succeeded and has no entry", "the loop stopped early"]),
+        (fetch_all_map_with_a_try, ["succeeded and has no entry", "the loop stopped early"]),
+        (fetch_all_never_shuts_down, ["still alive after fetch_all returned", "shut the pool down"]),
     ],
     ids=lambda v: getattr(v, "__name__", "")[10:] if callable(v) else "",
 )
 def test_p6_fetch_all_wrong_answers_are_named(answer, phrases):
-    rejects(walk06.q1, answer, *phrases)
+    rejects_both(walk06.q1, answer, *phrases)
+
+
+def test_p6_hidden_check_has_its_own_failures():
+    """A fetch_all that special-cases the visible requests passes the check, not the hidden check."""
+
+    def knows_the_visible_cases(fetch, requests, workers):
+        answers = {}
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(fetch, r): r for r in requests}
+            for future in as_completed(futures):
+                try:
+                    answers[futures[future]] = future.result()
+                except (ConnectionError, ValueError) as exc:  # exactly the visible check's failures
+                    answers[futures[future]] = exc
+        return answers
+
+    assert walk06.q1.check(knows_the_visible_cases)
+    hidden = walk06.q1.hidden_check(knows_the_visible_cases)
+    assert hidden.status == "incorrect" and "raised KeyError" in hidden.message, hidden
+    assert "raised ValueError" in walk06.q1.check(fetch_all_catches_connection_error).message
+
+
+# -- 05: the __main__ guard -----------------------------------------------------------------------
+
+GUARDED_DIFFERENTLY = """
+def main():
+    print("routing 20 requests")
+
+def _entry():
+    main()
+
+if "__main__" == __name__:
+    _entry()
+"""
+
+
+def test_p5_guard_correct_answers_pass():
+    namespace = {}
+    exec(textwrap.dedent(walk05.q3.solution_text), namespace)
+    passes_both(walk05.q3, namespace["script"])
+    passes_both(walk05.q3, GUARDED_DIFFERENTLY)
+
+
+MAIN = 'def main():\n    print("routing 20 requests")\n'
+
+
+@pytest.mark.parametrize(
+    ("script", "phrases"),
+    [
+        (MAIN + "\nmain()\n", ["imported", "ran main()", "__name__"]),
+        (MAIN, ["main() ran 0 times"]),
+        (MAIN + 'if __name__ == "learner_script":\n    main()\n', ["main()"]),
+        (MAIN + 'if __name__ == "__main__":\n    main()\n    main()\n', ["main() ran 2 times"]),
+        (MAIN + 'if __name__ == "__main__":\n    main(\n', ["the script failed", "SyntaxError"]),
+        (MAIN + 'if __name__ == "__main__":\n    main()\nmain()\n', ["imported", "ran main()"]),
+        ('print("hello")\n', ["keep the given main()"]),
+        (42, ["as a string"]),
+    ],
+    ids=["no guard", "never called", "own name", "twice", "syntax", "guard then call", "no main", "number"],
+)
+def test_p5_guard_wrong_answers_are_named(script, phrases):
+    rejects_both(walk05.q3, script, *phrases)
+
+
+def test_p5_guard_starter_is_not_attempted():
+    starter_script = MAIN + "\n# YOUR CODE HERE: call main() only when this file is the program being run\n"
+    assert walk05.q3.check(starter_script).status == "not attempted"
+
+
+def test_p5_hidden_check_uses_another_module_name():
+    own_name = MAIN + 'if __name__ != "learner_script":\n    main()\n'  # passes only under the visible name
+    assert walk05.q3.check(own_name)
+    assert not walk05.q3.hidden_check(own_name)
+
+
+# -- predictions: edges and wording ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "edges"),
+    [(walk04.q3, (0.22, 0.26)), (walk05.q1, (3.2, 5.2)), (walk06.q3, (0.0285, 0.0315))],
+)
+def test_prediction_tolerance_edges_count_as_right(question, edges):
+    for edge in edges:
+        assert question.check(edge), edge
+
+
+def test_prediction_messages_give_the_ratio_in_three_digits_and_the_range():
+    result = walk04.q2.check(0.98, measured=0.972)
+    assert not result and "1.01x the model's 0.973" in result.message and "too high" in result.message
+    assert "within 0.005 of 0.973" in result.message
+    far = walk04.q2.check(100.0)
+    assert "103x the model's" in far.message and "e+" not in far.message
+    low = walk05.q1.check(3, measured=3)
+    assert "too low (right is within 1 of 4.2)" in low.message and "average" in low.message

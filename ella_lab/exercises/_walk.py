@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import numbers
 import threading
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..timing import format_seconds
@@ -79,7 +81,7 @@ class Prediction(Question):
         """How far ``number`` is from the model, and what the run measured."""
         if self.model and number:
             ratio, model = number / self.model, self.show(self.model)
-            off = f"on the model's {model}" if abs(ratio - 1) < 0.005 else f"{ratio:.2g}x the model's {model}"
+            off = f"on the model's {model}" if abs(ratio - 1) < 0.005 else f"{ratio:.3g}x the model's {model}"
         else:
             off = f"the model says {self.show(self.model)}"
         run = (
@@ -97,37 +99,55 @@ class Prediction(Question):
         for wrong, why in self.mistakes:
             if math.isclose(number, wrong, rel_tol=0.01, abs_tol=1e-9):
                 raise Incorrect(f"{said} {why}")
-        if abs(number - self.model) <= self.tolerance:
+        slack = self.tolerance + 1e-9  # the edge of the tolerance counts as right, whatever the float rounding
+        if abs(number - self.model) <= slack:
             return f"{said} {self.why}"
-        if self.unit == "s" and abs(number / 1000 - self.model) <= self.tolerance:
+        if self.unit == "s" and abs(number / 1000 - self.model) <= slack:
             raise Incorrect(f"{said} That is right in milliseconds: give it in seconds. {self.why}")
-        if self.unit == "fraction" and abs(number / 100 - self.model) <= self.tolerance:
+        if self.unit == "fraction" and abs(number / 100 - self.model) <= slack:
             raise Incorrect(f"{said} That is right as a percentage: give a fraction between 0 and 1. {self.why}")
         direction = "too high" if number > self.model else "too low"
-        raise Incorrect(f"{said} That is {direction}. {self.why}")
+        within = f"(right is within {self.show(self.tolerance)} of {self.show(self.model)})"
+        raise Incorrect(f"{said} That is {direction} {within}. {self.why}")
+
+
+_UNSET: Any = object()
 
 
 class Probe:
-    """A source for the checks: answers ``"<request> from <name>"`` or raises, and records each call and its thread."""
+    """A source for the checks: answers ``"<request> from <name>"`` (or ``reply``) or raises, and records each
+    call, its thread, and the thread pool it ran on.
+
+    ``fail_on``: the requests it fails, raising ``ConnectionError``, or a mapping request → exception class.
+    """
 
     def __init__(
         self,
         name: str,
-        fail_on: Sequence[Any] = (),
+        fail_on: Sequence[Any] | Mapping[Any, type[Exception]] = (),
         *,
         delay: Callable[[Any], float] | None = None,
         journal: list[str] | None = None,
+        reply: Any = _UNSET,
     ):
-        self.name, self.fail_on, self.delay = name, set(fail_on), delay
+        kinds = fail_on if isinstance(fail_on, Mapping) else dict.fromkeys(fail_on, ConnectionError)
+        self.name, self.fail_on, self.delay, self.reply = name, dict(kinds), delay, reply
         self.journal = journal  # shared by several probes: the names of the sources called, in call order
         self.calls: list[tuple[Any, str]] = []
-        self.errors: dict[Any, ConnectionError] = {}
+        self.errors: dict[Any, Exception] = {}
+        self.thread_objects: dict[int, threading.Thread] = {}
+        self.pools: dict[int, ThreadPoolExecutor] = {}  # held here, so an unreferenced pool is not collected
         self._lock = threading.Lock()
         self.meeting: Meeting | None = None
 
     def __call__(self, request: Any) -> str:
+        thread = threading.current_thread()
+        pool = _pool_of(thread)
         with self._lock:
-            self.calls.append((request, threading.current_thread().name))
+            self.calls.append((request, thread.name))
+            self.thread_objects[id(thread)] = thread
+            if pool is not None:
+                self.pools[id(pool)] = pool
             if self.journal is not None:
                 self.journal.append(self.name)
         if self.meeting is not None:
@@ -136,7 +156,8 @@ class Probe:
             if self.delay is not None:
                 threading.Event().wait(self.delay(request))
             if request in self.fail_on:
-                error = ConnectionError(f"{self.name} is down for {request}")
+                kind = self.fail_on[request]
+                error = kind(f"{self.name} is down for {request}")
                 with self._lock:
                     self.errors.setdefault(request, error)
                 raise error
@@ -149,8 +170,25 @@ class Probe:
         """The ``Source`` protocol, so the library's chains and routers take a probe by its name."""
         return self(request)
 
-    def answer(self, request: Any) -> str:
-        return f"{request} from {self.name}"
+    def answer(self, request: Any) -> Any:
+        return f"{request} from {self.name}" if self.reply is _UNSET else self.reply
+
+    def alive_threads(self, *, wait: float = 0.5) -> list[str]:
+        """The threads (other than the caller's) that called this probe and are still alive ``wait`` s later."""
+        caller = {threading.current_thread().name, "ella-exercise"}
+        threads = [t for t in self.thread_objects.values() if t.name not in caller]
+        deadline = threading.Event()
+        for _ in range(int(wait / 0.02) + 1):
+            if not any(t.is_alive() for t in threads):
+                break
+            deadline.wait(0.02)
+        return sorted(t.name for t in threads if t.is_alive())
+
+    def release(self) -> None:
+        """Shut down the pools the probe ran on, without waiting: the check's clean-up after a leaky answer."""
+        for pool in self.pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+        self.pools.clear()
 
     def count(self, request: Any) -> int:
         return sum(1 for r, _ in self.calls if r == request)
@@ -161,6 +199,16 @@ class Probe:
 
     def __repr__(self) -> str:
         return self.name
+
+
+def _pool_of(thread: threading.Thread) -> ThreadPoolExecutor | None:
+    """The ``ThreadPoolExecutor`` whose worker ``thread`` is (CPython passes its worker a weak reference), or None."""
+    args = getattr(thread, "_args", ())
+    if args and isinstance(args[0], weakref.ReferenceType):
+        pool = args[0]()
+        if isinstance(pool, ThreadPoolExecutor):
+            return pool
+    return None
 
 
 class Meeting:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ._core import Incorrect, Question
 from ._walk import Prediction, Probe, answer_of
@@ -34,7 +34,7 @@ class Fallback(Question):
     expects = "a function fallback(request, sources)"
     hints = (
         "Loop over the sources in order; `return source(request)` inside a try returns the first answer.",
-        "In `except Exception as exc:` keep `exc` in a list, and go on to the next source.",
+        "In `except ConnectionError as exc:` keep `exc` in a list, and go on to the next source.",
         'After the loop every source has failed: raise ExceptionGroup("all sources failed", errors).',
     )
     solution_text = """
@@ -43,34 +43,82 @@ class Fallback(Question):
             for source in sources:
                 try:
                     return source(request)
-                except Exception as exc:
+                except ConnectionError as exc:  # a source's failure; a bug of ours still shows
                     errors.append(exc)
             raise ExceptionGroup(f"all {len(sources)} sources failed for {request}", errors)
     """
-    REQUEST = "DataRequest-7"
-
-    def _run(self, fallback: Any, pattern: str) -> tuple[list[Probe], Any, Exception | None]:
-        """Run ``fallback`` over one source per letter of ``pattern``: ``u`` up, ``d`` down."""
-        journal: list[str] = []
-        probes = [
-            Probe(f"source-{i}", [self.REQUEST] if state == "d" else [], journal=journal)
-            for i, state in enumerate(pattern)
-        ]
-        value, error = answer_of(fallback, self.REQUEST, probes, what="fallback")
-        return probes, value, error
+    # (request, pattern): one source per letter, ``d`` down, ``u`` up, ``0`` / ``e`` / ``n`` up but answering
+    # 0, "" or None (an answer all the same); every pattern of ``d`` only is a total failure.
+    CASES = (
+        ("DataRequest-7", "uu"),
+        ("DataRequest-7", "du"),
+        ("DataRequest-7", "ddu"),
+        ("DataRequest-7", "dddu"),
+        ("DataRequest-3", "d0u"),
+        ("DataRequest-3", "nu"),
+        ("DataRequest-3", "dddddu"),
+        ("DataRequest-7", "dddd"),
+        ("DataRequest-3", "dddddd"),
+    )
+    HIDDEN_CASES = (
+        ("order-41", "u"),
+        ("order-42", "duu"),
+        ("order-41", "ddddddddu"),
+        ("order-42", "deu"),
+        ("order-42", "dnu"),
+        ("order-42", "0u"),
+        ("order-41", "d"),
+        ("order-42", "ddddddd"),
+    )
+    REPLIES: ClassVar[dict[str, Any]] = {"0": 0, "e": "", "n": None}
 
     def _check(self, fallback: Any) -> str:
+        return self._cases(fallback, self.CASES)
+
+    def _check_hidden(self, fallback: Any) -> str:
+        return self._cases(fallback, self.HIDDEN_CASES)
+
+    def _cases(self, fallback: Any, cases: tuple[tuple[str, str], ...]) -> str:
         if not callable(fallback):
             raise Incorrect(f"expected a function fallback(request, sources), got {fallback!r}")
-        for pattern in ("uu", "du", "ddu", "dddu"):
-            self._one_answers(fallback, pattern)
-        self._all_fail(fallback, "dddd")
+        for request, pattern in cases:
+            if set(pattern) == {"d"}:
+                self._all_fail(fallback, request, pattern)
+            else:
+                self._one_answers(fallback, request, pattern)
         return "first answer wins, sources asked in order and once, and a total failure carries every error."
 
-    def _one_answers(self, fallback: Any, pattern: str) -> None:
-        probes, value, error = self._run(fallback, pattern)
-        where = f"with sources {'/'.join('up' if s == 'u' else 'down' for s in pattern)}"
-        good = pattern.index("u")
+    def _run(self, fallback: Any, request: str, pattern: str) -> tuple[list[Probe], Any, Exception | None]:
+        """Run ``fallback`` over one source per letter of ``pattern``, on a copy of the list of sources."""
+        journal: list[str] = []
+        probes = [
+            Probe(
+                f"source-{i}",
+                [request] if state == "d" else [],
+                journal=journal,
+                **({"reply": self.REPLIES[state]} if state in self.REPLIES else {}),
+            )
+            for i, state in enumerate(pattern)
+        ]
+        given = list(probes)
+        value, error = answer_of(fallback, request, given, what="fallback")
+        if given != probes:
+            raise Incorrect(
+                f"fallback changed the list of sources it was given (now {given}): loop over it, don't modify the "
+                "caller's list."
+            )
+        asked = {r for p in probes for r, _ in p.calls}
+        if asked - {request}:
+            raise Incorrect(
+                f"fallback asked the sources for {sorted(map(str, asked - {request}))[0]!r}, but the request was "
+                f"{request!r}: pass on the request it is given."
+            )
+        return probes, value, error
+
+    def _one_answers(self, fallback: Any, request: str, pattern: str) -> None:
+        probes, value, error = self._run(fallback, request, pattern)
+        where = f"with sources {'/'.join('down' if s == 'd' else 'up' for s in pattern)}"
+        good = next(i for i, s in enumerate(pattern) if s != "d")
         counts = [len(p.calls) for p in probes]
         order = list(dict.fromkeys(probes[0].journal))
         if order and order != [p.name for p in probes[: len(order)]]:
@@ -83,11 +131,8 @@ class Fallback(Question):
                     f"{where}, source-{i} was called {n} times for one request: call each source once, and keep "
                     "its answer in a variable."
                 )
-        skipped = [i for i in range(good) if counts[i] == 0]
-        if skipped:
-            raise Incorrect(f"{where}, source-{skipped[0]} was never asked: ask the sources in order, from the first.")
         if error is not None:
-            if any(error is p.errors.get(self.REQUEST) for p in probes):
+            if any(error is p.errors.get(request) for p in probes):
                 raise Incorrect(
                     f"{where}, fallback let {error!r} escape: catch each source's error and try the next source."
                 )
@@ -97,13 +142,18 @@ class Fallback(Question):
                     f"every source in the list (there are {len(pattern)})."
                 )
             raise Incorrect(f"{where}, fallback raised {error!r}: catch each source's error and try the next source.")
+        expected = probes[good].answer(request)
         later = [i for i in range(good + 1, len(pattern)) if counts[i]]
+        if later and pattern[good] in self.REPLIES:
+            raise Incorrect(
+                f"{where}, source-{good} answered {expected!r} and fallback went on to source-{later[0]}: any value a "
+                "source returns is an answer, even 0, '' or None; only an exception means try the next one."
+            )
         if later:
             raise Incorrect(
                 f"{where}, source-{later[0]} was asked although source-{good} had answered: return at the first answer."
             )
-        expected = probes[good].answer(self.REQUEST)
-        if value == expected:
+        if value == expected and type(value) is type(expected):
             return
         if value is None:
             raise Incorrect(
@@ -114,10 +164,13 @@ class Fallback(Question):
                 f"{where}, fallback returned the error {value!r} as if it were an answer: a failure means "
                 "try the next source."
             )
+        skipped = [i for i in range(good) if counts[i] == 0]
+        if skipped:
+            raise Incorrect(f"{where}, source-{skipped[0]} was never asked: ask the sources in order, from the first.")
         raise Incorrect(f"{where}, fallback returned {value!r}; expected source-{good}'s answer, {expected!r}.")
 
-    def _all_fail(self, fallback: Any, pattern: str) -> None:
-        probes, value, error = self._run(fallback, pattern)
+    def _all_fail(self, fallback: Any, request: str, pattern: str) -> None:
+        probes, value, error = self._run(fallback, request, pattern)
         n = len(pattern)
         counts = [len(p.calls) for p in probes]
         if counts != [1] * n:
@@ -137,7 +190,7 @@ class Fallback(Question):
                 f"with all {n} sources down, fallback raised {error!r}, one error: raise "
                 f"ExceptionGroup(message, errors) with all {n}, so the caller sees every cause."
             )
-        expected = [p.errors[self.REQUEST] for p in probes]
+        expected = [p.errors[request] for p in probes]
         got = list(error.exceptions)
         if len(got) != n:
             raise Incorrect(f"the ExceptionGroup holds {len(got)} error(s); expected {n}, one per source.")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
 import threading
+from pathlib import Path
 from typing import Any
 
 from ..outcome import Report
-from ._core import Incorrect, Question
+from ._core import Incorrect, NotAttempted, Question
 from ._walk import Meeting, Prediction, Probe, answer_of
 
-__all__ = ["q1", "q2"]
+__all__ = ["q1", "q2", "q3"]
 
 
 class BackupCount(Prediction):
@@ -21,7 +27,8 @@ class BackupCount(Prediction):
     tolerance = 1.0
     why = (
         "On average 20 · 0.3 = 6 primaries fail, and the backup answers 70 % of those: 20 · 0.3 · 0.7 = 4.2. "
-        "One run of 20 requests scatters around that by about ±2 (a binomial's spread, √(20 · 0.21 · 0.79))."
+        "One run of 20 requests scatters around that by about ±2 (a binomial's spread, √(20 · 0.21 · 0.79)), "
+        "which is why the question asks for the average, and a run is only compared with it."
     )
     mistakes = (
         (6, "6 = 20 · 0.3 is how many ask the backup; it fails 30 % of those too."),
@@ -29,7 +36,10 @@ class BackupCount(Prediction):
         (14, "14 = 20 · 0.7 is what the primary serves."),
         (0.21, "0.21 is the backup's share; the question asks how many requests, out of 20."),
     )
-    hints = ("How many requests ask the backup at all? What share of those does the backup answer?",)
+    hints = (
+        "How many requests ask the backup at all? What share of those does the backup answer?",
+        "Predict the average over many runs of 20 requests, not one run: the check accepts 4.2 ± 1.",
+    )
     solution_text = """
         prediction = 20 * 0.3 * (1 - 0.3)  # 4.2 on average; one run of 20 lands within about ±2 of it
     """
@@ -51,26 +61,44 @@ class Main(Question):
     REQUESTS = tuple(f"DataRequest-{i}" for i in range(12))
     PRIMARY_DOWN = ("DataRequest-2", "DataRequest-5", "DataRequest-9")
     BACKUP_DOWN = ("DataRequest-9",)
+    HIDDEN_REQUESTS = tuple(f"job-{i}" for i in (7, 3, 11, 0, 5, 9, 1, 8, 2))  # not in sorted order
+    HIDDEN_PRIMARY_DOWN = ("job-3", "job-0", "job-8")
+    HIDDEN_BACKUP_DOWN = ("job-0",)
 
     def _check(self, main: Any) -> str:
         if not callable(main):
             raise Incorrect(f"expected a function main(requests, primary, backup, workers), got {main!r}")
         for workers in (4, 2):
-            self._run(main, workers)
+            self._run(main, workers, self.REQUESTS, self.PRIMARY_DOWN, self.BACKUP_DOWN)
         return "one outcome per request, the backup asked exactly when the primary failed, on `workers` threads."
 
-    def _run(self, main: Any, workers: int) -> None:
-        primary = Probe("primary", self.PRIMARY_DOWN)
-        backup = Probe("backup", self.BACKUP_DOWN)
+    def _check_hidden(self, main: Any) -> str:
+        if not callable(main):
+            raise Incorrect(f"expected a function main(requests, primary, backup, workers), got {main!r}")
+        for workers in (3, 5):
+            self._run(main, workers, self.HIDDEN_REQUESTS, self.HIDDEN_PRIMARY_DOWN, self.HIDDEN_BACKUP_DOWN)
+        return "one outcome per request, the backup asked exactly when the primary failed, on `workers` threads."
+
+    def _run(
+        self, main: Any, workers: int, requests: tuple[str, ...], primary_down: tuple[str, ...], backup_down: tuple
+    ) -> None:
+        primary = Probe("primary", primary_down)
+        backup = Probe("backup", backup_down)
         primary.meeting = Meeting(workers)
-        report, error = answer_of(main, list(self.REQUESTS), primary, backup, workers, what="main", timeout=5.0)
+        report, error = answer_of(main, list(requests), primary, backup, workers, what="main", timeout=5.0)
         if error is not None:
             raise Incorrect(f"main raised {error!r}: the router records failures in the Report; let it.")
         if report is None:
             raise Incorrect("main returned None: return the Report of the run (printing it gives the caller nothing).")
         if not isinstance(report, Report):
             raise Incorrect(f"main should return the Report of Router(...).run(requests), got {type(report).__name__}.")
-        if [o.request for o in report] != list(self.REQUESTS):
+        got = [o.request for o in report]
+        if got != list(requests) and sorted(got) == sorted(requests):
+            raise Incorrect(
+                "the Report holds every request, but not in the order given: route the requests as they come "
+                "(Router.run keeps their order), without sorting or reordering them."
+            )
+        if got != list(requests):
             raise Incorrect("the Report does not hold one outcome per request, in order: run every request once.")
         if not primary.calls and backup.calls:
             raise Incorrect(
@@ -84,23 +112,20 @@ class Main(Question):
             )
         if not backup.calls:
             raise Incorrect(
-                f"{self.PRIMARY_DOWN[0]} failed at the primary and the backup was never asked: wrap both sources "
+                f"{primary_down[0]} failed at the primary and the backup was never asked: wrap both sources "
                 "in a FallbackChain and route the chain."
             )
-        extra = [r for r, _ in backup.calls if r not in self.PRIMARY_DOWN]
+        extra = [r for r, _ in backup.calls if r not in primary_down]
         if extra:
             raise Incorrect(f"the backup was asked for {extra[0]}, which the primary answered: a fallback, not a copy.")
-        twice = [r for r in self.REQUESTS if primary.count(r) > 1]
+        twice = [r for r in requests if primary.count(r) > 1]
         if twice:
             raise Incorrect(
                 f"the primary was asked {primary.count(twice[0])} times for {twice[0]}: route each request once."
             )
-        expected = {
-            r: None if r in self.BACKUP_DOWN else "backup" if r in self.PRIMARY_DOWN else "primary"
-            for r in self.REQUESTS
-        }
+        expected = {r: None if r in backup_down else "backup" if r in primary_down else "primary" for r in requests}
         if served != expected:
-            wrong = next(r for r in self.REQUESTS if served[r] != expected[r])
+            wrong = next(r for r in requests if served[r] != expected[r])
             raise Incorrect(f"{wrong} was served by {served[wrong]!r}; expected {expected[wrong]!r}.")
         caller = {threading.current_thread().name, "ella-exercise"}
         if primary.threads <= caller:
@@ -117,3 +142,81 @@ class Main(Question):
 
 q1 = BackupCount("q1")
 q2 = Main("q2")
+
+
+class Guard(Question):
+    title = "Add the __main__ guard to a script"
+    expects = "the text of a script: main() as given, then your guard"
+    hints = (
+        'Python sets __name__ to "__main__" only in the program being run (python file.py, python -m module).',
+        'The last lines: `if __name__ == "__main__":`, then `main()` indented under it.',
+    )
+    solution_text = '''
+        script = """
+        def main():
+            print("routing 20 requests")
+
+
+        if __name__ == "__main__":
+            main()
+        """
+    '''
+    MARK = "routing 20 requests"
+
+    def _check(self, script: Any) -> str:
+        return self._judge_script(script, "learner_script")
+
+    def _check_hidden(self, script: Any) -> str:
+        return self._judge_script(script, "report_tool")
+
+    def _judge_script(self, script: Any, module: str) -> str:
+        if not isinstance(script, str):
+            raise Incorrect(f"give the script as a string (the text of the file), got {type(script).__name__}")
+        if "YOUR CODE HERE" in script and "__name__" not in script:
+            raise NotAttempted("add the guard below main(), then run the check again.")
+        if "def main" not in script or self.MARK not in script:
+            raise Incorrect(f'keep the given main(), which prints "{self.MARK}", and add the guard below it.')
+        with tempfile.TemporaryDirectory() as folder:
+            Path(folder, f"{module}.py").write_text(textwrap.dedent(script), encoding="utf-8")
+            ways = {
+                "imported": ["-c", f"import {module}"],
+                f"run as `python {module}.py`": [f"{module}.py"],
+                f"run as `python -m {module}`": ["-m", module],
+            }
+            runs = {how: self._python(folder, args) for how, args in ways.items()}
+        for how, (code, _, err) in runs.items():
+            if code != 0:
+                last = err.strip().splitlines()[-1] if err.strip() else f"exit status {code}"
+                raise Incorrect(f"{how}, the script failed: {last}")
+        imported = runs["imported"][1].count(self.MARK)
+        if imported:
+            raise Incorrect(
+                "imported (as a test would import it), the script ran main(): call it only under "
+                '`if __name__ == "__main__":`.'
+            )
+        for how, (_, out, _) in runs.items():
+            n = out.count(self.MARK)
+            if how != "imported" and n != 1:
+                raise Incorrect(
+                    f'{how}, main() ran {n} times; expected once: `if __name__ == "__main__":` then `main()` under it.'
+                )
+        return "imported, it runs nothing; run as a script (by path or with -m), it runs main() once."
+
+    @staticmethod
+    def _python(folder: str, args: list[str]) -> tuple[int, str, str]:
+        """Run ``python *args`` in ``folder``, bounded; (exit status, stdout, stderr)."""
+        try:
+            done = subprocess.run(
+                [sys.executable, *args],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                env={**os.environ, "PYTHONPATH": folder, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+        except subprocess.TimeoutExpired:
+            raise Incorrect("the script did not end within 10 s: does main() wait forever?") from None
+        return done.returncode, done.stdout, done.stderr
+
+
+q3 = Guard("q3")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from ._core import Incorrect, Question
 from ._walk import Meeting, Prediction, Probe, answer_of
@@ -17,7 +17,8 @@ class FetchAll(Question):
     hints = (
         "Submit every request first: futures = {pool.submit(fetch, request): request for request in requests}.",
         "Then `for future in as_completed(futures):` and look the request up with futures[future].",
-        "Wrap each future.result() in try/except Exception, and store the value or the exception itself.",
+        "Wrap each future.result() in try/except Exception (any failure, not only ConnectionError), and store the "
+        "value or the exception itself.",
     )
     solution_text = """
         def fetch_all(fetch, requests, workers):
@@ -32,20 +33,53 @@ class FetchAll(Question):
             return answers
     """
     REQUESTS = tuple(f"DataRequest-{i}" for i in range(12))
-    FAILING = ("DataRequest-1", "DataRequest-6")
+    FAILING: ClassVar[dict[str, type[Exception]]] = {
+        "DataRequest-1": ConnectionError,
+        "DataRequest-6": ConnectionError,
+        "DataRequest-9": ValueError,
+    }
+    HIDDEN_REQUESTS = tuple(f"Q{i:02d}" for i in range(15))
+    HIDDEN_FAILING: ClassVar[dict[str, type[Exception]]] = {
+        "Q02": ConnectionError,
+        "Q07": KeyError,
+        "Q13": ConnectionError,
+    }
 
     def _check(self, fetch_all: Any) -> str:
         if not callable(fetch_all):
             raise Incorrect(f"expected a function fetch_all(fetch, requests, workers), got {fetch_all!r}")
         for workers in (3, 2):
-            self._run(fetch_all, workers)
+            self._run(fetch_all, workers, self.REQUESTS, self.FAILING)
         return "every request answered once, failures kept as exceptions, on a pool of `workers` threads."
 
-    def _run(self, fetch_all: Any, workers: int) -> None:
+    def _check_hidden(self, fetch_all: Any) -> str:
+        if not callable(fetch_all):
+            raise Incorrect(f"expected a function fetch_all(fetch, requests, workers), got {fetch_all!r}")
+        for workers in (4, 2):
+            self._run(fetch_all, workers, self.HIDDEN_REQUESTS, self.HIDDEN_FAILING)
+        return "every request answered once, failures kept as exceptions, on a pool of `workers` threads."
+
+    def _run(self, fetch_all: Any, workers: int, requests: tuple[str, ...], failing: dict) -> None:
         # The early requests are the slow ones, so the futures finish out of submission order.
-        fetch = Probe("source", self.FAILING, delay=lambda r: 0.03 if int(r.rsplit("-", 1)[1]) < 4 else 0.0)
+        slow = set(requests[:4])
+        fetch = Probe("source", failing, delay=lambda r: 0.03 if r in slow else 0.0)
         fetch.meeting = Meeting(workers)
-        answers, error = answer_of(fetch_all, fetch, list(self.REQUESTS), workers, what="fetch_all", timeout=5.0)
+        try:
+            self._judge_run(fetch_all, fetch, workers, requests, failing)
+        finally:
+            fetch.release()
+
+    def _judge_run(self, fetch_all: Any, fetch: Probe, workers: int, requests: tuple[str, ...], failing: dict) -> None:
+        answers, error = answer_of(fetch_all, fetch, list(requests), workers, what="fetch_all", timeout=5.0)
+        if (
+            error is not None
+            and any(error is e for e in fetch.errors.values())
+            and not isinstance(error, ConnectionError)
+        ):
+            raise Incorrect(
+                f"fetch_all raised {error!r}, a failure of the fetch, which ended it: wrap each future.result() in "
+                "its own try/except Exception, to keep every failure, not only ConnectionError."
+            )
         if isinstance(error, ConnectionError):
             raise Incorrect(
                 f"fetch_all raised {error!r}: one failure ended the loop (pool.map, or result() outside a try). "
@@ -57,26 +91,28 @@ class FetchAll(Question):
             raise Incorrect("fetch_all returned None: return the dict (printing it gives the caller nothing).")
         if not isinstance(answers, dict):
             raise Incorrect(f"return a dict {{request: answer or exception}}; got a {type(answers).__name__}.")
-        missing = [r for r in self.REQUESTS if r not in answers]
+        missing = [r for r in requests if r not in answers]
         if missing:
-            lost_failure = [r for r in missing if r in self.FAILING]
-            if lost_failure:
+            lost_success = [r for r in missing if r not in failing]
+            if lost_success:
                 raise Incorrect(
-                    f"{lost_failure[0]} failed and has no entry: keep the exception as its answer, don't skip it."
+                    f"{lost_success[0]} succeeded and has no entry: the loop stopped early, at a failure (one try "
+                    "around the whole loop, pool.map, a break or a return). Put the try inside the loop, around "
+                    "each future.result()."
                 )
-            raise Incorrect(f"{missing[0]} has no entry: did the loop stop early (a break, or a return inside it)?")
-        twice = [r for r in self.REQUESTS if fetch.count(r) > 1]
+            raise Incorrect(f"{missing[0]} failed and has no entry: keep the exception as its answer, don't skip it.")
+        twice = [r for r in requests if fetch.count(r) > 1]
         if twice:
             raise Incorrect(f"{twice[0]} was fetched {fetch.count(twice[0])} times: submit each request once.")
-        for request in self.REQUESTS:
+        for request in requests:
             got = answers[request]
-            others = [r for r in self.REQUESTS if r != request]
+            others = [r for r in requests if r != request]
             if any(got == fetch.answer(r) or (r in fetch.errors and got is fetch.errors[r]) for r in others):
                 raise Incorrect(
                     f"the entry for {request} is {got!r}, another request's answer: map each future back to its own "
                     "request (futures = {pool.submit(fetch, request): request ...})."
                 )
-        for request in self.FAILING:
+        for request in failing:
             got = answers[request]
             if isinstance(got, str) and "is down" in got:
                 raise Incorrect(f"the entry for {request} is the string {got!r}: keep the exception object itself.")
@@ -87,8 +123,8 @@ class FetchAll(Question):
                     f"{request} failed, and its entry is {got!r}: store the exception itself (swallowing it "
                     "hides the failure)."
                 )
-        for request in self.REQUESTS:
-            if request in self.FAILING or answers[request] == fetch.answer(request):
+        for request in requests:
+            if request in failing or answers[request] == fetch.answer(request):
                 continue
             raise Incorrect(
                 f"the entry for {request} is {answers[request]!r}: map each future back to its own request "
@@ -107,6 +143,12 @@ class FetchAll(Question):
             raise Incorrect(
                 f"at most {meeting.peak} request(s) ran at once with workers={workers}: submit them all before "
                 "waiting for any result, to a pool of max_workers=workers."
+            )
+        alive = fetch.alive_threads()
+        if alive:
+            raise Incorrect(
+                f"the pool's threads ({', '.join(alive)}) were still alive after fetch_all returned: shut the pool "
+                "down (with ThreadPoolExecutor(...) as pool: does it at the end of the block), or its threads leak."
             )
 
 
