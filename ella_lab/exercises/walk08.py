@@ -1,7 +1,7 @@
 """Your turn in notebook 08, beyond threads: ``from ella_lab.exercises import walk08 as ex``.
 
 q1 predicts the speed-up of two processes over one thread on CPU-bound work; q2 picks the engine for
-three measured workloads.
+measured workloads, renamed between rounds so that only the numbers decide.
 """
 
 from __future__ import annotations
