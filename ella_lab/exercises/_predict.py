@@ -15,16 +15,19 @@ __all__ = ["PredictQuestion", "real_number"]
 def real_number(value: Any, what: str) -> float:
     """``value`` as a float when it is a real number of any type (int, float, numpy), else ``Incorrect``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise Incorrect(f"give {what} as a number, like 1.5; got {value!r}")
+        raise Incorrect(f"give {what}; got {value!r}")
     number = float(value)
     if not math.isfinite(number):
-        raise Incorrect(f"give {what} as a finite number; got {value!r}")
+        raise Incorrect(f"give {what} (a finite one); got {value!r}")
     return number
 
 
 def near(value: float, target: float, rel: float) -> bool:
-    """True when ``value`` is within ``rel`` (a fraction) of ``target``."""
-    return abs(value - target) <= rel * abs(target)
+    """True when ``value`` is within ``rel`` (a fraction) of ``target``, the edge included.
+
+    The 1e-9 absorbs floating-point rounding: 1.4 is exactly 30 % from 2 on paper, 0.6000000000000001 in floats.
+    """
+    return abs(value - target) <= rel * abs(target) + 1e-9
 
 
 class PredictQuestion(Question):
@@ -69,7 +72,7 @@ class PredictQuestion(Question):
 
     def _check(self, answer: Any) -> str:
         value = real_number(answer, self.expects)
-        measured = None if self._measured is None else real_number(self._measured, "the measurement")
+        measured = None if self._measured is None else real_number(self._measured, "the measurement as a number")
         model = self.model()
         comparison = self._comparison(value, model, measured)
         why = self.why(model, measured)

@@ -7,6 +7,7 @@ that maps HTTP errors to ``ConnectionError``, checked against a real ``FlakyServ
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 import urllib.error
@@ -22,7 +23,7 @@ __all__ = ["q1", "q2"]
 
 class RealThroughput(PredictQuestion):
     title = "Predict: requests per second on real sockets"
-    expects = "your predicted throughput, in requests per second"
+    expects = "your predicted throughput as a number of requests per second, like 250"
     unit = " req/s"
     rel = 0.3
     hints = (
@@ -39,6 +40,8 @@ class RealThroughput(PredictQuestion):
 
     def slip(self, value: float, model: float) -> str | None:
         k, latency = self._context.get("k", 8), self._context.get("latency", 0.010)
+        if value <= 0:
+            return f"{value:g}: a throughput counts requests answered per second, so it is above 0."
         if near(value, model / 1000, 0.05):
             return f"{value:g} is requests per millisecond; give requests per second (× 1000)."
         if near(value, model * 1000, 0.05):
@@ -49,13 +52,18 @@ class RealThroughput(PredictQuestion):
             return f"{value:g} is K · L; throughput is K / L (requests per second)."
         if near(value, latency / k, 0.05):
             return f"{value:g} s is the time between two answers (L / K); throughput is its inverse, K / L."
-        if value > model * 1.1:
-            return "more than K / L cannot happen: K workers each need L per request, so at most K / L per second."
+        if value > model + 1e-9:
+            return (
+                f"{value:g} req/s is more than K / L, which cannot happen: K workers each need L per request, so at "
+                "most K / L per second."
+            )
         return None
 
     def why(self, model: float, measured: float | None) -> str:
         if measured is None:
             return ""
+        if measured > model * 1.05:  # 5 % for clock noise
+            return "The measurement is above K / L, which no run can reach: was measured= the throughput at K = 8?"
         return (
             "The measurement is below the model by the CPU each request costs (client and server, in one "
             "process under one GIL): building, sending and parsing, on top of the 10 ms wait."
@@ -70,8 +78,8 @@ class UrllibFetch(Question):
         "the response when the block ends; return response.read().decode().",
         "urllib raises urllib.error.HTTPError for a 500 or 503 (it has .code), and URLError for a refused "
         "connection; HTTPError is a kind of URLError, so catch HTTPError first.",
-        "raise ConnectionError(f'HTTP {exc.code} ...') from exc; a stall raises TimeoutError (or URLError with a "
-        "TimeoutError as .reason): let it be a TimeoutError, not a ConnectionError.",
+        "raise ConnectionError(f'HTTP {exc.code} ...') from exc; a stall raises TimeoutError, and a connect that "
+        "times out raises URLError with a TimeoutError as .reason: both must come out as TimeoutError.",
     )
     solution_text = """
         import urllib.error
@@ -84,14 +92,21 @@ class UrllibFetch(Question):
                 with no_proxy.open(url, timeout=timeout) as response:
                     return response.read().decode()
             except urllib.error.HTTPError as exc:
+                exc.close()  # an HTTP error carries a response too: close its connection
                 raise ConnectionError(f"HTTP {exc.code} from {url}") from exc
-            except urllib.error.URLError as exc:
+            except urllib.error.URLError as exc:  # refused, or a connect timeout (reason: TimeoutError)
                 if isinstance(exc.reason, TimeoutError):
                     raise TimeoutError(f"no answer from {url} within {timeout} s") from exc
                 raise ConnectionError(f"{exc.reason} for {url}") from exc
     """
-    TIMEOUT = 0.2  # what the check passes as `timeout`
-    STALL = 1.0  # how long a stalled call waits: a fetch without a timeout returns after it
+    TIMEOUT = 0.5  # what the check passes as `timeout` for the calls that answer at once
+    # A stall and a connect that never completes are each tried with both timeouts: the call must end after
+    # between 0.8 t (a socket timeout never fires early) and t + 0.25 s (0.25 s for a busy machine's scheduling
+    # delays; a busy 2-core machine measured under 0.01 s). 0.1 s and 0.4 s apart by 4x, so a fixed timeout, a
+    # multiple of t, or socket.setdefaulttimeout() fails at least one of them.
+    TIMEOUTS = (0.1, 0.4)
+    SLACK = 0.25
+    STALL = 2.0  # how long a stalled call waits: a fetch without a timeout (or 3x it) returns after it
     DEADLINE = 4.0  # a call cut off after this is a hang
 
     def _check(self, fetch: Any) -> str:
@@ -101,17 +116,20 @@ class UrllibFetch(Question):
             "exercise", latency=0.001, failure_rate=0.5, drop_rate=0.15, stall_rate=0.15, stall=self.STALL, seed=9
         )
         requests = self._requests(service)
-        with _ResponseLog() as responses, service:
-            self._good(fetch, f"{service.url}/data/{requests['ok']}", requests["ok"], service, responses)
-            for status in ("500", "503"):
-                self._http_error(fetch, f"{service.url}/data/{requests[status]}", status)
-            self._dropped(fetch, f"{service.url}/data/{requests['drop']}")
-            self._stall(fetch, f"{service.url}/data/{requests['stall']}")
-            url = service.url
-        self._refused(fetch, f"{url}/data/{requests['ok']}")
+        with _ResponseLog() as responses, _DefaultTimeoutSpy() as spy:
+            with service:
+                self._good(fetch, f"{service.url}/data/{requests['ok']}", requests["ok"], service, responses)
+                for status in ("500", "503"):
+                    self._http_error(fetch, f"{service.url}/data/{requests[status]}", status)
+                self._dropped(fetch, f"{service.url}/data/{requests['drop']}")
+                self._timed_out(fetch, f"{service.url}/data/{requests['stall']}", "a stall", spy)
+                url = service.url
+            self._refused(fetch, f"{url}/data/{requests['ok']}")
+            with _NeverAccepts() as silent:
+                self._timed_out(fetch, f"{silent.url}/data/{requests['ok']}", "a connect that never completes", spy)
         return (
-            "the body on a 200; ConnectionError naming the status on a 500 or 503, a drop or a refusal; "
-            "TimeoutError on a stall, after the timeout; and every response closed."
+            "the body on a 200, its response closed; ConnectionError naming the status on a 500 or 503, a drop or "
+            "a refusal; TimeoutError after the caller's timeout on a stall and on a connect that never completes."
         )
 
     @staticmethod
@@ -125,14 +143,15 @@ class UrllibFetch(Question):
                 return found
         raise RuntimeError(f"the checker found no request for every kind of answer: {found}")  # pragma: no cover
 
-    def _call(self, fetch: Any, url: str) -> tuple[bool, Any, float]:
+    def _call(self, fetch: Any, url: str, timeout: float | None = None) -> tuple[bool, Any, float]:
         """(returned normally, value or exception, seconds); the student's code runs with a deadline."""
         box: list = []
+        timeout = self.TIMEOUT if timeout is None else timeout
 
         def target() -> None:
             started = time.perf_counter()
             try:
-                box.append((True, fetch(url, self.TIMEOUT), time.perf_counter() - started))
+                box.append((True, fetch(url, timeout), time.perf_counter() - started))
             except NotImplementedError:
                 box.append((None, None, 0.0))
             except BaseException as exc:  # the student's exception is the verdict
@@ -191,7 +210,8 @@ class UrllibFetch(Question):
             )
         if isinstance(value, TimeoutError):
             raise Incorrect(
-                f"{what}: fetch raised TimeoutError, but the service answered at once; raise ConnectionError."
+                f"{what}: fetch raised TimeoutError, but this failure came at once, not after the timeout; raise "
+                "ConnectionError (a timeout is only for a call that got no answer in time)."
             )
         if not isinstance(value, ConnectionError):
             raise Incorrect(
@@ -210,22 +230,72 @@ class UrllibFetch(Question):
     def _refused(self, fetch: Any, url: str) -> None:
         self._expect_connection_error(fetch, url, "a refused connection (the service was stopped)")
 
-    def _stall(self, fetch: Any, url: str) -> None:
-        ok, value, seconds = self._call(fetch, url)
-        if seconds >= 0.8 * self.STALL:
-            raise Incorrect(
-                f"a stalled call took {seconds:.2f} s, until the service gave up: the timeout was not used; pass "
-                f"timeout=timeout to open() (it was {self.TIMEOUT} s)."
-            )
-        if ok:
-            raise Incorrect(f"a stall: fetch returned {value!r}; let the TimeoutError through (or raise your own).")
-        if isinstance(value, urllib.error.URLError) and isinstance(value.reason, TimeoutError):
-            raise Incorrect("a stall: URLError(TimeoutError) escaped; raise TimeoutError for it.")
-        if not isinstance(value, TimeoutError):
-            raise Incorrect(
-                f"a stall raised {type(value).__name__} ({value}); it is a timeout, not a refused connection: raise "
-                "TimeoutError, so a caller can tell a slow source from a broken one."
-            )
+    def _timed_out(self, fetch: Any, url: str, what: str, spy: _DefaultTimeoutSpy) -> None:
+        """A call that gets no answer must raise TimeoutError after the caller's timeout, for each of two timeouts."""
+        for timeout in self.TIMEOUTS:
+            ok, value, seconds = self._call(fetch, url, timeout)
+            if spy.calls:
+                raise Incorrect(
+                    f"fetch called socket.setdefaulttimeout({spy.calls[0]!r}): that changes the timeout of every "
+                    "socket the program opens afterwards, in every thread; pass timeout=timeout to open() instead."
+                )
+            if seconds >= 0.8 * self.STALL:
+                raise Incorrect(
+                    f"{what} took {seconds:.2f} s, until the service gave up: the timeout was not used; pass "
+                    f"timeout=timeout to open() (it was {timeout} s)."
+                )
+            if not 0.8 * timeout <= seconds <= timeout + self.SLACK:
+                side = "before" if seconds < timeout else "long after"
+                raise Incorrect(
+                    f"{what} with timeout={timeout} ended after {seconds:.2f} s, {side} the timeout: use the "
+                    "caller's `timeout` as it is (not a number of your own, nor a multiple of it)."
+                )
+            if ok:
+                raise Incorrect(f"{what}: fetch returned {value!r}; let the TimeoutError through (or raise your own).")
+            if isinstance(value, urllib.error.URLError) and isinstance(value.reason, TimeoutError):
+                raise Incorrect(f"{what}: URLError(TimeoutError) escaped; raise TimeoutError for it.")
+            if not isinstance(value, TimeoutError):
+                urlerror = " (urllib reports a connect timeout as URLError with a TimeoutError as .reason)"
+                raise Incorrect(
+                    f"{what} raised {type(value).__name__} ({value}); it is a timeout, not a refused connection"
+                    f"{urlerror if 'connect' in what else ''}: raise TimeoutError, so a caller can tell a slow "
+                    "source from a broken one."
+                )
+
+
+class _NeverAccepts:
+    """A listening socket whose accept queue is full: a connect to it times out (Linux drops the SYN)."""
+
+    def __enter__(self) -> _NeverAccepts:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+        host, port = self._listener.getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        self._filler = socket.create_connection((host, port), timeout=1.0)  # takes the queue's only place
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._filler.close()
+        self._listener.close()
+
+
+class _DefaultTimeoutSpy:
+    """Records calls to socket.setdefaulttimeout during a check, and restores the default afterwards."""
+
+    def __enter__(self) -> _DefaultTimeoutSpy:
+        self.calls: list[Any] = []
+        self._original, self._default = socket.setdefaulttimeout, socket.getdefaulttimeout()
+        spy = self
+
+        def record(timeout: Any) -> None:
+            spy.calls.append(timeout)
+            spy._original(timeout)
+
+        socket.setdefaulttimeout = record  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        socket.setdefaulttimeout = self._original  # type: ignore[assignment]
+        socket.setdefaulttimeout(self._default)
 
 
 class _ResponseLog:
