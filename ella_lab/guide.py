@@ -32,6 +32,7 @@ class GuideRun:
     joined: bool  # did data_queue.join() return within the bound?
     died: dict[str, str] = field(default_factory=dict)  # worker -> the exception that killed it
     alive_after: list[str] = field(default_factory=list)  # workers still running when we gave up waiting
+    idle_timeout: float | None = None  # each worker's get(timeout=...): it leaves this long after its last answer
 
     @property
     def lost(self) -> list[str]:
@@ -108,6 +109,7 @@ def run_guide_router(
         joined=joined,
         died=died,
         alive_after=[t.name for t in threads if t.is_alive()],
+        idle_timeout=idle_timeout,
     )
 
 

@@ -280,11 +280,11 @@ class Report:
         ]
         return pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
 
-    def replay(self, *others: Any, titles: Sequence[str] | None = None, frames: int = 30) -> Replay:
+    def replay(self, *others: Any, titles: Sequence[str] | None = None, frames: int = 30, fps: int = 10) -> Replay:
         """An animated timeline of this run (and ``others`` beside it): see ``ella_lab.replay``."""
         from .replay import replay
 
-        return replay(self, *others, titles=titles, frames=frames)
+        return replay(self, *others, titles=titles, frames=frames, fps=fps)
 
     def __repr__(self) -> str:
         s = self.summary()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import warnings
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,17 +21,28 @@ from typing import Any
 
 from ._checks import check_int
 from .guide import GuideRun
-from .outcome import Report
+from .outcome import Rejected, Report
 
 __all__ = ["Bar", "Replay", "Timeline", "replay", "timeline"]
 
-COLORS = {"ok": "tab:green", "fell back": "tab:orange", "failed": "tab:red", "idle": "lightgrey"}
+COLORS = {
+    "ok": "tab:green",
+    "fell back": "tab:orange",
+    "failed": "tab:red",
+    "rejected": "tab:purple",
+    "idle": "lightgrey",
+}
 MAX_FRAMES = 60
+MAX_BARS = 1000  # beyond this, touching bars of one worker and kind are merged (drawing is ~1 ms per bar)
+REJECTED_ROW = "rejected"  # requests refused by a full queue (on_full="reject"): no worker ever took them
 
 
 @dataclass(frozen=True)
 class Bar:
-    """One stretch of one worker's time: a request it served (``ok``, ``fell back``, ``failed``) or ``idle``."""
+    """One stretch of one worker's time: a request it served (``ok``, ``fell back``, ``failed``) or ``idle``.
+
+    A request ``rejected`` by a full queue is an instant on the row ``rejected``; a merged bar's ``request`` is a tuple.
+    """
 
     worker: str
     request: Any
@@ -74,6 +86,12 @@ class Timeline:
         """The longest the queue was, over the whole run."""
         return max(self.queue_steps[1], default=0)
 
+    def peak_time(self) -> float:
+        """The first moment the queue is at its longest (a frame is put there, so the replay shows the peak)."""
+        times, lengths = self.queue_steps
+        top = self.max_queue_length()
+        return next((t for t, n in zip(times, lengths, strict=True) if n == top), 0.0)
+
     def bars_at(self, t: float) -> list[Bar]:
         """The bars begun by time ``t``, each cut at ``t`` (how the replay's frame at ``t`` draws them)."""
         return [Bar(b.worker, b.request, b.start, min(b.end, t), b.kind) for b in self.bars if b.start <= t]
@@ -84,28 +102,32 @@ class Timeline:
         t0 = report.started_at
         bars = tuple(
             Bar(
-                o.worker,
+                REJECTED_ROW if _rejected(o) else o.worker,
                 o.request,
                 o.started_at - t0,
                 o.finished_at - t0,
-                "failed" if not o.ok else "fell back" if o.fell_back else "ok",
+                "rejected" if _rejected(o) else "failed" if not o.ok else "fell back" if o.fell_back else "ok",
             )
             for o in report
         )
-        workers = tuple(sorted({b.worker for b in bars}, key=lambda w: (len(w), w)))
+        served = [b for b in bars if b.kind != "rejected"]
+        workers = sorted({b.worker for b in served}, key=lambda w: (len(w), w))
+        if len(served) < len(bars):
+            workers.append(REJECTED_ROW)
         return cls(
             title=title or f"{report.workers} worker(s)",
-            workers=workers,
-            bars=bars,
-            queued=tuple(o.queued_at - t0 for o in report),
-            started=tuple(b.start for b in bars),
+            workers=tuple(workers),
+            bars=_merged(bars, report.wall_s),
+            queued=tuple(o.queued_at - t0 for o in report if not _rejected(o)),
+            started=tuple(b.start for b in served),
             end=report.wall_s,
         )
 
     @classmethod
     def from_guide(cls, run: GuideRun, title: str = "", latency: float | None = None) -> Timeline:
         """The guide's router: its requests are all queued at the start; each worker idles from its last
-        answer until the run returns (it sits in ``get(timeout=...)``), unless the worker died.
+        answer in ``get(timeout=idle_timeout)`` and leaves when it times out (or when the run returns); a
+        worker that died has no idle bar.
 
         The guide records when a request was taken, not when it was answered: a bar lasts ``latency``
         (by default the time from the last request taken to the last result put, which is one fetch).
@@ -119,10 +141,13 @@ class Timeline:
             for t, w, r in run.events
         ]
         workers = sorted({b.worker for b in bars} | set(run.died), key=lambda w: (len(w), w))
+        idle = getattr(run, "idle_timeout", None)
+        if idle is None:  # an older GuideRun: the last worker to answer idles out just before the return
+            idle = run.idle_tail_s if run.joined else run.wall_s
         for worker in workers:
             if worker not in run.died:
                 last = max((b.end for b in bars if b.worker == worker), default=0.0)
-                bars.append(Bar(worker, None, last, run.wall_s, "idle"))
+                bars.append(Bar(worker, None, last, min(last + idle, run.wall_s), "idle"))
         return cls(
             title=title or f"the guide's router, {len(workers)} workers",
             workers=tuple(workers),
@@ -131,6 +156,36 @@ class Timeline:
             started=tuple(t for t, _, _ in run.events),
             end=run.wall_s,
         )
+
+
+def _rejected(outcome: Any) -> bool:
+    """Refused by a full queue (``on_full="reject"``): answered by the router itself, never by a worker."""
+    return isinstance(outcome.error, Rejected)
+
+
+def _merged(bars: tuple[Bar, ...], horizon: float) -> tuple[Bar, ...]:
+    """``bars``, or, beyond ``MAX_BARS``, each worker's touching bars of one kind merged into one (a tuple of requests).
+
+    Bars closer than a pixel (``horizon / 400``) look like one bar anyway; a run too varied to merge gets a warning.
+    """
+    if len(bars) <= MAX_BARS:
+        return bars
+    gap = horizon / 400
+    merged: list[list] = []  # [worker, requests, start, end, kind]
+    for bar in sorted(bars, key=lambda b: (b.worker, b.start)):
+        run = merged[-1] if merged else None
+        if run is not None and (run[0], run[4]) == (bar.worker, bar.kind) and bar.start - run[3] <= gap:
+            run[1].append(bar.request)
+            run[3] = max(run[3], bar.end)
+        else:
+            merged.append([bar.worker, [bar.request], bar.start, bar.end, bar.kind])
+    out = tuple(Bar(w, tuple(r), s, e, k) for w, r, s, e, k in merged)
+    if len(out) > MAX_BARS:
+        warnings.warn(
+            f"the replay draws {len(out)} bars (from {len(bars)} requests): it may take a while; replay a smaller run",
+            stacklevel=3,
+        )
+    return out
 
 
 # The player's buttons use Font Awesome icons from a CDN; text symbols keep the replay working offline.
@@ -172,7 +227,9 @@ class Replay:
         self.timelines = list(timelines)
         horizon = max(tl.end for tl in self.timelines) or 1e-3
         self.horizon = horizon
-        self.times = [horizon * i / (frames - 1) for i in range(frames)]
+        even = [horizon * i / (frames - 1) for i in range(frames)]
+        missed = [tl for tl in self.timelines if max(tl.queue_length(t) for t in even) < tl.max_queue_length()]
+        self.times = sorted(set(even) | {tl.peak_time() for tl in missed})  # a frame shows each queue's peak
         self.fps = fps
 
     @property
@@ -312,5 +369,7 @@ def replay(
         raise ValueError(f"frames must be <= {MAX_FRAMES} (each frame is an embedded image), got {frames!r}")
     if titles is not None and (isinstance(titles, str) or len(titles) != len(runs)):
         raise ValueError(f"titles must give one title per run ({len(runs)}), got {titles!r}")
+    if titles is not None and not all(isinstance(title, str) for title in titles):
+        raise TypeError(f"titles must be strings, got {titles!r}")
     names = list(titles) if titles is not None else [""] * len(runs)
     return Replay([timeline(run, name) for run, name in zip(runs, names, strict=True)], frames, fps)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from ella_lab.guide import run_guide_router
-from ella_lab.outcome import Attempt, Outcome, Report
-from ella_lab.replay import Replay, Timeline, replay, timeline
+from ella_lab.guide import GuideRun, run_guide_router
+from ella_lab.outcome import Attempt, Outcome, Rejected, Report
+from ella_lab.replay import MAX_BARS, Replay, Timeline, replay, timeline
 
 T0 = 100.0  # perf_counter readings have an arbitrary origin: the replay must subtract the run's start
 
@@ -87,9 +87,61 @@ def test_the_guides_run_shows_its_idle_tail():
     served = [b for b in tl.bars if b.kind == "ok"]
     idle = [b for b in tl.bars if b.kind == "idle"]
     assert sorted(b.request for b in served) == run.requests
-    assert len(idle) == 3 and all(b.end == run.wall_s for b in idle)  # every worker waits until the run returns
-    assert all(b.end - b.start >= 0.05 * 0.9 for b in idle)  # at least its get(timeout=...)
+    assert len(idle) == 3 and all(b.end <= run.wall_s for b in idle)
+    assert all(b.end == min(b.start + 0.05, run.wall_s) for b in idle)  # its get(timeout=...), then it leaves
+    assert max(b.end for b in idle) == pytest.approx(run.wall_s, abs=0.05 * 0.5)  # the last to leave ends the run
     assert tl.max_queue_length() == 6 and tl.queue_length(run.wall_s) == 0
+
+
+def guide_run(*, wall, joined=True, died=None, idle_timeout=0.2):
+    """Two rounds on two workers (answers at 0.05 and 0.1 s; w1 has one request), by hand: deterministic."""
+    events = [(0.0, "w0", "r0"), (0.0, "w1", "r1"), (0.05, "w0", "r2")]
+    died = died or {}
+    answered = [r for _, w, r in events if w not in died]
+    return GuideRun(
+        requests=["r0", "r1", "r2"], results=[f"x for {r}" for r in answered], events=events, wall_s=wall,
+        work_done_s=0.1, joined=joined, died=died, idle_timeout=idle_timeout,
+    )  # fmt: skip
+
+
+def test_each_guide_worker_leaves_one_idle_timeout_after_its_last_answer():
+    idle = {
+        b.worker: (round(b.start, 9), round(b.end, 9)) for b in timeline(guide_run(wall=0.3)).bars if b.kind == "idle"
+    }
+    assert idle == {"w0": (0.1, 0.3), "w1": (0.05, 0.25)}  # w1 answered a round early, so it left a round early
+
+
+def test_a_hung_guide_run_has_no_idle_bar_after_its_workers_left():
+    run = guide_run(wall=1.0, joined=False, died={"w1": "ConnectionError('r1')"})  # join() hung for 1 s
+    idle = [(b.worker, round(b.start, 9), round(b.end, 9)) for b in timeline(run).bars if b.kind == "idle"]
+    assert idle == [("w0", 0.1, 0.3)]  # not to 1.0: w0 left at 0.3; the dead w1 never idled
+
+
+def test_requests_refused_by_a_full_queue_get_their_own_row():
+    refused = Outcome("z", False, None, Rejected("full"), None, (), "router", T0 + 0.1, T0 + 0.1, T0 + 0.1)
+    rep = Report([outcome("a", "worker-0", 0.0, 0.0, 0.2), refused], workers=1, started_at=T0, finished_at=T0 + 0.2)
+    tl = timeline(rep)
+    assert tl.workers == ("worker-0", "rejected") and "router" not in tl.workers
+    assert [(b.worker, b.kind) for b in tl.bars] == [("worker-0", "ok"), ("rejected", "rejected")]
+    assert tl.queued == (0.0,) and tl.max_queue_length() == 0  # a refused request never sat in the queue
+
+
+def test_a_huge_run_merges_touching_bars(report):
+    n = MAX_BARS + 500
+    rows = [outcome(f"r{i}", f"worker-{i % 2}", 0.0, i // 2 * 0.001, (i // 2 + 1) * 0.001) for i in range(n)]
+    big = Report(rows, workers=2, started_at=T0, finished_at=T0 + n / 2 * 0.001)
+    tl = timeline(big)
+    assert len(tl.bars) == 2 and sorted(len(b.request) for b in tl.bars) == [n // 2, n - n // 2]
+    ragged = [outcome(f"r{i}", "worker-0", 0.0, i * 0.01, i * 0.01 + 0.001, ok=i % 2 == 0) for i in range(n)]
+    with pytest.warns(UserWarning, match="bars"):
+        timeline(Report(ragged, workers=1, started_at=T0, finished_at=T0 + n * 0.01))
+
+
+def test_a_frame_shows_a_queue_that_lasts_less_than_a_frame():
+    one = Report([outcome("only", "worker-0", 0.00001, 0.0002, 0.01)], workers=3, started_at=T0, finished_at=T0 + 0.01)
+    r = one.replay(frames=30, fps=5)
+    assert max(r.queue_lengths[0]) == 1 == r.timelines[0].max_queue_length()
+    assert len(r.times) == 31 and r.fps == 5  # one frame added, at the peak; fps passed through
 
 
 @pytest.mark.timeout(30)
@@ -138,6 +190,7 @@ def test_bad_runs(args, kwargs, error, words):
         ({"titles": "one"}, ValueError, "titles must give one title per run"),
         ({"titles": ["a", "b"]}, ValueError, "titles must give one title per run"),
         ({"fps": 0}, ValueError, "fps must be >= 1"),
+        ({"titles": [1]}, TypeError, "titles must be strings"),
     ],
 )
 def test_bad_options(report, kwargs, error, words):

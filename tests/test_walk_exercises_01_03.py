@@ -9,6 +9,8 @@ import sys
 import textwrap
 import threading
 from concurrent.futures import as_completed
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,21 @@ def hangs(*args, **kwargs):
     threading.Event().wait(30)
 
 
+def rejected_both_ways(question, answer, words):
+    """The visible check names the bug; the grader's hidden check (other names and sizes) rejects it too."""
+    status, message = verdict(question, answer)
+    assert status == "incorrect" and words in message, (answer, message)
+    hidden = question.hidden_check(answer)
+    assert hidden.status == "incorrect", (answer, hidden.message)
+    if not any(ch.isdigit() for ch in words) and "Error" not in words:  # names, counts, failures differ there
+        assert words in hidden.message, (answer, hidden.message)
+
+
+def passes_both_ways(question, answer):
+    assert question.judge(answer), question.judge(answer).message
+    assert question.hidden_check(answer), question.hidden_check(answer).message
+
+
 def never_correct(question, *answers):
     for answer in answers:
         assert verdict(question, answer)[0] in ("incorrect", "not attempted"), answer
@@ -67,6 +84,7 @@ def test_p01_makespan_prediction():
     status, message = verdict(q, np.float64(0.15))  # any real number type
     assert status == "correct" and "the model ⌈10/4⌉ · 0.05 s = 0.15 s" in message and "The run took" in message
     assert q.check(0.155) and q.check(np.int64(0) + 0.15)  # within 5 % of the model
+    assert q.check(Decimal("0.15")) and q.check(Fraction(3, 20))  # any real number type
     catalogue = {
         0.125: "a request cannot be split between workers",
         0.1: "round up",
@@ -117,38 +135,55 @@ def submit_all_alternative(router, requests):
     return [pending[i].result(timeout=5) for i in range(len(requests))]
 
 
-def test_p01_submit_all():
+def in_pairs(router, requests):  # submits two, waits for both, submits the next two
+    answers = []
+    for i in range(0, len(requests), 2):
+        futures = [router.submit(r) for r in requests[i : i + 2]]
+        answers += [f.result(5) for f in futures]
+    return answers
+
+
+def sorted_by_name(router, requests):  # "DataRequest-10" sorts before "DataRequest-2"
+    futures = [router.submit(r) for r in requests]
+    return sorted((f.result(5) for f in futures), key=lambda outcome: outcome.request)
+
+
+SUBMIT_CATALOGUE = [
+    (lambda router, requests: [router.submit(r).result(timeout=5) for r in requests], "ran one at a time"),
+    (
+        lambda router, requests: [f.result() for f in as_completed([router.submit(r) for r in requests])],
+        "not in the order of the requests",
+    ),
+    (lambda router, requests: [router.submit(r) for r in requests], "returned Future objects"),
+    (lambda router, requests: [router.submit(r).result(5).value for r in requests], "should be the Outcome records"),
+    (lambda router, requests: print([router.submit(r) for r in requests]), "did you print"),
+    (
+        lambda router, requests: [f.result(5) for f in [router.submit(r) for r in requests[:-1]]],
+        "11 answers for 12 requests",
+    ),
+    (
+        lambda router, requests: [f.result(5) for f in [router.submit(r) for r in requests + requests[:1]]][:-1],
+        "submitted more than once",
+    ),
+    (lambda router, requests: [], "nothing was submitted"),
+    (in_pairs, "at most 2 requests ran at once on 3 workers"),
+    (sorted_by_name, "sorted by name"),
+    (hangs, "did not return within"),
+]
+
+
+def test_p01_submit_all_passes_correct_answers():
     q = walk01.q2
     assert q.check(reference(walk01, q, "submit_all"))
-    assert q.check(submit_all_alternative)
-    catalogue = [
-        (lambda router, requests: [router.submit(r).result(timeout=5) for r in requests], "ran one at a time"),
-        (
-            lambda router, requests: [f.result() for f in as_completed([router.submit(r) for r in requests])],
-            "not in the order of the requests",
-        ),
-        (lambda router, requests: [router.submit(r) for r in requests], "returned Future objects"),
-        (
-            lambda router, requests: [router.submit(r).result(5).value for r in requests],
-            "should be the Outcome records",
-        ),
-        (lambda router, requests: print([router.submit(r) for r in requests]), "did you print"),
-        (
-            lambda router, requests: [f.result(5) for f in [router.submit(r) for r in requests[:-1]]],
-            "5 answers for 6 requests",
-        ),
-        (
-            lambda router, requests: [f.result(5) for f in [router.submit(r) for r in requests + requests[:1]]][:-1],
-            "submitted more than once",
-        ),
-        (lambda router, requests: [], "nothing was submitted"),
-        (hangs, "did not return within"),
-    ]
-    for answer, words in catalogue:
-        status, message = verdict(q, answer)
-        assert status == "incorrect" and words in message, message
+    passes_both_ways(q, reference(walk01, q, "submit_all"))
+    passes_both_ways(q, submit_all_alternative)
     assert verdict(q, starter)[0] == "not attempted"
     assert "expected a function" in verdict(q, 42)[1]
+
+
+@pytest.mark.parametrize(("answer", "words"), SUBMIT_CATALOGUE, ids=[w for _, w in SUBMIT_CATALOGUE])
+def test_p01_submit_all_names_the_bug(answer, words):
+    rejected_both_ways(walk01.q2, answer, words)
 
 
 # -- 02 q2: the environment's own python -------------------------------------------------------
@@ -163,7 +198,9 @@ def env_python_alternative(env_dir, windows=False):
 def test_p02_env_python():
     q = walk02.q2
     assert q.check(reference(walk02, q, "env_python"))
-    assert q.check(env_python_alternative)
+    passes_both_ways(q, reference(walk02, q, "env_python"))
+    passes_both_ways(q, env_python_alternative)
+    passes_both_ways(q, lambda e, windows=False: e + ("\\Scripts\\python.exe" if windows else "/bin/python"))  # str +
     catalogue = [
         (lambda e, windows=False: Path(e) / "bin" / ("python.exe" if windows else "python"), "Scripts, not bin"),
         (lambda e, windows=False: Path(e) / "bin" / "python", "Scripts, not bin"),  # forgot Windows
@@ -175,10 +212,10 @@ def test_p02_env_python():
         (lambda e, windows=False: print(Path(e) / "bin" / "python"), "did you print"),
         (lambda e, windows=False: 42, "should return a path"),
         (lambda e, windows=False: Path(e) / "bin" / "activate", "could not be run as a program"),
+        (lambda e, windows=False: e + "\\Scripts\\pythonw.exe" if windows else e + "/bin/python", "expected"),
     ]
     for answer, words in catalogue:
-        status, message = verdict(q, answer)
-        assert status == "incorrect" and words in message, message
+        rejected_both_ways(q, answer, words)
     assert verdict(q, starter)[0] == "not attempted"
     assert verdict(q, hangs)[0] == "incorrect"
 
@@ -392,15 +429,171 @@ def prints(tasks, results, fetch):
             tasks.task_done()
 
 
+def timeout_exit_with_stop(tasks, results, fetch):  # the guide's get(timeout=2) exit kept, a STOP check added
+    while True:
+        try:
+            request = tasks.get(timeout=2)
+        except queue.Empty:
+            return
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def catches_connection_error_only(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except ConnectionError as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def stores_with_update_after_task_done(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        if request is STOP:
+            tasks.task_done()
+            return
+        try:
+            answer = fetch(request)
+        except Exception as exc:
+            answer = exc
+        tasks.task_done()
+        results.update({request: answer})
+
+
+def stores_with_setdefault_after_task_done(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        if request is STOP:
+            tasks.task_done()
+            return
+        try:
+            answer = fetch(request)
+        except Exception as exc:
+            answer = exc
+        tasks.task_done()
+        results.setdefault(request, answer)
+
+
+def returns_on_error(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+                return
+        finally:
+            tasks.task_done()
+
+
+def puts_the_stop_back(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                tasks.put(STOP)
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def except_pass(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:  # noqa: SIM105 - the learner's way of writing it
+                results[request] = fetch(request)
+            except Exception:
+                pass
+        finally:
+            tasks.task_done()
+
+
+def undefined_stop(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP_NOT_DEFINED:  # noqa: F821
+                return
+            results[request] = fetch(request)
+        finally:
+            tasks.task_done()
+
+
+OWN_STOP = object()  # a notebook cell's `STOP = object()`, not ex.STOP
+
+
+def own_stop(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is OWN_STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def task_done_twice_on_error(tasks, results, fetch):
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+                tasks.task_done()
+        finally:
+            tasks.task_done()
+
+
 SENTINEL_CATALOGUE = [
     (guide_worker, "a worker died on ConnectionError"),
     (no_except, "a worker died on ConnectionError"),
+    (catches_connection_error_only, "died on ValueError"),
     (leaves_when_empty, "the workers left while the queue was empty for a moment"),
     (short_timeout, "the workers left while the queue was empty for a moment"),
+    (timeout_exit_with_stop, "the workers left while the queue was empty for a moment"),
     (while_not_empty, "the workers left while the queue was empty for a moment"),
     (task_done_first, "was called before it was fetched"),
     (stores_after_task_done, "was stored after its task_done()"),
+    (stores_with_update_after_task_done, "was stored after its task_done()"),
+    (stores_with_setdefault_after_task_done, "was stored after its task_done()"),
     (breaks_without_task_done, "3 get() call(s) had no task_done(). The STOP needs its task_done() too"),
+    (returns_on_error, "failed, without taking a STOP"),
+    (puts_the_stop_back, "put STOP back on the queue"),
+    (except_pass, "its answer was never stored"),
+    (undefined_stop, "NameError"),
+    (own_stop, "use ex.STOP"),
+    (task_done_twice_on_error, "task_done() was called twice"),
     (stringifies, "store the exception object itself"),
     (swallows, "should be the exception itself; got None"),
     (ignores_stop, "a worker must return when it takes STOP"),
@@ -412,21 +605,53 @@ SENTINEL_CATALOGUE = [
 ]
 
 
-def test_p03_sentinel_worker_passes_correct_loops():
+def sentinel_iter(tasks, results, fetch):  # another correct loop: iter(get, STOP), no finally
+    for request in iter(tasks.get, STOP):
+        try:
+            answer = fetch(request)
+        except Exception as exc:
+            answer = exc
+        results[request] = answer
+        tasks.task_done()
+    tasks.task_done()
+
+
+def sentinel_patient_timeout(tasks, results, fetch):  # a get(timeout) that tries again is no exit: correct
+    while True:
+        try:
+            request = tasks.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+@pytest.mark.parametrize("worker", ["reference", sentinel_walrus, sentinel_iter, sentinel_patient_timeout],
+                         ids=["reference", "walrus", "iter", "patient_timeout"])  # fmt: skip
+def test_p03_sentinel_worker_passes_correct_loops(worker):
     q = walk03.q2
-    assert q.check(reference(walk03, q, "worker"))
-    assert q.check(sentinel_walrus)
+    if worker == "reference":
+        worker = reference(walk03, q, "worker")
+        assert q.check(worker)
+    passes_both_ways(q, worker)
 
 
 @pytest.mark.parametrize(("worker", "words"), SENTINEL_CATALOGUE, ids=lambda x: getattr(x, "__name__", None))
 def test_p03_sentinel_worker_names_the_bug(worker, words):
-    status, message = verdict(walk03.q2, worker)
-    assert status == "incorrect" and words in message, message
+    rejected_both_ways(walk03.q2, worker, words)
 
 
 def test_p03_sentinel_worker_starter_and_junk():
     q = walk03.q2
     assert verdict(q, starter)[0] == "not attempted"
+    assert q.hidden_check(starter).status == "not attempted"
     assert verdict(q, BLANK)[0] == "not attempted"
     assert "expected a function" in verdict(q, "worker")[1]
 

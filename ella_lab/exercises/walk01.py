@@ -12,13 +12,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from numbers import Real
 from typing import Any
 
 from ..outcome import Outcome
 from ..router import Router
 from ..timing import format_seconds
-from ._core import BLANK, Incorrect, Question, call_bounded
+from ._core import BLANK, Incorrect, Question, as_real, call_bounded
 
 __all__ = ["BLANK", "Prediction", "____", "q1", "q2", "q3"]
 
@@ -44,9 +43,10 @@ class Prediction(Question):
         raise NotImplementedError
 
     def _check(self, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        number = as_real(value)
+        if number is None or not math.isfinite(number):
             raise Incorrect(f"give a number of seconds, like 0.25; got {value!r}")
-        value = float(value)
+        value = number
         measured = self.measure()
         off = (measured / self.model - 1) * 100
         run = f"The run took {format_seconds(measured)}, {off:+.0f} % from the model: {self.gap}."
@@ -123,8 +123,9 @@ class Rendezvous:
 class CollectAnswers(Question):
     title = "Submit every request, then collect every answer"
     expects = "a function submit_all(router, requests)"
-    REQUESTS = tuple(f"DataRequest-{i}" for i in range(6))
+    REQUESTS = tuple(f"DataRequest-{i}" for i in range(12))  # from 10 on, names sort out of order
     WORKERS = 3
+    HIDDEN = ((tuple(f"Order-{i}" for i in range(15)), 4), (tuple(f"Query-{i}" for i in range(11)), 2))
     hints = (
         "router.submit(request) returns a Future at once; future.result(timeout=...) waits for its Outcome.",
         "First submit every request (a list of futures), and only then wait for each future, in the same order.",
@@ -136,20 +137,28 @@ class CollectAnswers(Question):
     """
 
     def _check(self, submit_all: Any) -> str:
+        return self._run(submit_all, self.REQUESTS, self.WORKERS)
+
+    def _check_hidden(self, submit_all: Any) -> str:
+        return [self._run(submit_all, requests, workers) for requests, workers in self.HIDDEN][-1]
+
+    def _run(self, submit_all: Any, requests: tuple[str, ...], workers: int) -> str:
         if not callable(submit_all):
             raise Incorrect(f"expected a function submit_all(router, requests), got {submit_all!r}")
-        source = Rendezvous(len(self.REQUESTS), self.WORKERS)
+        source = Rendezvous(len(requests), workers, patience=0.2)
         submitted: list[Any] = []
-        router = _CountingRouter(source, self.WORKERS, submitted)
+        router = _CountingRouter(source, workers, submitted)
         router.__enter__()  # start its workers, as `with Router(...) as router:` does
         try:
-            got = call_bounded(submit_all, router, list(self.REQUESTS), timeout=5.0, what="submit_all")
+            got = call_bounded(submit_all, router, list(requests), timeout=5.0, what="submit_all")
         finally:
             router.close(cancel_pending=True, timeout=2.0)
-        return self._judge_answers(got, source, submitted)
+        return self._judge_answers(got, source, submitted, requests, workers)
 
-    def _judge_answers(self, got: Any, source: Rendezvous, submitted: list[Any]) -> str:
-        n = len(self.REQUESTS)
+    def _judge_answers(
+        self, got: Any, source: Rendezvous, submitted: list[Any], requests: tuple[str, ...], workers: int
+    ) -> str:
+        n = len(requests)
         if got is None:
             raise Incorrect("submit_all returned None: did you print the answers instead of returning them?")
         if not isinstance(got, (list, tuple)):
@@ -170,7 +179,14 @@ class CollectAnswers(Question):
                 f"the answers should be the Outcome records that the futures hold; got {got[0]!r:.60} ... "
                 "(return future.result(), not its .value)"
             )
-        if [o.request for o in got] != list(self.REQUESTS):
+        order = [o.request for o in got]
+        if order != list(requests):
+            if order == sorted(requests):
+                i = next(i for i, (a, b) in enumerate(zip(order, requests, strict=True)) if a != b)
+                raise Incorrect(
+                    f"the answers are sorted by name, and names sort as text: {order[i]!r} comes before "
+                    f"{requests[i]!r}. Keep the order you submitted them in."
+                )
             raise Incorrect(
                 "the answers are not in the order of the requests: they finished in another order "
                 "(as_completed gives them as they finish); wait for the futures in the order you submitted them."
@@ -180,7 +196,12 @@ class CollectAnswers(Question):
                 "the requests ran one at a time: you waited for each answer before submitting the next. "
                 "Submit all of them first, then wait."
             )
-        return f"{n} requests in flight together ({source.max_in_flight} at once), every answer in order."
+        if source.max_in_flight < workers:
+            raise Incorrect(
+                f"at most {source.max_in_flight} requests ran at once on {workers} workers: you waited for some "
+                "answers before submitting the rest (in batches?). Submit all of them first, then wait."
+            )
+        return f"{n} requests on {workers} workers, {source.max_in_flight} in flight at once, every answer in order."
 
 
 class _CountingRouter(Router):
@@ -208,8 +229,10 @@ class FailureCountPrediction(Question):
     """
 
     def _check(self, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        number = as_real(value)
+        if number is None or not math.isfinite(number):
             raise Incorrect(f"give a number of requests, like 10; got {value!r}")
+        value = number
         from ..sources import SimulatedSource
 
         source = SimulatedSource("primary", latency=0, failure_rate=self.RATE, seed=self.SEED)

@@ -22,9 +22,9 @@ __all__ = ["BLANK", "____", "fresh_env_packages", "q1", "q2"]
 ____ = BLANK
 
 
-def make_env(folder: Path) -> Path:
-    """``python3 -m venv --without-pip folder/ella_env``, bounded; returns the environment's folder."""
-    env = folder / "ella_env"
+def make_env(folder: Path, name: str = "ella_env") -> Path:
+    """``python3 -m venv --without-pip folder/name``, bounded; returns the environment's folder."""
+    env = folder / name
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=60)
     return env
 
@@ -93,12 +93,22 @@ class EnvPython(Question):
             return Path(env_dir) / "bin" / "python"
     """
 
+    VISIBLE = ("ella_env", "C:/class/ella_env")
+    HIDDEN = ("course env 2", "D:/Users/ana/course env")  # a space in both names
+
     def _check(self, env_python: Any) -> str:
+        return self._run(env_python, *self.VISIBLE)
+
+    def _check_hidden(self, env_python: Any) -> str:
+        return self._run(env_python, *self.HIDDEN)
+
+    def _run(self, env_python: Any, name: str, windows_dir: str) -> str:
+        """Both systems get env_dir as a str, the same type, as a learner's own code would pass."""
         if not callable(env_python):
             raise Incorrect(f"expected a function env_python(env_dir, windows=False), got {env_python!r}")
         with tempfile.TemporaryDirectory() as folder:
-            env = make_env(Path(folder))
-            got = call_bounded(env_python, env, what="env_python")
+            env = make_env(Path(folder), name)
+            got = call_bounded(env_python, str(env), what="env_python")
             self._judge_posix(got, env)
             try:
                 prefix = subprocess.run(
@@ -109,7 +119,7 @@ class EnvPython(Question):
                 raise Incorrect(f"{got} could not be run as a program ({exc.strerror}): is it python?") from None
             if Path(prefix).resolve() != env.resolve():
                 raise Incorrect(f"{got} runs, but its sys.prefix is {prefix}, not the environment.")
-        windows_env = PureWindowsPath("C:/class/ella_env")
+        windows_env = PureWindowsPath(windows_dir)
         got = call_bounded(env_python, str(windows_env), True, what="env_python")
         self._judge_windows(got, windows_env)
         return "it names the env's own python on both systems; running it gives sys.prefix == the environment."

@@ -51,16 +51,42 @@ class GuideRunPrediction(Prediction):
 
 
 class _TrackedQueue(queue.Queue):
-    """A ``queue.Queue`` that remembers, per thread, the item it took last and whether it was marked done."""
+    """A ``queue.Queue`` that remembers, per thread, what it took last, whether it was marked done, and puts by workers.
+
+    While ``starving`` is set, a get() with a timeout (or without blocking) on the empty queue raises
+    ``queue.Empty`` at once: the queue stays empty longer than any timeout a worker may choose.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.taken: dict[int, list] = {}  # thread id -> [item, task_done() called for it?]
+        self.last: dict[int, Any] = {}  # thread id -> the item its last get() returned, or queue.Empty
+        self.starving = threading.Event()
+        self.owner = threading.get_ident()
+        self.worker_puts: list[Any] = []
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        item = super().get(block, timeout)
-        self.taken[threading.get_ident()] = [item, False]
+        me = threading.get_ident()
+        try:
+            if (not block or timeout is not None) and self.starving.is_set():
+                try:
+                    item = super().get(False)
+                except queue.Empty:
+                    time.sleep(0.005)  # time passes; no busy loop for a worker that tries again
+                    raise
+            else:
+                item = super().get(block, timeout)
+        except queue.Empty:
+            self.last[me] = queue.Empty
+            raise
+        self.taken[me] = [item, False]
+        self.last[me] = item
         return item
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if threading.get_ident() != self.owner:
+            self.worker_puts.append(item)
+        super().put(item, block, timeout)
 
     def task_done(self) -> None:
         entry = self.taken.get(threading.get_ident())
@@ -75,25 +101,43 @@ class _TrackedQueue(queue.Queue):
 
 
 class _TrackedResults(dict):
-    """The results dict: notices an answer stored after its request's ``task_done()``."""
+    """The results dict: notices an answer stored after its request's ``task_done()``, by any way of storing."""
 
     def __init__(self, tasks: _TrackedQueue) -> None:
         super().__init__()
         self.tasks, self.late = tasks, []
 
-    def __setitem__(self, request: Any, answer: Any) -> None:
+    def _note(self, request: Any) -> None:
         if self.tasks.done_with(request):
             self.late.append(request)
+
+    def __setitem__(self, request: Any, answer: Any) -> None:
+        self._note(request)
         super().__setitem__(request, answer)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        items = dict(*args, **kwargs)
+        for request in items:
+            self._note(request)
+        super().update(items)
+
+    def setdefault(self, request: Any, default: Any = None) -> Any:
+        self._note(request)
+        return super().setdefault(request, default)
+
+    def __ior__(self, other: Any) -> _TrackedResults:
+        self.update(other)
+        return self
 
 
 class _RecordingSource:
-    """A fetch that records every call and its thread, notices work after task_done(), and fails on one request."""
+    """A fetch that records every call and its thread, notices work after task_done(), and fails on some requests."""
 
-    def __init__(self, tasks: _TrackedQueue, failing: str, latency: float = 0.003) -> None:
+    def __init__(self, tasks: _TrackedQueue, failing: dict[str, type[Exception]], latency: float = 0.003) -> None:
         self.tasks, self.failing, self.latency = tasks, failing, latency
         self.calls: list[tuple[Any, str]] = []
         self.early: list[Any] = []
+        self.raised: list[BaseException] = []
         self._lock = threading.Lock()
 
     def __call__(self, request: Any) -> str:
@@ -102,19 +146,42 @@ class _RecordingSource:
         if self.tasks.done_with(request):
             self.early.append(request)
         time.sleep(self.latency)
-        if request == self.failing:
-            raise ConnectionError(f"source failed on {request}")
+        kind = self.failing.get(request) if isinstance(request, str) else None
+        if kind is not None:
+            exc = kind(f"source failed on {request}")
+            self.raised.append(exc)
+            raise exc
         return f"Result for {request}"
+
+
+class _Case:
+    """One run of the check: the request names, the failures, how many workers."""
+
+    def __init__(self, first: tuple[str, ...], later: tuple[str, ...], failing: dict[str, type[Exception]],
+                 workers: int) -> None:  # fmt: skip
+        self.first, self.later, self.failing, self.workers = first, later, failing, workers
+
+    @property
+    def requests(self) -> tuple[str, ...]:
+        return self.first + self.later
 
 
 class SentinelWorker(Question):
     title = "The sentinel worker"
     expects = "a function worker(tasks, results, fetch)"
-    FIRST = tuple(f"DataRequest-{i}" for i in range(6))  # queued first; join() is tried on them
-    LATER = tuple(f"DataRequest-{i}" for i in range(6, 10))  # queued after the queue was empty for a while
-    FAILING = "DataRequest-4"
-    WORKERS = 3
-    PAUSE = 0.25  # the queue stays empty this long between the two batches
+    VISIBLE = _Case(
+        first=tuple(f"DataRequest-{i}" for i in range(6)),  # queued first; join() is tried on them
+        later=tuple(f"DataRequest-{i}" for i in range(6, 10)),  # queued after the queue was empty for a while
+        failing={"DataRequest-4": ConnectionError, "DataRequest-7": ValueError},
+        workers=3,
+    )
+    HIDDEN = (
+        _Case(tuple(f"Order-{i}" for i in range(4)), tuple(f"Order-{i}" for i in range(4, 11)),
+              {"Order-1": TimeoutError, "Order-9": KeyError}, 2),
+        _Case(tuple(f"Query-{i}" for i in range(9)), tuple(f"Query-{i}" for i in range(9, 12)),
+              {"Query-0": ConnectionError, "Query-10": RuntimeError}, 4),
+    )  # fmt: skip
+    PAUSE = 0.15  # the queue stays empty between the two batches (a get() with a timeout gives up at once then)
     BOUND = 2.0  # every wait of the check
     hints = (
         "Loop: request = tasks.get() with no timeout (a STOP will come); if `request is ex.STOP`, leave.",
@@ -138,39 +205,51 @@ class SentinelWorker(Question):
     """
 
     def _check(self, worker: Any) -> str:
+        return self._run(worker, self.VISIBLE)
+
+    def _check_hidden(self, worker: Any) -> str:
+        messages = [self._run(worker, case) for case in self.HIDDEN]
+        return messages[-1]
+
+    def _run(self, worker: Any, case: _Case) -> str:
         if not callable(worker):
             raise Incorrect(f"expected a function worker(tasks, results, fetch), got {worker!r}")
         tasks = _TrackedQueue()
+        tasks.starving.set()
         results = _TrackedResults(tasks)
-        source = _RecordingSource(tasks, self.FAILING)
+        source = _RecordingSource(tasks, case.failing)
         died: dict[str, BaseException] = {}
+        left_on: dict[str, Any] = {}  # worker -> what its last get() returned when it returned
 
         def run(name: str) -> None:
             try:
                 worker(tasks, results, source)
             except BaseException as exc:  # the student's worker died: remember why
                 died[name] = exc
+            else:
+                left_on[name] = tasks.last.get(threading.get_ident(), None)
 
         threads = [
             threading.Thread(target=run, args=(f"worker-{i}",), name=f"ella-exercise-{i}", daemon=True)
-            for i in range(self.WORKERS)
+            for i in range(case.workers)
         ]
-        for request in self.FIRST:
+        for request in case.first:
             tasks.put(request)
         for t in threads:
             t.start()
         at_join: dict = {}
         joined = self._join(tasks, results, at_join, threads)
         time.sleep(self.PAUSE)  # the queue is empty now; the work is not over
-        for request in self.LATER:
+        for request in case.later:
             tasks.put(request)
         for _ in threads:
             tasks.put(STOP)
+        tasks.starving.clear()
         deadline = time.perf_counter() + self.BOUND
         for t in threads:
             t.join(max(0.0, deadline - time.perf_counter()))
         alive = sum(t.is_alive() for t in threads)
-        return self._verdict(tasks, results, source, died, joined, at_join, alive)
+        return self._verdict(case, tasks, results, source, died, left_on, joined, at_join, alive)
 
     def _join(self, tasks: queue.Queue, results: dict, at_join: dict, workers: list[threading.Thread]) -> bool:
         """``tasks.join()`` while the first batch is in flight; ``at_join`` gets what was stored when it returned.
@@ -190,12 +269,14 @@ class SentinelWorker(Question):
         waiter.join(0.01)
         return not waiter.is_alive()
 
-    def _verdict(self, tasks, results, source, died, joined, at_join, alive) -> str:
-        requests = self.FIRST + self.LATER
+    def _verdict(self, case, tasks, results, source, died, left_on, joined, at_join, alive) -> str:
+        requests = case.requests
         if any(isinstance(exc, NotImplementedError) for exc in died.values()):
             raise NotAttempted("replace `raise NotImplementedError` with your loop, then run the cell again.")
         missing = [r for r in requests if r not in results]
-        if not results and not died:
+        if died:
+            self._judge_death(case, source, died, missing)
+        if not results:
             if alive:
                 raise Incorrect(
                     f"no request was answered, and {alive} worker(s) were still running after {self.BOUND:g} s: is "
@@ -210,14 +291,11 @@ class SentinelWorker(Question):
                 "no request was answered: your worker returned without fetching anything. Take requests with "
                 "tasks.get() and store results[request]."
             )
-        if died and missing:
-            exc = next(iter(died.values()))
-            raise Incorrect(
-                f"{missing[0]} was never answered: a worker died on {exc!r}. Catch exceptions around each fetch, "
-                "and store the exception as that request's answer."
-            )
         if any(request is STOP for request, _ in source.calls):
-            raise Incorrect("fetch was called with the sentinel STOP: check `request is STOP` before fetching.")
+            raise Incorrect(
+                "fetch was called with the sentinel STOP: check `request is ex.STOP` before fetching (a STOP of "
+                "your own, `STOP = object()`, is another object: use ex.STOP)."
+            )
         if source.early:
             raise Incorrect(
                 f"task_done() for {source.early[0]} was called before it was fetched: join() can return while "
@@ -228,41 +306,67 @@ class SentinelWorker(Question):
                 f"the answer to {results.late[0]} was stored after its task_done(): join() may return before it is "
                 "stored. Store first, then task_done()."
             )
-        if joined and any(r not in at_join for r in self.FIRST):
-            lost = next(r for r in self.FIRST if r not in at_join)
-            raise Incorrect(f"tasks.join() returned before the answer to {lost} was stored.")
-        lost_later = [r for r in self.LATER if r not in results]
-        if lost_later and not alive:
+        fetched = {request for request, _ in source.calls}
+        dropped = [r for r in missing if r in fetched]
+        if dropped:
             raise Incorrect(
-                f"{lost_later[0]} was never answered: the workers left while the queue was empty for a moment "
-                f"({self.PAUSE:g} s), before their STOP came. Only the sentinel says the work is over: no "
+                f"{dropped[0]} was fetched, but its answer was never stored (it failed with "
+                f"{case.failing.get(dropped[0], Exception).__name__}?): a failure is an answer too; store the "
+                "exception: `except Exception as exc: results[request] = exc`."
+            )
+        plain = [item for item in left_on.values() if item is not STOP and item not in case.failing]
+        if any(item is queue.Empty for item in left_on.values()) or (case.later[0] in missing and not alive and plain):
+            raise Incorrect(
+                f"{missing[0] if missing else case.later[0]} was never answered: the workers left while the queue "
+                "was empty for a moment, before their STOP came. Only the sentinel says the work is over: no "
                 "get_nowait(), no get(timeout=...) exit, no `while not tasks.empty()`."
             )
+        after_failure = [item for item in left_on.values() if isinstance(item, str) and item in case.failing]
+        if after_failure:
+            raise Incorrect(
+                f"a worker returned after {after_failure[0]} failed, without taking a STOP: its STOP stayed in "
+                "the queue and tasks.join() waits for it. Return only on STOP; a failure is an answer, not a "
+                "reason to leave."
+            )
+        if joined and any(r not in at_join for r in case.first):
+            lost = next(r for r in case.first if r not in at_join)
+            raise Incorrect(f"tasks.join() returned before the answer to {lost} was stored.")
         if missing:
             raise Incorrect(
                 f"{missing[0]} was never answered; {alive} worker(s) still running after {self.BOUND:g} s: is the "
                 "loop stuck? Stuck threads keep running in this kernel: restart it if the notebook slows down."
+            )
+        if tasks.worker_puts:
+            what = "STOP" if tasks.worker_puts[0] is STOP else repr(tasks.worker_puts[0])
+            raise Incorrect(
+                f"a worker put {what} back on the queue: every put() is a task that join() waits for, and one STOP "
+                "per worker is queued already. Take your STOP and return; put nothing."
+            )
+        early = [item for item in left_on.values() if item is not STOP]
+        if early:
+            raise Incorrect(
+                f"a worker returned after {early[0]!r} without taking a STOP: {len(early)} STOP(s) stayed in the "
+                "queue and tasks.join() waits for them. Return only on STOP."
             )
         if alive:
             raise Incorrect(
                 f"every request was answered, but {alive} worker(s) were still running {self.BOUND:g} s after their "
                 "STOP was queued: a worker must return when it takes STOP."
             )
-        if died:
-            raise Incorrect(f"a worker raised {next(iter(died.values()))!r} instead of returning.")
-        fetched = [request for request, _ in source.calls]
-        twice = [r for r in requests if fetched.count(r) > 1]
+        fetched_list = [request for request, _ in source.calls]
+        twice = [r for r in requests if fetched_list.count(r) > 1]
         if twice:
-            raise Incorrect(f"{twice[0]} was fetched {fetched.count(twice[0])} times: fetch each request once.")
-        failure = results[self.FAILING]
-        if isinstance(failure, str) and "source failed" in failure:
-            raise Incorrect(
-                f"the answer to {self.FAILING} is the text {failure!r}: store the exception object itself, so its "
-                "type survives."
-            )
-        if not isinstance(failure, ConnectionError):
-            raise Incorrect(f"{self.FAILING} failed, and its answer should be the exception itself; got {failure!r}.")
-        wrong = [r for r in requests if r != self.FAILING and results[r] != f"Result for {r}"]
+            raise Incorrect(f"{twice[0]} was fetched {fetched_list.count(twice[0])} times: fetch each request once.")
+        for request, kind in case.failing.items():
+            failure = results[request]
+            if isinstance(failure, str) and "source failed" in failure:
+                raise Incorrect(
+                    f"the answer to {request} is the text {failure!r}: store the exception object itself, so its "
+                    "type survives."
+                )
+            if not isinstance(failure, kind):
+                raise Incorrect(f"{request} failed, and its answer should be the exception itself; got {failure!r}.")
+        wrong = [r for r in requests if r not in case.failing and results[r] != f"Result for {r}"]
         if wrong:
             raise Incorrect(f"the answer for {wrong[0]} should be what fetch returned; got {results[wrong[0]]!r}.")
         if not joined or tasks.unfinished_tasks:
@@ -273,9 +377,31 @@ class SentinelWorker(Question):
             )
         workers = len({name for _, name in source.calls})
         return (
-            f"10 requests answered once each by {workers} workers, the failure recorded, join() returned with every "
-            "answer stored, and every worker left on its STOP."
+            f"{len(requests)} requests answered once each by {workers} workers, the failures recorded, join() "
+            "returned with every answer stored, and every worker left on its STOP."
         )
+
+    @staticmethod
+    def _judge_death(case: _Case, source: _RecordingSource, died: dict[str, BaseException], missing: list) -> None:
+        """A worker raised: say whether fetch's failure escaped, or the worker's own code raised (and what)."""
+        exc = next(iter(died.values()))
+        if any(exc is raised for raised in source.raised):
+            caught = [type(e).__name__ for e in source.raised if e is not exc]
+            also = f" (the {caught[0]} was caught: catch Exception, not one kind)" if caught else ""
+            lost = missing[0] if missing else "a request"
+            raise Incorrect(
+                f"{lost} was never answered: a worker died on {exc!r}, raised by fetch{also}. Catch exceptions "
+                "around each fetch (`except Exception as exc`), and store the exception as that request's answer."
+            )
+        if isinstance(exc, NameError):
+            raise Incorrect(
+                f"a worker died on {exc!r}: a name your loop uses is not defined (the sentinel is ex.STOP)."
+            )
+        if isinstance(exc, ValueError) and "task_done" in str(exc):
+            raise Incorrect(
+                f"a worker died on {exc!r}: task_done() was called twice for one get(). Call it once, in the finally."
+            )
+        raise Incorrect(f"a worker died on {exc!r}, raised by your loop's own code, not by fetch.")
 
 
 q1 = GuideRunPrediction("q1")
