@@ -4,19 +4,18 @@ compares it with the model and with what was measured, saying how far off it was
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
-from ._core import BLANK, CheckResult, Incorrect, Question
+from ._core import BLANK, CheckResult, Incorrect, Question, as_real
 
 __all__ = ["PredictQuestion", "real_number"]
 
 
 def real_number(value: Any, what: str) -> float:
     """``value`` as a float when it is a real number of any type (int, float, numpy), else ``Incorrect``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    number = as_real(value)  # the one rule for numbers: int, float, numpy, Fraction, Decimal; not bool
+    if number is None:
         raise Incorrect(f"give {what}; got {value!r}")
-    number = float(value)
     if not math.isfinite(number):
         raise Incorrect(f"give {what} (a finite one); got {value!r}")
     return number

@@ -8,7 +8,6 @@ into a verdict that names it. ``Probe`` and ``Meeting``: instrumented sources fo
 from __future__ import annotations
 
 import math
-import numbers
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -16,19 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..timing import format_seconds
-from ._core import BLANK, CheckResult, Incorrect, NotAttempted, Question, call_bounded
+from ._core import BLANK, CheckResult, Incorrect, NotAttempted, Question, as_real, call_bounded
 
 __all__ = ["Meeting", "Prediction", "Probe", "answer_of", "real"]
 
 
 def real(value: Any) -> float | None:
-    """``value`` as a float when it is a real number (int, float, numpy scalar), else None; bools are not numbers."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
-        return None
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return None if math.isnan(number) else number
-    return None
+    """``value`` as a float when it is a real number of any type, else None: ``_core.as_real``, the one rule."""
+    return as_real(value)
 
 
 def answer_of(function: Callable, *args: Any, what: str, timeout: float = 3.0) -> tuple[Any, Exception | None]:
