@@ -13,7 +13,7 @@ import pytest
 from ella_lab import FallbackChain, Retry, Router
 from ella_lab.fallback import AllSourcesFailed
 from ella_lab.resilience import CircuitBreaker, Hedge
-from ella_lab.sources import MAX_ABANDONED, FunctionSource, Source, SourceError, call_with_timeout, helper_threads
+from ella_lab.sources import MAX_ABANDONED, FunctionSource, Source, SourceError, call_with_timeout
 
 
 class Boom(BaseException):
@@ -147,7 +147,8 @@ def _threads() -> int:
 def test_timed_out_plain_calls_leave_a_bounded_number_of_threads():
     release = threading.Event()
     before = _threads()
-    source = FunctionSource(lambda r: release.wait(30), name="stuck")
+    # after release each stuck call takes 0.2 s more to return: the retry below must wait for all of them
+    source = FunctionSource(lambda r: (release.wait(30), time.sleep(0.2))[0], name="stuck")
     try:
         report = Router(source, workers=4, timeout=0.005).run(range(1000))
         during = _threads() - before
@@ -160,7 +161,7 @@ def test_timed_out_plain_calls_leave_a_bounded_number_of_threads():
         assert all(o.ok for o in healthy)  # a hung source does not starve the others
     finally:
         release.set()
-    assert wait_until(lambda: helper_threads.stuck == 0)
+    assert wait_until(lambda: source.calls.running == 0)  # every abandoned call has returned
     assert Router(source, workers=4, timeout=1.0).run(range(10))[0].value is True  # released: it answers again
 
 
