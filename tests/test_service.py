@@ -119,7 +119,12 @@ def test_cli_serve_prints_its_url_and_serves():
         assert statuses.count(200) > 20 and set(statuses) <= {200, 500, 503}
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=10)
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # never leave the server running past the test
+            proc.communicate()
+            raise
     assert proc.returncode == 0 and "stopped" in out
 
 
