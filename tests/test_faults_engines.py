@@ -195,6 +195,28 @@ def test_a_crash_on_a_dask_process_cluster_fails_one_request_and_no_chunk_runs_t
     assert [i for i, c in counts.items() if c == 2] == [3, 4, 5]
 
 
+@pytest.mark.timeout(180)
+def test_every_kind_of_crash_on_a_dask_process_cluster_fails_its_own_request_only(tmp_path):
+    """The in-process cluster above pickles nothing: here each request really crosses a process boundary."""
+    from dask.distributed import Client, LocalCluster
+
+    cases = {
+        "segfault": "worker process died .*request 5",
+        "unloadable-error": "outcome of request 5 could not be unpickled",
+        "unpicklable-value": "outcome of request 5 could not be pickled",
+    }
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+    with cluster, Client(cluster) as client:
+        for how, words in cases.items():
+            path = tmp_path / f"calls-{how}"
+            report = Router(Counted(path, bad=5, how=how), workers=2, executor="dask", client=client).run(range(24))
+            assert [o.request for o in report] == list(range(24)), how  # before: the whole run was lost
+            assert not report[5].ok and re.search(words, str(report[5].error)), (how, str(report[5].error))
+            assert all(o.ok and o.value == o.request * 10 for o in report if o.request != 5), how
+            counts = calls(path)
+            assert set(counts) == set(range(24)) and max(counts.values()) <= 2, (how, counts)
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("executor", ENGINES)
 @pytest.mark.parametrize("how", ["SystemExit", "KeyboardInterrupt", "GeneratorExit"])
