@@ -2,6 +2,7 @@
 wrong answer of the catalogue fails with a message that names its bug."""
 
 import http.client
+import re
 import socket
 import textwrap
 import threading
@@ -565,8 +566,9 @@ def test_w09_q2_the_reference_closes_the_error_response_and_the_default_timeout_
         (lambda url, timeout: None, "fetch returned None"),
         ("fetch", "expected a function"),
         (hangs, "may still be running"),
-        (fixed_timeout(0.5), "with timeout=0.1 ended after 0.5"),
-        (fixed_timeout(0.05), "with timeout=0.1 ended after 0.05 s, before the timeout"),
+        # the time is measured: a loaded machine adds to it (0.06 s was seen for the 0.05 s answer)
+        (fixed_timeout(0.5), re.compile(r"with timeout=0\.1 ended after 0\.[5-9]\d* s")),
+        (fixed_timeout(0.05), re.compile(r"with timeout=0\.1 ended after 0\.0\d+ s, before the timeout")),
         (fixed_timeout(10), "the timeout was not used"),
         (three_times_the_timeout, "long after the timeout"),
         (sets_the_default_timeout, "fetch called socket.setdefaulttimeout(0.3)"),
@@ -579,4 +581,7 @@ def test_w09_q2_the_reference_closes_the_error_response_and_the_default_timeout_
 def test_w09_q2_fetch_rejects(answer, expected, judge):
     result = getattr(walk09.q2, judge)(answer)
     assert result.status == "incorrect"
-    assert expected in result.message, result.message
+    if isinstance(expected, re.Pattern):
+        assert expected.search(result.message), result.message
+    else:
+        assert expected in result.message, result.message
