@@ -116,7 +116,7 @@ def walk_module(notebook: Path) -> ModuleType | None:
 
 
 def walk_questions(module: ModuleType) -> dict[str, Any]:
-    """A walk module's questions by the attribute name a notebook uses (``q1``, ``breaker``), in notebook order."""
+    """A walk module's questions by the name a notebook uses (``q1``, ``breaker``), in the module's order."""
     from ..exercises._core import Question
 
     return {name: value for name, value in vars(module).items() if isinstance(value, Question)}
