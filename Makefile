@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lab test lint unit nbval stress notebooks student grade bench demo clean
+.PHONY: help venv lab test lint unit nbval stress notebooks student key grade bench demo clean
 
 help:
 	@echo "make lab        set up .venv and open JupyterLab (serving the project) on notebooks/00-index.ipynb"
@@ -14,11 +14,13 @@ help:
 	@echo "make lint       ruff only;   make unit   the tests/ folder only;   make nbval   strict nbval only"
 	@echo "make stress     strict nbval over the walkthrough 3 times in a row with one core kept busy"
 	@echo "make notebooks  re-execute every notebook in place (outputs and widget state saved)"
-	@echo "make student    regenerate the student copies of the exercise notebooks"
+	@echo "make student    regenerate the student copies of the sheets, and the walkthrough's answer cells from"
+	@echo "                their stubs (ella_lab/exercises/walkNN.py); then re-execute what changed (make notebooks)"
+	@echo "make key        the teachers' answer key: key/NN-*.ipynb, the walkthrough with every model answer, run"
 	@echo "make grade      grade a class: make grade SUBMISSIONS=folder-or-zip [OUT=grades] [SHEET=phase3]"
 	@echo "make bench      run the benchmarks (figures in benchmarks/results/)"
 	@echo "make demo       the guide's Phase 5 scenario: python -m ella_lab demo"
-	@echo "make venv       only set up .venv;   make clean   remove .venv, the CI venvs and caches"
+	@echo "make venv       only set up .venv;   make clean   remove .venv, the CI venvs, caches and key/"
 
 venv: $(STAMP)
 
@@ -68,6 +70,13 @@ notebooks: venv
 
 student: venv
 	$(PY) -m ella_lab.tools.student notebooks/exercises
+	$(PY) -m ella_lab.tools.student --walkthrough notebooks
+
+# The answer key (key/ is not committed): each answer cell holds its solution_text; run, every check says Correct.
+key: venv
+	$(PY) -m ella_lab.tools.student --walkthrough notebooks --key key
+	$(PY) -m ella_lab.tools.execute key
+	$(PY) -m ella_lab.tools.student --verdicts key
 
 # Grade a class: make grade SUBMISSIONS="folder-or-zip ..." [OUT=grades] [SHEET=phase3]
 OUT ?= grades
@@ -82,4 +91,4 @@ demo: venv
 	$(PY) -m ella_lab demo
 
 clean:
-	rm -rf $(VENV) .venv-3.* .pytest_cache .ruff_cache benchmarks/results/*.csv benchmarks/results/*.png
+	rm -rf $(VENV) .venv-3.* .pytest_cache .ruff_cache key benchmarks/results/*.csv benchmarks/results/*.png

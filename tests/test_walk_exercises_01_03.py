@@ -678,7 +678,7 @@ def test_your_turn_cells_hold_starters_and_show_no_solution(stem):
 
 def test_p01_failure_count_prediction():
     q = walk01.q3
-    assert q.check(reference(walk01, q, "my_prediction"))
+    assert q.check(reference(walk01, q, "my_failures"))
     assert q.check(6) and q.check(np.int64(6)) and q.check(6.0)
     catalogue = {
         0.3: "the rate, a fraction",

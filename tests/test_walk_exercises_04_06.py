@@ -84,11 +84,17 @@ def test_code_questions_starter_nothing_and_hang(question):
 
 
 @pytest.mark.parametrize(
-    ("question", "measured"),
-    [(walk04.q2, 0.972), (walk04.q3, 0.24), (walk05.q1, 5), (walk06.q3, 0.0306), (walk06.q2, 0.895)],
+    ("question", "name", "measured"),
+    [
+        (walk04.q2, "chain_prediction", 0.972),
+        (walk04.q3, "backup_share_prediction", 0.24),
+        (walk05.q1, "backup_count_prediction", 5),
+        (walk06.q3, "mean_latency_prediction", 0.0306),
+        (walk06.q2, "primary_share_prediction", 0.895),
+    ],
 )
-def test_prediction_reference_passes_and_is_compared_with_the_run(question, measured):
-    result = question.check(reference(question, "prediction"), measured=measured)
+def test_prediction_reference_passes_and_is_compared_with_the_run(question, name, measured):
+    result = question.check(reference(question, name), measured=measured)
     assert result, result
     assert "this run measured" in result.message and "the model's" in result.message
 

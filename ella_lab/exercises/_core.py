@@ -307,11 +307,15 @@ class Question:
     ``_check`` raises ``Incorrect(reason)`` or ``NotAttempted(what to do)``, or returns a message for a
     correct answer. A question with ``checked = False`` has a model answer and no automatic check.
     ``_check_hidden`` re-judges on cases the student never sees (default: the visible check).
+    ``stub``: a walkthrough question's starter, the exact text of its answer cell (``make student`` writes
+    it there; ``make key`` puts ``solution_text`` in its place). Both are dedented and stripped, as ``solution()``
+    shows them, and bind the name that the notebook's check cell passes to ``check()``.
     """
 
     title = ""
     hints: Sequence[str] = ()
     solution_text = ""
+    stub = ""
     checked = True
     expects = "an answer"
     points: float = 1

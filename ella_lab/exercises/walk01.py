@@ -77,6 +77,9 @@ class MakespanPrediction(Prediction):
         "Each worker handles one request at a time, so the workers run in rounds of 4 requests.",
         "10 requests in rounds of 4: how many rounds, counting the last, partial one? Each lasts L = 0.05 s.",
     )
+    stub = """
+        my_prediction = ____  # seconds, for example 0.3
+    """
     solution_text = """
         import math
 
@@ -130,6 +133,11 @@ class CollectAnswers(Question):
         "router.submit(request) returns a Future at once; future.result(timeout=...) waits for its Outcome.",
         "First submit every request (a list of futures), and only then wait for each future, in the same order.",
     )
+    stub = """
+        def submit_all(router, requests):
+            # YOUR CODE HERE (about 2 lines): submit every request, then return their Outcomes, in the requests' order.
+            raise NotImplementedError
+    """
     solution_text = """
         def submit_all(router, requests):
             futures = [router.submit(request) for request in requests]
@@ -224,8 +232,11 @@ class FailureCountPrediction(Question):
         "Each request fails with probability 0.3, independently of the others.",
         "On average, a fraction 0.3 of the 20 requests fail: the expected count is n · p.",
     )
+    stub = """
+        my_failures = ____  # a number of requests, out of 20
+    """
     solution_text = """
-        my_prediction = 20 * 0.3  # n · p = 6 on average; a single sample of 20 wanders around it
+        my_failures = 20 * 0.3  # n · p = 6 on average; a single sample of 20 wanders around it
     """
 
     def _check(self, value: Any) -> str:

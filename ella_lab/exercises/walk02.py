@@ -52,6 +52,9 @@ class FreshEnvPackages(Question):
         "Packages installed in this kernel's environment are not copied into a new one; --without-pip leaves "
         "out even pip.",
     )
+    stub = """
+        my_prediction = ____  # a whole number of packages
+    """
     solution_text = """
         my_prediction = 0  # a new environment is empty: isolation is its point; --without-pip leaves out even pip
     """
@@ -84,6 +87,11 @@ class EnvPython(Question):
         "On Linux and macOS a venv keeps its programs in env_dir/bin; on Windows in env_dir\\Scripts.",
         "The interpreter is `python` there, and `python.exe` on Windows. Path(env_dir) / ... builds the path.",
     )
+    stub = """
+        def env_python(env_dir, windows=False):
+            # YOUR CODE HERE (about 3 lines): the path of the venv's interpreter; the Windows one when windows is true.
+            raise NotImplementedError
+    """
     solution_text = """
         from pathlib import Path
 

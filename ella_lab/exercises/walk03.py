@@ -40,6 +40,9 @@ class GuideRunPrediction(Prediction):
         "The work: 5 requests in rounds of 2, each round L = 0.05 s. Count the last, partial round.",
         "Then each worker sits in get(timeout=IDLE) on the empty queue before it gives up; they wait together.",
     )
+    stub = """
+        my_prediction = ____  # seconds
+    """
     solution_text = """
         import math
 
@@ -189,6 +192,12 @@ class SentinelWorker(Question):
         "Every tasks.get() needs exactly one tasks.task_done(), the STOP's too, and only after the answer is "
         "stored: wrap the body in try/finally.",
     )
+    stub = """
+        def worker(tasks, results, fetch):
+            # YOUR CODE HERE (about 10 lines): take requests until ex.STOP; store each answer, or the exception;
+            # mark every task done, once its answer is stored.
+            raise NotImplementedError
+    """
     solution_text = """
         def worker(tasks, results, fetch):
             while True:

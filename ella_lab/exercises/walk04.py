@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ._core import Incorrect, Question
+from ._core import BLANK, Incorrect, Question
 from ._walk import Prediction, Probe, answer_of
 
-__all__ = ["q1", "q2", "q3"]
+__all__ = ["BLANK", "____", "q1", "q2", "q3"]
+
+____ = BLANK  # the blank a learner replaces by a number
 
 
 class ChainAnswers(Prediction):
@@ -24,8 +26,11 @@ class ChainAnswers(Prediction):
         (0.7, "0.7 is one source alone: the backups answer most of what the primary misses."),
     )
     hints = ("A request is lost only when every source fails it. With independent failures, multiply.",)
+    stub = """
+        chain_prediction = ____  # a fraction between 0 and 1
+    """
     solution_text = """
-        prediction = 1 - 0.3**3  # 0.973: lost only when all three fail, 0.3 · 0.3 · 0.3
+        chain_prediction = 1 - 0.3**3  # 0.973: lost only when all three fail, 0.3 · 0.3 · 0.3
     """
 
 
@@ -37,6 +42,12 @@ class Fallback(Question):
         "In `except ConnectionError as exc:` keep `exc` in a list, and go on to the next source.",
         'After the loop every source has failed: raise ExceptionGroup("all sources failed", errors).',
     )
+    stub = """
+        def fallback(request, sources):
+            # YOUR CODE HERE (about 7 lines): try each source in order and return the first answer;
+            # when all fail, raise ExceptionGroup("...", errors) with every error, in order.
+            raise NotImplementedError
+    """
     solution_text = """
         def fallback(request, sources):
             errors = []
@@ -217,8 +228,11 @@ class BackupShare(Prediction):
         (0.64, "0.64 = 1 − p² is the share answered by either source."),
     )
     hints = ("First: which requests ask the backup at all? Then: how many of those does it answer?",)
+    stub = """
+        backup_share_prediction = ____  # a fraction of all requests, between 0 and 1
+    """
     solution_text = """
-        prediction = 0.6 * (1 - 0.6)  # 0.24: the primary fails 60 %, the backup answers 40 % of those
+        backup_share_prediction = 0.6 * (1 - 0.6)  # 0.24: the primary fails 60 %, the backup answers 40 % of those
     """
 
 

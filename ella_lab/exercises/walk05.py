@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ..outcome import Report
-from ._core import Incorrect, NotAttempted, Question
+from ._core import BLANK, Incorrect, NotAttempted, Question
 from ._walk import Meeting, Prediction, Probe, answer_of
 
-__all__ = ["q1", "q2", "q3"]
+__all__ = ["BLANK", "____", "q1", "q2", "q3"]
+
+____ = BLANK  # the blank a learner replaces by a number
 
 
 class BackupCount(Prediction):
@@ -40,8 +42,11 @@ class BackupCount(Prediction):
         "How many requests ask the backup at all? What share of those does the backup answer?",
         "Predict the average over many runs of 20 requests, not one run: the check accepts 4.2 ± 1.",
     )
+    stub = """
+        backup_count_prediction = ____  # a number of requests, out of 20
+    """
     solution_text = """
-        prediction = 20 * 0.3 * (1 - 0.3)  # 4.2 on average; one run of 20 lands within about ±2 of it
+        backup_count_prediction = 20 * 0.3 * (1 - 0.3)  # 4.2 on average; one run of 20 lands within about ±2 of it
     """
 
 
@@ -53,6 +58,12 @@ class Main(Question):
         "Then the router: Router(chain, workers=workers).run(requests) returns a Report.",
         "Return that Report (printing it gives the caller nothing to check).",
     )
+    stub = """
+        def main(requests, primary, backup, workers):
+            # YOUR CODE HERE (2 or 3 lines): a FallbackChain of primary then backup, routed by a Router
+            # with `workers` threads; return the Report.
+            raise NotImplementedError
+    """
     solution_text = """
         def main(requests, primary, backup, workers):
             chain = FallbackChain([primary, backup])
@@ -151,6 +162,14 @@ class Guard(Question):
         'Python sets __name__ to "__main__" only in the program being run (python file.py, python -m module).',
         'The last lines: `if __name__ == "__main__":`, then `main()` indented under it.',
     )
+    stub = '''
+        script = """
+        def main():
+            print("routing 20 requests")
+
+        # YOUR CODE HERE (2 lines): call main() only when this file is the program being run
+        """
+    '''
     solution_text = '''
         script = """
         def main():

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any, ClassVar
 
-from ._core import Incorrect, Question
+from ._core import BLANK, Incorrect, Question
 from ._walk import Meeting, Prediction, Probe, answer_of
 
-__all__ = ["q1", "q2", "q3"]
+__all__ = ["BLANK", "____", "q1", "q2", "q3"]
+
+____ = BLANK  # the blank a learner replaces by a number
 
 
 class FetchAll(Question):
@@ -20,6 +22,12 @@ class FetchAll(Question):
         "Wrap each future.result() in try/except Exception (any failure, not only ConnectionError), and store the "
         "value or the exception itself.",
     )
+    stub = """
+        def fetch_all(fetch, requests, workers):
+            # YOUR CODE HERE (about 9 lines): submit every request, then collect with as_completed,
+            # a try around each future.result(); return {request: answer or exception}.
+            raise NotImplementedError
+    """
     solution_text = """
         def fetch_all(fetch, requests, workers):
             answers = {}
@@ -170,8 +178,12 @@ class MoreWorkers(Prediction):
         (0.055, "55 ms is the latency with K = 4; with 8 workers there are half as many rounds."),
     )
     hints = ("How many rounds of 8 are 40 requests? Round r waits r · L, then takes L.",)
+    stub = """
+        mean_latency_prediction = ____  # seconds
+    """
     solution_text = """
-        prediction = sum((i // 8) * 0.010 + 0.010 for i in range(40)) / 40  # 0.030 s: wait 2 L on average, plus L
+        # 0.030 s: a request waits 2 L on average (0 to 4 rounds of L), then takes its own L
+        mean_latency_prediction = sum((i // 8) * 0.010 + 0.010 for i in range(40)) / 40
     """
 
 
@@ -193,8 +205,11 @@ class PrimaryShare(Prediction):
         (1.0, "the slow calls take 100 ms, past the 20 ms timeout: those go to the backup."),
     )
     hints = ("Which calls take longer than 20 ms?",)
+    stub = """
+        primary_share_prediction = ____  # a fraction between 0 and 1
+    """
     solution_text = """
-        prediction = 0.9  # only the slow 10 % (100 ms) pass the 20 ms timeout; the rest answer in 5 ms
+        primary_share_prediction = 0.9  # only the slow 10 % (100 ms) pass the 20 ms timeout; the rest answer in 5 ms
     """
 
 

@@ -18,7 +18,9 @@ from ..resilience import CircuitOpenError
 from ..sources import SourceError
 from ._core import BLANK, Incorrect, Question, as_real, call_bounded
 
-__all__ = ["breaker", "hedge", "storm"]
+__all__ = ["BLANK", "____", "breaker", "hedge", "storm"]
+
+____ = BLANK  # the blank a learner replaces by a number
 
 
 @cache
@@ -44,6 +46,9 @@ class StormPredict(Question):
         "The third call happens only if the first two both failed: probability p · p.",
         "Add the three: 1 + p + p², with p = 0.6.",
     )
+    stub = """
+        calls_per_request = ____  # calls per request at p = 0.6, for example 2.5
+    """
     solution_text = """
         calls_per_request = 1 + 0.6 + 0.6**2  # = 1.96: a first call always, a second if it failed, a third if both did
     """
@@ -77,8 +82,7 @@ class StormPredict(Question):
             (100 * model, "that looks like a percentage; give calls per request (a number near 1 to 3)"),
             (
                 100 * (p + p**2),
-                "that is the extra load as a percentage (96 % more calls); give calls per request, first call "
-                "included",
+                "that is the extra load as a percentage (96 % more calls); give calls per request, first call included",
             ),
             (100 * (1 + p), "that is 1 + p as a percentage, and it leaves out the third attempt (p²)"),
         )
@@ -107,6 +111,9 @@ class HedgePredict(Question):
         "The hedge sends a second call only for the requests whose first call has not answered after d.",
         "d is the 95th percentile of the latencies: by definition, what fraction of calls is slower than it?",
     )
+    stub = """
+        extra_calls_at_p95 = ____  # a fraction of the requests, for example 0.25
+    """
     solution_text = """
         extra_calls_at_p95 = 0.05  # the 5 % of calls slower than their p95 get a second call
     """
@@ -136,9 +143,7 @@ class HedgePredict(Question):
         if measured is not None:
             where += f", and the run above measured {measured:.1%}"
         if abs(value / model - 1) <= self.TOLERANCE + 1e-9:
-            why = (
-                f"{value:g}: {where}. A hedge at pNN sends a second call for the (100 − NN) % of calls slower than d"
-            )
+            why = f"{value:g}: {where}. A hedge at pNN sends a second call for the (100 − NN) % of calls slower than d"
             if measured is None:
                 return why + "."
             return why + "; the measurement differs by the threads' overhead and by the window's estimate of the p95."
@@ -330,6 +335,19 @@ class BreakerMachine(Question):
         'On success: if this was the trial or the circuit is still closed, state = "closed" and in_a_row = 0 (a '
         "late answer, to a call let through before the circuit opened, changes nothing); return the value.",
     )
+    stub = '''
+        class Breaker:
+            def __init__(self, failures, reset_after, clock):
+                self.failures, self.reset_after, self.clock = failures, reset_after, clock
+                self.state = "closed"  # "closed", "open" or "half-open"
+                self.in_a_row = 0  # failures in a row while closed
+                self.opened_at = None  # self.clock() when the circuit last opened
+
+            def call(self, fetch, request):
+                """Return fetch(request); raise CircuitOpenError, without calling fetch, while open."""
+                # YOUR CODE HERE (10 to 20 lines): closed, open and half-open, as described above.
+                raise NotImplementedError
+    '''
     solution_text = """
         class Breaker:
             def __init__(self, failures, reset_after, clock):

@@ -9,10 +9,12 @@ from __future__ import annotations
 import copy
 from typing import Any, ClassVar
 
-from ._core import Incorrect, Question, call_bounded
+from ._core import BLANK, Incorrect, Question, call_bounded
 from ._predict import PredictQuestion, near
 
-__all__ = ["ENGINES", "q1", "q2"]
+__all__ = ["BLANK", "ENGINES", "____", "q1", "q2"]
+
+____ = BLANK  # the blank a learner replaces by a number
 
 ENGINES = ("threads", "asyncio", "processes", "dask")
 
@@ -28,6 +30,9 @@ class ProcessSpeedup(PredictQuestion):
         "two cores for them.",
         "The model: min(number of processes, number of cores); a little less for starting them and pickling.",
     )
+    stub = """
+        predicted_speedup = ____  # a speed-up over one thread, for example 1.5
+    """
     solution_text = """
         predicted_speedup = min(2, cores)  # 2 on a machine with two cores or more, a bit less in practice
     """
@@ -102,6 +107,11 @@ class PickEngines(Question):
         "Waiting workloads: the simplest engine that keeps up. Threads up to a few dozen at once (at_once <= 64); "
         "asyncio from the hundreds (at_once >= 256), where a thread's extra CPU per wait showed in the measurement.",
     )
+    stub = """
+        def pick_engines(workloads):
+            # YOUR CODE HERE (3 to 10 lines): {name: "threads", "asyncio" or "processes"}, for every workload.
+            raise NotImplementedError
+    """
     solution_text = """
         def pick_engines(workloads):
             choice = {}

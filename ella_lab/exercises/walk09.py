@@ -15,10 +15,12 @@ import urllib.request
 from typing import Any
 
 from ..service import FlakyService
-from ._core import Incorrect, NotAttempted, Question
+from ._core import BLANK, Incorrect, NotAttempted, Question
 from ._predict import PredictQuestion, near
 
-__all__ = ["q1", "q2"]
+__all__ = ["BLANK", "____", "q1", "q2"]
+
+____ = BLANK  # the blank a learner replaces by a number
 
 
 class RealThroughput(PredictQuestion):
@@ -31,6 +33,9 @@ class RealThroughput(PredictQuestion):
         "L = 10 ms is 0.010 s. With K = 8: 8 / 0.010.",
         "Real sockets also cost CPU per request, so expect a little less than the model, not more.",
     )
+    stub = """
+        predicted_rps = ____  # requests per second
+    """
     solution_text = """
         predicted_rps = 8 / 0.010  # K / L = 800 requests per second; a little less on real sockets
     """
@@ -81,6 +86,11 @@ class UrllibFetch(Question):
         "raise ConnectionError(f'HTTP {exc.code} ...') from exc; a stall raises TimeoutError, and a connect that "
         "times out raises URLError with a TimeoutError as .reason: both must come out as TimeoutError.",
     )
+    stub = """
+        def fetch(url, timeout):
+            # YOUR CODE HERE (5 to 12 lines): return the body as a str; raise ConnectionError or TimeoutError.
+            raise NotImplementedError
+    """
     solution_text = """
         import urllib.error
         import urllib.request
