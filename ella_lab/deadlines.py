@@ -63,7 +63,11 @@ class Deadlines:
         self._stop = threading.Event()
         self._until: Callable[[], bool] | None = None
         self.watchdog = threading.Thread(target=self._watch, name="ella-watchdog", daemon=True)
-        self.watchdog.start()
+        try:
+            self.watchdog.start()
+        except BaseException:  # a Ctrl-C in start(), which waits for the thread: it must not watch for ever
+            self._stop.set()
+            raise
 
     # -- the worker's side ---------------------------------------------------------------------
 

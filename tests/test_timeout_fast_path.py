@@ -163,6 +163,30 @@ def test_ctrl_c_during_run_with_stuck_calls_returns_promptly(max_pending):
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.parametrize("interrupted", ["ella-watchdog", "ella-worker-0", "ella-worker-1"])
+@pytest.mark.parametrize("max_pending", [None, 8])
+def test_ctrl_c_inside_a_thread_start_leaves_no_thread(monkeypatch, interrupted, max_pending):
+    """Thread.start() waits for the new thread, so a Ctrl-C can land in it with the thread already running:
+    on a busy machine the test above did (a worker missed its sentinel and waited on the queue for ever,
+    the watchdog was never stopped, or IndexError came out instead of KeyboardInterrupt)."""
+    real_start = threading.Thread.start
+
+    def start(thread):
+        real_start(thread)
+        if thread.name == interrupted:
+            raise KeyboardInterrupt
+
+    baseline = threading.active_count()
+    monkeypatch.setattr(threading.Thread, "start", start)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Router(lambda r: r, workers=4, timeout=20.0, max_pending=max_pending).run(range(100))
+    finally:
+        monkeypatch.undo()
+    assert _settle(baseline) <= baseline, [t.name for t in threading.enumerate()]
+
+
+@pytest.mark.timeout(30)
 def test_submit_futures_resolve_with_timeout_error_and_the_service_keeps_serving(thread_errors):
     release = threading.Event()
 
