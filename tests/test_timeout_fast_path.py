@@ -97,7 +97,9 @@ def test_k_workers_keep_serving_while_calls_are_stuck():
         return request
 
     try:
-        report = Router(f, workers=4, timeout=0.3).run([-1, -2, -3, *range(60)])
+        # 1 s for 50 ms calls: a fast call that answers past its timeout is a TimeoutError too, and a worker
+        # descheduled for 0.3 s on a busy machine made one late with timeout=0.3
+        report = Router(f, workers=4, timeout=1.0).run([-1, -2, -3, *range(60)])
     finally:
         release.set()
     assert [type(o.error) for o in report.outcomes[:3]] == [TimeoutError] * 3
