@@ -124,15 +124,20 @@ class Deadlines:
 
     def _expire(self, expired: list[tuple]) -> None:
         with self.lock:
+            if self.stopping:
+                return
+            taken = []
             for record in expired:
-                if self.stopping:
-                    return
                 if self.pending.pop(id(record), None) is None:  # the worker took it back first
                     continue
                 _, key, request, queued_at, started, worker, index, deliver = record
                 self._abandon(request)
                 error = timed_out(self.name, request, self.timeout)
                 deliver(key, _failed(self.name, request, error, worker, queued_at, started, clock()))
+                taken.append((index, worker))
+            # Replacements only once every expired call is answered: starting a thread waits for it, and on a
+            # busy machine that took long enough for the other expired calls to return first, late.
+            for index, worker in taken:
                 try:
                     self.replace(index)
                 except BaseException:  # never kill the watchdog: the run then reports the request missing

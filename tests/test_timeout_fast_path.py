@@ -239,7 +239,7 @@ def _mixed(request):
     if request % 5 == 1:
         raise ValueError(f"bad {request}")
     if request % 5 == 2:
-        time.sleep(0.6)
+        time.sleep(2.0)  # far past the 0.5 s timeout below, so that each is abandoned even on a busy machine
     return request * 2
 
 
@@ -265,8 +265,9 @@ def _record(report):
 @pytest.mark.timeout(60)
 def test_outcomes_match_the_chain_path_for_fast_failing_and_slow_calls():
     requests = list(range(20))
-    inline = Router(_mixed, workers=4, timeout=0.15)
-    chained = Router(_Wrapped(_mixed, name="_mixed"), workers=4, timeout=0.15)
+    # 0.5 s: a helper thread that starts a call after its timeout counts it cancelled, not abandoned
+    inline = Router(_mixed, workers=4, timeout=0.5)
+    chained = Router(_Wrapped(_mixed, name="_mixed"), workers=4, timeout=0.5)
     assert inline._inline is not None and chained._inline is None
     fast, slow = inline.run(requests), chained.run(requests)
     assert _record(fast) == _record(slow)
