@@ -191,9 +191,11 @@ def test_ctrl_c_inside_a_thread_start_leaves_no_thread(monkeypatch, interrupted,
 @pytest.mark.timeout(30)
 def test_submit_futures_resolve_with_timeout_error_and_the_service_keeps_serving(thread_errors):
     release = threading.Event()
+    stuck_threads = []
 
     def f(request):
         if request == "stuck":
+            stuck_threads.append(threading.current_thread())
             release.wait(20)
             return "late"
         return request
@@ -207,7 +209,9 @@ def test_submit_futures_resolve_with_timeout_error_and_the_service_keeps_serving
         fast = [r.submit(i) for i in range(20)]
         assert [future.result(timeout=5).value for future in fast] == list(range(20))
         release.set()
-        time.sleep(0.2)  # the stuck calls return now: their answers must be dropped
+        for thread in stuck_threads:  # the stuck calls return now: their answers must be dropped
+            thread.join(10)  # (a fixed sleep let a late second answer land after the check below)
+        assert not any(thread.is_alive() for thread in stuck_threads)
     assert all(type(o.error) is TimeoutError and len(o.attempts) == 1 for o in outcomes)
     assert [future.result().error for future in stuck] == [o.error for o in outcomes]
     assert waited <= timeout + 0.05 + SLACK
