@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from waiting import wait_until
 
 from ella_lab import FallbackChain, Retry, Router
 from ella_lab.fallback import AllSourcesFailed
@@ -18,15 +19,6 @@ from ella_lab.sources import MAX_ABANDONED, FunctionSource, Source, SourceError,
 
 class Boom(BaseException):
     """A BaseException that is not KeyboardInterrupt (pytest treats that one specially)."""
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 # -- Hedge ---------------------------------------------------------------------------------------
