@@ -297,16 +297,16 @@ def test_hedging_never_exceeds_its_extra_call_budget_under_64_threads():
 def test_a_losing_simulated_call_stops_sleeping_and_a_plain_callable_is_counted_abandoned():
     from ella_lab import Hedge, SimulatedSource
 
-    slow = SimulatedSource("slow", latency=2.0)
+    slow = SimulatedSource("slow", latency=30.0)  # not called off, it would hold its thread 30 s
     fast = SimulatedSource("fast", latency=0.01)
     hedge = Hedge(slow, fast, after=0.02)
     started = time.perf_counter()
     assert hedge.serve("r").source == "fast"
-    time.sleep(0.2)
+    assert time.perf_counter() - started < 5.0  # the fast answer, not the slow one
     assert hedge.counters()["hedges_cancelled"] == 1 and hedge.counters()["hedges_abandoned"] == 0
-    assert hedge._pool.stuck == 0  # the slow call's thread is free again: it did not sleep its 2 s
-    assert time.perf_counter() - started < 1.0
-    stubborn = Hedge(lambda r: time.sleep(0.5) or "late", fast, after=0.02)
+    # the slow call's thread is free again: it stopped sleeping (waited for, not assumed after a fixed 0.2 s)
+    assert wait_until(lambda: hedge._pool.stuck == 0, timeout=10.0)
+    stubborn = Hedge(lambda r: time.sleep(3.0) or "late", fast, after=0.02)
     assert stubborn.serve("r").source == "fast"
     assert stubborn.counters()["hedges_abandoned"] == 1 and stubborn.counters()["hedges_cancelled"] == 0
 
