@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from waiting import wait_until
 
 from ella_lab import Router
 from ella_lab.service import FlakyService, HttpSource
@@ -16,7 +17,7 @@ from ella_lab.timing import clock
 @pytest.mark.timeout(30)
 def test_capacity_queues_in_arrival_order_then_sheds():
     """1 slot and 3 queue places: A is served, B, C, D wait their turn in order, E is shed at once."""
-    with FlakyService("s", latency=0.6, capacity=1, queue=3) as service:
+    with FlakyService("s", latency=1.0, capacity=1, queue=3) as service:
         source = HttpSource("s", service.url, timeout=10.0)
         order, lock, threads = [], threading.Lock(), []
 
@@ -26,10 +27,12 @@ def test_capacity_queues_in_arrival_order_then_sheds():
                 order.append((request, result))
 
         started = clock()
-        for request in "ABCD":
+        for arrived, request in enumerate("ABCD", start=1):
             threads.append(threading.Thread(target=call, args=(request,)))
             threads[-1].start()
-            time.sleep(0.05)  # A, B, C, D arrive in this order, all within A's 0.6 s of service
+            # A, B, C, D arrive in this order, all within A's 1 s of service: each is in the service (served
+            # or queued) before the next is sent (a fixed 50 ms let a thread that started late arrive later)
+            assert wait_until(lambda n=arrived: service.busy + service.waiting == n)
         shed = _try(source, "E")
         for thread in threads:
             thread.join(10)
