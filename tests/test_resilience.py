@@ -7,6 +7,7 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from waiting import wait_until
 
 from ella_lab import (
     AllSourcesFailed,
@@ -35,10 +36,13 @@ class Counting:
     def __init__(self, latency=0.0):
         self.name, self.latency, self.failing, self.calls = "counting", latency, True, 0
         self.lock = threading.Lock()
+        self.gate = None  # an Event: when set here, every call waits for it (at most 10 s)
 
     def fetch(self, request):
         with self.lock:
             self.calls += 1
+        if self.gate is not None:
+            self.gate.wait(10)
         time.sleep(self.latency)
         if self.failing:
             raise SourceError("down")
@@ -94,12 +98,15 @@ def test_breaker_half_open_trial_closes_or_reopens():
 
 
 def test_breaker_half_open_lets_exactly_one_trial_through():
-    source = Counting(latency=0.1)
+    source = Counting()
     breaker = CircuitBreaker(source, failures=1, reset_after=0.01)
     with pytest.raises(SourceError):
         breaker.fetch("r")
     time.sleep(0.02)
     source.failing = False
+    # The trial is held until the nine others have been turned away (it took 0.1 s: a thread that ran later
+    # than that found the breaker closed again and was let through, a second success)
+    source.gate = threading.Event()
     results = []
 
     def call():
@@ -111,6 +118,8 @@ def test_breaker_half_open_lets_exactly_one_trial_through():
     threads = [threading.Thread(target=call) for _ in range(10)]
     for t in threads:
         t.start()
+    assert wait_until(lambda: len(results) == 9)  # nine refused while the trial is in flight
+    source.gate.set()
     for t in threads:
         t.join(5)
     assert sum(r == "r" for r in results) == 1
