@@ -215,20 +215,22 @@ def test_retry_refuses_a_non_budget():
 
 
 class SlowFirst(Source):
-    """Attempt 0 of a request named 'slow-*' takes 0.3 s; every other call 5 ms."""
+    """Attempt 0 of a request named 'slow-*' takes 5 s; every other call 5 ms."""
 
     name = "slowfirst"
 
     def fetch(self, request, *, attempt=0, timeout=None):
-        time.sleep(0.3 if request.startswith("slow") and attempt == 0 else 0.005)
+        time.sleep(5.0 if request.startswith("slow") and attempt == 0 else 0.005)
         return f"{request}#{attempt}"
 
 
 def test_hedge_sends_a_second_call_after_the_delay_and_takes_the_first_answer():
-    hedge = Hedge(SlowFirst(), after=0.02)
+    # hedge after 0.5 s, 100x the 5 ms calls, and 2.5 s to spare before the slow one (it was 0.02 s and
+    # 0.3 s with a 0.2 s bound: a thread late by 30 ms hedged a fast call, one late by 0.2 s broke the bound)
+    hedge = Hedge(SlowFirst(), after=0.5)
     started = time.perf_counter()
     served = hedge.serve("slow-1")
-    assert time.perf_counter() - started < 0.2
+    assert time.perf_counter() - started < 2.5
     assert served.value == "slow-1#1"
     assert [(a.number, type(a.error)) for a in served.attempts] == [(1, type(None)), (0, HedgeAbandoned)]
     assert hedge.serve("fast-1").value == "fast-1#0"  # no hedge needed
