@@ -316,7 +316,7 @@ def test_bulkhead_submit_resolves_at_once():
     gate = threading.Event()
     with Router(lambda r: gate.wait(5), workers=1, max_pending=1, on_full="reject") as router:
         first = router.submit(0)
-        time.sleep(0.05)  # the worker holds request 0
+        assert wait_until(first.running)  # the worker holds request 0 (a fixed 50 ms: not if it started late)
         second = router.submit(1)
         third = router.submit(2)  # the queue holds request 1: no room
         assert third.done() and isinstance(third.result().error, Rejected)
