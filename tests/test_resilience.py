@@ -355,14 +355,22 @@ def test_nothing_is_lost_or_duplicated_with_hedges_budgets_and_rejection(workers
 # -- outage and contention -----------------------------------------------------------------------
 
 
-def test_outage_window():
+def test_outage_window(monkeypatch):
+    """Down from 0.05 s to 0.1 s after creation. The clock is the test's: sleeping into a 50 ms window failed
+    when a sleep returned 45 ms late on a busy machine."""
+    import ella_lab.resilience
+
+    now = [0.0]
+    monkeypatch.setattr(ella_lab.resilience, "clock", lambda: now[0])
     outage = Outage(SimulatedSource("s", latency=0), start=0.05, end=0.1)
-    assert outage.fetch("r") == "Result from s for r"
-    time.sleep(0.06)
-    with pytest.raises(SourceError, match="outage"):
-        outage.fetch("r")
-    time.sleep(0.05)
-    assert outage.fetch("r") == "Result from s for r"
+    timeline = [(0.0, False), (0.049, False), (0.05, True), (0.06, True), (0.099, True), (0.1, False), (0.11, False)]
+    for t, down in timeline:
+        now[0] = t
+        if down:
+            with pytest.raises(SourceError, match="outage"):
+                outage.fetch("r")
+        else:
+            assert outage.fetch("r") == "Result from s for r", t
     with pytest.raises(ValueError, match="end"):
         Outage(str, start=1, end=0.5)
 
