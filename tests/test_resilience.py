@@ -245,7 +245,8 @@ def test_hedge_sends_a_second_call_after_the_delay_and_takes_the_first_answer():
 
 
 def test_hedge_to_a_backup_and_total_failure():
-    hedge = Hedge(SimulatedSource("p", latency=0.2), SimulatedSource("b", latency=0.001), after=0.01)
+    # p takes 5 s (called off once b answers): b wins even if its thread starts late (with 0.2 s, one 0.2 s late lost)
+    hedge = Hedge(SimulatedSource("p", latency=5.0), SimulatedSource("b", latency=0.001), after=0.01)
     assert hedge.serve("r").source == "b"
     down = Hedge(ScriptedSource("p", fail_on={"r"}), ScriptedSource("b", fail_on={"r"}), after=0.01)
     with pytest.raises(AllSourcesFailed) as info:
