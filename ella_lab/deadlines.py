@@ -63,7 +63,11 @@ class Deadlines:
         self._stop = threading.Event()
         self._until: Callable[[], bool] | None = None
         self.watchdog = threading.Thread(target=self._watch, name="ella-watchdog", daemon=True)
-        self.watchdog.start()
+        try:
+            self.watchdog.start()
+        except BaseException:  # a Ctrl-C in start(), which waits for the thread: it must not watch for ever
+            self._stop.set()
+            raise
 
     # -- the worker's side ---------------------------------------------------------------------
 
@@ -120,15 +124,20 @@ class Deadlines:
 
     def _expire(self, expired: list[tuple]) -> None:
         with self.lock:
+            if self.stopping:
+                return
+            taken = []
             for record in expired:
-                if self.stopping:
-                    return
                 if self.pending.pop(id(record), None) is None:  # the worker took it back first
                     continue
                 _, key, request, queued_at, started, worker, index, deliver = record
                 self._abandon(request)
                 error = timed_out(self.name, request, self.timeout)
                 deliver(key, _failed(self.name, request, error, worker, queued_at, started, clock()))
+                taken.append((index, worker))
+            # Replacements only once every expired call is answered: starting a thread waits for it, and on a
+            # busy machine that took long enough for the other expired calls to return first, late.
+            for index, worker in taken:
                 try:
                     self.replace(index)
                 except BaseException:  # never kill the watchdog: the run then reports the request missing

@@ -180,30 +180,37 @@ class Router:
         source, timeout = self._inline  # type: ignore[misc]
         slots: Any = None
 
-        def start_worker(index: int) -> threading.Thread:
+        def start_worker(index: int) -> None:
+            """Put worker ``index`` in ``threads``, then start it. In that order: ``start()`` waits for the new
+            thread, so a Ctrl-C can land in it with the thread already running, and the watchdog can time out
+            the new worker's first call at once; either must find the worker in the list (to send it a
+            sentinel, to replace it), or it is left serving for ever or the watchdog's replace() fails."""
             thread = threading.Thread(
                 target=_inline_worker,
                 args=(deadlines, queue, results, index, slots),
                 name=f"ella-worker-{index}",
                 daemon=True,
             )
+            if index < len(threads):
+                threads[index] = thread
+            else:
+                threads.append(thread)
             thread.start()
-            return thread
 
         def replace(index: int) -> None:  # the watchdog, under deadlines.lock
-            threads[index] = start_worker(index)
+            start_worker(index)
 
         deadlines = Deadlines(source, timeout, replace)
-        counted = collect_counters(self.source)
-        started = clock()
-        _log_start(results, streamed, self.workers, self.max_pending, timeout)
-        try:
+        try:  # from here on a Ctrl-C must stop the watchdog too
+            counted = collect_counters(self.source)
+            started = clock()
+            _log_start(results, streamed, self.workers, self.max_pending, timeout)
             put = queue.put
             if not streamed:
                 for i, request in enumerate(requests):
                     put((i, request, clock()))
                 for index in range(min(self.workers, len(results))):
-                    threads.append(start_worker(index))
+                    start_worker(index)
             else:
                 slots = threading.BoundedSemaphore(self.max_pending)  # type: ignore[arg-type]
                 block = self.on_full == "block"
@@ -211,7 +218,7 @@ class Router:
                     results.append(None)
                     if len(threads) < self.workers:
                         with deadlines.lock:
-                            threads.append(start_worker(len(threads)))
+                            start_worker(len(threads))
                     if slots.acquire(blocking=block):
                         put((i, request, clock()))
                     else:
@@ -325,20 +332,23 @@ class _Service:
             deadlines.stop_when(self._finished)
             with deadlines.lock:
                 for i in range(self.workers):
-                    self.threads.append(self._start_inline(i))
+                    self._start_inline(i)
             return
         for i in range(self.workers):
             thread = threading.Thread(target=self._serve, args=(f"worker-{i}",), name=f"ella-worker-{i}", daemon=True)
+            self.threads.append(thread)  # listed before it starts: close() must send it a sentinel (see _run_inline)
             thread.start()
-            self.threads.append(thread)
 
-    def _start_inline(self, index: int) -> threading.Thread:
+    def _start_inline(self, index: int) -> None:
         thread = threading.Thread(target=self._serve_inline, args=(index,), name=f"ella-worker-{index}", daemon=True)
+        if index < len(self.threads):
+            self.threads[index] = thread
+        else:
+            self.threads.append(thread)
         thread.start()
-        return thread
 
     def _replace(self, index: int) -> None:  # the watchdog, under deadlines.lock
-        self.threads[index] = self._start_inline(index)
+        self._start_inline(index)
 
     def _finished(self) -> bool:
         """Closed, and every worker gone: the watchdog may go too."""

@@ -18,5 +18,9 @@ def test_sleep_bound_rows_and_efficiency_bounds():
 
 
 def test_guide_scenario_shows_the_idle_tail():
-    rows = {r["peer"]: r["wall_s"] for r in guide_scenario(latency=0.02, idle_timeout=0.2)}
-    assert rows["Router.run"] >= 0.08 and rows["guide's design"] >= rows["Router.run"] + 0.19
+    # The guide's run is 4 rounds of 20 ms and then its workers' idle timeout, by construction; that the Router
+    # has no such tail is checked with 0.5 s to spare (it was 0.2 s against 0.19 s: a Router run 30 ms slower
+    # than the guide's on a busy machine failed)
+    rows = {r["peer"]: r["wall_s"] for r in guide_scenario(latency=0.02, idle_timeout=1.0)}
+    assert rows["Router.run"] >= 0.08 and rows["guide's design"] >= 0.08 + 1.0
+    assert rows["guide's design"] >= rows["Router.run"] + 0.5

@@ -285,7 +285,12 @@ def test_cancelled_requests_give_back_their_slots_and_waiters_wake(on_full):
     if on_full == "block":
         thread = threading.Thread(target=waiter)
         thread.start()
-        time.sleep(0.1)  # the waiter is blocked on the full queue
+        # the waiter is blocked on the full queue (waiting on the service's condition): after a fixed 0.1 s a
+        # late waiter found the Router closed and raised the same error, and a close() that wakes no one passed
+        deadline = time.monotonic() + 10
+        while not r._service.lock._waiters and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert r._service.lock._waiters
     t = time.monotonic()
     r.close(cancel_pending=True, timeout=0.01)
     if on_full == "block":

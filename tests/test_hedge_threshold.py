@@ -86,11 +86,11 @@ def test_a_cold_hedge_at_p99_does_not_hedge_before_its_warmup():
 
 @pytest.mark.timeout(20)
 def test_a_calibrated_hedge_starts_warm():
-    hedge = Hedge(SimulatedSource("slow", latency=0.03), after="p95")
+    hedge = Hedge(SimulatedSource("slow", latency=0.5), after="p95")  # 0.5 s: hedged even if woken late (0.03 s: not)
     hedge.threshold.calibrate([0.001] * 200)
     assert hedge.delay() == 0.001
     hedge.serve("r")
-    assert hedge.counters()["hedges_sent"] == 1  # 30 ms is far above the calibrated p95
+    assert hedge.counters()["hedges_sent"] == 1  # 0.5 s is far above the calibrated p95
     hedge.close()
 
 

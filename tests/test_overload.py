@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from waiting import wait_until
 
 from ella_lab import FallbackChain, Retry, Router
 from ella_lab.overload import (
@@ -213,22 +214,25 @@ def test_local_refusals_are_not_retried():
 
 @pytest.mark.timeout(30)
 def test_waiting_for_room_comes_off_the_timeout():
-    """b waits ~0.15 s for room, then takes 0.3 s: over its 0.4 s timeout in all, so it times out."""
-    durations = {"a": 0.2, "b": 0.3}
+    """b arrives while a holds the one place (0.4 s), waits up to 0.4 s for it, then needs 0.5 s: over its 0.5 s
+    timeout in all, however late b arrives within a's 0.4 s, so it times out.
+
+    (It was a 0.2 s hold, b 0.05 s later and a 0.3 s call: a thread started 0.1 s late let b in first.)"""
+    durations = {"a": 0.4, "b": 0.5}
     limited = ConcurrencyLimit(
         lambda r: time.sleep(durations[r]) or r, AIMD(initial=1, minimum=1, maximum=1), max_wait=1.0
     )
     first = threading.Thread(target=limited.fetch, args=("a",), kwargs={"timeout": 1.0})
     first.start()
-    time.sleep(0.05)
+    assert wait_until(lambda: limited.inflight == 1)  # a holds the place
     with pytest.raises(TimeoutError):
-        limited.fetch("b", timeout=0.4)
+        limited.fetch("b", timeout=0.5)
     first.join()
-    assert limited.fetch("b", timeout=1.0) == "b"  # with time enough, it is served
+    assert limited.fetch("b", timeout=2.0) == "b"  # with time enough, it is served
     with pytest.raises(LimitExceeded):  # no room within the wait: refused
         blocker = threading.Thread(target=limited.fetch, args=("a",), kwargs={"timeout": 1.0})
         blocker.start()
-        time.sleep(0.05)
+        assert wait_until(lambda: limited.inflight == 1)
         try:
             limited.fetch("b", timeout=0.05)
         finally:
@@ -293,16 +297,16 @@ def test_hedging_never_exceeds_its_extra_call_budget_under_64_threads():
 def test_a_losing_simulated_call_stops_sleeping_and_a_plain_callable_is_counted_abandoned():
     from ella_lab import Hedge, SimulatedSource
 
-    slow = SimulatedSource("slow", latency=2.0)
+    slow = SimulatedSource("slow", latency=30.0)  # not called off, it would hold its thread 30 s
     fast = SimulatedSource("fast", latency=0.01)
     hedge = Hedge(slow, fast, after=0.02)
     started = time.perf_counter()
     assert hedge.serve("r").source == "fast"
-    time.sleep(0.2)
+    assert time.perf_counter() - started < 5.0  # the fast answer, not the slow one
     assert hedge.counters()["hedges_cancelled"] == 1 and hedge.counters()["hedges_abandoned"] == 0
-    assert hedge._pool.stuck == 0  # the slow call's thread is free again: it did not sleep its 2 s
-    assert time.perf_counter() - started < 1.0
-    stubborn = Hedge(lambda r: time.sleep(0.5) or "late", fast, after=0.02)
+    # the slow call's thread is free again: it stopped sleeping (waited for, not assumed after a fixed 0.2 s)
+    assert wait_until(lambda: hedge._pool.stuck == 0, timeout=10.0)
+    stubborn = Hedge(lambda r: time.sleep(3.0) or "late", fast, after=0.02)
     assert stubborn.serve("r").source == "fast"
     assert stubborn.counters()["hedges_abandoned"] == 1 and stubborn.counters()["hedges_cancelled"] == 0
 

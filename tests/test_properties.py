@@ -29,6 +29,7 @@ behaviours = st.one_of(
 def test_every_request_gets_exactly_one_outcome(workers, plan, use_timeout):
     release = threading.Event()
     calls: dict[int, int] = {}
+    stalled: list[threading.Thread] = []
 
     def source(i):
         calls[i] = calls.get(i, 0) + 1
@@ -36,16 +37,21 @@ def test_every_request_gets_exactly_one_outcome(workers, plan, use_timeout):
         if kind == "raise":
             raise arg(f"request {i}")
         if kind == "stall":
-            release.wait(0.05 if use_timeout else 0.01)
+            stalled.append(threading.current_thread())
+            release.wait(5 if use_timeout else 0.01)  # with a timeout: stuck until the run is over
             return "late"
         return arg
 
-    router = Router(source, workers=workers, timeout=0.02 if use_timeout else None)
+    # 0.25 s for calls that return at once: with 0.02 s a worker that lost the CPU (or the GIL, among up to 64
+    # threads) for 20 ms turned a returned value or a raised error into a TimeoutError
+    router = Router(source, workers=workers, timeout=0.25 if use_timeout else None)
     started = time.perf_counter()
     try:
         report = router.run(range(len(plan)))
     finally:
         release.set()
+        for thread in stalled:  # the stuck workers end now (no_leaked_workers checks it)
+            thread.join(5)
     assert time.perf_counter() - started < 10  # nothing hangs
     assert [o.request for o in report] == list(range(len(plan)))  # one each, in order, none duplicated
     assert calls == dict.fromkeys(range(len(plan)), 1)  # each request was fetched exactly once

@@ -7,6 +7,7 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from waiting import wait_until
 
 from ella_lab import (
     AllSourcesFailed,
@@ -35,10 +36,13 @@ class Counting:
     def __init__(self, latency=0.0):
         self.name, self.latency, self.failing, self.calls = "counting", latency, True, 0
         self.lock = threading.Lock()
+        self.gate = None  # an Event: when set here, every call waits for it (at most 10 s)
 
     def fetch(self, request):
         with self.lock:
             self.calls += 1
+        if self.gate is not None:
+            self.gate.wait(10)
         time.sleep(self.latency)
         if self.failing:
             raise SourceError("down")
@@ -94,12 +98,15 @@ def test_breaker_half_open_trial_closes_or_reopens():
 
 
 def test_breaker_half_open_lets_exactly_one_trial_through():
-    source = Counting(latency=0.1)
+    source = Counting()
     breaker = CircuitBreaker(source, failures=1, reset_after=0.01)
     with pytest.raises(SourceError):
         breaker.fetch("r")
     time.sleep(0.02)
     source.failing = False
+    # The trial is held until the nine others have been turned away (it took 0.1 s: a thread that ran later
+    # than that found the breaker closed again and was let through, a second success)
+    source.gate = threading.Event()
     results = []
 
     def call():
@@ -111,6 +118,8 @@ def test_breaker_half_open_lets_exactly_one_trial_through():
     threads = [threading.Thread(target=call) for _ in range(10)]
     for t in threads:
         t.start()
+    assert wait_until(lambda: len(results) == 9)  # nine refused while the trial is in flight
+    source.gate.set()
     for t in threads:
         t.join(5)
     assert sum(r == "r" for r in results) == 1
@@ -206,20 +215,22 @@ def test_retry_refuses_a_non_budget():
 
 
 class SlowFirst(Source):
-    """Attempt 0 of a request named 'slow-*' takes 0.3 s; every other call 5 ms."""
+    """Attempt 0 of a request named 'slow-*' takes 5 s; every other call 5 ms."""
 
     name = "slowfirst"
 
     def fetch(self, request, *, attempt=0, timeout=None):
-        time.sleep(0.3 if request.startswith("slow") and attempt == 0 else 0.005)
+        time.sleep(5.0 if request.startswith("slow") and attempt == 0 else 0.005)
         return f"{request}#{attempt}"
 
 
 def test_hedge_sends_a_second_call_after_the_delay_and_takes_the_first_answer():
-    hedge = Hedge(SlowFirst(), after=0.02)
+    # hedge after 0.5 s, 100x the 5 ms calls, and 2.5 s to spare before the slow one (it was 0.02 s and
+    # 0.3 s with a 0.2 s bound: a thread late by 30 ms hedged a fast call, one late by 0.2 s broke the bound)
+    hedge = Hedge(SlowFirst(), after=0.5)
     started = time.perf_counter()
     served = hedge.serve("slow-1")
-    assert time.perf_counter() - started < 0.2
+    assert time.perf_counter() - started < 2.5
     assert served.value == "slow-1#1"
     assert [(a.number, type(a.error)) for a in served.attempts] == [(1, type(None)), (0, HedgeAbandoned)]
     assert hedge.serve("fast-1").value == "fast-1#0"  # no hedge needed
@@ -234,7 +245,8 @@ def test_hedge_sends_a_second_call_after_the_delay_and_takes_the_first_answer():
 
 
 def test_hedge_to_a_backup_and_total_failure():
-    hedge = Hedge(SimulatedSource("p", latency=0.2), SimulatedSource("b", latency=0.001), after=0.01)
+    # p takes 5 s (called off once b answers): b wins even if its thread starts late (with 0.2 s, one 0.2 s late lost)
+    hedge = Hedge(SimulatedSource("p", latency=5.0), SimulatedSource("b", latency=0.001), after=0.01)
     assert hedge.serve("r").source == "b"
     down = Hedge(ScriptedSource("p", fail_on={"r"}), ScriptedSource("b", fail_on={"r"}), after=0.01)
     with pytest.raises(AllSourcesFailed) as info:
@@ -305,7 +317,7 @@ def test_bulkhead_submit_resolves_at_once():
     gate = threading.Event()
     with Router(lambda r: gate.wait(5), workers=1, max_pending=1, on_full="reject") as router:
         first = router.submit(0)
-        time.sleep(0.05)  # the worker holds request 0
+        assert wait_until(first.running)  # the worker holds request 0 (a fixed 50 ms: not if it started late)
         second = router.submit(1)
         third = router.submit(2)  # the queue holds request 1: no room
         assert third.done() and isinstance(third.result().error, Rejected)
@@ -344,14 +356,22 @@ def test_nothing_is_lost_or_duplicated_with_hedges_budgets_and_rejection(workers
 # -- outage and contention -----------------------------------------------------------------------
 
 
-def test_outage_window():
+def test_outage_window(monkeypatch):
+    """Down from 0.05 s to 0.1 s after creation. The clock is the test's: sleeping into a 50 ms window failed
+    when a sleep returned 45 ms late on a busy machine."""
+    import ella_lab.resilience
+
+    now = [0.0]
+    monkeypatch.setattr(ella_lab.resilience, "clock", lambda: now[0])
     outage = Outage(SimulatedSource("s", latency=0), start=0.05, end=0.1)
-    assert outage.fetch("r") == "Result from s for r"
-    time.sleep(0.06)
-    with pytest.raises(SourceError, match="outage"):
-        outage.fetch("r")
-    time.sleep(0.05)
-    assert outage.fetch("r") == "Result from s for r"
+    timeline = [(0.0, False), (0.049, False), (0.05, True), (0.06, True), (0.099, True), (0.1, False), (0.11, False)]
+    for t, down in timeline:
+        now[0] = t
+        if down:
+            with pytest.raises(SourceError, match="outage"):
+                outage.fetch("r")
+        else:
+            assert outage.fetch("r") == "Result from s for r", t
     with pytest.raises(ValueError, match="end"):
         Outage(str, start=1, end=0.5)
 

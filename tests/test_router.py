@@ -5,6 +5,7 @@ import time
 from concurrent.futures import Future
 
 import pytest
+from waiting import wait_until
 
 from ella_lab import AllSourcesFailed, FallbackChain, Retry, Router, SimulatedSource
 from ella_lab.experiments import request_ids
@@ -140,7 +141,7 @@ def test_exit_on_error_cancels_pending_requests():
     gate = threading.Event()
     with pytest.raises(KeyError), Router(lambda r: gate.wait(5), workers=1) as router:
         futures = [router.submit(i) for i in range(5)]
-        time.sleep(0.05)  # the worker is now blocked on request 0
+        assert wait_until(futures[0].running)  # the worker is blocked on request 0 (not assumed after 50 ms)
         threading.Timer(0.1, gate.set).start()
         raise KeyError("stop")
     assert futures[0].result().ok  # it was running: it finishes
