@@ -93,7 +93,7 @@ def call_times(path) -> list[float]:
 def dask_client():
     from dask.distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=1, threads_per_worker=4, processes=False, dashboard_address=None)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=4, processes=False, dashboard_address="127.0.0.1:0")
     with cluster, Client(cluster) as client:
         yield client
 
@@ -182,7 +182,9 @@ def test_a_crash_on_a_dask_process_cluster_fails_one_request_and_no_chunk_runs_t
     from dask.distributed import Client, LocalCluster
 
     path = tmp_path / "calls"
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    )
     with cluster, Client(cluster) as client:
         report = Router(Counted(path, bad=5), workers=2, executor="dask", client=client).run(range(24))
     assert not report[5].ok and "worker process died" in str(report[5].error) and "request 5" in str(report[5].error)
