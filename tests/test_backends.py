@@ -45,7 +45,7 @@ def test_dask_local_cluster_matches_threads_and_is_closed(reference):
 def test_dask_uses_a_given_client_unchanged(reference):
     from dask.distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=1, threads_per_worker=4, host="127.0.0.1", dashboard_address=None)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=4, host="127.0.0.1", dashboard_address="127.0.0.1:0")
     with cluster, Client(cluster) as client:
         report = Router(workload(), workers=4, executor="dask", client=client).run(request_ids(120))
         assert signature(report) == reference

@@ -95,7 +95,7 @@ def call_times(path) -> list[float]:
 def dask_client():
     from dask.distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=1, threads_per_worker=4, processes=False, dashboard_address=None)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=4, processes=False, dashboard_address="127.0.0.1:0")
     with cluster, Client(cluster) as client:
         yield client
 
@@ -184,7 +184,9 @@ def test_a_crash_on_a_dask_process_cluster_fails_one_request_and_no_chunk_runs_t
     from dask.distributed import Client, LocalCluster
 
     path = tmp_path / "calls"
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    )
     with cluster, Client(cluster) as client:
         report = Router(Counted(path, bad=5), workers=2, executor="dask", client=client).run(range(24))
     assert not report[5].ok and "worker process died" in str(report[5].error) and "request 5" in str(report[5].error)
@@ -440,22 +442,26 @@ def test_every_engine_gives_the_same_outcomes(scenario, executor, dask_client):
 
 @pytest.mark.timeout(60)
 def test_asyncio_runs_blocking_sources_on_workers_threads():
-    lock = threading.Lock()
+    # Each call waits (at most 5 s, once) until 50 are in flight together, so the peak does not depend on how
+    # fast the pool's threads start: with 50 ms calls, threads started 6 ms apart on a busy machine peaked at 34
+    inside = threading.Condition()
     now = [0]
     peak = [0]
+    gave_up = [False]
 
     def blocking(r):
-        with lock:
+        with inside:
             now[0] += 1
             peak[0] = max(peak[0], now[0])
-        time.sleep(0.05)
-        with lock:
+            inside.notify_all()
+            if not inside.wait_for(lambda: peak[0] >= 50 or gave_up[0], timeout=5):
+                gave_up[0] = True  # fewer threads than that: the other calls need not wait too
             now[0] -= 1
         return r
 
     report = Router(blocking, workers=50, executor="asyncio").run(range(100))
     assert all(o.ok for o in report)
-    assert peak[0] >= 40  # 50 at once when the machine keeps up; the loop's default pool allows 6
+    assert peak[0] == 50 and not gave_up[0]  # 50 at once, one per worker; the loop's default pool allows 6
 
 
 # -- 9. timeouts compose -----------------------------------------------------------------------------
