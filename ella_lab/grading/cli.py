@@ -42,15 +42,19 @@ def run(args: argparse.Namespace) -> None:
 
     bar = _progress() if sys.stderr.isatty() else None
     started = clock()
-    grades = grade_submissions(
-        args.submissions,
-        sheet=args.sheet,
-        jobs=args.jobs,
-        timeout=args.timeout,
-        cell_timeout=args.cell_timeout,
-        memory_mb=args.memory or None,
-        progress=bar,
-    )
+    try:
+        grades = grade_submissions(
+            args.submissions,
+            sheet=args.sheet,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            cell_timeout=args.cell_timeout,
+            memory_mb=args.memory or None,
+            progress=bar,
+        )
+    except KeyboardInterrupt:  # every notebook in progress is stopped; nothing half-done is written
+        sys.stderr.write(f"\ninterrupted: nothing was written to {args.out}; grade again to start over\n")
+        raise SystemExit(130) from None
     paths = write_outputs(grades, args.out)
     table = grades.grades_frame()
     split = grades.timing()

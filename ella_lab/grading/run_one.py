@@ -1,19 +1,20 @@
 """Run one student notebook in a fresh kernel, then judge it: the grading process's child.
 
-python -m ella_lab.grading.run_one NOTEBOOK --sheet phase3 --answers '{"q1": "makespan"}' --pid-file F
+python -m ella_lab.grading.run_one NOTEBOOK --sheet phase3 --answers '{"q1": "makespan"}' --pid-file F --workdir D
 
 Every cell runs (errors are kept, a cell past ``--cell-timeout`` is interrupted), then a last cell
 re-judges the answers (``judge.py``). Prints one JSON line: the verdicts, and what happened in each
 cell that raised or was cut off. The parent bounds the whole run and the memory (``grade.py``); it
 kills the kernel through the pid written to ``--pid-file``, since a kernel runs in a session of its own.
+The kernel's own stdout and stderr go nowhere: what the notebook writes there never mixes with that line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +23,9 @@ import nbformat
 from .judge import MARK, judge_cell
 
 
-def run(path: Path, sheet: str, answers: dict[str, str], cell_timeout: int, pid_file: Path | None) -> dict:
+def run(
+    path: Path, sheet: str, answers: dict[str, str], cell_timeout: int, pid_file: Path | None, workdir: Path
+) -> dict:
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
@@ -33,31 +36,30 @@ def run(path: Path, sheet: str, answers: dict[str, str], cell_timeout: int, pid_
     judge = nbformat.v4.new_code_cell(judge_cell(sheet, answers))
     nb.cells.append(judge)
     problems: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="ella-grade-") as workdir:
-        client = NotebookClient(
-            nb,
-            timeout=cell_timeout,
-            kernel_name="python3",
-            allow_errors=True,
-            interrupt_on_timeout=True,
-            error_on_timeout={"ename": "CellTimeout", "evalue": f"cell ran past {cell_timeout} s", "traceback": []},
-            record_timing=False,
-            resources={"metadata": {"path": workdir}},
-        )
-        began = time.perf_counter()
-        try:
-            with client.setup_kernel():
-                if pid_file is not None:
-                    pid_file.write_text(str(client.km.provisioner.pid))
-                started = time.perf_counter()
-                for index, cell in enumerate(nb.cells):
-                    client.execute_cell(cell, index)
-                ran = time.perf_counter()
-        except DeadKernelError:
-            return {"status": "error", "reason": "the kernel died (out of memory, or the code ended the process)"}
-        finally:
-            if pid_file is not None:  # the kernel is shut down: nothing for the parent to kill
-                pid_file.unlink(missing_ok=True)
+    client = NotebookClient(
+        nb,
+        timeout=cell_timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        error_on_timeout={"ename": "CellTimeout", "evalue": f"cell ran past {cell_timeout} s", "traceback": []},
+        record_timing=False,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    began = time.perf_counter()
+    try:
+        with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+            if pid_file is not None:
+                pid_file.write_text(str(client.km.provisioner.pid))
+            started = time.perf_counter()
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+            ran = time.perf_counter()
+    except DeadKernelError:
+        return {"status": "error", "reason": "the kernel died (out of memory, or the code ended the process)"}
+    finally:
+        if pid_file is not None:  # the kernel is shut down: nothing for the parent to kill
+            pid_file.unlink(missing_ok=True)
     for number, cell in enumerate(code, 1):
         for output in cell.outputs:
             if output.get("output_type") != "error":
@@ -91,8 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answers", default="{}", help="JSON: question -> answer variable name")
     parser.add_argument("--cell-timeout", type=int, default=30)
     parser.add_argument("--pid-file", type=Path)
+    parser.add_argument("--workdir", type=Path, required=True, help="the kernel's working folder (exists)")
     args = parser.parse_args(argv)
-    result = run(args.notebook, args.sheet, json.loads(args.answers), args.cell_timeout, args.pid_file)
+    try:
+        answers = json.loads(args.answers)
+        result = run(args.notebook, args.sheet, answers, args.cell_timeout, args.pid_file, args.workdir)
+    except Exception as exc:  # a notebook nbformat cannot read, a kernel that does not start
+        result = {"status": "error", "reason": f"the notebook could not be run ({type(exc).__name__}: {exc})"[:300]}
     sys.stdout.write(MARK + json.dumps(result) + "\n")
     return 0
 

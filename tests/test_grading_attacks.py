@@ -1,0 +1,215 @@
+"""The grader under attack: what careless and cheeky students hand in, and what a teacher does on deadline night.
+
+Each test builds a few submissions of sheet 03 (the demo class's builder, with extra cells) and grades
+them with short limits. A kernel-running test takes about 10 s; each one grades as few notebooks as it can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ella_lab.grading import grade_submissions
+from ella_lab.grading.judge import MARK
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILDER = ROOT / "tests" / "fixtures" / "make_demo_class.py"
+
+_spec = importlib.util.spec_from_file_location("make_demo_class", BUILDER)
+demo = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(demo)
+
+ALL_RIGHT = demo.ALL_RIGHT
+ALL_WRONG = {"makespan": demo.MAKESPAN_NLK, "worker": demo.WORKER_GUIDE, "workers_needed": demo.NEEDED_ROUND}
+LIMITS = {"sheet": "phase3", "timeout": 60, "cell_timeout": 10, "memory_mb": 2048}
+
+
+def hand_in(folder: Path, student: str, answers: dict[str, str], *cells: str, after: str = "worker") -> Path:
+    """``student``'s sheet 03 with ``answers`` written and ``cells`` inserted after the answer ``after``."""
+    nb = demo.student_notebook(answers, [(after, source) for source in cells])
+    path = folder / f"{student}-ex03.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(nbformat.writes(nb))
+    return path
+
+
+def grade_command(folder: Path, out: Path, *options: str) -> list[str]:
+    return [sys.executable, "-m", "ella_lab", "grade", str(folder), "--out", str(out), "--sheet", "phase3", *options]
+
+
+def rows(grades) -> dict[str, dict]:
+    return {row["student"]: row for row in grades.grades_frame().to_dict("records")}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:  # a zombie is dead for our purpose
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def kill_if_alive(pid_file: Path) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+FAKE_VERDICTS = json.dumps(
+    {
+        "status": "graded",
+        "sheet": "phase3",
+        "student_id": None,
+        "questions": [
+            {"question": q, "points": 100.0, "checked": True, "status": "correct", "message": "trust me"}
+            for q in ("q1", "q2", "q3")
+        ],
+    }
+)
+
+
+# -- the grader's own channel: what the student's process writes is never a verdict --------------------
+
+
+@pytest.mark.timeout(120)
+def test_verdicts_forged_on_the_graders_stdout_are_not_believed_and_crash_nothing(tmp_path):
+    """The kernel inherited the grading process's stdout: a line after MARK, then killing that process, was a grade.
+
+    Old code: mallory got 300 points out of 3, and a garbled line (trudy) crashed the whole class's run.
+    """
+    forge = (
+        "import os, signal\n"
+        "os.write(1, ({mark!r} + {line!r} + '\\n').encode())\n"
+        "os.kill(os.getppid(), signal.SIGKILL)\n"
+    )
+    hand_in(tmp_path, "mallory", ALL_WRONG, forge.format(mark=MARK, line=FAKE_VERDICTS))
+    hand_in(tmp_path, "trudy", ALL_WRONG, forge.format(mark=MARK, line="{not json"))
+    hand_in(tmp_path, "ada", ALL_RIGHT)
+    table = rows(grade_submissions([tmp_path], jobs=2, **LIMITS))
+    assert table["ada"]["score"] == 3 and table["ada"]["status"] == "graded"
+    for cheat in ("mallory", "trudy"):
+        assert table[cheat]["score"] == 0 and table[cheat]["max_score"] == 3, table[cheat]
+        assert table[cheat]["status"] == "error"
+        assert "killed" in table[cheat]["reason"] and "out of memory" not in table[cheat]["reason"], table[cheat]
+
+
+@pytest.mark.timeout(120)
+def test_text_the_notebook_writes_to_its_process_output_costs_no_grade(tmp_path):
+    """A C library's progress line without a newline ran into the verdict line: the student got 'error', 0 points."""
+    hand_in(tmp_path, "ada", ALL_RIGHT, "import os\nos.write(1, b'progress: 50%')\nos.write(2, b'warning')")
+    row = rows(grade_submissions([tmp_path], jobs=1, **LIMITS))["ada"]
+    assert (row["score"], row["status"], row["reason"]) == (3, "graded", "")
+
+
+@pytest.mark.timeout(150)
+def test_a_background_process_left_running_neither_hangs_the_grader_nor_outlives_it(tmp_path):
+    """A forked process in a session of its own kept the output pipe open: the grader waited for it, and
+    the notebook (done in seconds) was graded 'timed out'; it kept running after the grading."""
+    pid_file = tmp_path / "daemon.pid"
+    daemon = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(300)\n"
+        "    os._exit(0)\n"
+        "time.sleep(0.5)\n"
+    )
+    hand_in(tmp_path / "class", "ada", ALL_RIGHT, daemon)
+    try:
+        started = time.monotonic()
+        row = rows(grade_submissions([tmp_path / "class"], jobs=1, **{**LIMITS, "timeout": 40}))["ada"]
+        assert time.monotonic() - started < 35
+        assert (row["score"], row["status"]) == (3, "graded"), row
+        daemon_pid = int(pid_file.read_text())
+        deadline = time.monotonic() + 5
+        while alive(daemon_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(daemon_pid), "the notebook's background process outlived its grading"
+    finally:
+        kill_if_alive(pid_file)
+
+
+SPOOF_PID_FILE = """import os, signal
+parent = os.getppid()  # the grading process of this notebook
+grader = int(open(f"/proc/{parent}/stat").read().rsplit(")", 1)[1].split()[1])
+argv = open(f"/proc/{parent}/cmdline").read().split("\\0")
+if "--pid-file" in argv:  # name the teacher's grading run as the kernel to kill
+    open(argv[argv.index("--pid-file") + 1], "w").write(str(grader))
+os.kill(parent, signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.timeout(120)
+def test_a_notebook_cannot_make_the_grader_kill_itself(tmp_path):
+    """The grader killed the process group named in a pid file the kernel could write: the whole run died (SIGKILL)."""
+    hand_in(tmp_path / "class", "mallory", ALL_WRONG, SPOOF_PID_FILE)
+    hand_in(tmp_path / "class", "ada", ALL_RIGHT)
+    done = subprocess.run(
+        grade_command(tmp_path / "class", tmp_path / "out", "--jobs", "1", "--timeout", "60", "--cell-timeout", "10"),
+        capture_output=True,
+        text=True,
+        timeout=110,
+        start_new_session=True,  # what it kills, it kills here, not in pytest's group
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    grades = (tmp_path / "out" / "grades.csv").read_text()
+    assert "ada,phase3," in grades and "mallory,phase3," in grades
+
+
+HANG_AND_TELL = """import os, signal
+open({pid_file!r}, "w").write(str(os.getpid()))
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    pass
+"""
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_stops_the_grading_at_once_and_leaves_nothing_running(tmp_path):
+    """Ctrl-C waited for every notebook in progress to finish or time out (up to --timeout, 120 s by default),
+    then printed a traceback; a stopped notebook left its temporary files (the kernel's connection file)."""
+    pid_file = tmp_path / "kernel.pid"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    hand_in(tmp_path / "class", "pat", ALL_RIGHT, HANG_AND_TELL.format(pid_file=str(pid_file)), after="makespan")
+    grader = subprocess.Popen(
+        grade_command(tmp_path / "class", tmp_path / "out", "--jobs", "1", "--timeout", "90", "--cell-timeout", "60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        env={**os.environ, "TMPDIR": str(temporary)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pid_file.exists(), "the notebook never started"
+        time.sleep(0.5)
+        grader.send_signal(signal.SIGINT)
+        _, err = grader.communicate(timeout=15)
+        kernel = int(pid_file.read_text())
+        deadline = time.monotonic() + 5
+        while alive(kernel) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(kernel), "the notebook's kernel kept running"
+        assert grader.returncode == 130, (grader.returncode, err[-2000:])
+        assert "Traceback" not in err and "interrupted" in err, err[-2000:]
+        assert not (tmp_path / "out" / "grades.csv").exists()
+        assert not list(temporary.iterdir())
+    finally:
+        grader.kill()
+        kill_if_alive(pid_file)
