@@ -14,12 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from ella_lab.grading import grade_submissions
+from ella_lab.grading import grade_submissions, write_outputs
+from ella_lab.grading.collect import collect, detect_sheet
 from ella_lab.grading.judge import MARK
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +33,7 @@ _spec.loader.exec_module(demo)
 
 ALL_RIGHT = demo.ALL_RIGHT
 ALL_WRONG = {"makespan": demo.MAKESPAN_NLK, "worker": demo.WORKER_GUIDE, "workers_needed": demo.NEEDED_ROUND}
+SHEET_NAMES = ["ex03-threaded-router", "ex04-fallback-recovery"]
 LIMITS = {"sheet": "phase3", "timeout": 60, "cell_timeout": 10, "memory_mb": 2048}
 
 
@@ -213,3 +216,133 @@ def test_ctrl_c_stops_the_grading_at_once_and_leaves_nothing_running(tmp_path):
     finally:
         grader.kill()
         kill_if_alive(pid_file)
+
+
+# -- what a teacher collects: every file handed in is found once, under the right student ------------------
+
+NOTEBOOK = {
+    "cells": [{"cell_type": "code", "source": "from ella_lab.exercises import phase3 as ex", "outputs": []}],
+    "metadata": {},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+def scratch(tmp_path: Path) -> Path:
+    """A folder for unpacked zips, as the grader's temporary folder."""
+    (tmp_path / "work").mkdir(exist_ok=True)
+    return tmp_path / "work"
+
+
+def notebook_text(*extra_cells: dict) -> str:
+    return json.dumps({**NOTEBOOK, "cells": NOTEBOOK["cells"] + list(extra_cells)})
+
+
+@pytest.mark.timeout(30)
+def test_hand_edited_outputs_do_not_stop_the_collection(tmp_path):
+    """A notebook whose saved outputs (the attempt log) were edited by hand crashed the reading of the whole class."""
+    record = "application/vnd.ella-lab.attempt+json"
+    edits = {
+        "data-list": {"output_type": "display_data", "data": ["text/plain"]},
+        "data-text": {"output_type": "display_data", "data": "q1 ✓ Correct"},
+        "text-numbers": {"output_type": "stream", "name": "stdout", "text": [1, 2]},
+        "action-list": {"output_type": "display_data", "data": {record: {"question": "q1", "action": ["check"]}}},
+        "record-number": {"output_type": "display_data", "data": {record: 7}},
+    }
+    for name, output in edits.items():
+        cell = {"cell_type": "code", "source": "ex.q1.check(makespan)", "outputs": [output]}
+        (tmp_path / f"{name}-ex03.ipynb").write_text(notebook_text(cell))
+    (tmp_path / "outputs-number-ex03.ipynb").write_text(
+        notebook_text({"cell_type": "code", "source": "", "outputs": 5})
+    )
+    (tmp_path / "cells-junk-ex03.ipynb").write_text(json.dumps({**NOTEBOOK, "cells": [None, 3, "x", []]}))
+    subs = collect([tmp_path], scratch(tmp_path))
+    assert sorted(s.student for s in subs) == sorted([*edits, "outputs-number", "cells-junk"])
+    assert all(s.notebook is not None and isinstance(s.attempts, dict) for s in subs)
+
+
+@pytest.mark.timeout(30)
+def test_every_file_handed_in_is_collected_or_named(tmp_path):
+    """Files a student names oddly were silently left out: the teacher's table was one student short."""
+    text = notebook_text()
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "Alice-ex03.IPYNB").write_text(text)  # saved on Windows
+    (folder / "bob-ex03.ipynb.txt").write_text(text)  # the browser added an extension
+    with zipfile.ZipFile(folder / "carl.zip", "w") as archive:  # zipped it first
+        archive.writestr("ex03-threaded-router.ipynb", text)
+    (folder / "notes.pdf").write_text("%PDF")
+    (folder / "dee" / ".ipynb_checkpoints").mkdir(parents=True)
+    (folder / "dee" / ".ipynb_checkpoints" / "ex03-threaded-router-checkpoint.ipynb").write_text(text)
+    (folder / "dee" / "ex03-threaded-router.ipynb").write_text(text)
+    (folder / ".DS_Store").write_text("")
+    skipped: list[str] = []
+    subs = collect([folder, folder / "dee" / "ex03-threaded-router.ipynb"], scratch(tmp_path), SHEET_NAMES, skipped)
+    assert sorted(s.student for s in subs) == ["Alice", "bob", "carl", "dee"]  # dee given twice: graded once
+    assert all(s.problem is None for s in subs), [s.problem for s in subs]
+    assert skipped == ["notes.pdf"]
+
+
+@pytest.mark.timeout(30)
+def test_student_ids_follow_the_teachers_guide(tmp_path):
+    """'One folder per student: the folder name is the id' held only for a file named exactly like the sheet."""
+    text = notebook_text()
+    layout = {
+        "pia/Untitled1.ipynb": "pia",  # a folder per student, any file name
+        "Quinn Lee_1234_assignsubmission_file_/my notebook.ipynb": "Quinn Lee_1234_assignsubmission_file_",
+        "section-a/ron-ex03.ipynb": "ron",  # the file name carries the id
+        "sam.ipynb": "sam",
+        "tia_ex03_final.ipynb": "tia",
+    }
+    for name in layout:
+        (tmp_path / "class" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "class" / name).write_text(text)
+    with zipfile.ZipFile(tmp_path / "uma.zip", "w") as archive:
+        archive.writestr("ex03-threaded-router.ipynb", text)
+    subs = collect([tmp_path / "class", tmp_path / "uma.zip"], scratch(tmp_path), SHEET_NAMES)
+    assert {s.label: s.student for s in subs} == {**layout, "uma.zip:ex03-threaded-router.ipynb": "uma"}
+
+
+@pytest.mark.timeout(30)
+def test_an_old_format_notebook_is_a_notebook(tmp_path):
+    """nbformat 3 (cells in worksheets) was 'not a notebook' though Jupyter opens it and nbformat converts it."""
+    v3 = nbformat.v3.new_notebook(
+        worksheets=[
+            nbformat.v3.new_worksheet(
+                cells=[nbformat.v3.new_code_cell(input="from ella_lab.exercises import phase3 as ex")]
+            )
+        ]
+    )
+    (tmp_path / "vic-ex03.ipynb").write_text(nbformat.v3.writes_json(v3))
+    (sub,) = collect([tmp_path], scratch(tmp_path), SHEET_NAMES)
+    assert sub.problem is None and detect_sheet(sub.notebook) == "phase3"
+
+
+@pytest.mark.timeout(30)
+def test_a_broken_zip_is_one_students_problem(tmp_path):
+    """A damaged member crashed the whole run (BadZipFile); a student's zip that is no zip was silently left out."""
+    text = notebook_text()
+    teachers = tmp_path / "class.zip"
+    with zipfile.ZipFile(teachers, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("ada-ex03.ipynb", text)
+        archive.writestr("ben-ex03.ipynb", text.replace("phase3 as ex", "phase3 as EX"))
+    teachers.write_bytes(teachers.read_bytes().replace(b"phase3 as EX", b"phase3 as XE"))  # the CRC no longer fits
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "cy.zip").write_text("not a zip")
+    subs = {s.student: s for s in collect([teachers, folder], scratch(tmp_path), SHEET_NAMES)}
+    assert sorted(subs) == ["ada", "ben", "cy"]
+    assert subs["ada"].problem is None
+    assert subs["ben"].problem.startswith("cannot be unpacked (BadZipFile")
+    assert subs["cy"].problem == "a zip file that cannot be opened"
+
+
+@pytest.mark.timeout(60)
+def test_the_files_not_collected_are_named_to_the_teacher(tmp_path):
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "mia-ex03.ipynb").write_text("")
+    (tmp_path / "class" / "ned-ex03.pdf").write_text("%PDF")
+    grades = grade_submissions([tmp_path / "class"], jobs=1, **LIMITS)
+    assert grades.skipped == ["ned-ex03.pdf"]
+    html = write_outputs(grades, tmp_path / "out")["report"].read_text()
+    assert "Not collected" in html and "ned-ex03.pdf" in html

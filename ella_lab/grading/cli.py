@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> None:
     )
     if not table.empty:
         print(table.drop(columns=["file", "reason"]).to_string(index=False))
+    if grades.skipped:
+        print(f"not collected (neither a notebook nor a zip file): {', '.join(grades.skipped)}")
     for name in ("grades", "answers", "report"):
         print(f"wrote {paths[name]}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import tempfile
@@ -21,7 +22,12 @@ CHECK_LINE = re.compile(r"^(q\d+) (✓ Correct|✗ Incorrect|… Not attempted y
 HINT_LINE = re.compile(r"^(q\d+) hint \d+/\d+:", re.M)
 SOLUTION_LINE = re.compile(r"^(q\d+) solution:", re.M)
 ATTEMPT_MIME = "application/vnd.ella-lab.attempt+json"
+ACTIONS = {"check": "checks", "hint": "hints", "solution": "solutions"}
 MAX_ZIP_BYTES = 200 * 2**20  # a class's notebooks, unpacked; more is not a class
+ID_IN_NAME = re.compile(r"^(.*?)[-_ ]*ex\d\d(?:\b|_)")  # alice-ex03..., alice_ex03_final, alice ex03
+GENERIC_NAME = re.compile(r"^(?:ex\d\d.*|untitled.*|notebook\d*|submission\d*)$", re.I)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,39 +42,96 @@ class Submission:
     attempts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def collect(paths: Iterable[str | Path], workdir: Path, sheet_names: Iterable[str] = ()) -> list[Submission]:
-    """Every ``.ipynb`` among ``paths`` (files, folders searched recursively, zip files unpacked into ``workdir``)."""
-    found: list[tuple[Path, str]] = []
+def collect(
+    paths: Iterable[str | Path],
+    workdir: Path,
+    sheet_names: Iterable[str] = (),
+    skipped: list[str] | None = None,
+) -> list[Submission]:
+    """Every notebook among ``paths``: files, folders searched recursively, zip files unpacked into ``workdir``.
+
+    In a folder, a notebook is any file whose name has ``.ipynb`` in it (any case: ``x.IPYNB``,
+    ``x.ipynb.txt``), and a zip file is unpacked; the other files are appended to ``skipped`` (hidden files
+    and Jupyter's checkpoints aside). A file given twice is collected once.
+    """
+    found: list[_Found] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise ValueError(f"submissions: no such file or folder: {str(raw)!r}")
         if path.is_dir():
-            found += [
-                (p, str(p.relative_to(path)))
-                for p in sorted(path.rglob("*.ipynb"))
-                if ".ipynb_checkpoints" not in p.parts
-            ]
-        elif path.suffix == ".zip":
-            found += _unzip(path, workdir)
+            for item in sorted(path.rglob("*")):
+                inner = item.relative_to(path)
+                if not item.is_file() or _hidden(inner):
+                    continue
+                if _is_notebook_name(item.name):
+                    found.append(_Found(item, str(inner), inner, path.resolve().name))
+                elif item.suffix.lower() == ".zip":  # a student's zip: what is wrong with it is their row's
+                    found += _unzip(item, workdir, str(inner), strict=False)
+                elif skipped is not None:
+                    skipped.append(str(inner))
+        elif path.suffix.lower() == ".zip":
+            found += _unzip(path, workdir, path.name, strict=True)
         else:
-            found.append((path, path.name))
+            found.append(_Found(path, path.name, Path(path.name), path.resolve().parent.name))
     names = [n.removesuffix(".ipynb") for n in sheet_names]
-    return [_read(path, label, names) for path, label in found]
+    seen: set[Path] = set()
+    submissions = []
+    for item in found:
+        if item.path.resolve() in seen:
+            continue
+        seen.add(item.path.resolve())
+        student = _student(item.inner, item.root, names)
+        if item.problem is not None:
+            submissions.append(Submission(path=item.path, student=student, label=item.label, problem=item.problem))
+        else:
+            submissions.append(_read(item.path, item.label, student))
+    if skipped:
+        log.warning("not collected (neither a notebook nor a zip file): %s", ", ".join(skipped))
+    return submissions
 
 
-def _unzip(path: Path, workdir: Path) -> list[tuple[Path, str]]:
+def _hidden(inner: Path) -> bool:
+    """A hidden file, Jupyter's checkpoints, the Mac's zip companions: never a submission."""
+    return any((part.startswith(".") and part not in (".", "..")) or part == "__MACOSX" for part in inner.parts)
+
+
+def _is_notebook_name(name: str) -> bool:
+    return ".ipynb" in name.lower()
+
+
+@dataclass
+class _Found:
+    path: Path
+    label: str
+    inner: Path  # the path below the folder or zip it was found in
+    root: str  # the name of that folder or zip
+    problem: str | None = None
+
+
+def _unzip(path: Path, workdir: Path, label: str, *, strict: bool) -> list[_Found]:
+    """The notebooks in a zip file, unpacked. What is wrong with the zip raises (``strict``: the teacher's
+    own zip) or becomes the problem of a row (a zip a student handed in)."""
+    root = Path(path.name).stem
+
+    def broken(why: str) -> list[_Found]:
+        if strict:
+            raise ValueError(f"submissions: {str(path)!r} {why}")
+        return [_Found(path, label, Path(root), root, f"a zip file that {why}")]
+
     target = Path(tempfile.mkdtemp(prefix="zip-", dir=workdir))
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise ValueError(f"submissions: {str(path)!r} is not a zip file") from None
+    except (zipfile.BadZipFile, OSError):
+        return broken("is not a zip file" if strict else "cannot be opened")
     with archive:
-        members = [m for m in archive.infolist() if m.filename.endswith(".ipynb") and "__MACOSX" not in m.filename]
+        members = [
+            m for m in archive.infolist() if _is_notebook_name(Path(m.filename).name) and not _hidden(Path(m.filename))
+        ]
         if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise ValueError(
-                f"submissions: {str(path)!r} unpacks to more than {MAX_ZIP_BYTES // 2**20} MiB of notebooks"
-            )
+            return broken(f"unpacks to more than {MAX_ZIP_BYTES // 2**20} MiB of notebooks")
+        if not members and not strict:
+            return broken("holds no notebook")
         out = []
         for number, member in enumerate(members):
             inner = Path(member.filename)
@@ -76,22 +139,37 @@ def _unzip(path: Path, workdir: Path) -> list[tuple[Path, str]]:
                 inner = Path(inner.name)
             dest = target / f"{number:04d}" / inner
             dest.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as src, open(dest, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            out.append((dest, f"{path.name}:{member.filename}"))
+            found = _Found(dest, f"{label}:{member.filename}", inner, root)
+            try:
+                with archive.open(member) as src, open(dest, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
+                found.problem = f"cannot be unpacked ({exc.__class__.__name__}: {str(exc)[:80]})"
+            out.append(found)
     return out
 
 
-def _student(path: Path, sheet_names: list[str]) -> str:
-    """The student's id from the file name: ``alice.ipynb``, ``alice-ex03-....ipynb``, or ``alice/ex03-....ipynb``."""
-    stem = path.stem
-    if stem in sheet_names:  # the sheet's own name: the folder says whose it is
-        return path.parent.name
-    return re.sub(r"[-_ ]*ex\d\d(?:\b|_).*$", "", stem).strip("-_ ") or path.parent.name
+def _student(inner: Path, root: str, sheet_names: list[str]) -> str:
+    """The student's id, as the teacher's guide says: from the file's name or else from its folder.
+
+    ``alice-ex03-....ipynb`` and ``alice_ex03_final.ipynb`` name alice anywhere; a file in a folder of its
+    own (``alice/ex03-threaded-router.ipynb``, ``alice/Untitled1.ipynb``) is the folder's; a file named
+    only like the sheet, given by itself or at the top of a folder or a zip, is that folder's or zip's;
+    else the file's name (``alice.ipynb``).
+    """
+    stem = re.split(r"\.ipynb", inner.name, maxsplit=1, flags=re.I)[0]
+    named = ID_IN_NAME.match(stem)
+    if named and named.group(1).strip("-_ "):
+        return named.group(1).strip("-_ ")
+    if len(inner.parts) > 1:
+        return inner.parent.name
+    if stem in sheet_names or GENERIC_NAME.match(stem):
+        return root or stem
+    return stem
 
 
-def _read(path: Path, label: str, sheet_names: list[str]) -> Submission:
-    sub = Submission(path=path, student=_student(path, sheet_names), label=label)
+def _read(path: Path, label: str, student: str) -> Submission:
+    sub = Submission(path=path, student=student, label=label)
     try:
         raw = path.read_bytes()
         if not raw.strip():
@@ -101,14 +179,25 @@ def _read(path: Path, label: str, sheet_names: list[str]) -> Submission:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         sub.problem = f"not valid JSON ({exc.__class__.__name__}: {str(exc)[:80]})"
         return sub
-    except OSError as exc:
-        sub.problem = f"cannot be read ({exc})"
+    except (OSError, RecursionError) as exc:
+        sub.problem = f"cannot be read ({exc.__class__.__name__}: {str(exc)[:80]})"
         return sub
+    if isinstance(nb, dict) and nb.get("nbformat") == 3 and isinstance(nb.get("worksheets"), list):
+        try:  # an old notebook: Jupyter opens it, and the grader's kernel runs it converted
+            import nbformat
+
+            nb = json.loads(nbformat.writes(nbformat.reads(raw.decode(), as_version=4)))
+        except Exception as exc:
+            sub.problem = f"an nbformat 3 notebook that cannot be converted ({exc.__class__.__name__})"
+            return sub
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         sub.problem = "JSON, but not a Jupyter notebook (no list of cells)"
         return sub
     sub.notebook = nb
-    sub.attempts = attempt_log(nb)
+    try:
+        sub.attempts = attempt_log(nb)
+    except Exception:  # the log is only what the saved outputs show; a hand-edited one is no reason to stop
+        log.warning("%s: the attempt log in its outputs cannot be read", label, exc_info=True)
     return sub
 
 
@@ -149,20 +238,21 @@ def attempt_log(nb: dict[str, Any]) -> dict[str, dict[str, int]]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         records, text = [], []
-        for output in cell.get("outputs", []) or []:
+        outputs = cell.get("outputs")
+        for output in outputs if isinstance(outputs, list) else []:
             if not isinstance(output, dict):
                 continue
-            data = output.get("data") or {}
+            data = output.get("data") if isinstance(output.get("data"), dict) else {}
             if ATTEMPT_MIME in data:
                 record = data[ATTEMPT_MIME]
                 records += record if isinstance(record, list) else [record]
             chunk = output.get("text") if output.get("output_type") == "stream" else data.get("text/plain")
             if chunk:
-                text.append("".join(chunk) if isinstance(chunk, list) else str(chunk))
+                text.append("".join(map(str, chunk)) if isinstance(chunk, list) else str(chunk))
         if records:  # the structured log, when the sheet wrote one
             for record in records:
                 if isinstance(record, dict) and isinstance(record.get("question"), str):
-                    action = {"check": "checks", "hint": "hints", "solution": "solutions"}.get(record.get("action"))
+                    action = ACTIONS.get(str(record.get("action")))
                     if action:
                         bump(record["question"], action)
                         if action == "checks" and record.get("verdict") == "correct":

@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,11 @@ def default_sheets_folder() -> Path:
 
 @dataclass
 class Grades:
-    """The grading of a class: one result per submission (dicts, ready for the tables)."""
+    """The grading of a class: one result per submission (dicts, ready for the tables), and the files
+    found among the submissions that are neither a notebook nor a zip file (not graded: look at them)."""
 
     results: list[dict[str, Any]]
+    skipped: list[str] = field(default_factory=list)
 
     def grades_frame(self):
         """One row per submission: points per question, total, max, status (the gradebook table)."""
@@ -162,7 +164,8 @@ def grade_submissions(
         raise ValueError(f"sheet must be one of {sorted(known)}, got {sheet!r}")
     with tempfile.TemporaryDirectory(prefix="ella-grade-") as tmp:
         names = [path.stem for path, _ in known.values()]
-        submissions = collect(paths, Path(tmp), names)
+        skipped: list[str] = []
+        submissions = collect(paths, Path(tmp), names, skipped)
         done, lock = 0, threading.Lock()
         children = _Children()
 
@@ -198,7 +201,7 @@ def grade_submissions(
                 children.stop_all()
                 raise
     results.sort(key=lambda r: (r["student"], r["sheet"] or "", r["file"]))
-    return Grades(results)
+    return Grades(results, skipped)
 
 
 def _blank_questions(sheet: str | None, verdict: str = "error", message: str = "") -> list[dict[str, Any]]:

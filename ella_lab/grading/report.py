@@ -29,7 +29,7 @@ def write_outputs(grades: Grades, out: Path) -> dict[str, Path]:
     for name, png in figures.items():
         paths[name] = out / f"{name}.png"
         paths[name].write_bytes(png)
-    paths["report"].write_text(_html(table, answers, figures), encoding="utf-8")
+    paths["report"].write_text(_html(table, answers, figures, grades.skipped), encoding="utf-8")
     return paths
 
 
@@ -74,7 +74,7 @@ def _figures(table, answers) -> dict[str, bytes]:
     return figures
 
 
-def _html(table, answers, figures: dict[str, bytes]) -> str:
+def _html(table, answers, figures: dict[str, bytes], skipped: list[str]) -> str:
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>ella-lab grades</title>",
@@ -88,6 +88,11 @@ def _html(table, answers, figures: dict[str, bytes]) -> str:
         + ", ".join(f"{count} {esc(status)}" for status, count in sorted(statuses.items()))
         + "</p>"
     )
+    if skipped:
+        parts.append(
+            f"<h2>Not collected</h2><p>{len(skipped)} file(s) among the submissions are neither a notebook nor a "
+            "zip file, and were not graded: " + ", ".join(esc(name) for name in skipped) + "</p>"
+        )
     for name, title in (("pass_rate", "Pass rate"), ("totals", "Totals"), ("help_used", "Hints and solutions")):
         if name in figures:
             data = base64.b64encode(figures[name]).decode()
