@@ -346,3 +346,86 @@ def test_the_files_not_collected_are_named_to_the_teacher(tmp_path):
     assert grades.skipped == ["ned-ex03.pdf"]
     html = write_outputs(grades, tmp_path / "out")["report"].read_text()
     assert "Not collected" in html and "ned-ex03.pdf" in html
+
+
+# -- cheats in the notebook: the grade is the answers', whatever the notebook changed ---------------------------
+
+FAKE_JUDGE = f"""import json
+import ella_lab.grading.judge as judge_module
+judge_module.judge = lambda *args, **kwargs: json.loads({FAKE_VERDICTS!r})
+"""
+PATCH_CORE = """from ella_lab.exercises import _core
+_core.Question.hidden_check = lambda self, answer: _core.CheckResult(self.name, "correct", "trust me")
+"""
+MARK_WHILE_JUDGED = f"""import sys
+_stream = sys.stdout  # the cell's output, kept: judging swaps sys.stdout for a buffer
+
+def workers_needed(target_rps, latency):
+    _stream.write({MARK!r} + {FAKE_VERDICTS!r} + "\\n")
+    _stream.flush()
+    return round(target_rps * latency)
+"""
+PATCH_MATH = "import math\nmath.isclose = lambda *args, **kwargs: True\n"
+OWN_NAME = """def my_makespan(n_requests, workers, latency):
+    return math.ceil(n_requests / workers) * latency
+
+ex.q1.check(my_makespan)
+"""
+CHEATS = {  # student: (answers, cells, after which answer)
+    "ada": (ALL_RIGHT, (), "worker"),  # honest: graded, nothing to look at
+    "judge-patcher": (ALL_WRONG, (FAKE_JUDGE,), "worker"),
+    "core-patcher": (ALL_WRONG, (PATCH_CORE,), "worker"),
+    "marker-printer": (ALL_WRONG, (MARK_WHILE_JUDGED,), "workers_needed"),
+    "math-patcher": (ALL_WRONG, (PATCH_MATH,), "worker"),
+    "own-name": ({}, (OWN_NAME,), "makespan"),
+}
+
+
+@pytest.fixture(scope="module")
+def cheaters(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cheaters")
+    for student, (answers, cells, after) in CHEATS.items():
+        hand_in(folder, student, answers, *cells, after=after)
+    grades = grade_submissions([folder], jobs=2, **LIMITS)
+    return rows(grades), grades.answers_frame().set_index(["student", "question"])
+
+
+@pytest.mark.timeout(180)
+def test_an_honest_notebook_is_not_suspected(cheaters):
+    table, _ = cheaters
+    assert (table["ada"]["score"], table["ada"]["status"], table["ada"]["reason"]) == (3, "graded", "")
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("student", ["judge-patcher", "core-patcher"])
+def test_patching_the_grader_or_the_checks_in_the_notebook_changes_no_grade(cheaters, student):
+    """A notebook that replaced ella_lab.grading.judge.judge, or Question.hidden_check, got full marks."""
+    table, answers = cheaters
+    assert table[student]["score"] == 0 and table[student]["status"] == "graded", table[student]
+    assert "N·L/K" in answers.loc[(student, "q1"), "message"]
+
+
+@pytest.mark.timeout(180)
+def test_the_grader_marker_printed_while_judged_is_no_verdict(cheaters):
+    """An answer that wrote a verdict line to the cell's stream while it was judged got full marks."""
+    table, _ = cheaters
+    row = table["marker-printer"]
+    assert row["score"] == 0 and row["status"] == "error", row
+    assert "marker" in row["reason"]
+
+
+@pytest.mark.timeout(180)
+def test_a_notebook_that_patches_the_standard_library_is_sent_to_the_teacher(cheaters):
+    """math.isclose = lambda *a, **k: True made every numeric check pass (q1 correct), silently."""
+    row = cheaters[0]["math-patcher"]
+    assert row["status"] == "check by hand", row
+    assert "math.isclose" in row["reason"]
+
+
+@pytest.mark.timeout(180)
+def test_an_answer_under_another_name_is_graded_by_the_name_the_student_checked(cheaters):
+    """my_makespan, checked by ex.q1.check(my_makespan) (✓ Correct for the student), was 'not attempted'."""
+    table, answers = cheaters
+    assert answers.loc[("own-name", "q1"), "verdict"] == "correct"
+    assert answers.loc[("own-name", "q2"), "verdict"] == "not attempted"
+    assert table["own-name"]["score"] == 1 and table["own-name"]["status"] == "graded"

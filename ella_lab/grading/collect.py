@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Submission", "answer_names", "attempt_log", "collect", "detect_sheet", "instructor_sheets"]
+__all__ = ["Submission", "answer_names", "attempt_log", "checked_names", "collect", "detect_sheet", "instructor_sheets"]
 
 SHEET_IMPORT = re.compile(r"ella_lab\.exercises(?:\s+import\s+|\.)(phase\d+|walk\d+)\b")
 CHECK_CALL = re.compile(r"\b(q\d+)\.check\(\s*([A-Za-z_]\w*)\s*\)")
@@ -223,6 +223,16 @@ def answer_names(nb: dict[str, Any]) -> dict[str, str]:
         for question, name in CHECK_CALL.findall(source):
             if name not in ("None", "BLANK"):
                 names[question] = name
+    return names
+
+
+def checked_names(nb: dict[str, Any]) -> dict[str, list[str]]:
+    """Every variable each check is given, in order: ``{"q1": ["my_makespan", "makespan"]}``."""
+    names: dict[str, list[str]] = {}
+    for source in _code(nb):
+        for question, name in CHECK_CALL.findall(source):
+            if name not in ("None", "BLANK") and name not in names.setdefault(question, []):
+                names[question].append(name)
     return names
 
 

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import check_int
-from .collect import Submission, answer_names, collect, detect_sheet, instructor_sheets
+from .collect import Submission, checked_names, collect, detect_sheet, instructor_sheets
 from .judge import MARK
 
 __all__ = ["GRADED", "Grades", "default_sheets_folder", "grade_submissions"]
 
 GRADED, TIMED_OUT, ERROR, NOT_A_NOTEBOOK, WRONG_SHEET = "graded", "timed out", "error", "not a notebook", "wrong sheet"
+CHECK_BY_HAND = "check by hand"  # graded, but the notebook changed what the checks rely on
 VERDICTS = ("correct", "incorrect", "not attempted", "error", "timeout", "manual")
 # Every process of one notebook's grading carries this variable (with a value of its own) in its environment:
 # what the notebook started and left running is found by it, and killed, after the grading.
@@ -210,6 +211,7 @@ def _blank_questions(sheet: str | None, verdict: str = "error", message: str = "
         return []
     import importlib
 
+    from ..exercises._core import Question
     from .judge import questions
 
     module = importlib.import_module(f"ella_lab.exercises.{sheet}")
@@ -220,7 +222,7 @@ def _blank_questions(sheet: str | None, verdict: str = "error", message: str = "
             "status": "manual" if not getattr(q, "checked", True) else verdict,
             "message": "" if not getattr(q, "checked", True) else message,
         }
-        for name, q in questions(module)
+        for name, q in questions(module, Question)
     ]
 
 
@@ -257,10 +259,19 @@ def _grade_one(
     if target is None or target not in known:
         reason = "no exercise sheet found (the setup cell that imports ella_lab.exercises is missing)"
         return {**result, "sheet": None, "status": ERROR, "reason": reason, "questions": []}
-    names = {**answer_names(sub.notebook), **known[target][1]}  # the sheet's own names win
-    outcome = _run_child(sub.path, target, names, timeout, cell_timeout, memory_mb, tmp, children)
+    names = known[target][1]  # the sheet's own names; the student's, only where the sheet's hold no answer
+    outcome = _run_child(
+        sub.path, target, names, checked_names(sub.notebook), timeout, cell_timeout, memory_mb, tmp, children
+    )
     verdict = "timeout" if outcome["status"] == TIMED_OUT else "error"
-    reason = outcome.get("reason") or "; ".join(outcome.get("problems", [])) or ""
+    reason = outcome.get("reason") or "; ".join(map(str, outcome.get("problems", []))) or ""
+    tampered = outcome.get("tampered")
+    if tampered and isinstance(tampered, list):
+        what = ", ".join(map(str, tampered[:8])) + (", ..." if len(tampered) > 8 else "")
+        warning = f"the notebook changed what the checks rely on ({what}): read it before you use its points"
+        reason = f"{warning}; {reason}" if reason else warning
+        if outcome["status"] == GRADED:
+            outcome["status"] = CHECK_BY_HAND
     if outcome.get("questions") is not None:
         questions = _merge_verdicts(target, outcome["questions"])
     else:
@@ -337,6 +348,7 @@ def _run_child(
     path: Path,
     sheet: str,
     names: dict[str, str],
+    fallback: dict[str, list[str]],
     timeout: float,
     cell_timeout: int,
     memory_mb: int | None,
@@ -355,6 +367,8 @@ def _run_child(
         sheet,
         "--answers",
         json.dumps(names),
+        "--fallback",
+        json.dumps(fallback),
         "--cell-timeout",
         str(cell_timeout),
         "--pid-file",

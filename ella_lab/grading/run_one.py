@@ -20,11 +20,17 @@ from pathlib import Path
 
 import nbformat
 
-from .judge import MARK, judge_cell
+from .judge import MARK, guard_cell, judge_cell
 
 
 def run(
-    path: Path, sheet: str, answers: dict[str, str], cell_timeout: int, pid_file: Path | None, workdir: Path
+    path: Path,
+    sheet: str,
+    answers: dict[str, str],
+    cell_timeout: int,
+    pid_file: Path | None,
+    workdir: Path,
+    fallback: dict[str, list[str]] | None = None,
 ) -> dict:
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
@@ -33,8 +39,8 @@ def run(
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     for cell in code:
         cell.outputs, cell.execution_count = [], None
-    judge = nbformat.v4.new_code_cell(judge_cell(sheet, answers))
-    nb.cells.append(judge)
+    judge = nbformat.v4.new_code_cell(judge_cell(sheet, answers, fallback))
+    nb.cells = [nbformat.v4.new_code_cell(guard_cell()), *nb.cells, judge]
     problems: list[str] = []
     client = NotebookClient(
         nb,
@@ -74,13 +80,16 @@ def run(
             else:
                 problems.append(f"code cell {number} raised {name}")
     text = "".join(o.get("text", "") for o in judge.outputs if o.get("output_type") == "stream")
-    for line in text.splitlines():
-        if line.startswith(MARK):
-            result = json.loads(line[len(MARK) :])
-            result["problems"] = problems
-            result["timing"] = {"kernel_s": started - began, "cells_s": ran - started}
-            result["status"] = "error" if any("out of memory" in p for p in problems) else "graded"
-            return result
+    lines = [line for line in text.splitlines() if line.startswith(MARK)]
+    if len(lines) > 1:  # the student's code wrote the marker too, while it was being judged
+        reason = f"the notebook's code printed the grader's marker line while it was judged ({len(lines)} lines)"
+        return {"status": "error", "reason": reason, "problems": problems, "tampered": ["the grader's output"]}
+    if lines:
+        result = json.loads(lines[0][len(MARK) :])
+        result["problems"] = problems
+        result["timing"] = {"kernel_s": started - began, "cells_s": ran - started}
+        result["status"] = "error" if any("out of memory" in p for p in problems) else "graded"
+        return result
     errors = [o for o in judge.outputs if o.get("output_type") == "error"]
     why = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else "no verdicts were printed"
     return {"status": "error", "reason": f"the grading cell failed ({why})", "problems": problems}
@@ -91,13 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--sheet", required=True)
     parser.add_argument("--answers", default="{}", help="JSON: question -> answer variable name")
+    parser.add_argument("--fallback", default="{}", help="JSON: question -> the names the student's checks used")
     parser.add_argument("--cell-timeout", type=int, default=30)
     parser.add_argument("--pid-file", type=Path)
     parser.add_argument("--workdir", type=Path, required=True, help="the kernel's working folder (exists)")
     args = parser.parse_args(argv)
     try:
         answers = json.loads(args.answers)
-        result = run(args.notebook, args.sheet, answers, args.cell_timeout, args.pid_file, args.workdir)
+        fallback = json.loads(args.fallback)
+        result = run(args.notebook, args.sheet, answers, args.cell_timeout, args.pid_file, args.workdir, fallback)
     except Exception as exc:  # a notebook nbformat cannot read, a kernel that does not start
         result = {"status": "error", "reason": f"the notebook could not be run ({type(exc).__name__}: {exc})"[:300]}
     sys.stdout.write(MARK + json.dumps(result) + "\n")
