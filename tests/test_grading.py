@@ -52,6 +52,10 @@ EXPECTED = {
 }
 
 
+# kim's cheat changes no grade (the judge uses fresh checks), but the teacher is told where it is
+KIM_FLAGS = "sets ex.q1.check (code cell 5); sets ex.q2._check (code cell 5)"
+
+
 def test_demo_class_is_up_to_date():
     done = subprocess.run([sys.executable, str(BUILDER), "--check"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"run `python {BUILDER.relative_to(ROOT)}`:\n{done.stdout}"
@@ -78,6 +82,7 @@ def test_demo_class_table(graded):
         if None not in expected:
             assert row.score == q1 + q2 + q3, student
         assert (row.status, row.reason) == (status, reason), student
+        assert row.look_at == (KIM_FLAGS if student == "kim" else ""), student
     manual = [c for c in table.columns if "manual" in c]
     assert manual == ["q4 (manual, /1)"] and (table[manual[0]] == "").all()  # left for the teacher
 

@@ -378,6 +378,8 @@ CHEATS = {  # student: (answers, cells, after which answer)
     "marker-printer": (ALL_WRONG, (MARK_WHILE_JUDGED,), "workers_needed"),
     "math-patcher": (ALL_WRONG, (PATCH_MATH,), "worker"),
     "own-name": ({}, (OWN_NAME,), "makespan"),
+    "bea": ({}, (), "worker"),  # blank
+    "impostor": (ALL_RIGHT, ('student_id = "bea"',), "worker"),  # hands in full marks in bea's name
 }
 
 
@@ -387,29 +389,30 @@ def cheaters(tmp_path_factory):
     for student, (answers, cells, after) in CHEATS.items():
         hand_in(folder, student, answers, *cells, after=after)
     grades = grade_submissions([folder], jobs=2, **LIMITS)
-    return rows(grades), grades.answers_frame().set_index(["student", "question"])
+    return rows(grades), grades.answers_frame().set_index(["student", "question"]), grades.grades_frame()
 
 
 @pytest.mark.timeout(180)
 def test_an_honest_notebook_is_not_suspected(cheaters):
-    table, _ = cheaters
-    assert (table["ada"]["score"], table["ada"]["status"], table["ada"]["reason"]) == (3, "graded", "")
+    row = cheaters[0]["ada"]
+    assert (row["score"], row["status"], row["reason"], row["look_at"]) == (3, "graded", "", "")
 
 
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("student", ["judge-patcher", "core-patcher"])
 def test_patching_the_grader_or_the_checks_in_the_notebook_changes_no_grade(cheaters, student):
     """A notebook that replaced ella_lab.grading.judge.judge, or Question.hidden_check, got full marks."""
-    table, answers = cheaters
+    table, answers, _ = cheaters
     assert table[student]["score"] == 0 and table[student]["status"] == "graded", table[student]
     assert "N·L/K" in answers.loc[(student, "q1"), "message"]
+    flags = {"judge-patcher": "sets judge_module.judge", "core-patcher": "sets _core.Question.hidden_check"}
+    assert flags[student] in table[student]["look_at"]
 
 
 @pytest.mark.timeout(180)
 def test_the_grader_marker_printed_while_judged_is_no_verdict(cheaters):
     """An answer that wrote a verdict line to the cell's stream while it was judged got full marks."""
-    table, _ = cheaters
-    row = table["marker-printer"]
+    row = cheaters[0]["marker-printer"]
     assert row["score"] == 0 and row["status"] == "error", row
     assert "marker" in row["reason"]
 
@@ -425,7 +428,28 @@ def test_a_notebook_that_patches_the_standard_library_is_sent_to_the_teacher(che
 @pytest.mark.timeout(180)
 def test_an_answer_under_another_name_is_graded_by_the_name_the_student_checked(cheaters):
     """my_makespan, checked by ex.q1.check(my_makespan) (✓ Correct for the student), was 'not attempted'."""
-    table, answers = cheaters
+    table, answers, _ = cheaters
     assert answers.loc[("own-name", "q1"), "verdict"] == "correct"
     assert answers.loc[("own-name", "q2"), "verdict"] == "not attempted"
     assert table["own-name"]["score"] == 1 and table["own-name"]["status"] == "graded"
+
+
+@pytest.mark.timeout(180)
+def test_a_notebook_in_another_students_name_is_shown_to_the_teacher(cheaters):
+    """student_id = "bea" in a notebook gave bea a second row, full marks, with nothing to tell them apart."""
+    table = cheaters[2]
+    bea = table[table.student == "bea"].set_index("file")
+    assert sorted(bea.index) == ["bea-ex03.ipynb", "impostor-ex03.ipynb"]
+    assert all("2 submissions for bea on this sheet" in flags for flags in bea.look_at)
+    assert "the notebook sets student_id = 'bea'; the file is 'impostor''s" in bea.loc["impostor-ex03.ipynb", "look_at"]
+
+
+@pytest.mark.timeout(60)
+def test_two_files_for_one_student_are_both_flagged(tmp_path):
+    """eve-ex03.ipynb and eve-ex03 (1).ipynb: two rows for eve, nothing said; a gradebook import keeps one."""
+    for name in ("eve-ex03.ipynb", "eve-ex03 (1).ipynb", "mia-ex03.ipynb"):
+        (tmp_path / name).write_text("")
+    table = grade_submissions([tmp_path], jobs=1, **LIMITS).grades_frame().set_index("file")
+    for name in ("eve-ex03.ipynb", "eve-ex03 (1).ipynb"):
+        assert table.loc[name, "look_at"] == "2 submissions for eve on this sheet: eve-ex03 (1).ipynb, eve-ex03.ipynb"
+    assert table.loc["mia-ex03.ipynb", "look_at"] == ""

@@ -77,8 +77,7 @@ class StormPredict(Question):
             (100 * model, "that looks like a percentage; give calls per request (a number near 1 to 3)"),
             (
                 100 * (p + p**2),
-                "that is the extra load as a percentage (96 % more calls); give calls per request, first call "
-                "included",
+                "that is the extra load as a percentage (96 % more calls); give calls per request, first call included",
             ),
             (100 * (1 + p), "that is 1 + p as a percentage, and it leaves out the third attempt (p²)"),
         )
@@ -136,9 +135,7 @@ class HedgePredict(Question):
         if measured is not None:
             where += f", and the run above measured {measured:.1%}"
         if abs(value / model - 1) <= self.TOLERANCE + 1e-9:
-            why = (
-                f"{value:g}: {where}. A hedge at pNN sends a second call for the (100 − NN) % of calls slower than d"
-            )
+            why = f"{value:g}: {where}. A hedge at pNN sends a second call for the (100 − NN) % of calls slower than d"
             if measured is None:
                 return why + "."
             return why + "; the measurement differs by the threads' overhead and by the window's estimate of the p95."

@@ -64,7 +64,12 @@ def run(args: argparse.Namespace) -> None:
         f"cells and checks {format_seconds(split['cells_s'])})"
     )
     if not table.empty:
-        print(table.drop(columns=["file", "reason"]).to_string(index=False))
+        print(table.drop(columns=["file", "reason", "look_at"]).to_string(index=False))
+        look = table[(table["look_at"] != "") | (table["status"] == "check by hand")]
+        if not look.empty:
+            print(f"to look at ({len(look)}): see the reason and look_at columns of grades.csv")
+            for row in look.itertuples():
+                print(f"  {row.student} ({row.file}): {'; '.join(x for x in (row.reason, row.look_at) if x)}"[:300])
     if grades.skipped:
         print(f"not collected (neither a notebook nor a zip file): {', '.join(grades.skipped)}")
     for name in ("grades", "answers", "report"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import re
@@ -14,7 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Submission", "answer_names", "attempt_log", "checked_names", "collect", "detect_sheet", "instructor_sheets"]
+__all__ = [
+    "Submission",
+    "answer_names",
+    "attempt_log",
+    "checked_names",
+    "collect",
+    "detect_sheet",
+    "instructor_sheets",
+    "suspicious",
+]
 
 SHEET_IMPORT = re.compile(r"ella_lab\.exercises(?:\s+import\s+|\.)(phase\d+|walk\d+)\b")
 CHECK_CALL = re.compile(r"\b(q\d+)\.check\(\s*([A-Za-z_]\w*)\s*\)")
@@ -278,6 +288,104 @@ def attempt_log(nb: dict[str, Any]) -> dict[str, dict[str, int]]:
         for question in SOLUTION_LINE.findall(joined):
             bump(question, "solutions")
     return log
+
+
+# What an answer never needs, and a cheat does: the grader's internals, a question's hidden cases or its
+# solution's text, code run from a string, signals to other processes.
+SECRET_ATTRIBUTES = {"HIDDEN", "HIDDEN_SCRIPTS", "hidden_check", "_check_hidden", "solution_text", "_judge"}
+PRIVATE_MODULES = ("ella_lab.grading", "ella_lab.exercises._core", "ctypes")
+STRING_RUNNERS = {"exec", "eval", "compile", "__import__"}
+PROCESS_CALLS = {"kill", "killpg", "getppid", "setsid", "fork", "forkpty"}
+
+
+def suspicious(nb: dict[str, Any]) -> list[str]:
+    """What the notebook's code does that a teacher should look at (a static reading; the grade ignores it).
+
+    Each finding names the code cell: ``sets ex.q1.check (code cell 5)``. Flagged: assigning to (or
+    deleting) an attribute of anything imported (``ex.q1.check = ...``, ``math.isclose = ...``),
+    ``setattr`` on it, importing the grader or the checks' core, reading hidden cases or a solution's text,
+    running code from a string, signalling or forking processes, and the grader's marker.
+    """
+    trees = []
+    for source in _code(nb):
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]  # IPython magics
+        try:
+            trees.append(ast.parse("\n".join(lines)))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            trees.append(None)
+    imported = {"builtins", "__builtins__", "sys"} | {
+        (alias.asname or alias.name).split(".")[0]
+        for tree in trees
+        if tree is not None
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    found: list[str] = []
+    for number, tree in enumerate(trees, 1):
+        if tree is not None:
+            seen = [what for node in ast.walk(tree) for what in _findings(node, imported)]
+            found += [f"{what} (code cell {number})" for what in dict.fromkeys(seen)]
+    return found
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """``ex.q1.check`` for that attribute chain (calls and subscripts shown as ``()`` and ``[]``), else None."""
+    parts = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Call):
+            parts.append("()")
+            node = node.func
+        elif isinstance(node, ast.Subscript):
+            parts.append("[]")
+            node = node.value
+        elif isinstance(node, ast.Name):
+            parts.append(node.id)
+            return ".".join(reversed(parts)).replace(".()", "()").replace(".[]", "[]")
+        else:
+            return None
+
+
+def _findings(node: ast.AST, imported: set[str]) -> list[str]:
+    targets: list[ast.AST] = []
+    if isinstance(node, (ast.Assign, ast.Delete)):
+        targets = list(node.targets)
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    out = []
+    for target in targets:
+        for item in target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]:
+            name = _dotted(item) if isinstance(item, ast.Attribute) else None
+            if name and name.split(".")[0].split("(")[0].split("[")[0] in imported:
+                out.append(f"{'deletes' if isinstance(node, ast.Delete) else 'sets'} {name}")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.func.id in ("setattr", "delattr") and node.args:
+            name = _dotted(node.args[0])
+            if name and name.split(".")[0] in imported:
+                out.append(f"{node.func.id}() on {name}")
+        if node.func.id in STRING_RUNNERS:
+            out.append(f"runs code from a string ({node.func.id})")
+    if isinstance(node, ast.Attribute):
+        if node.attr in SECRET_ATTRIBUTES:
+            out.append(f"reads {_dotted(node) or node.attr}")
+        if node.attr in PROCESS_CALLS and isinstance(node.value, ast.Name) and node.value.id in ("os", "pty"):
+            out.append(f"uses {node.value.id}.{node.attr}")
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        if isinstance(node, ast.ImportFrom):
+            modules += [f"{node.module}.{alias.name}" for alias in node.names]
+        for module in modules:
+            if module.startswith(PRIVATE_MODULES):
+                out.append(f"imports {module}")
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        if "@@ella-lab-grade@@" in node.value:
+            out.append("writes the grader's marker")
+        if "/proc/" in node.value:
+            out.append("reads /proc")
+    return out
 
 
 def instructor_sheets(folder: Path) -> dict[str, tuple[Path, dict[str, str]]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import check_int
-from .collect import Submission, checked_names, collect, detect_sheet, instructor_sheets
+from .collect import Submission, checked_names, collect, detect_sheet, instructor_sheets, suspicious
 from .judge import MARK
 
 __all__ = ["GRADED", "Grades", "default_sheets_folder", "grade_submissions"]
@@ -55,7 +55,7 @@ class Grades:
     skipped: list[str] = field(default_factory=list)
 
     def grades_frame(self):
-        """One row per submission: points per question, total, max, status (the gradebook table)."""
+        """One row per submission: points per question, total, max, status, and what to look at (``look_at``)."""
         import pandas as pd
 
         rows = []
@@ -69,12 +69,13 @@ class Grades:
             row["score"] = sum(q["points"] for q in r["questions"] if q["status"] == "correct")
             row["max_score"] = sum(q["points"] for q in r["questions"] if q["status"] != "manual")
             row["status"], row["reason"] = r["status"], r["reason"]
+            row["look_at"] = "; ".join(r.get("flags", []))
             rows.append(row)
         frame = pd.DataFrame(rows)
         if frame.empty:
             return frame
         first = ["student", "sheet", "file"]
-        last = ["score", "max_score", "status", "reason"]
+        last = ["score", "max_score", "status", "reason", "look_at"]
         middle = sorted((c for c in frame.columns if c not in first + last), key=_question_order)
         return frame[first + middle + last]
 
@@ -181,6 +182,7 @@ def grade_submissions(
                     "student": sub.student,
                     "file": sub.label,
                     "attempts": {},
+                    "flags": [],
                     "sheet": sheet,
                     "status": ERROR,
                     "reason": reason,
@@ -202,7 +204,20 @@ def grade_submissions(
                 children.stop_all()
                 raise
     results.sort(key=lambda r: (r["student"], r["sheet"] or "", r["file"]))
+    _flag_duplicates(results)
     return Grades(results, skipped)
+
+
+def _flag_duplicates(results: list[dict[str, Any]]) -> None:
+    """A student with two rows for one sheet (two files, or a notebook that names another student): say so."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["student"], r["sheet"] or ""), []).append(r)
+    for (student, _), group in groups.items():
+        if len(group) > 1:
+            files = ", ".join(r["file"] for r in group)
+            for r in group:
+                r.setdefault("flags", []).append(f"{len(group)} submissions for {student} on this sheet: {files}")
 
 
 def _blank_questions(sheet: str | None, verdict: str = "error", message: str = "") -> list[dict[str, Any]]:
@@ -236,7 +251,9 @@ def _grade_one(
     tmp: Path,
     children: _Children,
 ) -> dict[str, Any]:
-    result: dict[str, Any] = {"student": sub.student, "file": sub.label, "attempts": sub.attempts}
+    result: dict[str, Any] = {"student": sub.student, "file": sub.label, "attempts": sub.attempts, "flags": []}
+    if sub.notebook is not None:
+        result["flags"] = suspicious(sub.notebook)
     if sub.notebook is None:
         return {
             **result,
@@ -278,6 +295,8 @@ def _grade_one(
         questions = _blank_questions(target, verdict, f"not graded: {reason}")
     student = outcome.get("student_id")
     if isinstance(student, str) and student.strip() and student.isprintable() and len(student) <= 200:
+        if student.strip() != sub.student:
+            result["flags"].append(f"the notebook sets student_id = {student.strip()!r}; the file is {sub.student!r}'s")
         result["student"] = student.strip()
     return {
         **result,

@@ -97,6 +97,20 @@ def _html(table, answers, figures: dict[str, bytes], skipped: list[str]) -> str:
         if name in figures:
             data = base64.b64encode(figures[name]).decode()
             parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{data}'>")
+    look = table[(table["look_at"] != "") | (table["status"] == "check by hand")] if not table.empty else table
+    if not look.empty:
+        parts.append(
+            f"<h2>To look at</h2><p>{len(look)} submission(s): what the notebook's code does that an answer does "
+            "not need, two submissions for one student, or a notebook that changed what the checks rely on.</p>"
+            "<table><tr><th>student</th><th>file</th><th>status</th><th>why</th></tr>"
+        )
+        for row in look.itertuples():
+            why = "; ".join(x for x in (row.reason if row.status == "check by hand" else "", row.look_at) if x)
+            parts.append(
+                f"<tr><td>{esc(str(row.student))}</td><td>{esc(str(row.file))}</td><td>{esc(str(row.status))}</td>"
+                f"<td>{esc(why)}</td></tr>"
+            )
+        parts.append("</table>")
     parts.append("<h2>What to re-teach: the most common wrong answers</h2>")
     judged = ~answers.message.astype(str).str.startswith("not graded:")  # a broken file is no misconception
     wrong = answers[answers.verdict.isin(["incorrect", "error", "timeout"]) & judged]
