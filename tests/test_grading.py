@@ -124,6 +124,19 @@ def test_outputs_are_written_and_self_contained(graded):
     long = grades.answers_frame()
     assert set(long.verdict) <= {"correct", "incorrect", "not attempted", "error", "timeout", "manual"}
     assert len(long) == 4 * len(EXPECTED)
+    # the report's numbers are the CSV's: per question, the judged answers and the correct ones
+    import pandas as pd
+
+    saved = pd.read_csv(paths["answers"], keep_default_na=False)
+    judged = saved[~saved.message.str.startswith("not graded:") & (saved.verdict != "manual")]
+    assert set(judged.student) == {"ada", "ben", "cyd", "dee", "eve", "fay", "gus", "jon", "kim", "ned", "ola"}
+    for question, group in judged.groupby("question"):
+        correct = int((group.verdict == "correct").sum())
+        rate = round(100 * correct / len(group))
+        assert f"<tr><td>{question}</td><td>{len(group)}</td><td>{correct}</td><td>{rate} %</td>" in html, question
+        wrong = int(group.verdict.isin(["incorrect", "error", "timeout"]).sum())
+        assert f"<h3>{question}: {wrong} wrong</h3>" in html, question
+    assert "To look at" in html and "sets ex.q1.check (code cell 5)" in html
 
 
 @pytest.mark.timeout(120)

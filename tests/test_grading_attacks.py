@@ -453,3 +453,45 @@ def test_two_files_for_one_student_are_both_flagged(tmp_path):
     for name in ("eve-ex03.ipynb", "eve-ex03 (1).ipynb"):
         assert table.loc[name, "look_at"] == "2 submissions for eve on this sheet: eve-ex03 (1).ipynb, eve-ex03.ipynb"
     assert table.loc["mia-ex03.ipynb", "look_at"] == ""
+
+
+# -- what the teacher reads -------------------------------------------------------------------------------------
+
+
+def _result(student: str, sheet: str, verdicts: dict[str, tuple[str, str]], status: str = "graded") -> dict:
+    questions = [
+        {"question": q, "points": 1.0, "status": verdict, "message": message}
+        for q, (verdict, message) in verdicts.items()
+    ]
+    return {
+        "student": student,
+        "sheet": sheet,
+        "file": f"{student}.ipynb",
+        "status": status,
+        "reason": "",
+        "attempts": {},
+        "flags": [],
+        "questions": questions,
+    }
+
+
+@pytest.mark.timeout(60)
+def test_a_class_with_two_sheets_gets_a_report_per_sheet(tmp_path):
+    """Without --sheet, phase1's q1 and phase3's q1 were one bar and one list of wrong answers in the report."""
+    from ella_lab.grading import Grades
+
+    broken = ("error", "not graded: the file is empty")
+    grades = Grades(
+        [
+            _result("ann", "phase1", {"q1": ("incorrect", "threads: too slow"), "q2": ("correct", "")}),
+            _result("bob", "phase3", {"q1": ("incorrect", "N·L/K"), "q2": ("correct", "")}),
+            _result("cat", "phase3", {"q1": ("correct", ""), "q2": ("incorrect", "no task_done")}),
+            _result("dan", "phase3", {"q1": broken, "q2": broken}, status="not a notebook"),
+        ]
+    )
+    html = write_outputs(grades, tmp_path)["report"].read_text()
+    assert "<h3>phase1 q1: 1 wrong</h3>" in html and "<h3>phase3 q1: 1 wrong</h3>" in html
+    assert "<h3>q1:" not in html
+    # dan's empty file is no failed question: phase3 q1 is 1 of 2 judged, not 1 of 3
+    assert "<tr><td>phase3 q1</td><td>2</td><td>1</td><td>50 %</td>" in html
+    assert "<tr><td>phase1 q2</td><td>1</td><td>1</td><td>100 %</td>" in html
