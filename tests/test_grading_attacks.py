@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from exercise_answers import reference
 
 from ella_lab.grading import grade_submissions, write_outputs
 from ella_lab.grading.collect import collect, detect_sheet
@@ -495,3 +496,85 @@ def test_a_class_with_two_sheets_gets_a_report_per_sheet(tmp_path):
     # dan's empty file is no failed question: phase3 q1 is 1 of 2 judged, not 1 of 3
     assert "<tr><td>phase3 q1</td><td>2</td><td>1</td><td>50 %</td>" in html
     assert "<tr><td>phase1 q2</td><td>1</td><td>1</td><td>100 %</td>" in html
+
+
+# -- answers that lie: an object that claims to equal anything is no right answer ------------------------------
+
+
+class Liar:
+    """Equal to anything but None; hashes like ``like`` so that a dict or a set lookup finds it."""
+
+    def __init__(self, like: object = None) -> None:
+        self.like = like
+
+    def __eq__(self, other: object) -> bool:
+        return other is not None
+
+    def __ne__(self, other: object) -> bool:
+        return other is None
+
+    def __hash__(self) -> int:
+        return hash(self.like)
+
+    def __repr__(self) -> str:
+        return "Liar()"
+
+
+class LyingText(str):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = str.__hash__
+
+
+def _lying_answer(sheet: str, question: str):
+    """The question's reference answer, with the values the check compares replaced by liars."""
+    module = importlib.import_module(f"ella_lab.exercises.{sheet}")
+    q = getattr(module, question)
+    if (sheet, question) == ("phase2", "q2"):
+        return q, Liar("a")  # any option's hash: found among the options, then 'equal' to the answer
+    if (sheet, question) == ("phase8", "q1"):
+        return q, {workload: Liar("threads") for workload in module.WORKLOADS}
+    right = reference(module, q, q.answer_name)
+
+    def keep_errors(answers):
+        return [a if isinstance(a, BaseException) else Liar() for a in answers]
+
+    if (sheet, question) == ("phase1", "q3"):
+        return q, lambda *args: keep_errors(right(*args))
+    if (sheet, question) == ("phase2", "q1"):
+        return q, lambda *args: (Liar(), right(*args)[1])
+    if (sheet, question) == ("phase4", "q1"):
+        return q, lambda *args: Liar() if right(*args) is not None else None
+    if (sheet, question) == ("phase8", "q2"):
+
+        async def fetch_all(*args):
+            return keep_errors(await right(*args))
+
+        return q, fetch_all
+    if (sheet, question) == ("phase9", "q1"):
+        return q, lambda url, request, timeout: LyingText(request) if right(url, request, timeout) is not None else None
+    raise LookupError((sheet, question))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "sheet, question",
+    [
+        ("phase1", "q3"),
+        ("phase2", "q1"),
+        ("phase2", "q2"),
+        ("phase4", "q1"),
+        ("phase8", "q1"),
+        ("phase8", "q2"),
+        ("phase9", "q1"),
+    ],
+)
+def test_an_answer_that_claims_to_equal_anything_is_not_correct(sheet, question):
+    """The checks compared the student's value with ``!=``/``in``: its own __eq__ decided, and it said yes."""
+    q, answer = _lying_answer(sheet, question)
+    for result in (q.judge(answer), q.hidden_check(answer)):
+        assert result.status == "incorrect", result
