@@ -578,3 +578,26 @@ def test_an_answer_that_claims_to_equal_anything_is_not_correct(sheet, question)
     q, answer = _lying_answer(sheet, question)
     for result in (q.judge(answer), q.hidden_check(answer)):
         assert result.status == "incorrect", result
+
+
+# -- the teacher's machine ------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_another_python3_kernel_on_the_teachers_machine_is_not_used(tmp_path):
+    """A kernel spec named python3 elsewhere (`ipykernel install --user` from another Python, conda base) ran every
+    notebook in that Python: the whole class 'error', or 0 points where that Python lacks ella_lab."""
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", "raise SystemExit(3)", "{connection_file}"]  # a Python that is not ours
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}))
+    hand_in(tmp_path / "class", "ada", ALL_RIGHT)
+    done = subprocess.run(
+        grade_command(tmp_path / "class", tmp_path / "out", "--jobs", "1", "--timeout", "60", "--cell-timeout", "10"),
+        capture_output=True,
+        text=True,
+        timeout=110,
+        env={**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter")},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ada,phase3,ada-ex03.ipynb,1.0,1.0,1.0,,3.0,3.0,graded," in (tmp_path / "out" / "grades.csv").read_text()

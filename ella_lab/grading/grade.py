@@ -66,8 +66,8 @@ class Grades:
                     row[f"{q['question']} (manual, /{q['points']:g})"] = ""
                 else:
                     row[q["question"]] = q["points"] if q["status"] == "correct" else 0.0
-            row["score"] = sum(q["points"] for q in r["questions"] if q["status"] == "correct")
-            row["max_score"] = sum(q["points"] for q in r["questions"] if q["status"] != "manual")
+            row["score"] = float(sum(q["points"] for q in r["questions"] if q["status"] == "correct"))
+            row["max_score"] = float(sum(q["points"] for q in r["questions"] if q["status"] != "manual"))
             row["status"], row["reason"] = r["status"], r["reason"]
             row["look_at"] = "; ".join(r.get("flags", []))
             rows.append(row)

@@ -23,6 +23,29 @@ import nbformat
 from .judge import MARK, guard_cell, judge_cell
 
 
+def _kernel_manager_class() -> type:
+    """An async kernel manager whose only kernel is this Python (``sys.executable -m ipykernel_launcher``).
+
+    By name, ``python3`` is whatever kernel spec the machine has under that name first (a user-wide
+    ``ipykernel install``, conda's base): another Python, without ella_lab, would run the class's notebooks.
+    """
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class ThisPython(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+            return KernelSpec(argv=argv, display_name="Python (ella-lab grader)", language="python")
+
+    class GraderKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _this_python(self) -> KernelSpecManager:
+            return ThisPython()
+
+    return GraderKernelManager
+
+
 def run(
     path: Path,
     sheet: str,
@@ -46,6 +69,7 @@ def run(
         nb,
         timeout=cell_timeout,
         kernel_name="python3",
+        kernel_manager_class=_kernel_manager_class(),
         allow_errors=True,
         interrupt_on_timeout=True,
         error_on_timeout={"ename": "CellTimeout", "evalue": f"cell ran past {cell_timeout} s", "traceback": []},
