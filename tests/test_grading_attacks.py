@@ -601,3 +601,58 @@ def test_another_python3_kernel_on_the_teachers_machine_is_not_used(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ada,phase3,ada-ex03.ipynb,1.0,1.0,1.0,,3.0,3.0,graded," in (tmp_path / "out" / "grades.csv").read_text()
+
+
+# -- the outputs --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_student_id_is_never_a_spreadsheet_formula(tmp_path):
+    """A file named =HYPERLINK(...)-ex03.ipynb (or a student_id = '=...') became a formula in the teacher's Excel."""
+    import csv
+
+    (tmp_path / "class").mkdir()
+    name = '=HYPERLINK("evil.example","open me")-ex03.ipynb'
+    (tmp_path / "class" / name).write_text("")
+    paths = write_outputs(grade_submissions([tmp_path / "class"], jobs=1, **LIMITS), tmp_path / "out")
+    for table in ("grades", "answers"):
+        with open(paths[table], newline="") as f:
+            for row in csv.DictReader(f):
+                assert row["student"] == '\'=HYPERLINK("evil.example","open me")', row
+                assert not any(str(value).startswith(("=", "+", "-", "@")) for value in row.values()), row
+
+
+@pytest.mark.timeout(60)
+def test_grading_again_into_the_same_folder_leaves_nothing_of_the_last_run(tmp_path):
+    """A second run that drew no figure left the first run's PNGs beside its report."""
+    from ella_lab.grading import Grades
+
+    first = write_outputs(Grades([_result("ann", "phase3", {"q1": ("incorrect", "N·L/K")})]), tmp_path)
+    assert first["pass_rate"].exists()
+    second = write_outputs(Grades([]), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in second.values())
+
+
+@pytest.mark.timeout(60)
+def test_the_output_folder_inside_the_submissions_is_not_collected(tmp_path):
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "mia-ex03.ipynb").write_text("")
+    for _ in range(2):
+        done = subprocess.run(
+            grade_command(tmp_path / "class", tmp_path / "class" / "grades"),
+            capture_output=True,
+            text=True,
+            timeout=50,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert "not collected" not in done.stdout
+    assert "Not collected" not in (tmp_path / "class" / "grades" / "report.html").read_text()
+
+
+@pytest.mark.timeout(60)
+def test_a_giant_file_is_not_read(tmp_path):
+    """A 'notebook' of hundreds of MiB (megabytes printed and saved) was read whole into the teacher's process."""
+    with open(tmp_path / "ola-ex03.ipynb", "wb") as giant:
+        giant.truncate(300 * 2**20)  # sparse: no disk, no time
+    (sub,) = collect([tmp_path], scratch(tmp_path), SHEET_NAMES)
+    assert sub.notebook is None and sub.problem.startswith("the file is 300 MiB"), sub.problem

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> None:
             cell_timeout=args.cell_timeout,
             memory_mb=args.memory or None,
             progress=bar,
+            exclude=[args.out],
         )
     except KeyboardInterrupt:  # every notebook in progress is stopped; nothing half-done is written
         sys.stderr.write(f"\ninterrupted: nothing was written to {args.out}; grade again to start over\n")

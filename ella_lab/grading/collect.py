@@ -34,6 +34,7 @@ SOLUTION_LINE = re.compile(r"^(q\d+) solution:", re.M)
 ATTEMPT_MIME = "application/vnd.ella-lab.attempt+json"
 ACTIONS = {"check": "checks", "hint": "hints", "solution": "solutions"}
 MAX_ZIP_BYTES = 200 * 2**20  # a class's notebooks, unpacked; more is not a class
+MAX_NOTEBOOK_BYTES = 100 * 2**20  # one sheet, outputs and all; more is not read (it would be read twice, whole)
 ID_IN_NAME = re.compile(r"^(.*?)[-_ ]*ex\d\d(?:\b|_)")  # alice-ex03..., alice_ex03_final, alice ex03
 GENERIC_NAME = re.compile(r"^(?:ex\d\d.*|untitled.*|notebook\d*|submission\d*)$", re.I)
 
@@ -57,13 +58,16 @@ def collect(
     workdir: Path,
     sheet_names: Iterable[str] = (),
     skipped: list[str] | None = None,
+    exclude: Iterable[str | Path] = (),
 ) -> list[Submission]:
     """Every notebook among ``paths``: files, folders searched recursively, zip files unpacked into ``workdir``.
 
     In a folder, a notebook is any file whose name has ``.ipynb`` in it (any case: ``x.IPYNB``,
     ``x.ipynb.txt``), and a zip file is unpacked; the other files are appended to ``skipped`` (hidden files
-    and Jupyter's checkpoints aside). A file given twice is collected once.
+    and Jupyter's checkpoints aside), and the folders in ``exclude`` (the grader's output) are passed over.
+    A file given twice is collected once.
     """
+    excluded = [Path(e).resolve() for e in exclude]
     found: list[_Found] = []
     for raw in paths:
         path = Path(raw)
@@ -72,7 +76,7 @@ def collect(
         if path.is_dir():
             for item in sorted(path.rglob("*")):
                 inner = item.relative_to(path)
-                if not item.is_file() or _hidden(inner):
+                if not item.is_file() or _hidden(inner) or any(e in item.resolve().parents for e in excluded):
                     continue
                 if _is_notebook_name(item.name):
                     found.append(_Found(item, str(inner), inner, path.resolve().name))
@@ -181,6 +185,13 @@ def _student(inner: Path, root: str, sheet_names: list[str]) -> str:
 def _read(path: Path, label: str, student: str) -> Submission:
     sub = Submission(path=path, student=student, label=label)
     try:
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            sub.problem = (
+                f"the file is {size / 2**20:.0f} MiB, more than the {MAX_NOTEBOOK_BYTES // 2**20} MiB a sheet can be "
+                "(megabytes of output saved in it?): not read; open it to see"
+            )
+            return sub
         raw = path.read_bytes()
         if not raw.strip():
             sub.problem = "the file is empty"

@@ -158,8 +158,12 @@ def grade_submissions(
     cell_timeout: int = 30,
     memory_mb: int | None = 2048,
     progress: Callable[[int, int], None] | None = None,
+    exclude: Iterable[str | Path] = (),
 ) -> Grades:
-    """Run and judge every submission among ``paths``; ``sheet`` (``"phase3"``) is what they should all be."""
+    """Run and judge every submission among ``paths``; ``sheet`` (``"phase3"``) is what they should all be.
+
+    ``exclude``: folders among the submissions not to look into (the output folder, when it is one of them).
+    """
     jobs = check_settings(jobs=jobs, timeout=timeout, cell_timeout=cell_timeout, memory_mb=memory_mb)
     known = instructor_sheets(sheets_folder or default_sheets_folder())
     if sheet is not None and sheet not in known:
@@ -167,7 +171,7 @@ def grade_submissions(
     with tempfile.TemporaryDirectory(prefix="ella-grade-") as tmp:
         names = [path.stem for path, _ in known.values()]
         skipped: list[str] = []
-        submissions = collect(paths, Path(tmp), names, skipped)
+        submissions = collect(paths, Path(tmp), names, skipped, exclude)
         done, lock = 0, threading.Lock()
         children = _Children()
 

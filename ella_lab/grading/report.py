@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -15,22 +16,45 @@ __all__ = ["pass_rates", "write_outputs"]
 TOP_MESSAGES = 3
 
 
+FIGURES = ("pass_rate", "totals", "help_used")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may run as a formula
+
+
 def write_outputs(grades: Grades, out: Path) -> dict[str, Path]:
-    """Write every output into ``out`` (created if missing); return their paths by name."""
+    """Write every output into ``out`` (created if missing); return their paths by name.
+
+    Each file is written whole or not at all (a temporary file, then renamed); a figure this run does not
+    draw is removed, so nothing of an earlier run into ``out`` stays beside this one's report.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     out.mkdir(parents=True, exist_ok=True)
     table, answers = grades.grades_frame(), grades.answers_frame()
     paths = {"grades": out / "grades.csv", "answers": out / "answers.csv", "report": out / "report.html"}
-    table.to_csv(paths["grades"], index=False)
-    answers.to_csv(paths["answers"], index=False)
+    _write(paths["grades"], _spreadsheet_safe(table).to_csv(index=False).encode())
+    _write(paths["answers"], _spreadsheet_safe(answers).to_csv(index=False).encode())
     figures = _figures(table, answers)
-    for name, png in figures.items():
-        paths[name] = out / f"{name}.png"
-        paths[name].write_bytes(png)
-    paths["report"].write_text(_html(table, answers, figures, grades.skipped), encoding="utf-8")
+    for name in FIGURES:
+        if name in figures:
+            paths[name] = out / f"{name}.png"
+            _write(paths[name], figures[name])
+        else:
+            (out / f"{name}.png").unlink(missing_ok=True)
+    _write(paths["report"], _html(table, answers, figures, grades.skipped).encode("utf-8"))
     return paths
+
+
+def _write(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def _spreadsheet_safe(frame):
+    """The table with every text cell that a spreadsheet would run as a formula (``=HYPERLINK(...)``, a student
+    id or file name chosen by the student) starting with an apostrophe: shown as text, never run."""
+    return frame.map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v)
 
 
 def _png(fig) -> bytes:
