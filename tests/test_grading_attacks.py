@@ -372,6 +372,7 @@ OWN_NAME = """def my_makespan(n_requests, workers, latency):
 
 ex.q1.check(my_makespan)
 """
+RESET = "%reset -f\nimport math\nfrom ella_lab.exercises import phase3 as ex\n"
 CHEATS = {  # student: (answers, cells, after which answer)
     "ada": (ALL_RIGHT, (), "worker"),  # honest: graded, nothing to look at
     "judge-patcher": (ALL_WRONG, (FAKE_JUDGE,), "worker"),
@@ -379,6 +380,7 @@ CHEATS = {  # student: (answers, cells, after which answer)
     "marker-printer": (ALL_WRONG, (MARK_WHILE_JUDGED,), "workers_needed"),
     "math-patcher": (ALL_WRONG, (PATCH_MATH,), "worker"),
     "own-name": ({}, (OWN_NAME,), "makespan"),
+    "resetter": (ALL_RIGHT, (RESET,), "worker"),  # a 'clean start' cell: no cheat
     "bea": ({}, (), "worker"),  # blank
     "impostor": (ALL_RIGHT, ('student_id = "bea"',), "worker"),  # hands in full marks in bea's name
 }
@@ -408,6 +410,14 @@ def test_patching_the_grader_or_the_checks_in_the_notebook_changes_no_grade(chea
     assert "N·L/K" in answers.loc[(student, "q1"), "message"]
     flags = {"judge-patcher": "sets judge_module.judge", "core-patcher": "sets _core.Question.hidden_check"}
     assert flags[student] in table[student]["look_at"]
+
+
+@pytest.mark.timeout(180)
+def test_a_reset_namespace_is_no_cheat(cheaters):
+    """%reset -f wipes the notebook's names: the answers before it are gone, and that is all."""
+    row = cheaters[0]["resetter"]
+    assert (row["score"], row["status"], row["look_at"]) == (1, "graded", ""), row
+    assert row["reason"] == "code cell 6 raised NameError"  # ex.q2.check(worker), worker gone
 
 
 @pytest.mark.timeout(180)

@@ -25,10 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GUARD_NAME", "MARK", "guard_cell", "judge", "judge_cell", "questions", "snapshot"]
+__all__ = ["MARK", "guard_cell", "judge", "judge_cell", "keep_snapshot", "questions", "snapshot"]
 
 MARK = "@@ella-lab-grade@@"
-GUARD_NAME = "_ella_lab_grading_guard"
+SELF = "ella_lab.grading.judge"  # the module the guard cell imports, and keeps the snapshot in
+_SNAPSHOT: dict[str, dict[str, Any]] | None = None
 # What the checks (and this judge) use from the standard library: a notebook that rebinds a public name
 # there, or a method of a class defined there, may have changed its verdicts.
 WATCHED = (
@@ -96,8 +97,14 @@ def _watched() -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def snapshot() -> dict[str, dict[str, Any]]:
-    """The watched modules' public names and values, now (the guard cell keeps it in the kernel)."""
+    """The watched modules' public names and values, now."""
     return dict(_watched())
+
+
+def keep_snapshot() -> None:
+    """The guard cell's work: keep a snapshot in this module (not in the notebook's namespace: ``%reset``)."""
+    global _SNAPSHOT
+    _SNAPSHOT = snapshot()
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -127,7 +134,7 @@ def _changes(before: Any) -> list[str]:
 
 def guard_cell() -> str:
     """The source of the cell the grader runs before the student's first one."""
-    return f"{GUARD_NAME} = __import__('ella_lab.grading.judge', fromlist=['snapshot']).snapshot()\n"
+    return f"__import__({SELF!r}, fromlist=['keep_snapshot']).keep_snapshot()\n"
 
 
 # -- the judge ----------------------------------------------------------------------------------------
@@ -241,7 +248,8 @@ def _judge_one(
 def main(sheet: str, answer_names: dict[str, str], fallback_names: dict[str, list[str]]) -> None:
     """The judge cell's work: judge, then print the verdicts on one line after ``MARK``."""
     namespace = builtins.get_ipython().user_ns  # type: ignore[attr-defined]
-    result = judge(sheet, namespace, answer_names, fallback_names, before=namespace.pop(GUARD_NAME, "missing"))
+    before = getattr(sys.modules.get(SELF), "_SNAPSHOT", None)  # the copy the guard cell imported
+    result = judge(sheet, namespace, answer_names, fallback_names, before="missing" if before is None else before)
     print(MARK + json.dumps(result))
 
 
