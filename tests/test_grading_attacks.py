@@ -666,3 +666,55 @@ def test_a_giant_file_is_not_read(tmp_path):
         giant.truncate(300 * 2**20)  # sparse: no disk, no time
     (sub,) = collect([tmp_path], scratch(tmp_path), SHEET_NAMES)
     assert sub.notebook is None and sub.problem.startswith("the file is 300 MiB"), sub.problem
+
+
+@pytest.mark.timeout(30)
+def test_the_attempt_log_counts_the_hints_a_rewritten_cell_no_longer_shows():
+    """Each record carries the session's totals; only the records were counted: 2 hints and a solution seen
+    in cells since rewritten were 0 hints, no solution in answers.csv and the report."""
+    from ella_lab.grading.collect import attempt_log
+
+    record = {"sheet": "phase3", "question": "q1", "action": "check", "verdict": "incorrect"}
+    record |= {"checks": 4, "hints": 2, "solutions": 1}
+    output = {"output_type": "display_data", "data": {"application/vnd.ella-lab.attempt+json": record}}
+    cell = {"cell_type": "code", "source": "ex.q1.check(makespan)", "outputs": [output]}
+    log = attempt_log(json.loads(notebook_text(cell)))
+    assert log["q1"] == {"checks": 4, "correct_checks": 0, "hints": 2, "solutions": 1}
+
+
+@pytest.mark.timeout(60)
+def test_what_is_flagged_for_the_teacher_and_what_is_not():
+    from ella_lab.grading.collect import suspicious
+
+    def read(path: Path) -> dict:
+        return json.loads(path.read_text())
+
+    exercises = ROOT / "notebooks" / "exercises"
+    for path in sorted((exercises / "student").glob("ex*.ipynb")) + sorted(
+        (ROOT / "tests" / "fixtures" / "demo_class").glob("*.ipynb")
+    ):
+        if path.stat().st_size and path.name not in ("ivy-ex03.ipynb", "kim-ex03.ipynb"):
+            assert suspicious(read(path)) == [], path.name
+    # the instructor's sheet, handed in as a student's (a copy that went round): its answers are right
+    assert suspicious(read(exercises / "ex03-threaded-router.ipynb")) == [
+        "holds the instructor's copy's solution markers (### BEGIN SOLUTION): the teacher's sheet?"
+    ]
+    cheat = {
+        "cells": [
+            {"cell_type": "code", "source": source}
+            for source in (
+                "from ella_lab.exercises import phase3 as ex\nimport math, os",
+                "exec(ex.q1.solution_text)",
+                "cases = type(ex.q1).HIDDEN\nsetattr(math, 'ceil', round)",
+                "os.kill(os.getppid(), 9)",
+            )
+        ]
+    }
+    assert suspicious(cheat) == [
+        "runs code from a string (exec) (code cell 2)",
+        "reads ex.q1.solution_text (code cell 2)",
+        "reads type(...).HIDDEN (code cell 3)",
+        "setattr() on math (code cell 3)",
+        "uses os.kill (code cell 4)",
+        "uses os.getppid (code cell 4)",
+    ]

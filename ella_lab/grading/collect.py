@@ -258,8 +258,14 @@ def checked_names(nb: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def attempt_log(nb: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """What the saved notebook shows the student did: checks (and their verdicts), hints, solutions, per question."""
+    """What the saved notebook shows the student did: checks (and their verdicts), hints, solutions, per question.
+
+    A cell keeps only the outputs of its last run, so each structured record also carries the session's
+    totals so far (``checks``, ``hints``, ``solutions``): the count is the larger of the records seen and
+    the largest total any of them carries (a hint asked in a cell since rewritten still counts).
+    """
     log: dict[str, dict[str, int]] = {}
+    totals: dict[str, dict[str, int]] = {}
 
     def bump(question: str, key: str) -> None:
         entry = log.setdefault(question, {"checks": 0, "correct_checks": 0, "hints": 0, "solutions": 0})
@@ -288,6 +294,11 @@ def attempt_log(nb: dict[str, Any]) -> dict[str, dict[str, int]]:
                         bump(record["question"], action)
                         if action == "checks" and record.get("verdict") == "correct":
                             bump(record["question"], "correct_checks")
+                        carried = totals.setdefault(record["question"], {})
+                        for key in ACTIONS.values():
+                            value = record.get(key)
+                            if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000:
+                                carried[key] = max(carried.get(key, 0), value)
             continue
         joined = "\n".join(text)
         for question, verdict in CHECK_LINE.findall(joined):
@@ -298,6 +309,9 @@ def attempt_log(nb: dict[str, Any]) -> dict[str, dict[str, int]]:
             bump(question, "hints")
         for question in SOLUTION_LINE.findall(joined):
             bump(question, "solutions")
+    for question, carried in totals.items():
+        for key, value in carried.items():
+            log[question][key] = max(log[question][key], value)
     return log
 
 
@@ -307,6 +321,7 @@ SECRET_ATTRIBUTES = {"HIDDEN", "HIDDEN_SCRIPTS", "hidden_check", "_check_hidden"
 PRIVATE_MODULES = ("ella_lab.grading", "ella_lab.exercises._core", "ctypes")
 STRING_RUNNERS = {"exec", "eval", "compile", "__import__"}
 PROCESS_CALLS = {"kill", "killpg", "getppid", "setsid", "fork", "forkpty"}
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "<!-- BEGIN SOLUTION -->")  # only the instructor's sheets have them
 
 
 def suspicious(nb: dict[str, Any]) -> list[str]:
@@ -333,6 +348,9 @@ def suspicious(nb: dict[str, Any]) -> list[str]:
         for alias in node.names
     }
     found: list[str] = []
+    cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
+    if any(marker in _source(c) for c in cells for marker in SOLUTION_MARKERS):
+        found.append("holds the instructor's copy's solution markers (### BEGIN SOLUTION): the teacher's sheet?")
     for number, tree in enumerate(trees, 1):
         if tree is not None:
             seen = [what for node in ast.walk(tree) for what in _findings(node, imported)]
@@ -341,21 +359,21 @@ def suspicious(nb: dict[str, Any]) -> list[str]:
 
 
 def _dotted(node: ast.AST) -> str | None:
-    """``ex.q1.check`` for that attribute chain (calls and subscripts shown as ``()`` and ``[]``), else None."""
+    """``ex.q1.check`` for that attribute chain (calls and subscripts shown as ``(...)`` and ``[]``), else None."""
     parts = []
     while True:
         if isinstance(node, ast.Attribute):
             parts.append(node.attr)
             node = node.value
         elif isinstance(node, ast.Call):
-            parts.append("()")
+            parts.append("(...)")
             node = node.func
         elif isinstance(node, ast.Subscript):
             parts.append("[]")
             node = node.value
         elif isinstance(node, ast.Name):
             parts.append(node.id)
-            return ".".join(reversed(parts)).replace(".()", "()").replace(".[]", "[]")
+            return ".".join(reversed(parts)).replace(".(...)", "(...)").replace(".[]", "[]")
         else:
             return None
 
