@@ -718,3 +718,24 @@ def test_what_is_flagged_for_the_teacher_and_what_is_not():
         "uses os.kill (code cell 4)",
         "uses os.getppid (code cell 4)",
     ]
+
+
+@pytest.mark.timeout(60)
+def test_an_answer_that_calls_exit_loses_its_own_point_only():
+    """makespan ending in sys.exit() (a beginner's 'stop here') raised SystemExit out of the check and out of
+    the judge: the grading cell failed, and the student's right q2 and q3 were 'error', 0 points."""
+    from ella_lab.exercises import phase3
+    from ella_lab.grading.judge import judge
+
+    def makespan(n_requests, workers, latency):
+        sys.exit()
+
+    def workers_needed(target_rps, latency):
+        raise KeyboardInterrupt  # from the answer's own code, not a Ctrl-C
+
+    for question, answer in ((phase3.q1, makespan), (phase3.q3, workers_needed)):
+        result = question.hidden_check(answer)
+        assert result.status == "incorrect" and type(answer).__name__ and "your answer raised" in result.message
+    namespace = {"makespan": makespan, "worker": reference(phase3, phase3.q2, "worker"), "workers_needed": 0}
+    verdicts = {v["question"]: v["status"] for v in judge("phase3", namespace)["questions"]}
+    assert verdicts == {"q1": "incorrect", "q2": "correct", "q3": "incorrect", "q4": "manual"}

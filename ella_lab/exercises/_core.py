@@ -424,6 +424,14 @@ class Question:
                 ERROR,
                 f"internal error in the check, not your answer: {exc!r}; please tell your teacher.",
             )
+        except (SystemExit, KeyboardInterrupt) as exc:  # exit() in an answer; a Ctrl-C of the person stays one
+            if not (getattr(exc, _FROM_ANSWER, False) or (isinstance(exc, SystemExit) and raised_by_answer(exc, self))):
+                raise
+            return CheckResult(
+                self.name,
+                INCORRECT,
+                f"your answer raised {exc!r}: a function gives its result with return; exit() ends the whole program.",
+            )
         return CheckResult(self.name, CORRECT, message or "well done.")
 
     def _check(self, answer: Any) -> str | None:

@@ -235,7 +235,7 @@ def _judge_one(
         record["answer_name"] = candidate
         try:
             record["status"], record["message"] = _verdict(question, answer)
-        except Exception as exc:  # the check itself broke: the student's grade must not say it was them
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # the check broke, or was stopped: this question
             record.update(status="error", message=f"the check failed ({type(exc).__name__}: {exc})")
         if record["status"] != "not attempted":
             break
