@@ -739,3 +739,18 @@ def test_an_answer_that_calls_exit_loses_its_own_point_only():
     namespace = {"makespan": makespan, "worker": reference(phase3, phase3.q2, "worker"), "workers_needed": 0}
     verdicts = {v["question"]: v["status"] for v in judge("phase3", namespace)["questions"]}
     assert verdicts == {"q1": "incorrect", "q2": "correct", "q3": "incorrect", "q4": "manual"}
+
+
+@pytest.mark.timeout(30)
+def test_an_accented_name_from_a_mac_zip_is_the_same_student(tmp_path):
+    """macOS writes names decomposed (e + combining diaeresis): Zoë from a Mac's zip was another student than the
+    Zoë of the roster and of a file saved elsewhere; the duplicate went unseen and the gradebook did not match."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "Zoë")
+    with zipfile.ZipFile(tmp_path / "mac.zip", "w") as archive:
+        archive.writestr(f"{decomposed}-ex03.ipynb", notebook_text())
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "Zoë-ex03.ipynb").write_text(notebook_text())
+    subs = collect([tmp_path / "mac.zip", tmp_path / "class"], scratch(tmp_path), SHEET_NAMES)
+    assert [s.student for s in subs] == ["Zoë", "Zoë"]

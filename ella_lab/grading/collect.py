@@ -8,6 +8,7 @@ import logging
 import re
 import shutil
 import tempfile
+import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Iterable
@@ -95,7 +96,7 @@ def collect(
         if item.path.resolve() in seen:
             continue
         seen.add(item.path.resolve())
-        student = _student(item.inner, item.root, names)
+        student = unicodedata.normalize("NFC", _student(item.inner, item.root, names))  # a Mac writes NFD
         if item.problem is not None:
             submissions.append(Submission(path=item.path, student=student, label=item.label, problem=item.problem))
         else:

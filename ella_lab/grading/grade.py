@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -299,9 +300,10 @@ def _grade_one(
         questions = _blank_questions(target, verdict, f"not graded: {reason}")
     student = outcome.get("student_id")
     if isinstance(student, str) and student.strip() and student.isprintable() and len(student) <= 200:
-        if student.strip() != sub.student:
-            result["flags"].append(f"the notebook sets student_id = {student.strip()!r}; the file is {sub.student!r}'s")
-        result["student"] = student.strip()
+        student = unicodedata.normalize("NFC", student.strip())
+        if student != sub.student:
+            result["flags"].append(f"the notebook sets student_id = {student!r}; the file is {sub.student!r}'s")
+        result["student"] = student
     return {
         **result,
         "sheet": target,
