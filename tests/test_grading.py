@@ -52,6 +52,10 @@ EXPECTED = {
 }
 
 
+# kim's cheat changes no grade (the judge uses fresh checks), but the teacher is told where it is
+KIM_FLAGS = "sets ex.q1.check (code cell 5); sets ex.q2._check (code cell 5)"
+
+
 def test_demo_class_is_up_to_date():
     done = subprocess.run([sys.executable, str(BUILDER), "--check"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"run `python {BUILDER.relative_to(ROOT)}`:\n{done.stdout}"
@@ -78,6 +82,7 @@ def test_demo_class_table(graded):
         if None not in expected:
             assert row.score == q1 + q2 + q3, student
         assert (row.status, row.reason) == (status, reason), student
+        assert row.look_at == (KIM_FLAGS if student == "kim" else ""), student
     manual = [c for c in table.columns if "manual" in c]
     assert manual == ["q4 (manual, /1)"] and (table[manual[0]] == "").all()  # left for the teacher
 
@@ -119,6 +124,19 @@ def test_outputs_are_written_and_self_contained(graded):
     long = grades.answers_frame()
     assert set(long.verdict) <= {"correct", "incorrect", "not attempted", "error", "timeout", "manual"}
     assert len(long) == 4 * len(EXPECTED)
+    # the report's numbers are the CSV's: per question, the judged answers and the correct ones
+    import pandas as pd
+
+    saved = pd.read_csv(paths["answers"], keep_default_na=False)
+    judged = saved[~saved.message.str.startswith("not graded:") & (saved.verdict != "manual")]
+    assert set(judged.student) == {"ada", "ben", "cyd", "dee", "eve", "fay", "gus", "jon", "kim", "ned", "ola"}
+    for question, group in judged.groupby("question"):
+        correct = int((group.verdict == "correct").sum())
+        rate = round(100 * correct / len(group))
+        assert f"<tr><td>{question}</td><td>{len(group)}</td><td>{correct}</td><td>{rate} %</td>" in html, question
+        wrong = int(group.verdict.isin(["incorrect", "error", "timeout"]).sum())
+        assert f"<h3>{question}: {wrong} wrong</h3>" in html, question
+    assert "To look at" in html and "sets ex.q1.check (code cell 5)" in html
 
 
 @pytest.mark.timeout(120)

@@ -55,6 +55,7 @@ __all__ = [
     "manual_questions",
     "questions",
     "raised_by_answer",
+    "same",
     "sheet_module",
     "unit_slip",
 ]
@@ -193,6 +194,40 @@ def call_bounded(function: Callable, *args: Any, timeout: float = 2.0, what: str
     if isinstance(value, NotImplementedError):
         raise NotAttempted("replace `raise NotImplementedError` with your code, then run the cell again.")
     raise mark_answer_error(value)
+
+
+# -- comparing an answer with what is expected ------------------------------------------------------
+
+
+def same(value: Any, expected: Any) -> bool:
+    """``value == expected``, decided by the expected value's plain types, never by the answer's own ``__eq__``.
+
+    An answer may be an object whose ``__eq__`` says yes to anything: compared with ``==`` (or ``!=``, ``in``)
+    it would pass every check. Here a string must be a ``str`` with the same text, a number an ``int`` or a
+    ``float`` (not a bool) of the same value, a list, tuple or dict the same container with the same items;
+    any other expected object (an exception the answer must keep) must be that very object, or of its exact
+    type and equal by the expected object's own ``__eq__``.
+    """
+    if isinstance(expected, bool) or expected is None:
+        return value is expected
+    if isinstance(expected, str):
+        return isinstance(value, str) and str.__eq__(value, expected) is True
+    if isinstance(expected, bytes):
+        return isinstance(value, bytes) and bytes.__eq__(value, expected) is True
+    if isinstance(expected, (int, float)):
+        return type(value) in (int, float) and value == expected
+    if type(expected) in (list, tuple):
+        return (
+            type(value) is type(expected)
+            and len(value) == len(expected)
+            and all(same(v, e) for v, e in zip(value, expected, strict=True))
+        )
+    if type(expected) is dict:
+        if type(value) is not dict or len(value) != len(expected):
+            return False
+        keys = {k: v for k, v in value.items() if type(k) in (str, int, float, bool, bytes) or k is None}
+        return len(keys) == len(value) and all(k in keys and same(keys[k], e) for k, e in expected.items())
+    return value is expected or (type(value) is type(expected) and bool(expected == value))
 
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -393,6 +428,14 @@ class Question:
                 ERROR,
                 f"internal error in the check, not your answer: {exc!r}; please tell your teacher.",
             )
+        except (SystemExit, KeyboardInterrupt) as exc:  # exit() in an answer; a Ctrl-C of the person stays one
+            if not (getattr(exc, _FROM_ANSWER, False) or (isinstance(exc, SystemExit) and raised_by_answer(exc, self))):
+                raise
+            return CheckResult(
+                self.name,
+                INCORRECT,
+                f"your answer raised {exc!r}: a function gives its result with return; exit() ends the whole program.",
+            )
         return CheckResult(self.name, CORRECT, message or "well done.")
 
     def _check(self, answer: Any) -> str | None:
@@ -512,7 +555,7 @@ class ChoiceQuestion(Question):
     why_not: ClassVar[dict[str, str]] = {}
 
     def _check(self, choice: Any) -> str:
-        key = choice.strip().lower() if isinstance(choice, str) else choice
+        key = str.lower(str.strip(choice)) if isinstance(choice, str) else None  # a plain str, whatever its type
         if key not in self.options:
             raise Incorrect(f"choose one of {', '.join(map(repr, self.options))}; got {choice!r}")
         if key == self.answer:

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from ._core import Incorrect, Question, Rendezvous, SecondsQuestion, call_bounded
+from ._core import Incorrect, Question, Rendezvous, SecondsQuestion, call_bounded, same
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -191,13 +191,13 @@ class FetchAll(Question):
             if not errors:
                 raise Incorrect(f"{failing} failed; its answer should be the exception itself, got {answers[index]!r}.")
             expected[index] = answers[errors[0]]
-        if answers != expected:
+        if not same(answers, expected):
             if sorted(map(str, answers)) == sorted(map(str, expected)):
                 raise Incorrect(
                     "the answers are not in the order of the requests (the threads finish in any order): store "
                     "each answer at its request's index."
                 )
-            wrong = next(i for i, a in enumerate(answers) if a != expected[i])
+            wrong = next(i for i, a in enumerate(answers) if not same(a, expected[i]))
             raise Incorrect(f"the answer for {requests[wrong]} should be what fetch returned; got {answers[wrong]!r}.")
 
 

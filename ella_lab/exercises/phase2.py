@@ -10,7 +10,7 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any, ClassVar
 
-from ._core import ChoiceQuestion, Incorrect, NumberQuestion, Question, as_real, call_bounded
+from ._core import ChoiceQuestion, Incorrect, NumberQuestion, Question, as_real, call_bounded, same
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -132,9 +132,9 @@ class Timed(Question):
             raise Incorrect(f"timed should return a pair (result, seconds), got {got!r:.80}.")
         result, elapsed = got
         expected = f"token-{'-'.join(map(str, args))}"
-        if result != expected and as_real(result) is not None and elapsed == expected:
+        if not same(result, expected) and as_real(result) is not None and same(elapsed, expected):
             raise Incorrect("the pair is the wrong way round: return (result, seconds).")
-        if result != expected:
+        if not same(result, expected):
             raise Incorrect(f"the first item should be what fn returned, {expected!r}; got {result!r}.")
         number = as_real(elapsed)
         if number is None:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import Incorrect, NotAttempted, Question, SecondsQuestion, as_real, call_bounded, check_number, close_to
+from ._core import (
+    Incorrect,
+    NotAttempted,
+    Question,
+    SecondsQuestion,
+    as_real,
+    call_bounded,
+    check_number,
+    close_to,
+    same,
+)
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -105,7 +115,7 @@ class Fallback(Question):
             ]
             good = next(s for s in sources if not s.fails)
             expected = f"{request} from {good.name}" if answer is None else answer
-            if answer is not None and value != expected and good.calls == 1:
+            if answer is not None and not same(value, expected) and good.calls == 1:
                 raise Incorrect(
                     f"with sources {state}, {good.name} answered {answer!r} and fallback "
                     f"{'raised ' + repr(error) if error is not None else 'returned ' + repr(value)}: an empty answer "
@@ -131,7 +141,7 @@ class Fallback(Question):
                 )
             asked = [s.calls for s in sources]
             want = [1 if i <= sources.index(good) else 0 for i in range(len(sources))]
-            if value != expected:
+            if not same(value, expected):
                 raise Incorrect(
                     f"with sources {state}, fallback returned {value!r}; expected {good.name}'s answer "
                     f"{expected!r}. Call the sources themselves, with the request you were given."

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 from typing import Any, ClassVar
 
-from ._core import Incorrect, NotAttempted, Question, SecondsQuestion, call_bounded
+from ._core import Incorrect, NotAttempted, Question, SecondsQuestion, call_bounded, same
 
 __all__ = ["ENGINES", "WORKLOADS", "q1", "q2", "q3", "q4"]
 
@@ -64,7 +64,7 @@ class PickEngines(Question):
             raise Incorrect(f"no engine for {missing[0]!r}: give one for each of {list(WORKLOADS)}.")
         for workload in WORKLOADS:
             engine = picks[workload]
-            engine = engine.strip().lower() if isinstance(engine, str) else engine
+            engine = str.lower(str.strip(engine)) if isinstance(engine, str) else None  # a plain str
             if engine not in ENGINES:
                 raise Incorrect(f"{workload}: choose one of {ENGINES}; got {picks[workload]!r}.")
             if engine not in self.RIGHT[workload]:
@@ -275,13 +275,13 @@ class AsyncFetchAll(Question):
         if not errors:
             raise Incorrect(f"{failing} failed; its answer should be the exception itself, got {failure!r}.")
         expected[index] = answers[errors[0]]
-        if answers != expected:
+        if not same(answers, expected):
             if sorted(map(str, answers)) == sorted(map(str, expected)):
                 raise Incorrect(
                     "the answers are in the order they finished, not the order of the requests: gather keeps the "
                     "order of its arguments (as_completed does not)."
                 )
-            wrong = next(i for i, a in enumerate(answers) if a != expected[i])
+            wrong = next(i for i, a in enumerate(answers) if not same(a, expected[i]))
             raise Incorrect(f"the answer for {requests[wrong]} should be what fetch returned; got {answers[wrong]!r}.")
         self._occupancy(fetch_all, requests, limit)
 

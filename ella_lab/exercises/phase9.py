@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..service import FlakyService
-from ._core import RUNAWAY, Incorrect, NotAttempted, NumberQuestion, Question, SecondsQuestion, call_bounded
+from ._core import RUNAWAY, Incorrect, NotAttempted, NumberQuestion, Question, SecondsQuestion, call_bounded, same
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -148,9 +148,9 @@ class HttpFetch(Question):
                 raise Incorrect(f"fetch returned bytes {value!r:.60}: decode them, response.read().decode().")
             if not isinstance(value, str):
                 raise Incorrect(f"fetch returned a {type(value).__name__}: return the text, response.read().decode().")
-            if request not in value:
+            if not str.__contains__(value, request):
                 raise Incorrect(f"for {request} fetch returned {value!r}: ask for the request you were given.")
-            if value != expected:
+            if not same(value, expected):
                 raise Incorrect(f"for {request} fetch returned {value!r}; expected the answer's text, {expected!r}.")
 
     def _errors(self, fetch: Any, service: FlakyService, prefix: str, timeout: float) -> None:

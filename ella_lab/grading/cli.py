@@ -42,15 +42,20 @@ def run(args: argparse.Namespace) -> None:
 
     bar = _progress() if sys.stderr.isatty() else None
     started = clock()
-    grades = grade_submissions(
-        args.submissions,
-        sheet=args.sheet,
-        jobs=args.jobs,
-        timeout=args.timeout,
-        cell_timeout=args.cell_timeout,
-        memory_mb=args.memory or None,
-        progress=bar,
-    )
+    try:
+        grades = grade_submissions(
+            args.submissions,
+            sheet=args.sheet,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            cell_timeout=args.cell_timeout,
+            memory_mb=args.memory or None,
+            progress=bar,
+            exclude=[args.out],
+        )
+    except KeyboardInterrupt:  # every notebook in progress is stopped; nothing half-done is written
+        sys.stderr.write(f"\ninterrupted: nothing was written to {args.out}; grade again to start over\n")
+        raise SystemExit(130) from None
     paths = write_outputs(grades, args.out)
     table = grades.grades_frame()
     split = grades.timing()
@@ -60,7 +65,14 @@ def run(args: argparse.Namespace) -> None:
         f"cells and checks {format_seconds(split['cells_s'])})"
     )
     if not table.empty:
-        print(table.drop(columns=["file", "reason"]).to_string(index=False))
+        print(table.drop(columns=["file", "reason", "look_at"]).to_string(index=False))
+        look = table[(table["look_at"] != "") | (table["status"] == "check by hand")]
+        if not look.empty:
+            print(f"to look at ({len(look)}): see the reason and look_at columns of grades.csv")
+            for row in look.itertuples():
+                print(f"  {row.student} ({row.file}): {'; '.join(x for x in (row.reason, row.look_at) if x)}"[:300])
+    if grades.skipped:
+        print(f"not collected (neither a notebook nor a zip file): {', '.join(grades.skipped)}")
     for name in ("grades", "answers", "report"):
         print(f"wrote {paths[name]}")
 

@@ -5,32 +5,56 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from collections import Counter
 from pathlib import Path
 
 from .grade import Grades
 
-__all__ = ["write_outputs"]
+__all__ = ["pass_rates", "write_outputs"]
 
 TOP_MESSAGES = 3
 
 
+FIGURES = ("pass_rate", "totals", "help_used")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may run as a formula
+
+
 def write_outputs(grades: Grades, out: Path) -> dict[str, Path]:
-    """Write every output into ``out`` (created if missing); return their paths by name."""
+    """Write every output into ``out`` (created if missing); return their paths by name.
+
+    Each file is written whole or not at all (a temporary file, then renamed); a figure this run does not
+    draw is removed, so nothing of an earlier run into ``out`` stays beside this one's report.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     out.mkdir(parents=True, exist_ok=True)
     table, answers = grades.grades_frame(), grades.answers_frame()
     paths = {"grades": out / "grades.csv", "answers": out / "answers.csv", "report": out / "report.html"}
-    table.to_csv(paths["grades"], index=False)
-    answers.to_csv(paths["answers"], index=False)
+    _write(paths["grades"], _spreadsheet_safe(table).to_csv(index=False).encode())
+    _write(paths["answers"], _spreadsheet_safe(answers).to_csv(index=False).encode())
     figures = _figures(table, answers)
-    for name, png in figures.items():
-        paths[name] = out / f"{name}.png"
-        paths[name].write_bytes(png)
-    paths["report"].write_text(_html(table, answers, figures), encoding="utf-8")
+    for name in FIGURES:
+        if name in figures:
+            paths[name] = out / f"{name}.png"
+            _write(paths[name], figures[name])
+        else:
+            (out / f"{name}.png").unlink(missing_ok=True)
+    _write(paths["report"], _html(table, answers, figures, grades.skipped).encode("utf-8"))
     return paths
+
+
+def _write(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def _spreadsheet_safe(frame):
+    """The table with every text cell that a spreadsheet would run as a formula (``=HYPERLINK(...)``, a student
+    id or file name chosen by the student) starting with an apostrophe: shown as text, never run."""
+    return frame.map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v)
 
 
 def _png(fig) -> bytes:
@@ -42,26 +66,60 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+def _judged(answers):
+    """The answers that were judged (a broken file's are not: no misconception, no failed question), each with
+    a ``label``: the question, or ``phase3 q1`` when the class handed in more than one sheet."""
+    judged = answers[~answers.message.astype(str).str.startswith("not graded:")]
+    several = judged[judged.verdict != "manual"].sheet.nunique() > 1  # a broken file's written answer is not judged
+    return judged.assign(label=(judged.sheet + " " + judged.question) if several else judged.question)
+
+
+def _order(label: str) -> tuple[str, int, str]:
+    *sheet, question = label.split(" ")
+    digits = "".join(c for c in question if c.isdigit())
+    return (" ".join(sheet), int(digits) if digits else 10**6, question)
+
+
+def pass_rates(answers):
+    """Per question (of the judged, automatically checked answers): judged, correct, pass rate (%), hint and
+    solution use (%), in sheet and question order."""
+    import pandas as pd
+
+    auto = _judged(answers)
+    auto = auto[auto.verdict != "manual"]
+    if auto.empty:
+        return pd.DataFrame(columns=["judged", "correct", "pass_rate", "hinted", "solution_shown"])
+    rates = (
+        auto.assign(ok=auto.verdict == "correct", hinted=auto.hints_used > 0)
+        .groupby("label")
+        .agg(
+            judged=("ok", "size"),
+            correct=("ok", "sum"),
+            pass_rate=("ok", "mean"),
+            hinted=("hinted", "mean"),
+            solution_shown=("solution_shown", "mean"),
+        )
+    )
+    rates[["pass_rate", "hinted", "solution_shown"]] *= 100
+    return rates.reindex(sorted(rates.index, key=_order))
+
+
 def _figures(table, answers) -> dict[str, bytes]:
     import matplotlib.pyplot as plt
 
     figures: dict[str, bytes] = {}
-    auto = answers[answers.verdict != "manual"]
-    if not auto.empty:
-        rate = auto.assign(ok=auto.verdict == "correct").groupby("question", sort=False)["ok"].mean()
-        rate = rate.reindex(sorted(rate.index, key=lambda q: int("".join(c for c in q if c.isdigit()) or 0)))
+    rates = pass_rates(answers)
+    if not rates.empty:
         fig, ax = plt.subplots(figsize=(6, 3))
-        ax.bar(rate.index, rate.values * 100, color="tab:blue")
-        ax.set(ylim=(0, 100), ylabel="% of students correct", title="Pass rate per question")
+        ax.bar(rates.index, rates.pass_rate.values, color="tab:blue")
+        ax.set(ylim=(0, 100), ylabel="% of judged answers correct", title="Pass rate per question")
         figures["pass_rate"] = _png(fig)
-        use = auto.assign(hinted=auto.hints_used > 0).groupby("question", sort=False)["hinted"].mean() * 100
-        solutions = auto.groupby("question", sort=False)["solution_shown"].mean() * 100
         fig, ax = plt.subplots(figsize=(6, 3))
-        x = range(len(rate.index))
-        ax.bar([i - 0.2 for i in x], use.reindex(rate.index).values, width=0.4, label="used a hint")
-        ax.bar([i + 0.2 for i in x], solutions.reindex(rate.index).values, width=0.4, label="showed the solution")
-        ax.set_xticks(list(x), list(rate.index))
-        ax.set(ylim=(0, 100), ylabel="% of students", title="Hints and solutions")
+        x = range(len(rates.index))
+        ax.bar([i - 0.2 for i in x], rates.hinted.values, width=0.4, label="used a hint")
+        ax.bar([i + 0.2 for i in x], rates.solution_shown.values, width=0.4, label="showed the solution")
+        ax.set_xticks(list(x), list(rates.index))
+        ax.set(ylim=(0, 100), ylabel="% of judged answers", title="Hints and solutions")
         ax.legend()
         figures["help_used"] = _png(fig)
     if not table.empty and "score" in table:
@@ -74,7 +132,7 @@ def _figures(table, answers) -> dict[str, bytes]:
     return figures
 
 
-def _html(table, answers, figures: dict[str, bytes]) -> str:
+def _html(table, answers, figures: dict[str, bytes], skipped: list[str]) -> str:
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>ella-lab grades</title>",
@@ -88,19 +146,54 @@ def _html(table, answers, figures: dict[str, bytes]) -> str:
         + ", ".join(f"{count} {esc(status)}" for status, count in sorted(statuses.items()))
         + "</p>"
     )
+    if skipped:
+        parts.append(
+            f"<h2>Not collected</h2><p>{len(skipped)} file(s) among the submissions are neither a notebook nor a "
+            "zip file, and were not graded: " + ", ".join(esc(name) for name in skipped) + "</p>"
+        )
+    look = table[(table["look_at"] != "") | (table["status"] == "check by hand")] if not table.empty else table
+    if not look.empty:
+        parts.append(
+            f"<h2>To look at</h2><p>{len(look)} submission(s): what the notebook's code does that an answer does "
+            "not need, two submissions for one student, or a notebook that changed what the checks rely on.</p>"
+            "<table><tr><th>student</th><th>file</th><th>status</th><th>why</th></tr>"
+        )
+        for row in look.itertuples():
+            why = "; ".join(x for x in (row.reason if row.status == "check by hand" else "", row.look_at) if x)
+            parts.append(
+                f"<tr><td>{esc(str(row.student))}</td><td>{esc(str(row.file))}</td><td>{esc(str(row.status))}</td>"
+                f"<td>{esc(why)}</td></tr>"
+            )
+        parts.append("</table>")
+    rates = pass_rates(answers)
     for name, title in (("pass_rate", "Pass rate"), ("totals", "Totals"), ("help_used", "Hints and solutions")):
         if name in figures:
             data = base64.b64encode(figures[name]).decode()
             parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{data}'>")
+        if name == "pass_rate" and not rates.empty:
+            parts.append(
+                "<table><tr><th>question</th><th>judged</th><th>correct</th><th>pass rate</th>"
+                "<th>used a hint</th><th>showed the solution</th></tr>"
+            )
+            parts += [
+                f"<tr><td>{esc(label)}</td><td>{int(r.judged)}</td><td>{int(r.correct)}</td>"
+                f"<td>{r.pass_rate:.0f} %</td><td>{r.hinted:.0f} %</td><td>{r.solution_shown:.0f} %</td></tr>"
+                for label, r in rates.iterrows()
+            ]
+            parts.append(
+                "</table><p>Judged: the answers the checks ran on (a file that is not a notebook, another sheet, "
+                "a notebook stopped or broken before its checks ran are not counted).</p>"
+            )
     parts.append("<h2>What to re-teach: the most common wrong answers</h2>")
-    judged = ~answers.message.astype(str).str.startswith("not graded:")  # a broken file is no misconception
-    wrong = answers[answers.verdict.isin(["incorrect", "error", "timeout"]) & judged]
+    judged = _judged(answers)
+    wrong = judged[judged.verdict.isin(["incorrect", "error", "timeout"])]
     if wrong.empty:
         parts.append("<p>No wrong answers.</p>")
-    for question, group in wrong.groupby("question", sort=True):
+    for label in sorted(set(wrong.label), key=_order):
+        group = wrong[wrong.label == label]
         counts = Counter(group["message"]).most_common(TOP_MESSAGES)
         parts.append(
-            f"<h3>{esc(question)}: {len(group)} wrong</h3><table><tr><th>students</th><th>the check said</th></tr>"
+            f"<h3>{esc(label)}: {len(group)} wrong</h3><table><tr><th>students</th><th>the check said</th></tr>"
         )
         parts += [f"<tr><td>{n}</td><td>{esc(message)}</td></tr>" for message, n in counts]
         parts.append("</table>")
