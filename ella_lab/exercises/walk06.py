@@ -24,8 +24,8 @@ class FetchAll(Question):
     )
     stub = """
         def fetch_all(fetch, requests, workers):
-            # YOUR CODE HERE (about 9 lines): submit every request, then collect with as_completed,
-            # a try around each future.result(); return {request: answer or exception}.
+            # YOUR CODE HERE (about 9 lines): in a `with ThreadPoolExecutor(...)` block, submit every request,
+            # then collect with as_completed, a try around each future.result(); return {request: answer or exception}.
             raise NotImplementedError
     """
     solution_text = """
