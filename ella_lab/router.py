@@ -191,11 +191,7 @@ class Router:
                 name=f"ella-worker-{index}",
                 daemon=True,
             )
-            if index < len(threads):
-                threads[index] = thread
-            else:
-                threads.append(thread)
-            thread.start()
+            _list_then_start(threads, index, thread)
 
         def replace(index: int) -> None:  # the watchdog, under deadlines.lock
             start_worker(index)
@@ -276,6 +272,19 @@ class Router:
         )
 
 
+def _list_then_start(threads: list, index: int, thread: threading.Thread) -> None:
+    """Put ``thread`` at ``threads[index]`` (in place of a stuck worker, or appended), then start it.
+
+    In that order: ``start()`` waits for the new thread, so a Ctrl-C can land in it with the thread already
+    running, and a watchdog can time out its first call at once; both must find it listed.
+    """
+    if index < len(threads):
+        threads[index] = thread
+    else:
+        threads.append(thread)
+    thread.start()
+
+
 class _Service:
     """The long-lived workers behind ``submit()``: queue, threads, bounded-queue count, closed flag, one lock.
 
@@ -341,11 +350,7 @@ class _Service:
 
     def _start_inline(self, index: int) -> None:
         thread = threading.Thread(target=self._serve_inline, args=(index,), name=f"ella-worker-{index}", daemon=True)
-        if index < len(self.threads):
-            self.threads[index] = thread
-        else:
-            self.threads.append(thread)
-        thread.start()
+        _list_then_start(self.threads, index, thread)
 
     def _replace(self, index: int) -> None:  # the watchdog, under deadlines.lock
         self._start_inline(index)
