@@ -126,12 +126,18 @@ def test_submit_failures_are_outcomes_not_exceptions():
     assert not outcome.ok and isinstance(outcome.error, ZeroDivisionError)
 
 
+def _new_workers(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Router workers alive now that were not before: another test's abandoned worker is not ours to count."""
+    return [t for t in threading.enumerate() if t.name.startswith("ella-worker") and t.is_alive() and t not in before]
+
+
 def test_close_serves_what_is_queued_then_stops_every_worker():
+    before = set(threading.enumerate())
     router = Router(SimulatedSource("s", latency=0.005), workers=2)
     futures = [router.submit(i) for i in range(10)]
     assert router.close(timeout=5) is True
     assert all(f.done() and f.result().ok for f in futures)
-    assert not [t for t in threading.enumerate() if t.name.startswith("ella-worker") and t.is_alive()]
+    assert not _new_workers(before)
     with pytest.raises(RuntimeError, match="closed"):
         router.submit(1)
     assert router.close() is True  # twice is fine
@@ -168,6 +174,7 @@ def test_max_pending_in_run_still_answers_everything():
 
 
 def test_keyboard_interrupt_during_run_leaves_no_worker_alive():
+    before = set(threading.enumerate())
     router = Router(SimulatedSource("s", latency=0.02), workers=4)
     timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))  # what Ctrl-C or Jupyter's stop button sends
     timer.start()
@@ -176,7 +183,7 @@ def test_keyboard_interrupt_during_run_leaves_no_worker_alive():
         router.run(range(1000))  # 5 s of work if not interrupted
     timer.join()
     assert time.perf_counter() - t < 2
-    assert not [t for t in threading.enumerate() if t.name.startswith("ella-worker") and t.is_alive()]
+    assert not _new_workers(before)
 
 
 @pytest.mark.parametrize(
