@@ -263,15 +263,16 @@ def _run_asyncio(router: Any, requests: Sequence[Any]) -> list[Outcome]:
             pool.shutdown(wait=True, cancel_futures=True)  # blocking calls in progress end; none start
 
     thread = threading.Thread(target=run_loop, name="ella-asyncio", daemon=True)
-    thread.start()
-    try:
+    try:  # start() inside: it waits for the new thread, and a Ctrl-C landing there must stop the loop too
+        thread.start()
         thread.join()
     except BaseException:  # Ctrl-C: cancel every coroutine, wait (bounded) for the loop to end
         running["stop"] = True
         if "loop" in running:
             with contextlib.suppress(RuntimeError):  # the loop has already closed
                 running["loop"].call_soon_threadsafe(running["task"].cancel)
-        _join_bounded(thread, 10.0)
+        if thread.ident is not None:  # it started
+            _join_bounded(thread, 10.0)
         raise
     if failure:
         raise failure[0]

@@ -492,3 +492,27 @@ def test_a_stuck_dask_run_is_an_error_not_a_hang(dask_client, monkeypatch):
 def _sleep_3s(request):
     time.sleep(3.0)
     return request
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_inside_the_asyncio_threads_start_stops_its_loop(tmp_path, monkeypatch):
+    """Thread.start() waits for the new thread: a Ctrl-C landing there (seen once under load, at 0.3 s) left
+    the loop thread serving the whole run after run() had raised (a source call after run() returned)."""
+    path = tmp_path / "calls"
+    real_start = threading.Thread.start
+
+    def start(thread):
+        real_start(thread)
+        if thread.name == "ella-asyncio":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Router(Counted(path, delay=0.01), workers=4, executor="asyncio").run(range(400))  # 1 s of work
+    finally:
+        monkeypatch.undo()
+    returned = time.time()
+    time.sleep(0.3)
+    after = [t for t in call_times(path) if t > returned]
+    assert not after, f"{len(after)} source calls after run() returned"
