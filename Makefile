@@ -56,7 +56,7 @@ unit: venv
 # A cell still running after 120 s (a whole notebook takes <= 30 s) is interrupted, which prints where it hung
 # and lets the next notebook start, instead of pytest-timeout's 300 s per cell with the kernel left busy.
 nbval: venv
-	$(PY) -m pytest --nbval --nbval-current-env --nbval-cell-timeout=120 --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
+	ELLA_LAB_CLAIMS=strict $(PY) -m pytest --nbval --nbval-current-env --nbval-cell-timeout=120 --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
 		--ignore=notebooks/exercises/student notebooks
 
 test: lint unit nbval

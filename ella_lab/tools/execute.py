@@ -7,6 +7,7 @@ python -m ella_lab.tools.execute notebooks/03-threaded-router.ipynb
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+", help="notebooks or folders")
     parser.add_argument("--timeout", type=int, default=300, help="seconds a cell may run")
     args = parser.parse_args(argv)
+    # Saved outputs come from a strict run: a measured claim that misses fails the run instead of saving a box.
+    os.environ["ELLA_LAB_CLAIMS"] = "strict"
     total = 0.0
     for path in notebooks(args.paths):
         elapsed = execute(path, timeout=args.timeout)

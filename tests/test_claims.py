@@ -1,0 +1,127 @@
+"""The claims API: exact bands, widening by measured noise only, a box for learners, a failure in strict mode."""
+
+import math
+
+import pytest
+
+from ella_lab import claims
+from ella_lab.claims import Claim, ClaimMissed, Noise, check, measure
+
+QUIET = Noise(1e-7, 5e-5, 1e-4, 2, 0.1, 1.0)
+BUSY = Noise(1e-7, 0.004, 0.010, 2, 3.5, 0.45)
+
+
+@pytest.fixture
+def learner(monkeypatch):
+    monkeypatch.delenv(claims.ENV, raising=False)
+    monkeypatch.setattr(claims, "calibrate", lambda fresh=False: QUIET)
+
+
+@pytest.fixture
+def strict_mode(monkeypatch):
+    monkeypatch.setenv(claims.ENV, "strict")
+    monkeypatch.setattr(claims, "calibrate", lambda fresh=False: QUIET)
+
+
+def test_a_claim_holds_inside_its_band_and_misses_outside():
+    c = Claim("takes 4 rounds", 0.041, low=0.04, high=0.06)
+    assert c.holds(QUIET)
+    assert not Claim("takes 4 rounds", 0.061, low=0.04, high=0.06).holds(QUIET)
+    assert not Claim("takes 4 rounds", 0.039, low=0.04, high=0.06).holds(QUIET)
+    assert not Claim("nan is no measurement", math.nan, low=0).holds(QUIET)
+    assert Claim("open above", 1e9, low=1, unit="").holds()
+
+
+def test_late_widens_the_upper_bound_by_exactly_the_measured_lateness():
+    c = Claim("4 rounds of 10 ms", 0.075, low=0.04, high=0.06, late=4)
+    assert c.allowed(BUSY) == (0.04, pytest.approx(0.06 + 4 * 0.010))
+    assert c.holds(BUSY) and not c.holds(QUIET)
+    assert c.allowed(None) == (0.04, 0.06)  # no noise measured: no widening
+    assert not Claim("lower bound is never widened", 0.039, low=0.04, high=0.06, late=4).holds(BUSY)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, text",
+    [
+        ({"says": "", "measured": 1, "low": 0}, ValueError, "says"),
+        ({"says": "x", "measured": "1", "low": 0}, TypeError, "measured"),
+        ({"says": "x", "measured": 1}, ValueError, "needs a bound"),
+        ({"says": "x", "measured": 1, "low": 2, "high": 1}, ValueError, "low must not exceed high"),
+        ({"says": "x", "measured": 1, "low": 0, "unit": "ms"}, ValueError, "unit"),
+        ({"says": "x", "measured": 1, "low": 0, "late": -1}, ValueError, "late"),
+        ({"says": "x", "measured": 1, "low": 0, "late": 1, "unit": "x"}, ValueError, "late widens a time"),
+        ({"says": "x", "measured": True, "low": 0}, TypeError, "measured"),
+        ({"says": "x", "measured": 1, "low": math.nan}, ValueError, "low"),
+    ],
+)
+def test_bad_claims_name_the_parameter(kwargs, error, text):
+    with pytest.raises(error, match=text):
+        Claim(**kwargs)
+
+
+def test_measure_returns_at_once_when_the_claims_hold(learner, capsys):
+    runs = []
+    got = measure(lambda: runs.append(1) or 0.05, lambda t: [Claim("50 ms", t, low=0.04, high=0.06)])
+    assert got == 0.05 and len(runs) == 1 and capsys.readouterr().out == ""
+
+
+def test_measure_measures_again_and_keeps_the_run_that_held(learner, capsys):
+    values = iter([0.5, 0.5, 0.05])
+    got = measure(lambda: next(values), lambda t: Claim("50 ms", t, low=0.04, high=0.06), tries=3)
+    assert got == 0.05 and capsys.readouterr().out == ""
+
+
+def test_a_learner_sees_a_box_and_the_cell_goes_on(learner, capsys):
+    runs = []
+    got = measure(lambda: runs.append(1) or 0.5, lambda t: [Claim("join() returns after 4 rounds", t, high=0.06)])
+    out = capsys.readouterr().out
+    assert got == 0.5 and len(runs) == 3
+    assert "join() returns after 4 rounds" in out and "measured 500 ms" in out and "at most 60.0 ms" in out
+    assert "measured 3 times" in out and "wakes late" in out and "What to try" in out
+
+
+def test_strict_mode_fails_the_cell_naming_the_claim_and_the_value(strict_mode):
+    with pytest.raises(ClaimMissed, match=r"ratio above 2: measured 1\.5x, expected at least 2x") as caught:
+        check(Claim("ratio above 2", 1.5, low=2, unit="x"))
+    assert isinstance(caught.value, AssertionError)
+    with pytest.raises(AssertionError, match="measured 3 times"):
+        measure(lambda: 1.0, lambda t: [Claim("fast", t, high=0.1)])
+
+
+def test_check_passes_quietly_and_reports_only_the_missed_claims(learner, capsys):
+    assert check(Claim("a", 1, low=0, unit=""), Claim("b", 2, high=3, unit=""))
+    assert capsys.readouterr().out == ""
+    assert not check(Claim("holds", 1, low=0, unit=""), Claim("misses", 5, high=3, unit=""))
+    out = capsys.readouterr().out
+    assert "misses" in out and "holds:" not in out
+
+
+def test_the_box_renders_as_html_with_the_claim_escaped():
+    box = claims.MissedClaims([Claim("a <b> & c", 0.2, high=0.1)], BUSY, 3)
+    page = box._repr_html_()
+    assert "a &lt;b&gt; &amp; c" in page and "200 ms" in page and "10.0 ms" in page
+
+
+def test_measure_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="tries"):
+        measure(lambda: 1, lambda r: [], tries=0)
+    with pytest.raises(TypeError, match="callables"):
+        measure(1, lambda r: [])
+    with pytest.raises(TypeError, match="Claim objects"):
+        check("not a claim")
+
+
+def test_calibration_measures_this_machine():
+    noise = claims.calibrate(fresh=True)
+    assert noise.timer_resolution_s > 0 and noise.cores >= 1
+    assert 0 <= noise.wake_late_p50_s <= noise.wake_late_p90_s < 5
+    assert 0 < noise.cpu_share <= 1
+    assert claims.calibrate() is noise  # kept for a while: claims do not re-measure it every time
+    assert len(noise.rows()) == 6 and "wakes late" in str(noise)
+
+
+def test_strict_is_switched_on_only_by_the_variable(monkeypatch):
+    monkeypatch.delenv(claims.ENV, raising=False)
+    assert not claims.strict()
+    monkeypatch.setenv(claims.ENV, "strict")
+    assert claims.strict()
