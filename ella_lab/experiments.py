@@ -73,14 +73,16 @@ def paced(router: Router, requests: Sequence[Any], rate: float, *, timeout: floa
     """Submit ``requests`` to ``router`` at a steady ``rate`` per second (an open-loop load), as
     clients would, rather than all at once; wait for every answer (at most ``timeout`` s each).
 
-    Uses the router's ``submit()`` workers and closes the router at the end.
+    Uses the router's ``submit()`` workers and closes the router at the end. The schedule starts once the
+    workers are up (request i is due ``i / rate`` s after that, which is the report's ``started_at``):
+    started before them, every request due while they came up would go out in one burst.
     """
     rate = check_real("rate", rate)
     if rate <= 0:
         raise ValueError(f"rate must be > 0, got {rate!r}")
     counted = collect_counters(router.source)
-    started = next_at = clock()
-    with router:
+    with router:  # starts the workers, and returns once each thread is running
+        started = next_at = clock()
         futures = []
         for request in requests:
             ahead = next_at - clock()
