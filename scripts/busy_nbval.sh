@@ -25,7 +25,7 @@ echo "busy core: pid $spinner spinning; $RUNS strict nbval runs over $NOTEBOOKS"
 for ((run = 1; run <= RUNS; run++)); do
     kill -0 "$spinner" 2>/dev/null || { echo "the busy-core process died" >&2; exit 1; }
     started=$(date +%s.%N)
-    "$PY" -m pytest -p no:cacheprovider -q --nbval --nbval-current-env --nbval-cell-timeout=120 \
+    ELLA_LAB_CLAIMS=strict "$PY" -m pytest -p no:cacheprovider -q --nbval --nbval-current-env --nbval-cell-timeout=120 \
         --nbval-sanitize-with notebooks/nbval_sanitize.cfg $NOTEBOOKS &  # unquoted: a glob
     nbval=$!
     wait "$nbval"
