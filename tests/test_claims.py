@@ -125,3 +125,44 @@ def test_strict_is_switched_on_only_by_the_variable(monkeypatch):
     assert not claims.strict()
     monkeypatch.setenv(claims.ENV, "strict")
     assert claims.strict()
+
+
+def _run_cells(sources, env_value):
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    saved = os.environ.pop(claims.ENV, None)
+    if env_value is not None:
+        os.environ[claims.ENV] = env_value
+    try:
+        NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    finally:
+        os.environ.pop(claims.ENV, None)
+        if saved is not None:
+            os.environ[claims.ENV] = saved
+    return nb
+
+
+MISSING = [
+    "from ella_lab.claims import Claim, measure",
+    "r = measure(lambda: 2.0, lambda t: [Claim('fast', t, high=1.0)])",
+    "print('went on', r)",
+]
+
+
+def test_in_a_kernel_a_learner_gets_a_styled_box_and_run_all_goes_on():
+    nb = _run_cells(MISSING, None)
+    outputs = [o for c in nb.cells for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    box = next(o for o in outputs if o.output_type == "display_data")
+    assert "Measured claim not met" in box.data["text/html"] and "fast: measured 2.00 s" in box.data["text/plain"]
+    assert nb.cells[2].outputs[0].text == "went on 2.0\n"
+
+
+def test_in_the_test_run_the_same_miss_fails_the_cell():
+    nb = _run_cells(MISSING, "strict")
+    errors = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    assert errors and errors[0].ename == "ClaimMissed" and "fast: measured 2.00 s" in errors[0].evalue
