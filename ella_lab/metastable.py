@@ -21,7 +21,7 @@ from .resilience import RetryBudget
 from .retry import Retry
 from .router import Router
 from .service import FlakyService, HttpSource
-from .sim import CONTROLS, MAX_ATTEMPTS, SimResult
+from .sim import CONTROLS, MAX_ATTEMPTS, SimResult, bin_count
 from .timing import clock
 
 __all__ = ["client_source", "run_loopback"]
@@ -103,7 +103,8 @@ def run_loopback(
             for timer in timers:
                 timer.cancel()
             server.slowdown = 1.0
-        side = server.timeline(start, start + duration, bin_s)
+        # the bins are counted once, from duration, for the clients' series and the server's alike
+        side = server.timeline(start, start + duration, bin_s, bins=bin_count(duration, bin_s))
     settings = {
         "rate": rate,
         "capacity": capacity,
@@ -123,7 +124,9 @@ def run_loopback(
 
 def _series(report: Report, start: float, duration: float, bin_s: float, settings: dict, side) -> SimResult:
     """Bin what the clients saw (answers, attempts sent, new requests) beside what the server saw (queue, late)."""
-    bins = math.ceil(duration / bin_s)
+    bins = bin_count(duration, bin_s)
+    if len(side) != bins:
+        raise RuntimeError(f"internal error: the server's timeline has {len(side)} bins, the clients' {bins}")
     good, sent, first = [0.0] * bins, [0.0] * bins, [0.0] * bins
     latency: list[list[float]] = [[] for _ in range(bins)]
 

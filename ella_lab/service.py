@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit
 
 from ._checks import check_int, check_real, check_seconds, check_timeout
 from ._draw import draw
+from .sim import MAX_BINS, bin_count
 from .sources import Source, SourceError, current_scope
 from .timing import clock, format_seconds
 
@@ -356,19 +357,25 @@ class FlakyService:
             self.busy -= 1
         self._events.append((clock(), f"queue {self.waiting}"))
 
-    def timeline(self, start: float, end: float, bin_s: float = 0.1):
+    def timeline(self, start: float, end: float, bin_s: float = 0.1, *, bins: int | None = None):
         """What the server did between ``start`` and ``end`` (``clock()`` times), in bins of ``bin_s`` seconds.
 
         A DataFrame, one row per bin: ``t`` (s since start), ``goodput`` and ``late`` (answers per second that
         reached a waiting client / came after its deadline), ``shed`` and ``dropped`` (per second), and
-        ``queue`` (the longest queue seen in the bin).
+        ``queue`` (the longest queue seen in the bin). ``bins`` fixes the number of rows, for a caller that
+        lays these series beside its own (``ella_lab.sim.bin_count`` counts them the same way).
         """
         import pandas as pd
 
         bin_s = check_real("bin_s", bin_s, maximum=3600.0)
+        check_real("start", start)
+        check_real("end", end)
         if bin_s <= 0 or end <= start:
             raise ValueError(f"need bin_s > 0 and end > start, got bin_s={bin_s!r}, start={start!r}, end={end!r}")
-        bins = math.ceil((end - start) / bin_s)
+        if bins is None:
+            bins = bin_count(end - start, bin_s)
+        elif check_int("bins", bins, minimum=1) > MAX_BINS:
+            raise ValueError(f"bins must be <= {MAX_BINS:,}, got {bins!r}")
         counts = {key: [0.0] * bins for key in ("good", "late", "shed", "dropped")}
         queue = [0] * bins
         with self._slots:

@@ -24,10 +24,29 @@ from ._checks import check_int, check_real
 from .overload import AIMD, ThrottleWindow
 from .resilience import RetryBudget
 
-__all__ = ["CONTROLS", "SimResult", "format_recovery", "phase_diagram", "recovery_time", "simulate"]
+__all__ = ["CONTROLS", "SimResult", "bin_count", "format_recovery", "phase_diagram", "recovery_time", "simulate"]
 
 CONTROLS = ("none", "budget", "throttle", "limit", "drop_expired")
 MAX_ATTEMPTS = 20  # tries per request; more is no retry policy, and would run for ever on immediate 503s
+MAX_BINS = 1_000_000  # per series: a million points is more than any plot shows, and a few MiB a series
+
+
+def bin_count(span: float, bin_s: float, *, name: str = "bin_s") -> int:
+    """How many bins of ``bin_s`` seconds cover ``span`` seconds: the one count every parallel series uses.
+
+    A span within a billionth of a whole number of bins is that number: ``(start + 8.0) - start`` can
+    come out a hair over 8 s when ``start + 8.0`` is rounded (a clock reading just under a power of
+    two), and that hair is no extra bin. More than ``MAX_BINS`` is refused, naming ``name``.
+    """
+    exact = span / bin_s
+    nearest = round(exact)
+    bins = nearest if abs(exact - nearest) <= 1e-9 * max(1.0, exact) else math.ceil(exact)
+    if bins > MAX_BINS:
+        raise ValueError(
+            f"{name}={bin_s!r} cuts {span:g} s into {exact:.3g} bins, more than {MAX_BINS:,}: "
+            f"use {name} >= {span / MAX_BINS:.3g}"
+        )
+    return max(1, bins)
 
 
 @dataclass
@@ -51,17 +70,19 @@ class SimResult:
         """The time series as a pandas DataFrame, one row per bin."""
         import pandas as pd
 
-        return pd.DataFrame(
-            {
-                "t": self.times,
-                "goodput": self.goodput,
-                "offered": self.offered,
-                "first_tries": self.first_tries,
-                "queue": self.queue,
-                "wasted": self.wasted,
-                "latency_p50": self.latency_p50,
-            }
-        )
+        series = {
+            "t": self.times,
+            "goodput": self.goodput,
+            "offered": self.offered,
+            "first_tries": self.first_tries,
+            "queue": self.queue,
+            "wasted": self.wasted,
+            "latency_p50": self.latency_p50,
+        }
+        lengths = {name: len(values) for name, values in series.items()}
+        if len(set(lengths.values())) > 1:  # a builder's bug: say which series, not pandas' "same length"
+            raise ValueError(f"the series of this SimResult have different lengths: {lengths}")
+        return pd.DataFrame(series)
 
 
 class _Attempt:
@@ -137,7 +158,7 @@ def simulate(
     inflight = 0
     drop_expired = control == "drop_expired"
 
-    bins = math.ceil(duration / bin_s)
+    bins = bin_count(duration, bin_s)
     good, sent, first, wasted = [0] * bins, [0] * bins, [0] * bins, [0] * bins
     queue_max: list[int] = [0] * bins  # the longest queue seen in each bin, as FlakyService.timeline() reports
     lat: list[list[float]] = [[] for _ in range(bins)]
