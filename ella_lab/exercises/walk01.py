@@ -1,8 +1,8 @@
 """The "Your turn" exercises of notebook 01, the mission: ``from ella_lab.exercises import walk01 as ex``.
 
 q1 predicts a makespan before it is measured; q2 hands requests to a router with ``submit()`` and
-collects the answers from their futures. ``Prediction`` (a number checked against a model *and* a
-measurement) is shared by the walkthrough's other exercise modules.
+collects the answers from their futures, waiting at most 5 s for each. ``Prediction`` (a number checked
+against a model *and* a measurement) is shared by the walkthrough's other exercise modules.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from ..outcome import Outcome
 from ..router import Router
-from ..timing import format_seconds
+from ..timing import clock, format_seconds
 from ._core import BLANK, Incorrect, Question, as_real, call_bounded
 
 __all__ = ["BLANK", "Prediction", "____", "q1", "q2", "q3"]
@@ -103,8 +103,15 @@ class Rendezvous:
 
     name = "rendezvous"
 
-    def __init__(self, n: int, parties: int, patience: float = 0.3, step: float = 0.004):
-        self.n, self.parties, self.patience, self.step = n, parties, patience, step
+    def __init__(
+        self,
+        n: int,
+        parties: int,
+        patience: float = 0.3,
+        step: float = 0.004,
+        hold: Callable[[Any], None] | None = None,
+    ):
+        self.n, self.parties, self.patience, self.step, self.hold = n, parties, patience, step, hold
         self.calls: list[tuple[Any, str]] = []
         self.in_flight = self.max_in_flight = 0
         self._lock = threading.Condition()
@@ -116,6 +123,8 @@ class Rendezvous:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self._lock.notify_all()
             self._lock.wait_for(lambda: self.in_flight >= self.parties, timeout=self.patience)
+        if self.hold is not None:
+            self.hold(request)
         index = int(str(request).rsplit("-", 1)[-1])
         time.sleep(self.step * (self.n - index))  # the first submitted answers last
         with self._lock:
@@ -128,6 +137,7 @@ class CollectAnswers(Question):
     expects = "a function submit_all(router, requests)"
     REQUESTS = tuple(f"DataRequest-{i}" for i in range(12))  # from 10 on, names sort out of order
     WORKERS = 3
+    LIMIT = 5.0  # seconds the task allows for each answer
     HIDDEN = ((tuple(f"Order-{i}" for i in range(15)), 4), (tuple(f"Query-{i}" for i in range(11)), 2))
     hints = (
         "router.submit(request) returns a Future at once; future.result(timeout=...) waits for its Outcome.",
@@ -153,15 +163,18 @@ class CollectAnswers(Question):
     def _run(self, submit_all: Any, requests: tuple[str, ...], workers: int) -> str:
         if not callable(submit_all):
             raise Incorrect(f"expected a function submit_all(router, requests), got {submit_all!r}")
-        source = Rendezvous(len(requests), workers, patience=0.2)
         submitted: list[Any] = []
-        router = _CountingRouter(source, workers, submitted)
+        source = Rendezvous(len(requests), workers, patience=0.2)
+        router = _CountingRouter(source, workers, submitted, first=requests[0])
+        source.hold = router.hold
         router.__enter__()  # start its workers, as `with Router(...) as router:` does
         try:
             got = call_bounded(submit_all, router, list(requests), timeout=5.0, what="submit_all")
         finally:
+            router.release.set()
             router.close(cancel_pending=True, timeout=2.0)
-        return self._judge_answers(got, source, submitted, requests, workers)
+        self._judge_answers(got, source, submitted, requests, workers)
+        return self._judge_waits(router.waits, len(requests), workers, source.max_in_flight)
 
     def _judge_answers(
         self, got: Any, source: Rendezvous, submitted: list[Any], requests: tuple[str, ...], workers: int
@@ -209,19 +222,76 @@ class CollectAnswers(Question):
                 f"at most {source.max_in_flight} requests ran at once on {workers} workers: you waited for some "
                 "answers before submitting the rest (in batches?). Submit all of them first, then wait."
             )
-        return f"{n} requests on {workers} workers, {source.max_in_flight} in flight at once, every answer in order."
+        return ""
+
+    def _judge_waits(self, waits: list[Any], n: int, workers: int, in_flight: int) -> str:
+        """Every wait for an answer not there yet allowed at most ``LIMIT`` seconds, as the task says."""
+        for timeout in waits:
+            if timeout is None:
+                raise Incorrect(
+                    "future.result() with no timeout waits for ever if an answer never comes; the task says "
+                    f"to wait at most {self.LIMIT:g} s for each: future.result(timeout={self.LIMIT:g})."
+                )
+            if isinstance(timeout, int | float) and timeout > self.LIMIT:
+                raise Incorrect(
+                    f"future.result(timeout={timeout:g}) may wait {timeout:g} s for one answer; the task says at "
+                    f"most {self.LIMIT:g} s for each: timeout={self.LIMIT:g}."
+                )
+        return f"{n} requests on {workers} workers, {in_flight} in flight at once, every answer in order."
+
+
+class _WatchedFuture(Future):
+    """A router's ``Future`` that notes how long a caller allows for its answer, when the answer is not there yet."""
+
+    watch: _CountingRouter
+
+    def result(self, timeout: float | None = None) -> Any:
+        if not self.done():
+            self.watch.waited(self, timeout)
+        return super().result(timeout)
 
 
 class _CountingRouter(Router):
-    """A router that remembers what was submitted to it."""
+    """A router that remembers what was submitted to it, and every wait on an answer that was not there yet.
 
-    def __init__(self, source: Callable, workers: int, submitted: list[Any]):
+    The first request's answer is held back until the caller waits for it (``future.result``, or
+    ``concurrent.futures.wait``/``as_completed``), until ``release`` is set, or ``HOLD`` seconds pass: so a
+    wait with no time limit meets an answer that is not there yet, every run, however fast the machine.
+    """
+
+    HOLD = 3.0
+
+    def __init__(self, source: Callable, workers: int, submitted: list[Any], *, first: Any):
         super().__init__(source, workers=workers)
-        self._submitted = submitted
+        self._submitted, self._first = submitted, first
+        self._futures: dict[Any, Future] = {}
+        self.waits: list[Any] = []  # the timeout of each wait on an answer not there yet
+        self.release = threading.Event()
+        self._waited_first = threading.Event()
 
     def submit(self, request: Any, *, timeout: float | None = None) -> Future:
         self._submitted.append(request)
-        return super().submit(request, timeout=timeout)
+        future = super().submit(request, timeout=timeout)
+        future.__class__ = _WatchedFuture  # the same object, its result() watched
+        future.watch = self  # type: ignore[attr-defined]
+        self._futures.setdefault(request, future)
+        return future
+
+    def waited(self, future: Future, timeout: Any) -> None:
+        self.waits.append(timeout)
+        if future is self._futures.get(self._first):
+            self._waited_first.set()
+
+    def hold(self, request: Any) -> None:
+        """In the source, before answering: hold the first request back until someone waits for its answer."""
+        if request != self._first:
+            return
+        deadline = clock() + self.HOLD
+        while clock() < deadline and not self.release.is_set():
+            future = self._futures.get(request)
+            if self._waited_first.is_set() or getattr(future, "_waiters", None):  # result(), or wait/as_completed
+                return
+            self._waited_first.wait(0.002)
 
 
 class FailureCountPrediction(Question):

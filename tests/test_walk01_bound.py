@@ -1,0 +1,95 @@
+"""Notebook 01 q2 (submit_all) checks the bound its task states: wait at most 5 s for each answer.
+
+The check holds the first answer back until the caller waits for it, so an answer that waits with no time limit
+meets an answer that is not there yet on every run, however fast or slow the machine.
+"""
+
+import threading
+import time
+from concurrent.futures import as_completed, wait
+
+import pytest
+from waiting import wait_until
+
+from ella_lab.exercises import walk01
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def no_timeout(router, requests):
+    futures = [router.submit(r) for r in requests]
+    return [f.result() for f in futures]
+
+
+def slow_caller_no_timeout(router, requests):  # a busy machine: the caller gets to its first wait late
+    futures = [router.submit(r) for r in requests]
+    time.sleep(0.3)
+    return [f.result() for f in futures]
+
+
+def a_minute(router, requests):
+    futures = [router.submit(r) for r in requests]
+    return [f.result(timeout=60) for f in futures]
+
+
+def positional_bound(router, requests):
+    futures = [router.submit(r) for r in requests]
+    return [f.result(5) for f in futures]
+
+
+def wait_then_collect(router, requests):
+    futures = [router.submit(r) for r in requests]
+    wait(futures, timeout=5)
+    return [f.result() for f in futures]  # every one is done: no wait here
+
+
+def as_completed_then_reorder(router, requests):
+    futures = [router.submit(r) for r in requests]
+    answers = {f: f.result() for f in as_completed(futures, timeout=5 * len(futures))}
+    return [answers[f] for f in futures]
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (no_timeout, "with no timeout waits for ever"),
+        (slow_caller_no_timeout, "with no timeout waits for ever"),
+        (a_minute, "may wait 60 s for one answer"),
+    ],
+    ids=["no timeout", "no timeout, called late", "60 s"],
+)
+def test_a_wait_without_the_5_s_bound_is_rejected_both_ways(answer, words):
+    result = walk01.q2.check(answer)
+    assert result.status == "incorrect" and words in result.message, result.message
+    hidden = walk01.q2.hidden_check(answer)
+    assert hidden.status == "incorrect" and words in hidden.message, hidden.message
+
+
+@pytest.mark.parametrize("answer", [positional_bound, wait_then_collect, as_completed_then_reorder])
+def test_bounded_waits_written_other_ways_pass(answer):
+    assert walk01.q2.check(answer), walk01.q2.check(answer).message
+    assert walk01.q2.hidden_check(answer), walk01.q2.hidden_check(answer).message
+
+
+def test_the_held_answer_is_released_when_the_answer_returns_without_waiting(monkeypatch):
+    # a wrong answer returns its futures and never waits: the held worker must go when the check ends,
+    # not at the end of its patience (made a minute here, so that only the release can end it)
+    monkeypatch.setattr(walk01._CountingRouter, "HOLD", 60.0)
+    before = set(threading.enumerate())
+    result = walk01.q2.check(lambda router, requests: [router.submit(r) for r in requests])
+    assert result.status == "incorrect" and "Future objects" in result.message
+    workers = [t for t in threading.enumerate() if t not in before and t.name.startswith("ella-worker")]
+    assert wait_until(lambda: not any(t.is_alive() for t in workers), timeout=10), workers
+
+
+def test_every_wait_is_noted_with_its_timeout():
+    seen = []
+
+    def answer(router, requests):
+        futures = [router.submit(r) for r in requests]
+        answers = [f.result(timeout=5) for f in futures]
+        seen.extend(router.waits)
+        return answers
+
+    assert walk01.q2.check(answer)
+    assert seen and all(t == 5 for t in seen), seen  # the first answer was held: at least that wait is noted
