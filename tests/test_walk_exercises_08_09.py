@@ -566,9 +566,10 @@ def test_w09_q2_the_reference_closes_the_error_response_and_the_default_timeout_
         (lambda url, timeout: None, "fetch returned None"),
         ("fetch", "expected a function"),
         (hangs, "may still be running"),
-        # the time is measured: a loaded machine adds to it (0.06 s was seen for the 0.05 s answer)
-        (fixed_timeout(0.5), re.compile(r"with timeout=0\.1 ended after 0\.[5-9]\d* s")),
-        (fixed_timeout(0.05), re.compile(r"with timeout=0\.1 ended after 0\.0\d+ s, before the timeout")),
+        # the message quotes a measured time: expect the bug it names, never the number (a loaded machine adds to
+        # it, and may even make the 0.05 s answer miss only the 0.4 s timeout)
+        (fixed_timeout(0.5), re.compile(r"with timeout=0\.1 ended after [\d.]+ s, long after the timeout")),
+        (fixed_timeout(0.05), re.compile(r"with timeout=0\.[14] ended after [\d.]+ s, before the timeout")),
         (fixed_timeout(10), "the timeout was not used"),
         (three_times_the_timeout, "long after the timeout"),
         (sets_the_default_timeout, "fetch called socket.setdefaulttimeout(0.3)"),

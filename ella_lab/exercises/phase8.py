@@ -263,6 +263,12 @@ class AsyncFetchAll(Question):
                 f"at most {meeting.peak} fetch(es) ran at once with limit={limit}: start them together (gather), "
                 "do not await each one before starting the next."
             )
+        cut = next((i for i, a in enumerate(answers) if isinstance(a, TimeoutError)), None)
+        if cut is not None:  # fetch never times out: whichever call the timer cut, the bug is the same
+            raise Incorrect(
+                f"the answer for {requests[cut]} is {answers[cut]!r}, but fetch never times out: a timeout of your own "
+                "cut it off. Await fetch(request) as it is; setting a time limit is the caller's choice."
+            )
         expected: list[Any] = [f"Result for {r}" for r in requests]
         index = requests.index(failing)
         failure = answers[index]
