@@ -12,6 +12,7 @@ import pytest
 
 from ella_lab.exercises import walk07
 from ella_lab.resilience import CircuitOpenError
+from ella_lab.sources import SourceError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -99,16 +100,25 @@ class Starter:
 
 
 class TableDriven(Starter):
-    """A correct answer written differently: the time of the next trial instead of opened_at, a flag."""
+    """A correct answer written differently: the time of the next trial instead of opened_at, a flag, and a
+    lock taken with acquire/release around the transition to half-open only."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.guard = threading.Lock()
 
     def call(self, fetch, request):
-        if self.state == "open":
-            if self.clock() < self.opened_at + self.reset_after:
-                raise CircuitOpenError("open")
-            self.state = "half-open"
-        elif self.state == "half-open":
-            raise CircuitOpenError("a trial is running")
-        was_trial = self.state == "half-open"
+        self.guard.acquire()
+        try:
+            if self.state == "open":
+                if self.clock() < self.opened_at + self.reset_after:
+                    raise CircuitOpenError("open")
+                self.state = "half-open"
+            elif self.state == "half-open":
+                raise CircuitOpenError("a trial is running")
+            was_trial = self.state == "half-open"
+        finally:
+            self.guard.release()
         opened_before = self.opened_at  # a late answer: the circuit opened (again) while this call ran
         try:
             answer = fetch(request)
@@ -150,6 +160,54 @@ class GuardedState(Starter):
             if trial or self.state == "closed":
                 self.state, self.in_a_row = "closed", 0
         return value
+
+
+class NoLock(Starter):
+    """The old model answer: right on one thread, but 8 threads released at half-open all become the trial."""
+
+    def call(self, fetch, request):
+        trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            if trial:
+                self.state, self.opened_at = "open", self.clock()
+            elif self.state == "closed":
+                self.in_a_row += 1
+                if self.in_a_row >= self.failures:
+                    self.state, self.opened_at = "open", self.clock()
+            raise
+        if trial or self.state == "closed":
+            self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class NewLockPerCall(NoLock):
+    """A lock made inside call(): every caller has its own, so it guards nothing."""
+
+    def call(self, fetch, request):
+        with threading.Lock():
+            return super().call(fetch, request)
+
+
+class UnusedLock(NoLock):
+    """A lock made in __init__ but taken only when a failure is counted: the transition to half-open is bare."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = threading.Lock()
+
+    def call(self, fetch, request):
+        try:
+            return super().call(fetch, request)
+        except SourceError:
+            with self.lock:
+                pass
+            raise
 
 
 class NeverHalfOpens(Starter):
@@ -513,6 +571,9 @@ def test_breaker_hidden_scripts_differ_from_the_visible_ones():
         (RLockAroundFetch, "a call from another thread waited for it"),
         (WallClockNow, "read the wall clock (time.time())"),
         (BoundMonotonic, "from time import monotonic"),
+        (NoLock, "8 threads released together when the circuit could half-open sent 8 trial calls"),
+        (NewLockPerCall, "sent 8 trial calls"),
+        (UnusedLock, "sent 8 trial calls"),
     ],
 )
 @BOTH

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..outcome import Report
-from ._core import BLANK, Incorrect, NotAttempted, Question
+from ._core import BLANK, Incorrect, NotAttempted, Question, same
 from ._walk import Meeting, Prediction, Probe, answer_of
 
 __all__ = ["BLANK", "____", "q1", "q2", "q3"]
@@ -104,12 +104,12 @@ class Main(Question):
         if not isinstance(report, Report):
             raise Incorrect(f"main should return the Report of Router(...).run(requests), got {type(report).__name__}.")
         got = [o.request for o in report]
-        if got != list(requests) and sorted(got) == sorted(requests):
+        if not same(got, list(requests)) and same(sorted(map(str, got)), sorted(requests)):
             raise Incorrect(
                 "the Report holds every request, but not in the order given: route the requests as they come "
                 "(Router.run keeps their order), without sorting or reordering them."
             )
-        if got != list(requests):
+        if not same(got, list(requests)):
             raise Incorrect("the Report does not hold one outcome per request, in order: run every request once.")
         if not primary.calls and backup.calls:
             raise Incorrect(
@@ -135,8 +135,8 @@ class Main(Question):
                 f"the primary was asked {primary.count(twice[0])} times for {twice[0]}: route each request once."
             )
         expected = {r: None if r in backup_down else "backup" if r in primary_down else "primary" for r in requests}
-        if served != expected:
-            wrong = next(r for r in requests if served[r] != expected[r])
+        if not same(served, expected):
+            wrong = next(r for r in requests if not same(served.get(r), expected[r]))
             raise Incorrect(f"{wrong} was served by {served[wrong]!r}; expected {expected[wrong]!r}.")
         caller = {threading.current_thread().name, "ella-exercise"}
         if primary.threads <= caller:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..resilience import CircuitOpenError
 from ..sources import SourceError
-from ._core import BLANK, Incorrect, Question, as_real, call_bounded
+from ._core import BLANK, RUNAWAY, Incorrect, Question, Rendezvous, as_real, call_bounded, same
 
 __all__ = ["BLANK", "____", "breaker", "hedge", "storm"]
 
@@ -295,6 +295,18 @@ class FakeClock:
         return self.now
 
 
+class _MeetingClock(FakeClock):
+    """A fake clock that, once given a ``meeting``, makes every read wait there: callers read it together."""
+
+    meeting: Rendezvous | None = None
+
+    def __call__(self) -> float:
+        if self.meeting is not None:
+            self.meeting.enter()
+            self.meeting.leave()
+        return self.now
+
+
 @contextmanager
 def _watch_wall_clock(reads: list[str], owners: set[int]):
     """Record the reads of time.time / monotonic / perf_counter made by the threads in ``owners``."""
@@ -334,6 +346,9 @@ class BreakerMachine(Question):
         "in_a_row reaches failures; then `raise`.",
         'On success: if this was the trial or the circuit is still closed, state = "closed" and in_a_row = 0 (a '
         "late answer, to a call let through before the circuit opened, changes nothing); return the value.",
+        "Calls come from many threads: make a threading.Lock in __init__ and hold it while you read and change "
+        "the state (`with self.lock:`), so that two threads cannot both see 'open' and both become the trial; "
+        "release it before fetch(request) runs.",
     )
     stub = '''
         class Breaker:
@@ -349,31 +364,37 @@ class BreakerMachine(Question):
                 raise NotImplementedError
     '''
     solution_text = """
+        import threading
+
         class Breaker:
             def __init__(self, failures, reset_after, clock):
                 self.failures, self.reset_after, self.clock = failures, reset_after, clock
                 self.state = "closed"  # "closed", "open" or "half-open"
                 self.in_a_row = 0  # failures in a row while closed
                 self.opened_at = None  # self.clock() when the circuit last opened
+                self.lock = threading.Lock()  # guards the state, never the call
 
             def call(self, fetch, request):
-                trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
-                if trial:
-                    self.state = "half-open"  # this call is the one trial; others are refused meanwhile
-                elif self.state != "closed":
-                    raise CircuitOpenError(f"circuit {self.state}: {request!r} not sent")
-                try:
-                    value = fetch(request)
-                except Exception:
+                with self.lock:  # check and change the state in one step: one trial, whatever the threads
+                    trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
                     if trial:
-                        self.state, self.opened_at = "open", self.clock()
-                    elif self.state == "closed":  # a late failure, once the circuit opened, changes nothing
-                        self.in_a_row += 1
-                        if self.in_a_row >= self.failures:
+                        self.state = "half-open"  # this call is the one trial; others are refused meanwhile
+                    elif self.state != "closed":
+                        raise CircuitOpenError(f"circuit {self.state}: {request!r} not sent")
+                try:
+                    value = fetch(request)  # no lock held: other calls are refused (or pass) meanwhile
+                except Exception:
+                    with self.lock:
+                        if trial:
                             self.state, self.opened_at = "open", self.clock()
+                        elif self.state == "closed":  # a late failure, once the circuit opened, changes nothing
+                            self.in_a_row += 1
+                            if self.in_a_row >= self.failures:
+                                self.state, self.opened_at = "open", self.clock()
                     raise
-                if trial or self.state == "closed":  # a late success must not close an open circuit
-                    self.state, self.in_a_row = "closed", 0
+                with self.lock:
+                    if trial or self.state == "closed":  # a late success must not close an open circuit
+                        self.state, self.in_a_row = "closed", 0
                 return value
     """
 
@@ -404,11 +425,94 @@ class BreakerMachine(Question):
                 raise
             if verdict is not None:
                 raise Incorrect(verdict)
+        self._together(breaker_class, scripts[0])
         return (
             "closed, open after failures in a row, refused without reaching the source, one trial after "
-            "reset_after (other calls, from any thread, refused meanwhile), reopened by a failed trial and closed "
-            "by a good one, deaf to late answers, all on the clock it was given."
+            "reset_after (other calls, from any thread, refused meanwhile, even released all at once), reopened by "
+            "a failed trial and closed by a good one, deaf to late answers, all on the clock it was given."
         )
+
+    THREADS = 8  # released together at half-open
+
+    def _together(self, breaker_class: Any, script: _Script) -> None:
+        """Release ``THREADS`` callers at once when the circuit may half-open: exactly one may reach the source.
+
+        Instrumented, not timed: the clock the breaker reads is a rendezvous, so that every caller that reads
+        the time before another has changed the state waits there for all the others. Unguarded, all of them
+        read "open", then all become the trial; a lock around the check-and-set lets one caller in at a time,
+        the rendezvous is never met, and the first caller goes on after ``wait`` (0.3 s), once.
+        """
+        clock = _MeetingClock()
+        breaker = breaker_class(script.failures, script.reset_after, clock)
+
+        def fail(request: Any) -> str:
+            raise SourceError(f"scripted failure of {request}")
+
+        for k in range(script.failures):  # open the circuit at t = 0, one thread
+            result, value = self._attempt(breaker, fail, f"failing {k}")
+            if result != ERROR:  # pragma: no cover - the scripts checked this already
+                raise Incorrect(f"a failing call through a closed breaker {result}: {value!r}")
+        clock.now = script.reset_after + 1.0
+        clock.meeting = Rendezvous(self.THREADS, wait=0.3)  # from now on, each read of the clock waits there
+        lock = threading.Condition()
+        state = {"inside": 0, "done": 0, "reached": 0, "peak": 0}
+
+        def fetch(request: Any) -> str:
+            with lock:
+                state["reached"] += 1
+                state["inside"] += 1
+                state["peak"] = max(state["peak"], state["inside"])
+                lock.notify_all()
+                # hold the trial until every other caller has been answered (or is in here too): bounded
+                lock.wait_for(lambda: state["done"] + state["inside"] >= self.THREADS, timeout=1.0)
+                state["inside"] -= 1
+            return f"answer to {request}"
+
+        results: list[str] = []
+        start = threading.Barrier(self.THREADS)
+
+        def caller(i: int) -> None:
+            try:
+                start.wait(2.0)
+                results.append(self._attempt(breaker, fetch, f"request {i}")[0])
+            except BaseException as exc:  # reported as what the call did, never raised in a thread
+                results.append("raised " + repr(exc))
+            finally:
+                with lock:
+                    state["done"] += 1
+                    lock.notify_all()
+
+        threads = [
+            threading.Thread(target=caller, args=(i,), name=f"breaker-check-{i}", daemon=True)
+            for i in range(self.THREADS)
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.perf_counter() + 4.0
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.perf_counter()))
+        n = self.THREADS
+        if state["reached"] > 1 and state["peak"] > 1:
+            raise Incorrect(
+                f"{n} threads released together when the circuit could half-open sent {state['reached']} trial calls "
+                f"to the source (up to {state['peak']} at once): each read 'open' before any changed the state. Make "
+                "the check and the change of state one step: hold a threading.Lock (made in __init__) while you "
+                "read and set self.state, and release it before fetch runs."
+            )
+        if state["reached"] > 1:
+            raise Incorrect(
+                f"{n} threads released together when the circuit could half-open: {state['reached']} calls reached "
+                "the source, one after the other, because the others waited for the trial instead of being "
+                "refused: never hold a lock while fetch runs; guard only the state."
+            )
+        if state["reached"] == 0 or results.count(REFUSED) != n - 1:
+            others = sorted(set(results) - {OK, REFUSED}) or results
+            raise Incorrect(
+                f"{n} threads released together when the circuit could half-open: one trial should reach the source "
+                f"and the other {n - 1} be refused with CircuitOpenError; yours: {others[0] if others else 'nothing'}"
+                f" ({results.count(REFUSED)} refused, {state['reached']} reached the source)."
+                + (f" {RUNAWAY}" if any(t.is_alive() for t in threads) else "")
+            )
 
     def _run(self, breaker_class: Any, script: _Script, reads: list[str], progress: dict) -> str | None:
         """Play one script; return what went wrong first (None: all well)."""
@@ -481,7 +585,7 @@ class BreakerMachine(Question):
         if late:
             state = getattr(breaker, "state", None)
             others = f"{script.failures} other call{'s' if script.failures != 1 else ''}"
-            if inside.get("state") == "open" and state != "open":
+            if same(inside.get("state"), "open") and not same(state, "open"):
                 raise _Verdict(
                     f"the call at {at:g} s was let through while closed, and answered after {others} had failed and "
                     f"opened the circuit; its late success set the state to {state!r}. Only the "
@@ -489,7 +593,7 @@ class BreakerMachine(Question):
                     "late answer (as the library's CircuitBreaker does)."
                 )
         if trial:
-            if inside.get("state") != "half-open":
+            if not same(inside.get("state"), "half-open"):
                 raise _Verdict(
                     f"during the trial call at {at:g} s, self.state should be 'half-open'; "
                     f"it was {inside.get('state')!r}."
@@ -516,7 +620,7 @@ class BreakerMachine(Question):
                     f"while the trial ran, a second call was not refused with CircuitOpenError ({nested_result})."
                 )
         state = getattr(breaker, "state", None)
-        if state != state_after:
+        if not same(state, state_after):
             states.append(f"after the call at {at:g} s, self.state should be {state_after!r}; yours was {state!r}.")
         progress["seen"][number] = state
 

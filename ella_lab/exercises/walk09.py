@@ -15,7 +15,7 @@ import urllib.request
 from typing import Any
 
 from ..service import FlakyService
-from ._core import BLANK, Incorrect, NotAttempted, Question
+from ._core import BLANK, Incorrect, NotAttempted, Question, same
 from ._predict import PredictQuestion, near
 
 __all__ = ["BLANK", "____", "q1", "q2"]
@@ -199,7 +199,7 @@ class UrllibFetch(Question):
                 "the response was left open, its body not read to the end: open it with `with ... as response:` "
                 "so its connection is closed even when reading fails, and return response.read().decode()."
             )
-        if value != expected:
+        if not same(value, expected):
             raise Incorrect(f"on a good answer fetch returned {value!r}; expected the body, {expected!r}.")
 
     def _expect_connection_error(self, fetch: Any, url: str, what: str, must_name: str | None = None) -> None:
