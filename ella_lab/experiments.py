@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
@@ -69,19 +69,32 @@ def run_once(
     return router.run(request_ids(requests))
 
 
-def paced(router: Router, requests: Sequence[Any], rate: float, *, timeout: float = 60.0) -> Report:
+def paced(
+    router: Router,
+    requests: Sequence[Any],
+    rate: float,
+    *,
+    timeout: float = 60.0,
+    on_start: Callable[[], Any] | None = None,
+) -> Report:
     """Submit ``requests`` to ``router`` at a steady ``rate`` per second (an open-loop load), as
     clients would, rather than all at once; wait for every answer (at most ``timeout`` s each).
 
     Uses the router's ``submit()`` workers and closes the router at the end. The schedule starts once the
     workers are up (request i is due ``i / rate`` s after that, which is the report's ``started_at``):
-    started before them, every request due while they came up would go out in one burst.
+    started before them, every request due while they came up would go out in one burst. ``on_start()``,
+    if given, is called at that moment, before the first request: to start a scripted event's clock
+    (an outage, a timer) with the clients rather than with the threads.
     """
     rate = check_real("rate", rate)
     if rate <= 0:
         raise ValueError(f"rate must be > 0, got {rate!r}")
+    if on_start is not None and not callable(on_start):
+        raise TypeError(f"on_start must be a callable or None, got {on_start!r}")
     counted = collect_counters(router.source)
     with router:  # starts the workers, and returns once each thread is running
+        if on_start is not None:
+            on_start()
         started = next_at = clock()
         futures = []
         for request in requests:

@@ -80,3 +80,16 @@ def test_paced_keeps_the_schedule_when_sends_run_late(virtual):
     assert router.sent_at[:4] == pytest.approx(due[:4])
     assert router.sent_at[4:9] == pytest.approx([due[3] + 5 / RATE] * 5)  # the late ones go at once ...
     assert router.sent_at[9] == pytest.approx(due[9])  # ... and the schedule holds
+
+
+def test_on_start_runs_once_the_workers_are_up_and_before_the_first_request(virtual):
+    router = SlowStart(virtual, workers=2)
+    seen = []
+    report = paced(router, request_ids(5), rate=RATE, on_start=lambda: seen.append((virtual.now, len(router.sent_at))))
+    assert seen == [(router.up_at, 0)]  # once, when the workers were up, nothing sent yet
+    assert report.started_at == router.up_at
+
+
+def test_on_start_must_be_callable():
+    with pytest.raises(TypeError, match="on_start must be a callable"):
+        paced(Router(str), [1], rate=10, on_start="now")
