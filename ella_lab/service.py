@@ -90,8 +90,11 @@ class FlakyService:
     Of the calls, a seeded ``failure_rate`` get HTTP 500 or 503, ``drop_rate`` have their connection
     closed without an answer, and ``stall_rate`` get no answer for ``stall`` seconds; the rest answer
     200 after ``latency ± jitter`` seconds. ``port=0`` takes a free port. A client that sends nothing
-    for ``idle_timeout`` seconds is hung up on; ``stop()`` closes every connection. Use it as a
-    context manager: ``with FlakyService(...) as svc: svc.url``.
+    for ``idle_timeout`` seconds is hung up on. One whose whole request (line, headers, body) has not
+    arrived ``request_timeout`` seconds (default: ``idle_timeout``) after it connected gets HTTP 408
+    and is hung up on too, counted in ``served[408]``: a slowloris client, dripping a byte at a time,
+    holds a thread that long at most. ``stop()`` closes every connection. Use it as a context manager:
+    ``with FlakyService(...) as svc: svc.url``.
 
     With ``capacity`` it can be overloaded, as a real server can: at most ``capacity`` calls are
     served at once, ``queue`` more wait their turn (first come, first served), and any beyond are
@@ -116,6 +119,7 @@ class FlakyService:
         seed: int = 0,
         port: int = 0,
         idle_timeout: float = 5.0,
+        request_timeout: float | None = None,
         capacity: int | None = None,
         queue: int = 0,
         drop_expired: bool = False,
@@ -133,6 +137,9 @@ class FlakyService:
             raise ValueError(f"failure_rate + drop_rate + stall_rate must be <= 1, got {total!r}")
         self.stall = check_seconds("stall", stall)
         self.idle_timeout = check_timeout("idle_timeout", idle_timeout)
+        if request_timeout is None:
+            request_timeout = self.idle_timeout
+        self.request_timeout = check_timeout("request_timeout", request_timeout)
         self.seed = check_int("seed", seed, minimum=-(2**63))
         self.port = check_int("port", port)
         if self.port > 65535:
@@ -245,6 +252,30 @@ class FlakyService:
 
             def log_message(self, format: str, *args: Any) -> None:  # to logging, not stderr
                 log.debug("%s: " + format, service.name, *args)
+
+            def setup(self) -> None:
+                """Read the request through a reader whose every read ends by the request's deadline."""
+                super().setup()
+                self.rfile.close()
+                deadline = None if service.request_timeout is None else clock() + service.request_timeout
+                self._arrival = _DeadlineReader(self.connection, deadline, idle=service.idle_timeout)
+                self.rfile = io.BufferedReader(self._arrival)
+
+            def parse_request(self) -> bool:
+                ok = super().parse_request()
+                self._arrival.deadline = None  # the request has arrived: the deadline bounded its arrival only
+                self.connection.settimeout(service.idle_timeout)
+                return ok
+
+            def handle(self) -> None:
+                super().handle()
+                if self._arrival.expired and self._arrival.received:  # began a request, too slowly (slowloris): 408
+                    log.debug("%s: a client's request did not arrive within %s", service.name, service.request_timeout)
+                    with contextlib.suppress(OSError):
+                        self.connection.settimeout(min(1.0, service.idle_timeout or 1.0))
+                        self.connection.sendall(_REQUEST_TIMEOUT)
+                    service._count(408)
+                    self.close_connection = True
 
             def _reply(self, status: int, body: str) -> None:
                 data = body.encode()
@@ -516,6 +547,7 @@ class HttpSource(Source):
 
 
 _REDIRECTS = (301, 302, 303, 307, 308)
+_REQUEST_TIMEOUT = b"HTTP/1.0 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _CHUNK = 64 * 1024
 
 
@@ -585,17 +617,31 @@ class _DeadlineSocket:
 
 
 class _DeadlineReader(io.RawIOBase):
-    """The socket's own raw reader (which holds the socket open), each read bounded by the deadline."""
+    """The socket's own raw reader (which holds the socket open), each read bounded by the deadline.
 
-    def __init__(self, sock: socket.socket, deadline: float | None):
-        self._sock, self._raw, self._deadline = sock, sock.makefile("rb", buffering=0), deadline
+    With ``idle`` too, each read also waits at most ``idle`` seconds (a server's idle timeout); ``expired``
+    tells whether a read failed because the deadline passed. ``deadline`` may be lifted (set to None).
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float | None, *, idle: float | None = None):
+        self._sock, self._raw = sock, sock.makefile("rb", buffering=0)
+        self.deadline, self._idle = deadline, idle
+        self.expired = False
+        self.received = 0  # bytes read so far
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(_left(self._deadline))
-        return self._raw.readinto(buffer)
+        try:
+            left = _left(self.deadline)
+            self._sock.settimeout(left if self._idle is None else min(self._idle, left or math.inf))
+            got = self._raw.readinto(buffer)
+        except TimeoutError:
+            self.expired = self.deadline is not None and clock() >= self.deadline
+            raise
+        self.received += got or 0
+        return got
 
     def close(self) -> None:
         self._raw.close()

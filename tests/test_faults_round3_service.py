@@ -6,8 +6,10 @@ Each test was seen failing on the code before its fix; every wait is bounded; lo
 from __future__ import annotations
 
 import math
+import socket
 
 import pytest
+from waiting import wait_until
 
 from ella_lab import metastable
 from ella_lab.service import FlakyService
@@ -55,3 +57,66 @@ def test_service_timeline_bins_match_the_caller_count():
     service = FlakyService("s", capacity=1)
     assert len(service.timeline(start, start + duration, bin_s, bins=80)) == 80
     assert len(service.timeline(start, start + duration, bin_s)) == 80  # a hair over is not a new bin
+
+
+class _Slowloris:
+    """``count`` clients on 127.0.0.1, each sending its request one byte at a time (driven by the test's thread)."""
+
+    REQUEST = b"GET /data/a HTTP/1.0\r\n" + b"X-Slow: " + b"y" * 200 + b"\r\n\r\n"
+
+    def __init__(self, url: str, count: int):
+        host, port = url.removeprefix("http://").split(":")
+        self.sockets = [socket.create_connection((host, int(port)), timeout=5) for _ in range(count)]
+        self.sent = [0] * count
+        self.cut = 0  # clients the server hung up on
+
+    def drip(self) -> None:
+        """One more byte from every client still connected."""
+        for i, sock in enumerate(self.sockets):
+            if sock.fileno() < 0:
+                continue
+            try:
+                sock.sendall(self.REQUEST[self.sent[i] : self.sent[i] + 1])
+                self.sent[i] += 1
+            except OSError:
+                sock.close()
+                self.cut += 1
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+def _open_connections(service: FlakyService) -> int:
+    server = service._server
+    return 0 if server is None else len(server._open)
+
+
+@pytest.mark.timeout(60)
+def test_slowloris_clients_are_cut_at_the_request_deadline_and_counted():
+    """Issue 18: one header byte every 0.5 s kept each thread past idle_timeout=1 (200 held at 2, 6, 10 s)."""
+    clients = 20
+    with FlakyService("s", idle_timeout=0.5) as service:
+        loris = _Slowloris(service.url, clients)
+        try:
+            assert wait_until(lambda: _open_connections(service) == clients, timeout=10.0)
+            last = [clock()]
+
+            def dripping_until_all_cut() -> bool:
+                if clock() - last[0] >= 0.2:  # a byte every 0.2 s: each read well within the 0.5 s idle timeout
+                    loris.drip()
+                    last[0] = clock()
+                return _open_connections(service) == 0
+
+            # each needs 1,300 s to send its 230 bytes at this pace; the request deadline (0.5 s) cuts them all
+            assert wait_until(dripping_until_all_cut, timeout=15.0, interval=0.02)
+            assert service.served.get(408) == clients
+        finally:
+            loris.close()
+
+
+def test_request_timeout_is_checked_and_defaults_to_the_idle_timeout():
+    assert FlakyService("s", idle_timeout=2.0).request_timeout == 2.0
+    assert FlakyService("s", request_timeout=0.3).request_timeout == 0.3
+    with pytest.raises(ValueError, match="request_timeout"):
+        FlakyService("s", request_timeout=-1)
