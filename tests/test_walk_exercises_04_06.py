@@ -63,7 +63,8 @@ def hangs(*args):
 
 
 @pytest.mark.parametrize(
-    "question", [walk04.q2, walk04.q1, walk04.q3, walk05.q1, walk05.q2, walk05.q3, walk06.q1, walk06.q3, walk06.q2]
+    "question",
+    [walk04.q2, walk04.q1, walk04.q3, walk05.q1, walk05.q2, walk05.q3, walk06.q1, walk06.q2, walk06.q3, walk06.q4],
 )
 def test_no_answer_is_not_attempted(question):
     for answer in (None,):
@@ -89,7 +90,7 @@ def test_code_questions_starter_nothing_and_hang(question):
         (walk04.q2, "chain_prediction", 0.972),
         (walk04.q3, "backup_share_prediction", 0.24),
         (walk05.q1, "backup_count_prediction", 5),
-        (walk06.q3, "mean_latency_prediction", 0.0306),
+        (walk06.q4, "mean_latency_prediction", 0.0306),
         (walk06.q2, "primary_share_prediction", 0.895),
     ],
 )
@@ -132,10 +133,10 @@ def test_predictions_accept_any_real_number_type():
         (walk05.q1, 1.8, "lost"),
         (walk05.q1, 0.21, "how many requests"),
         (walk05.q1, 10, "too high"),
-        (walk06.q3, 0.0275, "not the 10 ms service"),
-        (walk06.q3, 0.02, "mean wait alone"),
-        (walk06.q3, 0.055, "K = 4"),
-        (walk06.q3, 30, "milliseconds"),
+        (walk06.q4, 0.0275, "not the 10 ms service"),
+        (walk06.q4, 0.02, "mean wait alone"),
+        (walk06.q4, 0.055, "K = 4"),
+        (walk06.q4, 30, "milliseconds"),
         (walk06.q2, 0.0, "longer* than it"),
         (walk06.q2, 0.1, "times out"),
         (walk06.q2, 1.0, "100 ms"),
@@ -774,7 +775,7 @@ def test_p5_hidden_check_uses_another_module_name():
 
 @pytest.mark.parametrize(
     ("question", "edges"),
-    [(walk04.q3, (0.22, 0.26)), (walk05.q1, (3.2, 5.2)), (walk06.q3, (0.0285, 0.0315))],
+    [(walk04.q3, (0.22, 0.26)), (walk05.q1, (3.2, 5.2)), (walk06.q4, (0.0285, 0.0315))],
 )
 def test_prediction_tolerance_edges_count_as_right(question, edges):
     for edge in edges:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ._core import BLANK, Incorrect, Question
+from ..timing import format_seconds
+from ._core import BLANK, Incorrect, Question, as_real
 from ._walk import Meeting, Prediction, Probe, answer_of
 
-__all__ = ["BLANK", "____", "q1", "q2", "q3"]
+__all__ = ["BLANK", "RETRYABLE", "____", "q1", "q2", "q3", "q4"]
 
 ____ = BLANK  # the blank a learner replaces by a number
 
@@ -160,6 +163,298 @@ class FetchAll(Question):
             )
 
 
+RETRYABLE = (ConnectionError, TimeoutError)
+
+
+class _VirtualClock:
+    """The check's sleep: records every wait and moves a virtual clock on by it; nothing really waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.events: list[str] = []  # "call" and "sleep", in the order they happened
+        self.sleeps: list[Any] = []
+
+    def sleep(self, seconds: Any) -> None:
+        self.sleeps.append(seconds)
+        self.events.append("sleep")
+        number = as_real(seconds)
+        if number is not None and number > 0:
+            self.now += number
+
+
+class _ScriptedCall:
+    """A call that fails as its plan says (an exception class per call, None: answer), on the virtual clock."""
+
+    def __init__(self, clock: _VirtualClock, plan: Sequence[type[Exception] | None], value: Any):
+        self.clock, self.plan, self.value = clock, list(plan), value
+        self.calls: list[float] = []  # the virtual time of each call
+        self.errors: list[Exception] = []
+        self.arguments: list[tuple] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        n = len(self.calls)
+        self.calls.append(self.clock.now)
+        self.clock.events.append("call")
+        if args or kwargs:
+            self.arguments.append((args, kwargs))
+        kind = self.plan[min(n, len(self.plan) - 1)]
+        if kind is None:
+            return self.value
+        error = kind(f"call {n + 1} failed ({kind.__name__})")
+        self.errors.append(error)
+        raise error
+
+
+class _Case:
+    """One scenario: what the call does, the settings, and what a correct retry() does with them."""
+
+    def __init__(self, says: str, plan: Sequence[type[Exception] | None], attempts: int, base: float, cap: float):
+        self.says, self.plan, self.attempts, self.base, self.cap = says, list(plan), attempts, base, cap
+
+    def expected(self) -> tuple[int, list[float], bool]:
+        """(calls, waits, answered): the reference loop, run on the plan."""
+        waits: list[float] = []
+        for n in range(1, self.attempts + 1):
+            kind = self.plan[min(n - 1, len(self.plan) - 1)]
+            if kind is None:
+                return n, waits, True
+            if not issubclass(kind, RETRYABLE) or n == self.attempts:
+                return n, waits, False
+            waits.append(min(self.cap, self.base * 2 ** (n - 1)))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _names(kinds: Sequence[type[Exception] | None]) -> str:
+    return ", ".join("answers" if k is None else k.__name__ for k in kinds)
+
+
+def _ms(values: Sequence[Any]) -> str:
+    return "[" + ", ".join(format_seconds(v) if as_real(v) is not None else repr(v) for v in values) + "]"
+
+
+class RetryLoop(Question):
+    title = "the retry loop: exponential backoff with a cap, waits through an injected sleep"
+    expects = "a function retry(call, attempts, base, cap, sleep=time.sleep)"
+    hints = (
+        "Loop over the attempt numbers: `for n in range(1, attempts + 1):` and `return call()` inside a try.",
+        "Catch only what is worth retrying: `except (ConnectionError, TimeoutError):`. Any other error is a bug "
+        "or a bad request: let it go to the caller at once (no except for it).",
+        "After a failure: if it was the last attempt (n == attempts), `raise` (a bare raise re-raises it); "
+        "otherwise wait `sleep(min(cap, base * 2 ** (n - 1)))` and go round again.",
+    )
+    stub = """
+        import time
+
+
+        def retry(call, attempts, base, cap, sleep=time.sleep):
+            # YOUR CODE HERE (about 8 lines): call `call()` up to `attempts` times in all and return its first answer.
+            # Retry only ConnectionError and TimeoutError; before retry n (n = 1, 2, ...) wait
+            # sleep(min(cap, base * 2 ** (n - 1))); when the last attempt fails, raise its error.
+            raise NotImplementedError
+    """
+    solution_text = """
+        import time
+
+
+        def retry(call, attempts, base, cap, sleep=time.sleep):
+            for n in range(1, attempts + 1):
+                try:
+                    return call()
+                except (ConnectionError, TimeoutError):
+                    if n == attempts:
+                        raise  # the last attempt's error, to the caller
+                    sleep(min(cap, base * 2 ** (n - 1)))
+    """
+    CASES = (
+        _Case("the call answers at once", [None], 4, 0.01, 1.0),
+        _Case(
+            "the call fails twice with ConnectionError, then answers",
+            [ConnectionError, ConnectionError, None],
+            4,
+            0.01,
+            1.0,
+        ),
+        _Case("the call always fails with ConnectionError", [ConnectionError], 5, 0.01, 0.05),
+        _Case("the call times out once, then answers", [TimeoutError, None], 3, 0.01, 1.0),
+        _Case("the call raises ValueError (a bug)", [ValueError], 4, 0.01, 1.0),
+        _Case(
+            "the call fails with ConnectionError, then FileNotFoundError",
+            [ConnectionError, FileNotFoundError],
+            4,
+            0.01,
+            1.0,
+        ),
+    )
+    HIDDEN_CASES = (
+        _Case("the call answers at once", [None], 3, 0.004, 0.5),
+        _Case("the call times out three times, then answers", [TimeoutError] * 3 + [None], 6, 0.004, 0.5),
+        _Case(
+            "the call always fails, ConnectionError and TimeoutError in turn",
+            [ConnectionError, TimeoutError] * 3,
+            6,
+            0.004,
+            0.02,
+        ),
+        _Case("one attempt only, and it fails", [ConnectionError], 1, 0.004, 0.02),
+        _Case(
+            "the call times out, then ConnectionError, then answers",
+            [TimeoutError, ConnectionError, None],
+            5,
+            0.004,
+            0.5,
+        ),
+        _Case("the call raises KeyError (a bug)", [KeyError], 5, 0.004, 0.5),
+        _Case("the call times out, then PermissionError", [TimeoutError, PermissionError], 5, 0.004, 0.5),
+    )
+
+    def _check(self, retry: Any) -> str:
+        return self._run_all(retry, self.CASES)
+
+    def _check_hidden(self, retry: Any) -> str:
+        return self._run_all(retry, self.HIDDEN_CASES)
+
+    def _run_all(self, retry: Any, cases: Sequence[_Case]) -> str:
+        if not callable(retry):
+            raise Incorrect(f"expected a function retry(call, attempts, base, cap, sleep=...), got {retry!r}")
+        for case in cases:
+            self._run(retry, case)
+        return (
+            "the first answer returned, only ConnectionError and TimeoutError retried, waits of min(cap, base·2ⁿ⁻¹) "
+            "between attempts (none before the first, none after the last), and the last error raised."
+        )
+
+    def _run(self, retry: Any, case: _Case) -> None:
+        clock = _VirtualClock()
+        value = f"the answer ({case.says})"
+        call = _ScriptedCall(clock, case.plan, value)
+        settings = f"attempts={case.attempts}, base={case.base:g}, cap={case.cap:g}"
+        where = f"When {case.says} ({_names(case.plan)}; {settings})"
+        got, error = answer_of(
+            lambda: retry(call, case.attempts, case.base, case.cap, sleep=clock.sleep), what="retry", timeout=3.0
+        )
+        calls, waits, answered = case.expected()
+        if call.arguments:
+            args, kwargs = call.arguments[0]
+            raise Incorrect(f"{where}: call was given {args or kwargs!r}; call it with no arguments: call().")
+        if error is not None and not any(error is e for e in call.errors):
+            if isinstance(error, TypeError) and "sleep" in str(error):
+                raise Incorrect(f"retry raised {error!r}: take the wait function as a parameter, sleep=time.sleep.")
+            raise Incorrect(
+                f"{where}: retry raised {error!r}, an error of its own: let the call's own errors through (a bare "
+                "`raise` in the except re-raises the last one)."
+            )
+        if clock.events[:1] == ["sleep"]:
+            raise Incorrect(
+                f"{where}: retry slept {_ms(clock.sleeps[:1])} before the first try. Wait only between attempts: "
+                "the first call goes out at once."
+            )
+        made = len(call.calls)
+        last = case.plan[min(calls - 1, len(case.plan) - 1)]
+        if last is not None and not issubclass(last, RETRYABLE) and made > calls:
+            raise Incorrect(
+                f"{where}: retry called it {made} times; {last.__name__} is not worth retrying (a bug or a bad "
+                "request: the same call fails again). Retry only ConnectionError and TimeoutError; let any "
+                "other error go to the caller at once."
+            )
+        if answered and made > calls and case.plan[calls - 1] is None:
+            raise Incorrect(f"{where}: retry called it {made} times; it answered on call {calls}: return that answer.")
+        if made < calls and call.errors and isinstance(call.errors[-1], TimeoutError) and error is call.errors[-1]:
+            raise Incorrect(
+                f"{where}: retry raised {error!r} after {made} call(s): TimeoutError is worth retrying too (a slow "
+                "source may answer next time). Catch (ConnectionError, TimeoutError)."
+            )
+        if made != calls:
+            if not answered and made == case.attempts + 1:
+                raise Incorrect(
+                    f"{where}: retry called it {made} times, one too many: `attempts` counts every call, the first "
+                    f"one included (range({case.attempts}) or range(1, attempts + 1))."
+                )
+            if not answered and made == case.attempts - 1:
+                raise Incorrect(
+                    f"{where}: retry called it {made} times, one too few: `attempts` counts every call, the first "
+                    "one included; the last attempt gets its call too."
+                )
+            raise Incorrect(f"{where}: retry called it {made} time(s); a correct loop calls it {calls} time(s).")
+        if answered:
+            if error is not None:
+                raise Incorrect(f"{where}: retry raised {error!r}, but the call answered on attempt {calls}.")
+            if got is not value:
+                raise Incorrect(f"{where}: retry returned {got!r}; return what call() returned, as it is.")
+        else:
+            expected_error = call.errors[-1]
+            if error is None:
+                if got is None:
+                    raise Incorrect(
+                        f"{where}: retry returned None: it swallowed the last error. When the last attempt fails, "
+                        "raise its error (a bare `raise` in the except, or `raise last_error` after the loop), so the "
+                        "caller knows."
+                    )
+                if isinstance(got, BaseException):
+                    raise Incorrect(f"{where}: retry returned the error {got!r}; raise it, don't return it.")
+                raise Incorrect(f"{where}: retry returned {got!r}, but every attempt failed: raise the last error.")
+            if error is not expected_error:
+                which = "the first" if error is call.errors[0] else "an earlier"
+                raise Incorrect(
+                    f"{where}: retry raised {which} error, {error!r}; raise the last one, {expected_error!r}: it is "
+                    "the freshest news about the source."
+                )
+        self._judge_waits(clock, case, waits, where)
+
+    def _judge_waits(self, clock: _VirtualClock, case: _Case, waits: list[float], where: str) -> None:
+        sleeps = clock.sleeps
+        bad = [s for s in sleeps if as_real(s) is None or as_real(s) < 0]
+        if bad:
+            raise Incorrect(f"{where}: retry called sleep({bad[0]!r}); give it a number of seconds, >= 0.")
+        if waits and not sleeps:
+            raise Incorrect(
+                f"{where}: the sleep you were given was never called; wait with it, sleep(...), not with "
+                "time.sleep (the default is only for when the caller passes no sleep)."
+            )
+        if clock.events[-1:] == ["sleep"]:
+            raise Incorrect(
+                f"{where}: retry slept {_ms(sleeps[-1:])} after the last call: nothing comes after it, so that wait "
+                "only delays the caller. Wait only between attempts."
+            )
+        if len(sleeps) != len(waits):
+            raise Incorrect(
+                f"{where}: retry waited {len(sleeps)} time(s) {_ms(sleeps)}; a correct loop waits once between each "
+                f"two attempts: {_ms(waits)}."
+            )
+        got = [as_real(s) for s in sleeps]
+        if all(math.isclose(g, w, rel_tol=1e-6, abs_tol=1e-12) for g, w in zip(got, waits, strict=True)):
+            return
+        base, cap = case.base, case.cap
+        n = range(1, len(got) + 1)
+        if any(g > cap * (1 + 1e-6) for g in got):
+            raise Incorrect(
+                f"{where}: retry waited {_ms(got)}, over the cap {format_seconds(cap)}: take "
+                "min(cap, base * 2 ** (n - 1)), or a long outage makes the waits grow without end."
+            )
+        patterns = (
+            (
+                [min(cap, base * 2**k) for k in n],
+                "one doubling too many: the wait before retry 1 is base itself, base * 2 ** (n - 1) with n = 1",
+            ),
+            (
+                [min(cap, base * 2 ** (k - 2)) for k in n],
+                "one doubling too few: the wait before retry 1 is base, before retry 2 it is 2·base",
+            ),
+            (
+                [min(cap, base * k) for k in n],
+                "waits that grow by base each time (linear): back off exponentially, doubling each time",
+            ),
+            ([min(cap, base) for _ in n], "the same wait every time: back off exponentially, doubling each time"),
+            ([min(cap, base**k) for k in n], "base ** n is not doubling: the wait is base * 2 ** (n - 1)"),
+        )
+        for wrong, why in patterns:
+            if all(math.isclose(g, w, rel_tol=1e-6, abs_tol=1e-12) for g, w in zip(got, wrong, strict=True)):
+                raise Incorrect(f"{where}: retry waited {_ms(got)}, expected {_ms(waits)}: {why}.")
+        raise Incorrect(
+            f"{where}: retry waited {_ms(got)}, expected {_ms(waits)}: before retry n, wait "
+            "min(cap, base * 2 ** (n - 1))."
+        )
+
+
 class MoreWorkers(Prediction):
     title = "Predict: the mean latency with twice the workers"
     expects = "a number of seconds"
@@ -215,4 +510,5 @@ class PrimaryShare(Prediction):
 
 q1 = FetchAll("q1")
 q2 = PrimaryShare("q2")
-q3 = MoreWorkers("q3")
+q3 = RetryLoop("q3")
+q4 = MoreWorkers("q4")

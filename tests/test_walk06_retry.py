@@ -1,0 +1,337 @@
+"""Notebook 06's retry loop (walk06.q3): three differently written correct answers pass the visible and the
+hidden check; every bug of the catalogue (loops real learners write) is rejected by both, with a message that
+names it. The checks run the answer on a virtual clock (an injected sleep): nothing is timed."""
+
+import textwrap
+import time
+
+import pytest
+
+from ella_lab.exercises import walk06
+
+pytestmark = pytest.mark.timeout(60)
+q = walk06.q3
+
+
+def reference():
+    namespace = {"time": time}
+    exec(textwrap.dedent(q.solution_text), namespace)
+    return namespace["retry"]
+
+
+def rejects_both(answer, *phrases):
+    for result in (q.check(answer), q.hidden_check(answer)):
+        assert result.status == "incorrect", result
+        for phrase in phrases:
+            assert phrase in result.message, (phrase, result.message)
+
+
+def passes_both(answer):
+    assert q.check(answer)
+    result = q.hidden_check(answer)
+    assert result, result
+
+
+# -- correct answers, written differently -------------------------------------------------------------
+
+
+def retry_while(call, attempts, base, cap, sleep=time.sleep):  # a while loop, the last error kept
+    tries, last = 0, None
+    while tries < attempts:
+        if tries:
+            sleep(min(cap, base * 2 ** (tries - 1)))
+        tries += 1
+        try:
+            return call()
+        except (ConnectionError, TimeoutError) as exc:
+            last = exc
+    raise last
+
+
+def retry_schedule_first(call, attempts, base, cap, sleep=time.sleep):  # the waits computed up front
+    waits = [min(cap, base * 2**i) for i in range(attempts - 1)]
+    for wait in [*waits, None]:
+        try:
+            return call()
+        except OSError as exc:
+            if not isinstance(exc, (ConnectionError, TimeoutError)) or wait is None:
+                raise
+        sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def retry_doubling(call, attempts, base, cap, sleep=time.sleep):  # the delay doubled in a variable
+    delay = base
+    for attempt in range(attempts):
+        try:
+            return call()
+        except (TimeoutError, ConnectionError):
+            if attempt == attempts - 1:
+                raise
+        sleep(min(delay, cap))
+        delay *= 2
+    return None
+
+
+def retry_recursive(call, attempts, base, cap, sleep=time.sleep):
+    try:
+        return call()
+    except (ConnectionError, TimeoutError):
+        if attempts <= 1:
+            raise
+    sleep(min(cap, base))
+    return retry_recursive(call, attempts - 1, base * 2, cap, sleep)
+
+
+@pytest.mark.parametrize("answer", [None, retry_while, retry_schedule_first, retry_doubling, retry_recursive])
+def test_correct_answers_pass_both_checks(answer):
+    passes_both(answer or reference())
+
+
+# -- the catalogue of wrong answers ------------------------------------------------------------------
+
+
+def sleeps_before_the_first_try(call, attempts, base, cap, sleep=time.sleep):
+    last = None
+    for n in range(attempts):
+        sleep(min(cap, base * 2**n) / 2)  # back off, then try
+        try:
+            return call()
+        except (ConnectionError, TimeoutError) as exc:
+            last = exc
+    raise last
+
+
+def swallows_the_last_error(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n < attempts:
+                sleep(min(cap, base * 2 ** (n - 1)))
+    return None
+
+
+def one_attempt_too_many(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(attempts + 1):  # "attempts" read as retries
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2**n))
+
+
+def one_attempt_too_few(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts - 1:
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
+def sleeps_after_the_last_failure(call, attempts, base, cap, sleep=time.sleep):
+    last = None
+    for n in range(attempts):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError) as exc:
+            last = exc
+            sleep(min(cap, base * 2**n))
+    raise last
+
+
+def no_cap(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(base * 2 ** (n - 1))
+
+
+def retries_every_exception(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except Exception:
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
+def retries_every_os_error(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except OSError:  # FileNotFoundError, PermissionError too
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
+def one_doubling_too_many(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2**n))
+
+
+def linear_backoff(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(min(cap, base * n))
+
+
+def retries_only_connection_errors(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except ConnectionError:
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
+def raises_the_first_error(call, attempts, base, cap, sleep=time.sleep):
+    first = None
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError) as exc:
+            first = first or exc
+            if n < attempts:
+                sleep(min(cap, base * 2 ** (n - 1)))
+    raise first
+
+
+def ignores_the_injected_sleep(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            time.sleep(min(cap, base * 2 ** (n - 1)))
+
+
+def returns_the_error(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError) as exc:
+            if n == attempts:
+                return exc
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
+def raises_its_own_error(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n < attempts:
+                sleep(min(cap, base * 2 ** (n - 1)))
+    raise RuntimeError(f"gave up after {attempts} attempts")
+
+
+def calls_again_after_an_answer(call, attempts, base, cap, sleep=time.sleep):
+    answer = None
+    for n in range(1, attempts + 1):
+        try:
+            answer = call()  # no return: the loop goes on
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+    return answer
+
+
+CATALOGUE = [
+    (sleeps_before_the_first_try, ["before the first try"]),
+    (swallows_the_last_error, ["returned None", "swallowed the last error"]),
+    (one_attempt_too_many, ["one too many", "counts every call"]),
+    (one_attempt_too_few, ["one too few", "counts every call"]),
+    (sleeps_after_the_last_failure, ["after the last call", "only between attempts"]),
+    (no_cap, ["over the cap"]),
+    (retries_every_exception, ["not worth retrying", "only ConnectionError and TimeoutError"]),
+    (retries_every_os_error, ["not worth retrying", "only ConnectionError and TimeoutError"]),
+    (one_doubling_too_many, ["one doubling too many"]),
+    (linear_backoff, ["linear"]),
+    (retries_only_connection_errors, ["TimeoutError is worth retrying"]),
+    (raises_the_first_error, ["raised the first error", "raise the last one"]),
+    (ignores_the_injected_sleep, ["never called", "not with time.sleep"]),
+    (returns_the_error, ["raise it, don't return it"]),
+    (raises_its_own_error, ["an error of its own"]),
+    (calls_again_after_an_answer, ["return that answer"]),
+]
+
+
+@pytest.mark.parametrize(("answer", "phrases"), CATALOGUE, ids=lambda v: getattr(v, "__name__", ""))
+def test_each_bug_is_rejected_by_both_checks_naming_it(answer, phrases):
+    rejects_both(answer, *phrases)
+
+
+def test_the_catalogue_has_at_least_six_bugs_and_three_other_correct_answers():
+    assert len(CATALOGUE) >= 6
+    assert len({retry_while, retry_schedule_first, retry_doubling, retry_recursive}) >= 3
+
+
+def test_starter_blank_hang_and_non_functions():
+    namespace = {"time": time}
+    exec(textwrap.dedent(q.stub), namespace)
+    assert q.check(namespace["retry"]).status == "not attempted"
+    assert q.check().status == "not attempted" and q.check(None).status == "not attempted"
+    assert not q.check("retry")
+
+    def hangs(call, attempts, base, cap, sleep=time.sleep):
+        time.sleep(10)
+
+    hanging = q.check(hangs)
+    assert hanging.status == "incorrect" and "did not return" in hanging.message
+
+
+def test_no_sleep_parameter_is_named():
+    def no_sleep(call, attempts, base, cap):
+        return call()
+
+    result = q.check(no_sleep)
+    assert result.status == "incorrect" and "sleep=time.sleep" in result.message, result
+
+
+def test_the_check_passes_its_own_sleep_never_time_sleep():
+    """The waits go to the check's virtual clock: an answer is never made to wait for real."""
+    given = []
+
+    def records_its_sleep(call, attempts, base, cap, sleep=time.sleep):
+        given.append(sleep)
+        return reference()(call, attempts, base, cap, sleep=sleep)
+
+    assert q.check(records_its_sleep) and q.hidden_check(records_its_sleep)
+    assert given and all(sleep is not time.sleep for sleep in given)
+
+
+def test_the_hidden_check_has_cases_of_its_own():
+    """An answer that special-cases the visible settings passes the check, not the hidden check."""
+
+    def knows_the_visible_cases(call, attempts, base, cap, sleep=time.sleep):
+        for n in range(1, attempts + 1):
+            try:
+                return call()
+            except (ConnectionError, TimeoutError):
+                if n == attempts:
+                    raise
+                sleep(min(cap, 0.01 * 2 ** (n - 1)))  # base hard-coded to the visible 10 ms
+
+    assert q.check(knows_the_visible_cases)
+    assert not q.hidden_check(knows_the_visible_cases)
