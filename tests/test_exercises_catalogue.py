@@ -729,6 +729,18 @@ def returns_futures(fetch, requests, workers):
         return [(r, pool.submit(fetch, r)) for r in requests]
 
 
+def pool_connection_errors_only(fetch, requests, workers):  # a failure other than ConnectionError escapes
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [(r, pool.submit(fetch, r)) for r in requests]
+        answers = []
+        for r, f in futures:
+            try:
+                answers.append((r, f.result()))
+            except ConnectionError as exc:
+                answers.append((r, exc))
+        return answers
+
+
 def pool_batches(fetch, requests, workers):  # waits for each batch of `workers` before the next
     answers = []
     with ThreadPoolExecutor(workers) as pool:
@@ -798,6 +810,7 @@ POOL_BUGS = [
     ("futures, not answers", returns_futures, "the answers are Future objects"),
     ("print instead of return", lambda fetch, requests, workers: print(requests), "returned None"),
     ("batches of `workers`, each awaited", pool_batches, "waits for a whole batch of `workers`"),
+    ("keeps only ConnectionError failures", pool_connection_errors_only, "first exception hides every later answer"),
 ]
 
 # -- the tables ----------------------------------------------------------------------------------

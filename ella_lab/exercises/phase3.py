@@ -369,13 +369,14 @@ class ReadTheBend(Question):
     title = "Reading the throughput plot"
     checked = False
     solution_text = """
-        Model answer. The measured throughput follows K / L while the per-request costs that the model
-        leaves out are small against L. It bends below the line at large K because every thread costs
-        time the model does not count: starting a thread takes a round trip between two threads (notebook 03
-        fits about 0.1 ms per thread), so a run with K threads loses about K · s before the last worker
-        starts; and when many threads wake at once they queue for the GIL, which runs one thread's
-        Python at a time. A longer run (more requests per worker) or a long-lived pool hides the start-up
-        cost; past a few hundred concurrent waits, asyncio fits better than threads.
+        Model answer. The measured throughput follows K / L while the costs that the model leaves out
+        are small against L. It bends below the line at large K because every thread costs time the
+        model does not count: notebook 03 fits one cost per thread, of the order of 0.1 to 0.4 ms on this
+        machine, that lumps together two things it never measures apart: starting the thread (a round
+        trip between two threads) and waking it for each round, when many threads wake at once and
+        queue for the GIL, which runs one thread's Python at a time. A run with K threads loses about K
+        times that cost. A long-lived pool pays the start-up once (the wake-ups remain); more requests
+        per worker hide the start-up too; past a few hundred concurrent waits, asyncio fits better.
     """
 
 

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
-from ._core import Incorrect, Question, Rendezvous, SecondsQuestion, as_real, call_bounded
+from ._core import Incorrect, Question, Rendezvous, SecondsQuestion, as_real, call_bounded, same
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -245,8 +245,16 @@ class SafePoolMap(Question):
                         answers.append((request, exc))
                 return answers
     """
-    SCENARIO = (tuple(f"DataRequest-{i}" for i in range(12)), "DataRequest-4", 4)
-    HIDDEN = ((tuple(f"order-{i}" for i in range(30, 45)), "order-41", 3), (tuple(f"q{i}" for i in range(9)), "q0", 7))
+    # (requests, the failing ones and what each raises, workers): a source fails in more ways than ConnectionError
+    SCENARIO = (
+        tuple(f"DataRequest-{i}" for i in range(12)),
+        {"DataRequest-4": ConnectionError, "DataRequest-9": TimeoutError},
+        4,
+    )
+    HIDDEN = (
+        (tuple(f"order-{i}" for i in range(30, 45)), {"order-41": ValueError, "order-33": ConnectionError}, 3),
+        (tuple(f"q{i}" for i in range(9)), {"q0": RuntimeError}, 7),
+    )
 
     def _check(self, pool_fetch: Any) -> str:
         self._run(pool_fetch, *self.SCENARIO)
@@ -257,7 +265,7 @@ class SafePoolMap(Question):
             self._run(pool_fetch, *scenario)
         return "right on every case."
 
-    def _run(self, pool_fetch: Any, requests: tuple, failing: str, workers: int) -> None:
+    def _run(self, pool_fetch: Any, requests: tuple, failing: dict[str, type[Exception]], workers: int) -> None:
         if not callable(pool_fetch):
             raise Incorrect(f"expected a function pool_fetch(fetch, requests, workers), got {pool_fetch!r}")
         calls: list[tuple[str, str]] = []
@@ -270,8 +278,8 @@ class SafePoolMap(Question):
             meeting.enter()
             try:
                 time.sleep(0.01 if request.endswith(("0", "2")) else 0.002)  # some finish out of order
-                if request == failing:
-                    raise ConnectionError(f"source failed on {request}")
+                if request in failing:
+                    raise failing[request](f"source failed on {request}")
                 return f"Result for {request}"
             finally:
                 meeting.leave()
@@ -279,7 +287,9 @@ class SafePoolMap(Question):
         caller = threading.current_thread().name
         try:
             answers = call_bounded(pool_fetch, fetch, list(requests), workers, what="pool_fetch", timeout=4.0)
-        except ConnectionError as exc:
+        except tuple(failing.values()) as exc:
+            if not str(exc).startswith("source failed on "):
+                raise
             raise Incorrect(
                 f"pool_fetch raised {exc!r}: with pool.map (or an unguarded future.result()) the first exception "
                 "hides every later answer; take each future's result in its own try/except."
@@ -305,20 +315,24 @@ class SafePoolMap(Question):
             raise Incorrect(f"request {missing[0]} got no answer; return one (request, answer) pair per request.")
         if len(got) != len(requests):
             raise Incorrect(f"{len(got)} pairs for {len(requests)} requests: one pair per request, no more.")
-        if got != list(requests):
+        if not same(got, list(requests)):
             raise Incorrect("every request is answered, but not in the order of `requests`: keep the futures in order.")
         by_request = dict((r, a) for r, a in answers)
         if any(isinstance(a, Future) for a in by_request.values()):
             raise Incorrect("the answers are Future objects: ask each future for its .result() (inside try/except).")
-        failure = by_request[failing]
-        if isinstance(failure, str) and "failed" in failure:
-            raise Incorrect(
-                f"{failing} failed and its answer is the string {failure!r}: keep the exception itself, so a "
-                "failure can never be mistaken for a result."
-            )
-        if not isinstance(failure, ConnectionError):
-            raise Incorrect(f"{failing} failed; its answer should be the exception itself, got {failure!r}.")
-        wrong = [r for r in requests if r != failing and by_request[r] != f"Result for {r}"]
+        for request, kind in failing.items():
+            failure = by_request[request]
+            if isinstance(failure, str) and "failed" in failure:
+                raise Incorrect(
+                    f"{request} failed and its answer is the string {failure!r}: keep the exception itself, so a "
+                    "failure can never be mistaken for a result."
+                )
+            if not isinstance(failure, kind):
+                raise Incorrect(
+                    f"{request} failed with {kind.__name__}; its answer should be that exception itself, got "
+                    f"{failure!r} (a source fails in more ways than ConnectionError: catch Exception)."
+                )
+        wrong = [r for r in requests if r not in failing and not same(by_request[r], f"Result for {r}")]
         if wrong:
             raise Incorrect(f"the answer for {wrong[0]} should be what fetch returned; got {by_request[wrong[0]]!r}.")
         threads = {name for _, name in calls}
@@ -342,7 +356,7 @@ class SafePoolMap(Question):
             return
         occupancy = _Occupancy(requests)
         answers = call_bounded(pool_fetch, occupancy.fetch, list(requests), workers, what="pool_fetch", timeout=4.0)
-        if [tuple(a) for a in answers or ()] != [(r, f"Result for {r}") for r in requests]:
+        if not same([tuple(a) for a in answers or ()], [(r, f"Result for {r}") for r in requests]):
             raise Incorrect(
                 "a second run of pool_fetch, with no failure, did not return every (request, answer) pair in order."
             )

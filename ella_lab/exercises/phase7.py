@@ -245,19 +245,33 @@ class BudgetRetries(NumberQuestion):
     example = "250"
     answer_name = "retries"
     unit = "count"
-    answer = 110
-    correct = "110: the floor of 10 plus 10 % of 1000 requests; without the budget there would be 2000."
+    # 109 is exact (the library's count); 110, the back-of-envelope cap + ratio × requests, is right too: the
+    # middle of the two, within 0.5 %, accepts both (and 109.9) and nothing else
+    answer = 109.5
+    rel = 0.005
+    correct = (
+        "about 110 (the library lets exactly 109 through): the bucket starts full with cap = 10 tokens, each of the "
+        "1,000 requests adds 0.1 (the first one's overflows the full bucket) and each retry spends a whole token; "
+        "without the budget there would be 2000."
+    )
     mistakes = (
         (2000, "2000 is what Retry(attempts=3) asks for without a budget (2 retries × 1000): the budget refuses most."),
         (3000, "3000 is every call without a budget; the question asks how many retries the budget allows."),
-        (100, "100 is 10 % of the requests; the budget also allows its floor of 10."),
+        (100, "100 is 10 % of the requests; the budget also starts with a full bucket of cap = 10 tokens."),
         (1110, "1110 is every call (first tries plus retries); the question asks for the retries alone."),
-        (10, "10 is the floor alone; each request adds 0.1 to what may be retried."),
+        (10, "10 is the full bucket alone; each request adds 0.1 of a token to it."),
+        (111, "111 is off by one (one too many): cap + ratio × requests = 110 is the most the budget allows."),
+        (108, "108 is off by one (one too few): count the tokens again, the full bucket first."),
     )
-    otherwise = "retries stay under floor + ratio × requests."
-    hints = ("RetryBudget(ratio=0.1, floor=10) allows a retry while retries + 1 <= floor + ratio × requests.",)
+    otherwise = "retries stay under the tokens: cap to start with, plus ratio per request."
+    hints = (
+        "RetryBudget(ratio=0.1, cap=10) is a bucket of tokens: it starts full (cap = 10), each request adds ratio "
+        "= 0.1 (never above cap), each retry spends one token, and a retry with no whole token left is refused.",
+        "The source is down, so the bucket never stays full for long: count the tokens that ever come in.",
+    )
     solution_text = """
-        retries = 10 + 0.1 * 1000  # the floor plus 10 % of the requests: 110
+        retries = 10 + 0.1 * 1000  # the full bucket plus 0.1 per request: about 110 (exactly 109: the first
+        # request's 0.1 overflows the full bucket)
     """
 
 
