@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ._checks import check_choice
@@ -12,10 +12,22 @@ from .retry import Retry
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-__all__ = ["plot_backoff", "plot_latency_cdf", "plot_success", "plot_throughput", "plot_timeline"]
+__all__ = [
+    "plot_backoff",
+    "plot_latency_cdf",
+    "plot_overload",
+    "plot_recovery_map",
+    "plot_success",
+    "plot_throughput",
+    "plot_timeline",
+    "ticks_at",
+]
 
 OK, FALLBACK, FAILED = "tab:green", "tab:orange", "tab:red"
+# Told apart without colour vision too (blue and orange, Okabe & Ito), and by their markers.
+RECOVERED, STAYED_DOWN = "#0072B2", "#E69F00"
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -26,6 +38,22 @@ def _axes(ax: Axes | None) -> Axes:
     return ax
 
 
+def ticks_at(ax: Axes, values: Iterable[float], *, axis: str = "x") -> Axes:
+    """Label exactly ``values`` on an axis (log or linear), with no minor ticks.
+
+    On a log axis spanning less than a decade, matplotlib labels its minor ticks too, and they overlap
+    the labels given here ("3×10¹" drawn over "32").
+    """
+    from matplotlib.ticker import NullLocator
+
+    check_choice("axis", axis, ("x", "y"))
+    values = list(values)
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_minor_locator(NullLocator())
+    target.set_ticks(values, [f"{v:g}" for v in values])
+    return ax
+
+
 def plot_throughput(df: pd.DataFrame, ax: Axes | None = None, label: str = "measured") -> Axes:
     """Throughput against worker count (a ``sweep`` frame), beside Little's law ``K / L``."""
     ax = _axes(ax)
@@ -33,8 +61,8 @@ def plot_throughput(df: pd.DataFrame, ax: Axes | None = None, label: str = "meas
     ax.plot(mean.workers, mean.model_rps, "--", color="grey", label="Little's law: K / L")
     ax.plot(mean.workers, mean.throughput_rps, "o-", label=label)
     ax.set_xscale("log", base=2)
-    ax.set_xticks(mean.workers, [str(k) for k in mean.workers])
     ax.set_yscale("log")
+    ticks_at(ax, mean.workers)
     ax.set_xlabel("workers K (threads)")
     ax.set_ylabel("throughput (requests/s)")
     ax.grid(True, which="both", alpha=0.3)
@@ -126,7 +154,7 @@ def plot_overload(
     models: Mapping[str, object] | None = None,
     trigger: tuple[float, float] = (1.0, 3.0),
     title: str = "",
-):
+) -> Figure:
     """Goodput, tries sent and the server's queue over time, for runs of ``ella_lab.sim`` or ``ella_lab.metastable``.
 
     ``models`` (simulated runs) are drawn dotted on the goodput panel; the trigger (from the first run's
@@ -153,5 +181,43 @@ def plot_overload(
     axes[0].legend(fontsize="small")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_recovery_map(grids: Mapping[str, pd.DataFrame], *, title: str = "") -> Figure:
+    """One panel per control: where the system recovered (blue dot) or stayed down (orange cross).
+
+    Each grid is a boolean table (index: the offered load as a fraction of capacity, columns: the
+    trigger's length in s), as ``phase_diagram(...).pivot(index="load", columns="trigger", values="recovered")``.
+    Colours a colour-blind reader tells apart, and a marker in every cell, so the map reads in grey too.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.lines import Line2D
+
+    if not grids:
+        raise ValueError("grids must hold at least one map, got none")
+    fig, axes = plt.subplots(1, len(grids), figsize=(2.8 * len(grids), 3.2), sharey=True, squeeze=False)
+    for ax, (name, grid) in zip(axes[0], grids.items(), strict=True):
+        values = grid.to_numpy().astype(bool)
+        ax.imshow(values.astype(float), origin="lower", cmap=ListedColormap([STAYED_DOWN, RECOVERED]), vmin=0,
+                  vmax=1, aspect="auto", alpha=0.35)  # fmt: skip
+        rows, cols = values.nonzero()
+        ax.plot(cols, rows, "o", color=RECOVERED, ms=5, ls="none")
+        rows, cols = (~values).nonzero()
+        ax.plot(cols, rows, "x", color="#7a4f00", ms=6, mew=2, ls="none")
+        ax.set_xticks(range(len(grid.columns)), [f"{t:g}" for t in grid.columns])
+        ax.set_yticks(range(len(grid.index)), [f"{load:.0%}" for load in grid.index])
+        ax.set_title(name)
+        ax.set_xlabel("trigger (s)")
+    axes[0][0].set_ylabel("offered load / C")
+    legend = [
+        Line2D([], [], marker="o", color=RECOVERED, ls="none", label="recovered"),
+        Line2D([], [], marker="x", color="#7a4f00", mew=2, ls="none", label="stayed down"),
+    ]
+    fig.legend(handles=legend, loc="upper right", fontsize="small", ncol=2)
+    if title:
+        fig.suptitle(title, x=0.02, ha="left")
     fig.tight_layout()
     return fig
