@@ -26,6 +26,11 @@ from .timing import clock
 
 __all__ = ["client_source", "run_loopback"]
 
+MAX_WORKERS = 2_000  # client threads: 1.5 x every try in flight at 2,000 requests/s with the default timeout
+MAX_CAPACITY = 1_000  # server slots, a thread each
+MAX_QUEUE = 10_000  # server queue places, a waiting thread each
+MAX_REQUESTS = 100_000  # rate x duration: each request's outcome is kept for the series
+
 
 def client_source(url: str, control: str, *, timeout: float, attempts: int, capacity: int):
     """The client's side of the scenario: ``HttpSource`` with retries, and the control it is given."""
@@ -59,6 +64,8 @@ def run_loopback(
 
     ``workers`` (the client's threads) defaults to enough for every try of every request in flight at once
     (1.5 x rate x timeout x attempts), so the clients keep sending at ``rate`` however slow the server is.
+    Threads and requests are bounded (``MAX_WORKERS``, ``MAX_CAPACITY``, ``MAX_QUEUE``, ``MAX_REQUESTS``),
+    checked before anything starts, each error naming the parameter passed.
     """
     if control not in CONTROLS:
         raise ValueError(f"control must be one of {', '.join(map(repr, CONTROLS))}; got {control!r}")
@@ -67,16 +74,39 @@ def run_loopback(
     trigger_at = check_real("trigger_at", trigger_at, maximum=duration)
     trigger = check_real("trigger", trigger, maximum=duration)
     slowdown = check_real("slowdown", slowdown, minimum=1.0, maximum=100.0)
+    capacity = check_int("capacity", capacity, minimum=1)
+    if capacity > MAX_CAPACITY:
+        raise ValueError(f"capacity must be <= {MAX_CAPACITY} on loopback (a thread each), got {capacity!r}")
+    queue = check_int("queue", queue)
+    if queue > MAX_QUEUE:
+        raise ValueError(f"queue must be <= {MAX_QUEUE} on loopback (a waiting thread each), got {queue!r}")
+    service = check_real("service", service, maximum=10.0)
+    check_int("seed", seed, minimum=-(2**63))
     attempts = check_int("attempts", attempts, minimum=1)
     if attempts > MAX_ATTEMPTS:
         raise ValueError(f"attempts must be <= {MAX_ATTEMPTS}, got {attempts!r}")
     timeout = check_real("timeout", timeout, maximum=60.0)
+    if rate <= 0 or timeout <= 0:
+        raise ValueError(f"rate and timeout must be > 0, got rate={rate!r}, timeout={timeout!r}")
+    if rate * duration > MAX_REQUESTS:
+        raise ValueError(
+            f"rate x duration must be at most {MAX_REQUESTS:,} requests on loopback (each keeps its outcome), "
+            f"got {rate:g} x {duration:g} = {rate * duration:,.0f}"
+        )
     if workers is None:  # enough for every request's tries in flight at once, so the load stays open-loop
-        workers = max(16, math.ceil(1.5 * rate * timeout * attempts))
+        needed = math.ceil(1.5 * rate * timeout * attempts)
+        if needed > MAX_WORKERS:
+            raise ValueError(
+                f"rate x timeout x attempts = {rate:g} x {timeout:g} x {attempts} would need {needed:,} client "
+                f"threads to keep the load open-loop (1.5 x each try in flight), more than {MAX_WORKERS:,}: "
+                "lower rate, timeout or attempts, or pass workers= (the load then closes when they are all busy)"
+            )
+        workers = max(16, needed)
     check_int("workers", workers, minimum=1)
+    if workers > MAX_WORKERS:
+        raise ValueError(f"workers must be <= {MAX_WORKERS:,} (a thread each), got {workers!r}")
     bin_s = check_real("bin_s", bin_s, maximum=duration)
-    if bin_s <= 0 or rate <= 0:
-        raise ValueError(f"rate and bin_s must be > 0, got rate={rate!r}, bin_s={bin_s!r}")
+    bins = bin_count(duration, bin_s)
     server = FlakyService(
         "server",
         latency=service,
@@ -104,7 +134,7 @@ def run_loopback(
                 timer.cancel()
             server.slowdown = 1.0
         # the bins are counted once, from duration, for the clients' series and the server's alike
-        side = server.timeline(start, start + duration, bin_s, bins=bin_count(duration, bin_s))
+        side = server.timeline(start, start + duration, bin_s, bins=bins)
     settings = {
         "rate": rate,
         "capacity": capacity,

@@ -28,7 +28,10 @@ __all__ = ["CONTROLS", "SimResult", "bin_count", "format_recovery", "phase_diagr
 
 CONTROLS = ("none", "budget", "throttle", "limit", "drop_expired")
 MAX_ATTEMPTS = 20  # tries per request; more is no retry policy, and would run for ever on immediate 503s
-MAX_BINS = 1_000_000  # per series: a million points is more than any plot shows, and a few MiB a series
+MAX_BINS = 100_000  # per series: more points than any plot shows, and a few MiB for all the series together
+MAX_CAPACITY = 10_000  # service slots: a limit's AIMD grows to 50 x this, within AIMD's own bound
+MAX_TRIES = 5_000_000  # rate x duration x attempts in one run: about 15 s of simulation on a slow laptop
+MAX_GRID_TRIES = 20_000_000  # the same over every run of one phase_diagram(...)
 
 
 def bin_count(span: float, bin_s: float, *, name: str = "bin_s") -> int:
@@ -38,6 +41,8 @@ def bin_count(span: float, bin_s: float, *, name: str = "bin_s") -> int:
     come out a hair over 8 s when ``start + 8.0`` is rounded (a clock reading just under a power of
     two), and that hair is no extra bin. More than ``MAX_BINS`` is refused, naming ``name``.
     """
+    if not bin_s > 0:
+        raise ValueError(f"{name} must be > 0, got {bin_s!r}")
     exact = span / bin_s
     nearest = round(exact)
     bins = nearest if abs(exact - nearest) <= 1e-9 * max(1.0, exact) else math.ceil(exact)
@@ -47,6 +52,32 @@ def bin_count(span: float, bin_s: float, *, name: str = "bin_s") -> int:
             f"use {name} >= {span / MAX_BINS:.3g}"
         )
     return max(1, bins)
+
+
+def check_tries(rate: float, duration: float, attempts: int, *, most: int = MAX_TRIES, what: str = "") -> float:
+    """The tries a run may send (``rate x duration x attempts``), refused beyond ``most``: the work of one call."""
+    tries = rate * duration * attempts
+    if tries > most:
+        raise ValueError(
+            f"rate x duration x attempts must be at most {most:,} tries{what}, got {rate:g} x {duration:g} x "
+            f"{attempts} = {tries:,.0f}: lower rate, duration or attempts"
+        )
+    return tries
+
+
+def _built(factory: Any, names: dict[str, str], **kwargs: Any) -> Any:
+    """``factory(**kwargs)``, its argument errors naming the parameter as our caller spelled it.
+
+    ``simulate(budget_ratio=-1)`` is refused by ``RetryBudget(ratio=...)``; the message says ``budget_ratio``.
+    """
+    try:
+        return factory(**kwargs)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        for inner, outer in names.items():
+            if message.startswith(f"{inner} "):
+                raise type(exc)(outer + message[len(inner) :]) from None
+        raise
 
 
 @dataclass
@@ -123,9 +154,13 @@ def simulate(
     """
     rate = check_real("rate", rate, maximum=1e6)
     capacity = check_int("capacity", capacity, minimum=1)
+    if capacity > MAX_CAPACITY:
+        raise ValueError(f"capacity must be <= {MAX_CAPACITY:,} service slots, got {capacity!r}")
     service = check_real("service", service, maximum=3600.0)
     service_jitter = check_real("service_jitter", service_jitter, maximum=1.0)
     queue_places = check_int("queue", queue, minimum=0)
+    if queue_places > 10 * MAX_CAPACITY:
+        raise ValueError(f"queue must be <= {10 * MAX_CAPACITY:,} places, got {queue!r}")
     timeout = check_real("timeout", timeout, maximum=3600.0)
     attempts = check_int("attempts", attempts, minimum=1)
     if attempts > MAX_ATTEMPTS:
@@ -142,23 +177,27 @@ def simulate(
         raise ValueError(f"arrivals must be 'paced' or 'poisson', got {arrivals!r}")
     if limit is not None and not isinstance(limit, AIMD):
         raise TypeError(f"limit must be an AIMD(...) or None, got {limit!r}")
-    if rate * duration > 5_000_000:
-        raise ValueError(f"rate x duration must be at most 5,000,000 requests, got {rate * duration:g}")
     for name, value in (("bin_s", bin_s), ("timeout", timeout), ("service", service), ("duration", duration)):
         if value <= 0:
             raise ValueError(f"{name} must be > 0, got {value!r}")
+    check_tries(rate, duration, attempts)
     if bin_s > duration:
         raise ValueError(f"bin_s must be <= duration ({duration!r}), got {bin_s!r}")
+    bins = bin_count(duration, bin_s)
+    # checked whatever the control, each naming the parameter as passed here (budget_ratio, not ratio)
+    budget = _built(RetryBudget, {"ratio": "budget_ratio", "cap": "budget_cap"}, ratio=budget_ratio, cap=budget_cap)
+    throttle = _built(
+        ThrottleWindow, {"k": "throttle_k", "window": "throttle_window"}, k=throttle_k, window=throttle_window
+    )
+    budget = budget if control == "budget" else None
+    throttle = throttle if control == "throttle" else None
 
     rng = random.Random(seed)
-    budget = RetryBudget(ratio=budget_ratio, cap=budget_cap) if control == "budget" else None
-    throttle = ThrottleWindow(k=throttle_k, window=throttle_window) if control == "throttle" else None
     aimd = (limit or AIMD(initial=capacity * 2, minimum=1, maximum=capacity * 50)) if control == "limit" else None
     limit_now = float(aimd.initial) if aimd else math.inf
     inflight = 0
     drop_expired = control == "drop_expired"
 
-    bins = bin_count(duration, bin_s)
     good, sent, first, wasted = [0] * bins, [0] * bins, [0] * bins, [0] * bins
     queue_max: list[int] = [0] * bins  # the longest queue seen in each bin, as FlakyService.timeline() reports
     lat: list[list[float]] = [[] for _ in range(bins)]
@@ -318,8 +357,8 @@ def recovery_time(result: SimResult | Any, *, threshold: float = 0.9, hold: floa
 
 
 def phase_diagram(
-    loads: list[float],
-    triggers: list[float],
+    loads: float | list[float],
+    triggers: float | list[float],
     *,
     control: str = "none",
     after: float = 8.0,
@@ -328,21 +367,42 @@ def phase_diagram(
 ):
     """Recovery time for each (offered load, trigger length): where the system recovers and where it stays down.
 
-    ``loads`` are fractions of the server's capacity (``capacity / service`` answers per second). Each
-    run lasts until ``after`` seconds past its trigger's end. Returns a DataFrame with columns load,
-    trigger, recovery_s (``inf``: it stayed down) and recovered.
+    ``loads`` are fractions of the server's capacity (``capacity / service`` answers per second), one or
+    a list, as ``triggers`` (seconds). Each run lasts until ``after`` seconds past its trigger's end.
+    Returns a DataFrame with columns load, trigger, recovery_s (``inf``: it stayed down) and recovered.
+    The whole grid's work is bounded (``MAX_GRID_TRIES`` tries), checked before the first run.
     """
     import pandas as pd
+
+    from .experiments import _grid
 
     for name in ("rate", "trigger", "duration"):
         if name in settings:
             raise TypeError(f"phase_diagram sets {name} itself (from loads, triggers and after); do not pass {name}=")
-    capacity_rps = settings.get("capacity", 4) / settings.get("service", 0.020)
+    loads = [check_real("loads", load, maximum=100.0) for load in _grid("loads", loads)]
+    triggers = [check_real("triggers", trigger, maximum=3600.0) for trigger in _grid("triggers", triggers)]
+    after = check_real("after", after, maximum=3600.0)
+    trigger_at = check_real("trigger_at", trigger_at, maximum=3600.0)
+    capacity = check_int("capacity", settings.get("capacity", 4), minimum=1)
+    service = check_real("service", settings.get("service", 0.020), maximum=3600.0)
+    attempts = check_int("attempts", settings.get("attempts", 3), minimum=1)
+    if service <= 0:
+        raise ValueError(f"service must be > 0, got {service!r}")
+    capacity_rps = capacity / service
+    if max(loads) * capacity_rps > 1e6:
+        raise ValueError(
+            f"loads: {max(loads):g} x capacity / service ({capacity_rps:g} answers/s) is more than 1e6 requests/s"
+        )
+    work = sum(load * capacity_rps * (trigger_at + trigger + after) * min(attempts, MAX_ATTEMPTS)
+               for load in loads for trigger in triggers)  # fmt: skip
+    if work > MAX_GRID_TRIES:
+        raise ValueError(
+            f"loads x triggers x after: these {len(loads) * len(triggers)} runs would send up to {work:,.0f} tries, "
+            f"more than {MAX_GRID_TRIES:,}: fewer or lower loads, fewer or shorter triggers, or a shorter after"
+        )
     rows = []
     for load in loads:
-        load = check_real("loads", load, maximum=100.0)
         for trigger in triggers:
-            trigger = check_real("triggers", trigger, maximum=3600.0)
             result = simulate(
                 rate=load * capacity_rps,
                 trigger=trigger,

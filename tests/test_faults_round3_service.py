@@ -13,6 +13,7 @@ from waiting import wait_until
 
 from ella_lab import metastable
 from ella_lab.service import FlakyService
+from ella_lab.sim import phase_diagram, simulate
 from ella_lab.timing import clock
 
 
@@ -120,3 +121,72 @@ def test_request_timeout_is_checked_and_defaults_to_the_idle_timeout():
     assert FlakyService("s", request_timeout=0.3).request_timeout == 0.3
     with pytest.raises(ValueError, match="request_timeout"):
         FlakyService("s", request_timeout=-1)
+
+
+@pytest.fixture
+def no_run(monkeypatch):
+    """run_loopback may check its arguments only: starting the server (then the clients) fails the test."""
+
+    def started(*args, **kwargs):
+        raise AssertionError("run_loopback started a run with these arguments")
+
+    monkeypatch.setattr(metastable, "FlakyService", started)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        # issue 18: sized 3,600,000 client threads and died at "can't start new thread"
+        ({"rate": 2000, "timeout": 60, "attempts": 20}, "rate x timeout x attempts"),
+        ({"workers": 10**6}, "workers"),
+        ({"capacity": 10**6}, "capacity"),
+        ({"queue": 10**7}, "queue"),
+        ({"service": -1.0}, "service"),  # was named latency, FlakyService's name for it
+        ({"seed": "x"}, "seed"),
+        ({"rate": 2000, "duration": 600}, "rate x duration"),
+        ({"bin_s": 1e-7}, "bin_s"),
+        ({"bin_s": 0}, "bin_s"),
+    ],
+)
+def test_run_loopback_refuses_what_it_cannot_run_before_starting(no_run, kwargs, named):
+    with pytest.raises((TypeError, ValueError), match=f"^{named.replace(' ', '.')}"):
+        metastable.run_loopback(**kwargs)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"rate": 1, "duration": 3600, "bin_s": 1e-7}, "bin_s"),  # issue 18: MemoryError
+        ({"capacity": 10**6, "control": "limit"}, "capacity"),  # issue 18: named maximum
+        ({"queue": 10**9}, "queue"),
+        ({"budget_ratio": -1.0}, "budget_ratio"),
+        ({"budget_cap": math.inf, "control": "budget"}, "budget_cap"),
+        ({"throttle_k": 0.5}, "throttle_k"),
+        ({"throttle_window": 0}, "throttle_window"),
+        ({"rate": 20_000, "duration": 100, "attempts": 20}, "rate x duration x attempts"),  # minutes of work before
+    ],
+)
+def test_simulate_names_the_parameter_passed_and_bounds_the_work(kwargs, named):
+    with pytest.raises((TypeError, ValueError), match=f"^{named.replace(' ', '.')}"):
+        simulate(**kwargs)
+
+
+@pytest.mark.timeout(30)
+def test_phase_diagram_takes_one_value_or_a_list_and_bounds_the_whole_grid():
+    one = phase_diagram(0.5, 1.0, after=2.0)  # issue 18: TypeError 'float' object is not iterable
+    assert list(one.load) == [0.5] and list(one.trigger) == [1.0]
+    assert phase_diagram(0.5, [1.0], after=2.0).equals(one)
+    with pytest.raises(TypeError, match=r"^loads"):
+        phase_diagram("0.5", [1.0])
+    with pytest.raises(ValueError, match=r"^triggers"):
+        phase_diagram([0.5], [])
+    with pytest.raises(ValueError, match=r"^after"):
+        phase_diagram([0.5], [1.0], after=-1)
+    with pytest.raises(TypeError, match=r"^capacity"):
+        phase_diagram([0.5], [1.0], capacity="4")
+    # 40 x 40 runs of 60 s at up to 2x capacity: hours of simulation before; refused before the first run
+    grid = [0.05 * i for i in range(1, 41)]
+    with pytest.raises(ValueError, match=r"^loads x triggers x after"):
+        phase_diagram(grid, grid, after=60.0)
