@@ -4,12 +4,8 @@
 import asyncio
 import datetime
 import enum
-import http.client
-import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from time import time as now
 
@@ -781,145 +777,6 @@ ASYNC_BUGS = [
     ("a 5 ms timeout per fetch", async_short_timeout, "a timeout of your own cut it off"),
 ]
 
-# -- 09 q1 fetch over urllib ---------------------------------------------------------------------
-
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def http_alt(url, request, timeout):
-    try:
-        response = _OPENER.open(url + "/data/" + request, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        raise ConnectionError(exc.code) from None
-    except urllib.error.URLError as exc:
-        raise (TimeoutError if isinstance(exc.reason, TimeoutError) else ConnectionError)(str(exc.reason)) from None
-    with response:
-        return str(response.read(), "utf-8")
-
-
-def http_no_timeout(url, request, timeout):
-    try:
-        with urllib.request.urlopen(f"{url}/data/{request}") as response:
-            return response.read().decode()
-    except urllib.error.HTTPError as exc:
-        raise ConnectionError(f"HTTP {exc.code}") from None
-
-
-def http_unmapped(url, request, timeout):
-    with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
-        return response.read().decode()
-
-
-def http_stringified(url, request, timeout):
-    try:
-        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
-            return response.read().decode()
-    except Exception as exc:
-        return f"error: {exc}"
-
-
-def http_swallowed(url, request, timeout):
-    try:
-        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
-            return response.read().decode()
-    except urllib.error.HTTPError:
-        return None
-
-
-def http_bytes(url, request, timeout):
-    try:
-        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
-            return response.read()
-    except urllib.error.HTTPError as exc:
-        raise ConnectionError(f"HTTP {exc.code}") from None
-
-
-def http_wrong_path(url, request, timeout):
-    try:
-        with urllib.request.urlopen(f"{url}/{request}", timeout=timeout) as response:
-            return response.read().decode()
-    except urllib.error.HTTPError as exc:
-        raise ConnectionError(f"HTTP {exc.code}") from None
-
-
-def http_fixed_request(url, request, timeout):
-    return reference(phase9, phase9.q1, "fetch")(url, "DataRequest-0", timeout)
-
-
-def http_oserror(url, request, timeout):
-    try:
-        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
-            return response.read().decode()
-    except OSError as exc:  # HTTPError, drops and timeouts alike
-        raise ConnectionError(str(exc)) from None
-
-
-def http_fixed_timeout(url, request, timeout):  # ignores `timeout`: 2 s of its own
-    try:
-        with urllib.request.urlopen(f"{url}/data/{request}", timeout=2) as response:
-            return response.read().decode()
-    except urllib.error.URLError as exc:
-        raise ConnectionError(str(exc)) from None
-
-
-def http_default_timeout(url, request, timeout):  # sets the timeout of every socket in the process
-    socket.setdefaulttimeout(timeout)
-    try:
-        with urllib.request.urlopen(f"{url}/data/{request}") as response:
-            return response.read().decode()
-    except urllib.error.URLError as exc:
-        raise ConnectionError(str(exc)) from None
-
-
-def http_refused_unmapped(url, request, timeout):  # maps HTTPError, lets URLError (nothing listens) out
-    try:
-        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
-            return response.read().decode()
-    except urllib.error.HTTPError as exc:
-        raise ConnectionError(f"HTTP {exc.code}") from None
-
-
-def http_client(url, request, timeout):  # correct: http.client directly (a refused connect is a ConnectionError)
-    connection = http.client.HTTPConnection(url.split("//")[1], timeout=timeout)
-    try:
-        connection.request("GET", f"/data/{request}")
-        response = connection.getresponse()
-        body = response.read().decode()
-        if response.status >= 400:
-            raise ConnectionError(f"HTTP {response.status}")
-        return body
-    finally:
-        connection.close()
-
-
-def http_url_errors(url, request, timeout):  # correct: every URLError (HTTPError included) is a ConnectionError
-    try:
-        with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
-            return str(response.read(), "latin-1")
-    except urllib.error.URLError as exc:
-        raise ConnectionError(str(exc)) from None
-
-
-HTTP_BUGS = [
-    ("no timeout", http_no_timeout, "pass timeout=timeout to urlopen"),
-    ("HTTPError not mapped", http_unmapped, "raised HTTPError: map it to a ConnectionError"),
-    ("errors returned as text", http_stringified, "an error returned as text looks like an answer"),
-    ("errors swallowed", http_swallowed, "fetch returned None: raise ConnectionError"),
-    ("bytes, not text", http_bytes, "decode them"),
-    ("wrong path", http_wrong_path, "404 Not Found"),
-    (
-        "always the same request",
-        http_fixed_request,
-        ("ask for the request you were given", "which the service answers"),  # the hidden service drops it
-    ),
-    ("timeouts turned into ConnectionError", http_oserror, "let the socket's TimeoutError through"),
-    ("print instead of return", lambda url, request, timeout: print(http_alt(url, request, timeout)), "returned None"),
-    ("a timeout of its own", http_fixed_timeout, "pass timeout=timeout to urlopen"),
-    ("socket.setdefaulttimeout", http_default_timeout, "fetch called socket.setdefaulttimeout()"),
-    ("a refused connection not mapped", http_refused_unmapped, "wraps the refused connection in urllib.error.URLError"),
-]
-
 # -- the tables ----------------------------------------------------------------------------------
 
 # Unusual but correct answers (from a review that attacked the checks as a student): each must pass.
@@ -929,7 +786,6 @@ ALTERNATIVES = {
     "p5.q1": [main_hand_written_fallback],
     "p7.q1": [BreakerStrict, BreakerDeadline],
     "p8.q2": [async_queue_workers, async_task_group],
-    "p9.q1": [http_client, http_url_errors],
 }
 
 CODE_QUESTIONS = {
@@ -939,7 +795,6 @@ CODE_QUESTIONS = {
     "p5.q2": (phase5, phase5.q2, "SCRIPT", GOOD_SCRIPT.replace("def main():", "def main() -> None:"), GUARD_BUGS),
     "p7.q1": (phase7, phase7.q1, "Breaker", BreakerAlt, BREAKER_BUGS),
     "p8.q2": (phase8, phase8.q2, "fetch_all", async_alt, ASYNC_BUGS),
-    "p9.q1": (phase9, phase9.q1, "fetch", http_alt, HTTP_BUGS),
 }
 
 CATALOGUE = [
@@ -975,12 +830,6 @@ def test_unusual_correct_answers_pass_the_visible_and_the_hidden_check(key, answ
     question = CODE_QUESTIONS[key][1]
     assert question.judge(answer), question.judge(answer)
     assert question.hidden_check(answer), question.hidden_check(answer)
-
-
-def test_the_check_leaves_the_default_socket_timeout_as_it_found_it():
-    before = socket.getdefaulttimeout()
-    assert not phase9.q1.judge(http_default_timeout)
-    assert socket.getdefaulttimeout() == before
 
 
 def test_engine_picks():

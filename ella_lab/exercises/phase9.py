@@ -3,201 +3,281 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
+import http.client
+import threading
 import time
+import urllib.error
 from collections.abc import Iterator
 from typing import Any
 
-from ..service import FlakyService
-from ._core import RUNAWAY, Incorrect, NotAttempted, NumberQuestion, Question, SecondsQuestion, call_bounded, same
+from ._core import (
+    Incorrect,
+    NotAttempted,
+    NumberQuestion,
+    Question,
+    SecondsQuestion,
+    call_bounded,
+    close_to,
+    raised_by_answer,
+    same,
+)
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
 
-@contextlib.contextmanager
-def _loopback_without_proxy() -> Iterator[None]:
-    """urllib honours http_proxy; the service is on 127.0.0.1, which must never go through a proxy."""
-    saved = {key: os.environ.get(key) for key in ("no_proxy", "NO_PROXY")}
-    for key, value in saved.items():
-        os.environ[key] = ",".join(filter(None, [value, "127.0.0.1", "localhost"]))
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+class _Spy:
+    """The check's ``sleep`` and ``get``: one journal of calls and waits, in order; ``time.sleep`` watched too.
+
+    ``script`` says what each call of ``get`` does: ``"ok"`` returns the body, ``"drop"`` raises
+    ``ConnectionError``, ``(status, retry_after)`` raises an ``HTTPError`` with that status and, unless
+    ``retry_after`` is None, a ``Retry-After`` header of that many seconds.
+    """
+
+    def __init__(self, url: str, script: tuple):
+        self.url, self.script = url, script
+        self.journal: list[tuple[str, Any]] = []
+        self.errors: list[BaseException] = []
+
+    def body(self) -> str:
+        return f"Result for {self.url}"
+
+    def get(self, url: Any) -> str:
+        n = sum(1 for kind, _ in self.journal if kind == "call")
+        self.journal.append(("call", url))
+        step = self.script[min(n, len(self.script) - 1)]
+        if step == "ok":
+            return self.body()
+        if step == "drop":
+            error: BaseException = ConnectionError(f"connection to {self.url} dropped")
+        else:
+            status, retry_after = step
+            headers = http.client.HTTPMessage()
+            if retry_after is not None:
+                headers["Retry-After"] = str(retry_after)
+            error = urllib.error.HTTPError(self.url, status, http.client.responses[status], headers, None)
+        self.errors.append(error)
+        raise error
+
+    def sleep(self, seconds: Any) -> None:
+        self.journal.append(("sleep", seconds))
+
+    @contextlib.contextmanager
+    def watching_time_sleep(self) -> Iterator[None]:
+        """Record (and skip) a ``time.sleep`` from the answer's thread: it must wait with the ``sleep`` given."""
+        real, spy = time.sleep, self
+
+        def sleep(seconds: float) -> None:
+            if threading.current_thread().name == "ella-exercise":
+                spy.journal.append(("time.sleep", seconds))
+                return
+            real(seconds)
+
+        time.sleep = sleep  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            time.sleep = real  # type: ignore[assignment]
 
 
-def _find(service: FlakyService, prefix: str, kind: str) -> str:
-    """The first request named ``prefix-<i>`` for which the service does ``kind`` (ok, 500, 503, drop, stall)."""
-    for i in range(1000):
-        request = f"{prefix}-{i}"
-        if service.plan(request, 0)[0] == kind:
-            return request
-    raise RuntimeError(f"no request of kind {kind!r}")  # the check's own bug: seeds were changed
+def _retryable(step: Any) -> bool:
+    return step == "drop" or (step != "ok" and (step[0] == 429 or step[0] >= 500))
 
 
-class HttpFetch(Question):
-    title = "A fetch over urllib, with a timeout"
-    expects = "a function fetch(url, request, timeout)"
-    answer_name = "fetch"
+def _expected(script: tuple, attempts: int, base: float) -> tuple[list[tuple[str, Any]], Any]:
+    """The journal of a right answer, and how it ends: ``"ok"`` or the index of the error it raises."""
+    journal: list[tuple[str, Any]] = []
+    for n in range(attempts):
+        step = script[min(n, len(script) - 1)]
+        journal.append(("call", None))
+        if step == "ok":
+            return journal, "ok"
+        if not _retryable(step) or n == attempts - 1:
+            return journal, n
+        journal.append(("sleep", step[1] if step != "drop" and step[1] is not None else base * 2**n))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class RetryAfterFetch(Question):
+    title = "A fetch that retries, honouring Retry-After"
+    expects = "a function fetch_retrying(get, url, attempts, base, sleep)"
+    answer_name = "fetch_retrying"
     hints = (
-        "urllib.request.urlopen(f'{url}/data/{request}', timeout=timeout) opens the call; .read().decode() is "
-        "the text of the answer. Use it in a with-statement, so the connection is closed.",
-        "An HTTP error status (500, 503) raises urllib.error.HTTPError, which is not a ConnectionError: catch it "
-        "and raise ConnectionError(f'HTTP {exc.code} ...') instead.",
-        "When nothing listens (the service is down), urlopen raises urllib.error.URLError, the parent of "
-        "HTTPError, whose .reason is the socket's error: map it to ConnectionError too, except a connect timeout "
-        "(a reason that is a TimeoutError), which stays a TimeoutError.",
-        "Leave a timeout alone: a socket timeout already is a TimeoutError, and the caller treats it differently.",
+        "A loop of at most `attempts` calls of get(url): return its body at the first success.",
+        "Retry only what a retry can fix: HTTPError with status 429 or 500 and up, and ConnectionError; any "
+        "other status (404, 400) is raised at once. After the last attempt, raise the last error itself.",
+        "Before retry n (n = 1, 2, ...) wait with sleep(...): the seconds of the error's Retry-After header if "
+        "it has one (float(exc.headers['Retry-After'])), else base * 2 ** (n - 1). Never before the first call, "
+        "never after the last.",
     )
     solution_text = """
         import urllib.error
-        import urllib.request
 
-        def fetch(url, request, timeout):
-            try:
-                with urllib.request.urlopen(f"{url}/data/{request}", timeout=timeout) as response:
-                    return response.read().decode()
-            except urllib.error.HTTPError as exc:
-                raise ConnectionError(f"HTTP {exc.code} for {request}") from None
-            except urllib.error.URLError as exc:  # nothing listens, or the connect timed out
-                if isinstance(exc.reason, TimeoutError):
-                    raise TimeoutError(f"connecting to {url} timed out") from None
-                raise ConnectionError(f"cannot reach {url}: {exc.reason}") from None
+        def fetch_retrying(get, url, attempts, base, sleep):
+            for n in range(attempts):
+                try:
+                    return get(url)
+                except urllib.error.HTTPError as exc:
+                    if exc.code != 429 and exc.code < 500:
+                        raise  # the request itself is wrong: retrying cannot help
+                    error, retry_after = exc, exc.headers.get("Retry-After")
+                except ConnectionError as exc:
+                    error, retry_after = exc, None
+                if n == attempts - 1:
+                    raise error
+                sleep(float(retry_after) if retry_after is not None else base * 2**n)
     """
-    SCENARIO = (3, "DataRequest", 0.2)
-    HIDDEN = (17, "order", 0.3)
+    URL = "http://127.0.0.1:8080/data/DataRequest-7"
+    # (script, attempts, base): what each call of get does (see _Spy), the attempts allowed, the backoff base
+    CASES = (
+        (((503, 3), (500, None), "ok"), 4, 0.5),
+        (("drop", (429, 1), "ok"), 3, 0.25),
+        (((500, None), (503, 2), (502, None)), 3, 0.1),
+        (((404, None),), 3, 0.1),
+        (("ok",), 3, 0.1),
+    )
+    HIDDEN = (
+        (((500, None), (500, None), (500, None), (503, 7), "ok"), 5, 0.2),
+        (((503, 0), "drop", "ok"), 3, 1.5),
+        (((429, 4),), 1, 0.3),
+        (((500, None), (400, None)), 4, 0.1),
+        (("drop", "drop", "drop", "drop"), 3, 0.05),
+        (((503, None), "ok"), 2, 0.4),
+    )
 
-    def _check(self, fetch: Any) -> str:
-        self._run(fetch, *self.SCENARIO)
+    def _check(self, fetch_retrying: Any) -> str:
+        self._cases(fetch_retrying, self.CASES)
         return (
-            "the text of an answer, ConnectionError for HTTP errors, drops and a service that is down, "
-            "TimeoutError for a stall."
+            "at most `attempts` calls; the Retry-After wait when the server gives one, else base · 2ⁿ; a 404 "
+            "raised at once; no wait before the first call or after the last; the last error raised as it was."
         )
 
-    def _check_hidden(self, fetch: Any) -> str:
-        self._run(fetch, *self.HIDDEN)
+    def _check_hidden(self, fetch_retrying: Any) -> str:
+        self._cases(fetch_retrying, self.HIDDEN + self.CASES)
         return "right on every case."
 
-    def _run(self, fetch: Any, seed: int, prefix: str, timeout: float) -> None:
-        if not callable(fetch):
-            raise Incorrect(f"expected a function fetch(url, request, timeout), got {fetch!r}")
-        service = FlakyService(
-            "data", latency=0.002, failure_rate=0.3, drop_rate=0.2, stall_rate=0.2, stall=30.0, seed=seed
-        )
-        with _loopback_without_proxy(), service:
-            self._answers(fetch, service, prefix, timeout)
-            self._errors(fetch, service, prefix, timeout)
-            self._refused(fetch, prefix, timeout)
-
-    def _call(
-        self, fetch: Any, service: FlakyService, request: str, timeout: float, *, url: str | None = None
-    ) -> tuple[Any, Any]:
-        default = socket.getdefaulttimeout()
-        try:
-            value = call_bounded(fetch, url or service.url, request, timeout, what="fetch", timeout=timeout + 1.5)
-            return value, None
-        except (Incorrect, NotAttempted):
-            raise
-        except Exception as exc:
-            exc.__traceback__ = exc.__context__ = exc.__cause__ = None  # only its type matters; free the response
-            return None, exc
-        finally:
-            changed = socket.getdefaulttimeout() != default
-            socket.setdefaulttimeout(default)
-            if changed:
-                raise Incorrect(
-                    "fetch called socket.setdefaulttimeout(): that changes the timeout of every socket in the "
-                    "process, other threads' included. Pass timeout=timeout to urlopen, for this call only."
-                )
-
-    def _refused(self, fetch: Any, prefix: str, timeout: float) -> None:
-        """A port where nothing listens: the service is down, which is a ConnectionError for the caller."""
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
-        value, error = self._call(fetch, None, f"{prefix}-down", timeout, url=url)  # type: ignore[arg-type]
-        if error is None:
-            raise Incorrect(f"for a service that is down ({url}), fetch returned {value!r:.60}: raise ConnectionError.")
-        if not isinstance(error, ConnectionError):
+    def _cases(self, fetch_retrying: Any, cases: tuple) -> None:
+        if not callable(fetch_retrying):
             raise Incorrect(
-                f"for a service that is down (nothing listens on {url}), fetch raised {type(error).__name__}: "
-                "urlopen wraps the refused connection in urllib.error.URLError; map it to a ConnectionError, so a "
-                "fallback can take over."
+                f"expected a function fetch_retrying(get, url, attempts, base, sleep), got {fetch_retrying!r}"
             )
+        for script, attempts, base in cases:
+            self._case(fetch_retrying, script, attempts, base)
 
-    def _answers(self, fetch: Any, service: FlakyService, prefix: str, timeout: float) -> None:
-        for request in (_find(service, prefix, "ok"), _find(service, f"{prefix}-x", "ok")):
-            value, error = self._call(fetch, service, request, timeout)
-            expected = f"Result from {service.name} for {request}"
-            if error is not None:
-                deadline = time.perf_counter() + 0.5  # the service counts a reply just after sending it
-                while not service.served.get(404) and time.perf_counter() < deadline:
-                    time.sleep(0.01)
-                if service.served.get(404):
-                    raise Incorrect(f"the service answered 404 Not Found: the address is {service.url}/data/<request>.")
-                raise Incorrect(f"fetch raised {error!r} for {request}, which the service answers: return its text.")
-            if value is None:
-                raise Incorrect("fetch returned None: return the text of the answer (printing it gives nothing back).")
-            if isinstance(value, bytes):
-                raise Incorrect(f"fetch returned bytes {value!r:.60}: decode them, response.read().decode().")
-            if not isinstance(value, str):
-                raise Incorrect(f"fetch returned a {type(value).__name__}: return the text, response.read().decode().")
-            if not str.__contains__(value, request):
-                raise Incorrect(f"for {request} fetch returned {value!r}: ask for the request you were given.")
-            if not same(value, expected):
-                raise Incorrect(f"for {request} fetch returned {value!r}; expected the answer's text, {expected!r}.")
-
-    def _errors(self, fetch: Any, service: FlakyService, prefix: str, timeout: float) -> None:
-        for kind, what in (("500", "HTTP 500"), ("503", "HTTP 503"), ("drop", "a dropped connection")):
-            request = _find(service, prefix, kind)
-            value, error = self._call(fetch, service, request, timeout)
-            if error is None and value is None:
-                raise Incorrect(
-                    f"for {request} the service sent {what}, and fetch returned None: raise ConnectionError, so a "
-                    "fallback can take over (a swallowed error looks like an empty answer)."
-                )
-            if error is None:
-                raise Incorrect(
-                    f"for {request} the service sent {what}, and fetch returned {value!r:.60}: raise a "
-                    "ConnectionError instead (an error returned as text looks like an answer)."
-                )
-            if not isinstance(error, ConnectionError):
-                raise Incorrect(
-                    f"for {request} the service sent {what}, and fetch raised {type(error).__name__}: map it to a "
-                    "ConnectionError (urllib.error.HTTPError is not one), which every fallback here understands."
-                )
-        request = _find(service, prefix, "stall")
-        started = time.perf_counter()
-        try:
-            value, error = self._call(fetch, service, request, timeout)
-        except Incorrect as exc:
-            if "setdefaulttimeout" in str(exc):
+    def _case(self, fetch_retrying: Any, script: tuple, attempts: int, base: float) -> None:
+        spy = _Spy(self.URL, script)
+        with spy.watching_time_sleep():
+            try:
+                value, error = call_bounded(fetch_retrying, spy.get, self.URL, attempts, base, spy.sleep), None
+            except (Incorrect, NotAttempted):
                 raise
+            except Exception as exc:
+                if not raised_by_answer(exc, self):
+                    raise
+                value, error = None, exc
+        shown = ", ".join(self._show(step) for step in script)
+        where = f"with attempts={attempts}, base={base:g} and the server answering {shown}"
+        expected, end = _expected(script, attempts, base)
+        got = spy.journal
+        if any(kind == "time.sleep" for kind, _ in got):
             raise Incorrect(
-                f"for {request} the service never answered, and with timeout={timeout:g} fetch was still waiting "
-                f"{timeout + 1.5:g} s later: pass timeout=timeout to urlopen (no timeout means wait forever, and a "
-                f"timeout of your own is not the caller's). {RUNAWAY}"
-            ) from None
-        waited = time.perf_counter() - started
-        if waited > timeout + 0.7:
-            raise Incorrect(
-                f"for {request} the service never answered, and fetch gave up only after {waited:.2g} s, with "
-                f"timeout={timeout:g}: pass the timeout you were given, urlopen(..., timeout=timeout)."
+                f"{where}, your code waited with time.sleep: wait with the `sleep` you are given, so that the caller "
+                "(and this check) decides what a wait does."
             )
+        if got and got[0][0] == "sleep":
+            raise Incorrect(f"{where}, your code slept before the first call: wait only between attempts.")
+        calls = sum(1 for kind, _ in got if kind == "call")
+        if not calls:
+            did = (
+                "returned None: did it print instead of return?"
+                if value is None and error is None
+                else f"gave {error or value!r}"
+            )
+            raise Incorrect(f"{where}, your code never called get(url), and {did}")
+        wanted = sum(1 for kind, _ in expected if kind == "call")
+        if got and got[-1][0] == "sleep" and calls == attempts:
+            raise Incorrect(
+                f"{where}, your code slept after the last attempt failed: no call follows that wait; raise at once."
+            )
+        for i, ((kind, value_seen), (want, want_value)) in enumerate(zip(got, expected, strict=False)):
+            if kind == want == "call":
+                continue
+            if kind == want == "sleep":
+                if not isinstance(value_seen, (int, float)) or isinstance(value_seen, bool):
+                    raise Incorrect(
+                        f"{where}, sleep got {value_seen!r}, a {type(value_seen).__name__}: a header is text, so turn "
+                        "Retry-After into seconds with float(...)."
+                    )
+                if close_to(value_seen, want_value):
+                    continue
+                retry = sum(1 for k, _ in got[:i] if k == "sleep") + 1
+                step = script[min(retry - 1, len(script) - 1)]
+                if step != "drop" and step[1] is not None:
+                    raise Incorrect(
+                        f"{where}, the wait before retry {retry} was {value_seen:g} s, but the server said "
+                        f"Retry-After: {step[1]}: when it says how long to wait, wait that long."
+                    )
+                raise Incorrect(
+                    f"{where}, the wait before retry {retry} was {value_seen:g} s; with no Retry-After it is "
+                    f"base · 2**{retry - 1} = {want_value:g} s (the wait doubles at each retry)."
+                )
+            if kind == "call" and want == "sleep":
+                raise Incorrect(
+                    f"{where}, your code called get again without waiting: call sleep(...) before each retry."
+                )
+            break  # a sleep where the right answer is done: judged below
+        if calls > wanted:
+            step = script[min(wanted - 1, len(script) - 1)]
+            if calls > attempts:
+                raise Incorrect(f"{where}, get was called {calls} times: attempts={attempts} allows {attempts} in all.")
+            if step == "ok":
+                raise Incorrect(f"{where}, get was called again after it answered: return the first answer.")
+            raise Incorrect(
+                f"{where}, your code retried after HTTP {step[0]}: a {step[0]} says the request itself is wrong, "
+                "and asking again cannot fix it. Retry only 429, 5xx and dropped connections; raise the others at once."
+            )
+        if calls < wanted:
+            step = script[calls - 1] if calls else None
+            if step == "drop":
+                raise Incorrect(
+                    f"{where}, a dropped connection (ConnectionError) ended your loop: it is worth a retry too."
+                )
+            raise Incorrect(
+                f"{where}, get was called {calls} times; it should be {wanted}: keep trying until an answer or "
+                f"attempts={attempts} calls."
+            )
+        if len(got) != len(expected):
+            raise Incorrect(
+                f"{where}, your code waited {sum(k == 'sleep' for k, _ in got)} times; expected "
+                f"{sum(k == 'sleep' for k, _ in expected)}, one before each retry."
+            )
+        if end == "ok":
+            if error is not None:
+                raise Incorrect(
+                    f"{where}, your code raised {error!r} although the last call answered: return the body."
+                )
+            if value is None:
+                raise Incorrect(f"{where}, your code returned None: return what get returned (not print it).")
+            if not same(value, spy.body()):
+                raise Incorrect(f"{where}, your code returned {value!r}; expected the body get returned.")
+            return
+        last = spy.errors[-1]
         if error is None:
-            raise Incorrect(f"for {request} the service never answered, and fetch returned {value!r:.60}: raise.")
-        if not isinstance(error, TimeoutError):
             raise Incorrect(
-                f"for {request} the service never answered, and fetch raised {type(error).__name__}: let the "
-                "socket's TimeoutError through (do not catch OSError, its parent), so a caller can tell a slow "
-                "source from a broken one."
+                f"{where}, every attempt failed and your code returned {value!r}: raise the last error, so the caller "
+                "sees the failure (and can fall back)."
             )
+        if error is not last:
+            raise Incorrect(
+                f"{where}, your code raised {error!r}; raise the last error itself, as get raised it (its status "
+                "and headers tell the caller what happened)."
+            )
+
+    @staticmethod
+    def _show(step: Any) -> str:
+        if step in ("ok", "drop"):
+            return {"ok": "200", "drop": "a drop"}[step]
+        status, retry_after = step
+        return f"{status}" + (f" (Retry-After: {retry_after})" if retry_after is not None else "")
 
 
 class RetryWait(SecondsQuestion):
@@ -252,7 +332,7 @@ class StallOrError(Question):
     """
 
 
-q1 = HttpFetch("q1")
+q1 = RetryAfterFetch("q1")
 q2 = RetryWait("q2")
 q3 = TwoAttempts("q3")
 q4 = StallOrError("q4")
