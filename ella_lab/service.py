@@ -399,8 +399,8 @@ class FlakyService:
         import pandas as pd
 
         bin_s = check_real("bin_s", bin_s, maximum=3600.0)
-        check_real("start", start)
-        check_real("end", end)
+        check_real("start", start, minimum=-math.inf)
+        check_real("end", end, minimum=-math.inf)
         if bin_s <= 0 or end <= start:
             raise ValueError(f"need bin_s > 0 and end > start, got bin_s={bin_s!r}, start={start!r}, end={end!r}")
         if bins is None:
@@ -565,8 +565,29 @@ def _check_url(name: str, url: object) -> str:
     return url
 
 
+class _Response(http.client.HTTPResponse):
+    """A response that skips every informational (1xx) answer before the final one, at most ``_MAX_INFORMATIONAL``.
+
+    ``http.client`` skips ``100 Continue`` only: ``103 Early Hints`` then ``200`` would read as a 103.
+    (``101 Switching Protocols`` is final: nothing here asks for it, so it is an HTTP error.)
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        for _ in range(_MAX_INFORMATIONAL):
+            version, status, reason = super()._read_status()
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # its headers; an informational answer has no body
+        raise http.client.HTTPException(f"more than {_MAX_INFORMATIONAL} informational (1xx) answers")
+
+
+_MAX_INFORMATIONAL = 100
+
+
 class _Connection(http.client.HTTPConnection):
     """An HTTP connection whose every socket operation is bounded by one ``deadline`` (a ``clock()`` time)."""
+
+    response_class = _Response
 
     def abort(self) -> None:
         """Shut the socket down from another thread: a read blocked on it returns at once."""

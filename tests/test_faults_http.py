@@ -116,6 +116,40 @@ def test_invalid_utf8_is_a_source_error():
         HttpSource("bytes", server.url).fetch("x")
 
 
+def informational(*statuses: str, final: bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"):
+    """1xx answers (each with a header, as 103 Early Hints has), then the final answer."""
+
+    def reply(conn, stopping):
+        for status in statuses:
+            conn.sendall(f"HTTP/1.1 {status}\r\nLink: </style.css>; rel=preload\r\n\r\n".encode())
+        conn.sendall(final)
+
+    return reply
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "statuses",
+    [
+        ("103 Early Hints",),
+        ("100 Continue",),
+        ("103 Early Hints", "103 Early Hints"),
+        ("102 Processing", "100 Continue"),
+    ],
+)
+def test_informational_answers_are_skipped_then_the_final_answer_read(statuses):
+    """issue 18: 103 Early Hints then 200 was a SourceError (http.client skips 100 only)."""
+    with hostile(informational(*statuses)) as server:
+        assert HttpSource("hints", server.url, timeout=5.0).fetch("x") == "hello"
+
+
+@pytest.mark.timeout(30)
+def test_endless_informational_answers_are_a_source_error_not_a_loop():
+    endless = informational(*["103 Early Hints"] * 500)
+    with hostile(endless) as server, pytest.raises(SourceError, match="informational"):
+        HttpSource("hints", server.url, timeout=5.0).fetch("x")
+
+
 # -- FlakyService against hostile clients ---------------------------------------------------------
 
 
