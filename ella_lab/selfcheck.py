@@ -104,7 +104,7 @@ def noise_check(noise: Noise | None = None) -> Check:
             why.append(f"a busy loop got only {share:.0%} of a core (other programs are using the cores)")
         detail = (
             f"Busy: {'; '.join(why)}. Close what you can (browser tabs, video calls, updates), plug a laptop in "
-            "(power saving slows it down), wait a minute and run this cell again. On a busy machine the lessons "
+            "(power saving slows it down), wait a minute and measure again. On a busy machine the lessons "
             "still run: a measured claim that misses is measured again, then shown in an orange box instead of "
             "stopping Run All; the exact results (counts, models, seeded simulations) do not change."
         )

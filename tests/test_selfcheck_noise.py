@@ -21,7 +21,7 @@ def test_late_wake_ups_make_the_machine_busy_and_are_named():
     check = noise_check(noise(late=0.012))
     assert not check.ok and check.detail.startswith("Busy")
     assert "wakes up to 12.0 ms late" in check.detail and "busy loop" not in check.detail
-    assert "run this cell again" in check.detail and "orange box" in check.detail
+    assert "wait a minute and measure again" in check.detail and "orange box" in check.detail
 
 
 def test_a_starved_busy_loop_makes_the_machine_busy_and_is_named():
