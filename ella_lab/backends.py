@@ -13,7 +13,8 @@ driven blocking in threads, processes and Dask tasks, and with ``await`` on asyn
 - ``processes``: ``workers`` processes (from a fork server, or spawned: never a bare fork of a
   process that runs threads), each sent a small batch of requests at a time and answering request by
   request. A process that dies fails the one request it was serving; the rest of its batch, never
-  started, go to a fresh process. For CPU-bound sources: it sidesteps the GIL. The source must be picklable.
+  started, go to a fresh process. For CPU-bound sources: it sidesteps the GIL. The source must be picklable;
+  what ``__main__`` defines (a notebook cell, ``python -c``) travels by value (cloudpickle, as Dask does).
 - ``dask``: chunks of requests as tasks on a ``dask.distributed`` cluster, served by ``workers``
   threads in all. With no ``client`` a ``LocalCluster`` is started for the run and closed after it;
   a given ``Client`` (a local or a remote cluster) is used as it is. A chunk runs at most once
@@ -42,9 +43,10 @@ from concurrent.futures import ThreadPoolExecutor
 from queue import Empty, SimpleQueue
 from typing import Any
 
+from ._shown import Shown, shown
 from .fallback import AllSourcesFailed, Plan, Served, request_plan, run_plan, serves, step_call
 from .outcome import Attempt, Outcome, Report, all_failed, failed_call, release_attempts
-from .sources import FunctionSource, Source, collect_counters, counters_since
+from .sources import FunctionSource, Source, collect_counters, counters_since, fetch_within, timed_out
 from .timing import clock
 
 __all__ = ["EXECUTORS", "Execution", "WorkerDied", "arun_plan", "run_backend"]
@@ -150,7 +152,7 @@ def _failed(
     """The record of a failed request: every attempt of a plan that gave up, or the one error that stopped it."""
     if isinstance(exc, AllSourcesFailed):
         return all_failed(request, exc, last_error, worker, queued_at, started)
-    log.debug("%s failed on %r: %r", name, request, exc, exc_info=exc)
+    log.debug("%s failed on %r: %r", name, Shown(request), Shown(exc, 200), exc_info=exc)
     return failed_call(name, request, exc, worker, queued_at, started)
 
 
@@ -182,11 +184,24 @@ def _join_bounded(thread: threading.Thread, timeout: float) -> None:
 
 
 async def _acall(source: Source, request: Any, attempt: int, timeout: float | None, pool: Any) -> Any:
-    """Call a source from the event loop: natively if it can wait with ``await``, else on ``pool``."""
+    """Call a source from the event loop: natively if it can wait with ``await``, else on ``pool``.
+
+    The timeout holds whatever the source does with it: an ``afetch`` that may ignore it is cancelled at
+    the deadline; a blocking ``fetch`` goes through ``fetch_within``.
+    """
     afetch = getattr(source, "afetch", None)
-    if afetch is not None:
+    if afetch is None:
+        return await _in_pool(pool, functools.partial(fetch_within, source, request, attempt=attempt, timeout=timeout))
+    if timeout is None or getattr(source, "keeps_timeout", False):
         return await afetch(request, attempt=attempt, timeout=timeout)
-    return await _in_pool(pool, functools.partial(source.fetch, request, attempt=attempt, timeout=timeout))
+    deadline = asyncio.timeout(timeout)
+    try:
+        async with deadline:
+            return await afetch(request, attempt=attempt, timeout=timeout)
+    except TimeoutError:
+        if deadline.expired():
+            raise timed_out(source.name, request, timeout) from None
+        raise
 
 
 async def _in_pool(pool: Any, call: Callable[[], Any]) -> Any:
@@ -282,14 +297,45 @@ def _run_asyncio(router: Any, requests: Sequence[Any]) -> list[Outcome]:
 # -- processes: batches out, one answer per request back ------------------------------------------
 
 
-def _check_picklable(source: Source, executor: str) -> None:
+def _check_picklable(source: Source, executor: str) -> bytes:
+    """The source pickled (``_dumps``), or a ``TypeError`` naming it and why it cannot be."""
     try:
-        pickle.dumps(source)
-    except Exception as exc:
+        return _dumps(source)
+    except BaseException as exc:  # a __reduce__ may raise anything: it is the source's fault, said so
         raise TypeError(
             f"executor={executor!r} sends the source to other processes, so it must be picklable; "
-            f"{source!r} is not ({exc})"
+            f"{shown(source, 200)} is not ({shown(exc, 400)})"
         ) from None
+
+
+def _dumps(value: Any) -> bytes:
+    """Pickle ``value`` for another process: what ``__main__`` defines by value (cloudpickle), the rest by reference.
+
+    A function or class defined in a notebook cell or ``python -c`` lives in ``__main__``, which a worker
+    process does not have; cloudpickle (installed with Dask) sends its code. Plain pickle first: it is
+    faster, and its bytes name ``__main__`` exactly when something from there is referred to.
+    """
+    try:
+        data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # "attribute lookup f on __main__ failed": say, a class a worker received by value
+        cloudpickle = _cloudpickle()
+        if cloudpickle is None or "__main__" not in str(exc):
+            raise
+        return cloudpickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    if b"__main__" in data:
+        cloudpickle = _cloudpickle()
+        if cloudpickle is not None:
+            return cloudpickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    return data
+
+
+@functools.cache
+def _cloudpickle() -> Any:
+    try:
+        import cloudpickle
+    except ImportError:  # without it, what __main__ defines cannot travel: the worker says so
+        return None
+    return cloudpickle
 
 
 def _process_context() -> Any:
@@ -309,10 +355,10 @@ def _process_context() -> Any:
 
 def _pack_request(request: Any) -> bytes:
     try:
-        return pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
+        return _dumps(request)
+    except BaseException as exc:  # its __reduce__ may raise anything, SystemExit too: this request's failure
         raise pickle.PicklingError(
-            f"request {request!r} could not be pickled to send it to a worker process: {exc!r}"
+            f"request {shown(request)} could not be pickled to send it to a worker process: {shown(exc, 200)}"
         ) from None
 
 
@@ -321,16 +367,16 @@ def _serve_packed(execute: Callable[[Any, float, str], Outcome], item: bytes, qu
     try:
         request = pickle.loads(item)
     except BaseException as exc:
-        error = pickle.UnpicklingError(f"the request could not be unpickled in the worker process: {exc!r}")
+        error = pickle.UnpicklingError(f"the request could not be unpickled in the worker process: {shown(exc, 200)}")
         outcome = failed_call("router", None, error, where, queued_at, clock())
     else:
         outcome = execute(request, queued_at, where)
     try:
-        return pickle.dumps(outcome._replace(request=None), pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
+        return _dumps(outcome._replace(request=None))
+    except BaseException as exc:  # a value's or error's __reduce__ may raise anything: this request's failure
         part = "value" if outcome.ok else f"error {type(outcome.error).__name__}"
         error = pickle.PicklingError(
-            f"the outcome of request {outcome.request!r} could not be pickled (its {part}: {exc!r})"
+            f"the outcome of request {shown(outcome.request)} could not be pickled (its {part}: {shown(exc, 200)})"
         )
         now = clock()
         attempt = Attempt(outcome.source or "router", 0, error, outcome.started_at, now)
@@ -344,8 +390,10 @@ def _unpack_outcome(data: bytes, request: Any, name: str, queued_at: float) -> O
     """Back home: the outcome of ``request``, or a failure saying it could not be unpickled."""
     try:
         outcome = pickle.loads(data)
-    except Exception as exc:
-        error = pickle.UnpicklingError(f"the outcome of request {request!r} could not be unpickled: {exc!r}")
+    except BaseException as exc:  # a __setstate__ may raise anything: this request's failure
+        error = pickle.UnpicklingError(
+            f"the outcome of request {shown(request)} could not be unpickled: {shown(exc, 200)}"
+        )
         return failed_call(name, request, error, "router", queued_at, clock())
     return outcome._replace(request=request)
 
@@ -355,8 +403,8 @@ def _process_worker(conn: Any, payload: bytes) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it terminates us
     try:
         execute = pickle.loads(payload).execute
-    except BaseException as exc:
-        conn.send_bytes(b"!" + repr(exc).encode())
+    except BaseException as exc:  # the parent reads this as the cause, and names the source
+        conn.send_bytes(b"!" + shown(exc, 1000).encode(errors="replace"))
         return
     conn.send_bytes(b"+")  # ready: from now on, a death is a request's doing
     where = f"process-{os.getpid()}/worker-0"
@@ -408,13 +456,26 @@ def _died(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
+def _last_words(proc: _Process) -> bytes | None:
+    """The first thing a process that died while starting sent (its "ready", or why it could not load)."""
+    with contextlib.suppress(EOFError, OSError):
+        if proc.conn.poll(0.5):
+            return proc.conn.recv_bytes()
+    return None
+
+
+def _not_loaded(source: Source, said: bytes) -> RuntimeError:
+    cause = said[1:].decode(errors="replace")
+    return RuntimeError(f"a worker process could not load the source {shown(source, 200)}: {cause}")
+
+
 def _run_processes(router: Any, requests: Sequence[Any]) -> list[Outcome]:
     """Each process is sent a batch, answers it request by request; a dead process fails only its current one."""
     from multiprocessing.connection import wait
 
     execution: Execution = router._execution
     _check_picklable(execution.source, "processes")
-    payload = pickle.dumps(execution)
+    payload = _dumps(execution)
     n = len(requests)
     results: list[Outcome | None] = [None] * n
     todo: deque[int] = deque(range(n))
@@ -446,7 +507,7 @@ def _run_processes(router: Any, requests: Sequence[Any]) -> list[Outcome]:
             proc.ready = True
             return
         if data[:1] == b"!":
-            raise RuntimeError(f"a worker process could not load the source {execution.source!r}: {data[1:].decode()}")
+            raise _not_loaded(execution.source, data)
         i = proc.sent.popleft()
         results[i] = _unpack_outcome(data, requests[i], execution.source.name, queued_at)
 
@@ -454,16 +515,22 @@ def _run_processes(router: Any, requests: Sequence[Any]) -> list[Outcome]:
         """A process died: fail the request it was serving; the rest of its batch, never started, go back."""
         proc.process.join(1.0)
         code = proc.process.exitcode
+        said = _last_words(proc) if not proc.ready else None
+        if said == b"+":  # it had loaded the source: its death is the current request's doing
+            proc.ready = True
         proc.kill()
         processes.remove(proc)
+        if said is not None and said[:1] == b"!":  # it told us why it could not load the source
+            raise _not_loaded(execution.source, said)
         if not proc.ready:  # it died before it could serve anything: no request to blame, so stop
             raise RuntimeError(
-                f"a worker process died while starting ({_died(code)}); see its error output above. "
-                "In a script, start the run under `if __name__ == '__main__':`"
+                f"a worker process died while starting ({_died(code)}) before it could load the source "
+                f"{shown(execution.source, 200)}; its error output went to the terminal that started Python "
+                "(or Jupyter). In a script, start the run under `if __name__ == '__main__':`"
             )
         if proc.sent:
             i = proc.sent.popleft()
-            error = WorkerDied(f"the worker process died ({_died(code)}) while serving request {requests[i]!r}")
+            error = WorkerDied(f"the worker process died ({_died(code)}) while serving request {shown(requests[i])}")
             log.warning("%s", error)
             results[i] = failed_call(
                 execution.source.name, requests[i], error, f"process-{proc.process.pid}", queued_at, clock()
@@ -599,15 +666,23 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
     execution: Execution = router._execution
     _check_picklable(execution.source, "dask")
     client, cluster = router.client, None
+    if client is not None:
+        _check_client(client)
     if client is None:  # the embedded default: a local cluster for this run only, on loopback
         cluster = LocalCluster(host="127.0.0.1", dashboard_address="127.0.0.1:0", processes=True)
         client = Client(cluster)
     run_id = uuid.uuid4().hex
     futures: dict[Any, list[int]] = {}
     try:
+        nthreads = _cluster_threads(client)
+    except BaseException:
+        if cluster is not None:
+            client.close()
+            cluster.close()
+        raise
+    try:
         # At most `workers` requests at once: with fewer workers than cluster threads, one thread per task and
         # `workers` tasks; with more, a few tasks per cluster thread, each served by workers // threads threads.
-        nthreads = sum(client.nthreads().values()) or 1
         n = len(requests)
         if router.workers < nthreads:
             per_task, tasks = 1, router.workers
@@ -657,7 +732,7 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
             if isinstance(part, list):
                 record(i, part[0])
             else:
-                error = part or WorkerDied(f"the worker process died while serving request {requests[i]!r}")
+                error = part or WorkerDied(f"the worker process died while serving request {shown(requests[i])}")
                 results[i] = failed_call(execution.source.name, requests[i], error, "dask", queued_at, clock())
         return results  # type: ignore[return-value]
     except BaseException:  # Ctrl-C: tell the chunks to call nothing more, then wait (bounded) for them
@@ -673,6 +748,30 @@ def _run_dask(router: Any, requests: Sequence[Any]) -> list[Outcome]:
 
 
 DASK_STALL = 300.0  # seconds without a chunk finishing, after which a Dask run is called stuck
+
+
+def _check_client(client: Any) -> None:
+    """A given ``client`` must be a running ``dask.distributed.Client`` whose scheduler answers: else a clear error.
+
+    Before: a closed client failed deep inside Dask (``'NoneType' object has no attribute 'broadcast'``).
+    """
+    status = getattr(client, "status", None)
+    if status != "running":
+        raise ValueError(
+            f"client must be a running dask.distributed Client; this one is {status!r} (closed, or its cluster "
+            "is gone). Pass an open Client, or client=None for a local cluster per run"
+        )
+
+
+def _cluster_threads(client: Any) -> int:
+    """The cluster's threads in all; a client whose scheduler cannot answer is a clear error naming ``client``."""
+    try:
+        return sum(client.nthreads().values()) or 1
+    except Exception as exc:
+        raise RuntimeError(
+            f"client cannot reach its scheduler ({shown(exc, 200)}): the cluster is closed or dead. "
+            "Pass an open Client, or client=None for a local cluster per run"
+        ) from None
 
 
 def _as_completed(pairs: Any) -> Any:

@@ -19,8 +19,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ._shown import Shown
 from .outcome import Attempt, Outcome, released
-from .sources import MAX_ABANDONED, FunctionSource, Source, _DuckSource, helper_threads, timed_out
+from .sources import MAX_ABANDONED, Source, callable_behind, not_started, timed_out
 from .timing import clock, format_seconds
 
 __all__ = ["Deadlines", "inline_callable"]
@@ -32,11 +33,8 @@ _new = tuple.__new__  # builds an Outcome/Attempt without NamedTuple's keyword m
 
 def inline_callable(source: Source) -> Callable[[Any], Any] | None:
     """The plain callable behind ``source`` if a timeout on it runs on the helper threads, else ``None``."""
-    if type(source) is FunctionSource:
-        return source.function
-    if type(source) is _DuckSource:
-        return source.inner.fetch
-    return None
+    function = callable_behind(source)
+    return None if function is source else function
 
 
 class Deadlines:
@@ -50,7 +48,7 @@ class Deadlines:
     def __init__(self, source: Source, timeout: float, replace: Callable[[int], None]):
         function = inline_callable(source)
         if function is None:
-            raise TypeError(f"Deadlines serves a plain callable source, got {source!r}")
+            raise TypeError(f"Deadlines serves a plain callable source, got {source}")
         self.function = function
         self.name = source.name
         self.owner = source.calls  # type: ignore[attr-defined]
@@ -76,11 +74,8 @@ class Deadlines:
         name, timeout, owner = self.name, self.timeout, self.owner
         started = clock()
         if owner.running >= MAX_ABANDONED:
-            log.debug("%s: %d abandoned calls still running; %r not started", name, owner.running, request)
-            error = TimeoutError(
-                f"{name} did not answer {request!r} within {format_seconds(timeout)}: not started, "
-                f"{owner.running} earlier calls are still running past their timeout"
-            )
+            log.debug("%s: %d abandoned calls still running; %r not started", name, owner.running, Shown(request))
+            error = not_started(name, request, timeout, owner.running)
             deliver(key, _failed(name, request, error, worker, queued_at, started, clock()))
             return True
         record = (started + timeout, key, request, queued_at, started, worker, index, deliver)
@@ -95,9 +90,8 @@ class Deadlines:
             error = None
         finished = clock()
         if pending.pop(ticket, None) is None:  # the watchdog answered this request already
-            with helper_threads._lock:  # the lock the helper threads count abandoned calls under
-                owner.running -= 1
-            log.debug("%s returned on %r after its deadline, answer dropped; %s exits", name, request, worker)
+            owner.returned()
+            log.debug("%s returned on %r after its deadline, answer dropped; %s exits", name, Shown(request), worker)
             return False
         if error is None and finished - started > timeout:  # answered, but late: a timeout, as on the helper threads
             error = timed_out(name, request, timeout)
@@ -106,7 +100,7 @@ class Deadlines:
             outcome = (request, True, value, None, name, (attempt,), worker, queued_at, started, finished)
             deliver(key, _new(Outcome, outcome))
         else:
-            log.debug("%s failed on %r: %r", name, request, error, exc_info=error)
+            log.debug("%s failed on %r: %r", name, Shown(request), Shown(error, 200), exc_info=error)
             deliver(key, _failed(name, request, error, worker, queued_at, started, finished))
         return True
 
@@ -133,7 +127,10 @@ class Deadlines:
                 _, key, request, queued_at, started, worker, index, deliver = record
                 self._abandon(request)
                 error = timed_out(self.name, request, self.timeout)
-                deliver(key, _failed(self.name, request, error, worker, queued_at, started, clock()))
+                try:
+                    deliver(key, _failed(self.name, request, error, worker, queued_at, started, clock()))
+                except BaseException:  # a future's done-callback that raises: never kill the watchdog
+                    log.exception("%s: delivering the timeout of %r failed", self.name, Shown(request))
                 taken.append((index, worker))
             # Replacements only once every expired call is answered: starting a thread waits for it, and on a
             # busy machine that took long enough for the other expired calls to return first, late.
@@ -144,10 +141,10 @@ class Deadlines:
                     log.exception("%s: no worker could be started in place of %s", self.name, worker)
 
     def _abandon(self, request: Any) -> None:
-        with helper_threads._lock:
-            self.owner.abandoned += 1
-            self.owner.running += 1
-        log.warning("%s did not return %r within %s; abandoned", self.name, request, format_seconds(self.timeout))
+        self.owner.left()
+        log.warning(
+            "%s did not return %r within %s; abandoned", self.name, Shown(request), format_seconds(self.timeout)
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -9,9 +9,10 @@ from collections.abc import Generator, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from ._checks import check_timeout
+from ._shown import Shown, shown
 from .outcome import Attempt
 from .retry import Retry
-from .sources import Source, as_source
+from .sources import Source, as_source, fetch_within
 from .timing import clock, format_seconds
 
 __all__ = [
@@ -65,6 +66,9 @@ class FallbackChain(Source):
     source. A chain is itself a source, so it can be routed, or nested in another chain.
     """
 
+    keeps_timeout = True  # every attempt's call is bounded (``fetch_within``)
+    _composite = True
+
     def __init__(
         self,
         sources: Iterable[Any],
@@ -74,7 +78,7 @@ class FallbackChain(Source):
         name: str | None = None,
     ):
         if isinstance(sources, (str, bytes)) or not isinstance(sources, Iterable):
-            raise TypeError(f"sources must be a list of sources, got {sources!r}")
+            raise TypeError(f"sources must be a list of sources, got {shown(sources)}")
         self.sources: tuple[Source, ...] = tuple(as_source(s) for s in sources)
         if not self.sources:
             raise ValueError("sources must name at least one source, got an empty list")
@@ -112,25 +116,31 @@ class FallbackChain(Source):
             for number in range(tries):
                 if number:
                     if budget is not None and not budget.try_retry():
-                        log.debug("retry of %s on %r refused by the retry budget", source.name, request)
+                        log.debug("retry of %s on %r refused by the retry budget", source.name, Shown(request))
                         break
                     pause = policy.delay(number, source.name, request)
-                    log.debug("retrying %s on %r in %s", source.name, request, format_seconds(pause))
+                    log.debug("retrying %s on %r in %s", source.name, Shown(request), format_seconds(pause))
                     yield ("sleep", pause)
                 try:
                     value, served_by = yield from _attempt(source, request, number, limit, attempts)
                 except Exception as exc:
                     errors.append(exc)
-                    log.debug("%s failed on %r (attempt %d): %r", source.name, request, number, exc, exc_info=exc)
+                    log.debug(
+                        "%s failed on %r (attempt %d): %r",
+                        source.name,
+                        Shown(request),
+                        number,
+                        Shown(exc, 200),
+                        exc_info=exc,
+                    )
                     if policy is None or not policy.should_retry(exc):
                         break
                     continue
                 if len(attempts) > 1:
-                    log.debug("%r served by %s after %d attempts", request, served_by, len(attempts))
+                    log.debug("%r served by %s after %d attempts", Shown(request), served_by, len(attempts))
                 return Served(value, served_by, tuple(attempts))
-        raise AllSourcesFailed(
-            f"all {len(self.sources)} source(s) failed for {request!r} ({len(attempts)} attempts)", errors, attempts
-        )
+        message = f"all {len(self.sources)} source(s) failed for {shown(request)} ({len(attempts)} attempts)"
+        raise AllSourcesFailed(message, errors, attempts)
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         return self.serve(request, timeout=timeout).value
@@ -163,7 +173,7 @@ def _attempt(source: Source, request: Any, number: int, limit: float | None, att
             attempts.extend(exc.attempts)
             raise
         if not isinstance(served, Served):
-            raise TypeError(f"{source.name}.serve() returned {served!r}, not a Served(value, source, attempts)")
+            raise TypeError(f"{source.name}.serve() returned {shown(served)}, not a Served(value, source, attempts)")
         attempts.extend(served.attempts)
         return served.value, served.source
     started = clock()
@@ -189,17 +199,11 @@ def request_plan(source: Source, request: Any) -> Plan:
 def serves(source: Any) -> bool:
     """True for the library's composite sources (a chain, a hedge), which report their own attempts.
 
-    Only these speak the ``serve`` protocol: a user's source may well have a ``serve`` method of its
-    own (to start a server, say), which is none of the router's business; it is called through ``fetch``.
+    Only these speak the ``serve`` protocol (they say so: ``Source._composite``): a user's source may well
+    have a ``serve`` method of its own (to start a server, say), which is none of the router's business;
+    it is called through ``fetch``.
     """
-    return isinstance(source, _composites())
-
-
-@functools.cache
-def _composites() -> tuple[type, ...]:
-    from .resilience import Hedge  # resilience builds on this module: imported on first use
-
-    return (FallbackChain, Hedge)
+    return isinstance(source, Source) and type(source)._composite is True
 
 
 def tighter(limit: float | None, outer: float | None) -> float | None:
@@ -210,19 +214,25 @@ def tighter(limit: float | None, outer: float | None) -> float | None:
 
 
 def step_call(step: tuple) -> tuple[Any, Any, dict[str, Any]]:
-    """A ``call`` or ``serve`` step as (the source's method, the request, its keyword arguments)."""
+    """A ``call`` or ``serve`` step as (what to call, the request, its keyword arguments).
+
+    A ``call`` goes through ``fetch_within``: its timeout holds whatever the source does with it.
+    """
     kind, source, request, number, limit = step
-    method = source.fetch if kind == "call" else source.serve
+    method = functools.partial(fetch_within, source) if kind == "call" else source.serve
     return method, request, {"attempt": number, "timeout": limit}
 
 
 def run_plan(plan: Plan) -> Any:
-    """Carry out a plan's steps in this thread, blocking: call the source, or sleep."""
+    """Carry out a plan's steps in this thread, blocking: call the source (``fetch_within``), or sleep."""
     try:
         step = next(plan)
         while True:
             try:
-                if step[0] == "sleep":
+                kind = step[0]
+                if kind == "call":
+                    result = fetch_within(step[1], step[2], attempt=step[3], timeout=step[4])
+                elif kind == "sleep":
                     time.sleep(step[1])
                     result = None
                 else:

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._shown import shown
 from .timing import clock, format_seconds
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
@@ -103,9 +104,15 @@ class Outcome(NamedTuple):
         """True when a source other than the first one asked served the request."""
         return self.ok and self.attempts[0].source != self.source
 
+    @property
+    def rejected(self) -> bool:
+        """Refused by a full queue (``on_full="reject"``): answered by the router itself, never by a worker."""
+        return isinstance(self.error, Rejected)
+
     def __str__(self) -> str:
-        what = f"ok from {self.source}: {self.value!r}" if self.ok else f"FAILED: {self.error!r}"
-        return f"{self.request!r} -> {what} ({len(self.attempts)} attempt(s), {self.worker})"
+        """One line; request, value and error shown through ``shown`` (shortened, and safe if their repr raises)."""
+        what = f"ok from {self.source}: {shown(self.value, 200)}" if self.ok else f"FAILED: {shown(self.error, 400)}"
+        return f"{shown(self.request, 200)} -> {what} ({len(self.attempts)} attempt(s), {self.worker})"
 
 
 # Failure records: every kept error is ``released`` (its traceback dropped), so failed requests leave
@@ -225,7 +232,7 @@ class Report:
             "fallback_rate": sum(o.fell_back for o in self.outcomes) / n if n else 0.0,
             "mean_attempts": sum(len(o.attempts) for o in self.outcomes) / n if n else 0.0,
             "extra_load": sum(max(0, len(o.attempts) - 1) for o in self.outcomes) / n if n else 0.0,
-            "rejected": sum(isinstance(o.error, Rejected) for o in self.outcomes),
+            "rejected": sum(o.rejected for o in self.outcomes),
             "abandoned": 0,  # calls left running past their timeout (counted by the sources, below)
             **self.counters,
         }
@@ -254,7 +261,7 @@ class Report:
                 "service_s": o.service_time,
                 "latency_s": o.latency,
                 "value": o.value,
-                "error": None if o.error is None else repr(o.error),
+                "error": None if o.error is None else shown(o.error, 1000),
             }
             for o in self.outcomes
         ]

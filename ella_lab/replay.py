@@ -17,11 +17,14 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._checks import check_int
+from ._shown import shown as shown_value
 from .guide import GuideRun
-from .outcome import Rejected, Report
+
+if TYPE_CHECKING:  # a Report is recognised by what it holds: this module builds on outcome, never the reverse
+    from .outcome import Report
 
 __all__ = ["Bar", "Replay", "Timeline", "replay", "timeline"]
 
@@ -160,7 +163,7 @@ class Timeline:
 
 def _rejected(outcome: Any) -> bool:
     """Refused by a full queue (``on_full="reject"``): answered by the router itself, never by a worker."""
-    return isinstance(outcome.error, Rejected)
+    return bool(getattr(outcome, "rejected", False))
 
 
 def _merged(bars: tuple[Bar, ...], horizon: float) -> tuple[Bar, ...]:
@@ -213,11 +216,11 @@ def timeline(run: Report | GuideRun | Timeline, title: str = "") -> Timeline:
     """The ``Timeline`` of a ``Report``, a ``GuideRun`` or a ``Timeline`` (returned as it is)."""
     if isinstance(run, Timeline):
         return run
-    if isinstance(run, Report):
-        return Timeline.from_report(run, title)
     if isinstance(run, GuideRun):
         return Timeline.from_guide(run, title)
-    raise TypeError(f"run must be a Report, a GuideRun or a Timeline, got {run!r} ({type(run).__name__})")
+    if hasattr(run, "outcomes") and hasattr(run, "started_at"):  # a Report
+        return Timeline.from_report(run, title)  # type: ignore[arg-type]
+    raise TypeError(f"run must be a Report, a GuideRun or a Timeline, got {shown_value(run)} ({type(run).__name__})")
 
 
 class Replay:

@@ -18,16 +18,23 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from ._checks import check_choice, check_int, check_real, check_seconds
+from ._shown import shown
 from .fallback import AllSourcesFailed, Served
 from .outcome import Attempt, quantile
 from .retry import JITTER_MODES, Retry
 from .sources import (
+    MAX_ABANDONED,
+    Abandoned,
+    Call,
     CallCancelled,
     CancelScope,
     HelperThreads,
     Source,
     SourceError,
     as_source,
+    callable_behind,
+    fetch_within,
+    not_started,
     run_in_scope,
     take,
     timed_out,
@@ -64,8 +71,10 @@ class CircuitBreaker(Source):
     success closes the breaker, its failure opens it again; an interrupted trial (a ``BaseException``)
     lets the next call be the trial. ``transitions`` keeps the last 1,000 state changes, ``moves``
     counts them all. The lock guards the state only, never the call, so concurrent calls through a
-    closed breaker run in parallel.
+    closed breaker run in parallel. A timeout holds whatever the wrapped source does (``fetch_within``).
     """
+
+    keeps_timeout = True
 
     def __init__(
         self,
@@ -100,7 +109,7 @@ class CircuitBreaker(Source):
         with self._lock:
             trial = self._admit(request)
         try:
-            value = self.source.fetch(request, attempt=attempt, timeout=timeout)
+            value = fetch_within(self.source, request, attempt=attempt, timeout=timeout)
         except Exception:
             self._record(False, trial)
             raise
@@ -118,7 +127,7 @@ class CircuitBreaker(Source):
             self._move(HALF_OPEN)
         if self.state == OPEN or (self.state == HALF_OPEN and self._trial_running):
             self.rejected += 1
-            raise CircuitOpenError(f"{self.name}: circuit {self.state}, {request!r} not sent")
+            raise CircuitOpenError(f"{self.name}: circuit {self.state}, {shown(request)} not sent")
         if self.state == HALF_OPEN:
             self._trial_running = True
             return True
@@ -309,7 +318,15 @@ class Hedge(Source):
     backup requests do. The losing call is called off where its source can stop (a simulated source
     stops sleeping, an HTTP source closes its socket: ``hedges_cancelled``) and left to finish,
     counted, where it cannot (``hedges_abandoned``).
+
+    Hung calls cannot starve the calls that would answer, timeout or not: ``max_workers`` bounds the calls
+    some request waits for (an abandoned call no longer counts), a second call never waits behind them
+    (with no thread free it gets one of its own), and while ``MAX_ABANDONED`` abandoned calls of one source
+    still run (process-wide), its new calls are refused at once and the other side answers.
     """
+
+    keeps_timeout = True  # bounded by the timeout, plus a 50 ms grace
+    _composite = True
 
     def __init__(
         self,
@@ -339,6 +356,8 @@ class Hedge(Source):
         workers = check_int("max_workers", max_workers, minimum=2)
         self._pool = HelperThreads("hedge", limit=workers)
         self._lock = threading.Lock()
+        # each side's abandoned calls, process-wide per callable: counted toward MAX_ABANDONED, reported as hedges_*
+        self._calls = {id(s): Abandoned(callable_behind(s)) for s in (self.primary, self.backup)}
         self.sent = 0  # second calls sent
         self.won = 0  # second calls that answered first
         self.abandoned = 0  # calls left running because the other one answered
@@ -434,16 +453,23 @@ class _HedgedCall:
         self.first = self._send(hedge.primary, attempt, observe=True)
         self.hedged = False
 
-    def _send(self, source: Source, number: int, *, observe: bool = False) -> Any:
+    def _send(self, source: Source, number: int, *, observe: bool = False, urgent: bool = False) -> Any:
         hedge, request = self.hedge, self.request
         limit = None if self.deadline is None else max(1e-3, self.deadline - clock())
         scope = CancelScope()
-        call = hedge._pool.start(
-            lambda _: hedge._call(source, request, number, limit, scope),
-            None,
-            on_done=hedge._observe if observe else None,
-            report=self.finished,
-        )
+        owner = hedge._calls[id(source)]
+        if owner.running >= MAX_ABANDONED:  # this side hangs for good: refused at once, the other side answers
+            error = not_started(source.name, request, limit, owner.running)
+            call = Call.finished_with((None, error, clock(), clock()), self.finished)
+        else:
+            call = hedge._pool.start(
+                lambda _: hedge._call(source, request, number, limit, scope),
+                None,
+                on_done=hedge._observe if observe else None,
+                report=self.finished,
+                owner=owner,
+                urgent=urgent,
+            )
         self.calls[call] = (source, number)
         self.scopes[call] = scope
         return call
@@ -457,9 +483,9 @@ class _HedgedCall:
         if not hedge._may_send_second():
             return
         if hedge.backup is not hedge.primary:
-            self._send(hedge.backup, self.attempt)
+            self._send(hedge.backup, self.attempt, urgent=True)
         else:
-            self._send(hedge.primary, self.attempt + 1)
+            self._send(hedge.primary, self.attempt + 1, urgent=True)
         with hedge._lock:
             hedge.sent += 1
 
@@ -480,7 +506,8 @@ class _HedgedCall:
                     self._give_up(pending, now)
                     break
                 if hedge_at is not None and not first.wait(0):  # the primary has not answered yet
-                    if not first.started or now < first.started + delay:  # nor run ``delay`` seconds: wait on
+                    queued = not first.started and hedge._pool.saturated()  # behind calls that may hang
+                    if not queued and (not first.started or now < first.started + delay):  # nor run ``delay``
                         hedge_at = (first.started or now) + delay
                         continue
                     self._hedge()
@@ -504,7 +531,7 @@ class _HedgedCall:
             pending = set(self.calls) - self._reported
         if self.fatal and not self.errors:
             raise self.fatal[0]
-        raise AllSourcesFailed(f"{hedge.name}: every call failed for {self.request!r}", self.errors, self.attempts)
+        raise AllSourcesFailed(f"{hedge.name}: every call failed for {shown(self.request)}", self.errors, self.attempts)
 
     def _won(self, call: Any, value: Any, source: Source, pending: set) -> Served:
         hedge, now = self.hedge, clock()
@@ -541,6 +568,8 @@ class Outage(Source):
     caller's timeout) with ``SourceError``; otherwise it is passed to the wrapped source.
     """
 
+    keeps_timeout = True
+
     def __init__(self, source: Any, *, start: float, end: float, latency: float = 0.0):
         self.source = as_source(source)
         self.name = self.source.name
@@ -558,9 +587,9 @@ class Outage(Source):
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         if not self.down():
-            return self.source.fetch(request, attempt=attempt, timeout=timeout)
+            return fetch_within(self.source, request, attempt=attempt, timeout=timeout)
         take(self.name, request, self.latency, timeout)
-        raise SourceError(f"{self.name} is down (outage), {request!r} failed")
+        raise SourceError(f"{self.name} is down (outage), {shown(request)} failed")
 
     def children(self) -> tuple[Any, ...]:
         return (self.source,)

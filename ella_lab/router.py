@@ -21,6 +21,7 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from ._checks import check_choice, check_int, check_timeout
+from ._shown import Shown, shown
 from .backends import EXECUTORS, Execution, run_backend
 from .deadlines import Deadlines, inline_callable
 from .fallback import FallbackChain
@@ -99,7 +100,7 @@ class Router:
         has room, so a generator of any length is served in memory bounded by ``max_pending`` (plus the outcomes).
         """
         if isinstance(requests, (str, bytes)) or not isinstance(requests, Iterable):
-            raise TypeError(f"requests must be an iterable of requests, got {requests!r}")
+            raise TypeError(f"requests must be an iterable of requests, got {shown(requests)}")
         streamed = self.max_pending is not None
         if not streamed and not isinstance(requests, Sequence):
             requests = list(requests)
@@ -160,13 +161,13 @@ class Router:
 
     def _run_worker(self, queue: SimpleQueue, results: list, worker: str, slots: Any) -> None:
         execute = self._execute
-        if slots is None:
-            for i, request, queued_at in iter(queue.get, _STOP):  # until this worker's sentinel
-                results[i] = execute(request, queued_at, worker)
-        else:
-            for i, request, queued_at in iter(queue.get, _STOP):
+        for i, request, queued_at in iter(queue.get, _STOP):  # until this worker's sentinel
+            if slots is not None:
                 slots.release()  # room for one more in the bounded queue
+            try:
                 results[i] = execute(request, queued_at, worker)
+            except BaseException as exc:  # execute records every failure; this is a last guard
+                results[i] = failed_call("router", request, exc, worker, queued_at, clock())
 
     def _run_inline(self, requests: Iterable[Any], streamed: bool) -> Report:
         """``run()`` for a timeout on a plain callable: workers call it inline, a watchdog times them out.
@@ -393,7 +394,7 @@ class _Service:
                     outcome = execute(request, queued_at, worker)
                 except BaseException as exc:  # execute records every failure; this is a last guard
                     outcome = failed_call("router", request, exc, worker, queued_at, clock())
-                future.set_result(outcome)
+                _set_result(future, outcome)
 
     def close(self, *, cancel_pending: bool) -> None:
         """Stop taking requests; wake whoever waits for room; sentinels after the queued (or cancelled) requests."""
@@ -434,7 +435,11 @@ def _interrupt_inline(deadlines: Deadlines, queue: SimpleQueue, threads: list, t
 
 
 def _set_result(future: Future, outcome: Outcome) -> None:
-    future.set_result(outcome)
+    """Resolve ``future``; a done-callback of the caller's that raises (``SystemExit`` even) kills no worker."""
+    try:
+        future.set_result(outcome)
+    except BaseException:
+        log.exception("a done-callback of the future of %r failed", Shown(outcome.request))
 
 
 def _join_live(threads: list, timeout: float | None, lock: Any) -> bool:
@@ -462,7 +467,7 @@ def _log_start(results: list, streamed: bool, workers: int, max_pending: int | N
 
 def _rejected(request: Any, limit: int | None) -> Outcome:
     now = clock()
-    error = Rejected(f"rejected {request!r}: {limit} requests already pending")
+    error = Rejected(f"rejected {shown(request)}: {limit} requests already pending")
     return Outcome(request, False, None, error, None, (), "router", now, now, now)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 from ._checks import check_int, check_real, check_seconds, check_timeout
 from ._draw import draw
+from ._shown import Shown, shown
 from .timing import clock, format_seconds
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "collect_counters",
     "counters_since",
     "current_scope",
+    "fetch_within",
     "helper_threads",
     "pause",
     "run_in_scope",
@@ -48,9 +51,15 @@ class Source:
     ``attempt`` numbers the tries of one request at this source (0 first), so a seeded source can
     decide its answer from (seed, name, request, attempt) alone. ``timeout`` bounds one call (seconds).
     A source is also a plain callable: ``source(request)`` is ``source.fetch(request)``.
+
+    ``keeps_timeout``: the source's ``fetch`` returns or raises within its ``timeout``. A source that
+    does not say so (a user's subclass, by default) is called with a timeout on a helper thread, and
+    the caller stops waiting at the deadline (``fetch_within``): every timeout holds for every source.
     """
 
     name: str = "source"
+    keeps_timeout: bool = False
+    _composite: bool = False  # the library's chain and hedge: they speak the ``serve`` protocol (fallback.serves)
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         raise NotImplementedError
@@ -93,7 +102,16 @@ def collect_counters(root: Any) -> dict[str, int]:
 
 def timed_out(name: str, request: Any, timeout: float | None) -> TimeoutError:
     """The error of a call to ``name`` that did not answer ``request`` within ``timeout`` seconds."""
-    return TimeoutError(f"{name} did not answer {request!r} within {format_seconds(timeout)}")
+    return TimeoutError(f"{name} did not answer {shown(request)} within {format_seconds(timeout)}")
+
+
+def not_started(name: str, request: Any, timeout: float | None, running: int) -> TimeoutError:
+    """The error of a call refused because ``running`` abandoned calls of the same callable still run."""
+    within = "" if timeout is None else f" within {format_seconds(timeout)}"
+    return TimeoutError(
+        f"{name} did not answer {shown(request)}{within}: not started, "
+        f"{running} earlier calls are still running past their timeout"
+    )
 
 
 class CallCancelled(Exception):
@@ -228,10 +246,11 @@ class SimulatedSource(Source):
         if timeout is not None and delay > timeout:
             return timeout, timed_out(self.name, request, timeout)
         if self.fails(request, attempt):
-            return delay, SourceError(f"{self.name} failed on {request!r} (attempt {attempt})")
+            return delay, SourceError(f"{self.name} failed on {shown(request)} (attempt {attempt})")
         return delay, f"Result from {self.name} for {request}"
 
     cancellable = True  # a hedge's losing call stops sleeping at once
+    keeps_timeout = True
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         delay, result = self.outcome(request, attempt, timeout)
@@ -269,15 +288,16 @@ class ScriptedSource(Source):
         self.name = name
         self.latency = check_seconds("latency", latency)
         if isinstance(fail_on, (str, bytes)) or not isinstance(fail_on, Iterable):
-            raise TypeError(f"fail_on must be a collection of requests (a set or a list), got {fail_on!r}")
+            raise TypeError(f"fail_on must be a collection of requests (a set or a list), got {shown(fail_on)}")
         self.fail_on = frozenset(fail_on)
 
     cancellable = True
+    keeps_timeout = True
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         take(self.name, request, self.latency, timeout)
         if request in self.fail_on:
-            raise SourceError(f"{self.name} failed on {request!r}")
+            raise SourceError(f"{self.name} failed on {shown(request)}")
         return f"Result from {self.name} for {request}"
 
 
@@ -290,6 +310,8 @@ class CpuSource(Source):
         self.name = name
         self.work = check_int("work", work)
 
+    keeps_timeout = True  # it checks its deadline every 10,000 steps
+
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         deadline = None if timeout is None else clock() + timeout
         acc = len(repr(request))
@@ -300,7 +322,7 @@ class CpuSource(Source):
                 acc = (acc * 31 + i) % 1_000_003
             done += step
             if deadline is not None and clock() > deadline:
-                raise TimeoutError(f"{self.name} did not finish {request!r} within {format_seconds(timeout)}")
+                raise TimeoutError(f"{self.name} did not finish {shown(request)} within {format_seconds(timeout)}")
         return f"Result from {self.name} for {request} ({acc})"
 
 
@@ -309,17 +331,20 @@ class FunctionSource(Source):
 
     A plain function cannot be told to stop, so a ``timeout`` runs it on a shared daemon helper thread
     (``helper_threads``) and stops waiting for it at the deadline: the call is abandoned, logged and
-    counted (``counters()["abandoned"]``, in ``Report.summary()``). While ``MAX_ABANDONED`` of its
-    calls are still running, a new call is refused at once (``TimeoutError``, not started).
+    counted (``counters()["abandoned"]``, in ``Report.summary()``). While ``MAX_ABANDONED`` calls of
+    the same function are still running (process-wide: every source, router and run of it counts),
+    a new call is refused at once (``TimeoutError``, not started).
     ``Router(f, timeout=T)`` calls it inline on its workers instead, with the same rules (``ella_lab.deadlines``).
     """
 
+    keeps_timeout = True
+
     def __init__(self, function: Callable[[Any], Any], name: str | None = None):
         if not callable(function):
-            raise TypeError(f"source must be a Source or a callable f(request), got {function!r}")
+            raise TypeError(f"source must be a Source or a callable f(request), got {shown(function)}")
         self.function = function
         self.name = name or getattr(function, "__name__", None) or type(function).__name__
-        self.calls = Abandoned()  # calls left running past their timeout
+        self.calls = Abandoned(function)  # calls left running past their timeout
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         if timeout is None:
@@ -370,6 +395,16 @@ class Call:
             return self.value
         raise self.value
 
+    @classmethod
+    def finished_with(cls, value: Any, report: Any) -> Call:
+        """A call that never ran (refused before it started), finished with ``value`` and put in ``report``."""
+        call = cls(None, None, None, report, None)  # type: ignore[arg-type]
+        call.state, call.ok, call.value = _DONE, True, value
+        call.started = call.finished = clock()
+        call.done.release()
+        report.put(call)
+        return call
+
 
 _QUEUED, _RUNNING, _DONE, _CANCELLED, _ABANDONED = range(5)
 _CLOSE = object()  # tells an idle helper thread it may exit
@@ -377,11 +412,71 @@ MAX_ABANDONED = 64  # abandoned calls of one source still running, beyond which 
 
 
 class Abandoned:
-    """Abandoned calls of one source: how many ever (``abandoned``), how many still running (``running``)."""
+    """Abandoned calls of one source: how many ever (``abandoned``, its own), how many still running.
 
-    def __init__(self) -> None:
+    ``running`` is process-wide per callable (``callable_key``): every source, router and run of one
+    function shares it, so re-running a notebook cell cannot take more than ``MAX_ABANDONED`` threads
+    for a function that hangs. Changed only through ``left`` and ``returned`` (one lock for all).
+    """
+
+    __slots__ = ("_running", "abandoned")
+
+    def __init__(self, function: Any = None) -> None:
         self.abandoned = 0
-        self.running = 0
+        self._running = _running_for(None if function is None else callable_key(function))
+
+    @property
+    def running(self) -> int:
+        return self._running[0]
+
+    def left(self) -> None:
+        """One more call abandoned, still running."""
+        with _RUNNING_LOCK:
+            self.abandoned += 1
+            self._running[0] += 1
+
+    def returned(self) -> None:
+        """An abandoned call has returned."""
+        with _RUNNING_LOCK:
+            self._running[0] -= 1
+
+
+_RUNNING: dict[tuple, list[int]] = {}  # callable_key -> [abandoned calls of it still running], process-wide
+_RUNNING_LOCK = threading.Lock()
+
+
+def _running_for(key: tuple | None) -> list[int]:
+    if key is None:
+        return [0]
+    with _RUNNING_LOCK:
+        return _RUNNING.setdefault(key, [0])
+
+
+def callable_key(function: Any) -> tuple | None:
+    """What names one callable across runs and re-run cells: a function by its code's place, else its type.
+
+    A function defined again by re-running its cell keeps its key (same module, name, file and line); a
+    bound method is keyed by its function, a ``functools.partial`` by what it wraps, a callable object or
+    a ``Source`` by its class. ``None`` if the object will not say (its own counter, then).
+    """
+    try:
+        for _ in range(8):  # unwrap partials and bound methods
+            if isinstance(function, functools.partial):
+                function = function.func
+            elif isinstance(getattr(function, "__func__", None), Callable):  # type: ignore[arg-type]
+                function = function.__func__
+            else:
+                break
+        code = getattr(function, "__code__", None)
+        qualname = getattr(function, "__qualname__", None)
+        if code is not None and isinstance(qualname, str):
+            return ("function", function.__module__, qualname, code.co_filename, code.co_firstlineno)
+        if isinstance(qualname, str) and not isinstance(function, Source):  # a builtin: time.sleep
+            return ("builtin", getattr(function, "__module__", None), qualname)
+        kind = type(function)
+        return ("type", kind.__module__, kind.__qualname__)
+    except BaseException:  # an object whose attributes raise: it gets a counter of its own
+        return None
 
 
 class HelperThreads:
@@ -412,21 +507,43 @@ class HelperThreads:
         on_done: Any = None,
         report: Any = None,
         owner: Abandoned | None = None,
+        urgent: bool = False,
     ) -> Call:
-        """Run ``function(argument)`` on a helper thread; ``on_done(call)`` runs there after it, ``report`` gets it."""
+        """Run ``function(argument)`` on a helper thread; ``on_done(call)`` runs there after it, ``report`` gets it.
+
+        ``limit`` bounds the threads running calls someone waits for: abandoned calls do not count. An
+        ``urgent`` call (a hedge's second call) never waits behind them: with no thread free for it, it
+        gets a thread of its own, beyond ``limit``, so calls that hang cannot starve the one that answers.
+        """
         call = Call(function, argument, on_done, report, owner)
         with self._lock:
+            if urgent and self._queued >= self._idle and self._spawn(call):
+                return call
             self._queued += 1
-            if self._queued > self._idle and (self.limit is None or self.threads < self.limit):
-                try:
-                    threading.Thread(target=self._work, name=f"ella-{self.name}", daemon=True).start()
-                except RuntimeError:  # "can't start new thread": the call waits for a busy one
-                    log.warning("%s: no new helper thread could be started (%d alive)", self.name, self.threads)
-                else:
-                    self.threads += 1
-                    self._idle += 1
+            if self._queued > self._idle and (self.limit is None or self.threads - self.stuck < self.limit):
+                self._spawn(None)
         self._queue.put(call)
         return call
+
+    def saturated(self) -> bool:
+        """Every thread allowed is busy and calls are waiting: a new call would queue behind them."""
+        with self._lock:
+            full = self.limit is not None and self.threads - self.stuck >= self.limit
+            return full and self._idle < self._queued
+
+    def _spawn(self, first: Call | None) -> bool:
+        """Under the lock: start a thread, idle, or running ``first`` at once; False if none could start."""
+        try:
+            threading.Thread(target=self._work, args=(first,), name=f"ella-{self.name}", daemon=True).start()
+        except RuntimeError:  # "can't start new thread": the call waits for a busy one
+            log.warning("%s: no new helper thread could be started (%d alive)", self.name, self.threads)
+            return False
+        self.threads += 1
+        if first is None:
+            self._idle += 1
+        else:
+            first.state = _RUNNING
+        return True
 
     def abandon(self, call: Call) -> str:
         """Stop waiting for ``call``: ``"cancelled"`` (it never started, and never will), ``"abandoned"``
@@ -439,33 +556,37 @@ class HelperThreads:
                 call.state = _ABANDONED
                 self.stuck += 1
                 if call.owner is not None:
-                    call.owner.abandoned += 1
-                    call.owner.running += 1
+                    call.owner.left()
+                if self._queued > self._idle and self.limit is not None and self.threads - self.stuck < self.limit:
+                    self._spawn(None)  # its thread no longer counts: a queued call may run now
                 return "abandoned"
             return "done"
 
-    def _work(self) -> None:
+    def _work(self, call: Any = None) -> None:
         get, lock = self._queue.get, self._lock
         while True:
-            try:
-                call = get(timeout=self.idle)
-            except Empty:
-                call = _CLOSE if self._queued < self._idle else None  # more idle threads than work
-            if call is _CLOSE:
-                with lock:
-                    if self._queued < self._idle:  # this one can go
-                        self._idle -= 1
-                        self.threads -= 1
-                        return
-                continue
             if call is None:
-                continue
-            with lock:
-                self._queued -= 1
-                if call.state == _CANCELLED:
+                try:
+                    call = get(timeout=self.idle)
+                except Empty:
+                    call = _CLOSE if self._queued < self._idle else None  # more idle threads than work
+                if call is _CLOSE:
+                    with lock:
+                        if self._queued < self._idle:  # this one can go
+                            self._idle -= 1
+                            self.threads -= 1
+                            return
+                    call = None
                     continue
-                self._idle -= 1
-                call.state = _RUNNING
+                if call is None:
+                    continue
+                with lock:
+                    self._queued -= 1
+                    if call.state == _CANCELLED:
+                        call = None
+                        continue
+                    self._idle -= 1
+                    call.state = _RUNNING
             call.started = clock()
             try:
                 call.value = call.function(call.argument)
@@ -477,7 +598,7 @@ class HelperThreads:
                 if call.state == _ABANDONED:
                     self.stuck -= 1
                     if call.owner is not None:
-                        call.owner.running -= 1
+                        call.owner.returned()
                 call.state = _DONE
                 self._idle += 1
             call.done.release()
@@ -488,7 +609,7 @@ class HelperThreads:
                     call.on_done(call)
                 except BaseException:  # never kill the helper over a callback
                     log.exception("%s: a completion callback failed", self.name)
-            del call
+            call = None
 
     def close(self) -> None:
         """Let the idle threads go now; busy ones go once idle (the pool still takes new calls)."""
@@ -501,17 +622,16 @@ class HelperThreads:
 
 helper_threads = HelperThreads("call")
 """The helper threads behind every timeout on a plain callable (``FunctionSource``, ``call_with_timeout``)."""
-_anonymous = Abandoned()  # the abandoned calls of call_with_timeout(), which has no source to count them in
 
 
 def call_with_timeout(function: Callable[[Any], Any], argument: Any, timeout: float, *, name: str = "call") -> Any:
     """Return ``function(argument)``, or raise ``TimeoutError`` if it takes longer than ``timeout`` seconds.
 
     The call runs on one of the shared ``helper_threads``; on a timeout it is left to finish (or not)
-    on its own. An answer that arrives after the deadline counts as a timeout too. Calls made here
-    share one budget of ``MAX_ABANDONED`` abandoned calls (a ``FunctionSource`` has its own).
+    on its own. An answer that arrives after the deadline counts as a timeout too. At most
+    ``MAX_ABANDONED`` abandoned calls of one function run at once, process-wide (``Abandoned``).
     """
-    return timed_call(function, argument, check_timeout("timeout", timeout), name, _anonymous)
+    return timed_call(function, argument, check_timeout("timeout", timeout), name, Abandoned(function))
 
 
 def timed_call(function: Callable[[Any], Any], argument: Any, timeout: float, name: str, owner: Abandoned) -> Any:
@@ -522,11 +642,8 @@ def timed_call(function: Callable[[Any], Any], argument: Any, timeout: float, na
     number of threads, and cannot starve the helper threads of the other sources.
     """
     if owner.running >= MAX_ABANDONED:
-        log.debug("%s: %d abandoned calls still running; %r not started", name, owner.running, argument)
-        raise TimeoutError(
-            f"{name} did not answer {argument!r} within {format_seconds(timeout)}: not started, "
-            f"{owner.running} earlier calls are still running past their timeout"
-        )
+        log.debug("%s: %d abandoned calls still running; %r not started", name, owner.running, Shown(argument))
+        raise not_started(name, argument, timeout, owner.running)
     started = clock()
     call = helper_threads.start(function, argument, owner=owner)
     if not call.wait(timeout):
@@ -546,16 +663,18 @@ def as_source(source: object) -> Source:
         return _DuckSource(source)
     if callable(source):
         return FunctionSource(source)
-    raise TypeError(f"source must be a Source or a callable f(request), got {source!r} ({type(source).__name__})")
+    raise TypeError(f"source must be a Source or a callable f(request), got {shown(source)} ({type(source).__name__})")
 
 
 class _DuckSource(Source):
     """Adapts a foreign object with ``fetch(request)`` (and maybe ``name``) to the ``Source`` protocol."""
 
+    keeps_timeout = True
+
     def __init__(self, inner: Any):
         self.inner = inner
         self.name = str(getattr(inner, "name", type(inner).__name__))
-        self.calls = Abandoned()  # calls left running past their timeout
+        self.calls = Abandoned(inner.fetch)  # calls left running past their timeout
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         if timeout is None:
@@ -564,3 +683,38 @@ class _DuckSource(Source):
 
     def counters(self) -> dict[str, int]:
         return {"abandoned": self.calls.abandoned}
+
+
+def callable_behind(source: Source) -> Any:
+    """What a call of ``source`` runs: a plain function, an adapted object's ``fetch``, else ``source`` itself."""
+    if type(source) is FunctionSource:
+        return source.function
+    if type(source) is _DuckSource:
+        return source.inner.fetch
+    return source
+
+
+def calls_of(source: Source) -> Abandoned:
+    """The abandoned-call count of ``source``'s callable (a plain function's, else its class's), process-wide."""
+    calls = getattr(source, "calls", None)
+    return calls if isinstance(calls, Abandoned) else Abandoned(source)
+
+
+def fetch_within(source: Source, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
+    """``source.fetch(request, attempt=, timeout=)``, the timeout enforced whatever the source does with it.
+
+    A source that ``keeps_timeout`` is called here; any other (a user's subclass whose ``fetch`` may
+    sleep through its timeout) runs on a helper thread, under the caller's cancel scope, and the caller
+    stops waiting at the deadline (``TimeoutError``; the call abandoned and counted, as for a plain callable).
+    """
+    if timeout is None or source.keeps_timeout:
+        return source.fetch(request, attempt=attempt, timeout=timeout)
+    scope = current_scope()
+    call = functools.partial(_fetch_in_scope, source, scope, attempt, timeout)
+    return timed_call(call, request, check_timeout("timeout", timeout), source.name, calls_of(source))
+
+
+def _fetch_in_scope(source: Source, scope: CancelScope | None, attempt: int, timeout: float, request: Any) -> Any:
+    if scope is None:
+        return source.fetch(request, attempt=attempt, timeout=timeout)
+    return run_in_scope(scope, source.fetch, request, attempt=attempt, timeout=timeout)
