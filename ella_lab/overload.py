@@ -23,7 +23,8 @@ from typing import Any
 
 from ._checks import check_int, check_real
 from ._draw import draw
-from .sources import Source, SourceError, as_source
+from ._shown import shown
+from .sources import Source, SourceError, as_source, fetch_within
 from .timing import clock
 
 __all__ = [
@@ -103,6 +104,8 @@ class AdaptiveThrottle(Source):
     draw for each call is fixed by (seed, name, request, attempt), so runs with the same counts repeat.
     """
 
+    keeps_timeout = True  # the wrapped source is called through fetch_within
+
     def __init__(
         self,
         source: Any,
@@ -139,9 +142,9 @@ class AdaptiveThrottle(Source):
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:
         if not self.admit(request, attempt):
-            raise Throttled(f"{self.name}: throttled {request!r} (the source accepts too few calls)")
+            raise Throttled(f"{self.name}: throttled {shown(request)} (the source accepts too few calls)")
         try:
-            value = self.source.fetch(request, attempt=attempt, timeout=timeout)
+            value = fetch_within(self.source, request, attempt=attempt, timeout=timeout)
         except self.overload:
             raise
         except Exception:
@@ -244,6 +247,8 @@ class ConcurrencyLimit(Source):
     ``history`` keeps the last 1,000 limits, for plots and tests.
     """
 
+    keeps_timeout = True  # its wait for room is bounded by the timeout; the wrapped source via fetch_within
+
     def __init__(
         self,
         source: Any,
@@ -290,17 +295,17 @@ class ConcurrencyLimit(Source):
         wait = self.max_wait if timeout is None else min(self.max_wait, timeout)
         if not self.acquire(wait):
             raise LimitExceeded(
-                f"{self.name}: {self.inflight} calls in flight (limit {int(self.limit)}), {request!r} refused"
+                f"{self.name}: {self.inflight} calls in flight (limit {int(self.limit)}), {shown(request)} refused"
             )
         started = clock()
         if timeout is not None:  # the time spent waiting for room comes off the attempt's timeout
             timeout -= started - arrived
             if timeout <= 0:
                 self.release(0.0, True)
-                raise TimeoutError(f"{self.name}: no time left for {request!r} after waiting for room")
+                raise TimeoutError(f"{self.name}: no time left for {shown(request)} after waiting for room")
         ok = True
         try:
-            return self.source.fetch(request, attempt=attempt, timeout=timeout)
+            return fetch_within(self.source, request, attempt=attempt, timeout=timeout)
         except self.overload:
             ok = False
             raise
