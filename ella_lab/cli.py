@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from ._checks import check_int, check_timeout
+from ._checks import MAX_SECONDS, check_int, check_real, check_timeout, shown
 from .experiments import make_source, request_ids
 from .router import Router
 from .timing import format_seconds
@@ -21,29 +25,142 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _numbers(kind: type, name: str) -> Callable[[str], list]:
-    """Parse ``"1,2,4"`` into a non-empty list of ``kind``."""
+SEED_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _in_range(kind: type, name: str, value: object, low: float, high: float) -> None:
+    """``value`` is a ``kind`` in ``[low, high]``; the message names ``name`` (as the library's checks do)."""
+    if kind is not int:
+        check_real(name, value, minimum=low, maximum=high)
+    elif check_int(name, value, minimum=int(low)) > high:
+        raise ValueError(f"{name} must be <= {high:g}, got {shown(value)}")
+
+
+def _bounded(kind: type, name: str, low: float, high: float) -> Callable[[str], Any]:
+    """An argparse type: one ``kind`` in ``[low, high]``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an int' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        try:
+            _in_range(kind, name, value, low, high)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return value
+
+    return parse
+
+
+def _numbers(kind: type, name: str, low: float, high: float) -> Callable[[str], list]:
+    """Parse ``"1,2,4"`` into a non-empty list of ``kind``, each in ``[low, high]``, at most ``MAX_AXIS`` of them."""
 
     def parse(text: str) -> list:
         try:
             values = [kind(part) for part in text.split(",") if part.strip()]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r:.80}") from None
         if not values:
             raise argparse.ArgumentTypeError(f"{name} must name at least one value, got {text!r}")
+        if len(values) > MAX_AXIS:
+            raise argparse.ArgumentTypeError(f"{name} must name at most {MAX_AXIS} values, got {len(values)}")
+        try:
+            for value in values:
+                _in_range(kind, name, value, low, high)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         return values
 
     return parse
 
 
-def _check_output(name: str, path: str | None) -> None:
-    """An output file goes into a folder that exists, and is not itself a folder."""
+MAX_AXIS = 100  # values on one sweep axis
+MAX_WORKERS = 1_000  # threads
+MAX_REQUESTS = 100_000  # the demo prints each one
+MAX_CHAIN = 100  # sources in a chain
+MAX_REPEATS = 100
+MAX_LATENCY = 60.0  # seconds per simulated fetch
+
+
+def check_writable_file(name: str, path: str | os.PathLike | None) -> None:
+    """Refuse (``ValueError`` naming ``name``) an output file that could not be written, before any work starts.
+
+    It must be a file name (not a folder, nor ending in ``/``), in a folder that exists, and a regular
+    file if it exists (not ``/dev/full``); then it is opened for appending, as the real write will
+    (an existing file keeps its content; one created by the check is removed again).
+    """
     if path is None:
         return
-    if Path(path).is_dir():
-        raise ValueError(f"{name} must be a file name, got the folder {path!r}")
-    if not Path(path).resolve().parent.is_dir():
-        raise ValueError(f"{name}: the folder {str(Path(path).parent)!r} does not exist (got {path!r})")
+    text = os.fspath(path)
+    target = Path(text)
+    if text.endswith(("/", os.sep)) or target.is_dir():
+        raise ValueError(f"{name} must be a file name, got the folder {text!r}")
+    if not target.parent.is_dir():
+        raise ValueError(f"{name}: the folder {str(target.parent)!r} does not exist (got {text!r})")
+    if target.exists() and not target.is_file():
+        raise ValueError(f"{name} must be a regular file, got {text!r}")
+    existed = target.exists()
+    try:
+        with open(target, "ab"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot write {text!r}: {exc.strerror or exc}") from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            target.unlink()
+
+
+def check_writable_dir(name: str, path: str | os.PathLike | None) -> None:
+    """Refuse (``ValueError`` naming ``name``) an output folder that could not be written, before any work starts.
+
+    It is a folder, or does not exist yet and can be made in its nearest existing parent folder; the
+    check writes a temporary file there (removed at once) and creates no folder.
+    """
+    if path is None:
+        return
+    text = os.fspath(path)
+    target = Path(text)
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"{name} must be a folder, got the file {text!r}")
+    existing = target
+    while not existing.exists():
+        existing = existing.parent  # "." exists: the loop ends
+    if not existing.is_dir():
+        raise ValueError(f"{name}: {str(existing)!r} is a file, so {text!r} cannot be a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot write in {str(existing)!r} (for {text!r}): {exc.strerror or exc}") from None
+
+
+def check_plot_file(name: str, path: str | None) -> None:
+    """A figure's file: writable, and named with a format matplotlib writes (``.png``, ``.svg``, ``.pdf``...)."""
+    if path is None:
+        return
+    check_writable_file(name, path)
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in formats:
+        shown_formats = ", ".join(f".{f}" for f in sorted(formats))
+        raise ValueError(f"{name} must end in one of {shown_formats} (the figure's format), got {path!r}")
+
+
+class _OutputFailed(Exception):
+    """Writing an output file failed after the work was done (a full disk): one line, exit status 2."""
+
+
+def _write(name: str, path: str, write: Callable[[str], object]) -> None:
+    try:
+        write(path)
+    except OSError as exc:
+        raise _OutputFailed(f"{name}: could not write {path!r}: {exc.strerror or exc}") from None
+    print(f"wrote {path}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,35 +169,58 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="the guide's Phase 5 scenario: 10 requests, 3 workers, 0.5 s each")
-    demo.add_argument("--workers", type=int, default=3)
-    demo.add_argument("--requests", type=int, default=10)
-    demo.add_argument("--latency", type=float, default=0.5, help="seconds per fetch (default 0.5)")
-    demo.add_argument("--failure-rate", type=float, default=0.0, help="fraction of fetches that fail (0..1)")
-    demo.add_argument("--chain", type=int, default=1, help="primary plus (chain - 1) backup sources")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--workers", type=_bounded(int, "workers", 1, MAX_WORKERS), default=3)
+    demo.add_argument("--requests", type=_bounded(int, "requests", 0, MAX_REQUESTS), default=10)
+    demo.add_argument(
+        "--latency",
+        type=_bounded(float, "latency", 0, MAX_LATENCY),
+        default=0.5,
+        help="seconds per fetch (default 0.5)",
+    )
+    demo.add_argument(
+        "--failure-rate",
+        type=_bounded(float, "failure_rate", 0, 1),
+        default=0.0,
+        help="fraction of fetches that fail (0..1)",
+    )
+    demo.add_argument(
+        "--chain", type=_bounded(int, "chain", 1, MAX_CHAIN), default=1, help="primary plus (chain - 1) backup sources"
+    )
+    demo.add_argument("--seed", type=_bounded(int, "seed", *SEED_RANGE), default=0)
 
     commands.add_parser("check", help="the environment self-check to run before class")
 
     serve = commands.add_parser("serve", help="run a flaky HTTP data service on 127.0.0.1 until Ctrl-C")
-    serve.add_argument("--port", type=int, default=0, help="0 (the default) takes a free port")
+    serve.add_argument(
+        "--port", type=_bounded(int, "port", 0, 65535), default=0, help="0 (the default) takes a free port"
+    )
     serve.add_argument("--name", default="service")
-    serve.add_argument("--latency", type=float, default=0.005, help="seconds per answer")
-    serve.add_argument("--failure-rate", type=float, default=0.0, help="fraction answered HTTP 500/503")
-    serve.add_argument("--drop-rate", type=float, default=0.0, help="fraction whose connection is dropped")
-    serve.add_argument("--stall-rate", type=float, default=0.0, help="fraction that never answer (until stopped)")
-    serve.add_argument("--seed", type=int, default=0)
-    serve.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    serve.add_argument(
+        "--latency", type=_bounded(float, "latency", 0, MAX_LATENCY), default=0.005, help="seconds per answer"
+    )
+    for option, what in (
+        ("failure", "answered HTTP 500/503"),
+        ("drop", "whose connection is dropped"),
+        ("stall", "that never answer (until stopped)"),
+    ):
+        rate = _bounded(float, f"{option}_rate", 0, 1)
+        serve.add_argument(f"--{option}-rate", type=rate, default=0.0, help=f"fraction {what}")
+    serve.add_argument("--seed", type=_bounded(int, "seed", *SEED_RANGE), default=0)
+    day = _bounded(float, "duration", 0, MAX_SECONDS)
+    serve.add_argument("--duration", type=day, default=None, help="stop after this many seconds")
 
     sweep = commands.add_parser("sweep", help="throughput and success over workers × failure rates")
-    sweep.add_argument("--workers", type=_numbers(int, "workers"), default=[1, 2, 4, 8], help="e.g. 1,2,4,8")
-    sweep.add_argument("--failure-rate", type=_numbers(float, "failure_rate"), default=[0.0], help="e.g. 0,0.2")
-    sweep.add_argument("--chain", type=_numbers(int, "chain"), default=[1], help="e.g. 1,2,3")
-    sweep.add_argument("--requests", type=int, default=200)
-    sweep.add_argument("--latency", type=float, default=0.01)
-    sweep.add_argument("--repeats", type=int, default=1)
-    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument(
+        "--workers", type=_numbers(int, "workers", 1, MAX_WORKERS), default=[1, 2, 4, 8], help="e.g. 1,2,4,8"
+    )
+    sweep.add_argument("--failure-rate", type=_numbers(float, "failure_rate", 0, 1), default=[0.0], help="e.g. 0,0.2")
+    sweep.add_argument("--chain", type=_numbers(int, "chain", 1, MAX_CHAIN), default=[1], help="e.g. 1,2,3")
+    sweep.add_argument("--requests", type=_bounded(int, "requests", 0, MAX_REQUESTS), default=200)
+    sweep.add_argument("--latency", type=_bounded(float, "latency", 0, MAX_LATENCY), default=0.01)
+    sweep.add_argument("--repeats", type=_bounded(int, "repeats", 1, MAX_REPEATS), default=1)
+    sweep.add_argument("--seed", type=_bounded(int, "seed", *SEED_RANGE), default=0)
     sweep.add_argument("--csv", help="write the table to this CSV file")
-    sweep.add_argument("--plot", help="write the throughput figure to this PNG file")
+    sweep.add_argument("--plot", help="write the throughput figure to this PNG (or .svg, .pdf) file")
 
     from .grading.cli import add_parser as add_grade_parser
 
@@ -106,8 +246,8 @@ def _run_demo(router: Router, requests: list[str]) -> None:
 
 def _sweep(args: argparse.Namespace) -> Callable[[], None]:
     """Check the sweep's arguments (the sweep checks its settings before its first run, too)."""
-    _check_output("csv", args.csv)
-    _check_output("plot", args.plot)
+    check_writable_file("--csv", args.csv)
+    check_plot_file("--plot", args.plot)
     for k in args.workers:
         check_int("workers", k, minimum=1)
     for length in args.chain:
@@ -138,8 +278,7 @@ def _run_sweep(args: argparse.Namespace) -> None:
         table[col] = table[col].map(format_seconds)
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     if args.csv:
-        df.to_csv(args.csv, index=False)
-        print(f"wrote {args.csv}")
+        _write("--csv", args.csv, lambda path: df.to_csv(path, index=False))
     if args.plot:
         import matplotlib
 
@@ -148,8 +287,7 @@ def _run_sweep(args: argparse.Namespace) -> None:
 
         ax = plot_throughput(df)
         ax.figure.tight_layout()
-        ax.figure.savefig(args.plot, dpi=120)
-        print(f"wrote {args.plot}")
+        _write("--plot", args.plot, lambda path: ax.figure.savefig(path, dpi=120))
 
 
 def _serve(args: argparse.Namespace) -> Callable[[], None]:
@@ -198,6 +336,8 @@ def _grade(args: argparse.Namespace) -> Callable[[], None]:
     """Check the grader's arguments; return the grading, ready to run."""
     from .grading.cli import prepare
 
+    check_writable_dir("--out", args.out)  # before the class is graded, not after
+
     return prepare(args)
 
 
@@ -212,5 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    command()
+    try:
+        command()
+    except _OutputFailed as exc:  # the work is done and shown; its file could not be written (a full disk)
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return 0

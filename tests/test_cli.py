@@ -53,7 +53,7 @@ def test_sweep_writes_csv_and_png(tmp_path, capsys):
     [
         (["demo", "--workers", "0"], "workers must be >= 1, got 0"),
         (["demo", "--failure-rate", "2"], "failure_rate must be a finite number in [0, 1], got 2.0"),
-        (["demo", "--latency", "-1"], "latency must be a finite number >= 0, got -1.0"),
+        (["demo", "--latency", "-1"], "latency must be a finite number in [0, 60], got -1.0"),
         (["sweep", "--workers", "1,x"], "expected comma-separated ints"),
     ],
 )
@@ -73,3 +73,111 @@ def test_check_reports_every_item(capsys):
     assert main(["check"]) == 0
     out = capsys.readouterr().out
     assert "[ok] Python >= 3.11" in out and "[ok] ella_lab Router runs" in out and "FAIL" not in out
+
+
+def _cli(*argv, cwd=None, timeout=60):
+    """``python -m ella_lab argv`` in a child whose memory is capped at 2 GiB (a runaway allocation fails fast)."""
+    import resource
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    return subprocess.run(
+        [sys.executable, "-m", "ella_lab", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        preexec_fn=cap,
+    )
+
+
+def _one_line_exit_2(proc, *words):
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
+    for word in words:
+        assert word in proc.stderr
+
+
+# a sweep that would take 50 s if it started: a check that comes after the work fails on the test's timeout
+_SLOW_SWEEP = ["sweep", "--workers", "1", "--requests", "10", "--latency", "5"]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        # issue 18: accepted, then allocated until MemoryError
+        (["demo", "--requests", "99999999999999999999999999"], ["--requests", "requests must be <= 100000"]),
+        (["demo", "--chain", "100000000"], ["--chain", "chain must be <= 100"]),
+        (["demo", "--workers", "100000000"], ["--workers", "workers must be <= 1000"]),
+        (["demo", "--latency", "1e300"], ["--latency", "latency must be a finite number in [0, 60]"]),
+        (["demo", "--latency", "nan"], ["--latency", "finite"]),
+        (["demo", "--seed", "1" + "0" * 40], ["--seed"]),
+        (["sweep", "--workers", "1,100000000"], ["--workers", "workers must be <= 1000"]),
+        (["sweep", "--repeats", "10000000"], ["--repeats", "repeats must be <= 100"]),
+        (["sweep", "--requests", "1" + "0" * 30], ["--requests"]),
+        (["serve", "--port", "70000"], ["--port", "port must be <= 65535"]),
+        (["serve", "--duration", "1e300"], ["--duration"]),
+    ],
+)
+def test_every_number_has_a_sane_range(argv, words):
+    _one_line_exit_2(_cli(*argv), *words)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(
+    ("option", "path", "words"),
+    [
+        ("--plot", "out.txt", ["--plot", ".png"]),  # issue 18: ran the sweep, then a 23-31 line traceback
+        ("--plot", "out.png/", ["--plot", "folder"]),
+        ("--csv", "/proc/nope.csv", ["--csv", "/proc/nope.csv"]),
+        ("--csv", "/dev/full", ["--csv", "regular file"]),
+        ("--csv", "no/such/folder/out.csv", ["--csv", "does not exist"]),
+        ("--plot", ".", ["--plot", "folder"]),
+    ],
+)
+def test_output_paths_are_checked_before_any_work(tmp_path, option, path, words):
+    _one_line_exit_2(_cli(*_SLOW_SWEEP, option, path, cwd=tmp_path), *words)
+    assert not (tmp_path / "out.txt").exists() and not (tmp_path / "out.png").exists()  # nothing left behind
+
+
+@pytest.mark.timeout(120)
+def test_grade_out_is_checked_before_grading(tmp_path):
+    """issue 18: grade . --out /proc/x graded the class, then printed a traceback."""
+    _one_line_exit_2(_cli("grade", str(tmp_path), "--out", "/proc/x"), "--out", "/proc/x")
+
+
+def test_check_writable_helpers_leave_nothing_behind(tmp_path):
+    from ella_lab.cli import check_writable_dir, check_writable_file
+
+    check_writable_file("--csv", str(tmp_path / "a.csv"))
+    check_writable_dir("--out", str(tmp_path / "new" / "folder"))
+    assert list(tmp_path.iterdir()) == []  # checked by trying, then undone
+    (tmp_path / "kept.csv").write_text("x")
+    check_writable_file("--csv", str(tmp_path / "kept.csv"))
+    assert (tmp_path / "kept.csv").read_text() == "x"  # an existing file is not truncated by the check
+    with pytest.raises(ValueError, match="--out"):
+        check_writable_dir("--out", str(tmp_path / "kept.csv"))
+    with pytest.raises(ValueError, match="--csv"):
+        check_writable_file("--csv", str(tmp_path))
+
+
+def test_a_write_that_fails_after_the_work_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """A disk that fills up while the sweep runs: the table is shown, then one line, not a traceback."""
+    import errno
+
+    import pandas as pd
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", "--workers", "1", "--requests", "2", "--latency", "0", "--csv", str(tmp_path / "t.csv")])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert "throughput_rps" in captured.out
+    assert captured.err.strip().splitlines() == [
+        f"python -m ella_lab: error: --csv: could not write {str(tmp_path / 't.csv')!r}: No space left on device"
+    ]
