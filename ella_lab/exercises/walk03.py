@@ -4,6 +4,12 @@ q1 predicts how long the guide's router takes, idle tail included; q2 is the sen
 with instruments: a queue that remembers which request each thread took and whether it was marked
 done, results that notice an answer stored after ``task_done()``, a source that records every call,
 and ``join()`` tried while the work is in flight.
+
+q3 (a shared tally) and q4 (a transfer between two accounts) are the shared-state exercises. Their
+checks run the learner's code on ``ella_lab.shared``'s instruments, where every read of shared data
+forces a switch to the other threads: a lost update or a deadlock happens on every run, and is judged
+by what happened (counts, which lock was held at each write and at each slow call, a cycle of waits
+caught under a bound), never by timing.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ import time
 from typing import Any
 
 from ..guide import run_guide_router
-from ._core import BLANK, Incorrect, NotAttempted, Question
+from ..shared import Account, Deadlock, Lock, Run, SharedDict, Switchboard
+from ._core import BLANK, Incorrect, NotAttempted, Question, same
 from .walk01 import Prediction
 
-__all__ = ["BLANK", "STOP", "____", "q1", "q2"]
+__all__ = ["BLANK", "STOP", "____", "q1", "q2", "q3", "q4"]
 
 ____ = BLANK
 STOP = object()  # the sentinel of q2: one per worker, after the last request
@@ -413,5 +420,311 @@ class SentinelWorker(Question):
         raise Incorrect(f"a worker died on {exc!r}, raised by your loop's own code, not by fetch.")
 
 
+# -- shared state: q3 (a tally) and q4 (a transfer) ---------------------------------------------
+
+_LOCK_MAKERS = {"Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition"}
+
+
+def _makes_locks(function: Any) -> bool:
+    """Does ``function``'s code (nested functions included) name a lock class: a new lock made per call?"""
+    codes, names = [getattr(function, "__code__", None)], set()
+    while codes:
+        code = codes.pop()
+        if code is not None:
+            names |= set(code.co_names)
+            codes += [c for c in code.co_consts if hasattr(c, "co_names")]
+    return bool(names & _LOCK_MAKERS)
+
+
+class _LeftHeld(Exception):
+    """The learner's function returned while its thread still held a lock of the check."""
+
+
+def _call_then_look(board: Switchboard, function: Any, *args: Any) -> None:
+    """Call the learner's function; then no lock of the board may still be held by this thread."""
+    function(*args)
+    held = board.held()
+    if held:
+        raise _LeftHeld(held[0].name)
+
+
+def _judge_run(run: Run, what: str, bound: float) -> None:
+    """The starter code, a deadlock caught, an exception or a hang: the verdicts every shared-state check shares."""
+    errors = list(run.errors.values())
+    if any(isinstance(e, NotImplementedError) for e in errors):
+        raise NotAttempted("replace `raise NotImplementedError` with your code, then run the cell again.")
+    left = [e for e in errors if isinstance(e, _LeftHeld)]
+    if left:
+        raise Incorrect(
+            f"{what} returned still holding {left[0]}: it was taken and never released. Every acquire() needs "
+            "its release(), even when the code in between returns or raises: use `with`."
+        )
+    for exc in errors:
+        if isinstance(exc, Deadlock):
+            if "finished without releasing" in str(exc):
+                raise Incorrect(
+                    f"a lock was taken and never released ({exc}): every acquire() needs its release(), even "
+                    "when the code in between returns or raises. Use `with lock:`."
+                )
+            if "(this thread): a cycle" in str(exc) and str(exc).count("held by") == 1:
+                raise Incorrect(
+                    f"a thread waited for a lock it already held ({exc}): a Lock is not re-entrant. Take it once."
+                )
+            raise Incorrect(
+                f"deadlock, caught by the check instead of hanging: {exc}. Two threads each held one lock and "
+                "waited for the other's: take the locks in one order everywhere (say, the lower account number "
+                "first), or acquire(timeout=...) and back off."
+            )
+    if errors:
+        raise Incorrect(f"{what} raised {errors[0]!r}.")
+    if run.alive:
+        raise Incorrect(
+            f"{len(run.alive)} thread(s) had not finished after {bound:g} s: is a wait never satisfied, or two "
+            "threads backing off and retrying in step forever? Stuck threads keep running in this kernel: "
+            "restart it if the notebook slows down."
+        )
+
+
+class _TallyCase:
+    def __init__(self, requests: tuple[str, ...], label: Any, workers: int) -> None:
+        self.requests, self.workers = requests, workers
+        self.answers = {r: label(i) for i, r in enumerate(requests)}
+
+    @property
+    def expected(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for answer in self.answers.values():
+            counts[answer] = counts.get(answer, 0) + 1
+        return counts
+
+
+class _TallyFetch:
+    """The slow call of q3: records each call, its thread, and whether that thread held the lock; a switch point."""
+
+    def __init__(self, case: _TallyCase, board: Switchboard, lock: Lock) -> None:
+        self.case, self.board, self.lock = case, board, lock
+        self.calls: list[Any] = []
+        self.held: list[Any] = []
+
+    def __call__(self, request: Any) -> str:
+        self.calls.append(request)
+        if self.lock.held_by_me():
+            self.held.append(request)
+        self.board.switch()  # the answer takes a while: the other workers run meanwhile
+        return self.case.answers[request]
+
+
+class SafeTally(Question):
+    title = "A shared tally, made safe"
+    expects = "a function tally(counts, lock, request, fetch)"
+    VISIBLE = _TallyCase(
+        tuple(f"DataRequest-{i}" for i in range(12)), lambda i: "backup" if i % 4 == 0 else "primary", 3
+    )
+    HIDDEN = (
+        _TallyCase(tuple(f"Order-{i}" for i in range(10)), lambda i: ("cache", "db", "disk")[i % 3], 2),
+        _TallyCase(tuple(f"Query-{i}" for i in range(16)), lambda i: "eu" if i % 2 else "us", 4),
+    )  # fmt: skip
+    BOUND = 10.0
+    hints = (
+        "Two steps: answer = fetch(request) first, with no lock held (it is the slow call); then the update.",
+        "The update reads counts and writes it back: both inside one `with lock:`, e.g. "
+        "`counts[answer] = counts.get(answer, 0) + 1`.",
+        "Use the `lock` you are given: a lock made inside the function is a new lock on every call, and nobody "
+        "else ever waits for it.",
+    )
+    stub = """
+        def tally(counts, lock, request, fetch):
+            # YOUR CODE HERE (about 4 lines): answer = fetch(request), the slow call, with no lock held;
+            # then add 1 to counts[answer] while holding lock, so that no other worker's update is lost.
+            raise NotImplementedError
+    """
+    solution_text = """
+        def tally(counts, lock, request, fetch):
+            answer = fetch(request)  # the slow call: no lock held, the other workers go on meanwhile
+            with lock:  # read and write as one step: no other worker can come in between
+                counts[answer] = counts.get(answer, 0) + 1
+    """
+
+    def _check(self, tally: Any) -> str:
+        return self._run(tally, self.VISIBLE)
+
+    def _check_hidden(self, tally: Any) -> str:
+        return [self._run(tally, case) for case in self.HIDDEN][-1]
+
+    def _run(self, tally: Any, case: _TallyCase) -> str:
+        if not callable(tally):
+            raise Incorrect(f"expected a function tally(counts, lock, request, fetch), got {tally!r}")
+        board = Switchboard(bound=0.1)
+        lock = Lock(board, name="the lock")
+        counts = SharedDict(board, guard=lock)
+        fetch = _TallyFetch(case, board, lock)
+
+        def worker(mine: tuple[str, ...]) -> None:
+            for request in mine:
+                _call_then_look(board, tally, counts, lock, request, fetch)
+
+        shares = [case.requests[k :: case.workers] for k in range(case.workers)]
+        run = board.run([lambda mine=mine: worker(mine) for mine in shares], timeout=self.BOUND)
+        _judge_run(run, "your tally", self.BOUND)
+        n, expected = len(case.requests), case.expected
+        missing = [r for r in case.requests if r not in fetch.calls]
+        if missing:
+            raise Incorrect(f"{missing[0]} was never fetched: call fetch(request) once per call of tally.")
+        twice = [r for r in case.requests if fetch.calls.count(r) > 1]
+        if twice:
+            raise Incorrect(f"{twice[0]} was fetched {fetch.calls.count(twice[0])} times: fetch it once.")
+        if fetch.held:
+            raise Incorrect(
+                f"the lock was held during fetch({fetch.held[0]!r}), the slow call: while one worker waits for "
+                "its answer, every other worker waits for the lock, and the threads run one at a time. Fetch "
+                "first, then take the lock for the update only."
+            )
+        got = dict(counts)
+        total = sum(v for v in got.values() if isinstance(v, int) and not isinstance(v, bool))
+        lost = f"{n - total} of {n} updates were lost (counts is {got}, expected {expected})"
+        if counts.unguarded_reads and lock.taken:
+            outcome = lost if total < n else "no update was lost this time, by luck of the timing"
+            raise Incorrect(
+                f"counts[{counts.unguarded_reads[0]!r}] was read (`in`, get or []) without the lock, and the "
+                f"write came later under it: another worker can change it in between ({outcome}). Check, read "
+                "and write inside one `with lock:`."
+            )
+        if same(got, expected):
+            return (
+                f"{n} answers tallied by {case.workers} threads, with a switch to another thread forced at every "
+                f"read ({lock.waited} waits for the lock): nothing lost, and the lock never held during fetch."
+            )
+        if total >= n or set(got) != set(expected):
+            raise Incorrect(f"counts should map each answer to how many times it came, {expected}; got {got}.")
+        if lock.taken == 0 and _makes_locks(tally):
+            raise Incorrect(
+                f"{lost}: a lock made inside tally is a new lock on every call, so no other thread ever waits "
+                "for it. Use the `lock` you are given: one lock, shared by every worker."
+            )
+        if lock.taken == 0:
+            raise Incorrect(
+                f"{lost}: two workers read the same count, then both wrote count + 1. Hold `lock` around the "
+                "read and the write."
+            )
+        raise Incorrect(f"{lost}: some update of counts was made without holding the lock.")
+
+
+class _TransferCase:
+    def __init__(self, accounts: tuple[tuple[int, int], ...], moves: tuple[tuple[tuple[int, int, int], ...], ...]):
+        self.accounts, self.moves = accounts, moves  # moves: per thread, (source index, target index, amount)
+
+    def expected(self) -> list[int]:
+        balances = [balance for _, balance in self.accounts]
+        for thread in self.moves:
+            for source, target, amount in thread:
+                balances[source] -= amount
+                balances[target] += amount
+        return balances
+
+
+class SafeTransfer(Question):
+    title = "A transfer between two accounts, without deadlock"
+    expects = "a function transfer(source, target, amount)"
+    VISIBLE = _TransferCase(
+        ((0, 100), (1, 100), (2, 100)),
+        (((0, 1, 10),) * 3, ((1, 0, 7),) * 3, ((2, 1, 5),) * 3),  # 0→1 and 1→0 at once; 2→1 into the same account
+    )
+    HIDDEN = (
+        _TransferCase(((7, 50), (3, 50)), (((0, 1, 3),) * 4, ((1, 0, 2),) * 4)),
+        _TransferCase(((4, 40), (2, 40), (9, 40), (1, 40)), tuple(((i, (i + 1) % 4, i + 1),) * 2 for i in range(4))),
+    )
+    BOUND = 10.0
+    hints = (
+        "Take both accounts' locks, then move the money (source.balance -= amount; target.balance += amount), "
+        "then release them: `with` does it.",
+        "transfer(a, b) and transfer(b, a) at the same time: if each takes its source's lock first, each holds "
+        "one lock and waits for the other's forever. Take the two locks in the same order in every transfer.",
+        "One order for everybody: sort the two accounts by `number` and lock the lower one first. (Or "
+        "acquire(timeout=...) the second lock, and on False release the first and try again later.)",
+    )
+    stub = """
+        def transfer(source, target, amount):
+            # YOUR CODE HERE (about 6 lines): move amount from source.balance to target.balance while holding
+            # both accounts' locks (source.lock, target.lock); never deadlock with a transfer the other way.
+            raise NotImplementedError
+    """
+    solution_text = """
+        def transfer(source, target, amount):
+            first, second = sorted((source, target), key=lambda account: account.number)  # one order for all
+            with first.lock:
+                with second.lock:  # both held: nobody sees the money in neither account, or in both
+                    source.balance -= amount
+                    target.balance += amount
+    """
+
+    def _check(self, transfer: Any) -> str:
+        return self._run(transfer, self.VISIBLE)
+
+    def _check_hidden(self, transfer: Any) -> str:
+        return [self._run(transfer, case) for case in self.HIDDEN][-1]
+
+    def _run(self, transfer: Any, case: _TransferCase) -> str:
+        if not callable(transfer):
+            raise Incorrect(f"expected a function transfer(source, target, amount), got {transfer!r}")
+        board = Switchboard(bound=0.1)
+        accounts = [Account(number, balance, board) for number, balance in case.accounts]
+
+        def worker(moves: tuple[tuple[int, int, int], ...]) -> None:
+            for source, target, amount in moves:
+                _call_then_look(board, transfer, accounts[source], accounts[target], amount)
+
+        run = board.run([lambda moves=moves: worker(moves) for moves in case.moves], timeout=self.BOUND)
+        _judge_run(run, "your transfer", self.BOUND)
+        still = [a for a in accounts if a.lock.locked()]
+        if still:
+            raise Incorrect(
+                f"account {still[0].number}'s lock is still held after every transfer returned: release every "
+                "lock you take (use `with`)."
+            )
+        partners = {name: {(s, t) for s, t, _ in moves} for name, moves in zip(run.names, case.moves, strict=True)}
+        if not any(a.lock.taken for a in accounts):
+            why = (
+                "a lock made inside transfer is a new lock on every call, so no other thread ever waits for it"
+                if _makes_locks(transfer)
+                else "no account's lock was taken"
+            )
+            raise Incorrect(
+                f"the balances were written with no account locked: {why}. Hold source.lock and target.lock "
+                f"while you move the money. (Balances: {[a._balance for a in accounts]}, expected {case.expected()}.)"
+            )
+        for index, account in enumerate(accounts):
+            for writer, held in account.writes:
+                for source, target in partners.get(writer, ()):
+                    if index not in (source, target):
+                        continue
+                    need = {accounts[source].lock.name, accounts[target].lock.name}
+                    if not need <= held:
+                        missing = sorted(need - held)[0]
+                        raise Incorrect(
+                            f"account {account.number}'s balance was written while {missing} was not held: hold "
+                            "both accounts' locks for the whole move, or another transfer comes in between (and "
+                            "an audit could see the money in neither account). Did an acquire(timeout=...) "
+                            "return False without your code noticing?"
+                        )
+        got, expected = [a._balance for a in accounts], case.expected()
+        if sum(got) != sum(expected):
+            raise Incorrect(f"money was {'created' if sum(got) > sum(expected) else 'lost'}: balances {got}, "
+                            f"expected {expected}.")  # fmt: skip
+        if got != expected:
+            raise Incorrect(
+                f"the balances should be {expected}, got {got}: move `amount` from source to target, once per "
+                "call (a transfer that gave up must try again)."
+            )
+        opposite = sum(1 for m in case.moves for s, t, _ in m if any((t, s) == (s2, t2) for n in case.moves
+                                                                      for s2, t2, _ in n))  # fmt: skip
+        return (
+            f"{sum(len(m) for m in case.moves)} transfers on {len(case.moves)} threads ({opposite} of them while "
+            "another thread moved money the other way), a switch forced after every lock taken: no deadlock, "
+            "both locks held at every write, every balance right."
+        )
+
+
 q1 = GuideRunPrediction("q1")
 q2 = SentinelWorker("q2")
+q3 = SafeTally("q3")
+q4 = SafeTransfer("q4")

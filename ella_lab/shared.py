@@ -1,0 +1,436 @@
+"""Shared state made visible: the worst interleaving of threads, forced on purpose, and locks that report.
+
+A lost update (two threads read the same value, both write value + 1) happens on a real machine only
+when the operating system switches threads between a read and its write: rarely, by luck. Here a
+:class:`Switchboard` forces that switch *every time*: a thread that reaches a switch point (a read of
+a :class:`Counter`, a :class:`SharedDict` or an :class:`Account`'s balance, or just after taking a
+:class:`Lock`) waits until every other thread of the run has reached a switch point too, is waiting for
+one of the run's locks, or has finished. So each demonstration gives the same count on every run, and
+a check can judge a learner's code by what happened, never by how long it took.
+
+Every wait is bounded: a thread waits at most ``bound`` seconds at a switch point (then goes on
+alone), and a :class:`Lock` notices a deadlock (threads each holding a lock another waits for, with no
+timeout) or a lock whose holder has finished, and raises :class:`Deadlock` in the waiting thread instead
+of hanging.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .timing import clock
+
+__all__ = [
+    "Account",
+    "Counter",
+    "Deadlock",
+    "Lock",
+    "Race",
+    "Run",
+    "SharedDict",
+    "Switchboard",
+    "lock_cost",
+    "race",
+]
+
+RUNNING, PARKED, BLOCKED, DONE = "running", "parked", "blocked", "done"
+SLICE = 0.005  # a blocked acquire looks for a deadlock this often
+
+
+class Deadlock(RuntimeError):
+    """Raised in a thread that would wait forever for a :class:`Lock` (a cycle of waits, or a holder gone)."""
+
+
+@dataclass
+class Run:
+    """What a :meth:`Switchboard.run` did: per thread, its return value or the exception it raised."""
+
+    names: list[str]
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, BaseException] = field(default_factory=dict)
+    alive: list[str] = field(default_factory=list)  # threads still running at the bound
+    switches: int = 0  # forced switches: a thread stopped between two steps while the others ran
+
+    @property
+    def deadlocks(self) -> list[Deadlock]:
+        return [e for e in self.errors.values() if isinstance(e, Deadlock)]
+
+
+class Switchboard:
+    """Forces the worst interleaving at the switch points of the threads it runs (see the module's doc).
+
+    ``bound``: the longest a thread waits at a switch point for the others. A thread not started by
+    :meth:`run` passes every switch point at once (the library's objects then behave as plain ones).
+    """
+
+    def __init__(self, *, bound: float = 0.2):
+        if not isinstance(bound, int | float) or isinstance(bound, bool) or not 0 < bound <= 10:
+            raise ValueError(f"bound must be a number of seconds in (0, 10], got {bound!r}")
+        self.bound = float(bound)
+        self._cond = threading.Condition()
+        self._state: dict[int, str] = {}
+        self._names: dict[int, str] = {}
+        self._waits: dict[int, Lock] = {}  # thread -> the lock it waits for with no timeout
+        self._generation = 0
+        self._backed_off: set[int] = set()  # threads whose timed acquire gave up once
+        self._held: dict[int, list[Lock]] = {}  # thread -> the locks of this board it holds
+        self.switches = 0
+        self.timeouts = 0  # switch points left alone at the bound (a thread the board cannot see was busy)
+
+    # -- running threads ------------------------------------------------------------------------
+
+    def run(self, calls: Sequence[Callable[[], Any]], *, timeout: float = 5.0, prefix: str = "worker") -> Run:
+        """Run each call on a thread of its own, at once; wait for all (at most ``timeout`` s)."""
+        names = [f"{prefix}-{i}" for i in range(len(calls))]
+        result = Run(names)
+        started = threading.Barrier(len(calls) + 1, timeout=timeout)
+
+        def target(name: str, call: Callable[[], Any]) -> None:
+            me = threading.get_ident()
+            with self._cond:
+                self._state[me], self._names[me] = RUNNING, name
+            try:
+                started.wait()
+                result.values[name] = call()
+            except BaseException as exc:  # the run reports it; a thread never dies silently
+                result.errors[name] = exc
+            finally:
+                with self._cond:
+                    self._state[me] = DONE
+                    self._release_if_ready()
+
+        threads = [
+            threading.Thread(target=target, args=(n, c), name=f"ella-shared-{n}", daemon=True)
+            for n, c in zip(names, calls, strict=True)
+        ]
+        before = self.switches
+        for t in threads:
+            t.start()
+        started.wait()  # every thread is registered before any reaches a switch point
+        deadline = clock() + timeout
+        for t in threads:
+            t.join(max(0.0, deadline - clock()))
+        result.alive = [n for n, t in zip(names, threads, strict=True) if t.is_alive()]
+        result.switches = self.switches - before
+        return result
+
+    def held(self, ident: int | None = None) -> list[Lock]:
+        """The locks of this board that a thread (by default the current one) holds now."""
+        with self._cond:
+            return list(self._held.get(threading.get_ident() if ident is None else ident, ()))
+
+    def name(self, ident: int | None) -> str:
+        return self._names.get(ident, "another thread") if ident is not None else "nobody"
+
+    # -- switch points --------------------------------------------------------------------------
+
+    def switch(self) -> None:
+        """A switch point: wait until every other thread of the run is at one, waiting for a lock, or done."""
+        me = threading.get_ident()
+        with self._cond:
+            if me not in self._state:
+                return
+            self._state[me] = PARKED
+            generation = self._generation
+            others = any(s in (RUNNING, PARKED) for t, s in self._state.items() if t != me)
+            self._release_if_ready()
+            deadline = clock() + self.bound
+            while self._generation == generation:
+                left = deadline - clock()
+                if left <= 0:
+                    self.timeouts += 1
+                    break
+                self._cond.wait(left)
+            if others:
+                self.switches += 1
+            self._state[me] = RUNNING
+
+    def _release_if_ready(self) -> None:
+        states = self._state.values()
+        if PARKED in states and all(s != RUNNING for s in states):
+            for thread, state in self._state.items():  # running again from now on, before they even wake
+                if state == PARKED:
+                    self._state[thread] = RUNNING
+            self._generation += 1
+            self._cond.notify_all()
+
+    def _blocked(self, lock: Lock, untimed: bool) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if me in self._state:
+                self._state[me] = BLOCKED
+                if untimed:
+                    self._waits[me] = lock
+                self._release_if_ready()
+
+    def _unblocked(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if me in self._state:
+                self._state[me] = RUNNING
+                self._waits.pop(me, None)
+
+    def _stuck(self, lock: Lock) -> str | None:
+        """Why the current thread would wait for ``lock`` forever (a cycle, a holder gone), or None."""
+        me = threading.get_ident()
+        with self._cond:
+            said, current, seen = [], lock, 0
+            while True:
+                owner = current.owner
+                if owner is None or seen > len(self._state):
+                    return None
+                seen += 1
+                said.append(
+                    f"{'which waits for ' if said else ''}{current.name}{', held' if said else ' is held'} by "
+                    f"{self.name(owner)}"
+                )
+                if owner == me:
+                    self._waits.pop(me, None)  # this thread gives up: the others of the cycle wait on
+                    return ", ".join(said) + " (this thread): a cycle of waits, a deadlock"
+                if self._state.get(owner) == DONE:
+                    self._waits.pop(me, None)
+                    return ", ".join(said) + ", which has finished without releasing it"
+                if owner not in self._waits:
+                    return None
+                current = self._waits[owner]
+
+
+_QUIET = Switchboard()  # objects made without a board: no thread of theirs is ever parked
+
+
+class Lock:
+    """A ``threading.Lock`` that tells its :class:`Switchboard` when a thread waits for it, and reports.
+
+    Same use: ``with lock:``, ``acquire(blocking=True, timeout=-1)``, ``release()``, ``locked()``. After a
+    thread takes it, that thread reaches a switch point (except a thread that once gave up a timed wait:
+    forcing the same clash on every retry would defeat any back-off, which no real scheduler does). A
+    wait that could never end raises :class:`Deadlock` (within a few milliseconds) in the waiting thread.
+    ``owner`` is the holder's thread id; ``taken`` counts acquisitions, ``waited`` those that found it held.
+    """
+
+    def __init__(self, board: Switchboard | None = None, name: str = "a lock"):
+        self.board, self.name = board or _QUIET, name
+        self._lock = threading.Lock()
+        self.owner: int | None = None
+        self.taken = self.waited = 0
+        self.deadlocks: list[str] = []
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        me = threading.get_ident()
+        if self._lock.acquire(False):
+            return self._took(me)
+        if not blocking:
+            return False
+        self.waited += 1
+        untimed = timeout is None or timeout < 0
+        deadline = None if untimed else clock() + timeout
+        self.board._blocked(self, untimed)
+        try:
+            while True:
+                step = SLICE if deadline is None else max(0.0, min(SLICE, deadline - clock()))
+                if self._lock.acquire(timeout=step):
+                    break
+                if deadline is not None and clock() >= deadline:
+                    self.board._backed_off.add(me)
+                    return False
+                why = self.board._stuck(self) if untimed else None
+                if why is not None:
+                    self.deadlocks.append(why)
+                    raise Deadlock(f"{self.board.name(me)} would wait forever for {self.name}: {why}")
+        finally:
+            self.board._unblocked()
+        return self._took(me)
+
+    def _took(self, me: int) -> bool:
+        self.owner = me
+        self.taken += 1
+        with self.board._cond:
+            self.board._held.setdefault(me, []).append(self)
+        if me not in self.board._backed_off:  # a thread that backed off is not forced into the same clash again
+            self.board.switch()
+        return True
+
+    def release(self) -> None:
+        with self.board._cond:
+            for held in self.board._held.values():
+                if self in held:
+                    held.remove(self)
+        self.owner = None
+        self._lock.release()  # RuntimeError when not locked, as threading.Lock
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def held_by_me(self) -> bool:
+        return self.owner == threading.get_ident()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"<ella_lab.shared.Lock {self.name} {'locked' if self.locked() else 'unlocked'}>"
+
+
+class Counter:
+    """A number that threads read and write in two steps: ``read()`` is a switch point, ``write(value)`` is not."""
+
+    def __init__(self, board: Switchboard | None = None, value: int = 0):
+        self.board, self.value = board or _QUIET, value
+        self.reads = self.writes = 0
+
+    def read(self) -> int:
+        value = self.value
+        self.reads += 1
+        self.board.switch()
+        return value
+
+    def write(self, value: int) -> None:
+        self.value = value
+        self.writes += 1
+
+
+class SharedDict(dict):
+    """A dict shared by threads whose reads (``d[k]``, ``get``, ``in``, ``setdefault``) are switch points.
+
+    With a ``guard`` lock, ``unguarded_reads`` and ``unguarded_writes`` list the keys read or written by a
+    thread that did not hold it.
+    """
+
+    def __init__(self, board: Switchboard | None = None, guard: Lock | None = None):
+        super().__init__()
+        self.board, self.guard = board or _QUIET, guard
+        self.unguarded_reads: list[Any] = []
+        self.unguarded_writes: list[Any] = []
+
+    def _read(self, key: Any) -> None:
+        if self.guard is not None and not self.guard.held_by_me():
+            self.unguarded_reads.append(key)
+        self.board.switch()
+
+    def __getitem__(self, key: Any) -> Any:
+        value = super().__getitem__(key)
+        self._read(key)
+        return value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = super().get(key, default)
+        self._read(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        found = super().__contains__(key)
+        self._read(key)
+        return found
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        value = super().setdefault(key, default)
+        self._read(key)
+        return value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self.guard is not None and not self.guard.held_by_me():
+            self.unguarded_writes.append(key)
+        super().__setitem__(key, value)
+
+
+class Account:
+    """A bank account for the transfer lessons: ``number``, ``balance`` (reading it is a switch point), ``lock``.
+
+    ``writes`` records, per write of ``balance``: (the writer's name, the names of the locks it held).
+    """
+
+    def __init__(self, number: int, balance: int, board: Switchboard | None = None):
+        self.number, self.board = number, board or _QUIET
+        self._balance = balance
+        self.lock = Lock(self.board, name=f"account {number}'s lock")
+        self.writes: list[tuple[str, frozenset[str]]] = []
+
+    @property
+    def balance(self) -> int:
+        value = self._balance
+        self.board.switch()
+        return value
+
+    @balance.setter
+    def balance(self, value: int) -> None:
+        me = threading.get_ident()
+        self.writes.append((self.board.name(me), frozenset(lock.name for lock in self.board.held(me))))
+        self._balance = value
+
+    def __repr__(self) -> str:
+        return f"Account({self.number}, balance={self._balance})"
+
+
+# -- the notebook's demonstrations ---------------------------------------------------------------
+
+
+@dataclass
+class Race:
+    """``threads`` threads, each running ``work(counter, lock)`` ``times`` times: what the counter says."""
+
+    threads: int
+    times: int
+    counted: int
+    switches: int
+    waited: int  # acquisitions of the lock that found it held
+
+    @property
+    def expected(self) -> int:
+        return self.threads * self.times
+
+    @property
+    def lost(self) -> int:
+        return self.expected - self.counted
+
+
+def race(work: Callable[[Counter, Lock], Any], *, threads: int = 2, times: int = 100, bound: float = 0.2) -> Race:
+    """Run ``work(counter, lock)`` ``times`` times on each of ``threads`` threads, switches forced."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 16:
+        raise ValueError(f"threads must be an int from 1 to 16, got {threads!r}")
+    if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= 10_000:
+        raise ValueError(f"times must be an int from 1 to 10000, got {times!r}")
+    board = Switchboard(bound=bound)
+    counter, lock = Counter(board), Lock(board, name="the lock")
+
+    def each() -> None:
+        for _ in range(times):
+            work(counter, lock)
+
+    run = board.run([each] * threads, timeout=max(5.0, times * threads * bound))
+    if run.errors or run.alive:
+        first = next(iter(run.errors.values()), None)
+        raise RuntimeError(f"the race did not finish: {first!r}, still running: {run.alive}") from first
+    return Race(threads, times, counter.value, run.switches, lock.waited)
+
+
+def lock_cost(n: int = 100_000) -> tuple[float, float]:
+    """Seconds per ``counter += 1`` on one thread: (without a lock, inside ``with threading.Lock()``)."""
+    lock = threading.Lock()
+
+    def bare() -> float:
+        count, start = 0, time.perf_counter()
+        for _ in range(n):
+            count += 1  # noqa: SIM113 - the increment is what is timed
+        return (time.perf_counter() - start) / n
+
+    def locked() -> float:
+        count, start = 0, time.perf_counter()
+        for _ in range(n):
+            with lock:
+                count += 1
+        return (time.perf_counter() - start) / n
+
+    return min(bare() for _ in range(3)), min(locked() for _ in range(3))
+
+
+def pairs(items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    """Each item with the next, the last with the first: the transfers of a ring of accounts."""
+    for i, item in enumerate(items):
+        yield item, items[(i + 1) % len(items)]

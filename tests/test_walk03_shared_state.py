@@ -1,0 +1,312 @@
+"""Notebook 03's shared-state exercises (walk03 q3, q4): correct answers written several ways pass the visible and
+the hidden check; each real bug is rejected by both, with a message that names it. The checks force the switches
+(``ella_lab.shared``), so every verdict is the same on every run, whatever the machine's speed."""
+
+import random
+import textwrap
+import threading
+import time
+from contextlib import ExitStack
+
+import pytest
+
+from ella_lab.exercises import walk03
+
+pytestmark = pytest.mark.timeout(120)
+
+GLOBAL_LOCK = threading.Lock()
+
+
+def reference(question, name):
+    namespace = {"ex": walk03}
+    exec(textwrap.dedent(question.solution_text), namespace)
+    return namespace[name]
+
+
+def passes_both_ways(question, answer):
+    visible = question.judge(answer)
+    assert visible, visible.message
+    hidden = question.hidden_check(answer)
+    assert hidden, hidden.message
+
+
+def rejected_both_ways(question, answer, words):
+    visible = question.judge(answer)
+    assert visible.status == "incorrect" and words in visible.message, visible.message
+    hidden = question.hidden_check(answer)
+    assert hidden.status == "incorrect" and words in hidden.message, hidden.message
+
+
+# -- q3: the tally --------------------------------------------------------------------------------
+
+
+def tally_get_under_lock(counts, lock, request, fetch):
+    answer = fetch(request)
+    with lock:
+        counts[answer] = counts.get(answer, 0) + 1
+
+
+def tally_acquire_release(counts, lock, request, fetch):
+    answer = fetch(request)
+    lock.acquire()
+    try:
+        if answer in counts:
+            counts[answer] += 1
+        else:
+            counts[answer] = 1
+    finally:
+        lock.release()
+
+
+def tally_setdefault(counts, lock, request, fetch):
+    source = fetch(request)
+    with lock:
+        counts.setdefault(source, 0)
+        counts[source] = counts[source] + 1
+
+
+@pytest.mark.parametrize(
+    "tally", ["reference", tally_get_under_lock, tally_acquire_release, tally_setdefault],
+    ids=["reference", "get-under-lock", "acquire-release", "setdefault"],
+)  # fmt: skip
+def test_q3_correct_tallies_pass(tally):
+    passes_both_ways(walk03.q3, reference(walk03.q3, "tally") if tally == "reference" else tally)
+
+
+def no_lock(counts, lock, request, fetch):
+    answer = fetch(request)
+    counts[answer] = counts.get(answer, 0) + 1
+
+
+def check_then_act_unlocked(counts, lock, request, fetch):
+    answer = fetch(request)
+    if answer not in counts:
+        counts[answer] = 0
+    counts[answer] += 1
+
+
+def lock_around_the_write_only(counts, lock, request, fetch):
+    answer = fetch(request)
+    value = counts.get(answer, 0)
+    with lock:
+        counts[answer] = value + 1
+
+
+def check_outside_act_inside(counts, lock, request, fetch):
+    answer = fetch(request)
+    if answer not in counts:
+        with lock:
+            counts[answer] = 0
+    with lock:
+        counts[answer] += 1
+
+
+def lock_held_during_fetch(counts, lock, request, fetch):
+    with lock:
+        answer = fetch(request)
+        counts[answer] = counts.get(answer, 0) + 1
+
+
+def new_lock_per_call(counts, lock, request, fetch):
+    answer = fetch(request)
+    with threading.Lock():
+        counts[answer] = counts.get(answer, 0) + 1
+
+
+def never_released(counts, lock, request, fetch):
+    answer = fetch(request)
+    lock.acquire()
+    counts[answer] = counts.get(answer, 0) + 1
+
+
+def counts_requests(counts, lock, request, fetch):
+    fetch(request)
+    with lock:
+        counts[request] = counts.get(request, 0) + 1
+
+
+def fetches_twice(counts, lock, request, fetch):
+    with lock:
+        pass
+    fetch(request)
+    answer = fetch(request)
+    with lock:
+        counts[answer] = counts.get(answer, 0) + 1
+
+
+def takes_the_lock_twice(counts, lock, request, fetch):
+    answer = fetch(request)
+    with lock, lock:
+        counts[answer] = counts.get(answer, 0) + 1
+
+
+Q3_BUGS = [
+    (no_lock, "Hold `lock` around the read and the write"),
+    (check_then_act_unlocked, "Hold `lock` around the read and the write"),
+    (lock_around_the_write_only, "was read (`in`, get or []) without the lock"),
+    (check_outside_act_inside, "was read (`in`, get or []) without the lock"),
+    (lock_held_during_fetch, "the lock was held during fetch"),
+    (new_lock_per_call, "a new lock on every call"),
+    (never_released, "returned still holding the lock"),
+    (counts_requests, "counts should map each answer"),
+    (fetches_twice, "times: fetch it once"),
+    (takes_the_lock_twice, "a Lock is not re-entrant"),
+]
+
+
+@pytest.mark.parametrize(("tally", "words"), Q3_BUGS, ids=[f.__name__ for f, _ in Q3_BUGS])
+def test_q3_each_bug_is_rejected_naming_it(tally, words):
+    rejected_both_ways(walk03.q3, tally, words)
+
+
+def test_q3_starter_and_junk():
+    namespace = {"ex": walk03}
+    exec(textwrap.dedent(walk03.q3.stub), namespace)
+    assert walk03.q3.judge(namespace["tally"]).status == "not attempted"
+    assert walk03.q3.judge(walk03.BLANK).status == "not attempted"
+    assert walk03.q3.judge(42).status == "incorrect"
+
+
+# -- q4: the transfer -------------------------------------------------------------------------------
+
+
+def transfer_with_timeout(source, target, amount):
+    while True:
+        with source.lock:
+            if target.lock.acquire(timeout=0.01):
+                try:
+                    source.balance -= amount
+                    target.balance += amount
+                    return
+                finally:
+                    target.lock.release()
+        time.sleep(random.uniform(0, 0.005))  # back off, each thread for a different time
+
+
+def transfer_exit_stack_by_id(source, target, amount):
+    with ExitStack() as stack:
+        for account in sorted([source, target], key=id):
+            stack.enter_context(account.lock)
+        source.balance, target.balance = source.balance - amount, target.balance + amount
+
+
+def transfer_min_max(source, target, amount):
+    low = source if source.number < target.number else target
+    high = target if low is source else source
+    low.lock.acquire()
+    try:
+        high.lock.acquire()
+        try:
+            target.balance = target.balance + amount
+            source.balance = source.balance - amount
+        finally:
+            high.lock.release()
+    finally:
+        low.lock.release()
+
+
+@pytest.mark.parametrize(
+    "transfer", ["reference", transfer_with_timeout, transfer_exit_stack_by_id, transfer_min_max],
+    ids=["reference", "timeout-back-off", "exit-stack-by-id", "min-max-acquire"],
+)  # fmt: skip
+def test_q4_correct_transfers_pass(transfer):
+    passes_both_ways(walk03.q4, reference(walk03.q4, "transfer") if transfer == "reference" else transfer)
+
+
+def no_locks(source, target, amount):
+    source.balance -= amount
+    target.balance += amount
+
+
+def opposite_orders(source, target, amount):
+    with source.lock, target.lock:
+        source.balance -= amount
+        target.balance += amount
+
+
+def source_lock_only(source, target, amount):
+    with source.lock:
+        source.balance -= amount
+        target.balance += amount
+
+
+def one_after_the_other(source, target, amount):
+    with source.lock:
+        source.balance -= amount
+    with target.lock:
+        target.balance += amount
+
+
+def new_lock_per_transfer(source, target, amount):
+    with threading.Lock():
+        source.balance -= amount
+        target.balance += amount
+
+
+def ignores_the_timeout(source, target, amount):
+    with source.lock:
+        got = target.lock.acquire(timeout=0.01)  # False is not looked at: the money moves anyway
+        source.balance -= amount
+        target.balance += amount
+        if got:
+            target.lock.release()
+
+
+def gives_up_after_timeout(source, target, amount):
+    first, second = source, target
+    with first.lock:
+        if second.lock.acquire(timeout=0.01):
+            try:
+                source.balance -= amount
+                target.balance += amount
+            finally:
+                second.lock.release()
+
+
+def forgets_to_release(source, target, amount):
+    first, second = sorted((source, target), key=lambda a: a.number)
+    first.lock.acquire()
+    second.lock.acquire()
+    source.balance -= amount
+    target.balance += amount
+    second.lock.release()
+
+
+def wrong_direction(source, target, amount):
+    first, second = sorted((source, target), key=lambda a: a.number)
+    with first.lock, second.lock:
+        source.balance += amount
+        target.balance -= amount
+
+
+Q4_BUGS = [
+    (no_locks, "no account's lock was taken"),
+    (opposite_orders, "deadlock, caught by the check instead of hanging"),
+    (source_lock_only, "was not held: hold both accounts' locks"),
+    (one_after_the_other, "was not held: hold both accounts' locks"),
+    (new_lock_per_transfer, "a new lock on every call"),
+    (ignores_the_timeout, "Did an acquire(timeout=...) return False"),
+    (gives_up_after_timeout, "a transfer that gave up must try again"),
+    (forgets_to_release, "taken and never released"),
+    (wrong_direction, "the balances should be"),
+]
+
+
+@pytest.mark.parametrize(("transfer", "words"), Q4_BUGS, ids=[f.__name__ for f, _ in Q4_BUGS])
+def test_q4_each_bug_is_rejected_naming_it(transfer, words):
+    rejected_both_ways(walk03.q4, transfer, words)
+
+
+def test_q4_a_deadlock_is_caught_quickly_and_leaves_no_thread():
+    before = threading.active_count()
+    started = time.monotonic()
+    verdict = walk03.q4.judge(opposite_orders)
+    assert verdict.status == "incorrect" and "a cycle of waits" in verdict.message
+    assert time.monotonic() - started < 60  # a loose bound: a hang would sit at the check's 10 s bound per case
+    assert threading.active_count() <= before
+
+
+def test_q4_starter():
+    namespace = {"ex": walk03}
+    exec(textwrap.dedent(walk03.q4.stub), namespace)
+    assert walk03.q4.judge(namespace["transfer"]).status == "not attempted"
