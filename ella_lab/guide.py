@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .timing import clock
 
-__all__ = ["GuideRun", "fallback_fetch", "run_guide_router"]
+__all__ = ["GuideRun", "VirtualRun", "fallback_fetch", "run_guide_router", "virtual_run"]
 
 
 @dataclass
@@ -111,6 +111,39 @@ def run_guide_router(
         alive_after=[t.name for t in threads if t.is_alive()],
         idle_timeout=idle_timeout,
     )
+
+
+@dataclass(frozen=True)
+class VirtualRun:
+    """The same router on a virtual clock: exact times, no thread, no machine (see :func:`virtual_run`)."""
+
+    work_done_s: float  # when the last answer is ready
+    wall_s: float  # when the run returns: after the idle timeouts, if the workers wait for one
+    rounds: int  # the most requests one worker served
+
+
+def virtual_run(workers: int, n_requests: int, *, latency: float, idle_timeout: float | None = None) -> VirtualRun:
+    """``n_requests`` fetches of exactly ``latency`` on ``workers`` workers, each taking the next request when free.
+
+    With ``idle_timeout`` (the guide's exit), each worker leaves that long after its last answer; without
+    it (sentinels), the run ends with the last answer. Nothing is slept or measured: the exact shape that a
+    measurement on a real machine approaches (⌈N/K⌉·L, plus one idle timeout for the guide's workers).
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    if isinstance(n_requests, bool) or not isinstance(n_requests, int) or n_requests < 0:
+        raise ValueError(f"n_requests must be an int >= 0, got {n_requests!r}")
+    if not isinstance(latency, int | float) or isinstance(latency, bool) or latency < 0:
+        raise ValueError(f"latency must be a number of seconds >= 0, got {latency!r}")
+    free_at = [0.0] * workers  # when each worker is next free
+    served = [0] * workers
+    for _ in range(n_requests):
+        w = min(range(workers), key=lambda i: (free_at[i], i))  # the first free worker takes the next request
+        free_at[w] += latency
+        served[w] += 1
+    done = max(free_at) if n_requests else 0.0
+    wall = done if idle_timeout is None else max(free_at) + idle_timeout
+    return VirtualRun(work_done_s=done, wall_s=wall, rounds=max(served))
 
 
 def fallback_fetch(primary: str, backup: str) -> str:
