@@ -361,74 +361,8 @@ TIMED_BUGS = [
     ("the error wrapped in another", timed_wraps_the_error, "let fn's own exception through"),
 ]
 
-# -- 05 q1 main, q2 the guard --------------------------------------------------------------------
+# -- 05 q2 the guard (q1, a test of main(), is in test_exercises_main_test.py) ---------------------
 
-
-def main_other_requests(requests, primary, backup, workers):
-    with Router(FallbackChain([primary, backup]), workers=workers) as router:
-        futures = [router.submit(r) for r in requests]
-        outcomes = [f.result(timeout=10) for f in futures]
-    del outcomes
-    return Router(FallbackChain([primary, backup]), workers=workers).run([])  # not a report of these requests
-
-
-def main_alt_right(requests, primary, backup, workers):
-    router = Router(source=FallbackChain(sources=[primary, backup]), workers=workers)
-    report = router.run(iter(requests))
-    return report
-
-
-def main_hand_written_fallback(requests, primary, backup, workers):  # correct: a fallback of its own as the source
-    def chain(request):
-        try:
-            return primary(request)
-        except Exception:
-            return backup(request)
-
-    return Router(chain, workers=workers).run(requests)
-
-
-MAIN_BUGS = [
-    ("no fallback", lambda requests, p, b, w: Router(p, workers=w).run(requests), "the backup was never asked"),
-    (
-        "backup first",
-        lambda requests, p, b, w: Router(FallbackChain([b, p]), workers=w).run(requests),
-        "the primary was never asked",
-    ),
-    (
-        "ignores workers",
-        lambda requests, p, b, w: Router(FallbackChain([p, b])).run(requests),
-        ("at most 3 request(s) ran at once with workers=4", "ran at once with workers=2"),
-    ),
-    (
-        "runs the batch twice",
-        lambda requests, p, b, w: [Router(FallbackChain([p, b]), workers=w).run(requests) for _ in range(2)][-1],
-        "called 2 times",
-    ),
-    (
-        "retries the primary",
-        lambda requests, p, b, w: Router(FallbackChain([p, b], retry=Retry(attempts=2, base=0.001)), workers=w).run(
-            requests
-        ),
-        "called 2 times",
-    ),
-    (
-        "returns the summary",
-        lambda requests, p, b, w: Router(FallbackChain([p, b]), workers=w).run(requests).summary(),
-        "return the Report itself",
-    ),
-    (
-        "print instead of return",
-        lambda requests, p, b, w: print(Router(FallbackChain([p, b]), workers=w).run(requests)),
-        "main returned None",
-    ),
-    (
-        "one router per request",
-        lambda requests, p, b, w: [Router(FallbackChain([p, b]), workers=w).run([r]) for r in requests],
-        "should return the Report",
-    ),
-    ("a report of other requests", main_other_requests, "one outcome per request"),
-]
 
 GOOD_SCRIPT = reference(phase5, phase5.q2, "SCRIPT")
 GUARD_BUGS = [
@@ -783,7 +717,6 @@ ASYNC_BUGS = [
 ALTERNATIVES = {
     "p1.q3": [fetch_all_thread_subclass, fetch_all_pool_of_n],
     "p2.q1": [timed_context_manager],
-    "p5.q1": [main_hand_written_fallback],
     "p7.q1": [BreakerStrict, BreakerDeadline],
     "p8.q2": [async_queue_workers, async_task_group],
 }
@@ -791,7 +724,6 @@ ALTERNATIVES = {
 CODE_QUESTIONS = {
     "p1.q3": (phase1, phase1.q3, "fetch_all", fetch_all_alt, FETCH_ALL_BUGS),
     "p2.q1": (phase2, phase2.q1, "timed", timed_alt, TIMED_BUGS),
-    "p5.q1": (phase5, phase5.q1, "main", main_alt_right, MAIN_BUGS),
     "p5.q2": (phase5, phase5.q2, "SCRIPT", GOOD_SCRIPT.replace("def main():", "def main() -> None:"), GUARD_BUGS),
     "p7.q1": (phase7, phase7.q1, "Breaker", BreakerAlt, BREAKER_BUGS),
     "p8.q2": (phase8, phase8.q2, "fetch_all", async_alt, ASYNC_BUGS),

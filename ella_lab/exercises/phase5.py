@@ -2,123 +2,191 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from ..outcome import Report
-from ._core import Incorrect, NumberQuestion, Question, Rendezvous, call_bounded
+from ..fallback import FallbackChain
+from ..router import Router
+from ._core import Incorrect, NotAttempted, NumberQuestion, Question, call_bounded, raised_by_answer
+
+_LOG = logging.getLogger(__name__)
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
 
-class _Recorder:
-    """A source for the checks: records each call and its thread; fails on the requests it is told to."""
-
-    def __init__(self, name: str, fail_on: set[str], meeting: Rendezvous | None = None):
-        self.name, self.fail_on, self.meeting = name, fail_on, meeting
-        self.calls: list[tuple[str, str]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, request: str) -> str:
-        with self.lock:
-            self.calls.append((request, threading.current_thread().name))
-        if self.meeting is not None:
-            self.meeting.enter()
-        try:
-            time.sleep(0.005)
-            if request in self.fail_on:
-                raise ConnectionError(f"{self.name} failed on {request}")
-            return f"{request} from {self.name}"
-        finally:
-            if self.meeting is not None:
-                self.meeting.leave()
-
-    def count(self, request: str) -> int:
-        return sum(1 for r, _ in self.calls if r == request)
-
-    def __repr__(self) -> str:
-        return self.name
+def _right(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    return Router(FallbackChain([primary, backup]), workers=workers).run(requests)
 
 
-class Main(Question):
-    title = "main(): the router and the fallback, wired"
-    expects = "a function main(requests, primary, backup, workers)"
-    answer_name = "main"
+def _right_by_keywords(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    router = Router(source=FallbackChain(sources=[primary, backup]), workers=workers)
+    return router.run(list(requests))
+
+
+def _right_by_steps(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    chain = FallbackChain((primary, backup))
+    report = Router(chain, workers=int(workers)).run(tuple(requests))
+    return report
+
+
+def _no_fallback(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    return Router(primary, workers=workers).run(requests)
+
+
+def _backup_first(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    return Router(FallbackChain([backup, primary]), workers=workers).run(requests)
+
+
+def _default_workers(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    return Router(FallbackChain([primary, backup])).run(requests)
+
+
+def _one_worker_too_many(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    return Router(FallbackChain([primary, backup]), workers=workers + 1).run(requests)
+
+
+def _prints(requests: Any, primary: Any, backup: Any, workers: int) -> None:
+    _LOG.info("%s", _right(requests, primary, backup, workers).describe())
+
+
+def _loses_the_last(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    return _right(list(requests)[:-1], primary, backup, workers)
+
+
+def _sorted(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    return _right(sorted(requests, key=str), primary, backup, workers)
+
+
+def _twice(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    _right(requests, primary, backup, workers)
+    return _right(requests, primary, backup, workers)
+
+
+def _backup_for_all(requests: Any, primary: Any, backup: Any, workers: int) -> Any:
+    for request in requests:  # "warming" the backup: a copy, not a fallback
+        with contextlib.suppress(Exception):
+            backup(request)
+    return _right(requests, primary, backup, workers)
+
+
+class MainTest(Question):
+    title = "An end-to-end test of main()"
+    expects = "a function test_main(main)"
+    answer_name = "test_main"
     hints = (
-        "Build the chain first: FallbackChain([primary, backup]) asks the backup only when the primary fails.",
-        "Then Router(chain, workers=workers).run(requests): one run, every request, `workers` threads.",
-        "Return the Report that run() gives you (the check reads its outcomes); print nothing.",
+        "Make two sources of your own, plain functions: a primary that raises ConnectionError on some requests "
+        "you choose, and a backup; let both record the requests they are asked for.",
+        "Call main(requests, primary, backup, workers) with requests out of sorted order and workers other than "
+        "the Router's default of 3, then assert on the Report it returns: one outcome per request, in order, "
+        "each answered, by the right source (o.source), and report.workers.",
+        "Count the calls: the primary asked once for every request, the backup exactly for the primary's "
+        "failures. A test that asserts nothing, or whose primary never fails, passes a broken main.",
     )
     solution_text = """
-        from ella_lab import FallbackChain, Router
+        def test_main(main):
+            requests = ["r3", "r1", "r4", "r0", "r2"]  # not sorted: the order must be kept
+            failing = {"r1", "r4"}
+            asked = {"primary": [], "backup": []}
 
-        def main(requests, primary, backup, workers):
-            chain = FallbackChain([primary, backup])
-            return Router(chain, workers=workers).run(requests)
+            def primary(request):
+                asked["primary"].append(request)
+                if request in failing:
+                    raise ConnectionError(f"primary down for {request}")
+                return f"{request} from primary"
+
+            def backup(request):
+                asked["backup"].append(request)
+                return f"{request} from backup"
+
+            report = main(requests, primary, backup, 2)  # not the Router's default of 3
+            assert [o.request for o in report] == requests
+            assert all(o.ok for o in report)
+            for o in report:
+                source = "backup" if o.request in failing else "primary"
+                assert (o.source, o.value) == (source, f"{o.request} from {source}"), o
+            assert sorted(asked["primary"]) == sorted(requests)  # each once
+            assert sorted(asked["backup"]) == sorted(failing)  # exactly the primary's failures
+            assert report.workers == 2
     """
-    SCENARIO = (tuple(f"DataRequest-{i}" for i in range(12)), {"DataRequest-1", "DataRequest-6", "DataRequest-7"}, 4)
-    HIDDEN = (
-        (tuple(f"order-{i}" for i in range(40, 50)), {"order-40", "order-49"}, 2),
-        (tuple(f"q{i}" for i in range(14)), {"q3"}, 6),
+    RIGHT = (_right,)
+    HIDDEN_RIGHT = (_right, _right_by_keywords, _right_by_steps)
+    # (main, what is wrong with it, what a test needs to catch it)
+    BROKEN = (
+        (
+            _no_fallback,
+            "never asks the backup (no FallbackChain)",
+            "let your primary fail on some requests, and assert that each is answered, by the backup",
+        ),
+        (_backup_first, "asks the backup first", "assert which source served each request (o.source)"),
+        (
+            _default_workers,
+            "ignores `workers` (the Router's default, 3)",
+            "call main with a number of workers other than 3, and assert report.workers",
+        ),
+        (_prints, "prints the report and returns None", "assert on the Report main returns"),
+        (_loses_the_last, "loses the last request", "assert one outcome per request"),
+        (_sorted, "routes the requests sorted", "give requests out of sorted order, and assert the outcomes' order"),
+        (_twice, "runs the whole batch twice", "count the calls each source gets: the primary once per request"),
+    )
+    HIDDEN_BROKEN = (
+        (
+            _backup_for_all,
+            "asks the backup for every request too",
+            "count the backup's calls: only the primary's failures",
+        ),
+        (_one_worker_too_many, "runs workers + 1 threads", "assert report.workers"),
     )
 
-    def _check(self, main: Any) -> str:
-        self._run(main, *self.SCENARIO)
-        return "one run, every request answered once, the backup asked exactly for the primary's failures."
+    def _check(self, test_main: Any) -> str:
+        self._judge_test(test_main, self.RIGHT, self.BROKEN)
+        return (
+            f"your test passes a right main and fails each of {len(self.BROKEN)} broken ones (no fallback, backup "
+            "first, `workers` ignored, None returned, a request lost, the order changed, the batch run twice)."
+        )
 
-    def _check_hidden(self, main: Any) -> str:
-        for scenario in self.HIDDEN:
-            self._run(main, *scenario)
+    def _check_hidden(self, test_main: Any) -> str:
+        self._judge_test(test_main, self.HIDDEN_RIGHT, self.BROKEN + self.HIDDEN_BROKEN)
         return "right on every case."
 
-    def _run(self, main: Any, requests: tuple, failing: set[str], workers: int) -> None:
-        if not callable(main):
-            raise Incorrect(f"expected a function main(requests, primary, backup, workers), got {main!r}")
-        meeting = Rendezvous(workers, wait=1.0, hold=0.05)
-        primary = _Recorder("primary", failing, meeting)
-        backup = _Recorder("backup", set())
-        report = call_bounded(main, list(requests), primary, backup, workers, what="main", timeout=4.0)
-        if report is None:
-            raise Incorrect("main returned None: return the Report of the run (printing it gives the caller nothing).")
-        if isinstance(report, dict):
-            raise Incorrect("main returned a dict (a summary?): return the Report itself, which holds every outcome.")
-        if not isinstance(report, Report):
-            raise Incorrect(f"main should return the Report of Router.run(...), got {type(report).__name__}.")
-        if not primary.calls:
-            raise Incorrect("the primary was never asked: the chain's order is [primary, backup], primary first.")
-        twice = next((r for r in requests if primary.count(r) > 1), None)
-        if twice is not None:
-            raise Incorrect(
-                f"the primary was called {primary.count(twice)} times for {twice}: run the router once, and no retry "
-                "(a request is fetched once per source)."
-            )
-        if [o.request for o in report] != list(requests):
-            raise Incorrect("the report does not hold one outcome per request, in order: run every request once.")
-        lost = [o.request for o in report if not o.ok]
-        if lost and not backup.calls:
-            raise Incorrect(f"{lost[0]} failed: the backup was never asked. Wrap the sources in a FallbackChain.")
-        if lost:
-            raise Incorrect(f"{lost[0]} failed: every request should be answered, by the primary or the backup.")
-        extra = sorted({r for r, _ in backup.calls} - failing)
-        if extra:
-            raise Incorrect(f"the backup was asked for {extra[0]}, which the primary answered: a fallback, not a copy.")
-        if any(name == "ella-exercise" or not name.startswith("ella-worker") for _, name in primary.calls):
-            raise Incorrect("the requests did not run on the router's worker threads: use Router(...).run(requests).")
-        if meeting.peak > workers:
-            raise Incorrect(f"{meeting.peak} requests ran at once with workers={workers}: pass workers to the Router.")
-        if not meeting.met:
-            raise Incorrect(
-                f"at most {meeting.peak} request(s) ran at once with workers={workers}: Router(chain, "
-                "workers=workers), one router for the whole batch."
-            )
+    def _judge_test(self, test_main: Any, right: tuple, broken: tuple) -> None:
+        if not callable(test_main):
+            raise Incorrect(f"expected a function test_main(main), got {test_main!r}")
+        for main in right:
+            try:
+                result = call_bounded(test_main, main, what="your test", timeout=4.0)
+            except (Incorrect, NotAttempted):
+                raise
+            except Exception as exc:
+                if not raised_by_answer(exc, self):
+                    raise
+                raise Incorrect(
+                    f"your test failed a right main (FallbackChain([primary, backup]) routed by Router(chain, "
+                    f"workers=workers)): {exc!r}. A test that fails correct code is a false alarm: assert only what "
+                    "main promises."
+                ) from None
+            if result is not None:
+                raise Incorrect(
+                    f"your test returned {result!r}: a test says 'wrong' by raising (assert ...), and returns None "
+                    "when all is well; a returned value is ignored by pytest."
+                )
+        for main, bug, needs in broken:
+            try:
+                call_bounded(test_main, main, what="your test", timeout=4.0)
+            except (Incorrect, NotAttempted):
+                raise
+            except Exception as exc:
+                if not raised_by_answer(exc, self):
+                    raise
+                continue  # the test failed it, as it should (AssertionError, or any error the broken main causes)
+            raise Incorrect(f"your test passed a main that {bug}: {needs}.")
 
 
 _RAN = re.compile(r"requests\s+10\b")
@@ -314,7 +382,7 @@ class WhyProperties(Question):
     """
 
 
-q1 = Main("q1")
+q1 = MainTest("q1")
 q2 = Guard("q2")
 q3 = LostRequests("q3")
 q4 = WhyProperties("q4")
