@@ -52,6 +52,7 @@ class Deadlines:
         self.function = function
         self.name = source.name
         self.owner = source.calls  # type: ignore[attr-defined]
+        self._running = self.owner._running  # its process-wide count, read once per call (hot path)
         self.timeout = timeout
         self.resolution = max(0.001, min(timeout / 20, 0.05))
         self.replace = replace
@@ -73,7 +74,7 @@ class Deadlines:
         """Serve ``request`` inline and ``deliver(key, outcome)``; False if the watchdog took the call (then exit)."""
         name, timeout, owner = self.name, self.timeout, self.owner
         started = clock()
-        if owner.running >= MAX_ABANDONED:
+        if self._running[0] >= MAX_ABANDONED:
             log.debug("%s: %d abandoned calls still running; %r not started", name, owner.running, Shown(request))
             error = not_started(name, request, timeout, owner.running)
             deliver(key, _failed(name, request, error, worker, queued_at, started, clock()))

@@ -312,17 +312,19 @@ class Hedge(Source):
     ``threshold.calibrate()`` starts it warm). The second call goes
     to ``backup``, or to the primary again (as its next attempt). The slower call is abandoned and
     counted, never waited for. A ``timeout`` bounds the whole hedged call: a call still running
-    past it (plus a 50 ms grace) is abandoned as a ``TimeoutError``. Calls run on at most
-    ``max_workers`` daemon threads owned by the hedge: an abandoned call never blocks interpreter exit.
+    past it (plus a 50 ms grace) is abandoned as a ``TimeoutError``. Calls run on daemon threads owned
+    by the hedge (an abandoned call never blocks interpreter exit), at most ``max_workers`` of them for
+    the calls some request waits for.
     ``max_extra`` (say 0.05) caps the second calls at that fraction of the requests, as Finagle's
     backup requests do. The losing call is called off where its source can stop (a simulated source
     stops sleeping, an HTTP source closes its socket: ``hedges_cancelled``) and left to finish,
     counted, where it cannot (``hedges_abandoned``).
 
-    Hung calls cannot starve the calls that would answer, timeout or not: ``max_workers`` bounds the calls
-    some request waits for (an abandoned call no longer counts), a second call never waits behind them
-    (with no thread free it gets one of its own), and while ``MAX_ABANDONED`` abandoned calls of one source
-    still run (process-wide), its new calls are refused at once and the other side answers.
+    Hung calls cannot starve the calls that would answer, timeout or not: an abandoned call no longer
+    counts against ``max_workers``; a second call never waits behind the others (with no thread free it
+    gets one of its own), nor does a primary queued behind busy threads wait ``after`` to be hedged; and
+    while ``MAX_ABANDONED`` abandoned calls of one callable still run (process-wide; a source that can be
+    called off is not capped), its new calls are refused at once and the other side answers.
     """
 
     keeps_timeout = True  # bounded by the timeout, plus a 50 ms grace
@@ -357,7 +359,7 @@ class Hedge(Source):
         self._pool = HelperThreads("hedge", limit=workers)
         self._lock = threading.Lock()
         # each side's abandoned calls, process-wide per callable: counted toward MAX_ABANDONED, reported as hedges_*
-        self._calls = {id(s): Abandoned(callable_behind(s)) for s in (self.primary, self.backup)}
+        self._calls = {id(s): _abandoned_calls(s) for s in (self.primary, self.backup)}
         self.sent = 0  # second calls sent
         self.won = 0  # second calls that answered first
         self.abandoned = 0  # calls left running because the other one answered
@@ -434,6 +436,12 @@ class Hedge(Source):
 
     def __repr__(self) -> str:
         return f"Hedge({self.primary!r}, backup={self.backup!r}, after={self.after!r})"
+
+
+def _abandoned_calls(source: Source) -> Abandoned:
+    """The count a hedge keeps of ``source``'s abandoned calls: process-wide per callable, except for a source
+    that can be called off (its losers return at once: a count of its own, never near the cap)."""
+    return Abandoned(None if getattr(source, "cancellable", False) else callable_behind(source))
 
 
 class _HedgedCall:

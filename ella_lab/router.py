@@ -161,13 +161,19 @@ class Router:
 
     def _run_worker(self, queue: SimpleQueue, results: list, worker: str, slots: Any) -> None:
         execute = self._execute
-        for i, request, queued_at in iter(queue.get, _STOP):  # until this worker's sentinel
-            if slots is not None:
+        if slots is None:
+            for i, request, queued_at in iter(queue.get, _STOP):  # until this worker's sentinel
+                try:
+                    results[i] = execute(request, queued_at, worker)
+                except BaseException as exc:  # execute records every failure; this is a last guard
+                    results[i] = failed_call("router", request, exc, worker, queued_at, clock())
+        else:
+            for i, request, queued_at in iter(queue.get, _STOP):
                 slots.release()  # room for one more in the bounded queue
-            try:
-                results[i] = execute(request, queued_at, worker)
-            except BaseException as exc:  # execute records every failure; this is a last guard
-                results[i] = failed_call("router", request, exc, worker, queued_at, clock())
+                try:
+                    results[i] = execute(request, queued_at, worker)
+                except BaseException as exc:
+                    results[i] = failed_call("router", request, exc, worker, queued_at, clock())
 
     def _run_inline(self, requests: Iterable[Any], streamed: bool) -> Report:
         """``run()`` for a timeout on a plain callable: workers call it inline, a watchdog times them out.

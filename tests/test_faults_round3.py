@@ -128,6 +128,25 @@ def test_a_request_whose_dunders_raise_fails_alone_and_kills_nothing(make, kind)
     check_own_outcomes(report)
 
 
+@pytest.fixture(scope="module")
+def dask_client():
+    from dask.distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address="127.0.0.1:0")
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("kind", [RuntimeError, SystemExit], ids=["RuntimeError", "SystemExit"])
+@pytest.mark.parametrize("executor", ["asyncio", "processes", "dask"])
+def test_hostile_requests_fail_alone_on_every_engine(executor, kind, dask_client):
+    """On processes and Dask a hostile request cannot even be pickled: its own failure, said so."""
+    client = dask_client if executor == "dask" else None
+    router = Router(slow_on_hostile, workers=2, timeout=0.05, executor=executor, client=client)
+    check_own_outcomes(served(lambda: router.run(requests_with_hostile(kind))))
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
 def test_a_hostile_request_with_debug_logging_on_kills_no_worker(kind, caplog):
@@ -368,15 +387,20 @@ def test_a_hedge_with_a_hung_primary_and_no_timeout_still_answers():
         return "backup"
 
     hedge = Hedge(hang, backup, after=0.02, max_workers=4)
+    hedge_threads = lambda: sum(t.name == "ella-hedge" for t in threading.enumerate())  # noqa: E731
     try:
         done = []
-        thread = threading.Thread(target=lambda: done.append(Router(hedge, workers=3).run(range(20))), daemon=True)
+        thread = threading.Thread(target=lambda: done.append(Router(hedge, workers=3).run(range(200))), daemon=True)
         thread.start()
-        thread.join(15)
+        thread.join(30)
         assert done, "the hedge hung"
         assert all(o.ok and o.value == "backup" for o in done[0])
+        # bounded: the hung primaries stop at the cap (then the primary is refused at once), plus the live calls
+        assert hedge_threads() <= MAX_ABANDONED + 4 + 3, hedge_threads()
+        assert hedge.counters()["hedges_abandoned"] >= MAX_ABANDONED
     finally:
         release.set()
+    assert wait_until(lambda: hedge_threads() <= 4 + 3, timeout=20)
 
 
 # -- processes: what a notebook defines ---------------------------------------------------------------
