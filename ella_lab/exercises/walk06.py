@@ -224,10 +224,6 @@ class _Case:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _names(kinds: Sequence[type[Exception] | None]) -> str:
-    return ", ".join("answers" if k is None else k.__name__ for k in kinds)
-
-
 def _ms(values: Sequence[Any]) -> str:
     return "[" + ", ".join(format_seconds(v) if as_real(v) is not None else repr(v) for v in values) + "]"
 
@@ -328,7 +324,7 @@ class RetryLoop(Question):
         value = f"the answer ({case.says})"
         call = _ScriptedCall(clock, case.plan, value)
         settings = f"attempts={case.attempts}, base={case.base:g}, cap={case.cap:g}"
-        where = f"When {case.says} ({_names(case.plan)}; {settings})"
+        where = f"When {case.says} ({settings})"
         got, error = answer_of(
             lambda: retry(call, case.attempts, case.base, case.cap, sleep=clock.sleep), what="retry", timeout=3.0
         )
@@ -367,7 +363,7 @@ class RetryLoop(Question):
             if not answered and made == case.attempts + 1:
                 raise Incorrect(
                     f"{where}: retry called it {made} times, one too many: `attempts` counts every call, the first "
-                    f"one included (range({case.attempts}) or range(1, attempts + 1))."
+                    "one included: for n in range(1, attempts + 1) makes `attempts` calls."
                 )
             if not answered and made == case.attempts - 1:
                 raise Incorrect(
