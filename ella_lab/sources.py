@@ -482,10 +482,11 @@ def callable_key(function: Any) -> tuple | None:
 class HelperThreads:
     """Daemon threads that run calls for callers that must be able to stop waiting: reused, never leaked.
 
-    A call goes to an idle thread, or to a new one when all are busy (up to ``limit``, if given).
-    A call its caller stops waiting for (``abandon``) keeps its thread until it returns, counted in
-    its ``owner`` (an ``Abandoned``). Idle threads exit after ``idle`` seconds. The threads are
-    daemons: an abandoned call never blocks interpreter exit.
+    A call goes to an idle thread, or to a new one when all are busy (up to ``limit``, if given, of
+    threads running calls someone waits for). A call its caller stops waiting for (``abandon``) keeps
+    its thread until it returns, counted in its ``owner`` (an ``Abandoned``), and no longer counts
+    against ``limit``. Idle threads exit after ``idle`` seconds. The threads are daemons: an abandoned
+    call never blocks interpreter exit.
     """
 
     def __init__(self, name: str, *, limit: int | None = None, idle: float = 2.0):
