@@ -327,198 +327,8 @@ NEEDED_BUGS = [
     ("a string", lambda x, latency: str(math.ceil(x * latency)), "expected a number"),
 ]
 
-# -- 04 q1 fallback, q2 chain_success ------------------------------------------------------------
+# -- 04 q2 chain_success (q1, the per-source budget: test_exercises_fallback_within.py) --------------
 
-
-def fallback_alt(request, sources):
-    errors = []
-    index = 0
-    while index < len(sources):
-        try:
-            value = sources[index](request)
-        except Exception as exc:
-            errors.append(exc)
-            index += 1
-        else:
-            return value
-    raise ExceptionGroup("every source failed", errors)
-
-
-def fallback_guide(request, sources):
-    try:
-        raise ConnectionError("Primary failed")
-    except Exception:
-        return f"Recovered from Backup for {request}"
-
-
-def fallback_asks_everyone(request, sources):
-    answers, errors = [], []
-    for source in sources:
-        try:
-            answers.append(source(request))
-        except Exception as exc:
-            errors.append(exc)
-    if answers:
-        return answers[0]
-    raise ExceptionGroup("all failed", errors)
-
-
-def fallback_raises_last(request, sources):
-    error = None
-    for source in sources:
-        try:
-            return source(request)
-        except Exception as exc:
-            error = exc
-    raise error
-
-
-def fallback_two_only(request, sources):
-    try:
-        return sources[0](request)
-    except Exception:
-        return sources[1](request)
-
-
-def fallback_swallows(request, sources):
-    for source in sources:
-        try:
-            return source(request)
-        except Exception:
-            pass
-
-
-def fallback_stringifies(request, sources):
-    errors = []
-    for source in sources:
-        try:
-            return source(request)
-        except Exception as exc:
-            errors.append(str(exc))
-    return "all sources failed: " + "; ".join(errors)
-
-
-def fallback_backwards(request, sources):
-    errors = []
-    for source in reversed(sources):
-        try:
-            return source(request)
-        except Exception as exc:
-            errors.append(exc)
-    raise ExceptionGroup("all failed", errors)
-
-
-def fallback_retries_each(request, sources):
-    errors = []
-    for source in sources:
-        for _ in range(2):
-            try:
-                return source(request)
-            except Exception as exc:
-                errors.append(exc)
-    raise ExceptionGroup("all failed", errors)
-
-
-def fallback_truthy(request, sources):
-    errors = []
-    for source in sources:
-        try:
-            answer = source(request)
-            if answer:
-                return answer
-        except Exception as exc:
-            errors.append(exc)
-    raise ExceptionGroup("all failed", errors)
-
-
-def fallback_connection_errors_only(request, sources):
-    errors = []
-    for source in sources:
-        try:
-            return source(request)
-        except ConnectionError as exc:
-            errors.append(exc)
-    raise ExceptionGroup("all failed", errors)
-
-
-def fallback_runtime_error(request, sources):
-    for source in sources:
-        try:
-            return source(request)
-        except Exception:
-            pass
-    raise RuntimeError("all sources failed")
-
-
-def fallback_exception_of_a_list(request, sources):
-    errors = []
-    for source in sources:
-        try:
-            return source(request)
-        except Exception as exc:
-            errors.append(exc)
-    raise Exception(errors)
-
-
-def fallback_pops(request, sources):
-    errors = []
-    while sources:
-        source = sources.pop(0)
-        try:
-            return source(request)
-        except Exception as exc:
-            errors.append(exc)
-    raise ExceptionGroup("all failed", errors)
-
-
-def fallback_base_group(request, sources):  # correct: BaseExceptionGroup of Exceptions is an ExceptionGroup
-    errors = []
-    for source in sources:
-        try:
-            return source(request)
-        except Exception as exc:
-            errors.append(exc)
-    raise BaseExceptionGroup("all failed", errors)
-
-
-def fallback_recursive(request, sources, errors=None):  # correct
-    errors = [] if errors is None else errors
-    if not sources:
-        raise ExceptionGroup("all failed", errors)
-    try:
-        return sources[0](request)
-    except Exception as exc:
-        return fallback_recursive(request, sources[1:], [*errors, exc])
-
-
-class CallableFallback:  # correct: a callable object
-    def __call__(self, request, sources):
-        errors = []
-        for source in sources:
-            try:
-                return source(request)
-            except Exception as exc:
-                errors.append(exc)
-        raise ExceptionGroup(f"{len(errors)} failed", errors)
-
-
-FALLBACK_BUGS = [
-    ("the guide's hard-coded recovery", fallback_guide, "Call the sources themselves"),
-    ("asks every source", fallback_asks_everyone, "stop at the first answer"),
-    ("raises only the last error", fallback_raises_last, "raise an ExceptionGroup"),
-    ("two sources only", fallback_two_only, "which was up, was never asked"),
-    ("swallows errors, returns None", fallback_swallows, "should raise, so that a failure never looks like an answer"),
-    ("stringified errors", fallback_stringifies, "should raise"),
-    ("backwards", fallback_backwards, ("expected source-0's answer", "ask each in order, once")),
-    ("retries each source", fallback_retries_each, "ask each in order, once"),
-    ("print instead of return", lambda request, sources: print(sources[0](request)), "returned None"),
-    ("hangs", hangs, "did not return within"),
-    ("skips a falsy answer", fallback_truthy, 'an empty answer ("", 0) is still an answer'),
-    ("catches ConnectionError only", fallback_connection_errors_only, "not only ConnectionError"),
-    ("RuntimeError when all fail", fallback_runtime_error, "raise an ExceptionGroup(message, errors)"),
-    ("Exception(errors) when all fail", fallback_exception_of_a_list, "raise an ExceptionGroup(message, errors)"),
-    ("empties the caller's list", fallback_pops, "do not modify the list you were given"),
-]
 
 CHAIN_BUGS = [
     ("every source succeeds", lambda p, k: (1 - p) ** k, "every source succeeds"),
@@ -820,7 +630,6 @@ ALTERNATIVES = {
     "p3.q1": [lambda n, k, latency: -(-n // k) * latency],
     "p3.q2": [iter_worker, CallableWorker(), polling_worker],
     "p3.q3": [lambda x, latency: math.ceil(x / (1 / latency) - 1e-9)],
-    "p4.q1": [fallback_base_group, fallback_recursive, CallableFallback()],
     "p6.q1": [jitter_generator, jitter_tuple_reversed_bounds],
     "p6.q2": [pool_safe_map, pool_exception_or_result, pool_by_hand],
 }
@@ -835,7 +644,6 @@ CODE_QUESTIONS = {
         lambda x, latency: np.ceil(np.float64(x) * latency - 1e-9).astype(np.int64),
         NEEDED_BUGS,
     ),
-    "p4.q1": (phase4, phase4.q1, "fallback", fallback_alt, FALLBACK_BUGS),
     "p4.q2": (phase4, phase4.q2, "chain_success", lambda p, k: 1 - math.prod([p] * k), CHAIN_BUGS),
     "p6.q1": (phase6, phase6.q1, "full_jitter_delays", jitter_alt, JITTER_BUGS),
     "p6.q2": (phase6, phase6.q2, "pool_fetch", pool_alt, POOL_BUGS),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+import time
+from typing import Any, ClassVar
 
 from ._core import (
+    RUNAWAY,
     Incorrect,
     NotAttempted,
     Question,
@@ -13,161 +16,237 @@ from ._core import (
     call_bounded,
     check_number,
     close_to,
-    same,
 )
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
 
-class _Probe:
-    """A source for the checks: answers (possibly with a falsy value) or raises, and counts its calls."""
+class _Source:
+    """A source for the check, by letter: ``u`` answers at once, ``q`` in 10 ms, ``d`` raises ConnectionError at
+    once, ``s`` stalls (it blocks until the check releases it, after the verdict). Every call goes in ``journal``."""
 
-    def __init__(self, name: str, fails: bool | type[Exception], answer: Any = None):
-        self.name, self.calls = name, 0
-        self.error: type[Exception] | None = (ConnectionError if fails is True else fails) or None
-        self.answer = answer
+    def __init__(self, name: str, kind: str, journal: list, release: threading.Event):
+        self.name, self.kind, self.journal, self.release = name, kind, journal, release
+        self.error: ConnectionError | None = None
 
-    @property
-    def fails(self) -> bool:
-        return self.error is not None
-
-    def message(self) -> str:
-        return f"{self.name} is down"
-
-    def __call__(self, request: str) -> Any:
-        self.calls += 1
-        if self.error is not None:
-            raise self.error(self.message())
-        return f"{request} from {self.name}" if self.answer is None else self.answer
+    def __call__(self, request: str) -> str:
+        self.journal.append((self.name, request, time.perf_counter()))
+        if self.kind == "s":
+            self.release.wait(10.0)
+            return f"{request} from {self.name}, too late"
+        if self.kind == "q":
+            time.sleep(0.01)
+        if self.kind == "d":
+            self.error = ConnectionError(f"{self.name} is down")
+            raise self.error
+        return f"{request} from {self.name}"
 
     def __repr__(self) -> str:
         return self.name
 
 
-class Fallback(Question):
-    title = "Fallback over a list of sources"
-    expects = "a function fallback(request, sources)"
-    answer_name = "fallback"
+class FallbackWithin(Question):
+    title = "A fallback that gives each source its own time budget"
+    expects = "a function fallback_within(request, sources, per_source)"
+    answer_name = "fallback_within"
     hints = (
-        'Loop over the sources in order; return as soon as one returns a value (whatever it is, even "" or 0).',
-        "Wrap each call in try/except Exception (a source may fail in many ways, not only ConnectionError) and "
-        "keep the errors in a list.",
-        'After the loop, every source has failed: raise ExceptionGroup("all sources failed", errors).',
+        "Run each call on a thread pool: future = pool.submit(source, request), then "
+        "future.result(timeout=per_source) returns its answer or raises TimeoutError when the source is too slow.",
+        "Ask the sources in order; keep each failure (a ConnectionError, or a TimeoutError of your own for a "
+        "source out of time) and go on; when all have failed, raise ExceptionGroup(message, errors).",
+        "A stalled call cannot be stopped: never wait for it. Make the pool yourself and finish with "
+        "pool.shutdown(wait=False) in a finally (a `with ThreadPoolExecutor()` block waits for it at its end).",
     )
     solution_text = """
-        def fallback(request, sources):
+        from concurrent.futures import ThreadPoolExecutor
+
+        def fallback_within(request, sources, per_source):
+            pool = ThreadPoolExecutor(max_workers=max(1, len(sources)))
             errors = []
-            for source in sources:
-                try:
-                    return source(request)
-                except Exception as exc:
-                    errors.append(exc)
+            try:
+                for source in sources:
+                    future = pool.submit(source, request)
+                    try:
+                        return future.result(timeout=per_source)  # each source its own budget
+                    except TimeoutError:  # out of time: leave it running, ask the next one
+                        errors.append(TimeoutError(f"{source!r} gave no answer within {per_source} s"))
+                    except ConnectionError as exc:
+                        errors.append(exc)
+            finally:
+                pool.shutdown(wait=False)  # never wait for a source that stalls
             raise ExceptionGroup(f"all {len(sources)} sources failed for {request}", errors)
     """
-
-    # A pattern: per source, False (up), True (down: ConnectionError) or the exception class it raises;
-    # an optional answer of the first source that is up (a falsy one: it is still an answer).
-    PATTERNS = ((False, False), (True, False), (True, TimeoutError, False), ((TimeoutError, False), ""))
-    HIDDEN = (
-        (False,),
-        (True, ValueError, True, False),
-        (RuntimeError, False, False),
-        (False, True, True),
-        ((True, False), 0),
+    # (request, one letter per source (see _Source), per_source in seconds)
+    CASES = (
+        ("DataRequest-3", "su", 0.3),
+        ("DataRequest-5", "dsu", 0.3),
+        ("DataRequest-8", "ssq", 0.3),
+        ("DataRequest-1", "ds", 0.3),
+        ("DataRequest-0", "uu", 0.3),
     )
-    ALL_DOWN = (ConnectionError, TimeoutError, ValueError, ConnectionError)
+    HIDDEN = (
+        ("order-17", "sdu", 0.2),
+        ("order-42", "ssdq", 0.2),
+        ("order-11", "sd", 0.2),
+        ("order-5", "u", 0.2),
+    )
 
-    def _run(self, fallback: Any, pattern: tuple, request: str, answer: Any = None) -> tuple[list[_Probe], Any, Any]:
-        sources = [_Probe(f"source-{i}", fails) for i, fails in enumerate(pattern)]
-        good = next((s for s in sources if not s.fails), None)
-        if good is not None and answer is not None:
-            good.answer = answer
-        given = list(sources)
-        try:
-            value, error = call_bounded(fallback, request, given, what="fallback"), None
-        except (Incorrect, NotAttempted):
-            raise
-        except Exception as exc:
-            value, error = None, exc
-        if given != sources:
-            raise Incorrect(
-                f"fallback changed the list of sources it was given (now {given!r}, was {sources!r}): do not modify "
-                "the list you were given; loop over it (the caller uses it again for the next request)."
-            )
-        return sources, value, error
+    def _check(self, fallback_within: Any) -> str:
+        self._cases(fallback_within, self.CASES)
+        return (
+            "sources asked in order, each given its own per_source seconds and no more, the first answer returned "
+            "without waiting for a stalled call, and every failure (TimeoutError included) in the ExceptionGroup."
+        )
 
-    def _check(self, fallback: Any) -> str:
-        self._cases(fallback, self.PATTERNS, "DataRequest-1", 3)
-        return "first answer wins, sources asked in order, and total failure carries every error."
-
-    def _check_hidden(self, fallback: Any) -> str:
-        self._cases(fallback, self.HIDDEN, "order-42", 4)
+    def _check_hidden(self, fallback_within: Any) -> str:
+        self._cases(fallback_within, self.HIDDEN + self.CASES)
         return "right on every case."
 
-    def _cases(self, fallback: Any, patterns: tuple, request: str, down: int) -> None:
-        if not callable(fallback):
-            raise Incorrect(f"expected a function fallback(request, sources), got {fallback!r}")
-        for case in patterns:
-            pattern, answer = (case[0], case[1]) if isinstance(case[0], tuple) else (case, None)
-            sources, value, error = self._run(fallback, pattern, request, answer)
-            state = [
-                "up" if not s.fails else "down" if s.error is ConnectionError else s.error.__name__ for s in sources
-            ]
-            good = next(s for s in sources if not s.fails)
-            expected = f"{request} from {good.name}" if answer is None else answer
-            if answer is not None and not same(value, expected) and good.calls == 1:
+    def _cases(self, fallback_within: Any, cases: tuple) -> None:
+        if not callable(fallback_within):
+            raise Incorrect(
+                f"expected a function fallback_within(request, sources, per_source), got {fallback_within!r}"
+            )
+        for request, pattern, per_source in cases:
+            release = threading.Event()
+            try:
+                self._case(fallback_within, request, pattern, per_source, release)
+            finally:
+                release.set()  # the stalled calls end now, whatever the verdict
+
+    def _case(self, answer: Any, request: str, pattern: str, per_source: float, release: threading.Event) -> None:
+        journal: list[tuple[str, str, float]] = []
+        sources = [_Source(f"source-{i}", kind, journal, release) for i, kind in enumerate(pattern)]
+        where = f"with sources {'/'.join(self.KINDS[k] for k in pattern)} and per_source={per_source:g}"
+        stalls = pattern.count("s")
+        try:
+            value, error = (
+                call_bounded(
+                    answer,
+                    request,
+                    list(sources),
+                    per_source,
+                    what="fallback_within",
+                    timeout=stalls * per_source + 1.5,
+                ),
+                None,
+            )
+        except NotAttempted:
+            raise
+        except Incorrect as exc:
+            raise Incorrect(self._hung(where, journal, sources) or str(exc)) from None
+        except Exception as exc:
+            value, error = None, exc
+        ended = time.perf_counter()
+        asked = [name for name, _, _ in journal]
+        order = [s.name for s in sources][: len(asked)]
+        if asked != order:
+            if len(set(asked)) < len(asked):
+                twice = next(n for n in asked if asked.count(n) > 1)
+                raise Incorrect(f"{where}, {twice} was asked {asked.count(twice)} times: ask each source once.")
+            raise Incorrect(
+                f"{where}, the sources were asked in the order {asked}: ask them one after the other, in list order, "
+                "each only when the one before has failed or run out of time."
+            )
+        self._judge_times(where, journal, sources, per_source, ended)
+        first = next((i for i, k in enumerate(pattern) if k in "uq"), None)
+        if first is not None:
+            self._answered(where, sources, first, value, error, asked, per_source)
+            return
+        self._all_failed(where, sources, value, error, len(asked))
+
+    KINDS: ClassVar[dict[str, str]] = {"u": "up", "q": "up", "d": "down", "s": "stalled"}
+
+    def _hung(self, where: str, journal: list, sources: list[_Source]) -> str | None:
+        """Why the answer did not return, when a stalled source explains it (None: it does not)."""
+        asked = {name for name, _, _ in journal}
+        if not any(s.kind == "s" and s.name in asked for s in sources):
+            return None
+        last = next(s for s in sources if s.name == journal[-1][0])
+        if last.kind == "s":
+            return (
+                f"{where}, fallback_within waited for {last.name}, which stalls, far longer than per_source: give "
+                f"each source at most per_source seconds (future.result(timeout=per_source)), then ask the next. "
+                f"{RUNAWAY}"
+            )
+        return (
+            f"{where}, fallback_within did not return, though it had moved past the stalled source: a `with "
+            "ThreadPoolExecutor()` block (or shutdown(wait=True)) waits at its end for the stalled call, which may "
+            f"never end. Make the pool yourself and shut it down with wait=False. {RUNAWAY}"
+        )
+
+    def _judge_times(self, where: str, journal: list, sources: list[_Source], per_source: float, ended: float) -> None:
+        """A stalled source must get about per_source: not much less (given up early), not much more (ignored)."""
+        stamps = [t for _, _, t in journal] + [ended]
+        for i, (name, _, at) in enumerate(journal):
+            if sources[i].kind != "s":
+                continue
+            given = stamps[i + 1] - at
+            if given > 1.5 * per_source + 0.25:
                 raise Incorrect(
-                    f"with sources {state}, {good.name} answered {answer!r} and fallback "
-                    f"{'raised ' + repr(error) if error is not None else 'returned ' + repr(value)}: an empty answer "
-                    '("", 0) is still an answer. Return what the source returned; only an exception means that it '
-                    "failed (never test `if answer:`)."
+                    f"{where}, {name} (stalled) was given {given:.2f} s before fallback_within moved on: use the "
+                    f"per_source it is given ({per_source:g} s), not a time of your own."
                 )
-            if error is not None:
-                failed = next((s for s in sources if s.fails and type(error) is s.error), None)
-                if failed is not None and not isinstance(error, ConnectionError):
-                    unasked = f", and {good.name}, which was up, was never asked" if not good.calls else ""
-                    raise Incorrect(
-                        f"with sources {state}, {failed.name} raised {error!r} and fallback let it out{unasked}: catch "
-                        "every Exception around each source, not only ConnectionError (a source may time out, or fail "
-                        "in a way of its own), and go on to the next."
-                    )
+            if given < 0.5 * per_source:
                 raise Incorrect(
-                    f"with sources {state}, fallback raised {error!r}; {good.name} was up and should have answered."
+                    f"{where}, fallback_within moved on from {name} (stalled) after {given:.2f} s, before its "
+                    f"per_source of {per_source:g} s ran out: each source gets its own per_source (not what is left "
+                    "of a total), and the next source is asked only once the one before has failed or run out of time."
                 )
-            if value is None:
+
+    def _answered(self, where, sources, first, value, error, asked, per_source) -> None:
+        good = sources[first]
+        if error is not None:
+            if isinstance(error, TimeoutError):
                 raise Incorrect(
-                    f"with sources {state}, fallback returned None: return the answer (printing it, or catching "
-                    "and passing, gives the caller nothing)."
+                    f"{where}, fallback_within raised {error!r}: a source out of time is a failure like any other; "
+                    "keep its TimeoutError and ask the next source."
                 )
-            asked = [s.calls for s in sources]
-            want = [1 if i <= sources.index(good) else 0 for i in range(len(sources))]
-            if not same(value, expected):
+            if isinstance(error, ExceptionGroup) and len(error.exceptions) > first:  # it was asked too
                 raise Incorrect(
-                    f"with sources {state}, fallback returned {value!r}; expected {good.name}'s answer "
-                    f"{expected!r}. Call the sources themselves, with the request you were given."
+                    f"{where}, {good.name} answers in 10 ms at most but fallback_within gave up on it: each source "
+                    f"gets its own per_source ({per_source:g} s), not what is left of one budget for all."
                 )
-            if asked != want:
-                raise Incorrect(
-                    f"with sources {state}, the sources were called {asked} times; expected {want}: ask each in "
-                    "order, once, and stop at the first answer."
-                )
-        sources, value, error = self._run(fallback, self.ALL_DOWN[:down], request)
+            if any(error is s.error for s in sources):
+                raise Incorrect(f"{where}, fallback_within let {error!r} escape: keep it and ask the next source.")
+            raise Incorrect(f"{where}, fallback_within raised {error!r}; expected {good.name}'s answer.")
+        if len(asked) > first + 1:
+            raise Incorrect(f"{where}, {asked[first + 1]} was asked although {good.name} had answered.")
+        if value is None:
+            raise Incorrect(f"{where}, fallback_within returned None: return the answer (not print it).")
+        if not (isinstance(value, str) and value.endswith(f" from {good.name}")) or "too late" in value:
+            raise Incorrect(f"{where}, fallback_within returned {value!r}; expected {good.name}'s answer.")
+
+    def _all_failed(self, where, sources, value, error, asked) -> None:
+        n = len(sources)
+        if asked < n:
+            raise Incorrect(f"{where}, only {asked} of the {n} sources were asked: ask each until one answers.")
         if error is None:
             raise Incorrect(
-                f"every source failed, yet fallback returned {value!r}: it should raise, so that a failure never "
-                "looks like an answer."
+                f"{where}, every source failed and fallback_within returned {value!r}: raise an ExceptionGroup "
+                "holding every failure, so the caller sees them."
             )
         if not isinstance(error, ExceptionGroup):
             raise Incorrect(
-                f"every source failed and fallback raised {error!r}: raise an ExceptionGroup(message, errors) with "
-                "every source's error (a RuntimeError, or an Exception holding a list, hides them from "
-                "`except*` and from the caller's handlers)."
+                f"{where}, every source failed and fallback_within raised {error!r}, one error: raise "
+                f"ExceptionGroup(message, errors) with all {n}, in order."
             )
-        got = [(type(e), str(e)) for e in error.exceptions]
-        if got != [(s.error, s.message()) for s in sources]:
+        got = list(error.exceptions)
+        if len(got) != n:
             raise Incorrect(
-                f"the ExceptionGroup should hold the {down} errors in order; it holds {list(error.exceptions)!r}."
+                f"{where}, the ExceptionGroup holds {len(got)} error(s) for {n} sources: one per source, a "
+                "TimeoutError for each that ran out of time."
             )
+        for source, exc in zip(sources, got, strict=True):
+            if source.kind == "d" and exc is not source.error:
+                raise Incorrect(
+                    f"{where}, the group should hold {source.name}'s own ConnectionError, as caught, in order."
+                )
+            if source.kind == "s" and not isinstance(exc, TimeoutError):
+                raise Incorrect(
+                    f"{where}, the group holds {exc!r} for {source.name}, which stalled: a TimeoutError says what "
+                    "happened to it."
+                )
 
 
 class ChainSuccess(Question):
@@ -250,7 +329,7 @@ class TogetherOrApart(Question):
     """
 
 
-q1 = Fallback("q1")
+q1 = FallbackWithin("q1")
 q2 = ChainSuccess("q2")
 q3 = FallbackTail("q3")
 q4 = TogetherOrApart("q4")

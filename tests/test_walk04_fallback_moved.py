@@ -1,0 +1,222 @@
+"""walk04 q1, fallback(): the wrong answers that sheet 04 q1 used to catch, now that the sheet no longer re-asks
+the fallback (it asks for one with a per-source time budget). Each is named by the walkthrough's visible and
+hidden check; the unusual correct answers pass it. One rule for both: a source's failure is the ConnectionError
+it raises when down; catching Exception passes too (the notebook says so), as long as every error is kept."""
+
+import pytest
+from exercise_answers import assert_catalogue, hangs
+
+from ella_lab.exercises import walk04
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def fallback_alt(request, sources):
+    errors = []
+    index = 0
+    while index < len(sources):
+        try:
+            value = sources[index](request)
+        except Exception as exc:
+            errors.append(exc)
+            index += 1
+        else:
+            return value
+    raise ExceptionGroup("every source failed", errors)
+
+
+def fallback_guide(request, sources):
+    try:
+        raise ConnectionError("Primary failed")
+    except Exception:
+        return f"Recovered from Backup for {request}"
+
+
+def fallback_asks_everyone(request, sources):
+    answers, errors = [], []
+    for source in sources:
+        try:
+            answers.append(source(request))
+        except Exception as exc:
+            errors.append(exc)
+    if answers:
+        return answers[0]
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_raises_last(request, sources):
+    error = None
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            error = exc
+    raise error
+
+
+def fallback_two_only(request, sources):
+    try:
+        return sources[0](request)
+    except Exception:
+        return sources[1](request)
+
+
+def fallback_swallows(request, sources):
+    for source in sources:
+        try:
+            return source(request)
+        except Exception:
+            pass
+
+
+def fallback_stringifies(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(str(exc))
+    return "all sources failed: " + "; ".join(errors)
+
+
+def fallback_backwards(request, sources):
+    errors = []
+    for source in reversed(sources):
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_retries_each(request, sources):
+    errors = []
+    for source in sources:
+        for _ in range(2):
+            try:
+                return source(request)
+            except Exception as exc:
+                errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_truthy(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            answer = source(request)
+            if answer:
+                return answer
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_connection_errors_only(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_runtime_error(request, sources):
+    for source in sources:
+        try:
+            return source(request)
+        except Exception:
+            pass
+    raise RuntimeError("all sources failed")
+
+
+def fallback_exception_of_a_list(request, sources):
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise Exception(errors)
+
+
+def fallback_pops(request, sources):
+    errors = []
+    while sources:
+        source = sources.pop(0)
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_base_group(request, sources):  # correct: BaseExceptionGroup of Exceptions is an ExceptionGroup
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            errors.append(exc)
+    raise BaseExceptionGroup("all failed", errors)
+
+
+def fallback_recursive(request, sources, errors=None):  # correct
+    errors = [] if errors is None else errors
+    if not sources:
+        raise ExceptionGroup("all failed", errors)
+    try:
+        return sources[0](request)
+    except Exception as exc:
+        return fallback_recursive(request, sources[1:], [*errors, exc])
+
+
+class CallableFallback:  # correct: a callable object
+    def __call__(self, request, sources):
+        errors = []
+        for source in sources:
+            try:
+                return source(request)
+            except Exception as exc:
+                errors.append(exc)
+        raise ExceptionGroup(f"{len(errors)} failed", errors)
+
+
+MOVED = [
+    ("the guide's hard-coded recovery", fallback_guide, "fallback returned 'Recovered from Backup for"),
+    ("asks every source", fallback_asks_everyone, "return at the first answer"),
+    ("raises only the last error", fallback_raises_last, "one error: raise ExceptionGroup(message, errors)"),
+    ("two sources only", fallback_two_only, "escape: catch each source's error and try the next source"),
+    ("swallows errors, returns None", fallback_swallows, "swallowing the errors hides the failure"),
+    ("stringified errors", fallback_stringifies, "a failure is not an answer"),
+    ("backwards", fallback_backwards, "ask them in list order, from source-0"),
+    ("retries each source", fallback_retries_each, "source-0 was called 2 times for one request"),
+    (
+        "print instead of return",
+        lambda request, sources: print(sources[0](request)),
+        "fallback returned None: return the answer",
+    ),
+    ("hangs", hangs, "may still be running"),
+    ("skips a falsy answer", fallback_truthy, "any value a source returns is an answer, even 0"),
+    ("RuntimeError when all fail", fallback_runtime_error, "one error: raise ExceptionGroup(message, errors)"),
+    (
+        "Exception(errors) when all fail",
+        fallback_exception_of_a_list,
+        "one error: raise ExceptionGroup(message, errors)",
+    ),
+    ("empties the caller's list", fallback_pops, "don't modify the caller's list"),
+]
+
+CORRECT = [fallback_alt, fallback_connection_errors_only, fallback_base_group, fallback_recursive, CallableFallback()]
+
+
+@pytest.mark.parametrize(("name", "answer", "expected"), MOVED, ids=[m[0] for m in MOVED])
+def test_the_wrong_fallbacks_sheet_04_caught_are_named_by_the_walkthrough(name, answer, expected):
+    assert_catalogue(walk04.q1, answer, expected)
+
+
+@pytest.mark.parametrize("answer", CORRECT, ids=lambda f: getattr(f, "__name__", type(f).__name__))
+def test_correct_fallbacks_written_differently_pass_the_walkthrough(answer):
+    assert walk04.q1.judge(answer), walk04.q1.judge(answer)
+    assert walk04.q1.hidden_check(answer), walk04.q1.hidden_check(answer)
