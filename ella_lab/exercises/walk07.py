@@ -307,6 +307,73 @@ class _MeetingClock(FakeClock):
         return self.now
 
 
+def _fail(request: Any) -> str:
+    raise SourceError(f"scripted failure of {request}")
+
+
+class Released:
+    """What ``release_together`` saw: calls that reached the source (most at once), and what each caller got."""
+
+    def __init__(self) -> None:
+        self.reached = self.peak = self.inside = self.done = 0
+        self.results: list[str] = []
+        self.alive = 0
+
+    def summary(self) -> str:
+        refused = self.results.count(REFUSED)
+        other = sorted(set(self.results) - {OK, REFUSED})
+        text = f"{self.reached} reached the source, {refused} refused" + (f", {other[0]}" if other else "")
+        return text + (f". {RUNAWAY}" if self.alive else ".")
+
+
+def release_together(breaker: Any, clock: _MeetingClock, threads: int, *, hold: float = 1.0) -> Released:
+    """Call ``breaker.call`` from ``threads`` threads released by a barrier, every read of ``clock`` a rendezvous.
+
+    Instrumented, not timed: each caller that reads the time before another has changed the state waits in the
+    clock for all the others, so an unguarded check-then-act lets all of them through together; a lock around
+    the check-and-set lets one caller in at a time, the rendezvous is never met, and the first caller goes on
+    after 0.3 s, once. A call that reaches the source is held until every other caller is answered (or is inside
+    too), at most ``hold`` s, then answers; so the count of calls that reached the source is exact.
+    """
+    run, lock = Released(), threading.Condition()
+    clock.meeting = Rendezvous(threads, wait=0.3)
+
+    def fetch(request: Any) -> str:
+        with lock:
+            run.reached += 1
+            run.inside += 1
+            run.peak = max(run.peak, run.inside)
+            lock.notify_all()
+            lock.wait_for(lambda: run.done + run.inside >= threads, timeout=hold)
+            run.inside -= 1
+        return f"answer to {request}"
+
+    start = threading.Barrier(threads)
+
+    def caller(i: int) -> None:
+        try:
+            start.wait(2.0)
+            result = BreakerMachine._attempt(breaker, fetch, f"request {i}")[0]
+        except BaseException as exc:  # reported as what the call did, never raised in a thread
+            result = "raised " + repr(exc)
+        with lock:
+            run.results.append(result)
+            run.done += 1
+            lock.notify_all()
+
+    workers = [
+        threading.Thread(target=caller, args=(i,), name=f"breaker-check-{i}", daemon=True) for i in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    deadline = time.perf_counter() + 2.0 + threads * hold
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.perf_counter()))
+    clock.meeting = None
+    run.alive = sum(w.is_alive() for w in workers)
+    return run
+
+
 @contextmanager
 def _watch_wall_clock(reads: list[str], owners: set[int]):
     """Record the reads of time.time / monotonic / perf_counter made by the threads in ``owners``."""
@@ -435,83 +502,31 @@ class BreakerMachine(Question):
     THREADS = 8  # released together at half-open
 
     def _together(self, breaker_class: Any, script: _Script) -> None:
-        """Release ``THREADS`` callers at once when the circuit may half-open: exactly one may reach the source.
-
-        Instrumented, not timed: the clock the breaker reads is a rendezvous, so that every caller that reads
-        the time before another has changed the state waits there for all the others. Unguarded, all of them
-        read "open", then all become the trial; a lock around the check-and-set lets one caller in at a time,
-        the rendezvous is never met, and the first caller goes on after ``wait`` (0.3 s), once.
-        """
+        """Release ``THREADS`` callers at once when the circuit may half-open: exactly one may reach the source."""
         clock = _MeetingClock()
         breaker = breaker_class(script.failures, script.reset_after, clock)
-
-        def fail(request: Any) -> str:
-            raise SourceError(f"scripted failure of {request}")
-
         for k in range(script.failures):  # open the circuit at t = 0, one thread
-            result, value = self._attempt(breaker, fail, f"failing {k}")
-            if result != ERROR:  # pragma: no cover - the scripts checked this already
-                raise Incorrect(f"a failing call through a closed breaker {result}: {value!r}")
+            self._attempt(breaker, _fail, f"failing {k}")
         clock.now = script.reset_after + 1.0
-        clock.meeting = Rendezvous(self.THREADS, wait=0.3)  # from now on, each read of the clock waits there
-        lock = threading.Condition()
-        state = {"inside": 0, "done": 0, "reached": 0, "peak": 0}
-
-        def fetch(request: Any) -> str:
-            with lock:
-                state["reached"] += 1
-                state["inside"] += 1
-                state["peak"] = max(state["peak"], state["inside"])
-                lock.notify_all()
-                # hold the trial until every other caller has been answered (or is in here too): bounded
-                lock.wait_for(lambda: state["done"] + state["inside"] >= self.THREADS, timeout=1.0)
-                state["inside"] -= 1
-            return f"answer to {request}"
-
-        results: list[str] = []
-        start = threading.Barrier(self.THREADS)
-
-        def caller(i: int) -> None:
-            try:
-                start.wait(2.0)
-                results.append(self._attempt(breaker, fetch, f"request {i}")[0])
-            except BaseException as exc:  # reported as what the call did, never raised in a thread
-                results.append("raised " + repr(exc))
-            finally:
-                with lock:
-                    state["done"] += 1
-                    lock.notify_all()
-
-        threads = [
-            threading.Thread(target=caller, args=(i,), name=f"breaker-check-{i}", daemon=True)
-            for i in range(self.THREADS)
-        ]
-        for thread in threads:
-            thread.start()
-        deadline = time.perf_counter() + 4.0
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.perf_counter()))
+        run = release_together(breaker, clock, self.THREADS)
         n = self.THREADS
-        if state["reached"] > 1 and state["peak"] > 1:
+        if run.reached > 1 and run.peak > 1:
             raise Incorrect(
-                f"{n} threads released together when the circuit could half-open sent {state['reached']} trial calls "
-                f"to the source (up to {state['peak']} at once): each read 'open' before any changed the state. Make "
+                f"{n} threads released together when the circuit could half-open sent {run.reached} trial calls "
+                f"to the source (up to {run.peak} at once): each read 'open' before any changed the state. Make "
                 "the check and the change of state one step: hold a threading.Lock (made in __init__) while you "
                 "read and set self.state, and release it before fetch runs."
             )
-        if state["reached"] > 1:
+        if run.reached > 1:
             raise Incorrect(
-                f"{n} threads released together when the circuit could half-open: {state['reached']} calls reached "
+                f"{n} threads released together when the circuit could half-open: {run.reached} calls reached "
                 "the source, one after the other, because the others waited for the trial instead of being "
                 "refused: never hold a lock while fetch runs; guard only the state."
             )
-        if state["reached"] == 0 or results.count(REFUSED) != n - 1:
-            others = sorted(set(results) - {OK, REFUSED}) or results
+        if run.reached == 0 or run.results.count(REFUSED) != n - 1:
             raise Incorrect(
                 f"{n} threads released together when the circuit could half-open: one trial should reach the source "
-                f"and the other {n - 1} be refused with CircuitOpenError; yours: {others[0] if others else 'nothing'}"
-                f" ({results.count(REFUSED)} refused, {state['reached']} reached the source)."
-                + (f" {RUNAWAY}" if any(t.is_alive() for t in threads) else "")
+                f"and the other {n - 1} be refused with CircuitOpenError; yours: {run.summary()}"
             )
 
     def _run(self, breaker_class: Any, script: _Script, reads: list[str], progress: dict) -> str | None:
