@@ -3,9 +3,11 @@ hidden check; every bug of the catalogue (loops real learners write) is rejected
 names it. The checks run the answer on a virtual clock (an injected sleep): nothing is timed."""
 
 import textwrap
+import threading
 import time
 
 import pytest
+from waiting import wait_until
 
 from ella_lab.exercises import walk06
 
@@ -257,6 +259,16 @@ def calls_again_after_an_answer(call, attempts, base, cap, sleep=time.sleep):
     return answer
 
 
+def retries_for_ever(call, attempts, base, cap, sleep=time.sleep):
+    n = 0
+    while True:  # "until it works"
+        try:
+            return call()
+        except Exception:
+            n += 1
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
 CATALOGUE = [
     (sleeps_before_the_first_try, ["before the first try"]),
     (swallows_the_last_error, ["returned None", "swallowed the last error"]),
@@ -274,6 +286,7 @@ CATALOGUE = [
     (returns_the_error, ["raise it, don't return it"]),
     (raises_its_own_error, ["an error of its own"]),
     (calls_again_after_an_answer, ["return that answer"]),
+    (retries_for_ever, ["was still going", "stop after `attempts` calls"]),
 ]
 
 
@@ -335,3 +348,16 @@ def test_the_hidden_check_has_cases_of_its_own():
 
     assert q.check(knows_the_visible_cases)
     assert not q.hidden_check(knows_the_visible_cases)
+
+
+def test_a_loop_that_never_stops_is_stopped_not_left_spinning():
+    """The check's call and sleep raise into a runaway loop, so the learner's kernel keeps no busy thread."""
+    spinning = []
+
+    def retries_for_ever_noting_its_thread(call, attempts, base, cap, sleep=time.sleep):
+        spinning.append(threading.current_thread())
+        return retries_for_ever(call, attempts, base, cap, sleep)
+
+    result = q.check(retries_for_ever_noting_its_thread)
+    assert result.status == "incorrect" and "was still going" in result.message, result
+    assert spinning and wait_until(lambda: not any(t.is_alive() for t in spinning), timeout=10)

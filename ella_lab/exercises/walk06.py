@@ -166,6 +166,13 @@ class FetchAll(Question):
 RETRYABLE = (ConnectionError, TimeoutError)
 
 
+_RUNAWAY_AFTER = 200  # calls or sleeps: far more than any case allows
+
+
+class _Runaway(BaseException):
+    """Raised into a loop that never stops (a BaseException, so that ``except Exception`` cannot keep it going)."""
+
+
 class _VirtualClock:
     """The check's sleep: records every wait and moves a virtual clock on by it; nothing really waits."""
 
@@ -175,6 +182,8 @@ class _VirtualClock:
         self.sleeps: list[Any] = []
 
     def sleep(self, seconds: Any) -> None:
+        if len(self.sleeps) >= _RUNAWAY_AFTER:
+            raise _Runaway
         self.sleeps.append(seconds)
         self.events.append("sleep")
         number = as_real(seconds)
@@ -193,6 +202,8 @@ class _ScriptedCall:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         n = len(self.calls)
+        if n >= _RUNAWAY_AFTER:
+            raise _Runaway
         self.calls.append(self.clock.now)
         self.clock.events.append("call")
         if args or kwargs:
@@ -325,9 +336,15 @@ class RetryLoop(Question):
         call = _ScriptedCall(clock, case.plan, value)
         settings = f"attempts={case.attempts}, base={case.base:g}, cap={case.cap:g}"
         where = f"When {case.says} ({settings})"
-        got, error = answer_of(
-            lambda: retry(call, case.attempts, case.base, case.cap, sleep=clock.sleep), what="retry", timeout=3.0
-        )
+        try:
+            got, error = answer_of(
+                lambda: retry(call, case.attempts, case.base, case.cap, sleep=clock.sleep), what="retry", timeout=3.0
+            )
+        except _Runaway:
+            raise Incorrect(
+                f"{where}: retry made {len(call.calls)} calls and {len(clock.sleeps)} waits and was still going, so "
+                "the check stopped it: stop after `attempts` calls in all, then raise the last error."
+            ) from None
         calls, waits, answered = case.expected()
         if call.arguments:
             args, kwargs = call.arguments[0]
