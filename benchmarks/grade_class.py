@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({format_seconds(wall / args.students)} a notebook, wall)"
     )
     print(
-        f"per notebook: kernel start {format_seconds(split['kernel_s'])}, cells and checks "
-        f"{format_seconds(split['cells_s'])}; the rest is the process, nbclient and the judge"
+        f"per notebook: start (interpreter, checks sealed) {format_seconds(split['start_s'])}, cells and judging "
+        f"{format_seconds(split['cells_s'])}; the rest is the supervisor and the namespaces"
     )
     return 0
 

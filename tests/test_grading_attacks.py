@@ -23,7 +23,8 @@ from exercise_answers import reference
 
 from ella_lab.grading import grade_submissions, write_outputs
 from ella_lab.grading.collect import collect, detect_sheet
-from ella_lab.grading.judge import MARK
+
+MARK = "@@ella-lab-grade@@"  # the old grader's verdict marker: printing it is nothing now
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILDER = ROOT / "tests" / "fixtures" / "make_demo_class.py"
@@ -67,7 +68,15 @@ def alive(pid: int) -> bool:
 
 def kill_if_alive(pid_file: Path) -> None:
     with contextlib.suppress(OSError, ValueError):
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        pid = int(pid_file.read_text())
+        if pid > 1 and pid != os.getpid():  # a pid seen inside a PID namespace is not ours to kill
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def no_namespaces(monkeypatch):
+    """Grade without PID namespaces, so that a pid the notebook writes down is a pid of this machine."""
+    monkeypatch.setenv("ELLA_LAB_GRADER_NAMESPACES", "0")
 
 
 FAKE_VERDICTS = json.dumps(
@@ -102,13 +111,8 @@ def test_verdicts_forged_on_the_graders_stdout_are_not_believed_and_crash_nothin
     hand_in(tmp_path, "ada", ALL_RIGHT)
     table = rows(grade_submissions([tmp_path], jobs=2, **LIMITS))
     assert table["ada"]["score"] == 3 and table["ada"]["status"] == "graded"
-    for cheat in ("mallory", "trudy"):
+    for cheat in ("mallory", "trudy"):  # the verdicts come over a signed channel: a printed line is nothing
         assert table[cheat]["score"] == 0 and table[cheat]["max_score"] == 3, table[cheat]
-        assert table[cheat]["status"] == "error"
-        # Usually "the grading process was killed"; once, in the full suite under xdist, the kernel died first
-        # ("could not be run: Kernel died before replying to kernel_info"), cause not found. Either is no grade.
-        reason = table[cheat]["reason"]
-        assert ("killed" in reason or "could not be run" in reason) and "out of memory" not in reason, table[cheat]
 
 
 @pytest.mark.timeout(120)
@@ -120,7 +124,7 @@ def test_text_the_notebook_writes_to_its_process_output_costs_no_grade(tmp_path)
 
 
 @pytest.mark.timeout(150)
-def test_a_background_process_left_running_neither_hangs_the_grader_nor_outlives_it(tmp_path):
+def test_a_background_process_left_running_neither_hangs_the_grader_nor_outlives_it(tmp_path, no_namespaces):
     """A forked process in a session of its own kept the output pipe open: the grader waited for it, and
     the notebook (done in seconds) was graded 'timed out'; it kept running after the grading."""
     pid_file = tmp_path / "daemon.pid"
@@ -185,7 +189,7 @@ while True:
 
 
 @pytest.mark.timeout(120)
-def test_ctrl_c_stops_the_grading_at_once_and_leaves_nothing_running(tmp_path):
+def test_ctrl_c_stops_the_grading_at_once_and_leaves_nothing_running(tmp_path, no_namespaces):
     """Ctrl-C waited for every notebook in progress to finish or time out (up to --timeout, 120 s by default),
     then printed a traceback; a stopped notebook left its temporary files (the kernel's connection file)."""
     pid_file = tmp_path / "kernel.pid"
@@ -214,7 +218,7 @@ def test_ctrl_c_stops_the_grading_at_once_and_leaves_nothing_running(tmp_path):
             time.sleep(0.1)
         assert not alive(kernel), "the notebook's kernel kept running"
         assert grader.returncode == 130, (grader.returncode, err[-2000:])
-        assert "Traceback" not in err and "interrupted" in err, err[-2000:]
+        assert "Traceback" not in err and "interrupted" in err and "to resume" in err, err[-2000:]
         assert not (tmp_path / "out" / "grades.csv").exists()
         assert not list(temporary.iterdir())
     finally:
@@ -407,9 +411,10 @@ def test_an_honest_notebook_is_not_suspected(cheaters):
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("student", ["judge-patcher", "core-patcher"])
 def test_patching_the_grader_or_the_checks_in_the_notebook_changes_no_grade(cheaters, student):
-    """A notebook that replaced ella_lab.grading.judge.judge, or Question.hidden_check, got full marks."""
+    """A notebook that replaced ella_lab.grading.judge.judge, or Question.hidden_check, got full marks.
+    Now the originals are put back before each judgement, and the row goes to the teacher."""
     table, answers, _ = cheaters
-    assert table[student]["score"] == 0 and table[student]["status"] == "graded", table[student]
+    assert table[student]["score"] == 0 and table[student]["status"] == "check by hand", table[student]
     assert "N·L/K" in answers.loc[(student, "q1"), "message"]
     flags = {"judge-patcher": "sets judge_module.judge", "core-patcher": "sets _core.Question.hidden_check"}
     assert flags[student] in table[student]["look_at"]
@@ -427,8 +432,7 @@ def test_a_reset_namespace_is_no_cheat(cheaters):
 def test_the_grader_marker_printed_while_judged_is_no_verdict(cheaters):
     """An answer that wrote a verdict line to the cell's stream while it was judged got full marks."""
     row = cheaters[0]["marker-printer"]
-    assert row["score"] == 0 and row["status"] == "error", row
-    assert "marker" in row["reason"]
+    assert row["score"] == 0 and row["status"] == "graded", row
 
 
 @pytest.mark.timeout(180)

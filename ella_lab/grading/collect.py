@@ -167,11 +167,16 @@ def _unzip(path: Path, workdir: Path, label: str, *, strict: bool) -> list[_Foun
 def _student(inner: Path, root: str, sheet_names: list[str]) -> str:
     """The student's id, as the teacher's guide says: from the file's name or else from its folder.
 
+    nbgrader's collected layout, ``submitted/<student>/<assignment>/*.ipynb``, names the student by its folder;
     ``alice-ex03-....ipynb`` and ``alice_ex03_final.ipynb`` name alice anywhere; a file in a folder of its
     own (``alice/ex03-threaded-router.ipynb``, ``alice/Untitled1.ipynb``) is the folder's; a file named
     only like the sheet, given by itself or at the top of a folder or a zip, is that folder's or zip's;
     else the file's name (``alice.ipynb``).
     """
+    if len(inner.parts) == 3 and root == "submitted":
+        return inner.parts[0]  # nbgrader's collected layout: submitted/<student>/<assignment>/<file>
+    if len(inner.parts) == 4 and inner.parts[0] == "submitted":
+        return inner.parts[1]  # the course folder given: <course>/submitted/<student>/<assignment>/<file>
     stem = re.split(r"\.ipynb", inner.name, maxsplit=1, flags=re.I)[0]
     named = ID_IN_NAME.match(stem)
     if named and named.group(1).strip("-_ "):

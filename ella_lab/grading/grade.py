@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,16 +28,17 @@ from typing import Any
 
 from .._checks import check_int
 from .collect import Submission, checked_names, collect, detect_sheet, instructor_sheets, suspicious
-from .judge import MARK
 
 __all__ = ["GRADED", "Grades", "default_sheets_folder", "grade_submissions"]
 
 GRADED, TIMED_OUT, ERROR, NOT_A_NOTEBOOK, WRONG_SHEET = "graded", "timed out", "error", "not a notebook", "wrong sheet"
 CHECK_BY_HAND = "check by hand"  # graded, but the notebook changed what the checks rely on
 VERDICTS = ("correct", "incorrect", "not attempted", "error", "timeout", "manual")
+JOURNAL = ".grading-journal.jsonl"  # in the output folder: each result as soon as it exists, for a resumed run
 # Every process of one notebook's grading carries this variable (with a value of its own) in its environment:
 # what the notebook started and left running is found by it, and killed, after the grading.
 RUN_VARIABLE = "ELLA_LAB_GRADING_RUN"
+NAMESPACES_VARIABLE = "ELLA_LAB_GRADER_NAMESPACES"  # "0": never run a notebook in namespaces of its own (tests)
 MAX_MESSAGE = 2000  # characters of a check's message kept in the tables
 
 log = logging.getLogger(__name__)
@@ -81,51 +83,60 @@ class Grades:
         return frame[first + middle + last]
 
     def timing(self) -> dict[str, float]:
-        """Seconds per graded notebook, on average: starting its kernel, and running its cells and the checks."""
+        """Seconds per graded notebook, on average: starting its judge process (an interpreter, the checks
+        sealed), and running its cells and judging its answers."""
         timed = [r["timing"] for r in self.results if r.get("timing")]
         if not timed:
-            return {"notebooks": 0, "kernel_s": 0.0, "cells_s": 0.0}
+            return {"notebooks": 0, "start_s": 0.0, "cells_s": 0.0}
         return {
             "notebooks": len(timed),
-            "kernel_s": sum(t["kernel_s"] for t in timed) / len(timed),
+            "start_s": sum(t["start_s"] for t in timed) / len(timed),
             "cells_s": sum(t["cells_s"] for t in timed) / len(timed),
         }
 
     def answers_frame(self):
-        """Long form: one row per (student, question) with the verdict, the check's message and the attempt log."""
+        """Long form: one row per (student, question): attempted or not, the verdict, the points ``earned`` of
+        ``max_points``, the check's message, the row's status, and the attempt log of the notebook's saved outputs."""
         import pandas as pd
 
+        columns = [
+            "student",
+            "sheet",
+            "file",
+            "question",
+            "attempted",
+            "verdict",
+            "earned",
+            "max_points",
+            "message",
+            "status",
+            "checks_seen",
+            "hints_used",
+            "solution_shown",
+        ]
         rows = []
         for r in self.results:
             for q in r["questions"]:
                 log = r["attempts"].get(q["question"], {})
+                attempted = q.get("attempted")
                 rows.append(
                     {
                         "student": r["student"],
                         "sheet": r["sheet"] or "",
+                        "file": r["file"],
                         "question": q["question"],
-                        "points": q["points"],
+                        "attempted": "" if attempted is None else bool(attempted),
                         "verdict": q["status"],
+                        "earned": q["points"] if q["status"] == "correct" else 0.0,
+                        "max_points": q["points"],
                         "message": q.get("message", ""),
+                        "status": r["status"],
                         "checks_seen": log.get("checks", 0),
                         "hints_used": log.get("hints", 0),
                         "solution_shown": log.get("solutions", 0) > 0,
                     }
                 )
-        return pd.DataFrame(
-            rows,
-            columns=[
-                "student",
-                "sheet",
-                "question",
-                "points",
-                "verdict",
-                "message",
-                "checks_seen",
-                "hints_used",
-                "solution_shown",
-            ],
-        )
+        return pd.DataFrame(rows, columns=columns)
 
 
 def _question_order(column: str) -> tuple[int, str]:
@@ -160,39 +171,58 @@ def grade_submissions(
     memory_mb: int | None = 2048,
     progress: Callable[[int, int], None] | None = None,
     exclude: Iterable[str | Path] = (),
+    journal: Path | None = None,
 ) -> Grades:
     """Run and judge every submission among ``paths``; ``sheet`` (``"phase3"``) is what they should all be.
 
     ``exclude``: folders among the submissions not to look into (the output folder, when it is one of them).
+    ``journal``: a file where each result is appended as soon as it exists; a run stopped on the way (Ctrl-C,
+    a crash, a killed grader) and started again with the same journal takes the results found there (each
+    flagged "resumed") and grades the rest.
     """
     jobs = check_settings(jobs=jobs, timeout=timeout, cell_timeout=cell_timeout, memory_mb=memory_mb)
     known = instructor_sheets(sheets_folder or default_sheets_folder())
     if sheet is not None and sheet not in known:
         raise ValueError(f"sheet must be one of {sorted(known)}, got {sheet!r}")
+    paths = list(paths)
+    exclude = list(exclude)
     with tempfile.TemporaryDirectory(prefix="ella-grade-") as tmp:
         names = [path.stem for path, _ in known.values()]
         skipped: list[str] = []
         submissions = collect(paths, Path(tmp), names, skipped, exclude)
+        hide = hidden_folders([*paths, *exclude, tmp])
         done, lock = 0, threading.Lock()
         children = _Children()
+        settings = {"sheet": sheet, "timeout": timeout, "cell_timeout": cell_timeout, "memory_mb": memory_mb}
+        earlier = _read_journal(journal)
 
         def one(sub: Submission) -> dict[str, Any]:
             nonlocal done
-            try:
-                result = _grade_one(sub, sheet, known, timeout, cell_timeout, memory_mb, Path(tmp), children)
-            except Exception as exc:  # a bug of the grader's on one file must not cost the class its grades
-                log.exception("grading %s failed", sub.label)
-                reason = f"the grader failed on this file ({type(exc).__name__}: {exc}); please report it"
-                result = {
-                    "student": sub.student,
-                    "file": sub.label,
-                    "attempts": {},
-                    "flags": [],
-                    "sheet": sheet,
-                    "status": ERROR,
-                    "reason": reason,
-                    "questions": _blank_questions(sheet, message=f"not graded: {reason}"),
-                }
+            key = _fingerprint(sub, settings)
+            if key in earlier:
+                result = earlier[key]
+                result.setdefault("flags", []).append("resumed: graded by an earlier run of the grader that stopped")
+            else:
+                try:
+                    result = _grade_one(sub, sheet, known, timeout, cell_timeout, memory_mb, hide, children)
+                except Exception as exc:  # a bug of the grader's on one file must not cost the class its grades
+                    log.exception("grading %s failed", sub.label)
+                    reason = f"the grader failed on this file ({type(exc).__name__}: {exc}); please report it"
+                    result = {
+                        "student": sub.student,
+                        "file": sub.label,
+                        "attempts": {},
+                        "flags": [],
+                        "sheet": sheet,
+                        "status": ERROR,
+                        "reason": reason,
+                        "questions": _blank_questions(sheet, message=f"not graded: {reason}"),
+                    }
+                if journal is not None and not children.stopped:
+                    with lock, open(journal, "a", encoding="utf-8") as stream:
+                        stream.write(json.dumps({"key": key, "result": result}) + "\n")
+                        stream.flush()
+                        os.fsync(stream.fileno())
             with lock:
                 done += 1
                 if progress is not None:
@@ -211,6 +241,31 @@ def grade_submissions(
     results.sort(key=lambda r: (r["student"], r["sheet"] or "", r["file"]))
     _flag_duplicates(results)
     return Grades(results, skipped)
+
+
+def _fingerprint(sub: Submission, settings: dict[str, Any]) -> str:
+    """The same file (by content), under the same name and settings: the same result."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with contextlib.suppress(OSError):
+        digest.update(sub.path.read_bytes() if sub.path.is_file() else b"")
+    digest.update(json.dumps([sub.label, sub.student, sub.problem, settings], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _read_journal(journal: Path | None) -> dict[str, dict[str, Any]]:
+    """The results an earlier, stopped run wrote (a line cut by the stop is skipped)."""
+    found: dict[str, dict[str, Any]] = {}
+    if journal is None or not journal.exists():
+        return found
+    with open(journal, encoding="utf-8", errors="replace") as stream:
+        for line in stream:
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                entry = json.loads(line)
+                if isinstance(entry.get("result"), dict):
+                    found[str(entry["key"])] = entry["result"]
+    return found
 
 
 def _flag_duplicates(results: list[dict[str, Any]]) -> None:
@@ -241,6 +296,7 @@ def _blank_questions(sheet: str | None, verdict: str = "error", message: str = "
             "points": float(getattr(q, "points", 1)),
             "status": "manual" if not getattr(q, "checked", True) else verdict,
             "message": "" if not getattr(q, "checked", True) else message,
+            "attempted": None,
         }
         for name, q in questions(module, Question)
     ]
@@ -253,7 +309,7 @@ def _grade_one(
     timeout: float,
     cell_timeout: int,
     memory_mb: int | None,
-    tmp: Path,
+    hide: list[str],
     children: _Children,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"student": sub.student, "file": sub.label, "attempts": sub.attempts, "flags": []}
@@ -282,23 +338,62 @@ def _grade_one(
         reason = "no exercise sheet found (the setup cell that imports ella_lab.exercises is missing)"
         return {**result, "sheet": None, "status": ERROR, "reason": reason, "questions": []}
     names = known[target][1]  # the sheet's own names; the student's, only where the sheet's hold no answer
-    outcome = _run_child(
-        sub.path, target, names, checked_names(sub.notebook), timeout, cell_timeout, memory_mb, tmp, children
+    ran = _supervise(
+        sub.path, target, names, checked_names(sub.notebook), timeout, cell_timeout, memory_mb, hide, children
     )
-    verdict = "timeout" if outcome["status"] == TIMED_OUT else "error"
-    reason = outcome.get("reason") or "; ".join(map(str, outcome.get("problems", []))) or ""
-    tampered = outcome.get("tampered")
-    if tampered and isinstance(tampered, list):
-        what = ", ".join(map(str, tampered[:8])) + (", ..." if len(tampered) > 8 else "")
-        warning = f"the notebook changed what the checks rely on ({what}): read it before you use its points"
-        reason = f"{warning}; {reason}" if reason else warning
-        if outcome["status"] == GRADED:
-            outcome["status"] = CHECK_BY_HAND
-    if outcome.get("questions") is not None:
-        questions = _merge_verdicts(target, outcome["questions"])
-    else:
-        questions = _blank_questions(target, verdict, f"not graded: {reason}")
-    student = outcome.get("student_id")
+    if "verdicts" not in ran:  # interrupted before it started
+        reason = ran["reason"]
+        return {
+            **result,
+            "sheet": target,
+            "status": ran["status"],
+            "reason": reason,
+            "questions": _blank_questions(target, message=f"not graded: {reason}"),
+        }
+    questions = _blank_questions(target, "error", "")
+    unjudged = []
+    for question in questions:
+        verdict = ran["verdicts"].get(question["question"], {})
+        status = verdict.get("status")
+        if question["status"] == "manual":
+            continue
+        if status in VERDICTS and status != "manual":
+            question["status"] = status
+            question["message"] = str(verdict.get("message", ""))[:MAX_MESSAGE]
+            question["attempted"] = status != "not attempted"
+            if verdict.get("cell"):
+                question["judged_after_cell"] = verdict["cell"]
+            if verdict.get("flag"):
+                ran["severe"].append(f"{question['question']}: {verdict['flag']}")
+        else:
+            unjudged.append(question["question"])
+            question["status"] = "timeout" if ran["status"] == TIMED_OUT else "error"
+            question["message"] = f"not graded: {ran['stopped'] or 'no verdict'} before this answer was judged"
+            question["attempted"] = None
+    status = ran["status"]
+    reasons = []
+    if ran["stopped"]:
+        kept = "every answer was judged before that" if not unjudged else f"not judged: {', '.join(unjudged)}"
+        reasons.append(f"{ran['stopped']} ({kept})")
+        if not unjudged:
+            status = GRADED
+    reasons += ran["problems"]
+    tampered = ran["tampered"] + ran["severe"]
+    changed = [t for t in ran["tampered"] if "process(es)" not in t]
+    if changed or ran["severe"]:
+        what = "; ".join(dict.fromkeys(tampered))
+        reasons.insert(
+            0,
+            f"the notebook changed or reached for what the checks rely on ({what[:600]}): "
+            "each answer was judged with the originals put back; read it before you use its points",
+        )
+        if status == GRADED:
+            status = CHECK_BY_HAND
+    elif tampered:
+        result["flags"].append("; ".join(tampered))
+    if status == GRADED and questions and not any(q.get("attempted") for q in questions):
+        result["flags"].append("nothing attempted: every checked answer is still the starter code")
+    student = ran.get("student_id")
     if isinstance(student, str) and student.strip() and student.isprintable() and len(student) <= 200:
         student = unicodedata.normalize("NFC", student.strip())
         if student != sub.student:
@@ -307,54 +402,28 @@ def _grade_one(
     return {
         **result,
         "sheet": target,
-        "status": outcome["status"],
-        "reason": reason,
+        "status": status,
+        "reason": "; ".join(reasons),
         "questions": questions,
-        "timing": outcome.get("timing"),
+        "timing": ran.get("timing"),
     }
 
 
-def _merge_verdicts(sheet: str, reported: Any) -> list[dict[str, Any]]:
-    """The sheet's questions (points and kinds from the grader's own copy), each with the verdict the judge gave.
-
-    The judge runs in the student's kernel: what it reports is read as data, never trusted for points.
-    """
-    got = {q.get("question"): q for q in reported if isinstance(q, dict)} if isinstance(reported, list) else {}
-    questions = _blank_questions(sheet, "error", "no verdict for this question")
-    for question in questions:
-        verdict = got.get(question["question"], {})
-        status = verdict.get("status")
-        if question["status"] != "manual" and status in VERDICTS and status != "manual":
-            question["status"] = status
-            question["message"] = str(verdict.get("message", ""))[:MAX_MESSAGE]
-    return questions
-
-
-def _limit_memory(megabytes: int) -> Callable[[], None]:
-    def apply() -> None:  # in the child, before it runs: the kernel it starts inherits the limit
-        import resource
-
-        limit = megabytes * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
-
-
 class _Children:
-    """The grading processes running now, so that Ctrl-C (or a failure of the run) stops them all at once."""
+    """The supervisors running now, so that Ctrl-C (or a failure of the run) stops them all at once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._live: dict[int, tuple[subprocess.Popen, Path, str]] = {}
+        self._live: dict[int, tuple[subprocess.Popen, str]] = {}
         self.stopped = False
 
-    def start(self, command: list[str], pid_file: Path, token: str, **popen: Any) -> subprocess.Popen | None:
+    def start(self, command: list[str], token: str, **popen: Any) -> subprocess.Popen | None:
         """Start ``command`` (None once the run is stopped)."""
         with self._lock:
             if self.stopped:
                 return None
             child = subprocess.Popen(command, **popen)
-            self._live[child.pid] = (child, pid_file, token)
+            self._live[child.pid] = (child, token)
             return child
 
     def finished(self, child: subprocess.Popen) -> None:
@@ -365,11 +434,43 @@ class _Children:
         with self._lock:
             self.stopped = True
             live = list(self._live.values())
-        for child, pid_file, token in live:
-            _stop(child, pid_file, token)
+        for child, token in live:
+            _stop(child, token)
 
 
-def _run_child(
+def _protected() -> list[Path]:
+    """Folders the judge process needs: hiding one of them (or a folder holding one) would break it."""
+    import ella_lab
+
+    places = [sys.prefix, sys.base_prefix, sys.executable, Path(ella_lab.__file__).parent, tempfile.gettempdir()]
+    return [Path(p).resolve() for p in places]
+
+
+def read_only_folders() -> list[str]:
+    """Folders a notebook may read but never change while it is graded (in a mount namespace): the project
+    (the grader's and the checks' code), the Python environment, the teacher's home."""
+    import ella_lab
+
+    places = [Path(ella_lab.__file__).resolve().parents[1], Path(sys.prefix).resolve(), Path.home().resolve()]
+    temporary = Path(tempfile.gettempdir()).resolve()
+    return [str(p) for p in dict.fromkeys(places) if p != temporary and p not in temporary.parents and p.is_dir()]
+
+
+def hidden_folders(paths: Iterable[str | Path]) -> list[str]:
+    """The folders among ``paths`` (a file: its folder) that the notebook should not see, where hiding them
+    breaks nothing the judge needs (the project's own folder, say, holds the package: it stays)."""
+    protected = _protected()
+    found = []
+    for raw in paths:
+        path = Path(raw).resolve()
+        folder = path if path.is_dir() else path.parent
+        if any(folder == p or folder in p.parents for p in protected):
+            continue
+        found.append(str(folder))
+    return list(dict.fromkeys(found))
+
+
+def _supervise(
     path: Path,
     sheet: str,
     names: dict[str, str],
@@ -377,146 +478,157 @@ def _run_child(
     timeout: float,
     cell_timeout: int,
     memory_mb: int | None,
-    tmp: Path,
+    hide: list[str],
     children: _Children,
 ) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="run-", dir=tmp))  # removed with ``tmp``, even after a kill
-    pid_file = workdir / "kernel.pid"
+    """Grade one notebook under a supervisor of its own (``supervise.py``); return what its records tell."""
+    from .channel import Reader, new_key
+
+    key = new_key()
     token = uuid.uuid4().hex
-    command = [
-        sys.executable,
-        "-m",
-        "ella_lab.grading.run_one",
-        str(path),
-        "--sheet",
-        sheet,
-        "--answers",
-        json.dumps(names),
-        "--fallback",
-        json.dumps(fallback),
-        "--cell-timeout",
-        str(cell_timeout),
-        "--pid-file",
-        str(pid_file),
-        "--workdir",
-        str(workdir),
-    ]
-    preexec = _limit_memory(memory_mb) if memory_mb and sys.platform != "win32" else None
+    config = {
+        "key": key.hex(),
+        "notebook": str(path),
+        "sheet": sheet,
+        "answers": names,
+        "fallback": fallback,
+        "timeout": timeout,
+        "cell_timeout": cell_timeout,
+        "memory_mb": memory_mb,
+        "hide": hide,
+        "readonly": read_only_folders(),
+        "namespaces": os.environ.get(NAMESPACES_VARIABLE, "1") != "0",
+        "base": tempfile.mkdtemp(prefix="ella-run-"),  # removed here, even when the supervisor is killed
+    }
     child = children.start(
-        command,
-        pid_file,
+        [sys.executable, "-m", "ella_lab.grading.supervise"],
         token,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        preexec_fn=preexec,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-        env={**os.environ, RUN_VARIABLE: token, "TMPDIR": str(workdir)},  # the kernel's files too
+        env={**os.environ, RUN_VARIABLE: token},
     )
     if child is None:
         return {"status": ERROR, "reason": "not graded: the grading was interrupted"}
-    timed_out = False
+    reader = Reader(key)
+    records: list[dict[str, Any]] = []
+    guard = threading.Timer(timeout + 60, lambda: _stop(child, token))  # the supervisor's own deadline, and a margin
+    guard.daemon = True
+    guard.start()
     try:
-        try:
-            out, err = child.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _stop(child, pid_file, token)
-            out, err = _drain(child)
+        with contextlib.suppress(OSError):
+            child.stdin.write(json.dumps(config).encode())
+            child.stdin.close()
+        from .channel import read_all
+
+        records = list(read_all(child.stdout.fileno(), reader))
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=30)
     finally:
+        guard.cancel()
         children.finished(child)
-        _stop(child, pid_file, token)  # what is left: a kernel whose parent died, what the notebook started
-    if timed_out:
-        return {"status": TIMED_OUT, "reason": f"the notebook did not finish within {timeout:g} s; it was stopped"}
+        _stop(child, token)  # what is left when the supervisor itself was killed
+        with contextlib.suppress(OSError):
+            child.stdout.close()
+        shutil.rmtree(config["base"], ignore_errors=True)
     if children.stopped:
         return {"status": ERROR, "reason": "not graded: the grading was interrupted"}
-    return _read_outcome(out, err, child.returncode, memory_mb)
+    return outcome(records, child.returncode, reader.forged, memory_mb, cell_timeout)
 
 
-def _drain(child: subprocess.Popen) -> tuple[str, str]:
-    """What a killed child wrote; a process that inherited its pipes cannot make us wait for ever."""
-    try:
-        return child.communicate(timeout=5)
-    except subprocess.TimeoutExpired:
-        for stream in (child.stdout, child.stderr):
-            with contextlib.suppress(OSError):
-                stream.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=5)
-        return "", ""
-
-
-def _read_outcome(out: str, err: str, returncode: int | None, memory_mb: int | None) -> dict[str, Any]:
-    """The result the grading process printed: believed only if it ended well and printed exactly one."""
-    lines = [line for line in out.splitlines() if line.startswith(MARK)]
-    if returncode == 0 and len(lines) == 1:
-        with contextlib.suppress(ValueError):
-            outcome = json.loads(lines[0][len(MARK) :])
-            if isinstance(outcome, dict) and outcome.get("status") in (GRADED, ERROR):
-                return outcome
-        return {"status": ERROR, "reason": "the grading process printed a result that cannot be read"}
-    if returncode == 0:
-        return {"status": ERROR, "reason": f"the grading process printed {len(lines)} results instead of one"}
-    tail = (err.strip().splitlines() or ["no output"])[-1][:200]
-    if returncode is not None and returncode < 0:
-        name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
-        why = (
-            f"by the system when memory ran out (limit {memory_mb} MiB), or by the notebook's own code"
-            if -returncode == signal.SIGKILL
-            else "a crash of the interpreter"
-            if -returncode in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT)
-            else "by the notebook's own code, or from outside"
+def outcome(
+    records: list[dict[str, Any]], returncode: int | None, forged: int, memory_mb: int | None, cell_timeout: float
+) -> dict[str, Any]:
+    """A row's status, reason, verdicts and tampering, from the supervisor's records (see ``supervise.py``)."""
+    inner = [r["record"] for r in records if r.get("kind") == "record" and isinstance(r.get("record"), dict)]
+    end = next((r for r in records if r.get("kind") == "end"), None)
+    failed = next((r for r in records if r.get("kind") == "failed"), None)
+    interrupted = {r.get("index") for r in records if r.get("kind") == "interrupted"}
+    verdicts: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    tampered: list[str] = []
+    severe: list[str] = []
+    running, done, judging, student_id = None, False, None, None
+    ready_at = next(
+        (r.get("t") for r in records if r.get("kind") == "record" and r["record"].get("kind") == "ready"), None
+    )
+    for record in inner:
+        kind = record.get("kind")
+        if kind == "cell":
+            running = record.get("index")
+        elif kind == "ran":
+            running = None
+            number, error = record.get("index"), record.get("error")
+            if number in interrupted:
+                problems.append(f"code cell {number} ran past {cell_timeout:g} s and was interrupted")
+            elif error == "MemoryError":
+                problems.append(f"code cell {number} ran out of memory (limit {memory_mb} MiB)")
+            elif error:
+                problems.append(f"code cell {number} raised {error}")
+        elif kind == "judging":
+            judging = record.get("question")
+        elif kind == "verdict" and isinstance(record.get("question"), str):
+            judging = None
+            verdicts[record["question"]] = record
+        elif kind == "tamper":
+            what = [str(w) for w in record.get("what", [])][:20]
+            (severe if record.get("severe") else tampered).extend(what)
+        elif kind == "student":
+            student_id = record.get("id")
+        elif kind == "done":
+            done = True
+    if forged:
+        severe.append(f"something other than the judge wrote {forged} line(s) into the grader's channel")
+    if end and end.get("cut"):
+        severe.append("the grader's channel passed its size limit")
+    stopped = None
+    where = f"code cell {running}" if running else f"judging {judging}" if judging else "after its last cell"
+    if end is None:
+        stopped = (
+            f"the notebook's supervisor ended before the notebook did (killed by the notebook's code?), in {where}"
+            if not failed
+            else f"the grader could not run this notebook ({failed.get('reason')})"
         )
-        return {"status": ERROR, "reason": f"the grading process was killed ({name}) before it finished: {why}"}
-    if "MemoryError" in err:
-        return {"status": ERROR, "reason": f"the grading process ran out of memory (limit {memory_mb} MiB): {tail}"}
-    return {"status": ERROR, "reason": f"the grading process failed: {tail}"}
+    elif end.get("stopped"):
+        stopped = str(end["stopped"])
+    elif not done:
+        code = end.get("code")
+        if isinstance(code, int) and code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+            why = (
+                f"by the memory limit ({memory_mb} MiB) or by the notebook's own code"
+                if -code == signal.SIGKILL
+                else "by the notebook's own code, or a crash"
+            )
+            stopped = f"the notebook's process was killed ({name}) in {where}: {why}"
+        else:
+            stopped = f"the notebook ended its own process (exit status {code}, os._exit or a crash) in {where}"
+    if end and end.get("left"):
+        tampered.append(f"{end['left']} process(es) the notebook started were still running at the end (ended)")
+    timed_out = bool(stopped and ("did not finish within" in stopped or "ran past" in stopped))
+    status = GRADED if done else TIMED_OUT if timed_out else ERROR
+    return {
+        "status": status,
+        "verdicts": verdicts,
+        "problems": problems,
+        "stopped": stopped,
+        "tampered": list(dict.fromkeys(tampered)),
+        "severe": list(dict.fromkeys(severe)),
+        "timing": {"start_s": ready_at, "cells_s": end["seconds"] - ready_at} if end and ready_at is not None else None,
+        "student_id": student_id,
+    }
 
 
-def _stop(child: subprocess.Popen, pid_file: Path, token: str) -> None:
-    """Kill a notebook's grading process, its kernel and whatever the notebook started."""
+def _stop(child: subprocess.Popen, token: str) -> None:
+    """Kill a notebook's supervisor, its group and whatever the notebook started and is still marked."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGKILL)
-    _kill_kernel(pid_file, token)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        child.kill()
     left = _kill_marked(token)
     if left:
         log.warning("killed %d process(es) a notebook left running", left)
-
-
-def _kill_kernel(pid_file: Path, token: str) -> None:
-    """The kernel runs in its own session: stop it (and its group) by the pid its parent wrote down.
-
-    The kernel can write that file too: a pid is believed only if it leads a session other than ours
-    (as a kernel does) and, where /proc tells, carries this notebook's mark in its environment.
-    """
-    try:
-        pid = int(pid_file.read_text() or 0)
-    except (OSError, ValueError):
-        return
-    if not _is_kernel(pid, token):
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
-
-
-def _is_kernel(pid: int, token: str) -> bool:
-    if pid <= 1 or pid == os.getpid():
-        return False
-    try:
-        if os.getsid(pid) != pid or pid == os.getsid(0):
-            return False
-    except OSError:
-        return False
-    environ = Path(f"/proc/{pid}/environ")
-    if Path("/proc/self/environ").exists():
-        try:
-            return _marked(environ.read_bytes(), token)
-        except OSError:
-            return False
-    return True
 
 
 def _marked(environ: bytes, token: str) -> bool:

@@ -1,15 +1,24 @@
-"""The grader's judge, run inside the student's kernel after their notebook: re-judge every answer.
+"""The grader's judge: the checks, sealed before any student code runs, and the verdicts they give.
 
-It never trusts the notebook. Before the student's first cell, a guard cell notes the standard modules
-the checks rely on (``math.isclose``, ``queue.Queue.get``, ``print``, ...). After the last cell, the
-judge cell loads this file afresh (not the module the notebook could have patched) and imports a fresh
-copy of the sheet and of the exercise machinery (so a redefined ``check``, a patched ``_core`` or a
-replaced ``judge`` is gone); each answer is looked up by name in the kernel's namespace and judged by its
-question's ``hidden_check`` (cases the student never saw) when it has one, else by its own check. What the
-notebook changed in the noted modules is reported too: the grader then asks the teacher to look. The
-verdicts are printed as one JSON line after ``MARK`` for the grading process to read.
+The judge runs in a fresh interpreter (``sandbox.py``). Before the notebook's first cell it imports the
+sheet and the standard modules the checks use, takes a :class:`Seal` of them, and installs an audit
+hook (``sys.addaudithook``: it cannot be removed). Then:
 
-This file imports nothing of ``ella_lab`` at its top: the judge cell runs it from its path.
+- **What the notebook changes is put back before each judgement.** The seal records every name of the
+  ``ella_lab`` modules and their classes and questions, the public names of the watched standard
+  modules (``math``, ``numbers``, ``operator``, ``builtins``, ...) and their classes' methods, and
+  ``sys.stdout``/``stderr``/``displayhook``/``excepthook``/``meta_path``/``path_hooks``/the import
+  cache and ``sys.modules``. Before an answer is judged they are restored, and what had changed is
+  reported: the row says "check by hand" with the reason, and the answer earns what it earns under the
+  real checks. The dictionaries of the builtin types (``float.__eq__`` changed through ``gc``) cannot be
+  put back: a change there is reported only.
+- **What only a determined student does is seen.** The audit hook notes, at the moment it happens, the
+  notebook's own code reaching for frames (``sys._getframe``, a traceback's ``tb_frame``), the garbage
+  collector's object lists, ``ctypes``, a trace or profile function, or a second audit hook. That is how
+  a notebook could read the key of the verdicts' channel or rewrite a check from inside: such a row is
+  always "check by hand".
+- **A value answer whose type the notebook defines** (an object with its own ``__eq__``/``__float__``/
+  ``__bool__``, a ``str`` subclass) is judged, and flagged: its own methods may decide the comparison.
 """
 
 from __future__ import annotations
@@ -18,20 +27,18 @@ import builtins
 import contextlib
 import importlib
 import io
-import json
+import os
 import sys
+import sysconfig
+import threading
 import types
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["MARK", "guard_cell", "judge", "judge_cell", "keep_snapshot", "questions", "snapshot"]
+__all__ = ["Refused", "Seal", "answer_problem", "install_audit", "judge", "judge_one", "questions", "seal_for"]
 
-MARK = "@@ella-lab-grade@@"
-SELF = "ella_lab.grading.judge"  # the module the guard cell imports, and keeps the snapshot in
-_SNAPSHOT: dict[str, dict[str, Any]] | None = None
-# What the checks (and this judge) use from the standard library: a notebook that rebinds a public name
-# there, or a method of a class defined there, may have changed its verdicts.
+EXERCISES = "ella_lab.exercises"
+# What the checks (and this judge) use from the standard library.
 WATCHED = (
     "builtins",
     "math",
@@ -41,11 +48,18 @@ WATCHED = (
     "fractions",
     "operator",
     "functools",
+    "itertools",
+    "collections",
+    "collections.abc",
     "json",
+    "json.encoder",
+    "json.decoder",
     "time",
     "threading",
     "queue",
     "concurrent.futures",
+    "concurrent.futures._base",
+    "concurrent.futures.thread",
     "asyncio",
     "contextlib",
     "io",
@@ -60,8 +74,51 @@ WATCHED = (
     "subprocess",
     "os",
     "os.path",
+    "sys",
+    "hmac",
+    "hashlib",
+    "textwrap",
+    "urllib.request",
+    "urllib.error",
+    "http.client",
+    "tempfile",
 )
-EXERCISES = "ella_lab.exercises"
+SYS_HOOKS = ("stdout", "stderr", "stdin", "displayhook", "excepthook", "unraisablehook", "breakpointhook")
+BUILTIN_TYPES = (int, float, complex, str, bytes, bool, list, tuple, dict, set, frozenset, object, type, BaseException)
+# Audit events that only a notebook set on the grader's internals needs (see the module's docstring).
+SUSPECT_EVENTS = {
+    "sys._getframe": "reads the interpreter's frames (sys._getframe / inspect.currentframe)",
+    "sys._current_frames": "reads the interpreter's frames (sys._current_frames)",
+    "sys._current_exceptions": "reads the interpreter's frames (sys._current_exceptions)",
+    "gc.get_objects": "walks the garbage collector's objects (gc.get_objects)",
+    "gc.get_referrers": "walks the garbage collector's objects (gc.get_referrers)",
+    "gc.get_referents": "walks the garbage collector's objects (gc.get_referents)",
+    "sys.settrace": "sets a trace function (sys.settrace)",
+    "sys.setprofile": "sets a profile function (sys.setprofile)",
+    "sys.addaudithook": "adds an audit hook",
+    "ctypes.dlopen": "uses ctypes",
+    "ctypes.dlsym": "uses ctypes",
+    "ctypes.cdata": "uses ctypes",
+    "ctypes.addressof": "uses ctypes",
+    "ctypes.string_at": "uses ctypes",
+    "ctypes.call_function": "uses ctypes",
+}
+FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"}
+
+_LIBRARY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the ella_lab package
+_INSTALLED = tuple(
+    os.path.abspath(path)
+    for key in ("stdlib", "platstdlib", "purelib", "platlib")
+    if (path := sysconfig.get_paths().get(key))
+)
+
+
+def is_library_file(filename: str) -> bool:
+    """True for code of this package, the standard library or an installed package (not a notebook's)."""
+    if filename.startswith("<frozen") or filename.startswith("<string>"):
+        return True
+    path = os.path.abspath(filename)
+    return path.startswith(_LIBRARY + os.sep) or path.startswith(_INSTALLED)
 
 
 def questions(module: types.ModuleType, question_type: type | None = None) -> list[tuple[str, Any]]:
@@ -77,98 +134,282 @@ def _order(name: str) -> tuple[int, str]:
     return (int(digits) if digits else 10**6, name)
 
 
-# -- the guard: what the standard modules were before the student's first cell -------------------------
+# -- the audit hook ---------------------------------------------------------------------------------
 
 
-def _watched() -> Iterator[tuple[str, dict[str, Any]]]:
-    """(place, its public names and values) for each watched module and each class it defines."""
-    for name in WATCHED:
-        module = sys.modules.get(name)
-        if module is None:
-            with contextlib.suppress(ImportError):
-                module = importlib.import_module(name)
-        if module is None:
-            continue
-        yield f"sys.modules[{name!r}]", {"": module}
-        yield name, {key: value for key, value in vars(module).items() if not key.startswith("_")}
-        for key, value in list(vars(module).items()):
-            if isinstance(value, type) and str(getattr(value, "__module__", "")).startswith(module.__name__):
-                yield f"{name}.{key}", {k: v for k, v in vars(value).items() if not k.startswith("_")}
+class Refused(RuntimeError):
+    """What the notebook's code gets when it reaches for frames, the collector's lists or ctypes while judged."""
 
 
-def snapshot() -> dict[str, dict[str, Any]]:
-    """The watched modules' public names and values, now."""
-    return dict(_watched())
+def install_audit(report: Callable[[str], None], judging: list[bool] | None = None) -> None:
+    """Install the audit hook: each suspect event raised by the notebook's own code is ``report``ed once, at once.
+
+    While ``judging[0]`` is true (an answer is being judged), the event is refused too: the answer's code gets
+    ``Refused`` (an answer never needs the interpreter's frames, and with them it could read the expected
+    values out of the check), so the answer earns only what it earns without them.
+    """
+    seen: set[str] = set()
+    refuse = judging if judging is not None else [False]
+    busy = [False]
+    getframe = sys._getframe
+    library = is_library_file
+
+    def hook(event: str, args: tuple) -> None:
+        if busy[0]:
+            return
+        why = SUSPECT_EVENTS.get(event)
+        if why is None and event == "object.__getattr__" and len(args) > 1 and args[1] in FRAME_ATTRIBUTES:
+            why = f"reads the interpreter's frames (.{args[1]})"
+        if why is None and event == "import" and args and args[0] in ("ctypes", "_ctypes"):
+            why = "imports ctypes"
+        if why is None:
+            return
+        busy[0] = True
+        try:
+            frame = getframe(1)
+            while frame is not None and frame.f_code.co_filename.startswith("<frozen"):
+                frame = frame.f_back
+            if frame is None or library(frame.f_code.co_filename):
+                return
+            if why not in seen:
+                seen.add(why)
+                report(f"the notebook's code {why}")
+        finally:
+            busy[0] = False
+        if refuse[0]:
+            raise Refused(f"the grader does not let an answer do this while it is judged: it {why}")
+
+    sys.addaudithook(hook)
 
 
-def keep_snapshot() -> None:
-    """The guard cell's work: keep a snapshot in this module (not in the notebook's namespace: ``%reset``)."""
-    global _SNAPSHOT
-    _SNAPSHOT = snapshot()
+# -- the seal ---------------------------------------------------------------------------------------
 
 
-def _same(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    if isinstance(a, types.MethodType) and isinstance(b, types.MethodType):  # a bound method is made afresh
-        return a.__func__ is b.__func__ and a.__self__ is b.__self__
-    return False
+def _defined_in(value: Any, module: types.ModuleType) -> bool:
+    return isinstance(value, type) and str(getattr(value, "__module__", "")).startswith(module.__name__)
 
 
-def _changes(before: Any) -> list[str]:
-    """What the notebook rebound in the watched modules since the guard cell (or why that cannot be told)."""
-    if not isinstance(before, dict):
-        return ["the grader's guard cell's record (removed or replaced by the notebook)"]
-    changed = []
-    for place, now in _watched():
-        then = before.get(place)
-        if not isinstance(then, dict):
-            continue
-        for key, value in then.items():
-            if key in now and not _same(now[key], value):
-                changed.append(place if key == "" else f"{place}.{key}")
-            elif key not in now and key:
-                changed.append(f"{place}.{key} (deleted)")
-    return changed
+class Seal:
+    """What the checks rely on, as it was when sealed: compared with now, and put back (see the module's docstring)."""
+
+    def __init__(self, modules: Iterable[types.ModuleType], objects: Iterable[Any] = ()) -> None:
+        self._namespaces: list[tuple[str, Any, dict[str, Any], bool]] = []  # (place, owner, snapshot, whole)
+        self._classes: list[tuple[str, Any, type]] = []  # (place, instance, its class)
+        self._functions: list[tuple[str, Any, Any, int, Any, Any, tuple]] = []
+        self._types = {t: dict(vars(t)) for t in BUILTIN_TYPES}
+        self._sys = {name: getattr(sys, name, None) for name in SYS_HOOKS}
+        self._lists = {name: list(getattr(sys, name)) for name in ("meta_path", "path_hooks")}
+        self._importer_cache = dict(sys.path_importer_cache)
+        self._modules = dict(sys.modules)
+        self._builtins = dict(vars(builtins))
+        self._setattr = type.__setattr__
+        self._delattr = type.__delattr__
+        for module in modules:
+            own = module.__name__.startswith("ella_lab")
+            names = dict(vars(module)) if own else {k: v for k, v in vars(module).items() if not k.startswith("_")}
+            self._namespaces.append((module.__name__, module, names, own))
+            for key, value in list(vars(module).items()):
+                if _defined_in(value, module) or (own and isinstance(value, type) and key in names):
+                    body = {k: v for k, v in vars(value).items() if k not in ("__dict__", "__weakref__")}
+                    self._namespaces.append((f"{module.__name__}.{key}", value, body, True))
+                    for attribute, item in body.items():
+                        function = getattr(item, "__func__", item)
+                        if own and isinstance(function, types.FunctionType):
+                            self._function(f"{module.__name__}.{key}.{attribute}", function)
+                elif own and isinstance(value, types.FunctionType):
+                    self._function(f"{module.__name__}.{key}", value)
+        for obj in objects:
+            place = f"{getattr(obj, 'sheet', '')}.{getattr(obj, 'name', type(obj).__name__)}"
+            self._classes.append((place, obj, type(obj)))
+            if hasattr(obj, "__dict__"):
+                self._namespaces.append((place, obj, dict(vars(obj)), False))
+
+    def _function(self, place: str, function: types.FunctionType) -> None:
+        code = function.__code__
+        cells = tuple(c.cell_contents if _filled(c) else None for c in function.__closure__ or ())
+        self._functions.append(
+            (place, function, code, hash(code.co_code), function.__defaults__, function.__kwdefaults__, cells)
+        )
+
+    def changes(self, restore: bool = False) -> list[str]:
+        """What differs from the seal (and, with ``restore``, is put back where it can be)."""
+        changed: list[str] = []
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            changed.append("sys.settrace/sys.setprofile (a trace or profile function)")
+            if restore:
+                sys.settrace(None)
+                sys.setprofile(None)
+                threading.settrace(None)  # type: ignore[arg-type]
+                threading.setprofile(None)  # type: ignore[arg-type]
+        for name, value in self._sys.items():
+            if getattr(sys, name, None) is not value:
+                changed.append(f"sys.{name}")
+                if restore:
+                    setattr(sys, name, value)
+        for name, saved in self._lists.items():
+            now = getattr(sys, name)
+            if len(now) != len(saved) or any(a is not b for a, b in zip(now, saved, strict=False)):
+                changed.append(f"sys.{name}")
+                if restore:
+                    now[:] = saved
+        cache = sys.path_importer_cache
+        if any(cache.get(k, self) is not v for k, v in self._importer_cache.items()):
+            changed.append("sys.path_importer_cache")
+        if restore:
+            cache.clear()
+            cache.update(self._importer_cache)
+        swapped = [k for k, v in self._modules.items() if sys.modules.get(k) is not v]
+        if swapped:
+            changed += [f"sys.modules[{k!r}]" for k in swapped[:5]]
+            if restore:
+                sys.modules.update({k: self._modules[k] for k in swapped})
+        now = vars(builtins)
+        if now.keys() != self._builtins.keys() or any(now[k] is not v for k, v in self._builtins.items()):
+            changed += [f"builtins.{k}" for k in self._builtins if now.get(k, self) is not self._builtins[k]][:5]
+            changed += [f"builtins.{k} (added)" for k in now if k not in self._builtins][:5]
+            if restore:
+                now.clear()
+                now.update(self._builtins)
+        for place, owner, saved, whole in self._namespaces:
+            current = vars(owner)
+            for key, value in saved.items():
+                if current.get(key, self) is not value:
+                    changed.append(f"{place}.{key}")
+                    if restore:
+                        self._put(owner, key, value)
+            if whole:
+                for key in [k for k in current if k not in saved and k not in ("__dict__", "__weakref__")]:
+                    if isinstance(owner, type) and key.startswith("_abc"):
+                        continue
+                    changed.append(f"{place}.{key} (added)")
+                    if restore:
+                        self._put(owner, key, None, delete=True)
+        for place, obj, cls in self._classes:
+            if type(obj) is not cls:
+                changed.append(f"{place}.__class__")
+                if restore:
+                    with contextlib.suppress(TypeError):
+                        object.__setattr__(obj, "__class__", cls)
+        for place, function, code, digest, defaults, kwdefaults, cells in self._functions:
+            now_cells = tuple(c.cell_contents if _filled(c) else None for c in function.__closure__ or ())
+            if (
+                function.__code__ is not code
+                or function.__defaults__ is not defaults
+                or function.__kwdefaults__ is not kwdefaults
+                or len(now_cells) != len(cells)
+                or any(a is not b for a, b in zip(now_cells, cells, strict=False))
+            ):
+                changed.append(place)
+                if restore:
+                    function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
+                    for cell, value in zip(function.__closure__ or (), cells, strict=False):
+                        cell.cell_contents = value
+            elif hash(code.co_code) != digest:
+                changed.append(f"{place} (its compiled code, rewritten in memory)")
+        for kind, saved in self._types.items():
+            current = vars(kind)
+            if current.keys() != saved.keys() or any(current[k] is not v for k, v in saved.items()):
+                changed.append(f"the builtin type {kind.__name__} (cannot be put back)")
+        return list(dict.fromkeys(changed))
+
+    def _put(self, owner: Any, key: str, value: Any, delete: bool = False) -> None:
+        try:
+            if isinstance(owner, type):
+                if delete:
+                    self._delattr(owner, key)
+                else:
+                    self._setattr(owner, key, value)
+            elif delete:
+                del vars(owner)[key]
+            else:
+                vars(owner)[key] = value
+        except (TypeError, AttributeError, KeyError):
+            pass
 
 
-def guard_cell() -> str:
-    """The source of the cell the grader runs before the student's first one."""
-    return f"__import__({SELF!r}, fromlist=['keep_snapshot']).keep_snapshot()\n"
-
-
-# -- the judge ----------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _fresh_exercises() -> Iterator[None]:
-    """Within: ``ella_lab.exercises`` and its modules imported afresh from their files; after: as before."""
-    saved = {
-        name: module for name, module in sys.modules.items() if name == EXERCISES or name.startswith(EXERCISES + ".")
-    }
-    package = sys.modules.get("ella_lab")
-    attribute = getattr(package, "exercises", None)
-    for name in saved:
-        del sys.modules[name]
+def _filled(cell: Any) -> bool:
     try:
-        yield
-    finally:
-        for name in [n for n in sys.modules if n == EXERCISES or n.startswith(EXERCISES + ".")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-        if package is not None and attribute is not None:
-            package.exercises = attribute
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True
 
 
-def _verdict(question: Any, answer: Any) -> tuple[str, str]:
-    """(status, message) for ``answer``: the hidden cases when the question has them, else its own check."""
-    hidden = getattr(type(question), "hidden_check", None)
-    with contextlib.redirect_stdout(io.StringIO()):  # a check prints its line; the grade is the return value
-        result = hidden(question, answer) if callable(hidden) else question._judge(answer)
+def seal_for(sheet: str) -> tuple[Seal, types.ModuleType, list[tuple[str, Any]]]:
+    """Import the sheet (and what its checks use); seal it; return (seal, module, questions)."""
+    for name in WATCHED:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    tempfile = importlib.import_module("tempfile")
+    tempfile.gettempdir()  # sets tempfile.tempdir, which the first temporary file would set
+    module = importlib.import_module(f"{EXERCISES}.{sheet}")
+    core = importlib.import_module(f"{EXERCISES}._core")
+    found = questions(module, core.Question)
+    own = [
+        m for name, m in list(sys.modules.items()) if name.startswith("ella_lab") and isinstance(m, types.ModuleType)
+    ]
+    watched = [sys.modules[name] for name in WATCHED if name in sys.modules]
+    return Seal([*own, *watched], [q for _, q in found]), module, found
+
+
+# -- judging ----------------------------------------------------------------------------------------
+
+
+def answer_problem(answer: Any) -> str | None:
+    """Why a value answer must be read by the teacher: its type (or an item's) is the notebook's own, so its
+    own ``__eq__``/``__float__``/``__bool__`` may decide the comparison. None for plain values and for code."""
+    if callable(answer) and not isinstance(answer, (str, bytes, int, float, complex)):
+        return None  # a function or a class is judged by running it
+
+    def foreign(value: Any, depth: int) -> type | None:
+        kind = type(value)
+        module = sys.modules.get(getattr(kind, "__module__", "") or "")
+        source = getattr(module, "__file__", None)
+        if kind.__module__ != "builtins" and (source is None or not is_library_file(source)):
+            return kind
+        if depth < 3 and kind in (list, tuple, set, frozenset):
+            for item in list(value)[:1000]:
+                if (found := foreign(item, depth + 1)) is not None:
+                    return found
+        if depth < 3 and kind is dict:
+            for pair in list(value.items())[:1000]:
+                for item in pair:
+                    if (found := foreign(item, depth + 1)) is not None:
+                        return found
+        return None
+
+    kind = foreign(answer, 0)
+    if kind is None:
+        return None
+    name = kind.__qualname__
+    return f"the answer holds an object of the notebook's own class {name!r}: its methods may decide the comparison"
+
+
+def judge_one(question: Any, answer: Any) -> tuple[str, str]:
+    """(status, message) for ``answer``: the question's hidden cases (its ``hidden_check``), silently."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        result = question.hidden_check(answer)
     status = getattr(result, "status", None)
-    if status is None:  # a hook that answers True/False
-        status = "correct" if result else "incorrect"
-    return str(status), str(getattr(result, "message", ""))
+    if not isinstance(status, str):
+        return "error", "the check gave no verdict"
+    return status, str(getattr(result, "message", ""))
+
+
+def lookup(namespace: dict[str, Any], names: list[str], blank: Any) -> tuple[str | None, Any]:
+    """The first of ``names`` bound in ``namespace`` to something other than ``blank``/None: (name, value)."""
+    for name in names:
+        value = namespace.get(name, blank)
+        if value is not blank and value is not None:
+            return name, value
+    return None, blank
+
+
+def candidate_names(
+    name: str, question: Any, answer_names: dict[str, str], fallback: dict[str, list[str]]
+) -> list[str]:
+    """The names an answer may have: the sheet's (``answer_name``), then the ones the student's checks used."""
+    first = getattr(question, "answer_name", None) or answer_names.get(name)
+    return [n for n in dict.fromkeys([first, *fallback.get(name, [])]) if isinstance(n, str) and n]
 
 
 def judge(
@@ -176,88 +417,49 @@ def judge(
     namespace: dict[str, Any],
     answer_names: dict[str, str] | None = None,
     fallback_names: dict[str, list[str]] | None = None,
-    before: Any = None,
 ) -> dict[str, Any]:
-    """Judge every question of ``ella_lab.exercises.<sheet>`` (a fresh copy) on the answers in ``namespace``.
-
-    ``answer_names`` maps a question to the name its answer has in the sheet (``{"q1": "makespan"}``),
-    for questions that do not declare ``answer_name`` themselves; ``fallback_names``, to the names the
-    student gave their own checks, tried in turn when the sheet's name holds no answer. ``before``: the guard cell's
-    record, to report what the notebook changed in the watched modules (None: nothing to compare).
-    """
-    changed = [] if before is None else _changes(before)
-    old = sys.modules.get(f"{EXERCISES}.{sheet}")
-    old_core = sys.modules.get(f"{EXERCISES}._core")
-    with _fresh_exercises():
-        package = importlib.import_module(EXERCISES)
-        core = importlib.import_module(f"{EXERCISES}._core")
-        if old_core is not None and isinstance(getattr(old_core, "BLANK", None), getattr(old_core, "_Blank", ())):
-            core.BLANK = package.BLANK = old_core.BLANK  # the blank a student's cell may hold is the old one
-        module = importlib.import_module(f"{EXERCISES}.{sheet}")
-        for name, value in vars(module).items():  # a sentinel the student's code uses (ex.STOP) must stay the same
-            if type(value) is object and type(getattr(old, name, None)) is object:
-                setattr(module, name, getattr(old, name))
-        verdicts = [
-            _judge_one(name, question, namespace, core.BLANK, answer_names or {}, fallback_names or {})
-            for name, question in questions(module, core.Question)
-        ]
-    student = namespace.get("student_id")
-    return {
-        "sheet": sheet,
-        "student_id": student if isinstance(student, str) else None,
-        "questions": verdicts,
-        "tampered": changed,
-    }
+    """Judge every question of ``ella_lab.exercises.<sheet>`` on the answers in ``namespace`` (in this process)."""
+    module = importlib.import_module(f"{EXERCISES}.{sheet}")
+    core = importlib.import_module(f"{EXERCISES}._core")
+    verdicts = []
+    for name, question in questions(module, core.Question):
+        record = verdict_record(name, question, namespace, core.BLANK, answer_names or {}, fallback_names or {})
+        verdicts.append(record)
+    return {"sheet": sheet, "questions": verdicts}
 
 
-def _judge_one(
+def verdict_record(
     name: str,
     question: Any,
     namespace: dict[str, Any],
     blank: Any,
     answer_names: dict[str, str],
-    fallback_names: dict[str, list[str]],
+    fallback: dict[str, list[str]],
 ) -> dict[str, Any]:
-    checked = getattr(question, "checked", True)
-    record = {
-        "question": name,
-        "title": getattr(question, "title", ""),
-        "points": float(getattr(question, "points", 1)),
-        "checked": bool(checked),
-    }
-    if not checked:
-        record.update(status="manual", message="written answer: mark by hand")
-        return record
-    variable = getattr(question, "answer_name", None) or answer_names.get(name)
-    candidates = [variable, *fallback_names.get(name, [])]
-    for candidate in dict.fromkeys(c for c in candidates if isinstance(c, str) and c):
-        answer = namespace.get(candidate, blank)
-        record["answer_name"] = candidate
-        try:
-            record["status"], record["message"] = _verdict(question, answer)
-        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # the check broke, or was stopped: this question
-            record.update(status="error", message=f"the check failed ({type(exc).__name__}: {exc})")
-        if record["status"] != "not attempted":
-            break
-    if "status" not in record:
-        record.update(answer_name=None, status="not attempted")
-        record["message"] = _verdict(question, blank)[1]
+    """One question's verdict as a record: question, status, message, answer_name, attempted, flag."""
+    record: dict[str, Any] = {"question": name, "points": float(getattr(question, "points", 1))}
+    if not getattr(question, "checked", True):
+        return {**record, "status": "manual", "message": "written answer: mark by hand", "attempted": None}
+    names = candidate_names(name, question, answer_names, fallback)
+    used, answer = lookup(namespace, names, blank)
+    record["answer_name"] = used
+    try:
+        status, message = judge_one(question, answer)
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # the check broke, or was stopped: this question only
+        status, message = "error", f"the check failed ({type(exc).__name__}: {exc})"
+    if used is not None and status == "not attempted" and len(names) > 1:  # another name the student checked
+        for other in names[names.index(used) + 1 :]:
+            value = namespace.get(other, blank)
+            if value is blank or value is None:
+                continue
+            with contextlib.suppress(Exception, SystemExit, KeyboardInterrupt):
+                status, message = judge_one(question, value)
+                used, answer = other, value
+                record["answer_name"] = other
+                if status != "not attempted":
+                    break
+    record.update(status=status, message=message[:2000], attempted=status != "not attempted")
+    problem = answer_problem(answer) if used is not None else None
+    if problem:
+        record["flag"] = problem
     return record
-
-
-def main(sheet: str, answer_names: dict[str, str], fallback_names: dict[str, list[str]]) -> None:
-    """The judge cell's work: judge, then print the verdicts on one line after ``MARK``."""
-    namespace = builtins.get_ipython().user_ns  # type: ignore[attr-defined]
-    before = getattr(sys.modules.get(SELF), "_SNAPSHOT", None)  # the copy the guard cell imported
-    result = judge(sheet, namespace, answer_names, fallback_names, before="missing" if before is None else before)
-    print(MARK + json.dumps(result))
-
-
-def judge_cell(sheet: str, answer_names: dict[str, str], fallback_names: dict[str, list[str]] | None = None) -> str:
-    """The source of the cell the grader appends to a notebook: run this file afresh, then ``main``."""
-    path = str(Path(__file__).resolve())
-    return (
-        f"_ella_lab_judge = {{'__name__': '_ella_lab_judge'}}\n"
-        f"exec(compile(open({path!r}, encoding='utf-8').read(), {path!r}, 'exec'), _ella_lab_judge)\n"
-        f"_ella_lab_judge['main']({sheet!r}, {answer_names!r}, {fallback_names or {}!r})\n"
-    )

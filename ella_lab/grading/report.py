@@ -9,9 +9,11 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from .grade import Grades
+from .grade import CHECK_BY_HAND, Grades
 
-__all__ = ["pass_rates", "write_outputs"]
+__all__ = ["GRADEBOOKS", "pass_rates", "write_gradebook", "write_outputs"]
+
+GRADEBOOKS = ("canvas", "moodle")
 
 TOP_MESSAGES = 3
 
@@ -42,6 +44,8 @@ def write_outputs(grades: Grades, out: Path) -> dict[str, Path]:
         else:
             (out / f"{name}.png").unlink(missing_ok=True)
     _write(paths["report"], _html(table, answers, figures, grades.skipped).encode("utf-8"))
+    for kind in GRADEBOOKS:  # written afresh by write_gradebook when asked for
+        (out / f"gradebook-{kind}.csv").unlink(missing_ok=True)
     return paths
 
 
@@ -67,9 +71,12 @@ def _png(fig) -> bytes:
 
 
 def _judged(answers):
-    """The answers that were judged (a broken file's are not: no misconception, no failed question), each with
-    a ``label``: the question, or ``phase3 q1`` when the class handed in more than one sheet."""
+    """The answers that were judged (a broken file's are not: no misconception, no failed question; a row to check
+    by hand is not either: its verdicts may be the notebook's doing), each with a ``label``: the question, or
+    ``phase3 q1`` when the class handed in more than one sheet."""
     judged = answers[~answers.message.astype(str).str.startswith("not graded:")]
+    if "status" in judged:
+        judged = judged[judged.status != "check by hand"]
     several = judged[judged.verdict != "manual"].sheet.nunique() > 1  # a broken file's written answer is not judged
     return judged.assign(label=(judged.sheet + " " + judged.question) if several else judged.question)
 
@@ -104,6 +111,12 @@ def pass_rates(answers):
     return rates.reindex(sorted(rates.index, key=_order))
 
 
+def graded_students(table, answers) -> set[str]:
+    """The students with at least one answer judged (the totals count them; the others are listed apart)."""
+    judged = answers[~answers.message.astype(str).str.startswith("not graded:") & (answers.verdict != "manual")]
+    return set(judged.student)
+
+
 def _figures(table, answers) -> dict[str, bytes]:
     import matplotlib.pyplot as plt
 
@@ -122,11 +135,15 @@ def _figures(table, answers) -> dict[str, bytes]:
         ax.set(ylim=(0, 100), ylabel="% of judged answers", title="Hints and solutions")
         ax.legend()
         figures["help_used"] = _png(fig)
-    if not table.empty and "score" in table:
+    graded = table[table.student.isin(graded_students(table, answers))] if not table.empty else table
+    if not graded.empty and "score" in graded:
+        from matplotlib.ticker import MaxNLocator
+
         fig, ax = plt.subplots(figsize=(6, 3))
-        top = float(table["max_score"].max() or 1)
-        ax.hist(table["score"], bins=[i - 0.5 for i in range(int(top) + 2)], color="tab:green", rwidth=0.9)
+        top = float(graded["max_score"].max() or 1)
+        ax.hist(graded["score"], bins=[i - 0.5 for i in range(int(top) + 2)], color="tab:green", rwidth=0.9)
         ax.set_xticks(range(int(top) + 1))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole students
         ax.set(xlabel="score (automatic points)", ylabel="students", title="Distribution of totals")
         figures["totals"] = _png(fig)
     return figures
@@ -166,10 +183,17 @@ def _html(table, answers, figures: dict[str, bytes], skipped: list[str]) -> str:
             )
         parts.append("</table>")
     rates = pass_rates(answers)
+    left_out = table[~table.student.isin(graded_students(table, answers))] if not table.empty else table
     for name, title in (("pass_rate", "Pass rate"), ("totals", "Totals"), ("help_used", "Hints and solutions")):
         if name in figures:
             data = base64.b64encode(figures[name]).decode()
             parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{data}'>")
+        if name == "totals" and not left_out.empty:
+            parts.append(
+                f"<p>Not in the totals ({len(left_out)}: no answer of theirs was judged): "
+                + ", ".join(f"{esc(str(r.student))} ({esc(str(r.status))})" for r in left_out.itertuples())
+                + "</p>"
+            )
         if name == "pass_rate" and not rates.empty:
             parts.append(
                 "<table><tr><th>question</th><th>judged</th><th>correct</th><th>pass rate</th>"
@@ -182,7 +206,8 @@ def _html(table, answers, figures: dict[str, bytes], skipped: list[str]) -> str:
             ]
             parts.append(
                 "</table><p>Judged: the answers the checks ran on (a file that is not a notebook, another sheet, "
-                "a notebook stopped or broken before its checks ran are not counted).</p>"
+                "a notebook stopped or broken before its checks ran are not counted, nor a row to check by "
+                "hand).</p>"
             )
     parts.append("<h2>What to re-teach: the most common wrong answers</h2>")
     judged = _judged(answers)
@@ -208,3 +233,75 @@ def _html(table, answers, figures: dict[str, bytes], skipped: list[str]) -> str:
     parts.append(table.to_html(index=False, escape=True, na_rep=""))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def write_gradebook(grades: Grades, out: Path, kind: str) -> Path:
+    """Write ``gradebook-<kind>.csv`` into ``out``: one row per student, one column per sheet (the automatic points).
+
+    ``canvas``: Canvas's gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, then one column per
+    sheet; a "Points Possible" row first). The student id goes into SIS Login ID, the others stay empty for
+    Canvas to match. ``moodle``: Moodle's "Import grades from CSV" (``username``, then per sheet its points and a
+    ``<sheet> feedback`` column). A sheet's cell is left empty where the row is not a grade to import as it is:
+    a row to check by hand, two submissions for one student, a notebook that was not graded; the feedback
+    (Moodle) or the report says why.
+    """
+    import csv
+
+    if kind not in GRADEBOOKS:
+        raise ValueError(f"gradebook must be one of {list(GRADEBOOKS)}, got {kind!r}")
+    table = grades.grades_frame()
+    sheets = sorted({str(s) for s in table["sheet"] if s}) if not table.empty else []
+    cells: dict[str, dict[str, tuple[str, str]]] = {}
+    maximum: dict[str, float] = {}
+    for row in table.to_dict("records") if not table.empty else []:
+        sheet = str(row["sheet"] or "")
+        if not sheet:
+            continue
+        maximum[sheet] = max(maximum.get(sheet, 0.0), float(row["max_score"]))
+        mine = cells.setdefault(str(row["student"]), {})
+        blank = row["status"] in (CHECK_BY_HAND, "not a notebook", "wrong sheet") or not _judged_any(grades, row)
+        value = "" if blank else f"{float(row['score']):g}"
+        note = "; ".join(x for x in (row["status"], row["reason"], row["look_at"]) if x)[:500]
+        if sheet in mine:  # two rows for one student and sheet: the teacher picks
+            value, note = "", f"two submissions: see grades.csv ({note})"
+        mine[sheet] = (value, note)
+    path = out / f"gradebook-{kind}.csv"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    safe = _safe_text
+    if kind == "canvas":
+        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *sheets])
+        writer.writerow(["Points Possible", "", "", "", "", *(f"{maximum[s]:g}" for s in sheets)])
+        for student in sorted(cells):
+            writer.writerow(
+                [safe(student), "", "", safe(student), "", *(cells[student].get(s, ("", ""))[0] for s in sheets)]
+            )
+    else:
+        header = ["username"]
+        for sheet in sheets:
+            header += [sheet, f"{sheet} feedback"]
+        writer.writerow(header)
+        for student in sorted(cells):
+            row = [safe(student)]
+            for sheet in sheets:
+                value, note = cells[student].get(sheet, ("", ""))
+                row += [value, safe(note)]
+            writer.writerow(row)
+    out.mkdir(parents=True, exist_ok=True)
+    _write(path, buffer.getvalue().encode("utf-8"))
+    return path
+
+
+def _safe_text(value: str) -> str:
+    return f"'{value}" if value.startswith(FORMULA_START) else value
+
+
+def _judged_any(grades: Grades, row: dict) -> bool:
+    """True when at least one answer of this row was judged."""
+    for result in grades.results:
+        if result["file"] == row["file"] and result["student"] == row["student"]:
+            return any(
+                q["status"] != "manual" and not str(q.get("message", "")).startswith("not graded:")
+                for q in result["questions"]
+            )
+    return False

@@ -1,0 +1,170 @@
+"""Run one student notebook in a fresh interpreter and judge its answers as they appear: the judge process.
+
+    python -m ella_lab.grading.sandbox CONFIG_FD CHANNEL_FD      (started by ``supervise.py``, never by hand)
+
+Before any of the notebook's code runs, this process reads its settings and the key of its channel
+from ``CONFIG_FD`` (a pipe, then closed), imports and seals the checks and installs the audit hook
+(``judge.py``). Then it runs the notebook's code cells in order in an IPython shell (magics work) and,
+after each cell, judges every answer that cell bound or rebound, with the sealed checks, on their hidden
+cases. Each step is sent at once as a signed record on ``CHANNEL_FD``: the cell about to run, what it
+raised, each verdict, each change to what the checks rely on. A verdict sent is kept whatever the
+notebook does next (hang, ``os._exit``, a killed process); at the end every answer is judged once more.
+The notebook's own output goes nowhere (the supervisor gives this process ``/dev/null``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+from .channel import Writer
+
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC = 1, 32, 4096, 16384
+AGAIN = ("NameError", "error:")  # a verdict judged again at the end: a name defined later, a check that broke
+
+
+def _libc() -> Any:
+    with contextlib.suppress(OSError, TypeError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return None
+
+
+def hide(paths: list[str]) -> list[str]:
+    """In a mount namespace of our own: an empty, read-only folder over each of ``paths``; return those hidden."""
+    libc = _libc()
+    if libc is None:
+        return []
+    hidden = []
+    for path in paths:
+        if os.path.isdir(path) and libc.mount(b"none", path.encode(), b"tmpfs", MS_RDONLY, b"size=4k,mode=0555") == 0:
+            hidden.append(path)
+    return hidden
+
+
+def read_only(paths: list[str]) -> list[str]:
+    """In a mount namespace of our own: each of ``paths`` made read-only (a bind mount); return those done."""
+    libc = _libc()
+    if libc is None:
+        return []
+    done = []
+    for path in paths:
+        target = path.encode()
+        if not os.path.isdir(path) or libc.mount(target, target, None, MS_BIND | MS_REC, None) != 0:
+            continue
+        if libc.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC, None) == 0:
+            done.append(path)
+    return done
+
+
+def main(config_fd: int, channel_fd: int) -> None:
+    with os.fdopen(config_fd, "rb") as stream:
+        config = json.loads(stream.read(2**20))
+    channel = Writer(channel_fd, bytes.fromhex(config.pop("key")))
+    libc = _libc()
+    if libc is not None:
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: when the supervisor goes, this process goes
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: /proc/<this>/fd and mem are not another process's to open
+    with contextlib.suppress(OSError):
+        os.setsid()
+    hidden = hide(config.get("hide", [])) if config.get("namespaced") else []
+    locked = read_only(config.get("readonly", [])) if config.get("namespaced") else []
+    os.chdir(config["workdir"])
+
+    import nbformat
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    from . import judge as j
+
+    settings = Config()
+    settings.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=settings)
+    seal, _, found = j.seal_for(config["sheet"])
+    core = sys.modules[f"{j.EXERCISES}._core"]
+    blank = core.BLANK
+    answer_names: dict[str, str] = config.get("answers", {})
+    fallback: dict[str, list[str]] = config.get("fallback", {})
+    judging = [False]
+    j.install_audit(lambda what: channel.send("tamper", what=[what], when="as it happened", severe=True), judging)
+    nb = nbformat.read(config["notebook"], as_version=4)
+    cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    channel.send("ready", cells=len(cells), hidden=hidden, read_only=locked, pid=os.getpid())
+
+    namespace = shell.user_ns
+    last: dict[str, tuple[str | None, tuple[Any, ...]]] = {}
+    messages: dict[str, str] = {}
+    last_student: list[str | None] = [None]
+
+    def judge_all(cell: int, final: bool) -> None:
+        """Judge each answer the last cell bound or rebound; at the end, the ones that need it once more."""
+        changed = seal.changes(restore=True)
+        if changed:
+            channel.send("tamper", what=changed[:20], when=f"after code cell {cell}" if cell else "at the end")
+        for name, question in found:
+            if not getattr(question, "checked", True):
+                if name not in last:
+                    last[name] = (None, ())
+                    channel.send("verdict", cell=cell, **j.verdict_record(name, question, namespace, blank, {}, {}))
+                continue
+            names = j.candidate_names(name, question, answer_names, fallback)
+            used, _ = j.lookup(namespace, names, blank)
+            value = tuple(namespace.get(n, blank) for n in names)  # any of them changed: judge again
+            before = last.get(name)
+            unchanged = before is not None and len(before[1]) == len(value)
+            if unchanged and all(a is b for a, b in zip(before[1], value, strict=True)):
+                # the same answer: judged again at the end only if it failed for want of a name defined later
+                if not final or not any(word in messages.get(name, "") for word in AGAIN):
+                    continue
+            elif used is None and before is None and not final:
+                continue  # nothing yet: judged at the end, or reported unjudged
+            last[name] = (used, value)
+            channel.send("judging", question=name, cell=cell)
+            judging[0] = True
+            try:
+                record = j.verdict_record(name, question, namespace, blank, answer_names, fallback)
+            finally:
+                judging[0] = False
+            after = seal.changes(restore=True)
+            if after:
+                channel.send("tamper", what=after[:20], when=f"while {name} was judged", question=name)
+            messages[name] = f"{record['status']}: {record.get('message', '')}"
+            channel.send("verdict", cell=cell, final=final, **record)
+
+    for number, cell in enumerate(cells, 1):
+        source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        channel.send("cell", index=number)
+        error = None
+        try:
+            result = shell.run_cell(source, store_history=False, silent=False)
+            raised = result.error_before_exec or result.error_in_exec
+            error = type(raised).__name__ if raised is not None else None
+        except KeyboardInterrupt:
+            error = "KeyboardInterrupt"
+        except BaseException as exc:  # whatever a cell raises is that cell's
+            error = type(exc).__name__
+        channel.send("ran", index=number, error=error)
+        student = namespace.get("student_id")
+        if isinstance(student, str) and student != last_student[0]:
+            last_student[0] = student
+            channel.send("student", id=student[:200])
+        for attempt in range(2):  # a Ctrl-C sent at the cell's deadline may land here: judge again
+            try:
+                judge_all(number, final=False)
+                break
+            except KeyboardInterrupt:
+                if attempt:
+                    raise
+    judge_all(0, final=True)
+    channel.send("done")
+    sys.stdout.flush()
+    os._exit(0)  # no interpreter shutdown: the notebook's threads and atexit handlers are not waited for
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))
