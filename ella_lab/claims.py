@@ -39,6 +39,8 @@ T = TypeVar("T")
 ENV = "ELLA_LAB_CLAIMS"
 UNITS = ("s", "x", "%", "req/s", "")
 _CACHE_S = 30.0
+QUIET_WAKE_LATE_S = 0.002  # quiet: a thread sleeping 1 ms wakes at most this late, 9 times in 10 ...
+QUIET_CPU_SHARE = 0.8  # ... and a busy loop gets more than this share of a core
 
 
 def strict() -> bool:
@@ -69,7 +71,7 @@ class Noise:
     @property
     def quiet(self) -> bool:
         """Quiet enough for the lessons' bands: threads wake within 2 ms, and a busy loop gets most of a core."""
-        return self.wake_late_p90_s < 0.002 and self.cpu_share > 0.8
+        return self.wake_late_p90_s < QUIET_WAKE_LATE_S and self.cpu_share > QUIET_CPU_SHARE
 
     def rows(self) -> list[tuple[str, str]]:
         """The measurements as (what, value) rows, for a table or a box."""
@@ -278,8 +280,12 @@ def measure(run: Callable[[], T], claims: Callable[[T], Claim | Iterable[Claim]]
     return result
 
 
-def check(*claims: Claim) -> bool:
-    """Judge claims on values already measured (no re-run possible); True when all hold."""
+def check(*claims: Claim) -> None:
+    """Judge claims on values already measured (no re-run possible): a box, or a failure in strict mode.
+
+    Returns nothing, so that a cell ending in ``check(...)`` prints nothing. Prefer :func:`measure`, which
+    can run the measurement again when a busy moment made it miss.
+    """
     judged = _as_list(claims)
     noise = calibrate()
     missed = [c for c in judged if not c.holds(noise)]
@@ -288,7 +294,6 @@ def check(*claims: Claim) -> bool:
         missed = [c for c in judged if not c.holds(noise)]
     if missed:
         _report(missed, noise, 1)
-    return not missed
 
 
 WHY = (

@@ -70,6 +70,8 @@ def test_make_lab_serves_the_project_root_without_the_news_popup():
     assert "--ServerApp.root_dir=. notebooks/00-index.ipynb" in lab
     overrides = json.loads((ROOT / "jupyter-config" / "lab" / "settings" / "overrides.json").read_text())
     assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    # the README and the teacher's guide open rendered from the file browser and from the index's link
+    assert overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]["markdown"] == "Markdown Preview"
     assert "share/jupyter/lab/settings/overrides.json" in makefile
 
 
