@@ -323,11 +323,14 @@ def _check(args: argparse.Namespace) -> Callable[[], None]:
 
 
 def _run_check() -> None:
-    from .selfcheck import run_checks
+    from .selfcheck import noise_check, run_checks
 
     checks = run_checks(kernel=False)
     for check in checks:
         print(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+    # A busy machine is no broken environment: the noise is reported, never a failure.
+    noise = noise_check()
+    print(f"[{'ok' if noise.ok else 'busy'}] {noise.name}: {noise.detail}")
     if not all(check.ok for check in checks):
         raise SystemExit(1)
 

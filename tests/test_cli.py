@@ -73,6 +73,8 @@ def test_check_reports_every_item(capsys):
     assert main(["check"]) == 0
     out = capsys.readouterr().out
     assert "[ok] Python >= 3.11" in out and "[ok] ella_lab Router runs" in out and "FAIL" not in out
+    # the machine's noise is reported either way, and a busy machine does not fail the check
+    assert "quiet enough for measured claims:" in out.splitlines()[-1]
 
 
 def _cli(*argv, cwd=None, timeout=60):
