@@ -3,7 +3,6 @@
 
 import asyncio
 import datetime
-import enum
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -397,156 +396,6 @@ GUARD_BUGS = [
     ("not a string", lambda: None, "give the text of main.py as a string"),
 ]
 
-# -- 07 q1 the breaker ---------------------------------------------------------------------------
-
-
-class BreakerAlt:
-    def __init__(self, failures, reset_after, clock):
-        self.failures, self.reset_after, self.clock = failures, reset_after, clock
-        self.state, self.in_a_row, self.since = "closed", 0, None
-
-    def allow(self):
-        if self.state == "closed":
-            return True
-        if self.state == "open" and self.clock() >= self.since + self.reset_after:
-            self.state = "half-open"
-            return True
-        return False
-
-    def record(self, ok):
-        if self.state == "half-open":
-            if ok:
-                self.state, self.in_a_row = "closed", 0
-            else:
-                self.state, self.since = "open", self.clock()
-            return
-        if self.state != "closed":
-            return
-        self.in_a_row = 0 if ok else self.in_a_row + 1
-        if self.in_a_row == self.failures:
-            self.state, self.since, self.in_a_row = "open", self.clock(), 0
-
-
-def breaker_variant(**bugs):
-    class Buggy(BreakerAlt):
-        def allow(self):
-            if bugs.get("never_refuses"):
-                if self.state == "open" and self.clock() >= self.since + self.reset_after:
-                    self.state = "half-open"
-                return True
-            if bugs.get("real_clock") and self.state == "open":
-                return False
-            if bugs.get("half_open_lets_all") and self.state == "half-open":
-                return True
-            return super().allow()
-
-        def record(self, ok):
-            if bugs.get("total_failures") and self.state == "closed":
-                self.in_a_row += 0 if ok else 1
-                if self.in_a_row >= self.failures:
-                    self.state, self.since = "open", self.clock()
-                return
-            if bugs.get("off_by_one") and self.state == "closed":
-                self.in_a_row = 0 if ok else self.in_a_row + 1
-                if self.in_a_row > self.failures:
-                    self.state, self.since = "open", self.clock()
-                return
-            if bugs.get("failed_trial_closes") and self.state == "half-open":
-                self.state = "closed"
-                return
-            if bugs.get("timer_kept") and self.state == "half-open" and not ok:
-                self.state = "open"
-                return
-            if bugs.get("count_kept") and self.state == "half-open" and ok:
-                self.state = "closed"
-                self.in_a_row = self.failures - 1
-                return
-            super().record(ok)
-
-    return Buggy
-
-
-class BreakerUpperCase(BreakerAlt):
-    def __init__(self, failures, reset_after, clock):
-        super().__init__(failures, reset_after, clock)
-        self.state = "CLOSED"
-
-
-class BreakerStrict(BreakerAlt):  # correct: half-opens only once more than reset_after has passed
-    def allow(self):
-        if self.state == "open" and self.clock() - self.since > self.reset_after:
-            self.state = "half-open"
-            return True
-        return self.state == "closed"
-
-
-class BreakerDeadline:  # correct: keeps the time it may try again, with an Enum for its state
-    class State(enum.Enum):
-        CLOSED = "closed"
-        OPEN = "open"
-        HALF_OPEN = "half-open"
-
-    def __init__(self, failures, reset_after, clock):
-        self.failures, self.reset_after, self.clock = failures, reset_after, clock
-        self._state, self.count, self.retry_at = self.State.CLOSED, 0, None
-
-    @property
-    def state(self):
-        return self._state.value
-
-    def _open(self):
-        self._state, self.retry_at = self.State.OPEN, self.clock() + self.reset_after
-
-    def allow(self):
-        if self._state is self.State.OPEN and self.clock() >= self.retry_at:
-            self._state = self.State.HALF_OPEN
-            return True
-        return self._state is self.State.CLOSED
-
-    def record(self, ok):
-        if self._state is self.State.HALF_OPEN:
-            if ok:
-                self._state, self.count = self.State.CLOSED, 0
-            else:
-                self._open()
-        elif self._state is self.State.CLOSED:
-            self.count = 0 if ok else self.count + 1
-            if self.count >= self.failures:
-                self._open()
-
-
-class BreakerNoHalfOpen(BreakerAlt):  # lets one call through per reset_after but stays "open"
-    def allow(self):
-        if self.state == "open" and self.clock() >= self.since + self.reset_after:
-            self.since, self.trial = self.clock(), True
-            return True
-        return self.state == "closed"
-
-    def record(self, ok):
-        if getattr(self, "trial", False):
-            self.trial = False
-            if ok:
-                self.state, self.in_a_row = "closed", 0
-            else:
-                self.since = self.clock()
-            return
-        super().record(ok)
-
-
-BREAKER_BUGS = [
-    ("never half-opens (reads the real clock)", breaker_variant(real_clock=True), "do you read time.monotonic()"),
-    ("half-open lets every call through", breaker_variant(half_open_lets_all=True), "exactly one trial call"),
-    ("counts failures in total", breaker_variant(total_failures=True), "it counts failures in a row"),
-    ("opens one failure late", breaker_variant(off_by_one=True), "trips on the third, not the fourth"),
-    ("a failed trial closes it", breaker_variant(failed_trial_closes=True), "a failed trial opens the breaker again"),
-    ("a failed trial keeps the old timer", breaker_variant(timer_kept=True), "a failed trial restarts the timer"),
-    ("closing keeps the failure count", breaker_variant(count_kept=True), "closing resets the failure count"),
-    ("an open breaker lets calls through", breaker_variant(never_refuses=True), "an open breaker refuses calls"),
-    ("state names in capitals", BreakerUpperCase, '.state should be "closed", "open" or "half-open"'),
-    ("not a class", 42, "expected a class Breaker"),
-    ("no half-open state", BreakerNoHalfOpen, "while its one trial is out"),
-]
-
 # -- 08 q2 async fetch_all -----------------------------------------------------------------------
 
 
@@ -717,7 +566,6 @@ ASYNC_BUGS = [
 ALTERNATIVES = {
     "p1.q3": [fetch_all_thread_subclass, fetch_all_pool_of_n],
     "p2.q1": [timed_context_manager],
-    "p7.q1": [BreakerStrict, BreakerDeadline],
     "p8.q2": [async_queue_workers, async_task_group],
 }
 
@@ -725,7 +573,6 @@ CODE_QUESTIONS = {
     "p1.q3": (phase1, phase1.q3, "fetch_all", fetch_all_alt, FETCH_ALL_BUGS),
     "p2.q1": (phase2, phase2.q1, "timed", timed_alt, TIMED_BUGS),
     "p5.q2": (phase5, phase5.q2, "SCRIPT", GOOD_SCRIPT.replace("def main():", "def main() -> None:"), GUARD_BUGS),
-    "p7.q1": (phase7, phase7.q1, "Breaker", BreakerAlt, BREAKER_BUGS),
     "p8.q2": (phase8, phase8.q2, "fetch_all", async_alt, ASYNC_BUGS),
 }
 

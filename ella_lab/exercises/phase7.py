@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from ._core import Incorrect, NumberQuestion, Question, call_bounded
+from ..sources import SourceError
+from ._core import RUNAWAY, Incorrect, NumberQuestion, Question, call_bounded, same
+from .walk07 import ERROR, OK, REFUSED, BreakerMachine, _fail, _MeetingClock, release_together
+
+_attempt = BreakerMachine._attempt
 
 __all__ = ["FakeClock", "q1", "q2", "q3", "q4"]
-
-CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
 
 class FakeClock:
@@ -25,218 +26,243 @@ class FakeClock:
         self.now += seconds
 
 
-class _Model:
-    """The reference breaker the hidden cases are judged against."""
-
-    def __init__(self, failures: int, reset_after: float, clock: Any, *, strict: bool = False):
-        self.failures, self.reset_after, self.clock, self.strict = failures, reset_after, clock, strict
-        self.state, self.count, self.opened_at = CLOSED, 0, 0.0
-
-    def _due(self) -> bool:
-        """reset_after has passed: at the boundary itself (>=), or only after it (> when strict); both are fair."""
-        waited = self.clock() - self.opened_at
-        return waited > self.reset_after if self.strict else waited >= self.reset_after
-
-    def allow(self) -> bool:
-        if self.state == OPEN and self._due():
-            self.state = HALF_OPEN
-            return True
-        return self.state == CLOSED
-
-    def record(self, ok: bool) -> None:
-        if self.state == HALF_OPEN:
-            self.state, self.count = (CLOSED, 0) if ok else (OPEN, 0)
-            self.opened_at = self.clock()
-        elif self.state == CLOSED:
-            self.count = 0 if ok else self.count + 1
-            if self.count >= self.failures:
-                self.state, self.opened_at = OPEN, self.clock()
-
-
-# One step: (operation, argument, expected result of allow() or None, expected state, why if it differs).
-_STEPS: tuple[tuple[str, Any, Any, str, str], ...] = (
-    ("allow", None, True, CLOSED, "a new breaker is closed and lets calls through."),
-    ("record", False, None, CLOSED, "one failure is not enough to open it (failures=3)."),
-    ("allow", None, True, CLOSED, "a closed breaker lets calls through."),
-    ("record", False, None, CLOSED, "two failures are not enough to open it (failures=3)."),
-    ("allow", None, True, CLOSED, "a closed breaker lets calls through."),
-    ("record", True, None, CLOSED, "a success keeps it closed."),
-    ("allow", None, True, CLOSED, "a closed breaker lets calls through."),
-    ("record", False, None, CLOSED, "it counts failures in a row: the success before this one reset the count."),
-    ("allow", None, True, CLOSED, "a closed breaker lets calls through."),
-    ("record", False, None, CLOSED, "it counts failures in a row: the success before these reset the count."),
-    ("allow", None, True, CLOSED, "a closed breaker lets calls through."),
-    (
-        "record",
-        False,
-        None,
-        OPEN,
-        "the third failure in a row opens it (failures=3 trips on the third, not the fourth).",
-    ),
-    ("allow", None, False, OPEN, "an open breaker refuses calls until reset_after seconds have passed."),
-    ("tick", 0.5, None, OPEN, ""),
-    ("allow", None, False, OPEN, "0.5 s after opening, with reset_after=1.0, it still refuses calls."),
-    ("tick", 0.6, None, OPEN, ""),
-    (
-        "allow",
-        None,
-        True,
-        HALF_OPEN,
-        "once reset_after seconds have passed on the clock you were given, it lets one trial call through and is "
-        "half-open.",
-    ),
-    ("allow", None, False, HALF_OPEN, "half-open lets exactly one trial call through; the others are refused."),
-    ("record", False, None, OPEN, "a failed trial opens the breaker again."),
-    ("tick", 0.5, None, OPEN, ""),
-    ("allow", None, False, OPEN, "a failed trial restarts the timer: the breaker stays open another reset_after."),
-    ("tick", 0.6, None, OPEN, ""),
-    ("allow", None, True, HALF_OPEN, "reset_after after the failed trial, it lets one trial call through."),
-    ("record", True, None, CLOSED, "a successful trial closes the breaker."),
-    ("allow", None, True, CLOSED, "a closed breaker lets calls through."),
-    ("record", False, None, CLOSED, "closing resets the failure count: one failure after closing is not enough."),
-    ("allow", None, True, CLOSED, "a closed breaker lets calls through."),
-    ("record", False, None, CLOSED, "closing resets the failure count: two failures after closing are not enough."),
-    ("allow", None, True, CLOSED, "a closed breaker lets calls through."),
-    ("record", False, None, OPEN, "three failures in a row open it again."),
-)
-
-
-def _random_steps(seed: int, count: int) -> list[tuple[str, Any]]:
-    """A random script of allow/record/tick, where a record always follows an allowed call."""
-    rng = random.Random(seed)
-    steps: list[tuple[str, Any]] = []
-    allowed = False
-    for _ in range(count):
-        roll = rng.random()
-        if allowed:
-            steps.append(("record", rng.random() < 0.5))
-            allowed = False
-        elif roll < 0.25:
-            steps.append(("tick", rng.choice((0.4, 1.0, 2.5))))
-        else:
-            steps.append(("allow", None))
-            allowed = True  # recorded only if it was allowed: the runner skips the record otherwise
-    return steps
-
-
-class Breaker(Question):
-    title = "A circuit breaker's state machine"
-    expects = "a class Breaker(failures, reset_after, clock) with allow(), record(ok) and state"
+class ProbingBreaker(Question):
+    title = "A breaker that probes with several trial calls"
+    expects = "a class Breaker(failures, reset_after, clock, probes) with a method call(fetch, request)"
     answer_name = "Breaker"
     hints = (
-        "Keep three things: state, the number of failures in a row, and when it opened (clock()).",
-        "allow(): closed → True; open → True only once reset_after has passed since it opened (and then it is "
-        "half-open); half-open → False, since its one trial is out.",
-        "record(ok): in half-open, success closes it (count back to 0) and failure opens it again, with a new "
-        "opening time; in closed, success resets the count, failure adds one and opens it at `failures`.",
+        "Start from notebook 07's breaker. Keep two counts for half-open: the trial calls out now, and the trials "
+        "that have succeeded; reset both when the circuit half-opens.",
+        "Under the lock: a call may be a trial while (out now + succeeded) < probes; otherwise refuse it. Count it "
+        "out before you release the lock, and back in (under the lock again) when fetch returns or raises.",
+        "A trial's failure opens the circuit at once (opened_at = now); the probes-th success closes it. Never hold "
+        "the lock while fetch runs: the other trials run meanwhile.",
     )
     solution_text = """
+        import threading
+
+        from ella_lab.resilience import CircuitOpenError
+
         class Breaker:
-            def __init__(self, failures, reset_after, clock):
-                self.failures, self.reset_after, self.clock = failures, reset_after, clock
-                self.state, self.count, self.opened_at = "closed", 0, 0.0
+            def __init__(self, failures, reset_after, clock, probes):
+                self.failures, self.reset_after, self.clock, self.probes = failures, reset_after, clock, probes
+                self.state, self.in_a_row, self.opened_at = "closed", 0, None
+                self.out = self.passed = 0  # half-open: trials out now, trials that succeeded
+                self.lock = threading.Lock()  # guards the state, never the call
 
-            def allow(self):
-                if self.state == "open" and self.clock() - self.opened_at >= self.reset_after:
-                    self.state = "half-open"  # this call is the one trial
-                    return True
-                return self.state == "closed"
-
-            def record(self, ok):
-                if self.state == "half-open":
-                    self.state, self.count = ("closed", 0) if ok else ("open", 0)
-                    self.opened_at = self.clock()
-                elif self.state == "closed":
-                    self.count = 0 if ok else self.count + 1
-                    if self.count >= self.failures:
-                        self.state, self.opened_at = "open", self.clock()
+            def call(self, fetch, request):
+                with self.lock:
+                    if self.state == "open" and self.clock() - self.opened_at >= self.reset_after:
+                        self.state, self.out, self.passed = "half-open", 0, 0
+                    trial = self.state == "half-open"
+                    if (trial and self.out + self.passed >= self.probes) or self.state == "open":
+                        raise CircuitOpenError(f"circuit {self.state}: {request!r} not sent")
+                    if trial:
+                        self.out += 1
+                try:
+                    value = fetch(request)
+                except Exception:
+                    with self.lock:
+                        if trial:
+                            self.out -= 1
+                            if self.state == "half-open":  # one failed trial is enough: open again
+                                self.state, self.opened_at = "open", self.clock()
+                        elif self.state == "closed":
+                            self.in_a_row += 1
+                            if self.in_a_row >= self.failures:
+                                self.state, self.opened_at = "open", self.clock()
+                    raise
+                with self.lock:
+                    if trial:
+                        self.out -= 1
+                        if self.state == "half-open":
+                            self.passed += 1
+                            if self.passed >= self.probes:
+                                self.state, self.in_a_row = "closed", 0
+                    elif self.state == "closed":
+                        self.in_a_row = 0
+                return value
     """
-    HIDDEN = ((2, 5.0, 11), (4, 0.25, 12), (1, 3.0, 13))
+    SETTINGS = ((2, 5.0, 3),)  # (failures, reset_after, probes)
+    HIDDEN = ((3, 0.5, 2), (1, 2.0, 4), (2, 5.0, 3))
+    THREADS = 8
 
-    def _make(self, cls: Any, failures: int, reset_after: float, clock: FakeClock) -> Any:
-        if not callable(cls):
-            raise Incorrect(f"expected a class Breaker(failures, reset_after, clock), got {cls!r}")
-        breaker = call_bounded(cls, failures, reset_after, clock, what="Breaker(...)")
-        for name in ("allow", "record"):
-            if not callable(getattr(breaker, name, None)):
-                raise Incorrect(f"a Breaker needs a method {name}(); yours has none.")
-        return breaker
+    def _check(self, breaker_class: Any) -> str:
+        for setting in self.SETTINGS:
+            self._judge_class(breaker_class, *setting)
+        return (
+            "open after failures in a row; then up to `probes` trials, no more even from 8 threads at once; the "
+            "probes-th success closes it, a failed trial opens it again at once."
+        )
 
-    @staticmethod
-    def _state(breaker: Any) -> Any:
-        if not hasattr(breaker, "state"):
-            raise Incorrect('a Breaker needs a .state attribute: "closed", "open" or "half-open".')
-        state = breaker.state
-        if state not in (CLOSED, OPEN, HALF_OPEN):
-            raise Incorrect(f'.state should be "closed", "open" or "half-open"; got {state!r}.')
-        return state
-
-    def _check(self, cls: Any) -> str:
-        clock = FakeClock()
-        breaker = self._make(cls, 3, 1.0, clock)
-        self._state(breaker)
-        history: list[str] = []
-        for op, arg, want, state, why in _STEPS:
-            if op == "tick":
-                clock.advance(arg)
-                history.append(f"+{arg:g} s")
-                continue
-            if op == "allow":
-                got = call_bounded(breaker.allow, what="allow()")
-                history.append("allow()")
-                if got is None:
-                    raise Incorrect("allow() returned None: return True (the call may go) or False.")
-                if bool(got) != want:
-                    clue = ""
-                    if want and self._state(breaker) == OPEN:
-                        clue = " (do you read time.monotonic() or time.time() instead of the clock() you were given?)"
-                    raise Incorrect(f"after {self._show(history[:-1])}, allow() returned {got!r}: {why}{clue}")
-            else:
-                call_bounded(breaker.record, arg, what="record()")
-                history.append(f"record({arg})")
-            now = self._state(breaker)
-            if now != state and op == "allow" and state == HALF_OPEN and got:
-                raise Incorrect(
-                    f"after {self._show(history[:-1])}, allow() let the trial call through, but the state is {now!r}: "
-                    'while its one trial is out, the breaker is "half-open" (and refuses every other call).'
-                )
-            if now != state:
-                raise Incorrect(f"after {self._show(history)}, the state is {now!r}, not {state!r}: {why}")
-        return "closed → open after 3 failures in a row, one trial after reset_after, and back: every transition right."
-
-    def _check_hidden(self, cls: Any) -> str:
-        self._check(cls)
-        for failures, reset_after, seed in self.HIDDEN:
-            clock = FakeClock()
-            breaker = self._make(cls, failures, reset_after, clock)
-            # the reference state machine, read both ways at the boundary: the answer must follow one of them
-            models = [_Model(failures, reset_after, FakeClock(), strict=strict) for strict in (False, True)]
-            allowed = False
-            for op, arg in _random_steps(seed, 80):
-                if op == "tick":
-                    clock.advance(arg * reset_after)
-                    for model in models:
-                        model.clock.advance(arg * reset_after)
-                elif op == "allow":
-                    got = bool(call_bounded(breaker.allow, what="allow()"))
-                    models = [m for m in models if m.allow() == got]
-                    if not models:
-                        raise Incorrect(f"allow() disagrees with the state machine (failures={failures}).")
-                    allowed = got
-                elif allowed:
-                    for model in models:
-                        model.record(arg)
-                    call_bounded(breaker.record, arg, what="record()")
-                state = self._state(breaker)
-                models = [m for m in models if m.state == state]
-                if not models:
-                    raise Incorrect(f"the state disagrees with the state machine (failures={failures}).")
+    def _check_hidden(self, breaker_class: Any) -> str:
+        for setting in self.HIDDEN:
+            self._judge_class(breaker_class, *setting)
         return "right on every case."
 
+    def _judge_class(self, breaker_class: Any, failures: int, reset_after: float, probes: int) -> None:
+        if not callable(breaker_class):
+            raise Incorrect(f"expected the class Breaker itself (not an instance or a string), got {breaker_class!r}")
+        setting = f"(failures={failures}, reset_after={reset_after:g}, probes={probes})"
+        verdict = call_bounded(self._sequence, breaker_class, failures, reset_after, probes, what="your breaker")
+        if verdict is None:
+            verdict = self._nested(breaker_class, failures, reset_after, probes)
+        if verdict is None:
+            verdict = self._together(breaker_class, failures, reset_after, probes)
+        if verdict is not None:
+            raise Incorrect(f"{verdict} {setting}")
+
     @staticmethod
-    def _show(history: list[str]) -> str:
-        shown = ", ".join(history[-4:])
-        return f"... {shown}" if len(history) > 4 else shown or "creating it"
+    def _new(breaker_class: Any, failures: int, reset_after: float, probes: int, clock: Any) -> Any:
+        try:
+            return breaker_class(failures, reset_after, clock, probes)
+        except TypeError as exc:
+            raise Incorrect(f"Breaker(failures, reset_after, clock, probes) raised {exc!r}: take the four.") from None
+
+    def _sequence(self, breaker_class: Any, failures: int, reset_after: float, probes: int) -> str | None:
+        """One thread on a fake clock: closed, open, refused, `probes` trials, closed; then a failed trial."""
+        clock = _MeetingClock()
+        breaker = self._new(breaker_class, failures, reset_after, probes, clock)
+        calls: list[Any] = []
+
+        def ok(request: Any) -> str:
+            calls.append(request)
+            return f"answer to {request}"
+
+        def fail(request: Any) -> str:
+            calls.append(request)
+            raise SourceError(f"scripted failure of {request}")
+
+        def state() -> Any:
+            return getattr(breaker, "state", None)
+
+        def attempt(fetch: Any, request: Any) -> str:
+            before = len(calls)
+            result, _ = _attempt(breaker, fetch, request)
+            if result not in (OK, ERROR, REFUSED):
+                raise _Said(f"the call at t={clock.now:g} s {result}.")
+            if (result == REFUSED) != (len(calls) == before):
+                raise _Said(f"the call at t={clock.now:g} s was refused, yet it reached the source.")
+            return result
+
+        try:
+            if attempt(ok, "first") != OK or not same(state(), "closed"):
+                return f"a new breaker is closed and lets a call through; yours: state {state()!r}."
+            for k in range(failures):
+                if attempt(fail, f"failing {k}") != ERROR:
+                    return "a failed call must raise the source's own error (a bare `raise`)."
+            if not same(state(), "open"):
+                return f"after {failures} failures in a row, self.state should be 'open'; yours was {state()!r}."
+            clock.now = reset_after / 2
+            if attempt(ok, "too soon") != REFUSED:
+                return f"at t={clock.now:g} s, less than reset_after after it opened, the call should be refused."
+            clock.now = reset_after
+            self._trials(attempt, ok, state, probes, clock)
+            for k in range(failures):
+                attempt(fail, f"failing again {k}")
+            clock.now = 2 * reset_after
+            if attempt(fail, "failing trial") != ERROR:
+                return (
+                    f"at t={clock.now:g} s, reset_after after the circuit opened again, the trial call should reach "
+                    "the source (it fails there): does the circuit half-open afresh, its trial counts reset?"
+                )
+            if not same(state(), "open"):
+                return f"one failed trial should open the circuit again at once; after it, self.state was {state()!r}."
+            clock.now = 2.5 * reset_after
+            if attempt(ok, "after the failed trial") != REFUSED:
+                return (
+                    f"at t={clock.now:g} s, half of reset_after after a failed trial, the call should be refused: a "
+                    "failed trial restarts the wait (opened_at = the time it failed)."
+                )
+            clock.now = 3 * reset_after
+            self._trials(attempt, ok, state, probes, clock)
+        except _Said as said:
+            return str(said)
+        return None
+
+    @staticmethod
+    def _trials(attempt: Any, ok: Any, state: Any, probes: int, clock: Any) -> None:
+        for k in range(1, probes + 1):
+            result = attempt(ok, f"trial {k}")
+            if result == REFUSED and k == 1:
+                raise _Said(
+                    f"at t={clock.now:g} s, reset_after after the circuit opened, the first trial was refused: it "
+                    "should half-open (reset the trial counts) and let trials through. Read the time only through "
+                    "self.clock(): the check moves that clock, not time.monotonic()."
+                )
+            if result == REFUSED:
+                raise _Said(
+                    f"at t={clock.now:g} s the circuit may half-open: trial {k} of probes={probes} was refused, after "
+                    f"{k - 1} trial(s) had succeeded. Half-open lets `probes` trials through, one after the other too."
+                )
+            want = "closed" if k == probes else "half-open"
+            if not same(state(), want):
+                raise _Said(
+                    f"after {k} successful trial(s) of probes={probes}, self.state should be {want!r}; yours was "
+                    f"{state()!r}: it takes `probes` successes to close the circuit."
+                )
+
+    def _nested(self, breaker_class: Any, failures: int, reset_after: float, probes: int) -> str | None:
+        """Trials out at once, from one thread: each trial's fetch makes the next call; probes + 1 must be refused."""
+        clock = _MeetingClock()
+        breaker = self._new(breaker_class, failures, reset_after, probes, clock)
+        for k in range(failures):
+            _attempt(breaker, _fail, f"failing {k}")
+        clock.now = reset_after
+        results: dict[int, str] = {}
+
+        def trial(depth: int) -> Any:
+            def fetch(request: Any) -> str:
+                if depth <= probes:
+                    results[depth + 1] = _attempt(breaker, trial(depth + 1), f"trial {depth + 1}")[0]
+                return f"answer to {request}"
+
+            return fetch
+
+        try:
+            results[1] = call_bounded(_attempt, breaker, trial(1), "trial 1", what="your breaker")[0]
+        except Incorrect:
+            return (
+                "a call made while a trial was running waited for it: never hold a lock (not even an RLock) while "
+                f"fetch runs; guard only the state. {RUNAWAY}"
+            )
+        refused = sorted(depth for depth, result in results.items() if result == REFUSED)
+        if refused and refused[0] == probes + 1:
+            return None
+        reached = refused[0] - 1 if refused else len(results)
+        if reached > probes:
+            return f"{reached} trial calls were out at once with probes={probes}: refuse the ({probes + 1})-th."
+        return (
+            f"while {reached} trial(s) were running, the next call was refused, with probes={probes}: half-open "
+            f"lets {probes} trials run at once."
+        )
+
+    def _together(self, breaker_class: Any, failures: int, reset_after: float, probes: int) -> str | None:
+        clock = _MeetingClock()
+        breaker = self._new(breaker_class, failures, reset_after, probes, clock)
+        for k in range(failures):
+            _attempt(breaker, _fail, f"failing {k}")
+        clock.now = reset_after + 1.0
+        run = release_together(breaker, clock, self.THREADS)
+        n = self.THREADS
+        if run.reached > probes:
+            return (
+                f"{n} threads released together when the circuit could half-open sent {run.reached} trial calls "
+                f"with probes={probes}: each read the state before another changed it. Hold a threading.Lock "
+                "(made in __init__) while you read and change the state and the counts, never while fetch runs."
+            )
+        if run.reached < probes or run.results.count(REFUSED) != n - probes:
+            return (
+                f"{n} threads released together when the circuit could half-open: {probes} trials should reach the "
+                f"source and the other {n - probes} be refused; yours: {run.summary()}"
+            )
+        if not same(getattr(breaker, "state", None), "closed"):
+            return f"after {probes} trials released together all succeeded, the circuit should be closed."
+        return None
+
+
+class _Said(Exception):
+    """The first thing the sequence found wrong."""
 
 
 class BudgetRetries(NumberQuestion):
@@ -304,7 +330,7 @@ class BreakerOrBudget(Question):
     """
 
 
-q1 = Breaker("q1")
+q1 = ProbingBreaker("q1")
 q2 = BudgetRetries("q2")
 q3 = HedgeShare("q3")
 q4 = BreakerOrBudget("q4")
