@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lab test lint unit nbval stress notebooks student key grade bench demo clean
+.PHONY: help venv lab test lint unit nbval stress notebooks student key grade handout bench demo clean
 
 help:
 	@echo "make lab        set up .venv and open JupyterLab (serving the project) on notebooks/00-index.ipynb"
@@ -19,6 +19,7 @@ help:
 	@echo "                their stubs (ella_lab/exercises/walkNN.py); then re-execute what changed (make notebooks)"
 	@echo "make key        the teachers' answer key: key/NN-*.ipynb, the walkthrough with every model answer, run"
 	@echo "make grade      grade a class: make grade SUBMISSIONS=folder-or-zip [OUT=grades] [SHEET=phase3]"
+	@echo "make handout    what students receive, without solutions: make handout [HANDOUT=handout]"
 	@echo "make bench      run the benchmarks (figures in benchmarks/results/)"
 	@echo "make demo       the guide's Phase 5 scenario: python -m ella_lab demo"
 	@echo "make venv       only set up .venv;   make clean   remove .venv, the CI venvs, caches and key/"
@@ -87,6 +88,11 @@ OUT ?= grades
 grade: venv
 	@test -n "$(SUBMISSIONS)" || { echo "make grade SUBMISSIONS=path/to/notebooks [OUT=grades] [SHEET=phase3]"; exit 2; }
 	$(PY) -m ella_lab grade $(SUBMISSIONS) --out $(OUT) $(if $(SHEET),--sheet $(SHEET),)
+
+# The hand-out: the walkthrough, the student sheets and a package without solutions or hidden cases.
+HANDOUT ?= handout
+handout: venv
+	$(PY) -m ella_lab.tools.handout --out $(HANDOUT)
 
 bench: venv
 	$(PY) benchmarks/run.py

@@ -198,6 +198,9 @@ try:
 except OSError as exc:
     seen["wrote into the project"] = type(exc).__name__
 seen["home"] = os.path.expanduser("~")
+runs = os.path.dirname(os.path.dirname(os.getcwd()))  # every notebook's working folder is in there
+seen["runs"] = sorted(os.listdir(runs))
+seen["mine"] = os.path.basename(os.path.dirname(os.getcwd()))
 open({report!r}, "w").write(json.dumps(seen))
 """
 
@@ -211,12 +214,12 @@ def test_the_class_folder_and_the_output_folder_are_hidden_from_a_notebook(tmp_p
 
     out, report = tmp_path / "out", tmp_path / "seen.json"
     places = {"class": str(tmp_path / "class"), "out": str(out)}
-    hand_in(tmp_path / "class", "bea")
+    hand_in(tmp_path / "class", "bea", "import time\ntime.sleep(6)")  # still running while spy looks
     planted = ROOT / f"planted-by-a-notebook-{os.getpid()}.txt"
     cell = SPY.format(places=places, out=str(out), report=str(report), planted=str(planted))
     hand_in(tmp_path / "class", "spy", cell)
     try:
-        done = grade_cli(tmp_path / "class", out)
+        done = grade_cli(tmp_path / "class", out, "--jobs", "2")
         assert not planted.exists(), "the notebook wrote into the project (the grader's own code lives there)"
     finally:
         planted.unlink(missing_ok=True)
@@ -226,6 +229,7 @@ def test_the_class_folder_and_the_output_folder_are_hidden_from_a_notebook(tmp_p
     assert seen["class"] == [] and seen["out"] == [], seen  # empty, read-only folders over them
     assert seen["wrote into out"] != True and not (out / "planted.txt").exists(), seen  # noqa: E712
     assert seen["home"] != os.path.expanduser("~"), seen
+    assert seen["runs"] == [seen["mine"]], seen  # not bea's working folder, with her notebook in it
 
 
 @pytest.mark.timeout(300)

@@ -190,7 +190,8 @@ def grade_submissions(
         names = [path.stem for path, _ in known.values()]
         skipped: list[str] = []
         submissions = collect(paths, Path(tmp), names, skipped, exclude)
-        hide = hidden_folders([*paths, *exclude, tmp])
+        runs = tempfile.mkdtemp(prefix="ella-runs-")  # each notebook's working folder, in a folder of its own
+        hide = {"hide": hidden_folders([*paths, *exclude, tmp]), "runs": runs}
         done, lock = 0, threading.Lock()
         children = _Children()
         settings = {"sheet": sheet, "timeout": timeout, "cell_timeout": cell_timeout, "memory_mb": memory_mb}
@@ -229,15 +230,18 @@ def grade_submissions(
                     progress(done, len(submissions))
             return result
 
-        with ThreadPoolExecutor(jobs) as pool:
-            futures = [pool.submit(one, sub) for sub in submissions]
-            try:
-                results = [future.result() for future in futures]
-            except BaseException:  # Ctrl-C: stop every notebook now, not when each one ends or times out
-                for future in futures:
-                    future.cancel()
-                children.stop_all()
-                raise
+        try:
+            with ThreadPoolExecutor(jobs) as pool:
+                futures = [pool.submit(one, sub) for sub in submissions]
+                try:
+                    results = [future.result() for future in futures]
+                except BaseException:  # Ctrl-C: stop every notebook now, not when each one ends or times out
+                    for future in futures:
+                        future.cancel()
+                    children.stop_all()
+                    raise
+        finally:
+            shutil.rmtree(runs, ignore_errors=True)
     results.sort(key=lambda r: (r["student"], r["sheet"] or "", r["file"]))
     _flag_duplicates(results)
     return Grades(results, skipped)
@@ -309,7 +313,7 @@ def _grade_one(
     timeout: float,
     cell_timeout: int,
     memory_mb: int | None,
-    hide: list[str],
+    hide: dict[str, Any],
     children: _Children,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"student": sub.student, "file": sub.label, "attempts": sub.attempts, "flags": []}
@@ -478,7 +482,7 @@ def _supervise(
     timeout: float,
     cell_timeout: int,
     memory_mb: int | None,
-    hide: list[str],
+    hide: dict[str, Any],
     children: _Children,
 ) -> dict[str, Any]:
     """Grade one notebook under a supervisor of its own (``supervise.py``); return what its records tell."""
@@ -495,10 +499,11 @@ def _supervise(
         "timeout": timeout,
         "cell_timeout": cell_timeout,
         "memory_mb": memory_mb,
-        "hide": hide,
+        "hide": hide["hide"],
+        "runs": hide["runs"],
         "readonly": read_only_folders(),
         "namespaces": os.environ.get(NAMESPACES_VARIABLE, "1") != "0",
-        "base": tempfile.mkdtemp(prefix="ella-run-"),  # removed here, even when the supervisor is killed
+        "base": tempfile.mkdtemp(prefix="run-", dir=hide["runs"]),  # removed here, even if the supervisor is killed
     }
     child = children.start(
         [sys.executable, "-m", "ella_lab.grading.supervise"],

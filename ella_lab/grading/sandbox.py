@@ -47,6 +47,24 @@ def hide(paths: list[str]) -> list[str]:
     return hidden
 
 
+def keep_only(runs: str | None, base: str) -> bool:
+    """Hide the other notebooks' working folders: an empty folder over ``runs``, with ``base`` (this notebook's,
+    inside ``runs``) mounted back in its place, so that its path stays the same."""
+    libc = _libc()
+    if libc is None or not runs or os.path.dirname(base.rstrip("/")) != runs.rstrip("/"):
+        return False
+    keep = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if libc.mount(b"none", runs.encode(), b"tmpfs", 0, b"size=64k,mode=0755") != 0:
+            return False
+        os.mkdir(base)
+        if libc.mount(f"/proc/self/fd/{keep}".encode(), base.encode(), None, MS_BIND | MS_REC, None) != 0:
+            return False
+        return libc.mount(None, runs.encode(), None, MS_REMOUNT | MS_RDONLY, b"size=64k,mode=0755") == 0
+    finally:
+        os.close(keep)
+
+
 def read_only(paths: list[str]) -> list[str]:
     """In a mount namespace of our own: each of ``paths`` made read-only (a bind mount); return those done."""
     libc = _libc()
@@ -74,6 +92,8 @@ def main(config_fd: int, channel_fd: int) -> None:
         os.setsid()
     hidden = hide(config.get("hide", [])) if config.get("namespaced") else []
     locked = read_only(config.get("readonly", [])) if config.get("namespaced") else []
+    if config.get("namespaced") and keep_only(config.get("runs"), config.get("base", "")):
+        hidden.append(str(config["runs"]) + " (but this notebook's own folder)")
     os.chdir(config["workdir"])
 
     import nbformat

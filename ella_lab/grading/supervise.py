@@ -179,6 +179,8 @@ def run(config: dict[str, Any], out: Writer) -> None:
         "fallback": config.get("fallback", {}),
         "hide": config.get("hide", []),
         "readonly": config.get("readonly", []),
+        "runs": config.get("runs"),
+        "base": str(base),
         "namespaced": namespaced,
     }
     with contextlib.suppress(OSError):
