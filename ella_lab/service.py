@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit
 
 from ._checks import check_int, check_real, check_seconds, check_timeout
 from ._draw import draw
+from ._shown import shown
 from .sim import MAX_BINS, bin_count
 from .sources import Source, SourceError, current_scope
 from .timing import clock, format_seconds
@@ -454,6 +455,7 @@ class HttpSource(Source):
     """
 
     cancellable = True  # a hedge's losing call has its socket closed
+    keeps_timeout = True  # its timeout bounds the whole attempt: no helper thread needed to enforce it
 
     def __init__(
         self,
@@ -482,17 +484,19 @@ class HttpSource(Source):
             body = self._get(address, request, deadline)
         except TimeoutError:
             raise TimeoutError(
-                f"{self.name} did not answer {request!r} within {format_seconds(limit)} (the whole attempt: "
+                f"{self.name} did not answer {shown(request)} within {format_seconds(limit)} (the whole attempt: "
                 "connect, headers and body)"
             ) from None
         except SourceError:
             raise
         except (http.client.HTTPException, OSError) as exc:
-            raise SourceError(f"{self.name}: {type(exc).__name__} for {request!r}: {exc}") from None
+            raise SourceError(f"{self.name}: {type(exc).__name__} for {shown(request)}: {exc}") from None
         try:
             return body.decode()
         except UnicodeDecodeError as exc:
-            raise SourceError(f"{self.name}: the answer to {request!r} is not valid UTF-8 ({exc.reason})") from None
+            raise SourceError(
+                f"{self.name}: the answer to {shown(request)} is not valid UTF-8 ({exc.reason})"
+            ) from None
 
     def _get(self, address: str, request: Any, deadline: float | None) -> bytes:
         """The body of a 2xx answer to ``GET address``, following at most 5 redirects when allowed."""
@@ -510,18 +514,20 @@ class HttpSource(Source):
                     address = self._redirect(address, response.getheader("Location"), request)
                     continue
                 if not 200 <= response.status < 300:
-                    raise SourceError(f"{self.name}: HTTP {response.status} for {request!r}")
+                    raise SourceError(f"{self.name}: HTTP {response.status} for {shown(request)}")
                 return self._read(response, request)
             finally:
                 connection.close()
-        raise SourceError(f"{self.name}: more than 5 redirects for {request!r}")
+        raise SourceError(f"{self.name}: more than 5 redirects for {shown(request)}")
 
     def _redirect(self, address: str, location: str | None, request: Any) -> str:
         if not self.follow_redirects:
-            raise SourceError(f"{self.name}: redirect to {location!r} for {request!r} refused (follow_redirects=False)")
+            raise SourceError(
+                f"{self.name}: redirect to {location!r} for {shown(request)} refused (follow_redirects=False)"
+            )
         target = urljoin(address, location or "")
         if urlsplit(target).scheme not in ("http", "https"):
-            raise SourceError(f"{self.name}: redirect to {target!r} for {request!r} refused (not http or https)")
+            raise SourceError(f"{self.name}: redirect to {target!r} for {shown(request)} refused (not http or https)")
         return target
 
     def _read(self, response: http.client.HTTPResponse, request: Any) -> bytes:
@@ -540,7 +546,7 @@ class HttpSource(Source):
         return b"".join(chunks)
 
     def _too_big(self, request: Any) -> SourceError:
-        return SourceError(f"{self.name}: the answer to {request!r} is larger than max_bytes={self.max_bytes}")
+        return SourceError(f"{self.name}: the answer to {shown(request)} is larger than max_bytes={self.max_bytes}")
 
     def __repr__(self) -> str:
         return f"HttpSource({self.name!r}, {self.url!r}, timeout={self.timeout!r})"
