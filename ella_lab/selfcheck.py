@@ -8,18 +8,18 @@ not one of ``run_checks()``).
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 import threading
+from collections.abc import Callable
 from typing import NamedTuple
 
-from .claims import Noise, calibrate
+# What Noise.quiet asks of a machine, from the one place that decides it: a thread sleeping 1 ms wakes
+# less than QUIET_WAKE_LATE_S late, 9 times in 10, and a busy loop gets more than QUIET_CPU_SHARE of a core.
+from .claims import QUIET_CPU_SHARE, QUIET_WAKE_LATE_S, Noise, calibrate
 from .timing import format_seconds
 
 __all__ = ["QUIET_CPU_SHARE", "QUIET_WAKE_LATE_S", "Check", "noise_check", "run_checks"]
-
-# What Noise.quiet asks of a machine (tests/test_selfcheck_noise.py keeps these in step with it)
-QUIET_WAKE_LATE_S = 0.002  # a thread sleeping 1 ms wakes at most this late, 9 times in 10
-QUIET_CPU_SHARE = 0.8  # a busy loop gets more than this share of a core
 
 PACKAGES = ("pandas", "matplotlib", "tqdm", "ipywidgets", "ipykernel", "hypothesis")
 
@@ -76,6 +76,23 @@ def run_checks(*, kernel: bool = True) -> list[Check]:
     return checks
 
 
+def _apart(value: float, threshold: float, coarse: Callable[[float], str], fine: Callable[[float], str]) -> str:
+    """``value`` shown coarsely, or finely when the coarse form would read the same as the threshold's.
+
+    A busy loop that got 79.6 % of a core must not read "only 80 %" beside "more than 80 %".
+    """
+    shown = coarse(value)
+    return fine(value) if shown == coarse(threshold) else shown
+
+
+def _late(seconds: float) -> str:
+    return _apart(seconds, QUIET_WAKE_LATE_S, format_seconds, lambda s: f"{s * 1e3:.4f} ms")
+
+
+def _share(share: float) -> str:
+    return _apart(share, QUIET_CPU_SHARE, lambda s: f"{s:.0%}", lambda s: f"{s:.2%}")
+
+
 def noise_check(noise: Noise | None = None) -> Check:
     """Whether this machine is quiet enough for the lessons' measured claims, and what to do if it is not.
 
@@ -89,19 +106,24 @@ def noise_check(noise: Noise | None = None) -> Check:
     late, share = noise.wake_late_p90_s, noise.cpu_share
     if noise.quiet:
         detail = (
-            f"Quiet enough: a sleeping thread wakes at most {format_seconds(late)} late (9 times in 10, within "
-            f"{format_seconds(QUIET_WAKE_LATE_S)}) and a busy loop got {share:.0%} of a core (over "
+            f"Quiet enough: a sleeping thread wakes at most {_late(late)} late (9 times in 10, under "
+            f"{format_seconds(QUIET_WAKE_LATE_S)}) and a busy loop got {_share(share)} of a core (over "
             f"{QUIET_CPU_SHARE:.0%}). The lessons' measured times should fall in their bands."
         )
     else:
         why = []
-        if not late < QUIET_WAKE_LATE_S:
+        if math.isinf(late):
+            why.append("a sleeping thread did not wake up in time for the calibration to measure it")
+        elif not late < QUIET_WAKE_LATE_S:
             why.append(
-                f"a sleeping thread wakes up to {format_seconds(late)} late (9 times in 10), more than the "
-                f"{format_seconds(QUIET_WAKE_LATE_S)} the lessons allow"
+                f"a sleeping thread wakes up to {_late(late)} late (9 times in 10); a quiet machine wakes it "
+                f"less than {format_seconds(QUIET_WAKE_LATE_S)} late"
             )
         if not share > QUIET_CPU_SHARE:
-            why.append(f"a busy loop got only {share:.0%} of a core (other programs are using the cores)")
+            why.append(
+                f"a busy loop got only {_share(share)} of a core, and a quiet machine gives it more than "
+                f"{QUIET_CPU_SHARE:.0%} (other programs are using the cores)"
+            )
         detail = (
             f"Busy: {'; '.join(why)}. Close what you can (browser tabs, video calls, updates), plug a laptop in "
             "(power saving slows it down), wait a minute and measure again. On a busy machine the lessons "

@@ -71,3 +71,29 @@ def test_anything_but_a_noise_is_refused_naming_the_parameter(bad):
 def test_noise_check_is_not_one_of_the_environment_checks():
     # a busy machine is no broken environment: the self-check's "every row True" must not depend on load
     assert all(c.name != "quiet enough for measured claims" for c in selfcheck.run_checks(kernel=False))
+
+
+def test_the_thresholds_are_the_claims_own():
+    from ella_lab import claims
+
+    assert (QUIET_WAKE_LATE_S, QUIET_CPU_SHARE) == (claims.QUIET_WAKE_LATE_S, claims.QUIET_CPU_SHARE)
+
+
+@pytest.mark.parametrize(
+    ("late", "share", "shown", "not_shown"),
+    [
+        (1e-4, 0.7996, "got only 79.96% of a core", "only 80%"),  # was "only 80%" beside "more than 80%"
+        (1e-4, 0.8, "got only 80.00% of a core", None),  # exactly the threshold: not more than it
+        (0.0019996, 1.0, "wakes at most 1.9996 ms late", "2.00 ms late"),
+        (0.0020004, 1.0, "wakes up to 2.0004 ms late", "up to 2.00 ms"),
+    ],
+)
+def test_a_value_next_to_its_threshold_never_reads_as_the_threshold(late, share, shown, not_shown):
+    detail = noise_check(noise(late=late, share=share)).detail
+    assert shown in detail, detail
+    assert not_shown is None or not_shown not in detail, detail
+
+
+def test_a_calibration_that_never_woke_says_so_instead_of_inf():
+    check = noise_check(noise(late=float("inf")))
+    assert not check.ok and "did not wake up in time" in check.detail and "inf" not in check.detail
