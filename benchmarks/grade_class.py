@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import shutil
 import sys
 import tempfile
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=None, help="notebooks at once (default: the cores)")
     args = parser.parse_args(argv)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory() as tmp:
         for number, name in zip(range(args.students), itertools.cycle(TYPICAL), strict=False):
             shutil.copy(DEMO / f"{name}-ex03.ipynb", Path(tmp) / f"student{number:02d}-ex03.ipynb")
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     split = grades.timing()
     print(
         f"{args.students} submissions graded in {format_seconds(wall)} "
-        f"({format_seconds(wall / args.students)} a notebook, wall)"
+        f"({format_seconds(wall / args.students)} a notebook, wall) on {os.cpu_count()} cores; load average "
+        f"{load:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the machine slows it)"
     )
     print(
         f"per notebook: start (interpreter, checks sealed) {format_seconds(split['start_s'])}, cells and judging "

@@ -80,6 +80,23 @@ def read_only(paths: list[str]) -> list[str]:
     return done
 
 
+def code_cells(path: str) -> list[str]:
+    """The sources of the notebook's code cells, in order (read as JSON: ``nbformat`` takes seconds to import;
+    an old nbformat 3 notebook only is converted by it)."""
+    with open(path, encoding="utf-8") as stream:
+        nb = json.load(stream)
+    if nb.get("nbformat") == 3:
+        import nbformat
+
+        nb = json.loads(nbformat.writes(nbformat.reads(json.dumps(nb), as_version=4)))
+    sources = []
+    for cell in nb.get("cells", []):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            sources.append(source if isinstance(source, str) else "".join(map(str, source)))
+    return sources
+
+
 def main(config_fd: int, channel_fd: int) -> None:
     with os.fdopen(config_fd, "rb") as stream:
         config = json.loads(stream.read(2**20))
@@ -96,7 +113,6 @@ def main(config_fd: int, channel_fd: int) -> None:
         hidden.append(str(config["runs"]) + " (but this notebook's own folder)")
     os.chdir(config["workdir"])
 
-    import nbformat
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
@@ -112,8 +128,7 @@ def main(config_fd: int, channel_fd: int) -> None:
     fallback: dict[str, list[str]] = config.get("fallback", {})
     judging = [False]
     j.install_audit(lambda what: channel.send("tamper", what=[what], when="as it happened", severe=True), judging)
-    nb = nbformat.read(config["notebook"], as_version=4)
-    cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    cells = code_cells(config["notebook"])
     channel.send("ready", cells=len(cells), hidden=hidden, read_only=locked, pid=os.getpid())
 
     namespace = shell.user_ns
@@ -156,8 +171,7 @@ def main(config_fd: int, channel_fd: int) -> None:
             messages[name] = f"{record['status']}: {record.get('message', '')}"
             channel.send("verdict", cell=cell, final=final, **record)
 
-    for number, cell in enumerate(cells, 1):
-        source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+    for number, source in enumerate(cells, 1):
         channel.send("cell", index=number)
         error = None
         try:
