@@ -93,3 +93,59 @@ def test_every_wait_is_noted_with_its_timeout():
 
     assert walk01.q2.check(answer)
     assert seen and all(t == 5 for t in seen), seen  # the first answer was held: at least that wait is noted
+
+
+def polls_done(router, requests):  # waits for ever if an answer never comes: no time limit anywhere
+    futures = [router.submit(r) for r in requests]
+    while not all(f.done() for f in futures):
+        time.sleep(0.001)
+    return [f.result() for f in futures]
+
+
+def closes_the_router(router, requests):  # `with` closes the router on exit, waiting with no time limit
+    with router:
+        futures = [router.submit(r) for r in requests]
+    return [f.result(timeout=5) for f in futures]
+
+
+@pytest.mark.parametrize("answer", [polls_done, closes_the_router], ids=["polls done()", "with router:"])
+def test_a_wait_the_check_cannot_see_is_rejected_both_ways(answer):
+    # these passed before: the held answer was let go after 3 s and every answer came back in order
+    for result in (walk01.q2.check(answer), walk01.q2.hidden_check(answer)):
+        assert result.status == "incorrect" and "waits with no time limit" in result.message, result.message
+
+
+def bounded_by_exception(router, requests):
+    futures = [router.submit(r) for r in requests]
+    for f in futures:
+        f.exception(timeout=5)  # waits at most 5 s; result() then returns at once
+    return [f.result() for f in futures]
+
+
+def test_a_bounded_wait_through_exception_passes():
+    assert walk01.q2.check(bounded_by_exception), walk01.q2.check(bounded_by_exception).message
+
+
+def test_answers_that_are_none_are_named_as_such():
+    def no_wait(router, requests):
+        futures = [router.submit(r) for r in requests]
+        return [f.result(timeout=5) if f.done() else None for f in futures]
+
+    result = walk01.q2.check(no_wait)
+    assert result.status == "incorrect" and "of the answers are None" in result.message, result.message
+    assert ".value" not in result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [(125, "looks like milliseconds; in seconds, 0.125 s: that is N·L/K"), (2.5, "that is N/K")],
+)
+def test_q1_names_more_slips(answer, words):
+    result = walk01.q1.check(answer)
+    assert result.status == "incorrect" and words in result.message, result.message
+
+
+@pytest.mark.parametrize("answer", [0.7, 70, 14])
+def test_q3_names_the_success_side(answer):
+    result = walk01.q3.check(answer)
+    assert result.status == "incorrect" and "succe" in result.message, result.message

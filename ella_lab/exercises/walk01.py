@@ -57,6 +57,8 @@ class Prediction(Question):
         for wrong, why in self.mistakes:
             if math.isclose(value, wrong, rel_tol=1e-3):
                 raise Incorrect(f"{value:g} s: {why} {run}")
+            if math.isclose(value, wrong * 1000, rel_tol=1e-3):  # the same slip, written in milliseconds
+                raise Incorrect(f"{value:g} looks like milliseconds; in seconds, {wrong:g} s: {why} {run}")
         factor = value / self.model if self.model else math.inf
         how_far = f"{factor:.2g}× the model" if factor > 0 else "not even positive"
         raise Incorrect(f"{value:g} s is {how_far}; work it out with {self.formula}. {run}")
@@ -72,6 +74,7 @@ class MakespanPrediction(Prediction):
         (0.5, "that is one worker alone (N·L); four fetches are in flight at once."),
         (0.2, "that is one round too many: ⌈10/4⌉ = 3 rounds, not 4."),
         (3.0, "that is the number of rounds; multiply by the latency, 0.05 s."),
+        (2.5, "that is N/K, a number of rounds not yet rounded up, and not yet multiplied by the latency."),
     )
     hints = (
         "Each worker handles one request at a time, so the workers run in rounds of 4 requests.",
@@ -174,7 +177,7 @@ class CollectAnswers(Question):
             router.release.set()
             router.close(cancel_pending=True, timeout=2.0)
         self._judge_answers(got, source, submitted, requests, workers)
-        return self._judge_waits(router.waits, len(requests), workers, source.max_in_flight)
+        return self._judge_waits(router, len(requests), workers, source.max_in_flight)
 
     def _judge_answers(
         self, got: Any, source: Rendezvous, submitted: list[Any], requests: tuple[str, ...], workers: int
@@ -195,6 +198,11 @@ class CollectAnswers(Question):
             raise Incorrect("nothing was submitted to the router it was given: call router.submit(request).")
         if len(got) != n:
             raise Incorrect(f"submit_all returned {len(got)} answers for {n} requests: every request needs its answer.")
+        if any(item is None for item in got):
+            raise Incorrect(
+                f"{sum(item is None for item in got)} of the answers are None: return each future's Outcome, "
+                "future.result(timeout=5), which waits for it (a timeout of 0 does not wait)."
+            )
         if not all(isinstance(item, Outcome) for item in got):
             raise Incorrect(
                 f"the answers should be the Outcome records that the futures hold; got {got[0]!r:.60} ... "
@@ -224,9 +232,16 @@ class CollectAnswers(Question):
             )
         return ""
 
-    def _judge_waits(self, waits: list[Any], n: int, workers: int, in_flight: int) -> str:
+    def _judge_waits(self, router: _CountingRouter, n: int, workers: int, in_flight: int) -> str:
         """Every wait for an answer not there yet allowed at most ``LIMIT`` seconds, as the task says."""
-        for timeout in waits:
+        if router.unwatched_wait:
+            raise Incorrect(
+                f"the first answer was held back {format_seconds(router.HOLD)}, and your function waited for it "
+                "without future.result(timeout=...), concurrent.futures.wait or as_completed: a loop over "
+                "future.done(), or a `with router:` block that closes the router, waits with no time limit. "
+                f"Wait for each answer with future.result(timeout={self.LIMIT:g})."
+            )
+        for timeout in router.waits:
             if timeout is None:
                 raise Incorrect(
                     "future.result() with no timeout waits for ever if an answer never comes; the task says "
@@ -250,6 +265,11 @@ class _WatchedFuture(Future):
             self.watch.waited(self, timeout)
         return super().result(timeout)
 
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        if not self.done():
+            self.watch.waited(self, timeout)
+        return super().exception(timeout)
+
 
 class _CountingRouter(Router):
     """A router that remembers what was submitted to it, and every wait on an answer that was not there yet.
@@ -257,6 +277,8 @@ class _CountingRouter(Router):
     The first request's answer is held back until the caller waits for it (``future.result``, or
     ``concurrent.futures.wait``/``as_completed``), until ``release`` is set, or ``HOLD`` seconds pass: so a
     wait with no time limit meets an answer that is not there yet, every run, however fast the machine.
+    When ``HOLD`` passes, the caller waited some other way (a loop over ``done()``, a ``with`` block that
+    closes the router): ``unwatched_wait`` says so.
     """
 
     HOLD = 3.0
@@ -268,6 +290,7 @@ class _CountingRouter(Router):
         self.waits: list[Any] = []  # the timeout of each wait on an answer not there yet
         self.release = threading.Event()
         self._waited_first = threading.Event()
+        self.unwatched_wait = False  # the hold ran out: nobody waited for the first answer in a watched way
 
     def submit(self, request: Any, *, timeout: float | None = None) -> Future:
         self._submitted.append(request)
@@ -292,6 +315,7 @@ class _CountingRouter(Router):
             if self._waited_first.is_set() or getattr(future, "_waiters", None):  # result(), or wait/as_completed
                 return
             self._waited_first.wait(0.002)
+        self.unwatched_wait = not self.release.is_set()
 
 
 class FailureCountPrediction(Question):
@@ -329,6 +353,8 @@ class FailureCountPrediction(Question):
             raise Incorrect(f"{value:g} is the rate, a fraction; the question asks how many requests. {sample}")
         if math.isclose(value, self.RATE * 100):
             raise Incorrect(f"{value:g} is the rate in percent; the question asks how many of {self.N}. {sample}")
+        if math.isclose(value, 1 - self.RATE) or math.isclose(value, (1 - self.RATE) * 100):
+            raise Incorrect(f"{value:g} is the success rate; the question asks how many of {self.N} fail. {sample}")
         if math.isclose(value, self.N - model, abs_tol=0.5):
             raise Incorrect(f"{value:g} is how many succeed on average; the question asks how many fail. {sample}")
         if value == failed:
