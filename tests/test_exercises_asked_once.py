@@ -22,7 +22,6 @@ WALKS = [f"walk{n:02d}" for n in range(1, 10)]
 # Still asked twice (issue 19, item 3): each needs a new sheet question, and files of other owners changed too.
 STILL_TWICE = {
     ("phase3.q2", "walk03.q2"): "sheet 03 q2 re-asks the sentinel worker; the grader's demo class is built on it",
-    ("phase6.q2", "walk06.q1"): "sheet 06 q2 re-asks the loss-free pool; a profile-driven fix is to replace it",
     ("phase5.q2", "walk05.q3"): "sheet 05 q2 (main.py) re-asks notebook 05's __main__ guard",
     ("phase8.q1", "walk08.q2"): "sheet 08 q1 re-asks notebook 08's engine picks (a dict there, a function here)",
 }

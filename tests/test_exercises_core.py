@@ -128,9 +128,9 @@ def test_a_crash_inside_a_library_check_is_the_checkers(monkeypatch):
     assert result.status == "error" and "internal error in the check" in result.message
 
 
-def test_a_dict_returned_to_pool_fetch_is_judged_not_crashed():
-    result = phase6.q2.judge(lambda fetch, requests, workers: {r: fetch(r) for r in requests[:1]})
-    assert result.status == "incorrect" and "pool_fetch should return a list, got dict" in result.message
+def test_a_dict_of_another_shape_returned_to_profile_is_judged_not_crashed():
+    result = phase6.q2.judge(lambda report: {o.request: o for o in report})
+    assert result.status == "incorrect" and "profile should return" in result.message
 
 
 @pytest.mark.timeout(10)
@@ -182,7 +182,7 @@ def test_grading_metadata():
     assert [q.name for q in manual_questions(phase3)] == ["q4"]
     rows = describe(phase6)
     assert [r["question"] for r in rows] == ["q1", "q2", "q3", "q4"]
-    assert [r["answer_name"] for r in rows] == ["full_jitter_delays", "pool_fetch", "mean_wait", None]
+    assert [r["answer_name"] for r in rows] == ["full_jitter_delays", "profile", "mean_wait", None]
     assert Question("x", answer_name="y", points=3).points == 3
 
 

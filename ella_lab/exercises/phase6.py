@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import random
 import statistics
-import threading
-import time
-from concurrent.futures import Future
 from typing import Any
 
-from ._core import Incorrect, Question, Rendezvous, SecondsQuestion, as_real, call_bounded, same
+from ..outcome import Attempt, Outcome, Report
+from ._core import Incorrect, Question, SecondsQuestion, as_real, call_bounded, close_to
 
 __all__ = ["q1", "q2", "q3", "q4"]
 
@@ -184,189 +182,181 @@ class FullJitter(Question):
             )
 
 
-class _Occupancy:
-    """Proves that a free thread takes the next request at once: one slow call, many quick ones.
-
-    The slow call (the first request) holds its thread until every other call has started (or 1 s). A pool
-    kept busy runs all the others on its other threads meanwhile; code that waits for a whole batch before
-    submitting the next leaves those threads idle, and the others start only after the slow call.
-    """
-
-    HOLD = 1.0
-
-    def __init__(self, requests: tuple[str, ...]):
-        self.requests = requests
-        self.lock = threading.Lock()
-        self.started: set[str] = set()
-        self.during: set[str] = set()  # calls that started before the slow one ended
-        self.slow_done = False
-        self.everyone = threading.Event()
-
-    def fetch(self, request: str) -> str:
-        with self.lock:
-            self.started.add(request)
-            if not self.slow_done and request != self.requests[0]:
-                self.during.add(request)
-            if len(self.started) >= len(self.requests):
-                self.everyone.set()
-        if request == self.requests[0]:
-            self.everyone.wait(self.HOLD)
-            with self.lock:
-                self.slow_done = True
-        else:
-            time.sleep(0.002)
-        return f"Result for {request}"
-
-    def idle(self) -> int:
-        """How many of the other calls waited for the slow one, though a thread was free."""
-        return len(self.requests) - 1 - len(self.during)
+def _report(rows: list[tuple[str, float, float, float, list[tuple[str, bool, float, float]]]]) -> Report:
+    """A report with the stamps the check chose: per request (name, queued, started, finished, attempts), each
+    attempt (source, ok, started, finished). A request is answered when its last attempt is."""
+    outcomes = []
+    for request, queued, started, finished, attempts in rows:
+        tried = tuple(
+            Attempt(
+                source,
+                sum(1 for s, *_ in attempts[:i] if s == source),
+                None if ok else ConnectionError(source),
+                begin,
+                end,
+            )
+            for i, (source, ok, begin, end) in enumerate(attempts)
+        )
+        ok = tried[-1].ok
+        outcomes.append(
+            Outcome(
+                request,
+                ok,
+                f"{request} from {tried[-1].source}" if ok else None,
+                None if ok else tried[-1].error,
+                tried[-1].source if ok else None,
+                tried,
+                "worker-0",
+                queued,
+                started,
+                finished,
+            )
+        )
+    return Report(outcomes, workers=2, started_at=0.0, finished_at=max(r[3] for r in rows))
 
 
-class SafePoolMap(Question):
-    title = "A thread pool that loses no answer"
-    expects = "a function pool_fetch(fetch, requests, workers)"
-    answer_name = "pool_fetch"
+# Two reports on a clock of the check's own (seconds from an arbitrary origin): a primary that fails and is
+# retried, a backup that answers, one request that every attempt failed. The totals are exact by construction.
+_VISIBLE = [
+    ("DataRequest-0", 100.0, 100.0, 100.05, [("primary", True, 100.0, 100.05)]),
+    (
+        "DataRequest-1",
+        100.0,
+        100.0,
+        100.50,
+        [("primary", False, 100.0, 100.20), ("primary", False, 100.25, 100.40), ("backup", True, 100.40, 100.50)],
+    ),
+    ("DataRequest-2", 100.0, 100.05, 100.10, [("primary", True, 100.05, 100.10)]),
+    ("DataRequest-3", 100.0, 100.10, 100.90, [("primary", False, 100.10, 100.30), ("backup", False, 100.30, 100.90)]),
+]
+_HIDDEN = [
+    ("order-7", 5.0, 5.5, 6.0, [("cache", False, 5.5, 5.6), ("db", True, 5.6, 6.0)]),
+    ("order-3", 5.0, 5.0, 5.25, [("cache", True, 5.0, 5.2)]),  # 50 ms of the worker's own after the call
+    ("order-9", 5.25, 6.0, 9.0, [("cache", False, 6.0, 6.5), ("db", False, 6.5, 8.0), ("db", False, 8.5, 9.0)]),
+]
+
+
+class WhereTimeGoes(Question):
+    title = "Profile before you fix: where the time of a run goes"
+    expects = "a function profile(report)"
+    answer_name = "profile"
     hints = (
-        "pool.map stops at the first exception. Submit each request instead: pool.submit(fetch, request).",
-        "Keep the futures in request order, then ask each one for its result inside try/except.",
-        "Return [(request, value or exception), ...] in the order of `requests`, from a pool of `workers` threads.",
+        "The queue wait of a request is o.started_at - o.queued_at; add it up over every outcome, answered or not.",
+        "Each outcome's o.attempts lists every call of a source: a.source and a.finished_at - a.started_at. Add "
+        "each attempt's time to its own source, failed attempts and retries included: they cost time too.",
+        "Return {'wait': total wait, 'sources': {source: total time in its attempts}}, in seconds, not rounded.",
     )
     solution_text = """
-        from concurrent.futures import ThreadPoolExecutor
-
-        def pool_fetch(fetch, requests, workers):
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = [(request, pool.submit(fetch, request)) for request in requests]
-                answers = []
-                for request, future in futures:
-                    try:
-                        answers.append((request, future.result()))
-                    except Exception as exc:
-                        answers.append((request, exc))
-                return answers
+        def profile(report):
+            wait, sources = 0.0, {}
+            for o in report:
+                wait += o.started_at - o.queued_at
+                for a in o.attempts:  # failed attempts and retries cost time too
+                    sources[a.source] = sources.get(a.source, 0.0) + (a.finished_at - a.started_at)
+            return {"wait": wait, "sources": sources}
     """
-    # (requests, the failing ones and what each raises, workers): a source fails in more ways than ConnectionError
-    SCENARIO = (
-        tuple(f"DataRequest-{i}" for i in range(12)),
-        {"DataRequest-4": ConnectionError, "DataRequest-9": TimeoutError},
-        4,
-    )
-    HIDDEN = (
-        (tuple(f"order-{i}" for i in range(30, 45)), {"order-41": ValueError, "order-33": ConnectionError}, 3),
-        (tuple(f"q{i}" for i in range(9)), {"q0": RuntimeError}, 7),
-    )
 
-    def _check(self, pool_fetch: Any) -> str:
-        self._run(pool_fetch, *self.SCENARIO)
-        return "every answer kept, in order, the failure recorded, and `workers` calls at a time, never more."
+    def _check(self, profile: Any) -> str:
+        self._judge_profile(profile, _VISIBLE)
+        return (
+            "the queue wait and each source's time, failed attempts and retries included: 0.15 s of waiting, "
+            "0.65 s in the primary, 0.7 s in the backup, though the backup served one request: that is where a fix "
+            "pays."
+        )
 
-    def _check_hidden(self, pool_fetch: Any) -> str:
-        for scenario in self.HIDDEN:
-            self._run(pool_fetch, *scenario)
+    def _check_hidden(self, profile: Any) -> str:
+        for rows in (_HIDDEN, _VISIBLE):
+            self._judge_profile(profile, rows)
         return "right on every case."
 
-    def _run(self, pool_fetch: Any, requests: tuple, failing: dict[str, type[Exception]], workers: int) -> None:
-        if not callable(pool_fetch):
-            raise Incorrect(f"expected a function pool_fetch(fetch, requests, workers), got {pool_fetch!r}")
-        calls: list[tuple[str, str]] = []
-        lock = threading.Lock()
-        meeting = Rendezvous(workers, wait=1.0, hold=0.1)  # proves `workers` calls at once, and never more
-
-        def fetch(request: str) -> str:
-            with lock:
-                calls.append((request, threading.current_thread().name))
-            meeting.enter()
-            try:
-                time.sleep(0.01 if request.endswith(("0", "2")) else 0.002)  # some finish out of order
-                if request in failing:
-                    raise failing[request](f"source failed on {request}")
-                return f"Result for {request}"
-            finally:
-                meeting.leave()
-
-        caller = threading.current_thread().name
-        try:
-            answers = call_bounded(pool_fetch, fetch, list(requests), workers, what="pool_fetch", timeout=4.0)
-        except tuple(failing.values()) as exc:
-            if not str(exc).startswith("source failed on "):
-                raise
+    def _judge_profile(self, profile: Any, rows: list) -> None:
+        if not callable(profile):
+            raise Incorrect(f"expected a function profile(report), got {profile!r}")
+        report = _report(rows)
+        got = call_bounded(profile, report, what="profile")
+        wait = sum(started - queued for _, queued, started, _, _ in rows)
+        sources: dict[str, float] = {}
+        for *_, attempts in rows:
+            for source, _, begin, end in attempts:
+                sources[source] = sources.get(source, 0.0) + end - begin
+        if got is None:
+            raise Incorrect("profile returned None: return the dict (printing it gives the caller nothing).")
+        if not isinstance(got, dict) or set(got) != {"wait", "sources"} or not isinstance(got["sources"], dict):
             raise Incorrect(
-                f"pool_fetch raised {exc!r}: with pool.map (or an unguarded future.result()) the first exception "
-                "hides every later answer; take each future's result in its own try/except."
-            ) from None
-        if answers is None:
-            raise Incorrect("pool_fetch returned None: return the list of (request, answer) pairs (not print it).")
-        if not isinstance(answers, (list, tuple)):
-            raise Incorrect(
-                f"pool_fetch should return a list, got {type(answers).__name__}: one (request, answer) pair per "
-                "request, in the order of `requests`."
+                f"profile should return {{'wait': seconds, 'sources': {{name: seconds}}}}; got {got!r:.120}"
             )
-        answers = list(answers)
-        bad = next((a for a in answers if not (isinstance(a, (tuple, list)) and len(a) == 2)), None)
-        if bad is not None:
-            raise Incorrect(f"each item should be a (request, answer) pair; got {bad!r:.80}.")
-        fetched = [r for r, _ in calls]
-        twice = next((r for r in requests if fetched.count(r) > 1), None)
-        if twice is not None:
-            raise Incorrect(f"{twice} was fetched {fetched.count(twice)} times: submit each request once.")
-        got = [a[0] for a in answers]
-        missing = [r for r in requests if r not in got]
-        if missing:
-            raise Incorrect(f"request {missing[0]} got no answer; return one (request, answer) pair per request.")
-        if len(got) != len(requests):
-            raise Incorrect(f"{len(got)} pairs for {len(requests)} requests: one pair per request, no more.")
-        if not same(got, list(requests)):
-            raise Incorrect("every request is answered, but not in the order of `requests`: keep the futures in order.")
-        by_request = dict((r, a) for r, a in answers)
-        if any(isinstance(a, Future) for a in by_request.values()):
-            raise Incorrect("the answers are Future objects: ask each future for its .result() (inside try/except).")
-        for request, kind in failing.items():
-            failure = by_request[request]
-            if isinstance(failure, str) and "failed" in failure:
-                raise Incorrect(
-                    f"{request} failed and its answer is the string {failure!r}: keep the exception itself, so a "
-                    "failure can never be mistaken for a result."
-                )
-            if not isinstance(failure, kind):
-                raise Incorrect(
-                    f"{request} failed with {kind.__name__}; its answer should be that exception itself, got "
-                    f"{failure!r} (a source fails in more ways than ConnectionError: catch Exception)."
-                )
-        wrong = [r for r in requests if r not in failing and not same(by_request[r], f"Result for {r}")]
-        if wrong:
-            raise Incorrect(f"the answer for {wrong[0]} should be what fetch returned; got {by_request[wrong[0]]!r}.")
-        threads = {name for _, name in calls}
-        if threads == {caller} or threads == {"ella-exercise"}:
-            raise Incorrect("every request ran in the calling thread: run them on a ThreadPoolExecutor of `workers`.")
-        if meeting.peak > workers:
-            raise Incorrect(
-                f"{meeting.peak} calls ran at once with workers={workers}: the pool ignores `workers`; create it "
-                "with ThreadPoolExecutor(max_workers=workers)."
-            )
-        if not meeting.met:
-            raise Incorrect(
-                f"at most {meeting.peak} call(s) ran at once, with workers={workers}: the pool should run "
-                "`workers` calls at a time (is it smaller, or do you wait for each result before submitting the next?)"
-            )
-        self._occupancy(pool_fetch, requests, workers)
+        self._wait(got["wait"], wait, rows)
+        self._sources(got["sources"], sources, rows)
 
-    def _occupancy(self, pool_fetch: Any, requests: tuple, workers: int) -> None:
-        """A second run: one slow call; a slot that frees must take the next request at once."""
-        if workers < 2 or len(requests) <= workers:
+    @staticmethod
+    def _wait(value: Any, wait: float, rows: list) -> None:
+        number = as_real(value)
+        if number is None:
+            raise Incorrect(f"'wait' should be a number of seconds; got {value!r}")
+        if close_to(number, wait):
             return
-        occupancy = _Occupancy(requests)
-        answers = call_bounded(pool_fetch, occupancy.fetch, list(requests), workers, what="pool_fetch", timeout=4.0)
-        if not same([tuple(a) for a in answers or ()], [(r, f"Result for {r}") for r in requests]):
+        latency = sum(finished - queued for _, queued, _, finished, _ in rows)
+        answered = sum(started - queued for _, queued, started, _, attempts in rows if attempts[-1][1])
+        if close_to(number, wait * 1000):
+            raise Incorrect(f"'wait' is {number:g}: that is milliseconds; give seconds.")
+        if close_to(number, wait / len(rows)):
+            raise Incorrect(f"'wait' is {number:g}, the mean wait; the profile adds up the total, {wait:g} s.")
+        if close_to(number, latency):
             raise Incorrect(
-                "a second run of pool_fetch, with no failure, did not return every (request, answer) pair in order."
+                f"'wait' is {number:g} s, the total latency (finished - queued); the queue wait ends when a worker "
+                "starts the request: started_at - queued_at."
             )
-        idle = occupancy.idle()
-        if idle:
+        if close_to(number, answered):
             raise Incorrect(
-                f"while {requests[0]} was slow, {idle} other call(s) waited for it although a thread was free: your "
-                "code waits for a whole batch of `workers` before submitting the next. Keep `workers` calls running "
-                "while there is work: submit every request to the one pool, then collect the answers."
+                f"'wait' is {number:g} s, the wait of the answered requests only: a request that failed waited too."
             )
+        raise Incorrect(f"'wait' is {number:g} s; expected the total of started_at - queued_at, {wait:g} s.")
+
+    @staticmethod
+    def _sources(value: dict, sources: dict[str, float], rows: list) -> None:
+        keys = set(value)
+        if not all(isinstance(k, str) for k in keys):
+            raise Incorrect(f"key the sources by name (attempt.source, a str); got keys {sorted(map(repr, keys))}")
+        if keys != set(sources):
+            missing = sorted(set(sources) - keys)
+            raise Incorrect(
+                f"'sources' has {sorted(keys)}; expected every source an attempt went to, {sorted(sources)}"
+                + (f" ({missing[0]} is missing: its attempts failed, but they cost time too)." if missing else ".")
+            )
+        served: dict[str, float] = {}
+        ok_only: dict[str, float] = {}
+        first: dict[str, float] = {}
+        for _, _, started, finished, attempts in rows:
+            if attempts[-1][1]:
+                served[attempts[-1][0]] = served.get(attempts[-1][0], 0.0) + finished - started
+            seen: set[str] = set()
+            for source, ok, begin, end in attempts:
+                if ok:
+                    ok_only[source] = ok_only.get(source, 0.0) + end - begin
+                if source not in seen:
+                    first[source] = first.get(source, 0.0) + end - begin
+                    seen.add(source)
+        for name, expected in sorted(sources.items()):
+            number = as_real(value[name])
+            if number is None:
+                raise Incorrect(f"the time of {name} should be a number of seconds; got {value[name]!r}")
+            if close_to(number, expected):
+                continue
+            if close_to(number, expected * 1000):
+                raise Incorrect(f"{name}: {number:g} is milliseconds; give seconds.")
+            if close_to(number, served.get(name, 0.0)):
+                raise Incorrect(
+                    f"{name}: {number:g} s counts the service time of the requests it served; the attempts that "
+                    "failed (and those of other sources) belong to the source that made them: add each attempt's time "
+                    "to a.source."
+                )
+            if close_to(number, ok_only.get(name, 0.0)):
+                raise Incorrect(
+                    f"{name}: {number:g} s counts only its attempts that succeeded; a failed attempt cost time too."
+                )
+            if close_to(number, first.get(name, 0.0)):
+                raise Incorrect(f"{name}: {number:g} s leaves out its retries; every attempt cost time.")
+            raise Incorrect(f"{name}: {number:g} s; expected the total of its attempts' durations, {expected:g} s.")
 
 
 class MeanWait(SecondsQuestion):
@@ -408,6 +398,6 @@ class WhyJitter(Question):
 
 
 q1 = FullJitter("q1")
-q2 = SafePoolMap("q2")
+q2 = WhereTimeGoes("q2")
 q3 = MeanWait("q3")
 q4 = WhyJitter("q4")
