@@ -382,6 +382,11 @@ def _grade_one(
         if not unjudged:
             status = GRADED
     reasons += ran["problems"]
+    broken = [q["question"] for q in questions if q["status"] == "error" and q["question"] not in unjudged]
+    if broken:  # the check itself failed (a notebook that holds all the memory leaves it none): not a grade
+        reasons.append(f"the check of {', '.join(broken)} failed (see answers.csv)")
+        if status == GRADED:
+            status = ERROR
     tampered = ran["tampered"] + ran["severe"]
     changed = [t for t in ran["tampered"] if "process(es)" not in t]
     if changed or ran["severe"]:
