@@ -85,7 +85,31 @@ def retry_recursive(call, attempts, base, cap, sleep=time.sleep):
     return retry_recursive(call, attempts - 1, base * 2, cap, sleep)
 
 
-@pytest.mark.parametrize("answer", [None, retry_while, retry_schedule_first, retry_doubling, retry_recursive])
+def retry_last_call_outside(call, attempts, base, cap, sleep=time.sleep):  # the last attempt after the loop
+    for n in range(1, attempts):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            sleep(min(cap, base * 2 ** (n - 1)))
+    return call()
+
+
+def retry_noted(call, attempts, base, cap, sleep=None):  # any Exception caught, the others re-raised with a note
+    sleep = sleep or time.sleep
+    for n in range(attempts):
+        try:
+            return call()
+        except Exception as exc:
+            if not isinstance(exc, (ConnectionError, TimeoutError)) or n == attempts - 1:
+                exc.add_note(f"after {n + 1} attempt(s)")
+                raise
+        sleep(min(cap, base * (1 << n)))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [None, retry_while, retry_schedule_first, retry_doubling, retry_recursive, retry_last_call_outside, retry_noted],
+)
 def test_correct_answers_pass_both_checks(answer):
     passes_both(answer or reference())
 
@@ -269,6 +293,36 @@ def retries_for_ever(call, attempts, base, cap, sleep=time.sleep):
             sleep(min(cap, base * 2 ** (n - 1)))
 
 
+def sleeps_with_a_keyword(call, attempts, base, cap, sleep=time.sleep):  # time.sleep(seconds=...) is a TypeError
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(seconds=min(cap, base * 2 ** (n - 1)))
+
+
+def retries_only_the_exact_types(call, attempts, base, cap, sleep=time.sleep):  # ConnectionResetError not retried
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except Exception as exc:
+            if type(exc) not in (ConnectionError, TimeoutError) or n == attempts:
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
+def raises_the_except_name_after_the_loop(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError) as exc:  # noqa: F841 (the name is deleted at the end of the block)
+            if n < attempts:
+                sleep(min(cap, base * 2 ** (n - 1)))
+    raise exc  # noqa: F821
+
+
 CATALOGUE = [
     (sleeps_before_the_first_try, ["before the first try"]),
     (swallows_the_last_error, ["returned None", "swallowed the last error"]),
@@ -287,6 +341,9 @@ CATALOGUE = [
     (raises_its_own_error, ["an error of its own"]),
     (calls_again_after_an_answer, ["return that answer"]),
     (retries_for_ever, ["was still going", "stop after `attempts` calls"]),
+    (sleeps_with_a_keyword, ["sleep(wait)", "takes no keyword"]),
+    (retries_only_the_exact_types, ["is a kind of ConnectionError", "subclasses"]),
+    (raises_the_except_name_after_the_loop, ["deleted when the except block ends"]),
 ]
 
 

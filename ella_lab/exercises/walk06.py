@@ -181,7 +181,8 @@ class _VirtualClock:
         self.events: list[str] = []  # "call" and "sleep", in the order they happened
         self.sleeps: list[Any] = []
 
-    def sleep(self, seconds: Any) -> None:
+    def sleep(self, seconds: Any, /) -> None:
+        # positional only, as time.sleep is: sleep(seconds=...) passes no check that time.sleep would refuse
         if len(self.sleeps) >= _RUNAWAY_AFTER:
             raise _Runaway
         self.sleeps.append(seconds)
@@ -283,6 +284,13 @@ class RetryLoop(Question):
         ),
         _Case("the call always fails with ConnectionError", [ConnectionError], 5, 0.01, 0.05),
         _Case("the call times out once, then answers", [TimeoutError, None], 3, 0.01, 1.0),
+        _Case(
+            "the connection is reset (ConnectionResetError, a kind of ConnectionError), then answers",
+            [ConnectionResetError, None],
+            3,
+            0.01,
+            1.0,
+        ),
         _Case("the call raises ValueError (a bug)", [ValueError], 4, 0.01, 1.0),
         _Case(
             "the call fails with ConnectionError, then FileNotFoundError",
@@ -311,6 +319,13 @@ class RetryLoop(Question):
             0.5,
         ),
         _Case("the call raises KeyError (a bug)", [KeyError], 5, 0.004, 0.5),
+        _Case(
+            "the connection is refused twice (ConnectionRefusedError), then answers",
+            [ConnectionRefusedError, ConnectionRefusedError, None],
+            4,
+            0.004,
+            0.5,
+        ),
         _Case("the call times out, then PermissionError", [TimeoutError, PermissionError], 5, 0.004, 0.5),
     )
 
@@ -350,8 +365,19 @@ class RetryLoop(Question):
             args, kwargs = call.arguments[0]
             raise Incorrect(f"{where}: call was given {args or kwargs!r}; call it with no arguments: call().")
         if error is not None and not any(error is e for e in call.errors):
+            if isinstance(error, TypeError) and "_VirtualClock.sleep()" in str(error):
+                raise Incorrect(
+                    f"{where}: sleep was called with a keyword or more than one argument; pass it the seconds "
+                    "alone, sleep(wait): time.sleep takes no keyword, so sleep(seconds=...) fails in real use."
+                )
             if isinstance(error, TypeError) and "sleep" in str(error):
                 raise Incorrect(f"retry raised {error!r}: take the wait function as a parameter, sleep=time.sleep.")
+            if isinstance(error, NameError) and call.errors:
+                raise Incorrect(
+                    f"{where}: retry raised {error!r}. The name after `except ... as` is deleted when the except "
+                    "block ends: keep the error in a variable of your own (last = e) to raise it after the loop, "
+                    "or re-raise it inside the except with a bare `raise`."
+                )
             raise Incorrect(
                 f"{where}: retry raised {error!r}, an error of its own: let the call's own errors through (a bare "
                 "`raise` in the except re-raises the last one)."
@@ -371,6 +397,14 @@ class RetryLoop(Question):
             )
         if answered and made > calls and case.plan[calls - 1] is None:
             raise Incorrect(f"{where}: retry called it {made} times; it answered on call {calls}: return that answer.")
+        subclass = isinstance(error, RETRYABLE) and type(error) not in RETRYABLE  # e.g. ConnectionResetError
+        if made < calls and call.errors and error is call.errors[-1] and subclass:
+            raise Incorrect(
+                f"{where}: retry raised {error!r} after {made} call(s): {type(error).__name__} is a kind of "
+                f"{type(error).__mro__[1].__name__}, worth retrying too. Catch with `except (ConnectionError, "
+                "TimeoutError):` or isinstance(), which take their subclasses; `type(e) is ...` or "
+                "`type(e) in (...)` do not."
+            )
         if made < calls and call.errors and isinstance(call.errors[-1], TimeoutError) and error is call.errors[-1]:
             raise Incorrect(
                 f"{where}: retry raised {error!r} after {made} call(s): TimeoutError is worth retrying too (a slow "
