@@ -453,11 +453,13 @@ def _running_for(key: tuple | None) -> list[int]:
 
 
 def callable_key(function: Any) -> tuple | None:
-    """What names one callable across runs and re-run cells: a function by its code's place, else its type.
+    """What names one callable across runs and re-run cells: a function by its code, else its type.
 
-    A function defined again by re-running its cell keeps its key (same module, name, file and line); a
-    bound method is keyed by its function, a ``functools.partial`` by what it wraps, a callable object or
-    a ``Source`` by its class. ``None`` if the object will not say (its own counter, then).
+    A function defined again by re-running its cell keeps its key (same module and name, and a code
+    object equal to the old one: same file, line, columns and bytecode); two lambdas written on one line
+    have keys of their own (a hung one must not get its fallback refused). A bound method is keyed by
+    its function, a ``functools.partial`` by what it wraps, a callable object or a ``Source`` by its
+    class. ``None`` if the object will not say (its own counter, then).
     """
     try:
         for _ in range(8):  # unwrap partials and bound methods
@@ -470,7 +472,7 @@ def callable_key(function: Any) -> tuple | None:
         code = getattr(function, "__code__", None)
         qualname = getattr(function, "__qualname__", None)
         if code is not None and isinstance(qualname, str):
-            return ("function", function.__module__, qualname, code.co_filename, code.co_firstlineno)
+            return ("function", function.__module__, qualname, code.co_filename, code)
         if isinstance(qualname, str) and not isinstance(function, Source):  # a builtin: time.sleep
             return ("builtin", getattr(function, "__module__", None), qualname)
         kind = type(function)
