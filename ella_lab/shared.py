@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -428,9 +428,3 @@ def lock_cost(n: int = 100_000) -> tuple[float, float]:
         return (time.perf_counter() - start) / n
 
     return min(bare() for _ in range(3)), min(locked() for _ in range(3))
-
-
-def pairs(items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
-    """Each item with the next, the last with the first: the transfers of a ring of accounts."""
-    for i, item in enumerate(items):
-        yield item, items[(i + 1) % len(items)]
