@@ -47,3 +47,36 @@ def test_moving_a_slider_redraws_once_with_the_new_values(captures):
     assert explorer.redraws == 3
     assert "⌈N/K⌉·L = 30.0 ms" in explorer.output.outputs[1]["text"]  # ⌈20/8⌉ rounds of 10 ms
     assert not captures
+
+
+def _echoes(source: str) -> int:
+    """Run a one-cell notebook in a fresh kernel with nbclient; count the widget states nbclient echoed back."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.output_widget import OutputWidget
+
+    sent = []
+    original = OutputWidget.send
+
+    def send(self, *args, **kwargs):
+        sent.append(args)
+        return original(self, *args, **kwargs)
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    OutputWidget.send = send
+    try:
+        NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    finally:
+        OutputWidget.send = original
+    return len(sent)
+
+
+@pytest.mark.timeout(180)
+def test_nbclient_echoes_nothing_back_while_the_explorer_cell_runs():
+    # the instrument works: interact() captures its first drawing, and nbclient sends that state back
+    interact = (
+        "from ipywidgets import IntSlider, interact\nfrom ella_lab.widgets import draw_timeline\n"
+        "interact(draw_timeline, workers=IntSlider(value=4, min=1, max=32));"
+    )
+    assert _echoes(interact) >= 1
+    assert _echoes("from ella_lab.widgets import timeline_explorer\ntimeline_explorer()") == 0
