@@ -149,3 +149,37 @@ def test_q1_names_more_slips(answer, words):
 def test_q3_names_the_success_side(answer):
     result = walk01.q3.check(answer)
     assert result.status == "incorrect" and "succe" in result.message, result.message
+
+
+def waits_for_all_unbounded(router, requests):
+    futures = [router.submit(r) for r in requests]
+    wait(futures)  # no timeout: waits for ever if one answer never comes
+    return [f.result() for f in futures]
+
+
+def as_completed_unbounded(router, requests):
+    futures = [router.submit(r) for r in requests]
+    answers = {f: f.result() for f in as_completed(futures)}  # no timeout
+    return [answers[f] for f in futures]
+
+
+def waits_ten_minutes(router, requests):
+    futures = [router.submit(r) for r in requests]
+    wait(futures, timeout=600)
+    return [f.result() for f in futures]
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (waits_for_all_unbounded, "wait() with no timeout waits for ever"),
+        (as_completed_unbounded, "as_completed() with no timeout waits for ever"),
+        (waits_ten_minutes, "wait(timeout=600) may wait 600 s for"),
+    ],
+    ids=["wait()", "as_completed()", "wait(timeout=600)"],
+)
+def test_wait_and_as_completed_are_held_to_the_bound_too(answer, words):
+    # these passed before: the held answer was let go as soon as wait/as_completed waited on it, whatever its timeout
+    for _ in range(3):  # as_completed is a generator, off the stack between answers: the verdict must not depend on it
+        for result in (walk01.q2.check(answer), walk01.q2.hidden_check(answer)):
+            assert result.status == "incorrect" and words in result.message, result.message

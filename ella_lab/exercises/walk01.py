@@ -7,7 +7,9 @@ against a model *and* a measurement) is shared by the walkthrough's other exerci
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -241,6 +243,18 @@ class CollectAnswers(Question):
                 "future.done(), or a `with router:` block that closes the router, waits with no time limit. "
                 f"Wait for each answer with future.result(timeout={self.LIMIT:g})."
             )
+        for name, timeout, count in router.pool_waits:
+            if timeout is None:
+                raise Incorrect(
+                    f"concurrent.futures.{name}() with no timeout waits for ever if an answer never comes; the task "
+                    f"says to wait at most {self.LIMIT:g} s for each: future.result(timeout={self.LIMIT:g}) on each, "
+                    f"or {name}(futures, timeout={self.LIMIT:g} * len(futures))."
+                )
+            if isinstance(timeout, int | float) and timeout > self.LIMIT * count:
+                raise Incorrect(
+                    f"{name}(timeout={timeout:g}) may wait {timeout:g} s for {count} answers, more than the "
+                    f"{self.LIMIT:g} s for each that the task allows."
+                )
         for timeout in router.waits:
             if timeout is None:
                 raise Incorrect(
@@ -253,6 +267,10 @@ class CollectAnswers(Question):
                     f"most {self.LIMIT:g} s for each: timeout={self.LIMIT:g}."
                 )
         return f"{n} requests on {workers} workers, {in_flight} in flight at once, every answer in order."
+
+
+# concurrent.futures.wait and as_completed, by their code: the frames _CountingRouter reads a timeout from
+_POOL_WAITS = {f.__code__: f.__name__ for f in (concurrent.futures.wait, concurrent.futures.as_completed)}
 
 
 class _WatchedFuture(Future):
@@ -291,6 +309,7 @@ class _CountingRouter(Router):
         self.release = threading.Event()
         self._waited_first = threading.Event()
         self.unwatched_wait = False  # the hold ran out: nobody waited for the first answer in a watched way
+        self.pool_waits: list[tuple[str, Any, int]] = []  # (wait or as_completed, its timeout, how many futures)
 
     def submit(self, request: Any, *, timeout: float | None = None) -> Future:
         self._submitted.append(request)
@@ -312,10 +331,33 @@ class _CountingRouter(Router):
         deadline = clock() + self.HOLD
         while clock() < deadline and not self.release.is_set():
             future = self._futures.get(request)
-            if self._waited_first.is_set() or getattr(future, "_waiters", None):  # result(), or wait/as_completed
+            if self._waited_first.is_set():  # result() or exception()
+                return
+            if getattr(future, "_waiters", None) and self._note_pool_waits(future):  # wait or as_completed
                 return
             self._waited_first.wait(0.002)
         self.unwatched_wait = not self.release.is_set()
+
+
+    def _note_pool_waits(self, future: Future) -> bool:
+        """Note the ``timeout`` of every ``wait``/``as_completed`` call now waiting on ``future``.
+
+        Their waiter does not say how long it may wait, so the calls' own frames (in the caller's thread)
+        are read: ``wait(futures)`` with no timeout waits for ever as surely as ``result()`` does. False when
+        no such call is waiting right now (``as_completed`` between two answers): look again later.
+        """
+        found = False
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                name = _POOL_WAITS.get(frame.f_code)
+                if name is not None:
+                    local = frame.f_locals
+                    futures = local.get("fs")
+                    if futures is not None and any(f is future for f in futures):
+                        self.pool_waits.append((name, local.get("timeout"), len(futures)))
+                        found = True
+                frame = frame.f_back
+        return found
 
 
 class FailureCountPrediction(Question):
