@@ -14,8 +14,6 @@ from ella_lab.exercises import walk03
 
 pytestmark = pytest.mark.timeout(120)
 
-GLOBAL_LOCK = threading.Lock()
-
 
 def reference(question, name):
     namespace = {"ex": walk03}
@@ -279,7 +277,17 @@ def wrong_direction(source, target, amount):
         target.balance -= amount
 
 
+BANK_LOCK = threading.Lock()
+
+
+def one_lock_for_the_bank(source, target, amount):
+    with BANK_LOCK:  # correct balances, but every transfer waits for every other
+        source.balance -= amount
+        target.balance += amount
+
+
 Q4_BUGS = [
+    (one_lock_for_the_bank, "a lock of your own around every transfer"),
     (no_locks, "no account's lock was taken"),
     (opposite_orders, "deadlock, caught by the check instead of hanging"),
     (source_lock_only, "was not held: hold both accounts' locks"),

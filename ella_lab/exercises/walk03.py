@@ -683,6 +683,12 @@ class SafeTransfer(Question):
             )
         partners = {name: {(s, t) for s, t, _ in moves} for name, moves in zip(run.names, case.moves, strict=True)}
         if not any(a.lock.taken for a in accounts):
+            if [a._balance for a in accounts] == case.expected():
+                raise Incorrect(
+                    "the balances are right, but no account's lock was taken: a lock of your own around every "
+                    "transfer makes each one wait for all the others, even between unrelated accounts. Hold the "
+                    "two accounts' own locks (source.lock, target.lock)."
+                )
             why = (
                 "a lock made inside transfer is a new lock on every call, so no other thread ever waits for it"
                 if _makes_locks(transfer)
