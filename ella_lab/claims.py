@@ -82,7 +82,7 @@ class Noise:
             ("a 1 ms sleep wakes late by (p90)", format_seconds(self.wake_late_p90_s)),
             ("cores this process may use", str(self.cores)),
             ("load average (1 min)", load),
-            ("share of a core a busy loop got", f"{self.cpu_share:.0%}"),
+            ("share of a core a busy loop got", f"{self.cpu_share:.1%}"),
         ]
 
     def __str__(self) -> str:
@@ -120,10 +120,10 @@ def _wake_lateness(samples: int = 15, nap: float = 0.001) -> tuple[float, float]
     t = threading.Thread(target=sleeper, name="ella-calibrate", daemon=True)
     t.start()
     t.join(timeout=5)
-    if not late:
-        return math.inf, math.inf
-    late.sort()
-    return late[len(late) // 2], late[min(len(late) - 1, math.ceil(0.9 * len(late)) - 1)]
+    seen = sorted(late[:])  # a copy: a sleeper still running past the bound may append to the list
+    if not seen:
+        return math.inf, math.inf  # never woke within 5 s: see Claim.allowed, which then widens nothing
+    return seen[len(seen) // 2], seen[min(len(seen) - 1, math.ceil(0.9 * len(seen)) - 1)]
 
 
 def _cpu_share(span: float = 0.02) -> float:
@@ -166,8 +166,8 @@ def _number(name: str, value: Any, *, optional: bool = True) -> float | None:
     if isinstance(value, bool) or (not isinstance(value, int | float) and not hasattr(value, "__float__")):
         raise TypeError(f"{name} must be a number, got {value!r}")
     number = float(value)
-    if math.isnan(number) and name != "measured":
-        raise ValueError(f"{name} must not be NaN")
+    if name != "measured" and not math.isfinite(number):  # an infinite bound is a claim that cannot fail
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     return number
 
 
@@ -199,6 +199,8 @@ class Claim:
             raise ValueError(f"claim {self.says!r} needs a bound: low=, high= or both")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"low must not exceed high, got low={self.low!r}, high={self.high!r}")
+        if self.model is not None and not self.allowed()[0] <= self.model <= self.allowed()[1]:
+            raise ValueError(f"model must lie in its own band, got model={self.model!r} for {self.band()}")
         if self.unit not in UNITS:
             raise ValueError(f"unit must be one of {UNITS}, got {self.unit!r}")
         late = _number("late", self.late, optional=False)
@@ -211,18 +213,23 @@ class Claim:
         """The band this claim accepts on a machine this noisy: (low, high), infinite where open."""
         low = -math.inf if self.low is None else self.low
         high = math.inf if self.high is None else self.high
-        if self.late and noise is not None:
-            high += self.late * noise.wake_late_p90_s
+        if self.late and noise is not None and math.isfinite(noise.wake_late_p90_s):
+            high += self.late * noise.wake_late_p90_s  # a calibration that never woke widens nothing
         return low, high
 
     def holds(self, noise: Noise | None = None) -> bool:
         low, high = self.allowed(noise)
         return not math.isnan(self.measured) and low <= self.measured <= high
 
-    def show(self, value: float | None) -> str:
-        """A value in this claim's unit; times go through the one formatter."""
-        if value is None or (isinstance(value, float) and math.isinf(value)):
-            return "—" if value is None else ("∞" if value > 0 else "−∞")
+    def show(self, value: float | None, *, digits: int = 0) -> str:
+        """A value in this claim's unit; times go through the one formatter (``digits``: 6 significant)."""
+        if value is None or math.isnan(value):
+            return "—" if value is None else "n/a"
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        if digits:
+            scale = {"%": (100, "%"), "x": (1, "x"), "req/s": (1, " req/s"), "s": (1, " s")}.get(self.unit, (1, ""))
+            return f"{value * scale[0]:.{digits}g}{scale[1]}"
         if self.unit == "s":
             return format_seconds(value)
         if self.unit == "%":
@@ -233,21 +240,30 @@ class Claim:
             return f"{value:.3g} req/s"
         return f"{value:.4g}"
 
+    def _digits(self, noise: Noise | None) -> int:
+        """0 (the usual rounding), or 6 where the rounding would make a miss read as equal to its bound."""
+        shown = self.show(self.measured)
+        return 6 if any(shown == self.show(b) for b in self.allowed(noise) if math.isfinite(b)) else 0
+
     def band(self, noise: Noise | None = None) -> str:
         low, high = self.allowed(noise)
+        digits = self._digits(noise)
         if self.low is None:
-            return f"at most {self.show(high)}"
+            return f"at most {self.show(high, digits=digits)}"
         if self.high is None:
-            return f"at least {self.show(low)}"
-        return f"{self.show(low)} to {self.show(high)}"
+            return f"at least {self.show(low, digits=digits)}"
+        return f"{self.show(low, digits=digits)} to {self.show(high, digits=digits)}"
 
     def line(self, noise: Noise | None = None) -> str:
         model = "" if self.model is None else f", model {self.show(self.model)}"
-        return f"{self.says}: measured {self.show(self.measured)}, expected {self.band(noise)}{model}"
+        measured = self.show(self.measured, digits=self._digits(noise))
+        return f"{self.says}: measured {measured}, expected {self.band(noise)}{model}"
 
 
 def _as_list(claims: Claim | Iterable[Claim]) -> list[Claim]:
     found = [claims] if isinstance(claims, Claim) else list(claims)
+    if not found:
+        raise ValueError("no claims to judge: pass at least one Claim (an empty list would pass silently)")
     for c in found:
         if not isinstance(c, Claim):
             raise TypeError(f"claims must be Claim objects, got {c!r}")
@@ -328,7 +344,8 @@ class MissedClaims:
     def _repr_html_(self) -> str:
         e = html.escape
         rows = "".join(
-            f"<tr><td>{e(c.says)}</td><td><b>{e(c.show(c.measured))}</b></td><td>{e(c.band(self.noise))}</td>"
+            f"<tr><td>{e(c.says)}</td><td><b>{e(c.show(c.measured, digits=c._digits(self.noise)))}</b></td>"
+            f"<td>{e(c.band(self.noise))}</td>"
             f"<td>{e(c.show(c.model)) if c.model is not None else ''}</td></tr>"
             for c in self.missed
         )

@@ -52,6 +52,10 @@ def test_late_widens_the_upper_bound_by_exactly_the_measured_lateness():
         ({"says": "x", "measured": 1, "low": 0, "late": 1, "unit": "x"}, ValueError, "late widens a time"),
         ({"says": "x", "measured": True, "low": 0}, TypeError, "measured"),
         ({"says": "x", "measured": 1, "low": math.nan}, ValueError, "low"),
+        ({"says": "x", "measured": 1, "low": -math.inf}, ValueError, "low must be a finite number"),
+        ({"says": "x", "measured": 1, "high": math.inf}, ValueError, "high must be a finite number"),
+        ({"says": "x", "measured": 1, "high": 2, "late": math.inf}, ValueError, "late must be a finite number"),
+        ({"says": "x", "measured": 1, "low": 1, "high": 2, "model": 5}, ValueError, "model must lie in its own band"),
     ],
 )
 def test_bad_claims_name_the_parameter(kwargs, error, text):
@@ -166,3 +170,30 @@ def test_in_the_test_run_the_same_miss_fails_the_cell():
     nb = _run_cells(MISSING, "strict")
     errors = [o for o in nb.cells[1].outputs if o.output_type == "error"]
     assert errors and errors[0].ename == "ClaimMissed" and "fast: measured 2.00 s" in errors[0].evalue
+
+
+def test_a_calibration_that_never_woke_widens_nothing():
+    stalled = Noise(1e-7, math.inf, math.inf, 2, 9.0, 0.1)
+    c = Claim("under 1 ms", 99.0, high=0.001, late=4)
+    assert c.allowed(stalled) == (-math.inf, 0.001) and not c.holds(stalled)
+
+
+def test_no_claims_is_an_error_not_a_pass(learner):
+    with pytest.raises(ValueError, match="no claims"):
+        measure(lambda: 1, lambda r: [])
+    with pytest.raises(ValueError, match="no claims"):
+        check()
+
+
+@pytest.mark.parametrize(
+    "claim, text",
+    [
+        (Claim("ratio", 1.9996, low=2, unit="x"), "measured 1.9996x, expected at least 2x"),
+        (Claim("share", 0.79996, low=0.8, unit="%"), "measured 79.996%, expected at least 80%"),
+        (Claim("time", 0.49996, low=0.5, high=0.75), "measured 0.49996 s, expected 0.5 s to 0.75 s"),
+        (Claim("time", 0.2, high=0.1), "measured 200 ms, expected at most 100 ms"),
+        (Claim("nan", math.nan, low=1, unit="x"), "measured n/a"),
+    ],
+)
+def test_a_miss_never_reads_as_equal_to_its_bound(claim, text):
+    assert not claim.holds(QUIET) and text in claim.line(QUIET)
