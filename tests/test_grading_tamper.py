@@ -226,3 +226,16 @@ def test_a_tampering_notebook_earns_only_what_its_answers_earn(graded, kind):
     assert row["status"] == expected, row
     if expected == "check by hand":
         assert "the notebook changed or reached for what the checks rely on" in row["reason"], row
+
+
+@pytest.mark.timeout(400)
+def test_every_instructor_sheet_earns_full_marks_and_nothing_is_suspected(tmp_path):
+    """The seal puts back and reports what a notebook changes: the checks' own work (threads, event loops,
+    subprocesses, sockets, temporary files) on the nine right answers must change nothing it watches."""
+    for sheet in sorted((ROOT / "notebooks" / "exercises").glob("ex0*.ipynb")):
+        (tmp_path / sheet.name).write_bytes(sheet.read_bytes())
+    grades = grade_submissions([tmp_path], jobs=2, timeout=120, cell_timeout=60, memory_mb=2048)
+    table = grades.grades_frame()
+    assert len(table) == 9
+    for row in table.to_dict("records"):
+        assert (row["score"], row["max_score"], row["status"], row["reason"]) == (3, 3, "graded", ""), row

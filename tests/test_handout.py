@@ -60,7 +60,7 @@ def test_no_solution_text_nor_hidden_case_is_in_the_handout(handout):
     for sheet in SHEETS:
         module = importlib.import_module(f"ella_lab.exercises.{sheet}")
         for name, value in vars(module).items():
-            if name.startswith("HIDDEN"):
+            if name.lstrip("_").startswith("HIDDEN"):
                 secrets.append((f"{sheet}.{name}", repr(value)))
         for name, question in vars(module).items():
             if not isinstance(question, _core.Question):
@@ -72,7 +72,7 @@ def test_no_solution_text_nor_hidden_case_is_in_the_handout(handout):
                 secrets.append((f"{sheet}.{name}.solution_text", whole))
             for cls in type(question).__mro__:
                 for attribute, value in vars(cls).items():
-                    if attribute.startswith("HIDDEN"):
+                    if attribute.lstrip("_").startswith("HIDDEN"):
                         secrets.append((f"{sheet}.{name}.{attribute}", repr(value)))
     assert len(secrets) > 40  # the catalogue of what must not be there is not empty
     for what, text in secrets:

@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> None:
             print(f"to look at ({len(look)}): see the reason and look_at columns of grades.csv")
             for row in look.itertuples():
                 print(f"  {row.student} ({row.file}): {'; '.join(x for x in (row.reason, row.look_at) if x)}"[:300])
+    if grades.isolation():
+        print(f"isolation: {grades.isolation()}")
     if grades.skipped:
         print(f"not collected (neither a notebook nor a zip file): {', '.join(grades.skipped)}")
     for name in ("grades", "answers", "report", "gradebook"):

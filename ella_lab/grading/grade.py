@@ -57,6 +57,22 @@ class Grades:
     results: list[dict[str, Any]]
     skipped: list[str] = field(default_factory=list)
 
+    def isolation(self) -> str | None:
+        """What the teacher should know about how the notebooks were kept apart (None: nothing ran)."""
+        modes = {r.get("namespaced") for r in self.results if r.get("namespaced") is not None}
+        if not modes:
+            return None
+        if modes == {True}:
+            return (
+                "each notebook ran in namespaces of its own: it saw no other process, the class's folder and the "
+                "output folder were hidden from it, the project read-only"
+            )
+        return (
+            "no user namespaces (this system does not allow them, or ELLA_LAB_GRADER_NAMESPACES=0): the notebooks' "
+            "code ran as you, could read the class's folder "
+            "and write wherever you can (see the teacher's guide)"
+        )
+
     def grades_frame(self):
         """One row per submission: points per question, total, max, status, and what to look at (``look_at``)."""
         import pandas as pd
@@ -415,6 +431,7 @@ def _grade_one(
         "reason": "; ".join(reasons),
         "questions": questions,
         "timing": ran.get("timing"),
+        "namespaced": ran.get("namespaced"),
     }
 
 
@@ -544,7 +561,8 @@ def _supervise(
         shutil.rmtree(config["base"], ignore_errors=True)
     if children.stopped:
         return {"status": ERROR, "reason": "not graded: the grading was interrupted"}
-    return outcome(records, child.returncode, reader.forged, memory_mb, cell_timeout)
+    forged = reader.forged + (1 if reader.cut else 0)  # past the size limit: the rest was not read
+    return outcome(records, child.returncode, forged, memory_mb, cell_timeout)
 
 
 def outcome(
@@ -553,6 +571,7 @@ def outcome(
     """A row's status, reason, verdicts and tampering, from the supervisor's records (see ``supervise.py``)."""
     inner = [r["record"] for r in records if r.get("kind") == "record" and isinstance(r.get("record"), dict)]
     end = next((r for r in records if r.get("kind") == "end"), None)
+    started = next((r for r in records if r.get("kind") == "started"), {})
     failed = next((r for r in records if r.get("kind") == "failed"), None)
     interrupted = {r.get("index") for r in records if r.get("kind") == "interrupted"}
     verdicts: dict[str, dict[str, Any]] = {}
@@ -589,7 +608,7 @@ def outcome(
         elif kind == "done":
             done = True
     if forged:
-        severe.append(f"something other than the judge wrote {forged} line(s) into the grader's channel")
+        severe.append(f"something other than the grader wrote {forged} line(s) into the grader's channels")
     if end and end.get("cut"):
         severe.append("the grader's channel passed its size limit")
     stopped = None
@@ -627,6 +646,7 @@ def outcome(
         "severe": list(dict.fromkeys(severe)),
         "timing": {"start_s": ready_at, "cells_s": end["seconds"] - ready_at} if end and ready_at is not None else None,
         "student_id": student_id,
+        "namespaced": started.get("namespaced"),
     }
 
 

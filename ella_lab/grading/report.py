@@ -43,7 +43,7 @@ def write_outputs(grades: Grades, out: Path) -> dict[str, Path]:
             _write(paths[name], figures[name])
         else:
             (out / f"{name}.png").unlink(missing_ok=True)
-    _write(paths["report"], _html(table, answers, figures, grades.skipped).encode("utf-8"))
+    _write(paths["report"], _html(table, answers, figures, grades.skipped, grades.isolation()).encode("utf-8"))
     for kind in GRADEBOOKS:  # written afresh by write_gradebook when asked for
         (out / f"gradebook-{kind}.csv").unlink(missing_ok=True)
     return paths
@@ -149,7 +149,7 @@ def _figures(table, answers) -> dict[str, bytes]:
     return figures
 
 
-def _html(table, answers, figures: dict[str, bytes], skipped: list[str]) -> str:
+def _html(table, answers, figures: dict[str, bytes], skipped: list[str], isolation: str | None = None) -> str:
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>ella-lab grades</title>",
@@ -163,6 +163,8 @@ def _html(table, answers, figures: dict[str, bytes], skipped: list[str]) -> str:
         + ", ".join(f"{count} {esc(status)}" for status, count in sorted(statuses.items()))
         + "</p>"
     )
+    if isolation:
+        parts.append(f"<p>Isolation: {esc(isolation)}.</p>")
     if skipped:
         parts.append(
             f"<h2>Not collected</h2><p>{len(skipped)} file(s) among the submissions are neither a notebook nor a "

@@ -80,6 +80,18 @@ def read_only(paths: list[str]) -> list[str]:
     return done
 
 
+def wait_for_ack(fd: int | None, seconds: float = 10.0) -> None:
+    """Wait (bounded) for the supervisor's byte saying it has forwarded every record so far."""
+    if fd is None:
+        return
+    import select
+
+    with contextlib.suppress(OSError, ValueError):
+        ready, _, _ = select.select([fd], [], [], seconds)
+        if ready:
+            os.read(fd, 64)
+
+
 def code_cells(path: str) -> list[str]:
     """The sources of the notebook's code cells, in order (read as JSON: ``nbformat`` takes seconds to import;
     an old nbformat 3 notebook only is converted by it)."""
@@ -101,6 +113,7 @@ def main(config_fd: int, channel_fd: int) -> None:
     with os.fdopen(config_fd, "rb") as stream:
         config = json.loads(stream.read(2**20))
     channel = Writer(channel_fd, bytes.fromhex(config.pop("key")))
+    ack = config.get("ack_fd")
     libc = _libc()
     if libc is not None:
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: when the supervisor goes, this process goes
@@ -173,6 +186,7 @@ def main(config_fd: int, channel_fd: int) -> None:
 
     for number, source in enumerate(cells, 1):
         channel.send("cell", index=number)
+        wait_for_ack(ack)  # the supervisor has passed on every record before this cell's code can touch it
         error = None
         try:
             result = shell.run_cell(source, store_history=False, silent=False)

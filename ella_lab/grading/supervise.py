@@ -42,6 +42,8 @@ from .channel import Reader, Writer, new_key
 
 GRACE_S = 3.0  # after the interrupt at a cell's deadline, before the kill
 JUDGE_TIMEOUT_S = 60.0  # one answer's judgement (the checks bound the student's code to a few seconds)
+# Where there is no setsid(1) (macOS): a small Python in between, so that the notebook's grandparent is still ours.
+WAITER = [sys.executable, "-c", "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:], close_fds=False))"]
 UNSHARE = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount", "--mount-proc", "--kill-child"]
 
 
@@ -146,8 +148,9 @@ def run(config: dict[str, Any], out: Writer) -> None:
     key = new_key()
     config_r, config_w = os.pipe()
     channel_r, channel_w = os.pipe()
+    ack_r, ack_w = os.pipe()  # "forwarded": the judge process waits for it before each cell
     namespaced = bool(config.get("namespaces", True)) and namespaces_work()
-    prefix = UNSHARE if namespaced else ["setsid", "--fork", "--wait"] if shutil.which("setsid") else []
+    prefix = UNSHARE if namespaced else ["setsid", "--fork", "--wait"] if shutil.which("setsid") else WAITER
     env = {
         **os.environ,
         "HOME": str(base / "home"),
@@ -160,7 +163,7 @@ def run(config: dict[str, Any], out: Writer) -> None:
     memory_mb = config.get("memory_mb")
     child = subprocess.Popen(
         [*prefix, sys.executable, "-m", "ella_lab.grading.sandbox", str(config_r), str(channel_w)],
-        pass_fds=(config_r, channel_w),
+        pass_fds=(config_r, channel_w, ack_r),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -170,6 +173,7 @@ def run(config: dict[str, Any], out: Writer) -> None:
     )
     os.close(config_r)
     os.close(channel_w)
+    os.close(ack_r)
     settings = {
         "key": key.hex(),
         "notebook": str(notebook),
@@ -182,6 +186,7 @@ def run(config: dict[str, Any], out: Writer) -> None:
         "runs": config.get("runs"),
         "base": str(base),
         "namespaced": namespaced,
+        "ack_fd": ack_r,
     }
     with contextlib.suppress(OSError):
         os.write(config_w, json.dumps(settings).encode())
@@ -240,12 +245,16 @@ def run(config: dict[str, Any], out: Writer) -> None:
             elif kind in ("ran", "verdict", "done"):
                 deadline, where = None, None
             out.send("record", record=record, t=round(time.monotonic() - started, 3))
+            if kind == "cell":
+                with contextlib.suppress(OSError):
+                    os.write(ack_w, b"k")
     try:
         code = child.wait(timeout=10)
     except subprocess.TimeoutExpired:
         _kill(child, prefix)
         code = child.wait(timeout=10)
     os.close(channel_r)
+    os.close(ack_w)
     left = kill_descendants()
     out.send(
         "end",

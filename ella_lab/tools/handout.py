@@ -5,11 +5,12 @@
 
 The hand-out is a folder: ``README.md`` (two commands set a student up), ``requirements.txt``,
 ``notebooks/`` (the walkthrough, in student form, and the student copies of the sheets under
-``notebooks/exercises/``) and ``package/``: ``ella_lab`` with every ``solution_text`` emptied, every hidden
-case (a class attribute named ``HIDDEN...``) removed and every ``_check_hidden`` made the visible check.
-There, ``q.solution()`` says that the teacher releases the solutions, and shows them once the teacher has
-handed out the solutions file (``ella-lab-solutions.json``, put in the hand-out's folder). The teacher's own
-install keeps everything, and the grader always judges with the full checks.
+``notebooks/exercises/``) and ``package/``: ``ella_lab`` with every ``solution_text`` emptied, every
+hidden case (an attribute or a module constant named ``HIDDEN...`` or ``_HIDDEN...``) removed and every
+``_check_hidden`` made the visible check. There, ``q.solution()`` says that the teacher releases the
+solutions, and shows them once the teacher has handed out the solutions file (``ella-lab-solutions.json``,
+put in the hand-out's folder). The teacher's own install keeps everything, and the grader always judges
+with the full checks.
 """
 
 from __future__ import annotations
@@ -123,14 +124,14 @@ class _Strip(ast.NodeTransformer):
     """Empty every ``solution_text``, drop every ``HIDDEN...`` attribute, make ``_check_hidden`` the visible check."""
 
     def visit_Module(self, node: ast.Module) -> ast.Module:
-        node.body = [self.visit(item) for item in node.body if not (_assigned(item) or "").startswith("HIDDEN")]
+        node.body = [self.visit(item) for item in node.body if not _hidden_name(_assigned(item))]
         return node
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
         body = []
         for item in node.body:
             target = _assigned(item)
-            if target is not None and target.startswith("HIDDEN"):
+            if _hidden_name(target):
                 continue
             if target == "solution_text":
                 item = ast.Assign(targets=[ast.Name("solution_text", ast.Store())], value=ast.Constant(""))
@@ -140,6 +141,11 @@ class _Strip(ast.NodeTransformer):
             body.append(self.visit(item) if isinstance(item, ast.ClassDef) else item)
         node.body = body or [ast.Pass()]
         return node
+
+
+def _hidden_name(name: str | None) -> bool:
+    """``HIDDEN``, ``HIDDEN_CASES``, ``_HIDDEN``: the names the sheets give their hidden cases."""
+    return bool(name) and name.lstrip("_").startswith("HIDDEN")
 
 
 def _assigned(item: ast.stmt) -> str | None:
