@@ -10,20 +10,7 @@ from .walk07 import ERROR, OK, REFUSED, BreakerMachine, _fail, _MeetingClock, re
 
 _attempt = BreakerMachine._attempt
 
-__all__ = ["FakeClock", "q1", "q2", "q3", "q4"]
-
-
-class FakeClock:
-    """A clock for the checks: ``clock()`` reads it, ``advance(seconds)`` moves it. No real waiting."""
-
-    def __init__(self, now: float = 100.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+__all__ = ["q1", "q2", "q3", "q4"]
 
 
 class ProbingBreaker(Question):
