@@ -106,3 +106,24 @@ def test_the_cli_grades_an_nbgrader_folder_and_writes_the_gradebook(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert _read(out / "gradebook-moodle.csv")[1][:2] == ["alice", "3"]
+
+
+def test_pass_rates_leave_out_rows_to_check_by_hand_and_unjudged_answers():
+    """A check-by-hand row's 'correct' was counted in the pass rates, and an ungraded notebook's zeros in them."""
+    from ella_lab.grading.report import pass_rates
+
+    grades = Grades(
+        [
+            _row("ann", 3),
+            _row("bob", 1),
+            _row("cat", 3, status="check by hand"),  # its verdicts may be the notebook's doing
+        ]
+    )
+    unjudged = _row("dan", 0, status="error")
+    for q in unjudged["questions"]:
+        q["message"] = "not graded: the notebook stopped"
+    grades.results.append(unjudged)
+    rates = pass_rates(grades.answers_frame())
+    assert list(rates.judged) == [2, 2, 2] and list(rates.correct) == [2, 1, 1]
+    answers = grades.answers_frame().set_index(["student", "question"])
+    assert (answers.loc[("bob", "q2"), "earned"], answers.loc[("bob", "q2"), "max_points"]) == (0.0, 1.0)
