@@ -101,4 +101,4 @@ demo: venv
 	$(PY) -m ella_lab demo
 
 clean:
-	rm -rf $(VENV) .venv-3.* .pytest_cache .ruff_cache key benchmarks/results/*.csv benchmarks/results/*.png
+	rm -rf $(VENV) .venv-3.* .pytest_cache .ruff_cache key handout benchmarks/results/*.csv benchmarks/results/*.png
