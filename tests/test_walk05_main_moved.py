@@ -1,4 +1,4 @@
-"""walk05 q2, main(): the wrong answers that sheet 05 q1 used to catch, now that the sheet no longer re-asks
+"""walk05 q3, main(): the wrong answers that sheet 05 q1 used to catch, now that the sheet no longer re-asks
 main() (it asks for a test of it). Each is named by the walkthrough's visible and hidden check."""
 
 import pytest
@@ -40,4 +40,4 @@ MOVED = [
 
 @pytest.mark.parametrize(("name", "answer", "expected"), MOVED, ids=[m[0] for m in MOVED])
 def test_the_wrong_mains_sheet_05_caught_are_named_by_the_walkthrough(name, answer, expected):
-    assert_catalogue(walk05.q2, answer, expected)
+    assert_catalogue(walk05.q3, answer, expected)

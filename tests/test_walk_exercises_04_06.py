@@ -64,7 +64,7 @@ def hangs(*args):
 
 @pytest.mark.parametrize(
     "question",
-    [walk04.q2, walk04.q1, walk04.q3, walk05.q1, walk05.q2, walk05.q3, walk06.q1, walk06.q2, walk06.q3, walk06.q4],
+    [walk04.q2, walk04.q1, walk04.q3, walk05.q2, walk05.q3, walk05.q1, walk06.q1, walk06.q2, walk06.q3, walk06.q4],
 )
 def test_no_answer_is_not_attempted(question):
     for answer in (None,):
@@ -72,7 +72,7 @@ def test_no_answer_is_not_attempted(question):
     assert question.check().status == "not attempted"
 
 
-@pytest.mark.parametrize("question", [walk04.q1, walk05.q2, walk06.q1])
+@pytest.mark.parametrize("question", [walk04.q1, walk05.q3, walk06.q1])
 def test_code_questions_starter_nothing_and_hang(question):
     assert question.check(starter).status == "not attempted"
     assert question.check(does_nothing).status == "incorrect"
@@ -89,7 +89,7 @@ def test_code_questions_starter_nothing_and_hang(question):
     [
         (walk04.q2, "chain_prediction", 0.972),
         (walk04.q3, "backup_share_prediction", 0.24),
-        (walk05.q1, "backup_count_prediction", 5),
+        (walk05.q2, "backup_count_prediction", 5),
         (walk06.q4, "mean_latency_prediction", 0.0306),
         (walk06.q2, "primary_share_prediction", 0.895),
     ],
@@ -110,8 +110,8 @@ def test_prediction_before_the_measurement_says_to_run_it():
 
 def test_predictions_accept_any_real_number_type():
     assert walk04.q3.check(np.float64(0.25), measured=0.24)
-    assert walk05.q1.check(np.int64(4), measured=5)
-    assert walk05.q1.check(4.0, measured=5)
+    assert walk05.q2.check(np.int64(4), measured=5)
+    assert walk05.q2.check(4.0, measured=5)
     assert not walk04.q3.check(True, measured=0.24)
     assert not walk04.q3.check("0.24", measured=0.24)
 
@@ -129,10 +129,10 @@ def test_predictions_accept_any_real_number_type():
         (walk04.q3, 0.36, "lost"),
         (walk04.q3, 0.375, "*answered*"),
         (walk04.q3, 24, "percentage"),
-        (walk05.q1, 6, "ask the backup"),
-        (walk05.q1, 1.8, "lost"),
-        (walk05.q1, 0.21, "how many requests"),
-        (walk05.q1, 10, "too high"),
+        (walk05.q2, 6, "ask the backup"),
+        (walk05.q2, 1.8, "lost"),
+        (walk05.q2, 0.21, "how many requests"),
+        (walk05.q2, 10, "too high"),
         (walk06.q4, 0.0275, "not the 10 ms service"),
         (walk06.q4, 0.02, "mean wait alone"),
         (walk06.q4, 0.055, "K = 4"),
@@ -422,8 +422,8 @@ def main_sorts_requests(requests, primary, backup, workers):
 
 
 def test_p5_main_correct_answers_pass():
-    passes_both(walk05.q2, reference(walk05.q2, "main"))
-    passes_both(walk05.q2, main_in_steps)
+    passes_both(walk05.q3, reference(walk05.q3, "main"))
+    passes_both(walk05.q3, main_in_steps)
 
 
 @pytest.mark.parametrize(
@@ -443,7 +443,7 @@ def test_p5_main_correct_answers_pass():
     ids=lambda v: getattr(v, "__name__", "")[5:] if callable(v) else "",
 )
 def test_p5_main_wrong_answers_are_named(answer, phrases):
-    rejects_both(walk05.q2, answer, *phrases)
+    rejects_both(walk05.q3, answer, *phrases)
 
 
 # -- 06: submit + as_completed with a try per future ----------------------------------------------
@@ -733,9 +733,9 @@ if "__main__" == __name__:
 
 def test_p5_guard_correct_answers_pass():
     namespace = {}
-    exec(textwrap.dedent(walk05.q3.solution_text), namespace)
-    passes_both(walk05.q3, namespace["script"])
-    passes_both(walk05.q3, GUARDED_DIFFERENTLY)
+    exec(textwrap.dedent(walk05.q1.solution_text), namespace)
+    passes_both(walk05.q1, namespace["script"])
+    passes_both(walk05.q1, GUARDED_DIFFERENTLY)
 
 
 MAIN = 'def main():\n    print("routing 20 requests")\n'
@@ -756,18 +756,18 @@ MAIN = 'def main():\n    print("routing 20 requests")\n'
     ids=["no guard", "never called", "own name", "twice", "syntax", "guard then call", "no main", "number"],
 )
 def test_p5_guard_wrong_answers_are_named(script, phrases):
-    rejects_both(walk05.q3, script, *phrases)
+    rejects_both(walk05.q1, script, *phrases)
 
 
 def test_p5_guard_starter_is_not_attempted():
     starter_script = MAIN + "\n# YOUR CODE HERE: call main() only when this file is the program being run\n"
-    assert walk05.q3.check(starter_script).status == "not attempted"
+    assert walk05.q1.check(starter_script).status == "not attempted"
 
 
 def test_p5_hidden_check_uses_another_module_name():
     own_name = MAIN + 'if __name__ != "learner_script":\n    main()\n'  # passes only under the visible name
-    assert walk05.q3.check(own_name)
-    assert not walk05.q3.hidden_check(own_name)
+    assert walk05.q1.check(own_name)
+    assert not walk05.q1.hidden_check(own_name)
 
 
 # -- predictions: edges and wording ---------------------------------------------------------------
@@ -775,7 +775,7 @@ def test_p5_hidden_check_uses_another_module_name():
 
 @pytest.mark.parametrize(
     ("question", "edges"),
-    [(walk04.q3, (0.22, 0.26)), (walk05.q1, (3.2, 5.2)), (walk06.q4, (0.0285, 0.0315))],
+    [(walk04.q3, (0.22, 0.26)), (walk05.q2, (3.2, 5.2)), (walk06.q4, (0.0285, 0.0315))],
 )
 def test_prediction_tolerance_edges_count_as_right(question, edges):
     for edge in edges:
@@ -788,5 +788,5 @@ def test_prediction_messages_give_the_ratio_in_three_digits_and_the_range():
     assert "within 0.005 of 0.973" in result.message
     far = walk04.q2.check(100.0)
     assert "103x the model's" in far.message and "e+" not in far.message
-    low = walk05.q1.check(3, measured=3)
+    low = walk05.q2.check(3, measured=3)
     assert "too low (right is within 1 of 4.2)" in low.message and "average" in low.message

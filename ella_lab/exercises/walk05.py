@@ -20,6 +20,89 @@ __all__ = ["BLANK", "____", "q1", "q2", "q3"]
 ____ = BLANK  # the blank a learner replaces by a number
 
 
+class Guard(Question):
+    title = "Add the __main__ guard to a script"
+    expects = "the text of a script: main() as given, then your guard"
+    hints = (
+        'Python sets __name__ to "__main__" only in the program being run (python file.py, python -m module).',
+        'The last lines: `if __name__ == "__main__":`, then `main()` indented under it.',
+    )
+    stub = '''
+        script = """
+        def main():
+            print("routing 20 requests")
+
+        # YOUR CODE HERE (2 lines): call main() only when this file is the program being run
+        """
+    '''
+    solution_text = '''
+        script = """
+        def main():
+            print("routing 20 requests")
+
+
+        if __name__ == "__main__":
+            main()
+        """
+    '''
+    MARK = "routing 20 requests"
+
+    def _check(self, script: Any) -> str:
+        return self._judge_script(script, "learner_script")
+
+    def _check_hidden(self, script: Any) -> str:
+        return self._judge_script(script, "report_tool")
+
+    def _judge_script(self, script: Any, module: str) -> str:
+        if not isinstance(script, str):
+            raise Incorrect(f"give the script as a string (the text of the file), got {type(script).__name__}")
+        if "YOUR CODE HERE" in script and "__name__" not in script:
+            raise NotAttempted("add the guard below main(), then run the check again.")
+        if "def main" not in script or self.MARK not in script:
+            raise Incorrect(f'keep the given main(), which prints "{self.MARK}", and add the guard below it.')
+        with tempfile.TemporaryDirectory() as folder:
+            Path(folder, f"{module}.py").write_text(textwrap.dedent(script), encoding="utf-8")
+            ways = {
+                "imported": ["-c", f"import {module}"],
+                f"run as `python {module}.py`": [f"{module}.py"],
+                f"run as `python -m {module}`": ["-m", module],
+            }
+            runs = {how: self._python(folder, args) for how, args in ways.items()}
+        for how, (code, _, err) in runs.items():
+            if code != 0:
+                last = err.strip().splitlines()[-1] if err.strip() else f"exit status {code}"
+                raise Incorrect(f"{how}, the script failed: {last}")
+        imported = runs["imported"][1].count(self.MARK)
+        if imported:
+            raise Incorrect(
+                "imported (as a test would import it), the script ran main(): call it only under "
+                '`if __name__ == "__main__":`.'
+            )
+        for how, (_, out, _) in runs.items():
+            n = out.count(self.MARK)
+            if how != "imported" and n != 1:
+                raise Incorrect(
+                    f'{how}, main() ran {n} times; expected once: `if __name__ == "__main__":` then `main()` under it.'
+                )
+        return "imported, it runs nothing; run as a script (by path or with -m), it runs main() once."
+
+    @staticmethod
+    def _python(folder: str, args: list[str]) -> tuple[int, str, str]:
+        """Run ``python *args`` in ``folder``, bounded; (exit status, stdout, stderr)."""
+        try:
+            done = subprocess.run(
+                [sys.executable, *args],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                env={**os.environ, "PYTHONPATH": folder, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+        except subprocess.TimeoutExpired:
+            raise Incorrect("the script did not end within 10 s: does main() wait forever?") from None
+        return done.returncode, done.stdout, done.stderr
+
+
 class BackupCount(Prediction):
     title = "Predict: how many of 20 requests does the backup serve?"
     expects = "a number of requests"
@@ -151,91 +234,6 @@ class Main(Question):
             )
 
 
-q1 = BackupCount("q1")
-q2 = Main("q2")
-
-
-class Guard(Question):
-    title = "Add the __main__ guard to a script"
-    expects = "the text of a script: main() as given, then your guard"
-    hints = (
-        'Python sets __name__ to "__main__" only in the program being run (python file.py, python -m module).',
-        'The last lines: `if __name__ == "__main__":`, then `main()` indented under it.',
-    )
-    stub = '''
-        script = """
-        def main():
-            print("routing 20 requests")
-
-        # YOUR CODE HERE (2 lines): call main() only when this file is the program being run
-        """
-    '''
-    solution_text = '''
-        script = """
-        def main():
-            print("routing 20 requests")
-
-
-        if __name__ == "__main__":
-            main()
-        """
-    '''
-    MARK = "routing 20 requests"
-
-    def _check(self, script: Any) -> str:
-        return self._judge_script(script, "learner_script")
-
-    def _check_hidden(self, script: Any) -> str:
-        return self._judge_script(script, "report_tool")
-
-    def _judge_script(self, script: Any, module: str) -> str:
-        if not isinstance(script, str):
-            raise Incorrect(f"give the script as a string (the text of the file), got {type(script).__name__}")
-        if "YOUR CODE HERE" in script and "__name__" not in script:
-            raise NotAttempted("add the guard below main(), then run the check again.")
-        if "def main" not in script or self.MARK not in script:
-            raise Incorrect(f'keep the given main(), which prints "{self.MARK}", and add the guard below it.')
-        with tempfile.TemporaryDirectory() as folder:
-            Path(folder, f"{module}.py").write_text(textwrap.dedent(script), encoding="utf-8")
-            ways = {
-                "imported": ["-c", f"import {module}"],
-                f"run as `python {module}.py`": [f"{module}.py"],
-                f"run as `python -m {module}`": ["-m", module],
-            }
-            runs = {how: self._python(folder, args) for how, args in ways.items()}
-        for how, (code, _, err) in runs.items():
-            if code != 0:
-                last = err.strip().splitlines()[-1] if err.strip() else f"exit status {code}"
-                raise Incorrect(f"{how}, the script failed: {last}")
-        imported = runs["imported"][1].count(self.MARK)
-        if imported:
-            raise Incorrect(
-                "imported (as a test would import it), the script ran main(): call it only under "
-                '`if __name__ == "__main__":`.'
-            )
-        for how, (_, out, _) in runs.items():
-            n = out.count(self.MARK)
-            if how != "imported" and n != 1:
-                raise Incorrect(
-                    f'{how}, main() ran {n} times; expected once: `if __name__ == "__main__":` then `main()` under it.'
-                )
-        return "imported, it runs nothing; run as a script (by path or with -m), it runs main() once."
-
-    @staticmethod
-    def _python(folder: str, args: list[str]) -> tuple[int, str, str]:
-        """Run ``python *args`` in ``folder``, bounded; (exit status, stdout, stderr)."""
-        try:
-            done = subprocess.run(
-                [sys.executable, *args],
-                cwd=folder,
-                capture_output=True,
-                text=True,
-                timeout=10,
-                env={**os.environ, "PYTHONPATH": folder, "PYTHONDONTWRITEBYTECODE": "1"},
-            )
-        except subprocess.TimeoutExpired:
-            raise Incorrect("the script did not end within 10 s: does main() wait forever?") from None
-        return done.returncode, done.stdout, done.stderr
-
-
-q3 = Guard("q3")
+q1 = Guard("q1")
+q2 = BackupCount("q2")
+q3 = Main("q3")
