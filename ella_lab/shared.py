@@ -8,14 +8,17 @@ a :class:`Counter`, a :class:`SharedDict` or an :class:`Account`'s balance, or j
 one of the run's locks, or has finished. So each demonstration gives the same count on every run, and
 a check can judge a learner's code by what happened, never by how long it took.
 
-Every wait is bounded: a thread waits at most ``bound`` seconds at a switch point (then goes on
-alone), and a :class:`Lock` notices a deadlock (threads each holding a lock another waits for, with no
-timeout) or a lock whose holder has finished, and raises :class:`Deadlock` in the waiting thread instead
-of hanging.
+Every wait is bounded: a thread waits at most ``bound`` seconds at a switch point, then goes on alone (on
+Linux it waits on, up to ``patience`` seconds, while another thread of the process is runnable but not yet
+run: a busy machine does not change what happens). A :class:`Lock` notices a deadlock (threads each holding
+a lock another waits for, with no timeout) or a lock whose holder has finished, and raises
+:class:`Deadlock` in the waiting thread instead of hanging. A thread still running when its run times out
+is stopped (:class:`Abandoned`) at its next switch point or lock call.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +28,7 @@ from typing import Any
 from .timing import clock
 
 __all__ = [
+    "Abandoned",
     "Account",
     "Counter",
     "Deadlock",
@@ -45,6 +49,11 @@ class Deadlock(RuntimeError):
     """Raised in a thread that would wait forever for a :class:`Lock` (a cycle of waits, or a holder gone)."""
 
 
+class Abandoned(RuntimeError):
+    """Raised in a thread of a :meth:`Switchboard.run` still running at its timeout, at its next switch point or
+    lock call: a thread stuck in a loop over the board's objects leaves instead of spinning in the kernel forever."""
+
+
 @dataclass
 class Run:
     """What a :meth:`Switchboard.run` did: per thread, its return value or the exception it raised."""
@@ -63,14 +72,21 @@ class Run:
 class Switchboard:
     """Forces the worst interleaving at the switch points of the threads it runs (see the module's doc).
 
-    ``bound``: the longest a thread waits at a switch point for the others. A thread not started by
-    :meth:`run` passes every switch point at once (the library's objects then behave as plain ones).
+    ``bound``: how long a thread waits at a switch point for threads the board cannot see progress in (one
+    blocked on a lock of its own, say). ``patience``: the longest it waits while another thread of the process
+    is runnable (Linux: its state in /proc is R), i.e. one that a busy machine has not run yet. A thread not
+    started by :meth:`run` passes every switch point at once (the library's objects then behave as plain ones).
+    ``order`` records, for each pair of this board's locks (first, then), a thread that took ``then`` while
+    holding ``first`` with a wait that had no timeout: two pairs in opposite orders can deadlock.
     """
 
-    def __init__(self, *, bound: float = 0.2):
+    def __init__(self, *, bound: float = 0.2, patience: float = 2.0):
         if not isinstance(bound, int | float) or isinstance(bound, bool) or not 0 < bound <= 10:
             raise ValueError(f"bound must be a number of seconds in (0, 10], got {bound!r}")
-        self.bound = float(bound)
+        if not isinstance(patience, int | float) or isinstance(patience, bool) or not bound <= patience <= 60:
+            raise ValueError(f"patience must be a number of seconds from bound to 60, got {patience!r}")
+        self.bound, self.patience = float(bound), float(patience)
+        self.order: dict[tuple[str, str], str] = {}
         self._cond = threading.Condition()
         self._state: dict[int, str] = {}
         self._names: dict[int, str] = {}
@@ -78,6 +94,7 @@ class Switchboard:
         self._generation = 0
         self._backed_off: set[int] = set()  # threads whose timed acquire gave up once
         self._held: dict[int, list[Lock]] = {}  # thread -> the locks of this board it holds
+        self._abandoned: set[int] = set()  # threads of a run that outlived its timeout: told to leave
         self.switches = 0
         self.timeouts = 0  # switch points left alone at the bound (a thread the board cannot see was busy)
 
@@ -96,6 +113,8 @@ class Switchboard:
             try:
                 started.wait()
                 result.values[name] = call()
+            except Abandoned:  # told to leave after the run's timeout: already reported as alive
+                pass
             except BaseException as exc:  # the run reports it; a thread never dies silently
                 result.errors[name] = exc
             finally:
@@ -116,7 +135,17 @@ class Switchboard:
             t.join(max(0.0, deadline - clock()))
         result.alive = [n for n, t in zip(names, threads, strict=True) if t.is_alive()]
         result.switches = self.switches - before
+        if result.alive:  # stuck threads leave at their next switch point or lock call (a pure busy loop cannot)
+            with self._cond:
+                self._abandoned |= {t.ident for t in threads if t.is_alive() and t.ident is not None}
+                self._cond.notify_all()
+            for t in threads:
+                t.join(max(0.0, 1.0 - (clock() - deadline)))
         return result
+
+    def _leave_if_abandoned(self, me: int) -> None:
+        if me in self._abandoned:
+            raise Abandoned(f"{self.name(me)} was still running at the end of its run: stopped")
 
     def held(self, ident: int | None = None) -> list[Lock]:
         """The locks of this board that a thread (by default the current one) holds now."""
@@ -134,20 +163,26 @@ class Switchboard:
         with self._cond:
             if me not in self._state:
                 return
+            self._leave_if_abandoned(me)
             self._state[me] = PARKED
             generation = self._generation
             others = any(s in (RUNNING, PARKED) for t, s in self._state.items() if t != me)
             self._release_if_ready()
-            deadline = clock() + self.bound
-            while self._generation == generation:
+            start = clock()
+            deadline = start + self.bound
+            while self._generation == generation and me not in self._abandoned:
                 left = deadline - clock()
                 if left <= 0:
+                    if clock() - start < self.patience and _others_runnable():
+                        deadline = clock() + min(self.bound, 0.02)
+                        continue
                     self.timeouts += 1
                     break
                 self._cond.wait(left)
             if others:
                 self.switches += 1
             self._state[me] = RUNNING
+            self._leave_if_abandoned(me)
 
     def _release_if_ready(self) -> None:
         states = self._state.values()
@@ -173,6 +208,7 @@ class Switchboard:
             if me in self._state:
                 self._state[me] = RUNNING
                 self._waits.pop(me, None)
+                self._cond.notify_all()  # a thread handing a lock over may be waiting for this one to stop waiting
 
     def _stuck(self, lock: Lock) -> str | None:
         """Why the current thread would wait for ``lock`` forever (a cycle, a holder gone), or None."""
@@ -202,38 +238,70 @@ class Switchboard:
 _QUIET = Switchboard()  # objects made without a board: no thread of theirs is ever parked
 
 
+def _others_runnable() -> bool:
+    """Is another thread of this process runnable, but not running now (Linux)? False where /proc is not there."""
+    me = str(threading.get_native_id())
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return False
+    for task in tasks:
+        if task == me:
+            continue
+        try:
+            with open(f"/proc/self/task/{task}/stat", encoding="ascii", errors="replace") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state == "R":
+            return True
+    return False
+
+
 class Lock:
     """A ``threading.Lock`` that tells its :class:`Switchboard` when a thread waits for it, and reports.
 
     Same use: ``with lock:``, ``acquire(blocking=True, timeout=-1)``, ``release()``, ``locked()``. After a
     thread takes it, that thread reaches a switch point (except a thread that once gave up a timed wait:
-    forcing the same clash on every retry would defeat any back-off, which no real scheduler does). A
-    wait that could never end raises :class:`Deadlock` (within a few milliseconds) in the waiting thread.
+    forcing the same clash on every retry would defeat any back-off, which no real scheduler does). A try
+    that fails (``acquire(False)``) and ``locked()`` are switch points too: what they saw may change before
+    the thread acts on it. A ``release()`` while another thread of the run waits for the lock hands it over:
+    the releasing thread goes on once that thread has it, so it cannot take it straight back. A wait that
+    could never end raises :class:`Deadlock` (within a few milliseconds) in the waiting thread.
     ``owner`` is the holder's thread id; ``taken`` counts acquisitions, ``waited`` those that found it held.
     """
 
     def __init__(self, board: Switchboard | None = None, name: str = "a lock"):
         self.board, self.name = board or _QUIET, name
         self._lock = threading.Lock()
+        self._waiters: set[int] = set()  # threads of the board waiting for it now
         self.owner: int | None = None
         self.taken = self.waited = 0
         self.deadlocks: list[str] = []
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         me = threading.get_ident()
+        self.board._leave_if_abandoned(me)
+        untimed = blocking and (timeout is None or timeout < 0)
+        if untimed:  # a wait with no timeout while holding another lock: an order that can deadlock
+            for first in self.board.held(me):
+                self.board.order.setdefault((first.name, self.name), self.board.name(me))
         if self._lock.acquire(False):
             return self._took(me)
-        if not blocking:
+        if not blocking:  # a try that failed lets the others run (a spinning thread would hold up every switch)
+            self.board.switch()
             return False
         self.waited += 1
-        untimed = timeout is None or timeout < 0
         deadline = None if untimed else clock() + timeout
         self.board._blocked(self, untimed)
+        self._waiters.add(me)
         try:
             while True:
                 step = SLICE if deadline is None else max(0.0, min(SLICE, deadline - clock()))
                 if self._lock.acquire(timeout=step):
                     break
+                self.board._blocked(self, untimed)  # still waiting (a release may have woken it to try)
+                self.board._leave_if_abandoned(me)
                 if deadline is not None and clock() >= deadline:
                     self.board._backed_off.add(me)
                     return False
@@ -242,6 +310,7 @@ class Lock:
                     self.deadlocks.append(why)
                     raise Deadlock(f"{self.board.name(me)} would wait forever for {self.name}: {why}")
         finally:
+            self._waiters.discard(me)
             self.board._unblocked()
         return self._took(me)
 
@@ -250,20 +319,35 @@ class Lock:
         self.taken += 1
         with self.board._cond:
             self.board._held.setdefault(me, []).append(self)
+            self.board._cond.notify_all()  # a thread handing this lock over waits for this
         if me not in self.board._backed_off:  # a thread that backed off is not forced into the same clash again
             self.board.switch()
         return True
 
     def release(self) -> None:
+        """Release it; a thread of the run waiting for it takes it before this one goes on (a hand-over)."""
         with self.board._cond:
             for held in self.board._held.values():
                 if self in held:
                     held.remove(self)
         self.owner = None
         self._lock.release()  # RuntimeError when not locked, as threading.Lock
+        board = self.board
+        if threading.get_ident() not in board._state:
+            return
+        with board._cond:  # hand it over: go on once a waiting thread has it (or none waits any more)
+            start = clock()
+            while self.owner is None and any(board._state.get(t) == BLOCKED for t in self._waiters):
+                if clock() - start > board.bound and not (clock() - start < board.patience and _others_runnable()):
+                    board.timeouts += 1
+                    break
+                board._cond.wait(0.02)
 
     def locked(self) -> bool:
-        return self._lock.locked()
+        """Whether a thread holds it; a switch point (the answer may change before the caller acts on it)."""
+        held = self._lock.locked()
+        self.board.switch()
+        return held
 
     def held_by_me(self) -> bool:
         return self.owner == threading.get_ident()
@@ -275,7 +359,7 @@ class Lock:
         self.release()
 
     def __repr__(self) -> str:
-        return f"<ella_lab.shared.Lock {self.name} {'locked' if self.locked() else 'unlocked'}>"
+        return f"<ella_lab.shared.Lock {self.name} {'locked' if self._lock.locked() else 'unlocked'}>"
 
 
 class Counter:

@@ -97,6 +97,8 @@ def test_bad_arguments_are_named():
         race(add_one, times=True)
     with pytest.raises(ValueError, match="bound"):
         Switchboard(bound=0)
+    with pytest.raises(ValueError, match="patience"):
+        Switchboard(bound=1, patience=0.5)
 
 
 def test_lock_cost_is_per_increment():
@@ -110,3 +112,42 @@ def test_a_failed_deadlock_leaves_no_thread_behind():
     a, b = Account(0, 1, board), Account(1, 1, board)
     board.run([lambda: transfer_in_argument_order(a, b, 1), lambda: transfer_in_argument_order(b, a, 1)])
     assert threading.active_count() <= before
+
+
+def read_then_write_in_two_blocks(counter, lock):
+    with lock:
+        value = counter.read()
+    with lock:
+        counter.write(value + 1)
+
+
+def test_a_released_lock_goes_to_the_waiting_thread_first():
+    for _ in range(3):  # before: the releasing thread often took it straight back, and fewer updates were lost
+        split = race(read_then_write_in_two_blocks, threads=2, times=20)
+        assert split.counted == 20  # every round: both read the same value before either writes
+
+
+def test_locked_and_a_failed_try_are_switch_points():
+    board = Switchboard()
+    lock = Lock(board)
+    looked = board.run([lambda: lock.locked(), board.switch])
+    assert looked.switches >= 1  # one thread paused at locked() while the other ran (before: 0)
+    lock.acquire()  # held by this thread, outside the run: every try below fails
+    tried = board.run([lambda: lock.acquire(False), board.switch])
+    lock.release()
+    assert tried.switches >= 1 and tried.values["worker-0"] is False
+
+
+def test_threads_still_running_at_the_timeout_are_stopped_at_their_next_switch_point():
+    board = Switchboard()
+    lock = Lock(board)
+    before = threading.active_count()
+
+    def spin():
+        while True:
+            if lock.acquire(False):
+                lock.release()
+
+    run = board.run([spin], timeout=0.3)
+    assert run.alive == ["worker-0"] and not run.errors
+    assert threading.active_count() <= before  # it left (before: it spun in the process forever)

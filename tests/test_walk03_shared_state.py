@@ -138,7 +138,32 @@ def takes_the_lock_twice(counts, lock, request, fetch):
         counts[answer] = counts.get(answer, 0) + 1
 
 
+def lock_around_the_read_only(counts, lock, request, fetch):
+    answer = fetch(request)
+    with lock:
+        value = counts.get(answer, 0)
+    counts[answer] = value + 1  # accepted before: nothing forced a switch between the release and this write
+
+
+def read_and_write_in_two_blocks(counts, lock, request, fetch):
+    answer = fetch(request)
+    with lock:
+        value = counts.get(answer, 0)
+    with lock:  # accepted on 3 to 8 runs of 10 before: the releasing thread often took the lock straight back
+        counts[answer] = value + 1
+
+
+def spins_on_locked(counts, lock, request, fetch):
+    answer = fetch(request)
+    while lock.locked():  # check, then act: the lock can be taken between this look and the update
+        pass
+    counts[answer] = counts.get(answer, 0) + 1
+
+
 Q3_BUGS = [
+    (lock_around_the_read_only, "was written without the lock"),
+    (read_and_write_in_two_blocks, "Another worker can come in between two `with lock:` blocks"),
+    (spins_on_locked, "Hold `lock` around the read and the write"),
     (no_lock, "Hold `lock` around the read and the write"),
     (check_then_act_unlocked, "Hold `lock` around the read and the write"),
     (lock_around_the_write_only, "was read (`in`, get or []) without the lock"),
@@ -286,7 +311,23 @@ def one_lock_for_the_bank(source, target, amount):
         target.balance += amount
 
 
+def target_lock_first(source, target, amount):
+    with target.lock, source.lock:  # accepted on 4 runs of 10 under load before: a third thread changed who won
+        source.balance -= amount
+        target.balance += amount
+
+
+def waits_until_both_are_free(source, target, amount):
+    while source.lock.locked() or target.lock.locked():  # check, then act: accepted on every run before
+        pass
+    with source.lock, target.lock:
+        source.balance -= amount
+        target.balance += amount
+
+
 Q4_BUGS = [
+    (target_lock_first, "deadlock, caught by the check instead of hanging"),
+    (waits_until_both_are_free, "deadlock, caught by the check instead of hanging"),
     (one_lock_for_the_bank, "a lock of your own around every transfer"),
     (no_locks, "no account's lock was taken"),
     (opposite_orders, "deadlock, caught by the check instead of hanging"),
@@ -312,6 +353,28 @@ def test_q4_a_deadlock_is_caught_quickly_and_leaves_no_thread():
     assert verdict.status == "incorrect" and "a cycle of waits" in verdict.message
     assert time.monotonic() - started < 60  # a loose bound: a hang would sit at the check's 10 s bound per case
     assert threading.active_count() <= before
+
+
+def try_both_without_back_off(source, target, amount):
+    while True:  # both threads retry in step forever (a livelock), as the forced switches replay it
+        if source.lock.acquire(False):
+            if target.lock.acquire(False):
+                try:
+                    source.balance -= amount
+                    target.balance += amount
+                    return
+                finally:
+                    target.lock.release()
+                    source.lock.release()
+            source.lock.release()
+
+
+def test_q4_threads_still_retrying_at_the_bound_are_stopped_not_left_spinning(monkeypatch):
+    monkeypatch.setattr(walk03.SafeTransfer, "BOUND", 1.0)
+    before = threading.active_count()
+    verdict = walk03.q4.judge(try_both_without_back_off)
+    assert verdict.status == "incorrect" and "had not finished" in verdict.message, verdict.message
+    assert threading.active_count() <= before  # they left at their next lock call (kept spinning before)
 
 
 def test_q4_starter():

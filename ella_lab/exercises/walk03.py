@@ -582,8 +582,15 @@ class SafeTally(Question):
         got = dict(counts)
         total = sum(v for v in got.values() if isinstance(v, int) and not isinstance(v, bool))
         lost = f"{n - total} of {n} updates were lost (counts is {got}, expected {expected})"
+        if counts.unguarded_writes and lock.taken:
+            outcome = lost if total < n else "none was lost in this run, but on a real machine one can be"
+            raise Incorrect(
+                f"counts[{counts.unguarded_writes[0]!r}] was written without the lock: between the read and that "
+                f"write, another worker can write the same count ({outcome}). Read and write inside one "
+                "`with lock:`."
+            )
         if counts.unguarded_reads and lock.taken:
-            outcome = lost if total < n else "no update was lost this time, by luck of the timing"
+            outcome = lost if total < n else "none was lost in this run, but on a real machine one can be"
             raise Incorrect(
                 f"counts[{counts.unguarded_reads[0]!r}] was read (`in`, get or []) without the lock, and the "
                 f"write came later under it: another worker can change it in between ({outcome}). Check, read "
@@ -605,6 +612,11 @@ class SafeTally(Question):
             raise Incorrect(
                 f"{lost}: two workers read the same count, then both wrote count + 1. Hold `lock` around the "
                 "read and the write."
+            )
+        if lock.taken > n:
+            raise Incorrect(
+                f"{lost}: the lock was taken {lock.taken} times for {n} updates. Another worker can come in "
+                "between two `with lock:` blocks: read the count and write it back inside one."
             )
         raise Incorrect(f"{lost}: some update of counts was made without holding the lock.")
 
