@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any, ClassVar
 
 from ..timing import format_seconds
@@ -14,6 +15,41 @@ from ._walk import Meeting, Prediction, Probe, answer_of
 __all__ = ["BLANK", "RETRYABLE", "____", "q1", "q2", "q3", "q4"]
 
 ____ = BLANK  # the blank a learner replaces by a number
+
+
+class _Occupancy(Probe):
+    """Shows whether a free thread takes the next request at once: one slow call, all the others quick.
+
+    The slow call (the first request) stays in flight until every other call has started (at most ``HOLD`` s,
+    a bound, never a measure). A pool kept busy runs all the others on its other threads meanwhile; code that
+    waits for a whole batch of ``workers`` before submitting the next leaves those threads idle, and the next
+    batch starts only when the slow call has ended. ``during``: the other calls started while it was in flight.
+    """
+
+    HOLD = 2.0
+
+    def __init__(self, requests: Sequence[str]):
+        super().__init__("source")
+        self.slow, self.others = requests[0], set(requests[1:])
+        self.during: set[str] = set()
+        self.slow_done = False
+        self._everyone = threading.Event()
+
+    def __call__(self, request: Any) -> str:
+        with self._lock:
+            if request != self.slow and not self.slow_done:
+                self.during.add(request)
+            if self.during >= self.others:
+                self._everyone.set()
+        if request == self.slow:
+            self._everyone.wait(self.HOLD)
+            with self._lock:
+                self.slow_done = True
+        return super().__call__(request)
+
+    def idle(self) -> int:
+        """How many of the other calls waited for the slow one to end."""
+        return len(self.others - self.during)
 
 
 class FetchAll(Question):
@@ -61,6 +97,7 @@ class FetchAll(Question):
             raise Incorrect(f"expected a function fetch_all(fetch, requests, workers), got {fetch_all!r}")
         for workers in (3, 2):
             self._run(fetch_all, workers, self.REQUESTS, self.FAILING)
+        self._occupancy(fetch_all, 3, self.REQUESTS)
         return "every request answered once, failures kept as exceptions, on a pool of `workers` threads."
 
     def _check_hidden(self, fetch_all: Any) -> str:
@@ -68,6 +105,7 @@ class FetchAll(Question):
             raise Incorrect(f"expected a function fetch_all(fetch, requests, workers), got {fetch_all!r}")
         for workers in (4, 2):
             self._run(fetch_all, workers, self.HIDDEN_REQUESTS, self.HIDDEN_FAILING)
+        self._occupancy(fetch_all, 4, self.HIDDEN_REQUESTS)
         return "every request answered once, failures kept as exceptions, on a pool of `workers` threads."
 
     def _run(self, fetch_all: Any, workers: int, requests: tuple[str, ...], failing: dict) -> None:
@@ -80,8 +118,33 @@ class FetchAll(Question):
         finally:
             fetch.release()
 
+    def _occupancy(self, fetch_all: Any, workers: int, requests: tuple[str, ...]) -> None:
+        """A run with no failure and one slow call: the threads left free must take the next requests at once."""
+        fetch = _Occupancy(requests)
+        try:
+            answer_of(fetch_all, fetch, list(requests), workers, what="fetch_all", timeout=5.0)
+        finally:
+            fetch.release()
+        idle = fetch.idle()
+        if idle:
+            raise Incorrect(
+                f"while {fetch.slow} was slow, {len(fetch.during)} other call(s) ran and {idle} waited for it to end, "
+                f"though {workers - 1} of the {workers} threads were free: your code waits for a whole batch of "
+                "`workers` before submitting the next. Submit every request to the one pool first, then collect the "
+                "answers: a thread that frees takes the next request at once."
+            )
+
     def _judge_run(self, fetch_all: Any, fetch: Probe, workers: int, requests: tuple[str, ...], failing: dict) -> None:
         answers, error = answer_of(fetch_all, fetch, list(requests), workers, what="fetch_all", timeout=5.0)
+        caller = {threading.current_thread().name, "ella-exercise"}
+        failed_here = [r for r, thread in fetch.calls if thread in caller and r in fetch.errors]
+        if error is not None and failed_here and error is fetch.errors[failed_here[0]]:
+            raise Incorrect(
+                f"fetch({failed_here[0]}) ran in the calling thread, and its {type(error).__name__} ended fetch_all: "
+                "fetch must run on the pool's threads. pool.submit(fetch(request)) calls fetch here, first, and "
+                "hands the pool its answer; give the pool the function and its argument apart: "
+                "pool.submit(fetch, request)."
+            )
         if (
             error is not None
             and any(error is e for e in fetch.errors.values())
@@ -102,6 +165,16 @@ class FetchAll(Question):
             raise Incorrect("fetch_all returned None: return the dict (printing it gives the caller nothing).")
         if not isinstance(answers, dict):
             raise Incorrect(f"return a dict {{request: answer or exception}}; got a {type(answers).__name__}.")
+        if any(isinstance(key, Future) for key in answers):
+            raise Incorrect(
+                "the keys are Future objects: key each entry by its request, futures[future] (the dict "
+                "{pool.submit(fetch, request): request ...} maps each future back to its request)."
+            )
+        if any(isinstance(value, Future) for value in answers.values()):
+            raise Incorrect(
+                "the entries are Future objects: ask each for its answer, future.result(), inside try/except, and "
+                "store that answer (or the exception)."
+            )
         missing = [r for r in requests if r not in answers]
         if missing:
             lost_success = [r for r in missing if r not in failing]
@@ -141,7 +214,6 @@ class FetchAll(Question):
                 f"the entry for {request} is {answers[request]!r}: map each future back to its own request "
                 "(futures = {pool.submit(fetch, request): request ...})."
             )
-        caller = {threading.current_thread().name, "ella-exercise"}
         if fetch.threads <= caller:
             raise Incorrect("every request ran in the calling thread: submit them to a ThreadPoolExecutor.")
         meeting = fetch.meeting
