@@ -78,8 +78,8 @@ def fetch_with_lying_body(url, timeout):
 @pytest.mark.parametrize(
     ("question", "answer", "names"),
     [
-        (walk05.q2, main_with_lying_sources, "was served by"),
-        (walk05.q2, main_with_lying_requests, "one outcome per request, in order"),
+        (walk05.q3, main_with_lying_sources, "was served by"),
+        (walk05.q3, main_with_lying_requests, "one outcome per request, in order"),
         (walk09.q2, fetch_with_lying_body, "expected the body"),
     ],
     ids=["walk05 sources", "walk05 requests", "walk09 body"],
