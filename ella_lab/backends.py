@@ -298,28 +298,68 @@ def _run_asyncio(router: Any, requests: Sequence[Any]) -> list[Outcome]:
 
 
 def _check_picklable(source: Source, executor: str) -> bytes:
-    """The source pickled (``_dumps``), or a ``TypeError`` naming it and why it cannot be."""
+    """The source pickled (``_dumps``), or a ``TypeError`` naming it, the part that cannot travel, and why."""
     try:
         return _dumps(source)
     except BaseException as exc:  # a __reduce__ may raise anything: it is the source's fault, said so
+        path = _unpicklable_part(source)
+        part = "" if not path else f": its {' > '.join(path)} cannot be"
         raise TypeError(
             f"executor={executor!r} sends the source to other processes, so it must be picklable; "
-            f"{shown(source, 200)} is not ({shown(exc, 400)})"
+            f"{shown(source, 200)} is not{part} ({shown(exc, 400)})"
         ) from None
 
 
+def _unpicklable_part(value: Any, depth: int = 4) -> list[str] | None:
+    """Where in ``value`` the part that cannot be pickled sits: attributes, closure variables and globals, in turn.
+
+    ``['function', "variable 'connection' (socket)"]`` says more to a learner than the pickler's "cannot pickle
+    'socket' object" about a function that closed over a socket. ``None`` if no single part is to blame.
+    """
+    try:
+        for label, part in _parts(value):
+            try:
+                _dumps(part)
+            except BaseException:
+                deeper = _unpicklable_part(part, depth - 1) if depth > 1 else None
+                return [f"{label} ({type(part).__name__})", *(deeper or [])]
+    except BaseException:  # an object whose attributes raise: no part named, the pickler's error stands
+        return None
+    return None
+
+
+def _parts(value: Any) -> Any:
+    """(label, part) for what pickling ``value`` takes along: a function's closure and globals, else its attributes."""
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        for name, cell in zip(code.co_freevars, getattr(value, "__closure__", None) or (), strict=False):
+            with contextlib.suppress(ValueError):  # an empty cell
+                yield f"variable {name!r}", cell.cell_contents
+        namespace = getattr(value, "__globals__", {})
+        for name in code.co_names:
+            if name in namespace:
+                yield f"global {name!r}", namespace[name]
+        return
+    attributes = getattr(value, "__dict__", None)
+    if isinstance(attributes, dict):
+        for name, part in list(attributes.items()):
+            yield f"attribute {name!r}", part
+
+
 def _dumps(value: Any) -> bytes:
-    """Pickle ``value`` for another process: what ``__main__`` defines by value (cloudpickle), the rest by reference.
+    """Pickle ``value`` for another process: what pickle cannot refer to by name, by value (cloudpickle).
 
     A function or class defined in a notebook cell or ``python -c`` lives in ``__main__``, which a worker
-    process does not have; cloudpickle (installed with Dask) sends its code. Plain pickle first: it is
-    faster, and its bytes name ``__main__`` exactly when something from there is referred to.
+    process does not have, and a closure (a function a factory returns) has no name to be found by;
+    cloudpickle (installed with Dask) sends their code. Plain pickle first: it is faster, and its bytes
+    name ``__main__`` exactly when something from there is referred to. When both fail, cloudpickle's
+    error names the real cause ("cannot pickle 'socket' object", not "Can't pickle local object").
     """
     try:
         data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # "attribute lookup f on __main__ failed": say, a class a worker received by value
+    except Exception as exc:  # "attribute lookup f on __main__ failed", "Can't pickle local object 'make.<locals>.f'"
         cloudpickle = _cloudpickle()
-        if cloudpickle is None or "__main__" not in str(exc):
+        if cloudpickle is None or not any(where in str(exc) for where in ("__main__", "<locals>")):
             raise
         return cloudpickle.dumps(value, pickle.HIGHEST_PROTOCOL)
     if b"__main__" in data:

@@ -5,7 +5,10 @@ Each test was seen failing on the code before its fix; every wait is bounded, ev
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from waiting import wait_until
@@ -13,6 +16,8 @@ from waiting import wait_until
 from ella_lab import FallbackChain, Router
 from ella_lab.resilience import Hedge
 from ella_lab.sources import MAX_ABANDONED, Abandoned
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _running(function) -> int:
@@ -46,3 +51,56 @@ def test_two_lambdas_on_one_line_have_caps_of_their_own():
     finally:
         release.set()
     assert wait_until(lambda: _running(primary) == 0, timeout=20)
+
+
+# -- processes: closures a notebook cell makes --------------------------------------------------------
+
+
+CLOSURE_SCRIPT = """
+import multiprocessing, socket, sys, threading
+from ella_lab import Router
+from ella_lab import backends
+backends._process_context = lambda: multiprocessing.get_context(sys.argv[1])
+
+def make_fetch(factor):  # a factory, as a notebook cell writes one: the fetch is a closure
+    def fetch(request):
+        return request * factor
+    return fetch
+
+report = Router(make_fetch(3), executor="processes", workers=2).run(range(4))
+assert [o.value for o in report] == [0, 3, 6, 9], [str(o) for o in report]
+
+def make_bad():
+    connection = socket.socket()
+    def fetch(request):
+        return connection.fileno()
+    return fetch
+
+lock = threading.Lock()
+def uses_lock(request):
+    with lock:
+        return request
+
+for source, culprit in ((make_bad(), "connection"), (uses_lock, "lock")):
+    try:
+        Router(source, executor="processes", workers=2).run(range(2))
+    except TypeError as exc:
+        message = str(exc)
+        assert culprit in message and ("socket" in message or "_thread.lock" in message), message
+        assert "local object" not in message, message
+    else:
+        raise AssertionError("no error")
+print("ok")
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_the_processes_engine_runs_closures_main_makes_and_names_what_cannot_travel(method):
+    """Before: a closure made by a function of ``__main__`` ('Can't pickle local object make_fetch.<locals>.fetch')
+    was never sent by value, so a factory written in a notebook cell failed; and a closure over a socket was
+    refused for being local, not for its socket. Now it travels by value, and what cannot is named."""
+    result = subprocess.run(
+        [sys.executable, "-c", CLOSURE_SCRIPT, method], capture_output=True, text=True, timeout=100, cwd=ROOT
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
