@@ -4,8 +4,11 @@ Every notebook below is sheet 03 with three wrong answers (worth 0 points) and o
 first 12 kinds scored points on the grader before the judge moved to a sealed interpreter of its own (seen
 with the old grader: 1 or 3 points out of 3, status "graded", nothing in its reason); now each earns what its
 answers earn (0) and, where the notebook changed or reached for what the checks rely on, the row is "check by
-hand" with the reason (an answer that reads the check's frames while judged is refused them). The last three
-never fooled the old grader; they stay in the catalogue.
+hand" with the reason (an answer that reads the check's frames while judged is refused them). The next three
+never fooled the old grader; they stay in the catalogue. The last eight came from a second attack, on the
+sealed grader itself: each scored 1 or 3 unflagged there (a writer of the verdicts' channel taken from a
+method swapped and put back; the hidden cases or the checks' source read; a solution executed; frames read
+from code compiled from a string or under a library file's name); now each is refused, or judged 0.
 """
 
 from __future__ import annotations
@@ -169,6 +172,54 @@ line = {MARKER} + json.dumps({{"questions": [{{"question": q, "status": "correct
 print(line)
 os.write(1, (line + "\\n").encode())
 """
+# Found by a second attack on the sealed grader (each scored so, unflagged, before its fix):
+GRAB_WRITER = (  # Writer.send swapped for one that keeps the writer and puts itself back: the seal saw nothing
+    """import ella_lab.grading.channel as _c
+_orig = _c.Writer.send
+_held = []
+def _grab(self, kind, **data):
+    _held.append(self)
+    _c.Writer.send = _orig
+    return _orig(self, kind, **data)
+_c.Writer.send = _grab
+""",
+    """for _q in ("q1", "q2", "q3"):
+    _held[0].send("verdict", cell=50, question=_q, points=1.0, status="correct", message="right", attempted=True)
+""",
+)
+HIDDEN_TABLE = """_table = {case[:3]: case[3] for case in type(ex.q1).HIDDEN + type(ex.q1).CASES}
+def makespan(n_requests, workers, latency):
+    return _table[(n_requests, workers, latency)]
+"""
+HIDDEN_BY_INSPECT = """import inspect
+_cases = dict(inspect.getmembers(type(ex.q1)))["HIDDEN"] + type(ex.q1).CASES
+_table = {case[:3]: case[3] for case in _cases}
+def makespan(n_requests, workers, latency):
+    return _table[(n_requests, workers, latency)]
+"""
+SOURCE_READ = """import inspect, re
+_text = inspect.getsource(type(ex.q1))
+_cases = eval(re.search(r"HIDDEN = (\\(\\(.*?\\)\\))\\n", _text).group(1)) + type(ex.q1).CASES
+_table = {case[:3]: case[3] for case in _cases}
+def makespan(n_requests, workers, latency):
+    return _table[(n_requests, workers, latency)]
+"""
+SOLUTION_EXEC = """import textwrap
+for _q in (ex.q1, ex.q2, ex.q3):
+    exec(textwrap.dedent(_q.solution_text))
+"""
+SOLUTION_PRINTED = """import contextlib, io
+for _q in (ex.q1, ex.q2, ex.q3):
+    _seen = io.StringIO()
+    with contextlib.redirect_stdout(_seen):
+        _q.solution()
+    exec(_seen.getvalue().split("solution:", 1)[-1])
+"""
+_FRAMES = FLOAT_FROM_FRAMES.replace("import sys\n", "")
+FRAMES_IN_EXEC = f"import sys\nexec({_FRAMES!r})\n"  # code from a string passed for the library's
+FRAMES_UNDER_LIBRARY_NAME = f"""import sys, ella_lab.grading.judge as _j
+exec(compile({_FRAMES!r}, _j.__file__, "exec"))
+"""
 ATTEMPT_RECORD = """from IPython.display import display
 for q in ("q1", "q2", "q3"):
     record = {"sheet": "phase3", "question": q, "action": "check", "verdict": "correct", "checks": 1, "hints": 0}
@@ -187,21 +238,31 @@ CATALOGUE = {
     "sys-modules-swap": (MODULES_SWAP, "worker", 1, "check by hand"),
     "float-lies-from-frames": (FLOAT_FROM_FRAMES, "makespan", 1, "check by hand"),
     "gc-rewrites-the-record": (GC_RECORD, "worker", 1, "check by hand"),
-    "package-path-redirect": (PACKAGE_PATH, "worker", 3, "graded"),  # the checks are loaded already: no effect
+    "package-path-redirect": (PACKAGE_PATH, "worker", 3, "check by hand"),  # copying the checks' files reads them
     "settrace-rewrites-verdicts": (SETTRACE, "worker", 3, "check by hand"),
     "importlib-internals": (IMPORTLIB_INTERNALS, "worker", 3, "graded"),  # no import after the seal: no effect
     # these three did not fool the old grader either
     "stream-class-patch": (STREAM_CLASS, "worker", 0, "graded"),  # TextIOWrapper.write cannot be set: the cell fails
     "verdict-text-printed": (VERDICT_TEXT, "worker", 0, "graded"),
     "attempt-record-forged": (ATTEMPT_RECORD, "worker", 0, "graded"),
+    # the second attack: each scored so on the sealed grader before its fix (commit "Grader: ... second attack")
+    "writer-grabbed-and-put-back": (GRAB_WRITER, "workers_needed", 3, "check by hand"),
+    "hidden-cases-read": (HIDDEN_TABLE, "makespan", 1, "check by hand"),
+    "hidden-cases-by-inspect": (HIDDEN_BY_INSPECT, "makespan", 1, "check by hand"),
+    "checks-source-read": (SOURCE_READ, "makespan", 1, "check by hand"),
+    "solution-text-executed": (SOLUTION_EXEC, "workers_needed", 3, "graded"),
+    "solution-printed-and-executed": (SOLUTION_PRINTED, "workers_needed", 3, "graded"),
+    "frames-in-exec-string": (FRAMES_IN_EXEC, "makespan", 1, "check by hand"),
+    "frames-under-a-library-name": (FRAMES_UNDER_LIBRARY_NAME, "makespan", 1, "check by hand"),
 }
 
 
 def build(folder: Path) -> None:
     """One notebook per kind in ``folder`` (also used to grade the catalogue with an older grader)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for kind, (cell, after, _, _) in CATALOGUE.items():
-        nb = demo.student_notebook(ALL_WRONG, [(after, cell)])
+    for kind, (cells, after, _, _) in CATALOGUE.items():
+        cells = (cells,) if isinstance(cells, str) else cells
+        nb = demo.student_notebook(ALL_WRONG, [(after, cell) for cell in reversed(cells)])  # each goes right after
         (folder / f"{kind}-ex03.ipynb").write_text(nbformat.writes(nb))
 
 

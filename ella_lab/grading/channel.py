@@ -35,7 +35,7 @@ class Writer:
 
     def __init__(self, fd: int, key: bytes) -> None:
         self._fd = fd
-        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+        self._mac = _mac(key)
         self._write = os.write  # the function itself: a later ``os.write = ...`` does not reach here
         self._n = 0
         self._lock = threading.Lock()
@@ -52,6 +52,18 @@ class Writer:
             while view:
                 written = self._write(self._fd, view)
                 view = view[written:]
+
+
+def _mac(key: bytes) -> Any:
+    """An HMAC-SHA256 object of a C type (``_hashlib.HMAC``): its ``copy``/``update``/``hexdigest`` cannot be
+    replaced. ``hmac.HMAC`` is a Python class: a notebook that swapped ``HMAC.copy`` for a function of its own
+    (putting it back at once) was handed the keyed object, and signed verdicts of its own."""
+    try:
+        import _hashlib
+
+        return _hashlib.hmac_new(key, digestmod="sha256")
+    except (ImportError, ValueError, AttributeError):  # no OpenSSL: the Python class (the seal still watches it)
+        return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def _encoder():

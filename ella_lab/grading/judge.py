@@ -17,6 +17,9 @@ hook (``sys.addaudithook``: it cannot be removed). Then:
   collector's object lists, ``ctypes``, a trace or profile function, or a second audit hook. That is how
   a notebook could read the key of the verdicts' channel or rewrite a check from inside: such a row is
   always "check by hand".
+- **What the checks know is not the notebook's.** Every ``solution_text`` is emptied and every hidden case
+  is put behind :class:`Concealed` before the seal; the notebook's code that reads a hidden case, opens a
+  file of the checks, or compiles code under a library file's name is refused, and the row is "check by hand".
 - **A value answer whose type the notebook defines** (an object with its own ``__eq__``/``__float__``/
   ``__bool__``, a ``str`` subclass) is judged, and flagged: its own methods may decide the comparison.
 """
@@ -104,6 +107,7 @@ SUSPECT_EVENTS = {
     "ctypes.call_function": "uses ctypes",
 }
 FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"}
+SHEETS_FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exercises")
 
 _LIBRARY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the ella_lab package
 _INSTALLED = tuple(
@@ -114,8 +118,13 @@ _INSTALLED = tuple(
 
 
 def is_library_file(filename: str) -> bool:
-    """True for code of this package, the standard library or an installed package (not a notebook's)."""
-    if filename.startswith("<frozen") or filename.startswith("<string>"):
+    """True for code of this package, the standard library or an installed package (not a notebook's).
+
+    Code compiled from a string (``"<string>"``: ``exec``, ``eval``) is the notebook's: a notebook that wrapped
+    its frame-reading answer in ``exec(...)`` passed for the library, and read the checks' expected values
+    unseen. (What the library generates so, a dataclass's ``__init__``, reaches for no frame.)
+    """
+    if filename.startswith("<frozen"):
         return True
     path = os.path.abspath(filename)
     return path.startswith(_LIBRARY + os.sep) or path.startswith(_INSTALLED)
@@ -157,7 +166,22 @@ def install_audit(report: Callable[[str], None], judging: list[bool] | None = No
     def hook(event: str, args: tuple) -> None:
         if busy[0]:
             return
+        if event == "open" and args and isinstance(args[0], str) and args[0].startswith(SHEETS_FOLDER):
+            busy[0] = True
+            try:
+                anywhere = notebook_on_stack(getframe(1))
+            finally:
+                busy[0] = False
+            if anywhere:  # inspect.getsource(sheet), open(sheet.__file__): the hidden cases are in the text
+                why = "reads the files of the checks (their hidden cases and solutions are in them)"
+                if why not in seen:
+                    seen.add(why)
+                    report(f"the notebook's code {why}")
+                raise Refused(f"the grader does not let the notebook do this: it {why}")
+            return
         why = SUSPECT_EVENTS.get(event)
+        if why is None and event == "compile" and len(args) > 1 and isinstance(args[1], str) and library(args[1]):
+            why = f"compiles code under a file name the grader takes for the library's ({args[1][:80]})"
         if why is None and event == "object.__getattr__" and len(args) > 1 and args[1] in FRAME_ATTRIBUTES:
             why = f"reads the interpreter's frames (.{args[1]})"
         if why is None and event == "import" and args and args[0] in ("ctypes", "_ctypes"):
@@ -176,10 +200,74 @@ def install_audit(report: Callable[[str], None], judging: list[bool] | None = No
                 report(f"the notebook's code {why}")
         finally:
             busy[0] = False
-        if refuse[0]:
+        if refuse[0] or event == "compile":  # no answer needs to pass for the library: refused at any time
             raise Refused(f"the grader does not let an answer do this while it is judged: it {why}")
 
     sys.addaudithook(hook)
+
+
+def notebook_on_stack(frame: Any) -> bool:
+    """True when a frame of the notebook's own code is on the stack from ``frame`` down (a library function
+    the notebook called, ``inspect.getsource`` or ``getattr``, acts for the notebook)."""
+    while frame is not None:
+        if not is_library_file(frame.f_code.co_filename):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class Concealed:
+    """A question's hidden cases in the grader: the checks read them; the notebook's code is refused them.
+
+    The grader's install is the teacher's, whose sheets hold the hidden cases: ``type(ex.q1).HIDDEN`` in a
+    notebook's cell built a table of the expected values, and earned what the hidden cases exist to refuse.
+    """
+
+    __slots__ = ("_name", "_report", "_value")
+
+    def __init__(self, name: str, value: Any, report: Callable[[str], None]) -> None:
+        self._name, self._value, self._report = name, value, report
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if notebook_on_stack(sys._getframe(1)):
+            self._report(f"the notebook's code reads the hidden cases ({self._name})")
+            raise Refused(f"the grader does not let the notebook read the hidden cases ({self._name})")
+        return self._value
+
+
+def _is_hidden_name(name: str) -> bool:
+    return name.lstrip("_").startswith("HIDDEN")
+
+
+class _ConcealingModule(types.ModuleType):
+    """A sheet's module whose ``HIDDEN...`` constants are refused to the notebook's code (the checks read their
+    own globals, which this does not change)."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if _is_hidden_name(name) and notebook_on_stack(sys._getframe(1)):
+            report = types.ModuleType.__getattribute__(self, "__dict__").get("_ella_lab_report")
+            if report is not None:
+                report(f"the notebook's code reads the hidden cases ({name})")
+            raise Refused(f"the grader does not let the notebook read the hidden cases ({name})")
+        return types.ModuleType.__getattribute__(self, name)
+
+
+def conceal(modules: Iterable[types.ModuleType], question_type: type, report: Callable[[str], None]) -> None:
+    """Before the seal: empty every ``solution_text`` (a notebook ran ``exec(q.solution_text)``, or what
+    ``q.solution()`` printed, for full marks) and put every hidden case behind :class:`Concealed`."""
+    for module in modules:
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and issubclass(value, question_type):
+                for name, item in list(vars(value).items()):
+                    if name == "solution_text":
+                        type.__setattr__(value, name, "")
+                    elif _is_hidden_name(name) and not callable(item):
+                        type.__setattr__(value, name, Concealed(f"{value.__name__}.{name}", item, report))
+            elif isinstance(value, question_type) and "solution_text" in vars(value):
+                vars(value)["solution_text"] = ""
+        if any(_is_hidden_name(k) for k in vars(module)):
+            vars(module)["_ella_lab_report"] = report
+            module.__class__ = _ConcealingModule
 
 
 # -- the seal ---------------------------------------------------------------------------------------
@@ -335,8 +423,11 @@ def _filled(cell: Any) -> bool:
     return True
 
 
-def seal_for(sheet: str) -> tuple[Seal, types.ModuleType, list[tuple[str, Any]]]:
-    """Import the sheet (and what its checks use); seal it; return (seal, module, questions)."""
+def seal_for(
+    sheet: str, report: Callable[[str], None] | None = None
+) -> tuple[Seal, types.ModuleType, list[tuple[str, Any]]]:
+    """Import the sheet (and what its checks use); with ``report``, :func:`conceal` its solutions and hidden
+    cases (reading one is ``report``ed); seal it; return (seal, module, questions)."""
     for name in WATCHED:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
@@ -345,9 +436,16 @@ def seal_for(sheet: str) -> tuple[Seal, types.ModuleType, list[tuple[str, Any]]]
     module = importlib.import_module(f"{EXERCISES}.{sheet}")
     core = importlib.import_module(f"{EXERCISES}._core")
     found = questions(module, core.Question)
+    if report is not None:  # every sheet now, concealed: a notebook's import of one reads no file of the checks
+        folder = os.path.dirname(os.path.abspath(core.__file__))
+        for name in sorted(os.listdir(folder)):
+            if name.startswith("phase") and name.endswith(".py"):
+                importlib.import_module(f"{EXERCISES}.{name[:-3]}")
     own = [
         m for name, m in list(sys.modules.items()) if name.startswith("ella_lab") and isinstance(m, types.ModuleType)
     ]
+    if report is not None:
+        conceal([m for m in own if m.__name__.startswith(EXERCISES + ".")], core.Question, report)
     watched = [sys.modules[name] for name in WATCHED if name in sys.modules]
     return Seal([*own, *watched], [q for _, q in found]), module, found
 

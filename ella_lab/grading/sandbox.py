@@ -112,7 +112,9 @@ def code_cells(path: str) -> list[str]:
 def main(config_fd: int, channel_fd: int) -> None:
     with os.fdopen(config_fd, "rb") as stream:
         config = json.loads(stream.read(2**20))
-    channel = Writer(channel_fd, bytes.fromhex(config.pop("key")))
+    # The bound method, taken now: a notebook that swaps ``Writer.send`` (putting it back at once, unseen by the
+    # seal) never sees the writer, which it could otherwise call to sign verdicts of its own.
+    send = Writer(channel_fd, bytes.fromhex(config.pop("key"))).send
     ack = config.get("ack_fd")
     libc = _libc()
     if libc is not None:
@@ -134,15 +136,16 @@ def main(config_fd: int, channel_fd: int) -> None:
     settings = Config()
     settings.HistoryManager.enabled = False
     shell = InteractiveShell.instance(config=settings)
-    seal, _, found = j.seal_for(config["sheet"])
+    tamper = lambda what: send("tamper", what=[what], when="as it happened", severe=True)  # noqa: E731
+    seal, _, found = j.seal_for(config["sheet"], tamper)
     core = sys.modules[f"{j.EXERCISES}._core"]
     blank = core.BLANK
     answer_names: dict[str, str] = config.get("answers", {})
     fallback: dict[str, list[str]] = config.get("fallback", {})
     judging = [False]
-    j.install_audit(lambda what: channel.send("tamper", what=[what], when="as it happened", severe=True), judging)
+    j.install_audit(tamper, judging)
     cells = code_cells(config["notebook"])
-    channel.send("ready", cells=len(cells), hidden=hidden, read_only=locked, pid=os.getpid())
+    send("ready", cells=len(cells), hidden=hidden, read_only=locked, pid=os.getpid())
 
     namespace = shell.user_ns
     last: dict[str, tuple[str | None, tuple[Any, ...]]] = {}
@@ -153,12 +156,12 @@ def main(config_fd: int, channel_fd: int) -> None:
         """Judge each answer the last cell bound or rebound; at the end, the ones that need it once more."""
         changed = seal.changes(restore=True)
         if changed:
-            channel.send("tamper", what=changed[:20], when=f"after code cell {cell}" if cell else "at the end")
+            send("tamper", what=changed[:20], when=f"after code cell {cell}" if cell else "at the end")
         for name, question in found:
             if not getattr(question, "checked", True):
                 if name not in last:
                     last[name] = (None, ())
-                    channel.send("verdict", cell=cell, **j.verdict_record(name, question, namespace, blank, {}, {}))
+                    send("verdict", cell=cell, **j.verdict_record(name, question, namespace, blank, {}, {}))
                 continue
             names = j.candidate_names(name, question, answer_names, fallback)
             used, _ = j.lookup(namespace, names, blank)
@@ -172,7 +175,7 @@ def main(config_fd: int, channel_fd: int) -> None:
             elif used is None and before is None and not final:
                 continue  # nothing yet: judged at the end, or reported unjudged
             last[name] = (used, value)
-            channel.send("judging", question=name, cell=cell)
+            send("judging", question=name, cell=cell)
             judging[0] = True
             try:
                 record = j.verdict_record(name, question, namespace, blank, answer_names, fallback)
@@ -180,12 +183,16 @@ def main(config_fd: int, channel_fd: int) -> None:
                 judging[0] = False
             after = seal.changes(restore=True)
             if after:
-                channel.send("tamper", what=after[:20], when=f"while {name} was judged", question=name)
+                send("tamper", what=after[:20], when=f"while {name} was judged", question=name)
             messages[name] = f"{record['status']}: {record.get('message', '')}"
-            channel.send("verdict", cell=cell, final=final, **record)
+            send("verdict", cell=cell, final=final, **record)
 
+    import linecache
+
+    sources = linecache.cache  # lines of the checks' files kept by a traceback shown earlier are not the notebook's
     for number, source in enumerate(cells, 1):
-        channel.send("cell", index=number)
+        sources.clear()
+        send("cell", index=number)
         wait_for_ack(ack)  # the supervisor has passed on every record before this cell's code can touch it
         error = None
         try:
@@ -196,11 +203,11 @@ def main(config_fd: int, channel_fd: int) -> None:
             error = "KeyboardInterrupt"
         except BaseException as exc:  # whatever a cell raises is that cell's
             error = type(exc).__name__
-        channel.send("ran", index=number, error=error)
+        send("ran", index=number, error=error)
         student = namespace.get("student_id")
         if isinstance(student, str) and student != last_student[0]:
             last_student[0] = student
-            channel.send("student", id=student[:200])
+            send("student", id=student[:200])
         for attempt in range(2):  # a Ctrl-C sent at the cell's deadline may land here: judge again
             try:
                 judge_all(number, final=False)
@@ -209,7 +216,7 @@ def main(config_fd: int, channel_fd: int) -> None:
                 if attempt:
                     raise
     judge_all(0, final=True)
-    channel.send("done")
+    send("done")
     sys.stdout.flush()
     os._exit(0)  # no interpreter shutdown: the notebook's threads and atexit handlers are not waited for
 
