@@ -76,8 +76,6 @@ class Switchboard:
     blocked on a lock of its own, say). ``patience``: the longest it waits while another thread of the process
     is runnable (Linux: its state in /proc is R), i.e. one that a busy machine has not run yet. A thread not
     started by :meth:`run` passes every switch point at once (the library's objects then behave as plain ones).
-    ``order`` records, for each pair of this board's locks (first, then), a thread that took ``then`` while
-    holding ``first`` with a wait that had no timeout: two pairs in opposite orders can deadlock.
     """
 
     def __init__(self, *, bound: float = 0.2, patience: float = 2.0):
@@ -86,7 +84,6 @@ class Switchboard:
         if not isinstance(patience, int | float) or isinstance(patience, bool) or not bound <= patience <= 60:
             raise ValueError(f"patience must be a number of seconds from bound to 60, got {patience!r}")
         self.bound, self.patience = float(bound), float(patience)
-        self.order: dict[tuple[str, str], str] = {}
         self._cond = threading.Condition()
         self._state: dict[int, str] = {}
         self._names: dict[int, str] = {}
@@ -283,9 +280,6 @@ class Lock:
         me = threading.get_ident()
         self.board._leave_if_abandoned(me)
         untimed = blocking and (timeout is None or timeout < 0)
-        if untimed:  # a wait with no timeout while holding another lock: an order that can deadlock
-            for first in self.board.held(me):
-                self.board.order.setdefault((first.name, self.name), self.board.name(me))
         if self._lock.acquire(False):
             return self._took(me)
         if not blocking:  # a try that failed lets the others run (a spinning thread would hold up every switch)
