@@ -803,15 +803,30 @@ def _check_client(client: Any) -> None:
         )
 
 
+DASK_WORKERS_WAIT = 30.0  # seconds a cluster with no worker gets to start one before a run is refused
+
+
 def _cluster_threads(client: Any) -> int:
-    """The cluster's threads in all; a client whose scheduler cannot answer is a clear error naming ``client``."""
+    """The cluster's threads in all; a client whose scheduler cannot answer, or whose cluster has no worker
+    (killed, scaled to 0) within ``DASK_WORKERS_WAIT`` seconds, is a clear error naming ``client``."""
     try:
-        return sum(client.nthreads().values()) or 1
+        threads = sum(client.nthreads().values())
+        if not threads:  # chunks sent now would wait DASK_STALL for a worker that may never come
+            client.wait_for_workers(1, timeout=DASK_WORKERS_WAIT)
+            threads = sum(client.nthreads().values())
+    except TimeoutError:
+        threads = 0
     except Exception as exc:
         raise RuntimeError(
             f"client cannot reach its scheduler ({shown(exc, 200)}): the cluster is closed or dead. "
             "Pass an open Client, or client=None for a local cluster per run"
         ) from None
+    if not threads:
+        raise RuntimeError(
+            f"client's cluster has no worker (none came within {DASK_WORKERS_WAIT:g} s): its workers died or "
+            "it was scaled to 0. Start workers (cluster.scale(n)), or pass client=None for a local cluster per run"
+        )
+    return threads
 
 
 def _as_completed(pairs: Any) -> Any:

@@ -104,3 +104,29 @@ def test_the_processes_engine_runs_closures_main_makes_and_names_what_cannot_tra
         [sys.executable, "-c", CLOSURE_SCRIPT, method], capture_output=True, text=True, timeout=100, cwd=ROOT
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+# -- dask: a cluster whose workers are gone -----------------------------------------------------------
+
+
+def double(request):
+    return request * 2
+
+
+@pytest.mark.timeout(90)
+def test_a_dask_client_whose_cluster_has_no_workers_is_a_clear_error_naming_client(monkeypatch):
+    """Before: the client is 'running' (its scheduler answers) but every worker is gone: the run queued its
+    chunks and waited DASK_STALL (300 s) for a worker that never came, then blamed a 'stuck' cluster."""
+    from dask.distributed import Client, LocalCluster
+
+    from ella_lab import backends
+
+    monkeypatch.setattr(backends, "DASK_WORKERS_WAIT", 2.0)  # the grace a cluster gets to start a worker
+    cluster = LocalCluster(n_workers=0, processes=False, dashboard_address="127.0.0.1:0")
+    with cluster, Client(cluster) as client:
+        with pytest.raises(RuntimeError, match="client") as caught:
+            Router(double, workers=2, executor="dask", client=client).run([1, 2])
+        assert "no worker" in str(caught.value)
+        cluster.scale(1)  # once a worker is back, the same client serves again
+        client.wait_for_workers(1, timeout=30)
+        assert [o.value for o in Router(double, workers=2, executor="dask", client=client).run([1, 2])] == [2, 4]
