@@ -375,10 +375,10 @@ class Counter:
 
 
 class SharedDict(dict):
-    """A dict shared by threads whose reads (``d[k]``, ``get``, ``in``, ``setdefault``) are switch points.
+    """A dict shared by threads whose reads (``d[k]``, ``get``, ``in``, ``setdefault``, ``pop``) are switch points.
 
-    With a ``guard`` lock, ``unguarded_reads`` and ``unguarded_writes`` list the keys read or written by a
-    thread that did not hold it.
+    With a ``guard`` lock, ``unguarded_reads`` and ``unguarded_writes`` list the keys read or written (by
+    ``d[k] = v``, ``update``, ``|=``, ``setdefault``, ``pop``, ``del``, ``clear``) by a thread that did not hold it.
     """
 
     def __init__(self, board: Switchboard | None = None, guard: Lock | None = None):
@@ -408,14 +408,47 @@ class SharedDict(dict):
         return found
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
+        if not super().__contains__(key):
+            self._wrote(key)
         value = super().setdefault(key, default)
         self._read(key)
         return value
 
-    def __setitem__(self, key: Any, value: Any) -> None:
+    def _wrote(self, key: Any) -> None:
         if self.guard is not None and not self.guard.held_by_me():
             self.unguarded_writes.append(key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._wrote(key)
         super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self._wrote(key)
+        super().__delitem__(key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # as dict.update: each key a write
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> SharedDict:
+        self.update(other)
+        return self
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        self._wrote(key)
+        value = super().pop(key, *default)
+        self._read(key)
+        return value
+
+    def popitem(self) -> tuple[Any, Any]:
+        key, value = super().popitem()
+        self._wrote(key)
+        return key, value
+
+    def clear(self) -> None:
+        for key in list(self.keys()):
+            self._wrote(key)
+        super().clear()
 
 
 class Account:

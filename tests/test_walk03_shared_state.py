@@ -160,7 +160,15 @@ def spins_on_locked(counts, lock, request, fetch):
     counts[answer] = counts.get(answer, 0) + 1
 
 
+def update_outside_the_lock(counts, lock, request, fetch):
+    answer = fetch(request)
+    with lock:
+        value = counts.get(answer, 0)
+    counts.update({answer: value + 1})  # accepted before: update() was not seen as a write
+
+
 Q3_BUGS = [
+    (update_outside_the_lock, "was written without the lock"),
     (lock_around_the_read_only, "was written without the lock"),
     (read_and_write_in_two_blocks, "Another worker can come in between two `with lock:` blocks"),
     (spins_on_locked, "Hold `lock` around the read and the write"),

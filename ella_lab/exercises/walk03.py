@@ -618,7 +618,10 @@ class SafeTally(Question):
                 f"{lost}: the lock was taken {lock.taken} times for {n} updates. Another worker can come in "
                 "between two `with lock:` blocks: read the count and write it back inside one."
             )
-        raise Incorrect(f"{lost}: some update of counts was made without holding the lock.")
+        raise Incorrect(
+            f"{lost}: a count written back under the lock was read outside it (a copy of counts, say). Read the "
+            "count and write it back inside one `with lock:`."
+        )
 
 
 class _TransferCase:
