@@ -607,6 +607,7 @@ def outcome(
             student_id = record.get("id")
         elif kind == "done":
             done = True
+    forged += int(end.get("forged") or 0) if end else 0  # lines written into the judge's own channel
     if forged:
         severe.append(f"something other than the grader wrote {forged} line(s) into the grader's channels")
     if end and end.get("cut"):

@@ -166,14 +166,26 @@ def install_audit(report: Callable[[str], None], judging: list[bool] | None = No
     def hook(event: str, args: tuple) -> None:
         if busy[0]:
             return
-        if event == "open" and args and isinstance(args[0], str) and args[0].startswith(SHEETS_FOLDER):
+        if event == "open" and args and isinstance(args[0], (str, bytes)):
+            busy[0] = True
+            try:  # a relative path, a symbolic link, bytes: the file itself
+                path = os.path.realpath(os.fsdecode(args[0]))
+            except (ValueError, OSError):
+                return
+            finally:
+                busy[0] = False
+            if path.startswith(SHEETS_FOLDER):  # inspect.getsource(sheet): the hidden cases are in the text
+                why = "reads the files of the checks (their hidden cases and solutions are in them)"
+            elif _process_memory(path):  # where the key of the verdicts' channel could be looked for
+                why = f"reads a process's memory or environment ({path[:60]})"
+            else:
+                return
             busy[0] = True
             try:
                 anywhere = notebook_on_stack(getframe(1))
             finally:
                 busy[0] = False
-            if anywhere:  # inspect.getsource(sheet), open(sheet.__file__): the hidden cases are in the text
-                why = "reads the files of the checks (their hidden cases and solutions are in them)"
+            if anywhere:
                 if why not in seen:
                     seen.add(why)
                     report(f"the notebook's code {why}")
@@ -204,6 +216,12 @@ def install_audit(report: Callable[[str], None], judging: list[bool] | None = No
             raise Refused(f"the grader does not let an answer do this while it is judged: it {why}")
 
     sys.addaudithook(hook)
+
+
+def _process_memory(path: str) -> bool:
+    """``/proc/<pid>/mem``, ``environ`` and the like: where the key of the verdicts' channel could be looked for."""
+    parts = os.path.normpath(path).split(os.sep)
+    return len(parts) >= 4 and parts[1] == "proc" and parts[-1] in ("mem", "environ", "pagemap", "maps", "smaps")
 
 
 def notebook_on_stack(frame: Any) -> bool:
