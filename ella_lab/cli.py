@@ -33,7 +33,7 @@ def _in_range(kind: type, name: str, value: object, low: float, high: float) -> 
     if kind is not int:
         check_real(name, value, minimum=low, maximum=high)
     elif check_int(name, value, minimum=int(low)) > high:
-        raise ValueError(f"{name} must be <= {high:g}, got {shown(value)}")
+        raise ValueError(f"{name} must be <= {int(high)}, got {shown(value)}")
 
 
 def _bounded(kind: type, name: str, low: float, high: float) -> Callable[[str], Any]:
@@ -85,6 +85,16 @@ MAX_REPEATS = 100
 MAX_LATENCY = 60.0  # seconds per simulated fetch
 
 
+def _output_path(name: str, path: str | os.PathLike | None) -> str | None:
+    """The path as text; an empty one (``--out "$OUT"`` with ``OUT`` unset) is refused, never taken for "."."""
+    if path is None:
+        return None
+    text = os.fspath(path)
+    if not text.strip():
+        raise ValueError(f"{name} is empty (got {text!r}): name a path")
+    return text
+
+
 def check_writable_file(name: str, path: str | os.PathLike | None) -> None:
     """Refuse (``ValueError`` naming ``name``) an output file that could not be written, before any work starts.
 
@@ -92,9 +102,9 @@ def check_writable_file(name: str, path: str | os.PathLike | None) -> None:
     file if it exists (not ``/dev/full``); then it is opened for appending, as the real write will
     (an existing file keeps its content; one created by the check is removed again).
     """
-    if path is None:
+    text = _output_path(name, path)
+    if text is None:
         return
-    text = os.fspath(path)
     target = Path(text)
     if text.endswith(("/", os.sep)) or target.is_dir():
         raise ValueError(f"{name} must be a file name, got the folder {text!r}")
@@ -119,9 +129,9 @@ def check_writable_dir(name: str, path: str | os.PathLike | None) -> None:
     It is a folder, or does not exist yet and can be made in its nearest existing parent folder; the
     check writes a temporary file there (removed at once) and creates no folder.
     """
-    if path is None:
+    text = _output_path(name, path)
+    if text is None:
         return
-    text = os.fspath(path)
     target = Path(text)
     if target.exists() and not target.is_dir():
         raise ValueError(f"{name} must be a folder, got the file {text!r}")

@@ -116,6 +116,8 @@ _SLOW_SWEEP = ["sweep", "--workers", "1", "--requests", "10", "--latency", "5"]
         (["demo", "--latency", "1e300"], ["--latency", "latency must be a finite number in [0, 60]"]),
         (["demo", "--latency", "nan"], ["--latency", "finite"]),
         (["demo", "--seed", "1" + "0" * 40], ["--seed"]),
+        # the bound itself, not 9.22337e+18 (which reads as less than the 2**63 refused)
+        (["demo", "--seed", str(2**63)], ["--seed", f"seed must be <= {2**63 - 1}, got {2**63}"]),
         (["sweep", "--workers", "1,100000000"], ["--workers", "workers must be <= 1000"]),
         (["sweep", "--repeats", "10000000"], ["--repeats", "repeats must be <= 100"]),
         (["sweep", "--requests", "1" + "0" * 30], ["--requests"]),
@@ -148,6 +150,23 @@ def test_output_paths_are_checked_before_any_work(tmp_path, option, path, words)
 def test_grade_out_is_checked_before_grading(tmp_path):
     """issue 18: grade . --out /proc/x graded the class, then printed a traceback."""
     _one_line_exit_2(_cli("grade", str(tmp_path), "--out", "/proc/x"), "--out", "/proc/x")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("option", ["--csv", "--plot"])
+def test_an_empty_output_path_is_refused_before_any_work(tmp_path, option):
+    """``--csv "$OUT"`` with ``OUT`` unset: refused and named as empty (it said: got the folder '')."""
+    _one_line_exit_2(_cli(*_SLOW_SWEEP, option, "", cwd=tmp_path), option, "empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_writable_helpers_refuse_an_empty_path():
+    """``grade --out "$OUT"`` with ``OUT`` unset must not grade into the current folder; the helper refuses it."""
+    from ella_lab.cli import check_writable_dir, check_writable_file
+
+    for check in (check_writable_dir, check_writable_file):
+        with pytest.raises(ValueError, match="--out is empty"):
+            check("--out", "")
 
 
 def test_check_writable_helpers_leave_nothing_behind(tmp_path):
