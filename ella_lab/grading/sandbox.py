@@ -65,6 +65,49 @@ def keep_only(runs: str | None, base: str) -> bool:
         os.close(keep)
 
 
+SCRATCH_MB = 256  # all a notebook may write: its folder, HOME, TMPDIR, /tmp, /var/tmp and /dev/shm together
+SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def private_scratch(base: str, notebook: str, size_mb: int = SCRATCH_MB) -> list[str]:
+    """In a mount namespace of our own: one size-limited tmpfs over ``base`` (``work``, ``home`` and ``tmp`` made
+    again inside, the notebook copied back), and folders of it over the shared temporary folders, ``base``
+    mounted back at its path. What the notebook writes fills no disk and is gone with the namespace (a notebook
+    left files in /tmp, /var/tmp and /dev/shm, and could write 1 GiB files there until the disk was full).
+    Return the folders made private."""
+    libc = _libc()
+    if libc is None or not os.path.isdir(base) or not notebook.startswith(base.rstrip("/") + "/"):
+        return []
+    with open(notebook, "rb") as stream:
+        text = stream.read()
+    options = f"size={size_mb}m,mode=0700".encode()
+    if libc.mount(b"none", base.encode(), b"tmpfs", 0, options) != 0:
+        return []
+    for folder in ("work", "home", "tmp", ".shared"):
+        os.makedirs(os.path.join(base, folder), exist_ok=True)
+    os.makedirs(os.path.dirname(notebook), exist_ok=True)
+    with open(notebook, "wb") as stream:
+        stream.write(text)
+    done = [base]
+    keep = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for number, shared in enumerate(SHARED_TEMPORARY):
+            if not os.path.isdir(shared) or os.path.islink(shared):
+                continue
+            inside = os.path.join(base, ".shared", str(number))
+            os.makedirs(inside, mode=0o1777, exist_ok=True)
+            os.chmod(inside, 0o1777)
+            if libc.mount(inside.encode(), shared.encode(), None, MS_BIND, None) != 0:
+                continue
+            done.append(shared)
+            if base.startswith(shared.rstrip("/") + "/"):  # the base was under it: put it back at its path
+                os.makedirs(base, exist_ok=True)
+                libc.mount(f"/proc/self/fd/{keep}".encode(), base.encode(), None, MS_BIND, None)
+    finally:
+        os.close(keep)
+    return done
+
+
 def read_only(paths: list[str]) -> list[str]:
     """In a mount namespace of our own: each of ``paths`` made read-only (a bind mount); return those done."""
     libc = _libc()
@@ -126,6 +169,7 @@ def main(config_fd: int, channel_fd: int) -> None:
     locked = read_only(config.get("readonly", [])) if config.get("namespaced") else []
     if config.get("namespaced") and keep_only(config.get("runs"), config.get("base", "")):
         hidden.append(str(config["runs"]) + " (but this notebook's own folder)")
+    private = private_scratch(config.get("base", ""), config["notebook"]) if config.get("namespaced") else []
     os.chdir(config["workdir"])
 
     from IPython.core.interactiveshell import InteractiveShell
@@ -145,7 +189,7 @@ def main(config_fd: int, channel_fd: int) -> None:
     judging = [False]
     j.install_audit(tamper, judging)
     cells = code_cells(config["notebook"])
-    send("ready", cells=len(cells), hidden=hidden, read_only=locked, pid=os.getpid())
+    send("ready", cells=len(cells), hidden=hidden, read_only=locked, private=private, pid=os.getpid())
 
     namespace = shell.user_ns
     last: dict[str, tuple[str | None, tuple[Any, ...]]] = {}
