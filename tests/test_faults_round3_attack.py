@@ -130,3 +130,21 @@ def test_a_dask_client_whose_cluster_has_no_workers_is_a_clear_error_naming_clie
         cluster.scale(1)  # once a worker is back, the same client serves again
         client.wait_for_workers(1, timeout=30)
         assert [o.value for o in Router(double, workers=2, executor="dask", client=client).run([1, 2])] == [2, 4]
+
+
+# -- the service: a stall holds no thread for a client that has gone -----------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_stalled_call_whose_client_gave_up_frees_its_thread():
+    """Before: a stalled handler slept its whole ``stall`` (30 s) after its client had timed out and hung up;
+    20 quick re-runs of Router(HttpSource, timeout=0.1) against stall_rate=0.3 held 31, 119, 229, then 449
+    threads (and as many sockets) in the notebook's kernel. Now it ends when the client hangs up."""
+    from ella_lab.service import FlakyService, HttpSource
+
+    with FlakyService("s", latency=0, stall_rate=1.0, stall=30) as svc:
+        before = threading.active_count()
+        report = Router(HttpSource("s", svc.url), workers=8, timeout=0.1).run(range(40))
+        assert not any(o.ok for o in report)
+        assert wait_until(lambda: threading.active_count() <= before + 1, timeout=10), threading.active_count()
+        assert svc.served == {0: 40}  # closed without an answer, as a dropped call is counted
