@@ -2,20 +2,16 @@
 visible and the hidden cases), and rejects the wrong answers real learners write, naming the bug."""
 
 import math
-import queue
 import random
-import threading
 import time
 
 import numpy as np
 import pytest
-from exercise_answers import assert_catalogue, do_nothing, hangs, reference
+from exercise_answers import assert_catalogue, reference
 
 from ella_lab.exercises import phase3, phase4, phase6
 
 pytestmark = pytest.mark.timeout(120)
-
-STOP = phase3.STOP
 
 # -- 03 q1 makespan ------------------------------------------------------------------------------
 
@@ -38,281 +34,8 @@ MAKESPAN_BUGS = [
     ("a string", lambda n, k, latency: f"{math.ceil(n / k) * latency} s", "expected a number"),
 ]
 
-# -- 03 q2 worker --------------------------------------------------------------------------------
-
-
-def worker_with_timeout(tasks, results, fetch):  # correct, written differently: polls, but leaves only on STOP
-    while True:
-        try:
-            request = tasks.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if request is STOP:
-            tasks.task_done()
-            return
-        try:
-            answer = fetch(request)
-        except Exception as exc:
-            answer = exc
-        results[request] = answer
-        tasks.task_done()
-
-
-def guide_worker(tasks, results, fetch):  # the guide's loop: leaves when get() times out, no exception handling
-    while True:
-        try:
-            request = tasks.get(timeout=0.1)
-            results[request] = fetch(request)
-            tasks.task_done()
-        except queue.Empty:
-            break
-
-
-def nowait_worker(tasks, results, fetch):
-    while True:
-        try:
-            request = tasks.get_nowait()
-        except queue.Empty:
-            return
-        try:
-            if request is STOP:
-                return
-            try:
-                results[request] = fetch(request)
-            except Exception as exc:
-                results[request] = exc
-        finally:
-            tasks.task_done()
-
-
-def while_not_empty_worker(tasks, results, fetch):
-    while not tasks.empty():
-        request = tasks.get()
-        if request is not STOP:
-            try:
-                results[request] = fetch(request)
-            except Exception as exc:
-                results[request] = exc
-        tasks.task_done()
-
-
-def task_done_first_worker(tasks, results, fetch):
-    while True:
-        request = tasks.get()
-        tasks.task_done()  # join() may now return before the work below is done
-        if request is STOP:
-            return
-        try:
-            results[request] = fetch(request)
-        except Exception as exc:
-            results[request] = exc
-
-
-def no_task_done_worker(tasks, results, fetch):
-    while (request := tasks.get()) is not STOP:
-        try:
-            results[request] = fetch(request)
-        except Exception as exc:
-            results[request] = exc
-
-
-def ignores_stop_worker(tasks, results, fetch):
-    while True:
-        request = tasks.get()
-        if request is not STOP:
-            try:
-                results[request] = fetch(request)
-            except Exception as exc:
-                results[request] = exc
-        tasks.task_done()
-
-
-def fetches_the_sentinel_worker(tasks, results, fetch):
-    while True:
-        request = tasks.get()
-        try:
-            results[request] = fetch(request)
-        except Exception as exc:
-            results[request] = exc
-        tasks.task_done()
-        if request is STOP:
-            return
-
-
-def none_on_failure_worker(tasks, results, fetch):
-    while (request := tasks.get()) is not STOP:
-        try:
-            results[request] = fetch(request)
-        except Exception:
-            results[request] = None
-        finally:
-            tasks.task_done()
-    tasks.task_done()
-
-
-def stringified_worker(tasks, results, fetch):
-    while (request := tasks.get()) is not STOP:
-        try:
-            results[request] = fetch(request)
-        except Exception as exc:
-            results[request] = f"Error: {exc}"
-        finally:
-            tasks.task_done()
-    tasks.task_done()
-
-
-def unguarded_worker(tasks, results, fetch):
-    while (request := tasks.get()) is not STOP:
-        results[request] = fetch(request)
-        tasks.task_done()
-    tasks.task_done()
-
-
-def printing_worker(tasks, results, fetch):
-    while (request := tasks.get()) is not STOP:
-        try:
-            print(fetch(request))
-        except Exception as exc:
-            print(exc)
-        finally:
-            tasks.task_done()
-    tasks.task_done()
-
-
-def fetches_twice_worker(tasks, results, fetch):
-    while (request := tasks.get()) is not STOP:
-        try:
-            fetch(request)  # "just to see if it works"
-            results[request] = fetch(request)
-        except Exception as exc:
-            results[request] = exc
-        finally:
-            tasks.task_done()
-    tasks.task_done()
-
-
-def spawning_worker(tasks, results, fetch):  # a thread per request: unbounded, returns before its work is done
-    while True:
-        request = tasks.get()
-        if request is STOP:
-            tasks.task_done()
-            return
-
-        def job(request=request):
-            try:
-                results[request] = fetch(request)
-            except Exception as exc:
-                results[request] = exc
-            finally:
-                tasks.task_done()
-
-        threading.Thread(target=job).start()
-
-
-def stop_put_back_worker(tasks, results, fetch):  # the "one STOP for everyone" pattern
-    while True:
-        request = tasks.get()
-        if request is STOP:
-            tasks.put(STOP)
-            tasks.task_done()
-            return
-        try:
-            results[request] = fetch(request)
-        except Exception as exc:
-            results[request] = exc
-        finally:
-            tasks.task_done()
-
-
-def connection_errors_only_worker(tasks, results, fetch):
-    while True:
-        request = tasks.get()
-        try:
-            if request is STOP:
-                return
-            try:
-                results[request] = fetch(request)
-            except ConnectionError as exc:
-                results[request] = exc
-        finally:
-            tasks.task_done()
-
-
-def task_done_twice_worker(tasks, results, fetch):
-    while True:
-        request = tasks.get()
-        try:
-            if request is STOP:
-                return
-            try:
-                results[request] = fetch(request)
-            except Exception as exc:
-                results[request] = exc
-                tasks.task_done()
-        finally:
-            tasks.task_done()
-
-
-def iter_worker(tasks, results, fetch):  # correct: iter(callable, sentinel)
-    for request in iter(tasks.get, STOP):
-        try:
-            results[request] = fetch(request)
-        except Exception as exc:
-            results[request] = exc
-        finally:
-            tasks.task_done()
-    tasks.task_done()
-
-
-class CallableWorker:  # correct: a callable instance, with :=
-    def __call__(self, tasks, results, fetch):
-        while (request := tasks.get()) is not STOP:
-            try:
-                results[request] = fetch(request)
-            except Exception as exc:
-                results[request] = exc
-            tasks.task_done()
-        tasks.task_done()
-
-
-def polling_worker(tasks, results, fetch):  # correct: get_nowait, sleep and try again; leaves only on STOP
-    while True:
-        try:
-            request = tasks.get_nowait()
-        except queue.Empty:
-            time.sleep(0.005)
-            continue
-        try:
-            if request is STOP:
-                return
-            try:
-                results[request] = fetch(request)
-            except Exception as exc:
-                results[request] = exc
-        finally:
-            tasks.task_done()
-
-
-WORKER_BUGS = [
-    ("no sentinel: get(timeout) and leave on Empty (the guide)", guide_worker, "when the queue looked empty"),
-    ("no sentinel: get_nowait()", nowait_worker, "when the queue looked empty"),
-    ("while not tasks.empty()", while_not_empty_worker, "when the queue looked empty"),
-    ("task_done() before the work", task_done_first_worker, "came before its answer was stored"),
-    ("no task_done()", no_task_done_worker, "had no task_done()"),
-    ("ignores STOP", ignores_stop_worker, "a worker must return when it takes STOP"),
-    ("fetch on the sentinel", fetches_the_sentinel_worker, "called fetch(STOP)"),
-    ("failure stored as None", none_on_failure_worker, "should be the exception itself; got None"),
-    ("failure stringified", stringified_worker, "store the exception itself, not its text"),
-    ("exception kills the worker", unguarded_worker, "your worker stopped after an exception"),
-    ("print instead of store", printing_worker, "results is empty"),
-    ("fetches each request twice", fetches_twice_worker, "was fetched 2 times"),
-    ("do nothing", do_nothing, "returned before it took STOP"),
-    ("hangs", hangs, "still running after 2 s"),
-    ("a thread per request", spawning_worker, "fetch ran in a thread your worker started"),
-    ("STOP put back for the next worker", stop_put_back_worker, "your worker put STOP back on the queue"),
-    ("catches ConnectionError only", connection_errors_only_worker, "not only with ConnectionError"),
-    ("task_done() twice for a failure", task_done_twice_worker, "more often than get()"),
-]
+# 03 q2 (a cache computed once per key) has its catalogue in test_exercises_compute_once.py; the sentinel worker
+# it replaced is notebook 03's exercise (walk03 q2), whose catalogue (test_walk_exercises_01_03.py) holds its bugs.
 
 # -- 03 q3 workers_needed ------------------------------------------------------------------------
 
@@ -447,14 +170,12 @@ JITTER_BUGS = [
 # Unusual but correct answers (from a review that attacked the checks as a student): each must pass.
 ALTERNATIVES = {
     "p3.q1": [lambda n, k, latency: -(-n // k) * latency],
-    "p3.q2": [iter_worker, CallableWorker(), polling_worker],
     "p3.q3": [lambda x, latency: math.ceil(x / (1 / latency) - 1e-9)],
     "p6.q1": [jitter_generator, jitter_tuple_reversed_bounds],
 }
 
 CODE_QUESTIONS = {
     "p3.q1": (phase3, phase3.q1, "makespan", makespan_alt, MAKESPAN_BUGS),
-    "p3.q2": (phase3, phase3.q2, "worker", worker_with_timeout, WORKER_BUGS),
     "p3.q3": (
         phase3,
         phase3.q3,

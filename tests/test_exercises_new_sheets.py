@@ -360,41 +360,8 @@ TIMED_BUGS = [
     ("the error wrapped in another", timed_wraps_the_error, "let fn's own exception through"),
 ]
 
-# -- 05 q2 the guard (q1, a test of main(), is in test_exercises_main_test.py) ---------------------
-
-
-GOOD_SCRIPT = reference(phase5, phase5.q2, "SCRIPT")
-GUARD_BUGS = [
-    ("no guard", GOOD_SCRIPT.replace('if __name__ == "__main__":\n    main()', "main()"), "importing main.py ran the"),
-    ("guard compares with 'main'", GOOD_SCRIPT.replace('"__main__"', '"main"'), "importing main.py ran the"),
-    ("guard with a typo", GOOD_SCRIPT.replace('"__main__"', '"__main"'), "printed no report"),
-    ("main without parentheses", GOOD_SCRIPT.replace("    main()", "    main"), "printed no report"),
-    ("main called twice", GOOD_SCRIPT.replace("\nif __name__", "\nmain()\nif __name__"), "importing main.py ran the"),
-    ("main never called", GOOD_SCRIPT.split("\nif __name__")[0], "printed no report"),
-    (
-        "the guide's import",
-        "from router import run_router\n\nif __name__ == '__main__':\n    run_router()\n",
-        "No module named 'router'",
-    ),
-    ("no fallback", GOOD_SCRIPT.replace("FallbackChain([primary, backup])", "primary"), "the backup was never asked"),
-    (
-        "a report printed, no router",
-        'if __name__ == "__main__":\n    print("requests 10\\nfailed 0")\n',
-        "no SimulatedSource",
-    ),
-    (
-        "the backup alone",
-        GOOD_SCRIPT.replace("FallbackChain([primary, backup])", "backup"),
-        "the primary was never asked",
-    ),
-    (
-        "other requests",
-        GOOD_SCRIPT.replace("for i in range(10)", "for i in range(1, 11)"),
-        "which is not one of DataRequest-0",
-    ),
-    ("prints when imported", 'print("loading main")\n' + GOOD_SCRIPT, "importing main.py printed"),
-    ("not a string", lambda: None, "give the text of main.py as a string"),
-]
+# 05 q2 (main.py's exit status) has its catalogue in test_exercises_exit_status.py (q1, a test of main(), in
+# test_exercises_main_test.py); the __main__ guard it replaced is notebook 05's exercise (walk05 q1).
 
 # -- 08 q2 async fetch_all -----------------------------------------------------------------------
 
@@ -572,7 +539,6 @@ ALTERNATIVES = {
 CODE_QUESTIONS = {
     "p1.q3": (phase1, phase1.q3, "fetch_all", fetch_all_alt, FETCH_ALL_BUGS),
     "p2.q1": (phase2, phase2.q1, "timed", timed_alt, TIMED_BUGS),
-    "p5.q2": (phase5, phase5.q2, "SCRIPT", GOOD_SCRIPT.replace("def main():", "def main() -> None:"), GUARD_BUGS),
     "p8.q2": (phase8, phase8.q2, "fetch_all", async_alt, ASYNC_BUGS),
 }
 
@@ -611,25 +577,8 @@ def test_unusual_correct_answers_pass_the_visible_and_the_hidden_check(key, answ
     assert question.hidden_check(answer), question.hidden_check(answer)
 
 
-def test_engine_picks():
-    q = phase8.q1
-    right = reference(phase8, q, "picks")
-    assert q.judge(right) and q.judge({**right, "cpu": "Dask "}) and q.hidden_check(right)
-    cases = [
-        ({**right, "cpu": "threads"}, "threads share one GIL"),
-        ({**right, "cpu": "asyncio"}, "computing blocks the loop"),
-        ({**right, "many_waits": "threads"}, "5,000 threads"),
-        ({**right, "many_waits": "processes"}, "a whole interpreter"),
-        ({**right, "blocking_driver": "asyncio"}, "blocks the whole event loop"),
-        ({**right, "blocking_driver": "processes"}, "the driver waits, it does not compute"),
-        ({"cpu": "processes"}, "no engine for 'many_waits'"),
-        ({**right, "cpu": "gpu"}, "choose one of"),
-        ({**right, "blocking_driver": None}, "no engine for 'blocking_driver'"),
-        (["processes", "asyncio", "threads"], "give a dict"),
-    ]
-    for answer, expected in cases:
-        assert_catalogue(q, answer, expected)
-    assert q.judge(dict.fromkeys(right)).status == "not attempted"
+# 08 q1 (the makespan of batches on Dask) has its catalogue in test_exercises_batch_makespan.py; the engine
+# picks it replaced are notebook 08's exercise (walk08 q2).
 
 
 def test_the_kernel_question():

@@ -575,6 +575,24 @@ def task_done_twice_on_error(tasks, results, fetch):
             tasks.task_done()
 
 
+def a_thread_per_request(tasks, results, fetch):  # from sheet 03's old q2: unbounded, returns before its work is done
+    while True:
+        request = tasks.get()
+        if request is STOP:
+            tasks.task_done()
+            return
+
+        def job(request=request):
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+            finally:
+                tasks.task_done()
+
+        threading.Thread(target=job).start()
+
+
 SENTINEL_CATALOGUE = [
     (guide_worker, "a worker died on ConnectionError"),
     (no_except, "a worker died on ConnectionError"),
@@ -602,6 +620,7 @@ SENTINEL_CATALOGUE = [
     (prints, "nothing was stored in results"),
     (lambda tasks, results, fetch: None, "no request was answered"),
     (hangs, "still running after 2 s: is the loop stuck"),  # and says it may still run
+    (a_thread_per_request, "was fetched, but its answer was never stored"),
 ]
 
 

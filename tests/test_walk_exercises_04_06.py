@@ -752,8 +752,21 @@ MAIN = 'def main():\n    print("routing 20 requests")\n'
         (MAIN + 'if __name__ == "__main__":\n    main()\nmain()\n', ["imported", "ran main()"]),
         ('print("hello")\n', ["keep the given main()"]),
         (42, ["as a string"]),
+        (MAIN + 'if __name__ == "__main__":\n    main\n', ["main() ran 0 times"]),  # from sheet 05's old q2
+        (MAIN + 'if __name__ == "__main":\n    main()\n', ["main() ran 0 times"]),
     ],
-    ids=["no guard", "never called", "own name", "twice", "syntax", "guard then call", "no main", "number"],
+    ids=[
+        "no guard",
+        "never called",
+        "own name",
+        "twice",
+        "syntax",
+        "guard then call",
+        "no main",
+        "number",
+        "main without parentheses",
+        "a typo in __main__",
+    ],
 )
 def test_p5_guard_wrong_answers_are_named(script, phrases):
     rejects_both(walk05.q1, script, *phrases)

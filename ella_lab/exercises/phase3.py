@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
 from typing import Any
 
-from ._core import RUNAWAY, Incorrect, NotAttempted, Question, as_real, call_bounded, check_number, close_to
+from ..shared import Lock, SharedDict, Switchboard
+from ._core import Incorrect, Question, as_real, call_bounded, check_number, close_to
+from .walk03 import _judge_run, _LeftHeld, _makes_locks
 
-__all__ = ["STOP", "q1", "q2", "q3", "q4"]
-
-STOP = object()  # the sentinel for q2: one per worker, after the last request
+__all__ = ["q1", "q2", "q3", "q4"]
 
 
 class Makespan(Question):
@@ -70,247 +68,237 @@ class Makespan(Question):
             raise Incorrect(f"{call} returned {got!r}; work it out by hand for these numbers.")
 
 
-class _Tasks(queue.Queue):
-    """The queue handed to the learner's workers: it records every get and task_done, by thread.
+class _Answer:
+    """What compute returns: one new object per computation, so the check can tell which computation a caller got."""
 
-    A timed or non-blocking get (and ``empty()``/``qsize()``) sees the queue empty once per thread, as it
-    can really be while a producer is still putting requests: a worker that leaves then loses them.
+    def __init__(self, key: Any, number: int):
+        self.key, self.number = key, number
+
+    def __repr__(self) -> str:
+        return f"<the answer for {self.key!r}, computation {self.number}>"
+
+
+class _Waits:
+    """Makes a thread that waits on a ``threading.Condition`` (a Future's result(), an Event, a Queue) visible to
+    the board as blocked while a run lasts, and running again as soon as the condition is notified: the others
+    then run on at once, instead of after the board's bound. ``waiting`` holds the threads in such a wait now."""
+
+    def __init__(self, board: Switchboard):
+        self.board = board
+        self.waiting: set[int] = set()
+        self._on: dict[int, set[int]] = {}  # id(condition) -> the board's threads waiting on it
+        self._wait, self._notify = threading.Condition.wait, threading.Condition.notify
+
+    def __enter__(self) -> _Waits:
+        board, wait_, notify_, waiting, on = self.board, self._wait, self._notify, self.waiting, self._on
+
+        def wait(condition: threading.Condition, timeout: float | None = None) -> bool:
+            me = threading.get_ident()
+            if condition is board._cond or me not in board._state:
+                return wait_(condition, timeout)
+            with board._cond:
+                waiting.add(me)
+                on.setdefault(id(condition), set()).add(me)
+            board._blocked(None, False)
+            try:
+                return wait_(condition, timeout)
+            finally:
+                with board._cond:
+                    waiting.discard(me)
+                    on.get(id(condition), set()).discard(me)
+                board._unblocked()
+
+        def notify(condition: threading.Condition, n: int = 1) -> None:
+            if condition is not board._cond:
+                with board._cond:  # the waiters run again from now on, before they even wake
+                    for thread in on.pop(id(condition), set()):
+                        waiting.discard(thread)
+                        if board._state.get(thread) == "blocked":
+                            board._state[thread] = "running"
+            notify_(condition, n)
+
+        threading.Condition.wait = wait  # type: ignore[method-assign]
+        threading.Condition.notify = notify  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        threading.Condition.wait, threading.Condition.notify = self._wait, self._notify  # type: ignore[method-assign]
+
+
+class _Compute:
+    """The slow computation: records each call, its thread, and whether that thread held the lock.
+
+    It takes a while: before it answers, the other threads that asked for the same key run until each waits for
+    the answer, computes it too, or is done with that call (a bounded number of forced switches). Then, when a
+    thread that asked for this key holds the lock, it waits for the lock (bounded): a thread that waits for the
+    answer while holding the lock shows up in ``stuck``.
     """
 
-    def __init__(self, results: dict):
-        super().__init__()
-        self.results = results
-        self.held: dict[str, Any] = {}  # thread -> the item it took last
-        self.took_stop: set[str] = set()
-        self.polled: set[str] = set()  # threads that were shown an empty queue
-        self.early: list[Any] = []  # requests whose task_done() came before their answer
-        self.put_back: list[Any] = []  # items a worker put on the queue (STOP again, a request again)
+    ROUNDS, WAIT = 50, 0.5
 
-    def _looks_empty(self) -> bool:
-        name = threading.current_thread().name
-        if name in self.polled:
-            return False
-        self.polled.add(name)
-        return True
+    def __init__(self, board: Switchboard, lock: Lock, waits: _Waits):
+        self.board, self.lock, self.waits = board, lock, waits
+        self.calls: list[Any] = []
+        self.held: list[Any] = []
+        self.stuck: list[Any] = []
+        self.first: dict[Any, _Answer] = {}
+        self.asking: dict[int, Any] = {}  # thread -> the key its get_once call is for (None between calls)
+        self.computing: set[int] = set()
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        if (not block or timeout is not None) and self._looks_empty():
-            time.sleep(min(timeout or 0.0, 0.01))
-            raise queue.Empty
-        item = super().get(block, timeout)
-        name = threading.current_thread().name
-        self.held[name] = item
-        if item is STOP:
-            self.took_stop.add(name)
-        return item
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if threading.current_thread().name.startswith("ella-check-worker"):
-            self.put_back.append(item)
-        super().put(item, block, timeout)
-
-    def empty(self) -> bool:
-        return self._looks_empty() or super().empty()
-
-    def qsize(self) -> int:
-        return 0 if self._looks_empty() else super().qsize()
-
-    def task_done(self) -> None:
-        item = self.held.get(threading.current_thread().name, STOP)
-        if item is not STOP and item not in self.results:
-            self.early.append(item)
-        super().task_done()
+    def __call__(self, key: Any) -> _Answer:
+        me = threading.get_ident()
+        answer = _Answer(key, len(self.calls) + 1)
+        self.calls.append(key)
+        self.first.setdefault(key, answer)
+        if self.lock.held_by_me():
+            self.held.append(key)
+            return answer
+        self.computing.add(me)
+        try:
+            for _ in range(self.ROUNDS):
+                self.board.switch()  # the others run meanwhile
+                others = [t for t, k in list(self.asking.items()) if t != me and k == key]
+                if all(t in self.waits.waiting or t in self.computing for t in others):
+                    break
+        finally:
+            self.computing.discard(me)
+        holder = self.lock.owner
+        if holder is not None and holder != me and self.asking.get(holder) == key:
+            if self.lock.acquire(timeout=self.WAIT):
+                self.lock.release()
+            else:
+                self.stuck.append(key)
+        return answer
 
 
-class _Fetch:
-    """The source handed to the workers: records every call and its thread; slow on the last requests."""
+class _CacheCase:
+    def __init__(self, asks: tuple[tuple[Any, ...], ...]):
+        self.asks = asks  # per thread, the keys it asks for, in order
 
-    def __init__(self, requests: tuple[str, ...], failing: dict[str, type[Exception]]):
-        self.requests, self.failing = requests, failing
-        self.calls: list[tuple[Any, str]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, request: Any) -> str:
-        with self.lock:
-            self.calls.append((request, threading.current_thread().name))
-        if request is STOP:
-            raise TypeError("fetch() got the sentinel STOP, which is not a request")
-        time.sleep(0.05 if request in self.requests[-2:] else 0.002)  # work in flight when join() is tried
-        if request in self.failing:
-            raise self.failing[request](f"source failed on {request}")
-        return f"Result for {request}"
+    @property
+    def keys(self) -> list[Any]:
+        return list(dict.fromkeys(key for mine in self.asks for key in mine))
 
 
-class SafeWorker(Question):
-    title = "A worker that survives exceptions and stops on a sentinel"
-    expects = "a function worker(tasks, results, fetch)"
-    answer_name = "worker"
+def _rotations(keys: tuple, threads: int, rounds: int = 1) -> tuple[tuple[Any, ...], ...]:
+    """Each thread asks every key, ``rounds`` times, starting from a different one: every key raced for at once."""
+    return tuple(tuple(keys[(i + j) % len(keys)] for j in range(len(keys) * rounds)) for i in range(threads))
+
+
+class ComputeOnce(Question):
+    title = "A shared cache: compute each key once, outside the lock"
+    expects = "a function get_once(cache, lock, key, compute)"
+    answer_name = "get_once"
+    VISIBLE = _CacheCase(_rotations(("eu", "us", "asia"), 8))
+    HIDDEN = (
+        _CacheCase(_rotations(("a", "b", "c", "d", "e"), 6, rounds=2)),
+        _CacheCase(_rotations((7, 11), 4, rounds=2)),
+    )
+    BOUND = 5.0
     hints = (
-        "Loop forever: take a request with tasks.get() (no timeout); if it `is STOP`, leave the loop.",
-        "Put the call of fetch(request) in try/except Exception, and store the exception itself as the answer.",
-        "Every tasks.get() needs exactly one tasks.task_done(), after the answer is stored, even for STOP "
-        "and even when fetch fails: use try/finally.",
+        "Check and claim in one `with lock:` block: if the key is not in cache, put a placeholder there at once "
+        "(a concurrent.futures.Future() is a good one) and remember that this thread owns the computation.",
+        "Outside the lock: the owner calls compute(key) and puts the answer in its placeholder "
+        "(future.set_result(answer)); every other thread waits for the placeholder (future.result()).",
+        "Never hold the lock while computing, nor while waiting for another thread's answer: the owner needs "
+        "the lock to publish its answer, and the other keys must not wait for this one.",
     )
     solution_text = """
-        def worker(tasks, results, fetch):
-            while True:
-                request = tasks.get()
-                try:
-                    if request is ex.STOP:
-                        return
-                    try:
-                        results[request] = fetch(request)
-                    except Exception as exc:  # a failure is an answer too
-                        results[request] = exc
-                finally:
-                    tasks.task_done()
+        from concurrent.futures import Future
+
+        def get_once(cache, lock, key, compute):
+            with lock:  # check and claim in one step: no other thread can claim the key in between
+                future = cache.get(key)
+                mine = future is None
+                if mine:
+                    future = cache[key] = Future()
+            if mine:  # the one computation of this key, with no lock held: other keys go on meanwhile
+                future.set_result(compute(key))
+            return future.result()  # the others wait for the owner's answer
     """
-    SCENARIO = (
-        tuple(f"DataRequest-{i}" for i in range(10)),
-        {"DataRequest-4": ConnectionError, "DataRequest-6": TimeoutError},
-        3,
-    )
-    HIDDEN = (tuple(f"order-{i:03d}" for i in range(7, 21)), {"order-011": TimeoutError, "order-015": ValueError}, 4)
-    DEADLINE = 2.0
 
-    def _check(self, worker: Any) -> str:
-        return self._run(worker, *self.SCENARIO)
+    def _check(self, get_once: Any) -> str:
+        return self._run(get_once, self.VISIBLE)
 
-    def _check_hidden(self, worker: Any) -> str:
-        return self._run(worker, *self.HIDDEN)
+    def _check_hidden(self, get_once: Any) -> str:
+        return [self._run(get_once, case) for case in self.HIDDEN][-1]
 
-    def _run(self, worker: Any, requests: tuple, failing: dict[str, type[Exception]], workers: int) -> str:
-        if not callable(worker):
-            raise Incorrect(f"expected a function worker(tasks, results, fetch), got {worker!r}")
-        results: dict = {}
-        tasks = _Tasks(results)
-        fetch = _Fetch(requests, failing)
-        died: dict[str, BaseException] = {}
+    def _run(self, get_once: Any, case: _CacheCase) -> str:
+        if not callable(get_once):
+            raise Incorrect(f"expected a function get_once(cache, lock, key, compute), got {get_once!r}")
+        board = Switchboard(bound=0.1)
+        lock = Lock(board, name="the lock")
+        cache = SharedDict(board, guard=lock)
+        waits = _Waits(board)
+        compute = _Compute(board, lock, waits)
+        answers: list[tuple[Any, Any]] = []
 
-        def run() -> None:
-            try:
-                worker(tasks, results, fetch)
-            except BaseException as exc:
-                died[threading.current_thread().name] = exc
+        def worker(mine: tuple[Any, ...]) -> None:
+            for key in mine:
+                compute.asking[threading.get_ident()] = key
+                answer = get_once(cache, lock, key, compute)
+                compute.asking[threading.get_ident()] = None
+                answers.append((key, answer))
+                held = board.held()
+                if held:
+                    raise _LeftHeld(held[0].name)
 
-        threads = [threading.Thread(target=run, name=f"ella-check-worker-{i}", daemon=True) for i in range(workers)]
-        for t in threads:
-            t.start()
-        for request in requests:  # a producer: the workers are already waiting
-            tasks.put(request)
-        for _ in range(workers):
-            tasks.put(STOP)
-        joined: list[set] = []
-        joiner = threading.Thread(target=lambda: (tasks.join(), joined.append(set(results))), daemon=True)
-        joiner.start()  # join() is tried while the last requests are still being fetched
-        deadline = time.perf_counter() + self.DEADLINE
-        for t in [*threads, joiner]:
-            t.join(max(0.0, deadline - time.perf_counter()))
-        if any(isinstance(exc, NotImplementedError) for exc in died.values()):
-            raise NotAttempted("replace `raise NotImplementedError` with your loop, then run the cell again.")
-        return self._verdict(requests, failing, results, tasks, fetch, threads, died, joined)
+        with waits:
+            run = board.run([lambda mine=mine: worker(mine) for mine in case.asks], timeout=self.BOUND)
+        _judge_run(run, "your get_once", self.BOUND)
+        if compute.stuck:
+            raise Incorrect(
+                f"a thread waited for the answer to {compute.stuck[0]!r} while holding the lock: every other thread, "
+                "even one that wants a key already computed, waited behind it (and an owner that needs the lock to "
+                "publish its answer never could). Release the lock, then wait."
+            )
+        threads, keys = len(case.asks), case.keys
+        never = [key for key in keys if key not in compute.calls]
+        if never:
+            raise Incorrect(f"compute({never[0]!r}) was never called: call compute(key) for a key not yet in cache.")
+        if compute.held:
+            raise Incorrect(
+                f"the lock was held during compute({compute.held[0]!r}), the slow call: every other thread, even "
+                "one that wants another key or one already computed, waits for the lock meanwhile. Hold the lock "
+                "only to check and claim the key, and to publish the answer."
+            )
+        again = next((key for key in keys if compute.calls.count(key) > 1), None)
+        if again is not None:
+            self._computed_twice(get_once, lock, again, compute.calls.count(again), threads)
+        for key, answer in answers:
+            if answer is compute.first[key]:
+                continue
+            if answer is None:
+                raise Incorrect(f"get_once(cache, lock, {key!r}, compute) returned None: return the answer.")
+            if isinstance(answer, _Answer):
+                raise Incorrect(f"get_once(..., {key!r}, ...) returned {answer!r}: return the answer for this key.")
+            raise Incorrect(
+                f"get_once(..., {key!r}, ...) returned {answer!r}, not the answer: a thread that finds the key "
+                "claimed by another must wait for that thread's answer (future.result(), or an Event then the "
+                "value), and return the answer itself."
+            )
+        return (
+            f"{len(answers)} calls from {threads} threads racing for {len(keys)} keys, a switch forced at every read "
+            "and every lock taken: each key computed once, never under the lock, and every caller got its answer."
+        )
 
-    def _verdict(self, requests, failing, results, tasks, fetch, threads, died, joined) -> str:
-        fetched = [request for request, _ in fetch.calls]
-        if STOP in fetched:
+    @staticmethod
+    def _computed_twice(get_once: Any, lock: Lock, key: Any, times: int, threads: int) -> None:
+        if lock.taken == 0 and _makes_locks(get_once):
             raise Incorrect(
-                "your worker called fetch(STOP): the sentinel is not a request. Test `request is STOP` right "
-                "after get(), before doing any work."
+                f"{key!r} was computed {times} times: a lock made inside get_once is a new lock on every call, so "
+                "no other thread ever waits for it. Use the `lock` you are given."
             )
-        twice = next((r for r in requests if fetched.count(r) > 1), None)
-        if twice is not None:
+        if lock.taken == 0:
             raise Incorrect(
-                f"{twice} was fetched {fetched.count(twice)} times: each request is taken, and fetched, once."
+                f"{key!r} was computed {times} times by {threads} threads: each found it missing, then computed "
+                "it. Check and claim the key while holding `lock`."
             )
-        workers = {t.name for t in threads}
-        elsewhere = next((name for _, name in fetch.calls if name not in workers), None)
-        if elsewhere is not None:
-            raise Incorrect(
-                f"fetch ran in a thread your worker started ({elsewhere}), not in the worker itself: a worker does "
-                "its fetches one at a time. A thread per request has no bound, and the worker returns before its "
-                "work is done."
-            )
-        if tasks.put_back:
-            what = "STOP" if tasks.put_back[0] is STOP else repr(tasks.put_back[0])
-            raise Incorrect(
-                f"your worker put {what} back on the queue: the producer puts one STOP per worker, so each worker "
-                "takes its own and returns. An extra put() is an item nobody takes (or a get() with no "
-                "task_done()), and tasks.join() waits forever."
-            )
-        if not results and fetch.calls:
-            raise Incorrect("results is empty: store each answer as results[request] (printing it keeps nothing).")
-        died_early = {name: exc for name, exc in died.items() if name not in tasks.took_stop}
-        if died_early:
-            exc = next(iter(died_early.values()))
-            if isinstance(exc, ValueError) and "task_done" in str(exc):
-                raise Incorrect(
-                    f"your worker raised {exc!r}: it called task_done() more often than get() (twice for a failed "
-                    "request?). One task_done() per get(), in a finally: that runs once."
-                )
-            raise Incorrect(
-                f"your worker stopped after an exception ({exc!r}): catch every Exception around each fetch (a "
-                "source may time out, or fail in a way of its own, not only with ConnectionError), and keep looping."
-            )
-        if tasks.early:
-            raise Incorrect(
-                f"task_done() for {tasks.early[0]} came before its answer was stored: tasks.join() returns while "
-                "requests are still being fetched. Call task_done() after the work (in a finally:)."
-            )
-        missing = [r for r in requests if r not in results]
-        if joined and not joined[0] >= set(requests) and not missing:
-            raise Incorrect(
-                "tasks.join() returned while requests were still being fetched: call task_done() only after the "
-                "answer is stored."
-            )
-        left_early = [
-            t.name for t in threads if not t.is_alive() and t.name not in tasks.took_stop and t.name not in died
-        ]
-        if left_early and any(name in tasks.polled for name in left_early):
-            raise Incorrect(
-                "a worker returned before it took STOP, when the queue looked empty (a get with a timeout, "
-                "get_nowait() or empty()): a producer may still be putting requests, and those are lost. Block "
-                "on tasks.get() and leave only on STOP."
-            )
-        alive = sum(t.is_alive() for t in threads)
-        if alive and missing:
-            raise Incorrect(
-                f"request {missing[0]} was never answered, and {alive} worker(s) were still running after "
-                f"{self.DEADLINE:g} s: is your worker stuck, or waiting on something that never comes? {RUNAWAY}"
-            )
-        if alive:
-            raise Incorrect(
-                f"every request was answered, but {alive} worker(s) were still running {self.DEADLINE:g} s later: "
-                f"a worker must return when it takes STOP. {RUNAWAY}"
-            )
-        if died:
-            raise Incorrect(f"a worker raised {next(iter(died.values()))!r} instead of returning.")
-        if left_early:
-            raise Incorrect("a worker returned before it took STOP: each worker leaves only on its sentinel.")
-        if not results:
-            raise Incorrect("results is empty: store each answer as results[request] (printing it keeps nothing).")
-        if missing:
-            raise Incorrect(f"request {missing[0]} was never answered: store results[request] for every request.")
-        extra = [key for key in results if key not in requests]
-        if extra:
-            raise Incorrect(f"results has a key {extra[0]!r} that is not a request: key the answers by request.")
-        for request, error in failing.items():
-            answer = results[request]
-            if isinstance(answer, str) and request in answer and "failed" in answer:
-                raise Incorrect(
-                    f"{request} failed, and its answer is the string {answer!r}: store the exception itself, not "
-                    "its text, so the caller can still tell a failure from a result."
-                )
-            if not isinstance(answer, error):
-                raise Incorrect(f"{request} failed, and its answer should be the exception itself; got {answer!r}.")
-        wrong = [r for r in requests if r not in failing and results[r] != f"Result for {r}"]
-        if wrong:
-            raise Incorrect(f"the answer for {wrong[0]} should be what fetch returned; got {results[wrong[0]]!r}.")
-        if tasks.unfinished_tasks:
-            raise Incorrect(
-                f"all answered, but tasks.join() would wait forever: {tasks.unfinished_tasks} get() call(s) had no "
-                "task_done()."
-            )
-        return "every request answered once, the failure recorded, every worker stopped, join() would return."
+        raise Incorrect(
+            f"{key!r} was computed {times} times: between the check that found it missing and the store of its "
+            "answer, another thread found it missing too. Claim it in the same `with lock:` as the check: put a "
+            "placeholder (a Future) in cache there, compute outside the lock, and let the others wait for it."
+        )
 
 
 class PoolSize(Question):
@@ -381,6 +369,6 @@ class ReadTheBend(Question):
 
 
 q1 = Makespan("q1")
-q2 = SafeWorker("q2")
+q2 = ComputeOnce("q2")
 q3 = PoolSize("q3")
 q4 = ReadTheBend("q4")

@@ -189,11 +189,10 @@ class MainTest(Question):
             raise Incorrect(f"your test passed a main that {bug}: {needs}.")
 
 
-_RAN = re.compile(r"requests\s+10\b")
-
-# Runs main.py (imported, or as the script) with every SimulatedSource call recorded in $ELLA_CHECK_CALLS.
+# Imports main.py, then runs it as __main__ once per argument list, in one process, recording every
+# SimulatedSource call and what each run printed, and its exit status as Python would set it.
 _RUNNER = """
-import json, os, runpy, sys
+import contextlib, io, json, os, runpy, sys, traceback
 from ella_lab.sources import SimulatedSource
 calls = []
 original = SimulatedSource.fetch
@@ -207,140 +206,265 @@ def recorded(self, request, *args, **kwargs):
     return value
 SimulatedSource.fetch = recorded
 sys.path.insert(0, os.getcwd())
-try:
-    if sys.argv[1] == "import":
-        import main
-    else:
-        runpy.run_path("main.py", run_name="__main__")
-finally:
-    with open(os.environ["ELLA_CHECK_CALLS"], "w") as out:
-        json.dump(calls, out)
+def run(step):
+    del calls[:]
+    out, err, status = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            step()
+        except SystemExit as exc:  # what the interpreter would make of it
+            if exc.code is None:
+                status = 0
+            elif isinstance(exc.code, int):
+                status = exc.code % 256
+            else:
+                print(exc.code, file=sys.stderr)
+                status = 1
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+    return {"status": status, "out": out.getvalue(), "err": err.getvalue(), "calls": list(calls)}
+def as_script(argv):
+    sys.argv = ["main.py", *argv]
+    runpy.run_path("main.py", run_name="__main__")
+runs = [run(lambda: __import__("main"))]
+for argv in json.loads(os.environ["ELLA_CHECK_ARGS"]):
+    runs.append(run(lambda: as_script(argv)))
+with open(os.environ["ELLA_CHECK_OUT"], "w") as record:
+    json.dump(runs, record)
 """
 
+BAD, SERVED, SOME_FAILED = 2, 0, 1
 
-class Guard(Question):
-    title = "main.py with its __main__ guard"
+
+class ExitStatus(Question):
+    title = "main.py's exit status: 0, 1 or 2"
     expects = "the text of main.py, as a string: SCRIPT = '''...'''"
     answer_name = "SCRIPT"
     hints = (
-        "Put the work in a function, main(), that builds the chain and the router and prints report.describe().",
-        'At the bottom: if __name__ == "__main__": main()  (with the parentheses). Python sets __name__ to '
-        '"__main__" only for the file it runs; an import sets it to the module\'s name.',
+        "Parse the arguments with argparse (type=int for --requests and --workers, type=float for the rates), "
+        "then check the ranges yourself: parser.error(message) prints the message on stderr and exits 2.",
+        "main(argv) returns the status: 0 when report.failed is empty, else 1. A request the backup served is "
+        "answered: only an outcome with no answer counts as failed.",
+        'The last lines: if __name__ == "__main__": sys.exit(main(sys.argv[1:])). Without sys.exit, the '
+        "status main returns is thrown away, and the script exits 0 whatever happened.",
     )
     solution_text = '''
         SCRIPT = """
+        import argparse
+        import sys
+
         from ella_lab import FallbackChain, Router, SimulatedSource
 
 
-        def main():
-            primary = SimulatedSource("primary", latency=0.01, failure_rate=0.3, seed=1)
-            backup = SimulatedSource("backup", latency=0.01)
-            chain = FallbackChain([primary, backup])
-            report = Router(chain, workers=3).run([f"DataRequest-{i}" for i in range(10)])
+        def main(argv):
+            parser = argparse.ArgumentParser(description="Route DataRequest-0 ... through primary, then backup.")
+            parser.add_argument("--requests", type=int, default=10)
+            parser.add_argument("--workers", type=int, default=3)
+            parser.add_argument("--primary-failure", type=float, default=0.3)
+            parser.add_argument("--backup-failure", type=float, default=0.0)
+            args = parser.parse_args(argv)  # not a number: a message on stderr, exit status 2
+            if args.requests < 1 or args.workers < 1:
+                parser.error("--requests and --workers must be at least 1")  # exits 2, before any routing
+            if not (0 <= args.primary_failure <= 1 and 0 <= args.backup_failure <= 1):
+                parser.error("a failure rate is between 0 and 1")
+            primary = SimulatedSource("primary", latency=0.002, failure_rate=args.primary_failure, seed=1)
+            backup = SimulatedSource("backup", latency=0.002, failure_rate=args.backup_failure, seed=2)
+            requests = [f"DataRequest-{i}" for i in range(args.requests)]
+            report = Router(FallbackChain([primary, backup]), workers=args.workers).run(requests)
             print(report.describe())
+            return 1 if report.failed else 0  # a request the backup served is answered
 
 
         if __name__ == "__main__":
-            main()
+            sys.exit(main(sys.argv[1:]))
         """
     '''
-    TIMEOUT = 4.0
-    REQUESTS = tuple(f"DataRequest-{i}" for i in range(10))
+    TIMEOUT = 20.0
+    # (arguments, the status they call for: None when it depends on what failed, read from the recorded calls)
+    VISIBLE = (
+        (["--primary-failure", "0"], SERVED),
+        ([], None),
+        (["--primary-failure", "1", "--backup-failure", "0", "--workers", "4"], SERVED),
+        (["--primary-failure", "1", "--backup-failure", "1"], SOME_FAILED),
+        (["--requests", "12", "--primary-failure", "0.5", "--backup-failure", "0.5"], None),
+        (["--workers", "0"], BAD),
+        (["--requests", "ten"], BAD),
+        (["--backup-failure", "1.5"], BAD),
+    )
+    HIDDEN = (
+        (["--requests", "30", "--workers", "5", "--primary-failure", "0.6", "--backup-failure", "0.4"], None),
+        (["--requests", "3", "--primary-failure", "0", "--backup-failure", "1"], SERVED),
+        (["--requests", "7", "--workers", "2", "--primary-failure", "1", "--backup-failure", "1"], SOME_FAILED),
+        (["--requests", "0"], BAD),
+        (["--workers", "-2"], BAD),
+        (["--primary-failure", "-0.1"], BAD),
+        (["--requests", "2.5"], BAD),
+    )
 
     def _check(self, script: Any) -> str:
+        self._judge_script(script, self.VISIBLE)
+        return (
+            "importing main.py runs nothing; run as a script it exits 0 when every request is answered (the "
+            "backup's answers too), 1 when some have none, 2 on bad arguments, with a message and nothing routed."
+        )
+
+    def _check_hidden(self, script: Any) -> str:
+        self._judge_script(script, self.VISIBLE + self.HIDDEN)
+        return "right on every case."
+
+    def _judge_script(self, script: Any, cases: tuple) -> None:
         if not isinstance(script, str):
             raise Incorrect(f"give the text of main.py as a string (SCRIPT = '''...'''); got {type(script).__name__}.")
         with tempfile.TemporaryDirectory(prefix="ella-main-") as folder:
             Path(folder, "main.py").write_text(script)
-            imported, calls = self._python(folder, "import")
-            if imported.returncode != 0:
-                raise Incorrect(f"`import main` failed: {self._last_line(imported.stderr)}")
-            if calls or _RAN.search(imported.stdout):
+            runs = self._runs(folder, [argv for argv, _ in cases])
+            imported = runs[0]
+            if imported["status"] != 0:
+                raise Incorrect(f"`import main` failed: {self._last_line(imported['err'])}")
+            if imported["calls"] or imported["out"].strip():
                 raise Incorrect(
-                    "importing main.py ran the router (a test that imports it would run a whole batch): put the call "
-                    'under if __name__ == "__main__":'
+                    "importing main.py ran or printed something (a test that imports it would run a batch): put "
+                    'the call under if __name__ == "__main__":'
                 )
-            if imported.stdout.strip():
+            for (argv, expected), run in zip(cases, runs[1:], strict=True):
+                self._judge_run(argv, expected, run)
+            failing = next(argv for argv, expected in cases if expected == SOME_FAILED)
+            status = self._script(folder, failing)  # the interpreter's own exit status, once, for real
+            if status != SOME_FAILED:
                 raise Incorrect(
-                    f"importing main.py printed {imported.stdout.strip()[:40]!r}: a module prints nothing when it is "
-                    'imported; put every print under if __name__ == "__main__": (or in main()).'
+                    f"`python main.py {' '.join(failing)}` exited with status {status}, though requests failed: "
+                    "end the script with sys.exit(main(sys.argv[1:]))."
                 )
-            ran, calls = self._python(folder, "run")
-        if ran.returncode != 0:
-            raise Incorrect(f"`python main.py` failed: {self._last_line(ran.stderr)}")
-        if not _RAN.search(ran.stdout):
-            raise Incorrect(
-                "`python main.py` printed no report of 10 requests: does the guard compare __name__ with "
-                '"__main__" exactly, and call main() with its parentheses, and does main() print report.describe()?'
-            )
-        if len(_RAN.findall(ran.stdout)) > 1:
-            raise Incorrect("`python main.py` ran the batch more than once: call main() once, under the guard.")
-        self._sources(calls)
-        if not re.search(r"failed\s+0\b", ran.stdout):
-            raise Incorrect("some requests failed: wire the primary and the backup into one FallbackChain.")
-        return "importing main.py runs nothing; running it runs the batch once, with its fallback."
 
-    def _sources(self, calls: list[list]) -> None:
-        """The recorded calls: the primary asked for each request once, the backup exactly for its failures."""
-        if not calls:
+    def _judge_run(self, argv: list[str], expected: int | None, run: dict) -> None:
+        shown = f"`python main.py {' '.join(argv)}`".replace(" `", "`")
+        status, calls = run["status"], run["calls"]
+        if expected == BAD:
+            self._judge_refusal(shown, status, calls, run["err"])
+            return
+        if status == BAD:
             raise Incorrect(
-                "`python main.py` printed a report, but no SimulatedSource was ever called: main() must run the "
-                "router over the primary and the backup, and print the report it gets back."
+                f"{shown} exited 2, but these arguments are right ({self._last_line(run['err'])}): the failure "
+                "rates are numbers like 0.5 (type=float)."
             )
-        primary = [(r, ok) for name, r, ok in calls if name == "primary"]
-        backup = [r for name, r, _ in calls if name == "backup"]
-        if not primary:
+        if status == 1 and "Traceback" in run["err"]:
+            raise Incorrect(f"{shown} failed: {self._last_line(run['err'])}")
+        lost = self._lost(argv, calls)
+        if expected is None:
+            expected = SOME_FAILED if lost else SERVED
+        if not re.search(rf"requests\s+{self._count(argv)}\b", run["out"]):
+            raise Incorrect(f"{shown} printed no report of {self._count(argv)} requests: print(report.describe()).")
+        if status == expected:
+            return
+        if expected == SOME_FAILED and status == 0:
             raise Incorrect(
-                "the primary was never asked: the chain is FallbackChain([primary, backup]) with a "
-                'SimulatedSource("primary", ...) first.'
+                f"{shown} exited 0, though {len(lost)} request(s) had no answer: does main return 1 then (not False: "
+                "sys.exit(False) exits 0), and does the script end with sys.exit(main(sys.argv[1:]))? Without "
+                "sys.exit the status is thrown away."
             )
-        asked = [r for r, _ in primary]
-        other = next((r for r in asked if r not in self.REQUESTS), None)
-        if other is not None:
+        if expected == SOME_FAILED and status == len(lost) % 256:
             raise Incorrect(
-                f"the primary was asked for {other}, which is not one of DataRequest-0 ... DataRequest-9: run "
-                'exactly those ten, [f"DataRequest-{i}" for i in range(10)].'
+                f"{shown} exited {status}, the number of requests with no answer: exit 1 whatever the number "
+                "(the status is one byte: 256 failures would exit 0, 'success')."
             )
-        twice = next((r for r in self.REQUESTS if asked.count(r) > 1), None)
-        missing = next((r for r in self.REQUESTS if r not in asked), None)
-        if twice is not None or missing is not None:
+        served_by_backup = sum(1 for name, _, ok in calls if name == "backup" and ok)
+        if expected == SERVED and status == 1 and not served_by_backup:
             raise Incorrect(
-                f"the primary was asked for {twice} {asked.count(twice)} times: run the router once, with no retry."
-                if twice is not None
-                else f"the primary was never asked for {missing}: run all ten requests, in one run of the router."
+                f"{shown} exited 1, though the primary answered every request: sys.exit(True) exits 1, because "
+                "True is 1. Return 0 when every request is answered."
             )
-        failed = sorted(r for r, ok in primary if not ok)
-        if failed and not backup:
+        if expected == SERVED and status == 1:
             raise Incorrect(
-                f"the primary failed {len(failed)} request(s) and the backup was never asked: wire them into one "
-                'FallbackChain([primary, backup]), with a SimulatedSource("backup", ...).'
+                f"{shown} exited 1, though every request was answered ({served_by_backup} by the backup): a request "
+                "the backup served is answered; exit 1 only when some outcome has no answer (report.failed)."
             )
-        if sorted(backup) != failed:
+        raise Incorrect(f"{shown} exited with status {status}; expected {expected}.")
+
+    @staticmethod
+    def _judge_refusal(shown: str, status: int, calls: list, err: str) -> None:
+        """Bad arguments: nothing routed, a message on stderr, exit status 2."""
+        if calls:
             raise Incorrect(
-                f"the backup was asked for {sorted(backup)[:3]}..., but the primary failed {failed}: the backup "
+                f"{shown} routed requests before it refused its arguments: check every argument first, and exit 2 "
+                "before any request is sent."
+            )
+        last = ExitStatus._last_line(err)
+        if status == 1 and "Traceback" in err:
+            raise Incorrect(
+                f"{shown} ended in a traceback (exit status 1): {last}. A bad argument is the caller's mistake, "
+                "not a crash: check it, say what is wrong on stderr and exit 2 (parser.error(...) does both)."
+            )
+        if status == 1 and err.strip():
+            raise Incorrect(
+                f"{shown} exited with status 1: sys.exit with a text prints it and exits 1. Bad arguments exit 2 "
+                "(parser.error(...), or print to stderr and sys.exit(2))."
+            )
+        if status != BAD:
+            raise Incorrect(f"{shown} exited with status {status}: bad arguments exit 2, with a message on stderr.")
+        if not err.strip():
+            raise Incorrect(
+                f"{shown} exited 2 without a word on stderr: say what is wrong there (stdout is for the report; "
+                "parser.error(...) writes to stderr)."
+            )
+
+    def _lost(self, argv: list[str], calls: list) -> list[str]:
+        """The requests with no successful call, after checking the primary was asked for each request once."""
+        count = self._count(argv)
+        requests = [f"DataRequest-{i}" for i in range(count)]
+        asked = [r for name, r, _ in calls if name == "primary"]
+        if sorted(asked) != sorted(requests):
+            extra = next((r for r in asked if r not in requests or asked.count(r) > 1), None)
+            missing = next((r for r in requests if r not in asked), None)
+            if missing is not None and any(name == "backup" and r == missing for name, r, _ in calls):
+                raise Incorrect(
+                    f"{missing} went to the backup, never to the primary: the primary comes first, "
+                    "FallbackChain([primary, backup])."
+                )
+            raise Incorrect(
+                f"with {count} requests the primary was asked for {extra} more than once, or it is not one of them"
+                if extra is not None
+                else f"with {count} requests the primary was never asked for {missing}: route DataRequest-0 ... "
+                f"DataRequest-{count - 1} once each, through FallbackChain([primary, backup])."
+            )
+        failed = sorted(r for name, r, ok in calls if name == "primary" and not ok)
+        backup = sorted(r for name, r, _ in calls if name == "backup")
+        if backup != failed:
+            raise Incorrect(
+                f"the backup was asked for {backup[:3]}..., but the primary failed {failed[:3]}...: the backup "
                 "answers exactly the primary's failures (FallbackChain([primary, backup]), in that order)."
             )
+        answered = {r for _, r, ok in calls if ok}
+        return [r for r in requests if r not in answered]
 
-    def _python(self, folder: str, mode: str) -> tuple[subprocess.CompletedProcess, list]:
-        record = Path(folder, "calls.json")
-        record.unlink(missing_ok=True)
+    @staticmethod
+    def _count(argv: list[str]) -> int:
+        return int(argv[argv.index("--requests") + 1]) if "--requests" in argv else 10
+
+    def _runs(self, folder: str, cases: list[list[str]]) -> list[dict]:
+        out = Path(folder, "runs.json")
+        env = {**os.environ, "ELLA_CHECK_ARGS": json.dumps(cases), "ELLA_CHECK_OUT": str(out)}
         try:
             done = subprocess.run(
-                [sys.executable, "-c", _RUNNER, mode],
-                cwd=folder,
-                capture_output=True,
-                text=True,
-                timeout=self.TIMEOUT,
-                env={**os.environ, "ELLA_CHECK_CALLS": str(record)},
-            )
+                [sys.executable, "-c", _RUNNER], cwd=folder, capture_output=True, text=True, timeout=self.TIMEOUT,
+                env=env,
+            )  # fmt: skip
         except subprocess.TimeoutExpired:
-            what = "`import main`" if mode == "import" else "`python main.py`"
             raise Incorrect(
-                f"{what} did not finish within {self.TIMEOUT:g} s (it was stopped): does it wait for input, sleep, "
-                "or wait for something that never comes?"
+                f"importing and running main.py {len(cases)} times did not finish within {self.TIMEOUT:g} s (it was "
+                "stopped): does it wait for input, or for something that never comes?"
             ) from None
-        calls = json.loads(record.read_text()) if record.exists() else []
-        return done, calls
+        if not out.exists():
+            raise Incorrect(f"main.py stopped the checking process itself: {self._last_line(done.stderr)}")
+        return json.loads(out.read_text())
+
+    def _script(self, folder: str, argv: list[str]) -> int | str:
+        try:
+            return subprocess.run(
+                [sys.executable, "main.py", *argv], cwd=folder, capture_output=True, timeout=self.TIMEOUT
+            ).returncode
+        except subprocess.TimeoutExpired:
+            return f"none: it was stopped after {self.TIMEOUT:g} s"
 
     @staticmethod
     def _last_line(text: str) -> str:
@@ -383,6 +507,6 @@ class WhyProperties(Question):
 
 
 q1 = MainTest("q1")
-q2 = Guard("q2")
+q2 = ExitStatus("q2")
 q3 = LostRequests("q3")
 q4 = WhyProperties("q4")

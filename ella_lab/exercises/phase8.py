@@ -4,72 +4,169 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import Any, ClassVar
+import math
+from typing import Any
 
-from ._core import Incorrect, NotAttempted, Question, SecondsQuestion, call_bounded, same
+from ..timing import format_seconds
+from ._core import (
+    Incorrect,
+    Question,
+    SecondsQuestion,
+    as_real,
+    call_bounded,
+    check_number,
+    close_to,
+    same,
+)
 
-__all__ = ["ENGINES", "WORKLOADS", "q1", "q2", "q3", "q4"]
-
-ENGINES = ("threads", "asyncio", "processes", "dask")
-WORKLOADS = {
-    "cpu": "hash 2,000 passwords with a pure-Python function (about 5 ms of computing each)",
-    "many_waits": "5,000 calls to a slow web API (200 ms each) through an async HTTP client",
-    "blocking_driver": "50 queries through a database driver that has only a blocking API (20 ms each)",
-}
+__all__ = ["q1", "q2", "q3", "q4"]
 
 
-class PickEngines(Question):
-    title = "Pick the engine for three workloads"
-    expects = 'a dict: picks = {"cpu": ..., "many_waits": ..., "blocking_driver": ...}'
-    answer_name = "picks"
+def _batches(n: int, batch: int) -> list[int]:
+    """The requests in each task: ``batch`` each, the last one holds what is left."""
+    tasks = math.ceil(n / batch)
+    return [batch] * (tasks - 1) + [n - (tasks - 1) * batch]
+
+
+def _model(n: int, batch: int, slots: int, per_request: float, overhead: float, first: int = 1) -> float:
+    """The sheet's model: the scheduler hands out task i at i · overhead; each starts on the earliest free slot."""
+    free = [0.0] * slots
+    end = 0.0
+    for i, size in enumerate(_batches(n, batch), start=first):
+        slot = min(range(slots), key=free.__getitem__)
+        free[slot] = max(i * overhead, free[slot]) + size * per_request
+        end = max(end, free[slot])
+    return end
+
+
+def _overhead_on_the_slot(n, batch, slots, per_request, overhead):
+    free = [0.0] * slots
+    for size in _batches(n, batch):
+        slot = min(range(slots), key=free.__getitem__)
+        free[slot] += overhead + size * per_request
+    return max(free)
+
+
+def _no_slot_limit(n, batch, slots, per_request, overhead):
+    return max(i * overhead + size * per_request for i, size in enumerate(_batches(n, batch), start=1))
+
+
+def _last_batch_full(n, batch, slots, per_request, overhead):
+    tasks = math.ceil(n / batch)
+    return _model(tasks * batch, batch, slots, per_request, overhead)
+
+
+def _first_task_at_zero(n, batch, slots, per_request, overhead):
+    return _model(n, batch, slots, per_request, overhead, first=0)
+
+
+def _rounds(n, batch, slots, per_request, overhead):
+    tasks = math.ceil(n / batch)
+    return math.ceil(tasks / slots) * batch * per_request + tasks * overhead
+
+
+def _partial_batch_dropped(n, batch, slots, per_request, overhead):
+    return _model(n - n % batch, batch, slots, per_request, overhead) if n >= batch and n % batch else None
+
+
+def _work_shared_evenly(n, batch, slots, per_request, overhead):
+    return math.ceil(n / batch) * overhead + n * per_request / slots
+
+
+class BatchMakespan(Question):
+    title = "How big a batch for Dask? A model of the makespan"
+    expects = "a function dask_makespan(n_requests, batch, slots, per_request, overhead)"
+    answer_name = "dask_makespan"
     hints = (
-        "Is the workload computing (the GIL matters) or waiting (it does not)?",
-        "For waits: how many at once? A thread per wait is fine for dozens, heavy for thousands.",
-        "A coroutine must never call a blocking function: it would stop the whole event loop.",
+        "Cut the requests into tasks of `batch` requests; the last task holds what is left "
+        "(n_requests - (tasks - 1) * batch). Task i (from 1) is handed out at i * overhead.",
+        "Keep, for each of the `slots`, the time it is next free. Each task, in order, goes to the slot free "
+        "earliest, starts at max(its hand-out time, that slot's free time) and runs size * per_request.",
+        "The makespan is the latest end of any task. The overhead is the scheduler's: paid one task after "
+        "another, never on the slot.",
     )
     solution_text = """
-        picks = {"cpu": "processes", "many_waits": "asyncio", "blocking_driver": "threads"}
-    """
-    RIGHT: ClassVar[dict[str, tuple[str, ...]]] = {
-        "cpu": ("processes", "dask"),
-        "many_waits": ("asyncio",),
-        "blocking_driver": ("threads",),
-    }
-    WHY_NOT: ClassVar[dict[tuple[str, str], str]] = {
-        ("cpu", "threads"): "threads share one GIL: pure-Python computing runs one thread at a time, so 4 threads "
-        "are no faster than 1 (notebook 08 measures it on CpuSource).",
-        ("cpu", "asyncio"): "asyncio runs every coroutine on one thread: computing blocks the loop, and nothing "
-        "runs in parallel.",
-        ("many_waits", "threads"): "5,000 waits on threads need 5,000 threads (a stack and an OS wake-up each) or a "
-        "pool that queues them; asyncio keeps thousands of waits on one thread (notebook 08, K = 512).",
-        ("many_waits", "processes"): "processes to wait: each costs a whole interpreter and pickling, for calls "
-        "that do no computing.",
-        ("many_waits", "dask"): "Dask schedules tasks over a cluster, at tens of µs each (notebook 08): for "
-        "waits, one event loop is far cheaper.",
-        ("blocking_driver", "asyncio"): "a blocking call inside a coroutine blocks the whole event loop: every "
-        "other coroutine waits (only a thread, run_in_executor, would help, and that is threads).",
-        ("blocking_driver", "processes"): "the driver waits, it does not compute: processes add start-up and "
-        "pickling for nothing, and 50 waits suit a thread pool.",
-        ("blocking_driver", "dask"): "50 blocking waits need no cluster: a thread pool runs them with no task "
-        "overhead.",
-    }
+        import heapq
+        import math
 
-    def _check(self, picks: Any) -> str:
-        if not isinstance(picks, dict):
-            raise Incorrect(f"give a dict {{workload: engine}} for {list(WORKLOADS)}; got {type(picks).__name__}.")
-        if all(picks.get(w) is None for w in WORKLOADS):
-            raise NotAttempted("replace each None with an engine, then run the cell again.")
-        missing = [w for w in WORKLOADS if picks.get(w) is None]
-        if missing:
-            raise Incorrect(f"no engine for {missing[0]!r}: give one for each of {list(WORKLOADS)}.")
-        for workload in WORKLOADS:
-            engine = picks[workload]
-            engine = str.lower(str.strip(engine)) if isinstance(engine, str) else None  # a plain str
-            if engine not in ENGINES:
-                raise Incorrect(f"{workload}: choose one of {ENGINES}; got {picks[workload]!r}.")
-            if engine not in self.RIGHT[workload]:
-                raise Incorrect(f"{workload} → {engine}: {self.WHY_NOT[(workload, engine)]}")
-        return "processes compute in parallel, asyncio holds thousands of waits, threads wrap a blocking API."
+        def dask_makespan(n_requests, batch, slots, per_request, overhead):
+            tasks = math.ceil(n_requests / batch)
+            free = [0.0] * slots  # when each slot is next free
+            end = 0.0
+            for i in range(1, tasks + 1):
+                size = batch if i < tasks else n_requests - (tasks - 1) * batch
+                start = max(i * overhead, heapq.heappop(free))  # handed out at i * overhead, on the earliest slot
+                heapq.heappush(free, start + size * per_request)
+                end = max(end, start + size * per_request)
+            return end
+    """
+    # (n_requests, batch, slots, per_request, overhead): the notebook's scale, 8000 requests at 0 s, and beyond
+    CASES = (
+        (1000, 100, 8, 0.001, 0.0002),
+        (9, 2, 2, 0.1, 0.01),
+        (1000, 1, 8, 0.001, 0.0002),
+        (1000, 125, 8, 0.001, 0.0002),
+        (1000, 63, 8, 0.001, 0.0002),
+        (10, 3, 4, 1.0, 0.01),
+        (7, 7, 2, 0.5, 0.1),
+    )
+    HIDDEN = (
+        (8000, 250, 32, 0.0, 0.00012),
+        (500, 7, 3, 0.002, 0.0005),
+        (64, 5, 16, 0.01, 0.003),
+        (3, 2, 8, 0.2, 0.05),
+        (1200, 40, 6, 0.0015, 0.0001),
+    )
+    MISTAKES = (
+        (_overhead_on_the_slot, "each task paid the overhead on its slot, in parallel with the others: the "
+         "scheduler hands the tasks out one after another, task i at i * overhead, and the slot only runs it."),
+        (_no_slot_limit, "every task ran as soon as it was handed out, as if there were a slot for each: a task "
+         "waits for the earliest free of the `slots`."),
+        (_last_batch_full, "the last task was counted as a full batch: it holds only what is left, "
+         "n_requests - (tasks - 1) * batch."),
+        (_first_task_at_zero, "the first task was handed out at 0: the scheduler needs `overhead` for each task, "
+         "the first one too, so task i (from 1) is out at i * overhead."),
+        (_rounds, "that is ⌈tasks / slots⌉ rounds of a full batch, plus every task's overhead added up: the "
+         "overhead is paid while the slots work, and a slot starts its next task as soon as it is free."),
+        (_partial_batch_dropped, "the requests left over after the full batches were dropped: their task runs "
+         "too (there are ⌈n / batch⌉ tasks)."),
+        (_work_shared_evenly, "that spreads the work evenly over the slots, as if a batch could be split: a "
+         "task runs on one slot, whole."),
+    )  # fmt: skip
+
+    def _check(self, dask_makespan: Any) -> str:
+        self._cases(dask_makespan, self.CASES)
+        return (
+            "1000 requests of 1 ms on 8 slots at 0.2 ms a task: 1 request a task takes "
+            f"{format_seconds(_model(1000, 1, 8, 0.001, 0.0002))} (the scheduler is the bottleneck), 125 a task "
+            f"{format_seconds(_model(1000, 125, 8, 0.001, 0.0002))}."
+        )
+
+    def _check_hidden(self, dask_makespan: Any) -> str:
+        self._cases(dask_makespan, self.HIDDEN + self.CASES)
+        return "right on every case."
+
+    def _cases(self, dask_makespan: Any, cases: tuple) -> None:
+        if not callable(dask_makespan):
+            raise Incorrect(
+                f"expected a function dask_makespan(n_requests, batch, slots, per_request, overhead), got "
+                f"{dask_makespan!r}"
+            )
+        for case in cases:
+            call = f"dask_makespan{case}"
+            expected = _model(*case)
+            got = call_bounded(dask_makespan, *case, what="dask_makespan")
+            check_number(got, expected, call=call, unit="s")
+            if close_to(got, expected):
+                continue
+            for mistake, why in self.MISTAKES:
+                wrong = mistake(*case)
+                if wrong is not None and not close_to(wrong, expected) and close_to(got, wrong):
+                    raise Incorrect(f"{call} returned {as_real(got):.6g}: {why}")
+            raise Incorrect(
+                f"{call} returned {as_real(got):.6g}, the model gives {expected:.6g}: work through the first tasks "
+                "by hand (when each is handed out, on which slot it starts, when it ends)."
+            )
 
 
 class _Meeting:
@@ -338,20 +435,25 @@ class GilWall(SecondsQuestion):
     """
 
 
-class JustifyByMeasurement(Question):
-    title = "Justify each pick by a measurement"
+class ReadTheModel(Question):
+    title = "Choose the batch: read the model"
     checked = False
     solution_text = """
-        Model answer. CPU: notebook 08 runs CpuSource on threads and on processes; threads are no faster than
-        one worker (the GIL), processes scale with the cores, minus pickling and start-up. Many waits:
-        notebook 08's sweep puts asyncio and threads side by side as K grows to hundreds; asyncio keeps its
-        efficiency where threads lose theirs to start-up and wake-ups. Blocking driver: a blocking call in a
-        coroutine stalls every other coroutine (the loop has one thread), while notebook 03 shows threads
-        overlapping exactly such waits up to dozens at once: 50 is well within that range.
+        Model answer. 1,000 requests of 1 ms on 8 threads, 0.2 ms a task: batch = 1 takes 201 ms, because the
+        scheduler hands out 1,000 tasks one every 0.2 ms and the threads wait for it; batch = 5, 25 or 125
+        takes 126.6 ms, next to the ideal N · L / slots = 125 ms; batch = 100 about 200 ms (10 tasks on 8
+        threads: a second round for two of them); batch = 1,000 about 1 s (one thread works, seven idle).
+        The rule: the scheduler must hand tasks out faster than the threads finish them, overhead / batch <
+        per_request / slots, so batch > slots · overhead / per_request (here 1.6); and the number of tasks
+        should fill the threads evenly, a multiple of slots or many times it. Notebook 08 measured what a
+        task costs with client.map, near a millisecond on a busy machine: with 32 threads and requests of
+        1 ms, a batch then needs dozens of requests, which is why the Router sends chunks. The model leaves
+        out what pushes the batch smaller: a slow or failing request holds its whole batch back, and answers
+        come back only when their batch ends.
     """
 
 
-q1 = PickEngines("q1")
+q1 = BatchMakespan("q1")
 q2 = AsyncFetchAll("q2")
 q3 = GilWall("q3")
-q4 = JustifyByMeasurement("q4")
+q4 = ReadTheModel("q4")
