@@ -80,3 +80,43 @@ def test_nbclient_echoes_nothing_back_while_the_explorer_cell_runs():
     )
     assert _echoes(interact) >= 1
     assert _echoes("from ella_lab.widgets import timeline_explorer\ntimeline_explorer()") == 0
+
+
+@pytest.mark.timeout(180)
+def test_in_a_live_kernel_a_slider_moved_by_the_front_end_redraws_the_output():
+    """The front end's side, as JupyterLab sends it: a comm message setting a slider's value; the kernel answers
+    with the Output widget's new outputs (the figure and the makespan line for the new values)."""
+    import queue as queue_module
+
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=60)
+    try:
+        shown = kc.execute("from ella_lab.widgets import timeline_explorer\nexplorer = timeline_explorer()")
+        models = {}
+        while True:
+            message = kc.get_iopub_msg(timeout=60)
+            if message["msg_type"] == "comm_open":
+                models[message["content"]["comm_id"]] = message["content"]["data"]["state"]
+            idle = message["msg_type"] == "status" and message["content"]["execution_state"] == "idle"
+            if idle and message["parent_header"].get("msg_id") == shown:
+                break
+        sliders = {s.get("description"): i for i, s in models.items() if s.get("_model_name") == "IntSliderModel"}
+        (output,) = [i for i, s in models.items() if s.get("_model_name") == "OutputModel"]
+        for name, value, expected in (("workers", 8, "⌈N/K⌉·L = 20.0 ms"), ("requests", 20, "⌈N/K⌉·L = 30.0 ms")):
+            update = {"method": "update", "state": {"value": value}, "buffer_paths": []}
+            kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": sliders[name], "data": update}))
+            lines = None
+            while lines is None:
+                try:
+                    message = kc.get_iopub_msg(timeout=60)
+                except queue_module.Empty:
+                    pytest.fail(f"no redraw within 60 s of moving {name}")
+                state = message["content"].get("data", {}).get("state", {})
+                if message["msg_type"] == "comm_msg" and message["content"]["comm_id"] == output and "outputs" in state:
+                    lines = [o["text"] for o in state["outputs"] if o["output_type"] == "stream"]
+                    assert any(o["output_type"] == "display_data" for o in state["outputs"])  # the figure
+            assert len(lines) == 1 and expected in lines[0], lines
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
