@@ -187,21 +187,27 @@ async def _acall(source: Source, request: Any, attempt: int, timeout: float | No
     """Call a source from the event loop: natively if it can wait with ``await``, else on ``pool``.
 
     The timeout holds whatever the source does with it: an ``afetch`` that may ignore it is cancelled at
-    the deadline; a blocking ``fetch`` goes through ``fetch_within``.
+    the deadline; one that blocks the loop past it (``time.sleep`` in a coroutine: no ``await`` to cancel)
+    answers too late, which counts as a timeout, as on the helper threads; a blocking ``fetch`` goes
+    through ``fetch_within``.
     """
     afetch = getattr(source, "afetch", None)
     if afetch is None:
         return await _in_pool(pool, functools.partial(fetch_within, source, request, attempt=attempt, timeout=timeout))
     if timeout is None or getattr(source, "keeps_timeout", False):
         return await afetch(request, attempt=attempt, timeout=timeout)
+    started = clock()
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:
-            return await afetch(request, attempt=attempt, timeout=timeout)
+            value = await afetch(request, attempt=attempt, timeout=timeout)
     except TimeoutError:
         if deadline.expired():
             raise timed_out(source.name, request, timeout) from None
         raise
+    if clock() - started > timeout:
+        raise timed_out(source.name, request, timeout)
+    return value
 
 
 async def _in_pool(pool: Any, call: Callable[[], Any]) -> Any:

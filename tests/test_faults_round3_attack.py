@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from waiting import wait_until
 
 from ella_lab import FallbackChain, Router
 from ella_lab.resilience import Hedge
-from ella_lab.sources import MAX_ABANDONED, Abandoned
+from ella_lab.sources import MAX_ABANDONED, Abandoned, Source
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -151,3 +152,30 @@ def test_a_stalled_call_whose_client_gave_up_frees_its_thread():
             threading.active_count(),
             svc.served,
         )
+
+
+# -- asyncio: a coroutine that blocks ------------------------------------------------------------------
+
+
+class BlockingCoroutine(Source):
+    """A learner's mistake: ``time.sleep`` in a coroutine. The loop cannot cancel it while it blocks."""
+
+    name = "blocking"
+
+    async def afetch(self, request, *, attempt=0, timeout=None):
+        time.sleep(0.6)
+        return "late"
+
+    def fetch(self, request, *, attempt=0, timeout=None):
+        time.sleep(0.6)
+        return "late"
+
+
+@pytest.mark.timeout(60)
+def test_an_afetch_that_blocks_past_its_timeout_is_a_timeout_on_asyncio():
+    """Before: Router(BlockingCoroutine(), timeout=0.1, executor="asyncio") answered ok=True after 0.6 s: the
+    deadline's cancellation waits for an ``await`` that never came. An answer after the deadline is a timeout,
+    as on the helper threads."""
+    report = Router(BlockingCoroutine(), workers=2, timeout=0.1, executor="asyncio").run([1, 2])
+    assert [(o.ok, type(o.error).__name__) for o in report] == [(False, "TimeoutError")] * 2
+    assert all("within 100 ms" in str(o.error) for o in report)
