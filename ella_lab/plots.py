@@ -38,17 +38,22 @@ def _axes(ax: Axes | None) -> Axes:
     return ax
 
 
-def ticks_at(ax: Axes, values: Iterable[float], *, axis: str = "x") -> Axes:
+def ticks_at(ax: Axes, values: Iterable[float], *, axis: str = "x", within: bool = False) -> Axes:
     """Label exactly ``values`` on an axis (log or linear), with no minor ticks.
 
     On a log axis spanning less than a decade, matplotlib labels its minor ticks too, and they overlap
-    the labels given here ("3×10¹" drawn over "32").
+    the labels given here ("3×10¹" drawn over "32"). With ``within=True`` only the values inside the
+    axis's current range are labelled (the others would stretch the axis to show them), so one list of
+    round numbers serves whatever range a run measured.
     """
     from matplotlib.ticker import NullLocator
 
     check_choice("axis", axis, ("x", "y"))
     values = list(values)
     target = ax.xaxis if axis == "x" else ax.yaxis
+    if within:
+        low, high = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+        values = [v for v in values if low <= v <= high]
     target.set_minor_locator(NullLocator())
     target.set_ticks(values, [f"{v:g}" for v in values])
     return ax
@@ -147,6 +152,10 @@ def plot_backoff(policies: Mapping[str, Retry], keys: int = 200, ax: Axes | None
     return ax
 
 
+# Line styles for the runs of one overload figure, in order: solid, dashed, dash-dot, dotted-dense, long dash.
+_RUN_STYLES = ("-", "--", "-.", (0, (1, 1)), (0, (8, 2)))
+
+
 def plot_overload(
     runs: Mapping[str, object],
     *,
@@ -157,27 +166,33 @@ def plot_overload(
 ) -> Figure:
     """Goodput, tries sent and the server's queue over time, for runs of ``ella_lab.sim`` or ``ella_lab.metastable``.
 
-    ``models`` (simulated runs) are drawn dotted on the goodput panel; the trigger (from the first run's
-    settings) is shaded; the dashed line is the offered load ``rate``. Returns the figure.
+    ``models`` (simulated runs) are drawn on every panel as wide light grey bands, under the measured
+    lines, so a model that the measurement follows stays visible beside it; the trigger (from the first
+    run's settings) is shaded; the dashed line is the offered load ``rate``. Returns the figure.
     """
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharex=True)
-    for label, run in runs.items():
+    for number, (label, run) in enumerate((models or {}).items()):
         frame = run.frame()  # type: ignore[attr-defined]
-        axes[0].plot(frame.t, frame.goodput, label=label)
-        axes[1].plot(frame.t, frame.offered, label=label)
-        axes[2].plot(frame.t, frame.queue, label=label)
-    for label, run in (models or {}).items():
+        shade = ("0.55", "0.75", "0.4")[number % 3]
+        for ax, series in zip(axes, (frame.goodput, frame.offered, frame.queue), strict=True):
+            ax.plot(frame.t, series, color=shade, lw=4, alpha=0.6, label=label, zorder=1)
+    for number, (label, run) in enumerate(runs.items()):
         frame = run.frame()  # type: ignore[attr-defined]
-        axes[0].plot(frame.t, frame.goodput, ":", color="grey", label=label)
+        style = _RUN_STYLES[number % len(_RUN_STYLES)]  # colour and dashes: told apart without colour vision too
+        for ax, series in zip(axes, (frame.goodput, frame.offered, frame.queue), strict=True):
+            ax.plot(frame.t, series, ls=style, label=label, zorder=2)
     settings = next(iter(runs.values())).settings  # type: ignore[attr-defined]
     trigger = (settings["trigger_at"], settings["trigger_at"] + settings["trigger"])
     for ax, name in zip(axes, ["goodput (answers/s in time)", "tries sent (/s)", "longest server queue"], strict=True):
         ax.axvspan(*trigger, color="orange", alpha=0.15)
         ax.set_title(name)
         ax.set_xlabel("time (s); shaded: the trigger")
-    axes[0].axhline(rate, color="black", lw=0.8, ls="--")
+    axes[0].axhline(rate, color="black", lw=0.8, ls="--", label=f"offered load ({rate:g}/s)")
+    axes[0].set_ylabel("requests/s")
+    axes[1].set_ylabel("requests/s")
+    axes[2].set_ylabel("requests waiting")
     axes[0].legend(fontsize="small")
     if title:
         fig.suptitle(title)
@@ -185,12 +200,16 @@ def plot_overload(
     return fig
 
 
-def plot_recovery_map(grids: Mapping[str, pd.DataFrame], *, title: str = "") -> Figure:
-    """One panel per control: where the system recovered (blue dot) or stayed down (orange cross).
+def plot_recovery_map(
+    grids: Mapping[str, pd.DataFrame], *, title: str = "", mark: tuple[float, float] | None = None, mark_label: str = ""
+) -> Figure:
+    """One panel per control: where the system recovered (blue dot) or stayed down (brown cross on orange).
 
     Each grid is a boolean table (index: the offered load as a fraction of capacity, columns: the
     trigger's length in s), as ``phase_diagram(...).pivot(index="load", columns="trigger", values="recovered")``.
     Colours a colour-blind reader tells apart, and a marker in every cell, so the map reads in grey too.
+    ``mark`` = (load, trigger) rings that cell on every panel (say, where the measured runs sat), with
+    ``mark_label`` in the legend; it must be a cell of every grid.
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
@@ -198,6 +217,10 @@ def plot_recovery_map(grids: Mapping[str, pd.DataFrame], *, title: str = "") -> 
 
     if not grids:
         raise ValueError("grids must hold at least one map, got none")
+    if mark is not None:
+        for name, grid in grids.items():
+            if mark[0] not in list(grid.index) or mark[1] not in list(grid.columns):
+                raise ValueError(f"mark must be a (load, trigger) cell of every grid, got {mark!r} (not in {name!r})")
     fig, axes = plt.subplots(1, len(grids), figsize=(2.8 * len(grids), 3.2), sharey=True, squeeze=False)
     for ax, (name, grid) in zip(axes[0], grids.items(), strict=True):
         values = grid.to_numpy().astype(bool)
@@ -207,6 +230,9 @@ def plot_recovery_map(grids: Mapping[str, pd.DataFrame], *, title: str = "") -> 
         ax.plot(cols, rows, "o", color=RECOVERED, ms=5, ls="none")
         rows, cols = (~values).nonzero()
         ax.plot(cols, rows, "x", color="#7a4f00", ms=6, mew=2, ls="none")
+        if mark is not None:
+            row, col = list(grid.index).index(mark[0]), list(grid.columns).index(mark[1])
+            ax.plot(col, row, "s", ms=13, mfc="none", mec="black", mew=1.5, ls="none")
         ax.set_xticks(range(len(grid.columns)), [f"{t:g}" for t in grid.columns])
         ax.set_yticks(range(len(grid.index)), [f"{load:.0%}" for load in grid.index])
         ax.set_title(name)
@@ -216,7 +242,11 @@ def plot_recovery_map(grids: Mapping[str, pd.DataFrame], *, title: str = "") -> 
         Line2D([], [], marker="o", color=RECOVERED, ls="none", label="recovered"),
         Line2D([], [], marker="x", color="#7a4f00", mew=2, ls="none", label="stayed down"),
     ]
-    fig.legend(handles=legend, loc="upper right", fontsize="small", ncol=2)
+    if mark is not None:
+        legend.append(
+            Line2D([], [], marker="s", ms=10, mfc="none", mec="black", mew=1.5, ls="none", label=mark_label or "marked")
+        )
+    fig.legend(handles=legend, loc="upper right", fontsize="small", ncol=len(legend))
     if title:
         fig.suptitle(title, x=0.02, ha="left")
     fig.tight_layout()
