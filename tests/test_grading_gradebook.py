@@ -127,3 +127,19 @@ def test_pass_rates_leave_out_rows_to_check_by_hand_and_unjudged_answers():
     assert list(rates.judged) == [2, 2, 2] and list(rates.correct) == [2, 1, 1]
     answers = grades.answers_frame().set_index(["student", "question"])
     assert (answers.loc[("bob", "q2"), "earned"], answers.loc[("bob", "q2"), "max_points"]) == (0.0, 1.0)
+
+
+def test_pass_rates_and_what_to_reteach_leave_out_blank_answers_and_broken_checks():
+    """A blank answer (the starter code) counted as a judged wrong one, and a check that broke under a memory hog
+    ("can't start new thread") was listed among the class's wrong answers, as if a misconception."""
+    from ella_lab.grading.report import _html, pass_rates
+
+    grades = Grades([_row("ann", 3), _row("bob", 1), _row("cat", 1), _row("dan", 1)])
+    for q in grades.results[2]["questions"][1:]:
+        q.update(status="not attempted", message="give a function, then run the check again.")
+    for q in grades.results[3]["questions"][1:]:
+        q.update(status="error", message="internal error in the check, not your answer: RuntimeError(); tell us.")
+    rates = pass_rates(grades.answers_frame())
+    assert list(rates.judged) == [4, 2, 2] and list(rates.correct) == [4, 1, 1]
+    page = _html(grades.grades_frame(), grades.answers_frame(), {}, [])
+    assert "internal error in the check" not in page.split("What to re-teach")[1].split("<h2>Grades")[0]

@@ -286,6 +286,26 @@ def conceal(modules: Iterable[types.ModuleType], question_type: type, report: Ca
         if any(_is_hidden_name(k) for k in vars(module)):
             vars(module)["_ella_lab_report"] = report
             module.__class__ = _ConcealingModule
+    _no_source_lines()
+
+
+def _no_source_lines() -> None:
+    """``linecache`` (tracebacks, ``inspect.getsource``) gets no line of the checks' files: a traceback of a check
+    that broke, shown by a notebook's own cell, read the whole file into ``linecache.cache`` (and an open with the
+    notebook's code on the stack is refused: an honest notebook was flagged)."""
+    import linecache
+
+    update = linecache.updatecache
+
+    def updatecache(filename: str, module_globals: Any = None) -> list[str]:
+        if isinstance(filename, str) and os.path.realpath(filename).startswith(SHEETS_FOLDER):
+            linecache.cache.pop(filename, None)
+            return []
+        return update(filename, module_globals)
+
+    if getattr(update, "__name__", "") != "updatecache" or getattr(update, "__module__", "") == __name__:
+        return
+    linecache.updatecache = updatecache
 
 
 # -- the seal ---------------------------------------------------------------------------------------

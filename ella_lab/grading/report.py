@@ -70,13 +70,22 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+CHECK_BROKE = "internal error in the check"  # the check's own failure (``_core``), not the answer's
+
+
 def _judged(answers):
     """The answers that were judged (a broken file's are not: no misconception, no failed question; a row to check
-    by hand is not either: its verdicts may be the notebook's doing), each with a ``label``: the question, or
+    by hand is not either: its verdicts may be the notebook's doing; nor an answer not attempted, nor one whose
+    check itself broke: neither says what the student got wrong), each with a ``label``: the question, or
     ``phase3 q1`` when the class handed in more than one sheet."""
-    judged = answers[~answers.message.astype(str).str.startswith("not graded:")]
+    message = answers.message.astype(str)
+    judged = answers[~message.str.startswith("not graded:") & ~message.str.startswith(CHECK_BROKE)]
     if "status" in judged:
         judged = judged[judged.status != "check by hand"]
+    blank = judged.verdict == "not attempted"  # a blank is not a wrong answer
+    if "attempted" in judged:
+        blank |= judged.attempted.astype(str) == "False"
+    judged = judged[~blank]
     several = judged[judged.verdict != "manual"].sheet.nunique() > 1  # a broken file's written answer is not judged
     return judged.assign(label=(judged.sheet + " " + judged.question) if several else judged.question)
 
@@ -207,9 +216,9 @@ def _html(table, answers, figures: dict[str, bytes], skipped: list[str], isolati
                 for label, r in rates.iterrows()
             ]
             parts.append(
-                "</table><p>Judged: the answers the checks ran on (a file that is not a notebook, another sheet, "
-                "a notebook stopped or broken before its checks ran are not counted, nor a row to check by "
-                "hand).</p>"
+                "</table><p>Judged: the answers attempted and judged. Not counted: a blank answer (still the "
+                "starter code), an answer whose check itself broke, a file that is not a notebook, a notebook "
+                "stopped or broken before its checks ran, a row to check by hand.</p>"
             )
     parts.append("<h2>What to re-teach: the most common wrong answers</h2>")
     judged = _judged(answers)
