@@ -9,11 +9,11 @@ one of the run's locks, or has finished. So each demonstration gives the same co
 a check can judge a learner's code by what happened, never by how long it took.
 
 Every wait is bounded: a thread waits at most ``bound`` seconds at a switch point, then goes on alone (on
-Linux it waits on, up to ``patience`` seconds, while another thread of the process is runnable but not yet
-run: a busy machine does not change what happens). A :class:`Lock` notices a deadlock (threads each holding
-a lock another waits for, with no timeout) or a lock whose holder has finished, and raises
-:class:`Deadlock` in the waiting thread instead of hanging. A thread still running when its run times out
-is stopped (:class:`Abandoned`) at its next switch point or lock call.
+Linux it waits on, up to ``patience`` seconds, while another thread of the process is running or ready to
+run: a busy machine, slow to run that thread, does not change what happens). A :class:`Lock` notices a
+deadlock (threads each holding a lock another waits for, with no timeout) or a lock whose holder has
+finished, and raises :class:`Deadlock` in the waiting thread instead of hanging. A thread still running
+when its run times out is stopped (:class:`Abandoned`) at its next switch point or lock call.
 """
 
 from __future__ import annotations
@@ -74,8 +74,9 @@ class Switchboard:
 
     ``bound``: how long a thread waits at a switch point for threads the board cannot see progress in (one
     blocked on a lock of its own, say). ``patience``: the longest it waits while another thread of the process
-    is runnable (Linux: its state in /proc is R), i.e. one that a busy machine has not run yet. A thread not
-    started by :meth:`run` passes every switch point at once (the library's objects then behave as plain ones).
+    is running or ready to run (Linux: its state in /proc is R), e.g. one that a busy machine has not run yet.
+    A thread not started by :meth:`run` passes every switch point at once (the library's objects then behave as
+    plain ones).
     """
 
     def __init__(self, *, bound: float = 0.2, patience: float = 2.0):
@@ -236,7 +237,7 @@ _QUIET = Switchboard()  # objects made without a board: no thread of theirs is e
 
 
 def _others_runnable() -> bool:
-    """Is another thread of this process runnable, but not running now (Linux)? False where /proc is not there."""
+    """Is another thread of this process running or ready to run (Linux: state R)? False where /proc is not there."""
     me = str(threading.get_native_id())
     try:
         tasks = os.listdir("/proc/self/task")

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from waiting import wait_until
 
 from ella_lab.shared import Account, Counter, Lock, SharedDict, Switchboard, lock_cost, race
 
@@ -151,3 +152,28 @@ def test_threads_still_running_at_the_timeout_are_stopped_at_their_next_switch_p
     run = board.run([spin], timeout=0.3)
     assert run.alive == ["worker-0"] and not run.errors
     assert threading.active_count() <= before  # it left (before: it spun in the process forever)
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self/task"), reason="Linux: reads /proc")
+def test_a_switch_point_tells_a_thread_ready_to_run_from_one_that_sleeps():
+    from ella_lab.shared import _others_runnable
+
+    stop = threading.Event()
+    sleeper = threading.Thread(target=stop.wait, daemon=True)
+    sleeper.start()
+    assert wait_until(lambda: not _others_runnable())  # once it sleeps, a switch point waits only its bound for it
+    spinning = True
+
+    def spin():
+        while spinning:
+            pass
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        assert all(_others_runnable() for _ in range(20))  # one runs or waits to run: a switch point waits on
+    finally:
+        spinning = False
+        stop.set()
+        spinner.join(5)
+        sleeper.join(5)
