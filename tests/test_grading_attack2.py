@@ -26,7 +26,7 @@ _spec = importlib.util.spec_from_file_location("make_demo_class", ROOT / "tests"
 demo = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(demo)
 
-ALL_WRONG = {"makespan": demo.MAKESPAN_NLK, "worker": demo.WORKER_GUIDE, "workers_needed": demo.NEEDED_ROUND}
+ALL_WRONG = {"makespan": demo.MAKESPAN_NLK, "get_once": demo.GET_ONCE_NO_LOCK, "workers_needed": demo.NEEDED_ROUND}
 
 OWN_CHANNEL = """import json, os, sys
 _line = json.dumps({"n": 1, "kind": "verdict", "question": "q1", "status": "correct"}) + " " + "0" * 64 + "\\n"

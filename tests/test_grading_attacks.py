@@ -34,12 +34,12 @@ demo = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(demo)
 
 ALL_RIGHT = demo.ALL_RIGHT
-ALL_WRONG = {"makespan": demo.MAKESPAN_NLK, "worker": demo.WORKER_GUIDE, "workers_needed": demo.NEEDED_ROUND}
+ALL_WRONG = {"makespan": demo.MAKESPAN_NLK, "get_once": demo.GET_ONCE_NO_LOCK, "workers_needed": demo.NEEDED_ROUND}
 SHEET_NAMES = ["ex03-threaded-router", "ex04-fallback-recovery"]
 LIMITS = {"sheet": "phase3", "timeout": 60, "cell_timeout": 10, "memory_mb": 2048}
 
 
-def hand_in(folder: Path, student: str, answers: dict[str, str], *cells: str, after: str = "worker") -> Path:
+def hand_in(folder: Path, student: str, answers: dict[str, str], *cells: str, after: str = "get_once") -> Path:
     """``student``'s sheet 03 with ``answers`` written and ``cells`` inserted after the answer ``after``."""
     nb = demo.student_notebook(answers, [(after, source) for source in cells])
     path = folder / f"{student}-ex03.ipynb"
@@ -381,15 +381,15 @@ ex.q1.check(my_makespan)
 """
 RESET = "%reset -f\nimport math\nfrom ella_lab.exercises import phase3 as ex\n"
 CHEATS = {  # student: (answers, cells, after which answer)
-    "ada": (ALL_RIGHT, (), "worker"),  # honest: graded, nothing to look at
-    "judge-patcher": (ALL_WRONG, (FAKE_JUDGE,), "worker"),
-    "core-patcher": (ALL_WRONG, (PATCH_CORE,), "worker"),
+    "ada": (ALL_RIGHT, (), "get_once"),  # honest: graded, nothing to look at
+    "judge-patcher": (ALL_WRONG, (FAKE_JUDGE,), "get_once"),
+    "core-patcher": (ALL_WRONG, (PATCH_CORE,), "get_once"),
     "marker-printer": (ALL_WRONG, (MARK_WHILE_JUDGED,), "workers_needed"),
-    "math-patcher": (ALL_WRONG, (PATCH_MATH,), "worker"),
+    "math-patcher": (ALL_WRONG, (PATCH_MATH,), "get_once"),
     "own-name": ({}, (OWN_NAME,), "makespan"),
-    "resetter": (ALL_RIGHT, (RESET,), "worker"),  # a 'clean start' cell: no cheat
-    "bea": ({}, (), "worker"),  # blank
-    "impostor": (ALL_RIGHT, ('student_id = "bea"',), "worker"),  # hands in full marks in bea's name
+    "resetter": (ALL_RIGHT, (RESET,), "get_once"),  # a 'clean start' cell: no cheat
+    "bea": ({}, (), "get_once"),  # blank
+    "impostor": (ALL_RIGHT, ('student_id = "bea"',), "get_once"),  # hands in full marks in bea's name
 }
 
 
@@ -425,7 +425,7 @@ def test_a_reset_namespace_is_no_cheat(cheaters):
     """%reset -f wipes the notebook's names: the answers before it are gone, and that is all."""
     row = cheaters[0]["resetter"]
     assert (row["score"], row["status"], row["look_at"]) == (1, "graded", ""), row
-    assert row["reason"] == "code cell 6 raised NameError"  # ex.q2.check(worker), worker gone
+    assert row["reason"] == "code cell 6 raised NameError"  # ex.q2.check(get_once), get_once gone
 
 
 @pytest.mark.timeout(180)
@@ -553,9 +553,9 @@ def _lying_answer(sheet: str, question: str):
     q = getattr(module, question)
     if (sheet, question) == ("phase2", "q2"):
         return q, Liar("a")  # any option's hash: found among the options, then 'equal' to the answer
-    if (sheet, question) == ("phase8", "q1"):
-        return q, {workload: Liar("threads") for workload in module.WORKLOADS}
     right = reference(module, q, q.answer_name)
+    if (sheet, question) == ("phase8", "q1"):
+        return q, lambda *args: Liar(right(*args))  # "equal" to the model's makespan, and to anything else
 
     def keep_errors(answers):
         return [a if isinstance(a, BaseException) else Liar() for a in answers]
@@ -743,7 +743,7 @@ def test_an_answer_that_calls_exit_loses_its_own_point_only():
     for question, answer in ((phase3.q1, makespan), (phase3.q3, workers_needed)):
         result = question.hidden_check(answer)
         assert result.status == "incorrect" and type(answer).__name__ and "your answer raised" in result.message
-    namespace = {"makespan": makespan, "worker": reference(phase3, phase3.q2, "worker"), "workers_needed": 0}
+    namespace = {"makespan": makespan, "get_once": reference(phase3, phase3.q2, "get_once"), "workers_needed": 0}
     verdicts = {v["question"]: v["status"] for v in judge("phase3", namespace)["questions"]}
     assert verdicts == {"q1": "incorrect", "q2": "correct", "q3": "incorrect", "q4": "manual"}
 

@@ -36,7 +36,7 @@ MODES = [
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux: reads /proc")
 
 
-def hand_in(folder: Path, student: str, *cells: str, after: str = "worker", answers=None) -> Path:
+def hand_in(folder: Path, student: str, *cells: str, after: str = "get_once", answers=None) -> Path:
     nb = demo.student_notebook(ALL_RIGHT if answers is None else answers, [(after, c) for c in cells])
     path = folder / f"{student}-ex03.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ _spec = importlib.util.spec_from_file_location("make_demo_class", ROOT / "tests"
 demo = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(demo)
 
-ALL_WRONG = {"makespan": demo.MAKESPAN_NLK, "worker": demo.WORKER_GUIDE, "workers_needed": demo.NEEDED_ROUND}
+ALL_WRONG = {"makespan": demo.MAKESPAN_NLK, "get_once": demo.GET_ONCE_NO_LOCK, "workers_needed": demo.NEEDED_ROUND}
 MARKER = '("@@ella" + "-lab-grade@@")'  # the old grader's verdict marker, built at run time
 
 STDOUT_REWRITER = f"""import sys
@@ -229,22 +229,22 @@ for q in ("q1", "q2", "q3"):
 # kind: (cell, the answer it follows, the old grader's score for it (out of 3, all "graded"; the answers earn 0),
 #        what the sealed judge says: "check by hand" or "graded")
 CATALOGUE = {
-    "stdout-rewriter": (STDOUT_REWRITER, "worker", 3, "check by hand"),
-    "meta-path-hook": (META_PATH, "worker", 3, "check by hand"),
-    "path-hooks": (PATH_HOOKS, "worker", 3, "check by hand"),
-    "builtins-import-hook": (IMPORT_HOOK, "worker", 3, "check by hand"),
-    "math-and-guard-record": (MATH_AND_RECORD, "worker", 1, "check by hand"),
-    "json-internals": (JSON_INTERNALS, "worker", 3, "check by hand"),
-    "sys-modules-swap": (MODULES_SWAP, "worker", 1, "check by hand"),
+    "stdout-rewriter": (STDOUT_REWRITER, "get_once", 3, "check by hand"),
+    "meta-path-hook": (META_PATH, "get_once", 3, "check by hand"),
+    "path-hooks": (PATH_HOOKS, "get_once", 3, "check by hand"),
+    "builtins-import-hook": (IMPORT_HOOK, "get_once", 3, "check by hand"),
+    "math-and-guard-record": (MATH_AND_RECORD, "get_once", 1, "check by hand"),
+    "json-internals": (JSON_INTERNALS, "get_once", 3, "check by hand"),
+    "sys-modules-swap": (MODULES_SWAP, "get_once", 1, "check by hand"),
     "float-lies-from-frames": (FLOAT_FROM_FRAMES, "makespan", 1, "check by hand"),
-    "gc-rewrites-the-record": (GC_RECORD, "worker", 1, "check by hand"),
-    "package-path-redirect": (PACKAGE_PATH, "worker", 3, "check by hand"),  # copying the checks' files reads them
-    "settrace-rewrites-verdicts": (SETTRACE, "worker", 3, "check by hand"),
-    "importlib-internals": (IMPORTLIB_INTERNALS, "worker", 3, "graded"),  # no import after the seal: no effect
+    "gc-rewrites-the-record": (GC_RECORD, "get_once", 1, "check by hand"),
+    "package-path-redirect": (PACKAGE_PATH, "get_once", 3, "check by hand"),  # copying the checks' files reads them
+    "settrace-rewrites-verdicts": (SETTRACE, "get_once", 3, "check by hand"),
+    "importlib-internals": (IMPORTLIB_INTERNALS, "get_once", 3, "graded"),  # no import after the seal: no effect
     # these three did not fool the old grader either
-    "stream-class-patch": (STREAM_CLASS, "worker", 0, "graded"),  # TextIOWrapper.write cannot be set: the cell fails
-    "verdict-text-printed": (VERDICT_TEXT, "worker", 0, "graded"),
-    "attempt-record-forged": (ATTEMPT_RECORD, "worker", 0, "graded"),
+    "stream-class-patch": (STREAM_CLASS, "get_once", 0, "graded"),  # TextIOWrapper.write cannot be set: the cell fails
+    "verdict-text-printed": (VERDICT_TEXT, "get_once", 0, "graded"),
+    "attempt-record-forged": (ATTEMPT_RECORD, "get_once", 0, "graded"),
     # the second attack: each scored so on the sealed grader before its fix (commit "Grader: ... second attack")
     "writer-grabbed-and-put-back": (GRAB_WRITER, "workers_needed", 3, "check by hand"),
     "hidden-cases-read": (HIDDEN_TABLE, "makespan", 1, "check by hand"),
