@@ -1,6 +1,7 @@
 """Every backend serves the same seeded workload with the same outcomes: threads, asyncio, processes, Dask."""
 
 import asyncio
+import threading
 
 import pytest
 
@@ -85,8 +86,12 @@ def test_processes_serve_cpu_work_with_the_same_answers():
 def test_unpicklable_sources_are_refused_clearly(executor):
     with pytest.raises(TypeError, match=f"executor='{executor}' sends the source to other processes"):
         Router(CircuitBreaker(SimulatedSource("s")), executor=executor).run(range(3))
-    with pytest.raises(TypeError, match="must be picklable"):
-        Router(lambda r: r, executor=executor).run(range(3))
+    # A lambda defined here now travels by value (as a notebook cell's would); one that holds a lock cannot,
+    # and the message names the part to blame.
+    lock = threading.Lock()
+    with pytest.raises(TypeError, match=r"must be picklable.*'lock' \(lock\) cannot be"):
+        Router(lambda r: (lock, r)[1], executor=executor).run(range(3))
+    assert [o.value for o in Router(lambda r: r * 2, executor=executor).run(range(3))] == [0, 2, 4]
 
 
 @pytest.mark.parametrize("executor", ["asyncio", "processes", "dask"])
