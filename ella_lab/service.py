@@ -15,7 +15,6 @@ import io
 import logging
 import math
 import re
-import select
 import socket
 import sys
 import threading
@@ -286,22 +285,25 @@ class FlakyService:
                 nothing, counted under 0 as a dropped call): a stall holds no thread nor socket for a client
                 that has given up (20 quick re-runs held 449 threads for 30 s)."""
                 deadline = clock() + seconds
+                connection = self.connection
                 while not released.is_set():
                     left = deadline - clock()
                     if left <= 0:
                         break
                     step = min(left, _STALL_POLL)
-                    try:
-                        readable = select.select([self.connection], [], [], step)[0]
-                        gone = bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+                    connection.settimeout(step)
+                    try:  # a peek, bounded by the socket's timeout: b"" once the client has hung up
+                        gone = not connection.recv(1, socket.MSG_PEEK)
+                    except TimeoutError:  # nothing from the client: still waiting
+                        continue
                     except OSError:  # reset by the client
                         gone = True
                     if gone:
                         service._count(0)
                         self.close_connection = True
                         return
-                    if readable:  # it sent more (not a hang-up): wait without spinning on it
-                        released.wait(step)
+                    released.wait(step)  # it sent more (not a hang-up): wait without spinning on it
+                connection.settimeout(service.idle_timeout)
                 self._reply(503, "stalled\n")
 
             def _reply(self, status: int, body: str) -> None:
