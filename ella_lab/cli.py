@@ -161,15 +161,16 @@ def check_plot_file(name: str, path: str | None) -> None:
         raise ValueError(f"{name} must end in one of {shown_formats} (the figure's format), got {path!r}")
 
 
-class _OutputFailed(Exception):
-    """Writing an output file failed after the work was done (a full disk): one line, exit status 2."""
+class _Failed(Exception):
+    """The work could not start (a port in use), or its output could not be written after it was done (a
+    full disk): one line, exit status 2."""
 
 
 def _write(name: str, path: str, write: Callable[[str], object]) -> None:
     try:
         write(path)
     except OSError as exc:
-        raise _OutputFailed(f"{name}: could not write {path!r}: {exc.strerror or exc}") from None
+        raise _Failed(f"{name}: could not write {path!r}: {exc.strerror or exc}") from None
     print(f"wrote {path}")
 
 
@@ -321,6 +322,11 @@ def _run_service(service: object, duration: float | None) -> None:
     import contextlib
     import time
 
+    try:
+        service.start()  # type: ignore[attr-defined]
+    except OSError as exc:  # the port is taken (a second serve), or not ours to take
+        port = service.port  # type: ignore[attr-defined]
+        raise _Failed(f"--port {port}: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
     with service:  # type: ignore[attr-defined]
         print(f"{service.name} serving on {service.url}  (GET {service.url}/data/<request>; Ctrl-C stops)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop it
@@ -367,6 +373,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     try:
         command()
-    except _OutputFailed as exc:  # the work is done and shown; its file could not be written (a full disk)
+    except _Failed as exc:  # a port in use; or the work is done and shown, but its file could not be written
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return 0

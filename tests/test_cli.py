@@ -202,3 +202,15 @@ def test_a_write_that_fails_after_the_work_is_one_line_and_exit_2(tmp_path, monk
     assert captured.err.strip().splitlines() == [
         f"python -m ella_lab: error: --csv: could not write {str(tmp_path / 't.csv')!r}: No space left on device"
     ]
+
+
+@pytest.mark.timeout(60)
+def test_serve_on_a_port_in_use_is_one_line_and_exit_2():
+    """A second ``serve --port N`` (the first still running): 'Address already in use' was a 20-line traceback."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        _one_line_exit_2(_cli("serve", "--port", str(port), "--duration", "0.1"), "--port", str(port))
