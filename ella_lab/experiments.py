@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from itertools import product
+from itertools import islice, product
 from typing import TYPE_CHECKING, Any
 
 from ._checks import check_int, check_real
+from ._shown import shown
 from .fallback import FallbackChain
 from .outcome import Report
 from .retry import Retry
@@ -108,13 +109,18 @@ def paced(
     return Report(outcomes, workers=router.workers, started_at=started, finished_at=clock(), counters=counts)
 
 
+MAX_AXIS = 1000  # values on one sweep axis: more is a mistake (range(10**9) would be built before any check)
+
+
 def _grid(name: str, values: Any) -> list:
-    """A sweep axis: one value or a non-empty list of them."""
+    """A sweep axis: one value or a non-empty list of at most ``MAX_AXIS`` values (read no further)."""
     if isinstance(values, (str, bytes)):
         raise TypeError(f"{name}: expected a number or a list of numbers, got {values!r}")
-    axis = list(values) if isinstance(values, Iterable) else [values]
+    axis = list(islice(values, MAX_AXIS + 1)) if isinstance(values, Iterable) else [values]
     if not axis:
         raise ValueError(f"{name} must name at least one value, got {values!r}")
+    if len(axis) > MAX_AXIS:
+        raise ValueError(f"{name} must name at most {MAX_AXIS} values, got more ({shown(values)})")
     return axis
 
 

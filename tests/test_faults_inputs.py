@@ -95,3 +95,14 @@ def test_the_cli_checks_before_running(tmp_path, capsys):
         main(["sweep", "--workers", "1", "--requests", "5", "--csv", str(tmp_path / "missing" / "x.csv")])
     assert info.value.code == 2
     assert capsys.readouterr().out == ""  # the sweep never ran
+
+
+def test_a_huge_sweep_axis_is_refused_before_it_is_built():
+    # phase_diagram(range(10**9), [1.0]) built a billion-long list before any check (killed at 60 s)
+    from ella_lab.experiments import sweep
+    from ella_lab.sim import phase_diagram
+
+    with pytest.raises(ValueError, match="loads must name at most 1000 values"):
+        phase_diagram(range(10**9), [1.0])
+    with pytest.raises(ValueError, match="workers must name at most 1000 values"):
+        sweep(workers=iter(range(1, 10**12)), progress=False)
