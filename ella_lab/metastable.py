@@ -119,16 +119,21 @@ def run_loopback(
     with server:
         source = client_source(server.url, control, timeout=timeout, attempts=attempts, capacity=capacity)
         router = Router(source, workers=workers)
-        start = clock()
         timers = [
             threading.Timer(trigger_at, setattr, (server, "slowdown", slowdown)),
             threading.Timer(trigger_at + trigger, setattr, (server, "slowdown", 1.0)),
         ]
-        for timer in timers:
-            timer.daemon = True
-            timer.start()
+        start = clock()
+
+        def begin() -> None:  # the run's clock and the trigger start with the clients, once their workers are up
+            nonlocal start
+            start = clock()
+            for timer in timers:
+                timer.daemon = True
+                timer.start()
+
         try:
-            report = paced(router, range(math.floor(rate * duration)), rate)
+            report = paced(router, range(math.floor(rate * duration)), rate, on_start=begin)
         finally:
             for timer in timers:
                 timer.cancel()

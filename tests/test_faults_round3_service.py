@@ -190,3 +190,37 @@ def test_phase_diagram_takes_one_value_or_a_list_and_bounds_the_whole_grid():
     grid = [0.05 * i for i in range(1, 41)]
     with pytest.raises(ValueError, match=r"^loads x triggers x after"):
         phase_diagram(grid, grid, after=60.0)
+
+
+@pytest.mark.timeout(60)
+def test_loopback_trigger_and_clock_start_with_the_clients(monkeypatch):
+    """The slowdown's timers and the series' start waited for nothing: while paced() brought up its workers
+    (6-20 ms under load), the trigger's clock was already running. Here the workers take 0.3 s to come up."""
+    import threading
+    import time
+
+    started: list[float] = []
+
+    class Recorded(threading.Timer):
+        def start(self):
+            started.append(time.perf_counter())
+            super().start()
+
+    real_paced = metastable.paced
+    begun: list[float] = []
+
+    def slow_paced(router, requests, rate, *, on_start=None, **kwargs):
+        time.sleep(0.3)  # the workers coming up slowly
+
+        def marked():
+            begun.append(time.perf_counter())
+            if on_start is not None:
+                on_start()
+
+        return real_paced(router, requests, rate, on_start=marked, **kwargs)
+
+    monkeypatch.setattr(threading, "Timer", Recorded)
+    monkeypatch.setattr(metastable, "paced", slow_paced)
+    metastable.run_loopback(rate=20, duration=0.3, bin_s=0.1, trigger_at=0.1, trigger=0.1, capacity=2, queue=4)
+    assert len(started) == 2 and begun, (started, begun)
+    assert min(started) >= begun[0], "the trigger's timers started before the clients did"
