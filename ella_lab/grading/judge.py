@@ -107,6 +107,7 @@ SUSPECT_EVENTS = {
     "ctypes.call_function": "uses ctypes",
 }
 FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"}
+READS_CHECKS = "reads the files of the checks (their hidden cases and solutions are in them)"
 SHEETS_FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exercises")
 
 _LIBRARY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the ella_lab package
@@ -175,7 +176,7 @@ def install_audit(report: Callable[[str], None], judging: list[bool] | None = No
             finally:
                 busy[0] = False
             if path.startswith(SHEETS_FOLDER):  # inspect.getsource(sheet): the hidden cases are in the text
-                why = "reads the files of the checks (their hidden cases and solutions are in them)"
+                why = READS_CHECKS
             elif _process_memory(path):  # where the key of the verdicts' channel could be looked for
                 why = f"reads a process's memory or environment ({path[:60]})"
             else:
@@ -253,6 +254,18 @@ class Concealed:
         return self._value
 
 
+def _in_traceback(frame: Any) -> bool:
+    """True when ``traceback`` (or IPython showing one) asks for the lines: an error shown, not a source read."""
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name == "traceback" or name.startswith(("IPython.core.ultratb", "stack_data")):
+            return is_library_file(frame.f_code.co_filename)
+        if not is_library_file(frame.f_code.co_filename):
+            return False
+        frame = frame.f_back
+    return False
+
+
 def _is_hidden_name(name: str) -> bool:
     return name.lstrip("_").startswith("HIDDEN")
 
@@ -286,20 +299,25 @@ def conceal(modules: Iterable[types.ModuleType], question_type: type, report: Ca
         if any(_is_hidden_name(k) for k in vars(module)):
             vars(module)["_ella_lab_report"] = report
             module.__class__ = _ConcealingModule
-    _no_source_lines()
+    _no_source_lines(report)
 
 
-def _no_source_lines() -> None:
+def _no_source_lines(report: Callable[[str], None]) -> None:
     """``linecache`` (tracebacks, ``inspect.getsource``) gets no line of the checks' files: a traceback of a check
     that broke, shown by a notebook's own cell, read the whole file into ``linecache.cache`` (and an open with the
     notebook's code on the stack is refused: an honest notebook was flagged)."""
     import linecache
 
     update = linecache.updatecache
+    said: list[bool] = []
 
     def updatecache(filename: str, module_globals: Any = None) -> list[str]:
         if isinstance(filename, str) and os.path.realpath(filename).startswith(SHEETS_FOLDER):
             linecache.cache.pop(filename, None)
+            caller = sys._getframe(1)
+            if not said and notebook_on_stack(caller) and not _in_traceback(caller):
+                said.append(True)
+                report(f"the notebook's code {READS_CHECKS}")
             return []
         return update(filename, module_globals)
 
