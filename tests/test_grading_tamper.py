@@ -5,10 +5,11 @@ first 12 kinds scored points on the grader before the judge moved to a sealed in
 with the old grader: 1 or 3 points out of 3, status "graded", nothing in its reason); now each earns what its
 answers earn (0) and, where the notebook changed or reached for what the checks rely on, the row is "check by
 hand" with the reason (an answer that reads the check's frames while judged is refused them). The next three
-never fooled the old grader; they stay in the catalogue. The last eight came from a second attack, on the
+never fooled the old grader; they stay in the catalogue. The last nine came from a second attack, on the
 sealed grader itself: each scored 1 or 3 unflagged there (a writer of the verdicts' channel taken from a
 method swapped and put back; the hidden cases or the checks' source read; a solution executed; frames read
-from code compiled from a string or under a library file's name); now each is refused, or judged 0.
+from code compiled from a string or under a library file's name; a check's helpers swapped by the answer
+on its first call and put back on its last); now each is refused, or judged 0.
 """
 
 from __future__ import annotations
@@ -220,6 +221,17 @@ FRAMES_IN_EXEC = f"import sys\nexec({_FRAMES!r})\n"  # code from a string passed
 FRAMES_UNDER_LIBRARY_NAME = f"""import sys, ella_lab.grading.judge as _j
 exec(compile({_FRAMES!r}, _j.__file__, "exec"))
 """
+HELPERS_SWAPPED_WHILE_CALLED = """import ella_lab.exercises.phase3 as _p
+_visible = {case[:3]: case[3] for case in type(ex.q1).CASES}
+_real = (_p.close_to, _p.check_number)
+def makespan(n_requests, workers, latency):  # hidden cases first: helpers swapped; visible ones: put back, answered
+    if (n_requests, workers, latency) in _visible:
+        _p.close_to, _p.check_number = _real
+        return _visible[(n_requests, workers, latency)]
+    _p.close_to = lambda *args, **kwargs: True
+    _p.check_number = lambda *args, **kwargs: None
+    return 0.0
+"""
 ATTEMPT_RECORD = """from IPython.display import display
 for q in ("q1", "q2", "q3"):
     record = {"sheet": "phase3", "question": q, "action": "check", "verdict": "correct", "checks": 1, "hints": 0}
@@ -254,6 +266,7 @@ CATALOGUE = {
     "solution-printed-and-executed": (SOLUTION_PRINTED, "workers_needed", 3, "graded"),
     "frames-in-exec-string": (FRAMES_IN_EXEC, "makespan", 1, "check by hand"),
     "frames-under-a-library-name": (FRAMES_UNDER_LIBRARY_NAME, "makespan", 1, "check by hand"),
+    "helpers-swapped-while-called": (HELPERS_SWAPPED_WHILE_CALLED, "makespan", 1, "check by hand"),
 }
 
 

@@ -87,6 +87,8 @@ WATCHED = (
     "tempfile",
 )
 SYS_HOOKS = ("stdout", "stderr", "stdin", "displayhook", "excepthook", "unraisablehook", "breakpointhook")
+# What a check's comparison of an answer relies on: watched after every call of an answer, too.
+COMPARING = ("ella_lab.", "math", "cmath", "numbers", "decimal", "fractions", "operator")
 BUILTIN_TYPES = (int, float, complex, str, bytes, bool, list, tuple, dict, set, frozenset, object, type, BaseException)
 # Audit events that only a notebook set on the grader's internals needs (see the module's docstring).
 SUSPECT_EVENTS = {
@@ -302,6 +304,27 @@ def conceal(modules: Iterable[types.ModuleType], question_type: type, report: Ca
     _no_source_lines(report)
 
 
+def watch_each_call(modules: Iterable[types.ModuleType], after: Callable[[], None]) -> None:
+    """Before the seal: each sheet's ``call_bounded`` (how a check calls an answer) runs ``after`` once the answer
+    returns. An answer that replaced a helper of its check on its first call (``phase3.close_to``) and put it
+    back on its last passed every hidden case, and the seal, compared before and after the judgement, saw
+    nothing; ``after`` compares and puts back after each call."""
+    for module in modules:
+        real = vars(module).get("call_bounded")
+        if not isinstance(real, types.FunctionType) or getattr(real, "_ella_lab_watched", False):
+            continue
+
+        def call_bounded(function: Callable, *args: Any, _real: Callable = real, **kwargs: Any) -> Any:
+            try:
+                return _real(function, *args, **kwargs)
+            finally:
+                after()
+
+        call_bounded.__doc__ = real.__doc__
+        call_bounded._ella_lab_watched = True  # type: ignore[attr-defined]
+        vars(module)["call_bounded"] = call_bounded
+
+
 def _no_source_lines(report: Callable[[str], None]) -> None:
     """``linecache`` (tracebacks, ``inspect.getsource``) gets no line of the checks' files: a traceback of a check
     that broke, shown by a notebook's own cell, read the whole file into ``linecache.cache`` (and an open with the
@@ -375,6 +398,14 @@ class Seal:
             (place, function, code, hash(code.co_code), function.__defaults__, function.__kwdefaults__, cells)
         )
 
+    def namespace_changes(self, restore: bool = False) -> list[str]:
+        """What differs in the names and functions of this package and of the modules its comparisons use
+        (``math``, ``numbers``, ``operator``, ...), only: cheap enough to run after every call of an answer, and
+        blind to what a check itself swaps for a while (``time.sleep`` for a fake clock, ``sys.stdout``)."""
+        changed: list[str] = []
+        self._namespace_changes(changed, restore, only=COMPARING)
+        return list(dict.fromkeys(changed))
+
     def changes(self, restore: bool = False) -> list[str]:
         """What differs from the seal (and, with ``restore``, is put back where it can be)."""
         changed: list[str] = []
@@ -414,7 +445,17 @@ class Seal:
             if restore:
                 now.clear()
                 now.update(self._builtins)
+        self._namespace_changes(changed, restore)
+        for kind, saved in self._types.items():
+            current = vars(kind)
+            if current.keys() != saved.keys() or any(current[k] is not v for k, v in saved.items()):
+                changed.append(f"the builtin type {kind.__name__} (cannot be put back)")
+        return list(dict.fromkeys(changed))
+
+    def _namespace_changes(self, changed: list[str], restore: bool, only: tuple[str, ...] | None = None) -> None:
         for place, owner, saved, whole in self._namespaces:
+            if only is not None and not place.startswith(only):
+                continue
             current = vars(owner)
             for key, value in saved.items():
                 if current.get(key, self) is not value:
@@ -450,11 +491,6 @@ class Seal:
                         cell.cell_contents = value
             elif hash(code.co_code) != digest:
                 changed.append(f"{place} (its compiled code, rewritten in memory)")
-        for kind, saved in self._types.items():
-            current = vars(kind)
-            if current.keys() != saved.keys() or any(current[k] is not v for k, v in saved.items()):
-                changed.append(f"the builtin type {kind.__name__} (cannot be put back)")
-        return list(dict.fromkeys(changed))
 
     def _put(self, owner: Any, key: str, value: Any, delete: bool = False) -> None:
         try:
@@ -480,7 +516,7 @@ def _filled(cell: Any) -> bool:
 
 
 def seal_for(
-    sheet: str, report: Callable[[str], None] | None = None
+    sheet: str, report: Callable[[str], None] | None = None, after_call: Callable[[], None] | None = None
 ) -> tuple[Seal, types.ModuleType, list[tuple[str, Any]]]:
     """Import the sheet (and what its checks use); with ``report``, :func:`conceal` its solutions and hidden
     cases (reading one is ``report``ed); seal it; return (seal, module, questions)."""
@@ -502,6 +538,8 @@ def seal_for(
     ]
     if report is not None:
         conceal([m for m in own if m.__name__.startswith(EXERCISES + ".")], core.Question, report)
+    if after_call is not None:
+        watch_each_call([m for m in own if m.__name__.startswith(EXERCISES + ".")], after_call)
     watched = [sys.modules[name] for name in WATCHED if name in sys.modules]
     return Seal([*own, *watched], [q for _, q in found]), module, found
 

@@ -181,12 +181,22 @@ def main(config_fd: int, channel_fd: int) -> None:
     settings.HistoryManager.enabled = False
     shell = InteractiveShell.instance(config=settings)
     tamper = lambda what: send("tamper", what=[what], when="as it happened", severe=True)  # noqa: E731
-    seal, _, found = j.seal_for(config["sheet"], tamper)
+    sealed: list[Any] = []  # the seal, once taken
+
+    def after_call() -> None:
+        """After each call of an answer by a check: what changed is put back at once, and reported."""
+        if sealed and judging[0]:
+            changed = sealed[0].namespace_changes(restore=True)
+            if changed:
+                send("tamper", what=changed[:20], when="while an answer was called by its check", severe=True)
+
+    judging = [False]
+    seal, _, found = j.seal_for(config["sheet"], tamper, after_call)
+    sealed.append(seal)
     core = sys.modules[f"{j.EXERCISES}._core"]
     blank = core.BLANK
     answer_names: dict[str, str] = config.get("answers", {})
     fallback: dict[str, list[str]] = config.get("fallback", {})
-    judging = [False]
     j.install_audit(tamper, judging)
     cells = code_cells(config["notebook"])
     send("ready", cells=len(cells), hidden=hidden, read_only=locked, private=private, pid=os.getpid())
