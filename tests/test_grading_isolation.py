@@ -36,6 +36,13 @@ MODES = [
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux: reads /proc")
 
 
+@pytest.fixture(autouse=True)
+def _watched_from_tmp_path(tmp_path, monkeypatch):
+    """The notebooks below report what they saw in files under ``tmp_path``: with namespaces, /tmp is a private
+    tmpfs for a notebook, but for the folders named in ELLA_LAB_GRADER_KEEP."""
+    monkeypatch.setenv("ELLA_LAB_GRADER_KEEP", str(tmp_path))
+
+
 def hand_in(folder: Path, student: str, *cells: str, after: str = "get_once", answers=None) -> Path:
     nb = demo.student_notebook(ALL_RIGHT if answers is None else answers, [(after, c) for c in cells])
     path = folder / f"{student}-ex03.ipynb"
