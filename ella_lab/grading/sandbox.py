@@ -70,11 +70,15 @@ SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
 KEEP_ENV = "ELLA_LAB_GRADER_KEEP"  # folders (os.pathsep) left shared under /tmp: the grader's tests watch from there
 
 
-def private_scratch(base: str, notebook: str, size_mb: int = SCRATCH_MB) -> list[str]:
+def private_scratch(
+    base: str, notebook: str, size_mb: int = SCRATCH_MB, read_only_too: tuple[str, ...] | list[str] = ()
+) -> list[str]:
     """In a mount namespace of our own: one size-limited tmpfs over ``base`` (``work``, ``home`` and ``tmp`` made
     again inside, the notebook copied back), and folders of it over the shared temporary folders, ``base``
     mounted back at its path. What the notebook writes fills no disk and is gone with the namespace (a notebook
     left files in /tmp, /var/tmp and /dev/shm, and could write 1 GiB files there until the disk was full).
+    ``read_only_too``: folders the notebook must still read (the project, the Python environment), put back
+    read-only where they lie under a shared temporary folder (a project cloned into /tmp, as CI may do).
     Return the folders made private."""
     libc = _libc()
     if libc is None or not os.path.isdir(base) or not notebook.startswith(base.rstrip("/") + "/"):
@@ -95,6 +99,10 @@ def private_scratch(base: str, notebook: str, size_mb: int = SCRATCH_MB) -> list
     for path in filter(None, os.environ.get(KEEP_ENV, "").split(os.pathsep)):
         with contextlib.suppress(OSError):
             shared_too[os.path.realpath(path)] = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    readable = {}
+    for path in read_only_too:
+        with contextlib.suppress(OSError):
+            readable[os.path.realpath(path)] = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         for number, shared in enumerate(SHARED_TEMPORARY):
             if not os.path.isdir(shared) or os.path.islink(shared):
@@ -112,9 +120,15 @@ def private_scratch(base: str, notebook: str, size_mb: int = SCRATCH_MB) -> list
                 if path.startswith(shared.rstrip("/") + "/") and not base.startswith(path.rstrip("/") + "/"):
                     os.makedirs(path, exist_ok=True)
                     libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None)
+            for path, fd in readable.items():  # the project and the environment, if they lived under it
+                if path.startswith(shared.rstrip("/") + "/"):
+                    os.makedirs(path, exist_ok=True)
+                    target = path.encode()
+                    if libc.mount(f"/proc/self/fd/{fd}".encode(), target, None, MS_BIND | MS_REC, None) == 0:
+                        libc.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC, None)
     finally:
         os.close(keep)
-        for fd in shared_too.values():
+        for fd in (*shared_too.values(), *readable.values()):
             os.close(fd)
     return done
 
@@ -180,7 +194,11 @@ def main(config_fd: int, channel_fd: int) -> None:
     locked = read_only(config.get("readonly", [])) if config.get("namespaced") else []
     if config.get("namespaced") and keep_only(config.get("runs"), config.get("base", "")):
         hidden.append(str(config["runs"]) + " (but this notebook's own folder)")
-    private = private_scratch(config.get("base", ""), config["notebook"]) if config.get("namespaced") else []
+    private = (
+        private_scratch(config.get("base", ""), config["notebook"], read_only_too=config.get("readonly", []))
+        if config.get("namespaced")
+        else []
+    )
     os.chdir(config["workdir"])
 
     from IPython.core.interactiveshell import InteractiveShell
