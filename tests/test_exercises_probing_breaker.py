@@ -29,10 +29,13 @@ class WithASemaphore:
         self.guard = threading.RLock()
         self.slots = threading.Semaphore(probes)
 
+    def waiting(self):
+        return self.clock() < self.opened_at + self.reset_after
+
     def call(self, fetch, request):
         with self.guard:
             if self.state == "open":
-                if self.clock() < self.opened_at + self.reset_after:
+                if self.waiting():
                     raise CircuitOpenError("open")
                 self.state, self.successes, self.slots = "half-open", 0, threading.Semaphore(self.probes)
             trial = self.state == "half-open"
@@ -112,7 +115,14 @@ class EnterLeave:
         return value
 
 
-CORRECT = [Reference, WithASemaphore, EnterLeave]
+class StrictBoundary(WithASemaphore):
+    """Half-opens only once *more* than reset_after has passed (`>`): as fair as `>=`; the old check refused it."""
+
+    def waiting(self):
+        return self.clock() <= self.opened_at + self.reset_after
+
+
+CORRECT = [Reference, WithASemaphore, EnterLeave, StrictBoundary]
 
 
 @pytest.mark.parametrize("answer", CORRECT, ids=lambda c: c.__name__)

@@ -143,11 +143,11 @@ class ProbingBreaker(Question):
             clock.now = reset_after / 2
             if attempt(ok, "too soon") != REFUSED:
                 return f"at t={clock.now:g} s, less than reset_after after it opened, the call should be refused."
-            clock.now = reset_after
+            clock.now = reset_after + (tick := reset_after / 1000)  # just past it: `>=` and `>` both fair
             self._trials(attempt, ok, state, probes, clock)
             for k in range(failures):
                 attempt(fail, f"failing again {k}")
-            clock.now = 2 * reset_after
+            clock.now = 2 * reset_after + 2 * tick
             if attempt(fail, "failing trial") != ERROR:
                 return (
                     f"at t={clock.now:g} s, reset_after after the circuit opened again, the trial call should reach "
@@ -161,7 +161,7 @@ class ProbingBreaker(Question):
                     f"at t={clock.now:g} s, half of reset_after after a failed trial, the call should be refused: a "
                     "failed trial restarts the wait (opened_at = the time it failed)."
                 )
-            clock.now = 3 * reset_after
+            clock.now = 3 * reset_after + 3 * tick
             self._trials(attempt, ok, state, probes, clock)
         except _Said as said:
             return str(said)
@@ -195,7 +195,7 @@ class ProbingBreaker(Question):
         breaker = self._new(breaker_class, failures, reset_after, probes, clock)
         for k in range(failures):
             _attempt(breaker, _fail, f"failing {k}")
-        clock.now = reset_after
+        clock.now = reset_after * 1.001  # just past it: `>=` and `>` both fair
         results: dict[int, str] = {}
 
         def trial(depth: int) -> Any:
