@@ -420,8 +420,9 @@ class FlakyService:
 
         A DataFrame, one row per bin: ``t`` (s since start), ``goodput`` and ``late`` (answers per second that
         reached a waiting client / came after its deadline), ``shed`` and ``dropped`` (per second), and
-        ``queue`` (the longest queue seen in the bin). ``bins`` fixes the number of rows, for a caller that
-        lays these series beside its own (``ella_lab.sim.bin_count`` counts them the same way).
+        ``queue`` (the longest queue in the bin, counting the length it had when the bin began). ``bins`` fixes
+        the number of rows, for a caller that lays these series beside its own (``ella_lab.sim.bin_count``
+        counts them the same way).
         """
         import pandas as pd
 
@@ -435,17 +436,28 @@ class FlakyService:
         elif check_int("bins", bins, minimum=1) > MAX_BINS:
             raise ValueError(f"bins must be <= {MAX_BINS:,}, got {bins!r}")
         counts = {key: [0.0] * bins for key in ("good", "late", "shed", "dropped")}
-        queue = [0] * bins
+        top: list[int | None] = [None] * bins  # the longest queue an event showed in each bin ...
+        last: list[int | None] = [None] * bins  # ... and the length it was left at
+        level = 0  # the queue's length when the window opens
         with self._slots:
-            events = list(self._events)
+            events = sorted(self._events, key=lambda event: event[0])
         for when, what in events:
-            if not start <= when < end:
+            if when >= end:
+                break
+            if when < start:
+                if what.startswith("queue "):
+                    level = int(what[6:])
                 continue
             i = min(bins - 1, int((when - start) / bin_s))
             if what.startswith("queue "):
-                queue[i] = max(queue[i], int(what[6:]))
+                n = int(what[6:])
+                top[i], last[i] = n if top[i] is None else max(top[i], n), n
             else:
                 counts[what][i] += 1 / bin_s
+        queue = []
+        for i in range(bins):  # a bin with no event keeps the length the queue had (not 0: nobody left it)
+            queue.append(level if top[i] is None else max(level, top[i]))
+            level = level if last[i] is None else last[i]
         return pd.DataFrame(
             {
                 "t": [i * bin_s for i in range(bins)],

@@ -224,3 +224,12 @@ def test_loopback_trigger_and_clock_start_with_the_clients(monkeypatch):
     metastable.run_loopback(rate=20, duration=0.3, bin_s=0.1, trigger_at=0.1, trigger=0.1, capacity=2, queue=4)
     assert len(started) == 2 and begun, (started, begun)
     assert min(started) >= begun[0], "the trigger's timers started before the clients did"
+
+
+def test_a_bin_with_no_queue_event_keeps_the_queue_it_had():
+    """A bin where nobody joined or left the queue showed a queue of 0 (notebook 10: 50 -> 0 -> 50 at 4.2 s)."""
+    service = FlakyService("s", capacity=1, queue=60)
+    base = 1000.0
+    service._events.extend([(base + 0.05, "queue 50"), (base + 0.25, "queue 49"), (base + 0.26, "good")])
+    frame = service.timeline(base, base + 0.4, 0.1)
+    assert list(frame.queue) == [50, 50, 50, 49]
