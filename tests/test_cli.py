@@ -214,3 +214,11 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_2():
         taken.listen()
         port = taken.getsockname()[1]
         _one_line_exit_2(_cli("serve", "--port", str(port), "--duration", "0.1"), "--port", str(port))
+
+
+@pytest.mark.parametrize("command", [["grade", "tests/fixtures/demo_class"], ["handout"]])
+def test_an_empty_out_folder_is_refused_not_taken_for_the_current_one(command, capsys):
+    # `grade ... --out "$OUT"` with OUT unset graded into the current folder (Path("") is ".")
+    with pytest.raises(SystemExit) as stop:
+        main([*command, "--out", ""])
+    assert stop.value.code == 2 and "must name a folder" in capsys.readouterr().err

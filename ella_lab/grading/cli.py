@@ -11,10 +11,17 @@ from pathlib import Path
 from ..timing import clock, format_seconds
 
 
+def _folder(text: str) -> Path:
+    """A folder argument: an empty one (an unset ``$OUT``) would quietly mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
+    return Path(text)
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     grade = commands.add_parser("grade", help="run and score a class's exercise notebooks")
     grade.add_argument("submissions", nargs="+", help="notebooks, folders of notebooks, or zip files")
-    grade.add_argument("--out", required=True, type=Path, help="folder for grades.csv, answers.csv, report.html")
+    grade.add_argument("--out", required=True, type=_folder, help="folder for grades.csv, answers.csv, report.html")
     grade.add_argument("--sheet", help="the sheet every submission should be, e.g. phase3 (default: each its own)")
     grade.add_argument("--jobs", type=int, default=None, help="notebooks graded at once (default: the cores)")
     grade.add_argument("--timeout", type=float, default=120.0, help="seconds a whole notebook may run")
@@ -31,7 +38,7 @@ def add_handout_parser(commands: argparse._SubParsersAction) -> None:
     defaults set ``command`` to ``grade`` and ``prepare`` below sends it to the hand-out.
     """
     handout = commands.add_parser("handout", help="build what students receive: no solutions, no hidden cases")
-    handout.add_argument("--out", type=Path, help="the folder to write the hand-out into (new or empty)")
+    handout.add_argument("--out", type=_folder, help="the folder to write the hand-out into (new or empty)")
     handout.add_argument("--solutions", type=Path, help="write the solutions file to release to students")
     handout.set_defaults(command="grade", handout=True)
 
