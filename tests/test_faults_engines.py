@@ -17,6 +17,7 @@ import re
 import signal
 import threading
 import time
+import weakref
 from collections import Counter
 from pathlib import Path
 
@@ -385,16 +386,23 @@ def test_run_of_a_long_generator_with_max_pending_starts_serving_before_reading_
 @pytest.mark.timeout(30)
 def test_an_unclosed_router_ends_its_threads_when_garbage():
     gc.collect()
-    baseline = threading.active_count()
+    before = set(threading.enumerate())  # compared as objects: other tests' threads ending cannot hide ours
+    ours = {}  # weak references, so that watching a thread keeps nothing alive
     for i in range(50):
         r = Router(lambda x: x, workers=2)
         assert r.submit(i).result(timeout=5).value == i
+        ours.update((id(t), weakref.ref(t)) for t in threading.enumerate() if t not in before)
     del r
+    assert len(ours) >= 50, "the routers started fewer threads than routers: this test checks nothing"
+
+    def alive():
+        return [t for t in (ref() for ref in ours.values()) if t is not None and t.is_alive()]
+
     deadline = time.monotonic() + 10
-    while threading.active_count() > baseline and time.monotonic() < deadline:
+    while alive() and time.monotonic() < deadline:
         gc.collect()
         time.sleep(0.05)
-    assert threading.active_count() <= baseline
+    assert not alive()
 
 
 # -- 7. one semantics, four engines ---------------------------------------------------------------------
