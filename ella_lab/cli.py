@@ -360,15 +360,28 @@ def _grade(args: argparse.Namespace) -> Callable[[], None]:
     return prepare(args)
 
 
+def _handout(args: argparse.Namespace) -> Callable[[], None]:
+    """Check the hand-out's arguments; return the build, ready to run."""
+    from .grading.cli import prepare_handout
+
+    return prepare_handout(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)8.1f ms %(threadName)s %(message)s")
     try:  # every argument is checked before anything starts
-        command = {"demo": _demo, "sweep": _sweep, "check": _check, "serve": _serve, "grade": _grade}[args.command](
-            args
-        )
+        commands = {
+            "demo": _demo,
+            "sweep": _sweep,
+            "check": _check,
+            "serve": _serve,
+            "grade": _grade,
+            "handout": _handout,
+        }
+        command = commands[args.command](args)
     except (ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     try:

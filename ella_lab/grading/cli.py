@@ -32,15 +32,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def add_handout_parser(commands: argparse._SubParsersAction) -> None:
-    """``python -m ella_lab handout --out DIR``: the hand-out (``ella_lab.tools.handout``).
-
-    Until ``ella_lab/cli.py`` dispatches ``handout`` itself, the subcommand rides on ``grade``'s entry: its
-    defaults set ``command`` to ``grade`` and ``prepare`` below sends it to the hand-out.
-    """
+    """``python -m ella_lab handout --out DIR``: the hand-out (``ella_lab.tools.handout``)."""
     handout = commands.add_parser("handout", help="build what students receive: no solutions, no hidden cases")
     handout.add_argument("--out", type=_folder, help="the folder to write the hand-out into (new or empty)")
     handout.add_argument("--solutions", type=Path, help="write the solutions file to release to students")
-    handout.set_defaults(command="grade", handout=True)
 
 
 def prepare_handout(args: argparse.Namespace) -> Callable[[], None]:
@@ -60,8 +55,6 @@ def prepare_handout(args: argparse.Namespace) -> Callable[[], None]:
 
 def prepare(args: argparse.Namespace) -> Callable[[], None]:
     """Check every argument (before any notebook runs); return the grading, ready to run."""
-    if getattr(args, "handout", False):
-        return prepare_handout(args)
     from .grade import check_settings, known_sheets
 
     for path in args.submissions:
