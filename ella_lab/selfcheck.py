@@ -12,16 +12,23 @@ import math
 import sys
 import threading
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 # What Noise.quiet asks of a machine, from the one place that decides it: a thread sleeping 1 ms wakes
 # less than QUIET_WAKE_LATE_S late, 9 times in 10, and a busy loop gets more than QUIET_CPU_SHARE of a core.
 from .claims import QUIET_CPU_SHARE, QUIET_WAKE_LATE_S, Noise, calibrate
 from .timing import format_seconds
 
-__all__ = ["QUIET_CPU_SHARE", "QUIET_WAKE_LATE_S", "Check", "noise_check", "run_checks"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-PACKAGES = ("pandas", "matplotlib", "tqdm", "ipywidgets", "ipykernel", "hypothesis")
+__all__ = ["QUIET_CPU_SHARE", "QUIET_WAKE_LATE_S", "Check", "noise_check", "plot_noise", "run_checks"]
+
+# What the notebooks import beyond the standard library: tables and plots, progress bars, the explorers'
+# widgets, the kernel itself, property-based tests (notebook 05), Dask and psutil (notebook 08).
+PACKAGES = (
+    "numpy", "pandas", "matplotlib", "tqdm", "ipywidgets", "ipykernel", "hypothesis", "dask", "distributed", "psutil",
+)
 
 
 class Check(NamedTuple):
@@ -133,3 +140,39 @@ def noise_check(noise: Noise | None = None) -> Check:
     if noise.cores < 2:
         detail += f" This process may use {noise.cores} core: notebook 08's processes cannot run side by side here."
     return Check("quiet enough for measured claims", noise.quiet, detail)
+
+
+def plot_noise(noise: Noise) -> Figure:
+    """Draw a calibration beside the two limits of a quiet machine, one panel for each (notebook 02).
+
+    Left: how late a thread sleeping 1 ms woke (median and 9 times in 10), in milliseconds, with the
+    ``QUIET_WAKE_LATE_S`` limit; right: the share of a core a busy loop got, with ``QUIET_CPU_SHARE``.
+    A sleeper that never woke (an infinite lateness) is drawn as a long bar labelled so.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(noise, Noise):
+        raise TypeError(f"noise must be a Noise from ella_lab.claims.calibrate(), got {noise!r}")
+    limit_ms = QUIET_WAKE_LATE_S * 1e3
+    late_s = [noise.wake_late_p50_s, noise.wake_late_p90_s]
+    finite_ms = [s * 1e3 for s in late_s if math.isfinite(s)]
+    right_end = 1.5 * max(*finite_ms, limit_ms)
+    fig, (wake, share) = plt.subplots(1, 2, figsize=(8.5, 2.8), width_ratios=[2, 1])
+    bars = wake.barh(["median", "9 times in 10"], [s * 1e3 if math.isfinite(s) else 0.7 * right_end for s in late_s],
+                     color="tab:blue")
+    wake.bar_label(bars, labels=[format_seconds(s) if math.isfinite(s) else "never woke" for s in late_s], padding=3)
+    wake.axvline(limit_ms, color="black", linestyle="--")
+    wake.text(limit_ms, 1.45, f" quiet: under {limit_ms:g} ms", va="center", fontsize="small")
+    wake.set(xlabel="milliseconds late", xlim=(0, right_end), ylim=(-0.6, 1.75))
+    wake.set_title("How late a thread sleeping 1 ms woke")
+    percent = noise.cpu_share * 100
+    bar = share.bar([0], [percent], color="tab:blue", width=0.8)
+    share.bar_label(bar, labels=[_share(noise.cpu_share)], padding=2)
+    share.axhline(QUIET_CPU_SHARE * 100, color="black", linestyle="--")
+    share.text(0.98, QUIET_CPU_SHARE * 100 - 3, f"quiet:\nover {QUIET_CPU_SHARE:.0%}", ha="right", va="top",
+               fontsize="small", transform=share.get_yaxis_transform())
+    share.set(xlim=(-0.6, 1.6), xticks=[0], xticklabels=["busy loop"], ylim=(0, 118), yticks=[0, 25, 50, 75, 100],
+              ylabel="% of one core")
+    share.set_title("A busy loop's share of a core")
+    fig.tight_layout()
+    return fig
