@@ -1,0 +1,384 @@
+"""The walkthrough's measured studies (notebooks 04 and 06): each runs an experiment, puts the model beside
+the measurement in one table, and states the table's times as claims, so a notebook cell shows one idea.
+
+Every table here has, for each measured column ``X``, a column ``model X``: the value the lesson predicts,
+exact and the same on every machine (seeded decisions, no clock). The measured column is this machine's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._checks import check_int
+from .bench import sleep_bound
+from .claims import Claim
+from .experiments import request_ids, run_once
+from .fallback import FallbackChain
+from .outcome import Report
+from .router import Router
+from .sources import SimulatedSource
+from .timing import format_seconds
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "captured_log",
+    "efficiency_runs",
+    "fallback_cost",
+    "fallback_runs",
+    "model_claims",
+    "model_mean_latency",
+    "model_service",
+    "plot_efficiency",
+    "print_records",
+    "queue_profile",
+    "replay_fallback_cost",
+    "show_times",
+    "timeout_study",
+    "whatif_latency",
+]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Tables and their claims
+
+
+def _label(names: Sequence[Any], key: Any) -> str:
+    """A row's name in a sentence: ``p = 0.05`` for a number, the text itself for a label."""
+    keys = key if isinstance(key, tuple) else (key,)
+    parts = []
+    for name, value in zip(names, keys, strict=True):
+        if isinstance(value, str):
+            parts.append(value)
+        else:
+            parts.append(f"{name} = {value:g}" if name else f"{value:g}")
+    return ", ".join(parts)
+
+
+def model_claims(
+    table: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    per_sleep: float | str | None = None,
+    late: float = 0,
+    slack: float = 1e-3,
+    over: float = 1.4,
+) -> list[Claim]:
+    """One claim per row and column ``X``: the measured time is at least ``model X`` and at most ``over`` times it.
+
+    A sleep never ends early, so a time is never under its model (``slack`` seconds allow for the timer); a busy
+    machine only adds to it. ``late`` is the number of sleeps on the measured path; or ``per_sleep`` (seconds, or
+    the name of a column holding them) counts one sleep per ``per_sleep`` of the model, rounded up.
+    """
+    if isinstance(columns, str):
+        raise TypeError(f"columns must be a list of column names, got {columns!r}")
+    if not columns:
+        raise ValueError("columns must name at least one measured column, got none")
+    missing = [c for c in columns if c not in table or f"model {c}" not in table]
+    if missing:
+        raise ValueError(f"columns must each have a 'model <column>' beside them in the table, got {missing!r}")
+    if not over >= 1:
+        raise ValueError(f"over must be >= 1 (the band starts at the model), got {over!r}")
+    if isinstance(per_sleep, str) and per_sleep not in table:
+        raise ValueError(f"per_sleep must be seconds or a column of the table, got {per_sleep!r}")
+    claims = []
+    names = list(table.index.names)
+    for key, row in table.iterrows():
+        for column in columns:
+            model = float(row[f"model {column}"])
+            sleeps = late
+            if per_sleep is not None:
+                step = float(row[per_sleep]) if isinstance(per_sleep, str) else float(per_sleep)
+                sleeps = math.ceil(model / step - 1e-9)
+            claims.append(
+                Claim(
+                    f"{_label(names, key)}: the {column} is the model's {format_seconds(model)}",
+                    float(row[column]),
+                    low=model - slack,
+                    high=over * model,
+                    model=model,
+                    late=sleeps,
+                )
+            )
+    return claims
+
+
+def show_times(table: pd.DataFrame, times: Sequence[str], *, index: bool = True, float_format: str = "%.3f") -> None:
+    """Print ``table`` with its ``times`` columns through ``format_seconds`` (the notebooks' one time format)."""
+    missing = [c for c in times if c not in table]
+    if missing:
+        raise ValueError(f"times must be columns of the table, got {missing!r}")
+    shown = table.assign(**{c: table[c].map(format_seconds) for c in times})
+    print(shown.to_string(index=index, float_format=lambda x: float_format % x))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Notebook 04: the latency cost of one backup
+
+
+def _quantiles(values: Sequence[float]) -> tuple[float, float]:
+    return float(np.quantile(values, 0.5)), float(np.quantile(values, 0.99))
+
+
+def fallback_runs(
+    ps: Sequence[float], *, latency: float, requests: int = 400, workers: int = 16, seed: int = 1, best_of: int = 3
+) -> dict[float, Report]:
+    """For each failure rate p: a primary and one backup of latency ``latency``, both failing p of their calls.
+
+    Returns the run with the lowest p99 of ``best_of`` (same seeds, so the same failures in each: a busy
+    machine only adds time, and its hiccups rarely hit all of them).
+    """
+    check_int("best_of", best_of, minimum=1)
+
+    def p99(report: Report) -> float:
+        return float(np.quantile([o.service_time for o in report], 0.99))
+
+    return {
+        p: min(
+            (
+                run_once(workers=workers, requests=requests, chain=2, latency=latency, failure_rate=p, seed=seed)
+                for _ in range(best_of)
+            ),
+            key=p99,
+        )
+        for p in ps
+    }
+
+
+def fallback_cost(reports: Mapping[float, Report], *, latency: float) -> pd.DataFrame:
+    """The service-time percentiles and the backup's shares of ``fallback_runs``, each beside its model.
+
+    The model: a request takes L when the primary answers and 2 L when it fails (a failure also takes L), so
+    the p50 is 2 L once p > 0.5, the p99 once p > 0.01; p of all requests ask the backup, p (1 − p) are served by it.
+    """
+    import pandas as pd
+
+    rows = []
+    for p, report in reports.items():
+        p50, p99 = _quantiles([o.service_time for o in report])
+        n = len(report)
+        rows.append(
+            {
+                "p": p,
+                "p50": p50,
+                "model p50": latency * (1 if p < 0.5 else 2),
+                "p99": p99,
+                "model p99": latency * (1 if p <= 0.01 else 2),
+                "asked backup": sum(len(o.attempts) > 1 for o in report) / n,
+                "model p": p,
+                "served by backup": sum(o.fell_back for o in report) / n,
+                "model p(1−p)": p * (1 - p),
+            }
+        )
+    return pd.DataFrame(rows).set_index("p")
+
+
+def replay_fallback_cost(ps: Sequence[float], *, latency: float, requests: int = 400, seed: int = 1) -> pd.DataFrame:
+    """``fallback_cost`` without a clock: each request's seeded decisions (who fails) replayed, L or 2 L each.
+
+    Exact on any machine: the same requests ask the backup as in the measured run, and no sleep adds noise.
+    """
+    import pandas as pd
+
+    ids = request_ids(requests)
+    rows = []
+    for p in ps:
+        primary = SimulatedSource("primary", latency=latency, failure_rate=p, seed=seed)  # as run_once builds them
+        backup = SimulatedSource("backup-1", latency=latency, failure_rate=p, seed=seed)
+        asked = [primary.fails(r) for r in ids]
+        p50, p99 = _quantiles([2 * latency if a else latency for a in asked])
+        served = [a and not backup.fails(r) for a, r in zip(asked, ids, strict=True)]
+        rows.append(
+            {"p": p, "p50": p50, "p99": p99, "asked backup": np.mean(asked), "served by backup": np.mean(served)}
+        )
+    return pd.DataFrame(rows).set_index("p")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Notebooks 04 and 06: a timeout on the primary
+
+
+def model_service(primary: SimulatedSource, request: Any, timeout: float | None, backup_latency: float) -> float:
+    """One request's service time under the model: the primary's seeded latency, cut at the timeout, plus the
+    backup's latency when the primary timed out or failed. No clock: the decisions are fixed by the seed."""
+    took = primary.latency_for(request)
+    if timeout is not None and took > timeout:
+        return timeout + backup_latency
+    return took + (backup_latency if primary.fails(request) else 0.0)
+
+
+def timeout_study(
+    primaries: SimulatedSource | Mapping[str, SimulatedSource],
+    timeouts: Mapping[str, float | None],
+    *,
+    backup_latency: float,
+    requests: int = 200,
+    workers: int = 16,
+    best_of: int = 3,
+) -> pd.DataFrame:
+    """Each primary, with each timeout of its own, in front of a backup that never fails: measured beside the model.
+
+    The timeout is the primary's alone (a one-source ``FallbackChain`` with ``timeout=``, first in the chain).
+    Each request's time is its best of ``best_of`` runs (its seeded decisions are the same in each; a busy machine
+    only adds time). Columns: the share the primary serves, the p50, p99 and mean service time, each beside its
+    model (``model_service``). Indexed by (primary, timeout), or by timeout alone for a single primary.
+    """
+    import pandas as pd
+
+    check_int("best_of", best_of, minimum=1)
+    single = isinstance(primaries, SimulatedSource)
+    named = {"primary": primaries} if single else dict(primaries)
+    ids = request_ids(requests)
+    rows = []
+    for label, primary in named.items():
+        for timeout_label, timeout in timeouts.items():
+            first = primary if timeout is None else FallbackChain([primary], timeout=timeout, name="primary")
+            chain = FallbackChain([first, SimulatedSource("backup", latency=backup_latency)])
+            runs = [Router(chain, workers=workers).run(ids) for _ in range(best_of)]
+            service = np.array([[o.service_time for o in run] for run in runs]).min(axis=0)
+            model = [model_service(primary, r, timeout, backup_latency) for r in ids]
+            serves = [not primary.fails(r) and (timeout is None or primary.latency_for(r) <= timeout) for r in ids]
+            p50, p99 = _quantiles(service)
+            model_p50, model_p99 = _quantiles(model)
+            rows.append(
+                {
+                    "primary": label,
+                    "timeout": timeout_label,
+                    "primary serves": runs[0].served_by()["primary"] / len(ids),
+                    "model primary serves": np.mean(serves),
+                    "p50": p50,
+                    "model p50": model_p50,
+                    "p99": p99,
+                    "model p99": model_p99,
+                    "mean": float(np.mean(service)),
+                    "model mean": float(np.mean(model)),
+                }
+            )
+    table = pd.DataFrame(rows).set_index(["primary", "timeout"])
+    return table.droplevel("primary") if single else table
+
+
+# --------------------------------------------------------------------------------------------------------
+# Notebook 06: threads, queue wait and service time
+
+
+def efficiency_runs(latency: float, ks: Sequence[int], *, per_worker: int, runs: int = 3) -> pd.DataFrame:
+    """Sleep-bound efficiency, throughput / (K / L), of the pool and the router: one row per run, not a median,
+    so that a figure can show how far one run lies from the next at the same K."""
+    import pandas as pd
+
+    check_int("runs", runs, minimum=1)
+    rows = [
+        {**row, "run": run}
+        for run in range(runs)
+        for row in sleep_bound(latency, list(ks), per_worker=per_worker, repeats=1)
+    ]
+    return pd.DataFrame(rows)[["peer", "workers", "run", "wall_s", "efficiency"]]
+
+
+def plot_efficiency(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """The median efficiency of each peer against K, with a band from its lowest to its highest run."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    styles = {"Router.run": ("tab:blue", "o", "-"), "ThreadPoolExecutor.map": ("tab:orange", "s", "--")}
+    for peer, group in runs.groupby("peer"):
+        by_k = group.groupby("workers").efficiency.agg(["median", "min", "max"]) * 100
+        color, marker, line = styles.get(peer, ("tab:gray", "^", ":"))
+        ax.fill_between(by_k.index, by_k["min"], by_k["max"], color=color, alpha=0.15, lw=0)
+        ax.plot(by_k.index, by_k["median"], color=color, marker=marker, ls=line, label=f"{peer}: median, band of runs")
+    ax.axhline(100, color="grey", ls=":", label="ideal K / L (Little's law)")
+    ks = sorted(runs.workers.unique())
+    ax.set_xscale("log")
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.minorticks_off()
+    ax.set_xlabel("threads K")
+    ax.set_ylabel("efficiency: throughput / (K/L) (%)")
+    ax.set_ylim(0, 110)
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def queue_profile(k: int, latency: float, n: int, *, best_of: int = 3) -> pd.DataFrame:
+    """``n`` requests queued at once on ``k`` workers, each taking ``latency``: ``Report.frame()`` of the run with
+    the lowest mean wait of ``best_of`` (load only adds waiting), with the model's wait ⌊i/k⌋ · latency beside it."""
+    check_int("best_of", best_of, minimum=1)
+    runs = [Router(SimulatedSource("source", latency=latency), workers=k).run(request_ids(n)) for _ in range(best_of)]
+    frame = min((r.frame() for r in runs), key=lambda f: f.wait_s.mean())
+    return frame.assign(model_wait_s=[(i // k) * latency for i in range(n)])
+
+
+def model_mean_latency(n: int, k: int, latency: float) -> float:
+    """The mean latency of ``n`` requests queued at once on ``k`` workers: request i waits ⌊i/k⌋ rounds, then
+    is served in one round of ``latency``."""
+    check_int("n", n, minimum=1)
+    check_int("k", k, minimum=1)
+    return float(np.mean([(i // k) * latency + latency for i in range(n)]))
+
+
+def whatif_latency(scenarios: Mapping[str, tuple[int, float]], n: int, *, best_of: int = 3) -> pd.DataFrame:
+    """For each scenario (workers K, latency L): the mean latency of ``n`` requests queued at once, the best of
+    ``best_of`` runs, beside ``model_mean_latency``."""
+    import pandas as pd
+
+    check_int("best_of", best_of, minimum=1)
+    rows = []
+    for label, (k, latency) in scenarios.items():
+        runs = [
+            Router(SimulatedSource("source", latency=latency), workers=k).run(request_ids(n)) for _ in range(best_of)
+        ]
+        rows.append(
+            {
+                "what if": label,
+                "K": k,
+                "L": latency,
+                "mean latency": min(float(np.mean([o.latency for o in r])) for r in runs),
+                "model mean latency": model_mean_latency(n, k, latency),
+            }
+        )
+    return pd.DataFrame(rows).set_index("what if")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Notebook 06: logging from threads
+
+
+@contextmanager
+def captured_log(name: str = "ella_lab", level: int = logging.DEBUG) -> Iterator[list[logging.LogRecord]]:
+    """Collect the records of logger ``name`` at ``level`` and above into a list while the block runs.
+
+    Worker threads only append records; nothing is printed until the caller reads the list. The logger's
+    level is restored at the end.
+    """
+    records: list[logging.LogRecord] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger(name)
+    handler, before = _Keep(level), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+
+
+def print_records(records: Sequence[logging.LogRecord], fmt: str) -> None:
+    """Print ``records`` in time order with the format ``fmt``, without their tracebacks."""
+    formatter = logging.Formatter(fmt)
+    for record in sorted(records, key=lambda r: r.created):  # a stable sort keeps each thread's order
+        plain = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        print(formatter.format(plain))

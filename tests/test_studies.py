@@ -1,0 +1,133 @@
+import logging
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ella_lab import FallbackChain, Router, ScriptedSource, SimulatedSource
+from ella_lab.experiments import request_ids
+from ella_lab.studies import (
+    captured_log,
+    efficiency_runs,
+    fallback_cost,
+    fallback_runs,
+    model_claims,
+    model_mean_latency,
+    model_service,
+    plot_efficiency,
+    print_records,
+    queue_profile,
+    replay_fallback_cost,
+    show_times,
+    timeout_study,
+    whatif_latency,
+)
+
+
+def table(measured, model=0.01):
+    return pd.DataFrame({"p99": [measured], "model p99": [model], "L": [0.005]}, index=pd.Index([0.05], name="p"))
+
+
+def test_model_claims_band_starts_at_the_model():
+    held = model_claims(table(0.012), ["p99"], late=2)
+    assert [c.says for c in held] == ["p = 0.05: the p99 is the model's 10.0 ms"]
+    assert held[0].holds() and held[0].late == 2
+    assert not model_claims(table(0.008), ["p99"])[0].holds()  # under the model: a sleep never ends early
+    assert not model_claims(table(0.015), ["p99"])[0].holds()  # above 1.4x the model
+    assert model_claims(table(0.012), ["p99"], per_sleep=0.01)[0].late == 1
+    assert model_claims(table(0.012), ["p99"], per_sleep="L")[0].late == 2  # 10 ms is two sleeps of 5 ms
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"columns": "p99"}, TypeError),
+        ({"columns": []}, ValueError),
+        ({"columns": ["p50"]}, ValueError),
+        ({"columns": ["p99"], "over": 0.5}, ValueError),
+        ({"columns": ["p99"], "per_sleep": "nope"}, ValueError),
+    ],
+)
+def test_model_claims_bad_input(kwargs, error):
+    with pytest.raises(error, match=r"columns|over|per_sleep"):
+        model_claims(table(0.01), **kwargs)
+
+
+def test_show_times_formats_only_the_time_columns(capsys):
+    show_times(table(0.0123), ["p99", "model p99"])
+    out = capsys.readouterr().out
+    assert "12.3 ms" in out and "10.0 ms" in out and "0.005" in out
+    with pytest.raises(ValueError, match="times"):
+        show_times(table(0.01), ["p50"])
+
+
+def test_fallback_cost_shares_match_the_replay_exactly():
+    ps = (0.0, 0.3, 0.6)
+    cost = fallback_cost(fallback_runs(ps, latency=0.0, requests=200, best_of=1), latency=0.001)
+    replay = replay_fallback_cost(ps, latency=0.001, requests=200)
+    assert list(cost["asked backup"]) == list(replay["asked backup"])
+    assert list(cost["served by backup"]) == list(replay["served by backup"])
+    assert list(replay.p50) == [0.001, 0.001, 0.002] and list(replay.p99) == [0.001, 0.002, 0.002]
+    assert list(cost["model p50"]) == list(replay.p50) and list(cost["model p99"]) == list(replay.p99)
+
+
+def test_model_service_replays_the_seeded_decisions():
+    slow = SimulatedSource("primary", latency=0.01, tail_rate=0.5, tail_factor=20, seed=1)
+    ids = request_ids(50)
+    assert {model_service(slow, r, None, 0.01) for r in ids} == {0.01, 0.2}
+    assert {model_service(slow, r, 0.02, 0.01) for r in ids} == {0.01, 0.03}
+    failing = SimulatedSource("primary", latency=0.01, failure_rate=1.0)
+    assert model_service(failing, "x", None, 0.005) == 0.015
+
+
+def test_timeout_study_who_serves_is_the_model():
+    primary = SimulatedSource("primary", latency=0.001, tail_rate=0.2, tail_factor=20, seed=1)
+    cut = timeout_study(
+        primary, {"no timeout": None, "timeout 5 ms": 0.005}, backup_latency=0.001, requests=60, best_of=1
+    )
+    assert list(cut.index) == ["no timeout", "timeout 5 ms"]
+    assert (cut["primary serves"] == cut["model primary serves"]).all()
+    assert cut.loc["no timeout", "primary serves"] == 1 and cut.loc["timeout 5 ms", "primary serves"] < 1
+    both = timeout_study({"a": primary, "b": primary}, {"none": None}, backup_latency=0.001, requests=10, best_of=1)
+    assert list(both.index) == [("a", "none"), ("b", "none")]
+
+
+def test_queue_model_and_whatif():
+    assert model_mean_latency(40, 4, 0.01) == pytest.approx(0.055)
+    assert model_mean_latency(40, 8, 0.01) == pytest.approx(0.030)
+    with pytest.raises(ValueError, match="k"):
+        model_mean_latency(40, 0, 0.01)
+    frame = queue_profile(2, 0.001, 6, best_of=1)
+    assert list(frame.model_wait_s) == [0, 0, 0.001, 0.001, 0.002, 0.002]
+    assert (frame.wait_s >= frame.model_wait_s - 1e-3).all()
+    whatif = whatif_latency({"a": (2, 0.001)}, 6, best_of=1)
+    assert whatif.loc["a", "model mean latency"] == pytest.approx(0.002)
+
+
+def test_efficiency_runs_keep_every_run_and_plot_a_band():
+    runs = efficiency_runs(0.001, [1, 2], per_worker=2, runs=2)
+    assert len(runs) == 8 and set(runs.peer) == {"Router.run", "ThreadPoolExecutor.map"}
+    assert ((runs.efficiency > 0) & (runs.efficiency <= 1.01)).all()
+    ax = plot_efficiency(runs)
+    assert ax.get_xlabel() and ax.get_ylabel() and len(ax.collections) == 2  # one band per peer
+
+
+def test_captured_log_keeps_worker_records_and_restores_the_logger(capsys):
+    logger = logging.getLogger("ella_lab")
+    handlers, level = logger.handlers[:], logger.level
+    chain = FallbackChain([ScriptedSource("primary", fail_on={"DataRequest-1"}), ScriptedSource("backup")])
+    with captured_log() as records:
+        Router(chain, workers=2).run(request_ids(3))
+    assert logger.handlers == handlers and logger.level == level
+    assert any(r.threadName.startswith("ella-worker-") and "failed" in r.getMessage() for r in records)
+    failed = [r for r in records if r.exc_info]
+    print_records(records, "[%(threadName)s] %(message)s")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(records) and lines[0].startswith("[MainThread] run:")
+    assert "Traceback" not in "\n".join(lines)
+    assert all(r.exc_info for r in failed)  # the caller's records keep their tracebacks
+    assert np.all(np.diff([r.created for r in sorted(records, key=lambda r: r.created)]) >= 0)
