@@ -34,10 +34,12 @@ __all__ = [
     "efficiency_runs",
     "fallback_cost",
     "fallback_runs",
+    "median_efficiency",
     "model_claims",
     "model_mean_latency",
     "model_service",
     "plot_efficiency",
+    "plot_queue_profile",
     "print_records",
     "queue_profile",
     "replay_fallback_cost",
@@ -284,6 +286,11 @@ def efficiency_runs(latency: float, ks: Sequence[int], *, per_worker: int, runs:
     return pd.DataFrame(rows)[["peer", "workers", "run", "wall_s", "efficiency"]]
 
 
+def median_efficiency(runs: pd.DataFrame) -> pd.DataFrame:
+    """The median efficiency of ``efficiency_runs`` at each K (rows) for each peer (columns)."""
+    return runs.pivot_table(index="workers", columns="peer", values="efficiency", aggfunc="median")
+
+
 def plot_efficiency(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """The median efficiency of each peer against K, with a band from its lowest to its highest run."""
     import matplotlib.pyplot as plt
@@ -315,6 +322,28 @@ def queue_profile(k: int, latency: float, n: int, *, best_of: int = 3) -> pd.Dat
     runs = [Router(SimulatedSource("source", latency=latency), workers=k).run(request_ids(n)) for _ in range(best_of)]
     frame = min((r.frame() for r in runs), key=lambda f: f.wait_s.mean())
     return frame.assign(model_wait_s=[(i // k) * latency for i in range(n)])
+
+
+def plot_queue_profile(frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Each request's queue wait and service time (stacked bars, this machine) over the model's wait ⌊i/K⌋ · L
+    (black steps, exact)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    ax.bar(frame.index, frame.wait_s * 1e3, label="queue wait (this machine)", color="tab:gray")
+    ax.bar(
+        frame.index,
+        frame.service_s * 1e3,
+        bottom=frame.wait_s * 1e3,
+        label="service time (this machine)",
+        color="tab:blue",
+    )
+    ax.step(frame.index, frame.model_wait_s * 1e3, where="mid", color="black", label="model wait ⌊i/K⌋·L (exact)")
+    ax.set_xlabel("request number i")
+    ax.set_ylabel("time (ms)")
+    ax.legend(loc="upper left")
+    return ax
 
 
 def model_mean_latency(n: int, k: int, latency: float) -> float:

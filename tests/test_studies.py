@@ -15,10 +15,12 @@ from ella_lab.studies import (
     efficiency_runs,
     fallback_cost,
     fallback_runs,
+    median_efficiency,
     model_claims,
     model_mean_latency,
     model_service,
     plot_efficiency,
+    plot_queue_profile,
     print_records,
     queue_profile,
     replay_fallback_cost,
@@ -104,6 +106,8 @@ def test_queue_model_and_whatif():
     frame = queue_profile(2, 0.001, 6, best_of=1)
     assert list(frame.model_wait_s) == [0, 0, 0.001, 0.001, 0.002, 0.002]
     assert (frame.wait_s >= frame.model_wait_s - 1e-3).all()
+    ax = plot_queue_profile(frame)
+    assert ax.get_xlabel() and ax.get_ylabel() and len(ax.patches) == 12  # two bars per request
     whatif = whatif_latency({"a": (2, 0.001)}, 6, best_of=1)
     assert whatif.loc["a", "model mean latency"] == pytest.approx(0.002)
 
@@ -112,6 +116,8 @@ def test_efficiency_runs_keep_every_run_and_plot_a_band():
     runs = efficiency_runs(0.001, [1, 2], per_worker=2, runs=2)
     assert len(runs) == 8 and set(runs.peer) == {"Router.run", "ThreadPoolExecutor.map"}
     assert ((runs.efficiency > 0) & (runs.efficiency <= 1.01)).all()
+    median = median_efficiency(runs)
+    assert list(median.index) == [1, 2] and list(median.columns) == ["Router.run", "ThreadPoolExecutor.map"]
     ax = plot_efficiency(runs)
     assert ax.get_xlabel() and ax.get_ylabel() and len(ax.collections) == 2  # one band per peer
 
