@@ -59,6 +59,8 @@ class PredictQuestion(Question):
         return ""
 
     def _show(self, value: float) -> str:
+        if abs(value) >= 1000:  # 1,260 rather than 1.26e+03
+            return f"{value:,.0f}{self.unit}"
         return f"{value:.3g}{self.unit}"
 
     def _comparison(self, value: float, model: float, measured: float | None) -> str:
@@ -66,6 +68,8 @@ class PredictQuestion(Question):
         if measured is None:
             return text + " (pass measured=... to compare with the measurement)."
         off = (value - measured) / measured if measured else math.inf
+        if abs(off) < 0.005:
+            return f"{text}; measured: {self._show(measured)} (the same as the measurement)."
         side = "over" if off > 0 else "under"
         return f"{text}; measured: {self._show(measured)} (you were {abs(off):.0%} {side} the measurement)."
 

@@ -1,0 +1,318 @@
+"""Your turn in notebook 10, overload and metastable failures: ``from ella_lab.exercises import walk10 as ex``.
+
+q1 predicts the tries a second the server gets once every try times out; q2 the calls that reach the bottom of
+three layers that each try 3 times; q3 writes the AIMD rule of the concurrency limit, checked step by step and
+then run in the seeded simulation of the notebook's section (d), where each of its decisions is compared with
+the library's ``AIMD``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from ..overload import AIMD
+from ..sim import format_recovery, recovery_time, simulate
+from ._core import BLANK, Incorrect, Question, as_real, call_bounded
+from ._predict import PredictQuestion
+
+__all__ = ["BLANK", "____", "q1", "q2", "q3"]
+
+____ = BLANK  # the blank a learner replaces by a number
+
+RATE, TRIES, LAYERS = 140, 3, 3
+MINIMUM, MAXIMUM, INCREASE, DECREASE = 1, 200, 1, 0.9
+
+
+class TriesPerSecond(PredictQuestion):
+    title = "Predict: the tries a second the server gets once every try times out"
+    expects = "a number of tries a second, like 300"
+    unit = "/s"
+    rel = 0.1
+    hints = (
+        "The clients send 140 new requests a second whatever the server does (an open-loop load).",
+        "Once the queue wait is longer than the 150 ms timeout, every try times out: how many tries does each "
+        "request make with Retry(attempts=3)?",
+        "3 tries a request × 140 requests a second.",
+    )
+    stub = """
+        predicted_tries_per_second = ____  # tries a second reaching the server, for example 300
+    """
+    solution_text = """
+        predicted_tries_per_second = 3 * 140  # = 420: every request makes all 3 tries, 140 requests a second
+    """
+
+    def model(self) -> float:
+        return float(TRIES * RATE)
+
+    def slip(self, value: float, model: float) -> str | None:
+        known = (
+            (
+                RATE,
+                "140 is one try a request, the load before the trigger: once every try times out, each request "
+                "makes all 3 tries.",
+            ),
+            ((TRIES - 1) * RATE, "280 counts the 2 retries of each request but not its first try."),
+            (
+                200,
+                "200 is what the server can answer (C), not what it gets: the clients keep sending, answered or "
+                "not (an open-loop load), and each request tries 3 times.",
+            ),
+            (100, "100 is what the slowed server can answer during the trigger, not what it gets."),
+            (TRIES, "3 is tries per request; the question asks for tries a second: 140 requests a second make them."),
+            (
+                (TRIES + 1) * RATE,
+                "560 counts 4 tries: Retry(attempts=3) makes 3 tries in all, the first and 2 retries.",
+            ),
+            (TRIES**LAYERS * RATE, "3,780 multiplies over three layers; here only the client retries."),
+        )
+        for wrong, why in known:
+            if math.isclose(value, wrong, rel_tol=1e-6):
+                return why
+        return None
+
+    def why(self, model: float, measured: float | None) -> str:
+        return (
+            "Every request now makes all 3 tries, so the server gets 3 × 140 = 420 tries a second, twice its "
+            "C = 200: the retries, not the clients, keep it overloaded."
+        )
+
+
+class CallsThroughLayers(PredictQuestion):
+    title = "Predict: the calls at the bottom of three layers that each try 3 times"
+    expects = "a number of calls, like 10"
+    rel = 0.0  # a count: exact
+    hints = (
+        "Start at the top: the client tries the front end 3 times.",
+        "Each of those 3 calls makes the front end try the back end 3 times; each of those, the database 3 times.",
+    )
+    stub = """
+        predicted_calls_three_layers = ____  # calls at the bottom for one request, for example 10
+    """
+    solution_text = """
+        predicted_calls_three_layers = 3 * 3 * 3  # = 27: each layer's 3 tries each make the layer below try 3 times
+    """
+
+    def model(self) -> float:
+        return float(TRIES**LAYERS)
+
+    def slip(self, value: float, model: float) -> str | None:
+        known = (
+            (
+                9,
+                "9 is 3 + 3 + 3, adding the layers (or 3 × 3, two layers): each try of a layer makes the layer "
+                "below try 3 times, so the tries multiply.",
+            ),
+            (
+                3,
+                "3 is one layer's tries; the layers above retry too, and each of their tries starts the layers "
+                "below again.",
+            ),
+            (
+                64,
+                "64 = 4³ is the SRE book's example with 3 retries, 4 tries, a layer; Retry(attempts=3) makes 3 "
+                "tries in all.",
+            ),
+            (8, "8 = 2³ counts the retries only; each layer makes 3 tries in all, the first one included."),
+            (6, "6 adds the retries of the three layers (2 + 2 + 2); the tries multiply."),
+            (81, "81 = 3⁴ counts a fourth layer; the database itself does not retry."),
+        )
+        for wrong, why in known:
+            if math.isclose(value, wrong):
+                return why
+        return None
+
+    def why(self, model: float, measured: float | None) -> str:
+        return (
+            "Each layer's 3 tries each make the layer below try 3 times: 3 × 3 × 3 = 27. The load at the bottom "
+            "grows with the power of the depth, which is why one layer only should retry."
+        )
+
+
+def reference_limit(limit: float, ok: bool, inflight: int) -> float:
+    """The AIMD rule of ``ella_lab.overload.AIMD`` with notebook 10's settings (+1, × 0.9, within 1 and 200)."""
+    return AIMD(MINIMUM, minimum=MINIMUM, maximum=MAXIMUM, increase=INCREASE, decrease=DECREASE).update(
+        limit, 0.0, ok, inflight
+    )
+
+
+def _call(rule: Callable, limit: float, ok: bool, inflight: int) -> float:
+    """The learner's ``rule(limit, ok, inflight)`` as a float; ``Incorrect`` naming the call when it is not a number."""
+    got = call_bounded(rule, limit, ok, inflight, timeout=2.0, what=f"next_limit({limit:g}, {ok}, {inflight})")
+    number = as_real(got)
+    if number is None or not math.isfinite(number):
+        forgot = " (did you forget the `return`?)" if got is None else ""
+        raise Incorrect(
+            f"next_limit({limit:g}, {ok}, {inflight}) returned {got!r}{forgot}: return the new limit, a number."
+        )
+    return number
+
+
+def _same(got: float, want: float) -> bool:
+    return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
+
+
+class _Compared(AIMD):
+    """The library's AIMD, which also asks the learner's rule at every decision and keeps the first disagreement.
+
+    The simulation goes on with the library's value, so every decision is judged on the inputs a run really meets.
+    """
+
+    def __init__(self, rule: Callable):
+        super().__init__(8, minimum=MINIMUM, maximum=MAXIMUM, increase=INCREASE, decrease=DECREASE)
+        self.rule, self.decisions, self.miss = rule, 0, None
+        self.lowest, self.highest = math.inf, 0.0
+
+    def update(self, limit: float, rtt: float, ok: bool, inflight: int) -> float:
+        want = super().update(limit, rtt, ok, inflight)
+        got = self.rule(limit, ok, inflight)
+        self.decisions += 1
+        self.lowest, self.highest = min(self.lowest, want), max(self.highest, want)
+        number = as_real(got)
+        if self.miss is None and (number is None or not _same(number, want)):
+            self.miss = (limit, ok, inflight, got, want)
+        return want
+
+
+class AIMDRule(Question):
+    title = "Write the AIMD rule of the concurrency limit"
+    expects = "a function next_limit(limit, ok, inflight) returning the new limit"
+    hints = (
+        "Three cases: a failure (ok is False) multiplies the limit by 0.9; an answer adds 1, but only when "
+        "2 * inflight >= limit; otherwise the limit stays as it is.",
+        "Keep the result within 1 and 200 after the change: min(200, max(1, limit)). Never below 1: with a limit "
+        "under 1 no try could be sent, so no answer would ever come back to raise it again.",
+        "Why grow only when the limit is in use: with few tries in flight, an answer says nothing about how many "
+        "more the server could take. A limit that grew on every answer during a quiet hour would sit at 200 when "
+        "the next trigger comes, and protect nothing (like the budget that banks its past, in section (e)).",
+    )
+    stub = """
+        def next_limit(limit, ok, inflight):
+            # YOUR CODE HERE (3 to 6 lines): the new limit after one try ended.
+            # ok: True for an answer, False for a timeout or a 503; inflight: the tries in flight then.
+            raise NotImplementedError
+    """
+    solution_text = """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit = limit * 0.9  # overload: back off at once, multiplicatively
+            elif 2 * inflight >= limit:
+                limit = limit + 1  # an answer while the limit is in use: probe for one more
+            return min(200, max(1, limit))  # never below 1 (nothing could be sent), never above 200
+    """
+
+    # (limit, ok, inflight): the first case a rule gets wrong names its bug (see _diagnosis)
+    CASES = (
+        (10.0, True, 5),
+        (10.0, True, 1),
+        (100.0, False, 100),
+        (5.0, False, 5),
+        (1.0, False, 1),
+        (200.0, True, 150),
+        (199.5, True, 150),
+        (7.0, True, 3),
+        (6.0, True, 3),
+        (1.2, True, 1),
+    )
+    HIDDEN_CASES = (
+        (40.0, True, 20),
+        (40.0, True, 19),
+        (37.5, False, 3),
+        (2.0, False, 0),
+        (1.05, False, 1),
+        (200.0, True, 199),
+        (199.9, True, 100),
+        (3.3, True, 2),
+        (123.0, False, 123),
+        (8.0, True, 0),
+    )
+    SCENARIO: ClassVar[dict[str, Any]] = {
+        "duration": 6.0
+    }  # section (d)'s run of the limit: 140 a second, a 2 s trigger
+    HIDDEN_SCENARIO: ClassVar[dict[str, Any]] = {"duration": 7.0, "rate": 170.0, "trigger": 2.5, "seed": 7}
+
+    def _check(self, rule: Any) -> str:
+        return self._verdict(rule, self.CASES, self.SCENARIO)
+
+    def _check_hidden(self, rule: Any) -> str:
+        return self._verdict(rule, self.HIDDEN_CASES, self.HIDDEN_SCENARIO)
+
+    def _verdict(self, rule: Any, cases: tuple, scenario: dict[str, Any]) -> str:
+        if not callable(rule):
+            raise Incorrect(f"give the function next_limit itself (no parentheses); got {rule!r}")
+        for limit, ok, inflight in cases:
+            got, want = _call(rule, limit, ok, inflight), reference_limit(limit, ok, inflight)
+            if not _same(got, want):
+                raise Incorrect(_diagnosis(limit, ok, inflight, got, want))
+        compared = _Compared(rule)
+        run = call_bounded(
+            lambda: simulate(control="limit", limit=compared, **scenario),
+            timeout=20.0,
+            what="the simulation with your next_limit",
+        )
+        if compared.miss is not None:
+            limit, ok, inflight, got, want = compared.miss
+            raise Incorrect(
+                f"in the simulated run, next_limit({limit:.6g}, {ok}, {inflight}) returned {got!r}; the rule gives "
+                f"{want:.6g}. {_diagnosis(limit, ok, inflight, as_real(got), want)}"
+            )
+        recovered = recovery_time(run)
+        when = "as soon as the trigger ended" if recovered == 0 else f"{format_recovery(recovered)} after the trigger"
+        return (
+            f"right at every step, and at all {compared.decisions:,} decisions of the simulated run of section (d) "
+            f"({scenario.get('rate', 140):g} requests a second, a {scenario.get('trigger', 2.0):g} s trigger): "
+            f"the limit ranged from {compared.lowest:.3g} to {compared.highest:.3g}, and the system recovered "
+            f"{when}. Timeouts cut the "
+            "limit fast, so the queue drains; answers raise it one at a time, so it creeps back to what the "
+            "server can take."
+        )
+
+
+def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: float) -> str:
+    """What a rule that returned ``got`` for ``(limit, ok, inflight)`` most likely did wrong."""
+    call = f"next_limit({limit:.6g}, {ok}, {inflight}) returned {got!r}, the rule gives {want:.6g}:"
+    if got is None:
+        return f"{call} return the new limit, a number."
+    if ok:
+        if got < limit and _same(got, max(MINIMUM, limit * DECREASE)):
+            return f"{call} an answer (ok True) must never lower the limit; a failure (ok False) does."
+        if 2 * inflight < limit and got > limit:
+            return (
+                f"{call} with only {inflight} of {limit:g} places in flight, the limit is not what holds the tries "
+                "back, so an answer says nothing about room for more: grow only when 2 * inflight >= limit. A limit "
+                "that grows while idle reaches 200 in a quiet hour and protects nothing at the next trigger."
+            )
+        if 2 * inflight >= limit and _same(got, limit) and want > limit:
+            return (
+                f"{call} grow after an answer when at least half the limit is in flight (2 * inflight >= limit), "
+                "not only when it is full: once the tries wait for a place, inflight never passes the limit."
+            )
+        if got > MAXIMUM:
+            return f"{call} keep the limit at most 200: clamp after adding, min(200, max(1, limit))."
+    else:
+        if got > limit:
+            return f"{call} a failure (ok False) must lower the limit; an answer raises it."
+        if got != want and (got == math.floor(want) or got == round(want)):
+            return (
+                f"{call} keep the limit a float: rounding it to a whole number after × 0.9 takes 1 off every "
+                "limit under 10 (int(5 × 0.9) = 4), an additive decrease where the limit matters most."
+            )
+        if _same(got, limit - INCREASE):
+            return (
+                f"{call} the decrease is multiplicative (× 0.9), not 1 less: from a limit of 100, subtracting 1 "
+                "takes 50 timeouts to halve it, while the queue keeps growing; × 0.9 takes 7."
+            )
+        if got < MINIMUM:
+            return (
+                f"{call} never below 1: with a limit under 1 no try is sent, so no answer ever comes back to "
+                "raise it: the client would stop for good. Clamp after the change: min(200, max(1, limit))."
+            )
+    if _same(got, MAXIMUM) or _same(got, MINIMUM):
+        return f"{call} check the clamp: min(200, max(1, limit)) (max and min the other way round give 200 or 1)."
+    return f"{call} a failure multiplies by 0.9; an answer adds 1 when 2 * inflight >= limit; within 1 and 200."
+
+
+q1 = TriesPerSecond("q1")
+q2 = CallsThroughLayers("q2")
+q3 = AIMDRule("q3")

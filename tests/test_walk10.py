@@ -1,0 +1,274 @@
+"""The 'Your turn' checks of notebook 10: the two predictions, and the AIMD rule (q3), whose catalogue of real
+learner bugs each fails, visible and hidden, with a message that names the bug, while differently written correct
+rules pass."""
+
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+from ella_lab.exercises import BLANK, walk10
+from ella_lab.exercises.walk10 import reference_limit
+
+
+def verdict(question, answer, **context):
+    result = question.check(answer, **context)
+    return result.status, result.message
+
+
+def rule(source):
+    """``next_limit`` defined by ``source``, as a learner's cell defines it."""
+    namespace = {"np": np}
+    exec(textwrap.dedent(source), namespace)
+    return namespace["next_limit"]
+
+
+def test_blank_none_and_starter_are_not_attempted():
+    for question in (walk10.q1, walk10.q2, walk10.q3):
+        assert verdict(question, BLANK)[0] == "not attempted"
+        assert verdict(question, None)[0] == "not attempted"
+    assert verdict(walk10.q3, rule(walk10.q3.stub))[0] == "not attempted"
+
+
+# -- q1, q2: the predictions ------------------------------------------------------------------------------
+
+
+def test_q1_right_within_ten_percent_of_three_tries_a_request():
+    status, message = verdict(walk10.q1, 420, measured=416.0)
+    assert status == "correct" and "the model says 420/s" in message and "416/s" in message
+    assert verdict(walk10.q1, np.float64(400))[0] == "correct"
+    assert verdict(walk10.q1, 370)[0] == "incorrect"  # 12 % under the model
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        (140, "one try a request"),
+        (280, "2 retries"),
+        (200, "what the server can answer"),
+        (100, "during the trigger"),
+        (3, "tries per request"),
+        (560, "counts 4 tries"),
+        (3780, "three layers"),
+    ],
+)
+def test_q1_each_known_mistake_is_named(value, named):
+    status, message = verdict(walk10.q1, value, measured=416.0)
+    assert status == "incorrect" and named in message, message
+
+
+def test_q1_large_numbers_are_shown_in_full():
+    assert "1,260/s" in verdict(walk10.q1, 1260)[1]
+
+
+def test_q2_exact_count_and_its_mistakes():
+    status, message = verdict(walk10.q2, 27, measured=27)
+    assert status == "correct" and "the same as the measurement" in message
+    assert verdict(walk10.q2, 26)[0] == "incorrect"  # a count: no tolerance
+    for value, named in ((9, "adding the layers"), (64, "4³"), (8, "retries only"), (6, "2 + 2 + 2"), (81, "3⁴")):
+        status, message = verdict(walk10.q2, value)
+        assert status == "incorrect" and named in message, (value, message)
+
+
+def test_predictions_that_are_not_numbers_are_refused():
+    assert verdict(walk10.q1, "420")[0] == "incorrect"
+    assert verdict(walk10.q2, True)[0] == "incorrect"
+
+
+# -- q3: the AIMD rule -----------------------------------------------------------------------------------
+
+
+REFERENCE = walk10.q3.solution_text
+
+CORRECT = {
+    "one expression, sorted for the clamp": """
+        def next_limit(limit, ok, inflight):
+            new = limit * 0.9 if not ok else limit + 1 if inflight >= limit / 2 else limit
+            return sorted((1, new, 200))[1]
+    """,
+    "early returns and explicit bounds": """
+        def next_limit(limit, ok, inflight):
+            if ok:
+                if 2 * inflight < limit:
+                    return limit
+                limit += 1
+                if limit > 200:
+                    limit = 200
+                return limit
+            limit = 0.9 * limit
+            if limit < 1:
+                limit = 1.0
+            return limit
+    """,
+    "numpy clip": """
+        def next_limit(limit, ok, inflight):
+            grow = ok and 2 * inflight >= limit
+            return np.clip(limit + 1 if grow else limit * (1 if ok else 0.9), 1, 200)
+    """,
+}
+
+WRONG = {  # a learner's bug -> what the message must name
+    "grows on every answer, even with the limit unused": (
+        """
+        def next_limit(limit, ok, inflight):
+            limit = limit + 1 if ok else limit * 0.9
+            return min(200, max(1, limit))
+        """,
+        "grow only when 2 * inflight >= limit",
+    ),
+    "grows only when the limit is full": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            elif inflight >= limit:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "not only when it is full",
+    ),
+    "subtracts 1 on a failure (additive decrease)": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit -= 1
+            elif 2 * inflight >= limit:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "multiplicative (× 0.9), not 1 less",
+    ),
+    "increase and decrease swapped": (
+        """
+        def next_limit(limit, ok, inflight):
+            if ok:
+                limit *= 0.9
+            elif 2 * inflight >= limit:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "must never lower the limit",
+    ),
+    "no floor: the limit falls below 1": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                return limit * 0.9
+            if 2 * inflight >= limit:
+                limit += 1
+            return min(200, limit)
+        """,
+        "never below 1",
+    ),
+    "no ceiling": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            elif 2 * inflight >= limit:
+                limit += 1
+            return max(1, limit)
+        """,
+        "at most 200",
+    ),
+    "clamp before the change": (
+        """
+        def next_limit(limit, ok, inflight):
+            limit = min(200, max(1, limit))
+            if not ok:
+                return max(1, limit * 0.9)
+            if 2 * inflight >= limit:
+                limit += 1
+            return limit
+        """,
+        "at most 200",
+    ),
+    "min and max the wrong way round": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            elif 2 * inflight >= limit:
+                limit += 1
+            return max(200, min(1, limit))
+        """,
+        "check the clamp",
+    ),
+    "rounds the limit to a whole number": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit = int(limit * 0.9)
+            elif 2 * inflight >= limit:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "keep the limit a float",
+    ),
+    "forgets the return": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            elif 2 * inflight >= limit:
+                limit += 1
+            limit = min(200, max(1, limit))
+        """,
+        "forget the `return`",
+    ),
+}
+
+
+def test_the_reference_passes_visible_and_hidden_and_reports_the_simulated_run():
+    answer = rule(REFERENCE)
+    status, message = verdict(walk10.q3, answer)
+    assert status == "correct", message
+    assert "decisions of the simulated run" in message and "recovered" in message
+    assert walk10.q3.hidden_check(answer).status == "correct"
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_differently_written_correct_rules_pass_visible_and_hidden(name):
+    answer = rule(CORRECT[name])
+    assert verdict(walk10.q3, answer)[0] == "correct", verdict(walk10.q3, answer)
+    assert walk10.q3.hidden_check(answer).status == "correct"
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_each_learner_bug_fails_visible_and_hidden_naming_it(name):
+    source, named = WRONG[name]
+    answer = rule(source)
+    status, message = verdict(walk10.q3, answer)
+    assert status == "incorrect" and named in message, message
+    hidden = walk10.q3.hidden_check(answer)
+    assert hidden.status == "incorrect", hidden
+
+
+def test_a_rule_right_on_the_listed_steps_but_wrong_elsewhere_is_caught_in_the_simulated_run():
+    def fitted(limit, ok, inflight):  # right on the check's cases, wrong in the region the simulation visits
+        if 10 < limit < 90 and ok:
+            return min(200, limit + 2) if 2 * inflight >= limit else limit
+        return reference_limit(limit, ok, inflight)
+
+    status, message = verdict(walk10.q3, fitted)
+    assert status == "incorrect" and "in the simulated run" in message, message
+
+
+def test_not_a_function_and_a_raising_rule_are_incorrect():
+    assert verdict(walk10.q3, 3)[0] == "incorrect"
+
+    def raises(limit, ok, inflight):
+        raise ZeroDivisionError("oops")
+
+    status, message = verdict(walk10.q3, raises)
+    assert status == "incorrect" and "ZeroDivisionError" in message
+
+
+@pytest.mark.timeout(30)
+def test_a_rule_that_never_returns_ends_the_check():
+    def hangs(limit, ok, inflight):
+        threading.Event().wait(30)
+
+    status, message = verdict(walk10.q3, hangs)
+    assert status == "incorrect" and "did not return" in message
