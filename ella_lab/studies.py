@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = [
+    "answered",
     "captured_log",
     "efficiency_runs",
     "fallback_cost",
@@ -38,6 +39,7 @@ __all__ = [
     "model_claims",
     "model_mean_latency",
     "model_service",
+    "plot_answered",
     "plot_efficiency",
     "plot_queue_profile",
     "print_records",
@@ -202,6 +204,37 @@ def replay_fallback_cost(ps: Sequence[float], *, latency: float, requests: int =
             {"p": p, "p50": p50, "p99": p99, "asked backup": np.mean(asked), "served by backup": np.mean(served)}
         )
     return pd.DataFrame(rows).set_index("p")
+
+
+def answered(*, requests: int = 2000, workers: int = 8, **scenario: Any) -> float:
+    """The share of ``requests`` that ``run_once(**scenario)`` answers (zero latency: failures are seeded, so exact).
+
+    ``scenario`` is ``make_source``'s: ``chain``, ``failure_rate``, ``seed``, ``correlated``, ``retry`` ...
+    """
+    check_int("requests", requests, minimum=1)
+    report = run_once(workers=workers, requests=requests, latency=0.0, **scenario)
+    return sum(o.ok for o in report) / requests
+
+
+def plot_answered(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Bars of the share answered, independent (blue) beside together (orange), for each number of sources, with
+    each column's model as a black tick: ``table`` has columns ``independent``, ``together`` and a ``model`` for each
+    (``model independent ...``, ``model together ...``)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    x, width = np.arange(len(table)), 0.38
+    for shift, column, color in ((-width / 2, "independent", "tab:blue"), (width / 2, "together", "tab:orange")):
+        model = next(c for c in table.columns if c.startswith(f"model {column}"))
+        ax.bar(x + shift, table[column], width, color=color, label=f"{column}, measured")
+        ax.plot(x + shift, table[model], "k_", markersize=22, mew=2, label=model)
+    ax.set_xticks(x, [str(k) for k in table.index])
+    ax.set_ylabel("requests answered (fraction)")
+    ax.set_xlabel("sources in the chain")
+    ax.set_ylim(0, 1.45)
+    ax.legend(loc="upper left", ncol=2, fontsize="small")
+    return ax
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from ella_lab import FallbackChain, Router, ScriptedSource, SimulatedSource
 from ella_lab.experiments import request_ids
 from ella_lab.studies import (
+    answered,
     captured_log,
     efficiency_runs,
     fallback_cost,
@@ -19,6 +20,7 @@ from ella_lab.studies import (
     model_claims,
     model_mean_latency,
     model_service,
+    plot_answered,
     plot_efficiency,
     plot_queue_profile,
     print_records,
@@ -137,3 +139,27 @@ def test_captured_log_keeps_worker_records_and_restores_the_logger(capsys):
     assert "Traceback" not in "\n".join(lines)
     assert all(r.exc_info for r in failed)  # the caller's records keep their tracebacks
     assert np.all(np.diff([r.created for r in sorted(records, key=lambda r: r.created)]) >= 0)
+
+
+def test_answered_is_seeded_and_backups_that_fail_together_add_nothing():
+    alone = answered(requests=400, chain=1, failure_rate=0.5, seed=1)
+    assert alone == answered(requests=400, chain=1, failure_rate=0.5, seed=1)
+    shared = answered(requests=400, chain=1, failure_rate=0.5, seed=1, correlated=True)
+    assert answered(requests=400, chain=3, failure_rate=0.5, seed=1, correlated=True) == shared
+    assert answered(requests=400, chain=3, failure_rate=0.5, seed=1) > alone + 0.2
+    with pytest.raises(ValueError, match="requests"):
+        answered(requests=0)
+
+
+def test_plot_answered_draws_bars_and_model_ticks():
+    table = pd.DataFrame(
+        {
+            "independent": [0.7, 0.9],
+            "together": [0.7, 0.7],
+            "model independent 1 − pᵏ": [0.7, 0.91],
+            "model together 1 − p": [0.7, 0.7],
+        },
+        index=[1, 2],
+    )
+    ax = plot_answered(table)
+    assert len(ax.patches) == 4 and len(ax.lines) == 2 and ax.get_xlabel() and ax.get_ylabel()
