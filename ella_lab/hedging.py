@@ -1,0 +1,89 @@
+"""Notebook 07's hedging experiment: one table row per hedge threshold, with its exact model and its claims.
+
+The source is seeded, so each request's first and second call latencies are known before any run
+(``SimulatedSource.latency_for``). A row sets what one run measured (the hedge's learned delay ``d``,
+the extra calls, the p50 and p99) beside what those drawn latencies give exactly (the model's p99,
+``min(first, d_model + second)``), and ``hedge_claims`` states what the notebook's prose says of it.
+Kept here so that the notebook's cells show the experiment, not the bookkeeping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .claims import Claim
+from .outcome import Report
+
+__all__ = ["HEDGE_AT", "OVERHEAD", "hedge_claims", "hedge_row", "tail"]
+
+HEDGE_AT = (50, 90, 95, 99)  # the thresholds notebook 07 tries, as percentiles
+# How far a measured p99 may exceed the model's: the threads' overhead (two sleeps on a hedged request's path).
+# Hedged at p50, half the calls are hedged and twice the threads are at work: no upper bound is claimed.
+OVERHEAD = {90: 0.45, 95: 0.45}
+
+
+def _check_q(q: object) -> None:
+    if isinstance(q, bool) or q not in HEDGE_AT:
+        raise ValueError(f"q must be one of {', '.join(map(str, HEDGE_AT))} (a percentile); got {q!r}")
+
+
+def tail(report: Report) -> dict[str, float]:
+    """The p50 and p99 of a run's service times (queueing excluded), in seconds."""
+    times = [o.service_time for o in report]
+    return {"p50": float(np.quantile(times, 0.5)), "p99": float(np.quantile(times, 0.99))}
+
+
+def hedge_row(
+    report: Report, *, first: Sequence[float], second: Sequence[float], q: int | None = None, d: float = math.nan
+) -> dict[str, Any]:
+    """One row of the hedging table: a run hedged at the ``q``-th percentile (``None``: not hedged).
+
+    ``first`` and ``second`` are the drawn latencies of each request's first and second call, in the
+    report's order; ``d`` is the delay the hedge had learned when the run ended. ``S(d)`` is the share
+    of first calls slower than ``d`` once the threads' own overhead is added (the median, over the calls
+    that were not hedged, of measured minus drawn latency): 1 − q/100 when the hedge learned the source's
+    percentile. The model's p99 hedges every call at the exact percentile of ``first``.
+    """
+    first_a, second_a = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if len(first_a) != len(report) or len(second_a) != len(report):
+        raise ValueError(
+            f"first and second must give one latency per request: {len(report)} requests, "
+            f"got {len(first_a)} and {len(second_a)}"
+        )
+    if q is None:
+        return {"hedge after": "never", "d": math.nan, "S(d)": 0.0, "extra calls": 0.0, "model": 0.0,
+                **tail(report), "model p99": float(np.quantile(first_a, 0.99))}
+    _check_q(q)
+    lag = float(np.median([o.attempts[0].duration - x for o, x in zip(report, first_a, strict=True)
+                           if len(o.attempts) == 1]))
+    ideal = np.quantile(first_a, q / 100)
+    return {"hedge after": f"p{q}", "d": d, "S(d)": float(np.mean(first_a + lag > d)),
+            "extra calls": report.summary().get("hedges_sent", 0) / len(report), "model": 1 - q / 100,
+            **tail(report), "model p99": float(np.quantile(np.minimum(first_a, ideal + second_a), 0.99))}
+
+
+def hedge_claims(q: int, row: Mapping[str, Any]) -> list[Claim]:
+    """What the notebook's prose says of the row hedged at the ``q``-th percentile."""
+    _check_q(q)
+    name, share = f"hedged at p{q}", row["model"]
+    if q == 99:  # its shares are set against 1 %, its p99 against d (see the prose after the figure)
+        return [
+            Claim(f"{name}: about 1 % of the calls are slower than d", row["S(d)"], low=0.0075, high=0.015,
+                  model=0.01, unit="%"),
+            Claim(f"{name}: one extra call for each call slower than d", row["extra calls"] / row["S(d)"],
+                  low=0.7, high=1.3, model=1, unit="x"),
+            Claim(f"{name}: the p99 stays near d, never far below it", row["p99"] / row["d"], low=0.85, unit="x"),
+        ]
+    return [
+        Claim(f"{name}: the hedge's d is the source's p{q}: S(d) = {100 - q} %", row["S(d)"],
+              low=0.7 * share, high=1.3 * share, model=share, unit="%"),
+        Claim(f"{name}: extra calls = {100 - q} % of the requests", row["extra calls"],
+              low=0.7 * share, high=1.3 * share, model=share, unit="%"),
+        Claim(f"{name}: the p99 is the model's plus the threads' overhead", row["p99"], low=0.9 * row["model p99"],
+              high=(1 + OVERHEAD[q]) * row["model p99"] if q in OVERHEAD else None, model=row["model p99"],
+              late=2 if q in OVERHEAD else 0),
+    ]

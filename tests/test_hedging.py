@@ -1,0 +1,82 @@
+"""Notebook 07's hedging table: rows built from hand-made reports (no threads, no clock), and their claims."""
+
+import math
+
+import numpy as np
+import pytest
+
+from ella_lab.claims import Claim
+from ella_lab.hedging import HEDGE_AT, hedge_claims, hedge_row, tail
+from ella_lab.outcome import Attempt, Outcome, Report
+
+
+def report_of(durations, hedged=(), extra=0.001, hedges_sent=None):
+    """A report whose request i took durations[i]; a request in ``hedged`` made a second call."""
+    outcomes = []
+    for i, duration in enumerate(durations):
+        attempts = (Attempt("s", 0, None, 0.0, duration),)
+        if i in hedged:
+            attempts += (Attempt("s", 1, None, 0.0, duration),)
+        outcomes.append(Outcome(i, True, i, None, "s", attempts, "worker-0", 0.0, 0.0, duration))
+    counters = {"hedges_sent": len(hedged) if hedges_sent is None else hedges_sent}
+    return Report(outcomes, workers=1, started_at=0.0, finished_at=max(durations) + extra, counters=counters)
+
+
+FIRST = np.linspace(0.001, 0.100, 100)  # request i's first call took (i + 1) ms
+SECOND = np.full(100, 0.001)  # a fast second call: hedging cuts the tail
+
+
+def test_tail_gives_the_service_times_p50_and_p99():
+    assert tail(report_of(FIRST)) == pytest.approx({"p50": np.quantile(FIRST, 0.5), "p99": np.quantile(FIRST, 0.99)})
+
+
+def test_the_row_never_is_the_drawn_latencies_own_p99_with_no_hedging():
+    row = hedge_row(report_of(FIRST), first=FIRST, second=SECOND)
+    assert row["hedge after"] == "never" and math.isnan(row["d"])
+    assert row["S(d)"] == row["extra calls"] == row["model"] == 0.0
+    assert row["model p99"] == pytest.approx(np.quantile(FIRST, 0.99))
+
+
+def test_a_hedged_row_sets_the_run_beside_the_exact_model():
+    lag = 0.002  # the threads added 2 ms to every call
+    hedged = range(95, 100)  # the five slowest made a second call
+    row = hedge_row(report_of(FIRST + lag, hedged=hedged), first=FIRST, second=SECOND, q=95, d=0.096 + lag)
+    assert row["hedge after"] == "p95" and row["model"] == pytest.approx(0.05)
+    assert row["extra calls"] == pytest.approx(0.05)
+    assert row["S(d)"] == pytest.approx(0.04)  # 97..100 ms (plus the lag) are slower than d
+    ideal = np.quantile(FIRST, 0.95)
+    assert row["model p99"] == pytest.approx(np.quantile(np.minimum(FIRST, ideal + SECOND), 0.99))
+    assert row["model p99"] < np.quantile(FIRST, 0.99)  # the hedge cuts the model's tail
+
+
+@pytest.mark.parametrize("q", [0, 96, 100, "p95", None, True])
+def test_claims_refuse_a_threshold_the_notebook_does_not_try(q):
+    with pytest.raises(ValueError, match="q must be one of 50, 90, 95, 99"):
+        hedge_claims(q, {"model": 0.05})
+
+
+def test_a_row_refuses_latencies_that_do_not_match_the_report():
+    with pytest.raises(ValueError, match="one latency per request: 100 requests, got 99 and 100"):
+        hedge_row(report_of(FIRST), first=FIRST[:99], second=SECOND, q=95, d=0.1)
+
+
+def row(q, s_d, extra, p99, model_p99, d=0.05):
+    return {"model": 1 - q / 100, "S(d)": s_d, "extra calls": extra, "p99": p99, "model p99": model_p99, "d": d}
+
+
+def test_the_claims_hold_on_a_row_that_matches_its_model_and_miss_on_one_that_does_not():
+    for q in HEDGE_AT:
+        claims = hedge_claims(q, row(q, 1 - q / 100, 1 - q / 100, 0.06, 0.06))
+        assert claims and all(isinstance(c, Claim) for c in claims)
+        assert all(c.holds() for c in claims), [c.says for c in claims if not c.holds()]
+    # S(d) three times the model's: the hedge did not learn the source's p95
+    assert not all(c.holds() for c in hedge_claims(95, row(95, 0.15, 0.05, 0.06, 0.06)))
+    # a p99 twice the model's: more than the threads' overhead allows at p95
+    assert not all(c.holds() for c in hedge_claims(95, row(95, 0.05, 0.05, 0.12, 0.06)))
+    # hedged at p99, a p99 far below d: what the prose says cannot happen
+    assert not all(c.holds() for c in hedge_claims(99, row(99, 0.01, 0.01, 0.02, 0.06, d=0.06)))
+
+
+def test_hedged_at_p50_claims_no_upper_bound_on_its_p99():
+    p99_claim = next(c for c in hedge_claims(50, row(50, 0.5, 0.5, 1.0, 0.06)) if "p99" in c.says)
+    assert p99_claim.high is None and p99_claim.holds()
