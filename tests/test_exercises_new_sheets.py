@@ -301,6 +301,20 @@ def timed_rounded(fn, *args):
     return result, round(time.perf_counter() - started, 1)
 
 
+def timed_rounded_to_hundredths(fn, *args):
+    started = time.perf_counter()
+    result = fn(*args)
+    return result, round(time.perf_counter() - started, 2)
+
+
+def timed_rounded_on_a_busy_machine(fn, *args):
+    """round(x, 1) when the machine stretched the call to 0.1 s: the rounded value then equals the call's length."""
+    started = time.perf_counter()
+    result = fn(*args)
+    time.sleep(max(0.0, 0.102 - (time.perf_counter() - started)))  # the call now lasts about 0.1 s, as under load
+    return result, round(time.perf_counter() - started, 1)
+
+
 def timed_wraps_the_error(fn, *args):
     started = time.perf_counter()
     try:
@@ -357,6 +371,8 @@ TIMED_BUGS = [
     ("time.time_ns()", timed_time_ns, "the wall-clock date"),
     ("perf_counter_ns() not converted", timed_nanoseconds, "is in nanoseconds"),
     ("rounded to 0.1 s", timed_rounded, "do not round the measurement"),
+    ("rounded to 0.01 s", timed_rounded_to_hundredths, "do not round the measurement"),
+    ("rounded, on a busy machine", timed_rounded_on_a_busy_machine, "do not round the measurement"),
     ("the error wrapped in another", timed_wraps_the_error, "let fn's own exception through"),
 ]
 
