@@ -74,7 +74,7 @@ class MakespanPrediction(Prediction):
         (0.125, "that is N·L/K; a request cannot be split between workers, so count whole rounds (round up)."),
         (0.1, "that is ⌊10/4⌋ rounds; the last, partial round still takes a full latency: round up."),
         (0.5, "that is one worker alone (N·L); four fetches are in flight at once."),
-        (0.2, "that is one round too many: ⌈10/4⌉ = 3 rounds, not 4."),
+        (0.2, "that is one round too many, the makespan on 3 workers: on 4, ⌈10/4⌉ = 3 rounds, not 4."),
         (3.0, "that is the number of rounds; multiply by the latency, 0.05 s."),
         (2.5, "that is N/K, a number of rounds not yet rounded up, and not yet multiplied by the latency."),
     )

@@ -75,7 +75,7 @@ class FreshEnvPackages(Question):
         if value == measured + 1:
             raise Incorrect(
                 f"{value:g}: pip, perhaps? {seen} `--without-pip` leaves out even pip (without that flag, venv "
-                "copies in the pip bundled with Python)."
+                "installs the pip bundled with Python)."
             )
         raise Incorrect(f"{value:g} packages? {seen} A new environment starts empty: nothing is shared.")
 
