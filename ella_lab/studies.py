@@ -225,15 +225,17 @@ def plot_answered(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     if ax is None:
         _, ax = plt.subplots()
     x, width = np.arange(len(table)), 0.38
+    models = [c for c in table.columns if c.startswith("model ")]
     for shift, column, color in ((-width / 2, "independent", "tab:blue"), (width / 2, "together", "tab:orange")):
         model = next(c for c in table.columns if c.startswith(f"model {column}"))
         ax.bar(x + shift, table[column], width, color=color, label=f"{column}, measured")
-        ax.plot(x + shift, table[model], "k_", markersize=22, mew=2, label=model)
+        label = "model (black ticks): " + ", ".join(c.removeprefix("model ") for c in models) if shift < 0 else None
+        ax.plot(x + shift, table[model], "k_", markersize=22, mew=2, label=label)
     ax.set_xticks(x, [str(k) for k in table.index])
     ax.set_ylabel("requests answered (fraction)")
     ax.set_xlabel("sources in the chain")
     ax.set_ylim(0, 1.45)
-    ax.legend(loc="upper left", ncol=2, fontsize="small")
+    ax.legend(loc="upper left", fontsize="small")
     return ax
 
 

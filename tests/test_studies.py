@@ -163,3 +163,5 @@ def test_plot_answered_draws_bars_and_model_ticks():
     )
     ax = plot_answered(table)
     assert len(ax.patches) == 4 and len(ax.lines) == 2 and ax.get_xlabel() and ax.get_ylabel()
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels[0] == "model (black ticks): independent 1 − pᵏ, together 1 − p" and len(labels) == 3
