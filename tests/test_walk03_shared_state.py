@@ -389,3 +389,15 @@ def test_q4_starter():
     namespace = {"ex": walk03}
     exec(textwrap.dedent(walk03.q4.stub), namespace)
     assert walk03.q4.judge(namespace["transfer"]).status == "not attempted"
+
+
+# -- q1: each slip gets its own reason ------------------------------------------------------------
+
+
+def test_q1_one_round_too_many_and_a_tail_per_worker_are_told_apart():
+    # 0.30 = 4 rounds + one tail; 0.35 = 3 rounds + a tail per worker (it was called "one round too many" too)
+    extra_round = walk03.q1.judge(0.3)
+    assert extra_round.status == "incorrect" and "one round too many" in extra_round.message, extra_round.message
+    tail_each = walk03.q1.judge(0.35)
+    assert tail_each.status == "incorrect" and "counted once per worker" in tail_each.message, tail_each.message
+    assert "one round too many" not in tail_each.message

@@ -39,8 +39,9 @@ class GuideRunPrediction(Prediction):
         (0.15, "that is the work alone; after it, every worker still waits IDLE in get(timeout=IDLE)."),
         (0.225, "that is N·L/K + IDLE; a request cannot be split between workers: count whole rounds."),
         (0.2, "that is ⌊5/2⌋ rounds + IDLE; the last, partial round still takes a full latency."),
-        (0.35, "that is one round too many, or the idle tail counted once per worker: "
-               "⌈5/2⌉ = 3 rounds, and the workers idle at the same time, so the tail counts once."),
+        (0.3, "that is one round too many: ⌈5/2⌉ = 3 rounds of L, then one idle timeout."),
+        (0.35, "that is the idle tail counted once per worker: "
+               "the workers idle at the same time, so the tail counts once."),
         (0.45, "that is one worker alone (5 · L + IDLE); two fetches are in flight at once."),
     )  # fmt: skip
     hints = (
