@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._checks import check_int
 from .timing import clock
 
 __all__ = [
@@ -524,6 +525,7 @@ def race(work: Callable[[Counter, Lock], Any], *, threads: int = 2, times: int =
 
 def lock_cost(n: int = 100_000) -> tuple[float, float]:
     """Seconds per ``counter += 1`` on one thread: (without a lock, inside ``with threading.Lock()``)."""
+    check_int("n", n, minimum=1)
     lock = threading.Lock()
 
     def bare() -> float:

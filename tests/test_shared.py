@@ -107,6 +107,12 @@ def test_lock_cost_is_per_increment():
     assert bare > 0 and locked > 0
 
 
+@pytest.mark.parametrize(("n", "error"), [(0, ValueError), (-5, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_lock_cost_refuses_a_count_that_is_not_one_or_more(n, error):
+    with pytest.raises(error, match="n must be"):  # 0 divided by zero; a float or a bool is not a count
+        lock_cost(n)
+
+
 def test_a_failed_deadlock_leaves_no_thread_behind():
     before = threading.active_count()
     board = Switchboard()
