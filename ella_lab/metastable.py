@@ -13,6 +13,7 @@ import math
 import threading
 
 from ._checks import check_int, check_real
+from .claims import Claim
 from .experiments import paced
 from .fallback import FallbackChain
 from .outcome import Report
@@ -21,10 +22,10 @@ from .resilience import RetryBudget
 from .retry import Retry
 from .router import Router
 from .service import FlakyService, HttpSource
-from .sim import CONTROLS, MAX_ATTEMPTS, SimResult, bin_count
+from .sim import CONTROLS, MAX_ATTEMPTS, SimResult, bin_count, recovery_time
 from .timing import clock
 
-__all__ = ["client_source", "run_loopback"]
+__all__ = ["client_source", "collapse_claims", "cure_claims", "run_loopback", "served_share"]
 
 MAX_WORKERS = 2_000  # client threads: 1.5 x every try in flight at 2,000 requests/s with the default timeout
 MAX_CAPACITY = 1_000  # server slots, a thread each
@@ -186,3 +187,115 @@ def _series(report: Report, start: float, duration: float, bin_s: float, setting
     result.wasted = list(side["late"])
     result.latency_p50 = [sorted(x)[len(x) // 2] if x else math.nan for x in latency]
     return result
+
+
+# -- what notebook 10 says about a run, as claims (ella_lab.claims) ------------------------------------------
+
+
+def served_share(run: SimResult, since: float = 4.0) -> float:
+    """Goodput from ``since`` s on over the new requests sent then: the share of requests served.
+
+    It can pass 1: the answers counted include a few requests sent just before ``since``.
+    """
+    late = run.frame().query("t >= @since")
+    return float(late.goodput.sum() / late.first_tries.sum())
+
+
+def collapse_claims(run: SimResult, *, rate: float, capacity: float) -> list[Claim]:
+    """Notebook 10's claims about a run with no control: healthy before the trigger, still down 5 s after its end
+    (the best one-second goodput under 20 % of ``capacity``), at 3 tries a request meanwhile."""
+    frame = run.frame()
+    end = run.settings["trigger_at"] + run.settings["trigger"]
+    after = frame[(frame.t >= end) & (frame.t < end + 5.0)]
+    tries = run.settings["attempts"]
+    return [
+        Claim(
+            "before the trigger, goodput equals the load",
+            frame[frame.t < run.settings["trigger_at"]].goodput.mean(),
+            low=0.9 * rate,
+            model=rate,
+            unit="req/s",
+        ),
+        Claim(
+            "down for 5 s after the trigger ended: goodput a small fraction of C",
+            after.groupby(after.t // 1).goodput.mean().max(),
+            high=0.2 * capacity,
+            model=0,
+            unit="req/s",
+        ),
+        Claim("no recovery in the 5 s after the trigger", recovery_time(run), low=5.0, unit="s"),
+        Claim(
+            f"{tries} tries a request once every try times out",
+            after.offered.mean(),
+            low=0.8 * tries * rate,
+            high=1.1 * tries * rate,
+            model=tries * rate,
+            unit="req/s",
+        ),
+    ]
+
+
+def cure_claims(control: str, run: SimResult, simulated: SimResult, *, rate: float) -> list[Claim]:
+    """Notebook 10's claims about a run with ``control``, each beside the seeded ``simulated`` run's value.
+
+    Every control recovers within the run (3 s after the trigger); the budget and the throttle within 2 s; the
+    budget sends about 1.1 tries a request in the second after the trigger; the limit serves at least 80 % of
+    the new requests once the server is healthy, and never lets the queue pass 40 of its 50 places.
+    """
+    end = run.settings["trigger_at"] + run.settings["trigger"]
+    left = run.settings["duration"] - end
+    simulated_recovery: float | None = recovery_time(simulated)
+    if simulated_recovery == math.inf:  # a simulation that stayed down has no recovery time to show
+        simulated_recovery = None
+    claims = [
+        Claim(
+            f"{control}: it recovers, as the simulation says",
+            recovery_time(run),
+            high=left,
+            model=simulated_recovery,
+            unit="s",
+        )
+    ]
+    if control in ("budget", "throttle"):
+        claims.append(
+            Claim(
+                f"{control}: back above 90 % of the load within 2 s of the trigger's end",
+                recovery_time(run),
+                high=2.0,
+                model=simulated_recovery,
+            )
+        )
+    if control == "budget":
+
+        def load(result: SimResult) -> float:
+            frame = result.frame()
+            return float(frame[(frame.t >= end) & (frame.t < end + 1)].offered.mean() / rate)
+
+        claims.append(
+            Claim(
+                "budget: in the second after the trigger, tries near 1.1 x the load",
+                load(run),
+                low=0.9,
+                high=1.35,
+                model=load(simulated),
+                unit="x",
+            )
+        )
+    if control == "limit":
+        claims += [
+            Claim(
+                "the limit serves most new requests once the server is healthy",
+                served_share(run, end + 1.0),
+                low=0.8,
+                model=served_share(simulated, end + 1.0),
+                unit="%",
+            ),
+            Claim(
+                "the limit keeps the queue short: never above 40 of its 50 places",
+                max(run.queue),
+                high=40,
+                model=max(simulated.queue),
+                unit="",
+            ),
+        ]
+    return claims
