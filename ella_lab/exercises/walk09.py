@@ -70,8 +70,8 @@ class RealThroughput(PredictQuestion):
         if measured > model * 1.05:  # 5 % for clock noise
             return "The measurement is above K / L, which no run can reach: was measured= the throughput at K = 8?"
         return (
-            "The measurement is below the model by the CPU each request costs (client and server, in one "
-            "process under one GIL): building, sending and parsing, on top of the 10 ms wait."
+            "The measurement is below the model: a worker is busy for the 10 ms wait plus the CPU each request "
+            "costs (building, sending and parsing it, client and server, in one process under one GIL)."
         )
 
 
