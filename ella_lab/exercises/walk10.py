@@ -74,7 +74,7 @@ class TriesPerSecond(PredictQuestion):
 
     def why(self, model: float, measured: float | None) -> str:
         return (
-            "Every request now makes all 3 tries, so the server gets 3 × 140 = 420 tries a second, twice its "
+            "Every request now makes all 3 tries, so the server gets 3 × 140 = 420 tries a second, more than twice its "
             "C = 200: the retries, not the clients, keep it overloaded."
         )
 
@@ -126,7 +126,7 @@ class CallsThroughLayers(PredictQuestion):
     def why(self, model: float, measured: float | None) -> str:
         return (
             "Each layer's 3 tries each make the layer below try 3 times: 3 × 3 × 3 = 27. The load at the bottom "
-            "grows with the power of the depth, which is why one layer only should retry."
+            "grows with the power of the depth, which is why only one layer should retry."
         )
 
 
