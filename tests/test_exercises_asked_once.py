@@ -19,7 +19,7 @@ import pytest
 from ella_lab.exercises._core import questions
 
 SHEETS = [f"phase{n}" for n in range(1, 10)]
-WALKS = [f"walk{n:02d}" for n in range(1, 10)]
+WALKS = [f"walk{n:02d}" for n in range(1, 11)]
 
 # Look alike (a function or class of the same name), yet different tasks: a sheet may build on its notebook's.
 DIFFERENT = {

@@ -156,8 +156,8 @@ def test_saved_instructor_sheets_hold_the_attempt_records(path):
 # -- the walkthrough: answer cells from their stubs, checks that pass what the stubs bind, the answer key ---------
 
 
-def test_walkthrough_notebooks_01_to_09_have_their_exercises():
-    assert [p.name[:2] for p in WALK] == [f"0{n}" for n in range(1, 10)]
+def test_walkthrough_notebooks_01_to_10_have_their_exercises():
+    assert [p.name[:2] for p in WALK] == [f"{n:02d}" for n in range(1, 11)]
     assert len(WALK_QUESTIONS) >= 2 * len(WALK)
 
 
