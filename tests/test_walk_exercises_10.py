@@ -206,6 +206,27 @@ WRONG = {  # a learner's bug -> what the message must name
         """,
         "keep the limit a float",
     ),
+    # the next two passed the visible check before (37.5, False, 3) and (6.4, True, 3) were among its cases
+    "cuts the limit only while it is in use": (
+        """
+        def next_limit(limit, ok, inflight):
+            if 2 * inflight >= limit:
+                limit = limit + 1 if ok else limit * 0.9
+            return min(200, max(1, limit))
+        """,
+        "cuts the limit however few tries are in flight",
+    ),
+    "compares with the limit rounded": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            elif 2 * inflight >= round(limit):
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "not with it rounded",
+    ),
     "forgets the return": (
         """
         def next_limit(limit, ok, inflight):
@@ -243,6 +264,19 @@ def test_each_learner_bug_fails_visible_and_hidden_naming_it(name):
     assert status == "incorrect" and named in message, message
     hidden = walk10.q3.hidden_check(answer)
     assert hidden.status == "incorrect", hidden
+
+
+def test_a_rule_that_divides_by_inflight_is_right_on_every_input_the_library_produces():
+    # inflight counts the try that just ended, so it is at least 1: the hidden cases never pass 0
+    answer = rule("""
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                return max(1, limit * 0.9)
+            return min(200, limit + 1) if limit / inflight <= 2 else limit
+    """)
+    assert verdict(walk10.q3, answer)[0] == "correct"
+    assert walk10.q3.hidden_check(answer).status == "correct"
+    assert all(inflight >= 1 for _, _, inflight in walk10.q3.CASES + walk10.q3.HIDDEN_CASES)
 
 
 def test_a_rule_right_on_the_listed_steps_but_wrong_elsewhere_is_caught_in_the_simulated_run():

@@ -202,10 +202,14 @@ class AIMDRule(Question):
             return min(200, max(1, limit))  # never below 1 (nothing could be sent), never above 200
     """
 
-    # (limit, ok, inflight): the first case a rule gets wrong names its bug (see _diagnosis)
+    # (limit, ok, inflight): the first case a rule gets wrong names its bug (see _diagnosis). inflight is at least 1
+    # in every case, as in the library: it counts the try that just ended (ConcurrencyLimit and the simulation call
+    # the rule before they take that try off).
     CASES = (
         (10.0, True, 5),
         (10.0, True, 1),
+        (37.5, False, 3),  # a failure with the limit barely in use still cuts it
+        (6.4, True, 3),  # 2 * 3 < 6.4: compared with the limit as it is, not rounded to 6
         (100.0, False, 100),
         (5.0, False, 5),
         (1.0, False, 1),
@@ -219,13 +223,14 @@ class AIMDRule(Question):
         (40.0, True, 20),
         (40.0, True, 19),
         (37.5, False, 3),
-        (2.0, False, 0),
+        (2.0, False, 1),
         (1.05, False, 1),
         (200.0, True, 199),
         (199.9, True, 100),
         (3.3, True, 2),
         (123.0, False, 123),
-        (8.0, True, 0),
+        (8.0, True, 1),
+        (64.0, False, 2),
     )
     SCENARIO: ClassVar[dict[str, Any]] = {
         "duration": 6.0
@@ -277,6 +282,12 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
     if ok:
         if got < limit and _same(got, max(MINIMUM, limit * DECREASE)):
             return f"{call} an answer (ok True) must never lower the limit; a failure (ok False) does."
+        if 2 * inflight < limit and got > limit and 2 * inflight >= math.floor(limit):
+            return (
+                f"{call} 2 * {inflight} = {2 * inflight} is less than {limit:g}: compare with the limit itself, a "
+                "float, not with it rounded to a whole number (the limit lets ⌊limit⌋ tries through, but its "
+                "growth is decided on the float)."
+            )
         if 2 * inflight < limit and got > limit:
             return (
                 f"{call} with only {inflight} of {limit:g} places in flight, the limit is not what holds the tries "
@@ -293,6 +304,12 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
     else:
         if got > limit:
             return f"{call} a failure (ok False) must lower the limit; an answer raises it."
+        if _same(got, limit) and 2 * inflight < limit:
+            return (
+                f"{call} a timeout or a 503 cuts the limit however few tries are in flight: the server is "
+                f"overloaded whether {inflight} or {limit:g} of your tries wait there. Only the growth waits for "
+                "the limit to be in use."
+            )
         if got != want and (got == math.floor(want) or got == round(want)):
             return (
                 f"{call} keep the limit a float: rounding it to a whole number after × 0.9 takes 1 off every "
