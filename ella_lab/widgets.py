@@ -26,7 +26,7 @@ from .router import Router
 from .sources import SimulatedSource
 from .timing import format_seconds
 
-__all__ = ["Explorer", "draw_fallback", "draw_timeline", "fallback_explorer", "timeline_explorer"]
+__all__ = ["Explorer", "draw_fallback", "draw_timeline", "fallback_explorer", "fallback_model", "timeline_explorer"]
 
 
 TIMELINE_SIZE = (7.0, 4.0)
@@ -42,14 +42,24 @@ def _timeline(fig: Any, workers: int, latency_ms: int, requests: int) -> str:
     return f"makespan: predicted ⌈N/K⌉·L = {format_seconds(predicted)}, measured {format_seconds(report.wall_s)}"
 
 
+def fallback_model(failure_rate: float, chain: int, correlated: bool = False) -> tuple[str, float]:
+    """The share a chain of ``chain`` sources answers, and its formula: ``1 − pᵏ`` when the sources fail
+    independently, ``1 − p`` when they fail together (one shared failure pattern: a request lost by the
+    primary is lost by every backup)."""
+    if correlated:
+        return "1 − p", 1 - failure_rate
+    return "1 − pᵏ", 1 - failure_rate**chain
+
+
 def _fallback(fig: Any, failure_rate: float, chain: int, requests: int, correlated: bool) -> str:
-    """A chain of ``chain`` sources: success measured beside ``1 - p**k``, drawn on ``fig``; returns the summary."""
+    """A chain of ``chain`` sources: the share answered beside ``fallback_model``, drawn on ``fig``; a summary line."""
     source = make_source(chain, latency=0, failure_rate=failure_rate, correlated=correlated)
     report = Router(source, workers=4).run(request_ids(requests))
     measured = sum(o.ok for o in report) / requests
     served = report.served_by()
+    formula, model = fallback_model(failure_rate, chain, correlated)
     left, right = fig.subplots(1, 2)
-    left.bar(["measured", "model 1 − pᵏ"], [measured, 1 - failure_rate**chain], color=["tab:blue", "grey"])
+    left.bar(["measured", f"model {formula}"], [measured, model], color=["tab:blue", "grey"])
     left.set_ylim(0, 1.05)
     left.set_ylabel("requests answered (fraction)")
     names = [s.name for s in getattr(source, "sources", [source])] + [None]
@@ -58,7 +68,7 @@ def _fallback(fig: Any, failure_rate: float, chain: int, requests: int, correlat
     right.set_xlabel("served by")
     fig.suptitle(f"p = {failure_rate:.2f}, {chain} source(s){', correlated' if correlated else ''}")
     fig.tight_layout()
-    return f"answered {measured:.1%} (model {1 - failure_rate**chain:.1%})"
+    return f"answered {measured:.1%} (model {formula} = {model:.1%})"
 
 
 def _show(draw: Callable[..., str], size: tuple[float, float], *args: Any) -> None:
@@ -76,7 +86,7 @@ def draw_timeline(workers: int = 4, latency_ms: int = 10, requests: int = 16) ->
 
 
 def draw_fallback(failure_rate: float = 0.3, chain: int = 2, requests: int = 400, correlated: bool = False) -> None:
-    """Success rate of a chain of ``chain`` sources at one failure rate, measured beside ``1 - p**k``."""
+    """Success rate of a chain of ``chain`` sources at one failure rate, measured beside ``fallback_model``."""
     _show(_fallback, FALLBACK_SIZE, failure_rate, chain, requests, correlated)
 
 

@@ -10,7 +10,7 @@ import base64
 import ipywidgets
 import pytest
 
-from ella_lab.widgets import Explorer, fallback_explorer, timeline_explorer
+from ella_lab.widgets import Explorer, fallback_explorer, fallback_model, timeline_explorer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -120,3 +120,17 @@ def test_in_a_live_kernel_a_slider_moved_by_the_front_end_redraws_the_output():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_the_fallback_explorer_draws_the_model_of_the_failures_it_runs(captures):
+    # independent sources: 1 − pᵏ; sources that fail together: 1 − p, however many (notebook 04's cells 40-43)
+    assert fallback_model(0.3, 3) == ("1 − pᵏ", pytest.approx(0.973))
+    assert fallback_model(0.3, 3, correlated=True) == ("1 − p", pytest.approx(0.7))
+    explorer = fallback_explorer()
+    explorer.controls["chain"].value = 3
+    assert "model 1 − pᵏ = 97.3%" in explorer.output.outputs[1]["text"]
+    explorer.controls["correlated"].value = True
+    line = explorer.output.outputs[1]["text"]
+    assert "model 1 − p = 70.0%" in line
+    measured = float(line.split("answered ")[1].split("%")[0]) / 100
+    assert abs(measured - 0.7) < 0.1  # seeded: the run agrees with the model it is drawn beside
