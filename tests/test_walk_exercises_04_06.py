@@ -331,6 +331,18 @@ def fallback_pops_the_list(request, sources):
     raise ExceptionGroup("all sources failed", errors)
 
 
+def fallback_swallows_bugs(request, sources):  # keeps the outages, drops any other error: a bug vanishes
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+        except Exception:
+            pass
+    raise ExceptionGroup("all sources failed", errors)
+
+
 def test_p4_fallback_correct_answers_pass():
     passes_both(walk04.q1, reference(walk04.q1, "fallback"))
     passes_both(walk04.q1, fallback_loop_over_indices)
@@ -356,6 +368,7 @@ def test_p4_fallback_correct_answers_pass():
         (fallback_first_four, ["without asking source-", "every source"]),
         (fallback_hard_coded_request, ["'DataRequest-7'", "pass on the request it is given"]),
         (fallback_pops_the_list, ["changed the list of sources", "don't modify the caller's list"]),
+        (fallback_swallows_bugs, ["a KeyError (a bug, not an outage)", "the KeyError was lost"]),
     ],
     ids=lambda v: getattr(v, "__name__", "")[9:] if callable(v) else "",
 )

@@ -59,7 +59,8 @@ class Fallback(Question):
             raise ExceptionGroup(f"all {len(sources)} sources failed for {request}", errors)
     """
     # (request, pattern): one source per letter, ``d`` down, ``u`` up, ``0`` / ``e`` / ``n`` up but answering
-    # 0, "" or None (an answer all the same); every pattern of ``d`` only is a total failure.
+    # 0, "" or None (an answer all the same), ``b`` a bug (raises KeyError); every pattern of ``d`` only is a total
+    # failure. A bug may reach the caller, or be kept in the group with the others, but never vanish.
     CASES = (
         ("DataRequest-7", "uu"),
         ("DataRequest-7", "du"),
@@ -70,6 +71,7 @@ class Fallback(Question):
         ("DataRequest-3", "dddddu"),
         ("DataRequest-7", "dddd"),
         ("DataRequest-3", "dddddd"),
+        ("DataRequest-7", "dbd"),
     )
     HIDDEN_CASES = (
         ("order-41", "u"),
@@ -80,6 +82,8 @@ class Fallback(Question):
         ("order-42", "0u"),
         ("order-41", "d"),
         ("order-42", "ddddddd"),
+        ("order-41", "db"),
+        ("order-42", "bdd"),
     )
     REPLIES: ClassVar[dict[str, Any]] = {"0": 0, "e": "", "n": None}
 
@@ -95,6 +99,8 @@ class Fallback(Question):
         for request, pattern in cases:
             if set(pattern) == {"d"}:
                 self._all_fail(fallback, request, pattern)
+            elif set(pattern) == {"d", "b"}:
+                self._bug(fallback, request, pattern)
             else:
                 self._one_answers(fallback, request, pattern)
         return "first answer wins, sources asked in order and once, and a total failure carries every error."
@@ -105,7 +111,7 @@ class Fallback(Question):
         probes = [
             Probe(
                 f"source-{i}",
-                [request] if state == "d" else [],
+                {request: ConnectionError} if state == "d" else {request: KeyError} if state == "b" else {},
                 journal=journal,
                 **({"reply": self.REPLIES[state]} if state in self.REPLIES else {}),
             )
@@ -201,6 +207,31 @@ class Fallback(Question):
                 f"with all {n} sources down, fallback raised {error!r}, one error: raise "
                 f"ExceptionGroup(message, errors) with all {n}, so the caller sees every cause."
             )
+        self._holds_every_error(error, probes, request)
+
+    def _bug(self, fallback: Any, request: str, pattern: str) -> None:
+        """Sources down but one with a bug (KeyError): the bug reaches the caller, or the group holds it; never lost."""
+        probes, value, error = self._run(fallback, request, pattern)
+        at = pattern.index("b")
+        where = f"with sources {'/'.join('down' if s == 'd' else 'buggy' for s in pattern)}"
+        bug = probes[at].errors.get(request)
+        if bug is None:
+            raise Incorrect(f"{where}, source-{at} was never asked: ask every source, in order, until one answers.")
+        if error is bug:
+            return  # a bug is not an outage: it reached the caller at once
+        if isinstance(error, ExceptionGroup) and any(e is bug for e in error.exceptions):
+            self._holds_every_error(error, probes, request)
+            return
+        outcome = f"raised {error!r}" if error is not None else f"returned {value!r}"
+        raise Incorrect(
+            f"{where}, source-{at} raised a KeyError (a bug, not an outage) and fallback {outcome}: the KeyError was "
+            "lost. Catch ConnectionError only and let any other error reach the caller, or, if you catch "
+            "Exception, keep every error you catch in the group."
+        )
+
+    @staticmethod
+    def _holds_every_error(error: ExceptionGroup, probes: list[Probe], request: str) -> None:
+        n = len(probes)
         expected = [p.errors[request] for p in probes]
         got = list(error.exceptions)
         if len(got) != n:
