@@ -110,11 +110,13 @@ class UrllibFetch(Question):
                 raise ConnectionError(f"{exc.reason} for {url}") from exc
     """
     TIMEOUT = 0.5  # what the check passes as `timeout` for the calls that answer at once
-    # A stall and a connect that never completes are each tried with both timeouts: the call must end after
-    # between 0.8 t (a socket timeout never fires early) and t + 0.25 s (0.25 s for a busy machine's scheduling
-    # delays; a busy 2-core machine measured under 0.01 s). 0.1 s and 0.4 s apart by 4x, so a fixed timeout, a
-    # multiple of t, or socket.setdefaulttimeout() fails at least one of them.
-    TIMEOUTS = (0.1, 0.4)
+    # A stall and a connect that never completes are each tried with both timeouts t. The call must end between
+    # 0.8 t (a socket timeout never fires early) and t + 0.25 s (0.25 s for a busy machine's scheduling delays; a
+    # busy 2-core machine measured under 0.01 s): [0.08, 0.35] s for t = 0.1 and [0.48, 0.85] s for t = 0.6. The two
+    # windows do not overlap, so no fixed timeout passes both; a multiple of t (3 t) misses the second. An offset
+    # smaller than the slack (t + 0.2) fits both windows: the socket spy catches it, as it sees the timeout the fetch
+    # gave its socket, exactly.
+    TIMEOUTS = (0.1, 0.6)
     SLACK = 0.25
     STALL = 2.0  # how long a stalled call waits: a fetch without a timeout (or 3x it) returns after it
     DEADLINE = 4.0  # a call cut off after this is a hang
@@ -126,17 +128,19 @@ class UrllibFetch(Question):
             "exercise", latency=0.001, failure_rate=0.5, drop_rate=0.15, stall_rate=0.15, stall=self.STALL, seed=9
         )
         requests = self._requests(service)
-        with _ResponseLog() as responses, _DefaultTimeoutSpy() as spy:
+        with _ResponseLog() as responses, _DefaultTimeoutSpy() as spy, _SocketTimeoutSpy() as sockets:
             with service:
                 self._good(fetch, f"{service.url}/data/{requests['ok']}", requests["ok"], service, responses)
                 for status in ("500", "503"):
                     self._http_error(fetch, f"{service.url}/data/{requests[status]}", status)
                 self._dropped(fetch, f"{service.url}/data/{requests['drop']}")
-                self._timed_out(fetch, f"{service.url}/data/{requests['stall']}", "a stall", spy)
+                self._timed_out(fetch, f"{service.url}/data/{requests['stall']}", "a stall", spy, sockets)
                 url = service.url
             self._refused(fetch, f"{url}/data/{requests['ok']}")
             with _NeverAccepts() as silent:
-                self._timed_out(fetch, f"{silent.url}/data/{requests['ok']}", "a connect that never completes", spy)
+                self._timed_out(
+                    fetch, f"{silent.url}/data/{requests['ok']}", "a connect that never completes", spy, sockets
+                )
         return (
             "the body on a 200, its response closed; ConnectionError naming the status on a 500 or 503, a drop or "
             "a refusal; TimeoutError after the caller's timeout on a stall and on a connect that never completes."
@@ -240,9 +244,12 @@ class UrllibFetch(Question):
     def _refused(self, fetch: Any, url: str) -> None:
         self._expect_connection_error(fetch, url, "a refused connection (the service was stopped)")
 
-    def _timed_out(self, fetch: Any, url: str, what: str, spy: _DefaultTimeoutSpy) -> None:
+    def _timed_out(
+        self, fetch: Any, url: str, what: str, spy: _DefaultTimeoutSpy, sockets: _SocketTimeoutSpy
+    ) -> None:
         """A call that gets no answer must raise TimeoutError after the caller's timeout, for each of two timeouts."""
         for timeout in self.TIMEOUTS:
+            sockets.values.clear()
             ok, value, seconds = self._call(fetch, url, timeout)
             if spy.calls:
                 raise Incorrect(
@@ -259,6 +266,12 @@ class UrllibFetch(Question):
                 raise Incorrect(
                     f"{what} with timeout={timeout} ended after {seconds:.2f} s, {side} the timeout: use the "
                     "caller's `timeout` as it is (not a number of your own, nor a multiple of it)."
+                )
+            other = [v for v in sockets.values if v is not None and not same(v, timeout)]
+            if other:
+                raise Incorrect(
+                    f"{what} with timeout={timeout}: fetch gave its socket a timeout of {_shown(other[0])} s; use the "
+                    "caller's `timeout` as it is (not a number of your own, nor the timeout plus a margin)."
                 )
             if ok:
                 raise Incorrect(f"{what}: fetch returned {value!r}; let the TimeoutError through (or raise your own).")
@@ -306,6 +319,30 @@ class _DefaultTimeoutSpy:
     def __exit__(self, *exc: object) -> None:
         socket.setdefaulttimeout = self._original  # type: ignore[assignment]
         socket.setdefaulttimeout(self._default)
+
+
+def _shown(value: Any) -> str:
+    """A timeout as the learner would write it: 0.3, not 0.30000000000000004."""
+    return f"{value:.6g}" if isinstance(value, float | int) else repr(value)
+
+
+class _SocketTimeoutSpy:
+    """Records the timeouts given to sockets by the thread that runs the learner's fetch (``ella-exercise``)."""
+
+    def __enter__(self) -> _SocketTimeoutSpy:
+        self.values: list[Any] = []
+        spy, original = self, socket.socket.settimeout
+
+        def record(sock: socket.socket, timeout: Any) -> None:
+            if threading.current_thread().name == "ella-exercise":
+                spy.values.append(timeout)
+            original(sock, timeout)
+
+        socket.socket.settimeout = record  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del socket.socket.settimeout  # the class inherits it from _socket.socket again
 
 
 class _ResponseLog:
