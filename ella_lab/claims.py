@@ -39,7 +39,7 @@ T = TypeVar("T")
 ENV = "ELLA_LAB_CLAIMS"
 UNITS = ("s", "x", "%", "req/s", "")
 _CACHE_S = 30.0
-QUIET_WAKE_LATE_S = 0.002  # quiet: a thread sleeping 1 ms wakes at most this late, 9 times in 10 ...
+QUIET_WAKE_LATE_S = 0.002  # quiet: a thread sleeping 1 ms wakes less late than this, 9 times in 10 ...
 QUIET_CPU_SHARE = 0.8  # ... and a busy loop gets more than this share of a core
 
 
@@ -65,7 +65,7 @@ class Noise:
     wake_late_p90_s: float  # ... and the 90th percentile
     cores: int  # cores this process may run on (the affinity mask)
     load: float  # the 1-minute load average (runnable processes), nan where unknown
-    cpu_share: float  # the share of a core a busy loop got over 20 ms: 1.0 on a quiet core
+    cpu_share: float  # the share of a core a busy loop got (median of 5 spans of 20 ms): 1.0 on a quiet core
     measured_at: float = field(default=0.0, compare=False)
 
     @property
@@ -107,7 +107,11 @@ def _timer_resolution() -> float:
     return smallest
 
 
-def _wake_lateness(samples: int = 15, nap: float = 0.001) -> tuple[float, float]:
+WAKE_SAMPLES = 30  # 1 ms sleeps: the p90 is the 27th of 30, so "9 times in 10" rests on 30 wake-ups
+CPU_SPANS, CPU_SPAN_S = 5, 0.02  # busy-loop spans: 100 ms in all, and one preempted span cannot decide
+
+
+def _wake_lateness(samples: int = WAKE_SAMPLES, nap: float = 0.001) -> tuple[float, float]:
     """How late a thread that sleeps ``nap`` wakes, measured in a thread of its own (as the workers sleep)."""
     late: list[float] = []
 
@@ -126,12 +130,21 @@ def _wake_lateness(samples: int = 15, nap: float = 0.001) -> tuple[float, float]
     return seen[len(seen) // 2], seen[min(len(seen) - 1, math.ceil(0.9 * len(seen)) - 1)]
 
 
-def _cpu_share(span: float = 0.02) -> float:
-    wall0, cpu0 = clock(), time.thread_time()
-    while clock() - wall0 < span:
-        pass
-    wall, cpu = clock() - wall0, time.thread_time() - cpu0
-    return min(1.0, cpu / wall) if wall > 0 else 1.0
+def _cpu_share(spans: int = CPU_SPANS, span: float = CPU_SPAN_S) -> float:
+    """The share of a core a busy loop gets: the median over ``spans`` loops of ``span`` s each.
+
+    One span can fall on the moment another program takes the core; the median of several says what the
+    core gives most of the time.
+    """
+    shares = []
+    for _ in range(spans):
+        wall0, cpu0 = clock(), time.thread_time()
+        while clock() - wall0 < span:
+            pass
+        wall, cpu = clock() - wall0, time.thread_time() - cpu0
+        shares.append(min(1.0, cpu / wall) if wall > 0 else 1.0)
+    shares.sort()
+    return shares[len(shares) // 2]
 
 
 def _load() -> float:
@@ -146,7 +159,7 @@ _last: Noise | None = None
 
 
 def calibrate(*, fresh: bool = False) -> Noise:
-    """Measure this machine's noise (about 40 ms); kept for 30 s unless ``fresh``."""
+    """Measure this machine's noise (about 140 ms); kept for 30 s unless ``fresh``."""
     global _last
     with _lock:
         if not fresh and _last is not None and clock() - _last.measured_at < _CACHE_S:

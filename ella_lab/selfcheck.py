@@ -103,7 +103,7 @@ def _share(share: float) -> str:
 def noise_check(noise: Noise | None = None) -> Check:
     """Whether this machine is quiet enough for the lessons' measured claims, and what to do if it is not.
 
-    ``noise`` is a calibration (``ella_lab.claims.calibrate()``); by default a fresh one (about 40 ms).
+    ``noise`` is a calibration (``ella_lab.claims.calibrate()``); by default a fresh one (about 140 ms).
     The verdict is ``noise.quiet``; the detail says which measurement decided it.
     """
     if noise is None:

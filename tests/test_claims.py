@@ -124,6 +124,19 @@ def test_calibration_measures_this_machine():
     assert len(noise.rows()) == 6 and "wakes late" in str(noise)
 
 
+def test_the_busy_loop_share_is_the_median_of_its_spans(monkeypatch):
+    # five spans that got 90 %, 10 %, 80 %, 100 % and 20 % of a core: one preempted span (or two) does not
+    # decide; the median is 80 %, where a single span could say 10 % and the mean says 60 %
+    # a fake clock: every reading 0.25 s after the last, so each span (0.5 s) runs from one reading to the
+    # fourth, 0.75 s of wall time; thread_time says how much of that the loop got
+    now = iter(0.25 * i for i in range(1, 100))
+    cpu = iter([t for span, share in enumerate([0.9, 0.1, 0.8, 1.0, 0.2]) for t in (span, span + 0.75 * share)])
+    monkeypatch.setattr(claims, "clock", lambda: next(now))
+    monkeypatch.setattr(claims.time, "thread_time", lambda: next(cpu))
+    assert claims._cpu_share(spans=5, span=0.5) == pytest.approx(0.8)
+    assert claims.CPU_SPANS * claims.CPU_SPAN_S >= 0.1  # at least 100 ms of busy loop in all
+
+
 def test_strict_is_switched_on_only_by_the_variable(monkeypatch):
     monkeypatch.delenv(claims.ENV, raising=False)
     assert not claims.strict()
