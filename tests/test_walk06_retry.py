@@ -323,7 +323,59 @@ def raises_the_except_name_after_the_loop(call, attempts, base, cap, sleep=time.
     raise exc  # noqa: F821
 
 
+def returns_only_truthy_answers(call, attempts, base, cap, sleep=time.sleep):  # a falsy answer taken for a failure
+    for n in range(1, attempts + 1):
+        try:
+            answer = call()
+            if answer:
+                return answer
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+        if n < attempts:
+            sleep(min(cap, base * 2 ** (n - 1)))
+    return None
+
+
+def returns_only_answers_not_none(call, attempts, base, cap, sleep=time.sleep):  # None taken for a failure
+    for n in range(1, attempts + 1):
+        try:
+            answer = call()
+            if answer is not None:
+                return answer
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+        if n < attempts:
+            sleep(min(cap, base * 2 ** (n - 1)))
+    return None
+
+
+def swaps_base_and_cap(call, attempts, cap, base, sleep=time.sleep):  # the parameters in the wrong order
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
+def same_wait_every_time(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(min(cap, base))
+
+
 CATALOGUE = [
+    (returns_only_truthy_answers, ["even None, 0 or ''", "as it is"]),
+    (returns_only_answers_not_none, ["answered None", "even None, 0 or ''", "as it is"]),
+    (swaps_base_and_cap, ["base and cap swapped"]),
+    (same_wait_every_time, ["the same wait every time"]),
     (sleeps_before_the_first_try, ["before the first try"]),
     (swallows_the_last_error, ["returned None", "swallowed the last error"]),
     (one_attempt_too_many, ["one too many", "counts every call"]),

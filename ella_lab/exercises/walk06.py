@@ -289,11 +289,28 @@ class _ScriptedCall:
         raise error
 
 
-class _Case:
-    """One scenario: what the call does, the settings, and what a correct retry() does with them."""
+_OWN_ANSWER: Any = object()
 
-    def __init__(self, says: str, plan: Sequence[type[Exception] | None], attempts: int, base: float, cap: float):
+
+class _Case:
+    """One scenario: what the call does, the settings, and what a correct retry() does with them.
+
+    ``answer``: what the call returns when it answers (by default a string naming the case); a falsy answer
+    (None, 0, "") is an answer all the same, to be returned unchanged.
+    """
+
+    def __init__(
+        self,
+        says: str,
+        plan: Sequence[type[Exception] | None],
+        attempts: int,
+        base: float,
+        cap: float,
+        *,
+        answer: Any = _OWN_ANSWER,
+    ):
         self.says, self.plan, self.attempts, self.base, self.cap = says, list(plan), attempts, base, cap
+        self.answer = f"the answer ({says})" if answer is _OWN_ANSWER else answer
 
     def expected(self) -> tuple[int, list[float], bool]:
         """(calls, waits, answered): the reference loop, run on the plan."""
@@ -371,6 +388,10 @@ class RetryLoop(Question):
             0.01,
             1.0,
         ),
+        _Case(
+            "the call fails with ConnectionError, then answers None", [ConnectionError, None], 4, 0.01, 1.0, answer=None
+        ),
+        _Case("the call answers 0 at once", [None], 3, 0.01, 1.0, answer=0),
     )
     HIDDEN_CASES = (
         _Case("the call answers at once", [None], 3, 0.004, 0.5),
@@ -399,6 +420,17 @@ class RetryLoop(Question):
             0.5,
         ),
         _Case("the call times out, then PermissionError", [TimeoutError, PermissionError], 5, 0.004, 0.5),
+        _Case(
+            "the call times out twice, then answers ''", [TimeoutError, TimeoutError, None], 4, 0.004, 0.5, answer=""
+        ),
+        _Case("the call answers None at once", [None], 2, 0.004, 0.5, answer=None),
+        _Case(
+            "the call fails three times, then answers, with a cap below base (every wait is the cap)",
+            [ConnectionError] * 3 + [None],
+            5,
+            0.05,
+            0.02,
+        ),
     )
 
     def _check(self, retry: Any) -> str:
@@ -419,7 +451,7 @@ class RetryLoop(Question):
 
     def _run(self, retry: Any, case: _Case) -> None:
         clock = _VirtualClock()
-        value = f"the answer ({case.says})"
+        value = case.answer
         call = _ScriptedCall(clock, case.plan, value)
         settings = f"attempts={case.attempts}, base={case.base:g}, cap={case.cap:g}"
         where = f"When {case.says} ({settings})"
@@ -467,6 +499,12 @@ class RetryLoop(Question):
                 "request: the same call fails again). Retry only ConnectionError and TimeoutError; let any "
                 "other error go to the caller at once."
             )
+        if answered and made > calls and case.plan[calls - 1] is None and not value:
+            raise Incorrect(
+                f"{where}: call() answered {value!r} on call {calls}, and retry called it again ({made} calls): any "
+                "value the call returns is an answer, even None, 0 or ''; only an exception means try again. Return "
+                "what call() returned, as it is."
+            )
         if answered and made > calls and case.plan[calls - 1] is None:
             raise Incorrect(f"{where}: retry called it {made} times; it answered on call {calls}: return that answer.")
         subclass = isinstance(error, RETRYABLE) and type(error) not in RETRYABLE  # e.g. ConnectionResetError
@@ -497,7 +535,14 @@ class RetryLoop(Question):
         if answered:
             if error is not None:
                 raise Incorrect(f"{where}: retry raised {error!r}, but the call answered on attempt {calls}.")
-            if got is not value:
+            if got is not value and not value and got == value and type(got) is type(value):
+                pass  # an equal falsy answer of the same type (0 computed anew, say) is the answer
+            elif got is not value and not value:
+                raise Incorrect(
+                    f"{where}: call() answered {value!r} and retry returned {got!r}: any value the call returns is an "
+                    "answer, even None, 0 or ''; return it as it is."
+                )
+            elif got is not value:
                 raise Incorrect(f"{where}: retry returned {got!r}; return what call() returned, as it is.")
         else:
             expected_error = call.errors[-1]
@@ -517,9 +562,34 @@ class RetryLoop(Question):
                     f"{where}: retry raised {which} error, {error!r}; raise the last one, {expected_error!r}: it is "
                     "the freshest news about the source."
                 )
-        self._judge_waits(clock, case, waits, where)
+        self._judge_waits(clock, case, waits, where, retry)
 
-    def _judge_waits(self, clock: _VirtualClock, case: _Case, waits: list[float], where: str) -> None:
+    SWAP_PROBE = _Case("a cap below base", [ConnectionError] * 3 + [None], 4, 0.05, 0.02)
+
+    def _waits_of(self, retry: Any, case: _Case) -> list[float] | None:
+        """The waits ``retry`` makes on ``case``, or None if it fails there in any other way."""
+        clock = _VirtualClock()
+        try:
+            answer_of(
+                lambda: retry(
+                    _ScriptedCall(clock, case.plan, case.answer), case.attempts, case.base, case.cap, sleep=clock.sleep
+                ),
+                what="retry",
+                timeout=3.0,
+            )
+        except (Incorrect, _Runaway):
+            return None
+        got = [as_real(s) for s in clock.sleeps]
+        return None if any(g is None for g in got) else got  # type: ignore[misc]
+
+    def _swaps_base_and_cap(self, retry: Any) -> bool:
+        """Whether ``retry`` waits min(base, cap · 2ⁿ⁻¹): told apart from a constant wait by a cap below base."""
+        probe = self.SWAP_PROBE
+        got = self._waits_of(retry, probe)
+        swapped = [min(probe.base, probe.cap * 2 ** (k - 1)) for k in range(1, 4)]
+        return got is not None and len(got) == 3 and all(math.isclose(g, w) for g, w in zip(got, swapped, strict=True))
+
+    def _judge_waits(self, clock: _VirtualClock, case: _Case, waits: list[float], where: str, retry: Any) -> None:
         sleeps = clock.sleeps
         bad = [s for s in sleeps if as_real(s) is None or as_real(s) < 0]
         if bad:
@@ -544,6 +614,12 @@ class RetryLoop(Question):
             return
         base, cap = case.base, case.cap
         n = range(1, len(got) + 1)
+        swap = "base and cap swapped: the wait is min(cap, base * 2 ** (n - 1)); check the order of the parameters too"
+        if all(
+            math.isclose(g, w, rel_tol=1e-6, abs_tol=1e-12)
+            for g, w in zip(got, [min(base, cap * 2 ** (k - 1)) for k in n], strict=True)
+        ) and self._swaps_base_and_cap(retry):
+            raise Incorrect(f"{where}: retry waited {_ms(got)}, expected {_ms(waits)}: {swap}.")
         if any(g > cap * (1 + 1e-6) for g in got):
             raise Incorrect(
                 f"{where}: retry waited {_ms(got)}, over the cap {format_seconds(cap)}: take "
