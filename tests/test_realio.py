@@ -3,11 +3,14 @@
 import matplotlib
 
 matplotlib.use("Agg")
+import dataclasses
+
 import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 
 from ella_lab import FallbackChain, FlakyService, HttpSource, Router
-from ella_lab.realio import OutageRun, plot_outage, primary_outage, sockets_sweep
+from ella_lab.realio import OutageRun, outage_claims, plot_outage, primary_outage, sockets_claims, sockets_sweep
 
 REQUESTS = [f"DataRequest-{i}" for i in range(120)]
 
@@ -48,7 +51,25 @@ def test_the_figure_shades_the_outage_as_measured(outage):
     assert span.get_x() == pytest.approx(run.down_from)
     assert span.get_x() + span.get_width() == pytest.approx(run.down_to)
     assert top.get_ylabel() == "served by the backup (%)" and bottom.get_ylim()[0] == 0
+    legends = [text.get_text() for ax in fig.axes for text in ax.get_legend().get_texts()]
+    assert legends.count("primary stopped") == 1  # the span is shaded on both, named once
     plt.close(fig)
+
+
+def test_the_outage_claims_carry_this_runs_values_and_miss_on_a_short_outage(outage):
+    run, _ = outage
+    w = run.windows()
+    claims = outage_claims(run, failure_rate=0, outage_s=0.2)
+    assert [c.measured for c in claims] == pytest.approx([
+        run.down_to - run.down_from, w.down.fell_back.mean(), w.before.fell_back.mean(), w.after.fell_back.mean(),
+        w.refused_s, w.down.service_s.median(),
+    ])
+    assert "before the outage, the backup serves only the primary's 0%" in claims[2].says
+    assert not outage_claims(run, failure_rate=0, outage_s=2.0)[0].holds()  # 0.2 s is too short for a 2 s aim
+    slow = dataclasses.replace(run, down_from=run.down_from - 0.1)  # "down" before it was: the primary served those
+    assert not outage_claims(slow, failure_rate=0, outage_s=0.2)[1].holds()
+    with pytest.raises(ValueError, match="failure_rate"):
+        outage_claims(run, failure_rate=1.5)
 
 
 def test_the_outage_refuses_a_restart_before_the_stop():
@@ -66,3 +87,20 @@ def test_the_sweep_has_one_row_per_k():
     assert (curves["CPU per request (µs)"] > 0).all() and (curves["real sockets"] > 0).all()
     with pytest.raises(ValueError, match="workers"):
         sockets_sweep([0])
+
+
+def test_the_sockets_claims_hold_on_the_lessons_shape_and_miss_without_a_bend():
+    model = pd.Series([100.0, 200, 400, 800, 1600, 3200], index=[1, 2, 4, 8, 16, 32])
+    lesson = pd.DataFrame({  # real sockets near the model for K <= 8, then capped near 1 / c
+        "model": model, "simulated": 0.95 * model, "real sockets": [92, 177, 342, 649, 870, 1058],
+        "real ok": 1.0, "cores used here": [0.08, 0.12, 0.23, 0.53, 0.97, 1.02],
+    })
+    lesson.index.name = "workers"
+    assert all(c.holds() for c in sockets_claims(lesson))
+    no_bend = lesson.assign(**{"real sockets": 0.95 * model, "cores used here": 0.1})
+    missed = [c.says for c in sockets_claims(no_bend) if not c.holds()]
+    assert any("bends away" in says for says in missed) and any("CPU fills up" in says for says in missed)
+    slow_sleep = lesson.assign(simulated=0.5 * model)
+    assert [c.says for c in sockets_claims(slow_sleep) if not c.holds()] == [
+        "a simulated source follows the model at every K of the sweep, the worst"
+    ]
