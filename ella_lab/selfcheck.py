@@ -12,7 +12,7 @@ import math
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 # What Noise.quiet asks of a machine, from the one place that decides it: a thread sleeping 1 ms wakes
 # less than QUIET_WAKE_LATE_S late, 9 times in 10, and a busy loop gets more than QUIET_CPU_SHARE of a core.
@@ -142,11 +142,34 @@ def noise_check(noise: Noise | None = None) -> Check:
     return Check("quiet enough for measured claims", noise.quiet, detail)
 
 
+def _plot_share(ax: Any, cpu_share: float) -> None:
+    """The busy loop's share as a point on an axis zoomed around the limit, its margin to the limit marked."""
+    percent, limit = cpu_share * 100, QUIET_CPU_SHARE * 100
+    bottom = min(60.0, 10 * math.floor(percent / 10) - 10)  # 60 % to 105 %, lower only to show a lower share
+    ax.axhline(limit, color="black", linestyle="--")
+    margin = percent - limit
+    ax.text(-0.55, limit - 1 if margin > 0 else limit + 1, f"quiet: over {QUIET_CPU_SHARE:.0%}",  # away from the point
+            va="top" if margin > 0 else "bottom", fontsize="small")
+    side = "over" if margin > 0 else "under"
+    if abs(margin) >= 8:  # room for an arrow between the point and the line, its label beside it
+        ax.annotate("", xy=(0.2, percent), xytext=(0.2, limit),
+                    arrowprops={"arrowstyle": "<->", "color": "gray", "shrinkA": 0, "shrinkB": 0})
+        where, align = (percent + limit) / 2, "center"
+    else:  # close to the line: the label on the far side of the point from it
+        where, align = (percent - 1.5, "top") if margin <= 0 else (percent + 1.5, "bottom")
+    ax.text(0.3, where, f"{_share(cpu_share)}:\n{abs(margin):.1f} points\n{side} the line", va=align,
+            fontsize="small")
+    ax.plot([0], [percent], "o", color="tab:blue", markersize=9)
+    ax.set(xlim=(-0.6, 1.2), xticks=[0], xticklabels=["busy loop"], ylim=(bottom, 105), ylabel="% of one core")
+    ax.set_title("Busy loop: share of a core")
+
+
 def plot_noise(noise: Noise) -> Figure:
     """Draw a calibration beside the two limits of a quiet machine, one panel for each (notebook 02).
 
     Left: how late a thread sleeping 1 ms woke (median and 9 times in 10), in milliseconds, with the
-    ``QUIET_WAKE_LATE_S`` limit; right: the share of a core a busy loop got, with ``QUIET_CPU_SHARE``.
+    ``QUIET_WAKE_LATE_S`` limit; right: the share of a core a busy loop got, on an axis zoomed around
+    ``QUIET_CPU_SHARE`` (so that a share near the limit is told from it), with its margin to the limit.
     A sleeper that never woke (an infinite lateness) is drawn as a long bar labelled so.
     """
     import matplotlib.pyplot as plt
@@ -157,22 +180,14 @@ def plot_noise(noise: Noise) -> Figure:
     late_s = [noise.wake_late_p50_s, noise.wake_late_p90_s]
     finite_ms = [s * 1e3 for s in late_s if math.isfinite(s)]
     right_end = 1.5 * max(*finite_ms, limit_ms)
-    fig, (wake, share) = plt.subplots(1, 2, figsize=(8.5, 2.8), width_ratios=[2, 1])
+    fig, (wake, share) = plt.subplots(1, 2, figsize=(8.5, 3.0), width_ratios=[2, 1])
     bars = wake.barh(["median", "9 times in 10"], [s * 1e3 if math.isfinite(s) else 0.7 * right_end for s in late_s],
                      color="tab:blue")
     wake.bar_label(bars, labels=[format_seconds(s) if math.isfinite(s) else "never woke" for s in late_s], padding=3)
     wake.axvline(limit_ms, color="black", linestyle="--")
     wake.text(limit_ms, 1.45, f" quiet: under {limit_ms:g} ms", va="center", fontsize="small")
     wake.set(xlabel="milliseconds late", xlim=(0, right_end), ylim=(-0.6, 1.75))
-    wake.set_title("How late a thread sleeping 1 ms woke")
-    percent = noise.cpu_share * 100
-    bar = share.bar([0], [percent], color="tab:blue", width=0.8)
-    share.bar_label(bar, labels=[_share(noise.cpu_share)], padding=2)
-    share.axhline(QUIET_CPU_SHARE * 100, color="black", linestyle="--")
-    share.text(0.98, QUIET_CPU_SHARE * 100 - 3, f"quiet:\nover {QUIET_CPU_SHARE:.0%}", ha="right", va="top",
-               fontsize="small", transform=share.get_yaxis_transform())
-    share.set(xlim=(-0.6, 1.6), xticks=[0], xticklabels=["busy loop"], ylim=(0, 118), yticks=[0, 25, 50, 75, 100],
-              ylabel="% of one core")
-    share.set_title("A busy loop's share of a core")
+    wake.set_title("A 1 ms sleep: how late it woke")
+    _plot_share(share, noise.cpu_share)
     fig.tight_layout()
     return fig

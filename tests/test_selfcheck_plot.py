@@ -23,9 +23,23 @@ def test_the_figure_draws_the_calibration_beside_the_quiet_limits():
     assert [t.get_text() for t in wake.texts if "µs" in t.get_text()] == ["84.0 µs", "90.0 µs"]
     assert wake.lines[0].get_xdata()[0] == QUIET_WAKE_LATE_S * 1e3
     assert wake.get_xlim()[1] > QUIET_WAKE_LATE_S * 1e3  # the limit is inside the axis
-    assert math.isclose(share.patches[0].get_height(), 98.2)
     assert share.lines[0].get_ydata()[0] == QUIET_CPU_SHARE * 100
-    assert any(t.get_text() == "98%" for t in share.texts)
+    assert math.isclose(share.lines[1].get_ydata()[0], 98.2)  # the share, a point
+    assert any(t.get_text() == "98%:\n18.2 points\nover the line" for t in share.texts)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(("cpu_share", "margin"), [(0.792, "0.8 points\nunder"), (0.42, "38.0 points\nunder")])
+def test_the_share_axis_is_zoomed_so_a_share_near_the_line_is_told_from_it(cpu_share, margin):
+    fig = plot_noise(noise(share=cpu_share))
+    _, share = fig.axes
+    bottom, top = share.get_ylim()
+    assert bottom <= cpu_share * 100 - 5 and top == 105  # the point stands clear of the axis' ends ...
+    assert top - bottom <= 75 if cpu_share > 0.6 else bottom < 40  # ... zoomed to 60-105 % unless it lies lower
+    assert any(margin in t.get_text() for t in share.texts)
+    renderer = fig.canvas.get_renderer()
+    titles = [ax.title.get_window_extent(renderer) for ax in fig.axes]
+    assert all(box.x0 >= 0 and box.x1 <= fig.bbox.width for box in titles)  # the titles lie inside the figure
     plt.close(fig)
 
 
