@@ -17,7 +17,7 @@ import numpy as np
 
 from ._checks import check_int
 from .bench import sleep_bound
-from .claims import Claim
+from .claims import Claim, measure
 from .experiments import request_ids, run_once
 from .fallback import FallbackChain
 from .outcome import Report
@@ -30,19 +30,25 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = [
+    "TIMER_SLACK",
     "answered",
     "captured_log",
     "efficiency_runs",
+    "efficiency_spread",
     "fallback_cost",
     "fallback_runs",
+    "fallback_study",
     "median_efficiency",
     "model_claims",
     "model_mean_latency",
     "model_service",
     "plot_answered",
+    "plot_chain_success",
     "plot_efficiency",
     "plot_queue_profile",
+    "plot_service_cdf",
     "print_records",
+    "queue_claims",
     "queue_profile",
     "replay_fallback_cost",
     "show_times",
@@ -53,6 +59,8 @@ __all__ = [
 
 # --------------------------------------------------------------------------------------------------------
 # Tables and their claims
+
+TIMER_SLACK = 1e-4  # seconds a measured time may sit under its model: the timer's steps, never a sleep ended early
 
 
 def _label(names: Sequence[Any], key: Any) -> str:
@@ -185,6 +193,55 @@ def fallback_cost(reports: Mapping[float, Report], *, latency: float) -> pd.Data
     return pd.DataFrame(rows).set_index("p")
 
 
+def fallback_study(
+    ps: Sequence[float], *, latency: float, requests: int = 400, seed: int = 1
+) -> tuple[pd.DataFrame, dict[float, Report]]:
+    """``fallback_runs`` and its ``fallback_cost`` table, with the table's p50 and p99 checked against the model.
+
+    Each time must lie from its model up to 1.4 times it, plus this machine's measured wake-up delay once per
+    sleep on the path (one sleep of L, or two when the primary failed): a sleep never ends early, and a busy
+    machine only adds time. On a miss the runs are made again (``ella_lab.claims.measure``). Returns the table
+    and the runs (for a figure).
+    """
+
+    def run() -> tuple[pd.DataFrame, dict[float, Report]]:
+        runs = fallback_runs(ps, latency=latency, requests=requests, seed=seed)
+        return fallback_cost(runs, latency=latency), runs
+
+    return measure(run, lambda result: model_claims(result[0], ["p50", "p99"], per_sleep=latency, slack=TIMER_SLACK))
+
+
+def plot_service_cdf(runs: Mapping[float, Report], ax: Axes | None = None) -> Axes:
+    """The service-time CDF of each run of ``fallback_study``, one line style per p, so that lines that
+    overlap (every p is at L for most requests) stay apart in print and for colour-blind readers."""
+    from .plots import plot_latency_cdf
+
+    ax = plot_latency_cdf({f"p = {p:g}": r for p, r in runs.items()}, ax=ax, metric="service_time")
+    for line, style in zip(ax.get_lines(), _LINE_STYLES * len(runs), strict=False):
+        line.set_linestyle(style)
+        line.set_linewidth(2)
+    ax.legend(loc="lower right")
+    return ax
+
+
+_LINE_STYLES = ["-", "--", "-.", ":"]
+
+
+def plot_chain_success(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """``plot_success`` with its models named in mathematical notation, ``1 − p^k`` with k as an exponent."""
+    import re
+
+    from .plots import plot_success
+
+    ax = plot_success(df, ax=ax)
+    for line in ax.get_lines():
+        found = re.fullmatch(r"model 1 − p\^(\d+)", str(line.get_label()))
+        if found:
+            line.set_label(f"model $1 - p^{{{found.group(1)}}}$")
+    ax.legend(fontsize="small")
+    return ax
+
+
 def replay_fallback_cost(ps: Sequence[float], *, latency: float, requests: int = 400, seed: int = 1) -> pd.DataFrame:
     """``fallback_cost`` without a clock: each request's seeded decisions (who fails) replayed, L or 2 L each.
 
@@ -260,6 +317,7 @@ def timeout_study(
     requests: int = 200,
     workers: int = 16,
     best_of: int = 3,
+    claims: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Each primary, with each timeout of its own, in front of a backup that never fails: measured beside the model.
 
@@ -267,10 +325,23 @@ def timeout_study(
     Each request's time is its best of ``best_of`` runs (its seeded decisions are the same in each; a busy machine
     only adds time). Columns: the share the primary serves, the p50, p99 and mean service time, each beside its
     model (``model_service``). Indexed by (primary, timeout), or by timeout alone for a single primary.
+
+    ``claims`` names the time columns to check against the model (``model_claims``): from the model up to 1.4
+    times it, plus this machine's wake-up delay twice (a request sleeps at most twice: the primary, up to its
+    timeout, then the backup); on a miss the study runs again.
     """
     import pandas as pd
 
     check_int("best_of", best_of, minimum=1)
+    if isinstance(claims, str):
+        raise TypeError(f"claims must be a list of column names, got {claims!r}")
+    if claims:
+        return measure(
+            lambda: timeout_study(
+                primaries, timeouts, backup_latency=backup_latency, requests=requests, workers=workers, best_of=best_of
+            ),
+            lambda table: model_claims(table, list(claims), late=2, slack=TIMER_SLACK),
+        )
     single = isinstance(primaries, SimulatedSource)
     named = {"primary": primaries} if single else dict(primaries)
     ids = request_ids(requests)
@@ -326,6 +397,14 @@ def median_efficiency(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.pivot_table(index="workers", columns="peer", values="efficiency", aggfunc="median")
 
 
+def efficiency_spread(runs: pd.DataFrame) -> pd.DataFrame:
+    """For each K (rows) and peer: the lowest, median and highest efficiency of the runs of ``efficiency_runs``,
+    and the spread (highest − lowest), to compare with the gap between neighbouring K."""
+    stats = runs.groupby(["workers", "peer"]).efficiency.agg(lowest="min", median="median", highest="max")
+    stats["spread"] = stats["highest"] - stats["lowest"]
+    return stats.unstack("peer").swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+
+
 def plot_efficiency(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """The median efficiency of each peer against K, with a band from its lowest to its highest run."""
     import matplotlib.pyplot as plt
@@ -350,10 +429,44 @@ def plot_efficiency(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def queue_profile(k: int, latency: float, n: int, *, best_of: int = 3) -> pd.DataFrame:
+def queue_claims(frame: pd.DataFrame, latency: float) -> list[Claim]:
+    """What a queue profile claims: the mean wait and the mean service time sit at their model (up to 1.25x and
+    1.4x, plus one wake-up delay per round of ``latency`` on the path), and no request waits less than its model
+    (a sleep never ends early)."""
+    model_wait = float(frame.model_wait_s.mean())
+    return [
+        Claim(
+            f"the mean queue wait is the model's {format_seconds(model_wait)}",
+            float(frame.wait_s.mean()),
+            low=model_wait - 1e-3,
+            high=1.25 * model_wait + 1e-3,
+            model=model_wait,
+            late=math.ceil(model_wait / latency - 1e-9),
+        ),
+        Claim(
+            "the mean service time is L",
+            float(frame.service_s.mean()),
+            low=latency - 1e-3,
+            high=1.4 * latency,
+            model=latency,
+            late=1,
+        ),
+        Claim(
+            "no request waits less than the model's ⌊i/K⌋ · L",
+            float((frame.wait_s - frame.model_wait_s).min()),
+            low=-1e-3,
+        ),
+    ]
+
+
+def queue_profile(k: int, latency: float, n: int, *, best_of: int = 3, checked: bool = False) -> pd.DataFrame:
     """``n`` requests queued at once on ``k`` workers, each taking ``latency``: ``Report.frame()`` of the run with
-    the lowest mean wait of ``best_of`` (load only adds waiting), with the model's wait ⌊i/k⌋ · latency beside it."""
+    the lowest mean wait of ``best_of`` (load only adds waiting), with the model's wait ⌊i/k⌋ · latency beside it.
+
+    ``checked``: judge ``queue_claims`` on the result, and run again on a miss (``ella_lab.claims.measure``)."""
     check_int("best_of", best_of, minimum=1)
+    if checked:
+        return measure(lambda: queue_profile(k, latency, n, best_of=best_of), lambda f: queue_claims(f, latency))
     runs = [Router(SimulatedSource("source", latency=latency), workers=k).run(request_ids(n)) for _ in range(best_of)]
     frame = min((r.frame() for r in runs), key=lambda f: f.wait_s.mean())
     return frame.assign(model_wait_s=[(i // k) * latency for i in range(n)])
@@ -389,12 +502,22 @@ def model_mean_latency(n: int, k: int, latency: float) -> float:
     return float(np.mean([(i // k) * latency + latency for i in range(n)]))
 
 
-def whatif_latency(scenarios: Mapping[str, tuple[int, float]], n: int, *, best_of: int = 3) -> pd.DataFrame:
+def whatif_latency(
+    scenarios: Mapping[str, tuple[int, float]], n: int, *, best_of: int = 3, checked: bool = False
+) -> pd.DataFrame:
     """For each scenario (workers K, latency L): the mean latency of ``n`` requests queued at once, the best of
-    ``best_of`` runs, beside ``model_mean_latency``."""
+    ``best_of`` runs, beside ``model_mean_latency``.
+
+    ``checked``: claim each mean latency from its model up to 1.4 times it, plus one wake-up delay per round of
+    L (``model_claims``), and run again on a miss."""
     import pandas as pd
 
     check_int("best_of", best_of, minimum=1)
+    if checked:
+        return measure(
+            lambda: whatif_latency(scenarios, n, best_of=best_of),
+            lambda table: model_claims(table, ["mean latency"], per_sleep="L"),
+        )
     rows = []
     for label, (k, latency) in scenarios.items():
         runs = [
@@ -441,8 +564,14 @@ def captured_log(name: str = "ella_lab", level: int = logging.DEBUG) -> Iterator
 
 
 def print_records(records: Sequence[logging.LogRecord], fmt: str) -> None:
-    """Print ``records`` in time order with the format ``fmt``, without their tracebacks."""
+    """Print ``records`` in time order with the format ``fmt``, without their tracebacks.
+
+    ``%(relativeCreated)`` counts milliseconds from the first record printed (in a program it counts from the
+    moment ``logging`` was imported), so the times read from 0 whenever the run happens.
+    """
     formatter = logging.Formatter(fmt)
-    for record in sorted(records, key=lambda r: r.created):  # a stable sort keeps each thread's order
-        plain = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
-        print(formatter.format(plain))
+    ordered = sorted(records, key=lambda r: r.created)  # a stable sort keeps each thread's order
+    for record in ordered:
+        since_first = (record.created - ordered[0].created) * 1e3
+        fields = {**record.__dict__, "exc_info": None, "exc_text": None, "relativeCreated": since_first}
+        print(formatter.format(logging.makeLogRecord(fields)))

@@ -8,22 +8,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ella_lab import FallbackChain, Router, ScriptedSource, SimulatedSource
+from ella_lab import FallbackChain, Router, ScriptedSource, SimulatedSource, studies
+from ella_lab.claims import Claim
 from ella_lab.experiments import request_ids
 from ella_lab.studies import (
+    TIMER_SLACK,
     answered,
     captured_log,
     efficiency_runs,
+    efficiency_spread,
     fallback_cost,
     fallback_runs,
+    fallback_study,
     median_efficiency,
     model_claims,
     model_mean_latency,
     model_service,
     plot_answered,
+    plot_chain_success,
     plot_efficiency,
     plot_queue_profile,
+    plot_service_cdf,
     print_records,
+    queue_claims,
     queue_profile,
     replay_fallback_cost,
     show_times,
@@ -165,3 +172,77 @@ def test_plot_answered_draws_bars_and_model_ticks():
     assert len(ax.patches) == 4 and len(ax.lines) == 2 and ax.get_xlabel() and ax.get_ylabel()
     labels = ax.get_legend_handles_labels()[1]
     assert labels[0] == "model (black ticks): independent 1 − pᵏ, together 1 − p" and len(labels) == 3
+
+
+@pytest.fixture
+def judged(monkeypatch):
+    """``measure`` replaced by one run whose claims are kept, not judged: what a study claims, without a clock."""
+    kept = {}
+
+    def measure(run, claims, **kwargs):
+        result = run()
+        kept["claims"] = list(claims(result))
+        return result
+
+    monkeypatch.setattr(studies, "measure", measure)
+    return kept
+
+
+def test_fallback_study_claims_each_time_from_its_model_with_one_wake_up_per_sleep(judged):
+    cost, runs = fallback_study((0.0, 0.6), latency=0.001, requests=40)
+    assert list(cost.index) == [0.0, 0.6] and set(runs) == {0.0, 0.6}
+    claims = {c.says: c for c in judged["claims"]}
+    assert len(claims) == 4  # p50 and p99 for each p
+    one, two = claims["p = 0: the p99 is the model's 1.00 ms"], claims["p = 0.6: the p99 is the model's 2.00 ms"]
+    assert (one.late, two.late) == (1, 2)  # one sleep of L, or two when the primary failed
+    assert two.low == pytest.approx(0.002 - TIMER_SLACK) and two.high == pytest.approx(1.4 * 0.002)
+
+
+def test_timeout_study_with_claims_allows_two_wake_ups(judged):
+    primary = SimulatedSource("primary", latency=0.001, tail_rate=0.2, tail_factor=5, seed=1)
+    timeout_study(primary, {"none": None}, backup_latency=0.001, requests=10, best_of=1, claims=["p99", "mean"])
+    assert [c.late for c in judged["claims"]] == [2, 2]
+    assert [c.says.split(":")[1].split()[1] for c in judged["claims"]] == ["p99", "mean"]
+    with pytest.raises(TypeError, match="claims"):
+        timeout_study(primary, {"none": None}, backup_latency=0.001, claims="p99")
+
+
+def test_queue_claims_hold_at_the_model_and_miss_under_it():
+    model = pd.DataFrame({"model_wait_s": [0.0, 0.0, 0.01, 0.01]})
+    at_model = model.assign(wait_s=model.model_wait_s + 1e-4, service_s=0.0101)
+    assert all(c.holds() for c in queue_claims(at_model, 0.01))
+    early = at_model.assign(wait_s=[0.0, 0.0, 0.0, 0.0])  # requests 2 and 3 started before a round of L had ended
+    assert [c.holds() for c in queue_claims(early, 0.01)] == [False, True, False]
+    assert queue_claims(at_model, 0.01)[0].late == 1  # a mean wait of 5 ms lies within one round of L
+
+
+def test_queue_profile_checked_judges_the_queue_claims(judged):
+    frame = queue_profile(2, 0.001, 4, best_of=1, checked=True)
+    assert len(frame) == 4 and all(isinstance(c, Claim) for c in judged["claims"]) and len(judged["claims"]) == 3
+    whatif_latency({"a": (2, 0.001)}, 4, best_of=1, checked=True)
+    assert [c.late for c in judged["claims"]] == [2]  # 4 requests on 2 workers: two rounds of L
+
+
+def test_efficiency_spread_shows_lowest_median_highest_per_peer():
+    runs = pd.DataFrame(
+        {"peer": ["Router.run"] * 3, "workers": [4] * 3, "run": [0, 1, 2], "wall_s": 1.0, "efficiency": [0.7, 0.9, 0.8]}
+    )
+    spread = efficiency_spread(runs)
+    assert spread.loc[4, ("Router.run", "lowest")] == 0.7 and spread.loc[4, ("Router.run", "highest")] == 0.9
+    assert spread.loc[4, ("Router.run", "spread")] == pytest.approx(0.2)
+
+
+def test_print_records_counts_milliseconds_from_the_first_record(capsys):
+    first = logging.makeLogRecord({"msg": "a", "created": 100.0, "relativeCreated": 8803.0})
+    second = logging.makeLogRecord({"msg": "b", "created": 100.005, "relativeCreated": 8808.0})
+    print_records([second, first], "%(relativeCreated).1f ms %(message)s")
+    assert capsys.readouterr().out.splitlines() == ["0.0 ms a", "5.0 ms b"]
+
+
+def test_fallback_figures_tell_lines_apart():
+    runs = fallback_runs((0.0, 0.05, 0.2, 0.6), latency=0.0, requests=20, best_of=1)
+    ax = plot_service_cdf(runs)
+    assert len({line.get_linestyle() for line in ax.get_lines()}) == 4
+    df = pd.DataFrame({"chain": [1, 2], "failure_rate": [0.5, 0.5], "success_rate": [0.5, 0.75]})
+    labels = [line.get_label() for line in plot_chain_success(df).get_lines()]
+    assert "model $1 - p^{1}$" in labels and "model $1 - p^{2}$" in labels
