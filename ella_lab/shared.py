@@ -91,7 +91,7 @@ class Switchboard:
         self._names: dict[int, str] = {}
         self._waits: dict[int, Lock] = {}  # thread -> the lock it waits for with no timeout
         self._generation = 0
-        self._backed_off: set[int] = set()  # threads whose timed acquire gave up once
+        self._backed_off: set[int] = set()  # threads whose acquire (timed or a try) gave up once
         self._held: dict[int, list[Lock]] = {}  # thread -> the locks of this board it holds
         self._abandoned: set[int] = set()  # threads of a run that outlived its timeout: told to leave
         self.switches = 0
@@ -261,8 +261,9 @@ class Lock:
     """A ``threading.Lock`` that tells its :class:`Switchboard` when a thread waits for it, and reports.
 
     Same use: ``with lock:``, ``acquire(blocking=True, timeout=-1)``, ``release()``, ``locked()``. After a
-    thread takes it, that thread reaches a switch point (except a thread that once gave up a timed wait:
-    forcing the same clash on every retry would defeat any back-off, which no real scheduler does). A try
+    thread takes it, that thread reaches a switch point (except a thread that once gave up, a timed wait or a
+    try with ``acquire(False)``: forcing the same clash on every retry would defeat any back-off, which no
+    real scheduler does; so the board shows that a retry is correct, not that its pause avoids a livelock). A try
     that fails (``acquire(False)``) and ``locked()`` are switch points too: what they saw may change before
     the thread acts on it. A ``release()`` while another thread of the run waits for the lock hands it over:
     the releasing thread goes on once that thread has it, so it cannot take it straight back. A wait that
@@ -285,6 +286,7 @@ class Lock:
         if self._lock.acquire(False):
             return self._took(me)
         if not blocking:  # a try that failed lets the others run (a spinning thread would hold up every switch)
+            self.board._backed_off.add(me)  # and, as after a timed wait that gave up, its retries are not forced
             self.board.switch()
             return False
         self.waited += 1
@@ -381,6 +383,9 @@ class SharedDict(dict):
 
     With a ``guard`` lock, ``unguarded_reads`` and ``unguarded_writes`` list the keys read or written (by
     ``d[k] = v``, ``update``, ``|=``, ``setdefault``, ``pop``, ``del``, ``clear``) by a thread that did not hold it.
+    ``stale_writes`` lists the keys written under the guard by a thread that had read them without it and not
+    read them again under it since: a check-then-act split across the lock. (A read after the guarded update,
+    to return the new count, say, is no such bug: it is not listed.)
     """
 
     def __init__(self, board: Switchboard | None = None, guard: Lock | None = None):
@@ -388,10 +393,17 @@ class SharedDict(dict):
         self.board, self.guard = board or _QUIET, guard
         self.unguarded_reads: list[Any] = []
         self.unguarded_writes: list[Any] = []
+        self.stale_writes: list[Any] = []
+        self._unguarded_seen: dict[int, set[Any]] = {}  # thread -> keys it read without the guard, not re-read under it
 
     def _read(self, key: Any) -> None:
-        if self.guard is not None and not self.guard.held_by_me():
-            self.unguarded_reads.append(key)
+        if self.guard is not None:
+            seen = self._unguarded_seen.setdefault(threading.get_ident(), set())
+            if self.guard.held_by_me():
+                seen.discard(key)
+            else:
+                self.unguarded_reads.append(key)
+                seen.add(key)
         self.board.switch()
 
     def __getitem__(self, key: Any) -> Any:
@@ -417,8 +429,12 @@ class SharedDict(dict):
         return value
 
     def _wrote(self, key: Any) -> None:
-        if self.guard is not None and not self.guard.held_by_me():
+        if self.guard is None:
+            return
+        if not self.guard.held_by_me():
             self.unguarded_writes.append(key)
+        elif key in self._unguarded_seen.get(threading.get_ident(), ()):
+            self.stale_writes.append(key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._wrote(key)

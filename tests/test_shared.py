@@ -91,6 +91,33 @@ def test_the_dict_notes_reads_and_writes_without_its_guard():
     assert d.unguarded_reads == ["a"] and d.unguarded_writes == ["a"]
 
 
+def test_the_dict_tells_a_check_outside_the_guard_from_a_read_after_the_update():
+    board = Switchboard()
+    guard = Lock(board)
+    d = SharedDict(board, guard=guard)
+
+    def check_outside_then_write_inside():
+        if "a" not in d:  # unguarded check ...
+            with guard:
+                d["a"] = 0  # ... then a guarded act that did not look again: stale
+
+    def update_then_read():
+        with guard:
+            d["b"] = d.get("b", 0) + 1
+        return d["b"]  # a read after the update: not stale
+
+    def read_outside_then_read_again_inside():
+        d.get("c")
+        with guard:
+            d["c"] = d.get("c", 0) + 1  # looked again under the guard: not stale
+
+    calls = (check_outside_then_write_inside, update_then_read, update_then_read, read_outside_then_read_again_inside)
+    for call in calls:
+        board.run([call])
+    assert d.stale_writes == ["a"]
+    assert d.unguarded_reads == ["a", "b", "b", "c"] and not d.unguarded_writes
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="threads"):
         race(add_one, threads=0)
@@ -143,6 +170,20 @@ def test_locked_and_a_failed_try_are_switch_points():
     tried = board.run([lambda: lock.acquire(False), board.switch])
     lock.release()
     assert tried.switches >= 1 and tried.values["worker-0"] is False
+
+
+@pytest.mark.parametrize(
+    "give_up", [lambda lock: lock.acquire(False), lambda lock: lock.acquire(timeout=0.01)], ids=["try", "timed"]
+)
+def test_a_thread_that_gave_up_once_is_not_forced_into_the_same_clash_again(give_up):
+    # before, a failed acquire(False) did not count: every retry of a try-lock-and-back-off loop was forced
+    # into the same clash, and a correct transfer hung until the check's bound
+    board = Switchboard()
+    lock = Lock(board)
+    lock.acquire()  # held by this thread, outside the run: the first try fails
+    run = board.run([lambda: (give_up(lock), threading.get_ident() in board._backed_off)])
+    lock.release()
+    assert run.values["worker-0"] == (False, True)
 
 
 def test_threads_still_running_at_the_timeout_are_stopped_at_their_next_switch_point():

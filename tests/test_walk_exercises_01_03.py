@@ -107,7 +107,7 @@ def test_p03_guide_run_prediction():
         0.15: "the work alone",
         0.225: "a request cannot be split",
         0.2: "partial round",
-        0.35: "the tail counts once",
+        0.35: "their timeouts overlap, so the run ends one IDLE after the last answer",
         0.45: "one worker alone",
         250: "right in milliseconds",
         -1: "not even positive",
@@ -593,6 +593,24 @@ def a_thread_per_request(tasks, results, fetch):  # from sheet 03's old q2: unbo
         threading.Thread(target=job).start()
 
 
+FETCH_LOCK = threading.Lock()
+
+
+def one_fetch_at_a_time(tasks, results, fetch):  # correct but for one lock held around every fetch: no overlap
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                with FETCH_LOCK:  # every worker waits for every other worker's fetch
+                    results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
 SENTINEL_CATALOGUE = [
     (guide_worker, "a worker died on ConnectionError"),
     (no_except, "a worker died on ConnectionError"),
@@ -621,6 +639,7 @@ SENTINEL_CATALOGUE = [
     (lambda tasks, results, fetch: None, "no request was answered"),
     (hangs, "still running after 2 s: is the loop stuck"),  # and says it may still run
     (a_thread_per_request, "was fetched, but its answer was never stored"),
+    (one_fetch_at_a_time, "never ran in two workers at once"),  # accepted before: "answered by 3 workers"
 ]
 
 

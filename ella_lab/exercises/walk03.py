@@ -40,13 +40,14 @@ class GuideRunPrediction(Prediction):
         (0.225, "that is N·L/K + IDLE; a request cannot be split between workers: count whole rounds."),
         (0.2, "that is ⌊5/2⌋ rounds + IDLE; the last, partial round still takes a full latency."),
         (0.3, "that is one round too many: ⌈5/2⌉ = 3 rounds of L, then one idle timeout."),
-        (0.35, "that is the idle tail counted once per worker: "
-               "the workers idle at the same time, so the tail counts once."),
+        (0.35, "that is the idle tail counted once per worker: their timeouts overlap, "
+               "so the run ends one IDLE after the last answer."),
         (0.45, "that is one worker alone (5 · L + IDLE); two fetches are in flight at once."),
     )  # fmt: skip
     hints = (
         "The work: 5 requests in rounds of 2, each round L = 0.05 s. Count the last, partial round.",
-        "Then each worker sits in get(timeout=IDLE) on the empty queue before it gives up; they wait together.",
+        "Then each worker sits in get(timeout=IDLE) on the empty queue before it gives up; their timeouts overlap, "
+        "so the run ends one IDLE after the last answer.",
     )
     stub = """
         my_prediction = ____  # seconds
@@ -142,27 +143,47 @@ class _TrackedResults(dict):
 
 
 class _RecordingSource:
-    """A fetch that records every call and its thread, notices work after task_done(), and fails on some requests."""
+    """A fetch that records every call and its thread, notices work after task_done(), and fails on some requests.
+
+    It also records the most calls in flight at once. The first call waits (at most ``OVERLAP`` s) for a second
+    one to start, so workers that can fetch at the same time are seen doing so on every run, however busy the
+    machine; a lock held around every fetch shows as one call at a time.
+    """
+
+    OVERLAP = 0.5
 
     def __init__(self, tasks: _TrackedQueue, failing: dict[str, type[Exception]], latency: float = 0.003) -> None:
         self.tasks, self.failing, self.latency = tasks, failing, latency
         self.calls: list[tuple[Any, str]] = []
         self.early: list[Any] = []
         self.raised: list[BaseException] = []
+        self.in_flight = self.most_in_flight = 0
+        self._overlapped = threading.Event()
         self._lock = threading.Lock()
 
     def __call__(self, request: Any) -> str:
         with self._lock:
             self.calls.append((request, threading.current_thread().name))
-        if self.tasks.done_with(request):
-            self.early.append(request)
-        time.sleep(self.latency)
-        kind = self.failing.get(request) if isinstance(request, str) else None
-        if kind is not None:
-            exc = kind(f"source failed on {request}")
-            self.raised.append(exc)
-            raise exc
-        return f"Result for {request}"
+            first = len(self.calls) == 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            if self.in_flight >= 2:
+                self._overlapped.set()
+        try:
+            if self.tasks.done_with(request):
+                self.early.append(request)
+            if first:
+                self._overlapped.wait(self.OVERLAP)  # bounded: a second worker's fetch may start meanwhile
+            time.sleep(self.latency)
+            kind = self.failing.get(request) if isinstance(request, str) else None
+            if kind is not None:
+                exc = kind(f"source failed on {request}")
+                self.raised.append(exc)
+                raise exc
+            return f"Result for {request}"
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
 
 class _Case:
@@ -392,6 +413,12 @@ class SentinelWorker(Question):
                 f"every request answered, but tasks.join() would wait forever: {count} get() call(s) had no "
                 "task_done(). The STOP needs its task_done() too."
             )
+        if source.most_in_flight < 2:
+            raise Incorrect(
+                f"every request was answered, but fetch never ran in two workers at once (the first call waited "
+                f"{source.OVERLAP:g} s for a second): is a lock held around the fetch? Then the workers fetch one at "
+                f"a time, and {case.workers} threads are no faster than one. Hold no lock during the slow call."
+            )
         workers = len({name for _, name in source.calls})
         return (
             f"{len(requests)} requests answered once each by {workers} workers, the failures recorded, join() "
@@ -590,10 +617,10 @@ class SafeTally(Question):
                 f"write, another worker can write the same count ({outcome}). Read and write inside one "
                 "`with lock:`."
             )
-        if counts.unguarded_reads and lock.taken:
+        if counts.stale_writes and lock.taken:
             outcome = lost if total < n else "none was lost in this run, but on a real machine one can be"
             raise Incorrect(
-                f"counts[{counts.unguarded_reads[0]!r}] was read (`in`, get or []) without the lock, and the "
+                f"counts[{counts.stale_writes[0]!r}] was read (`in`, get or []) without the lock, and the "
                 f"write came later under it: another worker can change it in between ({outcome}). Check, read "
                 "and write inside one `with lock:`."
             )
@@ -739,10 +766,17 @@ class SafeTransfer(Question):
             )
         opposite = sum(1 for m in case.moves for s, t, _ in m if any((t, s) == (s2, t2) for n in case.moves
                                                                       for s2, t2, _ in n))  # fmt: skip
+        retried = (
+            " A thread gave up a lock and tried again: this check shows the retry is correct, not how long it "
+            "waits. On a real machine, pause a random moment before each retry (time.sleep(random.uniform(...))): "
+            "two threads that give up and retry in step can go on doing it (a livelock), and no run here shows that."
+            if board._backed_off
+            else ""
+        )
         return (
             f"{sum(len(m) for m in case.moves)} transfers on {len(case.moves)} threads ({opposite} of them while "
             "another thread moved money the other way), a switch forced after every lock taken: no deadlock, "
-            "both locks held at every write, every balance right."
+            f"both locks held at every write, every balance right.{retried}"
         )
 
 
