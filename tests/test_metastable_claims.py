@@ -61,3 +61,34 @@ def test_served_share_is_near_one_when_served_and_zero_when_down():
     assert served_share(simulate(control="drop_expired", duration=6.0)) == pytest.approx(1.0, abs=0.05)
     assert served_share(simulate(control="none", duration=6.0)) == 0.0
     assert not math.isnan(served_share(simulate(control="limit", duration=6.0), since=3.5))
+
+
+def test_measure_cure_runs_the_control_and_measures_again_on_a_miss(monkeypatch):
+    from ella_lab import metastable
+
+    runs = []
+    limit, none = simulate(control="limit", duration=6.0), simulate(control="none", duration=6.0)
+
+    def fake_loopback(control, *, rate, duration):  # the simulation stands in for the 6 s real run
+        runs.append((control, rate, duration))
+        return limit if len(runs) > 1 else none  # the first run stays down: a miss, measured again
+
+    monkeypatch.setattr(metastable, "run_loopback", fake_loopback)
+    assert metastable.measure_cure("limit", limit, rate=RATE, tries=2) is limit
+    assert runs == [("limit", RATE, 6.0), ("limit", RATE, 6.0)]
+    with pytest.raises(ValueError, match="control"):
+        metastable.measure_cure("none", none, rate=RATE)
+
+
+def test_cure_table_puts_measured_and_simulated_side_by_side():
+    from ella_lab.metastable import cure_table
+
+    sims = {"none": simulate(control="none", duration=8.0), "limit": simulate(control="limit", duration=6.0)}
+    real = {"none": sims["none"], "limit": simulate(control="limit", duration=6.0, seed=3)}
+    table = cure_table(real, sims)
+    assert list(table.index) == ["none", "limit"]
+    assert table.loc["none", "recovery, measured"] == "never" == table.loc["none", "recovery, simulated"]
+    assert table.loc["none", "served from t = 4 s, simulated"] == 0
+    assert table.loc["limit", "served from t = 4 s, simulated"] == round(served_share(sims["limit"]), 3)
+    with pytest.raises(ValueError, match="same controls"):
+        cure_table({"none": sims["none"]}, sims)
