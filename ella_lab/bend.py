@@ -39,7 +39,8 @@ def plot_efficiency(
 ) -> Axes:
     """Efficiency (a fraction per K) in per cent against K on a log-2 axis: measured, the fitted model, s = 0.
 
-    The three are told apart by marker and line style as well as colour. Returns the axes.
+    The three are told apart by marker and line style as well as colour. The y axis runs from 5 points below
+    the lowest value to 101 %, so that a gap of a few points shows. Returns the axes.
     """
     check_int("rounds", rounds, minimum=1)
     ks = [int(k) for k in _numbers("workers", workers)]
@@ -61,7 +62,8 @@ def plot_efficiency(
     ax.minorticks_off()
     ax.set_xlabel("workers K (threads)")
     ax.set_ylabel("efficiency: X / (K/L) (%)")
-    ax.set_ylim(0, 105)
+    lowest = min(min(series["measured"]), min(series["model"]), flat)
+    ax.set_ylim(max(0.0, 100 * lowest - 5), 101)  # the data's own range: a 10 % gap must show
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower left")
     return ax

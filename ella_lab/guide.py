@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .timing import clock
 
-__all__ = ["GuideRun", "VirtualRun", "fallback_fetch", "run_guide_router", "virtual_run"]
+__all__ = ["GuideRun", "VirtualRun", "fallback_fetch", "join_and_look", "run_guide_router", "virtual_run"]
 
 
 @dataclass
@@ -111,6 +111,26 @@ def run_guide_router(
         alive_after=[t.name for t in threads if t.is_alive()],
         idle_timeout=idle_timeout,
     )
+
+
+def join_and_look(tasks: queue.Queue, results: dict, *, timeout: float) -> dict | None:
+    """``tasks.join()``, bounded: a copy of ``results`` taken the moment it returned, or None if it did not.
+
+    What a caller of ``join()`` would read first: an answer stored after ``task_done()`` may be missing from
+    it. The wait runs in a helper thread, so a ``join()`` that never returns is reported, not a frozen caller.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    seen: list[dict] = []
+
+    def join_then_look() -> None:
+        tasks.join()
+        seen.append(dict(results))
+
+    waiter = threading.Thread(target=join_then_look, name="ella-join-and-look", daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    return seen[0] if seen else None
 
 
 @dataclass(frozen=True)

@@ -42,3 +42,10 @@ def test_bad_input_names_the_parameter(args, kwargs, error, words):
     with pytest.raises(error, match=words):
         plot_efficiency(*args, **kwargs)
     plt.close("all")
+
+
+def test_the_y_axis_fits_the_data_so_a_gap_of_a_few_points_shows():
+    # with a fixed 0..105 %, a sweep between 87 and 99 % was a flat band at the top
+    ax = plot_efficiency(KS, [0.99, 0.98, 0.96, 0.93, 0.87], [0.99, 0.98, 0.96, 0.92, 0.88], 0.99)
+    assert ax.get_ylim() == pytest.approx((82, 101))
+    plt.close(ax.figure)

@@ -27,3 +27,26 @@ def test_guide_fallback_sketch_never_fetches():
     from ella_lab.guide import fallback_fetch
 
     assert fallback_fetch("DataRequest-1", "anything") == "Recovered from Backup for DataRequest-1"
+
+
+def test_join_and_look_copies_the_results_the_moment_join_returns():
+    import queue
+    import threading
+
+    import pytest
+
+    from ella_lab.guide import join_and_look
+
+    tasks, results = queue.Queue(), {}
+    tasks.put("r")
+    tasks.get()
+    results["r"] = "answer"
+    done = threading.Timer(0.05, tasks.task_done)  # the worker marks it done a moment later
+    done.start()
+    seen = join_and_look(tasks, results, timeout=5)
+    results["late"] = "stored after join() returned"
+    assert seen == {"r": "answer"}  # a copy: what the caller of join() would read then
+    tasks.put("never done")
+    assert join_and_look(tasks, results, timeout=0.05) is None  # join() never returns: reported, not hung
+    with pytest.raises(ValueError, match="timeout"):
+        join_and_look(tasks, results, timeout=0)

@@ -198,3 +198,13 @@ def test_bad_runs(args, kwargs, error, words):
 def test_bad_options(report, kwargs, error, words):
     with pytest.raises(error, match=words):
         replay(report, **kwargs)
+
+
+def test_the_guide_beside_a_sentinel_run_ends_showing_its_answers_and_idle_bars(report):
+    # notebook 03's side-by-side replay: the guide's row ends with its answers and one idle bar per worker
+    # that idled; the router's with its answers only (was asserted in the notebook's cell, plumbing for a learner)
+    movie = replay(guide_run(wall=0.3), report, titles=["the guide", "sentinels"])
+    guide_line, sentinel_line = movie.timelines
+    idle = [bar for bar in guide_line.bars if bar.kind == "idle"]
+    assert len(idle) == 2 and not [bar for bar in sentinel_line.bars if bar.kind == "idle"]
+    assert [bars[-1] for bars in movie.bars_shown] == [3 + 2, 4]
