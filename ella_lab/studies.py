@@ -211,15 +211,20 @@ def fallback_study(
     return measure(run, lambda result: model_claims(result[0], ["p50", "p99"], per_sleep=latency, slack=TIMER_SLACK))
 
 
-def plot_service_cdf(runs: Mapping[float, Report], ax: Axes | None = None) -> Axes:
+def plot_service_cdf(runs: Mapping[float, Report], *, latency: float, ax: Axes | None = None) -> Axes:
     """The service-time CDF of each run of ``fallback_study``, one line style per p, so that lines that
-    overlap (every p is at L for most requests) stay apart in print and for colour-blind readers."""
+    overlap (every p is at L for most requests) stay apart in print and for colour-blind readers.
+
+    The axis ends at 3 L, past the model's step at 2 L: a rare request that a busy machine held up for
+    much longer would otherwise squeeze both steps into the left edge."""
     from .plots import plot_latency_cdf
 
     ax = plot_latency_cdf({f"p = {p:g}": r for p, r in runs.items()}, ax=ax, metric="service_time")
     for line, style in zip(ax.get_lines(), _LINE_STYLES * len(runs), strict=False):
         line.set_linestyle(style)
         line.set_linewidth(2)
+    ax.set_xlim(0, 3 * latency * 1e3)
+    ax.set_xlabel("service time (ms), up to 3 L")
     ax.legend(loc="lower right")
     return ax
 
