@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice, product
 from typing import TYPE_CHECKING, Any
 
 from ._checks import check_int, check_real
 from ._shown import shown
+from .claims import Claim
 from .fallback import FallbackChain
-from .outcome import Report
+from .outcome import Report, quantile
 from .retry import Retry
 from .router import Router
 from .sources import SimulatedSource, Source, collect_counters, counters_since
@@ -19,13 +21,103 @@ from .timing import clock
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["make_source", "paced", "request_ids", "run_once", "sweep"]
+__all__ = [
+    "last_taken", "make_source", "makespan_claims", "paced", "request_ids", "round_claims", "round_model", "run_once",
+    "sweep",
+]  # fmt: skip
+
+LOW_SLACK = 0.98  # a band whose floor is the exact model starts a hair below it: a sleep on Windows may return short
 
 
 def request_ids(n: int, prefix: str = "DataRequest") -> list[str]:
     """The guide's request names: ``DataRequest-0`` ... ``DataRequest-{n-1}``."""
     check_int("n", n)
     return [f"{prefix}-{i}" for i in range(n)]
+
+
+def round_model(n: int, workers: int, latency: float) -> dict[str, float]:
+    """The exact model of ``n`` requests of ``latency`` s on ``workers`` workers, all queued at once.
+
+    Request ``i`` is answered at the end of round ``i // workers + 1``, so its latency is that many
+    ``latency``. Returns the keys of ``Report.summary()``: ``p50_s``, ``p95_s``, ``p99_s`` (numpy's default
+    rule, as the report), ``ideal_rps`` (Little's law: ``workers / latency``), ``throughput_rps`` (``n`` over
+    the makespan) and ``wall_s`` (the makespan ``⌈n/workers⌉ · latency``). Reads no clock.
+    """
+    check_int("n", n, minimum=1)
+    check_int("workers", workers, minimum=1)
+    latency = check_real("latency", latency)
+    if latency <= 0:
+        raise ValueError(f"latency must be > 0, got {latency!r}")
+    latencies = [(i // workers + 1) * latency for i in range(n)]
+    wall = math.ceil(n / workers) * latency
+    return {
+        "p50_s": quantile(latencies, 0.50),
+        "p95_s": quantile(latencies, 0.95),
+        "p99_s": quantile(latencies, 0.99),
+        "ideal_rps": workers / latency,
+        "throughput_rps": n / wall,
+        "wall_s": wall,
+    }
+
+
+def round_claims(measured: Mapping[str, float], n: int, workers: int, latency: float) -> list[Claim]:
+    """A run's percentiles and ideal throughput against :func:`round_model` (notebook 01).
+
+    ``measured`` is a ``Report.summary()``. Each percentile lies within half a round of its model, its top
+    widened by one late wake-up for each round it spans; the ideal throughput (from the mean service time)
+    within 20 % of ``workers / latency``.
+    """
+    model = round_model(n, workers, latency)
+    claims = []
+    for name in ("p50", "p95", "p99"):
+        rounds = model[f"{name}_s"] / latency
+        claims.append(
+            Claim(
+                f"{name} is {rounds:.3g} rounds of L, within half a round",
+                measured[f"{name}_s"],
+                low=(rounds - 0.5) * latency,
+                high=(rounds + 0.5) * latency,
+                model=model[f"{name}_s"],
+                late=math.ceil(rounds),
+            )
+        )
+    ideal = model["ideal_rps"]
+    claims.append(
+        Claim(
+            f"the ideal throughput is {workers} workers / L, within 20 %",
+            measured["ideal_rps"],
+            low=0.8 * ideal,
+            high=1.2 * ideal,
+            model=ideal,
+            unit="req/s",
+        )
+    )
+    return claims
+
+
+def last_taken(report: Report) -> float:
+    """When a worker took the last request off the queue, in seconds since the run started."""
+    return max(o.started_at for o in report) - report.started_at
+
+
+def makespan_claims(report: Report, latency: float) -> list[Claim]:
+    """A run of N requests on K workers against the makespan model ``⌈N/K⌉ · L`` (notebook 01).
+
+    Two claims: the run's wall time lies between the model (less a hair, see ``LOW_SLACK``) and 1.5 times
+    it, one late wake-up allowed for each round; and the last request leaves the queue after
+    ``⌈N/K⌉ − 1`` rounds, within half a round.
+    """
+    n, k = len(report), report.workers
+    model = round_model(n, k, latency)["wall_s"]
+    rounds = math.ceil(n / k)
+    who = "1 worker" if k == 1 else f"{k} workers"
+    return [
+        Claim(f"{who}: {n} requests take ⌈{n}/{k}⌉ = {rounds} rounds of L", report.wall_s,
+              low=LOW_SLACK * model, high=1.5 * model, model=model, late=rounds),
+        Claim(f"{who}: the last request leaves the queue after {rounds - 1} rounds of L", last_taken(report),
+              low=(rounds - 1.5) * latency, high=(rounds - 0.5) * latency, model=(rounds - 1) * latency,
+              late=rounds - 1),
+    ]  # fmt: skip
 
 
 def make_source(
