@@ -190,7 +190,7 @@ class AIMDRule(Question):
     stub = """
         def next_limit(limit, ok, inflight):
             # YOUR CODE HERE (3 to 6 lines): the new limit after one try ended.
-            # ok: True for an answer, False for a timeout or a 503; inflight: the tries in flight then.
+            # ok: True for an answer, False for a timeout or a 503; inflight: the tries in flight, this one included.
             raise NotImplementedError
     """
     solution_text = """
