@@ -580,7 +580,7 @@ class RetryLoop(Question):
         except (Incorrect, _Runaway):
             return None
         got = [as_real(s) for s in clock.sleeps]
-        return None if any(g is None for g in got) else got  # type: ignore[misc]
+        return [g for g in got if g is not None] if None not in got else None
 
     def _swaps_base_and_cap(self, retry: Any) -> bool:
         """Whether ``retry`` waits min(base, cap · 2ⁿ⁻¹): told apart from a constant wait by a cap below base."""
