@@ -387,16 +387,20 @@ def test_run_of_a_long_generator_with_max_pending_starts_serving_before_reading_
 def test_an_unclosed_router_ends_its_threads_when_garbage():
     gc.collect()
     before = set(threading.enumerate())  # compared as objects: other tests' threads ending cannot hide ours
-    ours = {}  # weak references, so that watching a thread keeps nothing alive
+    ours = []  # weak references, so that watching a thread keeps nothing alive
+    seen = weakref.WeakSet()  # not ids: a thread that ended leaves its id to the next one
     for i in range(50):
         r = Router(lambda x: x, workers=2)
         assert r.submit(i).result(timeout=5).value == i
-        ours.update((id(t), weakref.ref(t)) for t in threading.enumerate() if t not in before)
+        for t in threading.enumerate():
+            if t not in before and t not in seen:
+                seen.add(t)
+                ours.append(weakref.ref(t))
     del r
     assert len(ours) >= 50, "the routers started fewer threads than routers: this test checks nothing"
 
     def alive():
-        return [t for t in (ref() for ref in ours.values()) if t is not None and t.is_alive()]
+        return [t for t in (ref() for ref in ours) if t is not None and t.is_alive()]
 
     deadline = time.monotonic() + 10
     while alive() and time.monotonic() < deadline:
