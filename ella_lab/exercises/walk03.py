@@ -2,14 +2,16 @@
 
 q1 predicts how long the guide's router takes, idle tail included; q2 is the sentinel worker, checked
 with instruments: a queue that remembers which request each thread took and whether it was marked
-done, results that notice an answer stored after ``task_done()``, a source that records every call,
-and ``join()`` tried while the work is in flight.
+done, results that notice an answer stored after ``task_done()``, a source that records every call
+and the most calls in flight at once (a lock held around every fetch shows as one), and ``join()``
+tried while the work is in flight.
 
 q3 (a shared tally) and q4 (a transfer between two accounts) are the shared-state exercises. Their
 checks run the learner's code on ``ella_lab.shared``'s instruments, where every read of shared data
 forces a switch to the other threads: a lost update or a deadlock happens on every run, and is judged
 by what happened (counts, which lock was held at each write and at each slow call, a cycle of waits
-caught under a bound), never by timing.
+caught under a bound), never by timing. So q4 judges that a retry after giving up a lock is correct,
+not whether its pause avoids a livelock (timing): its verdict says so when a thread retried.
 """
 
 from __future__ import annotations
