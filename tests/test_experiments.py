@@ -80,7 +80,7 @@ def test_widget_drawers_and_explorers(capsys):
     draw_timeline(3, 1, 7)
     draw_fallback(0.5, 2, 200)
     out = capsys.readouterr().out
-    assert "predicted ⌈N/K⌉·L = 3.00 ms" in out and "model 75.0%" in out
+    assert "predicted ⌈N/K⌉·L = 3.00 ms" in out and "model 1 − pᵏ = 75.0%" in out
     assert timeline_explorer() is not None and fallback_explorer() is not None
     plt.close("all")
 
