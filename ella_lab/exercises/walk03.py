@@ -685,7 +685,7 @@ class SafeTransfer(Question):
         "transfer(a, b) and transfer(b, a) at the same time: if each takes its source's lock first, each holds "
         "one lock and waits for the other's forever. Take the two locks in the same order in every transfer.",
         "One order for everybody: sort the two accounts by `number` and lock the lower one first. (Or "
-        "acquire(timeout=...) the second lock, and on False release the first and try again later.)",
+        "acquire(timeout=...) the second lock, and on False release the first, wait a random moment, and try again.)",
     )
     stub = """
         def transfer(source, target, amount):
