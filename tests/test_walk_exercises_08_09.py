@@ -529,6 +529,70 @@ def via_http_client(url, timeout):  # a correct answer without urllib
         connection.close()
 
 
+# the four below passed the check before it watched threads, sockets and the status named (seen on the old check)
+
+
+def in_a_helper_thread(url, timeout):  # waits with a timeout, but its socket has none: it runs on after the call
+    box = []
+
+    def work():
+        try:
+            with NO_PROXY.open(url) as response:
+                box.append(response.read().decode())
+        except Exception as exc:
+            box.append(exc)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not box:
+        raise TimeoutError(f"no answer from {url} within {timeout} s")
+    if isinstance(box[0], urllib.error.HTTPError):
+        box[0].close()
+        raise ConnectionError(f"HTTP {box[0].code}") from box[0]
+    if isinstance(box[0], Exception):
+        raise ConnectionError(str(box[0])) from box[0]
+    return box[0]
+
+
+def a_fixed_status_message(url, timeout):
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        raise ConnectionError("HTTP 500/503 error") from exc
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise TimeoutError(str(exc)) from exc
+        raise ConnectionError(str(exc.reason)) from exc
+
+
+def leaves_the_error_response_open(url, timeout):  # the reference without exc.close()
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"HTTP {exc.code} from {url}") from exc
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise TimeoutError(str(exc)) from exc
+        raise ConnectionError(str(exc.reason)) from exc
+
+
+def http_client_never_closing(url, timeout):  # via_http_client without its finally: connection.close()
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("GET", parts.path)
+        response = connection.getresponse()
+    except http.client.HTTPException as exc:
+        raise ConnectionError(str(exc)) from exc
+    if response.status != 200:
+        raise ConnectionError(f"HTTP {response.status} from {url}")
+    return response.read().decode()
+
+
 def swallows_errors(url, timeout):
     try:
         with NO_PROXY.open(url, timeout=timeout) as response:
@@ -557,6 +621,7 @@ def test_w09_q2_the_reference_closes_the_error_response_and_the_default_timeout_
     walk09.q2.judge(sets_the_default_timeout)
     assert socket.getdefaulttimeout() is None and socket.setdefaulttimeout is original
     assert "settimeout" not in vars(socket.socket)  # the socket spy is gone: sockets inherit it again
+    assert "connect" not in vars(socket.socket)
 
 
 @pytest.mark.timeout(60)
@@ -592,6 +657,10 @@ def test_w09_q2_the_reference_closes_the_error_response_and_the_default_timeout_
         (any_urlerror_is_a_connection_error, "a connect that never completes raised ConnectionError"),
         (a_drop_is_a_timeout, "a dropped connection: fetch raised TimeoutError, but this failure came at once"),
         (http_client_without_status_check, "HTTP 500: fetch returned the string"),
+        (in_a_helper_thread, re.compile(r"left a thread running|never gave a socket that timeout")),
+        (a_fixed_status_message, "which names 503 too"),
+        (leaves_the_error_response_open, "the HTTP 500 left a socket open"),
+        (http_client_never_closing, re.compile(r"left a socket open")),
     ],
     ids=lambda x: getattr(x, "__name__", None) if callable(x) else None,
 )

@@ -7,6 +7,7 @@ that maps HTTP errors to ``ConnectionError``, checked against a real ``FlakyServ
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import threading
 import time
@@ -82,7 +83,8 @@ class UrllibFetch(Question):
         "`with no_proxy.open(url, timeout=timeout) as response:` opens the URL with a socket timeout and closes "
         "the response when the block ends; return response.read().decode().",
         "urllib raises urllib.error.HTTPError for a 500 or 503 (it has .code), and URLError for a refused "
-        "connection; HTTPError is a kind of URLError, so catch HTTPError first.",
+        "connection; HTTPError is a kind of URLError, so catch HTTPError first. An HTTPError carries the server's "
+        "response, and its socket stays open until you call exc.close(): close it before you raise.",
         "raise ConnectionError(f'HTTP {exc.code} ...') from exc; a stall raises TimeoutError, and a connect that "
         "times out raises URLError with a TimeoutError as .reason: both must come out as TimeoutError.",
     )
@@ -117,9 +119,12 @@ class UrllibFetch(Question):
     # smaller than the slack (t + 0.2) fits both windows: the socket spy catches it, as it sees the timeout the fetch
     # gave its socket, exactly.
     TIMEOUTS = (0.1, 0.6)
+    STATUSES = ("500", "503")
     SLACK = 0.25
     STALL = 2.0  # how long a stalled call waits: a fetch without a timeout (or 3x it) returns after it
     DEADLINE = 4.0  # a call cut off after this is a hang
+    _sockets: _SocketTimeoutSpy | None = None  # while a check runs: the sockets each call connects
+    _leaks: list[str]  # while a check runs: what the first call that left a socket open was told
 
     def _check(self, fetch: Any) -> str:
         if not callable(fetch):
@@ -129,22 +134,42 @@ class UrllibFetch(Question):
         )
         requests = self._requests(service)
         with _ResponseLog() as responses, _DefaultTimeoutSpy() as spy, _SocketTimeoutSpy() as sockets:
-            with service:
-                self._good(fetch, f"{service.url}/data/{requests['ok']}", requests["ok"], service, responses)
-                for status in ("500", "503"):
-                    self._http_error(fetch, f"{service.url}/data/{requests[status]}", status)
-                self._dropped(fetch, f"{service.url}/data/{requests['drop']}")
-                self._timed_out(fetch, f"{service.url}/data/{requests['stall']}", "a stall", spy, sockets)
-                url = service.url
-            self._refused(fetch, f"{url}/data/{requests['ok']}")
-            with _NeverAccepts() as silent:
-                self._timed_out(
-                    fetch, f"{silent.url}/data/{requests['ok']}", "a connect that never completes", spy, sockets
-                )
+            self._sockets, self._leaks = sockets, []
+            try:
+                self._run_cases(fetch, service, requests, responses, spy, sockets)
+            finally:
+                self._sockets = None
+        if self._leaks:  # judged after the other cases, whose bugs are named first
+            raise Incorrect(self._leaks[0])
         return (
             "the body on a 200, its response closed; ConnectionError naming the status on a 500 or 503, a drop or "
-            "a refusal; TimeoutError after the caller's timeout on a stall and on a connect that never completes."
+            "a refusal; TimeoutError after the caller's timeout on a stall and on a connect that never completes; "
+            "no socket or thread left behind."
         )
+
+    def _run_cases(
+        self,
+        fetch: Any,
+        service: FlakyService,
+        requests: dict[str, str],
+        responses: _ResponseLog,
+        spy: _DefaultTimeoutSpy,
+        sockets: _SocketTimeoutSpy,
+    ) -> None:
+        """Every case, in order: an answer, two HTTP errors, a drop, a stall, a refusal, a connect never accepted."""
+        with service:
+            self._good(fetch, f"{service.url}/data/{requests['ok']}", requests["ok"], service, responses)
+            for status in ("500", "503"):
+                self._http_error(fetch, f"{service.url}/data/{requests[status]}", status)
+            self._dropped(fetch, f"{service.url}/data/{requests['drop']}")
+            self._timed_out(fetch, f"{service.url}/data/{requests['stall']}", "a stall", spy, sockets)
+            url = service.url
+        self._refused(fetch, f"{url}/data/{requests['ok']}")
+        with _NeverAccepts() as silent:
+            self._timed_out(
+                fetch, f"{silent.url}/data/{requests['ok']}", "a connect that never completes", spy, sockets
+            )
+
 
     @staticmethod
     def _requests(service: FlakyService) -> dict[str, str]:
@@ -171,6 +196,9 @@ class UrllibFetch(Question):
             except BaseException as exc:  # the student's exception is the verdict
                 box.append((False, exc, time.perf_counter() - started))
 
+        before = set(threading.enumerate())
+        if self._sockets is not None:
+            self._sockets.clear()
         thread = threading.Thread(target=target, name="ella-exercise", daemon=True)
         thread.start()
         thread.join(self.DEADLINE)
@@ -182,7 +210,27 @@ class UrllibFetch(Question):
         ok, value, seconds = box[0]
         if ok is None:
             raise NotAttempted("replace `raise NotImplementedError` with your code, then run the cell again.")
+        self._left_behind(before, url, value)
         return ok, value, seconds
+
+    def _left_behind(self, before: set[threading.Thread], url: str, value: Any) -> None:
+        """Incorrect when the call left a thread of its own running; notes a socket it left open (judged last)."""
+        started = [
+            t for t in threading.enumerate()
+            if t not in before and t.name != "ella-exercise" and not t.name.startswith("ella-service")
+        ]
+        waited_until = time.monotonic() + self.SLACK  # a helper thread that used the timeout ends within it
+        for t in started:
+            t.join(max(0.0, waited_until - time.monotonic()))
+        if any(t.is_alive() for t in started):
+            raise Incorrect(
+                f"fetch returned but left a thread running ({url}): a thread joined with a timeout stops the wait, "
+                "not the call, whose socket waits on with no timeout (minutes, for a connect that is never "
+                "accepted). Give the socket the timeout instead: no_proxy.open(url, timeout=timeout)."
+            )
+        if self._sockets is not None and self._sockets.open() and not self._leaks:
+            self._leaks.append(_leak_message(url, value))
+
 
     def _good(self, fetch: Any, url: str, request: str, service: FlakyService, responses: _ResponseLog) -> None:
         ok, value, _ = self._call(fetch, url)
@@ -232,8 +280,14 @@ class UrllibFetch(Question):
                 f"{what}: fetch raised {type(value).__name__} ({value}); raise ConnectionError, which a caller "
                 "catching ConnectionError (like a fallback) can tell apart from a bug in the code."
             )
-        if must_name and must_name not in str(value):
+        if must_name and not _names(str(value), must_name):
             raise Incorrect(f"{what}: the ConnectionError says {str(value)!r}; name the status ({must_name}) in it.")
+        wrong = [other for other in self.STATUSES if must_name and other != must_name and _names(str(value), other)]
+        if wrong:
+            raise Incorrect(
+                f"{what}: the ConnectionError says {str(value)!r}, which names {wrong[0]} too; name the status the "
+                f"server sent (exc.code: {must_name}), not a fixed message."
+            )
 
     def _http_error(self, fetch: Any, url: str, status: str) -> None:
         self._expect_connection_error(fetch, url, f"HTTP {status}", must_name=status)
@@ -249,7 +303,6 @@ class UrllibFetch(Question):
     ) -> None:
         """A call that gets no answer must raise TimeoutError after the caller's timeout, for each of two timeouts."""
         for timeout in self.TIMEOUTS:
-            sockets.values.clear()
             ok, value, seconds = self._call(fetch, url, timeout)
             if spy.calls:
                 raise Incorrect(
@@ -272,6 +325,11 @@ class UrllibFetch(Question):
                 raise Incorrect(
                     f"{what} with timeout={timeout}: fetch gave its socket a timeout of {_shown(other[0])} s; use the "
                     "caller's `timeout` as it is (not a number of your own, nor the timeout plus a margin)."
+                )
+            if not any(same(v, timeout) for v in sockets.values):
+                raise Incorrect(
+                    f"{what} with timeout={timeout}: fetch never gave a socket that timeout, so nothing cuts the call "
+                    "off; waiting for it with a timeout stops the wait, not the call. Pass timeout=timeout to open()."
                 )
             if ok:
                 raise Incorrect(f"{what}: fetch returned {value!r}; let the TimeoutError through (or raise your own).")
@@ -327,22 +385,66 @@ def _shown(value: Any) -> str:
 
 
 class _SocketTimeoutSpy:
-    """Records the timeouts given to sockets by the thread that runs the learner's fetch (``ella-exercise``)."""
+    """Records the timeouts given to sockets, and the sockets connected, by every thread but the service's.
+
+    The learner's fetch may hand its work to a thread of its own: its socket counts too. The sockets are kept
+    (a strong reference), so one left open stays open until the check looks at it.
+    """
 
     def __enter__(self) -> _SocketTimeoutSpy:
         self.values: list[Any] = []
-        spy, original = self, socket.socket.settimeout
+        self.connected: list[socket.socket] = []
+        spy, set_timeout, connect = self, socket.socket.settimeout, socket.socket.connect
 
         def record(sock: socket.socket, timeout: Any) -> None:
-            if threading.current_thread().name == "ella-exercise":
+            if not threading.current_thread().name.startswith("ella-service"):
                 spy.values.append(timeout)
-            original(sock, timeout)
+            set_timeout(sock, timeout)
+
+        def record_connect(sock: socket.socket, address: Any) -> None:
+            if not threading.current_thread().name.startswith("ella-service"):
+                spy.connected.append(sock)
+            connect(sock, address)
 
         socket.socket.settimeout = record  # type: ignore[method-assign]
+        socket.socket.connect = record_connect  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        del socket.socket.settimeout  # the class inherits it from _socket.socket again
+        del socket.socket.settimeout  # the class inherits them from _socket.socket again
+        del socket.socket.connect
+
+    def clear(self) -> None:
+        """Forget what the calls so far did (before the next call)."""
+        self.values.clear()
+        self.connected.clear()
+
+    def open(self) -> bool:
+        """True when a socket connected since ``clear()`` still holds its file descriptor."""
+        return any(sock.fileno() != -1 for sock in self.connected)
+
+
+def _leak_message(url: str, value: Any) -> str:
+    """What to tell a learner whose fetch left a socket open: the HTTP error's response, or a connection."""
+    chain, error = [], value if isinstance(value, BaseException) else None
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    http_error = next((e for e in chain if isinstance(e, urllib.error.HTTPError)), None)
+    if http_error is not None:
+        return (
+            f"the HTTP {http_error.code} left a socket open ({url}): an HTTPError carries the server's response, "
+            "and its connection stays open until it is closed; call exc.close() before you raise ConnectionError."
+        )
+    return (
+        f"fetch left a socket open ({url}): close every connection it opens before it returns: the response "
+        "(`with ... as response:`), and an http.client connection (connection.close(), in a finally)."
+    )
+
+
+def _names(message: str, status: str) -> bool:
+    """True when ``message`` names ``status`` as a number of its own (not inside a port such as 50312)."""
+    return re.search(rf"(?<!\d){status}(?!\d)", message) is not None
 
 
 class _ResponseLog:
