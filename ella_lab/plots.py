@@ -26,6 +26,9 @@ __all__ = [
 ]
 
 OK, FALLBACK, FAILED = "tab:green", "tab:orange", "tab:red"
+# A timeline's bars are told apart by hatching as well as colour (red and green alone fail colour-blind readers).
+HATCH = {OK: "", FALLBACK: "//", FAILED: "xx"}
+KIND = {OK: "served by the first source", FALLBACK: "fell back", FAILED: "failed"}
 # Told apart without colour vision too (blue and orange, Okabe & Ito), and by their markers.
 RECOVERED, STAYED_DOWN = "#0072B2", "#E69F00"
 
@@ -113,18 +116,40 @@ def plot_latency_cdf(reports: Report | Mapping[str, Report], ax: Axes | None = N
 
 
 def plot_timeline(report: Report, ax: Axes | None = None, title: str | None = None) -> Axes:
-    """A Gantt chart: one row per worker, one bar per request (green ok, orange fell back, red failed)."""
+    """A Gantt chart: one row per worker, one bar per request (green ok, orange hatched // fell back, red
+    hatched xx failed); a legend names the kinds when more than one shows."""
+    from matplotlib.patches import Patch
+
     ax = _axes(ax)
     workers = sorted({o.worker for o in report}, key=lambda w: (len(w), w))
     row = {w: i for i, w in enumerate(workers)}
     t0 = report.started_at
     label = len(report) <= 40  # few bars: print the request's number on each
+    kinds = []
     for o in report:
         color = FAILED if not o.ok else FALLBACK if o.fell_back else OK
+        kinds += [color] if color not in kinds else []
         start, width = (o.started_at - t0) * 1e3, (o.finished_at - o.started_at) * 1e3
-        ax.barh(row[o.worker], width, left=start, color=color, edgecolor="black", height=0.6)
+        ax.barh(row[o.worker], width, left=start, color=color, hatch=HATCH[color], edgecolor="black", height=0.6)
         if label:
-            ax.text(start + width / 2, row[o.worker], str(o.request).rsplit("-", 1)[-1], ha="center", va="center")
+            ax.text(
+                start + width / 2,
+                row[o.worker],
+                str(o.request).rsplit("-", 1)[-1],
+                ha="center",
+                va="center",
+                bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
+                if HATCH[color]
+                else None,
+            )
+    if len(kinds) > 1:
+        handles = [Patch(facecolor=c, hatch=HATCH[c], edgecolor="black", label=KIND[c]) for c in (OK, FALLBACK, FAILED)]
+        ax.legend(
+            handles=[h for h, c in zip(handles, (OK, FALLBACK, FAILED), strict=True) if c in kinds],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize="small",
+        )
     ax.set_yticks(range(len(workers)), workers)
     ax.invert_yaxis()
     ax.set_xlabel("time since the run started (ms)")

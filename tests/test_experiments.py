@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from ella_lab import FallbackChain, Retry, SimulatedSource
+from ella_lab import FallbackChain, Retry, Router, SimulatedSource
 from ella_lab.experiments import make_source, request_ids, run_once, sweep
 from ella_lab.plots import plot_backoff, plot_latency_cdf, plot_success, plot_throughput, plot_timeline
 
@@ -58,6 +58,19 @@ def test_plots_draw_labelled_axes():
         assert ax.get_xlabel() and ax.get_ylabel()
         assert ax.has_data()
     assert len(plot_timeline(report).patches) == 12
+    plt.close("all")
+
+
+def test_a_timeline_tells_its_kinds_apart_without_colour():
+    from ella_lab.sources import ScriptedSource
+
+    chain = FallbackChain([ScriptedSource("a", fail_on={"r-1", "r-2"}), ScriptedSource("b", fail_on={"r-2"})])
+    report = Router(chain, workers=2).run(["r-0", "r-1", "r-2"])
+    ax = plot_timeline(report)
+    hatches = {o.request: bar.get_hatch() or "" for o, bar in zip(report, ax.patches, strict=True)}
+    assert hatches == {"r-0": "", "r-1": "//", "r-2": "xx"}  # ok, fell back, failed: not by colour alone
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["served by the first source", "fell back", "failed"]
+    assert plot_timeline(Router(str, workers=1).run(["x"])).get_legend() is None  # one kind: no legend
     plt.close("all")
 
 
