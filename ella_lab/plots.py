@@ -28,7 +28,7 @@ __all__ = [
 OK, FALLBACK, FAILED = "tab:green", "tab:orange", "tab:red"
 # A timeline's bars are told apart by hatching as well as colour (red and green alone fail colour-blind readers).
 HATCH = {OK: "", FALLBACK: "//", FAILED: "xx"}
-KIND = {OK: "served by the first source", FALLBACK: "fell back", FAILED: "failed"}
+KIND = {OK: "answered", FALLBACK: "answered by a backup", FAILED: "failed"}
 # Told apart without colour vision too (blue and orange, Okabe & Ito), and by their markers.
 RECOVERED, STAYED_DOWN = "#0072B2", "#E69F00"
 

@@ -69,7 +69,7 @@ def test_a_timeline_tells_its_kinds_apart_without_colour():
     ax = plot_timeline(report)
     hatches = {o.request: bar.get_hatch() or "" for o, bar in zip(report, ax.patches, strict=True)}
     assert hatches == {"r-0": "", "r-1": "//", "r-2": "xx"}  # ok, fell back, failed: not by colour alone
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["served by the first source", "fell back", "failed"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["answered", "answered by a backup", "failed"]
     assert plot_timeline(Router(str, workers=1).run(["x"])).get_legend() is None  # one kind: no legend
     plt.close("all")
 
