@@ -265,7 +265,7 @@ def fallback_plain_exception(request, sources):
     raise Exception("all sources failed")
 
 
-def fallback_catches_exception(request, sources):  # correct too: broader than the solution's ConnectionError
+def fallback_catches_exception(request, sources):  # a bug before a working source vanishes (down/bug/up)
     errors = []
     for source in sources:
         try:
@@ -343,10 +343,52 @@ def fallback_swallows_bugs(request, sources):  # keeps the outages, drops any ot
     raise ExceptionGroup("all sources failed", errors)
 
 
+def fallback_stops_at_a_bug_with_the_errors_so_far(request, sources):  # correct: the bug reaches the caller
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+        except Exception as exc:
+            raise ExceptionGroup("a bug", [*errors, exc]) from None
+    raise ExceptionGroup("all sources failed", errors)
+
+
+def fallback_stops_at_a_bug_alone(request, sources):  # correct: the bug reaches the caller, in a group of one
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+        except Exception as exc:
+            raise ExceptionGroup("a bug", [exc]) from None
+    raise ExceptionGroup("all sources failed", errors)
+
+
+def fallback_stops_at_a_bug_with_a_new_error(request, sources):  # the bug's own exception is lost
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+        except Exception as exc:
+            raise ExceptionGroup("a bug", [*errors, RuntimeError(str(exc))]) from None
+    raise ExceptionGroup("all sources failed", errors)
+
+
 def test_p4_fallback_correct_answers_pass():
     passes_both(walk04.q1, reference(walk04.q1, "fallback"))
     passes_both(walk04.q1, fallback_loop_over_indices)
-    passes_both(walk04.q1, fallback_catches_exception)
+
+
+@pytest.mark.parametrize("answer", [fallback_stops_at_a_bug_with_the_errors_so_far, fallback_stops_at_a_bug_alone])
+def test_p4_fallback_that_stops_at_a_bug_and_raises_it_in_a_group_passes(answer):  # seen crashing the old check
+    """Cell 14 accepts a bug raised alone or in a group, with or without the outages before it (the check used
+    to crash on these: it looked up an error for every source, the ones never asked included)."""
+    passes_both(walk04.q1, answer)
 
 
 @pytest.mark.parametrize(
@@ -369,11 +411,20 @@ def test_p4_fallback_correct_answers_pass():
         (fallback_hard_coded_request, ["'DataRequest-7'", "pass on the request it is given"]),
         (fallback_pops_the_list, ["changed the list of sources", "don't modify the caller's list"]),
         (fallback_swallows_bugs, ["a KeyError (a bug, not an outage)", "the KeyError was lost"]),
+        (fallback_catches_exception, ["buggy/up", "the KeyError was lost", "Catch ConnectionError only"]),
+        (fallback_stops_at_a_bug_with_a_new_error, ["the KeyError was lost"]),
     ],
     ids=lambda v: getattr(v, "__name__", "")[9:] if callable(v) else "",
 )
 def test_p4_fallback_wrong_answers_are_named(answer, phrases):
     rejects_both(walk04.q1, answer, *phrases)
+
+
+def test_p4_visible_check_has_a_bug_before_a_working_source():
+    """`except Exception` going on past a bug passed the old visible check: no case had a source after the bug."""
+    assert ("DataRequest-3", "dbu") in walk04.q1.CASES
+    result = walk04.q1.check(fallback_catches_exception)
+    assert "with sources down/buggy/up" in result.message, result
 
 
 # -- 05: main() wiring router + fallback ----------------------------------------------------------

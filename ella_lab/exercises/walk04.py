@@ -60,7 +60,8 @@ class Fallback(Question):
     """
     # (request, pattern): one source per letter, ``d`` down, ``u`` up, ``0`` / ``e`` / ``n`` up but answering
     # 0, "" or None (an answer all the same), ``b`` a bug (raises KeyError); every pattern of ``d`` only is a total
-    # failure. A bug may reach the caller, or be kept in the group with the others, but never vanish.
+    # failure. A bug must reach the caller: raised as it is, or in an ExceptionGroup (alone, or with the outages
+    # before it); catching it and going on to the next source loses it as soon as that source answers ("dbu").
     CASES = (
         ("DataRequest-7", "uu"),
         ("DataRequest-7", "du"),
@@ -72,6 +73,7 @@ class Fallback(Question):
         ("DataRequest-7", "dddd"),
         ("DataRequest-3", "dddddd"),
         ("DataRequest-7", "dbd"),
+        ("DataRequest-3", "dbu"),
     )
     HIDDEN_CASES = (
         ("order-41", "u"),
@@ -84,6 +86,8 @@ class Fallback(Question):
         ("order-42", "ddddddd"),
         ("order-41", "db"),
         ("order-42", "bdd"),
+        ("order-41", "bu"),
+        ("order-42", "ddbdu"),
     )
     REPLIES: ClassVar[dict[str, Any]] = {"0": 0, "e": "", "n": None}
 
@@ -99,7 +103,7 @@ class Fallback(Question):
         for request, pattern in cases:
             if set(pattern) == {"d"}:
                 self._all_fail(fallback, request, pattern)
-            elif set(pattern) == {"d", "b"}:
+            elif "b" in pattern:
                 self._bug(fallback, request, pattern)
             else:
                 self._one_answers(fallback, request, pattern)
@@ -210,27 +214,46 @@ class Fallback(Question):
         self._holds_every_error(error, probes, request)
 
     def _bug(self, fallback: Any, request: str, pattern: str) -> None:
-        """Sources down but one with a bug (KeyError): the bug reaches the caller, or the group holds it; never lost."""
+        """A source with a bug (KeyError) after sources that are down: the bug must reach the caller.
+
+        Accepted: the KeyError itself, or an ExceptionGroup that holds it, alone or with the errors of the sources
+        asked before it, in order. A bug caught and passed over is lost as soon as a later source answers.
+        """
         probes, value, error = self._run(fallback, request, pattern)
         at = pattern.index("b")
-        where = f"with sources {'/'.join('down' if s == 'd' else 'buggy' for s in pattern)}"
+        names = {"d": "down", "b": "buggy", "u": "up"}
+        where = f"with sources {'/'.join(names[s] for s in pattern)}"
         bug = probes[at].errors.get(request)
         if bug is None:
             raise Incorrect(f"{where}, source-{at} was never asked: ask every source, in order, until one answers.")
         if error is bug:
             return  # a bug is not an outage: it reached the caller at once
         if isinstance(error, ExceptionGroup) and any(e is bug for e in error.exceptions):
-            self._holds_every_error(error, probes, request)
-            return
+            asked = [p.errors[request] for p in probes if request in p.errors]  # the sources' errors, in order
+            got = list(error.exceptions)
+            if not all(any(e is a for a in asked) for e in got):
+                raise Incorrect(
+                    f"{where}, the ExceptionGroup holds the KeyError but also new exceptions: keep the sources' own "
+                    "exceptions, as caught."
+                )
+            positions = [next(i for i, a in enumerate(asked) if a is e) for e in got]
+            if positions != sorted(set(positions)):
+                raise Incorrect(
+                    f"{where}, the ExceptionGroup holds the KeyError, but its errors are not in the order the "
+                    "sources were asked (or one is there twice)."
+                )
+            return  # the bug reached the caller, in a group
         outcome = f"raised {error!r}" if error is not None else f"returned {value!r}"
         raise Incorrect(
             f"{where}, source-{at} raised a KeyError (a bug, not an outage) and fallback {outcome}: the KeyError was "
-            "lost. Catch ConnectionError only and let any other error reach the caller, or, if you catch "
-            "Exception, keep every error you catch in the group."
+            "lost. Catch ConnectionError only, so that any other error reaches the caller (or stop at it and raise "
+            "it, alone or in the ExceptionGroup with the errors so far); a bug caught and passed over vanishes as "
+            "soon as a later source answers."
         )
 
     @staticmethod
     def _holds_every_error(error: ExceptionGroup, probes: list[Probe], request: str) -> None:
+        """A total failure (every source down, every one asked): the group holds each source's error, in order."""
         n = len(probes)
         expected = [p.errors[request] for p in probes]
         got = list(error.exceptions)
