@@ -10,7 +10,16 @@ import pandas as pd
 import pytest
 
 from ella_lab import FallbackChain, FlakyService, HttpSource, Router
-from ella_lab.realio import OutageRun, outage_claims, plot_outage, primary_outage, sockets_claims, sockets_sweep
+from ella_lab.realio import (
+    OutageRun,
+    cpu_model,
+    outage_claims,
+    plot_outage,
+    plot_sockets,
+    primary_outage,
+    sockets_claims,
+    sockets_sweep,
+)
 
 REQUESTS = [f"DataRequest-{i}" for i in range(120)]
 
@@ -64,12 +73,31 @@ def test_the_outage_claims_carry_this_runs_values_and_miss_on_a_short_outage(out
         run.down_to - run.down_from, w.down.fell_back.mean(), w.before.fell_back.mean(), w.after.fell_back.mean(),
         w.refused_s, w.down.service_s.median(),
     ])
-    assert "before the outage, the backup serves only the primary's 0%" in claims[2].says
+    assert "before the outage, the backup serves the primary's planned failures (0.0%)" in claims[2].says
+    assert w.planned == {"before": 0, "after": 0}  # the primary never fails by design: every fallback is extra
+    other_plan = dataclasses.replace(run, primary=FlakyService("primary", failure_rate=0.5, seed=1))  # not started
+    assert not any(c.holds() for c in outage_claims(other_plan)[2:4])  # 0 % served is not its 50 % planned
     assert not outage_claims(run, failure_rate=0, outage_s=2.0)[0].holds()  # 0.2 s is too short for a 2 s aim
     slow = dataclasses.replace(run, down_from=run.down_from - 0.1)  # "down" before it was: the primary served those
     assert not outage_claims(slow, failure_rate=0, outage_s=0.2)[1].holds()
     with pytest.raises(ValueError, match="failure_rate"):
         outage_claims(run, failure_rate=1.5)
+    with pytest.raises(ValueError, match="extra"):
+        outage_claims(run, extra=-0.1)
+
+
+def test_the_windows_give_the_planned_share_and_the_timeouts_beside_the_measured_one():
+    with FlakyService("primary", latency=0.001, failure_rate=0.3, seed=4) as primary, FlakyService("b") as backup:
+        chain = FallbackChain([HttpSource("primary", primary.url, timeout=0.5), HttpSource("backup", backup.url)])
+        run = primary_outage(Router(chain, workers=2), primary, REQUESTS, rate=300, stop_at=0.15, restart_at=0.25)
+    w = run.windows()
+    for name, part in (("before", w.before), ("after", w.after)):
+        planned = sum(primary.plan(r)[0] != "ok" for r in part.request) / len(part)
+        assert w.planned[name] == pytest.approx(planned) and 0 < planned < 1  # the seeded plan's share, exact
+        assert w.timed_out[name] == 0  # nothing nears a 0.5 s timeout
+        assert part.fell_back.mean() == pytest.approx(planned)  # every fallback there is a planned failure
+    unknown = dataclasses.replace(run, primary=None).windows()
+    assert all(v != v for v in unknown.planned.values())  # NaN: no plan to read
 
 
 def test_the_outage_refuses_a_restart_before_the_stop():
@@ -91,16 +119,38 @@ def test_the_sweep_has_one_row_per_k():
 
 def test_the_sockets_claims_hold_on_the_lessons_shape_and_miss_without_a_bend():
     model = pd.Series([100.0, 200, 400, 800, 1600, 3200], index=[1, 2, 4, 8, 16, 32])
-    lesson = pd.DataFrame({  # real sockets near the model for K <= 8, then capped near 1 / c
-        "model": model, "simulated": 0.95 * model, "real sockets": [92, 177, 342, 649, 870, 1058],
+    c = pd.Series([1.0e-3, 1.0e-3, 1.0e-3, 1.0e-3, 1.05e-3, 1.0e-3], index=model.index)
+    lesson = pd.DataFrame({  # real sockets near K / (L + c) for K <= 4, then capped near 1 / c
+        "model": model, "simulated": 0.95 * model, "real sockets": [88, 167, 334, 620, 870, 1058],
         "real ok": 1.0, "cores used here": [0.08, 0.12, 0.23, 0.53, 0.97, 1.02],
+        "K / (L + c)": model.index / (0.010 + c), "1 / c": 1 / c,
     })
     lesson.index.name = "workers"
     assert all(c.holds() for c in sockets_claims(lesson))
     no_bend = lesson.assign(**{"real sockets": 0.95 * model, "cores used here": 0.1})
     missed = [c.says for c in sockets_claims(no_bend) if not c.holds()]
     assert any("bends away" in says for says in missed) and any("CPU fills up" in says for says in missed)
+    assert any("near one core's worth" in says for says in missed)  # 3,040 req/s is not near 1 / c = 1,000
+    half = lesson.assign(**{"real sockets": 0.6 * lesson["K / (L + c)"]})  # passed the old 55 %-of-K / L worst
+    assert [c.says for c in sockets_claims(half) if not c.holds()][:2] == [
+        "for a few workers (K ≤ 4), real sockets follow min(K / (L + c), 1 / c), on average",
+        "for a few workers (K ≤ 4), real sockets follow min(K / (L + c), 1 / c), the worst",
+    ]
     slow_sleep = lesson.assign(simulated=0.5 * model)
     assert [c.says for c in sockets_claims(slow_sleep) if not c.holds()] == [
         "a simulated source follows the model at every K of the sweep, the worst"
     ]
+
+
+def test_the_cpu_model_and_the_figure_of_the_sweep():
+    model = pd.Series([100.0, 200, 400], index=[1, 2, 4])
+    curves = pd.DataFrame({
+        "model": model, "simulated": model, "real sockets": [90.0, 180, 300], "real ok": 1.0,
+        "cores used here": [0.1, 0.2, 0.3], "K / (L + c)": [90.9, 181.8, 363.6], "1 / c": [1000.0, 1000, 320],
+    })
+    assert list(cpu_model(curves)) == [90.9, 181.8, 320]  # the smaller of the two terms
+    ax = plot_sockets(curves)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[3] == "one core's worth, 1 / c (at K = 4)" and ax.get_xscale() == "log"
+    assert [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == ":"] == [320]  # 1 / c at K = 4
+    plt.close(ax.figure)
