@@ -32,7 +32,8 @@ class RealThroughput(PredictQuestion):
     hints = (
         "Little's law: K workers, each busy L seconds per request, finish K / L requests per second.",
         "L = 10 ms is 0.010 s. With K = 8: 8 / 0.010.",
-        "Real sockets also cost CPU per request, so expect a little less than the model, not more.",
+        "Real sockets also cost CPU per request (c, about a millisecond here), so expect a little less than the model, "
+        "not more: each worker's cycle is L + c, not L.",
     )
     stub = """
         predicted_rps = ____  # requests per second
@@ -71,8 +72,9 @@ class RealThroughput(PredictQuestion):
         if measured > model * 1.05:  # 5 % for clock noise
             return "The measurement is above K / L, which no run can reach: was measured= the throughput at K = 8?"
         return (
-            "The measurement is below the model: a worker is busy for the 10 ms wait plus the CPU each request "
-            "costs (building, sending and parsing it, client and server, in one process under one GIL)."
+            "The measurement is below the model: a worker's cycle is the 10 ms wait plus the CPU time c each request "
+            "costs (building, sending and parsing it, client and server, in one process), so K / (L + c); and the "
+            "whole process, under one GIL, stays near one core's worth, 1 / c."
         )
 
 
