@@ -371,7 +371,53 @@ def same_wait_every_time(call, attempts, base, cap, sleep=time.sleep):
             sleep(min(cap, base))
 
 
+def doubles_the_last_wait(call, attempts, base, cap, sleep=time.sleep):  # first wait = base, even over the cap
+    delay = base
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(delay)
+            delay = min(cap, 2 * delay)
+
+
+def at_least_base(call, attempts, base, cap, sleep=time.sleep):  # max(base, ...): over the cap when cap < base
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(max(base, min(cap, base * 2 ** (n - 1))))
+
+
+def xor_for_power(call, attempts, base, cap, sleep=time.sleep):  # ^ is xor in Python: TypeError on a float
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2 ^ (n - 1)))
+
+
+def waits_in_milliseconds(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(1000 * min(cap, base * 2 ** (n - 1)))
+
+
 CATALOGUE = [
+    (doubles_the_last_wait, ["over the cap"]),
+    (at_least_base, ["over the cap"]),
+    (xor_for_power, ["`^`", "exclusive or", "2 ** (n - 1)"]),
+    (waits_in_milliseconds, ["milliseconds", "in seconds"]),
     (returns_only_truthy_answers, ["even None, 0 or ''", "as it is"]),
     (returns_only_answers_not_none, ["answered None", "even None, 0 or ''", "as it is"]),
     (swaps_base_and_cap, ["base and cap swapped"]),
@@ -441,6 +487,14 @@ def test_the_check_passes_its_own_sleep_never_time_sleep():
 
     assert q.check(records_its_sleep) and q.hidden_check(records_its_sleep)
     assert given and all(sleep is not time.sleep for sleep in given)
+
+
+@pytest.mark.parametrize("answer", [doubles_the_last_wait, at_least_base])
+def test_the_visible_check_has_a_cap_below_base(answer):
+    """These waits pass every case with cap >= base; the old visible check had none below base and passed them."""
+    assert any(case.cap < case.base for case in q.CASES)
+    result = q.check(answer)
+    assert result.status == "incorrect" and "over the cap" in result.message, result
 
 
 def test_the_hidden_check_has_cases_of_its_own():

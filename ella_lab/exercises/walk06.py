@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any, ClassVar
@@ -325,6 +326,17 @@ class _Case:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+# Errors that a slip in retry's own code raises (a wrong operator, a misspelt name), not one it raises on purpose.
+_SLIPS = (TypeError, AttributeError, ArithmeticError, IndexError, KeyError)
+
+
+def _line_of(error: BaseException) -> str:
+    """' at `line`': the source line where ``error`` was raised, if it can be found (else '')."""
+    frames = traceback.extract_tb(error.__traceback__)
+    line = frames[-1].line if frames else None
+    return f" at `{line.strip()}`" if line else ""
+
+
 def _ms(values: Sequence[Any]) -> str:
     return "[" + ", ".join(format_seconds(v) if as_real(v) is not None else repr(v) for v in values) + "]"
 
@@ -392,6 +404,13 @@ class RetryLoop(Question):
             "the call fails with ConnectionError, then answers None", [ConnectionError, None], 4, 0.01, 1.0, answer=None
         ),
         _Case("the call answers 0 at once", [None], 3, 0.01, 1.0, answer=0),
+        _Case(
+            "the call fails three times, then answers, with a cap below base (every wait is the cap)",
+            [ConnectionError] * 3 + [None],
+            5,
+            0.01,
+            0.005,
+        ),
     )
     HIDDEN_CASES = (
         _Case("the call answers at once", [None], 3, 0.004, 0.5),
@@ -481,6 +500,16 @@ class RetryLoop(Question):
                     f"{where}: retry raised {error!r}. The name after `except ... as` is deleted when the except "
                     "block ends: keep the error in a variable of your own (last = e) to raise it after the loop, "
                     "or re-raise it inside the except with a bare `raise`."
+                )
+            if isinstance(error, TypeError) and "for ^" in str(error):
+                raise Incorrect(
+                    f"{where}: retry's own code raised {error!r}{_line_of(error)}: in Python `^` is exclusive or "
+                    "(on bits, integers only), not a power; write the power with `**`: base * 2 ** (n - 1)."
+                )
+            if isinstance(error, _SLIPS):
+                raise Incorrect(
+                    f"{where}: retry's own code raised {error!r}{_line_of(error)}, not the call: a bug in retry "
+                    "itself. Fix that line; the call's errors are ConnectionError and TimeoutError."
                 )
             raise Incorrect(
                 f"{where}: retry raised {error!r}, an error of its own: let the call's own errors through (a bare "
@@ -620,10 +649,17 @@ class RetryLoop(Question):
             for g, w in zip(got, [min(base, cap * 2 ** (k - 1)) for k in n], strict=True)
         ) and self._swaps_base_and_cap(retry):
             raise Incorrect(f"{where}: retry waited {_ms(got)}, expected {_ms(waits)}: {swap}.")
-        if any(g > cap * (1 + 1e-6) for g in got):
+        if all(math.isclose(g, 1000 * w, rel_tol=1e-6) for g, w in zip(got, waits, strict=True)):
             raise Incorrect(
-                f"{where}: retry waited {_ms(got)}, over the cap {format_seconds(cap)}: take "
-                "min(cap, base * 2 ** (n - 1)), or a long outage makes the waits grow without end."
+                f"{where}: retry waited {_ms(got)}, 1000 times {_ms(waits)}: the waits are in milliseconds, but "
+                "sleep takes seconds, as time.sleep does, and base and cap are in seconds already: "
+                "sleep(min(cap, base * 2 ** (n - 1)))."
+            )
+        if any(g > cap * (1 + 1e-6) for g in got):
+            first = " (the first wait too: with cap below base, every wait is the cap)" if cap < base else ""
+            raise Incorrect(
+                f"{where}: retry waited {_ms(got)}, over the cap {format_seconds(cap)}{first}: take "
+                "min(cap, base * 2 ** (n - 1)) for every wait, or a long outage makes the waits grow without end."
             )
         patterns = (
             (
