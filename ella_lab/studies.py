@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +25,7 @@ from .fallback import FallbackChain
 from .outcome import Report
 from .router import Router
 from .sources import SimulatedSource
-from .timing import format_seconds
+from .timing import clock, format_seconds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TIMER_SLACK",
+    "MapRun",
     "answered",
     "captured_log",
     "efficiency_runs",
@@ -38,6 +41,8 @@ __all__ = [
     "fallback_cost",
     "fallback_runs",
     "fallback_study",
+    "map_claims",
+    "map_until_failure",
     "median_efficiency",
     "model_claims",
     "model_mean_latency",
@@ -46,6 +51,7 @@ __all__ = [
     "plot_chain_success",
     "plot_efficiency",
     "plot_queue_profile",
+    "plot_retry_waits",
     "plot_service_cdf",
     "print_records",
     "queue_claims",
@@ -383,6 +389,70 @@ def timeout_study(
 # Notebook 06: threads, queue wait and service time
 
 
+@dataclass
+class MapRun:
+    """What ``ThreadPoolExecutor.map`` gave before its first exception: the answers in request order, when the
+    pool started each request (seconds from the start), the exception and when ``map`` raised it."""
+
+    answers: list[Any] = field(default_factory=list)
+    started: dict[Any, float] = field(default_factory=dict)
+    raised: Exception | None = None
+    raised_at: float | None = None
+
+
+def map_until_failure(
+    fetch: Any, requests: Sequence[Any], *, workers: int, latency: float | None = None, checked: bool = False
+) -> MapRun:
+    """Collect ``pool.map(fetch, requests)`` on ``workers`` threads until its first exception, noting when each
+    request started: what ``map`` gives the caller when one call fails.
+
+    With ``checked=True`` (``fetch``'s ``latency`` given; notebook 06's 10 requests on 3 workers) the two times
+    of ``map_claims`` are checked, and the run measured again on a miss.
+    """
+    check_int("workers", workers, minimum=1)
+    if checked:
+        if latency is None:
+            raise ValueError("map_until_failure(checked=True) needs latency=, the fetch's time per call")
+        return measure(
+            lambda: map_until_failure(fetch, requests, workers=workers), lambda run: map_claims(run, latency)
+        )
+    run, t0 = MapRun(), clock()
+
+    def fetch_noted(request: Any) -> Any:
+        run.started[request] = clock() - t0  # each worker writes its own key: one dict assignment
+        return fetch(request)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        try:
+            for answer in pool.map(fetch_noted, requests):
+                run.answers.append(answer)
+        except Exception as exc:  # the first failure, in request order: map stops there
+            run.raised, run.raised_at = exc, clock() - t0
+    return run
+
+
+def map_claims(run: MapRun, latency: float) -> list[Claim]:
+    """Notebook 06's two times for 10 requests on 3 threads, request 4 failing after ``latency``: request 5 starts
+    in the second round (from ``latency`` on), and ``map`` raises when request 4 fails, at the end of that round,
+    before a worker is free for request 9 (at 3 ``latency``)."""
+    return [
+        Claim(
+            "request 5 started in the second round, with 3 and 4, before request 4 failed",
+            run.started.get("DataRequest-5", math.inf),
+            low=latency,
+            high=2 * latency,
+            model=latency,
+        ),
+        Claim(
+            "map raised when request 4 failed, before request 9 could start",
+            math.inf if run.raised_at is None else run.raised_at,
+            low=2 * latency,
+            high=3 * latency,
+            model=2 * latency,
+        ),
+    ]
+
+
 def efficiency_runs(latency: float, ks: Sequence[int], *, per_worker: int, runs: int = 3) -> pd.DataFrame:
     """Sleep-bound efficiency, throughput / (K / L), of the pool and the router: one row per run, not a median,
     so that a figure can show how far one run lies from the next at the same K."""
@@ -496,6 +566,27 @@ def plot_queue_profile(frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("request number i")
     ax.set_ylabel("time (ms)")
     ax.legend(loc="upper left")
+    return ax
+
+
+def plot_retry_waits(policies: Mapping[str, Any], *, keys: int = 200, cap_ms: float, ax: Axes | None = None) -> Axes:
+    """``plots.plot_backoff``'s waits of ``keys`` requests per policy, made legible: opaque legend markers, three
+    times larger; the jitter-free series (every request waits the same, so its dots coincide) drawn as a ringed
+    marker on top; the cap a dashed line."""
+    from .plots import plot_backoff
+
+    ax = plot_backoff(policies, keys=keys, ax=ax)
+    for line in ax.get_lines():
+        if line.get_label() == "none":  # one point per retry: all ``keys`` requests wait the same
+            line.set(marker="o", markersize=7, markerfacecolor="white", markeredgewidth=2, alpha=1, zorder=3)
+            line.set_label("none (every request the same wait)")
+    ax.axhline(cap_ms, color="grey", ls="--", lw=1)
+    ax.annotate(f"cap {cap_ms:g} ms", (0.7, cap_ms), xytext=(0, 4), textcoords="offset points", color="grey")
+    ax.set_ylim(0, 1.2 * cap_ms)
+    legend = ax.legend(markerscale=2, loc="center left")
+    for handle in legend.legend_handles:
+        if handle is not None:
+            handle.set_alpha(1)
     return ax
 
 

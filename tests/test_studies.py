@@ -13,6 +13,7 @@ from ella_lab.claims import Claim
 from ella_lab.experiments import request_ids
 from ella_lab.studies import (
     TIMER_SLACK,
+    MapRun,
     answered,
     captured_log,
     efficiency_runs,
@@ -20,6 +21,8 @@ from ella_lab.studies import (
     fallback_cost,
     fallback_runs,
     fallback_study,
+    map_claims,
+    map_until_failure,
     median_efficiency,
     model_claims,
     model_mean_latency,
@@ -28,6 +31,7 @@ from ella_lab.studies import (
     plot_chain_success,
     plot_efficiency,
     plot_queue_profile,
+    plot_retry_waits,
     plot_service_cdf,
     print_records,
     queue_claims,
@@ -247,3 +251,48 @@ def test_fallback_figures_tell_lines_apart():
     df = pd.DataFrame({"chain": [1, 2], "failure_rate": [0.5, 0.5], "success_rate": [0.5, 0.75]})
     labels = [line.get_label() for line in plot_chain_success(df).get_lines()]
     assert "model $1 - p^{1}$" in labels and "model $1 - p^{2}$" in labels
+
+
+# -- notebook 06: what map gives before its first exception; the retry waits' figure ----------------------
+
+
+def test_map_until_failure_stops_at_the_first_exception_in_request_order():
+    source = ScriptedSource("source", fail_on={"DataRequest-4"})
+    run = map_until_failure(source, request_ids(10), workers=3)
+    assert run.answers == [f"Result from source for DataRequest-{i}" for i in range(4)]
+    assert isinstance(run.raised, ConnectionError) and "DataRequest-4" in str(run.raised)
+    assert run.raised_at is not None and run.raised_at >= 0
+    assert {f"DataRequest-{i}" for i in range(5)} <= set(run.started)  # the first five were started, at least
+
+
+def test_map_until_failure_without_a_failure_keeps_every_answer():
+    run = map_until_failure(ScriptedSource("source"), request_ids(4), workers=2)
+    assert len(run.answers) == 4 and run.raised is None and run.raised_at is None
+
+
+def test_map_until_failure_refuses_bad_input():
+    with pytest.raises(ValueError, match="workers"):
+        map_until_failure(ScriptedSource("source"), request_ids(2), workers=0)
+    with pytest.raises(ValueError, match="latency"):
+        map_until_failure(ScriptedSource("source"), request_ids(2), workers=2, checked=True)
+
+
+def test_map_claims_hold_on_the_model_timeline_and_miss_off_it():
+    on_time = MapRun(answers=[1, 2, 3, 4], started={"DataRequest-5": 0.05}, raised=ConnectionError(), raised_at=0.1)
+    assert all(c.holds() for c in map_claims(on_time, 0.05))
+    late = MapRun(answers=[], started={}, raised=None, raised_at=None)  # request 5 never started, map never raised
+    assert not any(c.holds() for c in map_claims(late, 0.05))
+    slow = MapRun(answers=[], started={"DataRequest-5": 0.12}, raised=ConnectionError(), raised_at=0.16)
+    assert not any(c.holds() for c in map_claims(slow, 0.05))
+
+
+def test_plot_retry_waits_makes_every_series_legible():
+    from ella_lab import Retry
+
+    policies = {m: Retry(attempts=4, base=0.01, cap=0.05, jitter=m, seed=1) for m in ("none", "equal", "full")}
+    ax = plot_retry_waits(policies, keys=20, cap_ms=50)
+    none = next(line for line in ax.get_lines() if line.get_label().startswith("none"))
+    assert none.get_marker() == "o" and none.get_alpha() == 1  # the coinciding dots drawn as one ring each
+    legend = ax.get_legend()
+    assert all(h.get_alpha() in (None, 1) for h in legend.legend_handles)
+    assert ax.get_ylim()[1] == pytest.approx(60)
