@@ -143,6 +143,27 @@ def in_pairs(router, requests):  # submits two, waits for both, submits the next
     return answers
 
 
+def in_batches_of_the_pool(router, requests):  # keeps every worker busy, yet the next batch waits for this one
+    answers = []
+    for i in range(0, len(requests), router.workers):
+        futures = [router.submit(r) for r in requests[i : i + router.workers]]
+        answers += [f.result(timeout=5) for f in futures]
+    return answers
+
+
+def closes_after_waiting(router, requests):  # every wait bounded, but the caller's router is closed on the way out
+    with router:
+        futures = [router.submit(r) for r in requests]
+        return [f.result(timeout=5) for f in futures]
+
+
+def closes_at_the_end(router, requests):
+    futures = [router.submit(r) for r in requests]
+    answers = [f.result(timeout=5) for f in futures]
+    router.close()
+    return answers
+
+
 def sorted_by_name(router, requests):  # "DataRequest-10" sorts before "DataRequest-2"
     futures = [router.submit(r) for r in requests]
     return sorted((f.result(5) for f in futures), key=lambda outcome: outcome.request)
@@ -168,6 +189,10 @@ SUBMIT_CATALOGUE = [
     (lambda router, requests: [], "nothing was submitted"),
     (in_pairs, "at most 2 requests ran at once on 3 workers"),
     (sorted_by_name, "sorted by name"),
+    # these three passed the old check (3 in flight on 3 workers; the router's state after the call was not looked at)
+    (in_batches_of_the_pool, "after submitting 3 of the 12 requests"),
+    (closes_after_waiting, "closed the router it was handed"),
+    (closes_at_the_end, "closed the router it was handed"),
     (hangs, "did not return within"),
 ]
 
@@ -218,6 +243,20 @@ def test_p02_env_python():
         rejected_both_ways(q, answer, words)
     assert verdict(q, starter)[0] == "not attempted"
     assert verdict(q, hangs)[0] == "incorrect"
+
+
+def env_python_keyword_only(env_dir, *, windows=False):  # the old check passed True by position: TypeError
+    return os.path.join(str(env_dir), *(("Scripts", "python.exe") if windows else ("bin", "python")))
+
+
+def env_python_other_name(env_dir, win=False):  # the task's signature by position, under another name
+    return os.path.join(str(env_dir), *(("Scripts", "python.exe") if win else ("bin", "python")))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the check builds and runs a POSIX venv")
+@pytest.mark.parametrize("answer", [env_python_keyword_only, env_python_other_name], ids=["keyword-only", "win="])
+def test_p02_env_python_passes_other_signatures(answer):
+    passes_both_ways(walk02.q2, answer)
 
 
 # -- 03 q2: the sentinel worker ----------------------------------------------------------------
@@ -718,6 +757,10 @@ def test_p01_failure_count_prediction():
     q = walk01.q3
     assert q.check(reference(walk01, q, "my_failures"))
     assert q.check(6) and q.check(np.int64(6)) and q.check(6.0)
+    assert q.check(20 * 0.3)  # 6.000000000000001: the average computed, not typed
+    for near in (5.5, 6.5, 5.4):  # 5.5 and 6.5 passed the old check (within 0.5), 5.4 did not: one rule now
+        status, message = verdict(q, near)
+        assert status == "incorrect" and "asks for the average itself, n · p = 20 · 0.3" in message, message
     catalogue = {
         0.3: "the rate, a fraction",
         30: "the rate in percent",

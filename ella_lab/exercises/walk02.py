@@ -7,10 +7,12 @@ environment's own ``python`` without activating it, the way ``make`` does, and r
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 import math
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from numbers import Real
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -128,7 +130,7 @@ class EnvPython(Question):
             if Path(prefix).resolve() != env.resolve():
                 raise Incorrect(f"{got} runs, but its sys.prefix is {prefix}, not the environment.")
         windows_env = PureWindowsPath(windows_dir)
-        got = call_bounded(env_python, str(windows_env), True, what="env_python")
+        got = call_bounded(_windows_call(env_python), str(windows_env), what="env_python")
         self._judge_windows(got, windows_env)
         return "it names the env's own python on both systems; running it gives sys.prefix == the environment."
 
@@ -167,6 +169,21 @@ class EnvPython(Question):
             raise Incorrect(f"on Windows the interpreter is python.exe: got {shown}.")
         if rest != ["scripts", "python.exe"]:
             raise Incorrect(f"env_python({str(env)!r}, windows=True) gave {shown}; expected ...\\Scripts\\python.exe.")
+
+
+def _windows_call(env_python: Callable[..., Any]) -> Callable[[str], Any]:
+    """``env_python(env_dir, windows=True)`` as the task writes it, so a keyword-only ``windows`` works too.
+
+    An answer whose second parameter has another name (``def env_python(env_dir, win=False)``) gets
+    ``True`` by position instead, as the task's own signature allows.
+    """
+    try:
+        inspect.signature(env_python).bind("env_dir", windows=True)
+    except TypeError:  # no parameter named windows
+        return lambda env_dir: env_python(env_dir, True)
+    except ValueError:  # no signature to read (a builtin): pass it as the task writes it
+        pass
+    return lambda env_dir: env_python(env_dir, windows=True)
 
 
 q1 = FreshEnvPackages("q1")
