@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ._checks import check_int, check_real
 from .claims import Claim, measure
@@ -25,12 +27,16 @@ from .service import FlakyService, HttpSource
 from .sim import CONTROLS, MAX_ATTEMPTS, SimResult, bin_count, format_recovery, recovery_time
 from .timing import clock
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = [
     "client_source",
     "collapse_claims",
     "cure_claims",
     "cure_table",
     "measure_cure",
+    "plot_cures",
     "run_loopback",
     "served_share",
 ]
@@ -344,3 +350,52 @@ def cure_table(real: dict[str, SimResult], simulated: dict[str, SimResult], *, s
         for control in real
     }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def plot_cures(
+    real: Mapping[str, SimResult], simulated: Mapping[str, SimResult], *, rate: float, title: str = ""
+) -> Figure:
+    """Small multiples of the cures: one column per control, rows goodput, tries sent and the server's queue.
+
+    Each panel draws the measured run (a black line) over the seeded simulation (a wide light blue band),
+    so neither hides another control's line; the trigger (from the first run's settings) is shaded, the
+    offered load ``rate`` is dashed on the goodput row, and one legend sits below the panels, clear of
+    the curves. ``real`` and ``simulated`` name the same controls, in the order drawn.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    rate = check_real("rate", rate, minimum=0)
+    if not real or set(real) != set(simulated):
+        raise ValueError(f"real and simulated must name the same controls, got {sorted(real)} and {sorted(simulated)}")
+    rows = [("goodput", "goodput (/s, in time)"), ("offered", "tries sent (/s)"), ("queue", "server queue")]
+    fig, axes = plt.subplots(len(rows), len(real), figsize=(2.9 * len(real), 6.4), sharex=True, sharey="row",
+                             squeeze=False)  # fmt: skip
+    settings = next(iter(real.values())).settings
+    trigger = (settings["trigger_at"], settings["trigger_at"] + settings["trigger"])
+    for column, control in enumerate(real):
+        measured, model = real[control].frame(), simulated[control].frame()
+        for row, (series, label) in enumerate(rows):
+            ax = axes[row][column]
+            ax.axvspan(*trigger, color="orange", alpha=0.15)
+            ax.plot(model.t, model[series], color="tab:blue", lw=5, alpha=0.3)
+            ax.plot(measured.t, measured[series], color="black", lw=1.2)
+            if series == "goodput":
+                ax.axhline(rate, color="0.3", lw=0.8, ls="--")
+            ax.grid(True, alpha=0.3)
+            if column == 0:
+                ax.set_ylabel(label)
+        axes[0][column].set_title(control)
+        axes[-1][column].set_xlabel("time (s)")
+    handles = [
+        Line2D([], [], color="black", lw=1.2, label="measured on loopback (this machine)"),
+        Line2D([], [], color="tab:blue", lw=5, alpha=0.3, label="simulated (seeded, exact)"),
+        Line2D([], [], color="0.3", lw=0.8, ls="--", label=f"offered load ({rate:g}/s)"),
+        Patch(color="orange", alpha=0.15, label="the trigger"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize="small", frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
