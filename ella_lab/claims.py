@@ -60,7 +60,7 @@ class ClaimMissed(AssertionError):
 class Noise:
     """How noisy this machine is right now: what a measured claim may be widened by, and what a box quotes."""
 
-    timer_resolution_s: float  # the smallest step perf_counter showed
+    timer_step_s: float  # the smallest step between two consecutive perf_counter readings (mostly call cost)
     wake_late_p50_s: float  # how late a thread sleeping 1 ms wakes: the median ...
     wake_late_p90_s: float  # ... and the 90th percentile
     cores: int  # cores this process may run on (the affinity mask)
@@ -77,7 +77,8 @@ class Noise:
         """The measurements as (what, value) rows, for a table or a box."""
         load = "unknown" if math.isnan(self.load) else f"{self.load:.2f}"
         return [
-            ("timer resolution", format_seconds(self.timer_resolution_s)),
+            ("smallest step between two perf_counter readings", format_seconds(self.timer_step_s)),
+            ("perf_counter's stated resolution", format_seconds(time.get_clock_info("perf_counter").resolution)),
             ("a 1 ms sleep wakes late by (median)", format_seconds(self.wake_late_p50_s)),
             ("a 1 ms sleep wakes late by (p90)", format_seconds(self.wake_late_p90_s)),
             ("cores this process may use", str(self.cores)),
@@ -96,7 +97,8 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _timer_resolution() -> float:
+def _timer_step() -> float:
+    """The smallest step between two consecutive ``perf_counter`` readings: the clock's tick or a call's cost."""
     smallest = math.inf
     for _ in range(200):
         a = clock()
@@ -165,7 +167,7 @@ def calibrate(*, fresh: bool = False) -> Noise:
         if not fresh and _last is not None and clock() - _last.measured_at < _CACHE_S:
             return _last
         p50, p90 = _wake_lateness()
-        _last = Noise(_timer_resolution(), p50, p90, _cores(), _load(), _cpu_share(), measured_at=clock())
+        _last = Noise(_timer_step(), p50, p90, _cores(), _load(), _cpu_share(), measured_at=clock())
         return _last
 
 
@@ -188,9 +190,10 @@ def _number(name: str, value: Any, *, optional: bool = True) -> float | None:
 class Claim:
     """One sentence of prose and the measurement behind it: ``low <= measured <= high`` (either side optional).
 
-    ``model`` is the value the lesson predicts (shown beside the measurement). ``late`` is how many sleeps
-    lie on the measured path: the upper bound of a time grows by ``late`` times how late a sleeping thread
-    wakes on this machine (``calibrate().wake_late_p90_s``), exactly what was measured and no more.
+    ``model`` is the value the lesson predicts (shown beside the measurement). ``late`` counts the thread
+    wake-ups on the measured path (a sleep ending, a waiting worker handed a request): the upper bound of a
+    time grows by one late wake-up for each, ``late`` times how late a sleeping thread wakes on this machine
+    (``calibrate().wake_late_p90_s``), exactly what was measured and no more.
     ``unit`` says how to print values: ``"s"`` (times), ``"x"`` (ratios), ``"%"`` (shares), ``"req/s"``.
     """
 

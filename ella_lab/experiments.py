@@ -26,7 +26,7 @@ __all__ = [
     "sweep",
 ]  # fmt: skip
 
-LOW_SLACK = 0.98  # a band whose floor is the exact model starts a hair below it: a sleep on Windows may return short
+LOW_SLACK = 0.98  # a floor 2 % below the exact model: a margin for a sleep timer and a clock that tick apart
 
 
 def request_ids(n: int, prefix: str = "DataRequest") -> list[str]:
