@@ -284,7 +284,7 @@ def test_w09_q1_throughput_prediction():
     setup = {"measured": 660.0, "k": 8, "latency": 0.010}
     status, message = verdict(q, 800, **setup)
     assert status == "correct" and "the model says 800 req/s" in message and "21% over the measurement" in message
-    assert "CPU each request costs" in message
+    assert "CPU time c each request costs" in message and "K / (L + c)" in message and "1 / c" in message
     assert q.check(np.int64(700), measured=np.float64(660.0), k=8, latency=0.010)
     assert q.check(8 / 0.010, k=8, latency=0.010)
     assert "requests per millisecond" in verdict(q, 0.8, **setup)[1]
