@@ -183,7 +183,7 @@ def plot_noise(noise: Noise) -> Figure:
     fig, (wake, share) = plt.subplots(1, 2, figsize=(8.5, 3.0), width_ratios=[2, 1])
     bars = wake.barh(["median", "9 times in 10"], [s * 1e3 if math.isfinite(s) else 0.7 * right_end for s in late_s],
                      color="tab:blue")
-    labels = [f"{s * 1e3:.3g} ms" if math.isfinite(s) else "never woke" for s in late_s]  # the axis' unit
+    labels = [f"{s * 1e3:#.3g} ms" if math.isfinite(s) else "never woke" for s in late_s]  # the axis' unit
     wake.bar_label(bars, labels=labels, padding=3)
     wake.axvline(limit_ms, color="black", linestyle="--")
     wake.text(limit_ms, 1.45, f" quiet: under {limit_ms:g} ms", va="center", fontsize="small")

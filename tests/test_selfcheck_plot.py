@@ -21,7 +21,7 @@ def test_the_figure_draws_the_calibration_beside_the_quiet_limits():
     wake, share = fig.axes
     assert [round(b.get_width(), 4) for b in wake.patches] == [0.084, 0.09]  # milliseconds, median then 9 in 10
     # labelled in the axis' unit (was 84.0 µs and 90.0 µs on an axis in milliseconds)
-    assert [t.get_text() for t in wake.texts if t.get_text()[0].isdigit()] == ["0.084 ms", "0.09 ms"]
+    assert [t.get_text() for t in wake.texts if t.get_text()[0].isdigit()] == ["0.0840 ms", "0.0900 ms"]
     assert wake.lines[0].get_xdata()[0] == QUIET_WAKE_LATE_S * 1e3
     assert wake.get_xlim()[1] > QUIET_WAKE_LATE_S * 1e3  # the limit is inside the axis
     assert share.lines[0].get_ydata()[0] == QUIET_CPU_SHARE * 100
