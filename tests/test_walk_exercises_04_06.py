@@ -841,10 +841,20 @@ def test_p5_guard_starter_is_not_attempted():
     assert walk05.q1.check(starter_script).status == "not attempted"
 
 
-def test_p5_hidden_check_uses_another_module_name():
-    own_name = MAIN + 'if __name__ != "learner_script":\n    main()\n'  # passes only under the visible name
-    assert walk05.q1.check(own_name)
-    assert not walk05.q1.hidden_check(own_name)
+@pytest.mark.parametrize(
+    ("script", "phrases"),
+    [
+        # only the printed text: main() itself never runs (passed the old check, which counted the text)
+        (MAIN + 'if __name__ == "__main__":\n    print("routing 20 requests")\n', ["main() ran 0 times", "printing"]),
+        # the module name the old check imported under (passed the old visible check)
+        (MAIN + 'if __name__ != "learner_script":\n    main()\n', ["imported", "ran main()"]),
+        # how Python was started, not the guard (passed the old check: it imported only through -c)
+        (MAIN + 'import sys\nif sys.argv[0] != "-c":\n    main()\n', ["imported by another script", "ran main()"]),
+    ],
+    ids=["prints the text", "another module name", "argv instead of __name__"],
+)
+def test_p5_guard_fakes_are_caught(script, phrases):
+    rejects_both(walk05.q1, script, *phrases)
 
 
 # -- predictions: edges and wording ---------------------------------------------------------------

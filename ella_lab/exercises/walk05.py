@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -46,43 +48,59 @@ class Guard(Question):
         """
     '''
     MARK = "routing 20 requests"
+    GIVEN_MAIN = re.compile(r'(def main\(\):[ \t]*\n[ \t]+print\()"routing 20 requests"(\))')
 
     def _check(self, script: Any) -> str:
-        return self._judge_script(script, "learner_script")
+        return self._judge_script(script)
 
     def _check_hidden(self, script: Any) -> str:
-        return self._judge_script(script, "report_tool")
+        return self._judge_script(script)
 
-    def _judge_script(self, script: Any, module: str) -> str:
+    def _judge_script(self, script: Any) -> str:
+        """Run the script imported (twice: by ``-c`` and by another script) and as a program (by path, ``-m``).
+
+        Instrumented: the given main() is made to print a random token, so only a call of main() itself counts
+        (text printed elsewhere does not), and the module gets a random name, so a guard that tests for a
+        particular module name, or for how Python was started, is caught.
+        """
         if not isinstance(script, str):
             raise Incorrect(f"give the script as a string (the text of the file), got {type(script).__name__}")
         if "YOUR CODE HERE" in script and "__name__" not in script:
             raise NotAttempted("add the guard below main(), then run the check again.")
-        if "def main" not in script or self.MARK not in script:
+        text = textwrap.dedent(script)
+        token = f"main-ran-{secrets.token_hex(8)}"
+        instrumented, found = self.GIVEN_MAIN.subn(rf'\g<1>"{token}"\g<2>', text, count=1)
+        if not found:
             raise Incorrect(f'keep the given main(), which prints "{self.MARK}", and add the guard below it.')
+        module = f"script_{secrets.token_hex(4)}"
         with tempfile.TemporaryDirectory() as folder:
-            Path(folder, f"{module}.py").write_text(textwrap.dedent(script), encoding="utf-8")
+            Path(folder, f"{module}.py").write_text(instrumented, encoding="utf-8")
+            Path(folder, "importer.py").write_text(f"import {module}\n", encoding="utf-8")
             ways = {
                 "imported": ["-c", f"import {module}"],
-                f"run as `python {module}.py`": [f"{module}.py"],
-                f"run as `python -m {module}`": ["-m", module],
+                "imported by another script": ["importer.py"],
+                "run as `python script.py`": [f"{module}.py"],
+                "run as `python -m script`": ["-m", module],
             }
             runs = {how: self._python(folder, args) for how, args in ways.items()}
         for how, (code, _, err) in runs.items():
             if code != 0:
                 last = err.strip().splitlines()[-1] if err.strip() else f"exit status {code}"
-                raise Incorrect(f"{how}, the script failed: {last}")
-        imported = runs["imported"][1].count(self.MARK)
-        if imported:
-            raise Incorrect(
-                "imported (as a test would import it), the script ran main(): call it only under "
-                '`if __name__ == "__main__":`.'
-            )
-        for how, (_, out, _) in runs.items():
-            n = out.count(self.MARK)
-            if how != "imported" and n != 1:
+                raise Incorrect(f"{how}, the script failed: {last.replace(module, 'script')}")
+        for how in ("imported", "imported by another script"):
+            if token in runs[how][1]:
                 raise Incorrect(
-                    f'{how}, main() ran {n} times; expected once: `if __name__ == "__main__":` then `main()` under it.'
+                    f"{how} (as a test would import it), the script ran main(): call it only under "
+                    '`if __name__ == "__main__":` (a module imported under any name, by any program, must run '
+                    "nothing)."
+                )
+        for how, (_, out, _) in runs.items():
+            n = out.count(token)
+            if not how.startswith("imported") and n != 1:
+                printed = " (printing its text is not calling it)" if n == 0 and self.MARK in out else ""
+                raise Incorrect(
+                    f"{how}, main() ran {n} times{printed}; expected once: `if __name__ == \"__main__\":` then "
+                    "`main()` under it."
                 )
         return "imported, it runs nothing; run as a script (by path or with -m), it runs main() once."
 
@@ -104,16 +122,16 @@ class Guard(Question):
 
 
 class BackupCount(Prediction):
-    title = "Predict: how many of 20 requests does the backup serve?"
+    title = "Predict: on average over many runs of 20 requests, how many does the backup serve?"
     expects = "a number of requests"
-    example = "3"
+    example = "an int or a float (an average need not be whole)"
     unit = "count"
     model = 20 * 0.3 * (1 - 0.3)
     tolerance = 1.0
     why = (
         "On average 20 · 0.3 = 6 primaries fail, and the backup answers 70 % of those: 20 · 0.3 · 0.7 = 4.2. "
-        "One run of 20 requests scatters around that by about ±2 (a binomial's spread, √(20 · 0.21 · 0.79)), "
-        "which is why the question asks for the average, and a run is only compared with it."
+        "That is the average over many runs; one run of 20 requests scatters around it by about ±2 (a binomial's "
+        "spread, √(20 · 0.21 · 0.79)), so the run printed here is shown beside the average, not judged."
     )
     mistakes = (
         (6, "6 = 20 · 0.3 is how many ask the backup; it fails 30 % of those too."),
@@ -123,10 +141,11 @@ class BackupCount(Prediction):
     )
     hints = (
         "How many requests ask the backup at all? What share of those does the backup answer?",
-        "Predict the average over many runs of 20 requests, not one run: the check accepts 4.2 ± 1.",
+        "Multiply the 20 requests by the share that reaches the backup, then by the share of those it answers; "
+        "the check accepts the average within ± 1.",
     )
     stub = """
-        backup_count_prediction = ____  # a number of requests, out of 20
+        backup_count_prediction = ____  # the average number of requests, out of 20
     """
     solution_text = """
         backup_count_prediction = 20 * 0.3 * (1 - 0.3)  # 4.2 on average; one run of 20 lands within about ±2 of it
