@@ -218,10 +218,12 @@ def plot_overload(
     axes[0].set_ylabel("requests/s")
     axes[1].set_ylabel("requests/s")
     axes[2].set_ylabel("requests waiting")
-    axes[0].legend(fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()  # below the panels: a legend inside one hides its lines
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize="small", frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    rows = -(-len(labels) // 4)
+    fig.tight_layout(rect=(0, 0.07 * rows + 0.02, 1, 1))
     return fig
 
 
