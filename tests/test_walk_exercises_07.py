@@ -537,6 +537,77 @@ class HardCodedThree(Starter):
         return value
 
 
+class ClockFirst(Starter):
+    """No lock, and the time read once at the top: check and change back to back, with no clock read between
+    them (passed the old check, whose race showed only when the clock was read between the two)."""
+
+    def call(self, fetch, request):
+        now = self.clock()
+        trial = self.state == "open" and now - self.opened_at >= self.reset_after
+        if trial:
+            self.state = "half-open"
+        elif self.state != "closed":
+            raise CircuitOpenError("open")
+        try:
+            value = fetch(request)
+        except Exception:
+            if trial or self.state == "closed":
+                self.in_a_row += 1
+                if trial or self.in_a_row >= self.failures:
+                    self.state, self.opened_at = "open", self.clock()
+            raise
+        if trial or self.state == "closed":
+            self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class ClockFirstNewLock(ClockFirst):
+    """The time read at the top, then a new lock each call around the check and the change: guards nothing."""
+
+    def call(self, fetch, request):
+        now = self.clock()
+        with threading.Lock():
+            trial = self.state == "open" and now - self.opened_at >= self.reset_after
+            if trial:
+                self.state = "half-open"
+            elif self.state != "closed":
+                raise CircuitOpenError("open")
+        return self._finish(fetch, request, trial)
+
+    def _finish(self, fetch, request, trial):
+        try:
+            value = fetch(request)
+        except Exception:
+            if trial or self.state == "closed":
+                self.in_a_row += 1
+                if trial or self.in_a_row >= self.failures:
+                    self.state, self.opened_at = "open", self.clock()
+            raise
+        if trial or self.state == "closed":
+            self.state, self.in_a_row = "closed", 0
+        return value
+
+
+class CheckLockedSetAfter(ClockFirstNewLock):
+    """The check under a lock made in __init__, but the change to half-open after releasing it: two callers can
+    both see 'open' before either stores 'half-open'."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = threading.Lock()
+
+    def call(self, fetch, request):
+        with self.lock:
+            trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+            refused = not trial and self.state != "closed"
+        if refused:
+            raise CircuitOpenError("open")
+        if trial:
+            self.state = "half-open"
+        return self._finish(fetch, request, trial)
+
+
+
 @BOTH
 def test_breaker_reference_and_different_correct_answers_pass(method):
     for answer in (reference(), TableDriven, GuardedState):
@@ -574,6 +645,9 @@ def test_breaker_hidden_scripts_differ_from_the_visible_ones():
         (NoLock, "8 threads released together when the circuit could half-open sent 8 trial calls"),
         (NewLockPerCall, "sent 8 trial calls"),
         (UnusedLock, "sent 8 trial calls"),
+        (ClockFirst, "sent 8 trial calls"),
+        (ClockFirstNewLock, "sent 8 trial calls"),
+        (CheckLockedSetAfter, "trial calls"),
     ],
 )
 @BOTH

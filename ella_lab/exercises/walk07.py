@@ -326,7 +326,9 @@ class Released:
         return text + (f". {RUNAWAY}" if self.alive else ".")
 
 
-def release_together(breaker: Any, clock: _MeetingClock, threads: int, *, hold: float = 1.0) -> Released:
+def release_together(
+    breaker: Any, clock: _MeetingClock, threads: int, *, hold: float = 1.0, clock_meets: bool = True
+) -> Released:
     """Call ``breaker.call`` from ``threads`` threads released by a barrier, every read of ``clock`` a rendezvous.
 
     Instrumented, not timed: each caller that reads the time before another has changed the state waits in the
@@ -336,7 +338,7 @@ def release_together(breaker: Any, clock: _MeetingClock, threads: int, *, hold: 
     too), at most ``hold`` s, then answers; so the count of calls that reached the source is exact.
     """
     run, lock = Released(), threading.Condition()
-    clock.meeting = Rendezvous(threads, wait=0.3)
+    clock.meeting = Rendezvous(threads, wait=0.3) if clock_meets else None
 
     def fetch(request: Any) -> str:
         with lock:
@@ -372,6 +374,63 @@ def release_together(breaker: Any, clock: _MeetingClock, threads: int, *, hold: 
     clock.meeting = None
     run.alive = sum(w.is_alive() for w in workers)
     return run
+
+
+class _StateWatch:
+    """Instruments a breaker's ``state``: every caller that reads "open" waits there for the others (bounded), and
+    the first store of "half-open" waits (bounded) until another thread has read "open".
+
+    So any check-then-act on the state that is not one step under one lock lets two callers read "open" and both
+    become the trial, whatever the timing: no lock, a new lock per call, or the check under the lock and the store
+    after it. With the check and the store under one lock, the other callers cannot read in between: both waits
+    time out (``wait`` s each), and one trial goes through.
+    """
+
+    def __init__(self, threads: int, wait: float = 0.5) -> None:
+        self.meeting = Rendezvous(threads, wait=wait)
+        self.wait = wait
+        self.changed = threading.Condition()
+        self.open_readers: set[int] = set()
+        self.stored = False
+
+    def read(self, value: Any) -> Any:
+        if same(value, "open"):
+            with self.changed:
+                self.open_readers.add(threading.get_ident())
+                self.changed.notify_all()
+            self.meeting.enter()
+            self.meeting.leave()
+        return value
+
+    def write(self, value: Any) -> None:
+        if same(value, "half-open") and not self.stored:
+            me = threading.get_ident()
+            with self.changed:
+                self.changed.wait_for(lambda: bool(self.open_readers - {me}), timeout=self.wait)
+                self.stored = True
+
+    def attach(self, breaker: Any) -> bool:
+        """Give ``breaker`` a subclass whose ``state`` goes through this watch; False when it cannot be done."""
+        kind = type(breaker)
+        own = [vars(k)["state"] for k in kind.__mro__ if "state" in vars(k)]
+        if (own and hasattr(own[0], "__get__")) or "state" not in getattr(breaker, "__dict__", {}):
+            return False  # its own property or slots: leave it as it is
+        watch = self
+
+        def get(obj: Any) -> Any:
+            return watch.read(obj.__dict__["state"])
+
+        def put(obj: Any, value: Any) -> None:
+            watch.write(value)
+            obj.__dict__["state"] = value
+
+        try:
+            breaker.__class__ = type(
+                kind.__name__, (kind,), {"state": property(get, put), "__module__": kind.__module__}
+            )
+        except TypeError:
+            return False
+        return True
 
 
 @contextmanager
@@ -508,7 +567,8 @@ class BreakerMachine(Question):
         for k in range(script.failures):  # open the circuit at t = 0, one thread
             self._attempt(breaker, _fail, f"failing {k}")
         clock.now = script.reset_after + 1.0
-        run = release_together(breaker, clock, self.THREADS)
+        watched = _StateWatch(self.THREADS).attach(breaker)
+        run = release_together(breaker, clock, self.THREADS, clock_meets=not watched)
         n = self.THREADS
         if run.reached > 1 and run.peak > 1:
             raise Incorrect(
