@@ -21,7 +21,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "Deadlock",
     "Lock",
     "Race",
+    "Retried",
     "Run",
     "SharedDict",
     "Switchboard",
@@ -43,11 +45,18 @@ __all__ = [
 ]
 
 RUNNING, PARKED, BLOCKED, DONE = "running", "parked", "blocked", "done"
+HOLDING, RELEASED = "holding", "released"  # a thread that gave up a lock: still holding others / holding none
+LONGEST_SLEEP = 0.02  # a sleep of a board's thread, while its sleeps are watched, lasts at most this long
 SLICE = 0.005  # a blocked acquire looks for a deadlock this often
 
 
 class Deadlock(RuntimeError):
     """Raised in a thread that would wait forever for a :class:`Lock` (a cycle of waits, or a holder gone)."""
+
+
+class Retried(RuntimeError):
+    """Raised in a thread that gave up a lock, released what it held, and tried again with no pause between
+    (only while :meth:`Switchboard.sleeps_seen` watches the board's sleeps)."""
 
 
 class Abandoned(RuntimeError):
@@ -94,6 +103,10 @@ class Switchboard:
         self._backed_off: set[int] = set()  # threads whose acquire (timed or a try) gave up once
         self._held: dict[int, list[Lock]] = {}  # thread -> the locks of this board it holds
         self._abandoned: set[int] = set()  # threads of a run that outlived its timeout: told to leave
+        self._pending: dict[int, str] = {}  # thread -> HOLDING or RELEASED, after an acquire of it gave up
+        self._slept: dict[int, float] = {}  # thread -> seconds slept since it gave up
+        self.pauses: dict[str, list[float]] = {}  # thread name -> its pause before each retry after giving up
+        self.judge_pauses = False  # a retry with no pause raises Retried (set by sleeps_seen)
         self.switches = 0
         self.timeouts = 0  # switch points left alone at the bound (a thread the board cannot see was busy)
 
@@ -153,6 +166,75 @@ class Switchboard:
 
     def name(self, ident: int | None) -> str:
         return self._names.get(ident, "another thread") if ident is not None else "nobody"
+
+    @contextmanager
+    def sleeps_seen(self, *namespaces: dict[str, Any]) -> Iterator[None]:
+        """Watch the sleeps of this board's threads: ``time.sleep`` (and, in each namespace, every name bound to it).
+
+        A sleep of a thread of the run is recorded (the pause it makes between giving up a lock and trying
+        again, see ``pauses``), counts as waiting (the others go on meanwhile), and lasts at most
+        ``LONGEST_SLEEP`` seconds; any other thread's sleep is the real one. A thread that tries again with no
+        pause at all raises :class:`Retried` at that acquire.
+        """
+        real = time.sleep
+
+        def sleep(seconds: float) -> None:
+            me = threading.get_ident()
+            if me not in self._state or not isinstance(seconds, int | float) or seconds < 0:
+                real(seconds)
+                return
+            with self._cond:
+                if me in self._pending:
+                    self._slept[me] = self._slept.get(me, 0.0) + seconds
+                self._state[me] = BLOCKED
+                self._release_if_ready()
+            try:
+                real(min(seconds, LONGEST_SLEEP))
+            finally:
+                with self._cond:
+                    self._state[me] = RUNNING
+                    self._cond.notify_all()
+
+        swapped = [(space, name) for space in namespaces for name, value in list(space.items()) if value is real]
+        time.sleep, self.judge_pauses = sleep, True
+        for space, name in swapped:
+            space[name] = sleep
+        try:
+            yield
+        finally:
+            time.sleep, self.judge_pauses = real, False
+            for space, name in swapped:
+                if space.get(name) is sleep:
+                    space[name] = real
+
+    def _gave_up(self, me: int) -> None:
+        """An acquire of ``me`` returned False: if it holds a lock, its pause before trying again is watched."""
+        self._backed_off.add(me)  # its retries are not forced into the same clash (see Lock)
+        with self._cond:
+            if self._held.get(me):
+                self._pending[me], self._slept[me] = HOLDING, 0.0
+
+    def call_over(self) -> None:
+        """The current thread's call is over: its next acquire starts a new call, not a retry of a lock it gave up."""
+        with self._cond:
+            self._pending.pop(threading.get_ident(), None)
+            self._slept.pop(threading.get_ident(), None)
+
+    def _released_all(self, me: int) -> None:
+        with self._cond:
+            if self._pending.get(me) == HOLDING and not self._held.get(me):
+                self._pending[me] = RELEASED
+
+    def _trying(self, me: int) -> None:
+        """``me`` calls acquire: if it gave up a lock and released everything since, record its pause."""
+        with self._cond:
+            if self._pending.get(me) != RELEASED:
+                return
+            del self._pending[me]
+            pause = self._slept.pop(me, 0.0)
+            self.pauses.setdefault(self.name(me), []).append(pause)
+        if pause <= 0 and self.judge_pauses:
+            raise Retried(f"{self.name(me)} gave up a lock and tried again with no pause")
 
     # -- switch points --------------------------------------------------------------------------
 
@@ -263,16 +345,25 @@ class Lock:
     Same use: ``with lock:``, ``acquire(blocking=True, timeout=-1)``, ``release()``, ``locked()``. After a
     thread takes it, that thread reaches a switch point (except a thread that once gave up, a timed wait or a
     try with ``acquire(False)``: forcing the same clash on every retry would defeat any back-off, which no
-    real scheduler does; so the board shows that a retry is correct, not that its pause avoids a livelock). A try
-    that fails (``acquire(False)``) and ``locked()`` are switch points too: what they saw may change before
+    real scheduler does; whether a retry pauses, and for how long, the board records instead: see
+    :meth:`Switchboard.sleeps_seen`). With ``refuse_first_try``, the first timed or non-blocking acquire of each
+    thread returns False (after a switch), as if another thread held the lock past the timeout: code that
+    ignores the False, or drops its update, shows it on every run (``refused`` lists (thread, how it asked)).
+    A try that fails (``acquire(False)``) and ``locked()`` are switch points too: what they saw may change before
     the thread acts on it. A ``release()`` while another thread of the run waits for the lock hands it over:
     the releasing thread goes on once that thread has it, so it cannot take it straight back. A wait that
     could never end raises :class:`Deadlock` (within a few milliseconds) in the waiting thread.
-    ``owner`` is the holder's thread id; ``taken`` counts acquisitions, ``waited`` those that found it held.
+    ``owner`` is the holder's thread id; ``taken`` counts acquisitions, ``waited`` those that found it held,
+    ``tries_failed`` the ``acquire(False)`` that returned False; ``failed_last`` holds the threads whose last
+    acquire returned False.
     """
 
-    def __init__(self, board: Switchboard | None = None, name: str = "a lock"):
+    def __init__(self, board: Switchboard | None = None, name: str = "a lock", *, refuse_first_try: bool = False):
         self.board, self.name = board or _QUIET, name
+        self.refuse_first_try = refuse_first_try
+        self.refused: list[tuple[int, str]] = []
+        self.tries_failed = 0
+        self.failed_last: set[int] = set()
         self._lock = threading.Lock()
         self._waiters: set[int] = set()  # threads of the board waiting for it now
         self.owner: int | None = None
@@ -282,11 +373,18 @@ class Lock:
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         me = threading.get_ident()
         self.board._leave_if_abandoned(me)
+        self.board._trying(me)
         untimed = blocking and (timeout is None or timeout < 0)
+        if self.refuse_first_try and not untimed and me in self.board._state and all(t != me for t, _ in self.refused):
+            self.refused.append((me, "acquire(False)" if not blocking else "acquire(timeout=...)"))
+            self._failed(me)
+            self.board.switch()  # the others run meanwhile, as they would while it waited
+            return False
         if self._lock.acquire(False):
             return self._took(me)
         if not blocking:  # a try that failed lets the others run (a spinning thread would hold up every switch)
-            self.board._backed_off.add(me)  # and, as after a timed wait that gave up, its retries are not forced
+            self.tries_failed += 1
+            self._failed(me)  # and, as after a timed wait that gave up, its retries are not forced
             self.board.switch()
             return False
         self.waited += 1
@@ -301,7 +399,7 @@ class Lock:
                 self.board._blocked(self, untimed)  # still waiting (a release may have woken it to try)
                 self.board._leave_if_abandoned(me)
                 if deadline is not None and clock() >= deadline:
-                    self.board._backed_off.add(me)
+                    self._failed(me)
                     return False
                 why = self.board._stuck(self) if untimed else None
                 if why is not None:
@@ -312,7 +410,12 @@ class Lock:
             self.board._unblocked()
         return self._took(me)
 
+    def _failed(self, me: int) -> None:
+        self.failed_last.add(me)
+        self.board._gave_up(me)
+
     def _took(self, me: int) -> bool:
+        self.failed_last.discard(me)
         self.owner = me
         self.taken += 1
         with self.board._cond:
@@ -333,6 +436,7 @@ class Lock:
         board = self.board
         if threading.get_ident() not in board._state:
             return
+        board._released_all(threading.get_ident())
         with board._cond:  # hand it over: go on once a waiting thread has it (or none waits any more)
             start = clock()
             while self.owner is None and any(board._state.get(t) == BLOCKED for t in self._waiters):
@@ -383,6 +487,7 @@ class SharedDict(dict):
 
     With a ``guard`` lock, ``unguarded_reads`` and ``unguarded_writes`` list the keys read or written (by
     ``d[k] = v``, ``update``, ``|=``, ``setdefault``, ``pop``, ``del``, ``clear``) by a thread that did not hold it.
+    ``unguarded_after_refusal`` lists those written by a thread whose last acquire of it returned False.
     ``stale_writes`` lists the keys written under the guard by a thread that had read them without it and not
     read them again under it since: a check-then-act split across the lock. (A read after the guarded update,
     to return the new count, say, is no such bug: it is not listed.)
@@ -394,6 +499,7 @@ class SharedDict(dict):
         self.unguarded_reads: list[Any] = []
         self.unguarded_writes: list[Any] = []
         self.stale_writes: list[Any] = []
+        self.unguarded_after_refusal: list[Any] = []  # unguarded writes by a thread whose last acquire gave up
         self._unguarded_seen: dict[int, set[Any]] = {}  # thread -> keys it read without the guard, not re-read under it
 
     def _read(self, key: Any) -> None:
@@ -433,6 +539,8 @@ class SharedDict(dict):
             return
         if not self.guard.held_by_me():
             self.unguarded_writes.append(key)
+            if threading.get_ident() in self.guard.failed_last:
+                self.unguarded_after_refusal.append(key)
         elif key in self._unguarded_seen.get(threading.get_ident(), ()):
             self.stale_writes.append(key)
 

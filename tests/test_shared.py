@@ -224,3 +224,72 @@ def test_a_switch_point_tells_a_thread_ready_to_run_from_one_that_sleeps():
         stop.set()
         spinner.join(5)
         sleeper.join(5)
+
+
+def test_refuse_first_try_fails_each_threads_first_timed_or_try_acquire_once():
+    board = Switchboard()
+    lock = Lock(board, name="the lock", refuse_first_try=True)
+
+    def asks():
+        return [lock.acquire(timeout=1), lock.acquire(timeout=1) and (lock.release() or True)]
+
+    def tries():
+        first = lock.acquire(False)
+        while not lock.acquire(False):
+            pass
+        lock.release()
+        return first
+
+    def waits():  # an untimed acquire is never refused
+        with lock:
+            return True
+
+    run = board.run([asks, tries, waits])
+    assert not run.errors and run.values == {"worker-0": [False, True], "worker-1": False, "worker-2": True}
+    assert sorted(how for _, how in lock.refused) == ["acquire(False)", "acquire(timeout=...)"]
+    assert lock.acquire(timeout=0.1)  # a thread outside the run is never refused
+    lock.release()
+
+
+def back_off_and_retry(pause):
+    def transfer(first, second):
+        while True:
+            with first:
+                if second.acquire(timeout=0.01):
+                    second.release()
+                    return
+            if pause is not None:
+                time.sleep(pause())
+
+    return transfer
+
+
+@pytest.mark.parametrize(
+    ("pause", "pauses"), [(lambda: 0.001, [0.001]), (lambda: 0.0, None), (None, None)], ids=["pause", "zero", "none"]
+)
+def test_sleeps_seen_records_the_pause_before_a_retry_and_a_retry_with_none_raises(pause, pauses):
+    board = Switchboard()
+    a, b = Lock(board, "a"), Lock(board, "b", refuse_first_try=True)
+    real = time.sleep
+    with board.sleeps_seen():
+        assert time.sleep is not real
+        run = board.run([lambda: back_off_and_retry(pause)(a, b)])
+    assert time.sleep is real  # put back
+    if pauses is None:  # tried again with no pause: Retried, at once
+        assert type(run.errors["worker-0"]).__name__ == "Retried" and board.pauses == {"worker-0": [0.0]}
+    else:
+        assert not run.errors and board.pauses == {"worker-0": pauses}
+
+
+def test_sleeps_seen_swaps_a_sleep_imported_by_name_and_leaves_other_threads_alone():
+    board = Switchboard()
+    space = {"sleep": time.sleep}
+    with board.sleeps_seen(space):
+        assert space["sleep"] is time.sleep is not real_sleep
+        started = time.monotonic()
+        space["sleep"](0.05)  # not a thread of the run: the real sleep, whole
+        assert time.monotonic() - started >= 0.05
+    assert space["sleep"] is real_sleep and time.sleep is real_sleep
+
+
+real_sleep = time.sleep

@@ -7,6 +7,7 @@ import textwrap
 import threading
 import time
 from contextlib import ExitStack
+from time import sleep
 
 import pytest
 
@@ -70,9 +71,21 @@ def tally_setdefault(counts, lock, request, fetch):
         counts[source] = counts[source] + 1
 
 
+def tally_timed_acquire_retried(counts, lock, request, fetch):  # a timed acquire that tries until it gets it
+    answer = fetch(request)
+    while not lock.acquire(timeout=0.01):
+        pass
+    try:
+        counts[answer] = counts.get(answer, 0) + 1
+    finally:
+        lock.release()
+
+
 @pytest.mark.parametrize(
-    "tally", ["reference", tally_get_under_lock, tally_acquire_release, tally_setdefault, tally_returns_the_new_count],
-    ids=["reference", "get-under-lock", "acquire-release", "setdefault", "returns-the-new-count"],
+    "tally",
+    ["reference", tally_get_under_lock, tally_acquire_release, tally_setdefault, tally_returns_the_new_count,
+     tally_timed_acquire_retried],
+    ids=["reference", "get-under-lock", "acquire-release", "setdefault", "returns-the-new-count", "timed-retried"],
 )  # fmt: skip
 def test_q3_correct_tallies_pass(tally):
     passes_both_ways(walk03.q3, reference(walk03.q3, "tally") if tally == "reference" else tally)
@@ -167,6 +180,46 @@ def spins_on_locked(counts, lock, request, fetch):
     counts[answer] = counts.get(answer, 0) + 1
 
 
+def timed_acquire_dropped(counts, lock, request, fetch):  # accepted before: the lock was never busy that long
+    answer = fetch(request)
+    if lock.acquire(timeout=0.01):
+        try:
+            counts[answer] = counts.get(answer, 0) + 1
+        finally:
+            lock.release()
+
+
+def tiny_timeout_dropped(counts, lock, request, fetch):  # blamed before on "a copy of counts read outside the lock"
+    answer = fetch(request)
+    if lock.acquire(timeout=0.0001):
+        counts[answer] = counts.get(answer, 0) + 1
+        lock.release()
+
+
+def try_dropped(counts, lock, request, fetch):
+    answer = fetch(request)
+    if lock.acquire(False):
+        counts[answer] = counts.get(answer, 0) + 1
+        lock.release()
+
+
+def timed_acquire_ignored(counts, lock, request, fetch):  # accepted before: its False never came
+    answer = fetch(request)
+    got = lock.acquire(timeout=0.001)
+    counts[answer] = counts.get(answer, 0) + 1
+    if got:
+        lock.release()
+
+
+def timed_acquire_ignored_then_released(counts, lock, request, fetch):
+    answer = fetch(request)
+    lock.acquire(timeout=0.001)
+    try:
+        counts[answer] = counts.get(answer, 0) + 1
+    finally:
+        lock.release()
+
+
 def update_outside_the_lock(counts, lock, request, fetch):
     answer = fetch(request)
     with lock:
@@ -176,6 +229,15 @@ def update_outside_the_lock(counts, lock, request, fetch):
 
 Q3_BUGS = [
     (update_outside_the_lock, "was written without the lock"),
+    (
+        timed_acquire_dropped,
+        "returned False (the check keeps the lock busy past the first timed or non-blocking "
+        "acquire of each thread), and the update was skipped",
+    ),
+    (tiny_timeout_dropped, "an acquire(timeout=...) returned False"),
+    (try_dropped, "an acquire(False) returned False"),
+    (timed_acquire_ignored, "was written without the lock: an acquire(timeout=...) returned False"),
+    (timed_acquire_ignored_then_released, "returned False"),
     (lock_around_the_read_only, "was written without the lock"),
     (read_and_write_in_two_blocks, "Another worker can come in between two `with lock:` blocks"),
     (spins_on_locked, "Hold `lock` around the read and the write"),
@@ -195,6 +257,22 @@ Q3_BUGS = [
 @pytest.mark.parametrize(("tally", "words"), Q3_BUGS, ids=[f.__name__ for f, _ in Q3_BUGS])
 def test_q3_each_bug_is_rejected_naming_it(tally, words):
     rejected_both_ways(walk03.q3, tally, words)
+
+
+def spins_on_a_try(counts, lock, request, fetch):
+    answer = fetch(request)
+    while not lock.acquire(False):  # correct, but a spin: a core burnt while it waits
+        pass
+    try:
+        counts[answer] = counts.get(answer, 0) + 1
+    finally:
+        lock.release()
+
+
+def test_q3_a_spin_on_acquire_false_passes_with_a_note():
+    verdict = walk03.q3.judge(spins_on_a_try)
+    assert verdict and "burns a core" in verdict.message and "`with lock:`" in verdict.message, verdict.message
+    assert "burns a core" not in walk03.q3.judge(reference(walk03.q3, "tally")).message
 
 
 def test_q3_starter_and_junk():
@@ -410,17 +488,83 @@ def retries_at_once(source, target, amount):
                     target.lock.release()
 
 
+def try_lock_retries_at_once(source, target, amount):  # rejected before, but after a 10 s hang ("had not finished")
+    while True:
+        with source.lock:
+            if target.lock.acquire(False):
+                try:
+                    source.balance -= amount
+                    target.balance += amount
+                    return
+                finally:
+                    target.lock.release()
+
+
+def fixed_pause(source, target, amount):  # accepted before ("✓ Correct" and a note): every thread waits 1 ms
+    while True:
+        with source.lock:
+            if target.lock.acquire(timeout=0.01):
+                try:
+                    source.balance -= amount
+                    target.balance += amount
+                    return
+                finally:
+                    target.lock.release()
+        time.sleep(0.001)
+
+
+def doubling_pause(source, target, amount):  # a back-off that doubles, with no jitter: still in step
+    pause = 0.001
+    while True:
+        with source.lock:
+            if target.lock.acquire(timeout=0.01):
+                try:
+                    source.balance -= amount
+                    target.balance += amount
+                    return
+                finally:
+                    target.lock.release()
+        time.sleep(pause)
+        pause *= 2
+
+
+def transfer_with_imported_sleep(source, target, amount):  # `from time import sleep`, bound before the check
+    while True:
+        with source.lock:
+            if target.lock.acquire(timeout=0.01):
+                try:
+                    source.balance -= amount
+                    target.balance += amount
+                    return
+                finally:
+                    target.lock.release()
+        sleep(random.uniform(0, 0.005))
+
+
 @pytest.mark.parametrize(
-    "transfer",
-    [retries_at_once, transfer_with_timeout, transfer_try_lock_and_back_off],
-    ids=["no-pause", "timeout-back-off", "try-lock-back-off"],
-)
-def test_q4_a_retrying_transfer_is_told_that_the_check_cannot_see_a_livelock(transfer):
-    # the forced switches show a retry correct; whether its pause avoids a livelock is timing, which they do not
-    # model: the verdict says so instead of judging it (a transfer with no pause passes, and is told to add one)
+    ("transfer", "words"),
+    [(retries_at_once, "tried again at once, with no pause"), (try_lock_retries_at_once, "with no pause"),
+     (fixed_pause, "every thread paused the same time before its retry (1.00 ms the first time)"),
+     (doubling_pause, "every thread paused the same time before its retry")],
+    ids=["no-pause", "try-lock-no-pause", "fixed-pause", "doubling-pause"],
+)  # fmt: skip
+def test_q4_a_retry_with_no_pause_or_the_same_pause_everywhere_is_rejected(transfer, words):
+    # the check's locks give up each thread's first timed or non-blocking acquire, and its watched time.sleep
+    # records the pause before each retry: a retry in step shows on every run, whatever the machine's speed
+    started = time.monotonic()
+    rejected_both_ways(walk03.q4, transfer, words)
+    assert time.monotonic() - started < 30  # a loose bound: the try-lock case sat at the 10 s bound per case before
+
+
+@pytest.mark.parametrize(
+    "transfer", [transfer_with_timeout, transfer_try_lock_and_back_off, transfer_with_imported_sleep],
+    ids=["timeout-back-off", "try-lock-back-off", "imported-sleep"],
+)  # fmt: skip
+def test_q4_a_random_pause_passes_and_is_told_why(transfer):
     verdict = walk03.q4.judge(transfer)
     assert verdict, verdict.message
-    assert "a livelock" in verdict.message and "random" in verdict.message
+    assert "each paused a different time before trying again" in verdict.message
+    assert time.sleep.__module__ == "time" and sleep is time.sleep  # the check put the real sleep back
 
 
 def test_q4_one_order_is_not_told_about_retries():

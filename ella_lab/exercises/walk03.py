@@ -10,8 +10,9 @@ q3 (a shared tally) and q4 (a transfer between two accounts) are the shared-stat
 checks run the learner's code on ``ella_lab.shared``'s instruments, where every read of shared data
 forces a switch to the other threads: a lost update or a deadlock happens on every run, and is judged
 by what happened (counts, which lock was held at each write and at each slow call, a cycle of waits
-caught under a bound), never by timing. So q4 judges that a retry after giving up a lock is correct,
-not whether its pause avoids a livelock (timing): its verdict says so when a thread retried.
+caught under a bound), never by timing. The check's locks give up the first timed or non-blocking
+acquire of each thread, so code that ignores a False, drops its update, or retries with no pause (or
+the same pause in every thread, recorded through a watched ``time.sleep``) shows it on every run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import time
 from typing import Any
 
 from ..guide import run_guide_router
-from ..shared import Account, Deadlock, Lock, Run, SharedDict, Switchboard
+from ..shared import Account, Deadlock, Lock, Retried, Run, SharedDict, Switchboard
+from ..timing import format_seconds
 from ._core import BLANK, Incorrect, NotAttempted, Question, same
 from .walk01 import Prediction
 
@@ -68,13 +70,20 @@ class _TrackedQueue(queue.Queue):
     """A ``queue.Queue`` that remembers, per thread, what it took last, whether it was marked done, and puts by workers.
 
     While ``starving`` is set, a get() with a timeout (or without blocking) on the empty queue raises
-    ``queue.Empty`` at once: the queue stays empty longer than any timeout a worker may choose.
+    ``queue.Empty`` at once: the queue stays empty longer than any timeout a worker may choose. Each thread's
+    ``empties`` counts those (and ``empty()`` calls that said True) and ``waited`` adds up their timeouts: a
+    worker that polls the empty queue with no (or a tiny) timeout shows many empties and little waiting.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self.taken: dict[int, list] = {}  # thread id -> [item, task_done() called for it?]
+        self.taken: dict[int, list] = {}  # thread id -> [item, task_done() called for it?], its last get()
+        self.entries: list[list] = []  # every get()'s [item, task_done() called for it?], in order
         self.last: dict[int, Any] = {}  # thread id -> the item its last get() returned, or queue.Empty
+        self.empty_timeout: dict[int, float | None] = {}  # thread id -> its last empty get()'s timeout (None: nowait)
+        self.empties: dict[int, int] = {}
+        self.waited: dict[int, float] = {}
+        self.blocked: set[int] = set()  # threads in a get() with no timeout now
         self.starving = threading.Event()
         self.owner = threading.get_ident()
         self.worker_puts: list[Any] = []
@@ -86,16 +95,39 @@ class _TrackedQueue(queue.Queue):
                 try:
                     item = super().get(False)
                 except queue.Empty:
-                    time.sleep(0.005)  # time passes; no busy loop for a worker that tries again
+                    waited = timeout if block and timeout is not None and timeout > 0 else 0.0
+                    self.empty_timeout[me] = waited if block else None
+                    self.empties[me] = self.empties.get(me, 0) + 1
+                    self.waited[me] = self.waited.get(me, 0.0) + waited
+                    time.sleep(0.005)  # time passes; no hot loop for a worker that tries again
                     raise
             else:
-                item = super().get(block, timeout)
+                if block and timeout is None:
+                    self.blocked.add(me)
+                try:
+                    item = super().get(block, timeout)
+                finally:
+                    self.blocked.discard(me)
         except queue.Empty:
             self.last[me] = queue.Empty
             raise
-        self.taken[me] = [item, False]
+        entry = [item, False]
+        self.taken[me] = entry
+        self.entries.append(entry)
         self.last[me] = item
         return item
+
+    def empty(self) -> bool:
+        found = super().empty()
+        if found and self.starving.is_set():
+            me = threading.get_ident()
+            self.empties[me] = self.empties.get(me, 0) + 1
+            time.sleep(0.005)
+        return found
+
+    def undone(self) -> list[Any]:
+        """The items whose get() had no task_done() from the thread that took them."""
+        return [item for item, done in self.entries if not done]
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if threading.get_ident() != self.owner:
@@ -216,6 +248,7 @@ class SentinelWorker(Question):
               {"Query-0": ConnectionError, "Query-10": RuntimeError}, 4),
     )  # fmt: skip
     PAUSE = 0.15  # the queue stays empty between the two batches (a get() with a timeout gives up at once then)
+    SPINS = 20  # more empty gets than this during the pause, waiting less than PAUSE in all: a busy wait
     BOUND = 2.0  # every wait of the check
     hints = (
         "Loop: request = tasks.get() with no timeout (a STOP will come); if `request is ex.STOP`, leave.",
@@ -260,6 +293,7 @@ class SentinelWorker(Question):
         source = _RecordingSource(tasks, case.failing)
         died: dict[str, BaseException] = {}
         left_on: dict[str, Any] = {}  # worker -> what its last get() returned when it returned
+        left_timeout: dict[str, float | None] = {}  # worker -> its last empty get()'s timeout (None: get_nowait)
 
         def run(name: str) -> None:
             try:
@@ -268,6 +302,7 @@ class SentinelWorker(Question):
                 died[name] = exc
             else:
                 left_on[name] = tasks.last.get(threading.get_ident(), None)
+                left_timeout[name] = tasks.empty_timeout.get(threading.get_ident(), None)
 
         threads = [
             threading.Thread(target=run, args=(f"worker-{i}",), name=f"ella-exercise-{i}", daemon=True)
@@ -279,7 +314,7 @@ class SentinelWorker(Question):
             t.start()
         at_join: dict = {}
         joined = self._join(tasks, results, at_join, threads)
-        time.sleep(self.PAUSE)  # the queue is empty now; the work is not over
+        spinning = self._pause(tasks, threads)  # the queue is empty now; the work is not over
         for request in case.later:
             tasks.put(request)
         for _ in threads:
@@ -289,7 +324,26 @@ class SentinelWorker(Question):
         for t in threads:
             t.join(max(0.0, deadline - time.perf_counter()))
         alive = sum(t.is_alive() for t in threads)
-        return self._verdict(case, tasks, results, source, died, left_on, joined, at_join, alive)
+        return self._verdict(case, tasks, results, source, died, left_on, left_timeout, joined, at_join, alive,
+                             spinning)  # fmt: skip
+
+    def _pause(self, tasks: _TrackedQueue, workers: list[threading.Thread]) -> bool:
+        """Leave the queue empty until each worker has left, waits in get() with no timeout, has waited ``PAUSE``
+        (the timeouts of its empty gets added up), or has found the queue empty more than ``SPINS`` times: then
+        it polls the queue in a loop. Whether any worker did is the answer; machine speed does not change it."""
+        tasks.empties.clear()
+        tasks.waited.clear()
+
+        def settled(t: threading.Thread) -> bool:
+            me = t.ident
+            return (not t.is_alive() or me in tasks.blocked or tasks.empties.get(me, 0) > self.SPINS
+                    or tasks.waited.get(me, 0.0) >= self.PAUSE)  # fmt: skip
+
+        deadline = time.perf_counter() + self.BOUND
+        while not all(settled(t) for t in workers) and time.perf_counter() < deadline:
+            time.sleep(0.005)
+        return any(tasks.empties.get(t.ident, 0) > self.SPINS and tasks.waited.get(t.ident, 0.0) < self.PAUSE
+                   for t in workers)  # fmt: skip
 
     def _join(self, tasks: queue.Queue, results: dict, at_join: dict, workers: list[threading.Thread]) -> bool:
         """``tasks.join()`` while the first batch is in flight; ``at_join`` gets what was stored when it returned.
@@ -309,7 +363,8 @@ class SentinelWorker(Question):
         waiter.join(0.01)
         return not waiter.is_alive()
 
-    def _verdict(self, case, tasks, results, source, died, left_on, joined, at_join, alive) -> str:
+    def _verdict(self, case, tasks, results, source, died, left_on, left_timeout, joined, at_join, alive,
+                 spinning) -> str:  # fmt: skip
         requests = case.requests
         if any(isinstance(exc, NotImplementedError) for exc in died.values()):
             raise NotAttempted("replace `raise NotImplementedError` with your loop, then run the cell again.")
@@ -355,11 +410,22 @@ class SentinelWorker(Question):
                 "exception: `except Exception as exc: results[request] = exc`."
             )
         plain = [item for item in left_on.values() if item is not STOP and item not in case.failing]
-        if any(item is queue.Empty for item in left_on.values()) or (case.later[0] in missing and not alive and plain):
+        on_empty = [name for name, item in left_on.items() if item is queue.Empty]
+        if on_empty or (case.later[0] in missing and not alive and plain):
+            lost = missing[0] if missing else case.later[0]
+            timeouts = [left_timeout.get(name) for name in on_empty]
+            if any(t is not None for t in timeouts):
+                why = (
+                    "a get(timeout=…) exit ends a worker whenever the queue is empty that long (here it stayed "
+                    "empty longer than your timeout)"
+                )
+            elif on_empty:
+                why = "a get_nowait() exit ends a worker whenever the queue is empty for a moment"
+            else:
+                why = "a `while not tasks.empty()` loop ends a worker whenever the queue is empty for a moment"
             raise Incorrect(
-                f"{missing[0] if missing else case.later[0]} was never answered: the workers left while the queue "
-                "was empty for a moment, before their STOP came. Only the sentinel says the work is over: no "
-                "get_nowait(), no get(timeout=...) exit, no `while not tasks.empty()`."
+                f"{lost} was never answered: the workers left while the queue was empty, before their STOP came: "
+                f"{why}. Only the STOP says the work is over."
             )
         after_failure = [item for item in left_on.values() if isinstance(item, str) and item in case.failing]
         if after_failure:
@@ -411,9 +477,27 @@ class SentinelWorker(Question):
             raise Incorrect(f"the answer for {wrong[0]} should be what fetch returned; got {results[wrong[0]]!r}.")
         if not joined or tasks.unfinished_tasks:
             count = tasks.unfinished_tasks
+            undone = tasks.undone()
+            named = [item for item in undone if item is not STOP]
+            stops = len(undone) - len(named)
+            what = ", ".join([*named[:3], *(["..."] if len(named) > 3 else []),
+                              *([f"{stops} STOP(s)"] if stops else [])])  # fmt: skip
+            also = " The STOP needs its task_done() too." if stops else ""
+            failed = (
+                " Every get() needs one, whatever happened: call it in a finally."
+                if set(named) & set(case.failing)
+                else ""
+            )
             raise Incorrect(
                 f"every request answered, but tasks.join() would wait forever: {count} get() call(s) had no "
-                "task_done(). The STOP needs its task_done() too."
+                f"task_done() ({what}).{also}{failed}"
+            )
+        if spinning:
+            raise Incorrect(
+                "every request was answered, but while the queue was empty a worker kept asking it for work (more "
+                f"than {self.SPINS} get_nowait(), empty() or short-timeout get() calls in a row): a busy wait, "
+                "which burns a core doing nothing. Call tasks.get() with no timeout: it sleeps until a request "
+                "or the STOP comes."
             )
         if source.most_in_flight < 2:
             raise Incorrect(
@@ -585,16 +669,27 @@ class SafeTally(Question):
         if not callable(tally):
             raise Incorrect(f"expected a function tally(counts, lock, request, fetch), got {tally!r}")
         board = Switchboard(bound=0.1)
-        lock = Lock(board, name="the lock")
+        lock = Lock(board, name="the lock", refuse_first_try=True)  # a timed acquire or a try fails once per thread
         counts = SharedDict(board, guard=lock)
         fetch = _TallyFetch(case, board, lock)
+        skipped: list[str] = []  # calls that returned right after an acquire gave up, without the lock since
 
         def worker(mine: tuple[str, ...]) -> None:
             for request in mine:
                 _call_then_look(board, tally, counts, lock, request, fetch)
+                if threading.get_ident() in lock.failed_last:
+                    skipped.append(request)
 
         shares = [case.requests[k :: case.workers] for k in range(case.workers)]
         run = board.run([lambda mine=mine: worker(mine) for mine in shares], timeout=self.BOUND)
+        how = lock.refused[0][1] if lock.refused else "acquire(timeout=...)"
+        busy = f"an {how} returned False (the check keeps the lock busy past the first timed or non-blocking acquire "
+        busy += "of each thread)"
+        if lock.refused and any(isinstance(e, RuntimeError) and "release" in str(e) for e in run.errors.values()):
+            raise Incorrect(
+                f"{busy}, and your code went on as if it held the lock: it released a lock it did not hold. "
+                "False means you do not have the lock: try again, or wait for it with `with lock:`."
+            )
         _judge_run(run, "your tally", self.BOUND)
         n, expected = len(case.requests), case.expected
         missing = [r for r in case.requests if r not in fetch.calls]
@@ -612,6 +707,18 @@ class SafeTally(Question):
         got = dict(counts)
         total = sum(v for v in got.values() if isinstance(v, int) and not isinstance(v, bool))
         lost = f"{n - total} of {n} updates were lost (counts is {got}, expected {expected})"
+        if counts.unguarded_after_refusal:
+            raise Incorrect(
+                f"counts[{counts.unguarded_after_refusal[0]!r}] was written without the lock: {busy}, and the "
+                "update went ahead anyway. False means you do not hold the lock: another worker can write the "
+                "same count meanwhile. Try again until it returns True, or wait for it with `with lock:`."
+            )
+        if skipped:
+            raise Incorrect(
+                f"{n - total} of {n} updates were lost: {busy}, and the update was skipped (the answer to "
+                f"{skipped[0]} was never counted). An update must not be dropped: try again until acquire returns "
+                "True, or wait for the lock with `with lock:`."
+            )
         if counts.unguarded_writes and lock.taken:
             outcome = lost if total < n else "none was lost in this run, but on a real machine one can be"
             raise Incorrect(
@@ -627,9 +734,15 @@ class SafeTally(Question):
                 "and write inside one `with lock:`."
             )
         if same(got, expected):
+            spun = (
+                " Your loop retries acquire(False) until it gets the lock: correct, but on a real machine a "
+                "thread that spins like this burns a core while it waits; `with lock:` waits without using the CPU."
+                if lock.tries_failed or any(how == "acquire(False)" for _, how in lock.refused)
+                else ""
+            )
             return (
                 f"{n} answers tallied by {case.workers} threads, with a switch to another thread forced at every "
-                "read: nothing lost, and the lock never held during fetch."
+                f"read: nothing lost, and the lock never held during fetch.{spun}"
             )
         if total >= n or set(got) != set(expected):
             raise Incorrect(f"counts should map each answer to how many times it came, {expected}; got {got}.")
@@ -713,12 +826,24 @@ class SafeTransfer(Question):
             raise Incorrect(f"expected a function transfer(source, target, amount), got {transfer!r}")
         board = Switchboard(bound=0.1)
         accounts = [Account(number, balance, board) for number, balance in case.accounts]
+        for account in accounts:  # each thread's first timed or non-blocking acquire of a lock gives up
+            account.lock.refuse_first_try = True
 
         def worker(moves: tuple[tuple[int, int, int], ...]) -> None:
             for source, target, amount in moves:
                 _call_then_look(board, transfer, accounts[source], accounts[target], amount)
+                board.call_over()  # the next transfer is no retry of this one
 
-        run = board.run([lambda moves=moves: worker(moves) for moves in case.moves], timeout=self.BOUND)
+        with board.sleeps_seen(getattr(transfer, "__globals__", {})):  # the pause before each retry, recorded
+            run = board.run([lambda moves=moves: worker(moves) for moves in case.moves], timeout=self.BOUND)
+        if any(isinstance(e, Retried) for e in run.errors.values()):
+            raise Incorrect(
+                "a thread gave up a lock (its acquire returned False: the check keeps a lock busy past the first "
+                "timed or non-blocking acquire of each thread), released what it held, and tried again at once, "
+                "with no pause. Two threads that give up together then retry together, and can clash again round "
+                "after round (a livelock). Pause a random moment before each retry: "
+                "time.sleep(random.uniform(0, 0.01))."
+            )
         _judge_run(run, "your transfer", self.BOUND)
         still = [a for a in accounts if a.lock.locked()]
         if still:
@@ -768,11 +893,18 @@ class SafeTransfer(Question):
             )
         opposite = sum(1 for m in case.moves for s, t, _ in m if any((t, s) == (s2, t2) for n in case.moves
                                                                       for s2, t2, _ in n))  # fmt: skip
+        paused = [pauses for pauses in board.pauses.values() if pauses]
+        longest = max(paused, key=len, default=[])
+        if len(paused) >= 2 and all(pauses == longest[: len(pauses)] for pauses in paused):
+            raise Incorrect(
+                f"every thread paused the same time before its retry ({format_seconds(longest[0])} the first time): "
+                "two threads that give up together wake up together and can clash again, round after round (a "
+                "livelock). Make the pause differ between threads: time.sleep(random.uniform(0, 0.01))."
+            )
         retried = (
-            " A thread gave up a lock and tried again: this check shows the retry is correct, not how long it "
-            "waits. On a real machine, pause a random moment before each retry (time.sleep(random.uniform(...))): "
-            "two threads that give up and retry in step can go on doing it (a livelock), and no run here shows that."
-            if board._backed_off
+            " The threads that gave up a lock (the check keeps a lock busy past the first timed or non-blocking "
+            "acquire of each thread) each paused a different time before trying again, so they do not retry in step."
+            if paused
             else ""
         )
         return (
