@@ -38,6 +38,33 @@ def test_library_dependencies_are_in_requirements():
         assert pip.get(name) == bounds, name
 
 
+def test_every_package_the_library_imports_at_load_time_is_a_dependency():
+    """A module-level import of a package pyproject does not name works only because something else pulled it in."""
+    import ast
+    import sys
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    block = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+    declared = {name.replace("-", "_") for name, _ in re.findall(r'"([a-z0-9\-]+)([^"]*)"', block)}
+    imported = {}
+    for path in (ROOT / "ella_lab").rglob("*.py"):
+        if "tools" in path.relative_to(ROOT / "ella_lab").parts:  # make notebooks / make student: dev tools
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                root = name.split(".")[0]
+                if root not in sys.stdlib_module_names and root not in {"ella_lab", "__future__"}:
+                    imported.setdefault(root, path.name)
+    assert imported, "no third-party import found: the scan is broken"
+    assert {name: where for name, where in imported.items() if name not in declared} == {}
+
+
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make lab" in readme and "make test" in readme
