@@ -4,6 +4,7 @@ wrong answer of the catalogue fails with a message that names its bug."""
 import http.client
 import re
 import socket
+import sys
 import textwrap
 import threading
 import urllib.error
@@ -687,3 +688,20 @@ def test_w09_q2_fetch_rejects(answer, expected, judge):
         assert expected.search(result.message), result.message
     else:
         assert expected in result.message, result.message
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux drops a SYN to a full accept queue")
+def test_w09_q2_a_full_accept_queue_stalls_a_connect_here():
+    with walk09._NeverAccepts() as silent:
+        assert silent.stalls
+
+
+@pytest.mark.timeout(60)
+def test_w09_q2_where_a_full_queue_refuses_at_once_the_case_is_skipped_and_the_reference_still_passes(monkeypatch):
+    monkeypatch.setattr(walk09._NeverAccepts, "_probe", lambda self, host, port: False)  # as on Windows or macOS
+    result = walk09.q2.judge(reference(walk09.q2, "fetch"))
+    assert result, result.message
+    assert "a connect that never completes was not tried" in result.message
+    monkeypatch.undo()
+    result = walk09.q2.judge(reference(walk09.q2, "fetch"))
+    assert result and "and on a connect that never completes" in result.message, result.message
