@@ -45,7 +45,7 @@ def wait_then_collect(router, requests):  # if wait() ran out, result() with no 
 
 def wait_then_check(router, requests):  # looks at what wait() left undone before calling result()
     futures = [router.submit(r) for r in requests]
-    _, not_done = wait(futures, timeout=5 * len(futures))
+    _, not_done = wait(futures, timeout=5)
     if not_done:
         raise TimeoutError(f"{len(not_done)} answers missing")
     return [f.result() for f in futures]
@@ -69,8 +69,45 @@ def first_completed_loop(router, requests):
 
 def as_completed_then_reorder(router, requests):
     futures = [router.submit(r) for r in requests]
-    answers = {f: f.result() for f in as_completed(futures, timeout=5 * len(futures))}
+    answers = {f: f.result() for f in as_completed(futures, timeout=5)}
     return [answers[f] for f in futures]
+
+
+def wait_a_minute_then_bounded_results(router, requests):  # one 60 s wait: 60 <= 5 * 12 passed the visible check
+    futures = [router.submit(r) for r in requests]
+    wait(futures, timeout=60)
+    return [f.result(timeout=5) for f in futures]
+
+
+def as_completed_a_minute(router, requests):  # the same, through as_completed
+    futures = [router.submit(r) for r in requests]
+    answers = {f: f.result() for f in as_completed(futures, timeout=60)}
+    return [answers[f] for f in futures]
+
+
+def wait_five_seconds_a_request(router, requests):  # a total that grows with the batch: still one long wait
+    futures = [router.submit(r) for r in requests]
+    _, not_done = wait(futures, timeout=5 * len(futures))
+    if not_done:
+        raise TimeoutError(f"{len(not_done)} answers missing")
+    return [f.result() for f in futures]
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (wait_a_minute_then_bounded_results, "wait(timeout=60) may wait 60 s at once"),
+        (as_completed_a_minute, "as_completed(timeout=60) may wait 60 s at once"),
+        (wait_five_seconds_a_request, "wait(timeout=60) may wait 60 s at once"),
+    ],
+    ids=["wait(timeout=60)", "as_completed(timeout=60)", "wait(timeout=5 * len)"],
+)
+def test_one_long_wait_is_judged_the_same_for_every_batch_size(answer, words):
+    # the first two passed the visible check before (60 <= 5 s x 12 requests) and failed the hidden one (11)
+    result = walk01.q2.check(answer)
+    assert result.status == "incorrect" and words in result.message, result.message
+    hidden = walk01.q2.hidden_check(answer)
+    assert hidden.status == "incorrect" and "may wait" in hidden.message, hidden.message
 
 
 @pytest.mark.parametrize(
@@ -202,7 +239,7 @@ def waits_ten_minutes(router, requests):
     [
         (waits_for_all_unbounded, "wait() with no timeout waits for ever"),
         (as_completed_unbounded, "as_completed() with no timeout waits for ever"),
-        (waits_ten_minutes, "wait(timeout=600) may wait 600 s for"),
+        (waits_ten_minutes, "wait(timeout=600) may wait 600 s at once"),
     ],
     ids=["wait()", "as_completed()", "wait(timeout=600)"],
 )
