@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from numbers import Real
-from pathlib import Path, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ._core import BLANK, Incorrect, Question, call_bounded
@@ -35,12 +35,22 @@ def posix_python(env: Path) -> Path:
     return env / "bin" / "python"
 
 
+def on_windows() -> bool:
+    """Whether this is Windows, where a venv keeps its programs in ``Scripts`` (read at each call: tests patch it)."""
+    return sys.platform == "win32"
+
+
+def _inside(path: Path, env: Path) -> bool:
+    """Whether ``path`` lies in ``env``, as given or with both made absolute (``/tmp`` may be a link)."""
+    return any(p.is_relative_to(e) for p, e in ((path, env), (path.absolute(), env.absolute())))
+
+
 def fresh_env_packages() -> int:
     """How many installed distributions a brand-new ``--without-pip`` venv's python can see."""
     count = "import importlib.metadata as m; print(len(list(m.distributions())))"
     with tempfile.TemporaryDirectory() as folder:
         env = make_env(Path(folder))
-        python = env / "Scripts" / "python.exe" if sys.platform == "win32" else posix_python(env)
+        python = env / "Scripts" / "python.exe" if on_windows() else posix_python(env)
         # -I: isolated, so neither this folder nor PYTHON* variables add anything to what it sees
         done = subprocess.run([str(python), "-I", "-c", count], capture_output=True, text=True, timeout=60, cwd=folder)
     return int(done.stdout.strip())
@@ -103,8 +113,8 @@ class EnvPython(Question):
             return Path(env_dir) / "bin" / "python"
     """
 
-    VISIBLE = ("ella_env", "C:/class/ella_env")
-    HIDDEN = ("course env 2", "D:/Users/ana/course env")  # a space in both names
+    VISIBLE = ("ella_env", "C:/class/ella_env", "/home/ana/ella_env")
+    HIDDEN = ("course env 2", "D:/Users/ana/course env", "/home/ana/course env")  # a space in every name
 
     def _check(self, env_python: Any) -> str:
         return self._run(env_python, *self.VISIBLE)
@@ -112,14 +122,19 @@ class EnvPython(Question):
     def _check_hidden(self, env_python: Any) -> str:
         return self._run(env_python, *self.HIDDEN)
 
-    def _run(self, env_python: Any, name: str, windows_dir: str) -> str:
-        """Both systems get env_dir as a str, the same type, as a learner's own code would pass."""
+    def _run(self, env_python: Any, name: str, windows_dir: str, posix_dir: str) -> str:
+        """The layout of this system is made and run; the other system's is judged by its path alone.
+
+        Both systems get env_dir as a str, the same type, as a learner's own code would pass.
+        """
         if not callable(env_python):
             raise Incorrect(f"expected a function env_python(env_dir, windows=False), got {env_python!r}")
+        windows = on_windows()
         with tempfile.TemporaryDirectory() as folder:
             env = make_env(Path(folder), name)
-            got = call_bounded(env_python, str(env), what="env_python")
-            self._judge_posix(got, env)
+            here = _windows_call(env_python) if windows else env_python
+            got = call_bounded(here, str(env), what="env_python")
+            self._judge_here(got, env, windows=windows)
             try:
                 prefix = subprocess.run(
                     [str(got), "-I", "-c", "import sys; print(sys.prefix)"],
@@ -129,30 +144,63 @@ class EnvPython(Question):
                 raise Incorrect(f"{got} could not be run as a program ({exc.strerror}): is it python?") from None
             if Path(prefix).resolve() != env.resolve():
                 raise Incorrect(f"{got} runs, but its sys.prefix is {prefix}, not the environment.")
-        windows_env = PureWindowsPath(windows_dir)
-        got = call_bounded(_windows_call(env_python), str(windows_env), what="env_python")
-        self._judge_windows(got, windows_env)
+        if windows:  # the POSIX layout, judged by its path
+            posix_env = PurePosixPath(posix_dir)
+            self._judge_posix_path(call_bounded(env_python, str(posix_env), what="env_python"), posix_env)
+        else:
+            windows_env = PureWindowsPath(windows_dir)
+            got = call_bounded(_windows_call(env_python), str(windows_env), what="env_python")
+            self._judge_windows(got, windows_env)
         return "it names the env's own python on both systems; running it gives sys.prefix == the environment."
 
     @staticmethod
-    def _judge_posix(got: Any, env: Path) -> None:
+    def _judge_here(got: Any, env: Path, *, windows: bool) -> None:
+        """The path ``env_python`` gave for a venv made just now on this system, before it is run."""
         if got is None:
             raise Incorrect("env_python returned None: did you print the path instead of returning it?")
         if not isinstance(got, (str, Path)):
             raise Incorrect(f"env_python should return a path (str or Path), got {type(got).__name__}: {got!r}")
         path = Path(got)
+        folder, program = ("Scripts", "python.exe") if windows else ("bin", "python")
         if path.absolute() == Path(sys.executable).absolute():  # not resolved: a venv's python is a link
             raise Incorrect("that is this kernel's python (sys.executable), not the environment's.")
-        if not path.is_absolute() and not str(path).startswith(str(env)):
-            raise Incorrect(f"{got!r} is not inside the environment {env}: build it from env_dir.")
-        if "Scripts" in path.parts:
+        if not _inside(path, env):
+            if path.is_absolute() and path == (env / folder / program).resolve():
+                raise Incorrect(
+                    f"{got} is the base Python, outside the environment: resolve() follows the link out of the "
+                    f"venv to the base Python. Leave the path as built, env_dir/{folder}/{program}."
+                )
+            if not path.is_absolute():
+                raise Incorrect(f"{got!r} is not inside the environment {env}: build it from env_dir.")
+        parts = [part.lower() for part in path.parts]
+        if not windows and "scripts" in parts:
             raise Incorrect(f"{got}: `Scripts` is the Windows layout; on Linux and macOS it is env_dir/bin.")
+        if windows and "bin" in parts:
+            raise Incorrect(f"on Windows a venv keeps its programs in Scripts, not bin: got {got}.")
+        if path.name.lower() == folder.lower():
+            raise Incorrect(f"{got}: that is the folder; the program inside it is {program}.")
         if path.parent == env:
-            raise Incorrect(f"{got}: the interpreter is not at the top of the environment, but in its bin folder.")
-        if path.name.endswith(".exe"):
+            raise Incorrect(f"{got}: the interpreter is not at the top of the environment, but in its {folder} folder.")
+        if not windows and path.name.endswith(".exe"):
             raise Incorrect(f"{got}: `.exe` is for Windows only; on Linux and macOS the program is `python`.")
+        if windows and path.name.lower() == "python":
+            raise Incorrect(f"on Windows the interpreter is python.exe: got {got}.")
         if not path.exists():
-            raise Incorrect(f"{got} does not exist: look inside {env / 'bin'}.")
+            raise Incorrect(f"{got} does not exist: look inside {env / folder}.")
+
+    @staticmethod
+    def _judge_posix_path(got: Any, env: PurePosixPath) -> None:
+        """``env_python(env_dir)`` for a Linux or macOS env, judged on Windows by its path alone."""
+        if got is None:
+            raise Incorrect("env_python(...) returned None for the Linux and macOS case: did you handle it?")
+        parts = PurePosixPath(str(got).replace("\\", "/")).parts
+        if parts[: len(env.parts)] != env.parts:
+            raise Incorrect(f"env_python({str(env)!r}) gave {got}, which is not inside the env.")
+        rest = list(parts[len(env.parts) :])
+        if rest and rest[0].lower() == "scripts":
+            raise Incorrect(f"on Linux and macOS a venv keeps its programs in bin, not Scripts: got {got}.")
+        if rest not in (["bin", "python"], ["bin", "python3"]):
+            raise Incorrect(f"env_python({str(env)!r}) gave {got}; expected .../bin/python on Linux and macOS.")
 
     @staticmethod
     def _judge_windows(got: Any, env: PureWindowsPath) -> None:
