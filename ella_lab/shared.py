@@ -180,7 +180,7 @@ class Switchboard:
 
         def sleep(seconds: float) -> None:
             me = threading.get_ident()
-            if me not in self._state or not isinstance(seconds, int | float) or seconds < 0:
+            if self._state.get(me) in (None, DONE) or not isinstance(seconds, int | float) or seconds < 0:
                 real(seconds)
                 return
             with self._cond:
