@@ -214,6 +214,7 @@ def plot_overload(
         ax.axvspan(*trigger, color="orange", alpha=0.15)
         ax.set_title(name)
         ax.set_xlabel("time (s); shaded: the trigger")
+        ax.set_ylim(bottom=0)  # every panel from 0: a rise is read against nothing, not against the lowest bin
     axes[0].axhline(rate, color="black", lw=0.8, ls="--", label=f"offered load ({rate:g}/s)")
     axes[0].set_ylabel("requests/s")
     axes[1].set_ylabel("requests/s")

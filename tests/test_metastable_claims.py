@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from ella_lab.metastable import collapse_claims, cure_claims, served_share
+from ella_lab.metastable import collapse_claims, cure_claims, hedge_claims, served_share
 from ella_lab.sim import simulate
 
 RATE, CAPACITY = 140, 200
@@ -92,3 +92,16 @@ def test_cure_table_puts_measured_and_simulated_side_by_side():
     assert table.loc["limit", "served from t = 4 s, simulated"] == round(served_share(sims["limit"]), 3)
     with pytest.raises(ValueError, match="same controls"):
         cure_table({"none": sims["none"]}, sims)
+
+
+def test_hedge_claims_hold_on_the_lessons_numbers_and_miss_without_a_cut_or_with_no_hedges():
+    base = {"p99_s": 0.286, "extra": 0.0}
+    assert missed(hedge_claims([base, {"p99_s": 0.0251, "extra": 0.030}])) == []
+    assert missed(hedge_claims([base, {"p99_s": 0.200, "extra": 0.030}])) == [
+        "hedging at p95 within 5 % cuts the p99 at least threefold (the tail is 300 ms, the hedged p99 tens of ms)"
+    ]
+    assert missed(hedge_claims([base, {"p99_s": 0.0251, "extra": 0.004}])) == [
+        "hedging at p95 sends fewer than 5 % extra calls, at least the 2 % tail: the calls that outlast d"
+    ]
+    with pytest.raises(ValueError, match="pair must be"):
+        hedge_claims([base])

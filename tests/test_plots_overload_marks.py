@@ -47,6 +47,7 @@ def test_the_overload_figure_draws_the_model_on_every_panel_under_the_measured_l
         assert lines["simulation"].get_zorder() < lines["measured"].get_zorder()
         assert lines["simulation"].get_linewidth() > lines["measured"].get_linewidth()  # seen around it
         assert ax.get_ylabel()
+        assert ax.get_ylim()[0] == 0  # tries sent too, which never come near 0 on their own
     assert "offered load (140/s)" in [t.get_text() for t in fig.legends[0].get_texts()]
     fig.canvas.draw()  # the legend sits below every panel, hiding none of their lines
     legend_top = fig.legends[0].get_window_extent().y1

@@ -2,6 +2,7 @@
 learner bugs each fails, visible and hidden, with a message that names the bug, while differently written correct
 rules pass."""
 
+import re
 import textwrap
 import threading
 
@@ -306,3 +307,20 @@ def test_a_rule_that_never_returns_ends_the_check():
 
     status, message = verdict(walk10.q3, hangs)
     assert status == "incorrect" and "did not return" in message
+
+
+def test_a_rule_that_rounds_its_result_is_told_so_with_the_rules_value_in_full():
+    answer = rule("""
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            elif 2 * inflight >= limit:
+                limit += 1
+            return round(min(200, max(1, limit)), 4)
+    """)
+    status, message = verdict(walk10.q3, answer)
+    assert status == "incorrect" and "rounded to 4 decimal places" in message, message
+    want = re.search(r"the rule gives ([\d.]+):", message).group(1)
+    got = re.search(r"returned ([\d.]+),", message).group(1)
+    assert round(float(want), 4) == float(got) and float(want) != float(got)  # the value in full, not .6g
+    assert walk10.q3.hidden_check(answer).status == "incorrect"

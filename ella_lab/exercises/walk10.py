@@ -258,10 +258,7 @@ class AIMDRule(Question):
         )
         if compared.miss is not None:
             limit, ok, inflight, got, want = compared.miss
-            raise Incorrect(
-                f"in the simulated run, next_limit({limit:.6g}, {ok}, {inflight}) returned {got!r}; the rule gives "
-                f"{want:.6g}. {_diagnosis(limit, ok, inflight, as_real(got), want)}"
-            )
+            raise Incorrect(f"in the simulated run, {_diagnosis(limit, ok, inflight, as_real(got), want)}")
         recovered = recovery_time(run)
         when = "as soon as the trigger ended" if recovered == 0 else f"{format_recovery(recovered)} after the trigger"
         return (
@@ -274,11 +271,19 @@ class AIMDRule(Question):
         )
 
 
+def _rounded_places(got: float, want: float) -> int | None:
+    """The decimal places ``want`` was rounded to, to give ``got`` (0 to 9), or None when it was not."""
+    if _same(got, want):
+        return None
+    return next((places for places in range(10) if got == round(want, places)), None)
+
+
 def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: float) -> str:
     """What a rule that returned ``got`` for ``(limit, ok, inflight)`` most likely did wrong."""
-    call = f"next_limit({limit:.6g}, {ok}, {inflight}) returned {got!r}, the rule gives {want:.6g}:"
+    call = f"next_limit({limit!r}, {ok}, {inflight}) returned {got!r}, the rule gives {want!r}:"
     if got is None:
         return f"{call} return the new limit, a number."
+    places = _rounded_places(got, want)
     if ok:
         if got < limit and _same(got, max(MINIMUM, limit * DECREASE)):
             return f"{call} an answer (ok True) must never lower the limit; a failure (ok False) does."
@@ -325,6 +330,12 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
                 f"{call} never below 1: with a limit under 1 no try is sent, so no answer ever comes back to "
                 "raise it: the client would stop for good. Clamp after the change: min(200, max(1, limit))."
             )
+    if places is not None:
+        return (
+            f"{call} that is the rule's value rounded to {places} decimal place{'s' if places != 1 else ''}. Return "
+            "the limit unrounded: × 0.9 and + 1 change it at every step, and a rounding at every step drifts away "
+            "from the rule."
+        )
     if _same(got, MAXIMUM) or _same(got, MINIMUM):
         return f"{call} check the clamp: min(200, max(1, limit)) (max and min the other way round give 200 or 1)."
     return f"{call} a failure multiplies by 0.9; an answer adds 1 when 2 * inflight >= limit; within 1 and 200."
