@@ -133,8 +133,13 @@ def test_the_sockets_claims_hold_on_the_lessons_shape_and_miss_without_a_bend():
     assert any("near one core's worth" in says for says in missed)  # 3,040 req/s is not near 1 / c = 1,000
     half = lesson.assign(**{"real sockets": 0.6 * lesson["K / (L + c)"]})  # passed the old 55 %-of-K / L worst
     assert [c.says for c in sockets_claims(half) if not c.holds()][:2] == [
-        "for a few workers (K ≤ 4), real sockets follow min(K / (L + c), 1 / c), on average",
-        "for a few workers (K ≤ 4), real sockets follow min(K / (L + c), 1 / c), the worst",
+        "for a few workers (K ≤ 4), real sockets follow K / (L + c), on average",
+        "for a few workers (K ≤ 4), real sockets follow K / (L + c), the worst",
+    ]
+    # at K / L, 1.1 x K / (L + c) with c = 1 ms: c would not be the gap, and the upper bound catches it
+    too_fast = lesson.assign(**{"real sockets": lesson["real sockets"].where(lesson.index > 4, model)})
+    assert [c.says for c in sockets_claims(too_fast) if not c.holds()] == [
+        "for a few workers (K ≤ 4), real sockets do not pass K / (L + c): c is the whole gap, the best"
     ]
     slow_sleep = lesson.assign(simulated=0.5 * model)
     assert [c.says for c in sockets_claims(slow_sleep) if not c.holds()] == [
