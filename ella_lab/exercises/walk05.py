@@ -99,7 +99,7 @@ class Guard(Question):
             if not how.startswith("imported") and n != 1:
                 printed = " (printing its text is not calling it)" if n == 0 and self.MARK in out else ""
                 raise Incorrect(
-                    f"{how}, main() ran {n} times{printed}; expected once: `if __name__ == \"__main__\":` then "
+                    f'{how}, main() ran {n} times{printed}; expected once: `if __name__ == "__main__":` then '
                     "`main()` under it."
                 )
         return "imported, it runs nothing; run as a script (by path or with -m), it runs main() once."

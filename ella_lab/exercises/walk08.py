@@ -95,8 +95,8 @@ class ProcessSpeedup(PredictQuestion):
         if idle is not None:
             return (
                 f"The measurement is well below the model, though {idle:.2f} of a core stood idle while one thread "
-                "ran: starting the processes and pickling cost more here, or other programs took the cores later "
-                "(the processes' run has its own 'idle cores' column)."
+                "ran: starting the processes and pickling cost more here, or another program took a core while the "
+                "processes ran."
             )
         return "The measurement is well below the model: starting the processes, pickling, or other programs."
 
