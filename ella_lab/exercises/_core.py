@@ -22,6 +22,7 @@ import importlib
 import math
 import numbers
 import os
+import sys
 import sysconfig
 import textwrap
 import threading
@@ -476,7 +477,7 @@ class Question:
             display({"text/plain": line, "text/html": html_view}, raw=True)
             return
         if shell is None or not self._records():
-            print(line)
+            sys.stdout.write(line + "\n")  # one write: print's two let a kernel flush an empty line apart
             return
         from IPython.display import display
 
