@@ -413,7 +413,34 @@ def waits_in_milliseconds(call, attempts, base, cap, sleep=time.sleep):
             sleep(1000 * min(cap, base * 2 ** (n - 1)))
 
 
+def drops_the_last_answer(call, attempts, base, cap, sleep=time.sleep):  # the last call made, its answer lost
+    for n in range(1, attempts):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            sleep(min(cap, base * 2 ** (n - 1)))
+    call()
+
+
+def raises_after_the_last_answer(call, attempts, base, cap, sleep=time.sleep):  # the last error raised regardless
+    last = None
+    for n in range(1, attempts):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError) as exc:
+            last = exc
+            sleep(min(cap, base * 2 ** (n - 1)))
+    try:
+        call()
+    except (ConnectionError, TimeoutError) as exc:
+        last = exc
+    raise last
+
+
 CATALOGUE = [
+    # both passed the old checks, where no case answered on the last attempt
+    (drops_the_last_answer, ["on the last attempt", "dropped that answer"]),
+    (raises_after_the_last_answer, ["on the last attempt", "raise only when the last attempt fails"]),
     (doubles_the_last_wait, ["over the cap"]),
     (at_least_base, ["over the cap"]),
     (xor_for_power, ["`^`", "exclusive or", "2 ** (n - 1)"]),

@@ -379,6 +379,49 @@ def fallback_stops_at_a_bug_with_a_new_error(request, sources):  # the bug's own
     raise ExceptionGroup("all sources failed", errors)
 
 
+# The next three passed the old checks: every bug was a KeyError, every outage a plain ConnectionError, and a
+# bug raised after asking on was accepted.
+def fallback_catches_os_error(request, sources):  # except OSError: takes FileNotFoundError/PermissionError too
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except OSError as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all sources failed", errors)
+
+
+def fallback_raises_a_bug_after_asking_on(request, sources):  # notes a bug, asks the next source, then raises it
+    errors, bug = [], None
+    for source in sources:
+        try:
+            answer = source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+            continue
+        except Exception as exc:
+            bug = bug or exc
+            continue
+        if bug is not None:
+            raise bug
+        return answer
+    if bug is not None:
+        raise bug
+    raise ExceptionGroup("all sources failed", errors)
+
+
+def fallback_exact_connection_error(request, sources):  # type(e) is not ConnectionError: a subclass escapes
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except Exception as exc:
+            if type(exc) is not ConnectionError:
+                raise
+            errors.append(exc)
+    raise ExceptionGroup("all sources failed", errors)
+
+
 def test_p4_fallback_correct_answers_pass():
     passes_both(walk04.q1, reference(walk04.q1, "fallback"))
     passes_both(walk04.q1, fallback_loop_over_indices)
@@ -413,11 +456,21 @@ def test_p4_fallback_that_stops_at_a_bug_and_raises_it_in_a_group_passes(answer)
         (fallback_swallows_bugs, ["a KeyError (a bug, not an outage)", "the KeyError was lost"]),
         (fallback_catches_exception, ["buggy/up", "the KeyError was lost", "Catch ConnectionError only"]),
         (fallback_stops_at_a_bug_with_a_new_error, ["the KeyError was lost"]),
+        (fallback_catches_os_error, ["FileNotFoundError (a bug, not an outage)"]),
+        (fallback_raises_a_bug_after_asking_on, ["(a bug, not an outage)"]),
+        (fallback_exact_connection_error, ["is a kind of ConnectionError", "subclasses"]),
     ],
     ids=lambda v: getattr(v, "__name__", "")[9:] if callable(v) else "",
 )
 def test_p4_fallback_wrong_answers_are_named(answer, phrases):
     rejects_both(walk04.q1, answer, *phrases)
+
+
+def test_p4_visible_check_stops_at_a_bug_and_takes_connection_error_subclasses():
+    """`except OSError` and a bug raised after asking on are named by the visible check; so is `type(e) is`."""
+    assert "went on to ask source-2" in walk04.q1.check(fallback_raises_a_bug_after_asking_on).message
+    assert "`except OSError`" in walk04.q1.check(fallback_catches_os_error).message
+    assert "refused" in walk04.q1.check(fallback_exact_connection_error).message
 
 
 def test_p4_visible_check_has_a_bug_before_a_working_source():

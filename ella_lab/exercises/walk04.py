@@ -58,38 +58,49 @@ class Fallback(Question):
                     errors.append(exc)
             raise ExceptionGroup(f"all {len(sources)} sources failed for {request}", errors)
     """
-    # (request, pattern): one source per letter, ``d`` down, ``u`` up, ``0`` / ``e`` / ``n`` up but answering
-    # 0, "" or None (an answer all the same), ``b`` a bug (raises KeyError); every pattern of ``d`` only is a total
-    # failure. A bug must reach the caller: raised as it is, or in an ExceptionGroup (alone, or with the outages
-    # before it); catching it and going on to the next source loses it as soon as that source answers ("dbu").
+    # (request, pattern): one source per letter, ``d`` down (ConnectionError), ``r`` down (ConnectionRefusedError,
+    # a kind of ConnectionError), ``u`` up, ``0`` / ``e`` / ``n`` up but answering 0, "" or None (an answer all the
+    # same), ``b`` / ``f`` a bug (raises KeyError / FileNotFoundError, an OSError that is not a ConnectionError);
+    # every pattern of ``d`` and ``r`` only is a total failure. A bug must reach the caller, and no later source be
+    # asked: raised as it is, or in an ExceptionGroup (alone, or with the outages before it); catching it and going
+    # on to the next source loses it as soon as that source answers ("dbu").
     CASES = (
         ("DataRequest-7", "uu"),
         ("DataRequest-7", "du"),
         ("DataRequest-7", "ddu"),
-        ("DataRequest-7", "dddu"),
+        ("DataRequest-7", "drdu"),
         ("DataRequest-3", "d0u"),
         ("DataRequest-3", "nu"),
         ("DataRequest-3", "dddddu"),
         ("DataRequest-7", "dddd"),
         ("DataRequest-3", "dddddd"),
-        ("DataRequest-7", "dbd"),
         ("DataRequest-3", "dbu"),
+        ("DataRequest-7", "dfd"),
     )
     HIDDEN_CASES = (
         ("order-41", "u"),
         ("order-42", "duu"),
         ("order-41", "ddddddddu"),
         ("order-42", "deu"),
-        ("order-42", "dnu"),
+        ("order-42", "rnu"),
         ("order-42", "0u"),
         ("order-41", "d"),
-        ("order-42", "ddddddd"),
+        ("order-42", "ddrdddd"),
         ("order-41", "db"),
-        ("order-42", "bdd"),
         ("order-41", "bu"),
-        ("order-42", "ddbdu"),
+        ("order-42", "bdd"),
+        ("order-42", "ddfdu"),
     )
     REPLIES: ClassVar[dict[str, Any]] = {"0": 0, "e": "", "n": None}
+    RAISES: ClassVar[dict[str, type[Exception]]] = {
+        "d": ConnectionError,
+        "r": ConnectionRefusedError,
+        "b": KeyError,
+        "f": FileNotFoundError,
+    }
+    DOWN = frozenset("dr")
+    BUGS = frozenset("bf")
+    NAMES: ClassVar[dict[str, str]] = {"d": "down", "r": "refused", "b": "buggy", "f": "buggy"}
 
     def _check(self, fallback: Any) -> str:
         return self._cases(fallback, self.CASES)
@@ -101,9 +112,9 @@ class Fallback(Question):
         if not callable(fallback):
             raise Incorrect(f"expected a function fallback(request, sources), got {fallback!r}")
         for request, pattern in cases:
-            if set(pattern) == {"d"}:
+            if set(pattern) <= self.DOWN:
                 self._all_fail(fallback, request, pattern)
-            elif "b" in pattern:
+            elif set(pattern) & self.BUGS:
                 self._bug(fallback, request, pattern)
             else:
                 self._one_answers(fallback, request, pattern)
@@ -115,7 +126,7 @@ class Fallback(Question):
         probes = [
             Probe(
                 f"source-{i}",
-                {request: ConnectionError} if state == "d" else {request: KeyError} if state == "b" else {},
+                {request: self.RAISES[state]} if state in self.RAISES else {},
                 journal=journal,
                 **({"reply": self.REPLIES[state]} if state in self.REPLIES else {}),
             )
@@ -136,10 +147,27 @@ class Fallback(Question):
             )
         return probes, value, error
 
+    def _where(self, pattern: str) -> str:
+        return f"with sources {'/'.join(self.NAMES.get(s, 'up') for s in pattern)}"
+
+    @staticmethod
+    def _escaped_subclass(where: str, error: Exception | None, probes: list[Probe]) -> None:
+        """A source's ConnectionRefusedError (a kind of ConnectionError) let through: the type compared exactly."""
+        if (
+            isinstance(error, ConnectionError)
+            and type(error) is not ConnectionError
+            and any(error is e for p in probes for e in p.errors.values())
+        ):
+            raise Incorrect(
+                f"{where}, fallback let {error!r} escape: {type(error).__name__} is a kind of ConnectionError (the "
+                "source is down). Catch with `except ConnectionError:` or isinstance(), which take its subclasses; "
+                "`type(e) is ConnectionError` does not."
+            )
+
     def _one_answers(self, fallback: Any, request: str, pattern: str) -> None:
         probes, value, error = self._run(fallback, request, pattern)
-        where = f"with sources {'/'.join('down' if s == 'd' else 'up' for s in pattern)}"
-        good = next(i for i, s in enumerate(pattern) if s != "d")
+        where = self._where(pattern)
+        good = next(i for i, s in enumerate(pattern) if s not in self.DOWN)
         counts = [len(p.calls) for p in probes]
         order = list(dict.fromkeys(probes[0].journal))
         if order and order != [p.name for p in probes[: len(order)]]:
@@ -153,6 +181,7 @@ class Fallback(Question):
                     "its answer in a variable."
                 )
         if error is not None:
+            self._escaped_subclass(where, error, probes)
             if any(error is p.errors.get(request) for p in probes):
                 raise Incorrect(
                     f"{where}, fallback let {error!r} escape: catch each source's error and try the next source."
@@ -207,6 +236,7 @@ class Fallback(Question):
                 "ExceptionGroup holding every error."
             )
         if not isinstance(error, ExceptionGroup):
+            self._escaped_subclass(f"with all {n} sources down", error, probes)
             raise Incorrect(
                 f"with all {n} sources down, fallback raised {error!r}, one error: raise "
                 f"ExceptionGroup(message, errors) with all {n}, so the caller sees every cause."
@@ -214,42 +244,55 @@ class Fallback(Question):
         self._holds_every_error(error, probes, request)
 
     def _bug(self, fallback: Any, request: str, pattern: str) -> None:
-        """A source with a bug (KeyError) after sources that are down: the bug must reach the caller.
+        """A source with a bug (KeyError, FileNotFoundError) after sources that are down: the bug must reach the
+        caller, and no later source be asked (cell 14: stop at it).
 
-        Accepted: the KeyError itself, or an ExceptionGroup that holds it, alone or with the errors of the sources
+        Accepted: the bug itself, or an ExceptionGroup that holds it, alone or with the errors of the sources
         asked before it, in order. A bug caught and passed over is lost as soon as a later source answers.
         """
         probes, value, error = self._run(fallback, request, pattern)
-        at = pattern.index("b")
-        names = {"d": "down", "b": "buggy", "u": "up"}
-        where = f"with sources {'/'.join(names[s] for s in pattern)}"
+        at = next(i for i, s in enumerate(pattern) if s in self.BUGS)
+        where = self._where(pattern)
         bug = probes[at].errors.get(request)
         if bug is None:
             raise Incorrect(f"{where}, source-{at} was never asked: ask every source, in order, until one answers.")
+        kind = type(bug).__name__
+        if error is not bug and not (isinstance(error, ExceptionGroup) and any(e is bug for e in error.exceptions)):
+            outcome = f"raised {error!r}" if error is not None else f"returned {value!r}"
+            raise Incorrect(
+                f"{where}, source-{at} raised a {kind} (a bug, not an outage) and fallback {outcome}: the {kind} was "
+                "lost. Catch ConnectionError only, so that any other error reaches the caller (or stop at it and "
+                "raise it, alone or in the ExceptionGroup with the errors so far); a bug caught and passed over "
+                "vanishes as soon as a later source answers."
+            )
+        later = [i for i in range(at + 1, len(probes)) if probes[i].calls]
+        if later:
+            wide = (
+                f" A {kind} is an OSError but not a ConnectionError: `except OSError` (or Exception) catches bugs too."
+                if isinstance(bug, OSError)
+                else ""
+            )
+            raise Incorrect(
+                f"{where}, source-{at} raised a {kind} (a bug, not an outage) and fallback went on to ask "
+                f"source-{later[0]} before raising it: stop at a bug, since asking on cannot mend it.{wide} Catch "
+                "ConnectionError only, so that any other error goes to the caller at once."
+            )
         if error is bug:
             return  # a bug is not an outage: it reached the caller at once
-        if isinstance(error, ExceptionGroup) and any(e is bug for e in error.exceptions):
-            asked = [p.errors[request] for p in probes if request in p.errors]  # the sources' errors, in order
-            got = list(error.exceptions)
-            if not all(any(e is a for a in asked) for e in got):
-                raise Incorrect(
-                    f"{where}, the ExceptionGroup holds the KeyError but also new exceptions: keep the sources' own "
-                    "exceptions, as caught."
-                )
-            positions = [next(i for i, a in enumerate(asked) if a is e) for e in got]
-            if positions != sorted(set(positions)):
-                raise Incorrect(
-                    f"{where}, the ExceptionGroup holds the KeyError, but its errors are not in the order the "
-                    "sources were asked (or one is there twice)."
-                )
-            return  # the bug reached the caller, in a group
-        outcome = f"raised {error!r}" if error is not None else f"returned {value!r}"
-        raise Incorrect(
-            f"{where}, source-{at} raised a KeyError (a bug, not an outage) and fallback {outcome}: the KeyError was "
-            "lost. Catch ConnectionError only, so that any other error reaches the caller (or stop at it and raise "
-            "it, alone or in the ExceptionGroup with the errors so far); a bug caught and passed over vanishes as "
-            "soon as a later source answers."
-        )
+        asked = [p.errors[request] for p in probes if request in p.errors]  # the sources' errors, in order
+        got = list(error.exceptions)
+        if not all(any(e is a for a in asked) for e in got):
+            raise Incorrect(
+                f"{where}, the ExceptionGroup holds the {kind} but also new exceptions: keep the sources' own "
+                "exceptions, as caught."
+            )
+        positions = [next(i for i, a in enumerate(asked) if a is e) for e in got]
+        if positions != sorted(set(positions)):
+            raise Incorrect(
+                f"{where}, the ExceptionGroup holds the {kind}, but its errors are not in the order the sources were "
+                "asked (or one is there twice)."
+            )
+        # the bug reached the caller, in a group
 
     @staticmethod
     def _holds_every_error(error: ExceptionGroup, probes: list[Probe], request: str) -> None:

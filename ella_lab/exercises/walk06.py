@@ -392,6 +392,13 @@ class RetryLoop(Question):
             0.01,
             1.0,
         ),
+        _Case(
+            "the call fails twice, then answers on the last of its 3 attempts",
+            [ConnectionError, ConnectionError, None],
+            3,
+            0.01,
+            1.0,
+        ),
         _Case("the call raises ValueError (a bug)", [ValueError], 4, 0.01, 1.0),
         _Case(
             "the call fails with ConnectionError, then FileNotFoundError",
@@ -423,6 +430,8 @@ class RetryLoop(Question):
             0.02,
         ),
         _Case("one attempt only, and it fails", [ConnectionError], 1, 0.004, 0.02),
+        _Case("the call times out, then answers on the last of its 2 attempts", [TimeoutError, None], 2, 0.004, 0.5),
+        _Case("one attempt only, and it answers", [None], 1, 0.004, 0.02),
         _Case(
             "the call times out, then ConnectionError, then answers",
             [TimeoutError, ConnectionError, None],
@@ -561,9 +570,20 @@ class RetryLoop(Question):
                     "one included; the last attempt gets its call too."
                 )
             raise Incorrect(f"{where}: retry called it {made} time(s); a correct loop calls it {calls} time(s).")
+        on_the_last = answered and calls == case.attempts
         if answered:
+            if error is not None and on_the_last:
+                raise Incorrect(
+                    f"{where}: call() answered on the last attempt (call {calls}), and retry raised {error!r}: "
+                    "the last attempt's answer is an answer too; raise only when the last attempt fails."
+                )
             if error is not None:
                 raise Incorrect(f"{where}: retry raised {error!r}, but the call answered on attempt {calls}.")
+            if on_the_last and got is None and value is not None:
+                raise Incorrect(
+                    f"{where}: call() answered {value!r} on the last attempt (call {calls}) and retry returned None: "
+                    "it dropped that answer. Return the last attempt's answer too (`return call()`)."
+                )
             if got is not value and not value and got == value and type(got) is type(value):
                 pass  # an equal falsy answer of the same type (0 computed anew, say) is the answer
             elif got is not value and not value:
