@@ -727,6 +727,16 @@ class MoreWorkers(Prediction):
     stub = """
         mean_latency_prediction = ____  # seconds
     """
+
+    def _check(self, value: Any) -> str:
+        said = super()._check(value)  # raises Incorrect on a wrong prediction
+        if self.measured is not None and self.measured > 1.05 * self.model:
+            said += (
+                " Your prediction is right even though the run was slower: the model counts the sleeps alone, and "
+                "8 threads that wake together on few cores each wake a little late, in every one of the 5 rounds."
+            )
+        return said
+
     solution_text = """
         # 0.030 s: a request waits 2 L on average (0 to 4 rounds of L), then takes its own L
         mean_latency_prediction = sum((i // 8) * 0.010 + 0.010 for i in range(40)) / 40
