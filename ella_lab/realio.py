@@ -78,6 +78,7 @@ class OutageRun:
     down_from: float
     down_to: float
     primary: FlakyService | None = None
+    timers_from: float = 0.0  # when the outage's timers started, on the same clock (just before the report's start)
 
     def windows(self, margin: float = 0.05) -> OutageWindows:
         """Split the requests by when they were sent: before, during (``margin`` in from each end), after."""
@@ -140,15 +141,22 @@ def primary_outage(
         primary.start()
 
     timers = [threading.Timer(stop_at, stop), threading.Timer(restart_at, restart)]
+
+    def start_timers() -> None:
+        moments.append(clock())
+        for timer in timers:
+            timer.start()
+
     try:
-        report = paced(router, requests, rate=rate, on_start=lambda: [t.start() for t in timers])
+        report = paced(router, requests, rate=rate, on_start=start_timers)
     finally:
         for t in timers:
             if t.is_alive() or t.ident is not None:
                 t.join(timeout=restart_at + 10)
-    if len(moments) != 2:
+    if len(moments) != 3:
         raise RuntimeError(f"the outage's timers did not both fire within {restart_at + 10:g} s")
-    return OutageRun(report, moments[0] - report.started_at, moments[1] - report.started_at, primary)
+    started, stopped, restarted = (moment - report.started_at for moment in moments)
+    return OutageRun(report, stopped, restarted, primary, timers_from=started)
 
 
 def outage_claims(

@@ -37,7 +37,10 @@ def test_nothing_is_lost_and_the_primary_is_back(outage):
     assert isinstance(run, OutageRun) and running  # restarted before primary_outage returned
     frame = run.report.frame()
     assert list(frame.request) == REQUESTS and frame.ok.all()
-    assert 0.2 <= run.down_from < run.down_to and run.down_to >= 0.4  # timers never fire early
+    # timers never fire early, counted from when they started: just before the report's clock (paced's
+    # on_start), so on the report's clock a moment can read under its aim (0.192 s for 0.2 s seen under load)
+    assert run.timers_from <= 0 and run.down_from < run.down_to
+    assert run.down_from - run.timers_from >= 0.2 and run.down_to - run.timers_from >= 0.4
     assert (frame.source == "backup").any() and (frame.source == "primary").any()
 
 
@@ -91,11 +94,19 @@ def test_the_windows_give_the_planned_share_and_the_timeouts_beside_the_measured
         chain = FallbackChain([HttpSource("primary", primary.url, timeout=0.5), HttpSource("backup", backup.url)])
         run = primary_outage(Router(chain, workers=2), primary, REQUESTS, rate=300, stop_at=0.15, restart_at=0.25)
     w = run.windows()
+    tries = run.report.attempts_frame()
+    first = tries[tries.source == "primary"].drop_duplicates("request").set_index("request")
     for name, part in (("before", w.before), ("after", w.after)):
         planned = sum(primary.plan(r)[0] != "ok" for r in part.request) / len(part)
         assert w.planned[name] == pytest.approx(planned) and 0 < planned < 1  # the seeded plan's share, exact
         assert w.timed_out[name] == 0  # nothing nears a 0.5 s timeout
-        assert part.fell_back.mean() == pytest.approx(planned)  # every fallback there is a planned failure
+        # every fallback of a request whose primary try ran while the primary was up is a planned failure
+        # (by send time alone, a request queued behind others on a busy machine can meet the outage)
+        calls = first.reindex(part.request)
+        up = (calls.finished_s < run.down_from) if name == "before" else (calls.started_s > run.down_to)
+        served = part.set_index("request")[up.to_numpy()]
+        assert len(served) >= len(part) // 2, (name, len(served), len(part))
+        assert list(served.fell_back) == [primary.plan(r)[0] != "ok" for r in served.index]
     unknown = dataclasses.replace(run, primary=None).windows()
     assert all(v != v for v in unknown.planned.values())  # NaN: no plan to read
 
