@@ -56,7 +56,12 @@ class Deadlock(RuntimeError):
 
 class Retried(RuntimeError):
     """Raised in a thread that gave up a lock, released what it held, and tried again with no pause between
-    (only while :meth:`Switchboard.sleeps_seen` watches the board's sleeps)."""
+    (only while :meth:`Switchboard.sleeps_seen` watches the board's sleeps). ``while_holding``: it did sleep,
+    but while it still held a lock, which is no pause."""
+
+    def __init__(self, message: str, *, while_holding: bool = False) -> None:
+        super().__init__(message)
+        self.while_holding = while_holding
 
 
 class Abandoned(RuntimeError):
@@ -104,7 +109,8 @@ class Switchboard:
         self._held: dict[int, list[Lock]] = {}  # thread -> the locks of this board it holds
         self._abandoned: set[int] = set()  # threads of a run that outlived its timeout: told to leave
         self._pending: dict[int, str] = {}  # thread -> HOLDING or RELEASED, after an acquire of it gave up
-        self._slept: dict[int, float] = {}  # thread -> seconds slept since it gave up
+        self._slept: dict[int, float] = {}  # thread -> seconds slept since it gave up and released every lock
+        self._slept_holding: set[int] = set()  # threads that slept after giving up, still holding a lock
         self.pauses: dict[str, list[float]] = {}  # thread name -> its pause before each retry after giving up
         self.judge_pauses = False  # a retry with no pause raises Retried (set by sleeps_seen)
         self.switches = 0
@@ -171,10 +177,11 @@ class Switchboard:
     def sleeps_seen(self, *namespaces: dict[str, Any]) -> Iterator[None]:
         """Watch the sleeps of this board's threads: ``time.sleep`` (and, in each namespace, every name bound to it).
 
-        A sleep of a thread of the run is recorded (the pause it makes between giving up a lock and trying
-        again, see ``pauses``), counts as waiting (the others go on meanwhile), and lasts at most
-        ``LONGEST_SLEEP`` seconds; any other thread's sleep is the real one. A thread that tries again with no
-        pause at all raises :class:`Retried` at that acquire.
+        A sleep of a thread of the run, after it gave up a lock and released every lock it held, is recorded
+        (its pause before trying again, see ``pauses``); a sleep while it still holds a lock is no pause (the
+        other threads wait for that lock all the while) and counts as none. Any sleep of a thread of the run counts
+        as waiting (the others go on meanwhile) and lasts at most ``LONGEST_SLEEP`` seconds; any other thread's
+        sleep is the real one. A thread that tries again with no pause raises :class:`Retried` at that acquire.
         """
         real = time.sleep
 
@@ -184,8 +191,10 @@ class Switchboard:
                 real(seconds)
                 return
             with self._cond:
-                if me in self._pending:
+                if self._pending.get(me) == RELEASED:  # a pause counts once every lock is released
                     self._slept[me] = self._slept.get(me, 0.0) + seconds
+                elif self._pending.get(me) == HOLDING:  # the others wait for what it holds: no pause at all
+                    self._slept_holding.add(me)
                 self._state[me] = BLOCKED
                 self._release_if_ready()
             try:
@@ -213,12 +222,14 @@ class Switchboard:
         with self._cond:
             if self._held.get(me):
                 self._pending[me], self._slept[me] = HOLDING, 0.0
+                self._slept_holding.discard(me)
 
     def call_over(self) -> None:
         """The current thread's call is over: its next acquire starts a new call, not a retry of a lock it gave up."""
         with self._cond:
             self._pending.pop(threading.get_ident(), None)
             self._slept.pop(threading.get_ident(), None)
+            self._slept_holding.discard(threading.get_ident())
 
     def _released_all(self, me: int) -> None:
         with self._cond:
@@ -232,9 +243,13 @@ class Switchboard:
                 return
             del self._pending[me]
             pause = self._slept.pop(me, 0.0)
+            holding = me in self._slept_holding
+            self._slept_holding.discard(me)
             self.pauses.setdefault(self.name(me), []).append(pause)
         if pause <= 0 and self.judge_pauses:
-            raise Retried(f"{self.name(me)} gave up a lock and tried again with no pause")
+            raise Retried(f"{self.name(me)} gave up a lock and tried again with no pause"
+                          + (" after every lock was released (it paused while still holding one)" if holding else ""),
+                          while_holding=holding)  # fmt: skip
 
     # -- switch points --------------------------------------------------------------------------
 

@@ -543,7 +543,7 @@ def transfer_with_imported_sleep(source, target, amount):  # `from time import s
 
 @pytest.mark.parametrize(
     ("transfer", "words"),
-    [(retries_at_once, "tried again at once, with no pause"), (try_lock_retries_at_once, "with no pause"),
+    [(retries_at_once, "no time.sleep pause seen"), (try_lock_retries_at_once, "no time.sleep pause seen"),
      (fixed_pause, "every thread paused the same time before its retry (1.00 ms the first time)"),
      (doubling_pause, "every thread paused the same time before its retry")],
     ids=["no-pause", "try-lock-no-pause", "fixed-pause", "doubling-pause"],
@@ -588,3 +588,75 @@ def test_q1_one_round_too_many_and_a_tail_per_worker_are_told_apart():
     tail_each = walk03.q1.judge(0.35)
     assert tail_each.status == "incorrect" and "counted once per worker" in tail_each.message, tail_each.message
     assert "one round too many" not in tail_each.message
+
+
+# -- third review: answers the checks misjudged --------------------------------------------------
+
+OWN_LOCK = threading.Lock()
+
+
+def own_lock_held_during_fetch(counts, lock, request, fetch):  # accepted before: only the given lock was watched
+    with OWN_LOCK:
+        answer = fetch(request)
+        counts[answer] = counts.get(answer, 0) + 1
+
+
+def own_lock_around_fetch_then_the_lock(counts, lock, request, fetch):  # accepted before, the same way
+    with OWN_LOCK:
+        answer = fetch(request)
+    with lock:
+        counts[answer] = counts.get(answer, 0) + 1
+
+
+@pytest.mark.parametrize("tally", [own_lock_held_during_fetch, own_lock_around_fetch_then_the_lock])
+def test_q3_a_lock_of_your_own_held_during_fetch_is_rejected(tally):
+    rejected_both_ways(walk03.q3, tally, "fetch never ran in two threads at once")
+
+
+def pauses_while_holding(source, target, amount):  # accepted before: its sleep, taken holding source.lock, counted
+    while True:
+        with source.lock:
+            if target.lock.acquire(timeout=0.01):
+                try:
+                    source.balance -= amount
+                    target.balance += amount
+                    return
+                finally:
+                    target.lock.release()
+            time.sleep(random.uniform(0.001, 0.005))  # still holding source.lock: the other thread waits for it
+
+
+def test_q4_a_pause_taken_while_holding_a_lock_counts_as_none():
+    rejected_both_ways(walk03.q4, pauses_while_holding, "while still holding")
+
+
+def pauses_on_an_event(source, target, amount):  # right, but the pause is no time.sleep
+    while True:
+        with source.lock:
+            if target.lock.acquire(timeout=0.01):
+                try:
+                    source.balance -= amount
+                    target.balance += amount
+                    return
+                finally:
+                    target.lock.release()
+        threading.Event().wait(random.uniform(0.001, 0.005))
+
+
+def test_q4_a_pause_the_check_cannot_see_is_named_as_such():
+    verdict = walk03.q4.judge(pauses_on_an_event)
+    assert verdict.status == "incorrect" and "no time.sleep pause seen" in verdict.message, verdict.message
+
+
+def timed_acquire_false_ignored(source, target, amount):  # told only "raised RuntimeError('release unlocked lock')"
+    with source.lock:
+        target.lock.acquire(timeout=0.01)
+        try:
+            source.balance -= amount
+            target.balance += amount
+        finally:
+            target.lock.release()
+
+
+def test_q4_an_ignored_false_is_named():
+    rejected_both_ways(walk03.q4, timed_acquire_false_ignored, "your code went on as if it held the lock")

@@ -3,6 +3,7 @@ and rejects the wrong answers learners write, with a message that names the bug.
 
 import importlib.metadata
 import json
+import math
 import os
 import queue
 import sys
@@ -108,7 +109,7 @@ def test_p03_guide_run_prediction():
         0.225: "a request cannot be split",
         0.2: "partial round",
         0.35: "their timeouts overlap, so the run ends one IDLE after the last answer",
-        0.45: "one worker alone",
+        0.35 + 1e-9: "one worker alone",  # 5·L + IDLE: the same number, the other slip (0.45 was miscalled it)
         250: "right in milliseconds",
         -1: "not even positive",
     }
@@ -841,3 +842,25 @@ def test_p01_failure_count_prediction():
         status, message = verdict(q, wrong)
         assert status == "incorrect" and words in message and "this seeded sample of 20 had 9" in message, message
     assert verdict(q, walk01.____)[0] == "not attempted"
+
+
+def test_p03_a_worker_with_no_except_is_not_told_an_exception_was_caught():
+    def no_except(tasks, results, fetch):  # both failures kill a worker: neither was caught
+        while True:
+            request = tasks.get()
+            try:
+                if request is STOP:
+                    return
+                results[request] = fetch(request)
+            finally:
+                tasks.task_done()
+
+    verdict = walk03.q2.judge(no_except)
+    assert verdict.status == "incorrect" and "raised by fetch" in verdict.message, verdict.message
+    assert "was caught" not in verdict.message, verdict.message
+
+
+def test_p03_q1_each_mistake_is_what_it_says():
+    tail_each = walk03.q1.judge(0.35)  # 3·L + 2·IDLE, and also 5·L + IDLE: both slips named
+    assert "counted once per worker" in tail_each.message and "one worker alone" in tail_each.message
+    assert not any(math.isclose(value, 0.45) for value, _ in walk03.GuideRunPrediction.mistakes)

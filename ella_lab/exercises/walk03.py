@@ -44,9 +44,9 @@ class GuideRunPrediction(Prediction):
         (0.225, "that is N·L/K + IDLE; a request cannot be split between workers: count whole rounds."),
         (0.2, "that is ⌊5/2⌋ rounds + IDLE; the last, partial round still takes a full latency."),
         (0.3, "that is one round too many: ⌈5/2⌉ = 3 rounds of L, then one idle timeout."),
-        (0.35, "that is the idle tail counted once per worker: their timeouts overlap, "
-               "so the run ends one IDLE after the last answer."),
-        (0.45, "that is one worker alone (5 · L + IDLE); two fetches are in flight at once."),
+        (0.35, "that is 3 · L + 2 · IDLE, the idle tail counted once per worker (their timeouts overlap, so the "
+               "run ends one IDLE after the last answer), or 5 · L + IDLE, one worker alone (two fetches are in "
+               "flight at once)."),
     )  # fmt: skip
     hints = (
         "The work: 5 requests in rounds of 2, each round L = 0.05 s. Count the last, partial round.",
@@ -516,7 +516,7 @@ class SentinelWorker(Question):
         """A worker raised: say whether fetch's failure escaped, or the worker's own code raised (and what)."""
         exc = next(iter(died.values()))
         if any(exc is raised for raised in source.raised):
-            caught = [type(e).__name__ for e in source.raised if e is not exc]
+            caught = [type(e).__name__ for e in source.raised if not any(e is d for d in died.values())]
             also = f" (the {caught[0]} was caught: catch Exception, not one kind)" if caught else ""
             lost = missing[0] if missing else "a request"
             raise Incorrect(
@@ -613,19 +613,41 @@ class _TallyCase:
 
 
 class _TallyFetch:
-    """The slow call of q3: records each call, its thread, and whether that thread held the lock; a switch point."""
+    """The slow call of q3: records each call, whether its thread held the given lock, and the most calls at once.
+
+    A switch point (the answer takes a while: the other workers run meanwhile). As q2's source, the first call
+    also waits (at most ``OVERLAP`` s) for a second one to start: a lock of the learner's own held around the
+    fetch, which the check cannot see, shows as one call at a time on every run.
+    """
+
+    OVERLAP = _RecordingSource.OVERLAP
 
     def __init__(self, case: _TallyCase, board: Switchboard, lock: Lock) -> None:
         self.case, self.board, self.lock = case, board, lock
         self.calls: list[Any] = []
         self.held: list[Any] = []
+        self.in_flight = self.most_in_flight = 0
+        self._overlapped = threading.Event()
+        self._count = threading.Lock()
 
     def __call__(self, request: Any) -> str:
-        self.calls.append(request)
-        if self.lock.held_by_me():
-            self.held.append(request)
-        self.board.switch()  # the answer takes a while: the other workers run meanwhile
-        return self.case.answers[request]
+        with self._count:
+            self.calls.append(request)
+            first = len(self.calls) == 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            if self.in_flight >= 2:
+                self._overlapped.set()
+        try:
+            if self.lock.held_by_me():
+                self.held.append(request)
+            if first:
+                self._overlapped.wait(self.OVERLAP)  # bounded: another worker's fetch may start meanwhile
+            self.board.switch()
+            return self.case.answers[request]
+        finally:
+            with self._count:
+                self.in_flight -= 1
 
 
 class SafeTally(Question):
@@ -703,6 +725,13 @@ class SafeTally(Question):
                 f"the lock was held during fetch({fetch.held[0]!r}), the slow call: while one worker waits for "
                 "its answer, every other worker waits for the lock, and the threads run one at a time. Fetch "
                 "first, then take the lock for the update only."
+            )
+        if fetch.most_in_flight < 2:
+            raise Incorrect(
+                f"fetch never ran in two threads at once (the first call waited {fetch.OVERLAP:g} s for a second): "
+                "is a lock of your own held around the fetch? Then the workers fetch one at a time, and "
+                f"{case.workers} threads are no faster than one. Fetch with no lock held; then take `lock`, the one "
+                "you are given, for the update only."
             )
         got = dict(counts)
         total = sum(v for v in got.values() if isinstance(v, int) and not isinstance(v, bool))
@@ -836,13 +865,29 @@ class SafeTransfer(Question):
 
         with board.sleeps_seen(getattr(transfer, "__globals__", {})):  # the pause before each retry, recorded
             run = board.run([lambda moves=moves: worker(moves) for moves in case.moves], timeout=self.BOUND)
-        if any(isinstance(e, Retried) for e in run.errors.values()):
+        gave_up = "a thread gave up a lock (its acquire returned False: the check keeps a lock busy past the first "
+        gave_up += "timed or non-blocking acquire of each thread)"
+        retried = [e for e in run.errors.values() if isinstance(e, Retried)]
+        if any(e.while_holding for e in retried):
             raise Incorrect(
-                "a thread gave up a lock (its acquire returned False: the check keeps a lock busy past the first "
-                "timed or non-blocking acquire of each thread), released what it held, and tried again at once, "
-                "with no pause. Two threads that give up together then retry together, and can clash again round "
-                "after round (a livelock). Pause a random moment before each retry: "
+                f"{gave_up}, and paused while still holding the other lock: a pause while holding counts as none. "
+                "The other thread waits for that lock all the while; then both retry together and can clash again, "
+                "round after round (a livelock). Release every lock first (leave the `with`), then "
+                "time.sleep(random.uniform(0, 0.01)), then try again."
+            )
+        if retried:
+            raise Incorrect(
+                f"{gave_up}, released what it held, and tried again with no time.sleep pause seen (the check "
+                "records pauses made with time.sleep). Two threads that give up together then retry together, and "
+                "can clash again round after round (a livelock). Pause a random moment before each retry: "
                 "time.sleep(random.uniform(0, 0.01))."
+            )
+        refused = [how for account in accounts for _, how in account.lock.refused]
+        if refused and any(isinstance(e, RuntimeError) and "release" in str(e) for e in run.errors.values()):
+            raise Incorrect(
+                f"an {refused[0]} returned False (the check keeps a lock busy past the first timed or non-blocking "
+                "acquire of each thread), and your code went on as if it held the lock: it released a lock it did "
+                "not hold. False means you do not have the lock: release what you hold, pause, and try again."
             )
         _judge_run(run, "your transfer", self.BOUND)
         still = [a for a in accounts if a.lock.locked()]
