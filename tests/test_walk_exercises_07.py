@@ -162,6 +162,27 @@ class GuardedState(Starter):
         return value
 
 
+class GuardedByRLock(GuardedState):
+    """The same with a reentrant lock: its nested release must not be handed over."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = threading.RLock()
+
+    def call(self, fetch, request):
+        with self.lock, self.lock:
+            pass
+        return super().call(fetch, request)
+
+
+class GuardedByCondition(GuardedState):
+    """The same with a Condition, shared by two attributes."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = self.changed = threading.Condition()
+
+
 class NoLock(Starter):
     """The old model answer: right on one thread, but 8 threads released at half-open all become the trial."""
 
@@ -607,10 +628,53 @@ class CheckLockedSetAfter(ClockFirstNewLock):
         return self._finish(fetch, request, trial)
 
 
+class SplitLock(ClockFirstNewLock):
+    """The check in one `with self.lock:` block and the change to half-open in a second: another thread can take
+    the lock between them (passed the old check 2 times in 6, when the same thread took the lock back at once)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = threading.Lock()
+
+    def call(self, fetch, request):
+        with self.lock:
+            trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+            if not trial and self.state != "closed":
+                raise CircuitOpenError("open")
+        if trial:
+            with self.lock:
+                self.state = "half-open"
+        return self._finish(fetch, request, trial)
+
+
+class LateFailureRestartsWait(GuardedState):
+    """Ignores a late success, but counts a late failure while open and stamps opened_at again: the circuit stays
+    open longer than reset_after (passed the old check, whose late answers were all successes)."""
+
+    def call(self, fetch, request):
+        with self.lock:
+            trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+            if trial:
+                self.state = "half-open"
+            elif self.state != "closed":
+                raise CircuitOpenError("not closed")
+        try:
+            value = fetch(request)
+        except Exception:
+            with self.lock:
+                self.in_a_row += 1
+                if trial or self.in_a_row >= self.failures:
+                    self.state, self.opened_at = "open", self.clock()
+            raise
+        with self.lock:
+            if trial or self.state == "closed":
+                self.state, self.in_a_row = "closed", 0
+        return value
+
 
 @BOTH
 def test_breaker_reference_and_different_correct_answers_pass(method):
-    for answer in (reference(), TableDriven, GuardedState):
+    for answer in (reference(), TableDriven, GuardedState, GuardedByRLock, GuardedByCondition):
         result = getattr(walk07.breaker, method)(answer)
         assert result, (answer, result.message)
 
@@ -648,6 +712,8 @@ def test_breaker_hidden_scripts_differ_from_the_visible_ones():
         (ClockFirst, "sent 8 trial calls"),
         (ClockFirstNewLock, "sent 8 trial calls"),
         (CheckLockedSetAfter, "trial calls"),
+        (SplitLock, "check and set in one `with` block"),
+        (LateFailureRestartsWait, "a late answer must change nothing"),
     ],
 )
 @BOTH

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any
 
@@ -180,7 +180,8 @@ class _Script:
     """One scripted run: (time, does the source fail?, expected result, expected state after).
 
     At a time in ``trial_at`` the call is the half-open trial; at a time in ``late_at`` the call is let
-    through while closed and, before it answers, ``failures`` other calls fail and open the circuit.
+    through while closed and, before it answers, ``failures`` other calls fail and open the circuit; it answers
+    ``late_by`` s after they did, so a late failure that restarts the wait shows in the next trial's time.
     """
 
     def __init__(
@@ -190,9 +191,10 @@ class _Script:
         steps: tuple,
         trial_at: tuple[float, ...],
         late_at: tuple[float, ...] = (),
+        late_by: float = 0.0,
     ):
         self.failures, self.reset_after, self.steps = failures, reset_after, steps
-        self.trial_at, self.late_at = trial_at, late_at
+        self.trial_at, self.late_at, self.late_by = trial_at, late_at, late_by
 
 
 SCRIPTS = (
@@ -239,9 +241,14 @@ SCRIPTS = (
             (0.5, False, REFUSED, "open"),  # its late success did not close it
             (1.2, False, OK, "closed"),  # the trial
             (1.3, True, ERROR, "closed"),
+            (1.5, False, OK, "closed"),
+            (2.0, True, ERROR, "open"),  # let through while closed; answers (a failure) at 2.4 s, while open
+            (2.5, False, REFUSED, "open"),
+            (3.0, False, OK, "closed"),  # the trial, reset_after after 2.0 s: the late failure did not count
         ),
-        (1.2,),
-        (0.0,),
+        (1.2, 3.0),
+        (0.0, 2.0),
+        0.4,
     ),
 )
 
@@ -278,9 +285,13 @@ HIDDEN_SCRIPTS = (  # other failures, reset_after and times, for hidden_check
             (5.6, True, ERROR, "open"),
             (6.0, False, REFUSED, "open"),
             (8.2, False, OK, "closed"),
+            (9.0, True, ERROR, "open"),  # a late failure: answers at 10 s, while open
+            (11.0, False, REFUSED, "open"),
+            (11.5, False, OK, "closed"),  # the trial, reset_after after 9 s
         ),
-        (2.6, 5.6, 8.2),
-        (3.0,),
+        (2.6, 5.6, 8.2, 11.5),
+        (3.0, 9.0),
+        1.0,
     ),
 )
 
@@ -433,6 +444,82 @@ class _StateWatch:
         return True
 
 
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()), threading._PyRLock, threading.Condition)
+
+
+class _HandOver:
+    """Wraps a learner's lock so that releasing it hands it to another caller: two ``with`` blocks interleave.
+
+    Python's locks are not fair: a thread that releases a lock and takes it again at once usually gets it back
+    before the threads waiting for it. So a check in one ``with self.lock:`` block and the change of state in a
+    second would look atomic by luck. Here, a release by the thread that holds the lock last (not nested) waits,
+    at most ``wait`` s, until another thread has taken it, when another is waiting or some of the ``callers``
+    have not taken it yet; so between two blocks of one caller, another caller always runs one.
+    """
+
+    def __init__(self, inner: Any, callers: int, wait: float = 0.5) -> None:
+        self.inner, self.callers, self.wait = inner, callers, wait
+        self.state = threading.Condition(threading.Lock())
+        self.waiting = self.taken = self.depth = 0
+        self.takers: set[int] = set()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        with self.state:
+            self.waiting += 1
+        got = False
+        try:
+            got = self.inner.acquire(blocking, timeout)
+        finally:
+            with self.state:
+                self.waiting -= 1
+                if got:
+                    self.depth += 1
+                    self.taken += 1
+                    self.takers.add(threading.get_ident())
+                    self.state.notify_all()
+        return got
+
+    def release(self) -> None:
+        with self.state:
+            self.depth -= 1
+            last = self.depth == 0
+            taken = self.taken
+            others = self.waiting > 0 or len(self.takers) < self.callers
+        self.inner.release()
+        if last and others:
+            with self.state:
+                self.state.wait_for(lambda: self.taken != taken, timeout=self.wait)
+
+    def locked(self) -> bool:
+        return self.depth > 0
+
+    def _is_owned(self) -> bool:  # for a Condition made on it
+        owned = getattr(self.inner, "_is_owned", None)
+        return owned() if owned is not None else self.depth > 0
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _hand_over_locks(breaker: Any, callers: int) -> list[_HandOver]:
+    """Replace every lock, RLock or Condition attribute of ``breaker`` by one that hands over on release."""
+    wrapped: dict[int, Any] = {}
+    made: list[_HandOver] = []
+    for name, value in list(getattr(breaker, "__dict__", {}).items()):
+        if not isinstance(value, _LOCK_TYPES):
+            continue
+        if id(value) not in wrapped:
+            inner = value._lock if isinstance(value, threading.Condition) else value
+            hand = _HandOver(inner, callers)
+            made.append(hand)
+            wrapped[id(value)] = threading.Condition(hand) if isinstance(value, threading.Condition) else hand
+        with suppress(AttributeError, TypeError):  # a read-only attribute: left as it is
+            setattr(breaker, name, wrapped[id(value)])
+    return made
+
+
 @contextmanager
 def _watch_wall_clock(reads: list[str], owners: set[int]):
     """Record the reads of time.time / monotonic / perf_counter made by the threads in ``owners``."""
@@ -568,14 +655,23 @@ class BreakerMachine(Question):
             self._attempt(breaker, _fail, f"failing {k}")
         clock.now = script.reset_after + 1.0
         watched = _StateWatch(self.THREADS).attach(breaker)
+        locks = _hand_over_locks(breaker, self.THREADS)
         run = release_together(breaker, clock, self.THREADS, clock_meets=not watched)
         n = self.THREADS
         if run.reached > 1 and run.peak > 1:
-            raise Incorrect(
+            told = (
                 f"{n} threads released together when the circuit could half-open sent {run.reached} trial calls "
-                f"to the source (up to {run.peak} at once): each read 'open' before any changed the state. Make "
-                "the check and the change of state one step: hold a threading.Lock (made in __init__) while you "
-                "read and set self.state, and release it before fetch runs."
+                f"to the source (up to {run.peak} at once): each read 'open' before any changed the state. "
+            )
+            if any(len(lock.takers) > 1 for lock in locks):
+                raise Incorrect(
+                    told + "Your lock is taken, but the check and the change are two steps: another thread can "
+                    "take the lock between them. Do the check and set in one `with` block: read self.state and "
+                    "store 'half-open' under the same `with self.lock:`, then release it before fetch runs."
+                )
+            raise Incorrect(
+                told + "Make the check and the change of state one step: hold a threading.Lock (made in __init__) "
+                "while you read and set self.state, and release it before fetch runs."
             )
         if run.reached > 1:
             raise Incorrect(
@@ -644,6 +740,7 @@ class BreakerMachine(Question):
             if late:
                 inside["late"] = [self._attempt(breaker, fail, f"failing {k}") for k in range(script.failures)]
                 inside["state"] = getattr(breaker, "state", None)
+                clock.now = at + script.late_by  # it answers later, while the circuit is open
             if fails:
                 raise failure
             return f"answer to {request}"
@@ -804,6 +901,14 @@ class BreakerMachine(Question):
                 raise _Verdict(
                     f"your breaker read the wall clock (time.{reads[0]}()), so it never saw the "
                     f"{script.reset_after:g} s pass: read the time only through self.clock(), the clock given."
+                )
+            opened = [s for s in script.steps[:number] if s[3] == "open" and s[2] != REFUSED][-1]
+            if opened[0] in script.late_at and opened[1]:
+                raise _Verdict(
+                    f"the call at {at:g} s was refused, but the circuit opened at {opened[0]:g} s, reset_after = "
+                    f"{script.reset_after:g} s before. The call let through at {opened[0]:g} s failed late, at "
+                    f"{opened[0] + script.late_by:g} s, while the circuit was open: a late answer must change "
+                    "nothing (no count, no new opened_at); only the trial's answer may."
                 )
             raise _Verdict(
                 f"the call at {at:g} s was refused, but the circuit opened more than reset_after = "
