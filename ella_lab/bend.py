@@ -7,15 +7,25 @@ round). The efficiency X / (K / L) is then ``rounds · latency / (T₁ + K · s)
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ._checks import check_int, shown
+from .claims import Claim
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["plot_efficiency"]
+__all__ = ["best_runs", "fit_thread_cost", "plot_efficiency", "start_cost", "sweep_claims", "thread_cost_claims"]
+
+FEW = 8  # T₁ is the fastest run with at most this many workers: no start-up to speak of
+FIT_UP_TO = 64  # s is fitted on K up to this; the larger K are predicted, not fitted
+PREDICTED_WITHIN = 0.25  # the fit must predict the larger K's run times within this share (the fit's own noise:
+# s comes from extra times of a few ms at K <= 64, and is extrapolated to 4x the largest K it saw)
 
 
 def _numbers(name: str, values: Sequence[float]) -> list[float]:
@@ -67,3 +77,84 @@ def plot_efficiency(
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower left")
     return ax
+
+
+def best_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per worker count from ``experiments.sweep``'s runs: the fastest run (a busy machine can only slow a
+    run down), and its ``efficiency``, the share X / (K / L) of Little's law it keeps."""
+    missing = {"workers", "requests", "wall_s", "throughput_rps", "model_rps"} - set(runs.columns)
+    if missing:
+        raise ValueError(f"runs must have the sweep's columns; missing {sorted(missing)}")
+    table = runs.groupby("workers", as_index=False).agg(
+        requests=("requests", "first"), wall_s=("wall_s", "min"), throughput_rps=("throughput_rps", "max"),
+        model_rps=("model_rps", "first"))  # fmt: skip
+    table["efficiency"] = table.throughput_rps / table.model_rps
+    return table
+
+
+def fit_thread_cost(workers: Sequence[int], wall_s: Sequence[float], *, up_to: int = FIT_UP_TO) -> tuple[float, float]:
+    """(T₁, s): T₁ the fastest run with at most ``FEW`` workers; s the least-squares slope of (run time − T₁)
+    against K, through the origin, fitted on K ≤ ``up_to`` only, so that the larger K test the model."""
+    check_int("up_to", up_to, minimum=1)
+    ks, walls = _numbers("workers", workers), _numbers("wall_s", wall_s)
+    if len(ks) != len(walls):
+        raise ValueError(f"wall_s must hold one value per worker count ({len(ks)}), got {len(walls)}")
+    few = [w for k, w in zip(ks, walls, strict=True) if k <= FEW]
+    fitted = [(k, w) for k, w in zip(ks, walls, strict=True) if k <= up_to]
+    if not few or not fitted:
+        raise ValueError(f"workers must include a K <= {min(FEW, up_to)}, got {shown(workers)}")
+    base = min(few)
+    s = sum(k * (w - base) for k, w in fitted) / sum(k * k for k, _ in fitted)
+    return base, s
+
+
+def sweep_claims(table: pd.DataFrame) -> list[Claim]:
+    """The sweep's measured claims (a table from :func:`best_runs`): the line holds up to ``FIT_UP_TO`` threads,
+    the largest K fall below it, and s fitted on K ≤ ``FIT_UP_TO`` predicts the larger K's run times, far better at
+    the largest K than s = 0 does (the fit never saw them: a real prediction, not a fit that includes s = 0)."""
+    few, many = table[table.workers <= FIT_UP_TO], table[table.workers > FIT_UP_TO]
+    base, s = fit_thread_cost(table.workers, table.wall_s)
+    predicted = base + many.workers * s
+    worst = float(((many.wall_s - predicted) / predicted).abs().max()) if len(many) else 0.0
+    beyond, last = ", ".join(str(k) for k in many.workers), table.iloc[-1]
+    missed, missed_flat = abs(last.wall_s - (base + last.workers * s)), abs(last.wall_s - base)
+    return [
+        Claim(f"up to {FIT_UP_TO} threads, every K keeps 75 % of the model's throughput", few.efficiency.min(),
+              low=0.75, unit="%"),
+        Claim(f"up to {FIT_UP_TO} threads, more workers always help",
+              (few.throughput_rps.diff() / few.throughput_rps).dropna().min(), low=0, unit="%"),
+        Claim(f"{table.workers.iloc[-1]} threads keep a smaller share of the model than any K up to {FIT_UP_TO} "
+              "(at most 95 % of the worst)", table.efficiency.iloc[-1] / few.efficiency.min(), high=0.95, unit="x"),
+        Claim(f"s fitted on K ≤ {FIT_UP_TO} predicts the run time at K = {beyond} within "
+              f"{PREDICTED_WITHIN:.0%}", worst, high=PREDICTED_WITHIN, unit="%"),
+        Claim(f"at K = {last.workers} that prediction misses by at most half as much as s = 0",
+              missed / missed_flat if missed_flat else math.inf, high=0.5, unit="x"),
+    ]  # fmt: skip
+
+
+def start_cost(k: int = 256) -> float:
+    """Seconds for one ``Thread.start()`` of a thread that does nothing: the best of 3 rounds of ``k`` threads.
+
+    Only the starts are timed; the joins after them are not (``Router.run`` does join its workers inside its
+    ``wall_s``, but a join of a finished thread is short beside a start)."""
+    check_int("k", k, minimum=1)
+    best = math.inf
+    for _ in range(3):
+        threads = [threading.Thread(target=int) for _ in range(k)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        best = min(best, (time.perf_counter() - t0) / k)
+        for t in threads:
+            t.join(timeout=1)
+    return best
+
+
+def thread_cost_claims(s: float, *, c: float, cpu_work: float) -> list[Claim]:
+    """What s, the fitted cost of one thread, must hold: start-up (at least c/2, c being one ``start()``), and how
+    small the CPU work done under the GIL (``cpu_work``: one thread's requests × the cost per request) is beside it."""
+    return [
+        Claim("s holds start-up, at least c/2 per thread: s ≥ c/2", c / 2, high=s),
+        Claim("the CPU work done under the GIL is small: ROUNDS × the cost per request is under half of s",
+              cpu_work / s, high=0.5, unit="x"),
+    ]  # fmt: skip

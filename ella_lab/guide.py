@@ -15,9 +15,19 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from .claims import Claim
 from .timing import clock
 
-__all__ = ["GuideRun", "VirtualRun", "fallback_fetch", "join_and_look", "run_guide_router", "virtual_run"]
+__all__ = [
+    "GuideRun",
+    "VirtualRun",
+    "fallback_fetch",
+    "guide_claims",
+    "join_and_look",
+    "makespan_claim",
+    "run_guide_router",
+    "virtual_run",
+]
 
 
 @dataclass
@@ -164,6 +174,26 @@ def virtual_run(workers: int, n_requests: int, *, latency: float, idle_timeout: 
     done = max(free_at) if n_requests else 0.0
     wall = done if idle_timeout is None else max(free_at) + idle_timeout
     return VirtualRun(work_done_s=done, wall_s=wall, rounds=max(served))
+
+
+def makespan_claim(says: str, seconds: float, model: VirtualRun) -> Claim:
+    """A measured run time against the virtual clock's: from the model's time to 1.5 × it, one late wake-up
+    allowed per round (each round ends with a sleep)."""
+    return Claim(says, seconds, low=model.wall_s, high=1.5 * model.wall_s, model=model.wall_s, late=model.rounds)
+
+
+def guide_claims(run: GuideRun, model: VirtualRun) -> list[Claim]:
+    """The three sentences a run of the guide's router backs, against ``model`` (``virtual_run`` with the same
+    idle timeout): the rounds of work, then a whole idle timeout on an empty queue, so both in all."""
+    idle = model.wall_s - model.work_done_s
+    return [
+        Claim(f"the work takes {model.rounds} rounds of L", run.work_done_s, low=model.work_done_s,
+              high=1.5 * model.work_done_s, model=model.work_done_s, late=model.rounds),
+        Claim("then the last worker spends the whole timeout on an empty queue", run.idle_tail_s, low=0.95 * idle,
+              high=1.5 * idle, model=idle, late=2),
+        Claim(f"the run lasts {model.rounds}·L + IDLE", run.wall_s, high=1.5 * model.wall_s, model=model.wall_s,
+              late=model.rounds + 1),
+    ]  # fmt: skip
 
 
 def fallback_fetch(primary: str, backup: str) -> str:

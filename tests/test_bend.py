@@ -49,3 +49,55 @@ def test_the_y_axis_fits_the_data_so_a_gap_of_a_few_points_shows():
     ax = plot_efficiency(KS, [0.99, 0.98, 0.96, 0.93, 0.87], [0.99, 0.98, 0.96, 0.92, 0.88], 0.99)
     assert ax.get_ylim() == pytest.approx((82, 101))
     plt.close(ax.figure)
+
+
+def _table(walls):
+    import pandas as pd
+
+    from ella_lab.bend import best_runs
+
+    ks = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    runs = pd.DataFrame({"workers": ks * 2, "requests": [16 * k for k in ks] * 2,
+                         "wall_s": walls + [w + 0.01 for w in walls]})  # fmt: skip
+    runs["throughput_rps"] = runs.requests / runs.wall_s
+    runs["model_rps"] = runs.workers / 0.01
+    return best_runs(runs)
+
+
+def test_best_runs_keeps_the_fastest_run_of_each_k_and_its_efficiency():
+    table = _table([0.16 + k * 0.0002 for k in [1, 2, 4, 8, 16, 32, 64, 128, 256]])
+    assert len(table) == 9 and table.wall_s.iloc[0] == pytest.approx(0.1602)
+    assert table.efficiency.iloc[0] == pytest.approx(0.16 / 0.1602)
+
+
+def test_the_fit_uses_only_the_small_k_and_predicts_the_large_ones():
+    from ella_lab.bend import fit_thread_cost, sweep_claims
+
+    ks = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    on_the_line = _table([0.16 + k * 0.0002 for k in ks])
+    base, s = fit_thread_cost(on_the_line.workers, on_the_line.wall_s)
+    assert base == pytest.approx(0.1602) and s == pytest.approx(0.0002, rel=0.05)
+    assert all(claim.holds() for claim in sweep_claims(on_the_line))
+    # flat up to 64, then a jump the fit cannot foresee: the prediction claim misses (s = 0 predicts nothing)
+    jump = _table([0.16] * 7 + [0.19, 0.22])
+    predicted = next(c for c in sweep_claims(jump) if "predicts" in c.says)
+    assert not predicted.holds() and predicted.measured == pytest.approx(0.22 / 0.16 - 1)
+    no_better = next(c for c in sweep_claims(jump) if "half as much as s = 0" in c.says)
+    assert not no_better.holds() and no_better.measured == pytest.approx(1)
+    bent = fit_thread_cost(jump.workers, jump.wall_s)
+    assert bent[1] == 0  # fitted on K <= 64 alone: the points beyond do not pull s up
+    with pytest.raises(ValueError, match="wall_s"):
+        fit_thread_cost([1, 2], [0.1])
+
+
+def test_start_cost_and_the_thread_cost_claims():
+    from ella_lab.bend import start_cost, thread_cost_claims
+
+    c = start_cost(8)
+    assert 0 < c < 0.1
+    with pytest.raises(ValueError, match="k"):
+        start_cost(0)
+    held, small = thread_cost_claims(200e-6, c=100e-6, cpu_work=30e-6)
+    assert held.holds() and small.holds()
+    held, small = thread_cost_claims(40e-6, c=100e-6, cpu_work=30e-6)
+    assert not held.holds() and not small.holds()

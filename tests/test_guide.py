@@ -50,3 +50,18 @@ def test_join_and_look_copies_the_results_the_moment_join_returns():
     assert join_and_look(tasks, results, timeout=0.05) is None  # join() never returns: reported, not hung
     with pytest.raises(ValueError, match="timeout"):
         join_and_look(tasks, results, timeout=0)
+
+
+def test_guide_claims_and_the_makespan_claim_follow_the_model():
+    from ella_lab.guide import GuideRun, guide_claims, makespan_claim, virtual_run
+
+    model = virtual_run(3, 10, latency=0.05, idle_timeout=0.2)
+    like_the_model = GuideRun([], [], [], wall_s=0.41, work_done_s=0.205, joined=True)
+    work, idle, wall = guide_claims(like_the_model, model)
+    assert (work.late, idle.late, wall.late) == (4, 2, 5) and work.holds() and idle.holds() and wall.holds()
+    no_tail = GuideRun([], [], [], wall_s=0.21, work_done_s=0.205, joined=True)
+    assert not guide_claims(no_tail, model)[1].holds()
+    sentinels = virtual_run(3, 10, latency=0.05)
+    claim = makespan_claim("4 rounds", 0.21, sentinels)
+    assert (claim.low, claim.high, claim.late) == (0.2, 0.2 * 1.5, 4) and claim.holds()
+    assert not makespan_claim("4 rounds", 0.19, sentinels).holds()
