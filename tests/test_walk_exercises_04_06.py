@@ -855,6 +855,20 @@ def test_p5_guard_correct_answers_pass():
     passes_both(walk05.q1, GUARDED_DIFFERENTLY)
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        "def main():\n    print('routing 20 requests')\n",
+        'def main() -> None:\n    print("routing 20 requests")\n',
+        "def main()  ->  None :  # the entry point\n\n    print( 'routing 20 requests' )\n",
+    ],
+    ids=["single quotes", "annotated", "spaced and commented"],
+)
+def test_p5_guard_the_given_main_spelled_otherwise_passes(given):
+    """Right answers the old check's regex (double quotes, no annotation) told to "keep the given main()"."""
+    passes_both(walk05.q1, given + '\n\nif __name__ == "__main__":\n    main()\n')
+
+
 MAIN = 'def main():\n    print("routing 20 requests")\n'
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import ast
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -48,7 +48,6 @@ class Guard(Question):
         """
     '''
     MARK = "routing 20 requests"
-    GIVEN_MAIN = re.compile(r'(def main\(\):[ \t]*\n[ \t]+print\()"routing 20 requests"(\))')
 
     def _check(self, script: Any) -> str:
         return self._judge_script(script)
@@ -69,9 +68,7 @@ class Guard(Question):
             raise NotAttempted("add the guard below main(), then run the check again.")
         text = textwrap.dedent(script)
         token = f"main-ran-{secrets.token_hex(8)}"
-        instrumented, found = self.GIVEN_MAIN.subn(rf'\g<1>"{token}"\g<2>', text, count=1)
-        if not found:
-            raise Incorrect(f'keep the given main(), which prints "{self.MARK}", and add the guard below it.')
+        instrumented = self.instrument(text, token)
         module = f"script_{secrets.token_hex(4)}"
         with tempfile.TemporaryDirectory() as folder:
             Path(folder, f"{module}.py").write_text(instrumented, encoding="utf-8")
@@ -103,6 +100,31 @@ class Guard(Question):
                     "`main()` under it."
                 )
         return "imported, it runs nothing; run as a script (by path or with -m), it runs main() once."
+
+    def instrument(self, text: str, token: str) -> str:
+        """``text`` with the given main()'s printed text replaced by ``token``, found by parsing, not by spelling.
+
+        Either quote, a return annotation, comments or blank lines: any top-level ``def main()`` that prints
+        the given text is the given main().
+        """
+        try:
+            tree = ast.parse(text)
+        except SyntaxError as exc:
+            raise Incorrect(f"the script failed: SyntaxError: {exc.msg} (line {exc.lineno})") from None
+        for node in tree.body:
+            if not (isinstance(node, ast.FunctionDef) and node.name == "main"):
+                continue
+            for call in ast.walk(node):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"):
+                    continue
+                for arg in call.args:
+                    if isinstance(arg, ast.Constant) and arg.value == self.MARK and arg.lineno == arg.end_lineno:
+                        lines = text.splitlines(keepends=True)
+                        line = lines[arg.lineno - 1].encode("utf-8")
+                        start, end = arg.col_offset, arg.end_col_offset  # byte offsets in the line
+                        lines[arg.lineno - 1] = (line[:start] + repr(token).encode() + line[end:]).decode("utf-8")
+                        return "".join(lines)
+        raise Incorrect(f'keep the given main(), which prints "{self.MARK}", and add the guard below it.')
 
     @staticmethod
     def _python(folder: str, args: list[str]) -> tuple[int, str, str]:
