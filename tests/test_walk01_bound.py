@@ -248,3 +248,59 @@ def test_wait_and_as_completed_are_held_to_the_bound_too(answer, words):
     for _ in range(3):  # as_completed is a generator, off the stack between answers: the verdict must not depend on it
         for result in (walk01.q2.check(answer), walk01.q2.hidden_check(answer)):
             assert result.status == "incorrect" and words in result.message, result.message
+
+
+def wait_then_raise_another_error(router, requests):  # says what went missing, in its own exception
+    futures = [router.submit(r) for r in requests]
+    _, not_done = wait(futures, timeout=5)
+    if not_done:
+        raise RuntimeError(f"{len(not_done)} answers did not arrive within 5 s")
+    return [f.result() for f in futures]
+
+
+def wait_then_none_for_missing(router, requests):  # the task allows None for an answer that did not come
+    futures = [router.submit(r) for r in requests]
+    done, _ = wait(futures, timeout=5)
+    return [f.result() if f in done else None for f in futures]
+
+
+def result_or_none(router, requests):
+    answers = []
+    for f in [router.submit(r) for r in requests]:
+        try:
+            answers.append(f.result(timeout=5))
+        except TimeoutError:
+            answers.append(None)
+    return answers
+
+
+@pytest.mark.parametrize("answer", [wait_then_raise_another_error, wait_then_none_for_missing, result_or_none])
+def test_a_missing_answer_may_raise_anything_or_become_none(answer):
+    # the first two were rejected before, after the check itself made wait() run out: "your answer raised
+    # RuntimeError(...)", and "12 of the answers are None ... (a timeout of 0 does not wait)"
+    for result in (walk01.q2.check(answer), walk01.q2.hidden_check(answer)):
+        assert result.status == "correct", result.message
+    message = walk01.q2.check(answer).message
+    if answer is not result_or_none:  # the check made its wait() run out, and says so
+        assert "as if its timeout had passed" in message and "On a run where every answer came" in message, message
+
+
+def none_whatever_happens(router, requests):  # waits, then drops every answer
+    futures = [router.submit(r) for r in requests]
+    wait(futures, timeout=5)
+    return [None for _ in futures]
+
+
+def raises_whatever_happens(router, requests):
+    futures = [router.submit(r) for r in requests]
+    wait(futures, timeout=5)
+    raise RuntimeError("gave up")
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [(none_whatever_happens, "though every answer came"), (raises_whatever_happens, "your answer raised RuntimeError")],
+)
+def test_none_or_an_exception_when_every_answer_came_is_still_wrong(answer, words):
+    for result in (walk01.q2.check(answer), walk01.q2.hidden_check(answer)):
+        assert result.status == "incorrect" and words in result.message, result.message

@@ -7,7 +7,7 @@ POSIX path and require it to exist, so no answer could pass there. Windows is pl
 
 import shutil
 import sys
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
 import pytest
 
@@ -77,3 +77,60 @@ def test_the_folder_and_a_resolved_link_are_named(answer, words):
     # "runs, but its sys.prefix is <base>" for resolve(), which did not say why
     for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
         assert result.status == "incorrect" and words in result.message, result.message
+
+
+def pure_paths(env_dir, windows=False):  # os.PathLike, not Path: "should return a path (str or Path)" before
+    return PureWindowsPath(env_dir, "Scripts", "python.exe") if windows else PurePosixPath(env_dir, "bin", "python")
+
+
+def pure_path(env_dir, windows=False):
+    return PurePath(env_dir, *(("Scripts", "python.exe") if windows else ("bin", "python")))
+
+
+def made_absolute(env_dir, windows=False):  # right on both systems; on Linux it put this folder in front of C:
+    return Path(env_dir).absolute() / ("Scripts" if windows else "bin") / ("python.exe" if windows else "python")
+
+
+def sniffs_a_drive(env_dir, windows=False):  # ignores `windows`: guesses the system from a drive colon
+    win = ":" in str(env_dir)
+    return Path(env_dir) / ("Scripts" if win else "bin") / ("python.exe" if win else "python")
+
+
+@pytest.mark.parametrize(
+    ("answer", "plays"),
+    [(pure_paths, (False,)), (pure_path, (False, True)), (made_absolute, (False, True))],
+    ids=["Pure*Path", "PurePath", "absolute()"],
+)
+def test_right_answers_written_other_ways_pass(monkeypatch, answer, plays):
+    # each was rejected before: pure paths as not a path, absolute() as "...\work\main\C:\...: not inside the env".
+    # (A PureWindowsPath of this POSIX temp folder is no path here, so Pure*Path is not played on Windows.)
+    for play_windows in plays:
+        if play_windows:
+            windows_layout(monkeypatch)
+        for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+            assert result.status == "correct", (play_windows, result.message)
+
+
+def flag_or_a_colon(env_dir, windows=False):  # reads `windows`, but also takes any colon for a drive
+    win = windows or ":" in str(env_dir)
+    return Path(env_dir) / ("Scripts" if win else "bin") / ("python.exe" if win else "python")
+
+
+def test_an_answer_that_guesses_the_system_from_a_colon_is_rejected(monkeypatch):
+    # both passed before: every Windows env_dir had a drive colon, and no Linux one had a colon
+    for result in (walk02.q2.check(sniffs_a_drive), walk02.q2.hidden_check(sniffs_a_drive)):
+        assert result.status == "incorrect" and "Scripts, not bin" in result.message, result.message  # no drive
+    windows_layout(monkeypatch)  # on Windows, the Linux env_dir with a colon is judged by its path
+    for result in (walk02.q2.check(flag_or_a_colon), walk02.q2.hidden_check(flag_or_a_colon)):
+        assert result.status == "incorrect" and "in bin, not Scripts" in result.message, result.message
+
+
+def test_a_path_not_inside_the_env_is_still_rejected():
+    for answer in (
+        lambda e, windows=False: Path("C:/other") / ("Scripts/python.exe" if windows else "bin/python")
+        if windows else Path(e) / "bin" / "python",
+        lambda e, windows=False: Path(e) / ("Scripts/python.exe" if windows else "bin/python") if not windows
+        else Path(e).parent / "Scripts" / "python.exe",
+    ):
+        result = walk02.q2.check(answer)
+        assert result.status == "incorrect" and "not inside the env" in result.message, result.message

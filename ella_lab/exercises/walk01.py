@@ -19,7 +19,7 @@ from typing import Any
 from ..outcome import Outcome
 from ..router import Router
 from ..timing import clock, format_seconds
-from ._core import BLANK, Incorrect, Question, as_real, call_bounded
+from ._core import BLANK, Incorrect, NotAttempted, Question, as_real, call_bounded, raised_by_answer
 
 __all__ = ["BLANK", "Prediction", "____", "q1", "q2", "q3"]
 
@@ -168,8 +168,9 @@ class CollectAnswers(Question):
 
     def _run(self, submit_all: Any, requests: tuple[str, ...], workers: int, *, run_out: bool = True) -> str:
         """One trial. With ``run_out``, a bounded ``concurrent.futures.wait`` on the held answer returns as if
-        its timeout had passed; an answer that then raises ``TimeoutError`` handled it, and is tried again
-        without (to judge the rest)."""
+        its timeout had passed. An answer that then raises (any exception) or puts ``None`` in place of the
+        missing answers handled it, as the task allows; it is tried again without the run-out, to judge the rest.
+        """
         if not callable(submit_all):
             raise Incorrect(f"expected a function submit_all(router, requests), got {submit_all!r}")
         submitted: list[Any] = []
@@ -177,19 +178,27 @@ class CollectAnswers(Question):
         router = _CountingRouter(source, workers, submitted, first=requests[0], run_out=run_out)
         source.hold = router.hold
         router.__enter__()  # start its workers, as `with Router(...) as router:` does
-        handled = closed_by_answer = False
+        handled = ""  # how the answer handled a wait that ran out, if it did
         try:
             got = call_bounded(submit_all, router, list(requests), timeout=5.0, what="submit_all")
             closed_by_answer = router.closed_by_caller  # read before the check closes it below
-        except TimeoutError:
-            if not router.ran_out:
+            if router.ran_out:
+                handled = self._none_for_missing(got, requests)
+        except (Incorrect, NotAttempted):
+            raise
+        except Exception as exc:
+            if not (router.ran_out and raised_by_answer(exc)):
                 raise
-            handled = True  # the answer saw the wait run out, and said so: right; judge the rest on a trial without
+            handled = f"raised {exc!r:.100}"  # reported the missing answer instead of waiting longer: allowed
         finally:
             router.release.set()
             router.close(cancel_pending=True, timeout=2.0)
         if handled:
-            return self._run(submit_all, requests, workers, run_out=False)
+            rest = self._run(submit_all, requests, workers, run_out=False)
+            return (
+                f"When the check made wait() return before the first answer came, as if its timeout had passed, "
+                f"your function {handled}: it did not wait longer. On a run where every answer came: {rest}"
+            )
         self._judge_answers(got, source, submitted, requests, workers)
         self._judge_batches(router, len(requests))
         verdict = self._judge_waits(router, len(requests), workers, source.max_in_flight)
@@ -199,6 +208,22 @@ class CollectAnswers(Question):
                 "router belongs to the caller, who may submit more to it afterwards. Leave it open."
             )
         return verdict
+
+    @staticmethod
+    def _none_for_missing(got: Any, requests: tuple[str, ...]) -> str:
+        """How the answer handled the run-out, when it returned ``None`` for the missing answers; else ``""``.
+
+        Handled: one item per request, the held first one ``None``, every other ``None`` or that request's Outcome.
+        """
+        if not isinstance(got, (list, tuple)) or len(got) != len(requests) or got[0] is not None:
+            return ""
+        if not all(
+            item is None or (isinstance(item, Outcome) and item.request == request)
+            for item, request in zip(got, requests, strict=True)
+        ):
+            return ""
+        missing = sum(item is None for item in got)
+        return f"put None in place of the {missing} answer{'s' if missing > 1 else ''} not there yet"
 
     @staticmethod
     def _judge_batches(router: _CountingRouter, n: int) -> None:
@@ -236,8 +261,10 @@ class CollectAnswers(Question):
             raise Incorrect(f"submit_all returned {len(got)} answers for {n} requests: every request needs its answer.")
         if any(item is None for item in got):
             raise Incorrect(
-                f"{sum(item is None for item in got)} of the answers are None: return each future's Outcome, "
-                "future.result(timeout=5), which waits for it (a timeout of 0 does not wait)."
+                f"{sum(item is None for item in got)} of the answers are None, though every answer came within "
+                f"the {self.LIMIT:g} s the task allows: your function gave up on them without waiting (a test of "
+                f"future.done(), or a timeout of 0?). Wait up to {self.LIMIT:g} s for each: "
+                f"future.result(timeout={self.LIMIT:g})."
             )
         if not all(isinstance(item, Outcome) for item in got):
             raise Incorrect(

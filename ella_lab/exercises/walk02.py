@@ -9,12 +9,14 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import math
+import os
+import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from numbers import Real
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from ._core import BLANK, Incorrect, Question, call_bounded
@@ -113,8 +115,13 @@ class EnvPython(Question):
             return Path(env_dir) / "bin" / "python"
     """
 
-    VISIBLE = ("ella_env", "C:/class/ella_env", "/home/ana/ella_env")
-    HIDDEN = ("course env 2", "D:/Users/ana/course env", "/home/ana/course env")  # a space in every name
+    # (the env made here, the Windows env_dirs, the Linux and macOS env_dirs): the other system's are judged by
+    # path alone. Windows gets drive-less dirs too (relative, a network share) and Linux a colon, so an answer
+    # that guesses the system from a drive colon instead of reading `windows` fails.
+    VISIBLE = ("ella_env", ("C:/class/ella_env", "ella_env", r"\\server\share\ella_env"),
+               ("/home/ana/ella_env", "/srv/c:/ella_env"))  # fmt: skip
+    HIDDEN = ("course env 2", ("D:/Users/ana/course env", "course env", r"\\files\ana\course env"),
+              ("/home/ana/course env", "/mnt/d:/course env"))  # fmt: skip  (a space in every name)
 
     def _check(self, env_python: Any) -> str:
         return self._run(env_python, *self.VISIBLE)
@@ -122,7 +129,7 @@ class EnvPython(Question):
     def _check_hidden(self, env_python: Any) -> str:
         return self._run(env_python, *self.HIDDEN)
 
-    def _run(self, env_python: Any, name: str, windows_dir: str, posix_dir: str) -> str:
+    def _run(self, env_python: Any, name: str, windows_dirs: tuple[str, ...], posix_dirs: tuple[str, ...]) -> str:
         """The layout of this system is made and run; the other system's is judged by its path alone.
 
         Both systems get env_dir as a str, the same type, as a learner's own code would pass.
@@ -137,7 +144,7 @@ class EnvPython(Question):
             self._judge_here(got, env, windows=windows)
             try:
                 prefix = subprocess.run(
-                    [str(got), "-I", "-c", "import sys; print(sys.prefix)"],
+                    [os.fspath(got), "-I", "-c", "import sys; print(sys.prefix)"],
                     capture_output=True, text=True, timeout=30, cwd=folder,
                 ).stdout.strip()  # fmt: skip
             except OSError as exc:
@@ -145,12 +152,12 @@ class EnvPython(Question):
             if Path(prefix).resolve() != env.resolve():
                 raise Incorrect(f"{got} runs, but its sys.prefix is {prefix}, not the environment.")
         if windows:  # the POSIX layout, judged by its path
-            posix_env = PurePosixPath(posix_dir)
-            self._judge_posix_path(call_bounded(env_python, str(posix_env), what="env_python"), posix_env)
+            for posix_dir in posix_dirs:
+                self._judge_posix_path(call_bounded(env_python, posix_dir, what="env_python"), posix_dir)
         else:
-            windows_env = PureWindowsPath(windows_dir)
-            got = call_bounded(_windows_call(env_python), str(windows_env), what="env_python")
-            self._judge_windows(got, windows_env)
+            for windows_dir in windows_dirs:
+                got = call_bounded(_windows_call(env_python), windows_dir, what="env_python")
+                self._judge_windows(got, windows_dir)
         return "it names the env's own python on both systems; running it gives sys.prefix == the environment."
 
     @staticmethod
@@ -158,9 +165,7 @@ class EnvPython(Question):
         """The path ``env_python`` gave for a venv made just now on this system, before it is run."""
         if got is None:
             raise Incorrect("env_python returned None: did you print the path instead of returning it?")
-        if not isinstance(got, (str, Path)):
-            raise Incorrect(f"env_python should return a path (str or Path), got {type(got).__name__}: {got!r}")
-        path = Path(got)
+        path = Path(_as_text(got))
         folder, program = ("Scripts", "python.exe") if windows else ("bin", "python")
         if path.absolute() == Path(sys.executable).absolute():  # not resolved: a venv's python is a link
             raise Incorrect("that is this kernel's python (sys.executable), not the environment's.")
@@ -189,34 +194,58 @@ class EnvPython(Question):
             raise Incorrect(f"{got} does not exist: look inside {env / folder}.")
 
     @staticmethod
-    def _judge_posix_path(got: Any, env: PurePosixPath) -> None:
+    def _judge_posix_path(got: Any, env: str) -> None:
         """``env_python(env_dir)`` for a Linux or macOS env, judged on Windows by its path alone."""
         if got is None:
             raise Incorrect("env_python(...) returned None for the Linux and macOS case: did you handle it?")
-        parts = PurePosixPath(str(got).replace("\\", "/")).parts
-        if parts[: len(env.parts)] != env.parts:
-            raise Incorrect(f"env_python({str(env)!r}) gave {got}, which is not inside the env.")
-        rest = list(parts[len(env.parts) :])
+        rest = _after_env(got, env, windows=False)
+        if rest is None:
+            raise Incorrect(f"env_python({env!r}) gave {got}, which is not inside the env.")
         if rest and rest[0].lower() == "scripts":
             raise Incorrect(f"on Linux and macOS a venv keeps its programs in bin, not Scripts: got {got}.")
         if rest not in (["bin", "python"], ["bin", "python3"]):
-            raise Incorrect(f"env_python({str(env)!r}) gave {got}; expected .../bin/python on Linux and macOS.")
+            raise Incorrect(f"env_python({env!r}) gave {got}; expected .../bin/python on Linux and macOS.")
 
     @staticmethod
-    def _judge_windows(got: Any, env: PureWindowsPath) -> None:
+    def _judge_windows(got: Any, env: str) -> None:
+        """``env_python(env_dir, windows=True)`` for a Windows env, judged elsewhere by its path alone."""
         if got is None:
             raise Incorrect("env_python(..., windows=True) returned None: did you handle the Windows case?")
-        shown = str(PureWindowsPath(str(got)))
-        parts = PureWindowsPath(shown).parts
-        if parts[: len(env.parts)] != env.parts:
-            raise Incorrect(f"env_python({str(env)!r}, windows=True) gave {shown}, which is not inside the env.")
-        rest = [p.lower() for p in parts[len(env.parts) :]]
+        shown = str(PureWindowsPath(_as_text(got)))
+        rest = _after_env(got, env, windows=True)
+        if rest is None:
+            raise Incorrect(f"env_python({env!r}, windows=True) gave {shown}, which is not inside the env.")
         if rest and rest[0] == "bin":
             raise Incorrect(f"on Windows a venv keeps its programs in Scripts, not bin: got {shown}.")
         if rest == ["scripts", "python"]:
             raise Incorrect(f"on Windows the interpreter is python.exe: got {shown}.")
         if rest != ["scripts", "python.exe"]:
-            raise Incorrect(f"env_python({str(env)!r}, windows=True) gave {shown}; expected ...\\Scripts\\python.exe.")
+            raise Incorrect(f"env_python({env!r}, windows=True) gave {shown}; expected ...\\Scripts\\python.exe.")
+
+
+def _as_text(got: Any) -> str:
+    """The text of a returned path: a ``str`` or any ``os.PathLike`` (``Path``, ``PurePosixPath``, ...)."""
+    if not isinstance(got, (str, os.PathLike)):
+        raise Incorrect(f"env_python should return a path (a str or a Path), got {type(got).__name__}: {got!r:.80}")
+    text = os.fspath(got)
+    if not isinstance(text, str):
+        raise Incorrect(f"env_python should return a path as text, not bytes: got {got!r:.80}")
+    return text
+
+
+def _after_env(got: Any, env: str, *, windows: bool) -> list[str] | None:
+    """The parts of ``got`` after the env folder's own parts (lower-cased on Windows), or ``None`` if it has none.
+
+    The other system's path is judged by its parts alone, whatever it is joined to in front: on Linux,
+    ``Path("C:/class/env").absolute()`` puts this folder in front of ``C:``, which on Windows is already absolute.
+    """
+    def parts(text: str) -> list[str]:
+        split = [part for part in re.split(r"[\\/]+", text) if part]
+        return [part.lower() for part in split] if windows else split
+
+    mine, home = parts(_as_text(got)), parts(env)
+    starts = [i for i in range(len(mine) - len(home) + 1) if mine[i : i + len(home)] == home]
+    return mine[starts[-1] + len(home) :] if starts else None
 
 
 def _windows_call(env_python: Callable[..., Any]) -> Callable[[str], Any]:
