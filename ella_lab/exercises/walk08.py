@@ -115,7 +115,7 @@ class PickEngines(Question):
         "more than one core. Compare the two numbers with each other, not with a fixed threshold.",
         "Waiting workloads: the simplest engine that keeps up (every one here needs under one core, "
         "at_once × cpu_s / wait_s). Threads up to a few dozen at once (at_once <= 64); asyncio from the hundreds "
-        "(at_once >= 256), where a thread's extra CPU per wait showed in the measurement.",
+        "(at_once >= 256), where the threads' CPU alone takes most of a core (K / L × c in the notebook's table).",
     )
     stub = """
         def pick_engines(workloads):
