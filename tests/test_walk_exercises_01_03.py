@@ -122,6 +122,7 @@ def test_p02_fresh_env_prediction():
     q = walk02.q1
     assert q.check(0) and q.check(0.0) and q.check(np.int64(0))
     assert "pip, perhaps" in verdict(q, 1)[1]
+    assert "pip and setuptools, perhaps" in verdict(q, 2)[1]  # before: "2 packages? ... starts empty"
     assert "starts empty" in verdict(q, 7)[1]
     assert "this kernel's environment" in verdict(q, len(list(importlib.metadata.distributions())))[1]
 

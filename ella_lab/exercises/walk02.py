@@ -91,6 +91,11 @@ class FreshEnvPackages(Question):
                 f"{value:g}: pip, perhaps? {seen} `--without-pip` leaves out even pip (without that flag, venv "
                 "installs the pip bundled with Python)."
             )
+        if value == measured + 2:
+            raise Incorrect(
+                f"{value:g}: pip and setuptools, perhaps? {seen} That pair is what venv installed without "
+                "`--without-pip` before Python 3.12 (since 3.12, pip alone); `--without-pip` leaves out both."
+            )
         raise Incorrect(f"{value:g} packages? {seen} A new environment starts empty: nothing is shared.")
 
 
