@@ -55,7 +55,7 @@ lint: venv
 unit: venv
 	$(PY) -m pytest -n 4 tests
 
-# A cell still running after 120 s (a whole notebook takes <= 30 s) is interrupted, which prints where it hung
+# A cell still running after 120 s (a whole notebook takes at most about 45 s: notebook 10) is interrupted, which prints where it hung
 # and lets the next notebook start, instead of pytest-timeout's 300 s per cell with the kernel left busy.
 nbval: venv
 	ELLA_LAB_CLAIMS=strict $(PY) -m pytest --nbval --nbval-current-env --nbval-cell-timeout=120 --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
