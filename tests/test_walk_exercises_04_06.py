@@ -538,6 +538,21 @@ def main_sorts_requests(requests, primary, backup, workers):
     return Router(FallbackChain([primary, backup]), workers=workers).run(sorted(requests))
 
 
+def main_workers_positional(requests, primary, backup, workers):
+    return Router(FallbackChain([primary, backup]), workers).run(requests)
+
+
+def main_misspelt(requests, primary, backup, workers):
+    return Router(FallbackChain([primary, backup]), workers=worker).run(requests)  # noqa: F821 (a learner's typo)
+
+
+def main_fetches_by_hand(requests, primary, backup, workers):
+    chain = FallbackChain([primary, backup])
+    for request in requests:
+        chain.fetch(request)  # a source's failure escapes main
+    return Router(chain, workers=workers).run(requests)
+
+
 def test_p5_main_correct_answers_pass():
     passes_both(walk05.q3, reference(walk05.q3, "main"))
     passes_both(walk05.q3, main_in_steps)
@@ -556,6 +571,10 @@ def test_p5_main_correct_answers_pass():
         (main_asks_both, ["a fallback, not a copy"]),
         (main_twice, ["asked 2 times"]),
         (main_sorts_requests, ["not in the order given", "without sorting"]),
+        # seen told "the router records failures in the Report" by the old check, for main's own error
+        (main_workers_positional, ["main itself failed", "TypeError", "workers= must be named"]),
+        (main_misspelt, ["main itself failed", "NameError"]),
+        (main_fetches_by_hand, ["raised", "records failures in the Report"]),
     ],
     ids=lambda v: getattr(v, "__name__", "")[5:] if callable(v) else "",
 )
@@ -917,8 +936,10 @@ def test_p5_guard_starter_is_not_attempted():
         (MAIN + 'if __name__ != "learner_script":\n    main()\n', ["imported", "ran main()"]),
         # how Python was started, not the guard (passed the old check: it imported only through -c)
         (MAIN + 'import sys\nif sys.argv[0] != "-c":\n    main()\n', ["imported by another script", "ran main()"]),
+        # a part of "__main__" (passed the old check: its random module name never contained "main")
+        (MAIN + 'if "main" in __name__:\n    main()\n', ["imported", "ran main()"]),
     ],
-    ids=["prints the text", "another module name", "argv instead of __name__"],
+    ids=["prints the text", "another module name", "argv instead of __name__", "main in __name__"],
 )
 def test_p5_guard_fakes_are_caught(script, phrases):
     rejects_both(walk05.q1, script, *phrases)

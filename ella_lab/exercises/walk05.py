@@ -56,11 +56,13 @@ class Guard(Question):
         return self._judge_script(script)
 
     def _judge_script(self, script: Any) -> str:
-        """Run the script imported (twice: by ``-c`` and by another script) and as a program (by path, ``-m``).
+        """Run the script imported (twice: by ``-c``, and by another script under a name containing "main") and
+        as a program (by path, ``-m``).
 
         Instrumented: the given main() is made to print a random token, so only a call of main() itself counts
-        (text printed elsewhere does not), and the module gets a random name, so a guard that tests for a
-        particular module name, or for how Python was started, is caught.
+        (text printed elsewhere does not), and the module gets random names (one of them with "main" in it),
+        so a guard that tests for a particular module name, for a part of "__main__", or for how Python was
+        started, is caught.
         """
         if not isinstance(script, str):
             raise Incorrect(f"give the script as a string (the text of the file), got {type(script).__name__}")
@@ -70,9 +72,11 @@ class Guard(Question):
         token = f"main-ran-{secrets.token_hex(8)}"
         instrumented = self.instrument(text, token)
         module = f"script_{secrets.token_hex(4)}"
+        mainly = f"main_{secrets.token_hex(4)}"  # a name with "main" in it: catches `if "main" in __name__`
         with tempfile.TemporaryDirectory() as folder:
-            Path(folder, f"{module}.py").write_text(instrumented, encoding="utf-8")
-            Path(folder, "importer.py").write_text(f"import {module}\n", encoding="utf-8")
+            for name in (module, mainly):
+                Path(folder, f"{name}.py").write_text(instrumented, encoding="utf-8")
+            Path(folder, "importer.py").write_text(f"import {mainly}\n", encoding="utf-8")
             ways = {
                 "imported": ["-c", f"import {module}"],
                 "imported by another script": ["importer.py"],
@@ -83,7 +87,7 @@ class Guard(Question):
         for how, (code, _, err) in runs.items():
             if code != 0:
                 last = err.strip().splitlines()[-1] if err.strip() else f"exit status {code}"
-                raise Incorrect(f"{how}, the script failed: {last.replace(module, 'script')}")
+                raise Incorrect(f"{how}, the script failed: {last.replace(module, 'script').replace(mainly, 'script')}")
         for how in ("imported", "imported by another script"):
             if token in runs[how][1]:
                 raise Incorrect(
@@ -221,8 +225,15 @@ class Main(Question):
         backup = Probe("backup", backup_down)
         primary.meeting = Meeting(workers)
         report, error = answer_of(main, list(requests), primary, backup, workers, what="main", timeout=5.0)
-        if error is not None:
+        if self.from_sources(error):
             raise Incorrect(f"main raised {error!r}: the router records failures in the Report; let it.")
+        if isinstance(error, TypeError) and "Router.__init__() takes" in str(error):
+            raise Incorrect(
+                f"main itself failed: {error!r}. Name the thread count: Router(chain, workers=workers) "
+                "(workers= must be named)."
+            )
+        if error is not None:
+            raise Incorrect(f"main itself failed: {error!r}")
         if report is None:
             raise Incorrect("main returned None: return the Report of the run (printing it gives the caller nothing).")
         if not isinstance(report, Report):
@@ -273,6 +284,14 @@ class Main(Question):
                 f"at most {meeting.peak} request(s) ran at once with workers={workers}: pass workers to the Router, "
                 "Router(chain, workers=workers)."
             )
+
+    @staticmethod
+    def from_sources(error: Exception | None) -> bool:
+        """Whether ``error`` is a source's failure that escaped main: a ``ConnectionError`` (``SourceError`` is
+        one), or a group of them (a chain whose sources all failed)."""
+        if isinstance(error, BaseExceptionGroup):
+            return error.split(ConnectionError)[1] is None
+        return isinstance(error, ConnectionError)
 
 
 q1 = Guard("q1")
