@@ -672,9 +672,20 @@ class LateFailureRestartsWait(GuardedState):
         return value
 
 
+def strict_boundary():
+    """The reference with `>` for `>=`: half-opens only once more than reset_after has passed. A right reading of
+    "until reset_after seconds have passed" that the old check refused at exactly opened + reset_after (3.0 s,
+    hidden 11.5 s), blaming a late answer."""
+    namespace = {"CircuitOpenError": CircuitOpenError}
+    source = textwrap.dedent(walk07.breaker.solution_text)
+    assert source.count(">= self.reset_after") == 1
+    exec(source.replace(">= self.reset_after", "> self.reset_after"), namespace)
+    return namespace["Breaker"]
+
+
 @BOTH
 def test_breaker_reference_and_different_correct_answers_pass(method):
-    for answer in (reference(), TableDriven, GuardedState, GuardedByRLock, GuardedByCondition):
+    for answer in (reference(), strict_boundary(), TableDriven, GuardedState, GuardedByRLock, GuardedByCondition):
         result = getattr(walk07.breaker, method)(answer)
         assert result, (answer, result.message)
 

@@ -179,9 +179,11 @@ OK, ERROR, REFUSED = "answered", "raised the source's error", "refused with Circ
 class _Script:
     """One scripted run: (time, does the source fail?, expected result, expected state after).
 
-    At a time in ``trial_at`` the call is the half-open trial; at a time in ``late_at`` the call is let
-    through while closed and, before it answers, ``failures`` other calls fail and open the circuit; it answers
-    ``late_by`` s after they did, so a late failure that restarts the wait shows in the next trial's time.
+    At a time in ``trial_at`` the call is the half-open trial: never at exactly opened + reset_after (``>`` and
+    ``>=`` both read "until reset_after seconds have passed" rightly), and before a late answer's time +
+    reset_after. At a time in ``late_at`` the call is let through while closed and, before it answers,
+    ``failures`` other calls fail and open the circuit; it answers ``late_by`` s after they did, so a late
+    failure that restarts the wait shows in the next trial's time.
     """
 
     def __init__(
@@ -244,9 +246,9 @@ SCRIPTS = (
             (1.5, False, OK, "closed"),
             (2.0, True, ERROR, "open"),  # let through while closed; answers (a failure) at 2.4 s, while open
             (2.5, False, REFUSED, "open"),
-            (3.0, False, OK, "closed"),  # the trial, reset_after after 2.0 s: the late failure did not count
+            (3.05, False, OK, "closed"),  # the trial, just after 2.0 + reset_after: the late failure did not count
         ),
-        (1.2, 3.0),
+        (1.2, 3.05),
         (0.0, 2.0),
         0.4,
     ),
@@ -287,9 +289,9 @@ HIDDEN_SCRIPTS = (  # other failures, reset_after and times, for hidden_check
             (8.2, False, OK, "closed"),
             (9.0, True, ERROR, "open"),  # a late failure: answers at 10 s, while open
             (11.0, False, REFUSED, "open"),
-            (11.5, False, OK, "closed"),  # the trial, reset_after after 9 s
+            (11.6, False, OK, "closed"),  # the trial, just after 9 + reset_after: the late failure did not count
         ),
-        (2.6, 5.6, 8.2, 11.5),
+        (2.6, 5.6, 8.2, 11.6),
         (3.0, 9.0),
         1.0,
     ),
@@ -905,10 +907,10 @@ class BreakerMachine(Question):
             opened = [s for s in script.steps[:number] if s[3] == "open" and s[2] != REFUSED][-1]
             if opened[0] in script.late_at and opened[1]:
                 raise _Verdict(
-                    f"the call at {at:g} s was refused, but the circuit opened at {opened[0]:g} s, reset_after = "
-                    f"{script.reset_after:g} s before. The call let through at {opened[0]:g} s failed late, at "
-                    f"{opened[0] + script.late_by:g} s, while the circuit was open: a late answer must change "
-                    "nothing (no count, no new opened_at); only the trial's answer may."
+                    f"the call at {at:g} s was refused, but the circuit opened at {opened[0]:g} s, more than "
+                    f"reset_after = {script.reset_after:g} s before. The call let through at {opened[0]:g} s "
+                    f"failed late, at {opened[0] + script.late_by:g} s, while the circuit was open: a late answer "
+                    "must change nothing (no count, no new opened_at); only the trial's answer may."
                 )
             raise _Verdict(
                 f"the call at {at:g} s was refused, but the circuit opened more than reset_after = "
