@@ -2,6 +2,7 @@
 wrong answer of the catalogue fails with a message that names its bug."""
 
 import http.client
+import json
 import re
 import socket
 import sys
@@ -9,6 +10,7 @@ import textwrap
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -87,6 +89,19 @@ def test_w08_q1_edges_and_slips(answer, measured, cores, expected):
     status, message = verdict(walk08.q1, answer, measured=measured, cores=cores)
     assert status == ("correct" if expected is None else "incorrect"), message
     assert expected is None or expected in message, message
+
+
+def test_w08_q1_asks_for_the_idle_model_and_says_so():
+    """The question asks for the model on an idle machine (notebook cell 9 asked "on this machine", then judged
+    1.13 and 1.3 Incorrect against a busy run's 1.13×): the title and the message name the idle machine, and a
+    prediction of the busy run is told what was asked."""
+    assert "idle machine" in walk08.q1.title
+    status, message = verdict(walk08.q1, 1.13, measured=1.13, cores=2, idle=0.0)
+    assert status == "incorrect" and "close to this run's measurement" in message, message
+    assert "the model's speed-up on an idle machine" in message and "= 2× here" in message, message
+    status, message = verdict(walk08.q1, 2, measured=1.13, cores=2, idle=0.0)
+    assert status == "correct" and "the model says 2× on an idle machine with 2 cores" in message, message
+    assert "on an idle machine with 1 core;" in verdict(walk08.q1, 1, measured=1.0, cores=1)[1]
 
 
 def test_w08_q1_says_above_the_model_when_the_measurement_is():
@@ -227,6 +242,36 @@ def pick_in_a_loop(workloads):  # a third correct answer: thresholds from the no
         cpu_bound = w["cpu_s"] > w["wait_s"]
         choice[name] = "processes" if cpu_bound else ("threads" if w["at_once"] <= 64 else "asyncio")
     return choice
+
+
+def notebook_stated_rule(workloads):  # cell 23's rule, word for word: cpu_s > wait_s, then how many wait at once
+    choice = {}
+    for name, w in workloads.items():
+        if w["cpu_s"] > w["wait_s"]:  # "computes longer than it waits"
+            choice[name] = "processes"
+        elif w["at_once"] <= 64:  # "a few dozen (64 or fewer), threads"
+            choice[name] = "threads"
+        elif w["at_once"] >= 256:  # "from the hundreds (256 or more), asyncio, however long each wait"
+            choice[name] = "asyncio"
+        else:  # between the two: either is accepted
+            choice[name] = "threads"
+    return choice
+
+
+def test_w08_q2_the_notebook_states_the_rule_the_check_enforces():
+    """Cell 23 once stated a CPU rule ("the simplest engine that keeps up") while the check demanded asyncio for
+    600 websockets waiting 1 s (~0.02 core of threads): a count rule. The rule is now stated, and it passes."""
+    notebook = json.loads((Path(__file__).parents[1] / "notebooks" / "08-beyond-threads.ipynb").read_text())
+    cell = next(
+        "".join(c["source"])
+        for c in notebook["cells"]
+        if "pick_engines(workloads)" in "".join(c["source"]) and c["cell_type"] == "markdown"
+    )
+    assert "how many wait at once" in cell and "64 or fewer" in cell and "256 or more" in cell
+    assert "however long each wait" in cell
+    assert "at_once >= 256" in walk08.q2.hints[-1] and "not how long" in walk08.q2.hints[-1]
+    for judge in (walk08.q2.judge, walk08.q2.hidden_check):
+        assert judge(notebook_stated_rule), judge(notebook_stated_rule).message
 
 
 Q2_WRONG = [
