@@ -17,9 +17,11 @@ the same pause in every thread, recorded through a watched ``time.sleep``) shows
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from ..guide import run_guide_router
@@ -176,38 +178,60 @@ class _TrackedResults(dict):
         return self
 
 
-class _RecordingSource:
-    """A fetch that records every call and its thread, notices work after task_done(), and fails on some requests.
+class _Overlapping:
+    """Counts a fetch's calls in flight, and lets the first wait (at most ``OVERLAP`` s) for a second to start.
 
-    It also records the most calls in flight at once. The first call waits (at most ``OVERLAP`` s) for a second
-    one to start, so workers that can fetch at the same time are seen doing so on every run, however busy the
-    machine; a lock held around every fetch shows as one call at a time.
+    So workers that can fetch at the same time are seen doing so on every run, however busy the machine,
+    and a lock held around every fetch (the check's or the learner's own) shows as one call at a time.
     """
 
     OVERLAP = 0.5
 
-    def __init__(self, tasks: _TrackedQueue, failing: dict[str, type[Exception]], latency: float = 0.003) -> None:
-        self.tasks, self.failing, self.latency = tasks, failing, latency
-        self.calls: list[tuple[Any, str]] = []
-        self.early: list[Any] = []
-        self.raised: list[BaseException] = []
-        self.in_flight = self.most_in_flight = 0
+    def __init__(self) -> None:
+        self.in_flight = self.most_in_flight = self.started = 0
         self._overlapped = threading.Event()
-        self._lock = threading.Lock()
+        self._count = threading.Lock()
 
-    def __call__(self, request: Any) -> str:
-        with self._lock:
-            self.calls.append((request, threading.current_thread().name))
-            first = len(self.calls) == 1
+    @contextlib.contextmanager
+    def _in_flight(self, record: Any) -> Iterator[bool]:
+        """Around one call: ``record()`` under the count's lock; yields whether this is the first call."""
+        with self._count:
+            record()
+            self.started += 1
+            first = self.started == 1
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
             if self.in_flight >= 2:
                 self._overlapped.set()
         try:
+            yield first
+        finally:
+            with self._count:
+                self.in_flight -= 1
+
+    def _wait_for_a_second(self) -> None:
+        self._overlapped.wait(self.OVERLAP)  # bounded: another worker's fetch may start meanwhile
+
+
+class _RecordingSource(_Overlapping):
+    """A fetch that records every call and its thread, notices work after task_done(), and fails on some requests.
+
+    It also records the most calls in flight at once (``_Overlapping``).
+    """
+
+    def __init__(self, tasks: _TrackedQueue, failing: dict[str, type[Exception]], latency: float = 0.003) -> None:
+        super().__init__()
+        self.tasks, self.failing, self.latency = tasks, failing, latency
+        self.calls: list[tuple[Any, str]] = []
+        self.early: list[Any] = []
+        self.raised: list[BaseException] = []
+
+    def __call__(self, request: Any) -> str:
+        with self._in_flight(lambda: self.calls.append((request, threading.current_thread().name))) as first:
             if self.tasks.done_with(request):
                 self.early.append(request)
             if first:
-                self._overlapped.wait(self.OVERLAP)  # bounded: a second worker's fetch may start meanwhile
+                self._wait_for_a_second()
             time.sleep(self.latency)
             kind = self.failing.get(request) if isinstance(request, str) else None
             if kind is not None:
@@ -215,9 +239,6 @@ class _RecordingSource:
                 self.raised.append(exc)
                 raise exc
             return f"Result for {request}"
-        finally:
-            with self._lock:
-                self.in_flight -= 1
 
 
 class _Case:
@@ -612,42 +633,28 @@ class _TallyCase:
         return counts
 
 
-class _TallyFetch:
+class _TallyFetch(_Overlapping):
     """The slow call of q3: records each call, whether its thread held the given lock, and the most calls at once.
 
     A switch point (the answer takes a while: the other workers run meanwhile). As q2's source, the first call
-    also waits (at most ``OVERLAP`` s) for a second one to start: a lock of the learner's own held around the
-    fetch, which the check cannot see, shows as one call at a time on every run.
+    waits for a second one (``_Overlapping``): a lock of the learner's own held around the fetch, which the
+    check cannot see, shows as one call at a time on every run.
     """
 
-    OVERLAP = _RecordingSource.OVERLAP
-
     def __init__(self, case: _TallyCase, board: Switchboard, lock: Lock) -> None:
+        super().__init__()
         self.case, self.board, self.lock = case, board, lock
         self.calls: list[Any] = []
         self.held: list[Any] = []
-        self.in_flight = self.most_in_flight = 0
-        self._overlapped = threading.Event()
-        self._count = threading.Lock()
 
     def __call__(self, request: Any) -> str:
-        with self._count:
-            self.calls.append(request)
-            first = len(self.calls) == 1
-            self.in_flight += 1
-            self.most_in_flight = max(self.most_in_flight, self.in_flight)
-            if self.in_flight >= 2:
-                self._overlapped.set()
-        try:
+        with self._in_flight(lambda: self.calls.append(request)) as first:
             if self.lock.held_by_me():
                 self.held.append(request)
             if first:
-                self._overlapped.wait(self.OVERLAP)  # bounded: another worker's fetch may start meanwhile
+                self._wait_for_a_second()
             self.board.switch()
             return self.case.answers[request]
-        finally:
-            with self._count:
-                self.in_flight -= 1
 
 
 class SafeTally(Question):
