@@ -129,6 +129,17 @@ WRONG = {  # a learner's bug -> what the message must name
         """,
         "not only when it is full",
     ),
+    "grows only past half the limit (> where the rule says >=)": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            elif 2 * inflight > limit:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "at exactly half the limit in flight, grow too",
+    ),
     "subtracts 1 on a failure (additive decrease)": (
         """
         def next_limit(limit, ok, inflight):

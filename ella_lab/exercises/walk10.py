@@ -299,6 +299,11 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
                 "back, so an answer says nothing about room for more: grow only when 2 * inflight >= limit. A limit "
                 "that grows while idle reaches 200 in a quiet hour and protects nothing at the next trigger."
             )
+        if 2 * inflight == limit and _same(got, limit) and want > limit:
+            return (
+                f"{call} at exactly half the limit in flight, grow too: the rule is 2 * inflight >= limit (at least "
+                "half, not more than half, and not only when it is full)."
+            )
         if 2 * inflight >= limit and _same(got, limit) and want > limit:
             return (
                 f"{call} grow after an answer when at least half the limit is in flight (2 * inflight >= limit), "
