@@ -98,7 +98,8 @@ def test_hedge_claims_hold_on_the_lessons_numbers_and_miss_without_a_cut_or_with
     base = {"p99_s": 0.286, "extra": 0.0}
     assert missed(hedge_claims([base, {"p99_s": 0.0251, "extra": 0.030}])) == []
     assert missed(hedge_claims([base, {"p99_s": 0.200, "extra": 0.030}])) == [
-        "hedging at p95 within 5 % cuts the p99 at least threefold (the tail is 150 to 450 ms, the hedged p99 tens of ms)"
+        "hedging at p95 within 5 % cuts the p99 at least threefold (the tail is 150 to 450 ms, the hedged p99 "
+        "tens of ms)"
     ]
     assert missed(hedge_claims([base, {"p99_s": 0.0251, "extra": 0.004}])) == [
         "hedging at p95 sends fewer than 5 % extra calls, at least the 2 % tail: the calls that outlast d"
