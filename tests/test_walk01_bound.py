@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, as_completed, wait
 
+import numpy as np
 import pytest
 from waiting import wait_until
 
@@ -30,6 +31,11 @@ def slow_caller_no_timeout(router, requests):  # a busy machine: the caller gets
 def a_minute(router, requests):
     futures = [router.submit(r) for r in requests]
     return [f.result(timeout=60) for f in futures]
+
+
+def a_numpy_minute(router, requests):
+    futures = [router.submit(r) for r in requests]
+    return [f.result(timeout=np.int64(60)) for f in futures]  # passed: the check only compared int and float
 
 
 def positional_bound(router, requests):
@@ -116,9 +122,10 @@ def test_one_long_wait_is_judged_the_same_for_every_batch_size(answer, words):
         (no_timeout, "with no timeout waits for ever"),
         (slow_caller_no_timeout, "with no timeout waits for ever"),
         (a_minute, "may wait 60 s for one answer"),
+        (a_numpy_minute, "may wait 60 s for one answer"),
         (wait_then_collect, "can return before every answer is there"),
     ],
-    ids=["no timeout", "no timeout, called late", "60 s", "result() after a wait that may run out"],
+    ids=["no timeout", "no timeout, called late", "60 s", "60 s as numpy", "result() after a wait that may run out"],
 )
 def test_a_wait_without_the_5_s_bound_is_rejected_both_ways(answer, words):
     result = walk01.q2.check(answer)

@@ -121,6 +121,8 @@ def test_p03_guide_run_prediction():
 def test_p02_fresh_env_prediction():
     q = walk02.q1
     assert q.check(0) and q.check(0.0) and q.check(np.int64(0))
+    assert q.check(Decimal(0)) and q.check(Fraction(0))  # Decimal was refused: "give a whole number"
+    assert verdict(q, True)[0] == "incorrect"  # a bool is a slip, not 1
     assert "pip, perhaps" in verdict(q, 1)[1]
     assert "pip and setuptools, perhaps" in verdict(q, 2)[1]  # before: "2 packages? ... starts empty"
     assert "starts empty" in verdict(q, 7)[1]

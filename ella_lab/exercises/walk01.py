@@ -316,7 +316,7 @@ class CollectAnswers(Question):
                     f"says to wait at most {self.LIMIT:g} s for each: future.result(timeout={self.LIMIT:g}) on each, "
                     f"or {name}(futures, timeout={self.LIMIT:g})."
                 )
-            if isinstance(timeout, int | float) and timeout > self.LIMIT:
+            if (as_real(timeout) or 0) > self.LIMIT:  # numpy numbers too
                 # judged per wait, not per batch: a constant total passes or fails the same for 11 requests or 12
                 raise Incorrect(
                     f"{name}(timeout={timeout:g}) may wait {timeout:g} s at once for {count} answers; the task allows "
@@ -335,7 +335,7 @@ class CollectAnswers(Question):
                     "future.result() with no timeout waits for ever if an answer never comes; the task says "
                     f"to wait at most {self.LIMIT:g} s for each: future.result(timeout={self.LIMIT:g})."
                 )
-            if isinstance(timeout, int | float) and timeout > self.LIMIT:
+            if (as_real(timeout) or 0) > self.LIMIT:  # numpy numbers too
                 raise Incorrect(
                     f"future.result(timeout={timeout:g}) may wait {timeout:g} s for one answer; the task says at "
                     f"most {self.LIMIT:g} s for each: timeout={self.LIMIT:g}."

@@ -15,11 +15,10 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from numbers import Real
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
-from ._core import BLANK, Incorrect, Question, call_bounded
+from ._core import BLANK, Incorrect, Question, as_real, call_bounded
 
 __all__ = ["BLANK", "____", "fresh_env_packages", "q1", "q2"]
 
@@ -74,8 +73,10 @@ class FreshEnvPackages(Question):
     """
 
     def _check(self, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        number = as_real(value)  # numpy, Fraction and Decimal numbers too; a bool is a slip
+        if number is None or not math.isfinite(number):
             raise Incorrect(f"give a whole number of packages, like 3; got {value!r}")
+        value = number
         measured = fresh_env_packages()
         here = len(list(importlib.metadata.distributions()))
         seen = f"A fresh environment made just now holds {measured}; this kernel's holds {here}."
