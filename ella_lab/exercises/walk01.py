@@ -52,9 +52,9 @@ class Prediction(Question):
         measured = self.measure()
         off = (measured / self.model - 1) * 100
         run = f"The run took {format_seconds(measured)}, {off:+.0f} % from the model: {self.gap}."
-        if math.isclose(value, self.model, rel_tol=self.tolerance):
+        if abs(value - self.model) <= self.tolerance * abs(self.model):  # the same band either side of the model
             return f"you said {value:g} s; the model {self.formula} = {self.model:g} s. {run}"
-        if math.isclose(value, self.model * 1000, rel_tol=self.tolerance):
+        if abs(value - self.model * 1000) <= self.tolerance * abs(self.model * 1000):
             raise Incorrect(f"{value:g} is right in milliseconds; give seconds ({self.model:g}). {run}")
         for wrong, why in self.mistakes:
             if math.isclose(value, wrong, rel_tol=1e-3):
