@@ -3,7 +3,6 @@ and rejects the wrong answers learners write, with a message that names the bug.
 
 import importlib.metadata
 import json
-import math
 import os
 import queue
 import sys
@@ -101,21 +100,46 @@ def test_p01_makespan_prediction():
         assert "The run took" in message and "from the model" in message  # how far the measurement was, and why
 
 
+def test_prediction_tolerance_is_the_same_either_side_of_the_model():
+    q = walk01.q1  # model 0.15 s, 5 % either side: 0.1425 .. 0.1575
+    assert q.check(0.143) and q.check(0.157)
+    for outside in (0.1422, 0.1578):  # 5.2 % under, 5.2 % over: the old math.isclose took the second
+        assert verdict(q, outside)[0] == "incorrect", outside
+
+
 def test_p03_guide_run_prediction():
-    q = walk03.q1
-    assert q.check(0.25) and q.check(np.float32(0.25))
+    q = walk03.q1  # 2 workers, 5 requests, L = 0.05 s, IDLE = 0.15 s: 3·L + IDLE = 0.3 s
+    assert q.check(0.3) and q.check(np.float32(0.3)) and q.check(3 * 0.05 + 0.15)
     catalogue = {
         0.15: "the work alone",
-        0.225: "a request cannot be split",
-        0.2: "partial round",
-        0.35: "their timeouts overlap, so the run ends one IDLE after the last answer",
-        0.35 + 1e-9: "one worker alone",  # 5·L + IDLE: the same number, the other slip (0.45 was miscalled it)
-        250: "right in milliseconds",
+        0.275: "a request cannot be split",
+        0.25: "partial round",
+        0.35: "one round too many",
+        0.4: "one worker alone",
+        0.45: "their timeouts overlap, so the run ends one IDLE after the last answer",
+        300: "right in milliseconds",
         -1: "not even positive",
     }
     for wrong, words in catalogue.items():
         status, message = verdict(q, wrong)
         assert status == "incorrect" and words in message, (wrong, message)
+
+
+def test_p03_q1_no_classic_mistake_lands_on_the_answer():
+    # with IDLE = 0.1 s the answer 3·L + IDLE = 0.25 s was also N·L, one worker with no idle tail: 5 * 0.05 passed
+    L, idle, n, k = 0.05, 0.15, 5, 2
+    slips = {
+        "N·L, one worker, no tail": n * L,
+        "N·L + IDLE, one worker": n * L + idle,
+        "3·L + 2·IDLE, a tail per worker": 3 * L + 2 * idle,
+        "⌊N/K⌋·L + IDLE": 2 * L + idle,
+        "N·L/K + IDLE": n * L / k + idle,
+        "the work alone": 3 * L,
+        "one round too many": 4 * L + idle,
+    }
+    for slip, value in slips.items():
+        assert verdict(walk03.q1, value)[0] == "incorrect", (slip, value)
+    assert "one worker alone with no idle tail" in verdict(walk03.q1, 5 * 0.05)[1]
 
 
 def test_p02_fresh_env_prediction():
@@ -864,6 +888,7 @@ def test_p03_a_worker_with_no_except_is_not_told_an_exception_was_caught():
 
 
 def test_p03_q1_each_mistake_is_what_it_says():
-    tail_each = walk03.q1.judge(0.35)  # 3·L + 2·IDLE, and also 5·L + IDLE: both slips named
-    assert "counted once per worker" in tail_each.message and "one worker alone" in tail_each.message
-    assert not any(math.isclose(value, 0.45) for value, _ in walk03.GuideRunPrediction.mistakes)
+    tail_each = walk03.q1.judge(0.45)  # 3·L + 2·IDLE
+    assert "counted once per worker" in tail_each.message and "one worker alone" not in tail_each.message
+    alone = walk03.q1.judge(0.4)  # 5·L + IDLE
+    assert "one worker alone" in alone.message and "counted once per worker" not in alone.message

@@ -38,22 +38,24 @@ STOP = object()  # the sentinel of q2: one per worker, after the last request
 
 class GuideRunPrediction(Prediction):
     title = "Predict: the guide's router, 5 requests on 2 workers"
-    model = 0.25
-    formula = "⌈5/2⌉ · 0.05 s + 0.1 s (the rounds of work, then one idle timeout)"
+    model = 0.3
+    formula = "⌈5/2⌉ · 0.05 s + 0.15 s (the rounds of work, then one idle timeout)"
     gap = "time.sleep and get(timeout=...) wake a little late, and each thread takes a moment to start"
     mistakes = (
         (0.15, "that is the work alone; after it, every worker still waits IDLE in get(timeout=IDLE)."),
-        (0.225, "that is N·L/K + IDLE; a request cannot be split between workers: count whole rounds."),
-        (0.2, "that is ⌊5/2⌋ rounds + IDLE; the last, partial round still takes a full latency."),
-        (0.3, "that is one round too many: ⌈5/2⌉ = 3 rounds of L, then one idle timeout."),
-        (0.35, "that is 3 · L + 2 · IDLE, the idle tail counted once per worker (their timeouts overlap, so the "
-               "run ends one IDLE after the last answer), or 5 · L + IDLE, one worker alone (two fetches are in "
-               "flight at once)."),
+        (0.275, "that is N·L/K + IDLE; a request cannot be split between workers: count whole rounds."),
+        (0.25, "that is ⌊5/2⌋ rounds + IDLE (the last, partial round still takes a full latency), or 5 · L, one "
+               "worker alone with no idle tail (two fetches are in flight at once, and the workers still wait "
+               "IDLE at the end)."),
+        (0.35, "that is one round too many: ⌈5/2⌉ = 3 rounds of L, then one idle timeout."),
+        (0.4, "that is 5 · L + IDLE, one worker alone: two fetches are in flight at once."),
+        (0.45, "that is 3 · L + 2 · IDLE, the idle tail counted once per worker: their timeouts overlap, so the "
+               "run ends one IDLE after the last answer."),
     )  # fmt: skip
     hints = (
         "The work: 5 requests in rounds of 2, each round L = 0.05 s. Count the last, partial round.",
-        "Then each worker sits in get(timeout=IDLE) on the empty queue before it gives up; their timeouts overlap, "
-        "so the run ends one IDLE after the last answer.",
+        "Then each worker sits in get(timeout=IDLE) on the empty queue before it gives up (IDLE = 0.15 s); their "
+        "timeouts overlap, so the run ends one IDLE after the last answer.",
     )
     stub = """
         my_prediction = ____  # seconds
@@ -61,11 +63,11 @@ class GuideRunPrediction(Prediction):
     solution_text = """
         import math
 
-        my_prediction = math.ceil(5 / 2) * 0.05 + 0.1  # 3 rounds of 50 ms, then a 100 ms idle tail = 0.25 s
+        my_prediction = math.ceil(5 / 2) * 0.05 + 0.15  # 3 rounds of 50 ms, then a 150 ms idle tail = 0.3 s
     """
 
     def measure(self) -> float:
-        return run_guide_router(2, 5, latency=0.05, idle_timeout=0.1, join_timeout=5.0).wall_s
+        return run_guide_router(2, 5, latency=0.05, idle_timeout=0.15, join_timeout=5.0).wall_s
 
 
 class _TrackedQueue(queue.Queue):
@@ -657,6 +659,19 @@ class _TallyFetch(_Overlapping):
             return self.case.answers[request]
 
 
+class _TallyCounts(SharedDict):
+    """q3's counts: also lists the keys a ``setdefault`` inserted without the lock (it never overwrites a count)."""
+
+    def __init__(self, board: Switchboard, guard: Lock) -> None:
+        super().__init__(board, guard=guard)
+        self.unguarded_inserts: list[Any] = []
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if self.guard is not None and not dict.__contains__(self, key) and not self.guard.held_by_me():
+            self.unguarded_inserts.append(key)  # the write SharedDict.setdefault records, seen before its switch
+        return super().setdefault(key, default)
+
+
 class SafeTally(Question):
     title = "A shared tally, made safe"
     expects = "a function tally(counts, lock, request, fetch)"
@@ -699,7 +714,7 @@ class SafeTally(Question):
             raise Incorrect(f"expected a function tally(counts, lock, request, fetch), got {tally!r}")
         board = Switchboard(bound=0.1)
         lock = Lock(board, name="the lock", refuse_first_try=True)  # a timed acquire or a try fails once per thread
-        counts = SharedDict(board, guard=lock)
+        counts = _TallyCounts(board, guard=lock)
         fetch = _TallyFetch(case, board, lock)
         skipped: list[str] = []  # calls that returned right after an acquire gave up, without the lock since
 
@@ -754,6 +769,12 @@ class SafeTally(Question):
                 f"{n - total} of {n} updates were lost: {busy}, and the update was skipped (the answer to "
                 f"{skipped[0]} was never counted). An update must not be dropped: try again until acquire returns "
                 "True, or wait for the lock with `with lock:`."
+            )
+        if counts.unguarded_writes and lock.taken and len(counts.unguarded_inserts) == len(counts.unguarded_writes):
+            raise Incorrect(
+                f"counts[{counts.unguarded_writes[0]!r}] was inserted by setdefault without the lock. setdefault "
+                "never overwrites a count, so no update is lost this way; but the task asks for every write of "
+                "counts under `lock`, a rule anyone can check by eye. Move the setdefault inside the `with lock:`."
             )
         if counts.unguarded_writes and lock.taken:
             outcome = lost if total < n else "none was lost in this run, but on a real machine one can be"
