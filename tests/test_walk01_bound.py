@@ -180,11 +180,18 @@ def closes_the_router(router, requests):  # `with` closes the router on exit, wa
     return [f.result(timeout=5) for f in futures]
 
 
-@pytest.mark.parametrize("answer", [polls_done, closes_the_router], ids=["polls done()", "with router:"])
-def test_a_wait_the_check_cannot_see_is_rejected_both_ways(answer):
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (polls_done, "cannot see a time limit in a done() loop"),
+        (closes_the_router, "close() waits for every answer with no time limit"),
+    ],
+    ids=["polls done()", "with router:"],
+)
+def test_a_wait_the_check_cannot_see_is_rejected_both_ways(answer, words):
     # these passed before: the held answer was let go after 3 s and every answer came back in order
     for result in (walk01.q2.check(answer), walk01.q2.hidden_check(answer)):
-        assert result.status == "incorrect" and "waits with no time limit" in result.message, result.message
+        assert result.status == "incorrect" and words in result.message, result.message
 
 
 def bounded_by_exception(router, requests):
@@ -311,3 +318,50 @@ def raises_whatever_happens(router, requests):
 def test_none_or_an_exception_when_every_answer_came_is_still_wrong(answer, words):
     for result in (walk01.q2.check(answer), walk01.q2.hidden_check(answer)):
         assert result.status == "incorrect" and words in result.message, result.message
+
+
+def retries_after_the_timeout(router, requests):  # retries for ever: 5 s at a time, with no end
+    futures = [router.submit(r) for r in requests]
+    out = []
+    for f in futures:
+        while True:
+            try:
+                out.append(f.result(timeout=5))
+                break
+            except TimeoutError:
+                continue
+    return out
+
+
+def retries_once(router, requests):  # 10 s for the first answer, not 5
+    answers = []
+    for f in [router.submit(r) for r in requests]:
+        try:
+            answers.append(f.result(timeout=5))
+        except TimeoutError:
+            answers.append(f.result(timeout=5))
+    return answers
+
+
+@pytest.mark.parametrize("answer", [retries_after_the_timeout, retries_once], ids=["retries for ever", "retries once"])
+def test_a_retry_after_the_timeout_is_rejected_both_ways(answer):
+    # both passed before: the held answer was let go on the first result(timeout=5), so no retry ever happened
+    for result in (walk01.q2.check(answer), walk01.q2.hidden_check(answer)):
+        assert result.status == "incorrect", result.message
+        assert "it tried again after its 5 s ran out: it may wait for ever" in result.message, result.message
+
+
+def deadline_poller(router, requests):  # gives up on its own after 5 s: bounded, in a way the check cannot see
+    futures = [router.submit(r) for r in requests]
+    deadline = time.monotonic() + 5
+    while not all(f.done() for f in futures) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [f.result(timeout=0) for f in futures]
+
+
+def test_a_done_loop_is_not_told_it_has_no_time_limit():
+    # the check cannot tell a deadline poller from polls_done; it said both "wait with no time limit", untrue here
+    result = walk01.q2.check(deadline_poller)
+    assert result.status == "incorrect", result.message
+    assert "cannot see a time limit in a done() loop" in result.message, result.message
+    assert "no time limit" not in result.message, result.message

@@ -167,9 +167,11 @@ class CollectAnswers(Question):
         return [self._run(submit_all, requests, workers) for requests, workers in self.HIDDEN][-1]
 
     def _run(self, submit_all: Any, requests: tuple[str, ...], workers: int, *, run_out: bool = True) -> str:
-        """One trial. With ``run_out``, a bounded ``concurrent.futures.wait`` on the held answer returns as if
-        its timeout had passed. An answer that then raises (any exception) or puts ``None`` in place of the
-        missing answers handled it, as the task allows; it is tried again without the run-out, to judge the rest.
+        """One trial. With ``run_out``, the first bounded wait on the held answer (``concurrent.futures.wait``,
+        or ``future.result(timeout=...)``, which then raises ``TimeoutError``) returns as if its timeout had
+        passed. An answer that then raises (any exception) or puts ``None`` in place of the missing answers
+        handled it, as the task allows; it is tried again without the run-out, to judge the rest. One that
+        waits on the held answer again retried past the limit: a loop of such retries may wait for ever.
         """
         if not callable(submit_all):
             raise Incorrect(f"expected a function submit_all(router, requests), got {submit_all!r}")
@@ -193,15 +195,22 @@ class CollectAnswers(Question):
         finally:
             router.release.set()
             router.close(cancel_pending=True, timeout=2.0)
+        if router.retried:
+            raise Incorrect(
+                f"when the check made future.result(timeout=...) on the first answer time out, as if its "
+                f"{self.LIMIT:g} s had passed, your function waited for that answer again: it tried again after its "
+                f"{self.LIMIT:g} s ran out: it may wait for ever. Once the time is up, give up on that answer: raise, "
+                "or put None in its place."
+            )
         if handled:
             rest = self._run(submit_all, requests, workers, run_out=False)
             return (
-                f"When the check made wait() return before the first answer came, as if its timeout had passed, "
+                f"When the check made your wait for the first answer end before it came, as if its timeout had passed, "
                 f"your function {handled}: it did not wait longer. On a run where every answer came: {rest}"
             )
         self._judge_answers(got, source, submitted, requests, workers)
         self._judge_batches(router, len(requests))
-        verdict = self._judge_waits(router, len(requests), workers, source.max_in_flight)
+        verdict = self._judge_waits(router, len(requests), workers, source.max_in_flight, closed=closed_by_answer)
         if closed_by_answer:
             raise Incorrect(
                 "submit_all closed the router it was handed (a `with router:` block, or router.close()): the "
@@ -295,7 +304,7 @@ class CollectAnswers(Question):
             )
         return ""
 
-    def _judge_waits(self, router: _CountingRouter, n: int, workers: int, in_flight: int) -> str:
+    def _judge_waits(self, router: _CountingRouter, n: int, workers: int, in_flight: int, *, closed: bool) -> str:
         """Every wait for an answer not there yet allowed at most ``LIMIT`` seconds, as the task says.
 
         A ``wait``/``as_completed`` timeout is held to ``LIMIT`` too, not to ``LIMIT`` times the batch: one
@@ -303,10 +312,15 @@ class CollectAnswers(Question):
         60 for 12 requests and fail it for 11.
         """
         if router.unwatched_wait:
+            how = (
+                "a `with router:` block (or router.close()) closed the router, and close() waits for every answer "
+                "with no time limit"
+                if closed  # by the answer, not by the check after it
+                else "the check cannot see a time limit in a done() loop (or whether it has one at all)"
+            )
             raise Incorrect(
                 f"the first answer was held back {format_seconds(router.HOLD)}, and your function waited for it "
-                "without future.result(timeout=...), concurrent.futures.wait or as_completed: a loop over "
-                "future.done(), or a `with router:` block that closes the router, waits with no time limit. "
+                f"without future.result(timeout=...), concurrent.futures.wait or as_completed: {how}. "
                 f"Wait for each answer with future.result(timeout={self.LIMIT:g})."
             )
         for name, timeout, count in router.pool_waits:
@@ -353,13 +367,13 @@ class _WatchedFuture(Future):
     watch: _CountingRouter
 
     def result(self, timeout: float | None = None) -> Any:
-        if not self.done():
-            self.watch.waited(self, timeout)
+        if not self.done() and self.watch.waited(self, timeout):
+            raise TimeoutError()  # as result(timeout) does once its time has passed
         return super().result(timeout)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        if not self.done():
-            self.watch.waited(self, timeout)
+        if not self.done() and self.watch.waited(self, timeout):
+            raise TimeoutError()
         return super().exception(timeout)
 
 
@@ -371,8 +385,10 @@ class _CountingRouter(Router):
     wait with no time limit meets an answer that is not there yet, every run, however fast the machine.
     When ``HOLD`` passes, the caller waited some other way (a loop over ``done()``, a ``with`` block that
     closes the router): ``unwatched_wait`` says so. With ``run_out``, the first ``concurrent.futures.wait``
-    with a timeout returns at once, the answer still held, as it would once its timeout passed
-    (``ran_out``): what the caller does next is what it would do on a slow day.
+    with a timeout, or ``result``/``exception`` with a timeout on the held answer, returns at once (the
+    latter raising ``TimeoutError``), the answer still held, as it would once its timeout passed
+    (``ran_out``): what the caller does next is what it would do on a slow day. Waiting on the held
+    answer again after such a ``TimeoutError`` is a retry past the limit (``retried``).
     """
 
     HOLD = 3.0
@@ -380,6 +396,8 @@ class _CountingRouter(Router):
     def __init__(self, source: Callable, workers: int, submitted: list[Any], *, first: Any, run_out: bool = True):
         super().__init__(source, workers=workers)
         self._run_out, self.ran_out = run_out, False
+        self.timed_out_first = False  # the first result()/exception() on the held answer raised TimeoutError
+        self.retried = False  # ... and the caller waited on that answer again
         self._ran_out_waiters: list[Any] = []  # the waiters woken early: their wait() is returning, not waiting
         self._submitted, self._first = submitted, first
         self._futures: dict[Any, Future] = {}
@@ -393,6 +411,8 @@ class _CountingRouter(Router):
 
     def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> bool:
         self.closed_by_caller = True
+        if self.timed_out_first:  # the caller gave up on the held answer: let it come, so close() need not wait
+            self.release.set()
         return super().close(cancel_pending=cancel_pending, timeout=timeout)
 
     def _note_first_wait(self) -> None:
@@ -407,11 +427,19 @@ class _CountingRouter(Router):
         self._futures.setdefault(request, future)
         return future
 
-    def waited(self, future: Future, timeout: Any) -> None:
+    def waited(self, future: Future, timeout: Any) -> bool:
+        """Note a wait on an answer not there yet; True: time it out now (the first bounded one on the held answer)."""
         self._note_first_wait()
         self.waits.append(timeout)
-        if future is self._futures.get(self._first):
-            self._waited_first.set()
+        if future is not self._futures.get(self._first):
+            return False
+        if self.timed_out_first:
+            self.retried = True  # it waits again on the answer it was told had run out of time
+        elif self._run_out and not self.ran_out and as_real(timeout) is not None:
+            self.ran_out = self.timed_out_first = True
+            return True
+        self._waited_first.set()
+        return False
 
     def hold(self, request: Any) -> None:
         """In the source, before answering: hold the first request back until someone waits for its answer."""
@@ -424,6 +452,9 @@ class _CountingRouter(Router):
                 return
             waiters = [w for w in getattr(future, "_waiters", ()) if not any(w is r for r in self._ran_out_waiters)]
             found = self._note_pool_waits(future) if waiters else []  # a wait or as_completed call
+            if found and self.timed_out_first:
+                self.retried = True  # result(timeout) ran out on it, and now wait()/as_completed waits on it again
+                return
             if found and not self._wake_as_if_timed_out(waiters, found):
                 return
             self._waited_first.wait(0.002)
