@@ -38,6 +38,7 @@ STOP = object()  # the sentinel of q2: one per worker, after the last request
 
 class GuideRunPrediction(Prediction):
     title = "Predict: the guide's router, 5 requests on 2 workers"
+    expects = "a number of seconds, like 0.5"  # not 0.25, the default example: here a classic slip
     model = 0.3
     formula = "⌈5/2⌉ · 0.05 s + 0.15 s (the rounds of work, then one idle timeout)"
     gap = "time.sleep and get(timeout=...) wake a little late, and each thread takes a moment to start"
