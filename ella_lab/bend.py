@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["best_runs", "fit_thread_cost", "plot_efficiency", "start_cost", "sweep_claims", "thread_cost_claims"]
+__all__ = ["best_runs", "fit_thread_cost", "plot_efficiency", "start_cost", "sweep_claims"]
 
 FEW = 8  # T₁ is the fastest run with at most this many workers: no start-up to speak of
 FIT_UP_TO = 64  # s is fitted on K up to this; the larger K are predicted, not fitted
@@ -148,13 +148,3 @@ def start_cost(k: int = 256) -> float:
         for t in threads:
             t.join(timeout=1)
     return best
-
-
-def thread_cost_claims(s: float, *, c: float, cpu_work: float) -> list[Claim]:
-    """What s, the fitted cost of one thread, must hold: start-up (at least c/2, c being one ``start()``), and how
-    small the CPU work done under the GIL (``cpu_work``: one thread's requests × the cost per request) is beside it."""
-    return [
-        Claim("s holds start-up, at least c/2 per thread: s ≥ c/2", c / 2, high=s),
-        Claim("the CPU work done under the GIL is small: ROUNDS × the cost per request is under half of s",
-              cpu_work / s, high=0.5, unit="x"),
-    ]  # fmt: skip

@@ -90,14 +90,10 @@ def test_the_fit_uses_only_the_small_k_and_predicts_the_large_ones():
         fit_thread_cost([1, 2], [0.1])
 
 
-def test_start_cost_and_the_thread_cost_claims():
-    from ella_lab.bend import start_cost, thread_cost_claims
+def test_start_cost():
+    from ella_lab.bend import start_cost
 
     c = start_cost(8)
     assert 0 < c < 0.1
     with pytest.raises(ValueError, match="k"):
         start_cost(0)
-    held, small = thread_cost_claims(200e-6, c=100e-6, cpu_work=30e-6)
-    assert held.holds() and small.holds()
-    held, small = thread_cost_claims(40e-6, c=100e-6, cpu_work=30e-6)
-    assert not held.holds() and not small.holds()

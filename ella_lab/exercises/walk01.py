@@ -47,7 +47,7 @@ class Prediction(Question):
     def _check(self, value: Any) -> str:
         number = as_real(value)
         if number is None or not math.isfinite(number):
-            raise Incorrect(f"give a number of seconds, like 0.25; got {value!r}")
+            raise Incorrect(f"give {self.expects}; got {value!r}")
         value = number
         measured = self.measure()
         off = (measured / self.model - 1) * 100
