@@ -137,8 +137,8 @@ def primary_outage(
         moments.append(clock())
 
     def restart() -> None:
-        moments.append(clock())
-        primary.start()
+        primary.start()  # returns once the service accepts connections again
+        moments.append(clock())  # back up from here: a request sent before it would still be refused
 
     timers = [threading.Timer(stop_at, stop), threading.Timer(restart_at, restart)]
 
