@@ -170,6 +170,13 @@ def asyncio_only_in_the_thousands(workloads):
     }
 
 
+def half_the_wait_is_cpu_bound(workloads):  # CPU-bound once it computes half as long as it waits
+    return {
+        name: "processes" if w["cpu_s"] > w["wait_s"] / 2 else "asyncio" if w["at_once"] >= 256 else "threads"
+        for name, w in workloads.items()
+    }
+
+
 def dask_for_everything(workloads):
     return {name: "dask" for name in workloads}
 
@@ -291,6 +298,7 @@ Q2_WRONG = [
     (prints_instead, "did it print instead of return"),
     (returns_a_list, "return a dict"),
     (asyncio_only_in_the_thousands, "hundreds of waits or more on threads"),
+    (half_the_wait_is_cpu_bound, "it waits longer than it computes"),
     (dask_for_everything, "dask is for more than one machine"),
     (lambda workloads: None, "returned None"),
     (42, "expected a function"),

@@ -171,6 +171,7 @@ class PickEngines(Question):
         ("job 4", {"cpu_s": 0.003, "wait_s": 0.001, "at_once": 300}, ("processes",)),  # many, but CPU-bound
         ("job 5", {"cpu_s": 30e-6, "wait_s": 0.050, "at_once": 256}, ("asyncio",)),
         ("job 6", {"cpu_s": 30e-6, "wait_s": 0.005, "at_once": 64}, ("threads",)),
+        ("job 7", {"cpu_s": 0.0055, "wait_s": 0.010, "at_once": 1}, ("threads",)),  # 55 % of its wait: waits longer
     )
     # The grader's re-judgement: other names, other numbers, the same rule.
     HIDDEN = (
@@ -186,6 +187,7 @@ class PickEngines(Question):
         ("y", {"cpu_s": 0.0012, "wait_s": 0.0010, "at_once": 12}, ("processes",)),
         ("z", {"cpu_s": 0.0005, "wait_s": 0.2, "at_once": 1}, ("threads",)),
         ("w", {"cpu_s": 60e-6, "wait_s": 0.100, "at_once": 400}, ("asyncio",)),  # 400 x 60 µs / 100 ms = 0.24 core
+        ("v", {"cpu_s": 0.00058, "wait_s": 0.0010, "at_once": 1}, ("threads",)),  # 58 % of its wait: waits longer
     )
 
     WHY: ClassVar[dict[tuple[str, str], str]] = {
@@ -194,14 +196,14 @@ class PickEngines(Question):
         ("processes", "dask"): "dask is for more than one machine; on one, processes do it without a scheduler's "
         "cost per task (measured in the Dask section: one task per request cost more than the request).",
         ("threads", "processes"): "processes for a waiting workload: a waiting thread already releases the GIL, and "
-        "processes cost start-up and pickling. Compare cpu_s with wait_s: it waits far longer than it computes.",
+        "processes cost start-up and pickling. Compare cpu_s with wait_s: it waits longer than it computes.",
         ("threads", "asyncio"): "asyncio would work, but for a few dozen waits threads were as efficient (measured) "
         "and need no async code: pick the simplest engine that keeps up.",
         ("threads", "dask"): "dask is for more than one machine; a few dozen waits need one thread each, no cluster.",
         ("asyncio", "threads"): "hundreds of waits or more on threads: each wait cost several times asyncio's CPU in "
         "the measurement, and a thread each is hundreds of OS threads.",
         ("asyncio", "processes"): "a process per wait: hundreds of interpreters to wait on sockets; the workload "
-        "waits far longer than it computes, so asyncio's cheap waits fit.",
+        "waits longer than it computes, so asyncio's cheap waits fit.",
         ("asyncio", "dask"): "dask is for more than one machine; one event loop holds hundreds of waits here.",
     }
     CPU_BOUND = " Compare cpu_s with wait_s: it computes longer than it waits (cpu_s > wait_s), so it is CPU-bound."
