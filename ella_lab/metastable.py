@@ -36,6 +36,7 @@ __all__ = [
     "cure_claims",
     "cure_table",
     "measure_cure",
+    "measure_cures",
     "plot_cures",
     "run_loopback",
     "served_share",
@@ -347,21 +348,85 @@ def hedge_claims(pair: Sequence[Mapping[str, float]]) -> list[Claim]:
 
 
 def measure_cure(
-    control: str, simulated: SimResult, *, rate: float, duration: float = 6.0, tries: int = 2
+    control: str,
+    simulated: SimResult,
+    *,
+    rate: float,
+    duration: float = 6.0,
+    tries: int = 2,
+    first: SimResult | None = None,
 ) -> SimResult:
     """One real run of the scenario with ``control`` (``run_loopback``), checked by ``cure_claims`` as it ends.
 
     ``simulated`` is the seeded run of the same control, whose values the claims show beside the measured
-    ones. A run that misses a claim is measured again, ``tries`` runs in all (``ella_lab.claims.measure``).
+    ones. A run that misses a claim is measured again, ``tries`` runs in all (``ella_lab.claims.measure``);
+    ``first``, a run already made elsewhere (``measure_cures``), is judged as the first of them.
     """
     if control not in CONTROLS or control == "none":
         raise ValueError(f"control must be one of the cures {[c for c in CONTROLS if c != 'none']}, got {control!r}")
     tries = check_int("tries", tries, minimum=1)
-    return measure(
-        lambda: run_loopback(control, rate=rate, duration=duration),
-        lambda run: cure_claims(control, run, simulated, rate=rate),
-        tries=tries,
-    )
+    if first is not None and not isinstance(first, SimResult):
+        raise TypeError(f"first must be a SimResult from run_loopback, got {type(first).__name__}")
+    made = [first] if first is not None else []
+
+    def run() -> SimResult:
+        return made.pop() if made else run_loopback(control, rate=rate, duration=duration)
+
+    return measure(run, lambda result: cure_claims(control, result, simulated, rate=rate), tries=tries)
+
+
+def measure_cures(
+    simulated: Mapping[str, SimResult],
+    *,
+    rate: float,
+    duration: float = 6.0,
+    tries: int = 2,
+    side_by_side: int = 2,
+) -> dict[str, SimResult]:
+    """``measure_cure`` for every control in ``simulated``, ``side_by_side`` first runs at a time.
+
+    Each first run goes in its own process, with its own server and clients: the runs share only the cores
+    (one takes about 0.3 of a core), so two at a time halve the wait. A run that misses a claim is measured
+    again here, alone. Where processes cannot start, every run is made here, one after the other.
+    """
+    controls = list(simulated)
+    for control in controls:
+        if control not in CONTROLS or control == "none":
+            raise ValueError(
+                f"simulated must name cures only {[c for c in CONTROLS if c != 'none']}, got {control!r}"
+            )
+    rate = check_real("rate", rate, maximum=2000.0)
+    duration = check_real("duration", duration, maximum=600.0)
+    side_by_side = check_int("side_by_side", side_by_side, minimum=1)
+    firsts = _first_runs(controls, rate=rate, duration=duration, side_by_side=side_by_side)
+    return {
+        c: measure_cure(c, simulated[c], rate=rate, duration=duration, tries=tries, first=firsts.get(c))
+        for c in controls
+    }
+
+
+def _first_runs(controls: list[str], *, rate: float, duration: float, side_by_side: int) -> dict[str, SimResult]:
+    """One ``run_loopback`` per control, ``side_by_side`` processes at a time; {} if the processes fail.
+
+    The wait is bounded (every run ends by its duration, plus start-up); the pool's processes are
+    terminated on the way out, a Ctrl-C included.
+    """
+    if side_by_side == 1 or len(controls) < 2:
+        return {}
+    import functools
+    import logging
+
+    from .backends import _process_context
+
+    waves = math.ceil(len(controls) / side_by_side)
+    bound = waves * (duration + 30.0) + 60.0  # each run: its duration, its clients' last timeouts; then start-up
+    try:
+        with _process_context().Pool(min(side_by_side, len(controls))) as pool:
+            runs = pool.map_async(functools.partial(run_loopback, rate=rate, duration=duration), controls, chunksize=1)
+            return dict(zip(controls, runs.get(timeout=bound), strict=True))
+    except Exception as exc:  # no processes here (a sandbox, a broken pool, a stalled run): run them here instead
+        logging.getLogger(__name__).warning("runs side by side failed (%r): running them one after the other", exc)
+        return {}
 
 
 def cure_table(real: dict[str, SimResult], simulated: dict[str, SimResult], *, since: float = 4.0):

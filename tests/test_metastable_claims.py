@@ -106,3 +106,62 @@ def test_hedge_claims_hold_on_the_lessons_numbers_and_miss_without_a_cut_or_with
     ]
     with pytest.raises(ValueError, match="pair must be"):
         hedge_claims([base])
+
+
+def test_measure_cures_judges_runs_made_side_by_side_in_processes(monkeypatch, caplog):
+    from ella_lab import metastable
+
+    seen = []
+    monkeypatch.setattr(metastable, "measure", lambda run, claims, tries: seen.append(run()) or seen[-1])
+    sims = {c: simulate(control=c, duration=3.0) for c in ("budget", "limit")}
+    real = metastable.measure_cures(sims, rate=RATE, duration=3.0)  # two real 3 s runs, each in its own process
+    assert list(real) == ["budget", "limit"]
+    assert [r.settings["control"] for r in real.values()] == ["budget", "limit"]
+    assert all(r.settings["duration"] == 3.0 for r in real.values())
+    assert "one after the other" not in caplog.text  # made in the processes, not here after they failed
+
+
+def test_measure_cures_runs_here_when_processes_fail(monkeypatch, caplog):
+    from ella_lab import backends, metastable
+
+    runs = []
+    limit = simulate(control="limit", duration=6.0)
+
+    def no_processes():
+        raise OSError("no processes in this sandbox")
+
+    def fake_loopback(control, *, rate, duration):
+        runs.append(control)
+        return limit
+
+    monkeypatch.setattr(backends, "_process_context", no_processes)
+    monkeypatch.setattr(metastable, "run_loopback", fake_loopback)
+    real = metastable.measure_cures({"limit": limit, "drop_expired": limit}, rate=RATE)
+    assert runs == ["limit", "drop_expired"] and set(real) == {"limit", "drop_expired"}
+    assert "one after the other" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"simulated": {"none": None}}, "simulated must name cures only"),
+        ({"simulated": {"limt": None}}, "'limt'"),
+        ({"side_by_side": 0}, "side_by_side"),
+        ({"side_by_side": 2.5}, "side_by_side"),
+        ({"rate": -1}, "rate"),
+    ],
+)
+def test_measure_cures_refuses_bad_arguments(kwargs, named):
+    from ella_lab.metastable import measure_cures
+
+    arguments = {"simulated": {"limit": None}, "rate": RATE} | kwargs
+    simulated = arguments.pop("simulated")
+    with pytest.raises((ValueError, TypeError), match=named):
+        measure_cures(simulated, **arguments)
+
+
+def test_measure_cure_refuses_a_first_run_that_is_not_a_result():
+    from ella_lab.metastable import measure_cure
+
+    with pytest.raises(TypeError, match="first must be a SimResult"):
+        measure_cure("limit", simulate(control="limit", duration=6.0), rate=RATE, first={"t": [0.0]})
