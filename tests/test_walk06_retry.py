@@ -437,7 +437,19 @@ def raises_after_the_last_answer(call, attempts, base, cap, sleep=time.sleep):  
     raise last
 
 
+def always_calls_twice(call, attempts, base, cap, sleep=time.sleep):  # at least one retry, even with attempts=1
+    for n in range(1, max(attempts, 2) + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == max(attempts, 2):
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
 CATALOGUE = [
+    # passed the old visible check, which had no case with attempts=1 (seen); the hidden check rejected it
+    (always_calls_twice, ["with attempts=1 there is no retry", "exactly `attempts` times"]),
     # both passed the old checks, where no case answered on the last attempt
     (drops_the_last_answer, ["on the last attempt", "dropped that answer"]),
     (raises_after_the_last_answer, ["on the last attempt", "raise only when the last attempt fails"]),

@@ -411,6 +411,7 @@ class RetryLoop(Question):
             "the call fails with ConnectionError, then answers None", [ConnectionError, None], 4, 0.01, 1.0, answer=None
         ),
         _Case("the call answers 0 at once", [None], 3, 0.01, 1.0, answer=0),
+        _Case("one attempt only, and it fails", [ConnectionError], 1, 0.01, 0.05),
         _Case(
             "the call fails three times, then answers, with a cap below base (every wait is the cap)",
             [ConnectionError] * 3 + [None],
@@ -559,6 +560,11 @@ class RetryLoop(Question):
                 "source may answer next time). Catch (ConnectionError, TimeoutError)."
             )
         if made != calls:
+            if not answered and made == 2 and case.attempts == 1:
+                raise Incorrect(
+                    f"{where}: retry called it twice; with attempts=1 there is no retry: one call, then its error "
+                    "goes to the caller. Loop exactly `attempts` times: for n in range(1, attempts + 1)."
+                )
             if not answered and made == case.attempts + 1:
                 raise Incorrect(
                     f"{where}: retry called it {made} times, one too many: `attempts` counts every call, the first "
