@@ -117,11 +117,34 @@ class CallsThroughLayers(PredictQuestion):
             (8, "8 = 2³ counts the retries only; each layer makes 3 tries in all, the first one included."),
             (6, "6 adds the retries of the three layers (2 + 2 + 2); the tries multiply."),
             (81, "81 = 3⁴ counts a fourth layer; the database itself does not retry."),
+            (
+                40,
+                "40 = 1 + 3 + 9 + 27 counts the calls at every layer, the request itself included; the question "
+                "asks for the calls that reach the database, at the bottom.",
+            ),
+            (
+                39,
+                "39 = 3 + 9 + 27 counts the calls into the front end, the back end and the database; the question "
+                "asks for the database's alone.",
+            ),
+            (
+                13,
+                "13 = 1 + 3 + 9 counts the calls into the client, the front end and the back end; the database, one "
+                "layer further down, gets 3 calls for each of the back end's 9.",
+            ),
         )
+        if value != math.floor(value):
+            return f"{value!r} is not a whole number: a count of calls is."
         for wrong, why in known:
-            if math.isclose(value, wrong):
+            if value == wrong:
                 return why
+        if value != model:
+            return "The count is exact: each try is one call, with no timing in it to leave room."
         return None
+
+    def _show(self, value: float) -> str:
+        """A count in full: 27.000001 is not shown as 27."""
+        return f"{value:,.0f}" if value == math.floor(value) else repr(value)
 
     def why(self, model: float, measured: float | None) -> str:
         return (
@@ -209,13 +232,17 @@ class AIMDRule(Question):
         (10.0, True, 5),
         (10.0, True, 1),
         (37.5, False, 3),  # a failure with the limit barely in use still cuts it
+        (7.0, True, 3),  # 2 * 3 < 7: no growth (nor with inflight counted twice, 2 * 4 >= 7)
         (6.4, True, 3),  # 2 * 3 < 6.4: compared with the limit as it is, not rounded to 6
+        (8.0, True, 8),  # a full limit grows too
+        (4.5, True, 6),  # more in flight than the limit (tries sent before a cut): an answer still adds 1
         (100.0, False, 100),
         (5.0, False, 5),
         (1.0, False, 1),
+        (1.1, False, 1),  # 0.99 is clamped to 1, not left at 1.1
+        (1.5, False, 1),  # 1.35: the cut goes down to 1, not to 1 at once
         (200.0, True, 150),
-        (199.5, True, 150),
-        (7.0, True, 3),
+        (199.5, True, 150),  # 200.5 is clamped to 200, not left at 199.5
         (6.0, True, 3),
         (1.2, True, 1),
     )
@@ -223,7 +250,10 @@ class AIMDRule(Question):
         (40.0, True, 20),
         (40.0, True, 19),
         (37.5, False, 3),
+        (12.0, True, 12),
+        (3.2, True, 5),
         (2.0, False, 1),
+        (1.9, False, 1),
         (1.05, False, 1),
         (200.0, True, 199),
         (199.9, True, 100),
@@ -264,10 +294,10 @@ class AIMDRule(Question):
         return (
             f"right at every step, and at all {compared.decisions:,} decisions of the simulated run of section (d) "
             f"({scenario.get('rate', 140):g} requests a second, a {scenario.get('trigger', 2.0):g} s trigger): "
-            f"the limit ranged from {compared.lowest:.3g} to {compared.highest:.3g}, and the system recovered "
-            f"{when}. Timeouts cut the "
-            "limit fast, so the queue drains; answers raise it one at a time, so it creeps back to what the "
-            "server can take."
+            f"the limit ranged from {compared.lowest:.3g} to {compared.highest:.3g}, the queue never passed "
+            f"{max(run.queue)} of its 50 places, and the system recovered {when}. The limit caps the tries in "
+            "flight, queued ones included, well above the 4 service slots: answers raise it while it is in use, "
+            "and timeouts cut it as soon as the waits pass 150 ms, so the queue drains before it fills."
         )
 
 
@@ -278,6 +308,14 @@ def _rounded_places(got: float, want: float) -> int | None:
     return next((places for places in range(10) if got == round(want, places)), None)
 
 
+def _step(got: float, limit: float) -> str:
+    """How ``got`` grew from ``limit``: a round factor (× 1.1) when it is one, else the amount added (+ 2)."""
+    factor = got / limit
+    if abs(factor - round(factor, 2)) < 1e-9:
+        return f"× {round(factor, 2):g}"
+    return f"+ {got - limit:.3g}"
+
+
 def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: float) -> str:
     """What a rule that returned ``got`` for ``(limit, ok, inflight)`` most likely did wrong."""
     call = f"next_limit({limit!r}, {ok}, {inflight}) returned {got!r}, the rule gives {want!r}:"
@@ -286,18 +324,40 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
     places = _rounded_places(got, want)
     if ok:
         if got < limit and _same(got, max(MINIMUM, limit * DECREASE)):
-            return f"{call} an answer (ok True) must never lower the limit; a failure (ok False) does."
+            crowded = (
+                f", even with more tries in flight than the limit ({inflight} of {limit:g}: the tries sent before "
+                "a cut are still in flight)"
+                if inflight > limit
+                else ""
+            )
+            return f"{call} an answer (ok True) must never lower the limit{crowded}; a failure (ok False) does."
+        if _same(want, MAXIMUM) and _same(got, limit) and want > limit:
+            return (
+                f"{call} near the ceiling, add 1 and then clamp: {limit:g} + 1 = {limit + INCREASE:g}, kept to 200. "
+                "A rule that skips the increase when it would pass 200 leaves the limit short of it."
+            )
         if 2 * inflight < limit and got > limit and 2 * inflight >= math.floor(limit):
             return (
                 f"{call} 2 * {inflight} = {2 * inflight} is less than {limit:g}: compare with the limit itself, a "
                 "float, not with it rounded to a whole number (the limit lets ⌊limit⌋ tries through, but its "
                 "growth is decided on the float)."
             )
+        if 2 * inflight < limit and got > limit and 2 * (inflight + 1) >= limit:
+            return (
+                f"{call} inflight already counts the try that just ended, so 2 * {inflight} = {2 * inflight} is "
+                f"less than {limit:g} and the limit stays: adding 1 to inflight counts this try twice."
+            )
         if 2 * inflight < limit and got > limit:
             return (
                 f"{call} with only {inflight} of {limit:g} places in flight, the limit is not what holds the tries "
                 "back, so an answer says nothing about room for more: grow only when 2 * inflight >= limit. A limit "
                 "that grows while idle reaches 200 in a quiet hour and protects nothing at the next trigger."
+            )
+        if inflight >= limit and _same(got, limit) and want > limit:
+            return (
+                f"{call} with {inflight} tries in flight the limit of {limit:g} is full: grow here too. The rule is "
+                "2 * inflight >= limit, with no upper bound on inflight: a full limit is the clearest sign that it "
+                "holds tries back."
             )
         if 2 * inflight == limit and _same(got, limit) and want > limit:
             return (
@@ -307,7 +367,20 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
         if 2 * inflight >= limit and _same(got, limit) and want > limit:
             return (
                 f"{call} grow after an answer when at least half the limit is in flight (2 * inflight >= limit), "
-                "not only when it is full: once the tries wait for a place, inflight never passes the limit."
+                "not only when it is full: once a cut leaves the limit a fraction (8.1, say), only ⌊limit⌋ = 8 "
+                "tries are let through, so inflight never reaches it and the limit would never grow again."
+            )
+        if got > limit and want > limit and _same(got, inflight + INCREASE):
+            return (
+                f"{call} add 1 to the limit, not to the tries in flight: {limit:g} + 1 = {want:g}. The tries sent "
+                "before a cut stay in flight, so inflight can pass the limit: a limit set from inflight undoes the "
+                "cut."
+            )
+        if got > limit and want > limit and got < MAXIMUM:
+            return (
+                f"{call} an answer adds 1 (additive increase), not {_step(got, limit)}: {limit:g} + 1 = {want:g}. "
+                "A limit that grows by more overshoots what the server can take, and the cuts that follow swing it "
+                "up and down; + 1 probes for room one try at a time."
             )
         if got > MAXIMUM:
             return f"{call} keep the limit at most 200: clamp after adding, min(200, max(1, limit))."
@@ -319,6 +392,18 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
                 f"{call} a timeout or a 503 cuts the limit however few tries are in flight: the server is "
                 f"overloaded whether {inflight} or {limit:g} of your tries wait there. Only the growth waits for "
                 "the limit to be in use."
+            )
+        if _same(got, limit) and _same(want, MINIMUM):
+            return (
+                f"{call} cut, then clamp: {limit:g} × 0.9 = {limit * DECREASE:.3g} is under 1, so the limit goes "
+                f"to 1. A rule that skips the cut when it would pass 1 leaves the limit at {limit:g}: "
+                "max(1, limit * 0.9)."
+            )
+        if _same(got, MINIMUM) and want > MINIMUM:
+            return (
+                f"{call} a failure cuts the limit by 0.9, down to 1 at the lowest: {limit:g} × 0.9 = {want:.4g}, "
+                "not 1. Dropping to 1 at once throws away what the limit has learned; × 0.9 backs off a step at a "
+                "time."
             )
         if got != want and (got == math.floor(want) or got == round(want)):
             return (
