@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,7 +35,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TIMER_SLACK",
+    "AbandonedRun",
     "MapRun",
+    "abandoned_call",
+    "abandoned_claims",
     "answered",
     "captured_log",
     "efficiency_runs",
@@ -406,11 +411,13 @@ def map_until_failure(
     """Collect ``pool.map(fetch, requests)`` on ``workers`` threads until its first exception, noting when each
     request started: what ``map`` gives the caller when one call fails.
 
-    With ``checked=True`` (``fetch``'s ``latency`` given; notebook 06's 10 requests on 3 workers) the two times
-    of ``map_claims`` are checked, and the run measured again on a miss.
+    With ``checked=True`` (notebook 06's 10 requests on 3 workers) the two times of ``map_claims`` are checked,
+    and the run measured again on a miss; ``latency`` is the fetch's time per call (by default its ``latency``,
+    if above 0).
     """
     check_int("workers", workers, minimum=1)
     if checked:
+        latency = (getattr(fetch, "latency", 0) or None) if latency is None else latency
         if latency is None:
             raise ValueError("map_until_failure(checked=True) needs latency=, the fetch's time per call")
         return measure(
@@ -472,12 +479,20 @@ def median_efficiency(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.pivot_table(index="workers", columns="peer", values="efficiency", aggfunc="median")
 
 
-def efficiency_spread(runs: pd.DataFrame) -> pd.DataFrame:
+SPREAD_STATS = ("lowest", "median", "highest", "spread")
+
+
+def efficiency_spread(runs: pd.DataFrame, stats: Sequence[str] = SPREAD_STATS) -> pd.DataFrame:
     """For each K (rows) and peer: the lowest, median and highest efficiency of the runs of ``efficiency_runs``,
-    and the spread (highest − lowest), to compare with the gap between neighbouring K."""
-    stats = runs.groupby(["workers", "peer"]).efficiency.agg(lowest="min", median="median", highest="max")
-    stats["spread"] = stats["highest"] - stats["lowest"]
-    return stats.unstack("peer").swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+    and the spread (highest − lowest), to compare with the gap between neighbouring K; ``stats`` picks which
+    (``["median", "spread"]``: a table narrow enough to read at a glance)."""
+    unknown = [name for name in stats if name not in SPREAD_STATS]
+    if isinstance(stats, str) or unknown or not stats:
+        raise ValueError(f"stats must be a non-empty list drawn from {list(SPREAD_STATS)}, got {stats!r}")
+    table = runs.groupby(["workers", "peer"]).efficiency.agg(lowest="min", median="median", highest="max")
+    table["spread"] = table["highest"] - table["lowest"]
+    table = table[list(stats)].unstack("peer").swaplevel(axis=1)
+    return table.sort_index(axis=1, level=0, sort_remaining=False)
 
 
 def plot_efficiency(runs: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -671,3 +686,91 @@ def print_records(records: Sequence[logging.LogRecord], fmt: str) -> None:
         since_first = (record.created - ordered[0].created) * 1e3
         fields = {**record.__dict__, "exc_info": None, "exc_text": None, "relativeCreated": since_first}
         print(formatter.format(logging.makeLogRecord(fields)))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Notebook 06: the call a timeout abandons
+
+
+@dataclass
+class AbandonedRun:
+    """One request through a chain whose first source hangs past the chain's timeout: who served it and when
+    (seconds from the start), whether the hung call was still running then, when it ended, and the warnings the
+    library logged."""
+
+    served: Any
+    answered_at: float
+    still_running: bool
+    finished_at: float
+    warnings: list[logging.LogRecord]
+
+
+def abandoned_call(
+    *, hang: float = 0.1, timeout: float = 0.02, backup_latency: float = 0.005, checked: bool = False
+) -> AbandonedRun:
+    """Serve one request through ``FallbackChain([slow_lookup, backup], timeout=timeout)``, where
+    ``slow_lookup`` is a plain function that sleeps ``hang`` seconds (nothing can interrupt it), then wait for
+    that abandoned call to end on its own (``hang`` + 5 s at most).
+
+    With ``checked=True`` the times of ``abandoned_claims`` are checked, and the run measured again on a miss.
+    """
+    for name, value in (("hang", hang), ("timeout", timeout), ("backup_latency", backup_latency)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
+            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    if timeout >= hang:
+        raise ValueError(
+            f"timeout must be shorter than hang ({hang!r} s), for the call to be abandoned; got {timeout!r}"
+        )
+    if checked:
+        return measure(
+            lambda: abandoned_call(hang=hang, timeout=timeout, backup_latency=backup_latency),
+            lambda run: abandoned_claims(run, hang=hang, timeout=timeout, backup_latency=backup_latency),
+        )
+    t0 = clock()
+    finished_at: dict[Any, float] = {}
+    finished = threading.Event()
+
+    def slow_lookup(request: Any) -> str:
+        time.sleep(hang)
+        finished_at[request] = clock() - t0
+        finished.set()
+        return f"late answer for {request}"
+
+    chain = FallbackChain([slow_lookup, SimulatedSource("backup", latency=backup_latency)], timeout=timeout)
+    with captured_log("ella_lab", logging.WARNING) as warnings:  # the library warns of every abandoned call
+        served = chain.serve("DataRequest-0")
+        answered_at = clock() - t0
+        still_running = "DataRequest-0" not in finished_at
+        finished.wait(hang + 5)
+    return AbandonedRun(served, answered_at, still_running, finished_at.get("DataRequest-0", math.inf), list(warnings))
+
+
+def abandoned_claims(run: AbandonedRun, *, hang: float, timeout: float, backup_latency: float) -> list[Claim]:
+    """The chain answers at its timeout plus the backup's latency (two sleeps on the path: up to 1.4 times the
+    model), before the abandoned call ends, and that call ends after its ``hang`` (one sleep)."""
+    answer = timeout + backup_latency
+    return [
+        Claim(
+            f"the chain answered at its {format_seconds(timeout)} timeout plus the backup's "
+            f"{format_seconds(backup_latency)}",
+            run.answered_at,
+            low=answer - 1e-3,
+            high=1.4 * answer,
+            model=answer,
+            late=2,
+        ),
+        Claim(
+            "the chain answered before the abandoned call ended",
+            run.finished_at - run.answered_at,
+            low=0.0,
+            model=hang - answer,
+        ),
+        Claim(
+            f"the abandoned call finished anyway, after its {format_seconds(hang)}",
+            run.finished_at,
+            low=hang,
+            high=1.5 * hang,
+            model=hang,
+            late=1,
+        ),
+    ]
