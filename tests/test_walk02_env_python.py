@@ -5,6 +5,7 @@ POSIX path and require it to exist, so no answer could pass there. Windows is pl
 ``sys.platform`` (what the check reads) and giving each venv the Windows layout.
 """
 
+import os.path
 import shutil
 import sys
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
@@ -134,3 +135,79 @@ def test_a_path_not_inside_the_env_is_still_rejected():
     ):
         result = walk02.q2.check(answer)
         assert result.status == "incorrect" and "not inside the env" in result.message, result.message
+
+
+# -- review 02 (A3): answers that put something in front of env_dir ----------------------------------------------
+# Each passed BOTH checks before (seen): the other system's path was matched on the env's parts anywhere in it,
+# and on Linux the Linux env_dirs were never judged (only the venv made here, an absolute temp folder).
+
+
+def home_in_front(env_dir, windows=False):  # Path.home() / "/tmp/..." is /tmp/...: only the temp venv was judged
+    return Path.home() / env_dir / ("Scripts/python.exe" if windows else "bin/python")
+
+
+def a_drive_in_front(env_dir, windows=False):
+    return "C:\\" + env_dir + "\\Scripts\\python.exe" if windows else env_dir + "/bin/python"
+
+
+FALSE_ACCEPTS = [
+    (home_in_front, "in front of env_dir"),
+    (a_drive_in_front, "in front of env_dir"),
+    (flag_or_a_colon, "in bin, not Scripts"),  # /srv/c:/ella_env is now judged on Linux too
+]
+
+
+@pytest.mark.parametrize(("answer", "words"), FALSE_ACCEPTS, ids=["Path.home() /", "'C:\\\\' +", "windows or ':'"])
+def test_an_answer_that_adds_to_env_dir_or_sniffs_a_colon_is_rejected_on_linux(answer, words):
+    for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+        assert result.status == "incorrect" and words in result.message, result.message
+
+
+def joined_by_os_path(env_dir, windows=False):
+    return os.path.join(env_dir, *(("Scripts", "python.exe") if windows else ("bin", "python")))
+
+
+def cwd_joined(env_dir, windows=False):  # Path.cwd() / "C:/x" is C:/x on Windows; here it stands for absolute()
+    return Path.cwd() / env_dir / ("Scripts" if windows else "bin") / ("python.exe" if windows else "python")
+
+
+def dot_in_front(env_dir, windows=False):  # ./ella_env: the current folder, written as a dot
+    return os.path.join(".", env_dir, *(("Scripts", "python.exe") if windows else ("bin", "python")))
+
+
+@pytest.mark.parametrize(
+    "answer", [reference, joined_by_os_path, made_absolute, cwd_joined, dot_in_front],
+    ids=["reference", "os.path.join", "absolute()", "Path.cwd() /", "./"],
+)  # fmt: skip
+def test_right_answers_keep_passing_both_checks(monkeypatch, answer):
+    for play_windows in (False, True):
+        if play_windows:
+            windows_layout(monkeypatch)
+        for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+            assert result.status == "correct", (play_windows, result.message)
+
+
+# -- review 02 (A4): env_dir is a str ------------------------------------------------------------------------------
+
+
+def test_slashes_on_the_str_env_dir_are_told_to_wrap_it():
+    # before: "your answer raised TypeError("unsupported operand type(s) for /: 'str' and 'str'")"
+    def str_slash(env_dir, windows=False):
+        return env_dir / ("Scripts" if windows else "bin") / ("python.exe" if windows else "python")
+
+    for result in (walk02.q2.check(str_slash), walk02.q2.hidden_check(str_slash)):
+        assert result.status == "incorrect" and "env_dir is a str: wrap it, Path(env_dir)" in result.message, (
+            result.message
+        )
+
+
+# -- review 02 (A9): q1's prediction as text -----------------------------------------------------------------------
+
+
+def test_a_prediction_written_as_text_is_told_to_be_a_number():
+    # before: "give a whole number of packages, like 3; got '0'" (the example primed a wrong count)
+    for text in ("0", "zero"):
+        result = walk02.q1.judge(text)
+        assert result.status == "incorrect" and "a number, not text" in result.message, result.message
+        assert "like 3" not in result.message
+    assert walk02.q1.judge(0).status == "correct"

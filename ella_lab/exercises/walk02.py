@@ -73,9 +73,11 @@ class FreshEnvPackages(Question):
     """
 
     def _check(self, value: Any) -> str:
+        if isinstance(value, str):  # "0": the count typed in quotes
+            raise Incorrect(f"give a number, not text: {value!r} is a str; write the number without quotes.")
         number = as_real(value)  # numpy, Fraction and Decimal numbers too; a bool is a slip
         if number is None or not math.isfinite(number):
-            raise Incorrect(f"give a whole number of packages, like 3; got {value!r}")
+            raise Incorrect(f"give a whole number of packages; got {value!r:.80}")
         value = number
         measured = fresh_env_packages()
         here = len(list(importlib.metadata.distributions()))
@@ -121,9 +123,10 @@ class EnvPython(Question):
             return Path(env_dir) / "bin" / "python"
     """
 
-    # (the env made here, the Windows env_dirs, the Linux and macOS env_dirs): the other system's are judged by
-    # path alone. Windows gets drive-less dirs too (relative, a network share) and Linux a colon, so an answer
-    # that guesses the system from a drive colon instead of reading `windows` fails.
+    # (the env made here, the Windows env_dirs, the Linux and macOS env_dirs): the Windows ones are judged by path
+    # alone off Windows, the Linux and macOS ones (and the env's name, relative) by path on every system. Windows
+    # gets drive-less dirs too (relative, a network share) and Linux a colon, so an answer that guesses the system
+    # from a drive colon instead of reading `windows` fails.
     VISIBLE = ("ella_env", ("C:/class/ella_env", "ella_env", r"\\server\share\ella_env"),
                ("/home/ana/ella_env", "/srv/c:/ella_env"))  # fmt: skip
     HIDDEN = ("course env 2", ("D:/Users/ana/course env", "course env", r"\\files\ana\course env"),
@@ -136,7 +139,8 @@ class EnvPython(Question):
         return self._run(env_python, *self.HIDDEN)
 
     def _run(self, env_python: Any, name: str, windows_dirs: tuple[str, ...], posix_dirs: tuple[str, ...]) -> str:
-        """The layout of this system is made and run; the other system's is judged by its path alone.
+        """The layout of this system is made and run; the other system's is judged by its path alone, and so
+        are the POSIX env_dirs on every system (a relative one, one with a colon: what the venv made here is not).
 
         Both systems get env_dir as a str, the same type, as a learner's own code would pass.
         """
@@ -145,8 +149,7 @@ class EnvPython(Question):
         windows = on_windows()
         with tempfile.TemporaryDirectory() as folder:
             env = make_env(Path(folder), name)
-            here = _windows_call(env_python) if windows else env_python
-            got = call_bounded(here, str(env), what="env_python")
+            got = _ask(env_python, str(env), windows=windows)
             self._judge_here(got, env, windows=windows)
             try:
                 prefix = subprocess.run(
@@ -157,13 +160,13 @@ class EnvPython(Question):
                 raise Incorrect(f"{got} could not be run as a program ({exc.strerror}): is it python?") from None
             if Path(prefix).resolve() != env.resolve():
                 raise Incorrect(f"{got} runs, but its sys.prefix is {prefix}, not the environment.")
-        if windows:  # the POSIX layout, judged by its path
-            for posix_dir in posix_dirs:
-                self._judge_posix_path(call_bounded(env_python, posix_dir, what="env_python"), posix_dir)
-        else:
+        if not windows:  # the Windows layout, judged by its path
             for windows_dir in windows_dirs:
-                got = call_bounded(_windows_call(env_python), windows_dir, what="env_python")
-                self._judge_windows(got, windows_dir)
+                self._judge_windows(_ask(env_python, windows_dir, windows=True), windows_dir)
+        # the POSIX layout by its path too: on Linux and macOS, an env_dir the venv made here cannot be (a relative
+        # one, one with a colon), so that an answer adding to env_dir or guessing the system from it is seen
+        for posix_dir in (*posix_dirs, name):
+            self._judge_posix_path(_ask(env_python, posix_dir, windows=False), posix_dir)
         return "it names the env's own python on both systems; running it gives sys.prefix == the environment."
 
     @staticmethod
@@ -204,7 +207,7 @@ class EnvPython(Question):
         """``env_python(env_dir)`` for a Linux or macOS env, judged on Windows by its path alone."""
         if got is None:
             raise Incorrect("env_python(...) returned None for the Linux and macOS case: did you handle it?")
-        rest = _after_env(got, env, windows=False)
+        rest = _after_env(got, env, windows=False, call=f"env_python({env!r})")
         if rest is None:
             raise Incorrect(f"env_python({env!r}) gave {got}, which is not inside the env.")
         if rest and rest[0].lower() == "scripts":
@@ -218,7 +221,7 @@ class EnvPython(Question):
         if got is None:
             raise Incorrect("env_python(..., windows=True) returned None: did you handle the Windows case?")
         shown = str(PureWindowsPath(_as_text(got)))
-        rest = _after_env(got, env, windows=True)
+        rest = _after_env(got, env, windows=True, call=f"env_python({env!r}, windows=True)")
         if rest is None:
             raise Incorrect(f"env_python({env!r}, windows=True) gave {shown}, which is not inside the env.")
         if rest and rest[0] == "bin":
@@ -239,19 +242,67 @@ def _as_text(got: Any) -> str:
     return text
 
 
-def _after_env(got: Any, env: str, *, windows: bool) -> list[str] | None:
+def _parts(text: str, *, windows: bool) -> list[str]:
+    """The names in a path written for Windows (lower-cased, either slash) or POSIX (either slash too, so that a
+    Windows path built on Linux, or a POSIX one built on Windows, is read the way its own system would)."""
+    split = [part for part in re.split(r"[\\/]+", text) if part]
+    return [part.lower() for part in split] if windows else split
+
+
+def _absolute(env: str, *, windows: bool) -> bool:
+    """Whether ``env`` is absolute on the system it is written for: a drive, a share or a root; ``/`` on POSIX."""
+    return bool(re.match(r"[A-Za-z]:|[\\/]", env)) if windows else env.startswith("/")
+
+
+def _current_folder(*, windows: bool) -> list[list[str]]:
+    """What a right answer may put in front of env_dir: the current folder, as ``.`` or as ``absolute()`` writes
+    it (on Linux ``Path("C:/class/env").absolute()`` is the current folder, then ``C:``, which Windows reads as
+    absolute), or on Windows the current drive in front of a POSIX root."""
+    try:
+        cwd = Path.cwd()
+    except OSError:  # the current folder was deleted: no absolute() can name it
+        return [[], ["."]]
+    fronts = [[], ["."], _parts(str(cwd), windows=windows), _parts(str(cwd.resolve()), windows=windows)]
+    if cwd.drive:
+        fronts.append(_parts(cwd.drive, windows=windows))
+    return fronts
+
+
+def _after_env(got: Any, env: str, *, windows: bool, call: str) -> list[str] | None:
     """The parts of ``got`` after the env folder's own parts (lower-cased on Windows), or ``None`` if it has none.
 
-    The other system's path is judged by its parts alone, whatever it is joined to in front: on Linux,
-    ``Path("C:/class/env").absolute()`` puts this folder in front of ``C:``, which on Windows is already absolute.
+    The other system's path is judged by its parts alone. In front of env_dir there may be only nothing, or,
+    where this system cannot read env_dir as its own system would (a relative env_dir; a Windows one on Linux),
+    the current folder; anything else (``Path.home() /``, ``"C:\\" +``) is named.
     """
-    def parts(text: str) -> list[str]:
-        split = [part for part in re.split(r"[\\/]+", text) if part]
-        return [part.lower() for part in split] if windows else split
-
-    mine, home = parts(_as_text(got)), parts(env)
+    text = _as_text(got)
+    mine, home = _parts(text, windows=windows), _parts(env, windows=windows)
     starts = [i for i in range(len(mine) - len(home) + 1) if mine[i : i + len(home)] == home]
-    return mine[starts[-1] + len(home) :] if starts else None
+    if not starts:
+        return None
+    as_given = _absolute(env, windows=windows) and windows == on_windows()
+    fronts = [[]] if as_given else _current_folder(windows=windows)
+    for start in starts:
+        if mine[:start] in fronts:
+            return mine[start + len(home) :]
+    front = text[: [m.start() for m in re.finditer(r"[^\\/]+", text)][starts[0]]].rstrip("\\/")
+    shown, front = (str(PureWindowsPath(text)), str(PureWindowsPath(front))) if windows else (text, front)
+    raise Incorrect(
+        f"{call} gave {shown}: it puts {front} in front of env_dir. Build the path from env_dir alone, as it is given."
+    )
+
+
+def _ask(env_python: Callable[..., Any], env_dir: str, *, windows: bool) -> Any:
+    """``env_python(env_dir)``, or with ``windows=True``, bounded; ``str / str`` is told that env_dir is a str."""
+    try:
+        return call_bounded(_windows_call(env_python) if windows else env_python, env_dir, what="env_python")
+    except TypeError as exc:
+        if "unsupported operand type(s) for /: 'str'" not in str(exc):
+            raise
+        raise Incorrect(
+            "env_dir is a str: wrap it, Path(env_dir), before joining with / (the / operator joins Path objects, "
+            f"not str). Your answer raised {exc!r}."
+        ) from None
 
 
 def _windows_call(env_python: Callable[..., Any]) -> Callable[[str], Any]:
