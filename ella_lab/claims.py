@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .timing import clock, format_seconds
@@ -63,7 +64,7 @@ class Noise:
     timer_step_s: float  # the smallest step between two consecutive perf_counter readings (mostly call cost)
     wake_late_p50_s: float  # how late a thread sleeping 1 ms wakes: the median ...
     wake_late_p90_s: float  # ... and the 90th percentile
-    cores: int  # cores this process may run on (the affinity mask)
+    cores: float  # cores this process may use (the affinity mask, capped by a cgroup CPU quota)
     load: float  # the 1-minute load average (runnable processes), nan where unknown
     cpu_share: float  # the share of a core a busy loop got (median of 5 spans of 20 ms): 1.0 on a quiet core
     measured_at: float = field(default=0.0, compare=False)
@@ -90,11 +91,35 @@ class Noise:
         return "; ".join(f"{what}: {value}" for what, value in self.rows())
 
 
-def _cores() -> int:
+def _cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
+    """The CPU quota of this process's cgroup in cores (``docker --cpus``, Binder), None when there is none.
+
+    A quota limits the CPU time, not the cores: the affinity mask does not show it. cgroup v2 writes it as
+    ``cpu.max`` ("quota period" in µs, or "max"), v1 as ``cpu/cpu.cfs_quota_us`` (-1: none) and its period.
+    """
+    base = Path(root)
     try:
-        return len(os.sched_getaffinity(0))
+        quota, period = (base / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((base / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((base / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def _cores(root: str = "/sys/fs/cgroup") -> float:
+    """The cores this process may use: its affinity mask (``os.cpu_count()`` where there is none), capped by a
+    cgroup CPU quota, which may be a fraction (1.5 under ``docker --cpus=1.5``)."""
+    try:
+        cores: float = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = _cpu_quota(root)
+    return cores if quota is None or quota >= cores else max(quota, 0.01)
 
 
 def _timer_step() -> float:

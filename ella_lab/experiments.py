@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice, product
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._checks import check_int, check_real
 from ._shown import shown
-from .claims import Claim
+from .claims import Claim, _cores
 from .fallback import FallbackChain
 from .outcome import Report, quantile
 from .retry import Retry
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "last_taken", "make_source", "makespan_claims", "paced", "request_ids", "round_claims", "round_model", "run_once",
-    "sweep",
+    "cpu_costs", "idle_core_seconds", "last_taken", "make_source", "makespan_claims", "paced", "request_ids",
+    "round_claims", "round_model", "run_once", "spare_core_note", "sweep", "time_run", "time_runs", "usable_cores",
 ]  # fmt: skip
 
 LOW_SLACK = 0.98  # a floor 2 % below the exact model: a margin for a sleep timer and a clock that tick apart
@@ -286,3 +287,88 @@ def sweep(
             }
         )
     return pd.DataFrame(rows)
+
+
+# -- notebook 08: the GIL lesson and the CPU cost of waits -------------------------------------------------
+
+
+def usable_cores() -> float:
+    """The cores this process may use: its CPU affinity set, capped by a cgroup CPU quota (``docker --cpus``).
+
+    ``os.cpu_count()`` counts the machine's cores, even those a container or an affinity mask keeps from this
+    process; a quota limits CPU time, not cores, so neither ``os.sched_getaffinity`` nor Python 3.13's
+    ``os.process_cpu_count()`` shows it. Under ``--cpus=1.5`` this is 1.5.
+    """
+    return _cores()
+
+
+def idle_core_seconds() -> float:
+    """The operating system's idle time so far, in core-seconds, summed over the CPUs this process may run on
+    (its affinity set), not over every CPU of the host: idle cores elsewhere cannot serve it."""
+    import psutil
+
+    per_cpu = psutil.cpu_times(percpu=True)
+    try:
+        mine: Iterable[int] = os.sched_getaffinity(0)
+    except (AttributeError, OSError):  # not on Linux: every CPU
+        mine = range(len(per_cpu))
+    return sum(per_cpu[i].idle for i in mine if i < len(per_cpu))
+
+
+def time_run(source: Source, executor: str, workers: int, requests: Iterable[Any]) -> dict[str, float]:
+    """One run of ``requests`` on ``Router(source, workers, executor)``: ``wall_s``; ``cores used here``, this
+    process's CPU time (every thread of it, no other process) over the wall time; and ``idle cores``, the idle
+    time of the CPUs it may use over the wall time, at most the room its cores (a quota included) leave it."""
+    cores = usable_cores()
+    router = Router(source, workers=workers, executor=executor)
+    requests = list(requests)
+    started, cpu_started, idle_started = clock(), time.process_time(), idle_core_seconds()
+    router.run(requests)
+    wall = clock() - started
+    here = (time.process_time() - cpu_started) / wall
+    idle = (idle_core_seconds() - idle_started) / wall
+    return {"wall_s": wall, "cores used here": here, "idle cores": max(0.0, min(idle, cores - here))}
+
+
+def time_runs(
+    source: Source, configs: Sequence[tuple[str, int]], requests: Iterable[Any], rounds: int = 2
+) -> pd.DataFrame:
+    """Each ``(executor, workers)`` of ``configs`` serves ``requests`` in turn, ``rounds`` times (a burst of other
+    work then slows one run of each, not every run of one); one row per configuration, in order, its fastest run
+    (see :func:`time_run` for the columns)."""
+    import pandas as pd
+
+    check_int("rounds", rounds, minimum=1)
+    if not configs:
+        raise ValueError(f"configs must name at least one (executor, workers), got {configs!r}")
+    requests = list(requests)
+    runs: dict[tuple[str, int], list[dict[str, float]]] = {(e, w): [] for e, w in configs}
+    for _ in range(rounds):
+        for executor, workers in runs:
+            runs[(executor, workers)].append(time_run(source, executor, workers, requests))
+    fastest = ({"executor": e, "workers": w, **min(r, key=lambda run: run["wall_s"])} for (e, w), r in runs.items())
+    return pd.DataFrame(list(fastest))
+
+
+def spare_core_note(idle: float, cores: float) -> str:
+    """What the idle cores during the one-thread run let the GIL experiment show (``idle`` over 0.5: a core to
+    spare). Without one, two threads stay near one core whether or not there is a GIL."""
+    if cores < 2:
+        return f"{cores:g} core{'s' if cores != 1 else ''}: two threads could not keep two cores busy, GIL or not"
+    if idle > 0.5:
+        return "a core to spare: a second process could use it, and so could a second thread but for the GIL"
+    return "no core to spare: this run cannot tell the GIL from a busy machine"
+
+
+def cpu_costs(cpu: pd.DataFrame, latency: float) -> pd.DataFrame:
+    """From CPU seconds per request (index K, columns ``threads`` and ``asyncio``): a thread's CPU over a
+    coroutine's, and the cores each engine needs to keep up with the ideal K / L requests a second."""
+    import pandas as pd
+
+    if check_real("latency", latency) == 0:
+        raise ValueError(f"latency must be above 0 (requests a second = K / latency), got {latency!r}")
+    needed = cpu.mul(cpu.index.to_numpy() / latency, axis=0)
+    return pd.DataFrame(
+        {"threads / asyncio CPU": cpu.threads / cpu.asyncio, "threads cores": needed.threads,
+         "asyncio cores": needed.asyncio}
+    )  # fmt: skip
