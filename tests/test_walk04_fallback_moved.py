@@ -222,6 +222,28 @@ MOVED = [
 CORRECT = [fallback_alt, fallback_connection_errors_only, fallback_base_group, fallback_recursive, CallableFallback()]
 
 
+def fallback_sorted_by_name(request, sources):  # sorts by name: source-10 comes before source-2
+    errors = []
+    for source in sorted(sources, key=repr):
+        try:
+            return source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+    raise ExceptionGroup("all failed", errors)
+
+
+# Found by review (2026-12-07): passed the old visible and hidden checks (seen), whose sources, source-0 to
+# source-8, sort by name in list order; both checks now have a case with twelve sources.
+REVIEWED = [
+    ("loops over sorted(sources, key=repr)", fallback_sorted_by_name, "ask them in list order, from source-0"),
+]
+
+
+@pytest.mark.parametrize(("name", "answer", "expected"), REVIEWED, ids=[m[0] for m in REVIEWED])
+def test_false_accepts_found_by_review_are_named(name, answer, expected):
+    assert_catalogue(walk04.q1, answer, expected)
+
+
 @pytest.mark.parametrize(("name", "answer", "expected"), MOVED, ids=[m[0] for m in MOVED])
 def test_the_wrong_fallbacks_sheet_04_caught_are_named_by_the_walkthrough(name, answer, expected):
     assert_catalogue(walk04.q1, answer, expected)

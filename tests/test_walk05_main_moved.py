@@ -1,5 +1,6 @@
 """walk05 q3, main(): the wrong answers that sheet 05 q1 used to catch, now that the sheet no longer re-asks
-main() (it asks for a test of it). Each is named by the walkthrough's visible and hidden check."""
+main() (it asks for a test of it). Each is named by the walkthrough's visible and hidden check; correct mains
+written differently pass both."""
 
 import pytest
 from exercise_answers import assert_catalogue
@@ -22,6 +23,21 @@ def main_retries_the_primary(requests, primary, backup, workers):
     return Router(chain, workers=workers).run(requests)
 
 
+def main_routes_twice(requests, primary, backup, workers):  # the same requests routed twice
+    Router(FallbackChain([primary, backup]), workers=workers).run(requests)
+    return Router(FallbackChain([primary, backup]), workers=workers).run(requests)
+
+
+def main_chain_of_a_tuple(requests, primary, backup, workers):  # correct
+    router = Router(FallbackChain((primary, backup)), workers=workers)
+    report = router.run(list(requests))
+    return report
+
+
+def main_one_line(requests, primary, backup, workers):  # correct
+    return Router(FallbackChain([primary, backup]), workers=workers).run(requests)
+
+
 def main_returns_the_summary(requests, primary, backup, workers):
     return Router(FallbackChain([primary, backup]), workers=workers).run(requests).summary()
 
@@ -32,7 +48,9 @@ def main_one_router_per_request(requests, primary, backup, workers):
 
 MOVED = [
     ("a report of other requests", main_other_requests, "one outcome per request"),
-    ("retries the primary", main_retries_the_primary, "the primary was asked 2 times"),
+    # the old message said "route each request once", though it was the chain that retried (review 2026-12-07)
+    ("retries the primary", main_retries_the_primary, "which it failed: the chain retried it. Leave out retry="),
+    ("routes every request twice", main_routes_twice, "route each request once"),
     ("returns the summary", main_returns_the_summary, "main should return the Report"),
     ("one router per request", main_one_router_per_request, "main should return the Report"),
 ]
@@ -41,3 +59,9 @@ MOVED = [
 @pytest.mark.parametrize(("name", "answer", "expected"), MOVED, ids=[m[0] for m in MOVED])
 def test_the_wrong_mains_sheet_05_caught_are_named_by_the_walkthrough(name, answer, expected):
     assert_catalogue(walk05.q3, answer, expected)
+
+
+@pytest.mark.parametrize("answer", [main_chain_of_a_tuple, main_one_line])
+def test_correct_mains_written_differently_pass_both_checks(answer):
+    assert walk05.q3.judge(answer), walk05.q3.judge(answer)
+    assert walk05.q3.hidden_check(answer), walk05.q3.hidden_check(answer)

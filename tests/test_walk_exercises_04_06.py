@@ -133,6 +133,10 @@ def test_predictions_accept_any_real_number_type():
         (walk05.q2, 1.8, "lost"),
         (walk05.q2, 0.21, "how many requests"),
         (walk05.q2, 10, "too high"),
+        (walk05.q2, 4.615, "*answered* requests"),  # 20 · 0.21 / 0.91: passed the old ± 1 check (seen)
+        (walk05.q2, 4.62, "*answered* requests"),
+        (walk05.q2, 5, "this seed's one run, not the average"),  # seed 8's count: passed the old check (seen)
+        (walk05.q2, 3.8, "too low"),  # within the old ± 1
         (walk06.q4, 0.0275, "not the 10 ms service"),
         (walk06.q4, 0.02, "mean wait alone"),
         (walk06.q4, 0.055, "K = 4"),
@@ -938,8 +942,20 @@ def test_p5_guard_starter_is_not_attempted():
         (MAIN + 'import sys\nif sys.argv[0] != "-c":\n    main()\n', ["imported by another script", "ran main()"]),
         # a part of "__main__" (passed the old check: its random module name never contained "main")
         (MAIN + 'if "main" in __name__:\n    main()\n', ["imported", "ran main()"]),
+        # dunder-ish tests of __name__ (passed the old check, seen: its names were script_<hex> and main_<hex>)
+        (MAIN + 'if __name__.startswith("__"):\n    main()\n', ["imported by another script", "ran main()"]),
+        (MAIN + 'if __name__.endswith("main__"):\n    main()\n', ["imported by another script", "ran main()"]),
+        (MAIN + 'if __name__.startswith("__main__"):\n    main()\n', ["imported by another script", "ran main()"]),
     ],
-    ids=["prints the text", "another module name", "argv instead of __name__", "main in __name__"],
+    ids=[
+        "prints the text",
+        "another module name",
+        "argv instead of __name__",
+        "main in __name__",
+        "starts with __",
+        "ends with main__",
+        "starts with __main__",
+    ],
 )
 def test_p5_guard_fakes_are_caught(script, phrases):
     rejects_both(walk05.q1, script, *phrases)
@@ -950,7 +966,7 @@ def test_p5_guard_fakes_are_caught(script, phrases):
 
 @pytest.mark.parametrize(
     ("question", "edges"),
-    [(walk04.q3, (0.22, 0.26)), (walk05.q2, (3.2, 5.2)), (walk06.q4, (0.0285, 0.0315))],
+    [(walk04.q3, (0.22, 0.26)), (walk05.q2, (3.9, 4.5)), (walk06.q4, (0.0285, 0.0315))],
 )
 def test_prediction_tolerance_edges_count_as_right(question, edges):
     for edge in edges:
@@ -964,7 +980,7 @@ def test_prediction_messages_give_the_ratio_in_three_digits_and_the_range():
     far = walk04.q2.check(100.0)
     assert "103x the model's" in far.message and "e+" not in far.message
     low = walk05.q2.check(3, measured=3)
-    assert "too low (right is within 1 of 4.2)" in low.message and "average" in low.message
+    assert "too low (right is within 0.3 of 4.2)" in low.message and "average" in low.message
 
 
 def test_p6_q4_a_right_prediction_is_called_right_when_the_run_is_slow():

@@ -63,7 +63,9 @@ class Fallback(Question):
     # same), ``b`` / ``f`` a bug (raises KeyError / FileNotFoundError, an OSError that is not a ConnectionError);
     # every pattern of ``d`` and ``r`` only is a total failure. A bug must reach the caller, and no later source be
     # asked: raised as it is, or in an ExceptionGroup (alone, or with the outages before it); catching it and going
-    # on to the next source loses it as soon as that source answers ("dbu").
+    # on to the next source loses it as soon as that source answers ("dbu"). Twelve sources (source-0 ..
+    # source-11) in both sets of cases: their names sort apart from their positions (source-10 before source-2),
+    # so a loop over sorted(sources, key=repr) (or str, or the name) asks them out of order and is caught.
     CASES = (
         ("DataRequest-7", "uu"),
         ("DataRequest-7", "du"),
@@ -72,6 +74,7 @@ class Fallback(Question):
         ("DataRequest-3", "d0u"),
         ("DataRequest-3", "nu"),
         ("DataRequest-3", "dddddu"),
+        ("DataRequest-7", "dddddddddddu"),
         ("DataRequest-7", "dddd"),
         ("DataRequest-3", "dddddd"),
         ("DataRequest-3", "dbu"),
@@ -81,6 +84,7 @@ class Fallback(Question):
         ("order-41", "u"),
         ("order-42", "duu"),
         ("order-41", "ddddddddu"),
+        ("order-42", "dddddddddduu"),
         ("order-42", "deu"),
         ("order-42", "rnu"),
         ("order-42", "0u"),
@@ -118,7 +122,12 @@ class Fallback(Question):
                 self._bug(fallback, request, pattern)
             else:
                 self._one_answers(fallback, request, pattern)
-        return "first answer wins, sources asked in order and once, and a total failure carries every error."
+        return (
+            "first answer wins, sources asked in order and once, and a total failure carries every error. The "
+            "cases: up to twelve sources; answers 0, '' and None; a source that is down raising "
+            "ConnectionRefusedError (a kind of ConnectionError); a KeyError with a working source after it, and a "
+            "FileNotFoundError (an OSError, not a ConnectionError) with a source after it that is not asked."
+        )
 
     def _run(self, fallback: Any, request: str, pattern: str) -> tuple[list[Probe], Any, Exception | None]:
         """Run ``fallback`` over one source per letter of ``pattern``, on a copy of the list of sources."""

@@ -56,13 +56,15 @@ class Guard(Question):
         return self._judge_script(script)
 
     def _judge_script(self, script: Any) -> str:
-        """Run the script imported (twice: by ``-c``, and by another script under a name containing "main") and
-        as a program (by path, ``-m``).
+        """Run the script imported (by ``-c``, and by another script under three more names) and as a program
+        (by path, ``-m``).
 
         Instrumented: the given main() is made to print a random token, so only a call of main() itself counts
-        (text printed elsewhere does not), and the module gets random names (one of them with "main" in it),
-        so a guard that tests for a particular module name, for a part of "__main__", or for how Python was
-        started, is caught.
+        (text printed elsewhere does not), and the module gets random names, so a guard that tests for a
+        particular module name, for a part of "__main__", or for how Python was started, is caught. The names
+        the other script imports: one with "main" in it, one that starts with "__" and ends with "_main__", and
+        one that starts with "__main__" (``"main" in __name__``, ``startswith("__")``, ``endswith("main__")``,
+        ``startswith("__main__")`` are each fooled by one of them).
         """
         if not isinstance(script, str):
             raise Incorrect(f"give the script as a string (the text of the file), got {type(script).__name__}")
@@ -72,11 +74,15 @@ class Guard(Question):
         token = f"main-ran-{secrets.token_hex(8)}"
         instrumented = self.instrument(text, token)
         module = f"script_{secrets.token_hex(4)}"
-        mainly = f"main_{secrets.token_hex(4)}"  # a name with "main" in it: catches `if "main" in __name__`
+        mainly = (
+            f"main_{secrets.token_hex(4)}",  # catches `if "main" in __name__`
+            f"__{secrets.token_hex(4)}_main__",  # catches startswith("__"), endswith("main__"), endswith("__")
+            f"__main__{secrets.token_hex(4)}",  # catches startswith("__main__"), `"__main__" in __name__`
+        )
         with tempfile.TemporaryDirectory() as folder:
-            for name in (module, mainly):
+            for name in (module, *mainly):
                 Path(folder, f"{name}.py").write_text(instrumented, encoding="utf-8")
-            Path(folder, "importer.py").write_text(f"import {mainly}\n", encoding="utf-8")
+            Path(folder, "importer.py").write_text("".join(f"import {name}\n" for name in mainly), encoding="utf-8")
             ways = {
                 "imported": ["-c", f"import {module}"],
                 "imported by another script": ["importer.py"],
@@ -87,7 +93,9 @@ class Guard(Question):
         for how, (code, _, err) in runs.items():
             if code != 0:
                 last = err.strip().splitlines()[-1] if err.strip() else f"exit status {code}"
-                raise Incorrect(f"{how}, the script failed: {last.replace(module, 'script').replace(mainly, 'script')}")
+                for name in (*mainly, module):
+                    last = last.replace(name, "script")
+                raise Incorrect(f"{how}, the script failed: {last}")
         for how in ("imported", "imported by another script"):
             if token in runs[how][1]:
                 raise Incorrect(
@@ -153,7 +161,7 @@ class BackupCount(Prediction):
     example = "an int or a float (an average need not be whole)"
     unit = "count"
     model = 20 * 0.3 * (1 - 0.3)
-    tolerance = 1.0
+    tolerance = 0.3
     why = (
         "On average 20 · 0.3 = 6 primaries fail, and the backup answers 70 % of those: 20 · 0.3 · 0.7 = 4.2. "
         "That is the average over many runs; one run of 20 requests scatters around it by about ±2 (a binomial's "
@@ -164,11 +172,17 @@ class BackupCount(Prediction):
         (1.8, "1.8 = 20 · 0.3² is how many both sources fail: lost, not served by the backup."),
         (14, "14 = 20 · 0.7 is what the primary serves."),
         (0.21, "0.21 is the backup's share; the question asks how many requests, out of 20."),
+        (
+            20 * 0.21 / 0.91,
+            "4.62 = 20 · 0.21 / 0.91 is the backup's share of the *answered* requests, times 20; the question "
+            "counts the backup's answers among all 20.",
+        ),
+        (5, "5 is this seed's one run, not the average: one run of 20 scatters around it by about ±2."),
     )
     hints = (
         "How many requests ask the backup at all? What share of those does the backup answer?",
         "Multiply the 20 requests by the share that reaches the backup, then by the share of those it answers; "
-        "the check accepts the average within ± 1.",
+        "the check accepts the average within ± 0.3.",
     )
     stub = """
         backup_count_prediction = ____  # the average number of requests, out of 20
@@ -265,6 +279,12 @@ class Main(Question):
         if extra:
             raise Incorrect(f"the backup was asked for {extra[0]}, which the primary answered: a fallback, not a copy.")
         twice = [r for r in requests if primary.count(r) > 1]
+        if twice and set(twice) <= set(primary_down):
+            raise Incorrect(
+                f"the primary was asked {primary.count(twice[0])} times for {twice[0]}, which it failed: the chain "
+                "retried it. Leave out retry=: FallbackChain([primary, backup]) asks each source once, then the "
+                "backup."
+            )
         if twice:
             raise Incorrect(
                 f"the primary was asked {primary.count(twice[0])} times for {twice[0]}: route each request once."
