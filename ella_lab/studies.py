@@ -1,4 +1,4 @@
-"""The walkthrough's measured studies (notebooks 04 and 06): each runs an experiment, puts the model beside
+"""The walkthrough's measured studies (notebooks 04, 06 and 09): each runs an experiment, puts the model beside
 the measurement in one table, and states the table's times as claims, so a notebook cell shows one idea.
 
 Every table here has, for each measured column ``X``, a column ``model X``: the value the lesson predicts,
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
+    from .realio import OutageRun
+
 __all__ = [
     "TIMER_SLACK",
     "AbandonedRun",
@@ -52,6 +54,7 @@ __all__ = [
     "model_claims",
     "model_mean_latency",
     "model_service",
+    "outage_table",
     "plot_answered",
     "plot_chain_success",
     "plot_efficiency",
@@ -774,3 +777,34 @@ def abandoned_claims(run: AbandonedRun, *, hang: float, timeout: float, backup_l
             late=1,
         ),
     ]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Notebook 09: who served, before, during and after an outage
+
+
+def outage_table(run: OutageRun, margin: float = 0.05) -> pd.DataFrame:
+    """The requests sent before, while and after the primary was down (``run.windows(margin)``), one row each:
+    how many, the share the backup served, and, before and after, the primary's planned failures (its seeded
+    plan: exact) and its calls that missed the client's timeout (this machine's). Shares in %, one decimal;
+    "–" where a column does not apply (while down, every call to the primary is refused)."""
+    import pandas as pd
+
+    w = run.windows(margin)
+
+    def pct(share: float) -> str:
+        return "–" if share is None or math.isnan(share) else f"{100 * share:.1f}"
+
+    rows = {}
+    for label, name, part in (
+        ("before", "before", w.before),
+        ("while down", None, w.down),
+        ("after", "after", w.after),
+    ):
+        rows[label] = {
+            "requests": len(part),
+            "served by the backup (%)": pct(float(part.fell_back.mean()) if len(part) else math.nan),
+            "primary's planned failures (%)": pct(w.planned[name] if name else math.nan),
+            "primary calls past its timeout (%)": pct(w.timed_out[name] if name else math.nan),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("sent")

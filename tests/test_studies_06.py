@@ -1,5 +1,6 @@
-"""Notebook 06's helpers in ella_lab.studies: the call a timeout abandons (its claims built from the model, no
-clock judged), the efficiency table narrowed to the columns asked for, and map's latency read from the fetch."""
+"""The helpers notebooks 06 and 09 use in ella_lab.studies: the call a timeout abandons (its claims built from the
+model, no clock judged), the efficiency table narrowed to the columns asked for, map's latency read from the fetch,
+and notebook 09's outage table."""
 
 import math
 
@@ -8,7 +9,14 @@ import pytest
 
 from ella_lab import ScriptedSource, studies
 from ella_lab.experiments import request_ids
-from ella_lab.studies import AbandonedRun, abandoned_call, abandoned_claims, efficiency_spread, map_until_failure
+from ella_lab.studies import (
+    AbandonedRun,
+    abandoned_call,
+    abandoned_claims,
+    efficiency_spread,
+    map_until_failure,
+    outage_table,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -82,3 +90,32 @@ def test_map_until_failure_reads_the_latency_of_the_fetch(judged):
     assert len(run.answers) == 4 and judged["claims"][0].model == pytest.approx(0.002)
     with pytest.raises(ValueError, match="latency"):
         map_until_failure(lambda r: r, request_ids(2), workers=1, checked=True)
+
+
+class _Outage:
+    """Stands for an OutageRun: only its windows() is read."""
+
+    def windows(self, margin=0.05):
+        from ella_lab.realio import OutageWindows
+
+        def part(fell_back):
+            return pd.DataFrame({"fell_back": fell_back})
+
+        return OutageWindows(
+            before=part([False] * 19 + [True]),
+            down=part([True] * 10),
+            after=part([]),
+            refused_s=1e-4,
+            backup_s=0.01,
+            planned={"before": 0.05, "after": math.nan},
+            timed_out={"before": 0.0, "after": math.nan},
+        )
+
+
+def test_outage_table_gives_each_window_its_shares_and_a_dash_where_none_applies():
+    table = outage_table(_Outage())
+    assert list(table.index) == ["before", "while down", "after"]
+    assert list(table["requests"]) == [20, 10, 0]
+    assert list(table["served by the backup (%)"]) == ["5.0", "100.0", "–"]
+    assert list(table["primary's planned failures (%)"]) == ["5.0", "–", "–"]
+    assert list(table["primary calls past its timeout (%)"]) == ["0.0", "–", "–"]
