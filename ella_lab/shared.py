@@ -19,6 +19,7 @@ when its run times out is stopped (:class:`Abandoned`) at its next switch point 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +48,7 @@ __all__ = [
 RUNNING, PARKED, BLOCKED, DONE = "running", "parked", "blocked", "done"
 HOLDING, RELEASED = "holding", "released"  # a thread that gave up a lock: still holding others / holding none
 LONGEST_SLEEP = 0.02  # a sleep of a board's thread, while its sleeps are watched, lasts at most this long
+SPIN_CPU = 0.0005  # CPU seconds a thread used between giving up a lock and its retry, with no pause: a busy wait
 SLICE = 0.005  # a blocked acquire looks for a deadlock this often
 
 
@@ -57,11 +59,12 @@ class Deadlock(RuntimeError):
 class Retried(RuntimeError):
     """Raised in a thread that gave up a lock, released what it held, and tried again with no pause between
     (only while :meth:`Switchboard.sleeps_seen` watches the board's sleeps). ``while_holding``: it did sleep,
-    but while it still held a lock, which is no pause."""
+    but while it still held a lock, which is no pause. ``spun``: in between it kept the CPU busy (at least
+    ``SPIN_CPU`` seconds of its own CPU time), a busy-wait loop instead of a pause."""
 
-    def __init__(self, message: str, *, while_holding: bool = False) -> None:
+    def __init__(self, message: str, *, while_holding: bool = False, spun: bool = False) -> None:
         super().__init__(message)
-        self.while_holding = while_holding
+        self.while_holding, self.spun = while_holding, spun
 
 
 class Abandoned(RuntimeError):
@@ -111,10 +114,15 @@ class Switchboard:
         self._pending: dict[int, str] = {}  # thread -> HOLDING or RELEASED, after an acquire of it gave up
         self._slept: dict[int, float] = {}  # thread -> seconds slept since it gave up and released every lock
         self._slept_holding: set[int] = set()  # threads that slept after giving up, still holding a lock
+        self._cpu_at: dict[int, float] = {}  # thread -> its CPU time when it had released every lock after giving up
         self.pauses: dict[str, list[float]] = {}  # thread name -> its pause before each retry after giving up
         self.judge_pauses = False  # a retry with no pause raises Retried (set by sleeps_seen)
         self.switches = 0
         self.timeouts = 0  # switch points left alone at the bound (a thread the board cannot see was busy)
+        self.most_holders = 0  # the most threads that held locks of this board at the same time
+        self.alone_after: int | None = None  # see ``alone``
+        self.alone = False  # set, and the run's threads told to leave, once ``alone_after`` switch points timed
+        # out while no two threads had ever held the board's locks at once: every thread waits for one holder
 
     # -- running threads ------------------------------------------------------------------------
 
@@ -175,21 +183,24 @@ class Switchboard:
 
     @contextmanager
     def sleeps_seen(self, *namespaces: dict[str, Any]) -> Iterator[None]:
-        """Watch the sleeps of this board's threads: ``time.sleep`` (and, in each namespace, every name bound to it).
+        """Watch the pauses of this board's threads: ``time.sleep`` (and, in each namespace, every name bound to
+        it), and ``threading.Event.wait`` / ``threading.Condition.wait`` called, with a timeout, from code whose
+        globals are one of ``namespaces`` (the learner's module, say: the library's own waits are not pauses).
 
-        A sleep of a thread of the run, after it gave up a lock and released every lock it held, is recorded
-        (its pause before trying again, see ``pauses``); a sleep while it still holds a lock is no pause (the
-        other threads wait for that lock all the while) and counts as none. Any sleep of a thread of the run counts
+        A pause of a thread of the run, after it gave up a lock and released every lock it held, is recorded
+        (its pause before trying again, see ``pauses``); a pause while it still holds a lock is no pause (the
+        other threads wait for that lock all the while) and counts as none. Any pause of a thread of the run counts
         as waiting (the others go on meanwhile) and lasts at most ``LONGEST_SLEEP`` seconds; any other thread's
-        sleep is the real one. A thread that tries again with no pause raises :class:`Retried` at that acquire.
+        is the real one. A thread that tries again with no pause raises :class:`Retried` at that acquire.
         """
         real = time.sleep
+        real_event_wait, real_cond_wait = threading.Event.wait, threading.Condition.wait
+        spaces = [id(space) for space in namespaces]
 
-        def sleep(seconds: float) -> None:
+        def paused(seconds: Any, wait: Callable[[float], Any]) -> Any:
             me = threading.get_ident()
             if self._state.get(me) in (None, DONE) or not isinstance(seconds, int | float) or seconds < 0:
-                real(seconds)
-                return
+                return wait(seconds)
             with self._cond:
                 if self._pending.get(me) == RELEASED:  # a pause counts once every lock is released
                     self._slept[me] = self._slept.get(me, 0.0) + seconds
@@ -198,20 +209,38 @@ class Switchboard:
                 self._state[me] = BLOCKED
                 self._release_if_ready()
             try:
-                real(min(seconds, LONGEST_SLEEP))
+                return wait(min(seconds, LONGEST_SLEEP))
             finally:
                 with self._cond:
                     self._state[me] = RUNNING
                     self._cond.notify_all()
 
+        def sleep(seconds: float) -> None:
+            paused(seconds, real)
+
+        def from_learner() -> bool:
+            return id(sys._getframe(2).f_globals) in spaces
+
+        def event_wait(event: threading.Event, timeout: float | None = None) -> bool:
+            if timeout is None or not from_learner():
+                return real_event_wait(event, timeout)
+            return paused(timeout, lambda seconds: real_event_wait(event, seconds))
+
+        def cond_wait(cond: threading.Condition, timeout: float | None = None) -> bool:
+            if timeout is None or not from_learner():
+                return real_cond_wait(cond, timeout)
+            return paused(timeout, lambda seconds: real_cond_wait(cond, seconds))
+
         swapped = [(space, name) for space in namespaces for name, value in list(space.items()) if value is real]
         time.sleep, self.judge_pauses = sleep, True
+        threading.Event.wait, threading.Condition.wait = event_wait, cond_wait  # type: ignore[method-assign]
         for space, name in swapped:
             space[name] = sleep
         try:
             yield
         finally:
             time.sleep, self.judge_pauses = real, False
+            threading.Event.wait, threading.Condition.wait = real_event_wait, real_cond_wait  # type: ignore[method-assign]
             for space, name in swapped:
                 if space.get(name) is sleep:
                     space[name] = real
@@ -235,6 +264,7 @@ class Switchboard:
         with self._cond:
             if self._pending.get(me) == HOLDING and not self._held.get(me):
                 self._pending[me] = RELEASED
+                self._cpu_at[me] = time.thread_time()
 
     def _trying(self, me: int) -> None:
         """``me`` calls acquire: if it gave up a lock and released everything since, record its pause."""
@@ -243,13 +273,15 @@ class Switchboard:
                 return
             del self._pending[me]
             pause = self._slept.pop(me, 0.0)
+            spun = time.thread_time() - self._cpu_at.pop(me, time.thread_time()) >= SPIN_CPU
             holding = me in self._slept_holding
             self._slept_holding.discard(me)
             self.pauses.setdefault(self.name(me), []).append(pause)
         if pause <= 0 and self.judge_pauses:
             raise Retried(f"{self.name(me)} gave up a lock and tried again with no pause"
-                          + (" after every lock was released (it paused while still holding one)" if holding else ""),
-                          while_holding=holding)  # fmt: skip
+                          + (" after every lock was released (it paused while still holding one)" if holding else "")
+                          + (" (it kept the CPU busy in between: a spin)" if spun and not holding else ""),
+                          while_holding=holding, spun=spun and not holding)  # fmt: skip
 
     # -- switch points --------------------------------------------------------------------------
 
@@ -273,12 +305,21 @@ class Switchboard:
                         deadline = clock() + min(self.bound, 0.02)
                         continue
                     self.timeouts += 1
+                    self._alone_check()
                     break
                 self._cond.wait(left)
             if others:
                 self.switches += 1
             self._state[me] = RUNNING
             self._leave_if_abandoned(me)
+
+    def _alone_check(self) -> None:
+        """(Under ``_cond``.) Once ``alone_after`` switch points timed out and no two threads ever held locks at
+        once, set ``alone`` and tell the run's threads to leave: waiting on would only repeat the same story."""
+        if self.alone_after is not None and self.timeouts >= self.alone_after and self.most_holders < 2:
+            self.alone = True
+            self._abandoned |= {t for t, s in self._state.items() if s != DONE}
+            self._cond.notify_all()
 
     def _release_if_ready(self) -> None:
         states = self._state.values()
@@ -435,6 +476,8 @@ class Lock:
         self.taken += 1
         with self.board._cond:
             self.board._held.setdefault(me, []).append(self)
+            holders = sum(1 for locks in self.board._held.values() if locks)
+            self.board.most_holders = max(self.board.most_holders, holders)
             self.board._cond.notify_all()  # a thread handing this lock over waits for this
         if me not in self.board._backed_off:  # a thread that backed off is not forced into the same clash again
             self.board.switch()

@@ -293,3 +293,50 @@ def test_sleeps_seen_swaps_a_sleep_imported_by_name_and_leaves_other_threads_alo
 
 
 real_sleep = time.sleep
+
+
+def test_most_holders_counts_threads_holding_locks_at_once_and_alone_stops_a_run_that_waits_on_one_holder():
+    board = Switchboard(bound=0.05)
+    a, b = Account(0, 10, board), Account(1, 10, board)
+    board.run([lambda: a.lock.acquire() and a.lock.release(), lambda: b.lock.acquire() and b.lock.release()])
+    assert board.most_holders == 2  # each parked after its take, holding its own lock
+
+    outside = threading.Lock()  # a lock the board cannot see: every switch point of its holder times out
+    board = Switchboard(bound=0.05)
+    board.alone_after = 3
+    a, b = Account(0, 10, board), Account(1, 10, board)
+
+    def serial(account):
+        for _ in range(20):
+            with outside, account.lock:
+                account.balance += 1
+
+    started = time.monotonic()
+    run = board.run([lambda: serial(a), lambda: serial(b)], timeout=20)
+    assert board.alone and board.most_holders == 1 and not run.alive and not run.errors
+    assert time.monotonic() - started < 15  # a loose bound about a hang: 40 waits of 0.05 s without the stop
+
+
+def test_sleeps_seen_records_event_and_condition_waits_of_the_watched_code_as_pauses():
+    board = Switchboard(bound=0.05)
+    first, second = Lock(board, name="first"), Lock(board, name="second", refuse_first_try=True)
+
+    def backs_off(wait):
+        while True:
+            with first:
+                if second.acquire(timeout=0.01):  # each thread's first is refused, while it holds `first`
+                    second.release()
+                    return
+            wait(0.003)  # released every lock: the pause before the retry
+
+    event, cond = threading.Event(), threading.Condition()
+
+    def on_condition(seconds):
+        with cond:
+            cond.wait(seconds)
+
+    with board.sleeps_seen(globals()):
+        run = board.run([lambda: backs_off(event.wait), lambda: backs_off(on_condition)])
+    assert not run.errors, run.errors  # a retry with no pause seen would raise Retried
+    assert sorted(board.pauses.values()) == [[0.003], [0.003]]
+    assert threading.Event.wait.__module__ == "threading" and threading.Condition.wait.__module__ == "threading"

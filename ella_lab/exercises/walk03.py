@@ -12,7 +12,9 @@ forces a switch to the other threads: a lost update or a deadlock happens on eve
 by what happened (counts, which lock was held at each write and at each slow call, a cycle of waits
 caught under a bound), never by timing. The check's locks give up the first timed or non-blocking
 acquire of each thread, so code that ignores a False, drops its update, or retries with no pause (or
-the same pause in every thread, recorded through a watched ``time.sleep``) shows it on every run.
+the same pause in every thread, recorded through a watched ``time.sleep``, ``Event.wait`` or
+``Condition.wait``) shows it on every run. q4 also runs a transfer between accounts no other thread
+touches: a lock of the learner's own around every transfer shows as no two threads holding locks at once.
 """
 
 from __future__ import annotations
@@ -440,8 +442,8 @@ class SentinelWorker(Question):
             timeouts = [left_timeout.get(name) for name in on_empty]
             if any(t is not None for t in timeouts):
                 why = (
-                    "a get(timeout=…) exit ends a worker whenever the queue is empty that long (here it stayed "
-                    "empty longer than your timeout)"
+                    "a get(timeout=…) exit ends a worker whenever the queue is empty that long (the check keeps "
+                    "the queue empty past any timeout, as a real lull can)"
                 )
             elif on_empty:
                 why = "a get_nowait() exit ends a worker whenever the queue is empty for a moment"
@@ -791,6 +793,17 @@ class SafeTally(Question):
                 f"write came later under it: another worker can change it in between ({outcome}). Check, read "
                 "and write inside one `with lock:`."
             )
+        if lock.taken == 0 and same(got, expected) and _makes_locks(tally):
+            raise Incorrect(
+                "the counts are right by luck: a lock made inside tally is a new lock on every call, so no other "
+                "thread ever waits for it. Use the `lock` you are given: one lock, shared by every worker."
+            )
+        if lock.taken == 0 and same(got, expected):
+            raise Incorrect(
+                "the counts are right, but `lock`, the one you are given, was never taken: the task asks for every "
+                "write of counts under it (a lock of your own is one no other code knows to share; with no lock at "
+                "all, the counts were right by luck). Hold `lock` around the read and the write."
+            )
         if same(got, expected):
             spun = (
                 " Your loop retries acquire(False) until it gets the lock: correct, but on a real machine a "
@@ -829,6 +842,12 @@ class _TransferCase:
     def __init__(self, accounts: tuple[tuple[int, int], ...], moves: tuple[tuple[tuple[int, int, int], ...], ...]):
         self.accounts, self.moves = accounts, moves  # moves: per thread, (source index, target index, amount)
 
+    @property
+    def disjoint(self) -> bool:
+        """Do two threads move money between accounts that no transfer of the other touches?"""
+        touched = [{a for s, t, _ in moves for a in (s, t)} for moves in self.moves]
+        return any(not (x & y) for i, x in enumerate(touched) for y in touched[i + 1 :])
+
     def expected(self) -> list[int]:
         balances = [balance for _, balance in self.accounts]
         for thread in self.moves:
@@ -842,14 +861,16 @@ class SafeTransfer(Question):
     title = "A transfer between two accounts, without deadlock"
     expects = "a function transfer(source, target, amount)"
     VISIBLE = _TransferCase(
-        ((0, 100), (1, 100), (2, 100)),
-        (((0, 1, 10),) * 3, ((1, 0, 7),) * 3, ((2, 1, 5),) * 3),  # 0→1 and 1→0 at once; 2→1 into the same account
-    )
-    HIDDEN = (
-        _TransferCase(((7, 50), (3, 50)), (((0, 1, 3),) * 4, ((1, 0, 2),) * 4)),
+        ((0, 100), (1, 100), (2, 100), (3, 100), (4, 100)),
+        (((0, 1, 10),) * 3, ((1, 0, 7),) * 3, ((2, 1, 5),) * 3, ((3, 4, 6),) * 3),
+    )  # 0→1 and 1→0 at once; 2→1 into the same account; 3→4 shares no account with the others
+    HIDDEN = (  # the ring first: its 0→1 and 2→3 share no account
         _TransferCase(((4, 40), (2, 40), (9, 40), (1, 40)), tuple(((i, (i + 1) % 4, i + 1),) * 2 for i in range(4))),
+        _TransferCase(((7, 50), (3, 50)), (((0, 1, 3),) * 4, ((1, 0, 2),) * 4)),
     )
     BOUND = 10.0
+    ALONE_AFTER = 8  # switch points left at the bound, no two threads ever holding locks at once: every transfer
+    # waits for one thread, blocked on something the check cannot see (a lock of the learner's own)
     hints = (
         "Take both accounts' locks, then move the money (source.balance -= amount; target.balance += amount), "
         "then release them: `with` does it.",
@@ -883,6 +904,8 @@ class SafeTransfer(Question):
         if not callable(transfer):
             raise Incorrect(f"expected a function transfer(source, target, amount), got {transfer!r}")
         board = Switchboard(bound=0.1)
+        if case.disjoint:  # a lock of the learner's own around every transfer: stop it early, judged below
+            board.alone_after = self.ALONE_AFTER
         accounts = [Account(number, balance, board) for number, balance in case.accounts]
         for account in accounts:  # each thread's first timed or non-blocking acquire of a lock gives up
             account.lock.refuse_first_try = True
@@ -894,6 +917,19 @@ class SafeTransfer(Question):
 
         with board.sleeps_seen(getattr(transfer, "__globals__", {})):  # the pause before each retry, recorded
             run = board.run([lambda moves=moves: worker(moves) for moves in case.moves], timeout=self.BOUND)
+        if board.alone and not any(a.lock.taken for a in accounts):
+            raise Incorrect(
+                "no account's lock was taken, and every transfer waited for the one before: a lock of your own "
+                "around every transfer makes each one wait for all the others, even between unrelated accounts. "
+                "Hold the two accounts' own locks (source.lock, target.lock)."
+            )
+        if board.alone or (case.disjoint and board.most_holders < 2 and any(a.lock.taken for a in accounts)):
+            raise Incorrect(
+                "no two transfers ever held account locks at the same time, not even two between different "
+                "accounts: a lock of your own around every transfer makes each one wait for all the others, as one "
+                "lock for the bank would, and the account locks add nothing. Hold only the two accounts' own locks "
+                "(source.lock, target.lock), taken in one order for everybody."
+            )
         gave_up = "a thread gave up a lock (its acquire returned False: the check keeps a lock busy past the first "
         gave_up += "timed or non-blocking acquire of each thread)"
         retried = [e for e in run.errors.values() if isinstance(e, Retried)]
@@ -904,10 +940,16 @@ class SafeTransfer(Question):
                 "round after round (a livelock). Release every lock first (leave the `with`), then "
                 "time.sleep(random.uniform(0, 0.01)), then try again."
             )
+        if any(e.spun for e in retried):
+            raise Incorrect(
+                f"{gave_up}, released what it held, and kept the CPU busy in a loop before trying again: a spin "
+                "burns a core, which the thread holding the lock may need to finish and release it. Pause instead: "
+                "time.sleep(random.uniform(0, 0.01)) waits without using the CPU."
+            )
         if retried:
             raise Incorrect(
-                f"{gave_up}, released what it held, and tried again with no time.sleep pause seen (the check "
-                "records pauses made with time.sleep). Two threads that give up together then retry together, and "
+                f"{gave_up}, released what it held, and tried again with no pause seen (the check sees time.sleep, "
+                "Event.wait and Condition.wait). Two threads that give up together then retry together, and "
                 "can clash again round after round (a livelock). Pause a random moment before each retry: "
                 "time.sleep(random.uniform(0, 0.01))."
             )
