@@ -19,6 +19,7 @@ __all__ = [
     "plot_latency_cdf",
     "plot_overload",
     "plot_recovery_map",
+    "plot_served_by",
     "plot_success",
     "plot_throughput",
     "plot_timeline",
@@ -279,3 +280,37 @@ def plot_recovery_map(
         fig.suptitle(title, x=0.02, ha="left")
     fig.tight_layout()
     return fig
+
+
+# Who served a request: light grey, blue and black differ in lightness, so they read in print and without colour.
+SERVED_BY = {"primary": "#e8e8e8", "backup": "tab:blue", "failed": "black"}
+
+
+def plot_served_by(runs: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Who served each request, one row per run: a grid to compare runs at a glance (notebook 05's seeds).
+
+    ``runs`` has one column per run and one row per request, each cell ``"primary"``, ``"backup"`` or
+    ``"failed"`` (as ``[o.source or "failed" for o in report]``). Rows that look alike are runs whose every
+    request had the same outcome.
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    unknown = sorted(set(runs.to_numpy().ravel().tolist()) - set(SERVED_BY), key=str)
+    if unknown:
+        raise ValueError(f"runs must hold only {sorted(SERVED_BY)}, got {unknown[0]!r}")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(8, 0.45 * len(runs.columns) + 0.6))
+    order = {name: i for i, name in enumerate(SERVED_BY)}
+    codes = runs.T.apply(lambda column: column.map(order))
+    cmap = ListedColormap(list(SERVED_BY.values()))
+    ax.imshow(codes.to_numpy(), cmap=cmap, aspect="auto", vmin=0, vmax=len(SERVED_BY) - 1, interpolation="nearest")
+    ax.set_yticks(range(len(codes)), list(codes.index))
+    ax.set_xlabel("request number")
+    handles = [Patch(facecolor=colour, edgecolor="grey", label=name) for name, colour in SERVED_BY.items()]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
