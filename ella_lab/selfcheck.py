@@ -143,25 +143,40 @@ def noise_check(noise: Noise | None = None) -> Check:
 
 
 def _plot_share(ax: Any, cpu_share: float) -> None:
-    """The busy loop's share as a point on an axis zoomed around the limit, its margin to the limit marked."""
+    """The busy loop's share as a point on an axis zoomed around the limit, its margin to the limit marked.
+
+    Every word stands outside the plotting area (the limit on a right-hand tick, the share and its margin
+    under the point), so no share, however close to the limit, puts a label on the point or the line.
+    """
     percent, limit = cpu_share * 100, QUIET_CPU_SHARE * 100
     bottom = min(60.0, 10 * math.floor(percent / 10) - 10)  # 60 % to 105 %, lower only to show a lower share
     ax.axhline(limit, color="black", linestyle="--")
     margin = percent - limit
-    ax.text(-0.55, limit - 1 if margin > 0 else limit + 1, f"quiet: over {QUIET_CPU_SHARE:.0%}",  # away from the point
-            va="top" if margin > 0 else "bottom", fontsize="small")
-    side = "over" if margin > 0 else "under"
-    if abs(margin) >= 8:  # room for an arrow between the point and the line, its label beside it
-        ax.annotate("", xy=(0.2, percent), xytext=(0.2, limit),
-                    arrowprops={"arrowstyle": "<->", "color": "gray", "shrinkA": 0, "shrinkB": 0})
-        where, align = (percent + limit) / 2, "center"
-    else:  # close to the line: the label on the far side of the point from it
-        where, align = (percent - 1.5, "top") if margin <= 0 else (percent + 1.5, "bottom")
-    ax.text(0.3, where, f"{_share(cpu_share)}:\n{abs(margin):.1f} points\n{side} the line", va=align,
-            fontsize="small")
+    if abs(margin) >= 3:  # room for an arrow between the point and the line
+        ax.annotate("", xy=(0.25, percent), xytext=(0.25, limit),
+                    arrowprops={"arrowstyle": "<->", "color": "gray", "shrinkA": 0, "shrinkB": 0})  # fmt: skip
     ax.plot([0], [percent], "o", color="tab:blue", markersize=9)
-    ax.set(xlim=(-0.6, 1.2), xticks=[0], xticklabels=["busy loop"], ylim=(bottom, 105), ylabel="% of one core")
+    side = "over" if margin > 0 else "under"
+    ax.set(xlim=(-0.6, 0.6), xticks=[0], ylim=(bottom, 105), ylabel="% of one core")
+    ax.set_xticklabels([f"busy loop: {_share(cpu_share)}\n{abs(margin):.1f} points {side} the limit"], fontsize="small")
+    ax.secondary_yaxis("right").set_yticks([limit], labels=[f"quiet:\nover {QUIET_CPU_SHARE:.0%}"], fontsize="small")
     ax.set_title("Busy loop: share of a core")
+
+
+def _label_bars(ax: Any, bars: Any, late_ms: list[float], limit: float) -> None:
+    """Each bar's lateness (in the axis' unit) at its end, or just past the dashed limit when it would cross it
+    (a bar ending near it); a bar that never woke runs to the axis' end, "never woke" written inside it."""
+    renderer = ax.figure.canvas.get_renderer()
+    line_x = ax.transData.transform((limit, 0))[0]
+    shown = ["" if math.isinf(ms) else f"{ms:.0f} ms" if ms >= 100 else f"{ms:#.3g} ms" for ms in late_ms]
+    for label, ms, bar in zip(ax.bar_label(bars, labels=shown, padding=3), late_ms, bars, strict=True):
+        if math.isinf(ms):
+            label.set(text="never woke", horizontalalignment="right", color="white")
+            label.xyann = (-6, 0)  # points, back from the bar's end into it
+            continue
+        box = label.get_window_extent(renderer)
+        if box.x0 - 2 <= line_x <= box.x1 + 2:  # on the line: start it past the line instead
+            label.xy = (limit, bar.get_y() + bar.get_height() / 2)
 
 
 def plot_noise(noise: Noise) -> Figure:
@@ -170,25 +185,24 @@ def plot_noise(noise: Noise) -> Figure:
     Left: how late a thread sleeping 1 ms woke (median and 9 times in 10), in milliseconds, with the
     ``QUIET_WAKE_LATE_S`` limit; right: the share of a core a busy loop got, on an axis zoomed around
     ``QUIET_CPU_SHARE`` (so that a share near the limit is told from it), with its margin to the limit.
-    A sleeper that never woke (an infinite lateness) is drawn as a long bar labelled so.
+    A sleeper that never woke (an infinite lateness) is drawn as a bar to the axis' end, labelled so. The
+    limits are named outside the plotting area (a tick on the top or right edge), so that no value near one
+    puts a label on a line, a bar or the point.
     """
     import matplotlib.pyplot as plt
 
     if not isinstance(noise, Noise):
         raise TypeError(f"noise must be a Noise from ella_lab.claims.calibrate(), got {noise!r}")
     limit_ms = QUIET_WAKE_LATE_S * 1e3
-    late_s = [noise.wake_late_p50_s, noise.wake_late_p90_s]
-    finite_ms = [s * 1e3 for s in late_s if math.isfinite(s)]
-    right_end = 1.5 * max(*finite_ms, limit_ms)
+    late_ms = [noise.wake_late_p50_s * 1e3, noise.wake_late_p90_s * 1e3]
+    right_end = 1.5 * max([*filter(math.isfinite, late_ms), limit_ms])  # a list: none may be finite
     fig, (wake, share) = plt.subplots(1, 2, figsize=(8.5, 3.0), width_ratios=[2, 1])
-    bars = wake.barh(["median", "9 times in 10"], [s * 1e3 if math.isfinite(s) else 0.7 * right_end for s in late_s],
-                     color="tab:blue")
-    labels = [f"{s * 1e3:#.3g} ms" if math.isfinite(s) else "never woke" for s in late_s]  # the axis' unit
-    wake.bar_label(bars, labels=labels, padding=3)
+    bars = wake.barh(["median", "9 times in 10"], [min(ms, right_end) for ms in late_ms], color="tab:blue")
     wake.axvline(limit_ms, color="black", linestyle="--")
-    wake.text(limit_ms, 1.45, f" quiet: under {limit_ms:g} ms", va="center", fontsize="small")
-    wake.set(xlabel="milliseconds late", xlim=(0, right_end), ylim=(-0.6, 1.75))
+    wake.set(xlabel="milliseconds late", xlim=(0, right_end), ylim=(-0.6, 1.6))
+    wake.secondary_xaxis("top").set_xticks([limit_ms], labels=[f"quiet: under {limit_ms:g} ms"], fontsize="small")
     wake.set_title("A 1 ms sleep: how late it woke")
     _plot_share(share, noise.cpu_share)
     fig.tight_layout()
+    _label_bars(wake, bars, late_ms, limit_ms)  # placed once the layout is final
     return fig
