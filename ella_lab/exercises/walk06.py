@@ -637,6 +637,15 @@ class RetryLoop(Question):
         got = [as_real(s) for s in clock.sleeps]
         return [g for g in got if g is not None] if None not in got else None
 
+    FACTOR_PROBE = _Case("a cap under 1", [ConnectionError] * 3 + [None], 4, 0.01, 0.05)
+
+    def _caps_the_factor(self, retry: Any) -> bool:
+        """Whether ``retry`` waits base · min(cap, 2ⁿ⁻¹): told apart from a constant wait by a cap under 1 s."""
+        probe = self.FACTOR_PROBE
+        got = self._waits_of(retry, probe)
+        capped = [probe.base * min(probe.cap, 2 ** (k - 1)) for k in range(1, 4)]
+        return got is not None and len(got) == 3 and all(math.isclose(g, w) for g, w in zip(got, capped, strict=True))
+
     def _swaps_base_and_cap(self, retry: Any) -> bool:
         """Whether ``retry`` waits min(base, cap · 2ⁿ⁻¹): told apart from a constant wait by a cap below base."""
         probe = self.SWAP_PROBE
@@ -703,6 +712,15 @@ class RetryLoop(Question):
             ([min(cap, base) for _ in n], "the same wait every time: back off exponentially, doubling each time"),
             ([min(cap, base**k) for k in n], "base ** n is not doubling: the wait is base * 2 ** (n - 1)"),
         )
+        on_factor = [base * min(cap, 2 ** (k - 1)) for k in n]
+        if all(
+            math.isclose(g, w, rel_tol=1e-6, abs_tol=1e-12) for g, w in zip(got, on_factor, strict=True)
+        ) and self._caps_the_factor(retry):
+            raise Incorrect(
+                f"{where}: retry waited {_ms(got)}, expected {_ms(waits)}: the cap went on the factor, "
+                "base * min(cap, 2 ** (n - 1)); cap is in seconds and bounds the wait itself: "
+                "min(cap, base * 2 ** (n - 1))."
+            )
         for wrong, why in patterns:
             if all(math.isclose(g, w, rel_tol=1e-6, abs_tol=1e-12) for g, w in zip(got, wrong, strict=True)):
                 raise Incorrect(f"{where}: retry waited {_ms(got)}, expected {_ms(waits)}: {why}.")
