@@ -12,6 +12,7 @@ import math
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 # What Noise.quiet asks of a machine, from the one place that decides it: a thread sleeping 1 ms wakes
@@ -22,7 +23,15 @@ from .timing import format_seconds
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["QUIET_CPU_SHARE", "QUIET_WAKE_LATE_S", "Check", "noise_check", "plot_noise", "run_checks"]
+__all__ = [
+    "QUIET_CPU_SHARE",
+    "QUIET_WAKE_LATE_S",
+    "Check",
+    "environment_kind",
+    "noise_check",
+    "plot_noise",
+    "run_checks",
+]
 
 # What the notebooks import beyond the standard library: tables and plots, progress bars, the explorers'
 # widgets, the kernel itself, property-based tests (notebook 05), Dask and psutil (notebook 08).
@@ -46,7 +55,9 @@ def _package(name: str) -> Check:
     try:
         module = importlib.import_module(name)
     except ImportError as exc:
-        return Check(f"import {name}", False, f"{exc} (run `make lab`, or pip install -r requirements.txt)")
+        # not "run make lab": it reinstalls only when requirements.txt or pyproject.toml changed since its last install
+        where = f"not installed in {sys.executable}: notebook 02, 'If a check fails', says what to do"
+        return Check(f"import {name}", False, f"{exc} ({where})")
     return Check(f"import {name}", True, getattr(module, "__version__", "?"))
 
 
@@ -67,6 +78,23 @@ def _router() -> Check:
     report = Router(SimulatedSource("check", latency=0.001), workers=2).run(range(4))
     ok = [o.ok for o in report] == [True] * 4
     return Check("ella_lab Router runs", ok, f"{sum(o.ok for o in report)} of 4 requests answered")
+
+
+def environment_kind(prefix: str | None = None, base_prefix: str | None = None) -> str:
+    """What kind of Python runs this code (``sys.prefix`` and ``sys.base_prefix`` by default), in words.
+
+    A venv's python reads its ``pyvenv.cfg``, so its ``sys.prefix`` (where it finds packages) is the
+    environment and ``sys.base_prefix`` the Python it was made from; a conda environment is a whole Python
+    with a ``conda-meta`` folder, and conda's own base environment (shared by everything conda runs) also
+    holds ``condabin``.
+    """
+    prefix = Path(sys.prefix if prefix is None else prefix)
+    base = Path(sys.base_prefix if base_prefix is None else base_prefix)
+    if prefix != base:
+        return "a venv"
+    if (prefix / "conda-meta").is_dir():
+        return "conda's base environment" if (prefix / "condabin").is_dir() else "a conda environment"
+    return "a Python outside any environment"
 
 
 def _kernel() -> Check:
