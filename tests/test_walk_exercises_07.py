@@ -683,9 +683,156 @@ def strict_boundary():
     return namespace["Breaker"]
 
 
+def variant(*edits, namespace=None):
+    """The reference answer with each (old, new) text edit made: a Breaker written slightly differently."""
+    source = textwrap.dedent(walk07.breaker.solution_text)
+    for old, new in edits:
+        assert old in source, old
+        source = source.replace(old, new)
+    namespace = {"CircuitOpenError": CircuitOpenError, "SourceError": SourceError} | (namespace or {})
+    exec(source, namespace)
+    return namespace["Breaker"]
+
+
+ONE_LOCK = ("        self.lock = threading.Lock()  # guards the state, never the call\n", "")
+
+
+def class_lock():
+    """A right answer with one lock on the class, shared by every breaker (the check and set in one block)."""
+    return variant(("class Breaker:\n", "class Breaker:\n    lock = threading.Lock()\n"), ONE_LOCK)
+
+
+GLOBAL_LOCK = threading.Lock()
+
+
+def global_lock():
+    """A right answer with a lock made at the top of the cell, a global (the check and set in one block)."""
+    return variant(ONE_LOCK, ("with self.lock:", "with GLOBAL_LOCK:"), namespace={"GLOBAL_LOCK": threading.Lock()})
+
+
+class Epochs(Starter):
+    """A right answer written differently: an epoch counter, bumped at every opening and closing, tells a late
+    answer from a current one; a reentrant lock; `>` for `>=`; catches Exception only (any failure from fetch)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock, self.epoch = threading.RLock(), 0
+
+    def _admit(self, request):
+        with self.lock:
+            if self.state == "closed":
+                return "closed", self.epoch
+            if self.state == "open" and self.clock() - self.opened_at > self.reset_after:
+                self.state = "half-open"
+                return "trial", self.epoch
+            raise CircuitOpenError(request)
+
+    def _trip(self):
+        self.state, self.opened_at, self.in_a_row, self.epoch = "open", self.clock(), 0, self.epoch + 1
+
+    def call(self, fetch, request):
+        kind, epoch = self._admit(request)
+        try:
+            value = fetch(request)
+        except Exception:
+            with self.lock:
+                if kind == "trial":
+                    self._trip()
+                elif epoch == self.epoch:
+                    self.in_a_row += 1
+                    if self.in_a_row >= self.failures:
+                        self._trip()
+            raise
+        with self.lock:
+            if kind == "trial":
+                self.state, self.in_a_row, self.epoch = "closed", 0, self.epoch + 1
+            elif epoch == self.epoch:
+                self.in_a_row = 0
+        return value
+
+
+class StateDecidesTrial(GuardedState):
+    """Tells the trial by self.state when the answer comes back, not by a flag of its own: a late answer landing
+    during a trial decides instead of it (passed the old check, whose late answers all landed while open)."""
+
+    def call(self, fetch, request):
+        with self.lock:
+            if self.state == "open" and self.clock() - self.opened_at >= self.reset_after:
+                self.state = "half-open"
+            elif self.state != "closed":
+                raise CircuitOpenError("not closed")
+        try:
+            value = fetch(request)
+        except Exception:
+            with self.lock:
+                if self.state == "half-open":
+                    self.state, self.opened_at = "open", self.clock()
+                elif self.state == "closed":
+                    self.in_a_row += 1
+                    if self.in_a_row >= self.failures:
+                        self.state, self.opened_at = "open", self.clock()
+            raise
+        with self.lock:
+            if self.state in ("half-open", "closed"):
+                self.state, self.in_a_row = "closed", 0
+        return value
+
+
+def late_failure_reopens_trial():
+    """Right about a late success, but any failure while half-open reopens the circuit, a late one too."""
+    reopen = "\n                    self.state, self.opened_at"
+    return variant(("                if trial:" + reopen, "                if trial or self.state == 'half-open':" + reopen))
+
+
+def catches_source_error_only():
+    """Catches SourceError only: a trial failing another way (a TimeoutError) leaves the breaker half-open for ever
+    (passed the old check, whose failures were all SourceError)."""
+    return variant(("except BaseException:", "except SourceError:"))
+
+
+def no_threading_import():
+    """The reference without `import threading`, run where threading was never imported (cell 2 once did not)."""
+    return variant(("import threading\n", ""), namespace={"__builtins__": __builtins__})
+
+
+class SplitClassLock(ClockFirstNewLock):
+    """The check and the change to half-open in two `with` blocks of a lock stored on the class (passed the old
+    check 5 runs in 9: only the instance's locks handed over between blocks)."""
+
+    lock = threading.Lock()
+
+    def call(self, fetch, request):
+        with self.lock:
+            trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        with self.lock:
+            if trial:
+                self.state = "half-open"
+            elif self.state != "closed":
+                raise CircuitOpenError("open")
+        return self._finish(fetch, request, trial)
+
+
+SPLIT_LOCK = threading.Lock()
+
+
+class SplitGlobalLock(SplitClassLock):
+    """The same two blocks on a lock that is a module global."""
+
+    def call(self, fetch, request):
+        with SPLIT_LOCK:
+            trial = self.state == "open" and self.clock() - self.opened_at >= self.reset_after
+        with SPLIT_LOCK:
+            if trial:
+                self.state = "half-open"
+            elif self.state != "closed":
+                raise CircuitOpenError("open")
+        return self._finish(fetch, request, trial)
+
+
 @BOTH
 def test_breaker_reference_and_different_correct_answers_pass(method):
-    for answer in (reference(), strict_boundary(), TableDriven, GuardedState, GuardedByRLock, GuardedByCondition):
+    for answer in (reference(), strict_boundary(), TableDriven, GuardedState, GuardedByRLock, GuardedByCondition,
+                   Epochs, class_lock(), global_lock()):
         result = getattr(walk07.breaker, method)(answer)
         assert result, (answer, result.message)
 
@@ -695,6 +842,14 @@ def test_breaker_hidden_scripts_differ_from_the_visible_ones():
         (s.failures, s.reset_after) for s in walk07.HIDDEN_SCRIPTS
     )
     assert any(s.late_at for s in walk07.HIDDEN_SCRIPTS) and any(s.trial_at for s in walk07.HIDDEN_SCRIPTS)
+
+
+# where the first late answer lands during a trial, and the trial failing another way, in each set of scripts
+LATE_IN_TRIAL = {
+    "check": {"late": "success", "trial": "5.1", "state": "closed", "failure_lands": "8.3", "error": "TimeoutError"},
+    "hidden_check": {"late": "failure", "trial": "15.6", "state": "open", "failure_lands": "16.1",
+                     "error": "RuntimeError"},
+}
 
 
 @pytest.mark.parametrize(
@@ -722,14 +877,25 @@ def test_breaker_hidden_scripts_differ_from_the_visible_ones():
         (UnusedLock, "sent 8 trial calls"),
         (ClockFirst, "sent 8 trial calls"),
         (ClockFirstNewLock, "sent 8 trial calls"),
-        (CheckLockedSetAfter, "trial calls"),
+        (CheckLockedSetAfter, "the check and the change are two steps"),
         (SplitLock, "check and set in one `with` block"),
         (LateFailureRestartsWait, "a late answer must change nothing"),
+        (StateDecidesTrial, "with a {late}, while the trial (started at {trial} s from another thread) was still "
+                            "running; your breaker then set the state to '{state}'"),
+        (late_failure_reopens_trial, "answered late, at {failure_lands} s, with a failure, while the trial"),
+        (catches_source_error_only, "failed with {error}, not a SourceError, and your breaker stayed 'half-open'"),
+        (no_threading_import, "your __init__ raised NameError(\"name 'threading' is not defined\") (a missing "
+                              "import? run the setup cell first)"),
+        (SplitClassLock, "check and set in one `with` block"),
+        (SplitGlobalLock, "check and set in one `with` block"),
     ],
 )
 @BOTH
 @pytest.mark.timeout(30)
 def test_breaker_classic_bugs_are_named(answer, names, method):
+    if not isinstance(answer, type):
+        answer = answer()
+    names = names.format(**LATE_IN_TRIAL[method])
     status, message = verdict(walk07.breaker, answer, method)
     assert status == "incorrect", message
     assert names in message, message
@@ -817,3 +983,18 @@ def test_hedge_blank_and_not_a_number(method):
     assert verdict(walk07.hedge, None, method)[0] == "not attempted"
     assert "give a fraction" in verdict(walk07.hedge, "5 %", method)[1]
     assert "give a fraction" in verdict(walk07.hedge, float("nan"), method)[1]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("answer", [SplitClassLock, SplitGlobalLock, StateDecidesTrial])
+def test_breaker_new_catalogue_verdicts_are_the_same_ten_times(answer):
+    messages = {verdict(walk07.breaker, answer)[1] for _ in range(10)}
+    assert len(messages) == 1 and "Correct" not in next(iter(messages)), messages
+
+
+def test_breaker_locks_handed_over_are_put_back():
+    lock_before, class_lock_before = GLOBAL_LOCK, SplitClassLock.lock
+    assert verdict(walk07.breaker, SplitClassLock)[0] == "incorrect"
+    assert verdict(walk07.breaker, global_lock())[0] == "correct"
+    assert SplitClassLock.lock is class_lock_before and GLOBAL_LOCK is lock_before
+    assert type(SPLIT_LOCK) is type(threading.Lock())

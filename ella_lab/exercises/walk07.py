@@ -183,7 +183,11 @@ class _Script:
     ``>=`` both read "until reset_after seconds have passed" rightly), and before a late answer's time +
     reset_after. At a time in ``late_at`` the call is let through while closed and, before it answers,
     ``failures`` other calls fail and open the circuit; it answers ``late_by`` s after they did, so a late
-    failure that restarts the wait shows in the next trial's time.
+    failure that restarts the wait shows in the next trial's time. At a time in ``late_trial`` (mapped to
+    (the trial's time, does the trial fail?)) the same happens, but before the late call answers, the trial
+    starts on another thread; the late answer lands ``late_by`` / 2 s into the trial, which answers at
+    ``late_by`` s: only the trial's answer may decide. ``fails`` is True (a ``SourceError``), False, or another
+    exception class: any exception from fetch is a failure.
     """
 
     def __init__(
@@ -194,9 +198,11 @@ class _Script:
         trial_at: tuple[float, ...],
         late_at: tuple[float, ...] = (),
         late_by: float = 0.0,
+        late_trial: dict[float, tuple[float, bool]] | None = None,
     ):
         self.failures, self.reset_after, self.steps = failures, reset_after, steps
         self.trial_at, self.late_at, self.late_by = trial_at, late_at, late_by
+        self.late_trial = late_trial or {}
 
 
 SCRIPTS = (
@@ -232,8 +238,13 @@ SCRIPTS = (
             (11.0, True, ERROR, "open"),
             (15.9, False, REFUSED, "open"),
             (16.1, False, OK, "closed"),
+            (20.0, True, ERROR, "closed"),
+            (21.0, True, ERROR, "open"),
+            (26.5, TimeoutError, ERROR, "open"),  # the trial fails with another exception: open again
+            (27.0, False, REFUSED, "open"),
+            (31.6, False, OK, "closed"),
         ),
-        (16.1,),
+        (16.1, 26.5, 31.6),
     ),
     _Script(
         2,
@@ -247,10 +258,16 @@ SCRIPTS = (
             (2.0, True, ERROR, "open"),  # let through while closed; answers (a failure) at 2.4 s, while open
             (2.5, False, REFUSED, "open"),
             (3.05, False, OK, "closed"),  # the trial, just after 2.0 + reset_after: the late failure did not count
+            (4.0, False, OK, "open"),  # a late success lands during the trial (5.1 s), which then fails at 5.5 s
+            (6.3, False, REFUSED, "open"),  # open from the failed trial's answer
+            (6.6, False, OK, "closed"),  # the trial
+            (7.0, True, ERROR, "closed"),  # a late failure lands during the trial (8.1 s), which then succeeds
+            (8.6, True, ERROR, "closed"),
         ),
-        (1.2, 3.05),
+        (1.2, 3.05, 6.6),
         (0.0, 2.0),
         0.4,
+        {4.0: (5.1, True), 7.0: (8.1, False)},
     ),
 )
 
@@ -272,8 +289,14 @@ HIDDEN_SCRIPTS = (  # other failures, reset_after and times, for hidden_check
             (5.5, False, REFUSED, "open"),
             (5.65, False, OK, "closed"),
             (5.7, True, ERROR, "closed"),
+            (6.0, True, ERROR, "closed"),
+            (6.1, True, ERROR, "closed"),
+            (6.2, True, ERROR, "open"),
+            (6.5, RuntimeError, ERROR, "open"),  # the trial fails with another exception: open again
+            (6.6, False, REFUSED, "open"),
+            (6.8, False, OK, "closed"),
         ),
-        (5.35, 5.65),
+        (5.35, 5.65, 6.5, 6.8),
     ),
     _Script(
         1,
@@ -290,10 +313,18 @@ HIDDEN_SCRIPTS = (  # other failures, reset_after and times, for hidden_check
             (9.0, True, ERROR, "open"),  # a late failure: answers at 10 s, while open
             (11.0, False, REFUSED, "open"),
             (11.6, False, OK, "closed"),  # the trial, just after 9 + reset_after: the late failure did not count
+            (13.0, True, ERROR, "closed"),  # a late failure lands during the trial (15.6 s), which then succeeds
+            (17.0, True, ERROR, "open"),  # one failure in a row opens it again
+            (18.0, False, REFUSED, "open"),
+            (19.6, False, OK, "closed"),  # the trial
+            (20.0, False, OK, "open"),  # a late success lands during the trial (22.6 s), which then fails at 23.6 s
+            (25.9, False, REFUSED, "open"),  # open from the failed trial's answer
+            (26.2, False, OK, "closed"),
         ),
-        (2.6, 5.6, 8.2, 11.6),
+        (2.6, 5.6, 8.2, 11.6, 19.6, 26.2),
         (3.0, 9.0),
         1.0,
+        {13.0: (15.6, False), 20.0: (22.6, True)},
     ),
 )
 
@@ -505,21 +536,48 @@ class _HandOver:
         self.release()
 
 
-def _hand_over_locks(breaker: Any, callers: int) -> list[_HandOver]:
-    """Replace every lock, RLock or Condition attribute of ``breaker`` by one that hands over on release."""
+@contextmanager
+def _hand_over_locks(breaker: Any, callers: int):
+    """Replace every lock, RLock or Condition the breaker uses by one that hands over on release; yield them.
+
+    Its own attributes, its class's (a lock shared by every instance), and the module globals its methods
+    name (a lock made at the top of a notebook cell): all put back as they were on the way out.
+    """
     wrapped: dict[int, Any] = {}
     made: list[_HandOver] = []
-    for name, value in list(getattr(breaker, "__dict__", {}).items()):
-        if not isinstance(value, _LOCK_TYPES):
-            continue
+    undo: list[Callable[[], None]] = []
+
+    def hand(value: Any) -> Any:
         if id(value) not in wrapped:
             inner = value._lock if isinstance(value, threading.Condition) else value
-            hand = _HandOver(inner, callers)
-            made.append(hand)
-            wrapped[id(value)] = threading.Condition(hand) if isinstance(value, threading.Condition) else hand
-        with suppress(AttributeError, TypeError):  # a read-only attribute: left as it is
-            setattr(breaker, name, wrapped[id(value)])
-    return made
+            made.append(_HandOver(inner, callers))
+            wrapped[id(value)] = threading.Condition(made[-1]) if isinstance(value, threading.Condition) else made[-1]
+        return wrapped[id(value)]
+
+    for name, value in list(getattr(breaker, "__dict__", {}).items()):
+        if isinstance(value, _LOCK_TYPES):
+            with suppress(AttributeError, TypeError):  # a read-only attribute: left as it is
+                setattr(breaker, name, hand(value))
+    for kind in type(breaker).__mro__[:-1]:
+        for name, value in list(vars(kind).items()):
+            if isinstance(value, _LOCK_TYPES):
+                with suppress(AttributeError, TypeError):
+                    setattr(kind, name, hand(value))
+                    undo.append(lambda kind=kind, name=name, value=value: setattr(kind, name, value))
+            function = getattr(value, "__func__", value)
+            code, names = getattr(function, "__code__", None), getattr(function, "__globals__", None)
+            if code is None or not isinstance(names, dict):
+                continue
+            for known in code.co_names:
+                if isinstance(names.get(known), _LOCK_TYPES):
+                    lock = names[known]
+                    names[known] = hand(lock)
+                    undo.append(lambda names=names, known=known, lock=lock: names.__setitem__(known, lock))
+    try:
+        yield made
+    finally:
+        for step in reversed(undo):
+            step()
 
 
 @contextmanager
@@ -556,11 +614,13 @@ class BreakerMachine(Question):
         "Start with the open state: if it is open and reset_after seconds have passed since opened_at "
         "(self.clock() - self.opened_at >= self.reset_after), this call is the trial: set the state to "
         '"half-open" and let it through. Otherwise, if the state is not "closed", raise CircuitOpenError.',
-        "Call fetch(request) inside try/except. On an exception: if this was the trial, open the circuit again "
+        "Call fetch(request) inside try/except BaseException (any failure counts, not only SourceError). On an "
+        "exception: if this was the trial (a local flag set above, not self.state), open the circuit again "
         "(state, opened_at = now); else, if still closed, count it (self.in_a_row += 1) and open the circuit when "
         "in_a_row reaches failures; then `raise`.",
         'On success: if this was the trial or the circuit is still closed, state = "closed" and in_a_row = 0 (a '
-        "late answer, to a call let through before the circuit opened, changes nothing); return the value.",
+        "late answer, to a call let through while closed that comes back while the circuit is open or half-open, "
+        "changes nothing); return the value.",
         "Calls come from many threads: make a threading.Lock in __init__ and hold it while you read and change "
         "the state (`with self.lock:`), so that two threads cannot both see 'open' and both become the trial; "
         "release it before fetch(request) runs.",
@@ -598,11 +658,11 @@ class BreakerMachine(Question):
                         raise CircuitOpenError(f"circuit {self.state}: {request!r} not sent")
                 try:
                     value = fetch(request)  # no lock held: other calls are refused (or pass) meanwhile
-                except Exception:
+                except BaseException:  # any failure, even a Ctrl-C: a trial must never stay half-open
                     with self.lock:
                         if trial:
                             self.state, self.opened_at = "open", self.clock()
-                        elif self.state == "closed":  # a late failure, once the circuit opened, changes nothing
+                        elif self.state == "closed":  # a late failure (the circuit not closed) changes nothing
                             self.in_a_row += 1
                             if self.in_a_row >= self.failures:
                                 self.state, self.opened_at = "open", self.clock()
@@ -657,8 +717,8 @@ class BreakerMachine(Question):
             self._attempt(breaker, _fail, f"failing {k}")
         clock.now = script.reset_after + 1.0
         watched = _StateWatch(self.THREADS).attach(breaker)
-        locks = _hand_over_locks(breaker, self.THREADS)
-        run = release_together(breaker, clock, self.THREADS, clock_meets=not watched)
+        with _hand_over_locks(breaker, self.THREADS) as locks:
+            run = release_together(breaker, clock, self.THREADS, clock_meets=not watched)
         n = self.THREADS
         if run.reached > 1 and run.peak > 1:
             told = (
@@ -666,8 +726,10 @@ class BreakerMachine(Question):
                 f"to the source (up to {run.peak} at once): each read 'open' before any changed the state. "
             )
             if any(len(lock.takers) > 1 for lock in locks):
-                raise Incorrect(
-                    told + "Your lock is taken, but the check and the change are two steps: another thread can "
+                raise Incorrect(  # how many got through depends on the threads' timing: not said
+                    f"{n} threads released together when the circuit could half-open sent more than one trial call "
+                    "to the source: two read 'open' before either changed the state. "
+                    "Your lock is taken, but the check and the change are two steps: another thread can "
                     "take the lock between them. Do the check and set in one `with` block: read self.state and "
                     "store 'half-open' under the same `with self.lock:`, then release it before fetch runs."
                 )
@@ -697,7 +759,8 @@ class BreakerMachine(Question):
         except NotImplementedError:
             raise
         except Exception as exc:
-            return f"Breaker{setting} raised {exc!r}; keep the __init__ of the starter code."
+            missing = " (a missing import? run the setup cell first)" if isinstance(exc, NameError) else ""
+            return f"your __init__ raised {exc!r}{missing} when the check made Breaker{setting}."
         if not callable(getattr(breaker, "call", None)):
             return "your Breaker has no method call(fetch, request)."
         states: list[str] = []  # wrong states, reported if no wrong behaviour explains them better
@@ -721,11 +784,16 @@ class BreakerMachine(Question):
         states: list[str],
     ) -> None:
         at, fails, expected, state_after = step
+        if at in script.late_trial:
+            self._late_in_trial(breaker, clock, script, step, progress, states)
+            progress["seen"][number] = getattr(breaker, "state", None)
+            return
         clock.now = at
         trial, late = at in script.trial_at, at in script.late_at
         calls: list[str] = []
         inside: dict[str, Any] = {}
-        failure = SourceError(f"scripted failure at {at:g} s")
+        kind = fails if isinstance(fails, type) else SourceError
+        failure = kind(f"scripted failure at {at:g} s")
 
         def fail(request: Any) -> str:
             raise SourceError(f"scripted failure of {request}")
@@ -748,6 +816,14 @@ class BreakerMachine(Question):
             return f"answer to {request}"
 
         result, value = self._attempt(breaker, fetch, f"request at {at:g} s")
+        if value is failure:  # the source's own error, whatever its class
+            result = ERROR
+        if trial and kind is not SourceError and same(getattr(breaker, "state", None), "half-open"):
+            raise _Verdict(
+                f"the trial call at {at:g} s failed with {kind.__name__}, not a SourceError, and your breaker "
+                "stayed 'half-open': every later call would be refused, for ever. Any exception from fetch is a "
+                "failure: catch them all (`except BaseException:`), then re-raise."
+            )
         if trial and "other" in inside and inside["other"] is None:
             raise _Verdict(
                 f"while the trial call at {at:g} s was running, a call from another thread waited for it instead of "
@@ -797,6 +873,86 @@ class BreakerMachine(Question):
         if not same(state, state_after):
             states.append(f"after the call at {at:g} s, self.state should be {state_after!r}; yours was {state!r}.")
         progress["seen"][number] = state
+
+    def _late_in_trial(
+        self, breaker: Any, clock: FakeClock, script: _Script, step: tuple, progress: dict, states: list[str]
+    ) -> None:
+        """A call let through while closed answers late, while the trial runs on another thread: it changes nothing."""
+        at, fails, expected, state_after = step
+        trial_at, trial_fails = script.late_trial[at]
+        lands, ends = trial_at + script.late_by / 2, trial_at + script.late_by
+        entered, release = threading.Event(), threading.Event()
+        calls: list[str] = []
+        box: dict[str, Any] = {}
+        failure = SourceError(f"scripted late failure at {lands:g} s")
+        trial_failure = SourceError(f"scripted failure of the trial at {ends:g} s")
+
+        def trial_fetch(request: Any) -> str:
+            calls.append(request)
+            entered.set()
+            release.wait(2.0)
+            if trial_fails:
+                raise trial_failure
+            return "trial answer"
+
+        def trial_caller() -> None:
+            progress["owners"].add(threading.get_ident())
+            try:
+                box["trial"] = self._attempt(breaker, trial_fetch, "the trial")
+            except BaseException as exc:  # reported as what the call did, never raised in a thread
+                box["trial"] = ("raised " + repr(exc), exc)
+
+        thread = threading.Thread(target=trial_caller, name="breaker-check-trial", daemon=True)
+
+        def late_fetch(request: Any) -> str:
+            calls.append(request)
+            for k in range(script.failures):
+                self._attempt(breaker, _fail, f"failing {k}")
+            clock.now = trial_at
+            thread.start()
+            box["entered"] = entered.wait(1.0)
+            clock.now = lands  # the late answer, while the trial is in flight
+            if fails:
+                raise failure
+            return "late answer"
+
+        clock.now = at
+        try:
+            result, value = self._attempt(breaker, late_fetch, f"request at {at:g} s")
+            during = getattr(breaker, "state", None)
+            meanwhile = self._attempt(breaker, lambda r: calls.append(r) or "meanwhile", "meanwhile")[0]
+        finally:
+            clock.now = ends
+            release.set()
+            if thread.is_alive():
+                thread.join(2.0)
+        what = "failure" if fails else "success"
+        if result != expected or (fails and value is not failure):
+            raise _Verdict(f"the call at {at:g} s should have {expected}; yours {result}: {value!r}.")
+        if not box.get("entered"):
+            raise _Verdict(
+                f"the circuit opened at {at:g} s, yet the call at {trial_at:g} s, from another thread, did not reach "
+                f"the source: it should be the trial (reset_after = {script.reset_after:g} s had passed)."
+            )
+        if not same(during, "half-open") or meanwhile != REFUSED or "meanwhile" in calls:
+            now = f"set the state to {during!r}" if not same(during, "half-open") else "let another call through"
+            raise _Verdict(
+                f"the call let through at {at:g} s, while closed, answered late, at {lands:g} s, with a {what}, "
+                f"while the trial (started at {trial_at:g} s from another thread) was still running; your breaker "
+                f"then {now}. A late answer changes nothing, even during a trial: only the trial's answer decides. "
+                "Remember in call() whether this call is the trial (a local variable), rather than reading "
+                "self.state when the answer comes back."
+            )
+        trial_result, trial_value = box.get("trial", (None, None))
+        wanted = ERROR if trial_fails else OK
+        if trial_result != wanted or (trial_fails and trial_value is not trial_failure):
+            raise _Verdict(f"the trial call at {trial_at:g} s should have {wanted}; yours {trial_result}.")
+        state = getattr(breaker, "state", None)
+        if not same(state, state_after):
+            states.append(
+                f"after the trial that started at {trial_at:g} s {'failed' if trial_fails else 'succeeded'}, "
+                f"self.state should be {state_after!r}; yours was {state!r}."
+            )
 
     def _from_other_thread(self, breaker: Any, calls: list, progress: dict) -> tuple[str, Any] | None:
         """One call through the breaker from another thread, waited for at most 1 s (None: it waited longer)."""
