@@ -780,8 +780,8 @@ class StateDecidesTrial(GuardedState):
 
 def late_failure_reopens_trial():
     """Right about a late success, but any failure while half-open reopens the circuit, a late one too."""
-    reopen = "\n                    self.state, self.opened_at"
-    return variant(("                if trial:" + reopen, "                if trial or self.state == 'half-open':" + reopen))
+    reopen, pad = "\n                    self.state, self.opened_at", " " * 16
+    return variant((pad + "if trial:" + reopen, pad + "if trial or self.state == 'half-open':" + reopen))
 
 
 def catches_source_error_only():
