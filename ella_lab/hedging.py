@@ -18,7 +18,7 @@ import numpy as np
 from .claims import Claim
 from .outcome import Report
 
-__all__ = ["HEDGE_AT", "OVERHEAD", "hedge_claims", "hedge_row", "tail"]
+__all__ = ["HEDGE_AT", "OVERHEAD", "hedge_claims", "hedge_row", "row_claims", "tail"]
 
 HEDGE_AT = (50, 90, 95, 99)  # the thresholds notebook 07 tries, as percentiles
 # How far a measured p99 may exceed the model's: the threads' overhead (two sleeps on a hedged request's path).
@@ -87,3 +87,11 @@ def hedge_claims(q: int, row: Mapping[str, Any]) -> list[Claim]:
               high=(1 + OVERHEAD[q]) * row["model p99"] if q in OVERHEAD else None, model=row["model p99"],
               late=2 if q in OVERHEAD else 0),
     ]
+
+
+def row_claims(row: Mapping[str, Any]) -> list[Claim]:
+    """``hedge_claims`` for a hedged row, its threshold read from the row's "hedge after" ("p95": 95)."""
+    after = str(row["hedge after"])
+    if not after.startswith("p") or not after[1:].isdigit():
+        raise ValueError(f"row must be a hedged row, its 'hedge after' like 'p95'; got {after!r}")
+    return hedge_claims(int(after[1:]), row)

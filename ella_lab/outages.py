@@ -3,7 +3,7 @@
 The scene: a primary down from ``start`` to ``end`` seconds (``Outage``), behind a ``CircuitBreaker``
 or not, then a backup; clients send ``rate`` requests a second. ``outage_row`` sums up one run,
 ``breaker_story`` reads the breaker's transitions on the outage's clock, and ``breaker_claims`` /
-``no_breaker_claims`` state the model of the notebook's "Predict" paragraph (1,000 requests a second,
+``no_breaker_claims`` state the model of the notebook's "The model" paragraph (1,000 requests a second,
 a 20 ms hang per failed call, ``failures=5, reset_after=0.1``). Kept here so that the notebook's cells
 show the experiment, not the bookkeeping.
 """
@@ -20,7 +20,7 @@ from .claims import Claim
 from .outcome import Report
 from .resilience import CircuitOpenError
 
-__all__ = ["breaker_claims", "breaker_story", "no_breaker_claims", "outage_row"]
+__all__ = ["breaker_claims", "breaker_story", "no_breaker_claims", "outage_claims", "outage_row"]
 
 START, END, RATE = 0.3, 0.7, 1000  # notebook 07's outage (seconds on its clock) and request rate (per second)
 
@@ -87,7 +87,7 @@ def breaker_claims(row: dict[str, Any], story: dict[str, Any]) -> list[Claim]:
               low=0.108, high=0.14, model=0.12, late=2),
         Claim("it closes on the first trial after the outage: 0 to 120 ms late", story["recover"], low=0,
               high=0.15, model=0.12, late=1),
-        Claim("about 455 calls refused", story["refused"], low=0.75 * 455, high=1.25 * 455, model=455, unit=""),
+        Claim("about 456 calls refused", story["refused"], low=0.75 * 456, high=1.25 * 456, model=456, unit=""),
         Claim("it refuses every arrival while not closed, but the trials", story["refused"] / story["refused_model"],
               low=0.9, high=1.1, model=1, unit="x"),
         Claim("refusals of a primary already healthy: about 85 (up to 120)", story["refused_late"], low=50,
@@ -97,3 +97,13 @@ def breaker_claims(row: dict[str, Any], story: dict[str, Any]) -> list[Claim]:
         Claim("with the breaker open, the latency is the backup's 4 ms", row["p50 latency in outage"],
               high=0.006, model=0.004, late=1),
     ]
+
+
+def outage_claims(run: tuple[Report, float, Any]) -> list[Claim]:
+    """The claims of one run ``(report, t0, first source)``: ``breaker_claims`` when the first source is a
+    breaker (it has ``transitions``), else ``no_breaker_claims``."""
+    report, t0, first = run
+    row = outage_row(report, t0)
+    if hasattr(first, "transitions"):
+        return breaker_claims(row, breaker_story(report, t0, first))
+    return no_breaker_claims(row)

@@ -1,0 +1,107 @@
+"""Notebook 07's overload experiments, section (d): bounded queues under overload, and bulkheads.
+
+``queue_row`` sums up one open-loop run (``experiments.paced``) of a router, measuring each latency both
+from the enqueue and from the moment the client meant to send; ``dependency_rows`` splits a run by
+dependency (the requests' name prefix). ``overload_claims`` and ``bulkhead_claims`` state what the
+notebook's prose says of the two tables, against their models. Kept here so that the notebook's cells
+show the experiment, not the bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ._checks import check_real
+from .claims import Claim
+from .outcome import Report
+
+__all__ = ["bulkhead_claims", "bulkhead_table", "dependency_rows", "overload_claims", "queue_row"]
+
+# Section (d)'s overload: 800 requests sent at 1,600/s to 4 workers of 5 ms (800/s), queues bounded at 20.
+REQUESTS, RATE, CAPACITY, SEND_S = 800, 1600, 800, 0.5
+HELD = 20 + 4  # a bounded router holds 20 queued requests and 4 in service
+# The bulkheads: 120 requests per dependency at 200/s (0.6 s); slow = 100 ms a call on its own 4 workers and 10 slots.
+PER_DEPENDENCY, DEPENDENCY_RATE, SLOW_CAPACITY, SLOW_HELD = 120, 200, 40, 4 + 10
+
+
+def queue_row(report: Report, rate: float) -> dict[str, float]:
+    """One run of the overload experiment: answered, rejected, two p99s, how long the client took to send.
+
+    Request i was meant to be sent at ``started_at + i / rate`` (``paced``'s schedule); "p99 from enqueue"
+    starts each latency when the request entered the router's queue, "p99 from intended send" at that
+    intended moment, so it includes any time the client was held back. Latencies are of answered requests.
+    """
+    rate = check_real("rate", rate)
+    if rate <= 0:
+        raise ValueError(f"rate must be > 0, got {rate!r}")
+    intended = report.started_at + np.arange(len(report)) / rate
+    answered = [(o, t) for o, t in zip(report, intended, strict=True) if o.ok]
+    if not answered:
+        raise ValueError(f"report must hold at least one answered request; got {len(report)}, none answered")
+    return {"answered": len(answered), "rejected": report.summary().get("rejected", 0),
+            "p99 from enqueue": float(np.quantile([o.latency for o, _ in answered], 0.99)),
+            "p99 from intended send": float(np.quantile([o.finished_at - t for o, t in answered], 0.99)),
+            "client sent for": max(o.queued_at for o in report) - report.started_at,
+            "run took": report.wall_s}
+
+
+def overload_claims(table: pd.DataFrame) -> list[Claim]:
+    """What the prose says of the three queues ("unbounded", "block at 20", "reject at 20"), one row each."""
+    unbounded, block, reject = (table.loc[k] for k in ["unbounded", "block at 20", "reject at 20"])
+    enqueue, intended = "p99 from enqueue", "p99 from intended send"
+    sheds = 1 - (CAPACITY * SEND_S + HELD) / REQUESTS  # served while sending, plus those held at the end
+    return [
+        Claim("the unbounded queue: a long wait (p99 over 5x the bounded one's)", unbounded[enqueue] / reject[enqueue],
+              low=5, unit="x"),
+        Claim("blocking hides the wait from an enqueue clock (over 5x longer from the intended send)",
+              block[intended] / block[enqueue], low=5, unit="x"),
+        Claim("from the intended send, blocking waits as long as the unbounded queue",
+              block[intended] / unbounded[intended], low=0.67, high=1.5, model=1, unit="x"),
+        Claim("rejection hides nothing: from the intended send, about the p99 from enqueue", reject[intended],
+              high=2 * reject[enqueue] + 0.005, model=reject[enqueue], late=1),
+        # unbounded, the client sends 800 requests in 0.5 s; blocked, all but the 24 held go at the router's 800/s
+        Claim("blocking slows the client to the router's pace: about twice as long to send",
+              block["client sent for"] / unbounded["client sent for"], low=1.5, high=2.5,
+              model=(REQUESTS - HELD) / CAPACITY / SEND_S, unit="x"),
+        Claim("shedding: about half is rejected", reject["rejected"] / REQUESTS, low=sheds - 0.13,
+              high=sheds + 0.13, model=sheds, unit="%"),
+    ]
+
+
+def dependency_rows(report: Report, names: Iterable[str]) -> dict[str, dict[str, float]]:
+    """Per dependency (a prefix of the requests' names): answered, rejected, and the p90 of answered latencies."""
+    rows = {}
+    for name in names:
+        mine = [o for o in report if str(o.request).startswith(name)]
+        latencies = [o.latency for o in mine if o.ok]
+        rows[name] = {"answered": len(latencies), "rejected": len(mine) - len(latencies),
+                      "p90 latency": float(np.quantile(latencies, 0.9)) if latencies else float("nan")}
+    return rows
+
+
+def bulkhead_table(shared: Report, walled: Mapping[str, Report]) -> pd.DataFrame:
+    """One table: each dependency served by ``shared`` (one router for all), then by its own router in ``walled``."""
+    names = list(walled)
+    own = {name: dependency_rows(report, [name])[name] for name, report in walled.items()}
+    table = pd.concat({"one shared router": pd.DataFrame(dependency_rows(shared, names)).T,
+                       "a bulkhead each": pd.DataFrame(own).T})
+    return table.astype({"answered": int, "rejected": int})
+
+
+def bulkhead_claims(table: pd.DataFrame) -> list[Claim]:
+    """What the prose says of the bulkhead table: fast keeps its 5 ms alone, suffers when sharing; slow sheds."""
+    shared_fast, walled_fast = table.loc[("one shared router", "fast")], table.loc[("a bulkhead each", "fast")]
+    # alone, slow serves 40/s over the 0.6 s of sending, plus the 4 in service and 10 queued at the end
+    sheds = PER_DEPENDENCY - (SLOW_CAPACITY * PER_DEPENDENCY / DEPENDENCY_RATE + SLOW_HELD)
+    return [
+        Claim("with a bulkhead each, fast rejects nothing", walled_fast["rejected"], high=0, unit=""),
+        Claim("with a bulkhead each, fast keeps its 5 ms", walled_fast["p90 latency"], high=0.02, model=0.005, late=1),
+        Claim("sharing, fast is rejected with slow", shared_fast["rejected"], low=20, unit=""),
+        Claim("sharing, fast waits behind slow: its p90 over four times its own 5 ms", shared_fast["p90 latency"],
+              low=0.02, late=1),
+        Claim("with its own bulkhead, slow sheds its own excess", table.loc[("a bulkhead each", "slow"), "rejected"],
+              low=sheds - 11, high=sheds + 11, model=sheds, unit=""),
+    ]

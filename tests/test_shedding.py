@@ -1,0 +1,103 @@
+"""Notebook 07's section (d) bookkeeping on hand-made runs (no threads, no clock): rows, tables, claims;
+and the one-argument claim helpers its cells hand to ``measure`` (``row_claims``, ``outage_claims``)."""
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from ella_lab.hedging import hedge_claims, row_claims
+from ella_lab.outages import breaker_claims, no_breaker_claims, outage_claims, outage_row
+from ella_lab.outcome import Attempt, Outcome, Rejected, Report
+from ella_lab.shedding import bulkhead_claims, bulkhead_table, dependency_rows, overload_claims, queue_row
+
+
+def served(request, queued, started, finished):
+    return Outcome(request, True, "v", None, "s", (Attempt("s", 0, None, started, finished),), "w", queued, started,
+                   finished)
+
+
+def rejected(request, at):
+    return Outcome(request, False, None, Rejected("full"), None, (), "w", at, at, at)
+
+
+def test_queue_row_measures_from_the_intended_send_too():
+    # sent at 1,000/s from t = 10: the second request was held 5 ms in the client, the third rejected
+    report = Report([served("a", 10.0, 10.0, 10.005), served("b", 10.006, 10.006, 10.011), rejected("c", 10.002)],
+                    workers=1, started_at=10.0, finished_at=10.011)
+    row = queue_row(report, rate=1000)
+    assert row["answered"] == 2 and row["rejected"] == 1
+    assert row["p99 from enqueue"] == pytest.approx(0.005)
+    assert row["p99 from intended send"] == pytest.approx(0.01, abs=1e-4)  # b was meant to go at 10.001
+    assert row["client sent for"] == pytest.approx(0.006) and row["run took"] == pytest.approx(0.011)
+
+
+@pytest.mark.parametrize("rate", [0, -1, "fast"])
+def test_queue_row_refuses_a_bad_rate(rate):
+    report = Report([served("a", 0, 0, 1)], workers=1, started_at=0, finished_at=1)
+    with pytest.raises((ValueError, TypeError), match="rate"):
+        queue_row(report, rate=rate)
+
+
+def test_queue_row_needs_an_answer():
+    with pytest.raises(ValueError, match="none answered"):
+        queue_row(Report([rejected("a", 0)], workers=1, started_at=0, finished_at=0), rate=10)
+
+
+def overload_table(*, blocked_send=0.97, rejected_share=0.47):
+    rows = {"unbounded": {"p99 from enqueue": 0.55, "p99 from intended send": 0.55, "client sent for": 0.5,
+                          "rejected": 0},
+            "block at 20": {"p99 from enqueue": 0.04, "p99 from intended send": 0.55, "client sent for": blocked_send,
+                            "rejected": 0},
+            "reject at 20": {"p99 from enqueue": 0.045, "p99 from intended send": 0.045, "client sent for": 0.5,
+                             "rejected": round(800 * rejected_share)}}
+    return pd.DataFrame(rows).T
+
+
+def test_overload_claims_hold_on_the_model_and_miss_off_it():
+    assert all(claim.holds() for claim in overload_claims(overload_table()))
+    missed = [c.says for c in overload_claims(overload_table(blocked_send=0.5, rejected_share=0.1)) if not c.holds()]
+    assert missed == ["blocking slows the client to the router's pace: about twice as long to send",
+                      "shedding: about half is rejected"]
+
+
+def dependency_run(slow_rejected, fast_rejected, fast_latency):
+    outcomes = [rejected(f"slow-{i}", 0) if i < slow_rejected else served(f"slow-{i}", 0, 0, 0.1) for i in range(120)]
+    outcomes += [rejected(f"fast-{i}", 0) if i < fast_rejected else served(f"fast-{i}", 0, 0, fast_latency)
+                 for i in range(120)]
+    return Report(outcomes, workers=8, started_at=0, finished_at=1)
+
+
+def test_dependency_rows_split_by_name():
+    rows = dependency_rows(dependency_run(60, 50, 0.13), ["slow", "fast"])
+    assert rows["slow"] == {"answered": 60, "rejected": 60, "p90 latency": pytest.approx(0.1)}
+    assert rows["fast"]["answered"] == 70 and rows["fast"]["p90 latency"] == pytest.approx(0.13)
+
+
+def test_bulkhead_claims_hold_on_the_model_and_name_a_shared_fast():
+    shared = dependency_run(60, 50, 0.13)
+    walled = {"slow": dependency_run(82, 0, 0.005), "fast": dependency_run(0, 0, 0.005)}
+    table = bulkhead_table(shared, walled)
+    assert table.loc[("a bulkhead each", "slow"), "rejected"] == 82
+    assert all(claim.holds() for claim in bulkhead_claims(table))
+    unharmed = bulkhead_table(dependency_run(60, 0, 0.005), walled)  # fast did not notice the sharing
+    missed = [c.says for c in bulkhead_claims(unharmed) if not c.holds()]
+    assert missed == ["sharing, fast is rejected with slow",
+                      "sharing, fast waits behind slow: its p90 over four times its own 5 ms"]
+
+
+def test_row_claims_reads_the_threshold_from_the_row():
+    row = {"hedge after": "p95", "model": 0.05, "S(d)": 0.05, "extra calls": 0.05, "p99": 0.08, "model p99": 0.077}
+    assert [c.says for c in row_claims(row)] == [c.says for c in hedge_claims(95, row)]
+    with pytest.raises(ValueError, match="hedge after"):
+        row_claims({"hedge after": "never"})
+
+
+def test_outage_claims_pick_the_breaker_or_not():
+    report = Report([served("r", 0, 0, 0.002)], workers=1, started_at=0, finished_at=0.002)
+    plain = outage_claims((report, 0.0, object()))
+    assert [c.says for c in plain] == [c.says for c in no_breaker_claims(outage_row(report, 0.0))]
+    breaker = SimpleNamespace(transitions=[(0.325, "closed", "open")])
+    assert [c.says for c in outage_claims((report, 0.0, breaker))][:2] == [
+        c.says for c in breaker_claims(outage_row(report, 0.0), {"recover": 0, "gaps": [], "trip": 0, "refused": 0,
+                                                               "refused_model": 1, "refused_late": 0})][:2]
