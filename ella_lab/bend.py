@@ -1,8 +1,9 @@
 """Notebook 03's bend: the share of Little's law a run keeps, measured beside a cost-per-thread model.
 
 A run of ``rounds`` rounds of ``latency`` on K threads takes T₁ (its time with few workers) plus K · s,
-s being what one thread adds over the whole run (starting it, and waking it among the others in every
-round). The efficiency X / (K / L) is then ``rounds · latency / (T₁ + K · s)``; with s = 0 it is flat.
+s being what one thread adds over the whole run (starting it, handing it its requests and its sentinel,
+joining it, waking it: the fit does not tell these apart). The efficiency X / (K / L) is then
+``rounds · latency / (T₁ + K · s)``; with s = 0 it is flat.
 """
 
 from __future__ import annotations
