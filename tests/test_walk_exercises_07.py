@@ -791,7 +791,7 @@ def catches_source_error_only():
 
 
 def no_threading_import():
-    """The reference without `import threading`, run where threading was never imported (cell 2 once did not)."""
+    """The reference without `import threading`, run where threading was never imported (the old stub had none)."""
     return variant(("import threading\n", ""), namespace={"__builtins__": __builtins__})
 
 
@@ -885,7 +885,7 @@ LATE_IN_TRIAL = {
         (late_failure_reopens_trial, "answered late, at {failure_lands} s, with a failure, while the trial"),
         (catches_source_error_only, "failed with {error}, not a SourceError, and your breaker stayed 'half-open'"),
         (no_threading_import, "your __init__ raised NameError(\"name 'threading' is not defined\") (a missing "
-                              "import? run the setup cell first)"),
+                              "import? keep the starter code's `import threading`)"),
         (SplitClassLock, "check and set in one `with` block"),
         (SplitGlobalLock, "check and set in one `with` block"),
     ],

@@ -621,17 +621,21 @@ class BreakerMachine(Question):
         'On success: if this was the trial or the circuit is still closed, state = "closed" and in_a_row = 0 (a '
         "late answer, to a call let through while closed that comes back while the circuit is open or half-open, "
         "changes nothing); return the value.",
-        "Calls come from many threads: make a threading.Lock in __init__ and hold it while you read and change "
-        "the state (`with self.lock:`), so that two threads cannot both see 'open' and both become the trial; "
-        "release it before fetch(request) runs.",
+        "Calls come from many threads: hold self.lock (made in __init__) while you read and change the state "
+        "(`with self.lock:`), so that two threads cannot both see 'open' and both become the trial; release it "
+        "before fetch(request) runs.",
     )
     stub = '''
+        import threading
+
+
         class Breaker:
             def __init__(self, failures, reset_after, clock):
                 self.failures, self.reset_after, self.clock = failures, reset_after, clock
                 self.state = "closed"  # "closed", "open" or "half-open"
                 self.in_a_row = 0  # failures in a row while closed
                 self.opened_at = None  # self.clock() when the circuit last opened
+                self.lock = threading.Lock()  # guards the state, never the call
 
             def call(self, fetch, request):
                 """Return fetch(request); raise CircuitOpenError, without calling fetch, while open."""
@@ -640,6 +644,7 @@ class BreakerMachine(Question):
     '''
     solution_text = """
         import threading
+
 
         class Breaker:
             def __init__(self, failures, reset_after, clock):
@@ -759,7 +764,9 @@ class BreakerMachine(Question):
         except NotImplementedError:
             raise
         except Exception as exc:
-            missing = " (a missing import? run the setup cell first)" if isinstance(exc, NameError) else ""
+            missing = ""
+            if isinstance(exc, NameError):
+                missing = " (a missing import? keep the starter code's `import threading`)"
             return f"your __init__ raised {exc!r}{missing} when the check made Breaker{setting}."
         if not callable(getattr(breaker, "call", None)):
             return "your Breaker has no method call(fetch, request)."
