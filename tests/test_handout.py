@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -177,3 +178,14 @@ def test_the_teachers_install_keeps_every_solution_and_hidden_case():
     from ella_lab.exercises import phase3
 
     assert phase3.q1.solution_text.strip() and type(phase3.q1).HIDDEN
+
+
+def test_every_file_a_walkthrough_cell_opens_is_in_the_handout(handout):
+    """Notebook 05 runs ../examples/main.py as a script: the hand-out has it, beside the notebooks."""
+    for path in sorted((handout / "notebooks").glob("[0-9][0-9]-*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        sources = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        for parts in re.findall(r'Path\(((?:"[^"]+",\s*)+"[^"]+")\)', sources):
+            target = (path.parent / Path(*re.findall(r'"([^"]+)"', parts))).resolve()
+            if target.suffix:  # a file the notebook reads or runs
+                assert target.exists(), f"{path.name} opens {target}, not in the hand-out"

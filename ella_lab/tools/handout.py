@@ -250,6 +250,7 @@ def build(out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     _package(out)
     (out / "README.md").write_text(README.format(solutions=SOLUTIONS_FILE), encoding="utf-8")
+    shutil.copytree(ROOT / "examples", out / "examples")  # notebook 05 runs examples/main.py as a script
     broken = _notebooks(out)
     (out / "requirements.txt").write_text(REQUIREMENTS, encoding="utf-8")
     return broken
