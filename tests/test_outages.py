@@ -11,7 +11,7 @@ from ella_lab.resilience import CircuitOpenError
 from ella_lab.sources import SourceError
 
 T0 = 0.0  # the perf_counter reading at which the outage's clock started (0: exact float times)
-# The model of the notebook's Predict paragraph: open at 0.325 s, a failing trial every 120 ms, closed at 0.786 s.
+# The notebook's model paragraph: open at 0.325 s, a failing trial every 120 ms, closed at 0.786 s.
 OPENINGS = [0.325, 0.445, 0.565, 0.685]
 TRANSITIONS = [(T0 + 0.325, "closed", "open")]
 for opened in OPENINGS[1:]:
