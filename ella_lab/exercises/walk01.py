@@ -77,6 +77,16 @@ class MakespanPrediction(Prediction):
         (0.2, "that is one round too many, the makespan on 3 workers: on 4, ⌈10/4⌉ = 3 rounds, not 4."),
         (3.0, "that is the number of rounds; multiply by the latency, 0.05 s."),
         (2.5, "that is N/K, a number of rounds not yet rounded up, and not yet multiplied by the latency."),
+        (
+            0.05,
+            "that is one latency, as if all ten ran at once; only 4 fetches are in flight at a time, so count "
+            "⌈10/4⌉ rounds.",
+        ),
+        (
+            4.0,
+            "that is the number of rounds on 3 workers, ⌈10/3⌉; on 4 workers count ⌈10/4⌉ rounds, and multiply "
+            "by the latency, 0.05 s.",
+        ),
     )
     hints = (
         "Each worker handles one request at a time, so the workers run in rounds of 4 requests.",
@@ -181,12 +191,18 @@ class CollectAnswers(Question):
         source.hold = router.hold
         router.__enter__()  # start its workers, as `with Router(...) as router:` does
         handled = ""  # how the answer handled a wait that ran out, if it did
+        got: Any = None
         try:
             got = call_bounded(submit_all, router, list(requests), timeout=5.0, what="submit_all")
             closed_by_answer = router.closed_by_caller  # read before the check closes it below
             if router.ran_out:
                 handled = self._none_for_missing(got, requests)
-        except (Incorrect, NotAttempted):
+        except Incorrect:
+            twice = sorted({r for r in submitted if submitted.count(r) > 1})
+            if twice:  # a second submit of the held request is not held: the hang is the answer's own
+                raise Incorrect(f"{twice[0]} was submitted more than once: one submit per request.") from None
+            raise
+        except NotAttempted:
             raise
         except Exception as exc:
             if not (router.ran_out and raised_by_answer(exc)):
@@ -195,12 +211,20 @@ class CollectAnswers(Question):
         finally:
             router.release.set()
             router.close(cancel_pending=True, timeout=2.0)
+        self._judge_long_waits(router)  # a 60 s wait is the first thing to say, before what came after it
         if router.retried:
             raise Incorrect(
-                f"when the check made future.result(timeout=...) on the first answer time out, as if its "
-                f"{self.LIMIT:g} s had passed, your function waited for that answer again: it tried again after its "
-                f"{self.LIMIT:g} s ran out: it may wait for ever. Once the time is up, give up on that answer: raise, "
-                "or put None in its place."
+                f"when the check made your {router.ran_out_by} on the first answer run out, as if its "
+                f"{self.LIMIT:g} s had passed, your function waited for that answer again ({router.retried}): it "
+                f"tried again after its {self.LIMIT:g} s ran out, so one answer may take {2 * self.LIMIT:g} s or "
+                "more (in a loop, for ever). Once the time is up, give up on that answer: raise, or put None in "
+                f"its place.{_AFTER_RUN_OUT.get(router.ran_out_by, '')}"
+            )
+        if router.ran_out and got is None and not handled:  # returned None, did not raise
+            raise Incorrect(
+                f"when the check made your {router.ran_out_by} on the first answer run out, as if its "
+                f"{self.LIMIT:g} s had passed, submit_all returned None: return a list with None in place of each "
+                "missing answer, or raise (letting the TimeoutError through is enough)."
             )
         if handled:
             rest = self._run(submit_all, requests, workers, run_out=False)
@@ -294,8 +318,9 @@ class CollectAnswers(Question):
             )
         if source.max_in_flight < 2:
             raise Incorrect(
-                "the requests ran one at a time: you waited for each answer before submitting the next. "
-                "Submit all of them first, then wait."
+                "the requests ran one at a time: you waited for each answer before submitting the next "
+                "(map() and a generator (… for …) are lazy: each submit runs only when the loop over them asks for "
+                "the next future; wrap them in list()). Submit all of them first, then wait."
             )
         if source.max_in_flight < workers:
             raise Incorrect(
@@ -316,32 +341,29 @@ class CollectAnswers(Question):
                 "a `with router:` block (or router.close()) closed the router, and close() waits for every answer "
                 "with no time limit"
                 if closed  # by the answer, not by the check after it
-                else "the check cannot see a time limit in a done() loop (or whether it has one at all)"
+                else "it waited in a way the check cannot see (a done() loop, an Event set by a callback), nor "
+                "whether that way has a time limit"
             )
             raise Incorrect(
                 f"the first answer was held back {format_seconds(router.HOLD)}, and your function waited for it "
-                f"without future.result(timeout=...), concurrent.futures.wait or as_completed: {how}. "
-                f"Wait for each answer with future.result(timeout={self.LIMIT:g})."
+                f"without future.result(timeout=...), concurrent.futures.wait or as_completed, the waits the task "
+                f"names: {how}. Wait for each answer with future.result(timeout={self.LIMIT:g})."
             )
-        for name, timeout, count in router.pool_waits:
+        for name, timeout, _ in router.pool_waits:
             if timeout is None:
                 raise Incorrect(
                     f"concurrent.futures.{name}() with no timeout waits for ever if an answer never comes; the task "
                     f"says to wait at most {self.LIMIT:g} s for each: future.result(timeout={self.LIMIT:g}) on each, "
                     f"or {name}(futures, timeout={self.LIMIT:g})."
                 )
-            if (as_real(timeout) or 0) > self.LIMIT:  # numpy numbers too
-                # judged per wait, not per batch: a constant total passes or fails the same for 11 requests or 12
-                raise Incorrect(
-                    f"{name}(timeout={timeout:g}) may wait {timeout:g} s at once for {count} answers; the task allows "
-                    f"at most {self.LIMIT:g} s for each answer, so no single wait may last longer: "
-                    f"{name}(futures, timeout={self.LIMIT:g}), or future.result(timeout={self.LIMIT:g}) on each."
-                )
-        if router.ran_out and None in router.waits:
+        self._judge_long_waits(router)
+        if router.ran_out and None in router.waits:  # ran out in wait() or as_completed: see _CountingRouter
+            ends = "stop (raising TimeoutError)" if "as_completed" in router.ran_out_by else "return"
             raise Incorrect(
-                f"concurrent.futures.wait(..., timeout=...) can return before every answer is there (here it did: "
-                "the check held the first answer back past it), and future.result() with no timeout then waits "
-                f"for ever. Look at the not-done set that wait returns, or use future.result(timeout={self.LIMIT:g})."
+                f"{router.ran_out_by} can {ends} "
+                "before every answer is there (here it did: the check held the first answer back past it), and "
+                "future.result() with no timeout then waits for ever."
+                f"{_AFTER_RUN_OUT.get(router.ran_out_by, '')}"
             )
         for timeout in router.waits:
             if timeout is None:
@@ -349,16 +371,36 @@ class CollectAnswers(Question):
                     "future.result() with no timeout waits for ever if an answer never comes; the task says "
                     f"to wait at most {self.LIMIT:g} s for each: future.result(timeout={self.LIMIT:g})."
                 )
+        return f"{n} requests on {workers} workers, {in_flight} in flight at once, every answer in order."
+
+    def _judge_long_waits(self, router: _CountingRouter) -> None:
+        """No single wait allowed more than ``LIMIT`` seconds: judged first, before what came after a run-out."""
+        for name, timeout, count in router.pool_waits:
             if (as_real(timeout) or 0) > self.LIMIT:  # numpy numbers too
+                # judged per wait, not per batch: a constant total passes or fails the same for 11 requests or 12
+                raise Incorrect(
+                    f"{name}(timeout={timeout:g}) may wait {timeout:g} s at once for {count} answers; the task allows "
+                    f"at most {self.LIMIT:g} s for each answer, so no single wait may last longer: "
+                    f"{name}(futures, timeout={self.LIMIT:g}), or future.result(timeout={self.LIMIT:g}) on each."
+                )
+        for timeout in router.waits:
+            if (as_real(timeout) or 0) > self.LIMIT:
                 raise Incorrect(
                     f"future.result(timeout={timeout:g}) may wait {timeout:g} s for one answer; the task says at "
                     f"most {self.LIMIT:g} s for each: timeout={self.LIMIT:g}."
                 )
-        return f"{n} requests on {workers} workers, {in_flight} in flight at once, every answer in order."
 
 
 # concurrent.futures.wait and as_completed, by their code: the frames _CountingRouter reads a timeout from
 _POOL_WAITS = {f.__code__: f.__name__ for f in (concurrent.futures.wait, concurrent.futures.as_completed)}
+_RAN_OUT_IN = {"wait": "concurrent.futures.wait(timeout=...)", "as_completed": "as_completed(timeout=...)"}
+# what to do instead, after a pool wait that may end with answers missing
+_AFTER_RUN_OUT = {
+    _RAN_OUT_IN["wait"]: " After wait(), read only the answers of the done set it returns (result() returns at "
+    "once for those), and put None for the rest, or raise.",
+    _RAN_OUT_IN["as_completed"]: " After as_completed raises TimeoutError, read only the futures that are done() "
+    "(result() returns at once for those), and put None for the rest, or raise.",
+}
 
 
 class _WatchedFuture(Future):
@@ -367,28 +409,51 @@ class _WatchedFuture(Future):
     watch: _CountingRouter
 
     def result(self, timeout: float | None = None) -> Any:
-        if not self.done() and self.watch.waited(self, timeout):
+        if not self.done() and self.watch.waited(self, timeout, "result"):
             raise TimeoutError()  # as result(timeout) does once its time has passed
         return super().result(timeout)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        if not self.done() and self.watch.waited(self, timeout):
+        if not self.done() and self.watch.waited(self, timeout, "exception"):
             raise TimeoutError()
         return super().exception(timeout)
+
+
+class _NoMoreAnswers(list):
+    """The finished futures of a ``wait()`` made to run out: it is returning, so none is added after that moment."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+class _RanOutEvent(threading.Event):
+    """The event of an ``as_completed`` made to run out: its next bounded wait raises ``TimeoutError``, as
+    ``as_completed`` does once its time has passed (the answers already collected are yielded first)."""
+
+    def __init__(self, futures: Any):
+        super().__init__()
+        self._futures = list(futures or ())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is None:
+            return super().wait()
+        unfinished = sum(not f.done() for f in self._futures)
+        raise TimeoutError(f"{unfinished} (of {len(self._futures)}) futures unfinished")
 
 
 class _CountingRouter(Router):
     """A router that remembers what was submitted to it, and every wait on an answer that was not there yet.
 
-    The first request's answer is held back until the caller waits for it (``future.result``, or
-    ``concurrent.futures.wait``/``as_completed``), until ``release`` is set, or ``HOLD`` seconds pass: so a
-    wait with no time limit meets an answer that is not there yet, every run, however fast the machine.
-    When ``HOLD`` passes, the caller waited some other way (a loop over ``done()``, a ``with`` block that
-    closes the router): ``unwatched_wait`` says so. With ``run_out``, the first ``concurrent.futures.wait``
-    with a timeout, or ``result``/``exception`` with a timeout on the held answer, returns at once (the
-    latter raising ``TimeoutError``), the answer still held, as it would once its timeout passed
-    (``ran_out``): what the caller does next is what it would do on a slow day. Waiting on the held
-    answer again after such a ``TimeoutError`` is a retry past the limit (``retried``).
+    The first call for the first request is held back until the caller waits for its answer
+    (``future.result``, or ``concurrent.futures.wait``/``as_completed``), until ``release`` is set, or ``HOLD``
+    seconds pass: so a wait with no time limit meets an answer that is not there yet, every run, however fast
+    the machine. When ``HOLD`` passes, the caller waited some other way (a loop over ``done()``, a ``with``
+    block that closes the router): ``unwatched_wait`` says so. With ``run_out``, the first bounded wait on the
+    held answer ends at once, the answer still held, as it would once its timeout passed (``ran_out``, and
+    ``ran_out_by`` names the wait): ``result``/``exception`` raise ``TimeoutError``, ``wait`` returns it in its
+    not-done set, ``as_completed`` raises ``TimeoutError``. What the caller does next is what it would do on a
+    slow day: another bounded wait on that answer (or, after ``result``/``exception``, any wait) is a retry
+    past the limit (``retried`` names it).
     """
 
     HOLD = 3.0
@@ -396,14 +461,16 @@ class _CountingRouter(Router):
     def __init__(self, source: Callable, workers: int, submitted: list[Any], *, first: Any, run_out: bool = True):
         super().__init__(source, workers=workers)
         self._run_out, self.ran_out = run_out, False
-        self.timed_out_first = False  # the first result()/exception() on the held answer raised TimeoutError
-        self.retried = False  # ... and the caller waited on that answer again
-        self._ran_out_waiters: list[Any] = []  # the waiters woken early: their wait() is returning, not waiting
+        self.ran_out_by = ""  # the wait that the check ran out, as the messages name it
+        self.timed_out_first = False  # that wait was result()/exception(), which raised TimeoutError
+        self.retried = ""  # ... and the caller waited on that answer again: how
+        self._seen_waiters: list[Any] = []  # the waiters run out (or returning anyway): not looked at again
         self._submitted, self._first = submitted, first
         self._futures: dict[Any, Future] = {}
         self.waits: list[Any] = []  # the timeout of each wait on an answer not there yet
         self.release = threading.Event()
         self._waited_first = threading.Event()
+        self._held = threading.Lock()  # taken by the one call that is held back: a duplicate is not held
         self.unwatched_wait = False  # the hold ran out: nobody waited for the first answer in a watched way
         self.pool_waits: list[tuple[str, Any, int]] = []  # (wait or as_completed, its timeout, how many futures)
         self.submitted_at_first_wait: int | None = None  # how many requests were submitted when a wait first began
@@ -411,13 +478,16 @@ class _CountingRouter(Router):
 
     def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> bool:
         self.closed_by_caller = True
-        if self.timed_out_first:  # the caller gave up on the held answer: let it come, so close() need not wait
+        if self.ran_out:  # the caller gave up on the held answer: let it come, so close() need not wait
             self.release.set()
         return super().close(cancel_pending=cancel_pending, timeout=timeout)
 
     def _note_first_wait(self) -> None:
         if self.submitted_at_first_wait is None:
             self.submitted_at_first_wait = len(self._submitted)
+
+    def _note_run_out(self, by: str) -> None:
+        self.ran_out, self.ran_out_by = True, by
 
     def submit(self, request: Any, *, timeout: float | None = None) -> Future:
         self._submitted.append(request)
@@ -427,62 +497,91 @@ class _CountingRouter(Router):
         self._futures.setdefault(request, future)
         return future
 
-    def waited(self, future: Future, timeout: Any) -> bool:
-        """Note a wait on an answer not there yet; True: time it out now (the first bounded one on the held answer)."""
+    def waited(self, future: Future, timeout: Any, how: str) -> bool:
+        """Note a wait on an answer not there yet; True: raise ``TimeoutError`` now (the held answer stays held).
+
+        That is the first bounded wait on the held answer (the run-out), and any wait of at most 0 s on it:
+        ``result(timeout=0)`` raises at once when the answer is not there, and is no retry.
+        """
         self._note_first_wait()
         self.waits.append(timeout)
         if future is not self._futures.get(self._first):
             return False
-        if self.timed_out_first:
-            self.retried = True  # it waits again on the answer it was told had run out of time
-        elif self._run_out and not self.ran_out and as_real(timeout) is not None:
-            self.ran_out = self.timed_out_first = True
+        bound = as_real(timeout)
+        waits = bound is None or bound > 0
+        if self.ran_out and waits and (bound is not None or self.timed_out_first):
+            # after result(timeout) ran out, any wait is a retry; after wait()/as_completed, a bounded one (an
+            # unbounded one has its own message: result() after a wait that may end early waits for ever)
+            self.retried = f"future.{how}({'' if timeout is None else f'timeout={timeout!r}'})"
+        elif bound is not None and (not waits or (self._run_out and not self.ran_out)):
+            if self._run_out and not self.ran_out:
+                self._note_run_out(f"future.{how}(timeout=...)")
+                self.timed_out_first = True
             return True
         self._waited_first.set()
         return False
 
     def hold(self, request: Any) -> None:
         """In the source, before answering: hold the first request back until someone waits for its answer."""
-        if request != self._first:
-            return
+        if request != self._first or not self._held.acquire(blocking=False):
+            return  # another request, or the first one submitted again: not held
+        future = self._futures.get(request)
         deadline = clock() + self.HOLD
         while clock() < deadline and not self.release.is_set():
-            future = self._futures.get(request)
             if self._waited_first.is_set():  # result() or exception()
                 return
-            waiters = [w for w in getattr(future, "_waiters", ()) if not any(w is r for r in self._ran_out_waiters)]
+            waiters = [w for w in getattr(future, "_waiters", ()) if not any(w is r for r in self._seen_waiters)]
             found = self._note_pool_waits(future) if waiters else []  # a wait or as_completed call
-            if found and self.timed_out_first:
-                self.retried = True  # result(timeout) ran out on it, and now wait()/as_completed waits on it again
-                return
-            if found and not self._wake_as_if_timed_out(waiters, found):
-                return
+            if found:
+                bounded = all(as_real(timeout) is not None for _, timeout, _ in found)
+                if self.ran_out and (bounded or self.timed_out_first):
+                    name, timeout, _ = found[0]
+                    self.retried = f"{name}(timeout={timeout!r})"  # it waits again on the answer that ran out
+                    return
+                woken = self._wake_as_if_timed_out(waiters, found)
+                if woken is False:
+                    return
             self._waited_first.wait(0.002)
         self.unwatched_wait = not self.release.is_set()
 
+    def _wake_as_if_timed_out(self, waiters: list[Any], found: list[tuple[str, Any, Any]]) -> bool | None:
+        """Once: make the bounded ``wait()``/``as_completed`` now waiting on the held answer end as after its timeout.
 
-    def _wake_as_if_timed_out(self, waiters: list[Any], found: list[tuple[str, Any]]) -> bool:
-        """Once: make a bounded ``wait()`` return now, the first answer still missing, as after its timeout."""
-        bounded = [name == "wait" and timeout is not None for name, timeout in found]
-        if not self._run_out or self.ran_out or not all(bounded):
+        True: it did. False: it is not to (unbounded, or the run-out is spent or off): let the answer come.
+        None: a ``wait(return_when=FIRST_COMPLETED)`` is returning anyway, with another answer: look again
+        at the next wait, so that a loop of such waits is run out on a wait that found nothing.
+        """
+        if not self._run_out or self.ran_out or not all(as_real(timeout) is not None for _, timeout, _ in found):
             return False
-        woken = [w for w in waiters if not isinstance(w, concurrent.futures._base._AsCompletedWaiter)]
-        if not woken:
-            return False
-        self.ran_out = True
-        self._ran_out_waiters += woken
-        for waiter in woken:
-            waiter.event.set()
+        for waiter in waiters:
+            if not isinstance(waiter, concurrent.futures._base._AsCompletedWaiter):
+                # from now on no answer joins its done set: what it returns is fixed here, whatever comes next
+                waiter.finished_futures = _NoMoreAnswers(waiter.finished_futures)
+        returning = [
+            w for w in waiters if isinstance(w, concurrent.futures._base._FirstCompletedWaiter) and w.finished_futures
+        ]
+        self._seen_waiters += returning
+        if returning:
+            return None
+        self._seen_waiters += waiters
+        self._note_run_out(_RAN_OUT_IN[found[0][0]])
+        futures = next((fs for name, _, fs in found if name == "as_completed"), ())
+        for waiter in waiters:
+            event = waiter.event
+            if isinstance(waiter, concurrent.futures._base._AsCompletedWaiter):
+                waiter.event = _RanOutEvent(futures)  # its next wait raises TimeoutError
+            event.set()  # wakes the wait (or as_completed) now blocked on it
         return True
 
-    def _note_pool_waits(self, future: Future) -> list[tuple[str, Any]]:
-        """Note the ``timeout`` of every ``wait``/``as_completed`` call now waiting on ``future``; return them.
+    def _note_pool_waits(self, future: Future) -> list[tuple[str, Any, Any]]:
+        """Note the ``timeout`` of every ``wait``/``as_completed`` call now waiting on ``future``; return them,
+        each as (its name, its timeout, its futures).
 
         Their waiter does not say how long it may wait, so the calls' own frames (in the caller's thread)
         are read: ``wait(futures)`` with no timeout waits for ever as surely as ``result()`` does. Empty when
         no such call is waiting right now (``as_completed`` between two answers): look again later.
         """
-        found: list[tuple[str, Any]] = []
+        found: list[tuple[str, Any, Any]] = []
         for frame in sys._current_frames().values():
             while frame is not None:
                 name = _POOL_WAITS.get(frame.f_code)
@@ -492,7 +591,7 @@ class _CountingRouter(Router):
                     if futures is not None and any(f is future for f in futures):
                         self._note_first_wait()  # the caller is inside this wait: its submissions are paused
                         self.pool_waits.append((name, local.get("timeout"), len(futures)))
-                        found.append((name, local.get("timeout")))
+                        found.append((name, local.get("timeout"), futures))
                 frame = frame.f_back
         return found
 
