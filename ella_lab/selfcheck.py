@@ -166,7 +166,10 @@ def noise_check(noise: Noise | None = None) -> Check:
             "stopping Run All; the exact results (counts, models, seeded simulations) do not change."
         )
     if noise.cores < 2:
-        detail += f" This process may use {noise.cores} core: notebook 08's processes cannot run side by side here."
+        plural = "" if noise.cores == 1 else "s"
+        detail += (
+            f" This process may use {noise.cores:g} core{plural}: notebook 08's processes cannot run side by side here."
+        )
     return Check("quiet enough for measured claims", noise.quiet, detail)
 
 

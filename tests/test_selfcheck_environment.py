@@ -2,6 +2,8 @@
 
 import sys
 
+import pytest
+
 from ella_lab.selfcheck import _package, environment_kind
 
 
@@ -33,3 +35,12 @@ def test_a_missing_package_names_this_python_not_make_lab():
     check = _package("ella_lab_no_such_package")
     assert not check.ok and sys.executable in check.detail and "make lab" not in check.detail
     assert "If a check fails" in check.detail
+
+
+@pytest.mark.parametrize(("cores", "said"), [(1, "may use 1 core:"), (1.5, "may use 1.5 cores:")])
+def test_noise_check_names_a_fractional_quota_in_plain_words(cores, said):
+    from ella_lab.claims import Noise
+    from ella_lab.selfcheck import noise_check
+
+    detail = noise_check(Noise(1e-7, 1e-4, 2e-4, cores, 0.1, 1.0)).detail
+    assert said in detail and "cannot run side by side" in detail
