@@ -82,6 +82,10 @@ class PredictQuestion(Question):
         mistake = self.slip(value, model)
         if mistake:
             raise Incorrect(f"{mistake} {comparison}")
+        # the verdict says how far from the model, its yardstick, so a percent of the measurement is not read as one
+        off = abs(value - model) / abs(model) if model else math.inf
         if not near(value, model, self.rel):
-            raise Incorrect(f"{comparison} More than {self.rel:.0%} from the model. {why}".strip())
+            raise Incorrect(f"{comparison} More than {self.rel:.0%} from the model ({off:.1%}). {why}".strip())
+        if self.rel > 0:
+            comparison += f" That is {off:.1%} from the model, within the {self.rel:.0%} allowed."
         return f"{comparison} {why}".strip()

@@ -128,6 +128,10 @@ class CallsThroughLayers(PredictQuestion):
                 "asks for the database's alone.",
             ),
             (
+                28,
+                "28 = 27 + 1 counts the request itself; the question asks for the calls that reach the database: 27.",
+            ),
+            (
                 13,
                 "13 = 1 + 3 + 9 counts the calls into the client, the front end and the back end; the database, one "
                 "layer further down, gets 3 calls for each of the back end's 9.",
@@ -232,12 +236,14 @@ class AIMDRule(Question):
         (10.0, True, 5),
         (10.0, True, 1),
         (37.5, False, 3),  # a failure with the limit barely in use still cuts it
-        (7.0, True, 3),  # 2 * 3 < 7: no growth (nor with inflight counted twice, 2 * 4 >= 7)
+        (8.0, True, 3),  # 2 * 3 < 8: no growth (inflight counted twice grows, 2 * 4 >= 8; 3 >= 8 // 2 does not)
+        (7.0, True, 3),  # 2 * 3 < 7: no growth (nor with the limit floor-divided, 3 >= 7 // 2)
         (6.4, True, 3),  # 2 * 3 < 6.4: compared with the limit as it is, not rounded to 6
         (8.0, True, 8),  # a full limit grows too
         (4.5, True, 6),  # more in flight than the limit (tries sent before a cut): an answer still adds 1
         (100.0, False, 100),
         (5.0, False, 5),
+        (5.0, False, 8),  # more in flight than the limit (tries sent before a cut): a failure still cuts
         (1.0, False, 1),
         (1.1, False, 1),  # 0.99 is clamped to 1, not left at 1.1
         (1.5, False, 1),  # 1.35: the cut goes down to 1, not to 1 at once
@@ -252,6 +258,8 @@ class AIMDRule(Question):
         (37.5, False, 3),
         (12.0, True, 12),
         (3.2, True, 5),
+        (9.0, True, 4),
+        (3.0, False, 6),
         (2.0, False, 1),
         (1.9, False, 1),
         (1.05, False, 1),
@@ -309,11 +317,14 @@ def _rounded_places(got: float, want: float) -> int | None:
 
 
 def _step(got: float, limit: float) -> str:
-    """How ``got`` grew from ``limit``: a round factor (× 1.1) when it is one, else the amount added (+ 2)."""
-    factor = got / limit
+    """How ``got`` grew from ``limit``: a small whole amount added (+ 2) when it is one, else a round factor
+    (× 1.1) when it is one, else the amount added. 12 from 10 reads as + 2 (× 1.2 is the rarer bug)."""
+    added, factor = got - limit, got / limit
+    if abs(added - round(added)) < 1e-9 and 1 <= round(added) <= 5:
+        return f"+ {round(added)}"
     if abs(factor - round(factor, 2)) < 1e-9:
         return f"× {round(factor, 2):g}"
-    return f"+ {got - limit:.3g}"
+    return f"+ {added:.3g}"
 
 
 def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: float) -> str:
@@ -341,6 +352,12 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
                 f"{call} 2 * {inflight} = {2 * inflight} is less than {limit:g}: compare with the limit itself, a "
                 "float, not with it rounded to a whole number (the limit lets ⌊limit⌋ tries through, but its "
                 "growth is decided on the float)."
+            )
+        if 2 * inflight < limit and got > limit and inflight >= limit // 2:
+            return (
+                f"{call} 2 * {inflight} = {2 * inflight} is less than {limit:g}: {limit:g} // 2 = {limit // 2:g} "
+                "drops the half; floor division rounds half the limit down, so the limit grows with fewer than "
+                "half of it in flight. Compare 2 * inflight >= limit, or inflight >= limit / 2."
             )
         if 2 * inflight < limit and got > limit and 2 * (inflight + 1) >= limit:
             return (
@@ -370,11 +387,17 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
                 "not only when it is full: once a cut leaves the limit a fraction (8.1, say), only ⌊limit⌋ = 8 "
                 "tries are let through, so inflight never reaches it and the limit would never grow again."
             )
-        if got > limit and want > limit and _same(got, inflight + INCREASE):
+        if want > limit and _same(got, inflight + INCREASE):
             return (
-                f"{call} add 1 to the limit, not to the tries in flight: {limit:g} + 1 = {want:g}. The tries sent "
-                "before a cut stay in flight, so inflight can pass the limit: a limit set from inflight undoes the "
-                "cut."
+                f"{call} add 1 to the limit, not to the tries in flight: {limit:g} + 1 = {want:g}. inflight is not "
+                "the limit: it can be under it (and a limit set from it drops what it has learned) or over it, the "
+                "tries sent before a cut still in flight (and a limit set from it undoes the cut)."
+            )
+        if want > limit and _same(got, limit + 1 / limit):
+            return (
+                f"{call} an answer adds 1 (additive increase), not 1 / limit: {limit:g} + 1 = {want:g}. TCP adds "
+                "1 / window (in segments) for each acknowledgement, about one segment a round trip; this rule, like "
+                "Netflix's AIMDLimit, adds 1 for each answer while at least half the limit is in flight."
             )
         if got > limit and want > limit and got < MAXIMUM:
             return (
@@ -385,8 +408,19 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
         if got > MAXIMUM:
             return f"{call} keep the limit at most 200: clamp after adding, min(200, max(1, limit))."
     else:
+        if got > want and _same(want, MINIMUM) and not _same(got, limit):
+            return (
+                f"{call} the floor is 1, not {got:g}: cut, then clamp with max(1, limit). A floor of 1 keeps one "
+                "try going, which is all it takes for answers to raise the limit again."
+            )
         if got > limit:
             return f"{call} a failure (ok False) must lower the limit; an answer raises it."
+        if _same(got, limit) and inflight > limit:
+            return (
+                f"{call} a failure cuts even when tries sent before a cut are still in flight ({inflight} of a "
+                f"limit of {limit:g}): each timeout says the server is overloaded, whatever is in flight, so "
+                "every failure cuts."
+            )
         if _same(got, limit) and 2 * inflight < limit:
             return (
                 f"{call} a timeout or a 503 cuts the limit however few tries are in flight: the server is "
@@ -405,7 +439,12 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
                 "not 1. Dropping to 1 at once throws away what the limit has learned; × 0.9 backs off a step at a "
                 "time."
             )
-        if got != want and (got == math.floor(want) or got == round(want)):
+        if _same(got, limit) and want < limit and got <= 2 * MINIMUM:
+            return (
+                f"{call} the floor is 1: {limit:g} × 0.9 = {want:.4g}, over 1, so the limit goes there. A floor "
+                f"at {got:g} stops the cut short where the limit is smallest."
+            )
+        if got != want and not _same(got, limit) and (got == math.floor(want) or got == round(want)):
             return (
                 f"{call} keep the limit a float: rounding it to a whole number after × 0.9 takes 1 off every "
                 "limit under 10 (int(5 × 0.9) = 4), an additive decrease where the limit matters most."
@@ -414,6 +453,12 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
             return (
                 f"{call} the decrease is multiplicative (× 0.9), not 1 less: from a limit of 100, subtracting 1 "
                 "takes 50 timeouts to halve it, while the queue keeps growing; × 0.9 takes 7."
+            )
+        factor = got / limit
+        if _same(want, limit * DECREASE) and 0 < factor < 1 and abs(factor - round(factor, 2)) < 1e-9:
+            return (
+                f"{call} a failure cuts by × 0.9, not × {round(factor, 2):g}: {limit:g} × 0.9 = {want:.4g}. A "
+                "deeper cut empties the pipe on every timeout, and the + 1 steps take long to climb back."
             )
         if got < MINIMUM:
             return (
