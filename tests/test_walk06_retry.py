@@ -106,9 +106,31 @@ def retry_noted(call, attempts, base, cap, sleep=None):  # any Exception caught,
         sleep(min(cap, base * (1 << n)))
 
 
+def retry_zero_first_delay(call, attempts, base, cap, sleep=time.sleep):  # sleep(0) before the first call
+    # rejected before ("slept [0 s] before the first try", seen): a 0 s sleep waits nothing
+    delay, last = 0, None
+    for n in range(attempts):
+        sleep(delay)
+        try:
+            return call()
+        except (ConnectionError, TimeoutError) as exc:
+            last = exc
+        delay = min(cap, base * 2**n)
+    raise last
+
+
 @pytest.mark.parametrize(
     "answer",
-    [None, retry_while, retry_schedule_first, retry_doubling, retry_recursive, retry_last_call_outside, retry_noted],
+    [
+        None,
+        retry_while,
+        retry_schedule_first,
+        retry_doubling,
+        retry_recursive,
+        retry_last_call_outside,
+        retry_noted,
+        retry_zero_first_delay,
+    ],
 )
 def test_correct_answers_pass_both_checks(answer):
     passes_both(answer or reference())
@@ -457,6 +479,26 @@ def caps_the_factor(call, attempts, base, cap, sleep=time.sleep):  # the cap on 
             sleep(base * min(cap, 2 ** (n - 1)))
 
 
+def retries_permission_errors(call, attempts, base, cap, sleep=time.sleep):  # a refused permission retried
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError, PermissionError):
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
+def retries_lookup_errors(call, attempts, base, cap, sleep=time.sleep):  # a missing key retried
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError, LookupError):
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+
+
 CATALOGUE = [
     # rejected before too, but told "the same wait every time", its symptom, not its cause (seen)
     (caps_the_factor, ["the cap went on the factor", "min(cap, base * 2 ** (n - 1))"]),
@@ -575,3 +617,20 @@ def test_a_loop_that_never_stops_is_stopped_not_left_spinning():
     result = q.check(retries_for_ever_noting_its_thread)
     assert result.status == "incorrect" and "was still going" in result.message, result
     assert spinning and wait_until(lambda: not any(t.is_alive() for t in spinning), timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrases"),
+    [
+        (retries_permission_errors, ["PermissionError is not worth retrying"]),
+        (retries_lookup_errors, ["KeyError is not worth retrying"]),
+    ],
+    ids=["permission", "lookup"],
+)
+def test_retrying_one_more_kind_is_rejected_by_the_visible_check_too(answer, phrases):
+    # both passed the old visible check (no PermissionError or KeyError case there), seen; the hidden one caught them
+    result = q.check(answer)
+    assert result.status == "incorrect", result
+    for phrase in phrases:
+        assert phrase in result.message, (phrase, result.message)
+    rejects_both(answer, *phrases)

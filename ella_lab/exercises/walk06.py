@@ -253,14 +253,19 @@ class _VirtualClock:
         self.now = 0.0
         self.events: list[str] = []  # "call" and "sleep", in the order they happened
         self.sleeps: list[Any] = []
+        self.ignored = 0  # sleep(0) calls before the first call
 
     def sleep(self, seconds: Any, /) -> None:
         # positional only, as time.sleep is: sleep(seconds=...) passes no check that time.sleep would refuse
-        if len(self.sleeps) >= _RUNAWAY_AFTER:
+        if len(self.sleeps) + self.ignored >= _RUNAWAY_AFTER:
             raise _Runaway
+        number = as_real(seconds)
+        if number == 0 and "call" not in self.events:
+            # sleep(0) before the first call waits nothing: `delay = 0; for ...: sleep(delay)` is right
+            self.ignored += 1
+            return
         self.sleeps.append(seconds)
         self.events.append("sleep")
-        number = as_real(seconds)
         if number is not None and number > 0:
             self.now += number
 
@@ -400,6 +405,8 @@ class RetryLoop(Question):
             1.0,
         ),
         _Case("the call raises ValueError (a bug)", [ValueError], 4, 0.01, 1.0),
+        _Case("the call fails with ConnectionError, then KeyError (a bug)", [ConnectionError, KeyError], 4, 0.01, 1.0),
+        _Case("the call times out, then PermissionError", [TimeoutError, PermissionError], 4, 0.01, 1.0),
         _Case(
             "the call fails with ConnectionError, then FileNotFoundError",
             [ConnectionError, FileNotFoundError],
