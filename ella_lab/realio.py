@@ -27,7 +27,6 @@ from .timing import clock
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from .outcome import Report
@@ -228,6 +227,13 @@ def plot_outage(run: OutageRun, *, bin_s: float = 0.1, min_sent: int = 10, title
     return fig
 
 
+def _user_s() -> float:
+    """This process's user CPU time (every thread), in seconds: its CPU time outside the system calls."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_utime
+
+
 def sockets_sweep(
     workers: Sequence[int], *, latency: float = 0.010, per_worker: int = 16, repeats: int = 3
 ) -> pd.DataFrame:
@@ -237,10 +243,11 @@ def sockets_sweep(
     through a ``SimulatedSource`` that sleeps ``latency``; each keeps the fastest of ``repeats`` runs (a burst of
     other work slows one run, not all), so the two curves are measured the same way. Around each
     real run it reads ``time.process_time()`` (this process, every thread: client and server), giving
-    the CPU time per request and the cores used. One row per K: ``model`` (K / latency),
+    the CPU time per request and the cores used, and the user time (``resource.getrusage``): the rest is
+    the system calls, which run outside the GIL. One row per K: ``model`` (K / latency),
     ``simulated``, ``real sockets`` (req/s), ``real ok`` (share answered), ``CPU per request (µs)``,
-    ``cores used here``, and the model with the CPU time c (this row's): ``K / (L + c)`` (a worker's cycle is
-    L + c) and ``1 / c`` (one core's worth of requests a second).
+    ``cores used here``, ``user share`` (of that CPU time), and the model with the CPU time c (this row's):
+    ``K / (L + c)`` (a worker's cycle is L + c) and ``1 / c`` (one core's worth of requests a second).
     """
     import pandas as pd
 
@@ -254,10 +261,10 @@ def sockets_sweep(
             requests = [f"DataRequest-{i}" for i in range(per_worker * k)]
             runs = []
             for _ in range(repeats):
-                cpu_started = time.process_time()
+                cpu_started, user_started = time.process_time(), _user_s()
                 run = Router(HttpSource("bench", bench.url), workers=k).run(requests)
-                runs.append((run.wall_s, time.process_time() - cpu_started, run))
-            _, cpu, real = min(runs, key=lambda r: r[0])
+                runs.append((run.wall_s, time.process_time() - cpu_started, _user_s() - user_started, run))
+            _, cpu, user, real = min(runs, key=lambda r: r[0])
             simulated_s = min(
                 Router(SimulatedSource("bench", latency=latency), workers=k).run(requests).wall_s
                 for _ in range(repeats)
@@ -267,7 +274,8 @@ def sockets_sweep(
             rows.append({
                 "workers": k, "model": k / latency, "simulated": n / simulated_s, "real sockets": n / real.wall_s,
                 "real ok": sum(o.ok for o in real) / n, "CPU per request (µs)": 1e6 * c,
-                "cores used here": cpu / real.wall_s, "K / (L + c)": k / (latency + c),
+                "cores used here": cpu / real.wall_s, "user share": min(1.0, user / cpu) if cpu > 0 else 1.0,
+                "K / (L + c)": k / (latency + c),
                 "1 / c": 1 / c if c > 0 else math.inf,
             })
     return pd.DataFrame(rows).set_index("workers")
@@ -292,6 +300,7 @@ def sockets_claims(curves: pd.DataFrame, *, few: int = 4, most: int | None = Non
     first = int(curves.index.min())
     near = (curves["real sockets"] / curves["K / (L + c)"]).loc[:few]
     efficiency, busy = curves["real sockets"] / curves["model"], curves["cores used here"]
+    ceiling = curves.loc[most, "real sockets"] / curves.loc[most, "1 / c"]
     return [
         Claim("every request answered on real sockets", curves["real ok"].min(), low=1, unit="%"),
         Claim("a simulated source follows the model at every K of the sweep, the worst",
@@ -302,8 +311,11 @@ def sockets_claims(curves: pd.DataFrame, *, few: int = 4, most: int | None = Non
               low=0.75, model=1, unit="%"),
         Claim(f"for a few workers (K ≤ {few}), real sockets do not pass K / (L + c): c is the whole gap, the best",
               near.max(), high=1.05, model=1, unit="%"),
-        Claim(f"at K = {most}, real sockets stay near one core's worth, 1 / c",
-              curves.loc[most, "real sockets"] / curves.loc[most, "1 / c"], low=0.7, high=1.5, model=1, unit="x"),
+        # X / (1 / c) = X · c, the cores used. The GIL holds the user time (Python code) to one core; the
+        # system calls run outside it, so the process may pass one core by their share, no more (+ 10 %)
+        Claim(f"at K = {most}, real sockets reach about one core's worth, 1 / c, passing it by the system "
+              "calls' share at most", ceiling, low=0.7, high=1.1 / curves.loc[most, "user share"], model=1,
+              unit="x"),
         Claim(f"the curve bends away as K grows: efficiency at K = {most} over K = {first}",
               efficiency.loc[most] / efficiency.loc[first], high=0.8, unit="x"),
         Claim(f"the CPU fills up as K grows: cores used at K = {most} over K = {first}",
@@ -311,27 +323,38 @@ def sockets_claims(curves: pd.DataFrame, *, few: int = 4, most: int | None = Non
     ]
 
 
-def plot_sockets(curves: pd.DataFrame, *, latency: float = 0.010, title: str | None = None) -> Axes:
-    """A ``sockets_sweep()`` table on log axes: the model K / L, the simulated and the real curves, and the
-    model with the CPU time, K / (L + c), under one core's worth, 1 / c (a horizontal line at the largest K's).
+def plot_sockets(curves: pd.DataFrame, *, latency: float = 0.010, title: str | None = None) -> Figure:
+    """A ``sockets_sweep()`` table in two panels, K on a log axis.
 
-    The model is a thick grey line without markers and the simulated curve open circles on it, so the two
-    stay apart where they coincide.
+    Left, the throughputs: the model K / L (a thick grey line, the simulated curve open circles on it, so
+    the two stay apart where they coincide), the real curve, and the model with the CPU time,
+    min(K / (L + c), 1 / c), each K with its own measured c. Right, each measured curve over a model, so
+    the few percent that c makes, invisible on a log scale, can be read: real sockets over K / L and over
+    the CPU model, the simulated sleep over K / L.
     """
     import matplotlib.pyplot as plt
 
     latency = check_real("latency", latency, minimum=1e-4)
     ks = list(curves.index)
-    _, ax = plt.subplots()
-    ax.plot(ks, curves["model"], "-", color="0.6", lw=5, alpha=0.6, label="model K / L (exact)")
-    ax.plot(ks, curves["simulated"], "o", mfc="none", color="tab:blue", ms=8, label="simulated sleep (measured)")
-    ax.plot(ks, curves["K / (L + c)"], "--", color="tab:orange", label="K / (L + c), c measured")
-    ceiling = float(curves.loc[max(ks), "1 / c"])
-    ax.axhline(ceiling, ls=":", color="tab:orange", label=f"one core's worth, 1 / c (at K = {max(ks)})")
-    ax.plot(ks, curves["real sockets"], "-^", color="black", label="real sockets (measured)")
-    ax.set(xscale="log", yscale="log", xlabel="workers K", ylabel="throughput (requests/s)")
-    ax.set_xticks(ks, [str(k) for k in ks])
-    ax.set_title(title or f"L = {latency * 1e3:g} ms: simulated sleep vs real HTTP on loopback")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small", loc="upper left")
-    return ax
+    with_cpu = cpu_model(curves)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.plot(ks, curves["model"], "-", color="0.6", lw=5, alpha=0.6, label="model K / L (exact)")
+    left.plot(ks, curves["simulated"], "o", mfc="none", color="tab:blue", ms=8, label="simulated sleep (measured)")
+    left.plot(ks, with_cpu, "--", color="tab:orange", label="min(K / (L + c), 1 / c), c measured")
+    left.plot(ks, curves["real sockets"], "-^", color="black", label="real sockets (measured)")
+    left.set(xscale="log", yscale="log", xlabel="workers K", ylabel="throughput (requests/s)")
+    left.legend(fontsize="small", loc="upper left")
+    right.axhline(1, color="0.6", lw=5, alpha=0.6)
+    right.plot(ks, curves["simulated"] / curves["model"], "o", mfc="none", color="tab:blue", ms=8,
+               label="simulated / (K / L)")
+    right.plot(ks, curves["real sockets"] / curves["model"], ":^", color="black", label="real / (K / L)")
+    right.plot(ks, curves["real sockets"] / with_cpu, "-s", color="tab:orange",
+               label="real / min(K / (L + c), 1 / c)")
+    right.set(xscale="log", xlabel="workers K", ylabel="measured / model", ylim=(0, 1.15))
+    right.legend(fontsize="small", loc="lower left")
+    for ax in (left, right):
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle(title or f"L = {latency * 1e3:g} ms: simulated sleep vs real HTTP on loopback")
+    fig.tight_layout()
+    return fig

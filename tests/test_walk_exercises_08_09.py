@@ -717,6 +717,16 @@ def leaves_the_error_response_open(url, timeout):  # the reference without exc.c
         raise ConnectionError(str(exc.reason)) from exc
 
 
+def leaves_the_error_response_open_from_none(url, timeout):  # `from None` hides the cause, not the context
+    try:
+        with NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"HTTP {exc.code} from {url}") from None
+    except urllib.error.URLError as exc:
+        raise TimeoutError(str(exc)) if isinstance(exc.reason, TimeoutError) else ConnectionError(str(exc)) from None
+
+
 def http_client_never_closing(url, timeout):  # via_http_client without its finally: connection.close()
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
@@ -797,6 +807,8 @@ def test_w09_q2_the_reference_closes_the_error_response_and_the_default_timeout_
         (in_a_helper_thread, re.compile(r"left a thread running|never gave a socket that timeout")),
         (a_fixed_status_message, "which names 503 too"),
         (leaves_the_error_response_open, "the HTTP 500 left a socket open"),
+        # told "`raise ... from exc` keeps it alive", which does not apply to `from None` (seen): now both ways named
+        (leaves_the_error_response_open_from_none, "or __context__ even with `from None`"),
         (http_client_never_closing, re.compile(r"left a socket open")),
     ],
     ids=lambda x: getattr(x, "__name__", None) if callable(x) else None,

@@ -86,8 +86,8 @@ class UrllibFetch(Question):
         "the response when the block ends; return response.read().decode().",
         "urllib raises urllib.error.HTTPError for a 500 or 503 (it has .code), and URLError for a refused "
         "connection; HTTPError is a kind of URLError, so catch HTTPError first. An HTTPError carries the server's "
-        "response, and its socket stays open as long as the HTTPError lives, and `raise ... from exc` keeps it "
-        "alive: close it (exc.close()) before you raise.",
+        "response, and its socket stays open as long as the HTTPError lives; the error you raise keeps it alive "
+        "(through __cause__, or __context__ even with `from None`): close it (exc.close()) before you raise.",
         "raise ConnectionError(f'HTTP {exc.code} ...') from exc; a stall raises TimeoutError, and a connect that "
         "times out raises URLError with a TimeoutError as .reason: both must come out as TimeoutError.",
     )
@@ -469,8 +469,8 @@ def _leak_message(url: str, value: Any) -> str:
     if http_error is not None:
         return (
             f"the HTTP {http_error.code} left a socket open ({url}): an HTTPError carries the server's response, "
-            "and its connection stays open as long as the error lives (`raise ... from exc` keeps it alive); call "
-            "exc.close() before you raise ConnectionError."
+            "and its connection stays open as long as the error lives: the new error keeps it alive through "
+            "__cause__, or __context__ even with `from None`. Call exc.close() before you raise ConnectionError."
         )
     return (
         f"fetch left a socket open ({url}): close every connection it opens before it returns: the response "
