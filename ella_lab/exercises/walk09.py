@@ -90,6 +90,9 @@ class UrllibFetch(Question):
         "(through __cause__, or __context__ even with `from None`): close it (exc.close()) before you raise.",
         "raise ConnectionError(f'HTTP {exc.code} ...') from exc; a stall raises TimeoutError, and a connect that "
         "times out raises URLError with a TimeoutError as .reason: both must come out as TimeoutError.",
+        "What the check runs: your fetch against a real FlakyService on 127.0.0.1 that answers 200, 500, 503, "
+        "drops, stalls, and is then stopped; and against a port whose queue of connections is full, so that "
+        "connecting times out.",
     )
     stub = """
         def fetch(url, timeout):
