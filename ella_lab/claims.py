@@ -311,18 +311,25 @@ def _as_list(claims: Claim | Iterable[Claim]) -> list[Claim]:
     return found
 
 
-def measure(run: Callable[[], T], claims: Callable[[T], Claim | Iterable[Claim]], *, tries: int = 3) -> T:
+_NOT_GIVEN: Any = object()
+
+
+def measure(
+    run: Callable[[], T], claims: Callable[[T], Claim | Iterable[Claim]], *, tries: int = 3, first: T = _NOT_GIVEN
+) -> T:
     """Run ``run()``, judge ``claims(result)``; measure again on a miss, up to ``tries`` runs in all.
 
-    Returns the result of the last run. A claim that missed on every try fails the cell in strict mode
-    (the test run) and shows a box otherwise.
+    ``first``: a result already measured (by a cell that showed it), judged as the first try: ``run`` is called
+    only on a miss, so a cell can show one run and still measure again when a busy moment made it miss.
+    Returns the result of the last run (``first`` if it held). A claim that missed on every try fails the cell
+    in strict mode (the test run) and shows a box otherwise.
     """
     if not callable(run) or not callable(claims):
         raise TypeError("measure(run, claims): both must be callables (a run, and result -> claims)")
     if isinstance(tries, bool) or not isinstance(tries, int) or not 1 <= tries <= 10:
         raise ValueError(f"tries must be an int from 1 to 10, got {tries!r}")
     for attempt in range(1, tries + 1):
-        result = run()
+        result = first if attempt == 1 and first is not _NOT_GIVEN else run()
         judged = _as_list(claims(result))
         noise = calibrate()
         missed = [c for c in judged if not c.holds(noise)]

@@ -53,7 +53,14 @@ SLICE = 0.005  # a blocked acquire looks for a deadlock this often
 
 
 class Deadlock(RuntimeError):
-    """Raised in a thread that would wait forever for a :class:`Lock` (a cycle of waits, or a holder gone)."""
+    """Raised in a thread that would wait forever for a :class:`Lock` (a cycle of waits, or a holder gone).
+
+    ``kept_first``: the thread gave up a lock, kept the lock(s) it held, and tried again, while the holder of the
+    lock it wants does the same for one of its own: timeouts that never let go are still a deadlock."""
+
+    def __init__(self, message: str, *, kept_first: bool = False) -> None:
+        super().__init__(message)
+        self.kept_first = kept_first
 
 
 class Retried(RuntimeError):
@@ -112,6 +119,7 @@ class Switchboard:
         self._held: dict[int, list[Lock]] = {}  # thread -> the locks of this board it holds
         self._abandoned: set[int] = set()  # threads of a run that outlived its timeout: told to leave
         self._pending: dict[int, str] = {}  # thread -> HOLDING or RELEASED, after an acquire of it gave up
+        self._wants: dict[int, Lock] = {}  # thread -> the lock it gave up while holding others, until it lets go
         self._slept: dict[int, float] = {}  # thread -> seconds slept since it gave up and released every lock
         self._slept_holding: set[int] = set()  # threads that slept after giving up, still holding a lock
         self._cpu_at: dict[int, float] = {}  # thread -> its CPU time when it had released every lock after giving up
@@ -245,18 +253,43 @@ class Switchboard:
                 if space.get(name) is sleep:
                     space[name] = real
 
-    def _gave_up(self, me: int) -> None:
+    def _gave_up(self, me: int, lock: Lock) -> None:
         """An acquire of ``me`` returned False: if it holds a lock, its pause before trying again is watched."""
         self._backed_off.add(me)  # its retries are not forced into the same clash (see Lock)
         with self._cond:
             if self._held.get(me):
                 self._pending[me], self._slept[me] = HOLDING, 0.0
                 self._slept_holding.discard(me)
+                self._wants[me] = lock  # it still holds its locks, and may come back for this one
+
+    def _kept_and_retried(self, lock: Lock) -> str | None:
+        """The current thread gave up a lock and, still holding what it held, asks for ``lock``: the cycle this
+        closes (each holder keeps its lock and wants the next one), or None."""
+        me = threading.get_ident()
+        with self._cond:
+            if self._pending.get(me) != HOLDING:
+                return None
+            said, current = [], lock
+            for _ in range(len(self._state) + 1):
+                owner = current.owner
+                if owner is None:
+                    return None
+                said.append(f"{current.name} is held by {self.name(owner)}")
+                if owner == me:
+                    return "; ".join(said) + " (this thread): each keeps its lock and retries the other's"
+                wanted = self._waits.get(owner) or (self._wants.get(owner) if self._pending.get(owner) == HOLDING
+                                                    else None)  # fmt: skip
+                if wanted is None:
+                    return None
+                said.append(f"{self.name(owner)} wants {wanted.name}")
+                current = wanted
+            return None
 
     def call_over(self) -> None:
         """The current thread's call is over: its next acquire starts a new call, not a retry of a lock it gave up."""
         with self._cond:
             self._pending.pop(threading.get_ident(), None)
+            self._wants.pop(threading.get_ident(), None)
             self._slept.pop(threading.get_ident(), None)
             self._slept_holding.discard(threading.get_ident())
 
@@ -264,6 +297,7 @@ class Switchboard:
         with self._cond:
             if self._pending.get(me) == HOLDING and not self._held.get(me):
                 self._pending[me] = RELEASED
+                self._wants.pop(me, None)
                 self._cpu_at[me] = time.thread_time()
 
     def _trying(self, me: int) -> None:
@@ -430,6 +464,11 @@ class Lock:
         me = threading.get_ident()
         self.board._leave_if_abandoned(me)
         self.board._trying(me)
+        kept = self.board._kept_and_retried(self)
+        if kept is not None:
+            self.deadlocks.append(kept)
+            raise Deadlock(f"{self.board.name(me)} gave up a lock, kept the one it held, and asked again for "
+                           f"{self.name}: {kept}", kept_first=True)  # fmt: skip
         untimed = blocking and (timeout is None or timeout < 0)
         if self.refuse_first_try and not untimed and me in self.board._state and all(t != me for t, _ in self.refused):
             self.refused.append((me, "acquire(False)" if not blocking else "acquire(timeout=...)"))
@@ -457,7 +496,11 @@ class Lock:
                 if deadline is not None and clock() >= deadline:
                     self._failed(me)
                     return False
-                why = self.board._stuck(self) if untimed else None
+                why = self.board._stuck(self) if untimed else self.board._kept_and_retried(self)
+                if why is not None and not untimed:
+                    self.deadlocks.append(why)
+                    raise Deadlock(f"{self.board.name(me)} gave up a lock, kept the one it held, and asked again "
+                                   f"for {self.name}: {why}", kept_first=True)  # fmt: skip
                 if why is not None:
                     self.deadlocks.append(why)
                     raise Deadlock(f"{self.board.name(me)} would wait forever for {self.name}: {why}")
@@ -468,13 +511,15 @@ class Lock:
 
     def _failed(self, me: int) -> None:
         self.failed_last.add(me)
-        self.board._gave_up(me)
+        self.board._gave_up(me, self)
 
     def _took(self, me: int) -> bool:
         self.failed_last.discard(me)
         self.owner = me
         self.taken += 1
         with self.board._cond:
+            if self.board._wants.get(me) is self:
+                del self.board._wants[me]
             self.board._held.setdefault(me, []).append(self)
             holders = sum(1 for locks in self.board._held.values() if locks)
             self.board.most_holders = max(self.board.most_holders, holders)

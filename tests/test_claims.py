@@ -75,6 +75,22 @@ def test_measure_measures_again_and_keeps_the_run_that_held(learner, capsys):
     assert got == 0.05 and capsys.readouterr().out == ""
 
 
+def test_measure_judges_a_first_result_given_and_runs_only_on_a_miss(learner, capsys):
+    runs = []
+    got = measure(lambda: runs.append(1) or 0.05, lambda t: Claim("50 ms", t, low=0.04, high=0.06), first=0.05)
+    assert got == 0.05 and runs == [] and capsys.readouterr().out == ""  # it held: nothing run again
+    got = measure(lambda: runs.append(1) or 0.05, lambda t: Claim("50 ms", t, low=0.04, high=0.06), first=0.5)
+    assert got == 0.05 and runs == [1] and capsys.readouterr().out == ""  # a miss: measured again, once
+    got = measure(lambda: runs.append(1) or (None, 0.5), lambda r: Claim("50 ms", r[1], high=0.06), first=(None, 0.5),
+                  tries=2)
+    assert got == (None, 0.5) and len(runs) == 2 and "measured 2 times" in capsys.readouterr().out
+
+
+def test_strict_mode_fails_when_the_first_result_and_the_re_runs_all_miss(strict_mode):
+    with pytest.raises(ClaimMissed, match="measured 3 times"):
+        measure(lambda: 1.0, lambda t: [Claim("fast", t, high=0.1)], first=1.0)
+
+
 def test_a_learner_sees_a_box_and_the_cell_goes_on(learner, capsys):
     runs = []
     got = measure(lambda: runs.append(1) or 0.5, lambda t: [Claim("join() returns after 4 rounds", t, high=0.06)])

@@ -55,6 +55,36 @@ def test_opposite_lock_orders_deadlock_every_run_and_are_caught_not_hung():
         assert not a.lock.locked() and not b.lock.locked()
 
 
+def keeps_its_lock_and_retries(source, target):
+    with source.lock:
+        while not target.lock.acquire(timeout=0.01):
+            time.sleep(0.001)
+        target.lock.release()
+
+
+def test_keeping_a_lock_while_retrying_the_other_is_a_deadlock_caught_at_once():
+    for _ in range(3):
+        board = Switchboard()
+        a, b = Account(0, 100, board), Account(1, 100, board)
+        for account in (a, b):
+            account.lock.refuse_first_try = True  # each thread gives up once, while holding its first lock
+        started = time.monotonic()
+        run = board.run([lambda a=a, b=b: keeps_its_lock_and_retries(a, b),
+                         lambda a=a, b=b: keeps_its_lock_and_retries(b, a)])  # fmt: skip
+        assert time.monotonic() - started < 3  # a loose bound: it ran until the run's timeout before
+        assert len(run.deadlocks) == 1 and run.deadlocks[0].kept_first and not run.alive
+        assert "each keeps its lock and retries the other's" in str(run.deadlocks[0])
+
+
+def test_retrying_while_holding_in_one_order_is_no_deadlock():
+    board = Switchboard()
+    a, b = Account(0, 100, board), Account(1, 100, board)
+    for account in (a, b):
+        account.lock.refuse_first_try = True
+    run = board.run([lambda: keeps_its_lock_and_retries(a, b), lambda: keeps_its_lock_and_retries(a, b)])
+    assert not run.errors and not run.alive
+
+
 def test_a_lock_whose_holder_finished_is_reported():
     board = Switchboard()
     lock = Lock(board, name="the lock")

@@ -435,7 +435,7 @@ def waits_until_both_are_free(source, target, amount):
 Q4_BUGS = [
     (target_lock_first, "deadlock, caught by the check instead of hanging"),
     (waits_until_both_are_free, "deadlock, caught by the check instead of hanging"),
-    (one_lock_for_the_bank, "a lock of your own around every transfer"),
+    (one_lock_for_the_bank, "a lock of its own, BANK_LOCK"),
     (no_locks, "no account's lock was taken"),
     (opposite_orders, "deadlock, caught by the check instead of hanging"),
     (source_lock_only, "was not held: hold both accounts' locks"),
@@ -720,7 +720,7 @@ def bank_lock_then_accounts_in_argument_order(source, target, amount):  # accept
 def test_q4_a_lock_of_your_own_around_the_account_locks_is_rejected_quickly():
     started = time.monotonic()
     rejected_both_ways(walk03.q4, bank_lock_then_accounts_in_argument_order,
-                       "no two transfers ever held account locks at the same time")  # fmt: skip
+                       "a lock of its own, SERIAL_LOCK")  # fmt: skip
     assert time.monotonic() - started < 30  # a loose bound about a hang (the case is stopped after a few waits)
 
 
@@ -763,3 +763,111 @@ def spins_as_its_pause(source, target, amount):  # told "no time.sleep pause see
 
 def test_q4_a_spin_as_the_pause_is_named():
     rejected_both_ways(walk03.q4, spins_as_its_pause, "a spin burns a core")
+
+
+BANK_FOR_TAKING = threading.Lock()
+
+
+def bank_lock_only_while_taking_the_account_locks(source, target, amount):  # accepted before, both ways, in 6.3 s
+    with BANK_FOR_TAKING:  # a lock of its own, held only while it takes the two account locks
+        source.lock.acquire()
+        target.lock.acquire()
+    try:
+        source.balance -= amount
+        target.balance += amount
+    finally:
+        target.lock.release()
+        source.lock.release()
+
+
+def bank_lock_in_a_closure():
+    bank = threading.RLock()
+
+    def transfer(source, target, amount):
+        with bank, source.lock, target.lock:
+            source.balance -= amount
+            target.balance += amount
+
+    return transfer
+
+
+@pytest.mark.parametrize("transfer", [bank_lock_only_while_taking_the_account_locks, bank_lock_in_a_closure(),
+                                      bank_lock_then_accounts_in_argument_order, one_lock_for_the_bank],
+                         ids=["only-while-taking", "closure-rlock", "around-everything", "bank-only"])  # fmt: skip
+def test_q4_a_shared_lock_of_your_own_is_rejected_at_once(transfer):
+    for _ in range(3):
+        started = time.monotonic()
+        rejected_both_ways(walk03.q4, transfer, "a lock of its own")
+        assert time.monotonic() - started < 3  # a loose bound: it is rejected before any thread runs
+
+
+def keeps_the_first_lock_and_retries_the_second(source, target, amount):  # told only after the 10 s bound before
+    with source.lock:
+        while not target.lock.acquire(timeout=0.01):
+            time.sleep(random.uniform(0.001, 0.01))  # a random pause, but the first lock is never let go
+        try:
+            source.balance -= amount
+            target.balance += amount
+        finally:
+            target.lock.release()
+
+
+def keeps_the_first_lock_and_tries_the_second(source, target, amount):
+    with source.lock:
+        while not target.lock.acquire(False):
+            sleep(random.uniform(0.001, 0.01))
+        try:
+            source.balance -= amount
+            target.balance += amount
+        finally:
+            target.lock.release()
+
+
+@pytest.mark.parametrize("transfer", [keeps_the_first_lock_and_retries_the_second,
+                                      keeps_the_first_lock_and_tries_the_second])  # fmt: skip
+def test_q4_keeping_the_first_lock_while_retrying_the_second_is_a_deadlock_told_at_once(transfer):
+    for _ in range(3):
+        started = time.monotonic()
+        rejected_both_ways(walk03.q4, transfer, "you kept the first lock while retrying the second: still a deadlock")
+        assert time.monotonic() - started < 3  # a loose bound about a hang (the 10 s bound before)
+
+
+def one_order_retrying_the_second_while_holding_the_first(source, target, amount):
+    first, second = sorted((source, target), key=lambda account: account.number)
+    with first.lock:
+        while not second.lock.acquire(timeout=0.01):  # in one order for all, waiting on is no deadlock
+            pass
+        try:
+            source.balance -= amount
+            target.balance += amount
+        finally:
+            second.lock.release()
+
+
+def pauses_on_a_condition_of_its_own():
+    pause = threading.Condition()  # shared by every call, but only ever waited on, holding no account lock
+
+    def transfer(source, target, amount):
+        while True:
+            with source.lock:
+                if target.lock.acquire(timeout=0.01):
+                    try:
+                        source.balance -= amount
+                        target.balance += amount
+                        return
+                    finally:
+                        target.lock.release()
+            with pause:
+                pause.wait(random.uniform(0.001, 0.005))
+
+    return transfer
+
+
+@pytest.mark.parametrize("transfer", ["reference", transfer_with_timeout, transfer_try_lock_and_back_off,
+                                      one_order_retrying_the_second_while_holding_the_first,
+                                      pauses_on_a_condition_of_its_own()],
+                         ids=["reference", "timeout-back-off", "try-lock-back-off", "one-order-retry-holding",
+                              "condition-pause"])  # fmt: skip
+def test_q4_right_answers_pass_the_own_lock_and_kept_lock_rules(transfer):
+    for _ in range(3):
+        passes_both_ways(walk03.q4, reference(walk03.q4, "transfer") if transfer == "reference" else transfer)

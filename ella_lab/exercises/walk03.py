@@ -576,6 +576,31 @@ def _makes_locks(function: Any) -> bool:
     return bool(names & _LOCK_MAKERS)
 
 
+_SHARED_LOCK_TYPES = (
+    type(threading.Lock()), type(threading.RLock()), threading.Semaphore, threading.BoundedSemaphore
+)  # a Condition is left out: a pause may wait on one of its own
+
+
+def _own_shared_lock(function: Any) -> str | None:
+    """The name of a lock the function reaches that every call shares (a global, a closure's, a default), or None."""
+    codes, names = [getattr(function, "__code__", None)], set()
+    while codes:
+        code = codes.pop()
+        if code is not None:
+            names |= set(code.co_names)
+            codes += [c for c in code.co_consts if hasattr(c, "co_names")]
+    space = getattr(function, "__globals__", {})
+    found = {name: space[name] for name in sorted(names) if name in space}
+    code = getattr(function, "__code__", None)
+    for name, cell in zip(getattr(code, "co_freevars", ()), getattr(function, "__closure__", None) or (), strict=False):
+        with contextlib.suppress(ValueError):  # an empty cell
+            found[name] = cell.cell_contents
+    for index, value in enumerate(getattr(function, "__defaults__", None) or ()):
+        found[f"a default argument (number {index + 1})"] = value
+    found |= getattr(function, "__kwdefaults__", None) or {}
+    return next((name for name, value in found.items() if isinstance(value, _SHARED_LOCK_TYPES)), None)
+
+
 class _LeftHeld(Exception):
     """The learner's function returned while its thread still held a lock of the check."""
 
@@ -903,6 +928,14 @@ class SafeTransfer(Question):
     def _run(self, transfer: Any, case: _TransferCase) -> str:
         if not callable(transfer):
             raise Incorrect(f"expected a function transfer(source, target, amount), got {transfer!r}")
+        own = _own_shared_lock(transfer)
+        if own is not None:
+            raise Incorrect(
+                f"your transfer uses a lock of its own, {own}, shared by every call: while one transfer holds it, "
+                "every other waits, even between unrelated accounts, and the account locks add nothing (or are "
+                "not needed, so nobody holds them). Hold only the two accounts' own locks (source.lock, "
+                "target.lock), taken in one order for everybody."
+            )
         board = Switchboard(bound=0.1)
         if case.disjoint:  # a lock of the learner's own around every transfer: stop it early, judged below
             board.alone_after = self.ALONE_AFTER
@@ -932,6 +965,14 @@ class SafeTransfer(Question):
             )
         gave_up = "a thread gave up a lock (its acquire returned False: the check keeps a lock busy past the first "
         gave_up += "timed or non-blocking acquire of each thread)"
+        kept = [e for e in run.errors.values() if isinstance(e, Deadlock) and e.kept_first]
+        if kept:
+            raise Incorrect(
+                f"you kept the first lock while retrying the second: still a deadlock, with timeouts ({kept[0]}). "
+                "Each thread keeps its lock and waits for the other's, round after round. On False, release the "
+                "lock you hold (leave the `with`), pause a random moment, then take both again; or take the two "
+                "locks in one order for everybody."
+            )
         retried = [e for e in run.errors.values() if isinstance(e, Retried)]
         if any(e.while_holding for e in retried):
             raise Incorrect(
