@@ -331,11 +331,16 @@ def time_run(source: Source, executor: str, workers: int, requests: Iterable[Any
 
 
 def time_runs(
-    source: Source, configs: Sequence[tuple[str, int]], requests: Iterable[Any], rounds: int = 2
+    source: Source,
+    configs: Sequence[tuple[str, int]],
+    requests: Iterable[Any],
+    rounds: int = 2,
+    warm_up: bool = True,
 ) -> pd.DataFrame:
     """Each ``(executor, workers)`` of ``configs`` serves ``requests`` in turn, ``rounds`` times (a burst of other
     work then slows one run of each, not every run of one); one row per configuration, in order, its fastest run
-    (see :func:`time_run` for the columns)."""
+    (see :func:`time_run` for the columns). With ``warm_up``, every configuration not on threads first serves
+    ``workers`` requests untimed: the first use of processes starts a fork server, kept for later runs."""
     import pandas as pd
 
     check_int("rounds", rounds, minimum=1)
@@ -343,6 +348,9 @@ def time_runs(
         raise ValueError(f"configs must name at least one (executor, workers), got {configs!r}")
     requests = list(requests)
     runs: dict[tuple[str, int], list[dict[str, float]]] = {(e, w): [] for e, w in configs}
+    for executor, workers in runs if warm_up else ():
+        if executor != "threads":
+            Router(source, workers=workers, executor=executor).run(requests[:workers])
     for _ in range(rounds):
         for executor, workers in runs:
             runs[(executor, workers)].append(time_run(source, executor, workers, requests))

@@ -96,3 +96,89 @@ def test_cpu_costs_are_the_ratio_and_the_cores_needed():
     assert costs["asyncio cores"][1024] == pytest.approx(1.024)
     with pytest.raises(ValueError, match="latency"):
         cpu_costs(cpu, latency=0)
+
+
+def test_time_runs_warms_up_every_configuration_not_on_threads(monkeypatch):
+    served = []
+    monkeypatch.setattr(
+        experiments,
+        "Router",
+        lambda source, workers, executor: type(
+            "R", (), {"run": lambda self, requests: served.append((executor, list(requests)))}
+        )(),
+    )
+    monkeypatch.setattr(
+        experiments, "time_run", lambda *args: {"wall_s": 1.0, "cores used here": 1.0, "idle cores": 0.0}
+    )
+    time_runs(CpuSource("cpu"), [("threads", 1), ("processes", 2)], range(5), rounds=1)
+    assert served == [("processes", [0, 1])]  # untimed, before the timed turns; threads need none
+    served.clear()
+    time_runs(CpuSource("cpu"), [("processes", 2)], range(5), rounds=1, warm_up=False)
+    assert served == []
+
+
+def gil_table(idle, threads2_cores=1.0, speedups=(1.0, 1.0, 1.8)):
+    table = pd.DataFrame(
+        {
+            "executor": ["threads", "threads", "processes"],
+            "workers": [1, 2, 2],
+            "cores used here": [1.0, threads2_cores, 0.01],
+            "idle cores": [idle, idle, 0.1],
+        }
+    )
+    table["speed-up"] = list(speedups)
+    return table
+
+
+def test_gil_claims_check_the_processes_only_with_a_core_to_spare():
+    from ella_lab.engine_claims import gil_claims
+
+    says = [c.says for c in gil_claims(gil_table(idle=0.9), cores=2)]
+    assert "with a core to spare, two processes beat one thread" in says and len(says) == 5
+    assert len(gil_claims(gil_table(idle=0.2), cores=2)) == 4  # a busy machine: no speed-up claimed
+    assert len(gil_claims(gil_table(idle=0.9), cores=2, gil_enabled=False)) == 3  # no GIL to check
+    assert len(gil_claims(gil_table(idle=0.9), cores=1)) == 4
+    # each claim can fail: two threads on two cores (no GIL), or a second thread that sped the run up
+    missed = [
+        c.says
+        for c in gil_claims(gil_table(idle=0.9, threads2_cores=1.9, speedups=(1.0, 1.9, 1.0)), 2)
+        if not c.holds()
+    ]
+    assert "the GIL: two threads keep at most one core busy" in missed and "no speed-up from a second thread" in missed
+    assert "with a core to spare, two processes beat one thread" in missed
+    with pytest.raises(ValueError, match="three rows"):
+        gil_claims(gil_table(idle=0.9).iloc[:2], cores=2)
+
+
+def waits_table(threads_cpu=(35e-6, 35e-6, 40e-6, 50e-6), eff_threads=(0.98, 0.95, 0.8, 0.2)):
+    index = pd.Index([16, 64, 256, 1024], name="workers")
+    return pd.concat({
+        "efficiency": pd.DataFrame({"asyncio": [0.97, 0.93, 0.84, 0.7], "threads": list(eff_threads)}, index=index),
+        "cpu": pd.DataFrame({"asyncio": [15e-6, 10e-6, 10e-6, 9e-6], "threads": list(threads_cpu)}, index=index),
+    }, axis=1)  # fmt: skip
+
+
+def test_waits_claims_hold_on_a_typical_table_and_fail_off_it():
+    from ella_lab.engine_claims import waits_claims
+
+    assert all(c.holds() for c in waits_claims(waits_table(), 0.01))
+    missed = [
+        c.says
+        for c in waits_claims(
+            waits_table(threads_cpu=(90e-6, 90e-6, 12e-6, 12e-6), eff_threads=(0.5, 0.95, 0.8, 0.9)), 0.01
+        )
+        if not c.holds()
+    ]
+    assert len(missed) == 5, missed  # each of the five can fail
+    with pytest.raises(ValueError, match="K = 1024"):
+        waits_claims(waits_table().iloc[:3], 0.01)
+
+
+def test_dask_claims_take_the_threads_efficiency_as_an_argument():
+    from ella_lab.engine_claims import dask_claims
+
+    on_dask = pd.DataFrame(
+        {"throughput_rps": [630.0, 1850.0], "model_rps": [800.0, 6400.0], "overhead_s": [0.026, 0.25]}
+    )
+    assert all(c.holds() for c in dask_claims(on_dask, threads_efficiency_64=0.95))
+    assert not dask_claims(on_dask, threads_efficiency_64=0.5)[-1].holds()
