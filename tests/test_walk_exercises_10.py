@@ -476,6 +476,30 @@ WRONG = {  # a learner's bug -> what the message must name
         """,
         "add 1 to the limit, not to the tries in flight",
     ),
+    # the next two got another bug's message (seen): a failure that also grows was told 'not × 0.91', growth from
+    # limit - 1 'floor division'
+    "grows after a failure too (two ifs, no elif)": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            if 2 * inflight >= limit:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "only an answer (ok True) grows it",
+    ),
+    "grows from one less than the limit": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            elif 2 * inflight >= limit - 1:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "A comparison with limit - 1",
+    ),
     "forgets the return": (
         """
         def next_limit(limit, ok, inflight):

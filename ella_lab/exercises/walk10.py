@@ -237,7 +237,12 @@ class AIMDRule(Question):
         (10.0, True, 1),
         (37.5, False, 3),  # a failure with the limit barely in use still cuts it
         (8.0, True, 3),  # 2 * 3 < 8: no growth (inflight counted twice grows, 2 * 4 >= 8; 3 >= 8 // 2 does not)
-        (7.0, True, 3),  # 2 * 3 < 7: no growth (nor with the limit floor-divided, 3 >= 7 // 2)
+        (
+            7.5,
+            True,
+            3,
+        ),  # 2 * 3 < 7.5: no growth (the limit floor-divided grows, 3 >= 7.5 // 2; 2 * 3 >= 7.5 - 1 does not)
+        (7.0, True, 3),  # 2 * 3 < 7: no growth (nor with 2 * inflight >= limit - 1)
         (6.4, True, 3),  # 2 * 3 < 6.4: compared with the limit as it is, not rounded to 6
         (8.0, True, 8),  # a full limit grows too
         (4.5, True, 6),  # more in flight than the limit (tries sent before a cut): an answer still adds 1
@@ -258,6 +263,7 @@ class AIMDRule(Question):
         (37.5, False, 3),
         (12.0, True, 12),
         (3.2, True, 5),
+        (9.5, True, 4),
         (9.0, True, 4),
         (3.0, False, 6),
         (2.0, False, 1),
@@ -352,6 +358,12 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
                 f"{call} 2 * {inflight} = {2 * inflight} is less than {limit:g}: compare with the limit itself, a "
                 "float, not with it rounded to a whole number (the limit lets ⌊limit⌋ tries through, but its "
                 "growth is decided on the float)."
+            )
+        if 2 * inflight < limit and got > limit and inflight >= limit // 2 and limit == math.floor(limit):
+            return (
+                f"{call} 2 * {inflight} = {2 * inflight} is less than {limit:g}, so the limit stays: grow only when at "
+                "least half the limit is in flight, 2 * inflight >= limit. A comparison with limit - 1, or with "
+                f"limit // 2 (= {limit // 2:g}, the half rounded down), grows one try too early."
             )
         if 2 * inflight < limit and got > limit and inflight >= limit // 2:
             return (
@@ -453,6 +465,11 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
             return (
                 f"{call} the decrease is multiplicative (× 0.9), not 1 less: from a limit of 100, subtracting 1 "
                 "takes 50 timeouts to halve it, while the queue keeps growing; × 0.9 takes 7."
+            )
+        if _same(got, want + INCREASE) and 2 * inflight >= want:
+            return (
+                f"{call} a failure cut the limit to {want:.4g} and then the growth added 1: only an answer (ok True) "
+                "grows it. Test ok on both branches (if not ok: ... elif 2 * inflight >= limit: ...)."
             )
         factor = got / limit
         if _same(want, limit * DECREASE) and 0 < factor < 1 and abs(factor - round(factor, 2)) < 1e-9:
