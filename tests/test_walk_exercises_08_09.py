@@ -363,6 +363,8 @@ def test_w08_q2_the_notebook_states_the_rule_the_check_enforces():
     )
     assert "how many wait at once" in cell and "64 or fewer" in cell and "256 or more" in cell
     assert "however long each wait" in cell
+    # the GIL's limit is on the total CPU; the cell names the bounds the cases keep (tested below)
+    assert "at_once × cpu_s / (cpu_s + wait_s) cores" in cell and "1.5 cores or more" in cell and "0.6 or less" in cell
     assert "at_once >= 256" in walk08.q2.hints[-1] and "not how long" in walk08.q2.hints[-1]
     for judge in (walk08.q2.judge, walk08.q2.hidden_check):
         assert judge(notebook_stated_rule), judge(notebook_stated_rule).message
