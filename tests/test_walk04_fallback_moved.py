@@ -234,8 +234,35 @@ def fallback_sorted_by_name(request, sources):  # sorts by name: source-10 comes
 
 # Found by review (2026-12-07): passed the old visible and hidden checks (seen), whose sources, source-0 to
 # source-8, sort by name in list order; both checks now have a case with twelve sources.
+def fallback_wraps_the_bug(request, sources):  # the bug reaches the caller, but as a RuntimeError
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+        except Exception as exc:
+            raise RuntimeError(f"bug in {source}") from exc
+    raise ExceptionGroup("all failed", errors)
+
+
+def fallback_replaces_the_bug(request, sources):  # raised while handling it: chained as its context
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+        except (KeyError, OSError):
+            raise ValueError("a source is broken")  # noqa: B904 (a learner's code)
+    raise ExceptionGroup("all failed", errors)
+
+
 REVIEWED = [
     ("loops over sorted(sources, key=repr)", fallback_sorted_by_name, "ask them in list order, from source-0"),
+    # second review (2026-12-07): told "the KeyError was lost" by the old check (seen), though it is the __cause__
+    ("raise RuntimeError(...) from the bug", fallback_wraps_the_bug, "chained to the KeyError: raise the KeyError as"),
+    ("another error raised while handling the bug", fallback_replaces_the_bug, "Wrapping it in another type hides"),
 ]
 
 

@@ -46,7 +46,13 @@ def main_one_router_per_request(requests, primary, backup, workers):
     return [Router(FallbackChain([primary, backup]), workers=workers).run([r]) for r in requests]
 
 
+def main_lists_the_primary_twice(requests, primary, backup, workers):  # no retry=: the primary is listed again
+    return Router(FallbackChain([primary, backup, primary]), workers=workers).run(requests)
+
+
 MOVED = [
+    # second review (2026-12-07): told "the chain retried it. Leave out retry=" by the old check (seen), with no retry=
+    ("the primary listed twice", main_lists_the_primary_twice, "asked again for"),
     ("a report of other requests", main_other_requests, "one outcome per request"),
     # the old message said "route each request once", though it was the chain that retried (review 2026-12-07)
     ("retries the primary", main_retries_the_primary, "which it failed: the chain retried it. Leave out retry="),

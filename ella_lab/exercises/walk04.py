@@ -267,6 +267,12 @@ class Fallback(Question):
             raise Incorrect(f"{where}, source-{at} was never asked: ask every source, in order, until one answers.")
         kind = type(bug).__name__
         if error is not bug and not (isinstance(error, ExceptionGroup) and any(e is bug for e in error.exceptions)):
+            if error is not None and self._wraps(error, bug):
+                raise Incorrect(
+                    f"{where}, source-{at} raised a {kind} (a bug, not an outage) and fallback raised {error!r}, "
+                    f"chained to the {kind}: raise the {kind} as it is, or in an ExceptionGroup. Wrapping it "
+                    f"in another type hides its kind: a caller's `except {kind}` no longer sees it."
+                )
             outcome = f"raised {error!r}" if error is not None else f"returned {value!r}"
             raise Incorrect(
                 f"{where}, source-{at} raised a {kind} (a bug, not an outage) and fallback {outcome}: the {kind} was "
@@ -302,6 +308,21 @@ class Fallback(Question):
                 "asked (or one is there twice)."
             )
         # the bug reached the caller, in a group
+
+    @staticmethod
+    def _wraps(error: BaseException, bug: BaseException) -> bool:
+        """Whether ``error``, not a group, is another exception chained to ``bug`` (``raise Other(...) from bug``, or
+        raised while handling it): the bug's kind hidden behind another type."""
+        if isinstance(error, BaseExceptionGroup):
+            return False  # a group with a new exception in the bug's place: the bug was lost
+        seen: set[int] = set()
+        cause: BaseException | None = error
+        while cause is not None and id(cause) not in seen:
+            if cause is bug:
+                return True
+            seen.add(id(cause))
+            cause = cause.__cause__ or cause.__context__
+        return False
 
     @staticmethod
     def _holds_every_error(error: ExceptionGroup, probes: list[Probe], request: str) -> None:

@@ -56,15 +56,17 @@ class Guard(Question):
         return self._judge_script(script)
 
     def _judge_script(self, script: Any) -> str:
-        """Run the script imported (by ``-c``, and by another script under three more names) and as a program
-        (by path, ``-m``).
+        """Run the script imported (by ``-c``, and by another script under more names) and as a program (by path,
+        ``-m``).
 
         Instrumented: the given main() is made to print a random token, so only a call of main() itself counts
         (text printed elsewhere does not), and the module gets random names, so a guard that tests for a
-        particular module name, for a part of "__main__", or for how Python was started, is caught. The names
-        the other script imports: one with "main" in it, one that starts with "__" and ends with "_main__", and
-        one that starts with "__main__" (``"main" in __name__``, ``startswith("__")``, ``endswith("main__")``,
-        ``startswith("__main__")`` are each fooled by one of them).
+        particular module name, or for how Python was started, is caught. The other script imports it under names
+        that share a part with "__main__", each fooling a guard that tests only that part: ``main``, ``__main``,
+        ``main__`` (``__name__ in "__main__"``, ``in ("__main__", "main")``, ``.strip("_") == "main"``), a
+        package's ``__main__`` module (``endswith("__main__")``, ``rsplit(".")[-1]``, ``[-8:]``), names with
+        "main" in them, starting with "__" and ending with "_main__", or starting with "__main__"; the one-liner's
+        name has eight characters, like "__main__" (``len(__name__) == 8``).
         """
         if not isinstance(script, str):
             raise Incorrect(f"give the script as a string (the text of the file), got {type(script).__name__}")
@@ -73,16 +75,24 @@ class Guard(Question):
         text = textwrap.dedent(script)
         token = f"main-ran-{secrets.token_hex(8)}"
         instrumented = self.instrument(text, token)
-        module = f"script_{secrets.token_hex(4)}"
-        mainly = (
-            f"main_{secrets.token_hex(4)}",  # catches `if "main" in __name__`
-            f"__{secrets.token_hex(4)}_main__",  # catches startswith("__"), endswith("main__"), endswith("__")
-            f"__main__{secrets.token_hex(4)}",  # catches startswith("__main__"), `"__main__" in __name__`
-        )
+        module = f"script{secrets.token_hex(1)}"  # eight characters, as many as "__main__"
+        package = f"pkg_{secrets.token_hex(4)}"
+        mainly = {  # module name -> what it shares with "__main__", for the message
+            "main": "`main`",
+            "__main": "`__main`",
+            "main__": "`main__`",
+            f"{package}.__main__": "a package's `__main__` module",
+            f"main_{secrets.token_hex(4)}": 'a name with "main" in it',
+            f"__{secrets.token_hex(4)}_main__": 'a name starting with "__" and ending with "_main__"',
+            f"__main__{secrets.token_hex(4)}": 'a name starting with "__main__"',
+        }
         with tempfile.TemporaryDirectory() as folder:
+            Path(folder, package).mkdir()
+            Path(folder, package, "__init__.py").write_text("", encoding="utf-8")
             for name in (module, *mainly):
-                Path(folder, f"{name}.py").write_text(instrumented, encoding="utf-8")
-            Path(folder, "importer.py").write_text("".join(f"import {name}\n" for name in mainly), encoding="utf-8")
+                Path(folder, *name.split(".")).with_suffix(".py").write_text(instrumented, encoding="utf-8")
+            importer = "".join(f"print({name!r}, flush=True)\nimport {name}\n" for name in mainly)
+            Path(folder, "importer.py").write_text(importer, encoding="utf-8")
             ways = {
                 "imported": ["-c", f"import {module}"],
                 "imported by another script": ["importer.py"],
@@ -93,25 +103,47 @@ class Guard(Question):
         for how, (code, _, err) in runs.items():
             if code != 0:
                 last = err.strip().splitlines()[-1] if err.strip() else f"exit status {code}"
-                for name in (*mainly, module):
+                for name in (*[n for n in mainly if len(n) > 6], package, module):  # the random names, longest first
                     last = last.replace(name, "script")
                 raise Incorrect(f"{how}, the script failed: {last}")
-        for how in ("imported", "imported by another script"):
-            if token in runs[how][1]:
-                raise Incorrect(
-                    f"{how} (as a test would import it), the script ran main(): call it only under "
-                    '`if __name__ == "__main__":` (a module imported under any name, by any program, must run '
-                    "nothing)."
-                )
-        for how, (_, out, _) in runs.items():
-            n = out.count(token)
-            if not how.startswith("imported") and n != 1:
-                printed = " (printing its text is not calling it)" if n == 0 and self.MARK in out else ""
-                raise Incorrect(
-                    f'{how}, main() ran {n} times{printed}; expected once: `if __name__ == "__main__":` then '
-                    "`main()` under it."
-                )
+        programs = {how: out.count(token) for how, (_, out, _) in runs.items() if not how.startswith("imported")}
+        for how, n in programs.items():
+            if n == 0:  # first: a guard that never lets main() run is wrong whatever the imports did
+                self._ran(how, n, runs[how][1])
+        if token in runs["imported"][1]:
+            raise Incorrect(
+                "imported (as a test would import it), the script ran main(): call it only under "
+                '`if __name__ == "__main__":` (a module imported under any name, by any program, must run nothing).'
+            )
+        fooled = self.fooled_by(runs["imported by another script"][1], token, mainly)
+        if fooled is not None:
+            raise Incorrect(
+                f"imported by another script as {fooled}, the script ran main(): compare the whole name, "
+                '`if __name__ == "__main__":` (a module imported under any name, by any program, must run nothing; '
+                'a test of a part of "__main__" is fooled by a name that shares that part).'
+            )
+        for how, n in programs.items():
+            if n != 1:
+                self._ran(how, n, runs[how][1])
         return "imported, it runs nothing; run as a script (by path or with -m), it runs main() once."
+
+    def _ran(self, how: str, n: int, out: str) -> None:
+        """main() ran ``n`` times (not once) when the script was run as a program ``how``."""
+        printed = " (printing its text is not calling it)" if n == 0 and self.MARK in out else ""
+        raise Incorrect(
+            f'{how}, main() ran {n} times{printed}; expected once: `if __name__ == "__main__":` then `main()` under it.'
+        )
+
+    @staticmethod
+    def fooled_by(out: str, token: str, names: dict[str, str]) -> str | None:
+        """The first import, among ``names`` (printed by the importer before each), after which main() ran."""
+        current = None
+        for line in out.splitlines():
+            if line in names:
+                current = names[line]
+            elif token in line:
+                return current or "a module name"
+        return None
 
     def instrument(self, text: str, token: str) -> str:
         """``text`` with the given main()'s printed text replaced by ``token``, found by parsing, not by spelling.
@@ -280,6 +312,12 @@ class Main(Question):
             raise Incorrect(f"the backup was asked for {extra[0]}, which the primary answered: a fallback, not a copy.")
         twice = [r for r in requests if primary.count(r) > 1]
         if twice and set(twice) <= set(primary_down):
+            order = [a.source for a in next(o for o in report if o.request == twice[0]).attempts]
+            if "backup" in order and "primary" in order[order.index("backup") :]:
+                raise Incorrect(
+                    f"the primary was asked again for {twice[0]} after the backup (the chain asked "
+                    f"{', '.join(order)}): list each source once, FallbackChain([primary, backup])."
+                )
             raise Incorrect(
                 f"the primary was asked {primary.count(twice[0])} times for {twice[0]}, which it failed: the chain "
                 "retried it. Leave out retry=: FallbackChain([primary, backup]) asks each source once, then the "
