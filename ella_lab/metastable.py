@@ -322,7 +322,7 @@ def hedge_claims(pair: Sequence[Mapping[str, float]]) -> list[Claim]:
     The source's calls take 10 ± 5 ms (uniform), 2 % of them 30 times that (150 to 450 ms). A hedge goes out
     only for a call still running after d, the p95 learned from measured latencies, which include each
     call's wake-up and the router's own work: d sits near 15 ms, so only the tail and the few
-    jittered calls that outlast d are hedged, about 3 % of the requests, under the 5 % cap.
+    jittered calls that outlast d are hedged: a few per cent, at least the 2 % tail, under the 5 % cap.
     """
     if len(pair) != 2:
         raise ValueError(f"pair must be (no hedge, hedged), got {len(pair)} rows")
