@@ -134,12 +134,12 @@ class PickEngines(Question):
         "Loop over workloads.items(); decide from each one's numbers, never from its name.",
         "The GIL holds the TOTAL CPU of a process's threads to one core: at_once requests every cpu_s + wait_s "
         "seconds need at_once × cpu_s / (cpu_s + wait_s) cores; past about one, only processes give more. Here "
-        "comparing cpu_s with wait_s gives the same answer: each CPU-bound workload needs over 1.5 cores, each "
-        "waiting one under 0.6. Compare the numbers with each other, not with a fixed threshold.",
+        "comparing cpu_s with wait_s gives the same answer: each CPU-bound workload needs 1.5 cores or more, each "
+        "waiting one 0.6 or less. Compare the numbers with each other, not with a fixed threshold.",
         "Waiting workloads: how many wait at once decides, not how long. Threads up to a few dozen at once "
         "(at_once <= 64): the simplest engine, and near the ideal there. Asyncio from the hundreds (at_once >= 256), "
         "however long each wait: hundreds of OS threads cost a stack each and a thread switch per wake-up, and "
-        "each thread's wait took more CPU than a coroutine's in the notebook's table.",
+        "from 256 at once each thread's wait took over 1.5× a coroutine's CPU in the notebook's table (checked).",
     )
     stub = """
         def pick_engines(workloads):
@@ -216,8 +216,8 @@ class PickEngines(Question):
         "cost per task (measured in the Dask section: one task per request cost more than a short request itself).",
         ("threads", "processes"): "processes for a waiting workload: a waiting thread already releases the GIL, and "
         "processes cost start-up and pickling. Compare cpu_s with wait_s: it waits longer than it computes.",
-        ("threads", "asyncio"): "asyncio would work too, but for a few dozen waits both engines reached the same "
-        "efficiency in the measurement, each with its CPU well under a core: pick the simplest engine that keeps up, "
+        ("threads", "asyncio"): "asyncio would work too, but for a few dozen waits both engines were near the ideal "
+        "in the measurement, the threads' CPU under half a core (checked): pick the simplest engine that keeps up, "
         "threads, the engine this notebook recommends there.",
         ("threads", "dask"): "dask is for more than one machine; a few dozen waits need one thread each, no cluster.",
         ("asyncio", "threads"): "hundreds of waits or more on threads: each wait cost more CPU than asyncio's in the "
