@@ -18,12 +18,15 @@ import numpy as np
 from .claims import Claim
 from .outcome import Report
 
-__all__ = ["HEDGE_AT", "OVERHEAD", "hedge_claims", "hedge_row", "row_claims", "tail"]
+__all__ = ["HEDGE_AT", "LATE_START", "OVERHEAD", "hedge_claims", "hedge_row", "late_starts", "row_claims", "tail"]
 
 HEDGE_AT = (50, 90, 95, 99)  # the thresholds notebook 07 tries, as percentiles
-# How far a measured p99 may exceed the model's: the threads' overhead (two sleeps on a hedged request's path).
+# How far a measured p99 may exceed the model's. The model starts each first call the moment its request does; a
+# hedge runs its calls on threads of its own and, when all are busy, a call waits while it starts another (the
+# "late starts" column): on a loaded machine such waits moved the p95 row's p99 from 78 to 134 ms across runs.
 # Hedged at p50, half the calls are hedged and twice the threads are at work: no upper bound is claimed.
 OVERHEAD = {90: 0.45, 95: 0.45}
+LATE_START = 0.005  # a first call that starts this long after its request started waited for a thread
 
 
 def _check_q(q: object) -> None:
@@ -35,6 +38,18 @@ def tail(report: Report) -> dict[str, float]:
     """The p50 and p99 of a run's service times (queueing excluded), in seconds."""
     times = [o.service_time for o in report]
     return {"p50": float(np.quantile(times, 0.5)), "p99": float(np.quantile(times, 0.99))}
+
+
+def late_starts(report: Report, after: float = LATE_START) -> float:
+    """The share of requests whose first call (attempt number 0) started more than ``after`` s after the request.
+
+    Without a hedge the router's worker calls the source itself; a hedge hands each call to one of its own
+    threads, and a request waits whenever the hedge must start a new one.
+    """
+    if len(report) == 0:
+        raise ValueError("report must hold at least one request; got none")
+    waits = [min(a.started_at for a in o.attempts if a.number == 0) - o.started_at for o in report]
+    return float(np.mean(np.asarray(waits) > after))
 
 
 def hedge_row(
@@ -56,14 +71,15 @@ def hedge_row(
         )
     if q is None:
         return {"hedge after": "never", "d": math.nan, "S(d)": 0.0, "extra calls": 0.0, "model": 0.0,
-                **tail(report), "model p99": float(np.quantile(first_a, 0.99))}
+                **tail(report), "model p99": float(np.quantile(first_a, 0.99)), "late starts": late_starts(report)}
     _check_q(q)
     lag = float(np.median([o.attempts[0].duration - x for o, x in zip(report, first_a, strict=True)
                            if len(o.attempts) == 1]))
     ideal = np.quantile(first_a, q / 100)
     return {"hedge after": f"p{q}", "d": d, "S(d)": float(np.mean(first_a + lag > d)),
             "extra calls": report.summary().get("hedges_sent", 0) / len(report), "model": 1 - q / 100,
-            **tail(report), "model p99": float(np.quantile(np.minimum(first_a, ideal + second_a), 0.99))}
+            **tail(report), "model p99": float(np.quantile(np.minimum(first_a, ideal + second_a), 0.99)),
+            "late starts": late_starts(report)}
 
 
 def hedge_claims(q: int, row: Mapping[str, Any]) -> list[Claim]:
@@ -83,7 +99,8 @@ def hedge_claims(q: int, row: Mapping[str, Any]) -> list[Claim]:
               low=0.7 * share, high=1.3 * share, model=share, unit="%"),
         Claim(f"{name}: extra calls = {100 - q} % of the requests", row["extra calls"],
               low=0.7 * share, high=1.3 * share, model=share, unit="%"),
-        Claim(f"{name}: the p99 is the model's plus the threads' overhead", row["p99"], low=0.9 * row["model p99"],
+        Claim(f"{name}: the p99 is the model's plus the waits for the hedge's threads", row["p99"],
+              low=0.9 * row["model p99"],
               high=(1 + OVERHEAD[q]) * row["model p99"] if q in OVERHEAD else None, model=row["model p99"],
               late=2 if q in OVERHEAD else 0),
     ]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ella_lab.claims import Claim
-from ella_lab.hedging import HEDGE_AT, hedge_claims, hedge_row, tail
+from ella_lab.hedging import HEDGE_AT, hedge_claims, hedge_row, late_starts, tail
 from ella_lab.outcome import Attempt, Outcome, Report
 
 
@@ -80,3 +80,16 @@ def test_the_claims_hold_on_a_row_that_matches_its_model_and_miss_on_one_that_do
 def test_hedged_at_p50_claims_no_upper_bound_on_its_p99():
     p99_claim = next(c for c in hedge_claims(50, row(50, 0.5, 0.5, 1.0, 0.06)) if "p99" in c.says)
     assert p99_claim.high is None and p99_claim.holds()
+
+
+def test_late_starts_count_first_calls_that_waited_for_a_thread():
+    report = report_of(FIRST)
+    assert late_starts(report) == 0.0  # every first call started with its request
+    late = [o._replace(attempts=(Attempt("s", 1, None, 0.0, 0.001), Attempt("s", 0, None, 0.006, 0.05)))
+            if o.request < 3 else o for o in report.outcomes]  # the hedge answered first; the primary began 6 ms late
+    moved = Report(late, workers=1, started_at=0.0, finished_at=1.0)
+    assert late_starts(moved) == pytest.approx(0.03)
+    assert late_starts(moved, after=0.01) == 0.0
+    assert hedge_row(moved, first=FIRST, second=SECOND)["late starts"] == pytest.approx(0.03)
+    with pytest.raises(ValueError, match="at least one request"):
+        late_starts(Report([], workers=1, started_at=0.0, finished_at=0.0))

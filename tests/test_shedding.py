@@ -61,8 +61,9 @@ def test_overload_claims_hold_on_the_model_and_miss_off_it():
                       "shedding: about half is rejected"]
 
 
-def dependency_run(slow_rejected, fast_rejected, fast_latency):
-    outcomes = [rejected(f"slow-{i}", 0) if i < slow_rejected else served(f"slow-{i}", 0, 0, 0.1) for i in range(120)]
+def dependency_run(slow_rejected, fast_rejected, fast_latency, slow_latency=0.1):
+    outcomes = [rejected(f"slow-{i}", 0) if i < slow_rejected else served(f"slow-{i}", 0, 0, slow_latency)
+                for i in range(120)]
     outcomes += [rejected(f"fast-{i}", 0) if i < fast_rejected else served(f"fast-{i}", 0, 0, fast_latency)
                  for i in range(120)]
     return Report(outcomes, workers=8, started_at=0, finished_at=1)
@@ -76,10 +77,15 @@ def test_dependency_rows_split_by_name():
 
 def test_bulkhead_claims_hold_on_the_model_and_name_a_shared_fast():
     shared = dependency_run(60, 50, 0.13)
-    walled = {"slow": dependency_run(82, 0, 0.005), "fast": dependency_run(0, 0, 0.005)}
+    walled = {"slow": dependency_run(82, 0, 0.005, slow_latency=0.35), "fast": dependency_run(0, 0, 0.005)}
     table = bulkhead_table(shared, walled)
     assert table.loc[("a bulkhead each", "slow"), "rejected"] == 82
     assert all(claim.holds() for claim in bulkhead_claims(table))
+    as_shared = {"slow": dependency_run(62, 0, 0.005), "fast": walled["fast"]}  # walled, slow fared as when shared
+    missed = [c.says for c in bulkhead_claims(bulkhead_table(shared, as_shared)) if not c.holds()]
+    assert missed == ["with its own bulkhead, slow sheds its own excess",
+                      "with its own bulkhead, slow sheds more than when it shared",
+                      "... and its answers wait longer: a longer p90 than when it shared"]
     unharmed = bulkhead_table(dependency_run(60, 0, 0.005), walled)  # fast did not notice the sharing
     missed = [c.says for c in bulkhead_claims(unharmed) if not c.holds()]
     assert missed == ["sharing, fast is rejected with slow",

@@ -100,8 +100,8 @@ class Starter:
 
 
 class TableDriven(Starter):
-    """A correct answer written differently: the time of the next trial instead of opened_at, a flag, and a
-    lock taken with acquire/release around the transition to half-open only."""
+    """A correct answer written differently: a flag, a lock taken with acquire/release around the transition to
+    half-open, and its `with` form around the bookkeeping after fetch."""
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -123,7 +123,36 @@ class TableDriven(Starter):
         try:
             answer = fetch(request)
         except Exception:
-            if was_trial or (self.state == "closed" and self.opened_at == opened_before):
+            with self.guard:
+                if was_trial or (self.state == "closed" and self.opened_at == opened_before):
+                    self.in_a_row = self.in_a_row + 1
+                    if was_trial or self.in_a_row == self.failures:
+                        self.state, self.opened_at, self.in_a_row = "open", self.clock(), 0
+            raise
+        with self.guard:
+            if was_trial or self.state == "closed":
+                self.state, self.in_a_row = "closed", 0
+        return answer
+
+
+class TableDrivenUnguarded(TableDriven):
+    """TableDriven with its bookkeeping after fetch unguarded (only the admission locked): a closed call's success
+    can read 'closed', lose the CPU while another thread trips the circuit, then close it; `in_a_row += 1` can lose
+    a count (passed the old check, visible and hidden: seen)."""
+
+    def call(self, fetch, request):
+        with self.guard:
+            if self.state == "open":
+                if self.clock() < self.opened_at + self.reset_after:
+                    raise CircuitOpenError("open")
+                self.state = "half-open"
+            elif self.state == "half-open":
+                raise CircuitOpenError("a trial is running")
+            was_trial = self.state == "half-open"
+        try:
+            answer = fetch(request)
+        except Exception:
+            if was_trial or self.state == "closed":
                 self.in_a_row = self.in_a_row + 1
                 if was_trial or self.in_a_row == self.failures:
                     self.state, self.opened_at, self.in_a_row = "open", self.clock(), 0
@@ -787,7 +816,56 @@ def late_failure_reopens_trial():
 def catches_source_error_only():
     """Catches SourceError only: a trial failing another way (a TimeoutError) leaves the breaker half-open for ever
     (passed the old check, whose failures were all SourceError)."""
-    return variant(("except BaseException:", "except SourceError:"))
+    return variant(("except Exception:", "except SourceError:"))
+
+
+def catches_base_exception():
+    """A right answer that also counts a Ctrl-C (KeyboardInterrupt, not an Exception) as a failure: harmless."""
+    return variant(("except Exception:", "except BaseException:"))
+
+
+_AFTER_FETCH_LOCKS = (
+    ("            with self.lock:\n                if trial:", "            if True:\n                if trial:"),
+    ("        with self.lock:\n            if trial or", "        if True:\n            if trial or"),
+)
+
+
+def unguarded_bookkeeping():
+    """The reference with both `with self.lock:` blocks after fetch removed (admission still locked): a late
+    success can read 'closed' and close a circuit another thread just opened (passed the old check: seen)."""
+    return variant(*_AFTER_FETCH_LOCKS)
+
+
+def unguarded_success():
+    """Only the success's bookkeeping unguarded: `state, in_a_row = 'closed', 0` without the lock."""
+    return variant(_AFTER_FETCH_LOCKS[1])
+
+
+def failed_trial_stays_half_open():
+    """A failed trial changes nothing: the breaker stays 'half-open' and refuses every call for ever (the old
+    check said the circuit opened 'more than reset_after before' and blamed the clock: seen)."""
+    return variant(("                    self.state, self.opened_at = \"open\", self.clock()\n"
+                    "                elif", "                    pass\n                elif"))
+
+
+def failed_trial_reopens_from_its_start():
+    """A failed trial reopens the circuit, but stamps opened_at with the time the trial started: the wait after a
+    trial that failed from another thread starts too early (the old check said 'only 2.3 s after the circuit
+    opened at 4 s: it must stay open for 1 s', a contradiction: seen)."""
+    return variant(
+        ("        with self.lock:  #", "        now = self.clock()\n        with self.lock:  #"),
+        ("                    self.state, self.opened_at = \"open\", self.clock()\n"
+         "                elif", "                    self.state, self.opened_at = \"open\", now\n"
+         "                elif"),
+    )
+
+
+def failed_trial_adds_reset_after():
+    """A failed trial reopens the circuit with opened_at += reset_after: the wait counts from a made-up time
+    (hidden: the old check said 'only 5.9 s after the circuit opened at 20 s: it must stay open for 2.5 s')."""
+    return variant(("                    self.state, self.opened_at = \"open\", self.clock()\n"
+                    "                elif", "                    self.state = \"open\"\n"
+                    "                    self.opened_at += self.reset_after\n                elif"))
 
 
 def no_threading_import():
@@ -832,7 +910,7 @@ class SplitGlobalLock(SplitClassLock):
 @BOTH
 def test_breaker_reference_and_different_correct_answers_pass(method):
     for answer in (reference(), strict_boundary(), TableDriven, GuardedState, GuardedByRLock, GuardedByCondition,
-                   Epochs, class_lock(), global_lock()):
+                   Epochs, class_lock(), global_lock(), catches_base_exception()):
         result = getattr(walk07.breaker, method)(answer)
         assert result, (answer, result.message)
 
@@ -846,9 +924,13 @@ def test_breaker_hidden_scripts_differ_from_the_visible_ones():
 
 # where the first late answer lands during a trial, and the trial failing another way, in each set of scripts
 LATE_IN_TRIAL = {
-    "check": {"late": "success", "trial": "5.1", "state": "closed", "failure_lands": "8.3", "error": "TimeoutError"},
+    "check": {"late": "success", "trial": "5.1", "state": "closed", "failure_lands": "8.3", "error": "TimeoutError",
+              "first_failure": "0", "first_success": "0.1", "second_trial": "2.9", "failed_trial": "1.8",
+              "reopen_call": "6.3", "after": "0.8", "late_trial": "5.1", "trial_failed": "5.5"},
     "hidden_check": {"late": "failure", "trial": "15.6", "state": "open", "failure_lands": "16.1",
-                     "error": "RuntimeError"},
+                     "error": "RuntimeError", "first_failure": "5", "first_success": "5.03", "second_trial": "5.65",
+                     "failed_trial": "5.35", "reopen_call": "25.9", "after": "2.3", "late_trial": "22.6",
+                     "trial_failed": "23.6"},
 }
 
 
@@ -888,6 +970,14 @@ LATE_IN_TRIAL = {
                               "import? keep the starter code's `import threading`)"),
         (SplitClassLock, "check and set in one `with` block"),
         (SplitGlobalLock, "check and set in one `with` block"),
+        (unguarded_bookkeeping, "your breaker set self.in_a_row (to 1) at {first_failure} s without holding its lock"),
+        (unguarded_success, "your breaker set self.state (to 'closed') at {first_success} s without holding its lock"),
+        (TableDrivenUnguarded, "self.in_a_row (to 1) at {first_failure} s without holding its lock"),
+        (failed_trial_stays_half_open, "the call at {second_trial} s was refused: after the failed trial at "
+                                       "{failed_trial} s your state stayed 'half-open'"),
+        (failed_trial_reopens_from_its_start, "the call at {reopen_call} s reached the source only {after} s after "
+                                              "the trial that started at {late_trial} s failed, at {trial_failed} s: "
+                                              "a failed trial restarts the wait from its answer"),
     ],
 )
 @BOTH
@@ -903,6 +993,17 @@ def test_breaker_classic_bugs_are_named(answer, names, method):
         assert "failures = 3" in message if method == "check" else "failures = 4" in message
     if answer is HardCodedThree:
         assert "(failures=2, reset_after=5)" in message if method == "check" else "reset_after=0.25" in message
+
+
+def test_breaker_opened_at_plus_reset_after_is_told_the_wait_restarts():
+    """Visible: caught at the same-thread trial; hidden: at the trial failing from another thread (the old
+    message contradicted itself there: 'only 5.9 s after ... it must stay open for 2.5 s')."""
+    status, message = verdict(walk07.breaker, failed_trial_adds_reset_after())
+    assert status == "incorrect" and "a failed trial must restart the wait" in message, message
+    status, message = verdict(walk07.breaker, failed_trial_adds_reset_after(), "hidden_check")
+    assert status == "incorrect", message
+    assert ("the call at 25.9 s reached the source only 2.3 s after the trial that started at 22.6 s failed, at "
+            "23.6 s: a failed trial restarts the wait from its answer") in message, message
 
 
 @pytest.mark.timeout(30)

@@ -477,6 +477,48 @@ class _StateWatch:
         return True
 
 
+class _WriteWatch:
+    """Records the first write to ``state``, ``in_a_row`` or ``opened_at`` made by a thread holding none of
+    ``locks`` (the breaker's own, wrapped by ``_hand_over_locks``): an unguarded write after fetch, say, can
+    undo what another thread just did (a late success closing a circuit it opened, a lost count)."""
+
+    NAMES = ("state", "in_a_row", "opened_at")
+
+    def __init__(self, locks: list[_HandOver], clock: FakeClock) -> None:
+        self.locks, self.clock = locks, clock
+        self.first: tuple[str, Any, float] | None = None
+
+    def attach(self, breaker: Any) -> bool:
+        """Give ``breaker`` a subclass whose watched attributes go through this watch; False if it cannot."""
+        kind, own = type(breaker), getattr(breaker, "__dict__", None)
+        if not self.locks or not isinstance(own, dict):
+            return False
+        names = [n for n in self.NAMES if n in own and not any(n in vars(k) for k in kind.__mro__)]
+        if not names:
+            return False
+        watch = self
+
+        def watched(name: str) -> property:
+            def get(obj: Any) -> Any:
+                return obj.__dict__[name]
+
+            def put(obj: Any, value: Any) -> None:
+                me = threading.get_ident()
+                if watch.first is None and not any(lock.owner == me for lock in watch.locks):
+                    watch.first = (name, value, watch.clock.now)
+                obj.__dict__[name] = value
+
+            return property(get, put)
+
+        try:
+            breaker.__class__ = type(
+                kind.__name__, (kind,), {n: watched(n) for n in names} | {"__module__": kind.__module__}
+            )
+        except TypeError:
+            return False
+        return True
+
+
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()), threading._PyRLock, threading.Condition)
 
 
@@ -490,11 +532,12 @@ class _HandOver:
     have not taken it yet; so between two blocks of one caller, another caller always runs one.
     """
 
-    def __init__(self, inner: Any, callers: int, wait: float = 0.5) -> None:
-        self.inner, self.callers, self.wait = inner, callers, wait
+    def __init__(self, inner: Any, callers: int, wait: float = 0.5, *, hand: bool = True) -> None:
+        self.inner, self.callers, self.wait, self.hand = inner, callers, wait, hand
         self.state = threading.Condition(threading.Lock())
         self.waiting = self.taken = self.depth = 0
         self.takers: set[int] = set()
+        self.owner: int | None = None  # the thread that holds it now
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         with self.state:
@@ -508,7 +551,8 @@ class _HandOver:
                 if got:
                     self.depth += 1
                     self.taken += 1
-                    self.takers.add(threading.get_ident())
+                    self.owner = threading.get_ident()
+                    self.takers.add(self.owner)
                     self.state.notify_all()
         return got
 
@@ -516,10 +560,12 @@ class _HandOver:
         with self.state:
             self.depth -= 1
             last = self.depth == 0
+            if last:
+                self.owner = None
             taken = self.taken
             others = self.waiting > 0 or len(self.takers) < self.callers
         self.inner.release()
-        if last and others:
+        if last and others and self.hand:
             with self.state:
                 self.state.wait_for(lambda: self.taken != taken, timeout=self.wait)
 
@@ -537,11 +583,12 @@ class _HandOver:
 
 
 @contextmanager
-def _hand_over_locks(breaker: Any, callers: int):
+def _hand_over_locks(breaker: Any, callers: int, *, hand: bool = True):
     """Replace every lock, RLock or Condition the breaker uses by one that hands over on release; yield them.
 
     Its own attributes, its class's (a lock shared by every instance), and the module globals its methods
-    name (a lock made at the top of a notebook cell): all put back as they were on the way out.
+    name (a lock made at the top of a notebook cell): all put back as they were on the way out. With
+    ``hand=False`` the wrappers only record which thread holds each lock (``_HandOver.owner``).
     """
     wrapped: dict[int, Any] = {}
     made: list[_HandOver] = []
@@ -550,7 +597,7 @@ def _hand_over_locks(breaker: Any, callers: int):
     def hand(value: Any) -> Any:
         if id(value) not in wrapped:
             inner = value._lock if isinstance(value, threading.Condition) else value
-            made.append(_HandOver(inner, callers))
+            made.append(_HandOver(inner, callers, hand=hand))
             wrapped[id(value)] = threading.Condition(made[-1]) if isinstance(value, threading.Condition) else made[-1]
         return wrapped[id(value)]
 
@@ -614,7 +661,7 @@ class BreakerMachine(Question):
         "Start with the open state: if it is open and reset_after seconds have passed since opened_at "
         "(self.clock() - self.opened_at >= self.reset_after), this call is the trial: set the state to "
         '"half-open" and let it through. Otherwise, if the state is not "closed", raise CircuitOpenError.',
-        "Call fetch(request) inside try/except BaseException (any failure counts, not only SourceError). On an "
+        "Call fetch(request) inside try/except Exception (any failure counts, not only SourceError). On an "
         "exception: if this was the trial (a local flag set above, not self.state), open the circuit again "
         "(state, opened_at = now); else, if still closed, count it (self.in_a_row += 1) and open the circuit when "
         "in_a_row reaches failures; then `raise`.",
@@ -639,7 +686,7 @@ class BreakerMachine(Question):
 
             def call(self, fetch, request):
                 """Return fetch(request); raise CircuitOpenError, without calling fetch, while open."""
-                # YOUR CODE HERE (10 to 20 lines): closed, open and half-open, as described above.
+                # YOUR CODE HERE (about 20 lines): closed, open and half-open, as described above.
                 raise NotImplementedError
     '''
     solution_text = """
@@ -663,7 +710,7 @@ class BreakerMachine(Question):
                         raise CircuitOpenError(f"circuit {self.state}: {request!r} not sent")
                 try:
                     value = fetch(request)  # no lock held: other calls are refused (or pass) meanwhile
-                except BaseException:  # any failure, even a Ctrl-C: a trial must never stay half-open
+                except Exception:  # any failure, not only SourceError (a Ctrl-C is no Exception: it passes)
                     with self.lock:
                         if trial:
                             self.state, self.opened_at = "open", self.clock()
@@ -687,6 +734,7 @@ class BreakerMachine(Question):
     def _play(self, breaker_class: Any, scripts: tuple[_Script, ...]) -> str:
         if not callable(breaker_class):
             raise Incorrect(f"expected the class Breaker itself (not an instance or a string), got {breaker_class!r}")
+        unguarded: list[str] = []  # an unguarded write, told once every behaviour is right
         for script in scripts:
             reads: list[str] = []
             progress: dict[str, Any] = {"owners": set()}
@@ -705,7 +753,11 @@ class BreakerMachine(Question):
                 raise
             if verdict is not None:
                 raise Incorrect(verdict)
+            if "unguarded" in progress:
+                unguarded.append(progress["unguarded"])
         self._together(breaker_class, scripts[0])
+        if unguarded:
+            raise Incorrect(unguarded[0])
         return (
             "closed, open after failures in a row, refused without reaching the source, one trial after "
             "reset_after (other calls, from any thread, refused meanwhile, even released all at once), reopened by "
@@ -773,10 +825,22 @@ class BreakerMachine(Question):
         states: list[str] = []  # wrong states, reported if no wrong behaviour explains them better
         progress["seen"] = {}  # the state after each step
         try:
-            for number, step in enumerate(script.steps):
-                self._step(breaker, clock, script, number, step, reads, progress, states)
+            with _hand_over_locks(breaker, 1, hand=False) as locks:
+                writes = _WriteWatch(locks, clock)
+                writes.attach(breaker)
+                for number, step in enumerate(script.steps):
+                    self._step(breaker, clock, script, number, step, reads, progress, states)
         except _Verdict as verdict:
             return f"{verdict} {setting}"
+        if writes.first is not None:
+            name, value, at = writes.first
+            progress["unguarded"] = (
+                f"your breaker set self.{name} (to {value!r}) at {at:g} s without holding its lock. Between a "
+                "read of the state and an unguarded write, another thread can change it: a late success would "
+                "close a circuit another call has just opened, and two failures counted at once can count as "
+                "one. Read and change state, in_a_row and opened_at only under `with self.lock:`, after fetch "
+                f"as well as before it. {setting}"
+            )
         return f"{states[0]} {setting}" if states else None
 
     def _step(
@@ -828,8 +892,8 @@ class BreakerMachine(Question):
         if trial and kind is not SourceError and same(getattr(breaker, "state", None), "half-open"):
             raise _Verdict(
                 f"the trial call at {at:g} s failed with {kind.__name__}, not a SourceError, and your breaker "
-                "stayed 'half-open': every later call would be refused, for ever. Any exception from fetch is a "
-                "failure: catch them all (`except BaseException:`), then re-raise."
+                "stayed 'half-open': every later call would be refused, for ever. Any Exception from fetch is a "
+                "failure: catch them all (`except Exception:`), then re-raise."
             )
         if trial and "other" in inside and inside["other"] is None:
             raise _Verdict(
@@ -996,7 +1060,7 @@ class BreakerMachine(Question):
             return
         if not reached and expected != REFUSED:
             if result == REFUSED:
-                self._refused(at, script, number, reads)
+                self._refused(at, script, number, reads, seen)
             raise _Verdict(
                 f"the call at {at:g} s never called fetch(request), and returned {value!r}: while the circuit is "
                 "closed (or for the trial), calls go through to the source."
@@ -1021,6 +1085,15 @@ class BreakerMachine(Question):
                 raise _Verdict(
                     f"the call at {at:g} s reached the source, {at - opened:.1f} s after the failed trial at "
                     f"{opened:g} s: a failed trial must restart the wait (opened_at = the time it reopened)."
+                )
+            trial_at, trial_fails = script.late_trial.get(opened, (None, False))
+            if trial_fails:  # the trial, from another thread, failed during that step: the wait starts there
+                answered = trial_at + script.late_by
+                raise _Verdict(
+                    f"the call at {at:g} s reached the source only {at - answered:.1f} s after the trial that "
+                    f"started at {trial_at:g} s failed, at {answered:g} s: a failed trial restarts the wait from its "
+                    f"answer (opened_at = self.clock() when it fails), and the circuit stays open for reset_after = "
+                    f"{script.reset_after:g} s from there."
                 )
             raise _Verdict(
                 f"the call at {at:g} s reached the source only {at - opened:.1f} s after the circuit opened at "
@@ -1059,13 +1132,22 @@ class BreakerMachine(Question):
             )
 
     @staticmethod
-    def _refused(at: float, script: _Script, number: int, reads: list) -> None:
+    def _refused(at: float, script: _Script, number: int, reads: list, seen: dict) -> None:
         """Name the bug behind a call refused when it should have passed."""
         if at in script.trial_at:
             if reads:
                 raise _Verdict(
                     f"your breaker read the wall clock (time.{reads[0]}()), so it never saw the "
                     f"{script.reset_after:g} s pass: read the time only through self.clock(), the clock given."
+                )
+            failed = [s[0] for s in script.steps[:number] if s[0] in script.trial_at and s[1]] + [
+                script.late_trial[s[0]][0] for s in script.steps[:number] if script.late_trial.get(s[0], (0, 0))[1]
+            ]
+            if same(seen.get(number - 1), "half-open") and failed:
+                raise _Verdict(
+                    f"the call at {at:g} s was refused: after the failed trial at {max(failed):g} s your state stayed "
+                    "'half-open', which refuses every call for ever. A failed trial must open the circuit again "
+                    "(state 'open', opened_at = self.clock()), so that another trial follows reset_after later."
                 )
             opened = [s for s in script.steps[:number] if s[3] == "open" and s[2] != REFUSED][-1]
             if opened[0] in script.late_at and opened[1]:
