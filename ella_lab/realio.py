@@ -289,17 +289,18 @@ def sockets_claims(curves: pd.DataFrame, *, few: int = 4, most: int | None = Non
     """Notebook 09's sentences about a ``sockets_sweep()`` table, each with the value measured.
 
     ``few`` is the largest K still called "a few workers" (waiting dominates there); ``most`` the K compared
-    with K = 1 for the bend and the cores, and with 1 / c for the ceiling (None: the largest K of the sweep).
+    with K = 1 for the bend and the cores (None: the largest K of the sweep).
     Real sockets are judged against the model with the CPU time, not K / L: for a few workers against
-    K / (L + c) alone, from both sides (the gap to K / L is c itself, not the GIL's ceiling 1 / c), and at the
-    largest K against 1 / c.
+    K / (L + c) alone, from both sides (the gap to K / L is c itself). At the largest K, X · c (the cores used,
+    by construction) is checked to be most of a core or more; and, at every K, the user time (Python code, under
+    the GIL) to stay within about one core. Which limit holds the plateau (the GIL, the server's threads in the
+    same process, other work on the machine) is not claimed: this sweep does not separate them.
     """
     few = check_int("few", few, minimum=1)
     most = int(curves.index.max()) if most is None else check_int("most", most, minimum=1)
     first = int(curves.index.min())
     near = (curves["real sockets"] / curves["K / (L + c)"]).loc[:few]
     efficiency, busy = curves["real sockets"] / curves["model"], curves["cores used here"]
-    ceiling = curves.loc[most, "real sockets"] / curves.loc[most, "1 / c"]
     return [
         Claim("every request answered on real sockets", curves["real ok"].min(), low=1, unit="%"),
         Claim("a simulated source follows the model at every K of the sweep, the worst",
@@ -310,11 +311,12 @@ def sockets_claims(curves: pd.DataFrame, *, few: int = 4, most: int | None = Non
               low=0.75, model=1, unit="%"),
         Claim(f"for a few workers (K ≤ {few}), real sockets do not pass K / (L + c): c is the whole gap, the best",
               near.max(), high=1.05, model=1, unit="%"),
-        # X / (1 / c) = X · c, the cores used. The GIL holds the user time (Python code) to one core; most
-        # system calls run outside it, so the cores used may pass 1, as long as cores × user share stays ≤ 1 (+ 10 %)
-        Claim(f"at K = {most}, real sockets reach about one core's worth, 1 / c, or pass it only as far as "
-              "one core of user time allows", ceiling, low=0.7, high=1.1 / curves.loc[most, "user share"], model=1,
-              unit="x"),
+        Claim(f"at K = {most}, the process keeps most of a core busy, or more (cores used = X · c)",
+              busy.loc[most], low=0.7, unit=""),
+        # the GIL lets one thread at a time run Python code: user time fills one core at most (+ 10 % for the
+        # two clocks' grain); system calls run outside it and are not bounded by it
+        Claim("the user time stays within one core at every K (cores used × user share), the most",
+              (busy * curves["user share"]).max(), high=1.1, unit=""),
         Claim(f"the curve bends away as K grows: efficiency at K = {most} over K = {first}",
               efficiency.loc[most] / efficiency.loc[first], high=0.8, unit="x"),
         Claim(f"the CPU fills up as K grows: cores used at K = {most} over K = {first}",

@@ -599,7 +599,9 @@ def plot_retry_waits(policies: Mapping[str, Any], *, keys: int = 200, cap_ms: fl
             line.set(marker="o", markersize=7, markerfacecolor="white", markeredgewidth=2, alpha=1, zorder=3)
             line.set_label("none (every request the same wait)")
     ax.axhline(cap_ms, color="grey", ls="--", lw=1)
-    ax.annotate(f"cap {cap_ms:g} ms", (0.7, cap_ms), xytext=(0, 4), textcoords="offset points", color="grey")
+    # x in axes fraction, y in data: inside the plot whatever the retries' axis starts at
+    ax.annotate(f"cap {cap_ms:g} ms", (0.02, cap_ms), xycoords=ax.get_yaxis_transform(), xytext=(0, 4),
+                textcoords="offset points", color="grey")
     ax.set_ylim(0, 1.2 * cap_ms)
     legend = ax.legend(markerscale=2, loc="center left")
     for handle in legend.legend_handles:
@@ -785,8 +787,9 @@ def abandoned_claims(run: AbandonedRun, *, hang: float, timeout: float, backup_l
 
 def outage_table(run: OutageRun, margin: float = 0.05) -> pd.DataFrame:
     """The requests sent before, while and after the primary was down (``run.windows(margin)``), one row each:
-    how many, the share the backup served, and, before and after, the primary's planned failures (its seeded
-    plan: exact) and its calls that missed the client's timeout (this machine's). Shares in %, one decimal;
+    how many, the share the backup served (*by backup*), and, before and after, the primary's planned failures
+    (*planned fail*, its seeded plan: exact) and its calls that missed the client's timeout (*timed out*, this
+    machine's). Requests sent within ``margin`` of the stop or the restart are in no row. Shares in %, one decimal;
     "–" where a column does not apply (while down, every call to the primary is refused)."""
     import pandas as pd
 
@@ -803,8 +806,8 @@ def outage_table(run: OutageRun, margin: float = 0.05) -> pd.DataFrame:
     ):
         rows[label] = {
             "requests": len(part),
-            "served by the backup (%)": pct(float(part.fell_back.mean()) if len(part) else math.nan),
-            "primary's planned failures (%)": pct(w.planned[name] if name else math.nan),
-            "primary calls past its timeout (%)": pct(w.timed_out[name] if name else math.nan),
+            "by backup %": pct(float(part.fell_back.mean()) if len(part) else math.nan),
+            "planned fail %": pct(w.planned[name] if name else math.nan),
+            "timed out %": pct(w.timed_out[name] if name else math.nan),
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("sent")

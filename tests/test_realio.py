@@ -141,16 +141,15 @@ def test_the_sockets_claims_hold_on_the_lessons_shape_and_miss_without_a_bend():
     no_bend = lesson.assign(**{"real sockets": 0.95 * model, "cores used here": 0.1})
     missed = [c.says for c in sockets_claims(no_bend) if not c.holds()]
     assert any("bends away" in says for says in missed) and any("CPU fills up" in says for says in missed)
-    assert any("about one core's worth" in says for says in missed)  # 3,040 req/s is not near 1 / c = 1,000
+    assert any("most of a core busy" in says for says in missed)  # 0.1 of a core at K = 32
     # 1.5 cores with 60 % of the CPU in user time: 0.9 of a core under the GIL, possible; with 90 % in user
-    # time: 1.35 cores of Python code under one GIL, impossible. The old window (up to 1.5 x 1 / c) passed both.
+    # time at any K: 1.35 cores of Python code under one GIL, impossible
     at_most = lesson.index.max()
-    passed = lesson.assign(**{"real sockets": lesson["real sockets"].where(lesson.index < at_most, 1500.0)})
+    passed = lesson.assign(**{"cores used here": lesson["cores used here"].where(lesson.index < at_most, 1.5)})
     assert all(c.holds() for c in sockets_claims(passed))
-    too_much = passed.assign(**{"user share": 0.9})
+    too_much = passed.assign(**{"user share": lesson["user share"].where(lesson.index < at_most, 0.9)})
     assert [c.says for c in sockets_claims(too_much) if not c.holds()] == [
-        "at K = 32, real sockets reach about one core's worth, 1 / c, or pass it only as far as one core of user "
-        "time allows"
+        "the user time stays within one core at every K (cores used × user share), the most"
     ]
     half = lesson.assign(**{"real sockets": 0.6 * lesson["K / (L + c)"]})  # passed the old 55 %-of-K / L worst
     assert [c.says for c in sockets_claims(half) if not c.holds()][:2] == [

@@ -296,3 +296,8 @@ def test_plot_retry_waits_makes_every_series_legible():
     legend = ax.get_legend()
     assert all(h.get_alpha() in (None, 1) for h in legend.legend_handles)
     assert ax.get_ylim()[1] == pytest.approx(60)
+    # the cap's label sits inside the axes, placed in axes fraction whatever the retries' axis starts at
+    (label,) = [t for t in ax.texts if t.get_text() == "cap 50 ms"]
+    ax.figure.canvas.draw()
+    inside = ax.transAxes.inverted().transform(label.get_window_extent().get_points())
+    assert (inside[:, 0] >= 0).all() and (inside[:, 0] <= 1).all()

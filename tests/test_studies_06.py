@@ -116,6 +116,6 @@ def test_outage_table_gives_each_window_its_shares_and_a_dash_where_none_applies
     table = outage_table(_Outage())
     assert list(table.index) == ["before", "while down", "after"]
     assert list(table["requests"]) == [20, 10, 0]
-    assert list(table["served by the backup (%)"]) == ["5.0", "100.0", "–"]
-    assert list(table["primary's planned failures (%)"]) == ["5.0", "–", "–"]
-    assert list(table["primary calls past its timeout (%)"]) == ["0.0", "–", "–"]
+    assert list(table["by backup %"]) == ["5.0", "100.0", "–"]
+    assert list(table["planned fail %"]) == ["5.0", "–", "–"]
+    assert list(table["timed out %"]) == ["0.0", "–", "–"]

@@ -73,8 +73,9 @@ class RealThroughput(PredictQuestion):
             return "The measurement is above K / L, which no run can reach: was measured= the throughput at K = 8?"
         return (
             "The measurement is below the model: a worker's cycle is the 10 ms wait plus the CPU time c each request "
-            "costs (building, sending and parsing it, client and server, in one process), so K / (L + c); and the "
-            "whole process, under one GIL, stays near one core's worth, 1 / c."
+            "costs (building, sending and parsing it, client and server, in one process), so K / (L + c); and since "
+            "X · c is the CPU the process keeps busy, X grows only as far as that CPU does (the Model after this "
+            "check)."
         )
 
 
