@@ -103,8 +103,9 @@ class FlakyService:
     served at once, ``queue`` more wait their turn (first come, first served), and any beyond are
     shed at once with HTTP 503. Latency then grows with load. It keeps working on calls whose client
     has already given up (wasted work, what sustains a metastable failure) unless ``drop_expired``,
-    which drops a call that cannot finish before the deadline its client sent (``X-Deadline``,
-    Unix time; ``HttpSource`` sends it). ``slowdown`` multiplies every service time (a trigger).
+    which drops a call that would end after the deadline its client sent (``X-Deadline``, Unix time;
+    ``HttpSource`` sends it) if served in the expected time, ``latency`` x ``slowdown`` (not the
+    call's own jittered draw, which a real server cannot know). ``slowdown`` multiplies every service time (a trigger).
     ``timeline()`` bins what happened: goodput (answers that reached a client still waiting), late
     answers, shed and dropped calls, and the queue length.
     """
@@ -346,7 +347,8 @@ class FlakyService:
                     return self._reply(503, f"{service.name} overloaded: {request} shed\n")
                 try:
                     delay *= service.slowdown
-                    if service.drop_expired and deadline is not None and time.time() + delay > deadline:
+                    expected = service.latency * service.slowdown  # a server cannot know this call's own draw
+                    if service.drop_expired and deadline is not None and time.time() + expected > deadline:
                         service._event("dropped")
                         return self._reply(503, f"{service.name}: {request} would be late, dropped\n")
                     if kind == "stall":

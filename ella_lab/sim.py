@@ -5,8 +5,10 @@ the system notebook 10 runs for real on loopback: an open-loop stream of request
 second, each tried up to ``attempts`` times with a ``timeout``; a server with ``capacity`` service
 slots and a queue of ``queue`` places (beyond it: an immediate 503); a trigger that multiplies the
 service time by ``slowdown`` for ``trigger`` seconds. The server keeps working on requests whose
-client has given up (wasted work) unless ``drop_expired``. The client controls are the library's
-own decision objects, run on simulated time: ``RetryBudget``, ``ThrottleWindow``, ``AIMD``.
+client has given up (wasted work) unless ``drop_expired``, which drops a try that would end after its
+deadline if served in the expected time (``service`` x the slowdown now, not the try's own jittered
+draw, which a real server cannot know). The client controls are the library's own decision objects,
+run on simulated time: ``RetryBudget``, ``ThrottleWindow``, ``AIMD``.
 
 One run takes milliseconds, so a phase diagram (offered load x trigger length) takes seconds.
 """
@@ -241,9 +243,13 @@ def simulate(
     def bin_of(time: float) -> int:
         return min(bins - 1, int(time / bin_s))
 
-    def service_time(now: float) -> float:
+    def expected_time(now: float) -> float:
+        """The service time the server expects now: ``service``, times ``slowdown`` during the trigger."""
         slow = trigger_at <= now < trigger_at + trigger
-        return service * (slowdown if slow else 1.0) * rng.uniform(1 - service_jitter, 1 + service_jitter)
+        return service * (slowdown if slow else 1.0)
+
+    def service_time(now: float) -> float:
+        return expected_time(now) * rng.uniform(1 - service_jitter, 1 + service_jitter)
 
     def note_queue(now: float) -> None:
         i = bin_of(now)
@@ -253,13 +259,13 @@ def simulate(
         nonlocal busy
         while busy < capacity and waiting:
             attempt = waiting.popleft()
-            took = service_time(now)
-            if drop_expired and now + took > attempt.deadline:
-                # it would be late: dropped unworked, and told so at once (503), as FlakyService does
+            if drop_expired and now + expected_time(now) > attempt.deadline:
+                # it would be late by the expected service time (a server cannot know this try's own draw):
+                # dropped unworked, and told so at once (503), as FlakyService does
                 push(now, 1, ("reject", attempt))
                 continue
             busy += 1
-            push(now + took, 0, ("finish", attempt))
+            push(now + service_time(now), 0, ("finish", attempt))
         note_queue(now)
 
     def send(now: float, req: int, number: int) -> None:
