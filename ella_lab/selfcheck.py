@@ -8,7 +8,10 @@ not one of ``run_checks()``).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
+import shutil
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -30,7 +33,10 @@ __all__ = [
     "environment_kind",
     "noise_check",
     "plot_noise",
+    "prefix_after_activation",
+    "python_verdict",
     "run_checks",
+    "which_python",
 ]
 
 # What the notebooks import beyond the standard library: tables and plots, progress bars, the explorers'
@@ -95,6 +101,79 @@ def environment_kind(prefix: str | None = None, base_prefix: str | None = None) 
     if (prefix / "conda-meta").is_dir():
         return "conda's base environment" if (prefix / "condabin").is_dir() else "a conda environment"
     return "a Python outside any environment"
+
+
+# The environments a project's packages belong in; conda's base and a Python outside any environment are shared.
+PROJECT_KINDS = ("a venv", "a conda environment")
+RESTART = (
+    "Quit this JupyterLab and start it again from the project's folder with `make lab` (conda: `jupyter lab` "
+    "with the ella-lab environment active); the notebook's section 'If a check fails' says more."
+)
+
+
+def _findable(name: str) -> bool:
+    """Whether ``name`` can be imported here, found without importing it (a blocked import counts as missing)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a finder that refuses it; a module set to None in sys.modules
+        return False
+
+
+def python_verdict(executable: str, version: tuple[int, ...], kind: str, missing: list[str]) -> str:
+    """What a learner reads about the Python that runs a notebook, and what to do about it (see ``which_python``).
+
+    ``kind`` is ``environment_kind()``'s answer and ``missing`` the packages of ``PACKAGES`` it cannot import.
+    """
+    shown = ".".join(map(str, version[:3]))
+    said = f"This notebook runs in {executable} (Python {shown}, {kind})."
+    if version < (3, 11):
+        return f"{said}\nThe notebooks need Python 3.11 or newer. {RESTART}"
+    if missing:
+        lacks = f"It lacks {', '.join(missing)}: the next cell stops with ModuleNotFoundError."
+        if len(missing) == len(PACKAGES) or kind not in PROJECT_KINDS:
+            return f"{said}\n{lacks}\nThis is not the project's environment. {RESTART}"
+        install = f"{executable} -m pip install -r requirements.txt"
+        return (
+            f"{said}\n{lacks}\nInstall them into this environment: in a terminal, in the project's folder, "
+            f"`{install}` (conda: `conda env update -f environment.yml`), then restart the kernel."
+        )
+    if kind not in PROJECT_KINDS:
+        return (
+            f"{said}\nEvery package the notebooks use is installed, so they will run, but {kind} is shared by "
+            f"everything that uses this Python: the project's own environment keeps its packages apart. {RESTART}"
+        )
+    return f"{said}\nEvery package the notebooks use is installed in it: go on."
+
+
+def which_python() -> str:
+    """Which Python runs this code, which environment it is, what it lacks, and what to do: notebook 02's first cell.
+
+    The standard library only (packages are looked up, not imported), so that a kernel started from another
+    Python, with none of the notebooks' packages, still gets the diagnosis instead of a ModuleNotFoundError.
+    """
+    missing = [name for name in PACKAGES if not _findable(name)]
+    return python_verdict(sys.executable, tuple(sys.version_info[:3]), environment_kind(), missing)
+
+
+def prefix_after_activation(env: str | Path) -> Path:
+    """The ``sys.prefix`` of the bare word ``python`` in a new shell where the venv ``env`` was activated.
+
+    Notebook 02 shows the guide's second step with it: activation changes the shell it runs in, so the
+    activation and the ``python`` it changes run in one shell (bash or sh; ``cmd`` on Windows). Bounded at 30 s.
+    """
+    env = Path(env)
+    ask = 'python -c "import sys; print(sys.prefix)"'
+    if sys.platform == "win32":  # a command line that starts with a word, so cmd /c keeps its quotes
+        command: str | list[str] = f'call "{env / "Scripts" / "activate.bat"}" && {ask}'
+    else:
+        shell = shutil.which("bash") or "sh"
+        command = [shell, "-c", f'. "{env / "bin" / "activate"}" && {ask}']
+    done = subprocess.run(
+        command, shell=isinstance(command, str), capture_output=True, text=True, timeout=30, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"activating {env} failed (exit status {done.returncode}): {done.stderr.strip()[-300:]}")
+    return Path(done.stdout.strip())
 
 
 def _kernel() -> Check:
@@ -189,8 +268,9 @@ def _plot_share(ax: Any, cpu_share: float) -> None:
     ax.plot([0], [percent], "o", color="tab:blue", markersize=9)
     side = "over" if margin > 0 else "under"
     ax.set(xlim=(-0.6, 0.6), xticks=[0], ylim=(bottom, 105), ylabel="% of one core")
-    ax.set_xticklabels([f"busy loop: {_share(cpu_share)}\n{abs(margin):.1f} points {side} the limit"], fontsize="small")
-    ax.secondary_yaxis("right").set_yticks([limit], labels=[f"quiet:\nover {QUIET_CPU_SHARE:.0%}"], fontsize="small")
+    below = f"busy loop: {_share(cpu_share)}\n{abs(margin):.1f} points {side} the limit"
+    ax.set_xticklabels([below], fontsize="medium")
+    ax.secondary_yaxis("right").set_yticks([limit], labels=[f"quiet:\nover {QUIET_CPU_SHARE:.0%}"], fontsize="medium")
     ax.set_title("Busy loop: share of a core")
 
 
@@ -231,7 +311,7 @@ def plot_noise(noise: Noise) -> Figure:
     bars = wake.barh(["median", "9 times in 10"], [min(ms, right_end) for ms in late_ms], color="tab:blue")
     wake.axvline(limit_ms, color="black", linestyle="--")
     wake.set(xlabel="milliseconds late", xlim=(0, right_end), ylim=(-0.6, 1.6))
-    wake.secondary_xaxis("top").set_xticks([limit_ms], labels=[f"quiet: under {limit_ms:g} ms"], fontsize="small")
+    wake.secondary_xaxis("top").set_xticks([limit_ms], labels=[f"quiet: under {limit_ms:g} ms"], fontsize="medium")
     wake.set_title("A 1 ms sleep: how late it woke")
     _plot_share(share, noise.cpu_share)
     fig.tight_layout()

@@ -211,3 +211,96 @@ def test_a_prediction_written_as_text_is_told_to_be_a_number():
         assert result.status == "incorrect" and "a number, not text" in result.message, result.message
         assert "like 3" not in result.message
     assert walk02.q1.judge(0).status == "correct"
+
+
+# -- review 02b: each seen on the old check (c72e7c1..e06d5aa), visible and hidden ----------------------------------
+
+
+def drive_guess(env_dir, windows=False):  # takes a drive-shaped env_dir for Windows, whatever `windows` says
+    if windows or PureWindowsPath(env_dir).drive:
+        return PureWindowsPath(env_dir, "Scripts", "python.exe")
+    return Path(env_dir, "bin", "python")
+
+
+def colon_at_1(env_dir, windows=False):
+    if windows or "\\" in env_dir or env_dir[1] == ":":
+        return Path(env_dir) / "Scripts" / "python.exe"
+    return Path(env_dir) / "bin" / "python"
+
+
+def getcwd_plus(env_dir, windows=False):  # a string built on the current folder: os.getcwd() + "/" + env_dir
+    if windows:
+        return Path(env_dir) / "Scripts" / "python.exe"
+    return os.getcwd() + "/" + env_dir + "/bin/python"
+
+
+def sys_prefix(env_dir, windows=False):  # this kernel's environment, not env_dir's
+    if windows:
+        return Path(env_dir) / "Scripts" / "python.exe"
+    return Path(sys.prefix) / "bin/python"
+
+
+def home_for_windows(env_dir, windows=False):  # a Linux home in front of the Windows env_dir
+    if windows:
+        return Path.home() / env_dir / "Scripts" / "python.exe"
+    return Path(env_dir) / "bin" / "python"
+
+
+# (answer, what the old check said, words the new one must say); the old check accepted the first two (false
+# accepts: the only POSIX env_dirs with a colon had it past position 1) and named the last three wrongly
+REVIEW_02B = [
+    (drive_guess, "correct", "windows is False here, whatever env_dir looks like"),
+    (colon_at_1, "correct", "windows is False here, whatever env_dir looks like"),
+    (getcwd_plus, "does not exist", "puts /"),  # now: it puts the current folder in front of env_dir
+    (sys_prefix, "(sys.executable)", "is this kernel's python, the one running this notebook, not the one inside"),
+    (home_for_windows, "puts \\", f"puts {Path.home()} in front of env_dir"),  # was \root for /root
+]
+
+
+@pytest.mark.parametrize(("answer", "old", "words"), REVIEW_02B, ids=[a.__name__ for a, _, _ in REVIEW_02B])
+def test_review_02b_wrong_answers_are_rejected_and_named(answer, old, words):
+    for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+        assert result.status == "incorrect" and words in result.message, result.message
+    if answer is getcwd_plus:
+        assert "does not exist" not in walk02.q2.check(answer).message
+
+
+def test_review_02b_a_drive_guesser_is_rejected_when_windows_is_played(monkeypatch):
+    # (drive_guess's PureWindowsPath of this POSIX temp folder is no path here, so it is not played on Windows)
+    windows_layout(monkeypatch)
+    for result in (walk02.q2.check(colon_at_1), walk02.q2.hidden_check(colon_at_1)):
+        assert result.status == "incorrect" and "in bin, not Scripts" in result.message, result.message
+
+
+def versioned(env_dir, windows=False):  # python3.11 is the same interpreter as python in every POSIX venv
+    if windows:
+        return Path(env_dir) / "Scripts" / "python.exe"
+    return Path(env_dir) / f"bin/python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def f_string(env_dir, windows=False):
+    return f"{env_dir}\\Scripts\\python.exe" if windows else f"{env_dir}/bin/python"
+
+
+@pytest.mark.parametrize(
+    ("answer", "plays"),
+    [(versioned, (False, True)), (reference, (False, True)), (f_string, (False,)), (joined_by_os_path, (False, True))],
+    ids=["python3.N", "reference", "f-string", "os.path"],
+)  # (a backslash is no separator on this POSIX temp folder, so the f-string is not played on Windows)
+def test_review_02b_right_answers_pass_both_checks_on_both_systems(monkeypatch, answer, plays):
+    # python3.N was rejected "expected .../bin/python on Linux and macOS" (a false reject); the others passed before
+    for play_windows in plays:
+        if play_windows:
+            windows_layout(monkeypatch)
+        for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+            assert result.status == "correct", (play_windows, result.message)
+
+
+def test_a_posix_name_that_is_not_python_is_still_rejected():
+    def pythonw(env_dir, windows=False):  # right for the venv made here, python3.x for the others
+        if windows or Path(env_dir).exists():
+            return Path(env_dir) / ("Scripts/python.exe" if windows else "bin/python")
+        return Path(env_dir) / "bin/python3.x"
+
+    result = walk02.q2.check(pythonw)
+    assert result.status == "incorrect" and "expected .../bin/python (or python3)" in result.message, result.message

@@ -125,12 +125,13 @@ class EnvPython(Question):
 
     # (the env made here, the Windows env_dirs, the Linux and macOS env_dirs): the Windows ones are judged by path
     # alone off Windows, the Linux and macOS ones (and the env's name, relative) by path on every system. Windows
-    # gets drive-less dirs too (relative, a network share) and Linux a colon, so an answer that guesses the system
-    # from a drive colon instead of reading `windows` fails.
+    # gets drive-less dirs too (relative, a network share) and Linux a colon, even one shaped like a drive ("c:" is
+    # a folder name there like any other), so an answer that guesses the system from env_dir instead of reading
+    # `windows` fails.
     VISIBLE = ("ella_env", ("C:/class/ella_env", "ella_env", r"\\server\share\ella_env"),
-               ("/home/ana/ella_env", "/srv/c:/ella_env"))  # fmt: skip
+               ("/home/ana/ella_env", "/srv/c:/ella_env", "c:/ella_env"))  # fmt: skip
     HIDDEN = ("course env 2", ("D:/Users/ana/course env", "course env", r"\\files\ana\course env"),
-              ("/home/ana/course env", "/mnt/d:/course env"))  # fmt: skip  (a space in every name)
+              ("/home/ana/course env", "/mnt/d:/course env", "d:/course env"))  # fmt: skip  (a space in every name)
 
     def _check(self, env_python: Any) -> str:
         return self._run(env_python, *self.VISIBLE)
@@ -177,13 +178,18 @@ class EnvPython(Question):
         path = Path(_as_text(got))
         folder, program = ("Scripts", "python.exe") if windows else ("bin", "python")
         if path.absolute() == Path(sys.executable).absolute():  # not resolved: a venv's python is a link
-            raise Incorrect("that is this kernel's python (sys.executable), not the environment's.")
+            raise Incorrect(
+                f"{got} is this kernel's python, the one running this notebook, not the one inside env_dir: build "
+                "the path from env_dir."
+            )
         if not _inside(path, env):
             if path.is_absolute() and path == (env / folder / program).resolve():
                 raise Incorrect(
                     f"{got} is the base Python, outside the environment: resolve() follows the link out of the "
                     f"venv to the base Python. Leave the path as built, env_dir/{folder}/{program}."
                 )
+            # env_dir's parts behind something else (os.getcwd() + "/" + env_dir): that is named, not "does not exist"
+            _after_env(got, str(env), windows=windows, call=f"env_python({str(env)!r})")
             if not path.is_absolute():
                 raise Incorrect(f"{got!r} is not inside the environment {env}: build it from env_dir.")
         parts = [part.lower() for part in path.parts]
@@ -204,16 +210,25 @@ class EnvPython(Question):
 
     @staticmethod
     def _judge_posix_path(got: Any, env: str) -> None:
-        """``env_python(env_dir)`` for a Linux or macOS env, judged on Windows by its path alone."""
+        """``env_python(env_dir)`` for a Linux or macOS env, judged by its path alone (on every system)."""
         if got is None:
             raise Incorrect("env_python(...) returned None for the Linux and macOS case: did you handle it?")
         rest = _after_env(got, env, windows=False, call=f"env_python({env!r})")
         if rest is None:
             raise Incorrect(f"env_python({env!r}) gave {got}, which is not inside the env.")
         if rest and rest[0].lower() == "scripts":
-            raise Incorrect(f"on Linux and macOS a venv keeps its programs in bin, not Scripts: got {got}.")
-        if rest not in (["bin", "python"], ["bin", "python3"]):
-            raise Incorrect(f"env_python({env!r}) gave {got}; expected .../bin/python on Linux and macOS.")
+            why = ""
+            if ":" in env or "\\" in env:  # the answer guessed Windows from env_dir, not from `windows`
+                why = (
+                    " windows is False here, whatever env_dir looks like: let `windows` alone choose the layout "
+                    "(on Linux and macOS, c: is a folder name like any other)."
+                )
+            raise Incorrect(f"on Linux and macOS a venv keeps its programs in bin, not Scripts: got {got}.{why}")
+        # python, python3 and python3.N are the same interpreter in every POSIX venv
+        if len(rest) != 2 or rest[0] != "bin" or not re.fullmatch(r"python(?:3(?:\.\d+)?)?", rest[1]):
+            raise Incorrect(
+                f"env_python({env!r}) gave {got}; expected .../bin/python (or python3) on Linux and macOS."
+            )
 
     @staticmethod
     def _judge_windows(got: Any, env: str) -> None:
@@ -285,10 +300,10 @@ def _after_env(got: Any, env: str, *, windows: bool, call: str) -> list[str] | N
     for start in starts:
         if mine[:start] in fronts:
             return mine[start + len(home) :]
-    front = text[: [m.start() for m in re.finditer(r"[^\\/]+", text)][starts[0]]].rstrip("\\/")
-    shown, front = (str(PureWindowsPath(text)), str(PureWindowsPath(front))) if windows else (text, front)
+    # shown as written (a Linux home in front of a Windows env_dir stays /root, not \\root)
+    front = text[: [m.start() for m in re.finditer(r"[^\\/]+", text)][starts[0]]].rstrip("\\/") or text[:1]
     raise Incorrect(
-        f"{call} gave {shown}: it puts {front} in front of env_dir. Build the path from env_dir alone, as it is given."
+        f"{call} gave {text}: it puts {front} in front of env_dir. Build the path from env_dir alone, as it is given."
     )
 
 
