@@ -23,9 +23,11 @@ __all__ = ["HEDGE_AT", "LATE_START", "OVERHEAD", "hedge_claims", "hedge_row", "l
 HEDGE_AT = (50, 90, 95, 99)  # the thresholds notebook 07 tries, as percentiles
 # How far a measured p99 may exceed the model's. The model starts each first call the moment its request does; a
 # hedge runs its calls on threads of its own and, when all are busy, a call waits while it starts another (the
-# "late starts" column): on a loaded machine such waits moved the p95 row's p99 from 78 to 134 ms across runs.
+# "late starts" column): on a loaded machine such waits moved the p95 row's p99 from 78 to 134 ms across 28 runs
+# (2 of 28 above 1.4x the model's 77 ms; ``measure`` runs a missed row again). 40 % keeps an accepted p95 row
+# below half the unhedged p99 (223 ms), as notebook 07's next claim states.
 # Hedged at p50, half the calls are hedged and twice the threads are at work: no upper bound is claimed.
-OVERHEAD = {90: 0.45, 95: 0.45}
+OVERHEAD = {90: 0.4, 95: 0.4}
 LATE_START = 0.005  # a first call that starts this long after its request started waited for a thread
 
 
