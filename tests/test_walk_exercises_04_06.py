@@ -89,7 +89,7 @@ def test_code_questions_starter_nothing_and_hang(question):
     [
         (walk04.q2, "chain_prediction", 0.972),
         (walk04.q3, "backup_share_prediction", 0.24),
-        (walk05.q2, "backup_count_prediction", 5),
+        (walk05.q2, "all_answered_prediction", 0.158),
         (walk06.q4, "mean_latency_prediction", 0.0306),
         (walk06.q2, "primary_share_prediction", 0.895),
     ],
@@ -110,8 +110,8 @@ def test_prediction_before_the_measurement_says_to_run_it():
 
 def test_predictions_accept_any_real_number_type():
     assert walk04.q3.check(np.float64(0.25), measured=0.24)
-    assert walk05.q2.check(np.int64(4), measured=5)
-    assert walk05.q2.check(4.0, measured=5)
+    assert walk05.q2.check(np.float64(0.15), measured=0.158)
+    assert walk05.q2.check(np.float32(0.152), measured=0.158)
     assert not walk04.q3.check(True, measured=0.24)
     assert not walk04.q3.check("0.24", measured=0.24)
 
@@ -129,14 +129,15 @@ def test_predictions_accept_any_real_number_type():
         (walk04.q3, 0.36, "lost"),
         (walk04.q3, 0.375, "*answered*"),
         (walk04.q3, 24, "percentage"),
-        (walk05.q2, 6, "ask the backup"),
-        (walk05.q2, 1.8, "lost"),
-        (walk05.q2, 0.21, "how many requests"),
-        (walk05.q2, 10, "too high"),
-        (walk05.q2, 4.615, "*answered* requests"),  # 20 · 0.21 / 0.91: passed the old ± 1 check (seen)
-        (walk05.q2, 4.62, "*answered* requests"),
-        (walk05.q2, 5, "this seed's one run, not the average"),  # seed 8's count: passed the old check (seen)
-        (walk05.q2, 3.8, "too low"),  # within the old ± 1
+        (walk05.q2, 0.91, "one request's chance"),
+        (walk05.q2, 0.09, "one request is lost"),
+        (walk05.q2, 0.848, "at least one is lost"),
+        (walk05.q2, 0.0008, "the primary serves all 20"),
+        (walk05.q2, 1.8, "not a chance"),
+        (walk05.q2, -0.8, "adds the chances"),
+        (walk05.q2, 0.1216, "not 0.9"),
+        (walk05.q2, 15.2, "percentage"),
+        (walk05.q2, 0.5, "too high"),
         (walk06.q4, 0.0275, "not the 10 ms service"),
         (walk06.q4, 0.02, "mean wait alone"),
         (walk06.q4, 0.055, "K = 4"),
@@ -966,7 +967,7 @@ def test_p5_guard_fakes_are_caught(script, phrases):
 
 @pytest.mark.parametrize(
     ("question", "edges"),
-    [(walk04.q3, (0.22, 0.26)), (walk05.q2, (3.9, 4.5)), (walk06.q4, (0.0285, 0.0315))],
+    [(walk04.q3, (0.22, 0.26)), (walk05.q2, (0.1317, 0.1716)), (walk06.q4, (0.0285, 0.0315))],
 )
 def test_prediction_tolerance_edges_count_as_right(question, edges):
     for edge in edges:
@@ -979,8 +980,8 @@ def test_prediction_messages_give_the_ratio_in_three_digits_and_the_range():
     assert "within 0.005 of 0.973" in result.message
     far = walk04.q2.check(100.0)
     assert "103x the model's" in far.message and "e+" not in far.message
-    low = walk05.q2.check(3, measured=3)
-    assert "too low (right is within 0.3 of 4.2)" in low.message and "average" in low.message
+    low = walk05.q2.check(0.1, measured=0.158)
+    assert "too low (right is within 0.02 of 0.152)" in low.message and "0.91²⁰" in low.message
 
 
 def test_p6_q4_a_right_prediction_is_called_right_when_the_run_is_slow():

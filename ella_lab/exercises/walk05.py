@@ -187,40 +187,36 @@ class Guard(Question):
         return done.returncode, done.stdout, done.stderr
 
 
-class BackupCount(Prediction):
-    title = "Predict: on average over many runs of 20 requests, how many does the backup serve?"
-    expects = "a number of requests"
-    example = "an int or a float (an average need not be whole)"
-    unit = "count"
-    model = 20 * 0.3 * (1 - 0.3)
-    tolerance = 0.3
+class AllAnswered(Prediction):
+    title = "Predict: the chance that a run of 20 requests loses none (exit status 0)"
+    expects = "a chance, between 0 and 1"
+    example = "0.5"
+    unit = "fraction"
+    model = (1 - 0.3**2) ** 20
+    tolerance = 0.02
     why = (
-        "On average 20 · 0.3 = 6 primaries fail, and the backup answers 70 % of those: 20 · 0.3 · 0.7 = 4.2. "
-        "That is the average over many runs; one run of 20 requests scatters around it by about ±2 (a binomial's "
-        "spread, √(20 · 0.21 · 0.79)), so the run printed here is shown beside the average, not judged."
+        "A request is lost only when both sources fail it: 0.3² = 0.09, so each is answered with probability 0.91. "
+        "The 20 requests fail independently, so all 20 are answered with probability 0.91²⁰ ≈ 0.152: about one "
+        "run in seven exits with status 0, although each request is answered 91 % of the time."
     )
     mistakes = (
-        (6, "6 = 20 · 0.3 is how many ask the backup; it fails 30 % of those too."),
-        (1.8, "1.8 = 20 · 0.3² is how many both sources fail: lost, not served by the backup."),
-        (14, "14 = 20 · 0.7 is what the primary serves."),
-        (0.21, "0.21 is the backup's share; the question asks how many requests, out of 20."),
-        (
-            20 * 0.21 / 0.91,
-            "4.62 = 20 · 0.21 / 0.91 is the backup's share of the *answered* requests, times 20; the question "
-            "counts the backup's answers among all 20.",
-        ),
-        (5, "5 is this seed's one run, not the average: one run of 20 scatters around it by about ±2."),
+        (0.91, "0.91 = 1 − 0.3² is one request's chance; all 20 must be answered, each independently: multiply."),
+        (0.09, "0.09 = 0.3² is the chance that one request is lost."),
+        (1 - 0.91**20, "0.848 = 1 − 0.91²⁰ is the chance that at least one is lost: exit status 1."),
+        (0.7**20, "0.0008 = 0.7²⁰ is the chance that the primary serves all 20; the backup answers what it misses."),
+        (1.8, "1.8 = 20 · 0.3² is how many requests are lost on average, not a chance."),
+        (1 - 20 * 0.09, "1 − 20 · 0.09 adds the chances of loss; for independent requests, multiply those of success."),
+        (0.9**20, "0.122 = 0.9²⁰: one request is answered with probability 1 − 0.3² = 0.91, not 0.9 (0.91²⁰ ≈ 0.152)."),
     )
     hints = (
-        "How many requests ask the backup at all? What share of those does the backup answer?",
-        "Multiply the 20 requests by the share that reaches the backup, then by the share of those it answers; "
-        "the check accepts the average within ± 0.3.",
+        "When is one request lost? So what is the chance that one request is answered?",
+        "The run loses none only if each of its 20 requests is answered, independently of the others: multiply.",
     )
     stub = """
-        backup_count_prediction = ____  # the average number of requests, out of 20
+        all_answered_prediction = ____  # a chance, between 0 and 1
     """
     solution_text = """
-        backup_count_prediction = 20 * 0.3 * (1 - 0.3)  # 4.2 on average; one run of 20 lands within about ±2 of it
+        all_answered_prediction = (1 - 0.3**2) ** 20  # 0.152: each of the 20 is answered with probability 0.91
     """
 
 
@@ -353,5 +349,5 @@ class Main(Question):
 
 
 q1 = Guard("q1")
-q2 = BackupCount("q2")
+q2 = AllAnswered("q2")
 q3 = Main("q3")
