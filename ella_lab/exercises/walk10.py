@@ -29,7 +29,7 @@ class TriesPerSecond(PredictQuestion):
     title = "Predict: the tries a second the server gets once every try times out"
     expects = "a number of tries a second, like 300"
     unit = "/s"
-    rel = 0.1
+    rel = 0.04  # the model is exact (420) and measured within a few per cent; 400 (2 x C) is 4.8 % off
     hints = (
         "The clients send 140 new requests a second whatever the server does (an open-loop load).",
         "Once the queue wait is longer than the 150 ms timeout, every try times out: how many tries does each "
@@ -60,6 +60,11 @@ class TriesPerSecond(PredictQuestion):
                 "not (an open-loop load), and each request tries 3 times.",
             ),
             (100, "100 is what the slowed server can answer during the trigger, not what it gets."),
+            (
+                400,
+                "400 is twice what the server can answer (2 × C = 2 × 200): what it gets does not depend on C, "
+                "only on what the clients send, 140 requests a second, each making all 3 tries.",
+            ),
             (TRIES, "3 is tries per request; the question asks for tries a second: 140 requests a second make them."),
             (
                 (TRIES + 1) * RATE,
@@ -137,24 +142,37 @@ class CallsThroughLayers(PredictQuestion):
                 "layer further down, gets 3 calls for each of the back end's 9.",
             ),
         )
-        if value != math.floor(value):
+        if not _whole(value):
             return f"{value!r} is not a whole number: a count of calls is."
         for wrong, why in known:
-            if value == wrong:
+            if round(value) == wrong:
                 return why
-        if value != model:
+        if round(value) != model:
             return "The count is exact: each try is one call, with no timing in it to leave room."
         return None
 
     def _show(self, value: float) -> str:
-        """A count in full: 27.000001 is not shown as 27."""
-        return f"{value:,.0f}" if value == math.floor(value) else repr(value)
+        """A count in full: 27.000001 is not shown as 27 (but (1/3)**-3, 27.000000000000004, is)."""
+        return f"{value:,.0f}" if _whole(value) else repr(value)
+
+    def _comparison(self, value: float, model: float, measured: float | None) -> str:
+        """A count is the same as the measurement only when it is the same count, not 0.5 % away."""
+        if measured is None or (_whole(value) and round(value) == round(measured)):
+            return super()._comparison(value, model, measured)
+        return (
+            f"You predicted {self._show(value)}; the model says {self._show(model)}; measured: {self._show(measured)}."
+        )
 
     def why(self, model: float, measured: float | None) -> str:
         return (
             "Each layer's 3 tries each make the layer below try 3 times: 3 × 3 × 3 = 27. The load at the bottom "
             "grows with the power of the depth, which is why only one layer should retry."
         )
+
+
+def _whole(value: float) -> bool:
+    """A whole number, up to float rounding: (1/3)**-3 is 27.000000000000004, and a count of 27."""
+    return math.isclose(value, round(value), rel_tol=1e-9, abs_tol=1e-12)
 
 
 def reference_limit(limit: float, ok: bool, inflight: int) -> float:
