@@ -102,6 +102,7 @@ def test_the_first_cell_names_a_python_without_ella_lab():
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert f"This notebook runs in {sys.executable}, which cannot import ella_lab" in done.stdout, done.stdout
     assert "make lab" in done.stdout and "If a check fails" in done.stdout
+    assert "the next cell stops with ModuleNotFoundError" in done.stdout
 
 
 def test_the_first_cell_says_go_on_in_the_project_environment():
@@ -143,5 +144,5 @@ def test_activation_makes_python_the_environments_own(tmp_path):
     env = tmp_path / "an env"  # a space in the path, as a learner's folder may have
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=60)
     assert prefix_after_activation(env).samefile(env)
-    with pytest.raises(RuntimeError, match="activating .* failed"):
+    with pytest.raises(RuntimeError, match=r"activating .* failed"):
         prefix_after_activation(tmp_path / "no env")
