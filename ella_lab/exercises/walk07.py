@@ -668,8 +668,9 @@ class BreakerMachine(Question):
         'On success: if this was the trial or the circuit is still closed, state = "closed" and in_a_row = 0 (a '
         "late answer, to a call let through while closed that comes back while the circuit is open or half-open, "
         "changes nothing); return the value.",
-        "Calls come from many threads: hold self.lock (made in __init__) while you read and change the state "
-        "(`with self.lock:`), so that two threads cannot both see 'open' and both become the trial; release it "
+        "Calls come from many threads: hold self.lock (made in __init__) whenever you read and change state, "
+        "in_a_row or opened_at (`with self.lock:`), before fetch and after it, so that two threads cannot both see "
+        "'open' and both become the trial, and an answer cannot undo what another thread just changed; release it "
         "before fetch(request) runs.",
     )
     stub = '''
