@@ -3,6 +3,7 @@ and rejects the wrong answers learners write, with a message that names the bug.
 
 import importlib.metadata
 import json
+import math
 import os
 import queue
 import sys
@@ -100,11 +101,17 @@ def test_p01_makespan_prediction():
         assert "The run took" in message and "from the model" in message  # how far the measurement was, and why
 
 
-def test_prediction_tolerance_is_the_same_either_side_of_the_model():
-    q = walk01.q1  # model 0.15 s, 5 % either side: 0.1425 .. 0.1575
-    assert q.check(0.143) and q.check(0.157)
-    for outside in (0.1422, 0.1578):  # 5.2 % under, 5.2 % over: the old math.isclose took the second
-        assert verdict(q, outside)[0] == "incorrect", outside
+def test_q1_wants_the_exact_model_not_a_measurement():
+    q = walk01.q1  # the model ⌈10/4⌉ · 0.05 = 0.15 s is exact: float rounding only, the same either side
+    assert q.check(0.15) and q.check(math.ceil(10 / 4) * 0.05) and q.check(np.float32(0.15))
+    assert q.check(0.14999) and q.check(0.15001)
+    # 0.155 and 0.157 passed the old 5 % band, though 0.155 is what the check's own run prints ("took 155 ms")
+    for measured in (0.152, 0.155, 0.157, 0.164):
+        status, message = verdict(q, measured)
+        assert status == "incorrect" and "a run's time, not the model" in message, (measured, message)
+    for outside in (0.143, 0.1422, 0.149, 0.1578, 0.166):  # below the model, or past a run's lateness
+        status, message = verdict(q, outside)
+        assert status == "incorrect" and "a run's time" not in message, (outside, message)
 
 
 def test_p03_guide_run_prediction():
@@ -863,6 +870,10 @@ def test_p01_failure_count_prediction():
         14: "how many succeed",
         9: "what this one sample gave",
         7: "within the usual spread",
+        # 2 and 2.05 got "2 of 20?", 4.2 "within the usual spread": the spread and the variance, named
+        2: "the spread (the standard deviation",
+        2.05: "the spread (the standard deviation",
+        4.2: "the variance n · p · (1 − p)",
         20: "20 of 20?",
     }
     for wrong, words in catalogue.items():

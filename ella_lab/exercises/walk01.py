@@ -40,6 +40,7 @@ class Prediction(Question):
     tolerance = 0.05  # relative
     mistakes: Sequence[tuple[float, str]] = ()
     gap = "time.sleep wakes a little late and each thread takes a moment to start"
+    measured_above = 0.0  # relative: a value this far above an exact model is read as a run's time, not the model
 
     def measure(self) -> float:
         raise NotImplementedError
@@ -54,6 +55,10 @@ class Prediction(Question):
         run = f"The run took {format_seconds(measured)}, {off:+.0f} % from the model: {self.gap}."
         if abs(value - self.model) <= self.tolerance * abs(self.model):  # the same band either side of the model
             return f"you said {value:g} s; the model {self.formula} = {self.model:g} s. {run}"
+        if 0 < value - self.model <= self.measured_above * abs(self.model):
+            raise Incorrect(
+                f"{value:g} s is a run's time, not the model: the model {self.formula} is exact, give it. {run}"
+            )
         if abs(value - self.model * 1000) <= self.tolerance * abs(self.model * 1000):
             raise Incorrect(f"{value:g} is right in milliseconds; give seconds ({self.model:g}). {run}")
         for wrong, why in self.mistakes:
@@ -70,6 +75,8 @@ class MakespanPrediction(Prediction):
     title = "Predict: 10 requests on 4 workers"
     model = 0.15
     formula = "⌈10/4⌉ · 0.05 s"
+    tolerance = 1e-3  # the model is exact; this covers float rounding (0.15000000000000002)
+    measured_above = 0.1  # 0.15 .. 0.165 s: what the check's own run prints
     mistakes = (
         (0.125, "that is N·L/K; a request cannot be split between workers, so count whole rounds (round up)."),
         (0.1, "that is ⌊10/4⌋ rounds; the last, partial round still takes a full latency: round up."),
@@ -176,18 +183,21 @@ class CollectAnswers(Question):
     def _check_hidden(self, submit_all: Any) -> str:
         return [self._run(submit_all, requests, workers) for requests, workers in self.HIDDEN][-1]
 
-    def _run(self, submit_all: Any, requests: tuple[str, ...], workers: int, *, run_out: bool = True) -> str:
+    def _run(
+        self, submit_all: Any, requests: tuple[str, ...], workers: int, *, run_out: bool = True, held: int = 0
+    ) -> str:
         """One trial. With ``run_out``, the first bounded wait on the held answer (``concurrent.futures.wait``,
         or ``future.result(timeout=...)``, which then raises ``TimeoutError``) returns as if its timeout had
         passed. An answer that then raises (any exception) or puts ``None`` in place of the missing answers
-        handled it, as the task allows; it is tried again without the run-out, to judge the rest. One that
+        handled it, as the task allows; it is tried again with a later answer held (``held``: its index), where
+        the answers it had already got must stay in the list, then without the run-out, to judge the rest. One that
         waits on the held answer again retried past the limit: a loop of such retries may wait for ever.
         """
         if not callable(submit_all):
             raise Incorrect(f"expected a function submit_all(router, requests), got {submit_all!r}")
         submitted: list[Any] = []
         source = Rendezvous(len(requests), workers, patience=0.2)
-        router = _CountingRouter(source, workers, submitted, first=requests[0], run_out=run_out)
+        router = _CountingRouter(source, workers, submitted, first=requests[held], run_out=run_out, limit=self.LIMIT)
         source.hold = router.hold
         router.__enter__()  # start its workers, as `with Router(...) as router:` does
         handled = ""  # how the answer handled a wait that ran out, if it did
@@ -196,7 +206,7 @@ class CollectAnswers(Question):
             got = call_bounded(submit_all, router, list(requests), timeout=5.0, what="submit_all")
             closed_by_answer = router.closed_by_caller  # read before the check closes it below
             if router.ran_out:
-                handled = self._none_for_missing(got, requests)
+                handled = self._none_for_missing(got, requests, held, router.collected)
         except Incorrect:
             twice = sorted({r for r in submitted if submitted.count(r) > 1})
             if twice:  # a second submit of the held request is not held: the hang is the answer's own
@@ -212,24 +222,29 @@ class CollectAnswers(Question):
             router.release.set()
             router.close(cancel_pending=True, timeout=2.0)
         self._judge_long_waits(router)  # a 60 s wait is the first thing to say, before what came after it
+        which = "the first answer" if held == 0 else f"the answer to {requests[held]}"
+        ran_out = (
+            f"when the check made your {router.ran_out_by} on {which} run out, as if its "
+            f"{router.first_timeout:g} s had passed"
+        )
         if router.retried:
             raise Incorrect(
-                f"when the check made your {router.ran_out_by} on the first answer run out, as if its "
-                f"{self.LIMIT:g} s had passed, your function waited for that answer again ({router.retried}): it "
-                f"tried again after its {self.LIMIT:g} s ran out, so one answer may take {2 * self.LIMIT:g} s or "
-                "more (in a loop, for ever). Once the time is up, give up on that answer: raise, or put None in "
+                f"{ran_out}, your function waited for that answer again ({router.retried}) after "
+                f"{router.spent:g} s of waiting on it had run out: more than the {self.LIMIT:g} s allowed for one "
+                "answer (in a loop, for ever). Once the time is up, give up on that answer: raise, or put None in "
                 f"its place.{_AFTER_RUN_OUT.get(router.ran_out_by, '')}"
             )
         if router.ran_out and got is None and not handled:  # returned None, did not raise
             raise Incorrect(
-                f"when the check made your {router.ran_out_by} on the first answer run out, as if its "
-                f"{self.LIMIT:g} s had passed, submit_all returned None: return a list with None in place of each "
+                f"{ran_out}, submit_all returned None: return a list with None in place of each "
                 "missing answer, or raise (letting the TimeoutError through is enough)."
             )
+        if handled and held == 0:  # again, with a later answer held: the answers got before it must stay
+            return self._run(submit_all, requests, workers, held=len(requests) // 2)
         if handled:
             rest = self._run(submit_all, requests, workers, run_out=False)
             return (
-                f"When the check made your wait for the first answer end before it came, as if its timeout had passed, "
+                f"When the check made your wait for {which} end before it came, as if its timeout had passed, "
                 f"your function {handled}: it did not wait longer. On a run where every answer came: {rest}"
             )
         self._judge_answers(got, source, submitted, requests, workers)
@@ -240,16 +255,31 @@ class CollectAnswers(Question):
                 "submit_all closed the router it was handed (a `with router:` block, or router.close()): the "
                 "router belongs to the caller, who may submit more to it afterwards. Leave it open."
             )
+        if router.kept_deadline:
+            verdict = (
+                f"When the check made your {router.ran_out_by} on {which} end early, your function waited again "
+                f"only for what was left of those {router.first_timeout:g} s on its own clock "
+                f"({router.kept_deadline}), as a deadline does: the check then let that answer come. {verdict}"
+            )
         return verdict
 
     @staticmethod
-    def _none_for_missing(got: Any, requests: tuple[str, ...]) -> str:
+    def _none_for_missing(got: Any, requests: tuple[str, ...], held: int, collected: set[Any]) -> str:
         """How the answer handled the run-out, when it returned ``None`` for the missing answers; else ``""``.
 
-        Handled: one item per request, the held first one ``None``, every other ``None`` or that request's Outcome.
+        Handled: one item per request, the held one ``None``, every other ``None`` or that request's Outcome.
+        An answer the caller had got before the run-out (``collected``) and then replaced by ``None`` was thrown
+        away: ``Incorrect``.
         """
-        if not isinstance(got, (list, tuple)) or len(got) != len(requests) or got[0] is not None:
+        if not isinstance(got, (list, tuple)) or len(got) != len(requests) or got[held] is not None:
             return ""
+        dropped = [r for item, r in zip(got, requests, strict=True) if item is None and r in collected]
+        if dropped:
+            raise Incorrect(
+                f"when the check made your wait for {requests[held]} run out, your function returned None for "
+                f"{len(dropped)} answer{'s' if len(dropped) > 1 else ''} it had already got ({dropped[0]} ...): "
+                "put None only in place of the answers that did not come, and keep the others."
+            )
         if not all(
             item is None or (isinstance(item, Outcome) and item.request == request)
             for item, request in zip(got, requests, strict=True)
@@ -266,6 +296,13 @@ class CollectAnswers(Question):
         flight, so counting calls in flight cannot see them; counting submissions at the first wait can.
         """
         first = router.submitted_at_first_wait
+        if first is not None and first < n and len(router.submitting_threads) > 1:
+            raise Incorrect(
+                f"your function submitted the requests from {len(router.submitting_threads)} threads, each then "
+                "waiting for its own answer: threads of your own are not needed, the router's workers already run "
+                "the requests at once. Submit every request from your function (a list of futures), then wait for "
+                "each."
+            )
         if first is not None and first < n:
             raise Incorrect(
                 f"your function began to wait for an answer after submitting {first} of the {n} requests (in "
@@ -361,16 +398,15 @@ class CollectAnswers(Question):
             ends = "stop (raising TimeoutError)" if "as_completed" in router.ran_out_by else "return"
             raise Incorrect(
                 f"{router.ran_out_by} can {ends} "
-                "before every answer is there (here it did: the check held the first answer back past it), and "
-                "future.result() with no timeout then waits for ever."
+                "before every answer is there (here it did: the check held an answer back past it), and "
+                f"{router.unbounded_by or 'future.result()'} with no timeout then waits for ever."
                 f"{_AFTER_RUN_OUT.get(router.ran_out_by, '')}"
             )
-        for timeout in router.waits:
-            if timeout is None:
-                raise Incorrect(
-                    "future.result() with no timeout waits for ever if an answer never comes; the task says "
-                    f"to wait at most {self.LIMIT:g} s for each: future.result(timeout={self.LIMIT:g})."
-                )
+        if router.unbounded_by:
+            raise Incorrect(
+                f"{router.unbounded_by} with no timeout waits for ever if an answer never comes; the task says "
+                f"to wait at most {self.LIMIT:g} s for each: future.result(timeout={self.LIMIT:g})."
+            )
         return f"{n} requests on {workers} workers, {in_flight} in flight at once, every answer in order."
 
     def _judge_long_waits(self, router: _CountingRouter) -> None:
@@ -383,10 +419,10 @@ class CollectAnswers(Question):
                     f"at most {self.LIMIT:g} s for each answer, so no single wait may last longer: "
                     f"{name}(futures, timeout={self.LIMIT:g}), or future.result(timeout={self.LIMIT:g}) on each."
                 )
-        for timeout in router.waits:
+        for how, timeout in router.wait_calls:
             if (as_real(timeout) or 0) > self.LIMIT:
                 raise Incorrect(
-                    f"future.result(timeout={timeout:g}) may wait {timeout:g} s for one answer; the task says at "
+                    f"future.{how}(timeout={timeout:g}) may wait {timeout:g} s for one answer; the task says at "
                     f"most {self.LIMIT:g} s for each: timeout={self.LIMIT:g}."
                 )
 
@@ -411,7 +447,10 @@ class _WatchedFuture(Future):
     def result(self, timeout: float | None = None) -> Any:
         if not self.done() and self.watch.waited(self, timeout, "result"):
             raise TimeoutError()  # as result(timeout) does once its time has passed
-        return super().result(timeout)
+        answer = super().result(timeout)
+        if not self.watch.ran_out:
+            self.watch.collected.add(answer.request)  # the caller has it: it may not become None later
+        return answer
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         if not self.done() and self.watch.waited(self, timeout, "exception"):
@@ -458,7 +497,16 @@ class _CountingRouter(Router):
 
     HOLD = 3.0
 
-    def __init__(self, source: Callable, workers: int, submitted: list[Any], *, first: Any, run_out: bool = True):
+    def __init__(
+        self,
+        source: Callable,
+        workers: int,
+        submitted: list[Any],
+        *,
+        first: Any,
+        run_out: bool = True,
+        limit: float = 5.0,
+    ):
         super().__init__(source, workers=workers)
         self._run_out, self.ran_out = run_out, False
         self.ran_out_by = ""  # the wait that the check ran out, as the messages name it
@@ -475,6 +523,14 @@ class _CountingRouter(Router):
         self.pool_waits: list[tuple[str, Any, int]] = []  # (wait or as_completed, its timeout, how many futures)
         self.submitted_at_first_wait: int | None = None  # how many requests were submitted when a wait first began
         self.closed_by_caller = False  # close() was called (by a `with` block's exit too) before the check's own
+        self.limit = limit  # seconds allowed for one answer, in all its waits
+        self.spent = 0.0  # seconds of the held answer's waits that the check made run out
+        self.first_timeout, self._ran_out_at = 0.0, 0.0  # the wait run out first, and when
+        self.kept_deadline = ""  # a wait again for what is left of the first one's time, on a real clock: how
+        self.collected: set[Any] = set()  # requests whose result() the caller had got before the run-out
+        self.wait_calls: list[tuple[str, Any]] = []  # (result or exception, its timeout), as waits
+        self.unbounded_by = ""  # the first wait with no timeout on an answer not there yet: future.result(), ...
+        self.submitting_threads: set[int] = set()
 
     def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> bool:
         self.closed_by_caller = True
@@ -486,11 +542,31 @@ class _CountingRouter(Router):
         if self.submitted_at_first_wait is None:
             self.submitted_at_first_wait = len(self._submitted)
 
-    def _note_run_out(self, by: str) -> None:
+    def _note_run_out(self, by: str, timeout: Any) -> None:
         self.ran_out, self.ran_out_by = True, by
+        self.first_timeout = self.spent = as_real(timeout) or 0.0
+        self._ran_out_at = clock()
+
+    def _retry_allowed(self, timeout: Any) -> str:
+        """Whether a bounded wait on the held answer, after the run-out, stays within the answer's time.
+
+        "more": the waits on it add up to at most ``limit`` (two waits of 2.5 s): it is run out too.
+        "deadline": it waits for what is left of the first wait's time on a real clock (a deadline loop,
+        which cannot see the time the check made pass): it is let come. "": a retry past the limit.
+        """
+        bound = as_real(timeout)
+        if bound is None or bound <= 0:
+            return ""
+        if self.spent + bound <= self.limit + 1e-6:
+            self.spent += bound
+            return "more"
+        left = self.first_timeout - (clock() - self._ran_out_at)
+        # strictly less: time passed on a real clock (the same timeout again is a plain retry)
+        return "deadline" if bound < self.first_timeout and abs(bound - left) <= 0.05 else ""
 
     def submit(self, request: Any, *, timeout: float | None = None) -> Future:
         self._submitted.append(request)
+        self.submitting_threads.add(threading.get_ident())
         future = super().submit(request, timeout=timeout)
         future.__class__ = _WatchedFuture  # the same object, its result() watched
         future.watch = self  # type: ignore[attr-defined]
@@ -505,6 +581,9 @@ class _CountingRouter(Router):
         """
         self._note_first_wait()
         self.waits.append(timeout)
+        self.wait_calls.append((how, timeout))
+        if timeout is None and not self.unbounded_by:
+            self.unbounded_by = f"future.{how}()"
         if future is not self._futures.get(self._first):
             return False
         bound = as_real(timeout)
@@ -512,10 +591,17 @@ class _CountingRouter(Router):
         if self.ran_out and waits and (bound is not None or self.timed_out_first):
             # after result(timeout) ran out, any wait is a retry; after wait()/as_completed, a bounded one (an
             # unbounded one has its own message: result() after a wait that may end early waits for ever)
-            self.retried = f"future.{how}({'' if timeout is None else f'timeout={timeout!r}'})"
+            allowed = self._retry_allowed(timeout)
+            if allowed == "more":
+                return True  # within the answer's time: it runs out too
+            how_again = f"future.{how}({'' if timeout is None else f'timeout={timeout!r}'})"
+            if allowed == "deadline":
+                self.kept_deadline = how_again
+            else:
+                self.retried = how_again
         elif bound is not None and (not waits or (self._run_out and not self.ran_out)):
             if self._run_out and not self.ran_out:
-                self._note_run_out(f"future.{how}(timeout=...)")
+                self._note_run_out(f"future.{how}(timeout=...)", timeout)
                 self.timed_out_first = True
             return True
         self._waited_first.set()
@@ -536,7 +622,15 @@ class _CountingRouter(Router):
                 bounded = all(as_real(timeout) is not None for _, timeout, _ in found)
                 if self.ran_out and (bounded or self.timed_out_first):
                     name, timeout, _ = found[0]
-                    self.retried = f"{name}(timeout={timeout!r})"  # it waits again on the answer that ran out
+                    allowed = self._retry_allowed(timeout) if bounded else ""
+                    if allowed == "more":  # within the answer's time: it runs out too
+                        self._wake_as_if_timed_out(waiters, found, again=True)
+                        self._waited_first.wait(0.002)
+                        continue
+                    if allowed == "deadline":
+                        self.kept_deadline = f"{name}(timeout={timeout!r})"
+                    else:
+                        self.retried = f"{name}(timeout={timeout!r})"  # it waits again on the answer that ran out
                     return
                 woken = self._wake_as_if_timed_out(waiters, found)
                 if woken is False:
@@ -544,14 +638,18 @@ class _CountingRouter(Router):
             self._waited_first.wait(0.002)
         self.unwatched_wait = not self.release.is_set()
 
-    def _wake_as_if_timed_out(self, waiters: list[Any], found: list[tuple[str, Any, Any]]) -> bool | None:
+    def _wake_as_if_timed_out(
+        self, waiters: list[Any], found: list[tuple[str, Any, Any]], *, again: bool = False
+    ) -> bool | None:
         """Once: make the bounded ``wait()``/``as_completed`` now waiting on the held answer end as after its timeout.
 
         True: it did. False: it is not to (unbounded, or the run-out is spent or off): let the answer come.
         None: a ``wait(return_when=FIRST_COMPLETED)`` is returning anyway, with another answer: look again
         at the next wait, so that a loop of such waits is run out on a wait that found nothing.
         """
-        if not self._run_out or self.ran_out or not all(as_real(timeout) is not None for _, timeout, _ in found):
+        if not again and (
+            not self._run_out or self.ran_out or not all(as_real(timeout) is not None for _, timeout, _ in found)
+        ):
             return False
         for waiter in waiters:
             if not isinstance(waiter, concurrent.futures._base._AsCompletedWaiter):
@@ -564,7 +662,8 @@ class _CountingRouter(Router):
         if returning:
             return None
         self._seen_waiters += waiters
-        self._note_run_out(_RAN_OUT_IN[found[0][0]])
+        if not again:
+            self._note_run_out(_RAN_OUT_IN[found[0][0]], found[0][1])
         futures = next((fs for name, _, fs in found if name == "as_completed"), ())
         for waiter in waiters:
             event = waiter.event
@@ -638,6 +737,16 @@ class FailureCountPrediction(Question):
             raise Incorrect(f"{value:g} is how many succeed on average; the question asks how many fail. {sample}")
         if value == failed:
             raise Incorrect(f"{value:g} is what this one sample gave; the question asks for the average. {sample}")
+        if abs(value - spread) <= 0.1:  # 2.05, or 2 and 2.0 as the check prints it
+            raise Incorrect(
+                f"{value:g} is the spread (the standard deviation √(n · p · (1 − p)) = {spread:.2f}), not the "
+                f"average: the question asks for n · p. {sample}"
+            )
+        if math.isclose(value, spread**2, abs_tol=0.05):
+            raise Incorrect(
+                f"{value:g} is the variance n · p · (1 − p), how far a sample strays squared; the question asks for "
+                f"the average, n · p. {sample}"
+            )
         if abs(value - model) <= spread:
             raise Incorrect(
                 f"{value:g} is within the usual spread of one sample, but the question asks for the average "
