@@ -10,7 +10,7 @@ import copy
 from typing import Any, ClassVar
 
 from ._core import BLANK, Incorrect, Question, call_bounded
-from ._predict import PredictQuestion, near
+from ._predict import PredictQuestion, near, real_number
 
 __all__ = ["BLANK", "ENGINES", "____", "q1", "q2"]
 
@@ -38,9 +38,26 @@ class ProcessSpeedup(PredictQuestion):
         predicted_speedup = min(2, cores)  # 2 on a machine with two cores or more, a bit less in practice
     """
 
+    EXAMPLE = 1.25  # the stub's example: a format, refused unless it is the model (a quota of 1.25 cores)
+    LOWEST = 1 - rel  # every machine's model is min(2, cores) >= 1: nothing under 1 - rel is right anywhere
+
     def model(self) -> float:
         cores = self._context.get("cores") or 2
         return float(min(2, cores))
+
+    def _check_hidden(self, answer: Any) -> str:
+        """The grader's verdict, which cannot know the learner's cores: right when the value is right for some
+        machine, min(2, c) with c from 1 core up (a CPU quota included), so the answer of a 1-core laptop and of
+        a 2-core one both pass; the slips that no machine excuses (above 2, a percentage, 0 or less) still fail."""
+        value = real_number(answer, self.expects)
+        if value <= 0 or value > 2 + 1e-9:
+            raise Incorrect(self.slip(value, 2.0) or f"{value:g}: not a speed-up of two processes")
+        if value < self.LOWEST - 1e-9:
+            raise Incorrect(
+                f"{value:g} is more than {self.rel:.0%} under the model on any machine: min(2, cores) is at least "
+                "1×, two processes are never much slower than one thread."
+            )
+        return f"{value:g} is within {self.rel:.0%} of min(2, cores) for some machine's cores."
 
     def _comparison(self, value: float, model: float, measured: float | None) -> str:
         """The base comparison, saying what the model is: the speed-up on an idle machine with these cores (the
@@ -76,10 +93,15 @@ class ProcessSpeedup(PredictQuestion):
                 f"with {model:g} cores (a CPU quota), the two processes share them: at most {model:g} cores' "
                 f"worth, so at most {model:g}×."
             )
-        if model >= 2 and near(value, 1.0, 0.1):
+        if model > 1 and near(value, 1.0, 0.1) and not near(value, model, 0.1):
             return (
                 "1× is the answer for two threads, which share one GIL; each process has its own interpreter "
                 "and its own GIL, so two processes can compute at once."
+            )
+        if value == self.EXAMPLE and not near(value, model, 0.02):
+            return (
+                f"{value:g} is the stub's example of the format, not a prediction: work out the model's speed-up, "
+                "min(2, cores), and write that."
             )
         measured = self._measured
         if measured is not None and near(value, measured, 0.1) and not near(value, model, self.rel):
@@ -138,8 +160,9 @@ class PickEngines(Question):
         "waiting one 0.6 or less. Compare the numbers with each other, not with a fixed threshold.",
         "Waiting workloads: how many wait at once decides, not how long. Threads up to a few dozen at once "
         "(at_once <= 64): the simplest engine, and near the ideal there. Asyncio from the hundreds (at_once >= 256), "
-        "however long each wait: hundreds of OS threads cost a stack each and a thread switch per wake-up, and "
-        "from 256 at once each thread's wait took over 1.5× a coroutine's CPU in the notebook's table (checked).",
+        "however long or short each wait. For 10 ms waits the notebook measured why: from 256 at once each "
+        "thread's wait took over 1.5× a coroutine's CPU (checked). For long waits that CPU is small in cores; "
+        "the reason there is the number of OS threads (a stack each, more for the scheduler), not measured here.",
     )
     stub = """
         def pick_engines(workloads):
@@ -165,8 +188,9 @@ class PickEngines(Question):
     # every cpu_s + wait_s seconds, cpu_s of CPU each, at_once x cpu_s / (cpu_s + wait_s) <= 0.6 cores; every
     # CPU-bound one needs 1.5 cores or more (tested): the per-request rule (cpu_s > wait_s) and the total-CPU rule
     # (over about one core) agree on every case. The hidden boundary mirrors the visible one (95 % and 105 % of
-    # the wait, 64 and 256 at once, wait_s = 0 with two at once): a rule from the same families (cpu_s > k x wait_s,
-    # asyncio from n at once) is accepted by both checks or refused by both (tested).
+    # the wait, 64 and 256 at once with 10 ms waits, wait_s = 0 with two at once): a rule from the families tried
+    # (cpu_s > k x wait_s; asyncio from n at once; asyncio when at_once x wait_s > t; asyncio from 256 at once
+    # only when wait_s >= w) is accepted by both checks or refused by both (tested).
     CASES = (
         ("CpuSource requests", {"cpu_s": 0.040, "wait_s": 0.0, "at_once": 2}, ("processes",)),
         ("32 fetches of 10 ms", {"cpu_s": 20e-6, "wait_s": 0.010, "at_once": 32}, ("threads",)),
@@ -182,7 +206,7 @@ class PickEngines(Question):
         ("job 2", {"cpu_s": 0.002, "wait_s": 0.001, "at_once": 8}, ("processes",)),  # little CPU, but more than wait
         ("job 3", {"cpu_s": 0.001, "wait_s": 0.100, "at_once": 2}, ("threads",)),  # two at once, both waiting
         ("job 4", {"cpu_s": 0.003, "wait_s": 0.001, "at_once": 300}, ("processes",)),  # many, but CPU-bound
-        ("job 5", {"cpu_s": 30e-6, "wait_s": 0.050, "at_once": 256}, ("asyncio",)),
+        ("job 5", {"cpu_s": 10e-6, "wait_s": 0.010, "at_once": 256}, ("asyncio",)),  # the notebook's L = 10 ms row
         ("job 6", {"cpu_s": 30e-6, "wait_s": 0.005, "at_once": 64}, ("threads",)),
         ("job 7", {"cpu_s": 0.00095, "wait_s": 0.001, "at_once": 1}, ("threads",)),  # 95 % of its wait: waits longer
         ("job 8", {"cpu_s": 0.00105, "wait_s": 0.001, "at_once": 4}, ("processes",)),  # 105 %: computes longer
@@ -206,7 +230,7 @@ class PickEngines(Question):
         ("s", {"cpu_s": 0.0019, "wait_s": 0.0020, "at_once": 1}, ("threads",)),  # 95 %, as job 7
         ("r", {"cpu_s": 0.0021, "wait_s": 0.0020, "at_once": 3}, ("processes",)),  # 105 %, as job 8: 1.5 cores
         ("q", {"cpu_s": 40e-6, "wait_s": 0.020, "at_once": 64}, ("threads",)),  # 64 at once, as job 6
-        ("p", {"cpu_s": 50e-6, "wait_s": 0.030, "at_once": 256}, ("asyncio",)),  # 256 at once, as job 5
+        ("p", {"cpu_s": 15e-6, "wait_s": 0.010, "at_once": 256}, ("asyncio",)),  # 256 short waits, as job 5
     )
 
     WHY: ClassVar[dict[tuple[str, str], str]] = {
@@ -220,8 +244,9 @@ class PickEngines(Question):
         "in the measurement, the threads' CPU under half a core (checked): pick the simplest engine that keeps up, "
         "threads, the engine this notebook recommends there.",
         ("threads", "dask"): "dask is for more than one machine; a few dozen waits need one thread each, no cluster.",
-        ("asyncio", "threads"): "hundreds of waits or more on threads: each wait cost more CPU than asyncio's in the "
-        "measurement (over 1.5× from 256 at once, checked), and a thread each is hundreds of OS threads.",
+        ("asyncio", "threads"): "hundreds of waits or more on threads, however short or long each wait: for 10 ms "
+        "waits each cost more CPU than asyncio's in the measurement (over 1.5× from 256 at once, checked); for long "
+        "waits the reason is hundreds of OS threads (a stack each, more for the scheduler), not measured here.",
         ("asyncio", "processes"): "a process per wait: hundreds of interpreters to wait on sockets; the workload "
         "waits longer than it computes, so asyncio's cheap waits fit.",
         ("asyncio", "dask"): "dask is for more than one machine; one event loop holds hundreds of waits here.",
