@@ -17,7 +17,7 @@ from ..sim import format_recovery, recovery_time, simulate
 from ._core import BLANK, Incorrect, Question, as_real, call_bounded
 from ._predict import PredictQuestion
 
-__all__ = ["BLANK", "____", "q1", "q2", "q3"]
+__all__ = ["BLANK", "____", "limit_cuts", "q1", "q2", "q3"]
 
 ____ = BLANK  # the blank a learner replaces by a number
 
@@ -208,16 +208,35 @@ class _Compared(AIMD):
         super().__init__(8, minimum=MINIMUM, maximum=MAXIMUM, increase=INCREASE, decrease=DECREASE)
         self.rule, self.decisions, self.miss = rule, 0, None
         self.lowest, self.highest = math.inf, 0.0
+        self.trace: list[tuple[bool, float, float]] = []  # (ok, the limit before, the limit after)
 
     def update(self, limit: float, rtt: float, ok: bool, inflight: int) -> float:
         want = super().update(limit, rtt, ok, inflight)
         got = self.rule(limit, ok, inflight)
         self.decisions += 1
         self.lowest, self.highest = min(self.lowest, want), max(self.highest, want)
+        self.trace.append((ok, limit, want))
         number = as_real(got)
         if self.miss is None and (number is None or not _same(number, want)):
             self.miss = (limit, ok, inflight, got, want)
         return want
+
+
+def limit_cuts(**scenario: Any) -> dict[str, float]:
+    """The longest run of cuts in a row the library's AIMD makes in the seeded simulation of section (d).
+
+    ``simulate(control="limit", duration=6.0, **scenario)``: ``cuts`` (failed tries in a row), the limit
+    ``before`` and ``after`` them, and ``decisions`` in all. Why the limit serves little during the trigger:
+    unlike TCP, which cuts once per loss event, this rule cuts on every failed try.
+    """
+    noted = _Compared(reference_limit)
+    simulate(control="limit", limit=noted, **({"duration": 6.0} | scenario))
+    longest, before, after, run = 0, math.nan, math.nan, 0
+    for number, (ok, _, _) in enumerate(noted.trace):
+        run = 0 if ok else run + 1
+        if run > longest:
+            longest, before, after = run, noted.trace[number - run + 1][1], noted.trace[number][2]
+    return {"cuts": longest, "before": before, "after": after, "decisions": noted.decisions}
 
 
 class AIMDRule(Question):
