@@ -124,6 +124,7 @@ class Switchboard:
         self._slept_holding: set[int] = set()  # threads that slept after giving up, still holding a lock
         self._cpu_at: dict[int, float] = {}  # thread -> its CPU time when it had released every lock after giving up
         self.pauses: dict[str, list[float]] = {}  # thread name -> its pause before each retry after giving up
+        self.pause_count: dict[int, int] = {}  # thread -> how many pauses of it sleeps_seen saw (any, anywhere)
         self.judge_pauses = False  # a retry with no pause raises Retried (set by sleeps_seen)
         self.switches = 0
         self.timeouts = 0  # switch points left alone at the bound (a thread the board cannot see was busy)
@@ -197,18 +198,24 @@ class Switchboard:
 
         A pause of a thread of the run, after it gave up a lock and released every lock it held, is recorded
         (its pause before trying again, see ``pauses``); a pause while it still holds a lock is no pause (the
-        other threads wait for that lock all the while) and counts as none. Any pause of a thread of the run counts
-        as waiting (the others go on meanwhile) and lasts at most ``LONGEST_SLEEP`` seconds; any other thread's
-        is the real one. A thread that tries again with no pause raises :class:`Retried` at that acquire.
+        other threads wait for that lock all the while) and counts as none. Such a pause of a thread of the run
+        counts as waiting (the others go on meanwhile) and lasts at most ``LONGEST_SLEEP`` seconds; a pause that
+        follows no give-up is a switch point instead (the others run until they reach one), so a pause before a
+        transfer cannot let the first thread to wake take its locks alone every time. Any other thread's pause is
+        the real one. A thread that tries again with no pause raises :class:`Retried` at that acquire.
         """
         real = time.sleep
         real_event_wait, real_cond_wait = threading.Event.wait, threading.Condition.wait
         spaces = [id(space) for space in namespaces]
 
-        def paused(seconds: Any, wait: Callable[[float], Any]) -> Any:
+        def paused(seconds: Any, wait: Callable[[float], Any], instead: Callable[[], Any] | None = None) -> Any:
             me = threading.get_ident()
             if self._state.get(me) in (None, DONE) or not isinstance(seconds, int | float) or seconds < 0:
                 return wait(seconds)
+            self.pause_count[me] = self.pause_count.get(me, 0) + 1
+            if self._pending.get(me) is None:  # no give-up before it: a switch point, as the others run meanwhile
+                return instead() if instead is not None else self.switch()  # (a real sleep would let the first
+                # thread to wake take its locks alone, every time: no two holders, no deadlock shown)
             with self._cond:
                 if self._pending.get(me) == RELEASED:  # a pause counts once every lock is released
                     self._slept[me] = self._slept.get(me, 0.0) + seconds
@@ -232,12 +239,26 @@ class Switchboard:
         def event_wait(event: threading.Event, timeout: float | None = None) -> bool:
             if timeout is None or not from_learner():
                 return real_event_wait(event, timeout)
-            return paused(timeout, lambda seconds: real_event_wait(event, seconds))
+
+            def switch_then_look() -> bool:
+                self.switch()
+                return event.is_set()
+
+            return paused(timeout, lambda seconds: real_event_wait(event, seconds), switch_then_look)
 
         def cond_wait(cond: threading.Condition, timeout: float | None = None) -> bool:
             if timeout is None or not from_learner():
                 return real_cond_wait(cond, timeout)
-            return paused(timeout, lambda seconds: real_cond_wait(cond, seconds))
+
+            def switch_released() -> bool:  # the condition's lock let go meanwhile, as a wait does
+                state = cond._release_save()  # type: ignore[attr-defined]
+                try:
+                    self.switch()
+                finally:
+                    cond._acquire_restore(state)  # type: ignore[attr-defined]
+                return False  # as a wait that timed out
+
+            return paused(timeout, lambda seconds: real_cond_wait(cond, seconds), switch_released)
 
         swapped = [(space, name) for space in namespaces for name, value in list(space.items()) if value is real]
         time.sleep, self.judge_pauses = sleep, True
@@ -445,15 +466,17 @@ class Lock:
     could never end raises :class:`Deadlock` (within a few milliseconds) in the waiting thread.
     ``owner`` is the holder's thread id; ``taken`` counts acquisitions, ``waited`` those that found it held,
     ``tries_failed`` the ``acquire(False)`` that returned False; ``failed_last`` holds the threads whose last
-    acquire returned False.
+    acquire returned False; ``unpaused_tries`` counts the acquires that followed a failed ``acquire(False)`` of the
+    same thread with no pause between (as :meth:`Switchboard.sleeps_seen` sees pauses): a spin.
     """
 
     def __init__(self, board: Switchboard | None = None, name: str = "a lock", *, refuse_first_try: bool = False):
         self.board, self.name = board or _QUIET, name
         self.refuse_first_try = refuse_first_try
         self.refused: list[tuple[int, str]] = []
-        self.tries_failed = 0
+        self.tries_failed = self.unpaused_tries = 0
         self.failed_last: set[int] = set()
+        self._tried_at: dict[int, int] = {}  # thread -> its board pause count when its acquire(False) failed
         self._lock = threading.Lock()
         self._waiters: set[int] = set()  # threads of the board waiting for it now
         self.owner: int | None = None
@@ -463,6 +486,8 @@ class Lock:
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         me = threading.get_ident()
         self.board._leave_if_abandoned(me)
+        if me in self._tried_at and self._tried_at.pop(me) == self.board.pause_count.get(me, 0):
+            self.unpaused_tries += 1
         self.board._trying(me)
         kept = self.board._kept_and_retried(self)
         if kept is not None:
@@ -472,14 +497,14 @@ class Lock:
         untimed = blocking and (timeout is None or timeout < 0)
         if self.refuse_first_try and not untimed and me in self.board._state and all(t != me for t, _ in self.refused):
             self.refused.append((me, "acquire(False)" if not blocking else "acquire(timeout=...)"))
-            self._failed(me)
+            self._failed(me, tried=not blocking)
             self.board.switch()  # the others run meanwhile, as they would while it waited
             return False
         if self._lock.acquire(False):
             return self._took(me)
         if not blocking:  # a try that failed lets the others run (a spinning thread would hold up every switch)
             self.tries_failed += 1
-            self._failed(me)  # and, as after a timed wait that gave up, its retries are not forced
+            self._failed(me, tried=True)  # and, as after a timed wait that gave up, its retries are not forced
             self.board.switch()
             return False
         self.waited += 1
@@ -509,8 +534,10 @@ class Lock:
             self.board._unblocked()
         return self._took(me)
 
-    def _failed(self, me: int) -> None:
+    def _failed(self, me: int, *, tried: bool = False) -> None:
         self.failed_last.add(me)
+        if tried:
+            self._tried_at[me] = self.board.pause_count.get(me, 0)
         self.board._gave_up(me, self)
 
     def _took(self, me: int) -> bool:
@@ -683,7 +710,8 @@ class SharedDict(dict):
 class Account:
     """A bank account for the transfer lessons: ``number``, ``balance`` (reading it is a switch point), ``lock``.
 
-    ``writes`` records, per write of ``balance``: (the writer's name, the names of the locks it held).
+    ``writes`` records, per write of ``balance``: (the writer's name, the names of the locks it held); ``reads``
+    the same per read.
     """
 
     def __init__(self, number: int, balance: int, board: Switchboard | None = None):
@@ -691,9 +719,12 @@ class Account:
         self._balance = balance
         self.lock = Lock(self.board, name=f"account {number}'s lock")
         self.writes: list[tuple[str, frozenset[str]]] = []
+        self.reads: list[tuple[str, frozenset[str]]] = []
 
     @property
     def balance(self) -> int:
+        me = threading.get_ident()
+        self.reads.append((self.board.name(me), frozenset(lock.name for lock in self.board.held(me))))
         value = self._balance
         self.board.switch()
         return value

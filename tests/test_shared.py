@@ -370,3 +370,37 @@ def test_sleeps_seen_records_event_and_condition_waits_of_the_watched_code_as_pa
     assert not run.errors, run.errors  # a retry with no pause seen would raise Retried
     assert sorted(board.pauses.values()) == [[0.003], [0.003]]
     assert threading.Event.wait.__module__ == "threading" and threading.Condition.wait.__module__ == "threading"
+
+
+def test_a_pause_that_follows_no_give_up_is_a_switch_point():
+    # a real sleep there let the first thread to wake take its locks alone, every time: most_holders stayed 1
+    board = Switchboard(bound=0.05)
+    a, b = Account(0, 10, board), Account(1, 10, board)
+
+    def pause_then_take(account, seconds):
+        time.sleep(seconds)
+        with account.lock:
+            account.balance += 1
+
+    for _ in range(5):
+        with board.sleeps_seen():
+            run = board.run([lambda: pause_then_take(a, 0.001), lambda: pause_then_take(b, 0.004)])
+        assert not run.errors and board.most_holders == 2 and board.timeouts == 0
+
+
+def test_unpaused_tries_counts_a_retry_of_a_failed_try_with_no_pause_between():
+    def tries(pause):
+        board = Switchboard(bound=0.05)
+        lock = Lock(board, "the lock", refuse_first_try=True)
+
+        def take():
+            while not lock.acquire(False):
+                if pause:
+                    time.sleep(0.001)
+            lock.release()
+
+        with board.sleeps_seen():
+            board.run([take])
+        return lock.unpaused_tries
+
+    assert tries(pause=False) == 1 and tries(pause=True) == 0

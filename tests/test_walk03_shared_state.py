@@ -871,3 +871,146 @@ def pauses_on_a_condition_of_its_own():
 def test_q4_right_answers_pass_the_own_lock_and_kept_lock_rules(transfer):
     for _ in range(3):
         passes_both_ways(walk03.q4, reference(walk03.q4, "transfer") if transfer == "reference" else transfer)
+
+
+# -- fifth review: a harmless pause made right transfers look like a lock of your own ------------------------
+
+
+def one_order_after_a_random_pause(source, target, amount):  # rejected before, 6/6 runs: "no two transfers ever
+    time.sleep(random.uniform(0, 0.002))  # held account locks at the same time ... a lock of your own"
+    first, second = sorted((source, target), key=lambda account: account.number)
+    with first.lock, second.lock:
+        source.balance -= amount
+        target.balance += amount
+
+
+def one_order_after_a_tiny_pause(source, target, amount):  # rejected before, the same way
+    time.sleep(0.0001)
+    first, second = sorted((source, target), key=lambda account: account.number)
+    with first.lock, second.lock:
+        source.balance -= amount
+        target.balance += amount
+
+
+def both_locks_timed_then_a_random_pause(source, target, amount):  # the textbook back-off: rejected before, the
+    while True:  # same way (a thread that backed off is not forced to switch again, and its pause let the others go)
+        if source.lock.acquire(timeout=0.01):
+            try:
+                if target.lock.acquire(timeout=0.01):
+                    try:
+                        source.balance -= amount
+                        target.balance += amount
+                        return
+                    finally:
+                        target.lock.release()
+            finally:
+                source.lock.release()
+        time.sleep(random.uniform(0.001, 0.005))
+
+
+def a_random_pause_then_both_locks_timed(source, target, amount):  # rejected before, the same way
+    while True:
+        time.sleep(random.uniform(0, 0.002))
+        if source.lock.acquire(timeout=0.01):
+            try:
+                if target.lock.acquire(timeout=0.01):
+                    try:
+                        source.balance -= amount
+                        target.balance += amount
+                        return
+                    finally:
+                        target.lock.release()
+            finally:
+                source.lock.release()
+
+
+@pytest.mark.parametrize("transfer", [one_order_after_a_random_pause, one_order_after_a_tiny_pause,
+                                      both_locks_timed_then_a_random_pause, a_random_pause_then_both_locks_timed])
+def test_q4_a_pause_before_or_between_tries_is_no_lock_of_your_own(transfer):  # fmt: skip
+    for _ in range(5):
+        started = time.monotonic()
+        passes_both_ways(walk03.q4, transfer)
+        assert time.monotonic() - started < 30  # a loose bound about a hang
+
+
+def argument_order_after_a_random_pause(source, target, amount):  # rejected before, but as "a lock of your own"
+    time.sleep(random.uniform(0, 0.002))
+    with source.lock, target.lock:
+        source.balance -= amount
+        target.balance += amount
+
+
+def argument_order_after_a_fixed_pause(source, target, amount):
+    time.sleep(0.001)
+    with source.lock, target.lock:
+        source.balance -= amount
+        target.balance += amount
+
+
+def argument_order_after_an_event_wait(source, target, amount):
+    threading.Event().wait(0.001)
+    with source.lock, target.lock:
+        source.balance -= amount
+        target.balance += amount
+
+
+@pytest.mark.parametrize("transfer", [argument_order_after_a_random_pause, argument_order_after_a_fixed_pause,
+                                      argument_order_after_an_event_wait])
+def test_q4_a_pause_before_taking_the_locks_in_argument_order_is_still_a_deadlock(transfer):  # fmt: skip
+    for _ in range(5):
+        rejected_both_ways(walk03.q4, transfer, "deadlock, caught by the check instead of hanging")
+
+
+class Bank:
+    lock = threading.Lock()
+
+
+def bank_lock_as_a_class_attribute(source, target, amount):  # not seen by the static rule: the run tells it
+    with Bank.lock:
+        first, second = sorted((source, target), key=lambda account: account.number)
+        with first.lock, second.lock:
+            source.balance -= amount
+            target.balance += amount
+
+
+def test_q4_a_lock_of_your_own_the_static_rule_misses_is_still_rejected_by_the_run():
+    for _ in range(5):
+        rejected_both_ways(walk03.q4, bank_lock_as_a_class_attribute, "no two transfers ever held account locks")
+
+
+def reads_both_balances_before_the_locks(source, target, amount):  # told "money was lost" (visible) and "(a
+    new_source, new_target = source.balance - amount, target.balance + amount  # transfer that gave up must try
+    first, second = sorted((source, target), key=lambda account: account.number)  # again)" (hidden) before
+    with first.lock, second.lock:
+        source.balance = new_source
+        target.balance = new_target
+
+
+def test_q4_a_balance_read_before_the_locks_is_named():
+    for _ in range(5):
+        rejected_both_ways(walk03.q4, reads_both_balances_before_the_locks,
+                           "a balance read before the locks were taken")  # fmt: skip
+    assert "gave up" not in walk03.q4.hidden_check(reads_both_balances_before_the_locks).message
+
+
+def test_q4_a_write_without_both_locks_asks_about_a_false_only_when_an_acquire_returned_false():
+    for transfer in (one_after_the_other, source_lock_only):  # no timed acquire: "Did an acquire(timeout=...)
+        verdict = walk03.q4.judge(transfer)  # return False ...?" was asked before all the same
+        assert "was not held" in verdict.message and "acquire(timeout=...)" not in verdict.message, verdict.message
+    assert "Did an acquire(timeout=...) return False" in walk03.q4.judge(ignores_the_timeout).message
+
+
+def tries_then_sleeps(counts, lock, request, fetch):  # told "a thread that spins like this burns a core" before
+    answer = fetch(request)
+    while not lock.acquire(False):
+        time.sleep(0.001)  # a pause between two tries: no spin
+    try:
+        counts[answer] = counts.get(answer, 0) + 1
+    finally:
+        lock.release()
+
+
+def test_q3_a_try_loop_that_sleeps_between_tries_is_not_told_it_spins():
+    passes_both_ways(walk03.q3, tries_then_sleeps)
+    assert "burns a core" not in walk03.q3.judge(tries_then_sleeps).message
+    assert "burns a core" in walk03.q3.judge(spins_on_a_try).message

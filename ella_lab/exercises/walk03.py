@@ -753,7 +753,8 @@ class SafeTally(Question):
                     skipped.append(request)
 
         shares = [case.requests[k :: case.workers] for k in range(case.workers)]
-        run = board.run([lambda mine=mine: worker(mine) for mine in shares], timeout=self.BOUND)
+        with board.sleeps_seen(getattr(tally, "__globals__", {})):  # a pause between two tries is no spin
+            run = board.run([lambda mine=mine: worker(mine) for mine in shares], timeout=self.BOUND)
         how = lock.refused[0][1] if lock.refused else "acquire(timeout=...)"
         busy = f"an {how} returned False (the check keeps the lock busy past the first timed or non-blocking acquire "
         busy += "of each thread)"
@@ -833,7 +834,7 @@ class SafeTally(Question):
             spun = (
                 " Your loop retries acquire(False) until it gets the lock: correct, but on a real machine a "
                 "thread that spins like this burns a core while it waits; `with lock:` waits without using the CPU."
-                if lock.tries_failed or any(how == "acquire(False)" for _, how in lock.refused)
+                if lock.unpaused_tries
                 else ""
             )
             return (
@@ -956,7 +957,8 @@ class SafeTransfer(Question):
                 "around every transfer makes each one wait for all the others, even between unrelated accounts. "
                 "Hold the two accounts' own locks (source.lock, target.lock)."
             )
-        if board.alone or (case.disjoint and board.most_holders < 2 and any(a.lock.taken for a in accounts)):
+        waited_unseen = board.alone or board.timeouts > 0  # a switch point waited for a thread blocked out of sight
+        if waited_unseen and case.disjoint and board.most_holders < 2 and any(a.lock.taken for a in accounts):
             raise Incorrect(
                 "no two transfers ever held account locks at the same time, not even two between different "
                 "accounts: a lock of your own around every transfer makes each one wait for all the others, as one "
@@ -1033,13 +1035,20 @@ class SafeTransfer(Question):
                     need = {accounts[source].lock.name, accounts[target].lock.name}
                     if not need <= held:
                         missing = sorted(need - held)[0]
+                        noticed = " Did an acquire(timeout=...) return False without your code noticing?"
                         raise Incorrect(
                             f"account {account.number}'s balance was written while {missing} was not held: hold "
                             "both accounts' locks for the whole move, or another transfer comes in between (and "
-                            "an audit could see the money in neither account). Did an acquire(timeout=...) "
-                            "return False without your code noticing?"
+                            f"an audit could see the money in neither account).{noticed if refused else ''}"
                         )
         got, expected = [a._balance for a in accounts], case.expected()
+        early = [a for a in accounts if any(a.lock.name not in held for _, held in a.reads)]
+        if got != expected and early:
+            raise Incorrect(
+                f"the balances should be {expected}, got {got}: a balance read before the locks were "
+                f"taken (account {early[0].number}'s) was written back under them, over another transfer's update. "
+                "Read and write both balances while holding both locks: `source.balance -= amount` inside the `with`."
+            )
         if sum(got) != sum(expected):
             raise Incorrect(f"money was {'created' if sum(got) > sum(expected) else 'lost'}: balances {got}, "
                             f"expected {expected}.")  # fmt: skip
