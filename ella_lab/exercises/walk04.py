@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ._core import BLANK, Incorrect, Question
@@ -32,6 +33,17 @@ class ChainAnswers(Prediction):
     solution_text = """
         chain_prediction = 1 - 0.3**3  # 0.973: lost only when all three fail, 0.3 · 0.3 · 0.3
     """
+
+
+def _bug(kind: type[Exception]) -> Callable[[str], Exception]:
+    """A bug's exception for a probe: the probe words every error "<source> is down for <request>", which a bug is
+    not; this one reads "bug in <source> for <request>", its type unchanged."""
+
+    def make(text: str) -> Exception:
+        source, _, request = text.partition(" is down for ")
+        return kind(f"bug in {source} for {request}")
+
+    return make
 
 
 class Fallback(Question):
@@ -96,15 +108,23 @@ class Fallback(Question):
         ("order-42", "ddfdu"),
     )
     REPLIES: ClassVar[dict[str, Any]] = {"0": 0, "e": "", "n": None}
-    RAISES: ClassVar[dict[str, type[Exception]]] = {
+    RAISES: ClassVar[dict[str, Callable[[str], Exception]]] = {
         "d": ConnectionError,
         "r": ConnectionRefusedError,
-        "b": KeyError,
-        "f": FileNotFoundError,
+        "b": _bug(KeyError),
+        "f": _bug(FileNotFoundError),
     }
     DOWN = frozenset("dr")
     BUGS = frozenset("bf")
-    NAMES: ClassVar[dict[str, str]] = {"d": "down", "r": "refused", "b": "buggy", "f": "buggy"}
+    NAMES: ClassVar[dict[str, str]] = {
+        "d": "down",
+        "r": "refused",
+        "b": "buggy",
+        "f": "buggy",
+        "0": "answering 0",
+        "e": "answering ''",
+        "n": "answering None",
+    }
 
     def _check(self, fallback: Any) -> str:
         return self._cases(fallback, self.CASES)
@@ -194,6 +214,12 @@ class Fallback(Question):
             if any(error is p.errors.get(request) for p in probes):
                 raise Incorrect(
                     f"{where}, fallback let {error!r} escape: catch each source's error and try the next source."
+                )
+            if counts[good] and pattern[good] in self.REPLIES:
+                raise Incorrect(
+                    f"{where}, source-{good} answered {probes[good].answer(request)!r} and fallback raised {error!r} "
+                    "instead of returning it: any value a source returns is an answer, even 0, '' or None; only an "
+                    "exception means try the next source (test whether the call raised, not what it returned)."
                 )
             if counts[good] == 0:
                 raise Incorrect(
@@ -342,7 +368,7 @@ class BackupShare(Prediction):
     title = "Predict: how much does the backup serve at p = 0.6?"
     example = "0.5"
     model = 0.6 * (1 - 0.6)
-    tolerance = 0.02
+    tolerance = 0.005
     why = (
         "A fraction p = 0.6 of all requests ask the backup, and it answers 1 − p = 0.4 of those: "
         "p (1 − p) = 0.24 of all requests."
