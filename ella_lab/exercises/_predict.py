@@ -85,7 +85,17 @@ class PredictQuestion(Question):
         # the verdict says how far from the model, its yardstick, so a percent of the measurement is not read as one
         off = abs(value - model) / abs(model) if model else math.inf
         if not near(value, model, self.rel):
-            raise Incorrect(f"{comparison} More than {self.rel:.0%} from the model ({off:.1%}). {why}".strip())
+            shown = _percent(off, self.rel)
+            raise Incorrect(f"{comparison} More than {self.rel:.0%} from the model ({shown}). {why}".strip())
         if self.rel > 0:
-            comparison += f" That is {off:.1%} from the model, within the {self.rel:.0%} allowed."
+            comparison += f" That is {_percent(off, self.rel)} from the model, within the {self.rel:.0%} allowed."
         return f"{comparison} {why}".strip()
+
+
+def _percent(off: float, bound: float) -> str:
+    """``off`` as a percentage, with digits enough never to read as ``bound`` when it is not (4.05 %, not 4.0 %)."""
+    for digits in range(1, 7):
+        shown = f"{off:.{digits}%}"
+        if off == bound or float(shown.rstrip("%")) / 100 != round(bound, 6):
+            return shown
+    return f"{off:.6%}"
