@@ -388,6 +388,12 @@ def measure_cures(
     Each first run goes in its own process, with its own server and clients: the runs share only the cores
     (one takes about 0.3 of a core), so two at a time halve the wait. A run that misses a claim is measured
     again here, alone. Where processes cannot start, every run is made here, one after the other.
+
+    A run measured again makes Run All longer on a busy machine. If a measured goodput line dips for a moment
+    after its run has recovered while the simulation's band stays flat, look at the tries sent under it: when
+    they fall too and then jump above the load, this process got little CPU for a moment, and a control that
+    reacts to timeouts (the limit) may then refuse requests for a moment. The simulation, which no stall can
+    hold up, does not dip.
     """
     controls = list(simulated)
     for control in controls:
