@@ -84,7 +84,7 @@ def test_p01_makespan_prediction():
     q = walk01.q1
     status, message = verdict(q, np.float64(0.15))  # any real number type
     assert status == "correct" and "the model ⌈10/4⌉ · 0.05 s = 0.15 s" in message and "The run took" in message
-    assert q.check(0.155) and q.check(np.int64(0) + 0.15)  # within 5 % of the model
+    assert q.check(0.15) and q.check(np.int64(0) + 0.15)  # the exact model (0.155, a run's time, is refused)
     assert q.check(Decimal("0.15")) and q.check(Fraction(3, 20))  # any real number type
     catalogue = {
         0.125: "a request cannot be split between workers",
@@ -109,22 +109,24 @@ def test_q1_wants_the_exact_model_not_a_measurement():
     for measured in (0.152, 0.155, 0.157, 0.164):
         status, message = verdict(q, measured)
         assert status == "incorrect" and "a run's time, not the model" in message, (measured, message)
-    for outside in (0.143, 0.1422, 0.149, 0.1578, 0.166):  # below the model, or past a run's lateness
+    for outside in (0.143, 0.1422, 0.149, 0.166, 0.2):  # below the model, or past a run's lateness
         status, message = verdict(q, outside)
         assert status == "incorrect" and "a run's time" not in message, (outside, message)
 
 
 def test_p03_guide_run_prediction():
-    q = walk03.q1  # 2 workers, 5 requests, L = 0.05 s, IDLE = 0.15 s: 3·L + IDLE = 0.3 s
-    assert q.check(0.3) and q.check(np.float32(0.3)) and q.check(3 * 0.05 + 0.15)
+    q = walk03.q1  # 2 workers, 5 requests, L = 0.05 s, IDLE = 0.12 s: 3·L + IDLE = 0.27 s
+    assert q.check(0.27) and q.check(np.float32(0.27)) and q.check(3 * 0.05 + 0.12)
     catalogue = {
         0.15: "the work alone",
-        0.275: "a request cannot be split",
-        0.25: "partial round",
-        0.35: "one round too many",
-        0.4: "one worker alone",
-        0.45: "their timeouts overlap, so the run ends one IDLE after the last answer",
-        300: "right in milliseconds",
+        0.245: "a request cannot be split",
+        0.22: "partial round",
+        0.25: "one worker alone with no idle tail",
+        0.32: "one round too many",
+        0.37: "one worker alone",
+        0.39: "their timeouts overlap, so the run ends one IDLE after the last answer",
+        0.24: "one timeout per worker with no work",
+        270: "right in milliseconds",
         -1: "not even positive",
     }
     for wrong, words in catalogue.items():
@@ -133,8 +135,9 @@ def test_p03_guide_run_prediction():
 
 
 def test_p03_q1_no_classic_mistake_lands_on_the_answer():
-    # with IDLE = 0.1 s the answer 3·L + IDLE = 0.25 s was also N·L, one worker with no idle tail: 5 * 0.05 passed
-    L, idle, n, k = 0.05, 0.15, 5, 2
+    # with IDLE = 0.1 s the answer 3·L + IDLE = 0.25 s was also N·L, one worker with no idle tail: 5 * 0.05 passed;
+    # with IDLE = 0.15 s the answer 0.3 s was also 2·IDLE (two timeouts, the work forgotten) and 6·L: both passed
+    L, idle, n, k = 0.05, 0.12, 5, 2
     slips = {
         "N·L, one worker, no tail": n * L,
         "N·L + IDLE, one worker": n * L + idle,
@@ -143,9 +146,14 @@ def test_p03_q1_no_classic_mistake_lands_on_the_answer():
         "N·L/K + IDLE": n * L / k + idle,
         "the work alone": 3 * L,
         "one round too many": 4 * L + idle,
+        "two idle timeouts, no work": 2 * idle,
+        "one idle timeout, no work": idle,
+        "6·L, twice the rounds": 6 * L,
+        "N·L/K": n * L / k,
     }
     for slip, value in slips.items():
         assert verdict(walk03.q1, value)[0] == "incorrect", (slip, value)
+    assert verdict(walk03.q1, 3 * L + idle)[0] == "correct"
     assert "one worker alone with no idle tail" in verdict(walk03.q1, 5 * 0.05)[1]
 
 
@@ -899,7 +907,7 @@ def test_p03_a_worker_with_no_except_is_not_told_an_exception_was_caught():
 
 
 def test_p03_q1_each_mistake_is_what_it_says():
-    tail_each = walk03.q1.judge(0.45)  # 3·L + 2·IDLE
+    tail_each = walk03.q1.judge(0.39)  # 3·L + 2·IDLE
     assert "counted once per worker" in tail_each.message and "one worker alone" not in tail_each.message
-    alone = walk03.q1.judge(0.4)  # 5·L + IDLE
+    alone = walk03.q1.judge(0.37)  # 5·L + IDLE
     assert "one worker alone" in alone.message and "counted once per worker" not in alone.message
