@@ -136,6 +136,7 @@ def test_predictions_accept_any_real_number_type():
         (walk05.q2, 1.8, "not a chance"),
         (walk05.q2, -0.8, "adds the chances"),
         (walk05.q2, 0.1216, "not 0.9"),
+        (walk05.q2, 0.389, "main.py's default"),
         (walk05.q2, 15.2, "percentage"),
         (walk05.q2, 0.5, "too high"),
         (walk06.q4, 0.0275, "not the 10 ms service"),
@@ -964,6 +965,39 @@ MAIN = 'def main():\n    print("routing 20 requests")\n'
 )
 def test_p5_guard_wrong_answers_are_named(script, phrases):
     rejects_both(walk05.q1, script, *phrases)
+
+
+STUB_COMMENT = "# YOUR CODE HERE (2 lines): call main() only when this file is the program being run\n"
+
+
+@pytest.mark.parametrize(
+    ("guard", "phrases"),
+    [
+        ("main()\n", ["imported (as a test would import it), the script ran main()"]),
+        ('import sys\nif sys.argv[0].endswith(".py"):\n    main()\n', ["never reads __name__"]),
+    ],
+)
+def test_p5_guard_below_the_kept_stub_comment_is_judged(guard, phrases):
+    """Review 04_05c A4: with the stub's comment kept, these were told 'Not attempted' (seen): only the stub's
+    own text is not attempted now."""
+    script = 'def main():\n    print("routing 20 requests")\n\n' + STUB_COMMENT + guard
+    rejects_both(walk05.q1, script, *phrases)
+
+
+@pytest.mark.parametrize(
+    ("guard", "phrases", "absent"),
+    [
+        ('if __name__ is "__main__":\n    main()\n', ["ran 0 times", "with `==`, not `is`"], "printing its text"),
+        ('import sys\nif sys.argv[0] != "-c":\n    main()\n', ["never reads __name__"], "a part of"),
+        ('import sys\nif sys.argv[0].endswith(".py"):\n    main()\n', ["never reads __name__"], "a part of"),
+    ],
+)
+def test_p5_guard_identity_and_argv_are_named(guard, phrases, absent):
+    """Review 04_05c A4: `is` got a bare 'ran 0 times', and a guard on sys.argv 'compare the whole name ... a test
+    of a part of "__main__"' (seen), though it never reads __name__."""
+    script = 'def main():\n    print("routing 20 requests")\n\n\n' + guard
+    rejects_both(walk05.q1, script, *phrases)
+    assert absent not in walk05.q1.check(script).message
 
 
 def test_p5_guard_starter_is_not_attempted():

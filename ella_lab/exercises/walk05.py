@@ -48,6 +48,12 @@ class Guard(Question):
         """
     '''
     MARK = "routing 20 requests"
+    STUB_SCRIPT = """
+def main():
+    print("routing 20 requests")
+
+# YOUR CODE HERE (2 lines): call main() only when this file is the program being run
+"""
 
     def _check(self, script: Any) -> str:
         return self._judge_script(script)
@@ -70,9 +76,9 @@ class Guard(Question):
         """
         if not isinstance(script, str):
             raise Incorrect(f"give the script as a string (the text of the file), got {type(script).__name__}")
-        if "YOUR CODE HERE" in script and "__name__" not in script:
-            raise NotAttempted("add the guard below main(), then run the check again.")
         text = textwrap.dedent(script)
+        if self.is_stub(text):
+            raise NotAttempted("add the guard below main(), then run the check again.")
         token = f"main-ran-{secrets.token_hex(8)}"
         instrumented = self.instrument(text, token)
         module = f"script{secrets.token_hex(1)}"  # eight characters, as many as "__main__"
@@ -109,13 +115,20 @@ class Guard(Question):
         programs = {how: out.count(token) for how, (_, out, _) in runs.items() if not how.startswith("imported")}
         for how, n in programs.items():
             if n == 0:  # first: a guard that never lets main() run is wrong whatever the imports did
-                self._ran(how, n, runs[how][1])
+                self._ran(how, n, runs[how][1], text)
         if token in runs["imported"][1]:
             raise Incorrect(
                 "imported (as a test would import it), the script ran main(): call it only under "
                 '`if __name__ == "__main__":` (a module imported under any name, by any program, must run nothing).'
             )
         fooled = self.fooled_by(runs["imported by another script"][1], token, mainly)
+        if fooled is not None and not self.reads_name(text):
+            raise Incorrect(
+                f"imported by another script as {fooled}, the script ran main(): your guard never reads __name__, "
+                "so it cannot tell a module being imported from the program being run; "
+                '`if __name__ == "__main__":` can (a module imported under any name, by any program, must run '
+                "nothing)."
+            )
         if fooled is not None:
             raise Incorrect(
                 f"imported by another script as {fooled}, the script ran main(): compare the whole name, "
@@ -124,15 +137,45 @@ class Guard(Question):
             )
         for how, n in programs.items():
             if n != 1:
-                self._ran(how, n, runs[how][1])
+                self._ran(how, n, runs[how][1], text)
         return "imported, it runs nothing; run as a script (by path or with -m), it runs main() once."
 
-    def _ran(self, how: str, n: int, out: str) -> None:
+    def _ran(self, how: str, n: int, out: str, text: str) -> None:
         """main() ran ``n`` times (not once) when the script was run as a program ``how``."""
         printed = " (printing its text is not calling it)" if n == 0 and self.MARK in out else ""
+        if n == 0 and self.compares_name_by_identity(text):
+            printed = (
+                ": `is` asks whether two objects are the same one, and the name Python sets need not be the same "
+                "string object as your literal; compare strings with `==`, not `is`"
+            )
         raise Incorrect(
             f'{how}, main() ran {n} times{printed}; expected once: `if __name__ == "__main__":` then `main()` under it.'
         )
+
+    def is_stub(self, text: str) -> bool:
+        """Whether the script is the stub as given: its comment "YOUR CODE HERE" kept and no code beside main().
+        Code added below the comment, a guard or not, is an attempt; so is main() alone, the comment deleted."""
+        if "YOUR CODE HERE" not in text:
+            return False
+        try:
+            return ast.dump(ast.parse(text)) == ast.dump(ast.parse(textwrap.dedent(self.STUB_SCRIPT)))
+        except SyntaxError:
+            return False
+
+    @staticmethod
+    def reads_name(text: str) -> bool:
+        """Whether the script reads ``__name__`` anywhere (a guard on ``sys.argv`` or ``__spec__`` does not)."""
+        return any(isinstance(node, ast.Name) and node.id == "__name__" for node in ast.walk(ast.parse(text)))
+
+    @staticmethod
+    def compares_name_by_identity(text: str) -> bool:
+        """Whether the script compares ``__name__`` with ``is`` or ``is not`` (an identity test, not equality)."""
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Compare) and any(isinstance(op, ast.Is | ast.IsNot) for op in node.ops):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(side, ast.Name) and side.id == "__name__" for side in sides):
+                    return True
+        return False
 
     @staticmethod
     def fooled_by(out: str, token: str, names: dict[str, str]) -> str | None:
@@ -206,6 +249,7 @@ class AllAnswered(Prediction):
         (0.7**20, "0.0008 = 0.7²⁰ is the chance that the primary serves all 20; the backup answers what it misses."),
         (1.8, "1.8 = 20 · 0.3² is how many requests are lost on average, not a chance."),
         (1 - 20 * 0.09, "1 − 20 · 0.09 adds the chances of loss; for independent requests, multiply those of success."),
+        (0.91**10, "0.389 = 0.91¹⁰ is a run of 10 requests (main.py's default); this run routes 20: 0.91²⁰."),
         (0.9**20, "0.122 = 0.9²⁰: one request is answered with probability 1 − 0.3² = 0.91, not 0.9 (0.91²⁰ ≈ 0.152)."),
     )
     hints = (
