@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["best_runs", "fit_thread_cost", "plot_efficiency", "start_cost", "sweep_claims"]
+__all__ = [
+    "best_runs",
+    "cpu_cap_claim",
+    "fit_thread_cost",
+    "plot_efficiency",
+    "start_cost",
+    "start_up_claim",
+    "sweep_claims",
+]
 
 FEW = 8  # T₁ is the fastest run with at most this many workers: no start-up to speak of
 FIT_UP_TO = 64  # s is fitted on K up to this; the larger K are predicted, not fitted
@@ -131,6 +139,18 @@ def sweep_claims(table: pd.DataFrame) -> list[Claim]:
         Claim(f"at K = {last.workers} that prediction misses by at most half as much as s = 0",
               missed / missed_flat if missed_flat else math.inf, high=0.5, unit="x"),
     ]  # fmt: skip
+
+
+def cpu_cap_claim(cost: float, fastest_rps: float) -> Claim:
+    """The CPU cost per request caps throughput at 1 / ``cost`` on the GIL build: a cap at least 3 times the
+    sweep's fastest run (``fastest_rps``), so it does not explain the bend."""
+    return Claim("the CPU cap is far above the sweep", (1 / cost) / fastest_rps, low=3, unit="x")
+
+
+def start_up_claim(c: float, s: float) -> Claim:
+    """s, the fitted cost per thread, holds the thread's start-up, at least c/2 of it (``c``: one ``start()``,
+    by :func:`start_cost`)."""
+    return Claim("s holds start-up, at least c/2 per thread: s ≥ c/2", c / 2, high=s)
 
 
 def start_cost(k: int = 256) -> float:

@@ -14,18 +14,27 @@ import threading
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .claims import Claim
 from .timing import clock
+
+if TYPE_CHECKING:
+    from .outcome import Report
+    from .replay import Timeline
 
 __all__ = [
     "GuideRun",
     "VirtualRun",
     "fallback_fetch",
     "guide_claims",
+    "idle_bar_claims",
     "join_and_look",
     "makespan_claim",
+    "overlap_claim",
+    "router_claims",
     "run_guide_router",
+    "serial_claim",
     "virtual_run",
 ]
 
@@ -194,6 +203,45 @@ def guide_claims(run: GuideRun, model: VirtualRun) -> list[Claim]:
         Claim(f"the run lasts {model.rounds}·L + IDLE", run.wall_s, high=1.5 * model.wall_s, model=model.wall_s,
               late=model.rounds + 1),
     ]  # fmt: skip
+
+
+def router_claims(report: Report, model: VirtualRun, *, idle: float) -> list[Claim]:
+    """A sentinel router's run against ``model`` (``virtual_run`` with no idle timeout): its rounds of L, and no
+    idle tail: it returns within a quarter of ``idle`` (the guide's timeout) after its last answer, one late
+    wake-up allowed (the last worker's, on its sentinel)."""
+    tail = report.finished_at - max(outcome.finished_at for outcome in report)
+    return [
+        makespan_claim(f"the router needs {model.rounds} rounds of L", report.wall_s, model),
+        Claim("no idle tail after the last answer", tail, high=idle / 4, late=1),
+    ]
+
+
+def idle_bar_claims(guide: Timeline, sentinels: Timeline, *, idle: float) -> list[Claim]:
+    """The replay's two timelines: every idle bar of the guide's run lasts a whole timeout (at least 90 % of
+    ``idle``: the bars are cut where run_router returned, so a short one means it returned early), and the
+    sentinel run is over at least half a timeout before the guide's (one late wake-up allowed)."""
+    bars = [bar.end - bar.start for bar in guide.bars if bar.kind == "idle"]
+    if not bars:
+        raise ValueError(f"guide has no idle bar: {guide.title!r}")
+    return [
+        Claim("every idle bar lasts a full timeout (so run_router returned one IDLE after the last answer)",
+              min(bars), low=0.9 * idle, model=idle),
+        Claim("the sentinel run is over while the guide's workers idle", sentinels.end - guide.end, high=-idle / 2,
+              late=1),
+    ]  # fmt: skip
+
+
+def overlap_claim(says: str, seconds: float, *, latency: float, calls: int) -> Claim:
+    """``calls`` calls of ``latency`` each, on as many threads, overlap: one latency, at most half of the
+    ``calls`` latencies (starting the threads takes longer on a busy machine), two late wake-ups allowed (the
+    fetch's sleep, the join)."""
+    return Claim(says, seconds, low=latency, high=calls / 2 * latency, model=latency, late=2)
+
+
+def serial_claim(says: str, seconds: float, *, latency: float, calls: int) -> Claim:
+    """``calls`` calls of ``latency`` each, one at a time: ``calls`` latencies, up to 1.5 × that, one late
+    wake-up allowed per call."""
+    return Claim(says, seconds, low=calls * latency, high=1.5 * calls * latency, model=calls * latency, late=calls)
 
 
 def fallback_fetch(primary: str, backup: str) -> str:

@@ -97,3 +97,12 @@ def test_start_cost():
     assert 0 < c < 0.1
     with pytest.raises(ValueError, match="k"):
         start_cost(0)
+
+
+def test_cpu_cap_and_start_up_claims():
+    from ella_lab.bend import cpu_cap_claim, start_up_claim
+
+    assert cpu_cap_claim(1.5e-6, 20_000).holds()  # a cap of 667k req/s over a 20k req/s sweep
+    assert not cpu_cap_claim(1e-4, 20_000).holds()  # 10k req/s: the cap would explain the bend
+    assert start_up_claim(40e-6, 100e-6).holds() and start_up_claim(40e-6, 20e-6).holds()  # c/2 = 20 µs <= s
+    assert not start_up_claim(40e-6, 10e-6).holds()

@@ -65,3 +65,55 @@ def test_guide_claims_and_the_makespan_claim_follow_the_model():
     claim = makespan_claim("4 rounds", 0.21, sentinels)
     assert (claim.low, claim.high, claim.late) == (0.2, 0.2 * 1.5, 4) and claim.holds()
     assert not makespan_claim("4 rounds", 0.19, sentinels).holds()
+
+
+class _Answer:
+    def __init__(self, finished_at):
+        self.finished_at = finished_at
+
+
+class _Report(list):  # what router_claims reads of a Report: wall_s, finished_at, each outcome's finished_at
+    def __init__(self, wall_s, finished_at, last_answer):
+        super().__init__([_Answer(last_answer - 0.05), _Answer(last_answer)])
+        self.wall_s, self.finished_at = wall_s, finished_at
+
+
+def test_router_claims_hold_the_rounds_and_no_idle_tail():
+    from ella_lab.guide import router_claims, virtual_run
+
+    model = virtual_run(3, 10, latency=0.05)
+    rounds, tail = router_claims(_Report(0.205, 10.205, 10.2), model, idle=0.2)
+    assert rounds.holds() and tail.holds() and (tail.high, tail.late) == (0.05, 1)
+    assert "4 rounds" in rounds.says
+    assert not router_claims(_Report(0.205, 10.3, 10.2), model, idle=0.2)[1].holds()  # a 100 ms tail
+    assert not router_claims(_Report(0.41, 10.41, 10.4), model, idle=0.2)[0].holds()  # twice the rounds
+
+
+def test_idle_bar_claims_want_whole_timeouts_and_the_sentinels_done_first():
+    import pytest
+
+    from ella_lab.guide import idle_bar_claims
+    from ella_lab.replay import Bar, Timeline
+
+    def line(end, *idle):
+        bars = tuple(Bar(f"w{i}", None, start, start + length, "idle") for i, (start, length) in enumerate(idle))
+        return Timeline("t", ("w0", "w1"), bars, (), (), end)
+
+    sentinels = line(0.2)
+    whole, first = idle_bar_claims(line(0.4, (0.15, 0.2), (0.2, 0.2)), sentinels, idle=0.2)
+    assert whole.holds() and first.holds() and (whole.low, first.high) == (0.9 * 0.2, -0.1)
+    assert not idle_bar_claims(line(0.3, (0.15, 0.2), (0.2, 0.1)), sentinels, idle=0.2)[0].holds()  # a cut bar
+    assert not idle_bar_claims(line(0.25, (0.05, 0.2)), sentinels, idle=0.2)[1].holds()  # over too soon
+    with pytest.raises(ValueError, match="no idle bar"):
+        idle_bar_claims(sentinels, sentinels, idle=0.2)
+
+
+def test_overlap_and_serial_claims():
+    from ella_lab.guide import overlap_claim, serial_claim
+
+    together = overlap_claim("overlap", 0.021, latency=0.02, calls=8)
+    assert together.holds() and (together.low, together.high, together.model, together.late) == (0.02, 0.08, 0.02, 2)
+    assert not overlap_claim("overlap", 0.16, latency=0.02, calls=8).holds()  # one at a time
+    one_by_one = serial_claim("serial", 0.165, latency=0.02, calls=8)
+    assert one_by_one.holds() and (one_by_one.low, one_by_one.model, one_by_one.late) == (0.16, 0.16, 8)
+    assert not serial_claim("serial", 0.03, latency=0.02, calls=8).holds()  # they overlapped

@@ -404,3 +404,10 @@ def test_unpaused_tries_counts_a_retry_of_a_failed_try_with_no_pause_between():
         return lock.unpaused_tries
 
     assert tries(pause=False) == 1 and tries(pause=True) == 0
+
+
+def test_lock_cost_claim():
+    from ella_lab.shared import lock_cost_claim
+
+    assert lock_cost_claim((23e-9, 186e-9)).holds()
+    assert not lock_cost_claim((23e-9, 3e-6)).holds()

@@ -582,10 +582,10 @@ def test_q4_starter():
 
 
 def test_q1_one_round_too_many_and_a_tail_per_worker_are_told_apart():
-    # IDLE = 0.15 s: 0.35 = 4 rounds + one tail; 0.45 = 3 rounds + a tail per worker
-    extra_round = walk03.q1.judge(0.35)
+    # IDLE = 0.12 s: 0.32 = 4 rounds + one tail; 0.39 = 3 rounds + a tail per worker
+    extra_round = walk03.q1.judge(0.32)
     assert extra_round.status == "incorrect" and "one round too many" in extra_round.message, extra_round.message
-    tail_each = walk03.q1.judge(0.45)
+    tail_each = walk03.q1.judge(0.39)
     assert tail_each.status == "incorrect" and "counted once per worker" in tail_each.message, tail_each.message
     assert "one round too many" not in tail_each.message
 

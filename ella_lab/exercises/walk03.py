@@ -41,23 +41,24 @@ STOP = object()  # the sentinel of q2: one per worker, after the last request
 class GuideRunPrediction(Prediction):
     title = "Predict: the guide's router, 5 requests on 2 workers"
     expects = "a number of seconds, like 0.5"  # not 0.25, the default example: here a classic slip
-    model = 0.3
-    formula = "⌈5/2⌉ · 0.05 s + 0.15 s (the rounds of work, then one idle timeout)"
+    model = 0.27
+    formula = "⌈5/2⌉ · 0.05 s + 0.12 s (the rounds of work, then one idle timeout)"
     gap = "time.sleep and get(timeout=...) wake a little late, and each thread takes a moment to start"
     mistakes = (
         (0.15, "that is the work alone; after it, every worker still waits IDLE in get(timeout=IDLE)."),
-        (0.275, "that is N·L/K + IDLE; a request cannot be split between workers: count whole rounds."),
-        (0.25, "that is ⌊5/2⌋ rounds + IDLE (the last, partial round still takes a full latency), or 5 · L, one "
-               "worker alone with no idle tail (two fetches are in flight at once, and the workers still wait "
-               "IDLE at the end)."),
-        (0.35, "that is one round too many: ⌈5/2⌉ = 3 rounds of L, then one idle timeout."),
-        (0.4, "that is 5 · L + IDLE, one worker alone: two fetches are in flight at once."),
-        (0.45, "that is 3 · L + 2 · IDLE, the idle tail counted once per worker: their timeouts overlap, so the "
+        (0.245, "that is N·L/K + IDLE; a request cannot be split between workers: count whole rounds."),
+        (0.22, "that is ⌊5/2⌋ rounds + IDLE: the last, partial round still takes a full latency."),
+        (0.25, "that is 5 · L, one worker alone with no idle tail: two fetches are in flight at once, and the "
+               "workers still wait IDLE at the end."),
+        (0.32, "that is one round too many: ⌈5/2⌉ = 3 rounds of L, then one idle timeout."),
+        (0.37, "that is 5 · L + IDLE, one worker alone: two fetches are in flight at once."),
+        (0.39, "that is 3 · L + 2 · IDLE, the idle tail counted once per worker: their timeouts overlap, so the "
                "run ends one IDLE after the last answer."),
+        (0.24, "that is 2 · IDLE, one timeout per worker with no work: the work comes first, 3 rounds of L."),
     )  # fmt: skip
     hints = (
         "The work: 5 requests in rounds of 2, each round L = 0.05 s. Count the last, partial round.",
-        "Then each worker sits in get(timeout=IDLE) on the empty queue before it gives up (IDLE = 0.15 s); their "
+        "Then each worker sits in get(timeout=IDLE) on the empty queue before it gives up (IDLE = 0.12 s); their "
         "timeouts overlap, so the run ends one IDLE after the last answer.",
     )
     stub = """
@@ -66,11 +67,11 @@ class GuideRunPrediction(Prediction):
     solution_text = """
         import math
 
-        my_prediction = math.ceil(5 / 2) * 0.05 + 0.15  # 3 rounds of 50 ms, then a 150 ms idle tail = 0.3 s
+        my_prediction = math.ceil(5 / 2) * 0.05 + 0.12  # 3 rounds of 50 ms, then a 120 ms idle tail = 0.27 s
     """
 
     def measure(self) -> float:
-        return run_guide_router(2, 5, latency=0.05, idle_timeout=0.15, join_timeout=5.0).wall_s
+        return run_guide_router(2, 5, latency=0.05, idle_timeout=0.12, join_timeout=5.0).wall_s
 
 
 class _TrackedQueue(queue.Queue):
