@@ -247,16 +247,22 @@ _LINE_STYLES = ["-", "--", "-.", ":"]
 
 
 def plot_chain_success(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """``plot_success`` with its models named in mathematical notation, ``1 − p^k`` with k as an exponent."""
+    """``plot_success`` with its models named in mathematical notation, ``1 − p^k`` with k as an exponent, and each k
+    told apart by more than its colour: a marker of its own for the measured points, a dash of its own for the
+    model's line (readable in grey, or by a colour-blind reader)."""
     import re
 
     from .plots import plot_success
 
+    markers, dashes = iter("os^Dv" * 4), iter(["--", "-.", ":", (0, (5, 1, 1, 1, 1, 1))] * 5)
     ax = plot_success(df, ax=ax)
     for line in ax.get_lines():
         found = re.fullmatch(r"model 1 − p\^(\d+)", str(line.get_label()))
         if found:
             line.set_label(f"model $1 - p^{{{found.group(1)}}}$")
+            line.set_linestyle(next(dashes))
+        else:
+            line.set_marker(next(markers))
     ax.legend(fontsize="small")
     return ax
 

@@ -249,8 +249,13 @@ def test_fallback_figures_tell_lines_apart():
     assert len({line.get_linestyle() for line in ax.get_lines()}) == 4
     assert ax.get_xlim() == (0, 30)  # ms: the step at 2 L in view, a rare hiccup off the edge
     df = pd.DataFrame({"chain": [1, 2], "failure_rate": [0.5, 0.5], "success_rate": [0.5, 0.75]})
-    labels = [line.get_label() for line in plot_chain_success(df).get_lines()]
+    lines = plot_chain_success(df).get_lines()
+    labels = [line.get_label() for line in lines]
     assert "model $1 - p^{1}$" in labels and "model $1 - p^{2}$" in labels
+    measured = [line for line in lines if not str(line.get_label()).startswith("model")]
+    models = [line for line in lines if str(line.get_label()).startswith("model")]
+    assert len({line.get_marker() for line in measured}) == len(measured) == 2  # each k its own marker
+    assert len({str(line.get_linestyle()) for line in models}) == len(models) == 2  # and its own dash
 
 
 # -- notebook 06: what map gives before its first exception; the retry waits' figure ----------------------
