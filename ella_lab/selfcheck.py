@@ -61,7 +61,7 @@ def _package(name: str) -> Check:
     try:
         module = importlib.import_module(name)
     except ImportError as exc:
-        # not "run make lab": it reinstalls only when requirements.txt or pyproject.toml changed since its last install
+        # not "run make lab": it reinstalls only when a file its install depends on (requirements.txt, ...) changed
         where = f"not installed in {sys.executable}: notebook 02, 'If a check fails', says what to do"
         return Check(f"import {name}", False, f"{exc} ({where})")
     return Check(f"import {name}", True, getattr(module, "__version__", "?"))
@@ -103,6 +103,8 @@ def environment_kind(prefix: str | None = None, base_prefix: str | None = None) 
     return "a Python outside any environment"
 
 
+# What notebook 02's second code cell imports, directly or through ella_lab: without one of them it stops there.
+NEXT_CELL = ("numpy", "pandas", "matplotlib")
 # The environments a project's packages belong in; conda's base and a Python outside any environment are shared.
 PROJECT_KINDS = ("a venv", "a conda environment")
 RESTART = (
@@ -123,13 +125,15 @@ def python_verdict(executable: str, version: tuple[int, ...], kind: str, missing
     """What a learner reads about the Python that runs a notebook, and what to do about it (see ``which_python``).
 
     ``kind`` is ``environment_kind()``'s answer and ``missing`` the packages of ``PACKAGES`` it cannot import.
+    A Python older than 3.11 never gets here: ella_lab cannot be imported there (``ExceptionGroup``), so notebook
+    02's first cell tells it before importing this module.
     """
     shown = ".".join(map(str, version[:3]))
     said = f"This notebook runs in {executable} (Python {shown}, {kind})."
-    if version < (3, 11):
-        return f"{said}\nThe notebooks need Python 3.11 or newer. {RESTART}"
     if missing:
-        lacks = f"It lacks {', '.join(missing)}: the next cell stops with ModuleNotFoundError."
+        them = "it" if len(missing) == 1 else "one of them"
+        stops = "the next cell" if set(missing) & set(NEXT_CELL) else f"a notebook that imports {them}"
+        lacks = f"It lacks {', '.join(missing)}: {stops} stops with ModuleNotFoundError."
         if len(missing) == len(PACKAGES) or kind not in PROJECT_KINDS:
             return f"{said}\n{lacks}\nThis is not the project's environment. {RESTART}"
         install = f"{executable} -m pip install -r requirements.txt"
@@ -148,8 +152,9 @@ def python_verdict(executable: str, version: tuple[int, ...], kind: str, missing
 def which_python() -> str:
     """Which Python runs this code, which environment it is, what it lacks, and what to do: notebook 02's first cell.
 
-    The standard library only (packages are looked up, not imported), so that a kernel started from another
-    Python, with none of the notebooks' packages, still gets the diagnosis instead of a ModuleNotFoundError.
+    ella_lab and the standard library only (the notebooks' packages are looked up, not imported), so that a kernel
+    started from another Python 3.11 or newer, with none of those packages, still gets the diagnosis instead of a
+    ModuleNotFoundError.
     """
     missing = [name for name in PACKAGES if not _findable(name)]
     return python_verdict(sys.executable, tuple(sys.version_info[:3]), environment_kind(), missing)
@@ -204,7 +209,14 @@ def _late(seconds: float) -> str:
 
 
 def _share(share: float) -> str:
-    return _apart(share, QUIET_CPU_SHARE, lambda s: f"{s:.0%}", lambda s: f"{s:.2%}")
+    """A busy loop's share of a core, to a tenth of a percent as the calibration's table shows it."""
+    return _apart(share, QUIET_CPU_SHARE, lambda s: f"{s:.1%}", lambda s: f"{s:.2%}")
+
+
+def _late_ms(ms: float) -> str:
+    """A lateness in milliseconds, for a bar on an axis in milliseconds (finer next to the limit, as ``_late``)."""
+    return _apart(ms, QUIET_WAKE_LATE_S * 1e3, lambda v: f"{v:.0f} ms" if v >= 100 else f"{v:#.3g} ms",
+                  lambda v: f"{v:.4f} ms")  # fmt: skip
 
 
 def noise_check(noise: Noise | None = None) -> Check:
@@ -279,7 +291,7 @@ def _label_bars(ax: Any, bars: Any, late_ms: list[float], limit: float) -> None:
     (a bar ending near it); a bar that never woke runs to the axis' end, "never woke" written inside it."""
     renderer = ax.figure.canvas.get_renderer()
     line_x = ax.transData.transform((limit, 0))[0]
-    shown = ["" if math.isinf(ms) else f"{ms:.0f} ms" if ms >= 100 else f"{ms:#.3g} ms" for ms in late_ms]
+    shown = ["" if math.isinf(ms) else _late_ms(ms) for ms in late_ms]
     for label, ms, bar in zip(ax.bar_label(bars, labels=shown, padding=3), late_ms, bars, strict=True):
         if math.isinf(ms):
             label.set(text="never woke", horizontalalignment="right", color="white")
@@ -310,7 +322,7 @@ def plot_noise(noise: Noise) -> Figure:
     fig, (wake, share) = plt.subplots(1, 2, figsize=(8.5, 3.0), width_ratios=[2, 1])
     bars = wake.barh(["median", "9 times in 10"], [min(ms, right_end) for ms in late_ms], color="tab:blue")
     wake.axvline(limit_ms, color="black", linestyle="--")
-    wake.set(xlabel="milliseconds late", xlim=(0, right_end), ylim=(-0.6, 1.6))
+    wake.set(xlabel="milliseconds late", xlim=(0, right_end), ylim=(1.6, -0.6))  # the median on top, read first
     wake.secondary_xaxis("top").set_xticks([limit_ms], labels=[f"quiet: under {limit_ms:g} ms"], fontsize="medium")
     wake.set_title("A 1 ms sleep: how late it woke")
     _plot_share(share, noise.cpu_share)

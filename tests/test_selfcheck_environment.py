@@ -102,7 +102,7 @@ def test_the_first_cell_names_a_python_without_ella_lab():
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert f"This notebook runs in {sys.executable}, which cannot import ella_lab" in done.stdout, done.stdout
     assert "make lab" in done.stdout and "If a check fails" in done.stdout
-    assert "the next cell stops with ModuleNotFoundError" in done.stdout
+    assert "(ModuleNotFoundError: " in done.stdout and "The next cell stops with an error." in done.stdout
 
 
 def test_the_first_cell_says_go_on_in_the_project_environment():
@@ -119,6 +119,7 @@ def test_which_python_here_is_the_happy_path():
     ("kind", "missing", "words"),
     [
         ("a venv", ["hypothesis"], "Install them into this environment"),
+        ("a venv", ["pandas"], "Install them into this environment"),
         ("a venv", list(PACKAGES), "This is not the project's environment"),
         ("a Python outside any environment", ["pandas"], "This is not the project's environment"),
         ("conda's base environment", [], "so they will run, but conda's base environment is shared"),
@@ -131,13 +132,108 @@ def test_python_verdict_says_what_to_do(kind, missing, words):
     assert said.startswith(f"This notebook runs in /opt/py/bin/python (Python 3.12.1, {kind}).") and words in said
     if kind not in ("a venv", "a conda environment") or len(missing) > 1:
         assert "make lab" in said and "If a check fails" in said
-    if missing:
+    if missing == ["hypothesis"]:  # review 02c: the next cell imports no hypothesis, yet it "stopped" there
+        assert "It lacks hypothesis: a notebook that imports it stops with ModuleNotFoundError." in said
+    elif missing:
         assert f"It lacks {', '.join(missing)}: the next cell stops with ModuleNotFoundError." in said
 
 
-def test_python_verdict_names_an_old_python():
-    said = python_verdict("/usr/bin/python3", (3, 10, 12), "a Python outside any environment", [])
-    assert "Python 3.10.12" in said and "need Python 3.11 or newer" in said and "make lab" in said
+def second_code_cell() -> str:
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    return [("".join(c["source"])) for c in cells if c["cell_type"] == "code"][1]
+
+
+def test_the_next_cell_stops_without_exactly_the_packages_python_verdict_names():
+    # what backs "the next cell stops" (NEXT_CELL) and "a notebook that imports it stops" (every other package)
+    from ella_lab.selfcheck import NEXT_CELL
+
+    for name in NEXT_CELL:
+        done = run_blocked(second_code_cell(), (name,), "none")
+        assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr, (name, done.stderr[-300:])
+    others = tuple(name for name in PACKAGES if name not in NEXT_CELL)
+    done = run_blocked(second_code_cell(), others, "finder")
+    assert done.returncode == 0, done.stderr[-500:]
+
+
+# -- review 02c (A3): the first cell on a Python older than 3.11 -----------------------------------------------------
+# Before, the first cell imported ella_lab.selfcheck first: on Python 3.10 with ella_lab importable, ella_lab's
+# import raised NameError: name 'ExceptionGroup' is not defined (fallback.py), which "except ImportError" let through,
+# so python_verdict's "needs Python 3.11" was never reached (seen: a traceback on a real 3.10 and with the
+# simulation below). Now the cell asks the version before importing anything of ella_lab.
+
+PRETEND_310 = (  # what a 3.10 lacks, and what it says it is, set before the cell's code runs
+    "import builtins, sys\n"
+    "del builtins.ExceptionGroup, builtins.BaseExceptionGroup\n"
+    "sys.version_info = (3, 10, 13, 'final', 0)\n"
+)
+NO_EXCEPTION_GROUP = "import builtins\ndel builtins.ExceptionGroup, builtins.BaseExceptionGroup\n"
+ASKED = "\nprint('ella_lab imported:', any(n.partition('.')[0] == 'ella_lab' for n in sys.modules))\n"
+
+
+def run_first_cell(python: str, before: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [python, "-c", before + first_code_cell() + ASKED],
+        capture_output=True, text=True, timeout=60, cwd=NOTEBOOK.parent, env=env,
+    )  # fmt: skip
+
+
+def test_the_first_cell_tells_a_python_older_than_311_before_importing_ella_lab():
+    done = run_first_cell(sys.executable, PRETEND_310)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    said = done.stdout
+    assert f"This notebook runs in {sys.executable}, which is Python 3.10, and the notebooks need 3.11 or newer" in said
+    assert "The next cell stops with an error." in said and "make lab" in said and "If a check fails" in said
+    assert said.rstrip().endswith("ella_lab imported: False"), said
+
+
+def test_the_first_cell_names_any_error_importing_ella_lab():
+    # the version says 3.11, but ella_lab cannot be imported (here: no ExceptionGroup): named, not a traceback
+    done = run_first_cell(sys.executable, NO_EXCEPTION_GROUP)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "cannot import ella_lab (NameError: name 'ExceptionGroup' is not defined)" in done.stdout, done.stdout
+    assert "The next cell stops with an error." in done.stdout
+
+
+def a_real_python_310() -> str | None:
+    """A Python 3.10 on this machine, if there is one (a pyenv shim that cannot run it does not count)."""
+    import glob
+    import os
+    import shutil
+
+    pyenv = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10")))
+    found = [shutil.which("python3.10"), *pyenv]
+    for python in filter(None, found):
+        try:
+            done = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"],
+                                  capture_output=True, text=True, timeout=30)  # fmt: skip
+        except OSError:
+            continue
+        if done.stdout.strip() == "(3, 10)":
+            return python
+    return None
+
+
+def test_the_first_cell_tells_a_real_python_310_with_ella_lab_importable():
+    python = a_real_python_310()
+    if python is None:
+        pytest.skip("no Python 3.10 on this machine")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(NOTEBOOK.parents[1])}  # ella_lab importable, as the review tried
+    done = run_first_cell(python, "", env)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "which is Python 3.10, and the notebooks need 3.11 or newer." in done.stdout, done.stdout
+    assert done.stdout.rstrip().endswith("ella_lab imported: False"), done.stdout
+
+
+def test_the_first_cell_imports_nothing_beyond_the_standard_library_and_ella_lab():
+    code = (
+        "import sys\nbefore = set(sys.modules)\n" + first_code_cell() + "\nnew = {n.partition('.')[0] for n in "
+        "set(sys.modules) - before}\nprint('beyond:', sorted(new - set(sys.stdlib_module_names) - {'ella_lab'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=NOTEBOOK.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("beyond: []"), done.stdout
 
 
 def test_activation_makes_python_the_environments_own(tmp_path):

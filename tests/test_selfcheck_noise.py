@@ -14,7 +14,7 @@ def noise(late=1e-4, share=1.0, cores=2):
 def test_a_quiet_machine_is_told_so():
     check = noise_check(noise())
     assert check.ok and check.detail.startswith("Quiet enough")
-    assert "100 µs" in check.detail and "100%" in check.detail
+    assert "100 µs" in check.detail and "100.0%" in check.detail
 
 
 def test_late_wake_ups_make_the_machine_busy_and_are_named():
@@ -26,12 +26,12 @@ def test_late_wake_ups_make_the_machine_busy_and_are_named():
 
 def test_a_starved_busy_loop_makes_the_machine_busy_and_is_named():
     check = noise_check(noise(share=0.45))
-    assert not check.ok and "got only 45% of a core" in check.detail and "wakes up to" not in check.detail
+    assert not check.ok and "got only 45.0% of a core" in check.detail and "wakes up to" not in check.detail
 
 
 def test_both_reasons_are_given_when_both_hold():
     detail = noise_check(noise(late=0.01, share=0.3)).detail
-    assert "wakes up to 10.0 ms late" in detail and "got only 30% of a core" in detail
+    assert "wakes up to 10.0 ms late" in detail and "got only 30.0% of a core" in detail
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,8 @@ def test_the_figure_draws_the_calibration_beside_the_quiet_limits():
     assert wake.get_xlim()[1] > QUIET_WAKE_LATE_S * 1e3  # the limit is inside the axis
     assert share.lines[0].get_ydata()[0] == QUIET_CPU_SHARE * 100
     assert math.isclose(share.lines[1].get_ydata()[0], 98.2)  # the share, a point
-    assert [t.get_text() for t in share.get_xticklabels()] == ["busy loop: 98%\n18.2 points over the limit"]
+    # one precision for the share and its margin, the table's (was "98%" beside "18.2 points", review 02c)
+    assert [t.get_text() for t in share.get_xticklabels()] == ["busy loop: 98.2%\n18.2 points over the limit"]
     (top,) = wake.child_axes  # the limits are named outside the plotting area, on ticks of their own
     (right,) = share.child_axes
     assert [t.get_text() for t in top.get_xticklabels()] == [f"quiet: under {QUIET_WAKE_LATE_S * 1e3:g} ms"]
@@ -45,6 +46,18 @@ def test_the_share_axis_is_zoomed_so_a_share_near_the_line_is_told_from_it(cpu_s
     renderer = fig.canvas.get_renderer()
     titles = [ax.title.get_window_extent(renderer) for ax in fig.axes]
     assert all(box.x0 >= 0 and box.x1 <= fig.bbox.width for box in titles)  # the titles lie inside the figure
+    plt.close(fig)
+
+
+def test_the_bars_read_top_down_and_a_lateness_next_to_the_limit_is_told_from_it():
+    # review 02c: "median" was drawn at the bottom, under "9 times in 10"; a p90 of 1.996 ms read "2.00 ms" beside
+    # a dashed 2 ms limit while the verdict said quiet
+    fig = plot_noise(noise(p50=1.2e-4, p90=1.996e-3))
+    wake, _ = fig.axes
+    renderer = fig.canvas.get_renderer()
+    labels = {t.get_text(): t.get_window_extent(renderer).y0 for t in wake.get_yticklabels()}
+    assert labels["median"] > labels["9 times in 10"]  # higher on the page
+    assert "1.9960 ms" in [t.get_text() for t in wake.texts] and "2.00 ms" not in [t.get_text() for t in wake.texts]
     plt.close(fig)
 
 

@@ -304,3 +304,78 @@ def test_a_posix_name_that_is_not_python_is_still_rejected():
 
     result = walk02.q2.check(pythonw)
     assert result.status == "incorrect" and "expected .../bin/python (or python3)" in result.message, result.message
+
+
+# -- review 02c (A1, A2): each passed BOTH checks before (seen on c72e7c1..56fa962), on Linux and with Windows played --
+# A1: on Linux, Path(env_dir) / "\\Scripts\\python.exe" reads C:/class/ella_env/\Scripts\python.exe, whose names split
+# on either slash are right; on Windows the same code gives C:\Scripts\python.exe (a part starting with \ is rooted).
+# A2: only Windows env_dirs held a backslash, and every env_dir was lower-case.
+
+
+def backslash_rooted(env_dir, windows=False):
+    return Path(env_dir) / "\\Scripts\\python.exe" if windows else Path(env_dir) / "bin" / "python"
+
+
+def backslash_rooted_join(env_dir, windows=False):
+    return os.path.join(env_dir, "\\Scripts", "python.exe") if windows else os.path.join(env_dir, "bin", "python")
+
+
+def backslash_means_windows(env_dir, windows=False):
+    windows = windows or "\\" in env_dir
+    return Path(env_dir) / ("Scripts/python.exe" if windows else "bin/python")
+
+
+def lower_cased(env_dir, windows=False):
+    return Path(env_dir.lower()) / ("Scripts/python.exe" if windows else "bin/python")
+
+
+ROOTED = "a part starting with \\ is a root on Windows: env_dir is lost"
+REVIEW_02C = [
+    (backslash_rooted, ROOTED, ROOTED),  # (answer, words on Linux, words with Windows played)
+    (backslash_rooted_join, ROOTED, ROOTED),
+    (backslash_means_windows, "windows is False here, whatever env_dir looks like", "in bin, not Scripts"),
+    (lower_cased, "Linux and macOS tell capital letters apart", "Linux and macOS tell capital letters apart"),
+]
+
+
+@pytest.mark.parametrize(("answer", "linux", "windows"), REVIEW_02C, ids=[a.__name__ for a, _, _ in REVIEW_02C])
+@pytest.mark.parametrize("play_windows", [False, True], ids=["linux", "windows played"])
+def test_review_02c_false_accepts_are_rejected_and_named(monkeypatch, answer, linux, windows, play_windows):
+    if play_windows:
+        windows_layout(monkeypatch)
+    words = windows if play_windows else linux
+    for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+        assert result.status == "incorrect" and words in result.message, result.message
+
+
+def test_review_02c_the_rooted_part_is_shown_as_windows_reads_it():
+    message = walk02.q2.check(backslash_rooted).message
+    assert "gave C:/class/ella_env/\\Scripts\\python.exe" in message
+    assert "the join gives C:\\Scripts\\python.exe" in message
+
+
+def separate_names(env_dir, windows=False):  # one name per argument
+    return Path(env_dir, "Scripts", "python.exe") if windows else Path(env_dir, "bin", "python")
+
+
+def str_plus_slashes(env_dir, windows=False):  # forward slashes work on Windows too
+    return env_dir + ("/Scripts/python.exe" if windows else "/bin/python")
+
+
+@pytest.mark.parametrize(
+    "answer", [reference, joined_by_os_path, separate_names, str_plus_slashes, made_absolute],
+    ids=["reference", "os.path.join", "Path(a, b, c)", "str + '/'", "absolute()"],
+)  # fmt: skip
+@pytest.mark.parametrize("play_windows", [False, True], ids=["linux", "windows played"])
+def test_review_02c_right_answers_keep_passing_both_checks(monkeypatch, answer, play_windows):
+    if play_windows:
+        windows_layout(monkeypatch)
+    for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+        assert result.status == "correct", result.message
+
+
+def test_review_02c_a_backslash_in_a_windows_env_dir_or_between_names_is_no_root():
+    # f"{env_dir}\\Scripts\\python.exe" on the share \\server\share\ella_env: backslashes, but none after a slash
+    assert walk02.q2.check(f_string).status == "correct"
+    walk02.EnvPython._judge_windows("C:/class/ella_env\\Scripts\\python.exe", "C:/class/ella_env")
+    walk02.EnvPython._judge_windows(r"\\server\share\ella_env/Scripts/python.exe", r"\\server\share\ella_env")

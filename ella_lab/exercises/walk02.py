@@ -126,12 +126,14 @@ class EnvPython(Question):
     # (the env made here, the Windows env_dirs, the Linux and macOS env_dirs): the Windows ones are judged by path
     # alone off Windows, the Linux and macOS ones (and the env's name, relative) by path on every system. Windows
     # gets drive-less dirs too (relative, a network share) and Linux a colon, even one shaped like a drive ("c:" is
-    # a folder name there like any other), so an answer that guesses the system from env_dir instead of reading
-    # `windows` fails.
+    # a folder name there like any other), and a backslash (a character like any other there), so an answer that
+    # guesses the system from env_dir instead of reading `windows` fails; and a capital letter, which Linux tells
+    # apart from the small one (so an answer that lower-cases env_dir fails).
     VISIBLE = ("ella_env", ("C:/class/ella_env", "ella_env", r"\\server\share\ella_env"),
-               ("/home/ana/ella_env", "/srv/c:/ella_env", "c:/ella_env"))  # fmt: skip
+               ("/home/Ana/ella_env", "/srv/c:/ella_env", "c:/ella_env", r"/srv/a\b/ella_env"))  # fmt: skip
     HIDDEN = ("course env 2", ("D:/Users/ana/course env", "course env", r"\\files\ana\course env"),
-              ("/home/ana/course env", "/mnt/d:/course env", "d:/course env"))  # fmt: skip  (a space in every name)
+              ("/Users/Ana/course env", "/mnt/d:/course env", "d:/course env", r"/mnt/x\y/course env"))  # fmt: skip
+    # (a space in every hidden name)
 
     def _check(self, env_python: Any) -> str:
         return self._run(env_python, *self.VISIBLE)
@@ -192,6 +194,8 @@ class EnvPython(Question):
             _after_env(got, str(env), windows=windows, call=f"env_python({str(env)!r})")
             if not path.is_absolute():
                 raise Incorrect(f"{got!r} is not inside the environment {env}: build it from env_dir.")
+        if windows:  # what a join on Linux leaves of Path(env) / "\\Scripts" (played Windows)
+            _rooted_on_windows(_as_text(got), str(env), call=f"env_python({str(env)!r}, windows=True)")
         parts = [part.lower() for part in path.parts]
         if not windows and "scripts" in parts:
             raise Incorrect(f"{got}: `Scripts` is the Windows layout; on Linux and macOS it is env_dir/bin.")
@@ -215,13 +219,19 @@ class EnvPython(Question):
             raise Incorrect("env_python(...) returned None for the Linux and macOS case: did you handle it?")
         rest = _after_env(got, env, windows=False, call=f"env_python({env!r})")
         if rest is None:
+            text = _as_text(got)
+            if _starts(_parts(text.lower(), windows=False), _parts(env.lower(), windows=False)):
+                raise Incorrect(
+                    f"env_python({env!r}) gave {text}: Linux and macOS tell capital letters apart, so that is "
+                    "another folder. Keep env_dir as it is given."
+                )
             raise Incorrect(f"env_python({env!r}) gave {got}, which is not inside the env.")
         if rest and rest[0].lower() == "scripts":
             why = ""
             if ":" in env or "\\" in env:  # the answer guessed Windows from env_dir, not from `windows`
                 why = (
                     " windows is False here, whatever env_dir looks like: let `windows` alone choose the layout "
-                    "(on Linux and macOS, c: is a folder name like any other)."
+                    "(on Linux and macOS a colon or a backslash is a character of a folder's name like any other)."
                 )
             raise Incorrect(f"on Linux and macOS a venv keeps its programs in bin, not Scripts: got {got}.{why}")
         # python, python3 and python3.N are the same interpreter in every POSIX venv
@@ -239,6 +249,7 @@ class EnvPython(Question):
         rest = _after_env(got, env, windows=True, call=f"env_python({env!r}, windows=True)")
         if rest is None:
             raise Incorrect(f"env_python({env!r}, windows=True) gave {shown}, which is not inside the env.")
+        _rooted_on_windows(_as_text(got), env, call=f"env_python({env!r}, windows=True)")
         if rest and rest[0] == "bin":
             raise Incorrect(f"on Windows a venv keeps its programs in Scripts, not bin: got {shown}.")
         if rest == ["scripts", "python"]:
@@ -262,6 +273,33 @@ def _parts(text: str, *, windows: bool) -> list[str]:
     Windows path built on Linux, or a POSIX one built on Windows, is read the way its own system would)."""
     split = [part for part in re.split(r"[\\/]+", text) if part]
     return [part.lower() for part in split] if windows else split
+
+
+def _starts(mine: list[str], home: list[str]) -> list[int]:
+    """Where the names ``home`` stand, in a row, in the names ``mine``."""
+    return [i for i in range(len(mine) - len(home) + 1) if mine[i : i + len(home)] == home]
+
+
+def _rooted_on_windows(text: str, env: str, *, call: str) -> None:
+    """Reject a Windows path whose part past env_dir starts with a backslash right after a slash.
+
+    That is what a join on Linux leaves of ``Path(env_dir) / "\\Scripts\\python.exe"``: there ``\\Scripts`` is a
+    name like any other, but on Windows a part that starts with a backslash starts again at the root of the drive
+    (or share), so the same code gives ``C:\\Scripts\\python.exe`` and env_dir is lost.
+    """
+    names = list(re.finditer(r"[^\\/]+", text))
+    starts = _starts([name.group().lower() for name in names], _parts(env, windows=True))
+    if not starts:
+        return
+    tail = text[names[starts[0] + len(_parts(env, windows=True)) - 1].end() :]
+    slash = tail.find("/\\")
+    if slash < 0:
+        return
+    there = PureWindowsPath(env, tail[slash + 1 :])
+    raise Incorrect(
+        f"{call} gave {text}: a part starting with \\ is a root on Windows: env_dir is lost. There the join "
+        f"gives {there}. Join the names without a leading backslash: Path(env_dir) / \"Scripts\" / \"python.exe\"."
+    )
 
 
 def _absolute(env: str, *, windows: bool) -> bool:
@@ -292,7 +330,7 @@ def _after_env(got: Any, env: str, *, windows: bool, call: str) -> list[str] | N
     """
     text = _as_text(got)
     mine, home = _parts(text, windows=windows), _parts(env, windows=windows)
-    starts = [i for i in range(len(mine) - len(home) + 1) if mine[i : i + len(home)] == home]
+    starts = _starts(mine, home)
     if not starts:
         return None
     as_given = _absolute(env, windows=windows) and windows == on_windows()
