@@ -160,6 +160,18 @@ def swallows_the_last_error(call, attempts, base, cap, sleep=time.sleep):
     return None
 
 
+def swallows_every_error(call, attempts, base, cap, sleep=time.sleep):  # except Exception: return None
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            if n == attempts:
+                raise
+            sleep(min(cap, base * 2 ** (n - 1)))
+        except Exception:
+            return None
+
+
 def one_attempt_too_many(call, attempts, base, cap, sleep=time.sleep):
     for n in range(attempts + 1):  # "attempts" read as retries
         try:
@@ -517,6 +529,9 @@ CATALOGUE = [
     (same_wait_every_time, ["the same wait every time"]),
     (sleeps_before_the_first_try, ["before the first try"]),
     (swallows_the_last_error, ["returned None", "swallowed the last error"]),
+    # was told "swallowed the last error ... When the last attempt fails, raise its error": the ValueError came on
+    # the first call and is not retried at all (review 06_09d A4)
+    (swallows_every_error, ["returned None", "it swallowed the", "not worth retrying", "to the caller at once"]),
     (one_attempt_too_many, ["one too many", "counts every call"]),
     (one_attempt_too_few, ["one too few", "counts every call"]),
     (sleeps_after_the_last_failure, ["after the last call", "only between attempts"]),

@@ -609,6 +609,13 @@ class RetryLoop(Question):
         else:
             expected_error = call.errors[-1]
             if error is None:
+                if not isinstance(expected_error, RETRYABLE) and not isinstance(got, BaseException):
+                    name = type(expected_error).__name__
+                    raise Incorrect(
+                        f"{where}: retry returned {got!r}: it swallowed the {name} the call raised on call {calls}. "
+                        f"A {name} is not worth retrying (a bug or a bad request) and must go to the caller at once: "
+                        "catch only ConnectionError and TimeoutError, and let any other error through."
+                    )
                 if got is None:
                     raise Incorrect(
                         f"{where}: retry returned None: it swallowed the last error. When the last attempt fails, "
