@@ -45,7 +45,8 @@ def test_q1_right_within_four_percent_of_three_tries_a_request():
 def test_q1_twice_c_is_a_named_mistake_not_near_enough():
     # before: 400 (= 2 x C) and anything in 378-462 passed the 10 % tolerance (seen, third review)
     status, message = verdict(walk10.q1, np.float64(400), measured=419.0)
-    assert status == "incorrect" and "twice what the server can answer (2 × C" in message, message
+    assert status == "incorrect" and "400 is 2 × C (2 × 200), or 3 × 140 rounded" in message, message
+    assert "the exact count is 3 × 140 = 420" in message  # before: only '2 × C', wrong for who rounded 420 (seen)
 
 
 @pytest.mark.parametrize(
@@ -174,6 +175,30 @@ CORRECT = {
 }
 
 WRONG = {  # a learner's bug -> what the message must name
+    # the next three got a message naming another bug before (seen, fourth review): '2 * inflight > limit - 1' was
+    # told only 'not rounded to a whole number'; '2 * (inflight - 1) >= limit' only 'at exactly half'
+    "compares with limit - 1, strictly": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            elif 2 * inflight > limit - 1:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "2 * inflight > limit - 1, the same test",
+    ),
+    "takes the try that ended off inflight": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit *= 0.9
+            elif 2 * (inflight - 1) >= limit:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "inflight already counts the try that just ended, so take nothing off it",
+    ),
     "grows on every answer, even with the limit unused": (
         """
         def next_limit(limit, ok, inflight):
@@ -301,7 +326,7 @@ WRONG = {  # a learner's bug -> what the message must name
                 limit += 1
             return min(200, max(1, limit))
         """,
-        "not with it rounded",
+        "the limit rounded down to a whole number",
     ),
     # the next five passed the visible check before (8.0, True, 8), (4.5, True, 6) and (1.1, False, 1) were among its
     # cases, the first three the hidden one too (seen): no step case had an answer with the limit full
@@ -562,6 +587,37 @@ def test_each_learner_bug_fails_visible_and_hidden_naming_it(name):
     assert status == "incorrect" and named in message, message
     hidden = walk10.q3.hidden_check(answer)
     assert hidden.status == "incorrect", hidden
+    # the hidden check names the same bug, on its own numbers (seen naming another: 'grows after a failure too' was
+    # told 'a failure must lower the limit' at (3, False, 6), fourth review)
+    assert _numbers_out(named) in _numbers_out(hidden.message) or "in the simulated run" in hidden.message, hidden
+
+
+def _numbers_out(text):
+    return re.sub(r"\d+(\.\d+)?", "#", text)
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [  # the hidden check named another bug for these (seen, fourth review): 'counts this try twice', 'not + 4'
+        ("limit = limit + 1 if ok else limit * 0.9", "grow only when 2 * inflight >= limit"),
+        ("limit = (limit * 1.1 if 2 * inflight >= limit else limit) if ok else limit * 0.9", "not × 1.1"),
+    ],
+)
+def test_the_hidden_check_names_the_same_bug(source, named):
+    answer = rule(f"""
+        def next_limit(limit, ok, inflight):
+            {source}
+            return min(200, max(1, limit))
+    """)
+    hidden = walk10.q3.hidden_check(answer)
+    assert hidden.status == "incorrect" and named in hidden.message, hidden
+
+
+def test_the_hidden_check_does_not_call_its_run_section_d():
+    answer = rule(REFERENCE)
+    visible, hidden = verdict(walk10.q3, answer)[1], walk10.q3.hidden_check(answer).message
+    assert "the simulated run of section (d) (140 requests a second, a 2 s trigger)" in visible
+    assert "section (d)" not in hidden and "a simulated run (170 requests a second, a 2.5 s trigger)" in hidden
 
 
 def test_a_rule_that_divides_by_inflight_is_right_on_every_input_the_library_produces():

@@ -62,8 +62,8 @@ class TriesPerSecond(PredictQuestion):
             (100, "100 is what the slowed server can answer during the trigger, not what it gets."),
             (
                 400,
-                "400 is twice what the server can answer (2 × C = 2 × 200): what it gets does not depend on C, "
-                "only on what the clients send, 140 requests a second, each making all 3 tries.",
+                "400 is 2 × C (2 × 200), or 3 × 140 rounded: the exact count is 3 × 140 = 420, and it does not "
+                "depend on C, only on what the clients send, 140 requests a second, each making all 3 tries.",
             ),
             (TRIES, "3 is tries per request; the question asks for tries a second: 140 requests a second make them."),
             (
@@ -296,6 +296,7 @@ class AIMDRule(Question):
     )
     HIDDEN_CASES = (
         (40.0, True, 20),
+        (8.0, True, 1),  # before (40, True, 19): a rule that grows on every answer fails here, told so
         (40.0, True, 19),
         (37.5, False, 3),
         (12.0, True, 12),
@@ -310,7 +311,6 @@ class AIMDRule(Question):
         (199.9, True, 100),
         (3.3, True, 2),
         (123.0, False, 123),
-        (8.0, True, 1),
         (64.0, False, 2),
     )
     SCENARIO: ClassVar[dict[str, Any]] = {
@@ -342,8 +342,9 @@ class AIMDRule(Question):
             raise Incorrect(f"in the simulated run, {_diagnosis(limit, ok, inflight, as_real(got), want)}")
         recovered = recovery_time(run)
         when = "as soon as the trigger ended" if recovered == 0 else f"{format_recovery(recovered)} after the trigger"
+        which = "the simulated run of section (d)" if scenario == self.SCENARIO else "a simulated run"
         return (
-            f"right at every step, and at all {compared.decisions:,} decisions of the simulated run of section (d) "
+            f"right at every step, and at all {compared.decisions:,} decisions of {which} "
             f"({scenario.get('rate', 140):g} requests a second, a {scenario.get('trigger', 2.0):g} s trigger): "
             f"the limit ranged from {compared.lowest:.3g} to {compared.highest:.3g}, the queue never passed "
             f"{max(run.queue)} of its 50 places, and the system recovered {when}. The limit caps the tries in "
@@ -360,12 +361,18 @@ def _rounded_places(got: float, want: float) -> int | None:
 
 
 def _step(got: float, limit: float) -> str:
-    """How ``got`` grew from ``limit``: a small whole amount added (+ 2) when it is one, else a round factor
-    (× 1.1) when it is one, else the amount added. 12 from 10 reads as + 2 (× 1.2 is the rarer bug)."""
+    """How ``got`` grew from ``limit``: a round factor (× 1.1) or a small whole amount added (+ 2), both when both
+    fit (44 from 40 is × 1.1 or + 4; 12 from 10 is + 2 or × 1.2: one step cannot tell them apart), else the amount
+    added."""
     added, factor = got - limit, got / limit
-    if abs(added - round(added)) < 1e-9 and 1 <= round(added) <= 5:
+    whole = abs(added - round(added)) < 1e-9 and 1 <= round(added) <= 5
+    round_factor = abs(factor - round(factor, 2)) < 1e-9
+    if whole and round_factor:
+        plus, times = f"+ {round(added)}", f"× {round(factor, 2):g}"
+        return f"{plus} ({times} here)" if round(added) <= 2 else f"{times} ({plus} here)"
+    if whole:
         return f"+ {round(added)}"
-    if abs(factor - round(factor, 2)) < 1e-9:
+    if round_factor:
         return f"× {round(factor, 2):g}"
     return f"+ {added:.3g}"
 
@@ -392,9 +399,10 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
             )
         if 2 * inflight < limit and got > limit and 2 * inflight >= math.floor(limit):
             return (
-                f"{call} 2 * {inflight} = {2 * inflight} is less than {limit:g}: compare with the limit itself, a "
-                "float, not with it rounded to a whole number (the limit lets ⌊limit⌋ tries through, but its "
-                "growth is decided on the float)."
+                f"{call} 2 * {inflight} = {2 * inflight} is less than {limit:g}, so the limit stays: compare "
+                "2 * inflight with the limit itself, a float. A comparison with the limit rounded down to a whole "
+                "number (or 2 * inflight > limit - 1, the same test) grows here (the limit lets ⌊limit⌋ tries "
+                "through, but its growth is decided on the float)."
             )
         if 2 * inflight < limit and got > limit and inflight >= limit // 2 and limit == math.floor(limit):
             return (
@@ -427,8 +435,9 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
             )
         if 2 * inflight == limit and _same(got, limit) and want > limit:
             return (
-                f"{call} at exactly half the limit in flight, grow too: the rule is 2 * inflight >= limit (at least "
-                "half, not more than half, and not only when it is full)."
+                f"{call} at exactly half the limit in flight, grow too: the rule is 2 * inflight >= limit, at least "
+                "half (not more than half, and not only when it is full); and inflight already counts the try that "
+                "just ended, so take nothing off it."
             )
         if 2 * inflight >= limit and _same(got, limit) and want > limit:
             return (
@@ -461,6 +470,11 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
             return (
                 f"{call} the floor is 1, not {got:g}: cut, then clamp with max(1, limit). A floor of 1 keeps one "
                 "try going, which is all it takes for answers to raise the limit again."
+            )
+        if _same(got, want + INCREASE) and 2 * inflight >= want:
+            return (
+                f"{call} a failure cut the limit to {want:.4g} and then the growth added 1: only an answer (ok True) "
+                "grows it. Test ok on both branches (if not ok: ... elif 2 * inflight >= limit: ...)."
             )
         if got > limit:
             return f"{call} a failure (ok False) must lower the limit; an answer raises it."
@@ -502,11 +516,6 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
             return (
                 f"{call} the decrease is multiplicative (× 0.9), not 1 less: from a limit of 100, subtracting 1 "
                 "takes 50 timeouts to halve it, while the queue keeps growing; × 0.9 takes 7."
-            )
-        if _same(got, want + INCREASE) and 2 * inflight >= want:
-            return (
-                f"{call} a failure cut the limit to {want:.4g} and then the growth added 1: only an answer (ok True) "
-                "grows it. Test ok on both branches (if not ok: ... elif 2 * inflight >= limit: ...)."
             )
         factor = got / limit
         if _same(want, limit * DECREASE) and 0 < factor < 1 and abs(factor - round(factor, 2)) < 1e-9:
