@@ -240,7 +240,7 @@ class AllAnswered(Prediction):
     why = (
         "A request is lost only when both sources fail it: 0.3² = 0.09, so each is answered with probability 0.91. "
         "The 20 requests fail independently, so all 20 are answered with probability 0.91²⁰ ≈ 0.152: about one "
-        "run in seven exits with status 0, although each request is answered 91 % of the time."
+        "run in six or seven exits with status 0, although each request is answered 91 % of the time."
     )
     mistakes = (
         (0.91, "0.91 = 1 − 0.3² is one request's chance; all 20 must be answered, each independently: multiply."),
