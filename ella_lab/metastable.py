@@ -31,10 +31,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "after_trigger_table",
     "client_source",
     "collapse_claims",
     "cure_claims",
     "cure_table",
+    "goodput_stalls",
+    "healthy_goodput",
     "measure_cure",
     "measure_cures",
     "plot_cures",
@@ -216,18 +219,59 @@ def served_share(run: SimResult, since: float = 4.0) -> float:
     return float(late.goodput.sum() / late.first_tries.sum())
 
 
+def healthy_goodput(run: SimResult, since: float = 0.2) -> float:
+    """Mean goodput (/s) from ``since`` s to the trigger: the healthy system's, once the clients have started.
+
+    The first 0.1 s bin can read low on a busy machine while the client threads start (50/s of 140 seen), so the
+    mean starts after them.
+    """
+    frame = run.frame()
+    return float(frame[(frame.t >= since) & (frame.t < run.settings["trigger_at"])].goodput.mean())
+
+
+def goodput_stalls(run: SimResult, start: float, end: float) -> int:
+    """How many times goodput fell to 0 for one bin or more from ``start`` to ``end`` s: the runs of zero bins."""
+    bins = run.frame().query("@start <= t < @end").goodput
+    return int(((bins == 0) & (bins.shift(fill_value=1) != 0)).sum())
+
+
+def after_trigger_table(runs: Mapping[str, SimResult], *, rate: float):
+    """Notebook 10's table, one row per run: the tries sent in the second after the trigger over the load
+    ``rate``, the longest queue, and goodput (/s) once the server is healthy (from 1 s after the trigger's end),
+    with its lowest bin."""
+    import pandas as pd
+
+    rate = check_real("rate", rate, minimum=0)
+    if rate == 0:
+        raise ValueError(f"rate must be above 0, got {rate!r}")
+    rows = {}
+    for name, run in runs.items():
+        frame = run.frame()
+        end = run.settings["trigger_at"] + run.settings["trigger"]
+        first_second, healthy = frame[(frame.t >= end) & (frame.t < end + 1)], frame[frame.t >= end + 1]
+        rows[name] = {
+            f"tries / load, {end:g}-{end + 1:g} s": round(first_second.offered.mean() / rate, 2),
+            "longest queue": max(run.queue),
+            f"goodput from {end + 1:g} s": round(healthy.goodput.mean()),
+            f"lowest {run.bin_s:g} s bin": round(healthy.goodput.min()),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def collapse_claims(run: SimResult, *, rate: float, capacity: float) -> list[Claim]:
-    """Notebook 10's claims about a run with no control: healthy before the trigger, still down 5 s after its end
-    (the best one-second goodput under 20 % of ``capacity``), at 3 tries a request meanwhile."""
+    """Notebook 10's claims about a run with no control: goodput about the load before the trigger (from 0.2 s,
+    ``healthy_goodput``), still down 5 s after its end (the best one-second goodput under 20 % of ``capacity``),
+    at 3 tries a request meanwhile."""
     frame = run.frame()
     end = run.settings["trigger_at"] + run.settings["trigger"]
     after = frame[(frame.t >= end) & (frame.t < end + 5.0)]
     tries = run.settings["attempts"]
     return [
         Claim(
-            "before the trigger, goodput equals the load",
-            frame[frame.t < run.settings["trigger_at"]].goodput.mean(),
+            "before the trigger (from 0.2 s, once the clients run), goodput about the load",
+            healthy_goodput(run),
             low=0.9 * rate,
+            high=1.1 * rate,
             model=rate,
             unit="req/s",
         ),

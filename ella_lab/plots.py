@@ -230,7 +230,12 @@ def plot_overload(
 
 
 def plot_recovery_map(
-    grids: Mapping[str, pd.DataFrame], *, title: str = "", mark: tuple[float, float] | None = None, mark_label: str = ""
+    grids: Mapping[str, pd.DataFrame],
+    *,
+    title: str = "",
+    mark: tuple[float, float] | None = None,
+    mark_label: str = "",
+    xlabel: str = "trigger (s)",
 ) -> Figure:
     """One panel per control: where the system recovered (blue dot) or stayed down (brown cross on orange).
 
@@ -238,7 +243,8 @@ def plot_recovery_map(
     trigger's length in s), as ``phase_diagram(...).pivot(index="load", columns="trigger", values="recovered")``.
     Colours a colour-blind reader tells apart, and a marker in every cell, so the map reads in grey too.
     ``mark`` = (load, trigger) rings that cell on every panel (say, where the measured runs sat), with
-    ``mark_label`` in the legend; it must be a cell of every grid.
+    ``mark_label`` in the legend; it must be a cell of every grid. ``xlabel`` names the columns' axis on every
+    panel (say "trigger (s), not to scale" when the triggers are not evenly spaced).
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
@@ -265,7 +271,7 @@ def plot_recovery_map(
         ax.set_xticks(range(len(grid.columns)), [f"{t:g}" for t in grid.columns])
         ax.set_yticks(range(len(grid.index)), [f"{load:.0%}" for load in grid.index])
         ax.set_title(name)
-        ax.set_xlabel("trigger (s)")
+        ax.set_xlabel(xlabel)
     axes[0][0].set_ylabel("offered load / C")
     legend = [
         Line2D([], [], marker="o", color=RECOVERED, ls="none", label="recovered"),

@@ -182,13 +182,16 @@ class RetryBudget:
     about ``ratio`` per request, instead of (attempts - 1) per request. One budget is shared by every
     worker and every ``Retry`` that names it. A capped bucket, in the spirit of gRPC's retry
     throttling (which refills on successes and stops retries below half its tokens) and Finagle's
-    retry budget (whose deposits expire after a time-to-live). ``floor`` is the old name of ``cap``.
+    retry budget (whose deposits expire after a time-to-live). ``floor`` is the old name of ``cap``. ``tokens`` is
+    what the bucket starts with (default: full).
     Tokens are counted in millionths, so ten requests at ratio 0.1 make exactly one retry.
     """
 
     _UNIT = 1_000_000
 
-    def __init__(self, ratio: float = 0.1, cap: float | None = None, *, floor: float | None = None):
+    def __init__(
+        self, ratio: float = 0.1, cap: float | None = None, *, floor: float | None = None, tokens: float | None = None
+    ):
         if cap is not None and floor is not None:
             raise TypeError("give cap or its old name floor, not both")
         self.ratio = check_real("ratio", ratio, maximum=1000.0)
@@ -198,6 +201,8 @@ class RetryBudget:
         self._deposit = round(self.ratio * self._UNIT)
         self._full = round(self.cap * self._UNIT)
         self._tokens = self._full
+        if tokens is not None:  # a bucket that starts with fewer tokens than it can hold (empty: 0)
+            self._tokens = round(check_real("tokens", tokens, maximum=self.cap) * self._UNIT)
         self.requests = 0
         self.retries = 0
         self.refused = 0

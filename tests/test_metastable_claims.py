@@ -165,3 +165,46 @@ def test_measure_cure_refuses_a_first_run_that_is_not_a_result():
 
     with pytest.raises(TypeError, match="first must be a SimResult"):
         measure_cure("limit", simulate(control="limit", duration=6.0), rate=RATE, first={"t": [0.0]})
+
+
+def test_healthy_goodput_starts_after_the_clients_start_up():
+    from ella_lab.metastable import healthy_goodput
+
+    run = simulate(control="none", duration=8.0)
+    frame = run.frame()
+    assert healthy_goodput(run) == frame[(frame.t >= 0.2) & (frame.t < 1.0)].goodput.mean() == 138.75
+    # a slow start-up (the first bins at 50/s, as seen on a busy machine) no longer pulls it down
+    run.goodput[0] = run.goodput[1] = 5
+    assert healthy_goodput(run) == 138.75 and healthy_goodput(run, since=0.0) < 0.9 * RATE
+
+
+def test_collapse_claims_miss_before_the_trigger_when_goodput_is_far_from_the_load():
+    run = simulate(control="none", duration=8.0)
+    says = "before the trigger (from 0.2 s, once the clients run), goodput about the load"
+    assert says not in missed(collapse_claims(run, rate=RATE, capacity=CAPACITY))
+    assert says in missed(collapse_claims(run, rate=RATE * 1.15, capacity=CAPACITY))  # goodput under 90 %
+    assert says in missed(collapse_claims(run, rate=RATE * 0.85, capacity=CAPACITY))  # goodput over 110 %
+
+
+def test_goodput_stalls_counts_the_runs_of_zero_bins():
+    from ella_lab.metastable import goodput_stalls
+
+    run = simulate(control="limit", duration=6.0)
+    assert goodput_stalls(run, 1, 3) == 2  # the seeded run of notebook 10's section (d)
+    run.goodput[:] = [0, 0, 5, 0, 5, 0, 0] + [5] * (len(run.goodput) - 7)
+    assert goodput_stalls(run, 0, 0.7) == 3 and goodput_stalls(run, 0.7, 6) == 0
+
+
+def test_after_trigger_table_reads_the_second_after_the_trigger_and_the_healthy_server():
+    from ella_lab.metastable import after_trigger_table
+
+    runs = {"none": simulate(control="none", duration=6.0), "limit": simulate(control="limit", duration=6.0)}
+    table = after_trigger_table(runs, rate=RATE)
+    assert list(table.index) == ["none", "limit"]
+    assert list(table.columns) == ["tries / load, 3-4 s", "longest queue", "goodput from 4 s", "lowest 0.1 s bin"]
+    frame = runs["none"].frame()
+    assert table.loc["none", "tries / load, 3-4 s"] == round(frame.query("3 <= t < 4").offered.mean() / RATE, 2)
+    assert table.loc["none", "goodput from 4 s"] == 0 and table.loc["none", "longest queue"] == 50
+    assert table.loc["limit", "goodput from 4 s"] > 0.9 * RATE
+    with pytest.raises(ValueError, match="rate"):
+        after_trigger_table(runs, rate=0)

@@ -62,3 +62,13 @@ def test_the_overload_figure_tells_its_runs_apart_by_their_dashes_too():
         dashes = [(line.get_linestyle(), str(line._dash_pattern)) for line in ax.lines if line.get_label() in runs]
         assert len(dashes) == 5 and len(set(dashes)) == 5
     plt.close(fig)
+
+
+def test_the_recovery_map_labels_every_panel_with_the_given_xlabel():
+    grid = pd.DataFrame([[True, True], [True, False]], index=[0.5, 0.7], columns=[0.0, 2.0])
+    fig = plot_recovery_map({"none": grid, "budget": grid | True})
+    assert [ax.get_xlabel() for ax in fig.axes] == ["trigger (s)"] * 2  # the default, unchanged
+    plt.close(fig)
+    fig = plot_recovery_map({"none": grid, "budget": grid | True}, xlabel="trigger (s), not to scale")
+    assert [ax.get_xlabel() for ax in fig.axes] == ["trigger (s), not to scale"] * 2
+    plt.close(fig)

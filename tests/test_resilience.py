@@ -191,6 +191,17 @@ def test_budget_holds_at_most_its_cap():
     assert allowed == 2 and budget.counters() == {"retries_allowed": 2, "retries_refused": 8}
 
 
+def test_budget_can_start_with_fewer_tokens_than_its_cap():
+    assert RetryBudget(ratio=0.1, cap=10).tokens == 10.0  # the default, unchanged: full
+    empty = RetryBudget(ratio=0.1, cap=10, tokens=0)
+    assert empty.tokens == 0.0 and not empty.try_retry()  # nothing saved: no retry until requests add tokens
+    for _ in range(10):
+        empty.record_request()
+    assert empty.tokens == 1.0 and empty.try_retry() and not empty.try_retry()
+    with pytest.raises(ValueError, match="tokens"):
+        RetryBudget(cap=10, tokens=11)
+
+
 @pytest.mark.parametrize("failure_rate", [1.0, 0.5])
 def test_budget_caps_load_amplification(failure_rate):
     source = SimulatedSource("s", latency=0, failure_rate=failure_rate, seed=1)

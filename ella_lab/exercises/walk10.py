@@ -226,7 +226,8 @@ def limit_cuts(**scenario: Any) -> dict[str, float]:
     """The longest run of cuts in a row the library's AIMD makes in the seeded simulation of section (d).
 
     ``simulate(control="limit", duration=6.0, **scenario)``: ``cuts`` (failed tries in a row), the limit
-    ``before`` and ``after`` them, and ``decisions`` in all. Why the limit serves little during the trigger:
+    ``before`` and ``after`` them, the ``lowest`` limit of the whole run (q3's check reports it too), and
+    ``decisions`` in all. Why the limit serves little during the trigger:
     unlike TCP, which cuts once per loss event, this rule cuts on every failed try.
     """
     noted = _Compared(reference_limit)
@@ -236,7 +237,7 @@ def limit_cuts(**scenario: Any) -> dict[str, float]:
         run = 0 if ok else run + 1
         if run > longest:
             longest, before, after = run, noted.trace[number - run + 1][1], noted.trace[number][2]
-    return {"cuts": longest, "before": before, "after": after, "decisions": noted.decisions}
+    return {"cuts": longest, "before": before, "after": after, "lowest": noted.lowest, "decisions": noted.decisions}
 
 
 class AIMDRule(Question):
