@@ -32,16 +32,19 @@ from .timing import clock, format_seconds
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from .realio import OutageRun
 
 __all__ = [
+    "JITTER_MEAN",
     "TIMER_SLACK",
     "AbandonedRun",
     "MapRun",
     "abandoned_call",
     "abandoned_claims",
     "answered",
+    "busiest_window",
     "captured_log",
     "efficiency_runs",
     "efficiency_spread",
@@ -60,11 +63,14 @@ __all__ = [
     "plot_efficiency",
     "plot_queue_profile",
     "plot_retry_waits",
+    "plot_retry_waves",
     "plot_service_cdf",
     "print_records",
     "queue_claims",
     "queue_profile",
     "replay_fallback_cost",
+    "retry_schedule",
+    "retry_waves",
     "show_times",
     "timeout_study",
     "whatif_latency",
@@ -614,6 +620,61 @@ def plot_retry_waits(policies: Mapping[str, Any], *, keys: int = 200, cap_ms: fl
         if handle is not None:
             handle.set_alpha(1)
     return ax
+
+
+JITTER_MEAN = {"none": 1.0, "equal": 0.75, "full": 0.5}  # a jittered wait's mean, as a share of its ceiling
+
+
+def retry_schedule(policies: Mapping[str, Any], *, keys: int = 2000) -> pd.DataFrame:
+    """The mean wait before each retry over ``keys`` requests, beside its model (the ceiling times the jitter's
+    mean share, ``JITTER_MEAN``), in ms: one row per retry, one column pair per policy. The draws are seeded, so
+    the table is the same on every machine."""
+    import pandas as pd
+
+    check_int("keys", keys, minimum=1)
+    rows = []
+    for mode, policy in policies.items():
+        waits = np.array([policy.delays(key) for key in range(keys)])  # keys x retries
+        for n in range(1, waits.shape[1] + 1):
+            rows.append({"jitter": mode, "retry": n, "mean wait (ms)": 1e3 * waits[:, n - 1].mean(),
+                         "model (ms)": 1e3 * JITTER_MEAN[mode] * policy.backoff(n)})
+    return pd.DataFrame(rows).pivot(index="retry", columns="jitter")
+
+
+def retry_waves(
+    modes: Sequence[str], *, clients: int = 100, attempts: int = 4, base: float = 0.05, seed: int = 2
+) -> dict[str, np.ndarray]:
+    """When each of ``clients`` that failed together at time 0 retries (seconds after the failure, every
+    client's ``attempts - 1`` retries), per jitter mode: seeded draws of ``Retry.delays``."""
+    from .retry import Retry
+
+    check_int("clients", clients, minimum=1)
+    return {mode: np.array([np.cumsum(Retry(attempts=attempts, base=base, jitter=mode, seed=seed).delays(client))
+                            for client in range(clients)]).ravel()
+            for mode in modes}
+
+
+def busiest_window(times: Mapping[str, np.ndarray], bins: np.ndarray) -> dict[str, int]:
+    """The most retries that fall in one of ``bins``' windows, per mode."""
+    return {mode: int(np.histogram(t, bins=bins)[0].max()) for mode, t in times.items()}
+
+
+def plot_retry_waves(times: Mapping[str, np.ndarray], bins: np.ndarray, *, title: str | None = None) -> Figure:
+    """One histogram per mode, side by side on a shared scale: how many retries fall in each window of ``bins``
+    (seconds, drawn in ms). The jitter-free mode in the palette's second colour, the others in its first."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(times), figsize=(9, 3), sharey=True, squeeze=False)
+    for ax, (mode, t) in zip(axes[0], times.items(), strict=True):
+        ax.hist(t * 1e3, bins=bins * 1e3, color="C1" if mode == "none" else "C0")
+        ax.set_title(f'jitter="{mode}"')
+        ax.set_xlabel("time of retry after the failure (ms)")
+    window_ms = 1e3 * float(bins[1] - bins[0])
+    axes[0][0].set_ylabel(f"retries in a {window_ms:g} ms window")
+    if title is not None:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 def model_mean_latency(n: int, k: int, latency: float) -> float:

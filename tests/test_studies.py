@@ -306,3 +306,31 @@ def test_plot_retry_waits_makes_every_series_legible():
     ax.figure.canvas.draw()
     inside = ax.transAxes.inverted().transform(label.get_window_extent().get_points())
     assert (inside[:, 0] >= 0).all() and (inside[:, 0] <= 1).all()
+
+
+def test_retry_schedule_means_sit_on_their_models():
+    from ella_lab import Retry
+    from ella_lab.studies import retry_schedule
+
+    policies = {m: Retry(attempts=4, base=0.01, cap=0.03, jitter=m, seed=1) for m in ("none", "equal", "full")}
+    table = retry_schedule(policies, keys=2000)
+    assert list(table.index) == [1, 2, 3]
+    assert table.loc[3, ("model (ms)", "none")] == pytest.approx(30)  # the cap: 10, 20, then 30 not 40
+    assert table.loc[1, ("model (ms)", "full")] == pytest.approx(5)  # full jitter: half the ceiling
+    assert table.loc[:, ("mean wait (ms)", "none")].tolist() == pytest.approx([10, 20, 30])
+    ratio = table["mean wait (ms)"] / table["model (ms)"]
+    assert ((ratio - 1).abs() < 0.05).all().all()  # seeded draws near their model
+
+
+def test_retry_waves_peak_and_plot():
+    from ella_lab.studies import busiest_window, plot_retry_waves, retry_waves
+
+    times = retry_waves(("none", "full"), clients=50, attempts=3, base=0.05, seed=2)
+    assert {m: len(t) for m, t in times.items()} == {"none": 100, "full": 100}  # 2 retries per client
+    assert set(times["none"].round(6)) == {0.05, 0.15}  # without jitter every client retries at the same instants
+    bins = np.linspace(0, 0.2, 21)
+    peak = busiest_window(times, bins)
+    assert peak["none"] == 50 and peak["full"] < 50
+    fig = plot_retry_waves(times, bins)
+    assert [ax.get_title() for ax in fig.axes] == ['jitter="none"', 'jitter="full"']
+    assert fig.axes[0].get_ylabel() == "retries in a 10 ms window"
