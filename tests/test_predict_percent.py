@@ -15,3 +15,7 @@ def test_percent_adds_digits_only_where_rounding_would_hide_the_gap():
     assert _percent(0.0405, 0.04) == "4.05%"
     assert _percent(0.0400001, 0.04) == "4.00001%"
     assert _percent(0.04, 0.04) == "4.0%"
+
+
+def test_percent_on_the_bound_but_for_float_rounding_reads_plainly():
+    assert _percent((2 - 1.4) / 2, 0.3) == "30.0%"  # 0.30000000000000004: once printed as 30.000000%

@@ -94,8 +94,10 @@ class PredictQuestion(Question):
 
 def _percent(off: float, bound: float) -> str:
     """``off`` as a percentage, with digits enough never to read as ``bound`` when it is not (4.05 %, not 4.0 %)."""
+    if math.isclose(off, bound, rel_tol=1e-9):  # on the bound but for float rounding: 30.0 %, not 30.000000 %
+        return f"{off:.1%}"
     for digits in range(1, 7):
         shown = f"{off:.{digits}%}"
-        if off == bound or float(shown.rstrip("%")) / 100 != round(bound, 6):
+        if float(shown.rstrip("%")) / 100 != round(bound, 6):
             return shown
     return f"{off:.6%}"
