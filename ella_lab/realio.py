@@ -35,6 +35,7 @@ __all__ = [
     "OutageRun",
     "OutageWindows",
     "cpu_model",
+    "cpu_table",
     "outage_claims",
     "plot_outage",
     "plot_sockets",
@@ -285,16 +286,33 @@ def cpu_model(curves: pd.DataFrame) -> pd.Series:
     return curves[["K / (L + c)", "1 / c"]].min(axis=1)
 
 
+def cpu_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """The columns notebook 09's model reads, from a ``sockets_sweep()`` table: c, the CPU time per request (µs);
+    the model ``K / (L + c)``; the ``real sockets`` throughput X; the ``cores used``, X · c; and the ``user cores``,
+    the part of them outside the system calls (mostly Python code, which runs one thread at a time under the GIL)."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "c (µs)": curves["CPU per request (µs)"],
+        "K / (L + c)": curves["K / (L + c)"],
+        "real sockets": curves["real sockets"],
+        "cores used": curves["cores used here"],
+        "user cores": curves["cores used here"] * curves["user share"],
+    })
+
+
 def sockets_claims(curves: pd.DataFrame, *, few: int = 4, most: int | None = None) -> list[Claim]:
     """Notebook 09's sentences about a ``sockets_sweep()`` table, each with the value measured.
 
     ``few`` is the largest K still called "a few workers" (waiting dominates there); ``most`` the K compared
     with K = 1 for the bend and the cores (None: the largest K of the sweep).
     Real sockets are judged against the model with the CPU time, not K / L: for a few workers against
-    K / (L + c) alone, from both sides (the gap to K / L is c itself). At the largest K, X · c (the cores used,
-    by construction) is checked to be most of a core or more; and, at every K, the user time (Python code, under
-    the GIL) to stay within about one core. Which limit holds the plateau (the GIL, the server's threads in the
-    same process, other work on the machine) is not claimed: this sweep does not separate them.
+    K / (L + c) alone, from both sides (c is part of the gap to K / L; on a busy machine, waits for a core add
+    to it). At the largest K, X · c (the cores used, by construction) is checked to be most of a core or more;
+    and, at every K, the user time (Python code, under the GIL) to stay within about one core: that rules out
+    more than one core of Python code, and does not show the GIL to be the limit. Which limit holds the plateau
+    (the GIL, the server's threads in the same process, other work on the machine) is not claimed: this sweep
+    does not separate them.
     """
     few = check_int("few", few, minimum=1)
     most = int(curves.index.max()) if most is None else check_int("most", most, minimum=1)
@@ -309,7 +327,7 @@ def sockets_claims(curves: pd.DataFrame, *, few: int = 4, most: int | None = Non
               low=0.85, model=1, unit="%"),
         Claim(f"for a few workers (K ≤ {few}), real sockets follow K / (L + c), the worst", near.min(),
               low=0.75, model=1, unit="%"),
-        Claim(f"for a few workers (K ≤ {few}), real sockets do not pass K / (L + c): c is the whole gap, the best",
+        Claim(f"for a few workers (K ≤ {few}), real sockets do not pass K / (L + c), the best",
               near.max(), high=1.05, model=1, unit="%"),
         Claim(f"at K = {most}, the process keeps most of a core busy, or more (cores used = X · c)",
               busy.loc[most], low=0.7, unit=""),

@@ -13,6 +13,7 @@ from ella_lab import FallbackChain, FlakyService, HttpSource, Router
 from ella_lab.realio import (
     OutageRun,
     cpu_model,
+    cpu_table,
     outage_claims,
     plot_outage,
     plot_sockets,
@@ -159,7 +160,7 @@ def test_the_sockets_claims_hold_on_the_lessons_shape_and_miss_without_a_bend():
     # at K / L, 1.1 x K / (L + c) with c = 1 ms: c would not be the gap, and the upper bound catches it
     too_fast = lesson.assign(**{"real sockets": lesson["real sockets"].where(lesson.index > 4, model)})
     assert [c.says for c in sockets_claims(too_fast) if not c.holds()] == [
-        "for a few workers (K ≤ 4), real sockets do not pass K / (L + c): c is the whole gap, the best"
+        "for a few workers (K ≤ 4), real sockets do not pass K / (L + c), the best"
     ]
     slow_sleep = lesson.assign(simulated=0.5 * model)
     assert [c.says for c in sockets_claims(slow_sleep) if not c.holds()] == [
@@ -185,3 +186,15 @@ def test_the_cpu_model_and_the_figure_of_the_sweep():
     assert by_label["real / min(K / (L + c), 1 / c)"][2] == pytest.approx(300 / 320)
     assert by_label["real / (K / L)"] == pytest.approx([0.9, 0.9, 0.75])
     plt.close(fig)
+
+
+def test_the_cpu_table_keeps_the_columns_the_model_reads():
+    curves = pd.DataFrame({
+        "model": [100.0, 200], "simulated": [99.0, 198], "real sockets": [90.0, 180], "real ok": 1.0,
+        "CPU per request (µs)": [1000.0, 500], "cores used here": [0.09, 0.09], "user share": [0.5, 1.0],
+        "K / (L + c)": [90.9, 190.5], "1 / c": [1000.0, 2000],
+    }, index=pd.Index([1, 2], name="workers"))
+    table = cpu_table(curves)
+    assert list(table.columns) == ["c (µs)", "K / (L + c)", "real sockets", "cores used", "user cores"]
+    assert list(table["user cores"]) == pytest.approx([0.045, 0.09])  # cores used x user share
+    assert list(table["cores used"]) == pytest.approx(table["real sockets"] * table["c (µs)"] / 1e6)  # X · c
