@@ -148,24 +148,25 @@ def cpu_cap_claim(cost: float, fastest_rps: float) -> Claim:
 
 
 def start_up_claim(c: float, s: float) -> Claim:
-    """s, the fitted cost per thread, holds the thread's start-up, at least c/2 of it (``c``: one ``start()``,
-    by :func:`start_cost`)."""
+    """s, the fitted cost per thread, holds the thread's start-up, at least c/2 of it (``c``: the fastest
+    ``start()``, by :func:`start_cost`; every start in the sweep costs at least that much)."""
     return Claim("s holds start-up, at least c/2 per thread: s ≥ c/2", c / 2, high=s)
 
 
 def start_cost(k: int = 256) -> float:
-    """Seconds for one ``Thread.start()`` of a thread that does nothing: the best of 3 rounds of ``k`` threads.
+    """Seconds for the fastest ``Thread.start()`` of a thread that does nothing, of 3 rounds of ``k``, each timed alone.
 
-    Only the starts are timed; the joins after them are not (``Router.run`` does join its workers inside its
-    ``wall_s``, but a join of a finished thread is short beside a start)."""
+    The fastest is what a start costs on a quiet machine: a busy moment can only slow a start down, so every start
+    of a measured run costs at least this (an average of many starts in a row would also hold the earlier
+    threads' exits, which run meanwhile). The joins after them are not timed."""
     check_int("k", k, minimum=1)
     best = math.inf
     for _ in range(3):
         threads = [threading.Thread(target=int) for _ in range(k)]
-        t0 = time.perf_counter()
         for t in threads:
+            t0 = time.perf_counter()
             t.start()
-        best = min(best, (time.perf_counter() - t0) / k)
+            best = min(best, time.perf_counter() - t0)
         for t in threads:
             t.join(timeout=1)
     return best

@@ -52,6 +52,7 @@ HOLDING, RELEASED = "holding", "released"  # a thread that gave up a lock: still
 LONGEST_SLEEP = 0.02  # a sleep of a board's thread, while its sleeps are watched, lasts at most this long
 SPIN_CPU = 0.0005  # CPU seconds a thread used between giving up a lock and its retry, with no pause: a busy wait
 SLICE = 0.005  # a blocked acquire looks for a deadlock this often
+LONG_TIMEOUT = 1.0  # s: a timed acquire this long is a safety net; no lock of a check is held anywhere near it
 
 
 class Deadlock(RuntimeError):
@@ -461,7 +462,9 @@ class Lock:
     real scheduler does; whether a retry pauses, and for how long, the board records instead: see
     :meth:`Switchboard.sleeps_seen`). With ``refuse_first_try``, the first timed or non-blocking acquire of each
     thread returns False (after a switch), as if another thread held the lock past the timeout: code that
-    ignores the False, or drops its update, shows it on every run (``refused`` lists (thread, how it asked)).
+    ignores the False, or drops its update, shows it on every run (``refused`` lists (thread, how it asked);
+    ``refused_long`` the timeouts of at least ``LONG_TIMEOUT`` it refused). ``refuse_long = False`` spares those:
+    no lock of a check is held that long, so a real wait of that length would never give up.
     A try that fails (``acquire(False)``) and ``locked()`` are switch points too: what they saw may change before
     the thread acts on it. A ``release()`` while another thread of the run waits for the lock hands it over:
     the releasing thread goes on once that thread has it, so it cannot take it straight back. A wait that
@@ -475,7 +478,9 @@ class Lock:
     def __init__(self, board: Switchboard | None = None, name: str = "a lock", *, refuse_first_try: bool = False):
         self.board, self.name = board or _QUIET, name
         self.refuse_first_try = refuse_first_try
+        self.refuse_long = True
         self.refused: list[tuple[int, str]] = []
+        self.refused_long: list[float] = []
         self.tries_failed = self.unpaused_tries = 0
         self.failed_last: set[int] = set()
         self._tried_at: dict[int, int] = {}  # thread -> its board pause count when its acquire(False) failed
@@ -497,8 +502,12 @@ class Lock:
             raise Deadlock(f"{self.board.name(me)} gave up a lock, kept the one it held, and asked again for "
                            f"{self.name}: {kept}", kept_first=True)  # fmt: skip
         untimed = blocking and (timeout is None or timeout < 0)
-        if self.refuse_first_try and not untimed and me in self.board._state and all(t != me for t, _ in self.refused):
+        long = blocking and not untimed and timeout >= LONG_TIMEOUT
+        refuse = self.refuse_first_try and not untimed and (self.refuse_long or not long)
+        if refuse and me in self.board._state and all(t != me for t, _ in self.refused):
             self.refused.append((me, "acquire(False)" if not blocking else "acquire(timeout=...)"))
+            if long:
+                self.refused_long.append(float(timeout))
             self._failed(me, tried=not blocking)
             self.board.switch()  # the others run meanwhile, as they would while it waited
             return False

@@ -1,5 +1,7 @@
 """Notebook 03's efficiency figure: three series told apart without colour, labelled K ticks, bad input refused."""
 
+from types import SimpleNamespace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -97,6 +99,28 @@ def test_start_cost():
     assert 0 < c < 0.1
     with pytest.raises(ValueError, match="k"):
         start_cost(0)
+
+
+def test_start_cost_is_the_fastest_start_timed_alone_not_a_rounds_average(monkeypatch):
+    from ella_lab import bend
+
+    clock = {"now": 0.0, "starts": 0}
+
+    class SlowEveryFourth:  # a virtual clock: each start takes 10 µs, every fourth 1 ms (a busy moment)
+        def __init__(self, target):
+            pass
+
+        def start(self):
+            clock["starts"] += 1
+            clock["now"] += 1e-3 if clock["starts"] % 4 == 0 else 10e-6
+
+        def join(self, timeout=None):
+            pass
+
+    monkeypatch.setattr(bend, "threading", SimpleNamespace(Thread=SlowEveryFourth))
+    monkeypatch.setattr(bend, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
+    assert bend.start_cost(8) == pytest.approx(10e-6)  # a round's average would be 257.5 µs
+    assert clock["starts"] == 24
 
 
 def test_cpu_cap_and_start_up_claims():

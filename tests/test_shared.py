@@ -6,7 +6,7 @@ import time
 import pytest
 from waiting import wait_until
 
-from ella_lab.shared import Account, Counter, Lock, SharedDict, Switchboard, lock_cost, race
+from ella_lab.shared import LONG_TIMEOUT, Account, Counter, Lock, SharedDict, Switchboard, lock_cost, race
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -411,3 +411,23 @@ def test_lock_cost_claim():
 
     assert lock_cost_claim((23e-9, 186e-9)).holds()
     assert not lock_cost_claim((23e-9, 3e-6)).holds()
+
+
+def test_refuse_long_false_spares_a_timed_acquire_of_a_second_or_more_and_refused_long_records_the_others():
+    for refuse_long, expected in ((True, [False, True]), (False, [True, False])):
+        board = Switchboard()
+        lock = Lock(board, name="the lock", refuse_first_try=True)
+        lock.refuse_long = refuse_long
+
+        def asks(lock=lock):
+            got = [lock.acquire(timeout=LONG_TIMEOUT)]
+            if got[0]:
+                lock.release()
+            got.append(lock.acquire(timeout=0.5))  # a short timeout: refused once, whatever refuse_long says
+            if got[1]:
+                lock.release()
+            return got
+
+        run = board.run([asks])
+        assert not run.errors and run.values == {"worker-0": expected}
+        assert lock.refused_long == ([LONG_TIMEOUT] if refuse_long else [])

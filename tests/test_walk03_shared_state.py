@@ -1014,3 +1014,85 @@ def test_q3_a_try_loop_that_sleeps_between_tries_is_not_told_it_spins():
     passes_both_ways(walk03.q3, tries_then_sleeps)
     assert "burns a core" not in walk03.q3.judge(tries_then_sleeps).message
     assert "burns a core" in walk03.q3.judge(spins_on_a_try).message
+
+
+# -- fourth review: a long timeout used as a safety net ------------------------------------------
+
+
+def tally_raises_on_a_long_timeout(counts, lock, request, fetch):  # rejected before: "your tally raised ..."
+    answer = fetch(request)
+    if not lock.acquire(timeout=5):
+        raise RuntimeError("could not get the lock in 5 s")
+    try:
+        counts[answer] = counts.get(answer, 0) + 1
+    finally:
+        lock.release()
+
+
+def transfer_in_order_raises_on_a_long_timeout(source, target, amount):  # rejected before: "... raised ..."
+    first, second = sorted((source, target), key=lambda account: account.number)
+    if not first.lock.acquire(timeout=5):
+        raise RuntimeError("lock timeout")
+    try:
+        if not second.lock.acquire(timeout=5):
+            raise RuntimeError("lock timeout")
+        try:
+            source.balance -= amount
+            target.balance += amount
+        finally:
+            second.lock.release()
+    finally:
+        first.lock.release()
+
+
+def tally_ignores_a_long_timeout(counts, lock, request, fetch):
+    answer = fetch(request)
+    got = lock.acquire(timeout=5)  # False is not looked at: the update goes ahead anyway
+    counts[answer] = counts.get(answer, 0) + 1
+    if got:
+        lock.release()
+
+
+def transfer_ignores_a_long_timeout(source, target, amount):
+    first, second = sorted((source, target), key=lambda account: account.number)
+    with first.lock:
+        got = second.lock.acquire(timeout=5)  # False is not looked at: the money moves anyway
+        source.balance -= amount
+        target.balance += amount
+        if got:
+            second.lock.release()
+
+
+def tally_raises_on_a_short_timeout(counts, lock, request, fetch):  # 10 ms: a real wait can give up
+    answer = fetch(request)
+    if not lock.acquire(timeout=0.01):
+        raise RuntimeError("lock timeout")
+    try:
+        counts[answer] = counts.get(answer, 0) + 1
+    finally:
+        lock.release()
+
+
+@pytest.mark.parametrize(("question", "answer"), [(walk03.q3, tally_raises_on_a_long_timeout),
+                                                  (walk03.q4, transfer_in_order_raises_on_a_long_timeout)])  # fmt: skip
+def test_a_raise_when_a_long_timeout_gives_up_passes_and_is_told_why(question, answer):
+    for _ in range(5):
+        passes_both_ways(question, answer)
+    verdict = question.judge(answer).message
+    assert "return False once, as a lock held past 5 s would" in verdict and "ran again" in verdict, verdict
+
+
+def test_ignoring_a_long_timeouts_false_or_raising_on_a_short_one_is_still_rejected():
+    for _ in range(5):
+        rejected_both_ways(walk03.q3, tally_ignores_a_long_timeout, "was written without the lock")
+        rejected_both_ways(walk03.q4, transfer_ignores_a_long_timeout, "Did an acquire(timeout=...) return False")
+        rejected_both_ways(walk03.q3, tally_raises_on_a_short_timeout, "your tally raised RuntimeError")
+
+
+@pytest.mark.parametrize("run_time", [0.26, 0.257, 0.283])
+def test_q1_a_number_near_the_model_is_no_longer_taken_for_it(run_time):  # accepted before: a 5 % band
+    verdict = walk03.q1.judge(run_time)
+    assert verdict.status == "incorrect", verdict.message
+    assert walk03.q1.judge(0.27) and walk03.q1.judge(0.27000000000000002)
+    if run_time > 0.27:
+        assert "is a run's time, not the model" in verdict.message

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..guide import run_guide_router
-from ..shared import Account, Deadlock, Lock, Retried, Run, SharedDict, Switchboard
+from ..shared import LONG_TIMEOUT, Abandoned, Account, Deadlock, Lock, Retried, Run, SharedDict, Switchboard
 from ..timing import format_seconds
 from ._core import BLANK, Incorrect, NotAttempted, Question, same
 from .walk01 import Prediction
@@ -42,6 +42,8 @@ class GuideRunPrediction(Prediction):
     title = "Predict: the guide's router, 5 requests on 2 workers"
     expects = "a number of seconds, like 0.5"  # not 0.25, the default example: here a classic slip
     model = 0.27
+    tolerance = 1e-3  # the model is exact; this covers float rounding (0.27000000000000002)
+    measured_above = 0.1  # 0.27 .. 0.297 s: what the check's own run prints, not the model
     formula = "⌈5/2⌉ · 0.05 s + 0.12 s (the rounds of work, then one idle timeout)"
     gap = "time.sleep and get(timeout=...) wake a little late, and each thread takes a moment to start"
     mistakes = (
@@ -614,6 +616,26 @@ def _call_then_look(board: Switchboard, function: Any, *args: Any) -> None:
         raise _LeftHeld(held[0].name)
 
 
+def _safety_net(run: Run, refused_long: list[float]) -> str | None:
+    """After an acquire with a long timeout (a safety net) that the check refused: the learner's own exception, told.
+
+    The check refuses each thread's first timed acquire, as a lock held past the timeout would. For a timeout of
+    ``LONG_TIMEOUT`` or more, which no lock of a check comes near, raising on False is a loud failure, not a lost
+    update: this returns the note to add to a second run's verdict (a run that spares such waits), else None."""
+    errors = list(run.errors.values())
+    if not refused_long or not errors or run.alive:
+        return None
+    if any(isinstance(e, Deadlock | Retried | Abandoned | _LeftHeld | NotImplementedError) for e in errors):
+        return None
+    timeout = refused_long[0]
+    return (
+        f" The check made your acquire(timeout={timeout:g}) return False once, as a lock held past {timeout:g} s "
+        f"would, and your code raised {errors[0]!r} rather than go on without the lock: a failure you see, not "
+        f"an update lost in silence. No lock in this check is held anywhere near {timeout:g} s, so the check ran "
+        f"again with waits of {LONG_TIMEOUT:g} s or more left to their course: that run is the one judged here."
+    )
+
+
 def _judge_run(run: Run, what: str, bound: float) -> None:
     """The starter code, a deadlock caught, an exception or a hang: the verdicts every shared-state check shares."""
     errors = list(run.errors.values())
@@ -738,11 +760,12 @@ class SafeTally(Question):
     def _check_hidden(self, tally: Any) -> str:
         return [self._run(tally, case) for case in self.HIDDEN][-1]
 
-    def _run(self, tally: Any, case: _TallyCase) -> str:
+    def _run(self, tally: Any, case: _TallyCase, *, refuse_long: bool = True) -> str:
         if not callable(tally):
             raise Incorrect(f"expected a function tally(counts, lock, request, fetch), got {tally!r}")
         board = Switchboard(bound=0.1)
         lock = Lock(board, name="the lock", refuse_first_try=True)  # a timed acquire or a try fails once per thread
+        lock.refuse_long = refuse_long
         counts = _TallyCounts(board, guard=lock)
         fetch = _TallyFetch(case, board, lock)
         skipped: list[str] = []  # calls that returned right after an acquire gave up, without the lock since
@@ -764,6 +787,9 @@ class SafeTally(Question):
                 f"{busy}, and your code went on as if it held the lock: it released a lock it did not hold. "
                 "False means you do not have the lock: try again, or wait for it with `with lock:`."
             )
+        note = _safety_net(run, lock.refused_long) if refuse_long else None
+        if note is not None:
+            return self._run(tally, case, refuse_long=False) + note
         _judge_run(run, "your tally", self.BOUND)
         n, expected = len(case.requests), case.expected
         missing = [r for r in case.requests if r not in fetch.calls]
@@ -927,7 +953,7 @@ class SafeTransfer(Question):
     def _check_hidden(self, transfer: Any) -> str:
         return [self._run(transfer, case) for case in self.HIDDEN][-1]
 
-    def _run(self, transfer: Any, case: _TransferCase) -> str:
+    def _run(self, transfer: Any, case: _TransferCase, *, refuse_long: bool = True) -> str:
         if not callable(transfer):
             raise Incorrect(f"expected a function transfer(source, target, amount), got {transfer!r}")
         own = _own_shared_lock(transfer)
@@ -943,7 +969,7 @@ class SafeTransfer(Question):
             board.alone_after = self.ALONE_AFTER
         accounts = [Account(number, balance, board) for number, balance in case.accounts]
         for account in accounts:  # each thread's first timed or non-blocking acquire of a lock gives up
-            account.lock.refuse_first_try = True
+            account.lock.refuse_first_try, account.lock.refuse_long = True, refuse_long
 
         def worker(moves: tuple[tuple[int, int, int], ...]) -> None:
             for source, target, amount in moves:
@@ -1004,6 +1030,10 @@ class SafeTransfer(Question):
                 "acquire of each thread), and your code went on as if it held the lock: it released a lock it did "
                 "not hold. False means you do not have the lock: release what you hold, pause, and try again."
             )
+        refused_long = [timeout for account in accounts for timeout in account.lock.refused_long]
+        note = _safety_net(run, refused_long) if refuse_long else None
+        if note is not None:
+            return self._run(transfer, case, refuse_long=False) + note
         _judge_run(run, "your transfer", self.BOUND)
         still = [a for a in accounts if a.lock.locked()]
         if still:
