@@ -106,6 +106,16 @@ def test_w08_q1_the_stubs_example_is_a_format_not_an_answer(cores):
     assert verdict(walk08.q1, example, measured=1.2, cores=1.25)[0] == "correct"  # a quota of 1.25: it is the model
 
 
+def test_w08_q1_the_grader_refuses_the_stubs_example_too():
+    """Review 08d (A9): the hidden check accepted 1.25, the stub's example, on any machine (seen: correct). It is
+    the model only under a 1.25-core quota; refusing it there too is the smaller loss. 1.0, right on one core,
+    stays accepted: the grader cannot know the cores."""
+    fresh = type(walk08.q1)("fresh")
+    result = fresh.hidden_check(walk08.q1.EXAMPLE)
+    assert result.status == "incorrect" and "the stub's example" in result.message, result.message
+    assert fresh.hidden_check(1.0).status == "correct"
+
+
 @pytest.mark.parametrize(("answer", "cores"), [(1.05, 1.5), (1.1, 1.5), (1.0, 1.78), (1.05, 2), (0.95, 4)])
 def test_w08_q1_the_two_threads_answer_is_named_whenever_the_model_is_above_1(answer, cores):
     """Under a 1.5-core quota 1.05 and 1.1 (two threads' ≈ 1×) passed, within 30 % of 1.5 (third review, seen):
@@ -567,6 +577,19 @@ def test_w08_q1_blames_other_programs_only_when_the_idle_cores_say_so():
 
 
 @pytest.mark.timeout(30)
+def misread_key(workloads):  # a typo in a workload's key, not a table of names
+    return {name: "processes" if w["cpu"] > w["wait_s"] else "threads" for name, w in workloads.items()}
+
+
+@pytest.mark.parametrize("judge", ["judge", "hidden_check"])
+def test_w08_q2_a_key_typo_is_not_blamed_on_names(judge):
+    """Review 08d (A8): w["cpu"] got "KeyError('cpu') when the workloads had other names: it looks names up in a
+    table written in advance", in round 1 too (seen). A key that is no workload's name now gets the keys."""
+    message = getattr(walk08.q2, judge)(misread_key).message
+    assert "KeyError('cpu')" in message and "the keys cpu_s, wait_s, at_once" in message, message
+    assert "table written in advance" not in message and "other names" not in message, message
+
+
 def test_w08_q2_a_hang_is_cut_off():
     assert "did not return within" in verdict(walk08.q2, hangs)[1]
 

@@ -50,6 +50,11 @@ class ProcessSpeedup(PredictQuestion):
         machine, min(2, c) with c from 1 core up (a CPU quota included), so the answer of a 1-core laptop and of
         a 2-core one both pass; the slips that no machine excuses (above 2, a percentage, 0 or less) still fail."""
         value = real_number(answer, self.expects)
+        if value == self.EXAMPLE:  # the model only under a 1.25-core quota: refusing it there is the smaller loss
+            raise Incorrect(
+                f"{value:g} is the stub's example of the format, not a prediction: work out the model's speed-up, "
+                "min(2, cores), and write that."
+            )
         if value <= 0 or value > 2 + 1e-9:
             raise Incorrect(self.slip(value, 2.0) or f"{value:g}: not a speed-up of two processes")
         if value < self.LOWEST - 1e-9:
@@ -291,9 +296,16 @@ class PickEngines(Question):
         try:
             got = call_bounded(pick, copy.deepcopy(workloads), what="pick_engines")
         except KeyError as exc:
+            key = exc.args[0] if exc.args else None
+            if isinstance(key, str) and key not in workloads and key not in group[0][1]:  # not a name, not a key
+                raise Incorrect(
+                    f"pick_engines raised KeyError({key!r}): each workload is a dict with the keys "
+                    f"{', '.join(group[0][1])}; read those, e.g. w[\"cpu_s\"]."
+                ) from None
+            when = " when the workloads had other names" if renamed else ""
             raise Incorrect(
-                f"pick_engines raised KeyError({exc.args[0]!r}) when the workloads had other names: it looks names "
-                "up in a table written in advance; decide from each workload's cpu_s, wait_s and at_once."
+                f"pick_engines raised KeyError({key!r}){when}: it looks names up in a table written in advance; "
+                "decide from each workload's cpu_s, wait_s and at_once."
             ) from None
         if got is None:
             raise Incorrect("pick_engines returned None: did it print instead of return, or forget `return`?")
