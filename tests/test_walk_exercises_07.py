@@ -860,6 +860,28 @@ def failed_trial_reopens_from_its_start():
     )
 
 
+def check_outside_act_inside():
+    """Reads the state after fetch without the lock, then changes it under the lock: another thread's failures
+    between the read and the `with` open the circuit, and this late success closes it again (passed the old check,
+    which watched only the writes: seen)."""
+    return variant(
+        ("        with self.lock:\n            if trial or self.state == \"closed\":  # a late success must not "
+         "close an open circuit\n                self.state, self.in_a_row = \"closed\", 0\n",
+         "        if trial or self.state == \"closed\":\n            with self.lock:\n"
+         "                self.state, self.in_a_row = \"closed\", 0\n"),
+    )
+
+
+def trip_stamped_at_call_start():
+    """A tripping failure opens the circuit with opened_at = the time its call started, read before fetch (passed
+    the old check, whose clock never moved inside a tripping call: seen)."""
+    return variant(
+        ("        with self.lock:  #", "        now = self.clock()\n        with self.lock:  #"),
+        ("                        self.state, self.opened_at = \"open\", self.clock()\n            raise",
+         "                        self.state, self.opened_at = \"open\", now\n            raise"),
+    )
+
+
 def failed_trial_adds_reset_after():
     """A failed trial reopens the circuit with opened_at += reset_after: the wait counts from a made-up time
     (hidden: the old check said 'only 5.9 s after the circuit opened at 20 s: it must stay open for 2.5 s')."""
@@ -926,11 +948,12 @@ def test_breaker_hidden_scripts_differ_from_the_visible_ones():
 LATE_IN_TRIAL = {
     "check": {"late": "success", "trial": "5.1", "state": "closed", "failure_lands": "8.3", "error": "TimeoutError",
               "first_failure": "0", "first_success": "0.1", "second_trial": "2.9", "failed_trial": "1.8",
-              "reopen_call": "6.3", "after": "0.8", "late_trial": "5.1", "trial_failed": "5.5"},
+              "reopen_call": "6.3", "after": "0.8", "late_trial": "5.1", "trial_failed": "5.5",
+              "slow_refusal": "16.2", "slow_trip": "11", "slow_answer": "11.4"},
     "hidden_check": {"late": "failure", "trial": "15.6", "state": "open", "failure_lands": "16.1",
                      "error": "RuntimeError", "first_failure": "5", "first_success": "5.03", "second_trial": "5.65",
                      "failed_trial": "5.35", "reopen_call": "25.9", "after": "2.3", "late_trial": "22.6",
-                     "trial_failed": "23.6"},
+                     "trial_failed": "23.6", "slow_refusal": "6.5", "slow_trip": "6.2", "slow_answer": "6.3"},
 }
 
 
@@ -975,6 +998,10 @@ LATE_IN_TRIAL = {
         (TableDrivenUnguarded, "self.in_a_row (to 1) at {first_failure} s without holding its lock"),
         (failed_trial_stays_half_open, "the call at {second_trial} s was refused: after the failed trial at "
                                        "{failed_trial} s your state stayed 'half-open'"),
+        (check_outside_act_inside, "your breaker read self.state (it was 'closed') at {first_success} s, after "
+                                   "fetch answered, without holding its lock"),
+        (trip_stamped_at_call_start, "the call at {slow_refusal} s reached the source: the failure that opened the "
+                                     "circuit was called at {slow_trip} s but came back at {slow_answer} s"),
         (failed_trial_reopens_from_its_start, "the call at {reopen_call} s reached the source only {after} s after "
                                               "the trial that started at {late_trial} s failed, at {trial_failed} s: "
                                               "a failed trial restarts the wait from its answer"),
@@ -1087,8 +1114,10 @@ def test_hedge_blank_and_not_a_number(method):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("answer", [SplitClassLock, SplitGlobalLock, StateDecidesTrial])
+@pytest.mark.parametrize("answer", [SplitClassLock, SplitGlobalLock, StateDecidesTrial, check_outside_act_inside,
+                                    trip_stamped_at_call_start])
 def test_breaker_new_catalogue_verdicts_are_the_same_ten_times(answer):
+    answer = answer if isinstance(answer, type) else answer()
     messages = {verdict(walk07.breaker, answer)[1] for _ in range(10)}
     assert len(messages) == 1 and "Correct" not in next(iter(messages)), messages
 

@@ -187,7 +187,9 @@ class _Script:
     (the trial's time, does the trial fail?)) the same happens, but before the late call answers, the trial
     starts on another thread; the late answer lands ``late_by`` / 2 s into the trial, which answers at
     ``late_by`` s: only the trial's answer may decide. ``fails`` is True (a ``SourceError``), False, or another
-    exception class: any exception from fetch is a failure.
+    exception class: any exception from fetch is a failure. A call at a time in ``slow`` (mapped to how long fetch
+    takes) moves the clock on by that long before it answers: a failure that trips the circuit then opens it at its
+    answer's time, not at the call's start.
     """
 
     def __init__(
@@ -199,10 +201,15 @@ class _Script:
         late_at: tuple[float, ...] = (),
         late_by: float = 0.0,
         late_trial: dict[float, tuple[float, bool]] | None = None,
+        slow: dict[float, float] | None = None,
     ):
         self.failures, self.reset_after, self.steps = failures, reset_after, steps
         self.trial_at, self.late_at, self.late_by = trial_at, late_at, late_by
-        self.late_trial = late_trial or {}
+        self.late_trial, self.slow = late_trial or {}, slow or {}
+
+    def answered(self, at: float) -> float:
+        """When the call made at ``at`` answers: ``at``, or later for a slow call."""
+        return at + self.slow.get(at, 0.0)
 
 
 SCRIPTS = (
@@ -235,16 +242,18 @@ SCRIPTS = (
         5.0,
         (
             (10.0, True, ERROR, "closed"),
-            (11.0, True, ERROR, "open"),
+            (11.0, True, ERROR, "open"),  # a slow failure: it answers at 11.4 s, and the circuit opens then
             (15.9, False, REFUSED, "open"),
-            (16.1, False, OK, "closed"),
+            (16.2, False, REFUSED, "open"),  # 5.2 s after the call started, 4.8 s after it failed
+            (16.5, False, OK, "closed"),
             (20.0, True, ERROR, "closed"),
             (21.0, True, ERROR, "open"),
             (26.5, TimeoutError, ERROR, "open"),  # the trial fails with another exception: open again
             (27.0, False, REFUSED, "open"),
             (31.6, False, OK, "closed"),
         ),
-        (16.1, 26.5, 31.6),
+        (16.5, 26.5, 31.6),
+        slow={11.0: 0.4},
     ),
     _Script(
         2,
@@ -291,12 +300,14 @@ HIDDEN_SCRIPTS = (  # other failures, reset_after and times, for hidden_check
             (5.7, True, ERROR, "closed"),
             (6.0, True, ERROR, "closed"),
             (6.1, True, ERROR, "closed"),
-            (6.2, True, ERROR, "open"),
-            (6.5, RuntimeError, ERROR, "open"),  # the trial fails with another exception: open again
-            (6.6, False, REFUSED, "open"),
-            (6.8, False, OK, "closed"),
+            (6.2, True, ERROR, "open"),  # a slow failure: it answers at 6.3 s, and the circuit opens then
+            (6.5, False, REFUSED, "open"),  # 0.3 s after the call started, 0.2 s after it failed
+            (6.6, RuntimeError, ERROR, "open"),  # the trial fails with another exception: open again
+            (6.7, False, REFUSED, "open"),
+            (6.9, False, OK, "closed"),
         ),
-        (5.35, 5.65, 6.5, 6.8),
+        (5.35, 5.65, 6.6, 6.9),
+        slow={6.2: 0.1},
     ),
     _Script(
         1,
@@ -477,16 +488,33 @@ class _StateWatch:
         return True
 
 
+_CALLS = threading.local()  # per thread: one flag per call through the breaker in progress, True once fetch ended
+
+
+def _after_fetch() -> bool:
+    """True when this thread's innermost call through the breaker has had its fetch answer (or raise)."""
+    marks = getattr(_CALLS, "marks", None)
+    return bool(marks) and marks[-1]
+
+
 class _WriteWatch:
     """Records the first write to ``state``, ``in_a_row`` or ``opened_at`` made by a thread holding none of
     ``locks`` (the breaker's own, wrapped by ``_hand_over_locks``): an unguarded write after fetch, say, can
-    undo what another thread just did (a late success closing a circuit it opened, a lost count)."""
+    undo what another thread just did (a late success closing a circuit it opened, a lost count). Records as
+    well the first read of them made without the lock after fetch answered: the state read there can be stale
+    by the time a later ``with self.lock:`` acts on it (a check outside the lock, the change inside)."""
 
     NAMES = ("state", "in_a_row", "opened_at")
 
     def __init__(self, locks: list[_HandOver], clock: FakeClock) -> None:
         self.locks, self.clock = locks, clock
         self.first: tuple[str, Any, float] | None = None
+        self.first_read: tuple[str, Any, float] | None = None
+
+    def guarded(self) -> bool:
+        """Whether this thread holds one of the breaker's locks."""
+        me = threading.get_ident()
+        return any(lock.owner == me for lock in self.locks)
 
     def attach(self, breaker: Any) -> bool:
         """Give ``breaker`` a subclass whose watched attributes go through this watch; False if it cannot."""
@@ -500,11 +528,13 @@ class _WriteWatch:
 
         def watched(name: str) -> property:
             def get(obj: Any) -> Any:
-                return obj.__dict__[name]
+                value = obj.__dict__[name]
+                if watch.first_read is None and _after_fetch() and not watch.guarded():
+                    watch.first_read = (name, value, watch.clock.now)
+                return value
 
             def put(obj: Any, value: Any) -> None:
-                me = threading.get_ident()
-                if watch.first is None and not any(lock.owner == me for lock in watch.locks):
+                if watch.first is None and not watch.guarded():
                     watch.first = (name, value, watch.clock.now)
                 obj.__dict__[name] = value
 
@@ -833,6 +863,15 @@ class BreakerMachine(Question):
                     self._step(breaker, clock, script, number, step, reads, progress, states)
         except _Verdict as verdict:
             return f"{verdict} {setting}"
+        if writes.first is None and writes.first_read is not None:
+            name, value, at = writes.first_read
+            progress["unguarded"] = (
+                f"your breaker read self.{name} (it was {value!r}) at {at:g} s, after fetch answered, without "
+                "holding its lock. By the time you act on what you read, another thread can have changed it: two "
+                "failures can open the circuit between your read of 'closed' and your `with self.lock:`, and your "
+                "success then closes it again. Check and change the state in one `with self.lock:` block, after "
+                f"fetch as well as before it. {setting}"
+            )
         if writes.first is not None:
             name, value, at = writes.first
             progress["unguarded"] = (
@@ -883,6 +922,8 @@ class BreakerMachine(Question):
                 inside["late"] = [self._attempt(breaker, fail, f"failing {k}") for k in range(script.failures)]
                 inside["state"] = getattr(breaker, "state", None)
                 clock.now = at + script.late_by  # it answers later, while the circuit is open
+            if at in script.slow:
+                clock.now = script.answered(at)  # a slow answer: the clock moves on inside fetch
             if fails:
                 raise failure
             return f"answer to {request}"
@@ -1045,8 +1086,18 @@ class BreakerMachine(Question):
     @staticmethod
     def _attempt(breaker: Any, fetch: Callable, request: Any) -> tuple[str, Any]:
         """(what happened, the value or exception) for one call through the breaker."""
+        marks = _CALLS.__dict__.setdefault("marks", [])
+        marks.append(False)
+        depth = len(marks)
+
+        def watched(request: Any) -> Any:
+            try:
+                return fetch(request)
+            finally:
+                marks[depth - 1] = True  # from here on, this call's reads of the state must hold the lock
+
         try:
-            return OK, breaker.call(fetch, request)
+            return OK, breaker.call(watched, request)
         except NotImplementedError:
             raise
         except CircuitOpenError as exc:
@@ -1055,6 +1106,8 @@ class BreakerMachine(Question):
             return ERROR, exc
         except Exception as exc:
             return "raised " + repr(exc), exc
+        finally:
+            marks.pop()
 
     def _judge_step(self, at, expected, result, value, reached, failure, script, number, reads, seen):
         if result == expected and (expected != ERROR or value is failure) and (expected == REFUSED) != reached:
@@ -1082,6 +1135,14 @@ class BreakerMachine(Question):
                     "failed trial must open the circuit again at once."
                 )
             opened = [s[0] for s in script.steps[:number] if s[2] != REFUSED and s[3] == "open"][-1]
+            if opened in script.slow and at < script.answered(opened) + script.reset_after:
+                raise _Verdict(
+                    f"the call at {at:g} s reached the source: the failure that opened the circuit was called at "
+                    f"{opened:g} s but came back at {script.answered(opened):g} s (fetch took "
+                    f"{script.slow[opened]:g} s), only {at - script.answered(opened):.2g} s before. The wait starts "
+                    "when the failure comes back: opened_at = self.clock() read after fetch, under the lock, not "
+                    f"the time the call started; it lasts reset_after = {script.reset_after:g} s."
+                )
             if opened in script.trial_at:
                 raise _Verdict(
                     f"the call at {at:g} s reached the source, {at - opened:.1f} s after the failed trial at "
