@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ __all__ = [
     "QUIET_CPU_SHARE",
     "QUIET_WAKE_LATE_S",
     "Check",
+    "activation_command",
     "environment_kind",
     "noise_check",
     "plot_noise",
@@ -137,8 +139,9 @@ def python_verdict(executable: str, version: tuple[int, ...], kind: str, missing
         if len(missing) == len(PACKAGES) or kind not in PROJECT_KINDS:
             return f"{said}\n{lacks}\nThis is not the project's environment. {RESTART}"
         install = f"{executable} -m pip install -r requirements.txt"
+        it = "it" if len(missing) == 1 else "them"
         return (
-            f"{said}\n{lacks}\nInstall them into this environment: in a terminal, in the project's folder, "
+            f"{said}\n{lacks}\nInstall {it} into this environment: in a terminal, in the project's folder, "
             f"`{install}` (conda: `conda env update -f environment.yml`), then restart the kernel."
         )
     if kind not in PROJECT_KINDS:
@@ -160,6 +163,20 @@ def which_python() -> str:
     return python_verdict(sys.executable, tuple(sys.version_info[:3]), environment_kind(), missing)
 
 
+def _activation(env: Path) -> str | list[str]:
+    """One shell that activates ``env``, then runs the bare word ``python``: bash (or sh) arguments, or a cmd line."""
+    ask = 'python -c "import sys; print(sys.prefix)"'
+    if sys.platform == "win32":  # a command line that starts with a word, so cmd /c keeps its quotes
+        return f'call "{env / "Scripts" / "activate.bat"}" && {ask}'
+    return [shutil.which("bash") or "sh", "-c", f'. "{env / "bin" / "activate"}" && {ask}']
+
+
+def activation_command(env: str | Path) -> str:
+    """The command line ``prefix_after_activation(env)`` runs, as a terminal would show it (notebook 02 prints it)."""
+    command = _activation(Path(env))
+    return command if isinstance(command, str) else shlex.join(command)
+
+
 def prefix_after_activation(env: str | Path) -> Path:
     """The ``sys.prefix`` of the bare word ``python`` in a new shell where the venv ``env`` was activated.
 
@@ -167,12 +184,7 @@ def prefix_after_activation(env: str | Path) -> Path:
     activation and the ``python`` it changes run in one shell (bash or sh; ``cmd`` on Windows). Bounded at 30 s.
     """
     env = Path(env)
-    ask = 'python -c "import sys; print(sys.prefix)"'
-    if sys.platform == "win32":  # a command line that starts with a word, so cmd /c keeps its quotes
-        command: str | list[str] = f'call "{env / "Scripts" / "activate.bat"}" && {ask}'
-    else:
-        shell = shutil.which("bash") or "sh"
-        command = [shell, "-c", f'. "{env / "bin" / "activate"}" && {ask}']
+    command = _activation(env)
     done = subprocess.run(
         command, shell=isinstance(command, str), capture_output=True, text=True, timeout=30, check=False
     )
@@ -238,9 +250,10 @@ def noise_check(noise: Noise | None = None) -> Check:
         )
     else:
         why = []
+        wakes_late = not late < QUIET_WAKE_LATE_S
         if math.isinf(late):
             why.append("a sleeping thread did not wake up in time for the calibration to measure it")
-        elif not late < QUIET_WAKE_LATE_S:
+        elif wakes_late:
             why.append(
                 f"a sleeping thread wakes up to {_late(late)} late (9 times in 10); a quiet machine wakes it "
                 f"less than {format_seconds(QUIET_WAKE_LATE_S)} late"
@@ -250,9 +263,11 @@ def noise_check(noise: Noise | None = None) -> Check:
                 f"a busy loop got only {_share(share)} of a core, and a quiet machine gives it more than "
                 f"{QUIET_CPU_SHARE:.0%} (other programs are using the cores)"
             )
+        # power saving lets a core sleep deeper, so a thread wakes later; it does not lower a busy loop's share
+        plug = ", plug a laptop in (power saving can make a sleeping thread wake later)" if wakes_late else ""
         detail = (
-            f"Busy: {'; '.join(why)}. Close what you can (browser tabs, video calls, updates), plug a laptop in "
-            "(power saving slows it down), wait a minute and measure again. On a busy machine the lessons "
+            f"Busy: {'; '.join(why)}. Close what you can (browser tabs, video calls, updates){plug}, wait a minute "
+            "and measure again. On a busy machine the lessons "
             "still run: a measured claim that misses is measured again, then shown in an orange box instead of "
             "stopping Run All; the exact results (counts, models, seeded simulations) do not change."
         )

@@ -52,10 +52,17 @@ def test_noise_check_names_a_fractional_quota_in_plain_words(cores, said):
 # package got an AssertionError from "assert kind in (...)" before the self-check.
 
 import json  # noqa: E402
+import shlex  # noqa: E402
 import subprocess  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from ella_lab.selfcheck import PACKAGES, prefix_after_activation, python_verdict, which_python  # noqa: E402
+from ella_lab.selfcheck import (  # noqa: E402
+    PACKAGES,
+    activation_command,
+    prefix_after_activation,
+    python_verdict,
+    which_python,
+)
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02-environment.ipynb"
 THIRD_PARTY = (*PACKAGES, "IPython", "cloudpickle", "nbformat")
@@ -118,8 +125,9 @@ def test_which_python_here_is_the_happy_path():
 @pytest.mark.parametrize(
     ("kind", "missing", "words"),
     [
-        ("a venv", ["hypothesis"], "Install them into this environment"),
-        ("a venv", ["pandas"], "Install them into this environment"),
+        ("a venv", ["hypothesis"], "Install it into this environment"),  # review 02d A5: was "Install them"
+        ("a venv", ["pandas"], "Install it into this environment"),
+        ("a venv", ["pandas", "dask"], "Install them into this environment"),
         ("a venv", list(PACKAGES), "This is not the project's environment"),
         ("a Python outside any environment", ["pandas"], "This is not the project's environment"),
         ("conda's base environment", [], "so they will run, but conda's base environment is shared"),
@@ -130,7 +138,7 @@ def test_which_python_here_is_the_happy_path():
 def test_python_verdict_says_what_to_do(kind, missing, words):
     said = python_verdict("/opt/py/bin/python", (3, 12, 1), kind, missing)
     assert said.startswith(f"This notebook runs in /opt/py/bin/python (Python 3.12.1, {kind}).") and words in said
-    if kind not in ("a venv", "a conda environment") or len(missing) > 1:
+    if kind not in ("a venv", "a conda environment") or len(missing) == len(PACKAGES):
         assert "make lab" in said and "If a check fails" in said
     if missing == ["hypothesis"]:  # review 02c: the next cell imports no hypothesis, yet it "stopped" there
         assert "It lacks hypothesis: a notebook that imports it stops with ModuleNotFoundError." in said
@@ -242,3 +250,14 @@ def test_activation_makes_python_the_environments_own(tmp_path):
     assert prefix_after_activation(env).samefile(env)
     with pytest.raises(RuntimeError, match=r"activating .* failed"):
         prefix_after_activation(tmp_path / "no env")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX venv's bin/activate, run by bash or sh")
+def test_the_activation_command_shown_is_the_one_run(tmp_path):
+    # review 02d B2: notebook 02 prints the command line next to the prefix it gives
+    env = tmp_path / "an env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=60)
+    shown = activation_command(env)
+    assert f". \"{env / 'bin' / 'activate'}\" && python -c" in shown, shown
+    done = subprocess.run(shlex.split(shown), capture_output=True, text=True, timeout=30, check=True)
+    assert Path(done.stdout.strip()) == prefix_after_activation(env)

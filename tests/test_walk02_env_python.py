@@ -272,7 +272,7 @@ def test_review_02b_a_drive_guesser_is_rejected_when_windows_is_played(monkeypat
         assert result.status == "incorrect" and "in bin, not Scripts" in result.message, result.message
 
 
-def versioned(env_dir, windows=False):  # python3.11 is the same interpreter as python in every POSIX venv
+def versioned(env_dir, windows=False):  # python3.N: only in a venv made from Python 3.N (review 02d A1)
     if windows:
         return Path(env_dir) / "Scripts" / "python.exe"
     return Path(env_dir) / f"bin/python{sys.version_info.major}.{sys.version_info.minor}"
@@ -284,11 +284,10 @@ def f_string(env_dir, windows=False):
 
 @pytest.mark.parametrize(
     ("answer", "plays"),
-    [(versioned, (False, True)), (reference, (False, True)), (f_string, (False,)), (joined_by_os_path, (False, True))],
-    ids=["python3.N", "reference", "f-string", "os.path"],
+    [(reference, (False, True)), (f_string, (False,)), (joined_by_os_path, (False, True))],
+    ids=["reference", "f-string", "os.path"],
 )  # (a backslash is no separator on this POSIX temp folder, so the f-string is not played on Windows)
 def test_review_02b_right_answers_pass_both_checks_on_both_systems(monkeypatch, answer, plays):
-    # python3.N was rejected "expected .../bin/python on Linux and macOS" (a false reject); the others passed before
     for play_windows in plays:
         if play_windows:
             windows_layout(monkeypatch)
@@ -379,3 +378,74 @@ def test_review_02c_a_backslash_in_a_windows_env_dir_or_between_names_is_no_root
     assert walk02.q2.check(f_string).status == "correct"
     walk02.EnvPython._judge_windows("C:/class/ella_env\\Scripts\\python.exe", "C:/class/ella_env")
     walk02.EnvPython._judge_windows(r"\\server\share\ella_env/Scripts/python.exe", r"\\server\share\ella_env")
+
+
+# -- review 02d (A1, A6) --------------------------------------------------------------------------------------------
+# A1: bin/python3.11 passed both checks (seen on c692610, on Linux and with Windows played): the path-only judge took
+# any python3.N, and the venv made here is made from 3.11; a venv made from 3.12 holds python3.12, no python3.11.
+# A6: os.path.relpath(...) was told "... is not inside the environment" (from a folder beside /tmp) or "it puts ../..
+# in front of env_dir": it is inside, but written from the current folder.
+
+
+def relative_to_here(env_dir, windows=False):
+    return os.path.relpath(Path(env_dir) / ("Scripts/python.exe" if windows else "bin/python"))
+
+
+def other_minor(env_dir, windows=False):  # a version this venv was not made from
+    return Path(env_dir) / ("Scripts/python.exe" if windows else f"bin/python3.{sys.version_info.minor + 1}")
+
+
+MINOR, NEXT = sys.version_info.minor, sys.version_info.minor + 1
+REVIEW_02D = [
+    # (answer, what the old check said on Linux, and with Windows played; words the new one must say), seen on c692610
+    (versioned, "correct", "correct", f"python3.{MINOR} is only in a venv made from Python 3.{MINOR}"),
+    (other_minor, "does not exist", "correct", f"python3.{NEXT} is only in a venv made from Python 3.{NEXT}"),
+    (relative_to_here, "in front of env_dir", "in front of env_dir", "is relative to the current folder"),
+]
+
+
+@pytest.mark.parametrize(("answer", "linux", "windows", "words"), REVIEW_02D, ids=[r[0].__name__ for r in REVIEW_02D])
+@pytest.mark.parametrize("play_windows", [False, True], ids=["linux", "windows played"])
+def test_review_02d_answers_are_rejected_and_named(monkeypatch, answer, linux, windows, words, play_windows):
+    if play_windows:
+        windows_layout(monkeypatch)
+    for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+        assert result.status == "incorrect" and words in result.message, result.message
+        assert (windows if play_windows else linux) not in result.message, result.message
+
+
+def test_review_02d_a_versioned_name_is_told_which_names_count():
+    message = walk02.q2.check(versioned).message
+    assert "name python or python3, which every venv on Linux and macOS holds" in message, message
+
+
+def python3_join(env_dir, windows=False):  # python3: in every venv on Linux and macOS
+    return os.path.join(env_dir, *(("Scripts", "python.exe") if windows else ("bin", "python3")))
+
+
+def python3_format(env_dir, windows=False):
+    return ("{}\\Scripts\\python.exe" if windows else "{}/bin/python3").format(env_dir)
+
+
+def python_joinpath(env_dir, windows=False):
+    layout = {True: ("Scripts", "python.exe"), False: ("bin", "python")}
+    return str(Path(env_dir).joinpath(*layout[bool(windows)]))
+
+
+@pytest.mark.parametrize(
+    ("answer", "plays"),
+    [(python3_join, (False, True)), (python3_format, (False,)), (python_joinpath, (False, True)),
+     (reference, (False, True)), (str_plus_slashes, (False, True))],
+    ids=["os.path.join python3", "format python3", "joinpath dict", "reference", "str + '/'"],
+)  # fmt: skip  (a backslash is no separator on this POSIX temp folder, so the format one is not played on Windows)
+def test_review_02d_right_answers_keep_passing_both_checks(monkeypatch, answer, plays):
+    for play_windows in plays:
+        if play_windows:
+            windows_layout(monkeypatch)
+        for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+            assert result.status == "correct", (play_windows, result.message)
+
+
+def test_review_02d_the_task_names_the_interpreters_that_count():
+    task = walk02.q2.hints[1]
+    assert "python or python3" in task and "python3.11" in task

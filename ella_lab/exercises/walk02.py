@@ -107,7 +107,8 @@ class EnvPython(Question):
     expects = "a function env_python(env_dir, windows=False)"
     hints = (
         "On Linux and macOS a venv keeps its programs in env_dir/bin; on Windows in env_dir\\Scripts.",
-        "The interpreter is `python` there, and `python.exe` on Windows. Path(env_dir) / ... builds the path.",
+        "Name it python or python3 there (every venv on Linux and macOS holds both; python3.11 only one made from "
+        "Python 3.11), and python.exe on Windows. Path(env_dir) / ... builds the path.",
     )
     stub = """
         def env_python(env_dir, windows=False):
@@ -184,6 +185,11 @@ class EnvPython(Question):
                 f"{got} is this kernel's python, the one running this notebook, not the one inside env_dir: build "
                 "the path from env_dir."
             )
+        if not path.is_absolute() and _written_from_here(path, env):  # os.path.relpath(...)
+            raise Incorrect(
+                f"{got!r} is relative to the current folder (in Jupyter, the notebook's folder), so it names the "
+                "interpreter only from there: return the path built from env_dir, as env_dir is given."
+            )
         if not _inside(path, env):
             if path.is_absolute() and path == (env / folder / program).resolve():
                 raise Incorrect(
@@ -205,6 +211,8 @@ class EnvPython(Question):
             raise Incorrect(f"{got}: that is the folder; the program inside it is {program}.")
         if path.parent == env:
             raise Incorrect(f"{got}: the interpreter is not at the top of the environment, but in its {folder} folder.")
+        if not windows:
+            _versioned(path.name, got)
         if not windows and path.name.endswith(".exe"):
             raise Incorrect(f"{got}: `.exe` is for Windows only; on Linux and macOS the program is `python`.")
         if windows and path.name.lower() == "python":
@@ -234,8 +242,9 @@ class EnvPython(Question):
                     "(on Linux and macOS a colon or a backslash is a character of a folder's name like any other)."
                 )
             raise Incorrect(f"on Linux and macOS a venv keeps its programs in bin, not Scripts: got {got}.{why}")
-        # python, python3 and python3.N are the same interpreter in every POSIX venv
-        if len(rest) != 2 or rest[0] != "bin" or not re.fullmatch(r"python(?:3(?:\.\d+)?)?", rest[1]):
+        if len(rest) == 2 and rest[0] == "bin":
+            _versioned(rest[1], got)
+        if len(rest) != 2 or rest[0] != "bin" or not re.fullmatch(r"python3?", rest[1]):
             raise Incorrect(
                 f"env_python({env!r}) gave {got}; expected .../bin/python (or python3) on Linux and macOS."
             )
@@ -256,6 +265,25 @@ class EnvPython(Question):
             raise Incorrect(f"on Windows the interpreter is python.exe: got {shown}.")
         if rest != ["scripts", "python.exe"]:
             raise Incorrect(f"env_python({env!r}, windows=True) gave {shown}; expected ...\\Scripts\\python.exe.")
+
+
+def _written_from_here(path: Path, env: Path) -> bool:
+    """Whether a relative ``path`` names something in ``env`` when read from the current folder."""
+    try:
+        return _inside(Path(os.path.abspath(path)), env)
+    except OSError:  # the current folder was deleted
+        return False
+
+
+def _versioned(name: str, got: Any) -> None:
+    """Reject python3.N: a venv on Linux and macOS holds python, python3 and python3.N for the N it was made from,
+    so that name is right only for a venv made from that version (here, by chance, the running one)."""
+    if re.fullmatch(r"python3\.\d+", name):
+        made_from = f"Python {name.removeprefix('python')}"
+        raise Incorrect(
+            f"{got}: {name} is only in a venv made from {made_from}, and env_dir may have been made from another "
+            "version: name python or python3, which every venv on Linux and macOS holds."
+        )
 
 
 def _as_text(got: Any) -> str:
