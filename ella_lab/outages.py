@@ -80,13 +80,13 @@ def breaker_claims(row: dict[str, Any], story: dict[str, Any]) -> list[Claim]:
     recover_ms = 1000 * float(np.nan_to_num(story["recover"]))
     gap = float(np.median(story["gaps"])) if len(story["gaps"]) else math.nan
     return [
-        Claim("about 25 calls to trip, and one per trial", row["primary calls in outage"], low=20, high=40,
-              model=29, unit=""),
+        Claim("about 25 calls to trip, then 3 trials in the outage", row["primary calls in outage"], low=20,
+              high=40, model=28, unit=""),
         Claim("it trips about 25 ms into the outage", story["trip"], low=0.02, high=0.04, model=0.025, late=1),
         Claim("a trial every 120 ms (0.1 s + the failing 20 ms), the median gap", gap,
               low=0.108, high=0.14, model=0.12, late=2),
         Claim("it closes on the first trial after the outage: 0 to 120 ms late", story["recover"], low=0,
-              high=0.15, model=0.12, late=1),
+              high=0.15, model=0.085, late=1),
         Claim("about 456 calls refused", story["refused"], low=0.75 * 456, high=1.25 * 456, model=456, unit=""),
         Claim("it refuses every arrival while not closed, but the trials", story["refused"] / story["refused_model"],
               low=0.9, high=1.1, model=1, unit="x"),

@@ -63,6 +63,9 @@ def test_the_breaker_story_reads_the_model_back():
     assert story["refused_late"] == 85  # 0.700 to 0.785 s but the trial at 0.765: refused, the primary back
     row = outage_row(report, T0)
     assert row["primary calls in outage"] == 25 + 3  # before the trip, then the trials in the outage
+    models = {claim.says: claim.model for claim in breaker_claims(row, story)}
+    assert models["about 25 calls to trip, then 3 trials in the outage"] == 28  # 25 + trials at 0.425, 0.545, 0.665
+    assert models["it closes on the first trial after the outage: 0 to 120 ms late"] == 0.085  # the trial at 0.785
     failed = [claim.says for claim in breaker_claims(row, story) if not claim.holds()]
     assert not failed, failed
 
@@ -72,7 +75,7 @@ def test_the_claims_miss_when_the_breaker_never_trips():
     story = breaker_story(report, T0, SimpleNamespace(transitions=[]))
     assert math.isnan(story["trip"]) and math.isnan(story["recover"]) and story["trials"] == 0
     missed = [claim.says for claim in breaker_claims(outage_row(report, T0), story) if not claim.holds()]
-    assert "about 25 calls to trip, and one per trial" in missed
+    assert "about 25 calls to trip, then 3 trials in the outage" in missed
     assert "with the breaker open, the latency is the backup's 4 ms" in missed
 
 
