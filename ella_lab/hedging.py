@@ -17,8 +17,20 @@ import numpy as np
 
 from .claims import Claim
 from .outcome import Report
+from .studies import show_times
 
-__all__ = ["HEDGE_AT", "LATE_START", "OVERHEAD", "hedge_claims", "hedge_row", "late_starts", "row_claims", "tail"]
+__all__ = [
+    "HEDGE_AT",
+    "LATE_START",
+    "OVERHEAD",
+    "hedge_claims",
+    "hedge_row",
+    "late_starts",
+    "row_claims",
+    "show_hedging",
+    "tail",
+    "tail_ranks",
+]
 
 HEDGE_AT = (50, 90, 95, 99)  # the thresholds notebook 07 tries, as percentiles
 # How far a measured p99 may exceed the model's. The model starts each first call the moment its request does; a
@@ -29,6 +41,35 @@ HEDGE_AT = (50, 90, 95, 99)  # the thresholds notebook 07 tries, as percentiles
 # Hedged at p50, half the calls are hedged and twice the threads are at work: no upper bound is claimed.
 OVERHEAD = {90: 0.4, 95: 0.4}
 LATE_START = 0.005  # a first call that starts this long after its request started waited for a thread
+
+
+def show_hedging(table: Any) -> None:
+    """Print the hedging table as the notebook shows it: times through ``format_seconds``, shares in %."""
+    shares = [c for c in ("extra calls", "model", "late starts") if c in table]
+    shown = table.drop(columns=[c for c in ("S(d)",) if c in table])
+    show_times(shown.assign(**{c: shown[c].map("{:.1%}".format) for c in shares}),
+               [c for c in ("d", "p50", "p99", "model p99") if c in shown])
+
+
+def tail_ranks(latencies: Sequence[float], q: float = 0.99) -> dict[str, Any]:
+    """Where the ``q`` quantile of ``latencies`` sits among its largest values, and the same for a window that
+    holds them twice (a baseline's and a run's alike): its rank from the top, how many values lie above it, and
+    the largest values in seconds (the gap below the tail).
+
+    ``rank`` is the 1-based place from the top at which the interpolated quantile's lower neighbour sits.
+    """
+    values = np.sort(np.asarray(latencies, dtype=float))[::-1]
+    if values.size == 0:
+        raise ValueError("latencies must hold at least one value; got none")
+    if not 0 < q < 1:
+        raise ValueError(f"q must be strictly between 0 and 1, got {q!r}")
+    p = float(np.quantile(values, q))
+
+    def rank(n: int) -> int:
+        return n - math.floor((n - 1) * q)  # the place from the top of the quantile's lower neighbour
+
+    return {"quantile": p, "above": int(np.count_nonzero(values > p)), "rank": rank(values.size),
+            "window rank": rank(2 * values.size), "largest": values[:24].tolist()}
 
 
 def _check_q(q: object) -> None:

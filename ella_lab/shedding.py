@@ -9,16 +9,20 @@ show the experiment, not the bookkeeping.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._checks import check_real
 from .claims import Claim
+from .experiments import paced
 from .outcome import Report
+from .router import Router
 
-__all__ = ["bulkhead_claims", "bulkhead_table", "dependency_rows", "overload_claims", "queue_row"]
+__all__ = ["bulkhead_claims", "bulkhead_table", "dependency_rows", "overload_claims", "paced_together", "queue_row"]
 
 # Section (d)'s overload: 800 requests sent at 1,600/s to 4 workers of 5 ms (800/s), queues bounded at 20.
 REQUESTS, RATE, CAPACITY, SEND_S = 800, 1600, 800, 0.5
@@ -80,6 +84,17 @@ def dependency_rows(report: Report, names: Iterable[str]) -> dict[str, dict[str,
         rows[name] = {"answered": len(latencies), "rejected": len(mine) - len(latencies),
                       "p90 latency": float(np.quantile(latencies, 0.9)) if latencies else float("nan")}
     return rows
+
+
+def paced_together(clients: Mapping[str, tuple[Router, Sequence[Any]]], rate: float) -> dict[str, Report]:
+    """Several open-loop clients at once, each sending its requests through its own router at ``rate`` per second
+    (``experiments.paced``, one thread per client); their reports, by name. A bulkhead each: one router per
+    dependency, their clients sending at the same time, as they would share one router."""
+    if not clients:
+        raise ValueError("clients must name at least one (router, requests); got none")
+    with ThreadPoolExecutor(len(clients), thread_name_prefix="client") as pool:
+        jobs = {name: pool.submit(paced, router, requests, rate) for name, (router, requests) in clients.items()}
+        return {name: job.result() for name, job in jobs.items()}
 
 
 def bulkhead_table(shared: Report, walled: Mapping[str, Report]) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ella_lab.claims import Claim
-from ella_lab.hedging import HEDGE_AT, hedge_claims, hedge_row, late_starts, tail
+from ella_lab.hedging import HEDGE_AT, hedge_claims, hedge_row, late_starts, show_hedging, tail, tail_ranks
 from ella_lab.outcome import Attempt, Outcome, Report
 
 
@@ -93,3 +93,28 @@ def test_late_starts_count_first_calls_that_waited_for_a_thread():
     assert hedge_row(moved, first=FIRST, second=SECOND)["late starts"] == pytest.approx(0.03)
     with pytest.raises(ValueError, match="at least one request"):
         late_starts(Report([], workers=1, started_at=0.0, finished_at=0.0))
+
+
+def test_tail_ranks_places_the_p99_among_the_largest_values():
+    values = [0.001 * k for k in range(1, 101)] + [1.0] * 2  # 102 values: two in a far tail
+    ranks = tail_ranks(values)
+    # (102 - 1) * 0.99 = 99.99: the lower neighbour is the 100th smallest, the 3rd largest
+    assert ranks["rank"] == 3 and ranks["window rank"] == 2 * 102 - math.floor(203 * 0.99)
+    assert ranks["above"] == 2 and ranks["largest"][:3] == [1.0, 1.0, 0.1]
+    assert ranks["quantile"] == pytest.approx(np.quantile(values, 0.99))
+
+
+@pytest.mark.parametrize("bad", [[], [0.1, 0.2]])
+def test_tail_ranks_refuses_no_values_or_a_bad_q(bad):
+    with pytest.raises(ValueError, match="latencies" if not bad else "q must"):
+        tail_ranks(bad, q=0.99 if not bad else 1.0)
+
+
+def test_show_hedging_prints_times_and_shares(capsys):
+    import pandas as pd
+
+    table = pd.DataFrame({"d": [0.0535], "extra calls": [0.048], "model": [0.05], "p50": [0.031], "p99": [0.078],
+                          "model p99": [0.077], "late starts": [0.021], "S(d)": [0.05]}, index=["p95"])
+    show_hedging(table)
+    out = capsys.readouterr().out
+    assert "53.5 ms" in out and "4.8%" in out and "2.1%" in out and "S(d)" not in out

@@ -107,3 +107,17 @@ def test_outage_claims_pick_the_breaker_or_not():
     assert [c.says for c in outage_claims((report, 0.0, breaker))][:2] == [
         c.says for c in breaker_claims(outage_row(report, 0.0), {"recover": 0, "gaps": [], "trip": 0, "refused": 0,
                                                                "refused_model": 1, "refused_late": 0})][:2]
+
+
+def test_paced_together_runs_each_client_on_its_own_router_at_once():
+    from ella_lab import Router, SimulatedSource
+    from ella_lab.shedding import paced_together
+
+    clients = {name: (Router(SimulatedSource(name, latency=0.001), workers=2), [f"{name}-{i}" for i in range(5)])
+               for name in ("a", "b")}
+    reports = paced_together(clients, rate=500)
+    assert set(reports) == {"a", "b"}
+    assert all(sorted(o.request for o in reports[name]) == sorted(clients[name][1]) for name in reports)
+    assert all(o.ok for report in reports.values() for o in report)
+    with pytest.raises(ValueError, match="clients"):
+        paced_together({}, rate=500)

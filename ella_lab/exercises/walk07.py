@@ -698,10 +698,11 @@ class BreakerMachine(Question):
         'On success: if this was the trial or the circuit is still closed, state = "closed" and in_a_row = 0 (a '
         "late answer, to a call let through while closed that comes back while the circuit is open or half-open, "
         "changes nothing); return the value.",
-        "Calls come from many threads: hold self.lock (made in __init__) whenever you read and change state, "
-        "in_a_row or opened_at (`with self.lock:`), before fetch and after it, so that two threads cannot both see "
-        "'open' and both become the trial, and an answer cannot undo what another thread just changed; release it "
-        "before fetch(request) runs.",
+        "Calls come from many threads: hold self.lock (made in __init__) whenever you read or change state, "
+        "in_a_row or opened_at, before fetch and after it; check and change the state in one `with self.lock:` "
+        "block (one step), so that two threads cannot both see 'open' and both become the trial, and an answer "
+        "cannot act on a state another thread has changed since it read it. Release the lock before "
+        "fetch(request) runs.",
     )
     stub = '''
         import threading
