@@ -231,20 +231,25 @@ def fallback_study(
     return measure(run, lambda result: model_claims(result[0], ["p50", "p99"], per_sleep=latency, slack=TIMER_SLACK))
 
 
-def plot_service_cdf(runs: Mapping[float, Report], *, latency: float, ax: Axes | None = None) -> Axes:
+def plot_service_cdf(
+    runs: Mapping[float, Report], *, latency: float, span: tuple[float, float] = (0.0, 3.0), ax: Axes | None = None
+) -> Axes:
     """The service-time CDF of each run of ``fallback_study``, one line style per p, so that lines that
     overlap (every p is at L for most requests) stay apart in print and for colour-blind readers.
 
-    The axis ends at 3 L, past the model's step at 2 L: a rare request that a busy machine held up for
-    much longer would otherwise squeeze both steps into the left edge."""
+    ``span`` is the x axis in units of L, by default 0 to 3 L, past the model's step at 2 L: a rare request that a
+    busy machine held up for much longer would otherwise squeeze both steps into the left edge."""
     from .plots import plot_latency_cdf
 
+    low, high = span
+    if not 0 <= low < high:
+        raise ValueError(f"span must be (low, high) in units of L with 0 <= low < high, got {span!r}")
     ax = plot_latency_cdf({f"p = {p:g}": r for p, r in runs.items()}, ax=ax, metric="service_time")
     for line, style in zip(ax.get_lines(), _LINE_STYLES * len(runs), strict=False):
         line.set_linestyle(style)
         line.set_linewidth(2)
-    ax.set_xlim(0, 3 * latency * 1e3)
-    ax.set_xlabel("service time (ms), up to 3 L")
+    ax.set_xlim(low * latency * 1e3, high * latency * 1e3)
+    ax.set_xlabel(f"service time (ms), {low:g} L to {high:g} L" if low else f"service time (ms), up to {high:g} L")
     ax.legend(loc="lower right")
     return ax
 

@@ -248,6 +248,10 @@ def test_fallback_figures_tell_lines_apart():
     ax = plot_service_cdf(runs, latency=0.01)
     assert len({line.get_linestyle() for line in ax.get_lines()}) == 4
     assert ax.get_xlim() == (0, 30)  # ms: the step at 2 L in view, a rare hiccup off the edge
+    closer = plot_service_cdf(runs, latency=0.01, span=(0.8, 2.5))
+    assert closer.get_xlim() == pytest.approx((8, 25)) and "0.8 L to 2.5 L" in closer.get_xlabel()
+    with pytest.raises(ValueError, match="span"):
+        plot_service_cdf(runs, latency=0.01, span=(2, 1))
     df = pd.DataFrame({"chain": [1, 2], "failure_rate": [0.5, 0.5], "success_rate": [0.5, 0.75]})
     lines = plot_chain_success(df).get_lines()
     labels = [line.get_label() for line in lines]

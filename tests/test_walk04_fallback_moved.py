@@ -258,6 +258,45 @@ def fallback_replaces_the_bug(request, sources):  # raised while handling it: ch
     raise ExceptionGroup("all failed", errors)
 
 
+def _bug_placed(where):
+    """A fallback that stops at a bug and raises it in an ExceptionGroup with the outages so far, at ``where``."""
+
+    def fallback(request, sources):
+        errors = []
+        for source in sources:
+            try:
+                return source(request)
+            except ConnectionError as exc:
+                errors.append(exc)
+            except Exception as exc:
+                raise ExceptionGroup("a bug", where(exc, errors)) from None
+        raise ExceptionGroup("all failed", errors)
+
+    return fallback
+
+
+# Fourth review (2026-12-07): the bug first, before the outages so far, was rejected "not in the order the sources
+# were asked" (seen) though the task names no place for it; now the bug may come first or last.
+BUG_FIRST = _bug_placed(lambda bug, errors: [bug, *errors])
+BUG_LAST = _bug_placed(lambda bug, errors: [*errors, bug])
+BUG_ALONE = _bug_placed(lambda bug, errors: [bug])
+BUG_IN_THE_MIDDLE = _bug_placed(lambda bug, errors: [*errors[:1], bug, *errors[1:]])
+OUTAGES_REVERSED = _bug_placed(lambda bug, errors: [bug, *reversed(errors)])
+
+
+@pytest.mark.parametrize("answer", [BUG_FIRST, BUG_LAST, BUG_ALONE], ids=["bug first", "bug last", "bug alone"])
+def test_a_bug_in_a_group_may_come_first_or_last(answer):
+    assert walk04.q1.judge(answer), walk04.q1.judge(answer)
+    assert walk04.q1.hidden_check(answer), walk04.q1.hidden_check(answer)
+
+
+@pytest.mark.parametrize("answer", [BUG_IN_THE_MIDDLE, OUTAGES_REVERSED], ids=["bug in the middle", "reversed"])
+def test_the_outages_beside_a_bug_keep_their_order(answer):
+    result = walk04.q1.hidden_check(answer)  # the hidden case "ddfdu" has two outages before the bug
+    assert result.status == "incorrect", result
+    assert "keep the errors so far in order, the FileNotFoundError first or last" in result.message, result.message
+
+
 REVIEWED = [
     ("loops over sorted(sources, key=repr)", fallback_sorted_by_name, "ask them in list order, from source-0"),
     # second review (2026-12-07): told "the KeyError was lost" by the old check (seen), though it is the __cause__

@@ -283,7 +283,8 @@ class Fallback(Question):
         caller, and no later source be asked (cell 14: stop at it).
 
         Accepted: the bug itself, or an ExceptionGroup that holds it, alone or with the errors of the sources
-        asked before it, in order. A bug caught and passed over is lost as soon as a later source answers.
+        asked before it, in order, the bug first or last. A bug caught and passed over is lost as soon as a later
+        source answers.
         """
         probes, value, error = self._run(fallback, request, pattern)
         at = next(i for i, s in enumerate(pattern) if s in self.BUGS)
@@ -327,11 +328,13 @@ class Fallback(Question):
                 f"{where}, the ExceptionGroup holds the {kind} but also new exceptions: keep the sources' own "
                 "exceptions, as caught."
             )
-        positions = [next(i for i, a in enumerate(asked) if a is e) for e in got]
-        if positions != sorted(set(positions)):
+        outages = [e for e in got if e is not bug]  # the bug may come first or last; the outages keep their order
+        positions = [next(i for i, a in enumerate(asked) if a is e) for e in outages]
+        at_an_end = got[0] is bug or got[-1] is bug
+        if positions != sorted(set(positions)) or not at_an_end or len(outages) != len(got) - 1:
             raise Incorrect(
-                f"{where}, the ExceptionGroup holds the {kind}, but its errors are not in the order the sources were "
-                "asked (or one is there twice)."
+                f"{where}, the ExceptionGroup holds the {kind}, but the sources' errors in it are not in the order "
+                f"they were asked (or one is there twice): keep the errors so far in order, the {kind} first or last."
             )
         # the bug reached the caller, in a group
 
