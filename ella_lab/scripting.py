@@ -1,18 +1,23 @@
 """Scripts seen from a notebook: a file's top-level blocks found by parsing, and Python run as a terminal would.
 
-Notebook 05 shows parts of ``examples/main.py`` and runs it and ``python -m ella_lab`` as programs; these helpers
-keep that plumbing out of its cells.
+Notebook 05 shows parts of ``examples/main.py``, runs it and ``python -m ella_lab`` as programs, reads numbers
+from what they print, and runs the guide's router checked against its model; these helpers keep that plumbing
+out of its cells.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["run_cli", "run_python", "top_level_blocks"]
+from .claims import measure
+from .guide import GuideRun, guide_claims, virtual_run
+
+__all__ = ["checked_run", "run_cli", "run_python", "summary_value", "top_level_blocks"]
 
 
 def top_level_blocks(path: str | Path, starts: Sequence[str]) -> list[str]:
@@ -43,3 +48,29 @@ def run_python(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``python -m ella_lab *args`` as a terminal would, within ``timeout`` s; keep what it prints."""
     return run_python("-m", "ella_lab", *args, timeout=timeout)
+
+
+def summary_value(text: str, name: str) -> float:
+    """The first number on the line of ``text`` that starts with ``name``: a value of a run's printed summary,
+    such as ``throughput      49.1 req/s``. Raises ``ValueError`` naming ``name`` when no line has it."""
+    for line in text.splitlines():
+        if line.startswith(name):
+            found = re.search(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", line[len(name) :])
+            if found:
+                return float(found.group())
+    raise ValueError(f"name: no line of the text starts with {name!r} and holds a number")
+
+
+def checked_run(
+    router: Callable[..., GuideRun], workers: int, n_requests: int, *, latency: float, idle_timeout: float
+) -> GuideRun:
+    """``router(workers, n_requests, latency=, idle_timeout=)`` (the guide's router, ``run_guide_router``) run
+    once, its times checked against its model on a virtual clock (``guide_claims``: the rounds of work, then one
+    whole idle timeout), and measured again on a miss."""
+    if not callable(router):
+        raise TypeError(f"router must be a function like run_guide_router, got {router!r}")
+    model = virtual_run(workers, n_requests, latency=latency, idle_timeout=idle_timeout)
+    return measure(
+        lambda: router(workers, n_requests, latency=latency, idle_timeout=idle_timeout),
+        lambda run: guide_claims(run, model),
+    )

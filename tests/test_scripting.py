@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ella_lab.scripting import run_cli, run_python, top_level_blocks
+from ella_lab.guide import run_guide_router
+from ella_lab.scripting import checked_run, run_cli, run_python, summary_value, top_level_blocks
 
 MAIN = Path(__file__).parent.parent / "examples" / "main.py"
 
@@ -35,3 +36,18 @@ def test_run_python_and_run_cli_keep_what_the_program_prints():
     assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
     refused = run_cli("demo", "--workers", "0", timeout=60)
     assert refused.returncode == 2 and "workers" in refused.stderr
+
+
+def test_summary_value_reads_the_first_number_of_the_named_line():
+    text = "requests        10\nthroughput      49.1 req/s (ideal 59.4 req/s)\nlatency p50     105 ms\n"
+    assert summary_value(text, "throughput") == 49.1
+    assert summary_value(text, "requests") == 10
+    with pytest.raises(ValueError, match="'wall time'"):
+        summary_value(text, "wall time")
+
+
+def test_checked_run_returns_the_guide_run_with_every_result():
+    run = checked_run(run_guide_router, 2, 4, latency=0.002, idle_timeout=0.02)  # claims judged inside
+    assert len(run.results) == 4 and not run.lost
+    with pytest.raises(TypeError, match="router"):
+        checked_run("run_guide_router", 2, 4, latency=0.002, idle_timeout=0.02)

@@ -50,7 +50,23 @@ def main_lists_the_primary_twice(requests, primary, backup, workers):  # no retr
     return Router(FallbackChain([primary, backup, primary]), workers=workers).run(requests)
 
 
+def main_lists_the_backup_twice(requests, primary, backup, workers):  # the backup asked twice when it fails
+    return Router(FallbackChain([primary, backup, backup]), workers=workers).run(requests)
+
+
+def main_primary_first_twice(requests, primary, backup, workers):  # no retry=: the primary listed twice in a row
+    return Router(FallbackChain([primary, primary, backup]), workers=workers).run(requests)
+
+
+def main_nested_chain(requests, primary, backup, workers):  # correct: a one-source chain is its source
+    return Router(FallbackChain([FallbackChain([primary]), backup]), workers=workers).run(requests)
+
+
 MOVED = [
+    # fourth review (2026-12-07): [primary, backup, backup] passed both checks (seen), and [primary, primary, backup]
+    # was told "the chain retried it. Leave out retry=" with no retry= given (seen)
+    ("the backup listed twice", main_lists_the_backup_twice, "the backup is listed twice in the chain"),
+    ("the primary listed twice in a row", main_primary_first_twice, "the primary is listed twice in the chain"),
     # second review (2026-12-07): told "the chain retried it. Leave out retry=" by the old check (seen), with no retry=
     ("the primary listed twice", main_lists_the_primary_twice, "asked again for"),
     ("a report of other requests", main_other_requests, "one outcome per request"),
@@ -67,7 +83,7 @@ def test_the_wrong_mains_sheet_05_caught_are_named_by_the_walkthrough(name, answ
     assert_catalogue(walk05.q3, answer, expected)
 
 
-@pytest.mark.parametrize("answer", [main_chain_of_a_tuple, main_one_line])
+@pytest.mark.parametrize("answer", [main_chain_of_a_tuple, main_one_line, main_nested_chain])
 def test_correct_mains_written_differently_pass_both_checks(answer):
     assert walk05.q3.judge(answer), walk05.q3.judge(answer)
     assert walk05.q3.hidden_check(answer), walk05.q3.hidden_check(answer)
