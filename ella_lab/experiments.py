@@ -17,7 +17,7 @@ from .outcome import Report, quantile
 from .retry import Retry
 from .router import Router
 from .sources import SimulatedSource, Source, collect_counters, counters_since
-from .timing import clock
+from .timing import clock, format_seconds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,6 +94,54 @@ def round_claims(measured: Mapping[str, float], n: int, workers: int, latency: f
         )
     )
     return claims
+
+
+def run_claims(measured: Mapping[str, float], n: int, workers: int, latency: float) -> list[Claim]:
+    """A run against :func:`round_model` (notebook 01): its throughput's share of the ideal, then :func:`round_claims`.
+
+    ``n`` requests on ``workers`` workers fill ``⌈n/workers⌉ · workers`` worker-rounds, ``n`` of them busy: the
+    share is ``n`` of those, within one worker-round either side (10 of 12, from 9 to 11 of 12).
+    """
+    check_int("n", n, minimum=1)
+    check_int("workers", workers, minimum=1)
+    slots = math.ceil(n / workers) * workers
+    share = Claim(
+        f"throughput: {n} of {slots} of the ideal, within one worker-round",
+        measured["throughput_rps"] / measured["ideal_rps"],
+        low=(n - 1) / slots,
+        high=min(n + 1, slots) / slots,
+        model=n / slots,
+        unit="%",
+    )
+    return [share, *round_claims(measured, n, workers, latency)]
+
+
+_RUN_ROWS = {
+    "p50_s": "p50",
+    "p95_s": "p95",
+    "p99_s": "p99",
+    "ideal_rps": "ideal throughput",
+    "throughput_rps": "throughput",
+}
+
+
+def model_vs_run(model: Mapping[str, float], measured: Mapping[str, float]) -> pd.DataFrame:
+    """The model's percentiles and throughputs beside a run's (notebook 01): times as "101 ms", rates in req/s.
+
+    ``model`` is :func:`round_model`'s, ``measured`` a ``Report.summary()``; a row for each of p50, p95, p99, the
+    ideal throughput and the throughput.
+    """
+    import pandas as pd
+
+    def cell(key: str, value: float) -> str:
+        return f"{value:.1f} req/s" if key.endswith("_rps") else format_seconds(value)
+
+    return pd.DataFrame(
+        {
+            column: {label: cell(key, values[key]) for key, label in _RUN_ROWS.items()}
+            for column, values in (("model (exact)", model), ("this machine", measured))
+        }
+    )
 
 
 def last_taken(report: Report) -> float:
