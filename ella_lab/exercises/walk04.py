@@ -74,10 +74,11 @@ class Fallback(Question):
     # a kind of ConnectionError), ``u`` up, ``0`` / ``e`` / ``n`` up but answering 0, "" or None (an answer all the
     # same), ``b`` / ``f`` a bug (raises KeyError / FileNotFoundError, an OSError that is not a ConnectionError);
     # every pattern of ``d`` and ``r`` only is a total failure. A bug must reach the caller, and no later source be
-    # asked: raised as it is, or in an ExceptionGroup (alone, or with the outages before it); catching it and going
-    # on to the next source loses it as soon as that source answers ("dbu"). Twelve sources (source-0 ..
-    # source-11) in both sets of cases: their names sort apart from their positions (source-10 before source-2),
-    # so a loop over sorted(sources, key=repr) (or str, or the name) asks them out of order and is caught.
+    # asked: raised as it is, or in an ExceptionGroup (alone, or with the outages before it in order, the bug first or
+    # last); catching it and going on to the next source loses it as soon as that source answers ("dbu"). Twelve
+    # sources (source-0 .. source-11) in both sets of cases: their names sort apart from their positions (source-10
+    # before source-2), so a loop over sorted(sources, key=repr) (or str, or the name) asks them out of order and is
+    # caught.
     CASES = (
         ("DataRequest-7", "uu"),
         ("DataRequest-7", "du"),
