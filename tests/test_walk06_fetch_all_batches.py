@@ -74,10 +74,28 @@ def futures_as_answers(fetch, requests, workers):  # result() never asked: the f
         return {r: pool.submit(fetch, r) for r in requests}
 
 
+def fetch_called_before_submit_each_in_a_try(fetch, requests, workers):  # the same, a try around each submit
+    answers, futures = {}, {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for r in requests:
+            try:
+                futures[pool.submit(fetch(r))] = r
+            except Exception as exc:
+                answers[r] = exc
+        for future in as_completed(futures):
+            try:
+                answers[futures[future]] = future.result()
+            except Exception as exc:
+                answers[futures[future]] = exc
+    return answers
+
+
 CATALOGUE = [
     (batches_waited_for, "waits for a whole batch of `workers` before submitting the next"),
     (a_pool_per_batch, "waits for a whole batch of `workers` before submitting the next"),
     (fetch_called_before_submit, "pool.submit(fetch(request)) calls fetch here"),
+    # fifth review: told "map each future back to its own request" for the answers' TypeError (seen)
+    (fetch_called_before_submit_each_in_a_try, "pool.submit(fetch(request)) calls fetch here"),
     (keyed_by_future, "the keys are Future objects"),
     (futures_as_answers, "the entries are Future objects"),
 ]

@@ -649,3 +649,19 @@ def test_retrying_one_more_kind_is_rejected_by_the_visible_check_too(answer, phr
     for phrase in phrases:
         assert phrase in result.message, (phrase, result.message)
     rejects_both(answer, *phrases)
+
+
+def stops_when_the_wait_reaches_the_cap(call, attempts, base, cap, sleep=time.sleep):
+    for n in range(1, attempts + 1):
+        try:
+            return call()
+        except (ConnectionError, TimeoutError):
+            wait = base * 2 ** (n - 1)
+            if n == attempts or wait > cap:
+                raise
+            sleep(wait)
+
+
+def test_stopping_at_the_cap_is_named_not_counted_as_one_call_too_few():
+    # fifth review: told "one too few: `attempts` counts every call" (seen); the bug is ending the retries at the cap
+    rejects_both(stops_when_the_wait_reaches_the_cap, "bounds each wait; it does not end the retries")

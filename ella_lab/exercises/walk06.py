@@ -176,6 +176,13 @@ class FetchAll(Question):
                 "the entries are Future objects: ask each for its answer, future.result(), inside try/except, and "
                 "store that answer (or the exception)."
             )
+        uncalled = [r for r, v in answers.items() if isinstance(v, TypeError) and "not callable" in str(v)]
+        if uncalled:
+            raise Incorrect(
+                f"the entry for {uncalled[0]} is {answers[uncalled[0]]!r}: pool.submit(fetch(request)) calls fetch "
+                "here, first, and hands the pool its answer, which the pool then tries to call. Give the pool the "
+                "function and its argument apart: pool.submit(fetch, request)."
+            )
         missing = [r for r in requests if r not in answers]
         if missing:
             lost_success = [r for r in missing if r not in failing]
@@ -553,6 +560,23 @@ class RetryLoop(Question):
             )
         if answered and made > calls and case.plan[calls - 1] is None:
             raise Incorrect(f"{where}: retry called it {made} times; it answered on call {calls}: return that answer.")
+        # stopped where the next wait reached the cap, though it had retried that very error before
+        at_the_cap = (
+            0 < made < calls and bool(call.errors) and case.base * 2 ** (made - 1) >= case.cap
+            and type(call.errors[-1]) in {type(e) for e in call.errors[:-1]}
+        )
+        if at_the_cap and not answered and made == case.attempts - 1:  # one too few, or stopped at the cap
+            raise Incorrect(
+                f"{where}: retry called it {made} times, one too few, and its next wait would have reached the "
+                f"cap ({_ms([case.cap])}). `attempts` counts every call, the first one included; and the cap "
+                "bounds each wait; it does not end the retries."
+            )
+        if at_the_cap:
+            raise Incorrect(
+                f"{where}: retry called it {made} times and stopped where the wait reached the cap "
+                f"({_ms([case.cap])}); a correct loop calls it {calls} times. The cap bounds each wait; it does "
+                "not end the retries: wait min(cap, base * 2 ** (n - 1)) and go on until `attempts` calls."
+            )
         subclass = isinstance(error, RETRYABLE) and type(error) not in RETRYABLE  # e.g. ConnectionResetError
         if made < calls and call.errors and error is call.errors[-1] and subclass:
             raise Incorrect(
