@@ -139,7 +139,8 @@ class FallbackChain(Source):
                 if len(attempts) > 1:
                     log.debug("%r served by %s after %d attempts", Shown(request), served_by, len(attempts))
                 return Served(value, served_by, tuple(attempts))
-        message = f"all {len(self.sources)} source(s) failed for {shown(request)} ({len(attempts)} attempts)"
+        tries = f"{len(attempts)} attempt{'' if len(attempts) == 1 else 's'}"
+        message = f"all {len(self.sources)} source(s) failed for {shown(request)} after {tries}"
         raise AllSourcesFailed(message, errors, attempts)
 
     def fetch(self, request: Any, *, attempt: int = 0, timeout: float | None = None) -> Any:

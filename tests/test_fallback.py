@@ -32,7 +32,7 @@ def test_all_failing_raises_a_group_with_every_attempt():
     assert isinstance(err, ExceptionGroup)
     assert len(err.exceptions) == 4 and len(err.attempts) == 4
     assert [(a.source, a.number) for a in err.attempts] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
-    assert "all 2 source(s) failed for 'r' (4 attempts)" in str(err)
+    assert "all 2 source(s) failed for 'r' after 4 attempts" in str(err)  # one bracket: the group adds its count
     # except* works on it like on any ExceptionGroup
     try:
         raise err
