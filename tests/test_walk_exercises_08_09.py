@@ -8,6 +8,7 @@ import socket
 import sys
 import textwrap
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -639,6 +640,27 @@ def fetch_differently(url, timeout):  # a correct answer, written differently fr
         response.close()
 
 
+def one_deadline_for_the_attempt(url, timeout):  # like HttpSource: the socket gets the time left of one deadline
+    deadline = time.monotonic() + timeout
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.connect()
+        connection.sock.settimeout(max(0.001, deadline - time.monotonic()))
+        connection.request("GET", parts.path)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise ConnectionError(f"HTTP {response.status} from {url}")
+        return body.decode()
+    except (ConnectionError, TimeoutError):
+        raise
+    except (OSError, http.client.HTTPException) as exc:
+        raise ConnectionError(str(exc)) from exc
+    finally:
+        connection.close()
+
+
 def no_timeout(url, timeout):
     try:
         with NO_PROXY.open(url) as response:
@@ -932,7 +954,8 @@ def swallows_errors(url, timeout):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("judge", ["judge", "hidden_check"])
 def test_w09_q2_fetch_accepts_right_answers(judge):
-    for answer in (reference(walk09.q2, "fetch"), fetch_differently, via_http_client):
+    # one_deadline_for_the_attempt was told "gave its socket a timeout of 0.0998575 s" (fifth review, seen)
+    for answer in (reference(walk09.q2, "fetch"), fetch_differently, via_http_client, one_deadline_for_the_attempt):
         result = getattr(walk09.q2, judge)(answer)
         assert result, result.message
 
