@@ -38,6 +38,7 @@ __all__ = [
     "prefix_after_activation",
     "python_verdict",
     "run_checks",
+    "setup_steps",
     "which_python",
 ]
 
@@ -191,6 +192,25 @@ def prefix_after_activation(env: str | Path) -> Path:
     if done.returncode != 0:
         raise RuntimeError(f"activating {env} failed (exit status {done.returncode}): {done.stderr.strip()[-300:]}")
     return Path(done.stdout.strip())
+
+
+# The commands of the Makefile that set the environment up: make the venv, install with pip, register the kernel.
+SETUP_COMMANDS = (" -m venv ", " -m pip install", " -m ipykernel install")
+# What the hand-out (ella_lab.tools.handout: no Makefile) does instead: its README's first command.
+NO_MAKEFILE = (
+    "No Makefile here, as in the hand-out. There, the README's first command makes .venv and installs "
+    "requirements.txt (the packages and ella_lab) into it, without upgrading pip or registering a kernel."
+)
+
+
+def setup_steps(folder: str | Path) -> str:
+    """The lines of ``folder``'s Makefile that make the venv, install into it and register the kernel (notebook 02
+    prints them beside the guide's three steps), or ``NO_MAKEFILE`` where there is none, as in the hand-out."""
+    makefile = Path(folder) / "Makefile"
+    if not makefile.is_file():
+        return NO_MAKEFILE
+    lines = makefile.read_text(encoding="utf-8").splitlines()
+    return "\n".join(line.strip() for line in lines if any(command in line for command in SETUP_COMMANDS))
 
 
 def _kernel() -> Check:

@@ -214,3 +214,18 @@ def test_every_package_a_walkthrough_notebook_imports_is_in_the_handouts_require
                         continue
                     need = PROVIDED_BY.get(top, top).lower()
                     assert need in wanted, f"{path.name} imports {name}; the hand-out's requirements.txt lacks {need}"
+
+
+@pytest.mark.timeout(300)
+def test_the_handouts_notebook_02_runs_all_without_an_error(handout):
+    """The hand-out has no Makefile: notebook 02 once read ../Makefile there, and its Run All stopped."""
+    notebook = handout / "notebooks" / "02-environment.ipynb"
+    env = {**os.environ, "PYTHONPATH": str(handout / "package"), "ELLA_LAB_CLAIMS": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_SHEETS, str(notebook)], capture_output=True, text=True, timeout=280, env=env,
+        cwd=handout,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])[str(notebook)]
+    assert seen["module"].startswith(str(handout / "package")), seen["module"]  # the hand-out's package ran
+    assert seen["errors"] == [], seen["errors"]

@@ -261,3 +261,28 @@ def test_the_activation_command_shown_is_the_one_run(tmp_path):
     assert f". \"{env / 'bin' / 'activate'}\" && python -c" in shown, shown
     done = subprocess.run(shlex.split(shown), capture_output=True, text=True, timeout=30, check=True)
     assert Path(done.stdout.strip()) == prefix_after_activation(env)
+
+
+# -- review 02e (A1, A3, B5): the hand-out has no Makefile; the first cell's advice is RESTART's ----------------------
+from ella_lab.selfcheck import NO_MAKEFILE, RESTART, setup_steps  # noqa: E402
+
+
+def test_setup_steps_are_the_makefiles_venv_install_and_kernel_lines():
+    steps = setup_steps(NOTEBOOK.parents[1]).splitlines()
+    assert " -m venv " in steps[0] and " -m ipykernel install --sys-prefix --name python3" in steps[-1]
+    assert sum(" -m pip install" in step for step in steps) == 3 and len(steps) == 5  # pip, requirements, project
+
+
+def test_setup_steps_without_a_makefile_say_so(tmp_path):
+    (tmp_path / "README.md").write_text("no Makefile here")
+    assert setup_steps(tmp_path) == NO_MAKEFILE and "hand-out" in NO_MAKEFILE
+
+
+def test_the_first_cell_gives_restarts_advice_word_for_word():
+    """The first cell cannot import ella_lab where it fails, so it holds its own copy of RESTART: kept in step."""
+    import ast
+
+    tree = ast.parse(first_code_cell())
+    copies = [ast.literal_eval(node.value) for node in ast.walk(tree)
+              if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "restart"]  # fmt: skip
+    assert copies == [RESTART]
