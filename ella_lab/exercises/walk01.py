@@ -194,12 +194,14 @@ class CollectAnswers(Question):
     def _run(
         self, submit_all: Any, requests: tuple[str, ...], workers: int, *, run_out: bool = True, held: int = 0
     ) -> str:
-        """One trial. With ``run_out``, the first bounded wait on the held answer (``concurrent.futures.wait``,
-        or ``future.result(timeout=...)``, which then raises ``TimeoutError``) returns as if its timeout had
-        passed. An answer that then raises (any exception) or puts ``None`` in place of the missing answers
-        handled it, as the task allows; it is tried again with a later answer held (``held``: its index), where
-        the answers it had already got must stay in the list, then without the run-out, to judge the rest. One that
-        waits on the held answer again retried past the limit: a loop of such retries may wait for ever.
+        """One trial. With ``run_out``, once every other answer has come, the first bounded wait on the held
+        answer (``concurrent.futures.wait``, or ``future.result(timeout=...)``, which then raises ``TimeoutError``)
+        returns as if its timeout had passed, and the answer's clocks move on by that timeout (``_shifted_clocks``).
+        An answer that then raises (a report: not a ``NameError``, ``KeyError``, ... from a slip in its handler) or
+        puts ``None`` in place of the missing answers, keeping those that came, handled it, as the task allows; it
+        is tried again with a later answer held (``held``: its index), then without the run-out, to judge the rest.
+        Further waits on the held answer are run out too while they add up to ``LIMIT``; past it, a retry: a loop
+        of such retries may wait for ever.
         """
         if not callable(submit_all):
             raise Incorrect(f"expected a function submit_all(router, requests), got {submit_all!r}")
