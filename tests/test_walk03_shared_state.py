@@ -269,9 +269,11 @@ def spins_on_a_try(counts, lock, request, fetch):
         lock.release()
 
 
-def test_q3_a_spin_on_acquire_false_passes_with_a_note():
+def test_q3_a_spin_on_acquire_false_is_rejected_as_in_q4():  # passed with a note before (review 03e A6)
+    for _ in range(5):
+        rejected_both_ways(walk03.q3, spins_on_a_try, "retries acquire(False) with no pause")
     verdict = walk03.q3.judge(spins_on_a_try)
-    assert verdict and "burns a core" in verdict.message and "`with lock:`" in verdict.message, verdict.message
+    assert "burns a core" in verdict.message and "`with lock:`" in verdict.message, verdict.message
     assert "burns a core" not in walk03.q3.judge(reference(walk03.q3, "tally")).message
 
 
@@ -1096,3 +1098,56 @@ def test_q1_a_number_near_the_model_is_no_longer_taken_for_it(run_time):  # acce
     assert walk03.q1.judge(0.27) and walk03.q1.judge(0.27000000000000002)
     if run_time > 0.27:
         assert "is a run's time, not the model" in verdict.message
+
+
+# -- fifth review: a short safety timeout that raises; a listed mistake just under the model --------
+
+
+def tally_raises_on_a_half_second_timeout(counts, lock, request, fetch):  # was told only "your tally raised ..."
+    answer = fetch(request)
+    if not lock.acquire(timeout=0.5):
+        raise TimeoutError("tally lock stuck")
+    try:
+        counts[answer] = counts.get(answer, 0) + 1
+    finally:
+        lock.release()
+
+
+def transfer_raises_on_a_half_second_timeout(source, target, amount):  # was told only "your transfer raised ..."
+    first, second = sorted((source, target), key=lambda account: account.number)
+    if not first.lock.acquire(timeout=0.5):
+        raise RuntimeError("stuck")
+    try:
+        if not second.lock.acquire(timeout=0.5):
+            raise RuntimeError("stuck")
+        try:
+            source.balance -= amount
+            target.balance += amount
+        finally:
+            second.lock.release()
+    finally:
+        first.lock.release()
+
+
+HALF_SECOND_RAISES = [
+    (walk03.q3, tally_raises_on_a_half_second_timeout, "that update was never made"),
+    (walk03.q4, transfer_raises_on_a_half_second_timeout, "that transfer was never made"),
+]
+
+
+@pytest.mark.parametrize(("question", "answer", "what"), HALF_SECOND_RAISES)
+def test_a_raise_after_a_short_timeout_names_the_forced_false_and_the_threshold(question, answer, what):
+    for _ in range(5):
+        rejected_both_ways(question, answer, what)
+    message = question.judge(answer).message
+    assert "returned False" in message and "a timeout under 1 s" in message, message
+    assert "a timeout of 1 s or more it treats as a safety net" in message, message
+
+
+@pytest.mark.parametrize(("value", "words"), [(0.245, "N·L/K + IDLE"), (0.25, "that is 5 · L, one worker alone")])
+def test_q1_a_listed_mistake_in_the_band_under_the_model_is_named(value, words):  # was "just under the model"
+    for _ in range(5):
+        verdict = walk03.q1.judge(value)
+        assert verdict.status == "incorrect" and words in verdict.message, verdict.message
+        assert "just under the model" not in verdict.message, verdict.message
+    assert "just under the model" in walk03.q1.judge(0.26).message  # an unlisted value there still is

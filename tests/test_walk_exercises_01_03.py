@@ -749,6 +749,40 @@ def busy_waits(tasks, results, fetch):  # correct but for polling: a core spent 
             tasks.task_done()
 
 
+def polls_every_5_ms(tasks, results, fetch):  # was told "a busy wait, which burns a core": a timed get sleeps
+    while True:
+        try:
+            request = tasks.get(timeout=0.005)
+        except queue.Empty:
+            continue
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def raises_on_a_long_safety_timeout(tasks, results, fetch):  # rejected before: "raised by your loop's own code"
+    while True:
+        try:
+            request = tasks.get(timeout=60)  # a producer silent for a minute is dead: fail loudly
+        except queue.Empty:
+            raise RuntimeError("no request and no STOP for 60 s: the producer died?") from None
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
 def busy_waits_on_empty(tasks, results, fetch):  # the same poll, through empty()
     while True:
         while tasks.empty():
@@ -783,6 +817,7 @@ SENTINEL_CATALOGUE = [
     (task_done_on_success_only, "2 get() call(s) had no task_done() (DataRequest-4, DataRequest-7). Every get()"),
     (busy_waits, "a busy wait"),  # accepted before: the check's empty queue slept 5 ms before each Empty
     (busy_waits_on_empty, "a busy wait"),
+    (polls_every_5_ms, "polling, which wakes the thread every few milliseconds for nothing"),
     (returns_on_error, "failed, without taking a STOP"),
     (puts_the_stop_back, "put STOP back on the queue"),
     (except_pass, "its answer was never stored"),
@@ -843,6 +878,20 @@ def test_p03_sentinel_worker_passes_correct_loops(worker):
 @pytest.mark.parametrize(("worker", "words"), SENTINEL_CATALOGUE, ids=lambda x: getattr(x, "__name__", None))
 def test_p03_sentinel_worker_names_the_bug(worker, words):
     rejected_both_ways(walk03.q2, worker, words)
+
+
+def test_p03_polling_with_a_timed_get_is_not_called_a_busy_wait():  # review 03e A4
+    for worker in (busy_waits, busy_waits_on_empty):
+        assert "burns a core" in verdict(walk03.q2, worker)[1]
+    for _ in range(5):
+        assert "burns a core" not in verdict(walk03.q2, polls_every_5_ms)[1]
+
+
+def test_p03_a_raise_on_a_long_safety_timeout_passes_and_is_told_why():  # review 03e A3: a false reject before
+    for _ in range(5):
+        passes_both_ways(walk03.q2, raises_on_a_long_safety_timeout)
+    message = walk03.q2.judge(raises_on_a_long_safety_timeout).message
+    assert "made your get(timeout=60) give up at once" in message and "ran again" in message, message
 
 
 def test_p03_sentinel_worker_starter_and_junk():
