@@ -59,6 +59,7 @@ def test_q1_twice_c_is_a_named_mistake_not_near_enough():
         (3, "tries per request"),
         (560, "counts 4 tries"),
         (3780, "three layers"),
+        (300, "the example of the format in the cell"),  # the stub's example: was the generic verdict (seen)
     ],
 )
 def test_q1_each_known_mistake_is_named(value, named):
@@ -97,6 +98,10 @@ def test_q2_exact_count_and_its_mistakes():
         (39, "3 + 9 + 27"),
         (13, "1 + 3 + 9"),
         (28, "27 + 1 counts the request itself"),  # was 'The count is exact' alone (seen, second review)
+        # these three were 'The count is exact' alone (seen, fifth review)
+        (0, "the database is down, but every call still reaches it"),
+        (10, "the example of the format in the cell"),  # the stub's example
+        (12, "12 = 3 + 9"),
     )
     for value, name in named:
         status, message = verdict(walk10.q2, value)
@@ -241,6 +246,20 @@ WRONG = {  # a learner's bug -> what the message must name
             return min(200, max(1, limit))
         """,
         "multiplicative (× 0.9), not 1 less",
+    ),
+    # was told 'an answer (ok True) must never lower the limit' (its own 8 + 1 = 9 = 10 × 0.9; seen, fifth review)
+    "keeps its own limit and ignores the one it is given": (
+        """
+        state = {"limit": 8.0}
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                state["limit"] = state["limit"] * 0.9
+            elif 2 * inflight >= state["limit"]:
+                state["limit"] += 1
+            state["limit"] = min(200, max(1, state["limit"]))
+            return state["limit"]
+        """,
+        "Use the limit you are given; the caller holds the state",
     ),
     "increase and decrease swapped": (
         """

@@ -71,6 +71,7 @@ class TriesPerSecond(PredictQuestion):
                 "560 counts 4 tries: Retry(attempts=3) makes 3 tries in all, the first and 2 retries.",
             ),
             (TRIES**LAYERS * RATE, "3,780 multiplies over three layers; here only the client retries."),
+            (300, "300 is the example of the format in the cell, not a prediction: put your own number there."),
         )
         for wrong, why in known:
             if math.isclose(value, wrong, rel_tol=1e-6):
@@ -141,6 +142,17 @@ class CallsThroughLayers(PredictQuestion):
                 "13 = 1 + 3 + 9 counts the calls into the client, the front end and the back end; the database, one "
                 "layer further down, gets 3 calls for each of the back end's 9.",
             ),
+            (
+                12,
+                "12 = 3 + 9 adds the calls into the front end and the back end; the database, one layer further "
+                "down, gets 3 calls for each of the back end's 9.",
+            ),
+            (
+                0,
+                "0 counts no call: the database is down, but every call still reaches it, and fails there. Each try "
+                "of each layer is a call.",
+            ),
+            (10, "10 is the example of the format in the cell, not a prediction: put your own count there."),
         )
         if not _whole(value):
             return f"{value!r} is not a whole number: a count of calls is."
@@ -331,6 +343,7 @@ class AIMDRule(Question):
         for limit, ok, inflight in cases:
             got, want = _call(rule, limit, ok, inflight), reference_limit(limit, ok, inflight)
             if not _same(got, want):
+                _refuse_own_state(rule, limit, inflight)
                 raise Incorrect(_diagnosis(limit, ok, inflight, got, want))
         compared = _Compared(rule)
         run = call_bounded(
@@ -351,6 +364,22 @@ class AIMDRule(Question):
             f"{max(run.queue)} of its 50 places, and the system recovered {when}. The limit caps the tries in "
             "flight, queued ones included, well above the 4 service slots: answers raise it while it is in use, "
             "and timeouts cut it as soon as the waits pass 150 ms, so the queue drains before it fills."
+        )
+
+
+def _refuse_own_state(rule: Callable, limit: float, inflight: int) -> None:
+    """``Incorrect`` when the same failure, asked twice, gives two limits: the rule keeps a limit of its own.
+
+    A rule that ignores its ``limit`` and cuts a state it holds returns a new value at each call; a rule of its
+    arguments alone returns the same one, so asking twice cannot blame a stateless rule.
+    """
+    first, second = _call(rule, limit, False, inflight), _call(rule, limit, False, inflight)
+    if not _same(first, second):
+        raise Incorrect(
+            f"next_limit({limit:g}, False, {inflight}) returned {first!r}, then {second!r}, asked twice with the same "
+            "arguments: your rule keeps a limit of its own. Use the limit you are given; the caller holds the state "
+            "(ConcurrencyLimit keeps the limit and passes it in at every call), so the same arguments give the same "
+            "new limit."
         )
 
 
