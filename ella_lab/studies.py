@@ -607,7 +607,8 @@ def plot_queue_profile(frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
 def plot_retry_waits(policies: Mapping[str, Any], *, keys: int = 200, cap_ms: float, ax: Axes | None = None) -> Axes:
     """``plots.plot_backoff``'s waits of ``keys`` requests per policy, made legible: opaque legend markers, three
     times larger; the jitter-free series (every request waits the same, so its dots coincide) drawn as a ringed
-    marker on top; the cap a dashed line."""
+    marker on top; the cap a dashed line. A jittered series's dots are spread across a narrow strip (± 0.07 of a
+    retry, a fixed pattern, not random), so the ``keys`` waits of one retry do not sit on one vertical line."""
     from .plots import plot_backoff
 
     ax = plot_backoff(policies, keys=keys, ax=ax)
@@ -615,6 +616,9 @@ def plot_retry_waits(policies: Mapping[str, Any], *, keys: int = 200, cap_ms: fl
         if line.get_label() == "none":  # one point per retry: all ``keys`` requests wait the same
             line.set(marker="o", markersize=7, markerfacecolor="white", markeredgewidth=2, alpha=1, zorder=3)
             line.set_label("none (every request the same wait)")
+        else:  # the golden-ratio sequence: evenly spread offsets, the same figure on every run
+            xs = np.asarray(line.get_xdata(), dtype=float)
+            line.set_xdata(xs + 0.14 * ((np.arange(len(xs)) * 0.6180339887) % 1.0 - 0.5))
     ax.axhline(cap_ms, color="grey", ls="--", lw=1)
     # x in axes fraction, y in data: inside the plot whatever the retries' axis starts at
     ax.annotate(f"cap {cap_ms:g} ms", (0.02, cap_ms), xycoords=ax.get_yaxis_transform(), xytext=(0, 4),

@@ -302,6 +302,10 @@ def test_plot_retry_waits_makes_every_series_legible():
     ax = plot_retry_waits(policies, keys=20, cap_ms=50)
     none = next(line for line in ax.get_lines() if line.get_label().startswith("none"))
     assert none.get_marker() == "o" and none.get_alpha() == 1  # the coinciding dots drawn as one ring each
+    for line in ax.get_lines():  # the jittered dots of one retry spread across a strip, not one vertical line
+        if line.get_label() in ("equal", "full"):
+            xs = np.asarray(line.get_xdata())
+            assert len(set(xs.round(6))) > 10 and np.ptp(xs - np.round(xs)) <= 0.2 + 0.14
     legend = ax.get_legend()
     assert all(h.get_alpha() in (None, 1) for h in legend.legend_handles)
     assert ax.get_ylim()[1] == pytest.approx(60)
