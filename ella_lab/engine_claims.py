@@ -48,6 +48,9 @@ def waits_claims(waits: pd.DataFrame, latency: float) -> list[Claim]:
     """Claims on the asyncio-against-threads sweep: ``waits`` has index K (16, 64, 256, 1024) and columns
     (``efficiency`` | ``cpu``) × (``threads`` | ``asyncio``), CPU seconds per request; ``latency`` is L.
 
+    The threads' cores at K ≤ 64 scale with the inverse of the machine's speed (0.20 core at K = 64 on a busy
+    2-core box, seen): 0.8 leaves a machine 2.5× slower room, and still fails where the threads need a core.
+
     At K = 256 only the ratio of CPU per wait is claimed: the threads' CPU in cores there scales with the machine's
     speed (0.5 to 1 core, seen), and which engine is more efficient changes from run to run."""
     for k in (64, 256, 1024):
@@ -60,8 +63,8 @@ def waits_claims(waits: pd.DataFrame, latency: float) -> list[Claim]:
               low=0.7, model=1, unit="%"),
         Claim("from K = 256 on, a thread's wait costs over 1.5x a coroutine's CPU, at each K",
               costs["threads / asyncio CPU"].loc[256:].min(), low=1.5, unit="x"),
-        Claim("at K ≤ 64, the threads' CPU takes under half a core", costs["threads cores"].loc[:64].max(),
-              high=0.5, unit=""),
+        Claim("at K ≤ 64, the threads' CPU takes well under one core", costs["threads cores"].loc[:64].max(),
+              high=0.8, unit=""),
         Claim("at K = 1024, the threads fall further short of the ideal than asyncio",
               efficiency.asyncio[1024] / efficiency.threads[1024], low=1, unit="x"),
     ]  # fmt: skip
@@ -69,7 +72,12 @@ def waits_claims(waits: pd.DataFrame, latency: float) -> list[Claim]:
 
 def dask_claims(on_dask: pd.DataFrame, threads_efficiency_64: float) -> list[Claim]:
     """Claims on the Dask sweep (rows K = 8 … 64 with ``throughput_rps``, ``model_rps``, ``overhead_s``), beside
-    the threads' efficiency at K = 64 measured in the asyncio sweep (same L, same machine)."""
+    the threads' efficiency at K = 64 measured in the asyncio sweep (same L, same machine).
+
+    The threads-against-cluster claim is "threads do better" (a ratio above 1), which the router's waves imply:
+    at K = 64, 128 tasks of 5 requests on 2 threads each (3 rounds, 30 ms) run on 32 cluster threads in 4 waves,
+    at least 120 ms for the ideal 100 ms, a share of at most 83 % before any scheduler cost; a ratio of 2 needed
+    ~90 ms of overhead besides, which a fast quiet machine may not have."""
     share_64 = on_dask.throughput_rps.iloc[-1] / on_dask.model_rps.iloc[-1]
     return [
         Claim("eight times the workers: more than 1.5x the throughput", on_dask.throughput_rps.iloc[-1]
@@ -79,7 +87,7 @@ def dask_claims(on_dask: pd.DataFrame, threads_efficiency_64: float) -> list[Cla
         Claim("the time beyond the ideal 0.1 s grows with K: at K = 64 over K = 8",
               on_dask.overhead_s.iloc[-1] / on_dask.overhead_s.iloc[0], low=2, unit="x"),
         Claim("for 10 ms waits on one machine, threads do better: efficiency at K = 64, threads over the cluster",
-              threads_efficiency_64 / share_64, low=2, unit="x"),
+              threads_efficiency_64 / share_64, low=1, unit="x"),
     ]  # fmt: skip
 
 
