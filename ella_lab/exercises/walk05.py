@@ -72,7 +72,10 @@ def main():
         ``main__`` (``__name__ in "__main__"``, ``in ("__main__", "main")``, ``.strip("_") == "main"``), a
         package's ``__main__`` module (``endswith("__main__")``, ``rsplit(".")[-1]``, ``[-8:]``), names with
         "main" in them, starting with "__" and ending with "_main__", or starting with "__main__"; the one-liner's
-        name has eight characters, like "__main__" (``len(__name__) == 8``).
+        name has eight characters, like "__main__" (``len(__name__) == 8``). A program started with ``-m`` imports
+        it (a guard on ``sys.orig_argv``), and it is imported again as multiprocessing's spawn imports the program
+        in a child, ``runpy.run_path(file, run_name="__mp_main__")`` (a guard on ``sys.argv[0]``). A guard that
+        never reads ``__name__`` is rejected even when it passes these ways: it tests how Python was started.
         """
         if not isinstance(script, str):
             raise Incorrect(f"give the script as a string (the text of the file), got {type(script).__name__}")
@@ -99,9 +102,13 @@ def main():
                 Path(folder, *name.split(".")).with_suffix(".py").write_text(instrumented, encoding="utf-8")
             importer = "".join(f"print({name!r}, flush=True)\nimport {name}\n" for name in mainly)
             Path(folder, "importer.py").write_text(importer, encoding="utf-8")
+            Path(folder, "runner.py").write_text(f"import {module}\n", encoding="utf-8")
+            respawned = f"import runpy\nrunpy.run_path({str(Path(folder, module + '.py'))!r}, run_name='__mp_main__')"
             ways = {
                 "imported": ["-c", f"import {module}"],
                 "imported by another script": ["importer.py"],
+                "imported by a program run with -m": ["-m", "runner"],
+                "imported again as a spawned process": ["-c", respawned],
                 "run as `python script.py`": [f"{module}.py"],
                 "run as `python -m script`": ["-m", module],
             }
@@ -135,6 +142,25 @@ def main():
                 '`if __name__ == "__main__":` (a module imported under any name, by any program, must run nothing; '
                 'a test of a part of "__main__" is fooled by a name that shares that part).'
             )
+        if token in runs["imported by a program run with -m"][1]:
+            raise Incorrect(
+                "imported by a program started with `python -m` (as `python -m pytest` imports the modules it "
+                "tests), the script ran main(): how Python was started does not tell whether this file is the "
+                'program; `if __name__ == "__main__":` does.'
+            )
+        if token in runs["imported again as a spawned process"][1]:
+            raise Incorrect(
+                "imported again as multiprocessing's spawn start method imports the program's file in each new "
+                'process (under the name "__mp_main__", with sys.argv[0] set to the file), the script ran main(): '
+                'there `if __name__ == "__main__":` is false, and runs nothing, as it must.'
+            )
+        if not self.reads_name(text):
+            raise Incorrect(
+                'your guard never reads __name__, the one name Python sets to "__main__" only in the program '
+                "being run; a test of anything else (sys.argv, the __main__ module's file, how Python was started) "
+                "passed the ways tried here but is fooled by some way of running or importing a file: "
+                '`if __name__ == "__main__":`.'
+            )
         for how, n in programs.items():
             if n != 1:
                 self._ran(how, n, runs[how][1], text)
@@ -164,8 +190,13 @@ def main():
 
     @staticmethod
     def reads_name(text: str) -> bool:
-        """Whether the script reads ``__name__`` anywhere (a guard on ``sys.argv`` or ``__spec__`` does not)."""
-        return any(isinstance(node, ast.Name) and node.id == "__name__" for node in ast.walk(ast.parse(text)))
+        """Whether the script reads ``__name__`` anywhere (a guard on ``sys.argv`` or ``__spec__`` does not);
+        ``globals()["__name__"]`` counts."""
+        return any(
+            (isinstance(node, ast.Name) and node.id == "__name__")
+            or (isinstance(node, ast.Constant) and node.value == "__name__")
+            for node in ast.walk(ast.parse(text))
+        )
 
     @staticmethod
     def compares_name_by_identity(text: str) -> bool:
