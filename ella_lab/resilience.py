@@ -292,12 +292,13 @@ class LatencyThreshold:
         for seconds in latencies:
             self.observe(check_real("latencies", seconds))
 
-    def value(self) -> float | None:
-        """The quantile in seconds, or ``None`` during the warm-up; recomputed every ``refresh`` latencies."""
+    def value(self, *, fresh: bool = False) -> float | None:
+        """The quantile in seconds, or ``None`` during the warm-up; recomputed every ``refresh`` latencies
+        (cheap on the hot path), or now with ``fresh=True`` (to read the window's own quantile after a run)."""
         with self._lock:
             if len(self._seen) < self.warmup:
                 return None
-            if self._value is None or self._fresh >= self.refresh:
+            if self._value is None or fresh or self._fresh >= self.refresh:
                 self._value = quantile(sorted(self._seen), self.q)
                 self._fresh = 0
             return self._value

@@ -129,3 +129,14 @@ def test_the_hedge_passes_its_settings_to_the_threshold():
     with pytest.raises(ValueError, match="window"):
         Hedge(str, after="p99", window=100)
     hedge.close()
+
+
+def test_a_fresh_read_recomputes_at_once_and_the_default_read_still_waits_for_refresh():
+    threshold = LatencyThreshold(0.5, window=40, warmup=20, refresh=30)
+    threshold.calibrate([0.001] * 40)
+    assert threshold.value() == 0.001
+    for _ in range(25):
+        threshold.observe(1.0)
+    assert threshold.value() == 0.001  # cached: 25 new latencies, fewer than refresh=30
+    assert threshold.value(fresh=True) == 1.0  # the window's own median: 25 slow of 40
+    assert threshold.value() == 1.0  # and that value is kept

@@ -118,3 +118,14 @@ def test_show_hedging_prints_times_and_shares(capsys):
     show_hedging(table)
     out = capsys.readouterr().out
     assert "53.5 ms" in out and "4.8%" in out and "2.1%" in out and "S(d)" not in out
+
+
+def test_hedged_at_p95_claims_half_the_unhedged_p99_on_its_own_run():
+    never = {"p99": 0.223, "model p99": 0.223}
+    p95 = row(95, 0.05, 0.05, 0.1118, 0.080)  # within 1.4x its model, yet not half the unhedged p99
+    plain = hedge_claims(95, p95)
+    assert all(c.holds() for c in plain) and not any("half" in c.says for c in plain)
+    cut = next(c for c in hedge_claims(95, p95, unhedged=never) if "half" in c.says)
+    assert cut.low == 2 and not cut.holds()
+    assert all(c.holds() for c in hedge_claims(95, row(95, 0.05, 0.05, 0.080, 0.077), unhedged=never))
+    assert not any("half" in c.says for c in hedge_claims(90, row(90, 0.1, 0.1, 0.08, 0.075), unhedged=never))
