@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._checks import check_int
-from .bench import sleep_bound
+from .bench import dispatch, sleep_bound
 from .claims import Claim, measure
 from .experiments import request_ids, run_once
 from .fallback import FallbackChain
@@ -46,6 +46,8 @@ __all__ = [
     "answered",
     "busiest_window",
     "captured_log",
+    "dispatch_costs",
+    "efficiency_claims",
     "efficiency_runs",
     "efficiency_spread",
     "fallback_cost",
@@ -480,12 +482,40 @@ def map_claims(run: MapRun, latency: float) -> list[Claim]:
     ]
 
 
-def efficiency_runs(latency: float, ks: Sequence[int], *, per_worker: int, runs: int = 3) -> pd.DataFrame:
+def dispatch_costs(n: int, *, workers: int, repeats: int = 3, checked: bool = False) -> pd.DataFrame:
+    """``bench.dispatch``'s cost per request of zero-latency requests, one row per peer (plain loop, the pool, the
+    router): ``per_request_s`` and ``vs pool``, its ratio to the pool's.
+
+    ``checked``: judge the notebook's sentence, the router's records cost less than half of the pool's futures,
+    and measure again on a miss (``ella_lab.claims.measure``)."""
+    import pandas as pd
+
+    check_int("n", n, minimum=1)
+    if checked:
+        return measure(
+            lambda: dispatch_costs(n, workers=workers, repeats=repeats),
+            lambda costs: Claim(
+                "a request through the router's records costs less than half of one through the pool's futures",
+                costs.loc["Router.run", "vs pool"], high=0.5, unit="x",
+            ),
+        )
+    costs = pd.DataFrame(dispatch(n, workers=workers, repeats=repeats)).set_index("peer")
+    return costs.assign(**{"vs pool": costs.per_request_s / costs.loc["ThreadPoolExecutor.map", "per_request_s"]})
+
+
+def efficiency_runs(
+    latency: float, ks: Sequence[int], *, per_worker: int, runs: int = 3, checked: bool = False
+) -> pd.DataFrame:
     """Sleep-bound efficiency, throughput / (K / L), of the pool and the router: one row per run, not a median,
-    so that a figure can show how far one run lies from the next at the same K."""
+    so that a figure can show how far one run lies from the next at the same K.
+
+    ``checked``: judge ``efficiency_claims`` on the runs, and run them again on a miss (``ella_lab.claims.measure``).
+    """
     import pandas as pd
 
     check_int("runs", runs, minimum=1)
+    if checked:
+        return measure(lambda: efficiency_runs(latency, ks, per_worker=per_worker, runs=runs), efficiency_claims)
     rows = [
         {**row, "run": run}
         for run in range(runs)
@@ -497,6 +527,24 @@ def efficiency_runs(latency: float, ks: Sequence[int], *, per_worker: int, runs:
 def median_efficiency(runs: pd.DataFrame) -> pd.DataFrame:
     """The median efficiency of ``efficiency_runs`` at each K (rows) for each peer (columns)."""
     return runs.pivot_table(index="workers", columns="peer", values="efficiency", aggfunc="median")
+
+
+def efficiency_claims(runs: pd.DataFrame) -> list[Claim]:
+    """Notebook 06's sentences about ``efficiency_runs``, judged on the medians of the runs: the two smallest K
+    come close to the ideal K / L (70 % or more), no K collapses (30 % or more), and the median at the largest K is
+    lower than at the smallest, for both peers."""
+    medians = median_efficiency(runs)
+    ks = sorted(medians.index)
+    few, first, last = ks[:2], ks[0], ks[-1]
+    if len(ks) < 2:
+        raise ValueError(f"efficiency_claims needs runs at two K or more, got K = {ks}")
+    return [
+        Claim(f"few threads (K = {few[0]} and {few[1]}) come close to the ideal K / L",
+              medians.loc[few].min().min(), low=0.7, model=1.0, unit="%"),
+        Claim(f"no K up to {last} collapses (median of the runs)", medians.min().min(), low=0.3, unit="%"),
+        Claim(f"the median falls overall as K grows: lower at K = {last} than at K = {first}, for both peers",
+              (medians.loc[last] / medians.loc[first]).max(), high=1.0, unit="x"),
+    ]
 
 
 SPREAD_STATS = ("lowest", "median", "highest", "spread")

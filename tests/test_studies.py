@@ -16,6 +16,8 @@ from ella_lab.studies import (
     MapRun,
     answered,
     captured_log,
+    dispatch_costs,
+    efficiency_claims,
     efficiency_runs,
     efficiency_spread,
     fallback_cost,
@@ -133,6 +135,43 @@ def test_efficiency_runs_keep_every_run_and_plot_a_band():
     assert list(median.index) == [1, 2] and list(median.columns) == ["Router.run", "ThreadPoolExecutor.map"]
     ax = plot_efficiency(runs)
     assert ax.get_xlabel() and ax.get_ylabel() and len(ax.collections) == 2  # one band per peer
+
+
+def test_dispatch_costs_give_each_peer_against_the_pool(monkeypatch):
+    costs = dispatch_costs(200, workers=2, repeats=1)
+    assert list(costs.index) == ["plain loop", "ThreadPoolExecutor.map", "Router.run"]
+    assert costs.loc["ThreadPoolExecutor.map", "vs pool"] == 1
+    assert list(costs["vs pool"]) == pytest.approx(list(costs.per_request_s / costs.per_request_s.iloc[1]))
+    from ella_lab import studies
+
+    seen = {}
+    monkeypatch.setattr(studies, "measure", lambda run, claims: seen.update(claims=claims) or "checked")
+    assert dispatch_costs(200, workers=2, checked=True) == "checked"
+    slow_router = costs.assign(**{"vs pool": [0.01, 1.0, 0.6]})
+    assert not seen["claims"](slow_router).holds() and seen["claims"](costs.assign(**{"vs pool": 0.3})).holds()
+
+
+def test_efficiency_claims_hold_on_a_fall_and_miss_without_one(monkeypatch):
+    def runs_of(medians):  # one run per (K, peer) with the given efficiency
+        return pd.DataFrame([{"peer": peer, "workers": k, "run": 0, "wall_s": 1.0, "efficiency": e}
+                             for k, (router, pool) in medians.items()
+                             for peer, e in (("Router.run", router), ("ThreadPoolExecutor.map", pool))])
+
+    falling = runs_of({1: (0.98, 0.97), 4: (0.97, 0.95), 128: (0.86, 0.7)})
+    claims = efficiency_claims(falling)
+    assert all(c.holds() for c in claims)
+    assert claims[0].says == "few threads (K = 1 and 4) come close to the ideal K / L"
+    flat = runs_of({1: (0.9, 0.9), 4: (0.95, 0.9), 128: (0.92, 0.91)})  # the router higher at 128 than at 1
+    assert [c.says for c in efficiency_claims(flat) if not c.holds()] == [
+        "the median falls overall as K grows: lower at K = 128 than at K = 1, for both peers"]
+    with pytest.raises(ValueError, match="two K or more"):
+        efficiency_claims(runs_of({1: (0.9, 0.9)}))
+    from ella_lab import studies
+
+    seen = {}
+    monkeypatch.setattr(studies, "measure", lambda run, claims: seen.update(claims=claims) or "checked")
+    assert efficiency_runs(0.001, [1, 2], per_worker=1, checked=True) == "checked"
+    assert seen["claims"] is efficiency_claims
 
 
 def test_captured_log_keeps_worker_records_and_restores_the_logger(capsys):
