@@ -505,8 +505,8 @@ def plot_cures(
 
     Each panel draws the measured run (a black line) over the seeded simulation (a wide light blue band),
     so neither hides another control's line; the trigger (from the first run's settings) is shaded, the
-    offered load ``rate`` is dashed on the goodput row, and one legend sits below the panels, clear of
-    the curves. ``real`` and ``simulated`` name the same controls, in the order drawn.
+    offered load ``rate`` is dashed on the goodput row, every row starts at 0, and one legend sits below the
+    panels, clear of the curves. ``real`` and ``simulated`` name the same controls, in the order drawn.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -534,6 +534,8 @@ def plot_cures(
                 ax.set_ylabel(label)
         axes[0][column].set_title(control)
         axes[-1][column].set_xlabel("time (s)")
+    for ax in axes.flat:  # counts and rates, read from 0 as in plot_overload; after all lines, so no top is cut
+        ax.set_ylim(bottom=0)
     handles = [
         Line2D([], [], color="black", lw=1.2, label="measured on loopback (this machine)"),
         Line2D([], [], color="tab:blue", lw=5, alpha=0.3, label="simulated (seeded, exact)"),

@@ -10,6 +10,7 @@ from ella_lab.metastable import plot_cures
 from ella_lab.sim import simulate
 
 CONTROLS = ["budget", "limit"]
+ALL = ["budget", "throttle", "limit", "drop_expired"]
 
 
 def test_one_column_per_control_the_measured_line_over_the_band_and_one_legend_below():
@@ -35,3 +36,13 @@ def test_the_two_sets_must_name_the_same_controls():
     sim = {"budget": simulate(control="budget", duration=2.0)}
     with pytest.raises(ValueError, match="same controls"):
         plot_cures(sim, {}, rate=140)
+
+
+def test_every_row_starts_at_zero():
+    # before, the rows' lower limits were matplotlib's margins below the lowest value (seen, fifth review)
+    sim = {c: simulate(control=c, duration=6.0) for c in ALL}
+    fig = plot_cures(sim, sim, rate=140)
+    assert [ax.get_ylim()[0] for ax in fig.axes] == [0.0] * len(fig.axes)
+    # and no line is cut at the top (seen: a 0 set column by column cut drop_expired's tries at the first ones' top)
+    assert all(ax.get_ylim()[1] >= max(max(line.get_ydata()) for line in ax.lines) for ax in fig.axes)
+    plt.close(fig)
