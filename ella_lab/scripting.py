@@ -11,13 +11,14 @@ import ast
 import re
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .claims import measure
 from .guide import GuideRun, guide_claims, virtual_run
 
-__all__ = ["checked_run", "run_cli", "run_python", "summary_value", "top_level_blocks"]
+__all__ = ["checked_run", "return_lines", "run_cli", "run_python", "summary_value", "top_level_blocks"]
 
 
 def top_level_blocks(path: str | Path, starts: Sequence[str]) -> list[str]:
@@ -38,6 +39,23 @@ def top_level_blocks(path: str | Path, starts: Sequence[str]) -> list[str]:
             raise ValueError(f"starts: no top-level statement of {path} starts with {start!r}")
         found.append(block)
     return found
+
+
+def return_lines(path: str | Path, function: str) -> list[str]:
+    """The source of each ``return`` statement of the top-level function ``function`` in the file at ``path``,
+    dedented: what a program's ``main()`` hands back (its exit status) without its option parsing around it.
+
+    Raises ``ValueError`` naming a function that the file does not define at top level.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    lines = text.splitlines()
+    tree = ast.parse(text)
+    node = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function), None)
+    if node is None:
+        raise ValueError(f"function: {path} defines no top-level function {function!r}")
+    returns = [n for n in ast.walk(node) if isinstance(n, ast.Return)]
+    ordered = sorted(returns, key=lambda r: r.lineno)
+    return [textwrap.dedent("\n".join(lines[r.lineno - 1 : r.end_lineno])).strip() for r in ordered]
 
 
 def run_python(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

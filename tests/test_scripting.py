@@ -5,17 +5,22 @@ from pathlib import Path
 import pytest
 
 from ella_lab.guide import run_guide_router
-from ella_lab.scripting import checked_run, run_cli, run_python, summary_value, top_level_blocks
+from ella_lab.scripting import checked_run, return_lines, run_cli, run_python, summary_value, top_level_blocks
 
 MAIN = Path(__file__).parent.parent / "examples" / "main.py"
 
 
 def test_top_level_blocks_finds_whole_blocks_in_the_order_asked(tmp_path):
     script = tmp_path / "s.py"
-    script.write_text('import os\n\ndef b():\n    return 2\ndef a():\n\n    return 1\n\nif __name__ == "__main__":\n'
-                      "    a()\n", encoding="utf-8")  # one blank line, none, two: blocks are found by parsing
+    script.write_text(
+        'import os\n\ndef b():\n    return 2\ndef a():\n\n    return 1\n\nif __name__ == "__main__":\n    a()\n',
+        encoding="utf-8",
+    )  # one blank line, none, two: blocks are found by parsing
     assert top_level_blocks(script, ["def a(", "if __name__", "def b("]) == [
-        "def a():\n\n    return 1", 'if __name__ == "__main__":\n    a()', "def b():\n    return 2"]
+        "def a():\n\n    return 1",
+        'if __name__ == "__main__":\n    a()',
+        "def b():\n    return 2",
+    ]
 
 
 def test_top_level_blocks_of_main_py_are_its_functions_and_guard():
@@ -51,3 +56,20 @@ def test_checked_run_returns_the_guide_run_with_every_result():
     assert len(run.results) == 4 and not run.lost
     with pytest.raises(TypeError, match="router"):
         checked_run("run_guide_router", 2, 4, latency=0.002, idle_timeout=0.02)
+
+
+def test_return_lines_are_the_functions_returns_in_order(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text(
+        "def main():\n    if x:\n        return (\n            1\n        )\n    return 0\n\n\n"
+        "def other():\n    return 5\n",
+        encoding="utf-8",
+    )
+    assert return_lines(script, "main") == ["return (\n    1\n)", "return 0"]
+    assert return_lines(script, "other") == ["return 5"]
+    with pytest.raises(ValueError, match="'absent'"):
+        return_lines(script, "absent")
+
+
+def test_return_lines_of_main_py_give_its_exit_status():
+    assert return_lines(MAIN, "main") == ["return 0 if not report.failed else 1"]
