@@ -429,6 +429,20 @@ def total_cores_over_one(workloads):  # right: the GIL's limit is on the total, 
     return choice
 
 
+def processes_from_cores(t):
+    """Processes when all the requests need t cores or more in all (the total-CPU rule with a threshold t)."""
+
+    def pick(workloads):
+        return {
+            name: "processes" if w["at_once"] * w["cpu_s"] / (w["cpu_s"] + w["wait_s"]) >= t
+            else "asyncio" if w["at_once"] >= 256 else "threads"
+            for name, w in workloads.items()
+        }  # fmt: skip
+
+    pick.__name__ = f"processes_from_{t}_cores"
+    return pick
+
+
 def test_w08_q2_the_notebook_states_the_rule_the_check_enforces():
     """Cell 23 once stated a CPU rule ("the simplest engine that keeps up") while the check demanded asyncio for
     600 websockets waiting 1 s (~0.02 core of threads): a count rule. The rule is now stated, and it passes."""
@@ -557,6 +571,9 @@ def test_w08_q2_the_visible_and_the_hidden_check_agree_on_every_threshold():
     # w_min from 1 ms to 1 s); the old visible check accepted t = 4 to 12 and w_min = 50 ms, the hidden refused them
     families += [asyncio_when_total_wait_over(t / 4) for t in range(1, 121)]
     families += [asyncio_for_long_waits_only(round(0.001 * i, 3)) for i in range(1, 1001, 3)]
+    # fifth review (08e A2): processes from t cores in all (t from 0.3 to 2.5); the visible check's least busy
+    # CPU-bound case needed 2.0 cores (job 8: 2.05), so it accepted t = 2 while the hidden one (r: 1.54) refused it
+    families += [processes_from_cores(round(0.3 + 0.01 * i, 2)) for i in range(221)]
     accepted = []
     for rule in families:
         visible, hidden = bool(walk08.q2.judge(rule)), bool(walk08.q2.hidden_check(rule))
@@ -568,6 +585,8 @@ def test_w08_q2_the_visible_and_the_hidden_check_agree_on_every_threshold():
     assert "asyncio_from_256_when_wait_s_at_least_0.01" in accepted  # 10 ms: the shortest wait among the cases
     assert not any("at_once_x_wait_s" in name for name in accepted)
     assert not any(name.endswith(("_0.03", "_0.05", "_0.013")) for name in accepted)
+    assert "processes_from_1.0_cores" in accepted and "processes_from_1.5_cores" in accepted
+    assert "processes_from_2.0_cores" not in accepted and "processes_from_1.6_cores" not in accepted
 
 
 def test_w08_q1_blames_other_programs_only_when_the_idle_cores_say_so():
