@@ -408,13 +408,13 @@ def time_runs(
 
 def spare_core_note(idle: float, cores: float, processes: float | None = None, threads: float | None = None) -> str:
     """What the GIL experiment's run can show: ``idle`` cores while one thread ran (over 0.5: a core to spare), and
-    the speed-ups over one thread of two ``processes`` and two ``threads``. Two processes 1.3× faster or more had a
-    second core, whatever the idle count said; without that evidence, two threads stay near one core whether or
-    not there is a GIL."""
+    the speed-ups over one thread of two ``processes`` and two ``threads``. Two processes 1.3× faster or more had more
+    than one core's worth, whatever the idle count said; without that evidence, two threads stay near one core
+    whether or not there is a GIL."""
     if cores < 2:
         return f"{cores:g} core{'s' if cores != 1 else ''}: two threads could not keep two cores busy, GIL or not"
     if processes is not None and processes >= 1.3:
-        shown = f"two processes ran {processes:.2f}× faster than one thread: a second core was there"
+        shown = f"two processes ran {processes:.2f}× faster than one thread: more than one core was there"
         if threads is None:
             return shown
         if threads < 1.3:
