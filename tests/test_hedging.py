@@ -129,3 +129,16 @@ def test_hedged_at_p95_claims_half_the_unhedged_p99_on_its_own_run():
     assert cut.low == 2 and not cut.holds()
     assert all(c.holds() for c in hedge_claims(95, row(95, 0.05, 0.05, 0.080, 0.077), unhedged=never))
     assert not any("half" in c.says for c in hedge_claims(90, row(90, 0.1, 0.1, 0.08, 0.075), unhedged=never))
+
+
+def test_hedged_at_p99_claims_a_small_cut_and_a_d_below_the_unhedged_p99_on_its_own_run():
+    never = {"p99": 0.223, "model p99": 0.223}
+    p99 = row(99, 0.01, 0.01, 0.170, 0.223, d=0.171)
+    assert all(c.holds() for c in hedge_claims(99, p99, unhedged=never))
+    assert len(hedge_claims(99, p99, unhedged=never)) == len(hedge_claims(99, p99)) + 2
+    cut_too_much = row(99, 0.01, 0.01, 0.120, 0.223, d=0.130)  # 1.9x: as much as hedging at p95 buys
+    assert [c.says for c in hedge_claims(99, cut_too_much, unhedged=never) if not c.holds()] == [
+        "hedged at p99: the p99 is cut by at most 1.6x, far less than at p95 (the model: not at all)"]
+    d_above = row(99, 0.01, 0.01, 0.225, 0.223, d=0.240)
+    assert [c.says for c in hedge_claims(99, d_above, unhedged=never) if not c.holds()] == [
+        "hedged at p99: its learned d reads below the baseline's p99"]
