@@ -20,7 +20,6 @@ touches: a lock of the learner's own around every transfer shows as no two threa
 from __future__ import annotations
 
 import contextlib
-import math
 import queue
 import threading
 import time
@@ -30,7 +29,7 @@ from typing import Any
 from ..guide import run_guide_router
 from ..shared import LONG_TIMEOUT, Abandoned, Account, Deadlock, Lock, Retried, Run, SharedDict, Switchboard
 from ..timing import format_seconds
-from ._core import BLANK, Incorrect, NotAttempted, Question, as_real, same
+from ._core import BLANK, Incorrect, NotAttempted, Question, same
 from .walk01 import Prediction
 
 __all__ = ["BLANK", "STOP", "____", "q1", "q2", "q3", "q4"]
@@ -75,19 +74,6 @@ class GuideRunPrediction(Prediction):
 
     def measure(self) -> float:
         return run_guide_router(2, 5, latency=0.05, idle_timeout=0.12, join_timeout=5.0).wall_s
-
-    def _check(self, value: Any) -> str:
-        """As ``Prediction``'s, but a listed mistake is named first: 0.245 (N·L/K + IDLE) and 0.25 (5 · L) sit in
-        the band just under the model, which would otherwise answer them with "just under the model"."""
-        number = as_real(value)
-        why = next((why for wrong, why in self.mistakes
-                    if number is not None and math.isclose(number, wrong, rel_tol=1e-3)), None)  # fmt: skip
-        if why is None:
-            return super()._check(value)
-        measured = self.measure()
-        off = (measured / self.model - 1) * 100
-        raise Incorrect(f"{number:g} s: {why} The run took {format_seconds(measured)}, {off:+.0f} % from the model: "
-                        f"{self.gap}.")  # fmt: skip
 
 
 class _TrackedQueue(queue.Queue):
