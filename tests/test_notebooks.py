@@ -79,8 +79,9 @@ def test_every_link_resolves(path):
 def test_claims_are_asserted_and_shown(path):
     nb = load(path)
     sources = ["".join(c["source"]) for c in code_cells(nb)]
-    # a cell that checks a claim: an exact one (assert) or a measured one (ella_lab.claims' measure/check)
-    checking = re.compile(r"^(?:assert\b|[\w, ]+= measure\(|measure\(|check\()", re.MULTILINE)
+    # a cell that checks a claim: an exact one (assert) or a measured one (ella_lab.claims' measure/check, or a
+    # study run with checked=True, which measures its claims and measures again on a miss)
+    checking = re.compile(r"^(?:assert\b|[\w, ]+= measure\(|measure\(|check\()|\bchecked=True\b", re.MULTILINE)
     asserting = sum(bool(checking.search(s)) for s in sources)
     assert asserting >= (1 if path.stem == "02-environment" else 3)  # 02 is a setup notebook, not an experiment
     outputs = [o for c in code_cells(nb) for o in c["outputs"]]
