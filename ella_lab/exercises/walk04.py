@@ -53,6 +53,8 @@ class Fallback(Question):
         "Loop over the sources in order; `return source(request)` inside a try returns the first answer.",
         "In `except ConnectionError as exc:` keep `exc` in a list, and go on to the next source.",
         'After the loop every source has failed: raise ExceptionGroup("all sources failed", errors).',
+        "Any other error is a bug: let it reach the caller as it is (an ExceptionGroup holding it, alone or with "
+        "the errors so far, is accepted too), and ask no further source.",
     )
     stub = """
         def fallback(request, sources):
@@ -258,24 +260,26 @@ class Fallback(Question):
     def _all_fail(self, fallback: Any, request: str, pattern: str) -> None:
         probes, value, error = self._run(fallback, request, pattern)
         n = len(pattern)
+        down = f"with all {n} sources down" if n > 1 else "with its only source down"
         counts = [len(p.calls) for p in probes]
         if counts != [1] * n:
-            raise Incorrect(f"with all {n} sources down, they were called {counts} times; expected each once.")
+            raise Incorrect(f"{down}, the sources were called {counts} times; expected each once.")
         if error is None:
             if value is None:
                 raise Incorrect(
-                    f"with all {n} sources down, fallback returned None: swallowing the errors hides the failure; "
+                    f"{down}, fallback returned None: swallowing the errors hides the failure; "
                     "raise an ExceptionGroup with them."
                 )
             raise Incorrect(
-                f"with all {n} sources down, fallback returned {value!r}: a failure is not an answer; raise an "
+                f"{down}, fallback returned {value!r}: a failure is not an answer; raise an "
                 "ExceptionGroup holding every error."
             )
         if not isinstance(error, ExceptionGroup):
-            self._escaped_subclass(f"with all {n} sources down", error, probes)
+            self._escaped_subclass(down, error, probes)
             raise Incorrect(
-                f"with all {n} sources down, fallback raised {error!r}, one error: raise "
-                f"ExceptionGroup(message, errors) with all {n}, so the caller sees every cause."
+                f"{down}, fallback raised {error!r}, one error: raise "
+                f"ExceptionGroup(message, errors) with {f'all {n}' if n > 1 else 'that one'}, so the caller sees "
+                "every cause."
             )
         self._holds_every_error(error, probes, request)
 
@@ -360,6 +364,12 @@ class Fallback(Question):
         n = len(probes)
         expected = [p.errors[request] for p in probes]
         got = list(error.exceptions)
+        if len(got) > n and [id(e) for e in got[-n:]] == [id(e) for e in expected]:
+            raise Incorrect(
+                f"the ExceptionGroup holds {len(got)} errors; expected {n}, one per source: the first "
+                f"{len(got) - n} are from earlier calls. Create the errors list inside the function (a default "
+                "`errors=[]`, or a list made outside it, lives on from one call to the next)."
+            )
         if len(got) != n:
             raise Incorrect(f"the ExceptionGroup holds {len(got)} error(s); expected {n}, one per source.")
         if [id(e) for e in got] != [id(e) for e in expected]:
