@@ -135,6 +135,8 @@ def test_p03_guide_run_prediction():
         0.37: "one worker alone",
         0.39: "their timeouts overlap, so the run ends one IDLE after the last answer",
         0.24: "one timeout per worker with no work",
+        0.17: "as if all five requests were fetched at once",  # were told only "0.63× the model" (seen)
+        0.12: "the idle timeout alone",  # was told only "0.44× the model" (seen)
         270: "right in milliseconds",
         -1: "not even positive",
     }

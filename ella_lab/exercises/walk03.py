@@ -57,6 +57,9 @@ class GuideRunPrediction(Prediction):
         (0.39, "that is 3 · L + 2 · IDLE, the idle tail counted once per worker: their timeouts overlap, so the "
                "run ends one IDLE after the last answer."),
         (0.24, "that is 2 · IDLE, one timeout per worker with no work: the work comes first, 3 rounds of L."),
+        (0.17, "that is L + IDLE, as if all five requests were fetched at once: two workers fetch two at a time, "
+               "⌈5/2⌉ = 3 rounds of L."),
+        (0.12, "that is the idle timeout alone: the work comes first, 3 rounds of L, then the timeout."),
     )  # fmt: skip
     hints = (
         "The work: 5 requests in rounds of 2, each round L = 0.05 s. Count the last, partial round.",
