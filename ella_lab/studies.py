@@ -82,7 +82,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------------
 # Tables and their claims
 
-TIMER_SLACK = 1e-4  # seconds a measured time may sit under its model: the timer's steps, never a sleep ended early
+TIMER_SLACK = 1e-4  # seconds a measured time may sit under its model: a chosen allowance (a sleep never ends early)
 
 
 def _label(names: Sequence[Any], key: Any) -> str:
