@@ -814,3 +814,140 @@ def test_third_review_answers_get_their_own_message(answer, words):
         assert result.status == "incorrect" and words in result.message, result.message
         hidden = walk01.q2.hidden_check(answer)
         assert hidden.status == "incorrect", hidden.message
+
+
+# -- review 01d: clocks read in ways the check did not move, and the messages of a retry and of an early give-up ----
+
+
+def imports_time_inside(router, requests):  # a deadline in 0.5 s slices, `time` imported inside the function
+    import time as clocks
+
+    futures = [router.submit(r) for r in requests]
+    out = []
+    for f in futures:
+        deadline = clocks.monotonic() + 5
+        while True:
+            try:
+                out.append(f.result(timeout=0.5))
+                break
+            except TimeoutError:
+                if clocks.monotonic() >= deadline:
+                    raise
+    return out
+
+
+def test_a_deadline_read_from_time_imported_inside_the_answer_runs_out_too():
+    # old: rejected on every run, "waited for that answer again (future.result(timeout=0.5)) ... (in a loop, for
+    # ever)": only the names in the answer's module globals were moved, not `time` imported inside the function
+    for _ in range(3):
+        result = walk01.q2.check(imports_time_inside)
+        assert result.status == "correct", result.message
+        assert "raised TimeoutError()" in result.message, result.message
+
+
+def test_the_time_modules_clocks_move_only_in_the_answers_frames_and_are_put_back():
+    real = {name: getattr(time, name) for name in ("monotonic", "perf_counter", "time")}
+    seen: dict[str, float] = {}
+
+    def answer():
+        seen["answer"] = time.monotonic()
+
+    def elsewhere():
+        seen["thread"] = time.monotonic()
+
+    class Router:
+        clock_reads = 0
+
+        @staticmethod
+        def shift():
+            return 1000.0
+
+    with walk01._module_clocks(answer, Router()):
+        assert time.monotonic is not real["monotonic"]  # the module's clock is wrapped, for the answer's frames
+        before = real["monotonic"]()
+        answer()
+        other = threading.Thread(target=elsewhere)  # another thread, as the router's workers
+        other.start()
+        other.join(timeout=5)
+        library = walk01.clock()  # the library's own clock
+        here = time.monotonic()  # this test's frame: not the answer's
+        after = real["monotonic"]()
+    assert seen["answer"] >= before + 1000 - 1e-6  # the answer reads the shift
+    assert before <= seen["thread"] <= after  # the other thread reads real time
+    assert before <= here <= after
+    assert abs(library - after) < 60  # real time (perf_counter or monotonic), not 1000 s ahead
+    assert {name: getattr(time, name) for name in real} == real  # put back
+
+
+def datetime_deadline(router, requests):  # datetime.now() is C code: the check cannot move it
+    import datetime
+
+    futures = [router.submit(r) for r in requests]
+    out = []
+    for f in futures:
+        end = datetime.datetime.now() + datetime.timedelta(seconds=5)
+        while True:
+            try:
+                out.append(f.result(timeout=1))
+                break
+            except TimeoutError:
+                if datetime.datetime.now() >= end:
+                    raise
+    return out
+
+
+def unbounded_after_the_timeout(router, requests):  # no loop: one more wait, with no timeout
+    out = []
+    for f in [router.submit(r) for r in requests]:
+        try:
+            out.append(f.result(timeout=5))
+        except TimeoutError:
+            out.append(f.result())
+    return out
+
+
+def eleven_half_seconds(router, requests):  # 5.5 s on one answer: past the 5 s, not for ever
+    out = []
+    for f in [router.submit(r) for r in requests]:
+        for _ in range(11):
+            try:
+                out.append(f.result(timeout=0.5))
+                break
+            except TimeoutError:
+                pass
+        else:
+            out.append(None)
+    return out
+
+
+def a_tiny_timeout(router, requests):
+    futures = [router.submit(r) for r in requests]
+    return [f.result(timeout=0.005) for f in futures]
+
+
+def sleeps_then_no_wait(router, requests):
+    futures = [router.submit(r) for r in requests]
+    time.sleep(0.2)
+    return [f.result(timeout=0) for f in futures]
+
+
+@pytest.mark.parametrize(
+    ("answer", "words", "not_words"),
+    [
+        # old: "... (in a loop, for ever) ... (The check moved time.monotonic, time.perf_counter and time.time ...)"
+        (datetime_deadline, "could not move the clock you read (datetime's now()", "for ever"),
+        # old: "(in a loop, for ever)", though there is no loop
+        (unbounded_after_the_timeout, "(future.result()) after 5 s of waiting on it had run out: with no", "loop"),
+        # old: "(in a loop, for ever)": it waits 5.5 s
+        (eleven_half_seconds, "more than the 5 s allowed for one answer", "for ever"),
+        # old: only "your answer raised TimeoutError()"
+        (a_tiny_timeout, "gave up after 0.005 s on an answer that came within the 5 s", "your answer raised"),
+        (sleeps_then_no_wait, "gave up at once on an answer that came within the 5 s", "your answer raised"),
+    ],
+    ids=["datetime", "result() after the timeout", "11 × 0.5 s", "0.005 s", "sleep, then timeout=0"],
+)
+def test_review_01d_answers_get_their_own_message(answer, words, not_words):
+    for _ in range(3):
+        result = walk01.q2.check(answer)
+        assert result.status == "incorrect" and words in result.message, result.message
+        assert not_words not in result.message, result.message

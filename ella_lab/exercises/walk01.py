@@ -228,6 +228,8 @@ class CollectAnswers(Question):
         except NotAttempted:
             raise
         except Exception as exc:
+            if isinstance(exc, TimeoutError) and not router.ran_out and raised_by_answer(exc):
+                self._judge_gave_up(router)  # a wait of its own that ended before the check ran any out
             if not (router.ran_out and raised_by_answer(exc)):
                 raise
             if isinstance(exc, _BUGS):  # a slip in the code that handles the timeout, not a report of it
@@ -243,13 +245,17 @@ class CollectAnswers(Question):
             f"{router.first_timeout:g} s had passed"
         )
         if router.retried:
+            unbounded = router.retried.endswith("()")
+            again = (
+                "with no timeout, which waits for ever"
+                if unbounded
+                else f"more than the {self.LIMIT:g} s allowed for one answer"
+            )
             raise Incorrect(
                 f"{ran_out}, your function waited for that answer again ({router.retried}) after "
-                f"{router.spent:.3g} s of waiting on it had run out: more than the {self.LIMIT:g} s allowed for one "
-                "answer (in a loop, for ever). Once the time is up, give up on that answer: raise, or put None in "
-                f"its place.{_AFTER_RUN_OUT.get(router.ran_out_by, '')} (The check moved time.monotonic, "
-                "time.perf_counter and time.time on by the time it made pass, as your function sees them: a "
-                "deadline read from them runs out too.)"
+                f"{router.spent:.3g} s of waiting on it had run out: {again}. Once the time is up, give up on that "
+                f"answer: raise, or put None in its place.{_AFTER_RUN_OUT.get(router.ran_out_by, '')}"
+                f"{'' if unbounded else _clock_note(submit_all, router)}"
             )
         if bug is not None:
             raise Incorrect(
@@ -279,6 +285,21 @@ class CollectAnswers(Question):
                 "router belongs to the caller, who may submit more to it afterwards. Leave it open."
             )
         return verdict
+
+    def _judge_gave_up(self, router: _CountingRouter) -> None:
+        """A TimeoutError from a wait shorter than ``LIMIT`` that the check did not end: the answer gave up early."""
+        if not router.wait_calls:
+            return
+        how, timeout = router.wait_calls[-1]
+        bound = as_real(timeout)
+        if bound is None or bound >= self.LIMIT:
+            return
+        after = "at once" if bound <= 0 else f"after {_shown(timeout)} s"
+        raise Incorrect(
+            f"future.{how}(timeout={_shown(timeout)}) raised TimeoutError: your function gave up {after} on an "
+            f"answer that came within the {self.LIMIT:g} s the task allows. Wait up to {self.LIMIT:g} s for each: "
+            f"future.result(timeout={self.LIMIT:g})."
+        )
 
     @staticmethod
     def _none_for_missing(got: Any, requests: tuple[str, ...], held: int, came: set[Any]) -> str:
@@ -470,6 +491,21 @@ _CLOCKS = {
 _BUGS = (NameError, AttributeError, TypeError, IndexError, KeyError, ZeroDivisionError, UnboundLocalError)
 
 
+def _clock_note(answer: Any, router: _CountingRouter) -> str:
+    """What the retry message says of the clocks: moved on, or (``datetime``) out of the check's reach."""
+    if router.clock_reads:
+        return (
+            " (The clock your function read moved on by the time the check made pass, as on a slow day.)"
+        )
+    names = {name for code in _answer_codes(answer) for name in code.co_names}
+    if names & {"datetime", "now", "utcnow", "today"}:
+        return (
+            " The check could not move the clock you read (datetime's now() and today()) on by the time it made "
+            "pass: read time.monotonic() for a deadline."
+        )
+    return ""
+
+
 def _shown(timeout: Any) -> str:
     """A timeout as a message shows it: 3 significant digits (4.99999735 reads 5), else as written."""
     number = as_real(timeout)
@@ -478,6 +514,7 @@ def _shown(timeout: Any) -> str:
 
 def _shifted_clock(real: Callable[[], Any], scale: float, router: _CountingRouter) -> Callable[[], Any]:
     def shifted() -> Any:
+        router.clock_reads += 1
         value = real()
         return value + (int(router.shift() * scale) if isinstance(value, int) else router.shift())
 
@@ -485,18 +522,81 @@ def _shifted_clock(real: Callable[[], Any], scale: float, router: _CountingRoute
     return shifted
 
 
+def _answer_codes(answer: Any) -> set[types.CodeType]:
+    """The code objects of ``answer`` and of every function, lambda and comprehension written inside it."""
+    code = getattr(answer, "__code__", None)
+    found: set[types.CodeType] = set()
+    todo = [code] if isinstance(code, types.CodeType) else []
+    while todo:
+        code = todo.pop()
+        if code not in found:
+            found.add(code)
+            todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return found
+
+
+# the answers now running under a check, by their code objects: the frame-scoped clocks below shift for those only
+_ACTIVE: dict[types.CodeType, _CountingRouter] = {}
+_ACTIVE_LOCK = threading.Lock()
+
+
+def _frame_clock(real: Callable[[], Any], scale: float) -> Callable[[], Any]:
+    """``real`` for every caller but an answer under a check (by its frame's code): that one reads its shift too."""
+
+    def clock_for_caller() -> Any:
+        value = real()
+        router = _ACTIVE.get(sys._getframe(1).f_code)
+        if router is None:
+            return value
+        router.clock_reads += 1
+        return value + (int(router.shift() * scale) if isinstance(value, int) else router.shift())
+
+    clock_for_caller.__name__ = real.__name__
+    clock_for_caller.__doc__ = real.__doc__
+    return clock_for_caller
+
+
+@contextlib.contextmanager
+def _module_clocks(answer: Any, router: _CountingRouter) -> Iterator[None]:
+    """While the check runs ``answer``: the ``time`` module's clocks read ``router.shift()`` ahead in its frames.
+
+    For an answer that runs ``import time`` inside itself. Every other caller (the library, the router's
+    workers, ``threading``, which bound its own clock at import) reads real time; put back in ``finally``.
+    """
+    codes = _answer_codes(answer)
+    with _ACTIVE_LOCK:
+        first = not _ACTIVE
+        if first:
+            for real, scale in _CLOCKS.items():
+                setattr(time, real.__name__, _frame_clock(real, scale))
+        _ACTIVE.update(dict.fromkeys(codes, router))
+    try:
+        yield
+    finally:
+        with _ACTIVE_LOCK:
+            for code in codes:
+                if _ACTIVE.get(code) is router:
+                    del _ACTIVE[code]
+            if not _ACTIVE:
+                for real in _CLOCKS:
+                    setattr(time, real.__name__, real)
+
+
 @contextlib.contextmanager
 def _shifted_clocks(answer: Any, router: _CountingRouter) -> Iterator[None]:
-    """While the check runs ``answer``: its module's ``time`` and clock functions read ``router.shift()`` ahead.
+    """While the check runs ``answer``: the clocks it reads are ``router.shift()`` ahead.
 
     The check makes a wait run out at once, as if its timeout had passed; a loop that reads a clock for what
     is left of its deadline (``deadline - time.monotonic()``) then sees that time pass too, and is judged on
-    the waits it would make on a slow day. Only the names in the answer's own globals are replaced (the
-    notebook's, for a notebook answer), and put back afterwards; nothing else in the process sees them.
+    the waits it would make on a slow day. The ``time`` module and clock names in the answer's own globals
+    (the notebook's, for a notebook answer) are replaced, and the ``time`` module's clocks shift for the
+    answer's own frames only (``_module_clocks``); all are put back afterwards. ``datetime.now()`` cannot be
+    moved.
     """
     names = getattr(answer, "__globals__", None)
     if not isinstance(names, dict):
-        yield
+        with _module_clocks(answer, router):
+            yield
         return
     fakes = {real: _shifted_clock(real, scale, router) for real, scale in _CLOCKS.items()}
     shifted_time = types.ModuleType("time", time.__doc__)
@@ -511,7 +611,8 @@ def _shifted_clocks(answer: Any, router: _CountingRouter) -> Iterator[None]:
             swapped[name] = value
             names[name] = fakes[value]
     try:
-        yield
+        with _module_clocks(answer, router):
+            yield
     finally:
         for name, value in swapped.items():
             names[name] = value
@@ -607,6 +708,7 @@ class _CountingRouter(Router):
         self.wait_calls: list[tuple[str, Any]] = []  # (result or exception, its timeout), as waits
         self.unbounded_by = ""  # the first wait with no timeout on an answer not there yet: future.result(), ...
         self.submitting_threads: set[int] = set()
+        self.clock_reads = 0  # reads of a clock the check moves, by the answer's own code
 
     def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> bool:
         self.closed_by_caller = True
