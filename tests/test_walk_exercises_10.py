@@ -317,7 +317,7 @@ WRONG = {  # a learner's bug -> what the message must name
         """,
         "check the clamp",
     ),
-    "rounds the limit to a whole number": (
+    "rounds the limit down to a whole number": (
         """
         def next_limit(limit, ok, inflight):
             if not ok:
@@ -326,7 +326,32 @@ WRONG = {  # a learner's bug -> what the message must name
                 limit += 1
             return min(200, max(1, limit))
         """,
-        "keep the limit a float",
+        "keep the limit a float: rounding it down",
+    ),
+    # told 'takes 1 off every limit under 10 (int(5 × 0.9) = 4)' before, wrong for a limit rounded up (review 10f)
+    "rounds the limit up to a whole number": (
+        """
+        import math
+
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit = math.ceil(limit * 0.9)
+            elif 2 * inflight >= limit:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "keep the limit a float: rounding it up",
+    ),
+    "rounds the limit to the nearest whole number": (
+        """
+        def next_limit(limit, ok, inflight):
+            if not ok:
+                limit = round(limit * 0.9)
+            elif 2 * inflight >= limit:
+                limit += 1
+            return min(200, max(1, limit))
+        """,
+        "round() every one under 5",
     ),
     # the next two passed the visible check before (37.5, False, 3) and (6.4, True, 3) were among its cases
     "cuts the limit only while it is in use": (

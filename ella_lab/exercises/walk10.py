@@ -537,10 +537,16 @@ def _diagnosis(limit: float, ok: bool, inflight: int, got: float | None, want: f
                 f"{call} the floor is 1: {limit:g} × 0.9 = {want:.4g}, over 1, so the limit goes there. A floor "
                 f"at {got:g} stops the cut short where the limit is smallest."
             )
-        if got != want and not _same(got, limit) and (got == math.floor(want) or got == round(want)):
+        if got != want and not _same(got, limit) and got == math.floor(want):
             return (
-                f"{call} keep the limit a float: rounding it to a whole number after × 0.9 takes 1 off every "
-                "limit under 10 (int(5 × 0.9) = 4), an additive decrease where the limit matters most."
+                f"{call} keep the limit a float: rounding it down to a whole number after × 0.9 takes 1 off every "
+                "whole limit under 10 (int(5 × 0.9) = 4), an additive decrease where the limit matters most."
+            )
+        if got != want and not _same(got, limit) and got == math.ceil(want):
+            return (
+                f"{call} keep the limit a float: rounding it up to a whole number after × 0.9 leaves every whole "
+                "limit under 10 where it is (math.ceil(5 × 0.9) = 5), and round() every one under 5 "
+                "(round(4 × 0.9) = 4): no decrease where the limit matters most."
             )
         if _same(got, limit - INCREASE):
             return (
