@@ -29,7 +29,7 @@ venv: $(STAMP)
 # The editable install prints an information-only notice from setuptools (same-named folders may shadow
 # the package); it is silenced so that the install is quiet. overrides.json: see jupyter-config/README.md.
 $(STAMP): requirements.txt pyproject.toml jupyter-config/lab/settings/overrides.json
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ella-lab needs Python >= 3.11 (found " + sys.version.split()[0] + ")")'
+	@$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ella-lab needs Python >= 3.11 (found " + sys.version.split()[0] + ")")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

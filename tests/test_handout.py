@@ -229,3 +229,18 @@ def test_the_handouts_notebook_02_runs_all_without_an_error(handout):
     seen = json.loads(done.stdout.strip().splitlines()[-1])[str(notebook)]
     assert seen["module"].startswith(str(handout / "package")), seen["module"]  # the hand-out's package ran
     assert seen["errors"] == [], seen["errors"]
+
+
+def test_the_handouts_setup_trusts_and_registers_the_kernel_and_02_shows_no_makefile_lines(handout):
+    """The hand-out's first command trusts the notebooks and registers .venv's kernel as make lab does; notebook 02's
+    cell that prints the repository's Makefile lines carries no saved output there (the hand-out has no Makefile),
+    and its conda command names the hand-out's one sheet folder once."""
+    readme = (handout / "README.md").read_text()
+    first = readme.split("```bash\n", 1)[1].splitlines()[0]
+    assert "jupyter trust notebooks/*.ipynb notebooks/exercises/*.ipynb" in first
+    assert "ipykernel install --sys-prefix --name python3" in first
+    nb = json.loads((handout / "notebooks" / "02-environment.ipynb").read_text())
+    steps = [c for c in nb["cells"] if c["cell_type"] == "code" and "setup_steps(" in "".join(c["source"])]
+    assert steps and all(not c["outputs"] for c in steps)
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "notebooks/exercises/*.ipynb notebooks/exercises/*.ipynb" not in text

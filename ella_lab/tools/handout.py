@@ -48,6 +48,14 @@ distributed>=2024.8,<2027
 bokeh>=3.4,<4
 psutil>=5.9,<8
 """
+# The first of the hand-out's two commands: make .venv, install, trust the notebooks (their saved sliders show)
+# and register .venv's kernel as python3 (an old python3 kernel of the user's cannot take the notebooks).
+SETUP = " && ".join((
+    "python3 -m venv .venv",
+    ".venv/bin/python -m pip install -r requirements.txt",
+    ".venv/bin/jupyter trust notebooks/*.ipynb notebooks/exercises/*.ipynb",
+    '.venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ella-lab)"',
+))
 README = """# ella-lab: the hand-out
 
 The walkthrough (`notebooks/00-index.ipynb` first) and the exercise sheets (`notebooks/exercises/`).
@@ -55,11 +63,12 @@ The walkthrough (`notebooks/00-index.ipynb` first) and the exercise sheets (`not
 ## Set up (Python 3.11 or newer), two commands
 
 ```bash
-python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.txt
+{setup}
 .venv/bin/jupyter lab notebooks/00-index.ipynb
 ```
 
-(On Windows: `py -m venv .venv`, then `.venv\\Scripts\\python -m pip install -r requirements.txt` and
+(On Windows: `py -m venv .venv`, then `.venv\\Scripts\\python -m pip install -r requirements.txt`,
+`.venv\\Scripts\\python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ella-lab)"` and
 `.venv\\Scripts\\jupyter lab notebooks/00-index.ipynb`.) The second command is the one to run each time.
 
 ## The exercises
@@ -226,9 +235,14 @@ def _notebooks(out: Path) -> list[str]:
         nb = nbformat.read(path, as_version=4)
         changed = False
         for cell in nb.cells:
+            if cell.cell_type == "code" and "setup_steps(" in cell.source and cell.get("outputs"):
+                cell.outputs, cell.execution_count = [], None  # the repository's Makefile lines: none in the hand-out
+                changed = True
             if cell.cell_type != "markdown":
                 continue
-            source = cell.source.replace("exercises/student/", "exercises/").replace("](student/", "](")
+            # a command naming both sheet folders (jupyter trust ...) names the hand-out's one folder once
+            source = cell.source.replace(" notebooks/exercises/student/*.ipynb", "")
+            source = source.replace("exercises/student/", "exercises/").replace("](student/", "](")
             if path.parent.name == "exercises":  # a sheet: it moved up from exercises/student/
                 source = source.replace("](../../", "](../").replace("](../README.md)", "](../../README.md)")
             else:  # the walkthrough: the teacher's guide is not in the hand-out; its README is
@@ -251,7 +265,7 @@ def build(out: Path) -> list[str]:
         raise ValueError(f"out must be a new or empty folder, got {str(out)!r}")
     out.mkdir(parents=True, exist_ok=True)
     _package(out)
-    (out / "README.md").write_text(README.format(solutions=SOLUTIONS_FILE), encoding="utf-8")
+    (out / "README.md").write_text(README.format(solutions=SOLUTIONS_FILE, setup=SETUP), encoding="utf-8")
     shutil.copytree(ROOT / "examples", out / "examples")  # notebook 05 runs examples/main.py as a script
     broken = _notebooks(out)
     (out / "requirements.txt").write_text(REQUIREMENTS, encoding="utf-8")
