@@ -258,6 +258,16 @@ def fallback_replaces_the_bug(request, sources):  # raised while handling it: ch
     raise ExceptionGroup("all failed", errors)
 
 
+def fallback_unwraps_one_error(request, sources):  # a lone outage raised bare, not in a group
+    errors = []
+    for source in sources:
+        try:
+            return source(request)
+        except ConnectionError as exc:
+            errors.append(exc)
+    raise errors[0] if len(errors) == 1 else ExceptionGroup("all failed", errors)
+
+
 def _bug_placed(where):
     """A fallback that stops at a bug and raises it in an ExceptionGroup with the outages so far, at ``where``."""
 
@@ -302,6 +312,8 @@ REVIEWED = [
     # second review (2026-12-07): told "the KeyError was lost" by the old check (seen), though it is the __cause__
     ("raise RuntimeError(...) from the bug", fallback_wraps_the_bug, "chained to the KeyError: raise the KeyError as"),
     ("another error raised while handling the bug", fallback_replaces_the_bug, "Wrapping it in another type hides"),
+    # final review (2026-12-07): passed the old visible check (seen), which had no total failure of one source
+    ("a lone outage raised bare", fallback_unwraps_one_error, "with its only source down"),
 ]
 
 

@@ -92,6 +92,7 @@ class Fallback(Question):
         ("DataRequest-7", "dddddddddddu"),
         ("DataRequest-7", "dddd"),
         ("DataRequest-3", "dddddd"),
+        ("DataRequest-7", "d"),
         ("DataRequest-3", "dbu"),
         ("DataRequest-7", "dfd"),
     )
