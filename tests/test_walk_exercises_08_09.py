@@ -614,7 +614,7 @@ def test_w08_q2_a_hang_is_cut_off():
     assert "did not return within" in verdict(walk08.q2, hangs)[1]
 
 
-# -- 09 q1: predict the throughput of K workers on real sockets -------------------------------------
+# -- 09 q1: predict the throughput Little's law gives K workers -------------------------------------
 
 
 def test_w09_q1_throughput_prediction():
@@ -630,12 +630,14 @@ def test_w09_q1_throughput_prediction():
     assert "one worker's throughput" in verdict(q, 100, **setup)[1]
     assert "is K · L" in verdict(q, 0.08, **setup)[1]
     assert "time between two answers" in verdict(q, 0.00125, **setup)[1]
-    assert "1600 req/s is more than K / L, which cannot happen" in verdict(q, 1600, **setup)[1]
-    assert "is more than K / L" in verdict(q, 850, **setup)[1]  # within 30 % of the model, but impossible
+    assert "1600 req/s is more than K / L by over 5%" in verdict(q, 1600, **setup)[1]
+    assert "is more than K / L" in verdict(q, 850, **setup)[1]  # within 30 % of the model, but over 5 % above it
+    assert q.check(820, **setup)  # within the 5 % a clock's noise could explain, as for the measurement
     assert q.check(560, **setup)  # exactly 30 % under the model: the edge counts
     assert "More than 30% from the model" in verdict(q, 400, **setup)[1]
     assert verdict(q, "800", **setup)[1].startswith("give your predicted throughput as a number of requests per second")
-    assert "above K / L, which no run can reach" in verdict(q, 800, measured=2100.0, k=8, latency=0.010)[1]
+    too_fast = verdict(q, 800, measured=2100.0, k=8, latency=0.010)[1]
+    assert "above K / L by more than the 5% a clock's noise could explain" in too_fast
 
 
 # -- 09 q2: a fetch over urllib against a real FlakyService ----------------------------------------
