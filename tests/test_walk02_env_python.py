@@ -449,3 +449,58 @@ def test_review_02d_right_answers_keep_passing_both_checks(monkeypatch, answer, 
 def test_review_02d_the_task_names_the_interpreters_that_count():
     task = walk02.q2.hints[1]
     assert "python or python3" in task and "python3.11" in task
+
+
+# -- review 02f (A6, A7): each told the old message, seen on the old check ------------------------------------------
+
+
+def windows_branch_only(env_dir, windows=False):  # was "did you print the path instead of returning it?"
+    if windows:
+        return Path(env_dir) / "Scripts" / "python.exe"
+
+
+def always_windows(env_dir, windows=False):  # was "... is not inside the environment ...: build it from env_dir."
+    return PureWindowsPath(env_dir) / "Scripts" / "python.exe"
+
+
+def no_windows_parameter(env_dir):  # was a bare TypeError: "takes 1 positional argument but 2 were given"
+    return Path(env_dir) / "bin" / "python"
+
+
+def printed(env_dir, windows=False):  # the print slip keeps its own message
+    print(reference(env_dir, windows))
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (windows_branch_only, "returned None for windows=False: is there a return for Linux and macOS?"),
+        (always_windows, "is the Windows layout, written with backslashes; with windows=False (Linux and macOS)"),
+        (no_windows_parameter, "add the windows=False parameter"),
+        (printed, "did you print the path instead of returning it?"),
+    ],
+    ids=["no Linux branch", "PureWindowsPath always", "one parameter", "printed"],
+)
+def test_review_02f_q2_slips_are_named(answer, words):
+    for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+        assert result.status == "incorrect" and words in result.message, result.message
+
+
+def test_review_02f_a_linux_branch_only_is_named_when_windows_is_played(monkeypatch):
+    windows_layout(monkeypatch)
+
+    def linux_branch_only(env_dir, windows=False):
+        if not windows:
+            return Path(env_dir) / "bin" / "python"
+
+    result = walk02.q2.check(linux_branch_only)
+    assert result.status == "incorrect" and "None for windows=True: is there a return for Windows?" in result.message
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [(False, "False is a bool (True or False), not a count"), (0.5, "0.5: give a whole number of packages")],
+)
+def test_review_02f_q1_a_bool_and_a_fraction_are_named(value, words):
+    result = walk02.q1.judge(value)
+    assert result.status == "incorrect" and words in result.message, result.message

@@ -75,9 +75,13 @@ class FreshEnvPackages(Question):
     def _check(self, value: Any) -> str:
         if isinstance(value, str):  # "0": the count typed in quotes
             raise Incorrect(f"give a number, not text: {value!r} is a str; write the number without quotes.")
-        number = as_real(value)  # numpy, Fraction and Decimal numbers too; a bool is a slip
+        if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's bool too
+            raise Incorrect(f"{value!r} is a bool (True or False), not a count: give a whole number of packages.")
+        number = as_real(value)  # numpy, Fraction and Decimal numbers too
         if number is None or not math.isfinite(number):
             raise Incorrect(f"give a whole number of packages; got {value!r:.80}")
+        if not number.is_integer():
+            raise Incorrect(f"{value!r:.80}: give a whole number of packages (a package is there or not).")
         value = number
         measured = fresh_env_packages()
         here = len(list(importlib.metadata.distributions()))
@@ -154,6 +158,9 @@ class EnvPython(Question):
         with tempfile.TemporaryDirectory() as folder:
             env = make_env(Path(folder), name)
             got = _ask(env_python, str(env), windows=windows)
+            if got is None and _ask(env_python, str(env), windows=not windows) is not None:
+                system = "Windows" if windows else "Linux and macOS"
+                raise Incorrect(f"env_python returned None for windows={windows}: is there a return for {system}?")
             self._judge_here(got, env, windows=windows)
             try:
                 prefix = subprocess.run(
@@ -198,6 +205,14 @@ class EnvPython(Question):
                 )
             # env_dir's parts behind something else (os.getcwd() + "/" + env_dir): that is named, not "does not exist"
             _after_env(got, str(env), windows=windows, call=f"env_python({str(env)!r})")
+            text = _as_text(got)
+            if not windows and "\\" in text and "\\" not in str(env):  # PureWindowsPath(env_dir) / ...
+                way = "the Windows layout" if "scripts" in _parts(text, windows=True) else "the Windows way"
+                raise Incorrect(
+                    f"{got} is {way}, written with backslashes; with windows=False (Linux and macOS) "
+                    "a backslash is part of a name, not a separator, so this names no file in the environment: "
+                    "return Path(env_dir) / \"bin\" / \"python\" there."
+                )
             if not path.is_absolute():
                 raise Incorrect(f"{got!r} is not inside the environment {env}: build it from env_dir.")
         if windows:  # what a join on Linux leaves of Path(env) / "\\Scripts" (played Windows)
@@ -224,7 +239,7 @@ class EnvPython(Question):
     def _judge_posix_path(got: Any, env: str) -> None:
         """``env_python(env_dir)`` for a Linux or macOS env, judged by its path alone (on every system)."""
         if got is None:
-            raise Incorrect("env_python(...) returned None for the Linux and macOS case: did you handle it?")
+            raise Incorrect("env_python returned None for windows=False: is there a return for Linux and macOS?")
         rest = _after_env(got, env, windows=False, call=f"env_python({env!r})")
         if rest is None:
             text = _as_text(got)
@@ -395,6 +410,13 @@ def _windows_call(env_python: Callable[..., Any]) -> Callable[[str], Any]:
     try:
         inspect.signature(env_python).bind("env_dir", windows=True)
     except TypeError:  # no parameter named windows
+        try:
+            inspect.signature(env_python).bind("env_dir", True)
+        except TypeError:  # def env_python(env_dir): nothing to say which system
+            raise Incorrect(
+                "env_python takes env_dir alone: add the windows=False parameter, def env_python(env_dir, "
+                "windows=False), so that it can be asked for the Windows layout too."
+            ) from None
         return lambda env_dir: env_python(env_dir, True)
     except ValueError:  # no signature to read (a builtin): pass it as the task writes it
         pass
