@@ -408,9 +408,9 @@ def time_runs(
 
 def spare_core_note(idle: float, cores: float, processes: float | None = None, threads: float | None = None) -> str:
     """What the GIL experiment's run can show: ``idle`` cores while one thread ran (over 0.5: a core to spare), and
-    the speed-ups over one thread of two ``processes`` and two ``threads``. Two processes 1.3× faster or more had more
-    than one core's worth, whatever the idle count said; without that evidence, two threads stay near one core
-    whether or not there is a GIL."""
+    the speed-ups over one thread of two ``processes`` and two ``threads``. Two processes 1.3× faster or more got
+    more CPU than the one thread did, whatever the idle count said; without that evidence, two threads stay near
+    one core whether or not there is a GIL."""
     if cores < 2:
         return f"{cores:g} core{'s' if cores != 1 else ''}: two threads could not keep two cores busy, GIL or not"
     if processes is not None and processes >= 1.3:

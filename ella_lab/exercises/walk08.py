@@ -162,7 +162,7 @@ class PickEngines(Question):
         "The GIL holds the TOTAL CPU of a process's threads to one core: at_once requests every cpu_s + wait_s "
         "seconds need at_once × cpu_s / (cpu_s + wait_s) cores; past about one, only processes give more. Here "
         "comparing cpu_s with wait_s gives the same answer: each CPU-bound workload needs 1.5 cores or more, each "
-        "waiting one 0.6 or less. Compare the numbers with each other, not with a fixed threshold.",
+        "waiting one 0.5 or less. Compare the numbers with each other, not with a fixed threshold.",
         "Waiting workloads: how many wait at once decides, not how long. Threads up to a few dozen at once "
         "(at_once <= 64): the simplest engine, and near the ideal there. Asyncio from the hundreds (at_once >= 256), "
         "however long or short each wait. For 10 ms waits the notebook measured why: from 256 at once each "
@@ -191,7 +191,7 @@ class PickEngines(Question):
     # (name, workload, engines accepted). Round 1 uses the notebook's kind of names; round 2 the same workloads
     # renamed and shuffled (a dict written by name, or a guess from the name, fails); round 3 boundary cases.
     # Every waiting workload needs well under one core, so one event loop keeps up with each: at_once requests
-    # every cpu_s + wait_s seconds, cpu_s of CPU each, at_once x cpu_s / (cpu_s + wait_s) <= 0.6 cores; every
+    # every cpu_s + wait_s seconds, cpu_s of CPU each, at_once x cpu_s / (cpu_s + wait_s) <= 0.5 cores; every
     # CPU-bound one needs 1.5 cores or more (tested): the per-request rule (cpu_s > wait_s) and the total-CPU rule
     # (over about one core) agree on every case. The hidden boundary mirrors the visible one (95 % and 105 % of
     # the wait, 64 and 256 at once with 10 ms waits, wait_s = 0 with two at once, 1.54 cores for the least busy):
@@ -249,7 +249,7 @@ class PickEngines(Question):
         ("threads", "processes"): "processes for a waiting workload: a waiting thread already releases the GIL, and "
         "processes cost start-up and pickling. Compare cpu_s with wait_s: it waits longer than it computes.",
         ("threads", "asyncio"): "asyncio would work too, but for a few dozen waits both engines were near the ideal "
-        "in the measurement, the threads' CPU well under one core (checked): pick the simplest engine that keeps up, "
+        "in the measurement, the threads' CPU under 0.8 of a core (checked): pick the simplest engine that keeps up, "
         "threads, the engine this notebook recommends there.",
         ("threads", "dask"): "dask is for more than one machine; a few dozen waits need one thread each, no cluster.",
         ("asyncio", "threads"): "hundreds of waits or more on threads, however short or long each wait: for 10 ms "
