@@ -414,12 +414,12 @@ def spare_core_note(idle: float, cores: float, processes: float | None = None, t
     if cores < 2:
         return f"{cores:g} core{'s' if cores != 1 else ''}: two threads could not keep two cores busy, GIL or not"
     if processes is not None and processes >= 1.3:
-        shown = f"two processes ran {processes:.2f}× faster than one thread: more than one core was there"
+        shown = f"two processes ran {processes:.2f}× faster than one thread: they got more CPU than it did"
         if threads is None:
             return shown
         if threads < 1.3:
-            return f"{shown}, and two threads ({threads:.2f}×) did not use it: the GIL"
-        return f"{shown}, and two threads used it too ({threads:.2f}×): no GIL held them"
+            return f"{shown}, and two threads ({threads:.2f}×) did not: the GIL"
+        return f"{shown}, and so did two threads ({threads:.2f}×): no GIL held them"
     if idle > 0.5:
         return "a core to spare: a second process could use it, and so could a second thread but for the GIL"
     return "no core to spare, and the processes gained little: this run cannot tell the GIL from a busy machine"
