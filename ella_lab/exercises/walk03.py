@@ -613,15 +613,20 @@ class SentinelWorker(Question):
 _LOCK_MAKERS = {"Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition"}
 
 
-def _makes_locks(function: Any) -> bool:
-    """Does ``function``'s code (nested functions included) name a lock class: a new lock made per call?"""
+def _code_names(function: Any) -> set[str]:
+    """The global and attribute names that `function`'s code reads, nested functions and lambdas included."""
     codes, names = [getattr(function, "__code__", None)], set()
     while codes:
         code = codes.pop()
         if code is not None:
             names |= set(code.co_names)
             codes += [c for c in code.co_consts if hasattr(c, "co_names")]
-    return bool(names & _LOCK_MAKERS)
+    return names
+
+
+def _makes_locks(function: Any) -> bool:
+    """Does ``function``'s code (nested functions included) name a lock class: a new lock made per call?"""
+    return bool(_code_names(function) & _LOCK_MAKERS)
 
 
 _SHARED_LOCK_TYPES = (
@@ -631,12 +636,7 @@ _SHARED_LOCK_TYPES = (
 
 def _own_shared_lock(function: Any) -> str | None:
     """The name of a lock the function reaches that every call shares (a global, a closure's, a default), or None."""
-    codes, names = [getattr(function, "__code__", None)], set()
-    while codes:
-        code = codes.pop()
-        if code is not None:
-            names |= set(code.co_names)
-            codes += [c for c in code.co_consts if hasattr(c, "co_names")]
+    names = _code_names(function)
     space = getattr(function, "__globals__", {})
     found = {name: space[name] for name in sorted(names) if name in space}
     code = getattr(function, "__code__", None)
