@@ -992,7 +992,8 @@ def test_p5_guard_below_the_kept_stub_comment_is_judged(guard, phrases):
 @pytest.mark.parametrize(
     ("guard", "phrases", "absent"),
     [
-        ('if __name__ is "__main__":\n    main()\n', ["ran 0 times", "with `==`, not `is`"], "printing its text"),
+        # not "ran 0 times": on 3.13 the two strings are one object and main() runs (seen failing in CI on 3.13)
+        ('if __name__ is "__main__":\n    main()\n', ["string object", "with `==`, not `is`"], "printing its text"),
         ('import sys\nif sys.argv[0] != "-c":\n    main()\n', ["never reads __name__"], "a part of"),
         ('import sys\nif sys.argv[0].endswith(".py"):\n    main()\n', ["never reads __name__"], "a part of"),
     ],

@@ -121,6 +121,13 @@ def main():
                     last = last.replace(name, "script")
                 raise Incorrect(f"{how}, the script failed: {last}")
         programs = {how: out.count(token) for how, (_, out, _) in runs.items() if not how.startswith("imported")}
+        if self.compares_name_by_identity(text):  # whatever this Python did: 3.13 interns both strings, 3.11 not
+            raise Incorrect(
+                '`__name__ is "__main__"` asks whether two objects are the same one, and the name Python sets need '
+                "not be the same string object as your literal (on some Pythons it is, on others not: the guard runs "
+                'main() on one and never on the other); compare strings with `==`, not `is`: '
+                '`if __name__ == "__main__":`.'
+            )
         for how, n in programs.items():
             if n == 0:  # first: a guard that never lets main() run is wrong whatever the imports did
                 self._ran(how, n, runs[how][1], text)
