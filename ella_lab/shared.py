@@ -631,7 +631,9 @@ class SharedDict(dict):
     ``unguarded_after_refusal`` lists those written by a thread whose last acquire of it returned False.
     ``stale_writes`` lists the keys written under the guard by a thread that had read them without it and not
     read them again under it since: a check-then-act split across the lock. (A read after the guarded update,
-    to return the new count, say, is no such bug: it is not listed.)
+    to return the new count, say, is no such bug: it is not listed.) ``split_writes`` lists the keys written under
+    the guard by a thread whose last read of them was under an earlier hold of it: read in one ``with lock:``,
+    written back in another, whatever the threads' order in this run.
     """
 
     def __init__(self, board: Switchboard | None = None, guard: Lock | None = None):
@@ -642,12 +644,15 @@ class SharedDict(dict):
         self.stale_writes: list[Any] = []
         self.unguarded_after_refusal: list[Any] = []  # unguarded writes by a thread whose last acquire gave up
         self._unguarded_seen: dict[int, set[Any]] = {}  # thread -> keys it read without the guard, not re-read under it
+        self._guarded_seen: dict[int, dict[Any, int]] = {}  # thread -> key -> the hold (taken) it was read in
+        self.split_writes: list[Any] = []  # keys written under the guard, read under an earlier hold of it, not since
 
     def _read(self, key: Any) -> None:
         if self.guard is not None:
             seen = self._unguarded_seen.setdefault(threading.get_ident(), set())
             if self.guard.held_by_me():
                 seen.discard(key)
+                self._guarded_seen.setdefault(threading.get_ident(), {})[key] = self.guard.taken
             else:
                 self.unguarded_reads.append(key)
                 seen.add(key)
@@ -670,12 +675,12 @@ class SharedDict(dict):
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
         if not super().__contains__(key):
-            self._wrote(key)
+            self._wrote(key, inserts_only=True)  # never overwrites: an earlier read cannot make it stale
         value = super().setdefault(key, default)
         self._read(key)
         return value
 
-    def _wrote(self, key: Any) -> None:
+    def _wrote(self, key: Any, *, inserts_only: bool = False) -> None:
         if self.guard is None:
             return
         if not self.guard.held_by_me():
@@ -684,6 +689,10 @@ class SharedDict(dict):
                 self.unguarded_after_refusal.append(key)
         elif key in self._unguarded_seen.get(threading.get_ident(), ()):
             self.stale_writes.append(key)
+        elif not inserts_only and self._guarded_seen.get(threading.get_ident(), {}).get(key, self.guard.taken) != (
+            self.guard.taken  # while this thread holds the guard, nobody else takes it: ``taken`` names this hold
+        ):
+            self.split_writes.append(key)  # read in one `with lock:`, written back in another: a lost update
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._wrote(key)

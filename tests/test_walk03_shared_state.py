@@ -239,7 +239,7 @@ Q3_BUGS = [
     (timed_acquire_ignored, "was written without the lock: an acquire(timeout=...) returned False"),
     (timed_acquire_ignored_then_released, "returned False"),
     (lock_around_the_read_only, "was written without the lock"),
-    (read_and_write_in_two_blocks, "Another worker can come in between two `with lock:` blocks"),
+    (read_and_write_in_two_blocks, "read in one `with lock:` and written back in another"),
     (spins_on_locked, "Hold `lock` around the read and the write"),
     (no_lock, "Hold `lock` around the read and the write"),
     (check_then_act_unlocked, "Hold `lock` around the read and the write"),

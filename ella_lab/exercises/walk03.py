@@ -920,6 +920,13 @@ class SafeTally(Question):
                 f"write came later under it: another worker can change it in between ({outcome}). Check, read "
                 "and write inside one `with lock:`."
             )
+        if counts.split_writes:
+            outcome = lost if total < n else "none was lost in this run, but on a real machine one can be"
+            raise Incorrect(
+                f"counts[{counts.split_writes[0]!r}] was read in one `with lock:` and written back in another: "
+                f"another worker can come in between the two blocks ({outcome}). Read the count and write it back "
+                "inside one `with lock:`."
+            )
         if lock.taken == 0 and same(got, expected) and _makes_locks(tally):
             raise Incorrect(
                 "the counts are right by luck: a lock made inside tally is a new lock on every call, so no other "
