@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from queue import Empty, SimpleQueue
 from typing import Any
 
+from . import _threads
 from ._shown import Shown, shown
 from .fallback import AllSourcesFailed, Plan, Served, request_plan, run_plan, serves, step_call
 from .outcome import Attempt, Outcome, Report, all_failed, failed_call, release_attempts
@@ -175,8 +176,7 @@ def run_backend(router: Any, requests: Sequence[Any]) -> Report:
 
 
 def _join_bounded(thread: threading.Thread, timeout: float) -> None:
-    thread.join(timeout)
-    if thread.is_alive():
+    if not _threads.join(thread, timeout):
         log.warning("%s still busy after %.1f s (a source that does not return)", thread.name, timeout)
 
 

@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from queue import Empty, SimpleQueue
 from typing import Any
 
+from . import _threads
 from ._checks import check_choice, check_int, check_timeout
 from ._shown import Shown, shown
 from .backends import EXECUTORS, Execution, run_backend
@@ -453,13 +454,13 @@ def _join_live(threads: list, timeout: float | None, lock: Any) -> bool:
     deadline = None if timeout is None else clock() + timeout
     while True:
         with lock:
-            alive = [t for t in threads if t is not None and t.is_alive()]
+            alive = [t for t in threads if t is not None and _threads.running(t)]
         if not alive:
             return True
         left = None if deadline is None else deadline - clock()
         if left is not None and left <= 0:
             return False
-        alive[0].join(0.05 if left is None else min(0.05, left))
+        _threads.join(alive[0], 0.05 if left is None else min(0.05, left))
 
 
 def _log_start(results: list, streamed: bool, workers: int, max_pending: int | None, timeout: float | None) -> None:
@@ -494,8 +495,8 @@ def _drain(queue: SimpleQueue, *, cancel: bool = False) -> int:
 def _join(threads: list[threading.Thread], timeout: float | None) -> bool:
     deadline = None if timeout is None else clock() + timeout
     for thread in threads:
-        thread.join(None if deadline is None else max(0.0, deadline - clock()))
-    alive = [t.name for t in threads if t.is_alive()]
+        _threads.join(thread, None if deadline is None else max(0.0, deadline - clock()))
+    alive = [t.name for t in threads if _threads.running(t)]
     if alive:
         log.warning("workers still busy after %s: %s", format_seconds(timeout), ", ".join(alive))
     return not alive
