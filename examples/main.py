@@ -16,7 +16,8 @@ from ella_lab.experiments import request_ids
 
 
 def build_chain(*, latency: float, failure_rate: float, seed: int) -> FallbackChain:
-    """A primary and a backup that fail independently (each its own seeded failure pattern)."""
+    """A primary and a backup that fail independently: one seed, but the source's name is part of each draw's
+    hash, so each source has its own failure pattern."""
     primary = SimulatedSource("primary", latency=latency, failure_rate=failure_rate, seed=seed)
     backup = SimulatedSource("backup", latency=latency, failure_rate=failure_rate, seed=seed)
     return FallbackChain([primary, backup])
@@ -35,19 +36,19 @@ def describe(outcome: Outcome) -> str:
     return f"{outcome.request}: LOST ({'; '.join(str(error) for error in outcome.error.exceptions)})"
 
 
-def at_least(minimum: float, kind: type = int, *, at_most: float | None = None):
-    """An argparse type: a number of ``kind`` in [minimum, at_most]; argparse names the option in its error."""
+def at_least(name: str, minimum: float, kind: type = int, *, at_most: float | None = None):
+    """An argparse type: a number of ``kind`` in [minimum, at_most], worded as ``python -m ella_lab demo`` words it."""
 
     def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
-            what = "an integer" if kind is int else "a number"
+            what = "an int" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
         if not math.isfinite(value) or value < minimum or (at_most is not None and value > at_most):
             bound = f">= {minimum:g}" if at_most is None else f"in [{minimum:g}, {at_most:g}]"
             finite = "" if kind is int else "a finite number "
-            raise argparse.ArgumentTypeError(f"must be {finite}{bound}, got {text}")
+            raise argparse.ArgumentTypeError(f"{name} must be {finite}{bound}, got {text}")
         return value
 
     return parse
@@ -56,12 +57,13 @@ def at_least(minimum: float, kind: type = int, *, at_most: float | None = None):
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, route the requests, print one line per request and a total."""
     parser = argparse.ArgumentParser(prog="python examples/main.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=at_least(0), default=10)
-    parser.add_argument("--workers", type=at_least(1), default=3)
-    parser.add_argument("--latency", type=at_least(0, float), default=0.5, help="seconds per fetch (the guide's 0.5)")
+    parser.add_argument("--requests", type=at_least("requests", 0), default=10)
+    parser.add_argument("--workers", type=at_least("workers", 1), default=3)
     parser.add_argument(
-        "--failure-rate", type=at_least(0, float, at_most=1), default=0.3, help="each source's failure rate, 0..1"
+        "--latency", type=at_least("latency", 0, float), default=0.5, help="seconds per fetch (the guide's 0.5)"
     )
+    rate = at_least("failure_rate", 0, float, at_most=1)
+    parser.add_argument("--failure-rate", type=rate, default=0.3, help="each source's failure rate, 0..1")
     parser.add_argument("--seed", type=int, default=0)
     # Bad options end here, with one line naming the option (exit status 2); past this point an exception
     # is a bug, and shows as one, with its traceback.
