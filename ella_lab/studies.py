@@ -76,6 +76,7 @@ __all__ = [
     "show_times",
     "timeout_study",
     "whatif_latency",
+    "within_se",
 ]
 
 
@@ -309,6 +310,27 @@ def answered(*, requests: int = 2000, workers: int = 8, **scenario: Any) -> floa
     check_int("requests", requests, minimum=1)
     report = run_once(workers=workers, requests=requests, latency=0.0, **scenario)
     return sum(o.ok for o in report) / requests
+
+
+def within_se(measured: Any, model: Any, n: int, *, k: float = 4.0) -> bool:
+    """True when every seeded share in ``measured`` lies within ``k`` standard errors of its ``model`` share.
+
+    A share S of ``n`` independent requests has one standard error of √(S(1 − S)/n); 1/n more allows for a count
+    (a model of exactly 0 or 1 has no spread, yet a sample can still miss it by one request). ``measured`` and
+    ``model`` are numbers, or arrays or pandas Series of the same length. The notebooks use it so that a cell
+    shows the table it checks, not the band's arithmetic.
+    """
+    check_int("n", n, minimum=1)
+    if isinstance(k, bool) or not isinstance(k, (int, float)):
+        raise TypeError(f"k must be a number of standard errors, got {k!r} ({type(k).__name__})")
+    if not 0 < k < math.inf:
+        raise ValueError(f"k must be a positive, finite number of standard errors, got {k!r}")
+    got, want = np.asarray(measured, dtype=float), np.asarray(model, dtype=float)
+    if got.shape != want.shape and want.ndim != 0:
+        raise ValueError(f"measured and model must have the same length, got {got.shape} and {want.shape}")
+    if ((want < 0) | (want > 1)).any():
+        raise ValueError(f"model must hold shares between 0 and 1, got {model!r}")
+    return bool((np.abs(got - want) <= k * np.sqrt(want * (1 - want) / n) + 1 / n).all())
 
 
 def plot_answered(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
