@@ -554,8 +554,8 @@ def waits_on_an_event(router, requests):  # bounded, but not through a wait the 
     ("answer", "words"),
     [
         # old message: "you waited for each answer before submitting the next", with nothing on why
-        (lazy_map, "are lazy: each submit runs only when the loop over them asks for the next future"),
-        (lazy_generator, "wrap them in list()"),
+        (lazy_map, "(map() is lazy: each submit runs only when the loop over it asks for the next future"),
+        (lazy_generator, "a generator (… for …) is lazy"),
         # old: "did not return within 5.00 s: ... a wait with no time limit?" (the check held the duplicate 3 s too)
         (submits_every_request_twice, "DataRequest-0 was submitted more than once"),
         # old: "returned None: did you print the answers instead of returning them?"
@@ -951,3 +951,25 @@ def test_review_01d_answers_get_their_own_message(answer, words, not_words):
         result = walk01.q2.check(answer)
         assert result.status == "incorrect" and words in result.message, result.message
         assert not_words not in result.message, result.message
+
+
+# Review 01g (A7): the one-at-a-time message said "(map() and a generator ... are lazy ...)" to every answer, even
+# to one that calls submit(r).result() in a loop, with no map and no generator (seen on 8832333). Now only to those.
+
+
+def result_in_the_comprehension(router, requests):
+    return [router.submit(r).result(timeout=5) for r in requests]
+
+
+def result_in_a_loop(router, requests):
+    answers = []
+    for r in requests:
+        answers.append(router.submit(r).result(timeout=5))
+    return answers
+
+
+@pytest.mark.parametrize("answer", [result_in_the_comprehension, result_in_a_loop], ids=["comprehension", "loop"])
+def test_one_at_a_time_without_map_or_a_generator_is_not_told_of_laziness(answer):
+    for result in (walk01.q2.check(answer), walk01.q2.hidden_check(answer)):
+        assert result.status == "incorrect" and "the requests ran one at a time" in result.message, result.message
+        assert "lazy" not in result.message and "map()" not in result.message, result.message

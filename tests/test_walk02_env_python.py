@@ -504,3 +504,61 @@ def test_review_02f_a_linux_branch_only_is_named_when_windows_is_played(monkeypa
 def test_review_02f_q1_a_bool_and_a_fraction_are_named(value, words):
     result = walk02.q1.judge(value)
     assert result.status == "incorrect" and words in result.message, result.message
+
+
+# -- review 02g (A1) ------------------------------------------------------------------------------------------------
+# An answer that reads which system it runs on, beside `windows`, passed on Linux (sys.platform is not win32 there)
+# and was rejected on Windows ("in bin, not Scripts"): the verdict hung on the OS. Seen on 8832333: "correct" on
+# Linux, "incorrect" with Windows played. The check now also runs the answer as if on the other system.
+
+
+def platform_or_flag(env_dir, windows=False):
+    w = windows or sys.platform == "win32"
+    return Path(env_dir) / ("Scripts" if w else "bin") / ("python.exe" if w else "python")
+
+
+def os_name_or_flag(env_dir, windows=False):
+    w = windows or os.name == "nt"
+    return Path(env_dir) / ("Scripts" if w else "bin") / ("python.exe" if w else "python")
+
+
+def imports_platform(env_dir, windows=False):  # an import inside the function, platform.system()
+    import platform
+
+    w = windows or platform.system() == "Windows"
+    return Path(env_dir) / ("Scripts" if w else "bin") / ("python.exe" if w else "python")
+
+
+def platform_for_posix_only(env_dir, windows=False):  # Windows when asked; else whatever this system is
+    if windows:
+        return Path(env_dir) / "Scripts" / "python.exe"
+    from sys import platform
+
+    return Path(env_dir) / ("Scripts/python.exe" if platform == "win32" else "bin/python")
+
+
+READS_THE_SYSTEM = [platform_or_flag, os_name_or_flag, imports_platform, platform_for_posix_only]
+
+
+@pytest.mark.parametrize("answer", READS_THE_SYSTEM, ids=[a.__name__ for a in READS_THE_SYSTEM])
+@pytest.mark.parametrize("play_windows", [False, True], ids=["linux", "windows played"])
+def test_review_02g_an_answer_that_reads_the_system_gets_the_same_verdict_everywhere(monkeypatch, answer, play_windows):
+    if play_windows:
+        windows_layout(monkeypatch)
+    for result in (walk02.q2.check(answer), walk02.q2.hidden_check(answer)):
+        assert result.status == "incorrect", result.message
+        assert "reads which system it runs on" in result.message and "`windows` alone" in result.message, result.message
+
+
+def reads_the_system_harmlessly(env_dir, windows=False):  # reads it, but the layout still follows `windows`
+    _ = sys.platform, os.name
+    return reference(env_dir, windows)
+
+
+@pytest.mark.parametrize("play_windows", [False, True], ids=["linux", "windows played"])
+def test_review_02g_reading_the_system_without_acting_on_it_passes(monkeypatch, play_windows):
+    if play_windows:
+        windows_layout(monkeypatch)
+    for result in (walk02.q2.check(reads_the_system_harmlessly), walk02.q2.hidden_check(reads_the_system_harmlessly)):
+        assert result.status == "correct", result.message
+    assert sys.platform == ("win32" if play_windows else "linux") and os.name == "posix"  # nothing left patched

@@ -276,7 +276,7 @@ class CollectAnswers(Question):
                 f"When the check made your wait for {which} end before it came, as if its timeout had passed, "
                 f"your function {handled}: it did not wait longer. On a run where every answer came: {rest}"
             )
-        self._judge_answers(got, source, submitted, requests, workers)
+        self._judge_answers(got, source, submitted, requests, workers, lazy=_lazy_note(submit_all))
         self._judge_batches(router, len(requests))
         verdict = self._judge_waits(router, len(requests), workers, source.max_in_flight, closed=closed_by_answer)
         if closed_by_answer:
@@ -350,8 +350,9 @@ class CollectAnswers(Question):
             )
 
     def _judge_answers(
-        self, got: Any, source: Rendezvous, submitted: list[Any], requests: tuple[str, ...], workers: int
-    ) -> str:
+        self, got: Any, source: Rendezvous, submitted: list[Any], requests: tuple[str, ...], workers: int, *,
+        lazy: str = "",
+    ) -> str:  # fmt: skip
         n = len(requests)
         if got is None:
             raise Incorrect("submit_all returned None: did you print the answers instead of returning them?")
@@ -394,9 +395,8 @@ class CollectAnswers(Question):
             )
         if source.max_in_flight < 2:
             raise Incorrect(
-                "the requests ran one at a time: you waited for each answer before submitting the next "
-                "(map() and a generator (… for …) are lazy: each submit runs only when the loop over them asks for "
-                "the next future; wrap them in list()). Submit all of them first, then wait."
+                f"the requests ran one at a time: you waited for each answer before submitting the next{lazy}. "
+                "Submit all of them first, then wait."
             )
         if source.max_in_flight < workers:
             raise Incorrect(
@@ -504,6 +504,27 @@ def _clock_note(answer: Any, router: _CountingRouter) -> str:
             "pass: read time.monotonic() for a deadline."
         )
     return ""
+
+
+def _lazy_note(answer: Any) -> str:
+    """Why one-at-a-time submits happened, for an answer that uses ``map()`` or a generator; else ``""``."""
+    codes = _answer_codes(answer)
+    uses = [
+        what
+        for what, used in (
+            ("map()", any("map" in code.co_names for code in codes)),
+            ("a generator (… for …)", any(code.co_name == "<genexpr>" for code in codes)),
+        )
+        if used
+    ]
+    if not uses:
+        return ""
+    verb = "are" if len(uses) > 1 else "is"
+    return (
+        f" ({' and '.join(uses)} {verb} lazy: each submit runs only when the loop over "
+        f"{'them' if len(uses) > 1 else 'it'} asks for the next future; wrap {'them' if len(uses) > 1 else 'it'} "
+        "in list())"
+    )
 
 
 def _shown(timeout: Any) -> str:

@@ -6,14 +6,17 @@ environment's own ``python`` without activating it, the way ``make`` does, and r
 
 from __future__ import annotations
 
+import builtins
 import importlib.metadata
 import inspect
 import math
 import os
+import platform
 import re
 import subprocess
 import sys
 import tempfile
+import types
 from collections.abc import Callable
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -154,6 +157,8 @@ class EnvPython(Question):
         """
         if not callable(env_python):
             raise Incorrect(f"expected a function env_python(env_dir, windows=False), got {env_python!r}")
+        _judge_system_blind(env_python, name, windows=False)  # before the rest: the same verdict on every system
+        _judge_system_blind(env_python, windows_dirs[0], windows=True)
         windows = on_windows()
         with tempfile.TemporaryDirectory() as folder:
             env = make_env(Path(folder), name)
@@ -280,6 +285,83 @@ class EnvPython(Question):
             raise Incorrect(f"on Windows the interpreter is python.exe: got {shown}.")
         if rest != ["scripts", "python.exe"]:
             raise Incorrect(f"env_python({env!r}, windows=True) gave {shown}; expected ...\\Scripts\\python.exe.")
+
+
+class _SeenAs(types.ModuleType):
+    """A module as an answer played on another system sees it: the real module's attributes, but a few."""
+
+    def __init__(self, real: types.ModuleType, **instead: Any):
+        super().__init__(real.__name__)
+        self.__dict__.update(instead)
+        self.__real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__real, name)
+
+
+def _played_on(answer: Callable[..., Any], *, windows: bool) -> Callable[..., Any] | None:
+    """A copy of ``answer`` that reads ``windows``'s system where it asks which system it runs on.
+
+    ``sys.platform``, ``os.name`` and ``platform.system()`` say Windows or Linux, through the answer's own globals
+    and its imports (nothing is patched for anyone else: pathlib and the check still see the real system). ``None``
+    for an answer that is not a plain function (its globals cannot be given to a copy).
+    """
+    if not isinstance(answer, types.FunctionType):
+        return None
+    name, os_name, system = ("win32", "nt", "Windows") if windows else ("linux", "posix", "Linux")
+    seen: dict[int, Any] = {
+        id(sys): _SeenAs(sys, platform=name),
+        id(os): _SeenAs(os, name=os_name),
+        id(platform): _SeenAs(platform, system=lambda: system),
+    }
+    real_import = builtins.__import__
+
+    def seen_import(module: str, *args: Any, **kwargs: Any) -> Any:
+        found = real_import(module, *args, **kwargs)
+        return seen.get(id(found), found)
+
+    namespace = {key: seen.get(id(value), value) for key, value in answer.__globals__.items()}
+    for key, value in answer.__globals__.items():  # `from sys import platform` and the like, done outside it
+        if value is sys.platform or value is os.name:
+            namespace[key] = name if value is sys.platform else os_name
+        elif value is platform.system:
+            namespace[key] = seen[id(platform)].system
+    namespace["__builtins__"] = {**vars(builtins), "__import__": seen_import}
+    copy = types.FunctionType(answer.__code__, namespace, answer.__name__, answer.__defaults__, answer.__closure__)
+    copy.__kwdefaults__ = answer.__kwdefaults__
+    return copy
+
+
+def _judge_system_blind(env_python: Callable[..., Any], env_dir: str, *, windows: bool) -> None:
+    """Reject an answer whose path changes with the system it runs on, beside ``windows``.
+
+    ``windows or sys.platform == "win32"`` gives the right path on the system it runs on, and so passed on Linux
+    while it was rejected on Windows. Played on both systems (``_played_on``), it gives two paths for one call.
+    """
+    played = [_played_on(env_python, windows=system) for system in (False, True)]
+    if played[0] is None or played[1] is None:
+        return
+    got = []
+    for answer in played:
+        try:
+            value = _ask(answer, env_dir, windows=windows)
+        except Exception as exc:  # a mistake of its own: judged where the check calls it as written
+            value = exc
+        got.append(value if isinstance(value, BaseException) else (type(value), _shown_path(value)))
+    if got[0] == got[1] or all(isinstance(g, BaseException) for g in got):
+        return
+    linux, win = (f"raised {g!r:.80}" if isinstance(g, BaseException) else f"gave {g[1]}" for g in got)
+    call = f"env_python({env_dir!r}{', windows=True' if windows else ''})"
+    raise Incorrect(
+        f"{call} {linux} on Linux and macOS, but {win} on Windows: your function reads which system it runs on "
+        "(sys.platform, os.name, platform.system()). Let `windows` alone choose the layout: a script that "
+        "prepares a class's Windows machines may run on a Linux laptop."
+    )
+
+
+def _shown_path(value: Any) -> str:
+    """A returned path's text, or ``repr`` of anything else (compared, not judged, here)."""
+    return os.fspath(value) if isinstance(value, (str, os.PathLike)) else repr(value)
 
 
 def _written_from_here(path: Path, env: Path) -> bool:
