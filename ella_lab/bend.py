@@ -2,8 +2,11 @@
 
 A run of ``rounds`` rounds of ``latency`` on K threads takes T₁ (its time with few workers) plus K · s,
 s being what one thread adds over the whole run (starting it, handing it its requests and its sentinel,
-joining it, waking it: the fit does not tell these apart). The efficiency X / (K / L) is then
+joining it, waking it, its CPU work: the fit does not tell these apart). The efficiency X / (K / L) is then
 ``rounds · latency / (T₁ + K · s)``; with s = 0 it is flat.
+
+The CPU is measured apart, around the sweep's own runs: ``cpu_per_wall``, the process's CPU time over the run's
+wall time, the share of one core the run kept busy.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "best_runs",
-    "cpu_cap_claim",
+    "cpu_claims",
     "fit_thread_cost",
     "plot_efficiency",
     "start_cost",
@@ -36,6 +39,8 @@ FIT_UP_TO = 64  # s is fitted on K up to this; the larger K are predicted, not f
 PREDICTED_WITHIN = 0.25  # the fit must predict the larger K's run times within this share (the fit's own noise:
 # s comes from extra times of a few ms at K <= 64, and is extrapolated to 4x the largest K it saw)
 BENT = 1.05  # the largest K's run time over T₁ at least this: a bend s = 0 cannot predict (seen 1.11-1.41 at load 3.5)
+IDLE_CPU = 0.15  # CPU ÷ wall at most this with K <= FEW: the threads mostly wait (seen 0.01-0.03, quiet and busy)
+BUSY_CPU = 0.2  # CPU ÷ wall at least this at the largest K (256): a large part of a core (seen 0.40-0.68)
 
 
 def _numbers(name: str, values: Sequence[float]) -> list[float]:
@@ -91,14 +96,15 @@ def plot_efficiency(
 
 def best_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per worker count from ``experiments.sweep``'s runs: the fastest run (a busy machine can only slow a
-    run down), and its ``efficiency``, the share X / (K / L) of Little's law it keeps."""
-    missing = {"workers", "requests", "wall_s", "throughput_rps", "model_rps"} - set(runs.columns)
+    run down), its ``efficiency``, the share X / (K / L) of Little's law it keeps, and its ``cpu_per_wall``, the
+    process's CPU seconds over the run's wall seconds (the share of one core the run kept busy)."""
+    columns = ["workers", "requests", "wall_s", "throughput_rps", "model_rps", "cpu_s"]
+    missing = set(columns) - set(runs.columns)
     if missing:
         raise ValueError(f"runs must have the sweep's columns; missing {sorted(missing)}")
-    table = runs.groupby("workers", as_index=False).agg(
-        requests=("requests", "first"), wall_s=("wall_s", "min"), throughput_rps=("throughput_rps", "max"),
-        model_rps=("model_rps", "first"))  # fmt: skip
+    table = runs.loc[runs.groupby("workers").wall_s.idxmin(), columns].reset_index(drop=True)
     table["efficiency"] = table.throughput_rps / table.model_rps
+    table["cpu_per_wall"] = table.cpu_s / table.wall_s
     return table
 
 
@@ -121,7 +127,8 @@ def fit_thread_cost(workers: Sequence[int], wall_s: Sequence[float], *, up_to: i
 def sweep_claims(table: pd.DataFrame) -> list[Claim]:
     """The sweep's measured claims (a table from :func:`best_runs`): the line holds up to ``FIT_UP_TO`` threads,
     the largest K fall below it, s fitted on K ≤ ``FIT_UP_TO`` predicts the larger K's run times (the fit never saw
-    them: a real prediction), and s = 0 does not: the largest K runs at least ``BENT`` slower than T₁.
+    them: a real prediction), and s = 0 does not: the largest K runs at least ``BENT`` slower than T₁. Then
+    :func:`cpu_claims`.
 
     Whether the fitted s predicts the largest K *better* than s = 0 is not claimed: s comes from a few ms of extra
     time at small K, and on a busy machine its noise, stretched to 4x the largest K it saw, can exceed the bend."""
@@ -141,13 +148,21 @@ def sweep_claims(table: pd.DataFrame) -> list[Claim]:
               f"{PREDICTED_WITHIN:.0%}", worst, high=PREDICTED_WITHIN, unit="%"),
         Claim(f"at K = {largest}, s = 0 predicts too fast a run: it takes at least {BENT - 1:.0%} longer than T₁",
               table.wall_s.iloc[-1] / base, low=BENT, unit="x"),
+        *cpu_claims(table),
     ]  # fmt: skip
 
 
-def cpu_cap_claim(cost: float, fastest_rps: float) -> Claim:
-    """The CPU cost per request caps throughput at 1 / ``cost`` on the GIL build: a cap at least 3 times the
-    sweep's fastest run (``fastest_rps``), so it does not explain the bend."""
-    return Claim("the CPU cap is far above the sweep", (1 / cost) / fastest_rps, low=3, unit="x")
+def cpu_claims(table: pd.DataFrame) -> list[Claim]:
+    """The CPU the sweep's runs used (a table from :func:`best_runs`): with few threads (K ≤ ``FEW``) the process
+    keeps the CPU busy at most ``IDLE_CPU`` of a run, the threads mostly wait; at the largest K, at least
+    ``BUSY_CPU`` of a core, so that threads waking together can queue for the GIL."""
+    few, largest = table[table.workers <= FEW], int(table.workers.iloc[-1])
+    return [
+        Claim(f"with K ≤ {FEW} the CPU is busy at most {IDLE_CPU:.0%} of a run", few.cpu_per_wall.max(),
+              high=IDLE_CPU, unit="%"),
+        Claim(f"at K = {largest} the run keeps at least {BUSY_CPU:.0%} of a core busy", table.cpu_per_wall.iloc[-1],
+              low=BUSY_CPU, unit="%"),
+    ]  # fmt: skip
 
 
 def start_up_claim(c: float, s: float) -> Claim:

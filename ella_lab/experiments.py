@@ -286,9 +286,10 @@ def sweep(
     """Run every combination of ``workers`` × ``failure_rate`` × ``chain`` (× ``repeats``); each is a value or a list.
 
     ``requests_per_worker`` (instead of ``requests``) gives every run the same number of rounds.
-    Returns one row per run: the settings, ``Report.summary()``, the success rate, and the two
-    models the notebooks compare against: ``model_rps = workers / latency`` (Little's law) and
-    ``model_success = 1 - failure_rate ** chain`` (independent sources, one attempt each).
+    Returns one row per run: the settings, ``Report.summary()``, the success rate, ``cpu_s`` (this process's CPU
+    time during the run, every thread of it, from ``time.process_time()``; not another process's, such as a
+    ``dask`` worker's), and the two models the notebooks compare against: ``model_rps = workers / latency``
+    (Little's law) and ``model_success = 1 - failure_rate ** chain`` (independent sources, one attempt each).
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -305,6 +306,7 @@ def sweep(
     rows = []
     for k, p, length, repeat in tqdm(grid, desc="sweep", disable=not progress, leave=False):
         n = requests if requests_per_worker is None else requests_per_worker * k
+        cpu_started = time.process_time()
         report = run_once(
             workers=k,
             requests=n,
@@ -319,6 +321,7 @@ def sweep(
             executor=executor,
             client=client,
         )
+        cpu_s = time.process_time() - cpu_started
         summary = report.summary()
         rows.append(
             {
@@ -330,6 +333,7 @@ def sweep(
                 "latency_s": latency,
                 **summary,
                 "success_rate": summary["succeeded"] / n if n else 1.0,
+                "cpu_s": cpu_s,
                 "model_rps": k / latency if latency else float("inf"),
                 "model_success": 1.0 - p**length,
             }

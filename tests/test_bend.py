@@ -53,7 +53,7 @@ def test_the_y_axis_fits_the_data_so_a_gap_of_a_few_points_shows():
     plt.close(ax.figure)
 
 
-def _table(walls):
+def _table(walls, cpu_per_request=40e-6):
     import pandas as pd
 
     from ella_lab.bend import best_runs
@@ -63,13 +63,28 @@ def _table(walls):
                          "wall_s": walls + [w + 0.01 for w in walls]})  # fmt: skip
     runs["throughput_rps"] = runs.requests / runs.wall_s
     runs["model_rps"] = runs.workers / 0.01
+    runs["cpu_s"] = [16 * k * cpu_per_request for k in ks] + [0.0] * 9  # the slower runs: less CPU, not kept
     return best_runs(runs)
 
 
-def test_best_runs_keeps_the_fastest_run_of_each_k_and_its_efficiency():
+def test_best_runs_keeps_the_fastest_run_of_each_k_its_efficiency_and_its_cpu():
     table = _table([0.16 + k * 0.0002 for k in [1, 2, 4, 8, 16, 32, 64, 128, 256]])
     assert len(table) == 9 and table.wall_s.iloc[0] == pytest.approx(0.1602)
     assert table.efficiency.iloc[0] == pytest.approx(0.16 / 0.1602)
+    # the fastest run's CPU, not the least CPU of any run: 4096 requests x 40 µs in 0.2112 s
+    assert table.cpu_s.iloc[-1] == pytest.approx(4096 * 40e-6)
+    assert table.cpu_per_wall.iloc[-1] == pytest.approx(4096 * 40e-6 / 0.2112)
+
+
+def test_best_runs_needs_the_cpu_column():
+    import pandas as pd
+
+    from ella_lab.bend import best_runs
+
+    runs = pd.DataFrame({"workers": [1], "requests": [16], "wall_s": [0.16], "throughput_rps": [100.0],
+                         "model_rps": [100.0]})  # fmt: skip
+    with pytest.raises(ValueError, match=r"missing \['cpu_s'\]"):
+        best_runs(runs)
 
 
 def test_the_fit_uses_only_the_small_k_and_predicts_the_large_ones():
@@ -128,10 +143,21 @@ def test_start_cost_is_the_fastest_start_timed_alone_not_a_rounds_average(monkey
     assert clock["starts"] == 24
 
 
-def test_cpu_cap_and_start_up_claims():
-    from ella_lab.bend import cpu_cap_claim, start_up_claim
+def test_cpu_claims_few_threads_wait_many_keep_a_core_busy():
+    from ella_lab.bend import cpu_claims, sweep_claims
 
-    assert cpu_cap_claim(1.5e-6, 20_000).holds()  # a cap of 667k req/s over a 20k req/s sweep
-    assert not cpu_cap_claim(1e-4, 20_000).holds()  # 10k req/s: the cap would explain the bend
+    walls = [0.16 + k * 0.0002 for k in [1, 2, 4, 8, 16, 32, 64, 128, 256]]
+    seen = _table(walls)  # 40 µs a request, as this machine's sweep: K = 8 at 0.03 of a core, K = 256 at 0.78
+    assert [c.holds() for c in cpu_claims(seen)] == [True, True]
+    # 1.2 µs a request (a source that never sleeps, the old measure): K = 256 at 0.02 of a core
+    assert [c.holds() for c in cpu_claims(_table(walls, cpu_per_request=1.2e-6))] == [True, False]
+    # 400 µs a request: already K = 8 keeps 0.31 of a core busy
+    assert [c.holds() for c in cpu_claims(_table(walls, cpu_per_request=400e-6))] == [False, True]
+    assert [c.says for c in sweep_claims(seen)][-2:] == [c.says for c in cpu_claims(seen)]  # checked with the sweep
+
+
+def test_start_up_claims():
+    from ella_lab.bend import start_up_claim
+
     assert start_up_claim(40e-6, 100e-6).holds() and start_up_claim(40e-6, 20e-6).holds()  # c/2 = 20 µs <= s
     assert not start_up_claim(40e-6, 10e-6).holds()

@@ -37,6 +37,7 @@ def test_sweep_is_tidy_and_seeded():
     again = sweep(workers=[1, 2], failure_rate=[0.0, 0.5], chain=[1, 2], requests=50, latency=0, progress=False)
     assert list(df.success_rate) == list(again.success_rate)
     assert (df[df.failure_rate == 0].success_rate == 1).all()
+    assert (df.cpu_s > 0).all()  # this process's CPU time during each run (notebook 03's CPU ÷ wall)
 
 
 def test_sweep_bad_repeats():
