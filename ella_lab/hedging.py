@@ -48,7 +48,7 @@ LATE_START = 0.005  # a first call that starts this long after its request start
 
 def show_hedging(table: Any) -> None:
     """Print the hedging table as the notebook shows it: times through ``format_seconds``, shares in %."""
-    shares = [c for c in ("extra calls", "model", "late starts") if c in table]
+    shares = [c for c in ("extra calls", "model extra calls", "late starts") if c in table]
     shown = table.drop(columns=[c for c in ("S(d)",) if c in table])
     show_times(shown.assign(**{c: shown[c].map("{:.1%}".format) for c in shares}),
                [c for c in ("d", "p50", "p99", "model p99") if c in shown])
@@ -116,14 +116,14 @@ def hedge_row(
             f"got {len(first_a)} and {len(second_a)}"
         )
     if q is None:
-        return {"hedge after": "never", "d": math.nan, "S(d)": 0.0, "extra calls": 0.0, "model": 0.0,
+        return {"hedge after": "never", "d": math.nan, "S(d)": 0.0, "extra calls": 0.0, "model extra calls": 0.0,
                 **tail(report), "model p99": float(np.quantile(first_a, 0.99)), "late starts": late_starts(report)}
     _check_q(q)
     lag = float(np.median([o.attempts[0].duration - x for o, x in zip(report, first_a, strict=True)
                            if len(o.attempts) == 1]))
     ideal = np.quantile(first_a, q / 100)
     return {"hedge after": f"p{q}", "d": d, "S(d)": float(np.mean(first_a + lag > d)),
-            "extra calls": report.summary().get("hedges_sent", 0) / len(report), "model": 1 - q / 100,
+            "extra calls": report.summary().get("hedges_sent", 0) / len(report), "model extra calls": 1 - q / 100,
             **tail(report), "model p99": float(np.quantile(np.minimum(first_a, ideal + second_a), 0.99)),
             "late starts": late_starts(report)}
 
@@ -136,7 +136,7 @@ def hedge_claims(q: int, row: Mapping[str, Any], *, unhedged: Mapping[str, Any] 
     own run, so that ``measure`` runs it again on a miss.
     """
     _check_q(q)
-    name, share = f"hedged at p{q}", row["model"]
+    name, share = f"hedged at p{q}", row["model extra calls"]
     if q == 99:  # its shares are set against 1 %, its p99 against d (see the prose after the figure)
         claims = [
             Claim(f"{name}: about 1 % of the calls are slower than d", row["S(d)"], low=0.0075, high=0.015,

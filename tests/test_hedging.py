@@ -33,7 +33,7 @@ def test_tail_gives_the_service_times_p50_and_p99():
 def test_the_row_never_is_the_drawn_latencies_own_p99_with_no_hedging():
     row = hedge_row(report_of(FIRST), first=FIRST, second=SECOND)
     assert row["hedge after"] == "never" and math.isnan(row["d"])
-    assert row["S(d)"] == row["extra calls"] == row["model"] == 0.0
+    assert row["S(d)"] == row["extra calls"] == row["model extra calls"] == 0.0
     assert row["model p99"] == pytest.approx(np.quantile(FIRST, 0.99))
 
 
@@ -41,7 +41,7 @@ def test_a_hedged_row_sets_the_run_beside_the_exact_model():
     lag = 0.002  # the threads added 2 ms to every call
     hedged = range(95, 100)  # the five slowest made a second call
     row = hedge_row(report_of(FIRST + lag, hedged=hedged), first=FIRST, second=SECOND, q=95, d=0.096 + lag)
-    assert row["hedge after"] == "p95" and row["model"] == pytest.approx(0.05)
+    assert row["hedge after"] == "p95" and row["model extra calls"] == pytest.approx(0.05)
     assert row["extra calls"] == pytest.approx(0.05)
     assert row["S(d)"] == pytest.approx(0.04)  # 97..100 ms (plus the lag) are slower than d
     ideal = np.quantile(FIRST, 0.95)
@@ -52,7 +52,7 @@ def test_a_hedged_row_sets_the_run_beside_the_exact_model():
 @pytest.mark.parametrize("q", [0, 96, 100, "p95", None, True])
 def test_claims_refuse_a_threshold_the_notebook_does_not_try(q):
     with pytest.raises(ValueError, match="q must be one of 50, 90, 95, 99"):
-        hedge_claims(q, {"model": 0.05})
+        hedge_claims(q, {"model extra calls": 0.05})
 
 
 def test_a_row_refuses_latencies_that_do_not_match_the_report():
@@ -61,7 +61,8 @@ def test_a_row_refuses_latencies_that_do_not_match_the_report():
 
 
 def row(q, s_d, extra, p99, model_p99, d=0.05):
-    return {"model": 1 - q / 100, "S(d)": s_d, "extra calls": extra, "p99": p99, "model p99": model_p99, "d": d}
+    return {"model extra calls": 1 - q / 100, "S(d)": s_d, "extra calls": extra, "p99": p99, "model p99": model_p99,
+            "d": d}
 
 
 def test_the_claims_hold_on_a_row_that_matches_its_model_and_miss_on_one_that_does_not():
@@ -113,8 +114,8 @@ def test_tail_ranks_refuses_no_values_or_a_bad_q(bad):
 def test_show_hedging_prints_times_and_shares(capsys):
     import pandas as pd
 
-    table = pd.DataFrame({"d": [0.0535], "extra calls": [0.048], "model": [0.05], "p50": [0.031], "p99": [0.078],
-                          "model p99": [0.077], "late starts": [0.021], "S(d)": [0.05]}, index=["p95"])
+    table = pd.DataFrame({"d": [0.0535], "extra calls": [0.048], "model extra calls": [0.05], "p50": [0.031],
+                          "p99": [0.078], "model p99": [0.077], "late starts": [0.021], "S(d)": [0.05]}, index=["p95"])
     show_hedging(table)
     out = capsys.readouterr().out
     assert "53.5 ms" in out and "4.8%" in out and "2.1%" in out and "S(d)" not in out

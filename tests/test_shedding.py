@@ -9,7 +9,15 @@ import pytest
 from ella_lab.hedging import hedge_claims, row_claims
 from ella_lab.outages import breaker_claims, no_breaker_claims, outage_claims, outage_row
 from ella_lab.outcome import Attempt, Outcome, Rejected, Report
-from ella_lab.shedding import bulkhead_claims, bulkhead_table, dependency_rows, overload_claims, queue_row
+from ella_lab.shedding import (
+    beside_model,
+    bulkhead_claims,
+    bulkhead_table,
+    dependency_rows,
+    overload_claims,
+    queue_model,
+    queue_row,
+)
 
 
 def served(request, queued, started, finished):
@@ -44,9 +52,9 @@ def test_queue_row_needs_an_answer():
         queue_row(Report([rejected("a", 0)], workers=1, started_at=0, finished_at=0), rate=10)
 
 
-def overload_table(*, blocked_send=0.97, rejected_share=0.47):
+def overload_table(*, blocked_send=0.97, rejected_share=0.47, unbounded_run=1.05):
     rows = {"unbounded": {"p99 from enqueue": 0.55, "p99 from intended send": 0.55, "client sent for": 0.5,
-                          "rejected": 0},
+                          "rejected": 0, "run took": unbounded_run, "mean call": 0.0052},
             "block at 20": {"p99 from enqueue": 0.04, "p99 from intended send": 0.55, "client sent for": blocked_send,
                             "rejected": 0},
             "reject at 20": {"p99 from enqueue": 0.045, "p99 from intended send": 0.045, "client sent for": 0.5,
@@ -59,6 +67,44 @@ def test_overload_claims_hold_on_the_model_and_miss_off_it():
     missed = [c.says for c in overload_claims(overload_table(blocked_send=0.5, rejected_share=0.1)) if not c.holds()]
     assert missed == ["blocking slows the client to the router's pace: about twice as long to send",
                       "shedding: about half is rejected"]
+    missed = [c.says for c in overload_claims(overload_table(unbounded_run=1.5)) if not c.holds()]
+    assert missed == ["unbounded: the run takes 800 calls of this machine's mean time on 4 workers",
+                      "unbounded: the p99 from the intended send is the run's end less the end of sending"]
+
+
+def test_beside_model_puts_each_model_column_after_its_own():
+    measured = pd.DataFrame({"p99": [0.6, 0.03], "run": [1.1, 0.5], "n": [1, 2]}, index=["a", "b"])
+    model = pd.DataFrame({"p99": [0.03, 0.5], "run": [0.53, 1.0]}, index=["b", "a"])
+    table = beside_model(measured, model, ["p99", "run"])
+    assert list(table) == ["p99", "model p99", "run", "model run", "n"]
+    assert table.loc["a", "model p99"] == 0.5 and table.loc["b", "model run"] == 0.53  # matched by label
+    with pytest.raises(ValueError, match="columns"):
+        beside_model(measured, model, ["n"])
+
+
+def test_queue_model_is_the_capacity_model():
+    unbounded = queue_model(800, 1600, workers=4, call=0.005)
+    assert unbounded["run took"] == pytest.approx(1.0, abs=0.005)  # N / C
+    assert unbounded["p99 from intended send"] == pytest.approx(0.5, abs=0.005)  # N / C - N / R
+    blocked = queue_model(800, 1600, workers=4, call=0.005, max_pending=20, on_full="block")
+    assert blocked["p99 from enqueue"] == pytest.approx(0.03)  # 20 ahead on 4 workers, then its own call
+    assert blocked["p99 from intended send"] == pytest.approx(unbounded["p99 from intended send"])
+    assert blocked["client sent for"] == pytest.approx(0.97, abs=0.005)  # all but the 24 held, at 800/s
+    shed = queue_model(800, 1600, workers=4, call=0.005, max_pending=20, on_full="reject")
+    assert shed["answered"] + shed["rejected"] == 800 and shed["answered"] == pytest.approx(400 + 24, abs=5)
+    assert shed["p99 from intended send"] == pytest.approx(0.03)
+    assert queue_model(10, 100, workers=2, call=0.001) == {  # under capacity: nobody waits
+        "answered": 10, "rejected": 0, "p99 from enqueue": pytest.approx(0.001),
+        "p99 from intended send": pytest.approx(0.001), "client sent for": pytest.approx(0.09),
+        "run took": pytest.approx(0.091)}
+
+
+@pytest.mark.parametrize("bad", [{"requests": 0}, {"rate": 0}, {"call": -1}, {"workers": 0},
+                                 {"max_pending": 0}, {"on_full": "drop"}])
+def test_queue_model_refuses_bad_input(bad):
+    args = {"requests": 10, "rate": 100, "workers": 2, "call": 0.001, "max_pending": 5, "on_full": "block"} | bad
+    with pytest.raises((ValueError, TypeError), match=next(iter(bad))):
+        queue_model(args.pop("requests"), args.pop("rate"), **args)
 
 
 def dependency_run(slow_rejected, fast_rejected, fast_latency, slow_latency=0.1):
@@ -93,7 +139,8 @@ def test_bulkhead_claims_hold_on_the_model_and_name_a_shared_fast():
 
 
 def test_row_claims_reads_the_threshold_from_the_row():
-    row = {"hedge after": "p95", "model": 0.05, "S(d)": 0.05, "extra calls": 0.05, "p99": 0.08, "model p99": 0.077}
+    row = {"hedge after": "p95", "model extra calls": 0.05, "S(d)": 0.05, "extra calls": 0.05, "p99": 0.08,
+           "model p99": 0.077}
     assert [c.says for c in row_claims(row)] == [c.says for c in hedge_claims(95, row)]
     with pytest.raises(ValueError, match="hedge after"):
         row_claims({"hedge after": "never"})
