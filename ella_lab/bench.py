@@ -242,7 +242,10 @@ def hedge_budget(n: int = 2000, workers: int = 16, max_extra: float = 0.05) -> l
     """Hedging at p95 within ``max_extra`` on a heavy tail (2 % of calls 30x slower): p99 and extra calls.
 
     The hedged row also gives ``after_s``, d, the p95 the hedge waited for at the end of its run (it starts at
-    the baseline's p95 and learns from the hedged run's own latencies): what decides how many calls are hedged.
+    the baseline's p95 and learns from the hedged run's own latencies): what decides how many calls are hedged;
+    ``refused``, the second calls the cap refused (its bucket empty), per request; and what makes up its p99:
+    ``slowest``, the slowest 1 % of the requests, and ``slowest_hedged``, how many of them had a second call
+    (the others waited for their one call: a tail call whose second call was refused, or a late wake-up).
     """
     from .outcome import quantile
     from .resilience import Hedge
@@ -256,6 +259,7 @@ def hedge_budget(n: int = 2000, workers: int = 16, max_extra: float = 0.05) -> l
     hedged = Router(hedge, workers=workers).run(range(n, 2 * n))
     summary = hedged.summary()
     after = sorted(o.finished_at - o.started_at for o in hedged)
+    slowest = sorted(hedged, key=lambda o: o.finished_at - o.started_at)[-max(1, n // 100) :]
     return [
         {"bench": "hedge", "peer": "no hedge", "n": n, "p99_s": quantile(latencies, 0.99), "extra": 0.0},
         {
@@ -265,5 +269,8 @@ def hedge_budget(n: int = 2000, workers: int = 16, max_extra: float = 0.05) -> l
             "p99_s": quantile(after, 0.99),
             "extra": summary["hedges_sent"] / n,
             "after_s": hedge.delay(),
+            "refused": hedge.refused / n,
+            "slowest": len(slowest),
+            "slowest_hedged": sum(len(o.attempts) > 1 for o in slowest),
         },
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._checks import check_int, check_real
 from .claims import Claim, measure
@@ -24,13 +24,14 @@ from .resilience import RetryBudget
 from .retry import Retry
 from .router import Router
 from .service import FlakyService, HttpSource
-from .sim import CONTROLS, MAX_ATTEMPTS, SimResult, bin_count, format_recovery, recovery_time
+from .sim import CONTROLS, MAX_ATTEMPTS, SimResult, bin_count, format_recovery, recovery_time, simulate
 from .timing import clock
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "NotedAIMD",
     "after_trigger_table",
     "client_source",
     "collapse_claims",
@@ -38,6 +39,7 @@ __all__ = [
     "cure_table",
     "goodput_stalls",
     "healthy_goodput",
+    "limit_cuts",
     "measure_cure",
     "measure_cures",
     "plot_cures",
@@ -233,6 +235,51 @@ def goodput_stalls(run: SimResult, start: float, end: float) -> int:
     """How many times goodput fell to 0 for one bin or more from ``start`` to ``end`` s: the runs of zero bins."""
     bins = run.frame().query("@start <= t < @end").goodput
     return int(((bins == 0) & (bins.shift(fill_value=1) != 0)).sum())
+
+
+class NotedAIMD(AIMD):
+    """The library's ``AIMD`` that notes each decision: why the limit moved, read after a run.
+
+    ``trace`` holds ``(ok, the limit before, the limit after)`` for every decision, in order; ``lowest`` and
+    ``highest`` are the extremes of the limits it gave, ``decisions`` their count.
+    """
+
+    def __init__(self, initial: float = 10, **settings: float):
+        super().__init__(initial, **settings)
+        self.trace: list[tuple[bool, float, float]] = []
+        self.lowest, self.highest = math.inf, 0.0
+
+    @property
+    def decisions(self) -> int:
+        return len(self.trace)
+
+    def update(self, limit: float, rtt: float, ok: bool, inflight: int) -> float:
+        new = super().update(limit, rtt, ok, inflight)
+        self.trace.append((ok, limit, new))
+        self.lowest, self.highest = min(self.lowest, new), max(self.highest, new)
+        return new
+
+
+def limit_cuts(**scenario: Any) -> dict[str, float]:
+    """The longest run of cuts in a row the concurrency limit's ``AIMD`` makes in notebook 10's seeded run.
+
+    Runs ``simulate(control="limit", duration=6.0, **scenario)`` (section (d)'s run by default) with the
+    simulation's own limit (``AIMD(2 x capacity, minimum=1, maximum=50 x capacity)``), noted. Returns ``cuts``
+    (failed tries in a row), the limit ``before`` and ``after`` them, the ``lowest`` limit of the whole run and
+    the ``decisions`` in all. Why the limit serves little during the trigger: unlike TCP, which cuts once per
+    loss event, this rule cuts on every failed try, and timeouts come in waves.
+    """
+    if "control" in scenario or "limit" in scenario:
+        raise ValueError(f"scenario must not set control or limit (limit_cuts runs the limit), got {sorted(scenario)}")
+    capacity = scenario.get("capacity", 4)
+    noted = NotedAIMD(2 * capacity, minimum=1, maximum=50 * capacity)
+    simulate(control="limit", limit=noted, **({"duration": 6.0} | scenario))
+    longest, before, after, run = 0, math.nan, math.nan, 0
+    for number, (ok, _, _) in enumerate(noted.trace):
+        run = 0 if ok else run + 1
+        if run > longest:
+            longest, before, after = run, noted.trace[number - run + 1][1], noted.trace[number][2]
+    return {"cuts": longest, "before": before, "after": after, "lowest": noted.lowest, "decisions": noted.decisions}
 
 
 def after_trigger_table(runs: Mapping[str, SimResult], *, rate: float):
@@ -503,14 +550,17 @@ def plot_cures(
 ) -> Figure:
     """Small multiples of the cures: one column per control, rows goodput, tries sent and the server's queue.
 
-    Each panel draws the measured run (a black line) over the seeded simulation (a wide light blue band),
-    so neither hides another control's line; the trigger (from the first run's settings) is shaded, the
-    offered load ``rate`` is dashed on the goodput row, every row starts at 0, and one legend sits below the
-    panels, clear of the curves. ``real`` and ``simulated`` name the same controls, in the order drawn.
+    Each panel draws the measured run (a black line) over the seeded simulation (a wide light blue band, as
+    ``plots.plot_overload`` draws them), so neither hides another control's line; the trigger (from the first
+    run's settings) is shaded, the offered load ``rate`` is dashed on the goodput row, every row starts at 0,
+    and one legend sits below the panels, clear of the curves. ``real`` and ``simulated`` name the same
+    controls, in the order drawn.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
+
+    from .plots import MEASURED_LINE, SIMULATED_BAND  # plot_overload's convention: one reading for both figures
 
     rate = check_real("rate", rate, minimum=0)
     if not real or set(real) != set(simulated):
@@ -525,8 +575,8 @@ def plot_cures(
         for row, (series, label) in enumerate(rows):
             ax = axes[row][column]
             ax.axvspan(*trigger, color="orange", alpha=0.15)
-            ax.plot(model.t, model[series], color="tab:blue", lw=5, alpha=0.3)
-            ax.plot(measured.t, measured[series], color="black", lw=1.2)
+            ax.plot(model.t, model[series], **SIMULATED_BAND)
+            ax.plot(measured.t, measured[series], **MEASURED_LINE)
             if series == "goodput":
                 ax.axhline(rate, color="0.3", lw=0.8, ls="--")
             ax.grid(True, alpha=0.3)
@@ -537,8 +587,8 @@ def plot_cures(
     for ax in axes.flat:  # counts and rates, read from 0 as in plot_overload; after all lines, so no top is cut
         ax.set_ylim(bottom=0)
     handles = [
-        Line2D([], [], color="black", lw=1.2, label="measured on loopback (this machine)"),
-        Line2D([], [], color="tab:blue", lw=5, alpha=0.3, label="simulated (seeded, exact)"),
+        Line2D([], [], label="measured on loopback (this machine)", **MEASURED_LINE),
+        Line2D([], [], label="simulated (seeded, exact)", **SIMULATED_BAND),
         Line2D([], [], color="0.3", lw=0.8, ls="--", label=f"offered load ({rate:g}/s)"),
         Patch(color="orange", alpha=0.15, label="the trigger"),
     ]

@@ -180,6 +180,12 @@ def plot_backoff(policies: Mapping[str, Retry], keys: int = 200, ax: Axes | None
 
 # Line styles for the runs of one overload figure, in order: solid, dashed, dash-dot, dotted-dense, long dash.
 _RUN_STYLES = ("-", "--", "-.", (0, (1, 1)), (0, (8, 2)))
+# Notebook 10's convention, in plot_overload and metastable.plot_cures alike: a measured run is a thin black line
+# (further runs: Okabe & Ito colours, each with its own dashes), drawn over the seeded simulation, a wide light
+# blue band; told apart by lightness and width too, without colour vision.
+MEASURED_COLOURS = ("black", "#D55E00", "#009E73", "#CC79A7", "#0072B2")
+MEASURED_LINE = {"color": MEASURED_COLOURS[0], "lw": 1.2}
+SIMULATED_BAND = {"color": "tab:blue", "lw": 5, "alpha": 0.3}
 
 
 def plot_overload(
@@ -192,23 +198,26 @@ def plot_overload(
 ) -> Figure:
     """Goodput, tries sent and the server's queue over time, for runs of ``ella_lab.sim`` or ``ella_lab.metastable``.
 
-    ``models`` (simulated runs) are drawn on every panel as wide light grey bands, under the measured
-    lines, so a model that the measurement follows stays visible beside it; the trigger (from the first
-    run's settings) is shaded; the dashed line is the offered load ``rate``. Returns the figure.
+    The first run is a thin black line, further runs other colours with their own dashes. ``models``
+    (simulated runs) are drawn on every panel as wide light blue bands (lighter for each further model), under
+    the measured lines, so a model that the measurement follows stays visible beside it: the same convention
+    as ``metastable.plot_cures``. The trigger (from the first run's settings) is shaded; the grey dashed line
+    is the offered load ``rate``. Returns the figure.
     """
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharex=True)
     for number, (label, run) in enumerate((models or {}).items()):
         frame = run.frame()  # type: ignore[attr-defined]
-        shade = ("0.55", "0.75", "0.4")[number % 3]
+        band = SIMULATED_BAND | {"alpha": SIMULATED_BAND["alpha"] / (1 + number)}
         for ax, series in zip(axes, (frame.goodput, frame.offered, frame.queue), strict=True):
-            ax.plot(frame.t, series, color=shade, lw=4, alpha=0.6, label=label, zorder=1)
+            ax.plot(frame.t, series, label=label, zorder=1, **band)
     for number, (label, run) in enumerate(runs.items()):
         frame = run.frame()  # type: ignore[attr-defined]
         style = _RUN_STYLES[number % len(_RUN_STYLES)]  # colour and dashes: told apart without colour vision too
+        colour = MEASURED_COLOURS[number % len(MEASURED_COLOURS)]
         for ax, series in zip(axes, (frame.goodput, frame.offered, frame.queue), strict=True):
-            ax.plot(frame.t, series, ls=style, label=label, zorder=2)
+            ax.plot(frame.t, series, ls=style, label=label, zorder=2, **(MEASURED_LINE | {"color": colour}))
     settings = next(iter(runs.values())).settings  # type: ignore[attr-defined]
     trigger = (settings["trigger_at"], settings["trigger_at"] + settings["trigger"])
     for ax, name in zip(axes, ["goodput (answers/s in time)", "tries sent (/s)", "longest server queue"], strict=True):
@@ -216,7 +225,7 @@ def plot_overload(
         ax.set_title(name)
         ax.set_xlabel("time (s); shaded: the trigger")
         ax.set_ylim(bottom=0)  # every panel from 0: a rise is read against nothing, not against the lowest bin
-    axes[0].axhline(rate, color="black", lw=0.8, ls="--", label=f"offered load ({rate:g}/s)")
+    axes[0].axhline(rate, color="0.3", lw=0.8, ls="--", label=f"offered load ({rate:g}/s)")
     axes[0].set_ylabel("requests/s")
     axes[1].set_ylabel("requests/s")
     axes[2].set_ylabel("requests waiting")

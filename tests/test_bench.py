@@ -32,3 +32,14 @@ def test_hedge_budget_gives_the_delay_it_hedged_after():
     base, hedged = hedge_budget(n=400, workers=8)
     assert "after_s" not in base and 0.0145 <= hedged["after_s"] < 0.15
     assert hedged["extra"] <= 0.05
+
+
+def test_hedge_budget_splits_its_slowest_requests_by_whether_they_had_a_second_call():
+    # with no extra calls allowed, every second call is refused: the 2 % tail waits out its 150 to 450 ms call,
+    # and none of the slowest 1 % had a second call
+    _, hedged = hedge_budget(n=400, workers=8, max_extra=0.0)
+    assert hedged["slowest"] == 4 and hedged["slowest_hedged"] == 0
+    assert hedged["extra"] == 0 and hedged["refused"] > 0
+    # with the cap of 5 %, the slowest are counted the same way, at most all of them hedged
+    _, capped = hedge_budget(n=400, workers=8)
+    assert capped["slowest"] == 4 and 0 <= capped["slowest_hedged"] <= 4

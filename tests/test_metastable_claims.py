@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from ella_lab.metastable import collapse_claims, cure_claims, hedge_claims, served_share
-from ella_lab.sim import simulate
+from ella_lab.metastable import NotedAIMD, collapse_claims, cure_claims, hedge_claims, limit_cuts, served_share
+from ella_lab.sim import recovery_time, simulate
 
 RATE, CAPACITY = 140, 200
 CONTROLS = ["budget", "throttle", "limit", "drop_expired"]
@@ -208,3 +208,42 @@ def test_after_trigger_table_reads_the_second_after_the_trigger_and_the_healthy_
     assert table.loc["limit", "goodput from 4 s"] > 0.9 * RATE
     with pytest.raises(ValueError, match="rate"):
         after_trigger_table(runs, rate=0)
+
+
+def test_limit_cuts_finds_the_longest_run_of_cuts_in_the_seeded_run():
+    cuts = limit_cuts()
+    assert cuts["cuts"] == 30 and cuts["before"] == 41.0  # the seeded run of section (d)
+    # the lowest of the whole run, the number q3's check reports ('ranged from 1.73'), under the end of the cuts
+    assert f"{cuts['lowest']:.3g}" == "1.73" and cuts["lowest"] <= cuts["after"]
+    assert cuts["after"] == pytest.approx(41.0 * 0.9**30)  # each a cut by 0.9, none clamped
+    assert limit_cuts(trigger=0.0)["cuts"] < cuts["cuts"]  # without the trigger: fewer in a row
+    with pytest.raises(ValueError, match="control or limit"):
+        limit_cuts(control="none")
+
+
+def test_the_noted_aimd_decides_as_the_aimd_and_notes_each_decision():
+    noted = NotedAIMD(8, minimum=1, maximum=200)
+    assert noted.update(8.0, 0.0, False, 3) == pytest.approx(7.2)
+    assert noted.update(7.2, 0.0, True, 4) == pytest.approx(8.2)
+    assert noted.update(8.2, 0.0, True, 1) == pytest.approx(8.2)  # 2 x 1 < 8.2: not in use, no growth
+    assert [ok for ok, _, _ in noted.trace] == [False, True, True] and noted.decisions == 3
+    assert noted.lowest == pytest.approx(7.2) and noted.highest == pytest.approx(8.2)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "recovers"),
+    [
+        ({"rate": 100}, True),  # 50 % load: the slowed server just keeps up
+        ({"rate": 100, "trigger": 0.5}, True),
+        ({"trigger": 0.5}, False),  # 70 %: a 0.5 s trigger is enough to stay down
+        ({"rate": 120, "trigger": 0.5}, True),  # 60 %: a 0.5 s trigger is short enough
+        ({"timeout": 0.5}, True),  # 250 ms behind a full queue, under the timeout
+        ({"control": "budget", "budget_ratio": 0.5}, False),  # 1.5 x 140 = 210 > C
+        ({"slowdown": 3, "rate": 80}, False),  # 67/s slowed, under the 80 offered; then 240 tries a second
+    ],
+)
+def test_notebook_10s_try_this_answers_hold_in_the_seeded_simulation(scenario, recovers):
+    run = simulate(duration=8.0, **scenario)
+    assert (recovery_time(run) < math.inf) is recovers
+    if recovers and scenario.get("rate") == 100:
+        assert max(run.queue) < 10  # the queue never fills

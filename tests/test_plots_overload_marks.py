@@ -72,3 +72,23 @@ def test_the_recovery_map_labels_every_panel_with_the_given_xlabel():
     fig = plot_recovery_map({"none": grid, "budget": grid | True}, xlabel="trigger (s), not to scale")
     assert [ax.get_xlabel() for ax in fig.axes] == ["trigger (s), not to scale"] * 2
     plt.close(fig)
+
+
+def test_the_overload_figure_and_the_cures_figure_draw_measured_and_simulated_alike():
+    # one convention in notebook 10's two figures (review 10: the measured run was blue over a grey band in one,
+    # black over a blue band in the other): the measured run a thin black line, the simulation a wide blue band
+    from matplotlib.colors import to_rgba
+
+    from ella_lab.metastable import plot_cures
+
+    measured, model = simulate(control="budget", duration=4.0, seed=2), simulate(control="budget", duration=4.0)
+    overload = plot_overload({"measured": measured}, rate=140, models={"simulation": model})
+    cures = plot_cures({"budget": measured}, {"budget": model}, rate=140)
+    for fig in (overload, cures):
+        ax = fig.axes[0]
+        band, line = ax.lines[:2]  # the simulation first, under the measured line
+        assert to_rgba(line.get_color()) == to_rgba("black")
+        assert to_rgba(band.get_color())[:3] == to_rgba("tab:blue")[:3]
+        assert band.get_linewidth() > line.get_linewidth() and band.get_alpha() < 1
+    plt.close(overload)
+    plt.close(cures)

@@ -126,15 +126,6 @@ def test_q2_a_float_that_is_a_whole_count_up_to_rounding_is_that_count():
     assert status == "incorrect" and "adding the layers" in message, message
 
 
-def test_limit_cuts_finds_the_longest_run_of_cuts_in_the_seeded_run():
-    cuts = walk10.limit_cuts()
-    assert cuts["cuts"] == 30 and cuts["before"] == 41.0  # the seeded run of section (d)
-    # the lowest of the whole run, the number q3's check reports ('ranged from 1.73'), under the end of the cuts
-    assert f"{cuts['lowest']:.3g}" == "1.73" and cuts["lowest"] <= cuts["after"]
-    assert cuts["after"] == pytest.approx(41.0 * 0.9**30)  # each a cut by 0.9, none clamped
-    assert walk10.limit_cuts(trigger=0.0)["cuts"] < cuts["cuts"]  # without the trigger: fewer in a row
-
-
 def test_predictions_that_are_not_numbers_are_refused():
     assert verdict(walk10.q1, "420")[0] == "incorrect"
     assert verdict(walk10.q2, True)[0] == "incorrect"

@@ -12,12 +12,13 @@ import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from ..metastable import NotedAIMD
 from ..overload import AIMD
 from ..sim import format_recovery, recovery_time, simulate
 from ._core import BLANK, Incorrect, Question, as_real, call_bounded
 from ._predict import PredictQuestion
 
-__all__ = ["BLANK", "____", "limit_cuts", "q1", "q2", "q3"]
+__all__ = ["BLANK", "____", "q1", "q2", "q3"]
 
 ____ = BLANK  # the blank a learner replaces by a number
 
@@ -210,46 +211,24 @@ def _same(got: float, want: float) -> bool:
     return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
 
 
-class _Compared(AIMD):
-    """The library's AIMD, which also asks the learner's rule at every decision and keeps the first disagreement.
+class _Compared(NotedAIMD):
+    """The library's AIMD, noted, which also asks the learner's rule at every decision and keeps the first
+    disagreement.
 
     The simulation goes on with the library's value, so every decision is judged on the inputs a run really meets.
     """
 
     def __init__(self, rule: Callable):
         super().__init__(8, minimum=MINIMUM, maximum=MAXIMUM, increase=INCREASE, decrease=DECREASE)
-        self.rule, self.decisions, self.miss = rule, 0, None
-        self.lowest, self.highest = math.inf, 0.0
-        self.trace: list[tuple[bool, float, float]] = []  # (ok, the limit before, the limit after)
+        self.rule, self.miss = rule, None
 
     def update(self, limit: float, rtt: float, ok: bool, inflight: int) -> float:
         want = super().update(limit, rtt, ok, inflight)
         got = self.rule(limit, ok, inflight)
-        self.decisions += 1
-        self.lowest, self.highest = min(self.lowest, want), max(self.highest, want)
-        self.trace.append((ok, limit, want))
         number = as_real(got)
         if self.miss is None and (number is None or not _same(number, want)):
             self.miss = (limit, ok, inflight, got, want)
         return want
-
-
-def limit_cuts(**scenario: Any) -> dict[str, float]:
-    """The longest run of cuts in a row the library's AIMD makes in the seeded simulation of section (d).
-
-    ``simulate(control="limit", duration=6.0, **scenario)``: ``cuts`` (failed tries in a row), the limit
-    ``before`` and ``after`` them, the ``lowest`` limit of the whole run (q3's check reports it too), and
-    ``decisions`` in all. Why the limit serves little during the trigger:
-    unlike TCP, which cuts once per loss event, this rule cuts on every failed try.
-    """
-    noted = _Compared(reference_limit)
-    simulate(control="limit", limit=noted, **({"duration": 6.0} | scenario))
-    longest, before, after, run = 0, math.nan, math.nan, 0
-    for number, (ok, _, _) in enumerate(noted.trace):
-        run = 0 if ok else run + 1
-        if run > longest:
-            longest, before, after = run, noted.trace[number - run + 1][1], noted.trace[number][2]
-    return {"cuts": longest, "before": before, "after": after, "lowest": noted.lowest, "decisions": noted.decisions}
 
 
 class AIMDRule(Question):
@@ -301,7 +280,7 @@ class AIMDRule(Question):
         (5.0, False, 8),  # more in flight than the limit (tries sent before a cut): a failure still cuts
         (1.0, False, 1),
         (1.1, False, 1),  # 0.99 is clamped to 1, not left at 1.1
-        (1.5, False, 1),  # 1.35: the cut goes down to 1, not to 1 at once
+        (1.5, False, 1),  # 1.5 × 0.9 = 1.35, above the floor of 1: the new limit is 1.35, not clamped to 1
         (200.0, True, 150),
         (199.5, True, 150),  # 200.5 is clamped to 200, not left at 199.5
         (6.0, True, 3),
