@@ -61,7 +61,7 @@ def waits_claims(waits: pd.DataFrame, latency: float) -> list[Claim]:
     return [
         Claim("a few dozen waits (K ≤ 64): both engines near the ideal, the worst", efficiency.loc[:64].min().min(),
               low=0.7, model=1, unit="%"),
-        Claim("from K = 256 on, a thread's wait costs over 1.5x a coroutine's CPU, at each K",
+        Claim("from K = 256 on, a request on threads costs over 1.5x the CPU of one on asyncio, at each K",
               costs["threads / asyncio CPU"].loc[256:].min(), low=1.5, unit="x"),
         Claim("at K ≤ 64, the threads' CPU takes under 0.8 of a core", costs["threads cores"].loc[:64].max(),
               high=0.8, unit=""),
