@@ -23,6 +23,7 @@ from .claims import Claim
 from .experiments import paced
 from .outcome import Report
 from .router import Router
+from .timing import format_seconds
 
 __all__ = ["beside_model", "bulkhead_claims", "bulkhead_table", "dependency_rows", "overload_claims", "paced_together",
            "queue_model", "queue_row"]
@@ -101,18 +102,25 @@ def queue_model(requests: int, rate: float, *, workers: int, call: float, max_pe
     return {"answered": requests - rejected, "rejected": rejected,
             "p99 from enqueue": float(np.quantile(enqueue_waits, 0.99)),
             "p99 from intended send": float(np.quantile(intended_waits, 0.99)),
-            "client sent for": sent, "run took": finished}
+            "client sent for": sent, "run took": finished, "mean call": call}
 
 
-def beside_model(measured: pd.DataFrame, model: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """``measured`` with, right after each of ``columns``, the model's value as "model <column>" (rows by label)."""
-    missing = [c for c in columns if c not in measured or c not in model]
+def beside_model(measured: pd.DataFrame, model: pd.DataFrame, times: Sequence[str] = ()) -> pd.DataFrame:
+    """``measured`` turned on its side (one row per quantity, one column per run), each cell "measured (model)".
+
+    Rows and columns are matched by label; ``times`` are the quantities shown through ``format_seconds``, the others
+    as numbers. Narrow enough to read without scrolling, with each model value right beside its measurement.
+    """
+    missing = [c for c in measured if c not in model] + [c for c in times if c not in measured]
     if missing:
-        raise ValueError(f"columns must be in both tables, got {missing!r}")
-    table = measured.copy()
-    for column in columns:
-        table.insert(table.columns.get_loc(column) + 1, f"model {column}", model[column].reindex(table.index))
-    return table
+        raise ValueError(f"every column must be in both tables, and times among them; got {missing!r}")
+
+    def shown(value: float, column: str) -> str:
+        return format_seconds(value) if column in times else f"{value:,.0f}"
+
+    return pd.DataFrame({label: {column: f"{shown(row[column], column)} ({shown(model.loc[label, column], column)})"
+                                 for column in measured} for label, row in measured.iterrows()}
+                        ).rename_axis(columns="measured (model)")
 
 
 def overload_claims(table: pd.DataFrame) -> list[Claim]:

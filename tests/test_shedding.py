@@ -72,14 +72,16 @@ def test_overload_claims_hold_on_the_model_and_miss_off_it():
                       "unbounded: the p99 from the intended send is the run's end less the end of sending"]
 
 
-def test_beside_model_puts_each_model_column_after_its_own():
-    measured = pd.DataFrame({"p99": [0.6, 0.03], "run": [1.1, 0.5], "n": [1, 2]}, index=["a", "b"])
-    model = pd.DataFrame({"p99": [0.03, 0.5], "run": [0.53, 1.0]}, index=["b", "a"])
-    table = beside_model(measured, model, ["p99", "run"])
-    assert list(table) == ["p99", "model p99", "run", "model run", "n"]
-    assert table.loc["a", "model p99"] == 0.5 and table.loc["b", "model run"] == 0.53  # matched by label
-    with pytest.raises(ValueError, match="columns"):
-        beside_model(measured, model, ["n"])
+def test_beside_model_sets_each_model_value_beside_its_measurement():
+    measured = pd.DataFrame({"p99": [0.6, 0.03], "rejected": [0, 380]}, index=["a", "b"])
+    model = pd.DataFrame({"p99": [0.03, 0.5], "rejected": [376, 0]}, index=["b", "a"])
+    table = beside_model(measured, model, times=["p99"])
+    assert list(table) == ["a", "b"] and list(table.index) == ["p99", "rejected"]
+    assert table.loc["p99", "a"] == "600 ms (500 ms)" and table.loc["rejected", "b"] == "380 (376)"  # by label
+    with pytest.raises(ValueError, match="every column"):
+        beside_model(measured.assign(n=1), model)
+    with pytest.raises(ValueError, match="times"):
+        beside_model(measured, model, times=["p50"])
 
 
 def test_queue_model_is_the_capacity_model():
@@ -96,7 +98,7 @@ def test_queue_model_is_the_capacity_model():
     assert queue_model(10, 100, workers=2, call=0.001) == {  # under capacity: nobody waits
         "answered": 10, "rejected": 0, "p99 from enqueue": pytest.approx(0.001),
         "p99 from intended send": pytest.approx(0.001), "client sent for": pytest.approx(0.09),
-        "run took": pytest.approx(0.091)}
+        "run took": pytest.approx(0.091), "mean call": 0.001}
 
 
 @pytest.mark.parametrize("bad", [{"requests": 0}, {"rate": 0}, {"call": -1}, {"workers": 0},
