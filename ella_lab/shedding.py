@@ -3,9 +3,9 @@
 ``queue_row`` sums up one open-loop run (``experiments.paced``) of a router, measuring each latency both
 from the enqueue and from the moment the client meant to send; ``queue_model`` gives the same row for calls
 that take exactly their nominal time (a deterministic capacity model, no threads), and ``beside_model`` sets
-the two side by side; ``dependency_rows`` splits a run by
-dependency (the requests' name prefix). ``overload_claims`` and ``bulkhead_claims`` state what the
-notebook's prose says of the two tables, against their models. Kept here so that the notebook's cells
+the two side by side; ``dependency_rows`` splits a run by dependency (the requests' name prefix).
+``overload_claims`` and ``bulkhead_claims`` state what the notebook's prose says of the two tables, against
+their models. Kept here so that the notebook's cells
 show the experiment, not the bookkeeping.
 """
 
