@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 SHEET_IMPORT = re.compile(r"ella_lab\.exercises(?:\s+import\s+|\.)(phase\d+|walk\d+)\b")
-CHECK_CALL = re.compile(r"\b(q\d+)\.check\(\s*([A-Za-z_]\w*)\s*\)")
+CHECK_CALL = re.compile(r"\b(q\d+)\.check\(\s*([A-Za-z_]\w*)\s*[,)]")  # a predict check passes measured=... after it
 CHECK_LINE = re.compile(r"^(q\d+) (✓ Correct|✗ Incorrect|… Not attempted yet)", re.M)
 HINT_LINE = re.compile(r"^(q\d+) hint \d+/\d+:", re.M)
 SOLUTION_LINE = re.compile(r"^(q\d+) solution:", re.M)

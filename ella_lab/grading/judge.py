@@ -12,6 +12,12 @@ hook (``sys.addaudithook``: it cannot be removed). Then:
   reported: the row says "check by hand" with the reason, and the answer earns what it earns under the
   real checks. The dictionaries of the builtin types (``float.__eq__`` changed through ``gc``) cannot be
   put back: a change there is reported only.
+- **A question's record of its own use is not tampering.** ``hint()`` counts the hints, a predict
+  ``check(p, measured=..., cores=...)`` keeps the measurement and the setup (:data:`USE_STATE`): using the
+  exercises as meant changes them. They are put back silently before each judgement, as fresh copies of
+  their sealed values (a dictionary written into in place too), so no value a notebook leaves there reaches
+  a hidden verdict. Every other attribute of a question object is watched like its class's: one set on it
+  (``ex.q1._check_hidden = ...``, ``ex.q1.rel = 10``) shadows the class's, and is removed and reported.
 - **What only a determined student does is seen.** The audit hook notes, at the moment it happens, the
   notebook's own code reaching for frames (``sys._getframe``, a traceback's ``tb_frame``), the garbage
   collector's object lists, ``ctypes``, a trace or profile function, or a second audit hook. That is how
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import copy
 import importlib
 import io
 import os
@@ -38,7 +45,17 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["Refused", "Seal", "answer_problem", "install_audit", "judge", "judge_one", "questions", "seal_for"]
+__all__ = [
+    "USE_STATE",
+    "Refused",
+    "Seal",
+    "answer_problem",
+    "install_audit",
+    "judge",
+    "judge_one",
+    "questions",
+    "seal_for",
+]
 
 EXERCISES = "ella_lab.exercises"
 # What the checks (and this judge) use from the standard library.
@@ -89,6 +106,15 @@ WATCHED = (
 SYS_HOOKS = ("stdout", "stderr", "stdin", "displayhook", "excepthook", "unraisablehook", "breakpointhook")
 # What a check's comparison of an answer relies on: watched after every call of an answer, too.
 COMPARING = ("ella_lab.", "math", "cmath", "numbers", "decimal", "fractions", "operator")
+# What a question object keeps about its own use, set by its methods as a learner uses it: the hint counter
+# (``Question.hint``), the measurement and setup a predict check was given (``PredictQuestion.check``:
+# ``_measured``, ``_context``; ``Prediction.check`` and walk07's ``HedgePredict.check``: ``measured``), and
+# what walk09's fetch check notes while it runs (``_sockets``, ``_leaks``, ``never_accepted_checked``).
+# Put back silently before each judgement (see the module's docstring); a hidden check never sees the
+# notebook's values. tests/test_grading_use_state.py fails when a question sets an attribute not named here.
+USE_STATE = frozenset(
+    {"_next_hint", "_measured", "_context", "measured", "_sockets", "_leaks", "never_accepted_checked"}
+)
 BUILTIN_TYPES = (int, float, complex, str, bytes, bool, list, tuple, dict, set, frozenset, object, type, BaseException)
 # Audit events that only a notebook set on the grader's internals needs (see the module's docstring).
 SUSPECT_EVENTS = {
@@ -385,11 +411,15 @@ class Seal:
                             self._function(f"{module.__name__}.{key}.{attribute}", function)
                 elif own and isinstance(value, types.FunctionType):
                     self._function(f"{module.__name__}.{key}", value)
+        self._use: list[tuple[Any, dict[str, Any]]] = []  # (question, copies of its USE_STATE when sealed)
         for obj in objects:
             place = f"{getattr(obj, 'sheet', '')}.{getattr(obj, 'name', type(obj).__name__)}"
             self._classes.append((place, obj, type(obj)))
             if hasattr(obj, "__dict__"):
-                self._namespaces.append((place, obj, dict(vars(obj)), False))
+                own = dict(vars(obj))
+                self._use.append((obj, copy.deepcopy({k: v for k, v in own.items() if k in USE_STATE})))
+                # whole: an attribute set on the question shadows its class's (a check method, a tolerance)
+                self._namespaces.append((place, obj, {k: v for k, v in own.items() if k not in USE_STATE}, True))
 
     def _function(self, place: str, function: types.FunctionType) -> None:
         code = function.__code__
@@ -446,11 +476,25 @@ class Seal:
                 now.clear()
                 now.update(self._builtins)
         self._namespace_changes(changed, restore)
+        if restore:
+            self.restore_use()
         for kind, saved in self._types.items():
             current = vars(kind)
             if current.keys() != saved.keys() or any(current[k] is not v for k, v in saved.items()):
                 changed.append(f"the builtin type {kind.__name__} (cannot be put back)")
         return list(dict.fromkeys(changed))
+
+    def restore_use(self) -> None:
+        """Put each question's record of its own use (:data:`USE_STATE`) back to fresh copies of its sealed
+        values, silently: hints asked for and measurements passed to a check are the exercises used as meant,
+        and a value the notebook left there (or wrote into the sealed dictionary) must not reach a verdict."""
+        for obj, sealed in self._use:
+            current = vars(obj)
+            for key in [k for k in current if k in USE_STATE and k not in sealed]:
+                with contextlib.suppress(KeyError):
+                    del current[key]
+            for key, value in sealed.items():
+                current[key] = copy.deepcopy(value)
 
     def _namespace_changes(self, changed: list[str], restore: bool, only: tuple[str, ...] | None = None) -> None:
         for place, owner, saved, whole in self._namespaces:
@@ -466,6 +510,8 @@ class Seal:
                 for key in [k for k in current if k not in saved and k not in ("__dict__", "__weakref__")]:
                     if isinstance(owner, type) and key.startswith("_abc"):
                         continue
+                    if key in USE_STATE and not isinstance(owner, (type, types.ModuleType)):
+                        continue  # a question's record of its use: put back by restore_use, silently
                     changed.append(f"{place}.{key} (added)")
                     if restore:
                         self._put(owner, key, None, delete=True)
