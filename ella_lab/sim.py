@@ -26,7 +26,16 @@ from ._checks import check_int, check_real
 from .overload import AIMD, ThrottleWindow
 from .resilience import RetryBudget
 
-__all__ = ["CONTROLS", "SimResult", "bin_count", "format_recovery", "phase_diagram", "recovery_time", "simulate"]
+__all__ = [
+    "CONTROLS",
+    "SimResult",
+    "bin_count",
+    "format_recovery",
+    "phase_diagram",
+    "recovery_time",
+    "simulate",
+    "stayed_down",
+]
 
 CONTROLS = ("none", "budget", "throttle", "limit", "drop_expired")
 MAX_ATTEMPTS = 20  # tries per request; more is no retry policy, and would run for ever on immediate 503s
@@ -97,7 +106,8 @@ class SimResult:
 
     @property
     def times(self) -> list[float]:
-        return [i * self.bin_s for i in range(len(self.goodput))]
+        """Each bin's start, rounded to 1 ns: bin 24 of 0.1 s starts at 2.4, not 2.4000000000000004 (past 2.4)."""
+        return [round(i * self.bin_s, 9) for i in range(len(self.goodput))]
 
     def frame(self):
         """The time series as a pandas DataFrame, one row per bin."""
@@ -358,8 +368,75 @@ def recovery_time(result: SimResult | Any, *, threshold: float = 0.9, hold: floa
         good = sum(result.goodput[i : i + span])
         wanted = sum(result.first_tries[i : i + span])
         if good >= threshold * wanted:
-            return max(0.0, i * result.bin_s - end)
+            return max(0.0, round(i * result.bin_s - end, 9))
     return math.inf
+
+
+def _grid(
+    loads: Any, triggers: Any, *, after: Any, trigger_at: Any, settings: dict[str, Any], repeats: int = 1
+) -> tuple[list[float], list[float], float, float, float]:
+    """The checked grid of a map (loads, triggers, after, trigger_at, answers/s), its whole work bounded.
+
+    ``repeats`` is how many times the grid runs (once per seed): the bound is on them all, checked before the first.
+    """
+    from .experiments import _grid as checked_list
+
+    for name in ("rate", "trigger", "duration"):
+        if name in settings:
+            raise TypeError(f"phase_diagram sets {name} itself (from loads, triggers and after); do not pass {name}=")
+    loads = [check_real("loads", load, maximum=100.0) for load in checked_list("loads", loads)]
+    triggers = [check_real("triggers", trigger, maximum=3600.0) for trigger in checked_list("triggers", triggers)]
+    after = check_real("after", after, maximum=3600.0)
+    trigger_at = check_real("trigger_at", trigger_at, maximum=3600.0)
+    capacity = check_int("capacity", settings.get("capacity", 4), minimum=1)
+    service = check_real("service", settings.get("service", 0.020), maximum=3600.0)
+    attempts = check_int("attempts", settings.get("attempts", 3), minimum=1)
+    if service <= 0:
+        raise ValueError(f"service must be > 0, got {service!r}")
+    capacity_rps = capacity / service
+    if max(loads) * capacity_rps > 1e6:
+        raise ValueError(
+            f"loads: {max(loads):g} x capacity / service ({capacity_rps:g} answers/s) is more than 1e6 requests/s"
+        )
+    work = repeats * sum(load * capacity_rps * (trigger_at + trigger + after) * min(attempts, MAX_ATTEMPTS)
+                         for load in loads for trigger in triggers)  # fmt: skip
+    if work > MAX_GRID_TRIES:
+        runs = repeats * len(loads) * len(triggers)
+        raise ValueError(
+            f"loads x triggers x after: these {runs} runs would send up to {work:,.0f} tries, "
+            f"more than {MAX_GRID_TRIES:,}: fewer or lower loads, fewer or shorter triggers, a shorter after"
+            + (", or fewer seeds" if repeats > 1 else "")
+        )
+    return loads, triggers, after, trigger_at, capacity_rps
+
+
+def _map(
+    loads: list[float],
+    triggers: list[float],
+    *,
+    control: str,
+    after: float,
+    trigger_at: float,
+    capacity_rps: float,
+    settings: dict[str, Any],
+):
+    """The runs of a checked grid: one row per (load, trigger)."""
+    import pandas as pd
+
+    rows = []
+    for load in loads:
+        for trigger in triggers:
+            result = simulate(
+                rate=load * capacity_rps,
+                trigger=trigger,
+                trigger_at=trigger_at,
+                duration=trigger_at + trigger + after,
+                control=control,
+                **settings,
+            )
+            recovery = recovery_time(result)
+            rows.append({"load": load, "trigger": trigger, "recovery_s": recovery, "recovered": recovery < math.inf})
+    return pd.DataFrame(rows)
 
 
 def phase_diagram(
@@ -378,48 +455,63 @@ def phase_diagram(
     Returns a DataFrame with columns load, trigger, recovery_s (``inf``: it stayed down) and recovered.
     The whole grid's work is bounded (``MAX_GRID_TRIES`` tries), checked before the first run.
     """
+    loads, triggers, after, trigger_at, capacity_rps = _grid(
+        loads, triggers, after=after, trigger_at=trigger_at, settings=settings
+    )
+    return _map(
+        loads,
+        triggers,
+        control=control,
+        after=after,
+        trigger_at=trigger_at,
+        capacity_rps=capacity_rps,
+        settings=settings,
+    )
+
+
+def stayed_down(
+    loads: float | list[float],
+    triggers: float | list[float],
+    *,
+    seeds: list[int] | range,
+    control: str = "none",
+    after: float = 8.0,
+    trigger_at: float = 1.0,
+    **settings: Any,
+):
+    """How many of ``seeds`` stayed down, for each (load, trigger): ``phase_diagram`` once per seed, counted.
+
+    For random runs (``arrivals="poisson"``), where one seed's map is one draw: the count says how often
+    a cell stays down. Returns a DataFrame, one row per load, one column per trigger. The work of every
+    seed's grid together is bounded as one ``phase_diagram``'s, checked before the first run.
+    """
     import pandas as pd
 
-    from .experiments import _grid
-
-    for name in ("rate", "trigger", "duration"):
-        if name in settings:
-            raise TypeError(f"phase_diagram sets {name} itself (from loads, triggers and after); do not pass {name}=")
-    loads = [check_real("loads", load, maximum=100.0) for load in _grid("loads", loads)]
-    triggers = [check_real("triggers", trigger, maximum=3600.0) for trigger in _grid("triggers", triggers)]
-    after = check_real("after", after, maximum=3600.0)
-    trigger_at = check_real("trigger_at", trigger_at, maximum=3600.0)
-    capacity = check_int("capacity", settings.get("capacity", 4), minimum=1)
-    service = check_real("service", settings.get("service", 0.020), maximum=3600.0)
-    attempts = check_int("attempts", settings.get("attempts", 3), minimum=1)
-    if service <= 0:
-        raise ValueError(f"service must be > 0, got {service!r}")
-    capacity_rps = capacity / service
-    if max(loads) * capacity_rps > 1e6:
-        raise ValueError(
-            f"loads: {max(loads):g} x capacity / service ({capacity_rps:g} answers/s) is more than 1e6 requests/s"
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__"):
+        raise TypeError(f"seeds must be a list or range of ints, got {seeds!r}")
+    if not len(seeds):
+        raise ValueError("seeds must name at least one seed, got none")
+    if "seed" in settings:
+        raise TypeError("stayed_down runs each of seeds; do not pass seed=")
+    loads, triggers, after, trigger_at, capacity_rps = _grid(  # bounds len(seeds) before it is walked
+        loads, triggers, after=after, trigger_at=trigger_at, settings=settings, repeats=len(seeds)
+    )
+    seeds = [check_int("seeds", seed, minimum=-(2**63)) for seed in seeds]
+    runs = pd.concat(
+        _map(
+            loads,
+            triggers,
+            control=control,
+            after=after,
+            trigger_at=trigger_at,
+            capacity_rps=capacity_rps,
+            settings={**settings, "seed": seed},
         )
-    work = sum(load * capacity_rps * (trigger_at + trigger + after) * min(attempts, MAX_ATTEMPTS)
-               for load in loads for trigger in triggers)  # fmt: skip
-    if work > MAX_GRID_TRIES:
-        raise ValueError(
-            f"loads x triggers x after: these {len(loads) * len(triggers)} runs would send up to {work:,.0f} tries, "
-            f"more than {MAX_GRID_TRIES:,}: fewer or lower loads, fewer or shorter triggers, or a shorter after"
-        )
-    rows = []
-    for load in loads:
-        for trigger in triggers:
-            result = simulate(
-                rate=load * capacity_rps,
-                trigger=trigger,
-                trigger_at=trigger_at,
-                duration=trigger_at + trigger + after,
-                control=control,
-                **settings,
-            )
-            recovery = recovery_time(result)
-            rows.append({"load": load, "trigger": trigger, "recovery_s": recovery, "recovered": recovery < math.inf})
-    return pd.DataFrame(rows)
+        for seed in seeds
+    )
+    down = (~runs.recovered).groupby([runs.load, runs.trigger]).sum().unstack("trigger").astype(int)
+    down.columns.name = "trigger (s)"
+    return down
 
 
 def format_recovery(seconds: float) -> str:

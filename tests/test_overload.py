@@ -277,6 +277,39 @@ def test_simulation_arguments_and_arrivals():
     assert ended.offered[-1] < 1.5 * steady  # events past the end are not piled into the last bin
 
 
+def test_sim_times_are_the_bin_starts_rounded_so_a_slice_to_a_round_time_keeps_its_bin():
+    # 24 * 0.1 == 2.4000000000000004: frame().set_index("t").loc[2.1:2.4] left out the bin at 2.4 (notebook 10)
+    run = simulate(control="throttle", duration=6.0)
+    assert run.times[24] == 2.4 and run.times[3] == 0.3
+    queue = run.frame().set_index("t").queue
+    assert len(queue.loc[2.1:2.4]) == 4
+    slow_throttle = simulate(control="throttle", duration=10.0, throttle_window=1.0)
+    assert recovery_time(slow_throttle) == 3.6  # not 3.6000000000000005
+
+
+def test_stayed_down_counts_the_seeds_whose_run_stayed_down_in_each_cell():
+    from ella_lab.sim import phase_diagram, stayed_down
+
+    down = stayed_down([0.4, 0.5], [1.0, 4.0], seeds=[1, 2, 3], arrivals="poisson")
+    assert list(down.index) == [0.4, 0.5] and list(down.columns) == [1.0, 4.0]
+    for load in (0.4, 0.5):
+        for trigger in (1.0, 4.0):
+            runs = [phase_diagram(load, trigger, arrivals="poisson", seed=s).recovered[0] for s in (1, 2, 3)]
+            assert down.loc[load, trigger] == runs.count(False)
+    assert down.loc[0.5, 4.0] == 3 and down.loc[0.4].sum() == 0  # the paced map's safe 50 % is not safe here
+    with pytest.raises(ValueError, match="seeds"):
+        stayed_down([0.5], [1.0], seeds=[])
+    with pytest.raises(TypeError, match="seeds"):
+        stayed_down([0.5], [1.0], seeds=[1, "2"])
+    with pytest.raises(TypeError, match="seeds"):
+        stayed_down([0.5], [1.0], seeds=5)
+    with pytest.raises(TypeError, match="seed="):
+        stayed_down([0.5], [1.0], seeds=[1], seed=2)
+    # every seed's grid counts toward one bound, checked before the first run (and before the seeds are walked)
+    with pytest.raises(ValueError, match="fewer seeds"):
+        stayed_down([0.9], [4.0], seeds=range(10**9))
+
+
 # -- hedging within a budget ----------------------------------------------------------------------
 
 
