@@ -348,14 +348,17 @@ class FlakyService:
                 try:
                     delay *= service.slowdown
                     expected = service.latency * service.slowdown  # a server cannot know this call's own draw
-                    if service.drop_expired and deadline is not None and time.time() + expected > deadline:
+                    dropped = service.drop_expired and deadline is not None and time.time() + expected > deadline
+                    if dropped:
                         service._event("dropped")
-                        return self._reply(503, f"{service.name}: {request} would be late, dropped\n")
-                    if kind == "stall":
+                    elif kind == "stall":
                         return self._stall(service._released, service.stall)
-                    time.sleep(delay)
+                    else:
+                        time.sleep(delay)
                 finally:
-                    service._free_slot()
+                    service._free_slot()  # before the answer goes out: a client answered finds the slot free
+                if dropped:
+                    return self._reply(503, f"{service.name}: {request} would be late, dropped\n")
                 if kind != "ok":
                     return self._reply(int(kind) if kind.isdigit() else 500, f"{service.name} failed on {request}\n")
                 service._event("late" if deadline is not None and time.time() > deadline else "good")

@@ -3,6 +3,8 @@ random draw, which a real server cannot know: in the simulation and in FlakyServ
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from waiting import wait_until
 
@@ -68,3 +70,20 @@ def test_flaky_service_drops_by_the_expected_time_not_the_call_s_own_draw():
             "timeout",
             {"goodput": 0, "late": 1, "dropped": 0},
         )
+
+
+@pytest.mark.timeout(30)
+def test_a_dropped_call_frees_its_slot_before_its_503_goes_out(monkeypatch):
+    # CI under load: the 503 reached the client while the handler still held the one slot, so the client's next
+    # call was shed (capacity 1, no queue). A server thread paused just before freeing the slot shows it every time.
+    with FlakyService("s", latency=1.0, capacity=1, drop_expired=True) as service:
+        free = service._free_slot
+
+        def slow_free():
+            time.sleep(0.2)  # the handler's thread descheduled here
+            free()
+
+        monkeypatch.setattr(service, "_free_slot", slow_free)
+        with pytest.raises(SourceError, match="HTTP 503"):
+            HttpSource("s", service.url, timeout=0.5).fetch("r0")
+        assert service.busy == 0  # the answer came after the slot was free
