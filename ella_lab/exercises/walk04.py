@@ -35,13 +35,12 @@ class ChainAnswers(Prediction):
     """
 
 
-def _bug(kind: type[Exception]) -> Callable[[str], Exception]:
-    """A bug's exception for a probe: the probe words every error "<source> is down for <request>", which a bug is
-    not; this one reads "bug in <source> for <request>", its type unchanged."""
+def _raising(error: Callable[[], Exception]) -> Callable[[str], Exception]:
+    """An exception for a probe, worded as it would be in real code rather than "<source> is down for <request>", so
+    that no check can be passed by reading the message ("down", "bug") instead of the type."""
 
     def make(text: str) -> Exception:
-        source, _, request = text.partition(" is down for ")
-        return kind(f"bug in {source} for {request}")
+        return error()
 
     return make
 
@@ -72,12 +71,16 @@ class Fallback(Question):
                     errors.append(exc)
             raise ExceptionGroup(f"all {len(sources)} sources failed for {request}", errors)
     """
-    # (request, pattern): one source per letter, ``d`` down (ConnectionError), ``r`` down (ConnectionRefusedError,
-    # a kind of ConnectionError), ``u`` up, ``0`` / ``e`` / ``n`` up but answering 0, "" or None (an answer all the
-    # same), ``b`` / ``f`` a bug (raises KeyError / FileNotFoundError, an OSError that is not a ConnectionError);
+    # (request, pattern): one source per letter, ``d`` down (ConnectionError "<source> is down for <request>"),
+    # ``r`` down (ConnectionRefusedError "[Errno 111] Connection refused", a kind of ConnectionError, worded without
+    # "down"), ``u`` up, ``0`` / ``e`` / ``n`` up but answering 0, "" or None (an answer all the same), ``b`` / ``f``
+    # / ``m`` / ``t`` a bug (raises KeyError, FileNotFoundError (an OSError that is not a ConnectionError),
+    # NameError as in cell 13, TypeError; no bug's message says "bug" or "down", so only the type tells);
     # every pattern of ``d`` and ``r`` only is a total failure. A bug must reach the caller, and no later source be
     # asked: raised as it is, or in an ExceptionGroup (alone, or with the outages before it in order, the bug first or
-    # last); catching it and going on to the next source loses it as soon as that source answers ("dbu"). Twelve
+    # last); catching it and going on to the next source loses it as soon as that source answers ("dbu"), and a
+    # tuple of the usual bug types (NameError, TypeError) beside ConnectionError is caught by "dmu" and "dtu". Two
+    # outages before a bug ("ddbu", "ddfdu") tell whether the outages beside it keep their order. Twelve
     # sources (source-0 .. source-11) in both sets of cases: their names sort apart from their positions (source-10
     # before source-2), so a loop over sorted(sources, key=repr) (or str, or the name) asks them out of order and is
     # caught.
@@ -95,6 +98,9 @@ class Fallback(Question):
         ("DataRequest-7", "d"),
         ("DataRequest-3", "dbu"),
         ("DataRequest-7", "dfd"),
+        ("DataRequest-3", "dmu"),
+        ("DataRequest-7", "dtu"),
+        ("DataRequest-7", "ddbu"),
     )
     HIDDEN_CASES = (
         ("order-41", "u"),
@@ -110,21 +116,28 @@ class Fallback(Question):
         ("order-41", "bu"),
         ("order-42", "bdd"),
         ("order-42", "ddfdu"),
+        ("order-41", "rmu"),
+        ("order-42", "tu"),
+        ("order-41", "drtdu"),
     )
     REPLIES: ClassVar[dict[str, Any]] = {"0": 0, "e": "", "n": None}
     RAISES: ClassVar[dict[str, Callable[[str], Exception]]] = {
         "d": ConnectionError,
-        "r": ConnectionRefusedError,
-        "b": _bug(KeyError),
-        "f": _bug(FileNotFoundError),
+        "r": _raising(lambda: ConnectionRefusedError(111, "Connection refused")),
+        "b": _raising(lambda: KeyError("price")),
+        "f": _raising(lambda: FileNotFoundError(2, "No such file or directory", "prices.csv")),
+        "m": _raising(lambda: NameError("name 'reqest' is not defined")),
+        "t": _raising(lambda: TypeError("unsupported operand type(s) for +: 'int' and 'str'")),
     }
     DOWN = frozenset("dr")
-    BUGS = frozenset("bf")
+    BUGS = frozenset("bfmt")
     NAMES: ClassVar[dict[str, str]] = {
         "d": "down",
         "r": "refused",
         "b": "buggy",
         "f": "buggy",
+        "m": "buggy",
+        "t": "buggy",
         "0": "answering 0",
         "e": "answering ''",
         "n": "answering None",
@@ -149,8 +162,9 @@ class Fallback(Question):
         return (
             "first answer wins, sources asked in order and once, and a total failure carries every error. The "
             "cases: up to twelve sources; answers 0, '' and None; a source that is down raising "
-            "ConnectionRefusedError (a kind of ConnectionError); a KeyError with a working source after it, and a "
-            "FileNotFoundError (an OSError, not a ConnectionError) with a source after it that is not asked."
+            "ConnectionRefusedError (a kind of ConnectionError, its message without the word 'down'); bugs raising "
+            "KeyError, NameError or TypeError with a working source after them, and a FileNotFoundError (an OSError, "
+            "not a ConnectionError) with a source after it that is not asked."
         )
 
     def _run(self, fallback: Any, request: str, pattern: str) -> tuple[list[Probe], Any, Exception | None]:
@@ -185,7 +199,8 @@ class Fallback(Question):
 
     @staticmethod
     def _escaped_subclass(where: str, error: Exception | None, probes: list[Probe]) -> None:
-        """A source's ConnectionRefusedError (a kind of ConnectionError) let through: the type compared exactly."""
+        """A source's ConnectionRefusedError (a kind of ConnectionError) let through: the type compared exactly, or
+        the message read ("down") instead of the type."""
         if (
             isinstance(error, ConnectionError)
             and type(error) is not ConnectionError
@@ -194,7 +209,7 @@ class Fallback(Question):
             raise Incorrect(
                 f"{where}, fallback let {error!r} escape: {type(error).__name__} is a kind of ConnectionError (the "
                 "source is down). Catch with `except ConnectionError:` or isinstance(), which take its subclasses; "
-                "`type(e) is ConnectionError` does not."
+                "neither `type(e) is ConnectionError` nor the message's words tell an outage."
             )
 
     def _one_answers(self, fallback: Any, request: str, pattern: str) -> None:
@@ -285,8 +300,8 @@ class Fallback(Question):
         self._holds_every_error(error, probes, request)
 
     def _bug(self, fallback: Any, request: str, pattern: str) -> None:
-        """A source with a bug (KeyError, FileNotFoundError) after sources that are down: the bug must reach the
-        caller, and no later source be asked (cell 14: stop at it).
+        """A source with a bug (KeyError, FileNotFoundError, NameError, TypeError) after sources that are down: the bug
+        must reach the caller, and no later source be asked (cell 17: stop at it).
 
         Accepted: the bug itself, or an ExceptionGroup that holds it, alone or with the errors of the sources
         asked before it, in order, the bug first or last. A bug caught and passed over is lost as soon as a later
