@@ -25,6 +25,7 @@ from .claims import Claim, measure
 from .experiments import request_ids, run_once
 from .fallback import FallbackChain
 from .outcome import Report
+from .resilience import Hedge
 from .router import Router
 from .sources import SimulatedSource
 from .timing import clock, format_seconds
@@ -53,6 +54,7 @@ __all__ = [
     "fallback_cost",
     "fallback_runs",
     "fallback_study",
+    "hedge_study",
     "map_claims",
     "map_until_failure",
     "median_efficiency",
@@ -432,6 +434,45 @@ def timeout_study(
             )
     table = pd.DataFrame(rows).set_index(["primary", "timeout"])
     return table.droplevel("primary") if single else table
+
+
+def hedge_study(
+    primary: SimulatedSource,
+    *,
+    after: float,
+    backup_latency: float,
+    requests: int = 200,
+    workers: int = 16,
+    best_of: int = 3,
+) -> pd.DataFrame:
+    """``Hedge(primary, backup, after=after)``, the backup never failing: the service time's p50 and p99 beside the
+    model, checked as claims (the study runs again on a miss).
+
+    Unlike a timeout, a hedge keeps the slow call running, so the model of a request is min(the primary's seeded
+    latency, ``after`` + ``backup_latency``), exact with no clock. The primary must never fail (its errors would
+    be another lesson). Each request's time is its best of ``best_of`` runs, as in ``timeout_study``; a time may
+    lie from its model up to 1.4 times it, plus three wake-ups (the primary's sleep, or the wait of ``after``, the
+    backup's sleep and the answer's hand-over). Columns: p50 and p99, each beside its model.
+    """
+    import pandas as pd
+
+    check_int("best_of", best_of, minimum=1)
+    ids = request_ids(requests)
+    if any(primary.fails(r) for r in ids):
+        raise ValueError(f"primary must never fail (hedge_study models slow calls only), got {primary!r}")
+    took = np.array([primary.latency_for(r) for r in ids])
+    model = np.minimum(took, after + backup_latency)
+    backup = SimulatedSource("backup", latency=backup_latency)
+
+    def run() -> pd.DataFrame:
+        runs = [Router(Hedge(primary, backup, after=after), workers=workers).run(ids) for _ in range(best_of)]
+        service = np.array([[o.service_time for o in run] for run in runs]).min(axis=0)
+        p50, p99 = _quantiles(service)
+        model_p50, model_p99 = _quantiles(model)
+        row = {"p50": p50, "model p50": model_p50, "p99": p99, "model p99": model_p99}
+        return pd.DataFrame([row], index=pd.Index([f"hedge after {format_seconds(after)}"], name="primary"))
+
+    return measure(run, lambda table: model_claims(table, ["p50", "p99"], late=3, slack=TIMER_SLACK))
 
 
 # --------------------------------------------------------------------------------------------------------
