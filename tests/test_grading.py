@@ -55,7 +55,15 @@ EXPECTED = {
             "code cell 3 ran out of memory (limit 2048 MiB); the check of q2, q3 failed (see answers.csv)",
         ),
     ),
-    "kim": (0, 0, 1, "graded", ""),
+    # kim's cheat sets a check on the question objects themselves (after the answers): put back and reported
+    "kim": (
+        0,
+        0,
+        1,
+        "check by hand",
+        "the notebook changed or reached for what the checks rely on (phase3.q1.check (added); phase3.q2._check "
+        "(added)): each answer was judged with the originals put back; read it before you use its points",
+    ),
     "lee": (0, 0, 0, "wrong sheet", "this is the sheet phase4, not phase3"),
     "mia": (0, 0, 0, "not a notebook", "the file is empty"),
     "ned": (1, 1, 1, "graded", ""),
@@ -71,7 +79,7 @@ EXPECTED = {
 }
 
 
-# kim's cheat changes no grade (the judge uses fresh checks), but the teacher is told where it is
+# kim's cheat changes no grade (the seal puts the checks back), and the teacher is told where it is
 KIM_FLAGS = "sets ex.q1.check (code cell 5); sets ex.q2._check (code cell 5)"
 LOOK_AT = {"kim": KIM_FLAGS, "ben": "nothing attempted: every checked answer is still the starter code"}
 
