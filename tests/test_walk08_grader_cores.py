@@ -86,9 +86,10 @@ def per_request_and_total(workloads):  # right: CPU-bound per request AND over o
     return choice
 
 
-def per_request_only(workloads):  # right: cpu_s > wait_s, then how many wait at once
+def per_request_only(workloads):  # right: cpu_s > wait_s over one core in all, then how many wait at once
     return {
-        name: "processes" if w["cpu_s"] > w["wait_s"] else "threads" if w["at_once"] <= 64 else "asyncio"
+        name: "processes" if w["cpu_s"] > w["wait_s"] and w["at_once"] * w["cpu_s"] > w["cpu_s"] + w["wait_s"]
+        else "threads" if w["at_once"] <= 64 else "asyncio"
         for name, w in workloads.items()
     }
 
@@ -97,7 +98,8 @@ def share_of_time(workloads):  # right: the share of a request's time spent comp
     choice = {}
     for name, w in workloads.items():
         share = w["cpu_s"] / (w["cpu_s"] + w["wait_s"])
-        choice[name] = "processes" if share > 0.5 else "asyncio" if w["at_once"] > 100 else "threads"
+        choice[name] = "processes" if share > 0.5 and w["at_once"] * share > 1 else "asyncio" if w["at_once"] > 100 \
+            else "threads"
     return choice
 
 
