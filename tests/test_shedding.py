@@ -52,13 +52,14 @@ def test_queue_row_needs_an_answer():
         queue_row(Report([rejected("a", 0)], workers=1, started_at=0, finished_at=0), rate=10)
 
 
-def overload_table(*, blocked_send=0.97, rejected_share=0.47, unbounded_run=1.05):
+def overload_table(*, blocked_send=0.97, rejected_share=0.47, unbounded_run=1.05, blocked_wait=0.04,
+                   rejected_wait=0.045):
     rows = {"unbounded": {"p99 from enqueue": 0.55, "p99 from intended send": 0.55, "client sent for": 0.5,
                           "rejected": 0, "run took": unbounded_run, "mean call": 0.0052},
-            "block at 20": {"p99 from enqueue": 0.04, "p99 from intended send": 0.55, "client sent for": blocked_send,
-                            "rejected": 0},
-            "reject at 20": {"p99 from enqueue": 0.045, "p99 from intended send": 0.045, "client sent for": 0.5,
-                             "rejected": round(800 * rejected_share)}}
+            "block at 20": {"p99 from enqueue": blocked_wait, "p99 from intended send": 0.55,
+                            "client sent for": blocked_send, "rejected": 0, "mean call": 0.0054},
+            "reject at 20": {"p99 from enqueue": rejected_wait, "p99 from intended send": rejected_wait,
+                             "client sent for": 0.5, "rejected": round(800 * rejected_share), "mean call": 0.0052}}
     return pd.DataFrame(rows).T
 
 
@@ -70,6 +71,20 @@ def test_overload_claims_hold_on_the_model_and_miss_off_it():
     missed = [c.says for c in overload_claims(overload_table(unbounded_run=1.5)) if not c.holds()]
     assert missed == ["unbounded: the run takes 800 calls of this machine's mean time on 4 workers",
                       "unbounded: the p99 from the intended send is the run's end less the end of sending"]
+
+
+def test_overload_claims_bound_the_bounded_queues_wait_from_the_enqueue():
+    """Review 07e: a saved 'block at 20' p99 from enqueue of 88.5 ms (model 30 ms) passed every claim (seen)."""
+    missed = [c.says for c in overload_claims(overload_table(blocked_wait=0.0885)) if not c.holds()]
+    assert missed == ["block at 20: from the enqueue, a p99 of a full queue ahead, 20 / 4 + 1 = 6 calls"]
+    missed = [c.says for c in overload_claims(overload_table(rejected_wait=0.0885)) if not c.holds()]
+    assert "reject at 20: from the enqueue, a p99 of a full queue ahead, 20 / 4 + 1 = 6 calls" in missed
+    missed = [c.says for c in overload_claims(overload_table(blocked_wait=0.02)) if not c.holds()]
+    assert missed == ["block at 20: from the enqueue, a p99 of a full queue ahead, 20 / 4 + 1 = 6 calls"]
+    # the model at each row's own mean call: 6 x 5.4 ms for the blocked row
+    claim = next(c for c in overload_claims(overload_table()) if c.says.startswith("block at 20: from the enqueue"))
+    assert claim.model == pytest.approx(6 * 0.0054) and claim.high == pytest.approx(2 * 6 * 0.0054)
+    assert claim.late == 6
 
 
 def test_beside_model_sets_each_model_value_beside_its_measurement():
