@@ -262,17 +262,22 @@ def plot_service_cdf(
 _LINE_STYLES = ["-", "--", "-.", ":"]
 
 
+CHAIN_COLOURS = ("#006BA4", "#FF800E", "#595959", "#C85200", "#5F9ED1")  # tableau-colorblind10 without its light
+# greys (#ABABAB drew k = 3, the curve that matters most, the faintest)
+
+
 def plot_chain_success(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """``plot_success`` with its models named in mathematical notation, ``1 − p^k`` with k as an exponent, and each k
-    told apart by more than its colour: a marker of its own for the measured points, a dash of its own for the
-    model's line (readable in grey, or by a colour-blind reader)."""
+    told apart by more than its colour (each dark enough to see, ``CHAIN_COLOURS``): a marker of its own for the
+    measured points, a dash of its own for the model's line (readable in grey, or by a colour-blind reader)."""
     import re
 
     from .plots import plot_success
 
     markers, dashes = iter("os^Dv" * 4), iter(["--", "-.", ":", (0, (5, 1, 1, 1, 1, 1))] * 5)
     ax = plot_success(df, ax=ax)
-    for line in ax.get_lines():
+    for i, line in enumerate(ax.get_lines()):  # two lines per k, the model's then the measured points
+        line.set_color(CHAIN_COLOURS[i // 2 % len(CHAIN_COLOURS)])
         found = re.fullmatch(r"model 1 − p\^(\d+)", str(line.get_label()))
         if found:
             line.set_label(f"model $1 - p^{{{found.group(1)}}}$")

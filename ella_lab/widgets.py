@@ -64,7 +64,7 @@ def _fallback(fig: Any, failure_rate: float, chain: int, requests: int, correlat
     left.set_ylabel("requests answered (fraction)")
     names = [s.name for s in getattr(source, "sources", [source])] + [None]
     right.bar([str(n or "failed") for n in names], [served.get(n, 0) for n in names], color="tab:orange")
-    right.set_ylabel("requests")
+    right.set_ylabel(f"requests (of {requests})")
     right.set_xlabel("served by")
     fig.suptitle(f"p = {failure_rate:.2f}, {chain} source(s){', correlated' if correlated else ''}")
     fig.tight_layout()

@@ -45,3 +45,19 @@ def test_a_primary_that_fails_is_refused():
     failing = SimulatedSource("primary", latency=0.001, failure_rate=0.5, seed=1)
     with pytest.raises(ValueError, match="primary must never fail"):
         hedge_study(failing, after=0.002, backup_latency=0.001, requests=20)
+
+
+def test_every_chain_length_is_drawn_dark_enough_to_see():
+    """Review (2026-12-08): k = 3 was drawn in tableau-colorblind10's light grey #ABABAB, the faintest curve."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ella_lab.studies import plot_chain_success
+
+    plt.style.use("tableau-colorblind10")
+    df = pd.DataFrame({"chain": [1, 2, 3], "failure_rate": [0.5] * 3, "success_rate": [0.5, 0.75, 0.875]})
+    lines = plot_chain_success(df).get_lines()
+    colours = [str(line.get_color()).lower() for line in lines]
+    assert "#ababab" not in colours and "#cfcfcf" not in colours and "#898989" not in colours, colours
+    assert len(set(colours[::2])) == 3 and colours[::2] == colours[1::2]  # one colour per k, model and points
+    plt.close("all")
