@@ -47,11 +47,16 @@ LATE_START = 0.005  # a first call that starts this long after its request start
 
 
 def show_hedging(table: Any) -> None:
-    """Print the hedging table as the notebook shows it: times through ``format_seconds``, shares in %."""
+    """Print the hedging table as the notebook shows it: times through ``format_seconds``, shares in %.
+
+    ``S(d)`` (see ``hedge_row``) is shown as a share too, "n/a" on a row with no ``d`` (not hedged).
+    """
     shares = [c for c in ("extra calls", "model extra calls", "late starts") if c in table]
-    shown = table.drop(columns=[c for c in ("S(d)",) if c in table])
-    show_times(shown.assign(**{c: shown[c].map("{:.1%}".format) for c in shares}),
-               [c for c in ("d", "p50", "p99", "model p99") if c in shown])
+    shown = table.assign(**{c: table[c].map("{:.1%}".format) for c in shares})
+    if "S(d)" in table:
+        no_d = table["d"].isna() if "d" in table else False
+        shown["S(d)"] = table["S(d)"].map("{:.1%}".format).mask(no_d, "n/a")
+    show_times(shown, [c for c in ("d", "p50", "p99", "model p99") if c in shown])
 
 
 def tail_ranks(latencies: Sequence[float], q: float = 0.99) -> dict[str, Any]:

@@ -114,11 +114,14 @@ def test_tail_ranks_refuses_no_values_or_a_bad_q(bad):
 def test_show_hedging_prints_times_and_shares(capsys):
     import pandas as pd
 
-    table = pd.DataFrame({"d": [0.0535], "extra calls": [0.048], "model extra calls": [0.05], "p50": [0.031],
-                          "p99": [0.078], "model p99": [0.077], "late starts": [0.021], "S(d)": [0.05]}, index=["p95"])
+    table = pd.DataFrame({"d": [float("nan"), 0.0535], "S(d)": [0.0, 0.052], "extra calls": [0.0, 0.048],
+                          "model extra calls": [0.0, 0.05], "p50": [0.031, 0.031], "p99": [0.223, 0.078],
+                          "model p99": [0.223, 0.077], "late starts": [0.0, 0.021]}, index=["never", "p95"])
     show_hedging(table)
-    out = capsys.readouterr().out
-    assert "53.5 ms" in out and "4.8%" in out and "2.1%" in out and "S(d)" not in out
+    lines = capsys.readouterr().out.splitlines()
+    assert "53.5 ms" in lines[-1] and "4.8%" in lines[-1] and "2.1%" in lines[-1]
+    # S(d), which the prose cites (review 07e: it was hidden), shown as a share; no d, no S(d) for the row "never"
+    assert "S(d)" in lines[0] and "5.2%" in lines[-1] and lines[-2].split()[1:3] == ["n/a", "n/a"]
 
 
 def test_hedged_at_p95_claims_half_the_unhedged_p99_on_its_own_run():
