@@ -431,3 +431,24 @@ def test_refuse_long_false_spares_a_timed_acquire_of_a_second_or_more_and_refuse
         run = board.run([asks])
         assert not run.errors and run.values == {"worker-0": expected}
         assert lock.refused_long == ([LONG_TIMEOUT] if refuse_long else [])
+
+
+def test_unpaused_tries_counts_only_a_retry_that_is_itself_a_try():  # review 03f A11: a blocking wait was a "spin"
+    def retries(then):
+        board = Switchboard(bound=0.05)
+        lock = Lock(board, "the lock", refuse_first_try=True)
+
+        def take():
+            if not lock.acquire(False):
+                then(lock)
+            lock.release()
+
+        with board.sleeps_seen():
+            run = board.run([take])
+        assert not run.errors, run.errors
+        return lock.unpaused_tries
+
+    assert retries(lambda lock: lock.acquire()) == 0  # one try, then a blocking wait: no spin
+    assert retries(lambda lock: lock.acquire(timeout=0.5)) == 0  # a timed wait sleeps too
+    assert retries(lambda lock: lock.acquire(timeout=0) or lock.acquire()) == 1  # a zero timeout is a try
+    assert retries(lambda lock: lock.acquire(blocking=False) or lock.acquire()) == 1

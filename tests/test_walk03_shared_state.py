@@ -1151,3 +1151,59 @@ def test_q1_a_listed_mistake_in_the_band_under_the_model_is_named(value, words):
         assert verdict.status == "incorrect" and words in verdict.message, verdict.message
         assert "just under the model" not in verdict.message, verdict.message
     assert "just under the model" in walk03.q1.judge(0.26).message  # an unlisted value there still is
+
+
+# -- review 03f A11: one try, then a blocking wait, is no spin -----------------------------------
+
+
+def tries_once_then_waits(counts, lock, request, fetch):  # told "a spin" before: no loop, the second acquire blocks
+    answer = fetch(request)
+    if not lock.acquire(blocking=False):
+        lock.acquire()
+    try:
+        counts[answer] = counts.get(answer, 0) + 1
+    finally:
+        lock.release()
+
+
+def tries_once_then_waits_with_a_timeout(counts, lock, request, fetch):
+    answer = fetch(request)
+    got = lock.acquire(False) or lock.acquire(timeout=5)
+    assert got
+    try:
+        counts[answer] = counts.get(answer, 0) + 1
+    finally:
+        lock.release()
+
+
+def tries_once_then_with(counts, lock, request, fetch):
+    answer = fetch(request)
+    if lock.acquire(False):
+        try:
+            counts[answer] = counts.get(answer, 0) + 1
+        finally:
+            lock.release()
+        return
+    with lock:
+        counts[answer] = counts.get(answer, 0) + 1
+
+
+def spins_on_a_zero_timeout(counts, lock, request, fetch):  # a zero timeout is a try: looping on it spins
+    answer = fetch(request)
+    while not lock.acquire(timeout=0):
+        pass
+    try:
+        counts[answer] = counts.get(answer, 0) + 1
+    finally:
+        lock.release()
+
+
+@pytest.mark.parametrize("tally", [tries_once_then_waits, tries_once_then_waits_with_a_timeout, tries_once_then_with])
+def test_q3_one_try_then_a_blocking_wait_passes(tally):
+    for _ in range(3):
+        passes_both_ways(walk03.q3, tally)
+        assert "spin" not in walk03.q3.judge(tally).message
+
+
+def test_q3_a_loop_on_a_zero_timeout_is_still_a_spin():
+    rejected_both_ways(walk03.q3, spins_on_a_zero_timeout, "burns a core")

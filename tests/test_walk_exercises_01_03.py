@@ -9,10 +9,12 @@ import queue
 import sys
 import textwrap
 import threading
+import time
 from concurrent.futures import as_completed
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from time import sleep
 
 import numpy as np
 import pytest
@@ -801,10 +803,79 @@ def busy_waits_on_empty(tasks, results, fetch):  # the same poll, through empty(
             tasks.task_done()
 
 
+def catches_the_visible_kinds(tasks, results, fetch):  # passed the visible check before (review 03f A9)
+    while True:
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except (ConnectionError, ValueError) as exc:  # the two kinds the visible check used to raise
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
+def _sleep_poller(name, pause, *, nowait=False):
+    """A correct loop but for how it waits on the empty queue: empty() or get_nowait(), then time.sleep(pause)."""
+
+    def worker(tasks, results, fetch):
+        while True:
+            if nowait:
+                try:
+                    request = tasks.get_nowait()
+                except queue.Empty:
+                    time.sleep(pause)
+                    continue
+            else:
+                if tasks.empty():
+                    time.sleep(pause)
+                    continue
+                request = tasks.get()
+            try:
+                if request is STOP:
+                    return
+                try:
+                    results[request] = fetch(request)
+                except Exception as exc:
+                    results[request] = exc
+            finally:
+                tasks.task_done()
+
+    worker.__name__ = name
+    return worker
+
+
+# review 03f A10: the first was told "a busy wait, which burns a core", the second rejected so, while a 10 ms timed
+# get passed: a sleep between two asks is a wait, as a timeout is
+sleeps_5_ms_between_empty_checks = _sleep_poller("sleeps_5_ms_between_empty_checks", 0.005)
+sleeps_10_ms_between_empty_checks = _sleep_poller("sleeps_10_ms_between_empty_checks", 0.01)
+sleeps_10_ms_after_get_nowait = _sleep_poller("sleeps_10_ms_after_get_nowait", 0.01, nowait=True)
+
+
+def naps_10_ms_with_from_import(tasks, results, fetch):  # `from time import sleep`: the name in its own module
+    while True:
+        if tasks.empty():
+            sleep(0.01)
+            continue
+        request = tasks.get()
+        try:
+            if request is STOP:
+                return
+            try:
+                results[request] = fetch(request)
+            except Exception as exc:
+                results[request] = exc
+        finally:
+            tasks.task_done()
+
+
 SENTINEL_CATALOGUE = [
     (guide_worker, "a worker died on ConnectionError"),
     (no_except, "a worker died on ConnectionError"),
-    (catches_connection_error_only, "died on ValueError"),
+    (catches_connection_error_only, "(the ConnectionError was caught: catch Exception, not one kind)"),
+    (catches_the_visible_kinds, "died on ParseError"),  # passed the visible check before (03f A9)
     (leaves_when_empty, "left while the queue was empty, before their STOP came: a get_nowait() exit ends a worker"),
     (short_timeout, "left while the queue was empty, before their STOP came: a get(timeout=…) exit ends a worker"),
     (timeout_exit_with_stop, "a get(timeout=…) exit ends a worker whenever the queue is empty that long"),
@@ -820,6 +891,7 @@ SENTINEL_CATALOGUE = [
     (busy_waits, "a busy wait"),  # accepted before: the check's empty queue slept 5 ms before each Empty
     (busy_waits_on_empty, "a busy wait"),
     (polls_every_5_ms, "polling, which wakes the thread every few milliseconds for nothing"),
+    (sleeps_5_ms_between_empty_checks, "polling, which wakes the thread every few milliseconds for nothing"),
     (returns_on_error, "failed, without taking a STOP"),
     (puts_the_stop_back, "put STOP back on the queue"),
     (except_pass, "its answer was never stored"),
@@ -867,8 +939,11 @@ def sentinel_patient_timeout(tasks, results, fetch):  # a get(timeout) that trie
             tasks.task_done()
 
 
-@pytest.mark.parametrize("worker", ["reference", sentinel_walrus, sentinel_iter, sentinel_patient_timeout],
-                         ids=["reference", "walrus", "iter", "patient_timeout"])  # fmt: skip
+@pytest.mark.parametrize("worker", ["reference", sentinel_walrus, sentinel_iter, sentinel_patient_timeout,
+                                    sleeps_10_ms_between_empty_checks, sleeps_10_ms_after_get_nowait,
+                                    naps_10_ms_with_from_import],
+                         ids=["reference", "walrus", "iter", "patient_timeout", "empty_sleep_10ms", "nowait_sleep_10ms",
+                              "from_time_import_sleep"])  # fmt: skip
 def test_p03_sentinel_worker_passes_correct_loops(worker):
     q = walk03.q2
     if worker == "reference":
@@ -887,6 +962,15 @@ def test_p03_polling_with_a_timed_get_is_not_called_a_busy_wait():  # review 03e
         assert "burns a core" in verdict(walk03.q2, worker)[1]
     for _ in range(5):
         assert "burns a core" not in verdict(walk03.q2, polls_every_5_ms)[1]
+
+
+def test_p03_every_poll_is_judged_by_one_rule():  # review 03f A10: a sleep between asks is waiting, as a timeout is
+    for _ in range(3):
+        for poller in (polls_every_5_ms, sleeps_5_ms_between_empty_checks):
+            message = verdict(walk03.q2, poller)[1]
+            assert "polling" in message and "burns a core" not in message, message
+        for patient in (sentinel_patient_timeout, sleeps_10_ms_between_empty_checks):
+            assert walk03.q2.judge(patient), walk03.q2.judge(patient).message
 
 
 def test_p03_a_raise_on_a_long_safety_timeout_passes_and_is_told_why():  # review 03e A3: a false reject before

@@ -36,6 +36,7 @@ __all__ = ["BLANK", "STOP", "____", "q1", "q2", "q3", "q4"]
 
 ____ = BLANK
 STOP = object()  # the sentinel of q2: one per worker, after the last request
+_real_sleep = time.sleep  # the check's own pauses: never counted as a worker's (see SentinelWorker._sleeps_counted)
 
 
 class GuideRunPrediction(Prediction):
@@ -84,8 +85,9 @@ class _TrackedQueue(queue.Queue):
 
     While ``starving`` is set, a get() with a timeout (or without blocking) on the empty queue raises
     ``queue.Empty`` at once: the queue stays empty longer than any timeout a worker may choose. Each thread's
-    ``empties`` counts those (and ``empty()`` calls that said True) and ``waited`` adds up their timeouts: a
-    worker that polls the empty queue with no (or a tiny) timeout shows many empties and little waiting.
+    ``empties`` counts those (and ``empty()`` calls that said True) and ``waited`` adds up their timeouts (and,
+    while the check watches them, its ``time.sleep`` calls): a worker that polls the empty queue with no (or a
+    tiny) wait between asks shows many empties and little waiting.
     With ``spare_long`` set, a get() with a timeout of ``LONG_TIMEOUT`` or more waits as it would on a real queue.
     """
 
@@ -115,7 +117,7 @@ class _TrackedQueue(queue.Queue):
                     self.empty_timeout[me] = waited if block else None
                     self.empties[me] = self.empties.get(me, 0) + 1
                     self.waited[me] = self.waited.get(me, 0.0) + waited
-                    time.sleep(0.005)  # time passes; no hot loop for a worker that tries again
+                    _real_sleep(0.005)  # time passes; no hot loop for a worker that tries again
                     raise
             else:
                 if block and (timeout is None or long):
@@ -138,7 +140,7 @@ class _TrackedQueue(queue.Queue):
         if found and self.starving.is_set():
             me = threading.get_ident()
             self.empties[me] = self.empties.get(me, 0) + 1
-            time.sleep(0.005)
+            _real_sleep(0.005)
         return found
 
     def undone(self) -> list[Any]:
@@ -246,13 +248,24 @@ class _RecordingSource(_Overlapping):
                 self.early.append(request)
             if first:
                 self._wait_for_a_second()
-            time.sleep(self.latency)
+            _real_sleep(self.latency)
             kind = self.failing.get(request) if isinstance(request, str) else None
             if kind is not None:
                 exc = kind(f"source failed on {request}")
                 self.raised.append(exc)
                 raise exc
             return f"Result for {request}"
+
+
+class _Fresh:
+    """A kind of failure made anew for each run: a subclass of ``Exception`` that no ``except`` clause can name,
+    so only a worker that catches every ``Exception`` keeps it as an answer."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def make(self) -> type[Exception]:
+        return type(self.name, (Exception,), {"__doc__": "A failure of the check's source, made for one run."})
 
 
 class _Case:
@@ -266,6 +279,11 @@ class _Case:
     def requests(self) -> tuple[str, ...]:
         return self.first + self.later
 
+    def fresh(self) -> _Case:
+        """This case, with each :class:`_Fresh` kind made anew: a class no worker's ``except`` can have named."""
+        kinds = {r: kind.make() if isinstance(kind, _Fresh) else kind for r, kind in self.failing.items()}
+        return _Case(self.first, self.later, kinds, self.workers)
+
 
 class SentinelWorker(Question):
     title = "The sentinel worker"
@@ -273,14 +291,14 @@ class SentinelWorker(Question):
     VISIBLE = _Case(
         first=tuple(f"DataRequest-{i}" for i in range(6)),  # queued first; join() is tried on them
         later=tuple(f"DataRequest-{i}" for i in range(6, 10)),  # queued after the queue was empty for a while
-        failing={"DataRequest-4": ConnectionError, "DataRequest-7": ValueError},
+        failing={"DataRequest-4": ConnectionError, "DataRequest-7": _Fresh("ParseError")},  # a kind nobody lists
         workers=3,
     )
     HIDDEN = (
         _Case(tuple(f"Order-{i}" for i in range(4)), tuple(f"Order-{i}" for i in range(4, 11)),
               {"Order-1": TimeoutError, "Order-9": KeyError}, 2),
         _Case(tuple(f"Query-{i}" for i in range(9)), tuple(f"Query-{i}" for i in range(9, 12)),
-              {"Query-0": ConnectionError, "Query-10": RuntimeError}, 4),
+              {"Query-0": ConnectionError, "Query-10": _Fresh("DecodeError")}, 4),
     )  # fmt: skip
     PAUSE = 0.15  # the queue stays empty between the two batches (a get() with a timeout gives up at once then)
     SPINS = 20  # more empty gets than this during the pause, waiting less than PAUSE in all: a busy wait
@@ -322,6 +340,7 @@ class SentinelWorker(Question):
     def _run(self, worker: Any, case: _Case, *, spare_long: bool = False) -> str:
         if not callable(worker):
             raise Incorrect(f"expected a function worker(tasks, results, fetch), got {worker!r}")
+        case = case.fresh()
         tasks = _TrackedQueue()
         tasks.starving.set()
         tasks.spare_long = spare_long
@@ -352,8 +371,9 @@ class SentinelWorker(Question):
         for t in threads:
             t.start()
         at_join: dict = {}
-        joined = self._join(tasks, results, at_join, threads)
-        spinning = self._pause(tasks, threads)  # the queue is empty now; the work is not over
+        with self._sleeps_counted(tasks, getattr(worker, "__globals__", {})):
+            joined = self._join(tasks, results, at_join, threads)
+            spinning = self._pause(tasks, threads)  # the queue is empty now; the work is not over
         for request in case.later:
             tasks.put(request)
         for _ in threads:
@@ -391,11 +411,37 @@ class SentinelWorker(Question):
             f"{LONG_TIMEOUT:g} s or more left to wait, as on a real queue: that run is the one judged here."
         )
 
+    @staticmethod
+    @contextlib.contextmanager
+    def _sleeps_counted(tasks: _TrackedQueue, namespace: dict[str, Any]) -> Iterator[None]:
+        """While the queue is kept empty, a worker's ``time.sleep`` (``time.sleep`` itself, and any name in the
+        worker's module bound to it) adds to its ``waited``, as a get()'s timeout does: a sleep between two asks
+        is a wait, so every poll is judged by one rule, however it waits."""
+
+        def sleep(seconds: float) -> None:
+            me = threading.get_ident()
+            if me != tasks.owner and tasks.starving.is_set() and isinstance(seconds, int | float) and seconds > 0:
+                tasks.waited[me] = tasks.waited.get(me, 0.0) + seconds
+            _real_sleep(seconds)
+
+        swapped = [name for name, value in list(namespace.items()) if value is _real_sleep]
+        time.sleep = sleep
+        for name in swapped:
+            namespace[name] = sleep
+        try:
+            yield
+        finally:
+            time.sleep = _real_sleep
+            for name in swapped:
+                if namespace.get(name) is sleep:
+                    namespace[name] = _real_sleep
+
     def _pause(self, tasks: _TrackedQueue, workers: list[threading.Thread]) -> str | None:
         """Leave the queue empty until each worker has left, waits in get() with no timeout, has waited ``PAUSE``
-        (the timeouts of its empty gets added up), or has found the queue empty more than ``SPINS`` times: then
-        it polls the queue in a loop. Whether any worker did, and how ("a busy wait": get_nowait() or empty(), or
-        "polling": short timed gets), is the answer (None: none did); machine speed does not change it."""
+        (the timeouts of its empty gets and its sleeps added up), or has found the queue empty more than ``SPINS``
+        times: then it polls the queue in a loop. Whether any worker did, and how ("a busy wait": no wait at all
+        between asks, or "polling": short waits, timed gets or sleeps alike), is the answer (None: none did);
+        machine speed does not change it."""
         tasks.empties.clear()
         tasks.waited.clear()
 
@@ -406,7 +452,7 @@ class SentinelWorker(Question):
 
         deadline = time.perf_counter() + self.BOUND
         while not all(settled(t) for t in workers) and time.perf_counter() < deadline:
-            time.sleep(0.005)
+            _real_sleep(0.005)
         polled = [t.ident for t in workers
                   if tasks.empties.get(t.ident, 0) > self.SPINS and tasks.waited.get(t.ident, 0.0) < self.PAUSE]
         if not polled:
@@ -563,15 +609,16 @@ class SentinelWorker(Question):
         if spinning == "polling":
             raise Incorrect(
                 "every request was answered, but while the queue was empty a worker kept asking it for work (more "
-                f"than {self.SPINS} get(timeout=...) calls in a row, their timeouts under {self.PAUSE * 1000:g} ms in "
-                "all): polling, which wakes the thread every few milliseconds for nothing. Call tasks.get() with no "
-                "timeout: it sleeps until a request or the STOP comes."
+                f"than {self.SPINS} times in a row, its waits between the asks, timeouts and sleeps added up, under "
+                f"{self.PAUSE * 1000:g} ms in all): polling, which wakes the thread every few milliseconds for "
+                "nothing. Call tasks.get() with no timeout: it sleeps until a request or the STOP comes."
             )
         if spinning:
             raise Incorrect(
                 "every request was answered, but while the queue was empty a worker kept asking it for work (more "
-                f"than {self.SPINS} get_nowait() or empty() calls in a row): a busy wait, which burns a core doing "
-                "nothing. Call tasks.get() with no timeout: it sleeps until a request or the STOP comes."
+                f"than {self.SPINS} get_nowait() or empty() calls in a row, with no wait between them): a busy wait, "
+                "which burns a core doing nothing. Call tasks.get() with no timeout: it sleeps until a request or "
+                "the STOP comes."
             )
         if source.most_in_flight < 2:
             raise Incorrect(
