@@ -38,6 +38,7 @@ __all__ = [
     "OutageRun",
     "OutageWindows",
     "cpu_table",
+    "gil_reading",
     "outage_claims",
     "plot_outage",
     "plot_sockets",
@@ -332,6 +333,30 @@ def cpu_table(curves: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def gil_reading(curves: pd.DataFrame) -> str:
+    """Which case of notebook 09's GIL paragraph a ``sockets_sweep()`` table is in, as printed lines: the most user
+    cores and the most cores used over the sweep, then what they say about the GIL.
+
+    Python code needs the GIL and runs as user time; the system calls run in the kernel, outside it, maybe on
+    another core. So the cores used (system calls included) can pass one while the GIL is free part of the time:
+    the argument is made with the user cores (review 08g: 1.07 cores used, 0.52 user, and the old paragraph's
+    condition, cores used under one, failed without a word). A thread can also hold the GIL while it waits for a
+    core, which no CPU clock counts: "not saturated by Python code", never "nobody waited for it"."""
+    table = cpu_table(curves)
+    user, used = float(table["user cores"].max()), float(table["cores used"].max())
+    lines = [f"most user cores: {user:.2f}; most cores used (system calls included): {used:.2f}"]
+    if used < 1:
+        lines.append("under one core even with the system calls: the process never filled one core, so the GIL "
+                     "was not saturated")  # fmt: skip
+    elif user < 1:
+        lines.append("over one core with the system calls (the kernel's work, outside the GIL), but the user time, "
+                     f"Python code's, stays under one: running Python code held the GIL at most {user:.0%} of the time")
+    else:
+        lines.append("the user time fills a core: Python code may have needed the GIL all the time, and the GIL "
+                     "may be what holds the curve")  # fmt: skip
+    return "\n".join(lines)
+
+
 def sockets_claims(curves: pd.DataFrame, *, few: int = 4, most: int | None = None) -> list[Claim]:
     """Notebook 09's sentences about a ``sockets_sweep()`` table, each with the value measured.
 
@@ -394,7 +419,7 @@ def plot_sockets(curves: pd.DataFrame, *, latency: float = 0.010, title: str | N
     left.plot(ks, curves["real sockets"], "-^", color="black", label="real sockets (measured)")
     left.set(xscale="log", yscale="log", xlabel="workers K", ylabel="throughput (requests/s)")
     left.legend(fontsize="small", loc="upper left")
-    right.axhline(1, color="0.6", lw=5, alpha=0.6)
+    right.axhline(1, color="0.6", lw=5, alpha=0.6, label="model (measured / model = 1)")
     right.plot(ks, curves["simulated"] / curves["model"], "o", mfc="none", color="tab:blue", ms=8,
                label="simulated / (K / L)")
     right.plot(ks, curves["real sockets"] / curves["model"], ":^", color="black", label="real / (K / L)")

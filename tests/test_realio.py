@@ -184,6 +184,8 @@ def test_the_figure_of_the_sweep_draws_k_over_l_plus_c_alone():
     by_label = {line.get_label(): list(line.get_ydata()) for line in right.lines}
     assert by_label["real / (K / (L + c))"][2] == pytest.approx(300 / 363.6)
     assert by_label["real / (K / L)"] == pytest.approx([0.9, 0.9, 0.75])
+    # the grey line at 1 is in the legend (review 09 B: it had no entry)
+    assert "model (measured / model = 1)" in [t.get_text() for t in right.get_legend().get_texts()]
     plt.close(fig)
 
 
@@ -197,6 +199,28 @@ def test_the_cpu_table_keeps_the_columns_the_model_reads():
     assert list(table.columns) == ["c (µs)", "K / (L + c)", "real sockets", "cores used", "user cores"]
     assert list(table["user cores"]) == pytest.approx([0.045, 0.09])  # cores used x user share
     assert list(table["cores used"]) == pytest.approx(table["real sockets"] * table["c (µs)"] / 1e6)  # X · c
+
+
+def sweep_with(cores_used, user_share):
+    return pd.DataFrame({
+        "model": [100.0, 200], "simulated": [99.0, 198], "real sockets": [90.0, 180], "real ok": 1.0,
+        "CPU per request (µs)": [1000.0, 500], "cores used here": cores_used, "user share": user_share,
+        "K / (L + c)": [90.9, 190.5],
+    }, index=pd.Index([1, 2], name="workers"))  # fmt: skip
+
+
+def test_the_gil_reading_names_the_case_the_run_is_in():
+    """Review 09 (A1): the paragraph's condition (cores used under one) failed in the saved run (1.07) without a
+    word; the reading now names the case, and argues from the user cores (0.52 there)."""
+    from ella_lab.realio import gil_reading
+
+    under = gil_reading(sweep_with([0.3, 0.9], [0.5, 0.5]))
+    assert "most cores used (system calls included): 0.90" in under and "never filled one core" in under
+    over = gil_reading(sweep_with([0.13, 1.07], [0.5, 0.486]))
+    assert "most user cores: 0.52" in over and "held the GIL at most 52% of the time" in over, over
+    assert "never filled" not in over
+    full = gil_reading(sweep_with([0.5, 1.3], [0.8, 0.9]))
+    assert "may be what holds the curve" in full and "at most" not in full
 
 
 def test_checked_runs_judge_the_notebooks_sentences_and_run_again_on_a_miss(monkeypatch):
