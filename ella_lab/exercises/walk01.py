@@ -666,15 +666,17 @@ class _RanOutEvent(threading.Event):
     """The event of an ``as_completed`` made to run out: its next bounded wait raises ``TimeoutError``, as
     ``as_completed`` does once its time has passed (the answers already collected are yielded first)."""
 
-    def __init__(self, futures: Any):
+    def __init__(self, futures: Any, total: int | None = None):
         super().__init__()
         self._futures = list(futures or ())
+        # as_completed drops each future it yields from its `fs`: the count it reports is of all it was given
+        self._total = len(self._futures) if total is None else total
 
     def wait(self, timeout: float | None = None) -> bool:
         if timeout is None:
             return super().wait()
         unfinished = sum(not f.done() for f in self._futures)
-        raise TimeoutError(f"{unfinished} (of {len(self._futures)}) futures unfinished")
+        raise TimeoutError(f"{unfinished} (of {self._total}) futures unfinished")
 
 
 class _CountingRouter(Router):
@@ -730,6 +732,7 @@ class _CountingRouter(Router):
         self.unbounded_by = ""  # the first wait with no timeout on an answer not there yet: future.result(), ...
         self.submitting_threads: set[int] = set()
         self.clock_reads = 0  # reads of a clock the check moves, by the answer's own code
+        self.as_completed_totals: dict[int, int] = {}  # id of an as_completed call's `fs` -> how many it was given
 
     def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> bool:
         self.closed_by_caller = True
@@ -881,10 +884,11 @@ class _CountingRouter(Router):
             self.came = {r for r, f in self._futures.items() if f.done()}
             self._note_run_out(_RAN_OUT_IN[found[0][0]], found[0][1])
         futures = next((fs for name, _, fs in found if name == "as_completed"), ())
+        total = self.as_completed_totals.get(id(futures))
         for waiter in waiters:
             event = waiter.event
             if isinstance(waiter, concurrent.futures._base._AsCompletedWaiter):
-                waiter.event = _RanOutEvent(futures)  # its next wait raises TimeoutError
+                waiter.event = _RanOutEvent(futures, total)  # its next wait raises TimeoutError
             event.set()  # wakes the wait (or as_completed) now blocked on it
         return True
 
@@ -907,6 +911,8 @@ class _CountingRouter(Router):
                         self._note_first_wait()  # the caller is inside this wait: its submissions are paused
                         self.pool_waits.append((name, local.get("timeout"), len(futures)))
                         found.append((name, local.get("timeout"), futures))
+                        if isinstance(local.get("total_futures"), int):  # as_completed's count of all its futures
+                            self.as_completed_totals[id(futures)] = local["total_futures"]
                 frame = frame.f_back
         return found
 
