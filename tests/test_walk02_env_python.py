@@ -499,7 +499,7 @@ def test_review_02f_a_linux_branch_only_is_named_when_windows_is_played(monkeypa
 
 @pytest.mark.parametrize(
     ("value", "words"),
-    [(False, "False is a bool (True or False), not a count"), (0.5, "0.5: give a whole number of packages")],
+    [(False, "False is a bool (True or False), not a count"), (0.5, "0.5: give a whole number of distributions")],
 )
 def test_review_02f_q1_a_bool_and_a_fraction_are_named(value, words):
     result = walk02.q1.judge(value)

@@ -61,7 +61,7 @@ def fresh_env_packages() -> int:
 
 
 class FreshEnvPackages(Question):
-    title = "Predict: how many packages does a new venv have?"
+    title = "Predict: how many installed distributions does a new venv have?"
     expects = "a whole number"
     hints = (
         "A virtual environment has its own, separate site-packages folder.",
@@ -69,7 +69,7 @@ class FreshEnvPackages(Question):
         "out even pip.",
     )
     stub = """
-        my_prediction = ____  # a whole number of packages
+        my_prediction = ____  # a whole number of installed distributions
     """
     solution_text = """
         my_prediction = 0  # a new environment is empty: isolation is its point; --without-pip leaves out even pip
@@ -79,16 +79,18 @@ class FreshEnvPackages(Question):
         if isinstance(value, str):  # "0": the count typed in quotes
             raise Incorrect(f"give a number, not text: {value!r} is a str; write the number without quotes.")
         if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's bool too
-            raise Incorrect(f"{value!r} is a bool (True or False), not a count: give a whole number of packages.")
+            raise Incorrect(f"{value!r} is a bool (True or False), not a count: give a whole number of distributions.")
         number = as_real(value)  # numpy, Fraction and Decimal numbers too
         if number is None or not math.isfinite(number):
-            raise Incorrect(f"give a whole number of packages; got {value!r:.80}")
+            raise Incorrect(f"give a whole number of distributions; got {value!r:.80}")
         if not number.is_integer():
-            raise Incorrect(f"{value!r:.80}: give a whole number of packages (a package is there or not).")
+            raise Incorrect(f"{value!r:.80}: give a whole number of distributions (one is installed or not).")
         value = number
         measured = fresh_env_packages()
         here = len(list(importlib.metadata.distributions()))
-        seen = f"A fresh environment made just now holds {measured}; this kernel's holds {here}."
+        seen = (
+            f"A fresh environment made just now holds {measured} installed distributions; this kernel's holds {here}."
+        )
         if value == measured:
             return f"{seen} Nothing installed here leaks into a new environment: that is what isolation means."
         if value == here:
@@ -106,7 +108,7 @@ class FreshEnvPackages(Question):
                 f"{value:g}: pip and setuptools, perhaps? {seen} That pair is what venv installed without "
                 "`--without-pip` before Python 3.12 (since 3.12, pip alone); `--without-pip` leaves out both."
             )
-        raise Incorrect(f"{value:g} packages? {seen} A new environment starts empty: nothing is shared.")
+        raise Incorrect(f"{value:g} distributions? {seen} A new environment starts empty: nothing is shared.")
 
 
 class EnvPython(Question):
