@@ -11,8 +11,9 @@ import tempfile
 import unicodedata
 import zipfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,18 @@ __all__ = [
     "collect",
     "detect_sheet",
     "instructor_sheets",
+    "question_names",
     "suspicious",
 ]
 
 SHEET_IMPORT = re.compile(r"ella_lab\.exercises(?:\s+import\s+|\.)(phase\d+|walk\d+)\b")
-CHECK_CALL = re.compile(r"\b(q\d+)\.check\(\s*([A-Za-z_]\w*)\s*[,)]")  # a predict check passes measured=... after it
-CHECK_LINE = re.compile(r"^(q\d+) (✓ Correct|✗ Incorrect|… Not attempted yet)", re.M)
-HINT_LINE = re.compile(r"^(q\d+) hint \d+/\d+:", re.M)
-SOLUTION_LINE = re.compile(r"^(q\d+) solution:", re.M)
+# Any identifier where a question's name goes (walk07's are storm, hedge, breaker): only the names of the
+# notebook's sheet are kept (question_names), so a student's own ``validator.check(x)`` is no answer.
+CHECK_CALL = re.compile(r"\b([A-Za-z_]\w*)\.check\(\s*([A-Za-z_]\w*)\s*[,)]")  # a predict check: measured=... after
+CHECK_LINE = re.compile(r"^([A-Za-z_]\w*) (✓ Correct|✗ Incorrect|… Not attempted yet)", re.M)
+HINT_LINE = re.compile(r"^([A-Za-z_]\w*) hint \d+/\d+:", re.M)
+SOLUTION_LINE = re.compile(r"^([A-Za-z_]\w*) solution:", re.M)
+UNKNOWN_SHEET_QUESTION = re.compile(r"q\d+")  # no sheet found: the usual names, q1, q2, ...
 ATTEMPT_MIME = "application/vnd.ella-lab.attempt+json"
 ACTIONS = {"check": "checks", "hint": "hints", "solution": "solutions"}
 MAX_ZIP_BYTES = 200 * 2**20  # a class's notebooks, unpacked; more is not a class
@@ -243,28 +248,62 @@ def detect_sheet(nb: dict[str, Any]) -> str | None:
     return found.most_common(1)[0][0] if found else None
 
 
-def answer_names(nb: dict[str, Any]) -> dict[str, str]:
-    """Which variable each check is given: ``ex.q1.check(makespan)`` -> ``{"q1": "makespan"}``."""
-    names: dict[str, str] = {}
+@lru_cache(maxsize=64)
+def question_names(sheet: str | None) -> tuple[str, ...]:
+    """The names of ``ella_lab.exercises.<sheet>``'s questions, in the sheet's order (``("q1", ...)``, walk07's
+    ``("storm", "hedge", "breaker")``); ``()`` for no sheet or one that does not exist."""
+    if sheet is None or not re.fullmatch(r"(?:phase|walk)\d+", sheet):
+        return ()
+    import importlib
+
+    from .judge import questions
+
+    try:
+        module = importlib.import_module(f"ella_lab.exercises.{sheet}")
+    except ImportError:
+        return ()
+    return tuple(name for name, _ in questions(module))
+
+
+def _is_question(nb: dict[str, Any], sheet: str | None) -> Callable[[str], bool]:
+    """Whether a name is a question of ``sheet`` (by default the sheet the notebook imports); with no known
+    sheet, whether it is named like one (``q1``)."""
+    names = question_names(sheet or detect_sheet(nb))
+    if names:
+        return frozenset(names).__contains__
+    return lambda name: UNKNOWN_SHEET_QUESTION.fullmatch(name) is not None
+
+
+def _check_calls(nb: dict[str, Any], sheet: str | None) -> Iterator[tuple[str, str]]:
+    """(question, variable) of each ``ex.<question>.check(<variable>...)`` (or ``<question>.check(...)``), in order."""
+    is_question = _is_question(nb, sheet)
     for source in _code(nb):
         for question, name in CHECK_CALL.findall(source):
-            if name not in ("None", "BLANK"):
-                names[question] = name
-    return names
+            if is_question(question) and name not in ("None", "BLANK"):
+                yield question, name
 
 
-def checked_names(nb: dict[str, Any]) -> dict[str, list[str]]:
-    """Every variable each check is given, in order: ``{"q1": ["my_makespan", "makespan"]}``."""
+def answer_names(nb: dict[str, Any], sheet: str | None = None) -> dict[str, str]:
+    """Which variable each check is given: ``ex.q1.check(makespan)`` -> ``{"q1": "makespan"}``, for the
+    questions of ``sheet`` (by default the sheet the notebook imports: walk07's ``ex.storm.check(...)`` too)."""
+    return dict(_check_calls(nb, sheet))
+
+
+def checked_names(nb: dict[str, Any], sheet: str | None = None) -> dict[str, list[str]]:
+    """Every variable each check is given, in order: ``{"q1": ["my_makespan", "makespan"]}`` (``sheet``: as
+    :func:`answer_names`)."""
     names: dict[str, list[str]] = {}
-    for source in _code(nb):
-        for question, name in CHECK_CALL.findall(source):
-            if name not in ("None", "BLANK") and name not in names.setdefault(question, []):
-                names[question].append(name)
+    for question, name in _check_calls(nb, sheet):
+        if name not in names.setdefault(question, []):
+            names[question].append(name)
     return names
 
 
-def attempt_log(nb: dict[str, Any]) -> dict[str, dict[str, int]]:
+def attempt_log(nb: dict[str, Any], sheet: str | None = None) -> dict[str, dict[str, int]]:
     """What the saved notebook shows the student did: checks (and their verdicts), hints, solutions, per question.
+
+    The printed lines (a walkthrough's ``storm hint 1/3: ...``) count for the questions of ``sheet`` (by
+    default the sheet the notebook imports); a structured record names its question itself.
 
     A cell keeps only the outputs of its last run, so each structured record also carries the session's
     totals so far (``checks``, ``hints``, ``solutions``): the count is the larger of the records seen and
@@ -272,6 +311,7 @@ def attempt_log(nb: dict[str, Any]) -> dict[str, dict[str, int]]:
     """
     log: dict[str, dict[str, int]] = {}
     totals: dict[str, dict[str, int]] = {}
+    is_question: Callable[[str], bool] | None = None  # looked up at the first printed line
 
     def bump(question: str, key: str) -> None:
         entry = log.setdefault(question, {"checks": 0, "correct_checks": 0, "hints": 0, "solutions": 0})
@@ -307,14 +347,17 @@ def attempt_log(nb: dict[str, Any]) -> dict[str, dict[str, int]]:
                                 carried[key] = max(carried.get(key, 0), value)
             continue
         joined = "\n".join(text)
+        if is_question is None:
+            is_question = _is_question(nb, sheet)
         for question, verdict in CHECK_LINE.findall(joined):
-            bump(question, "checks")
-            if verdict.startswith("✓"):
-                bump(question, "correct_checks")
-        for question in HINT_LINE.findall(joined):
-            bump(question, "hints")
-        for question in SOLUTION_LINE.findall(joined):
-            bump(question, "solutions")
+            if is_question(question):
+                bump(question, "checks")
+                if verdict.startswith("✓"):
+                    bump(question, "correct_checks")
+        for key, pattern in (("hints", HINT_LINE), ("solutions", SOLUTION_LINE)):
+            for question in pattern.findall(joined):
+                if is_question(question):
+                    bump(question, key)
     for question, carried in totals.items():
         for key, value in carried.items():
             log[question][key] = max(log[question][key], value)
@@ -433,5 +476,5 @@ def instructor_sheets(folder: Path) -> dict[str, tuple[Path, dict[str, str]]]:
             continue
         sheet = detect_sheet(nb)
         if sheet and sheet not in sheets:
-            sheets[sheet] = (path, answer_names(nb))
+            sheets[sheet] = (path, answer_names(nb, sheet))
     return sheets

@@ -359,7 +359,7 @@ def _grade_one(
         return {**result, "sheet": None, "status": ERROR, "reason": reason, "questions": []}
     names = known[target][1]  # the sheet's own names; the student's, only where the sheet's hold no answer
     ran = _supervise(
-        sub.path, target, names, checked_names(sub.notebook), timeout, cell_timeout, memory_mb, hide, children
+        sub.path, target, names, checked_names(sub.notebook, target), timeout, cell_timeout, memory_mb, hide, children
     )
     if "verdicts" not in ran:  # interrupted before it started
         reason = ran["reason"]
