@@ -200,7 +200,8 @@ def test_waits_claims_make_no_absolute_cpu_claim_at_256():
 def test_batching_and_watch_claims():
     from ella_lab.engine_claims import batching_claim, watch_claim
 
-    assert batching_claim(828e-6, 82e-6).holds() and not batching_claim(200e-6, 82e-6).holds()
+    assert batching_claim(828e-6, 82e-6).holds() and batching_claim(1.4e-3, 5.7e-4).holds()  # 2.5x: the same N
+    assert not batching_claim(110e-6, 82e-6).holds() and "on the same requests" in batching_claim(1, 1).says
     claim = watch_claim(4.24, 4800, 0.02, 32)
     assert claim.holds() and claim.low == pytest.approx(3.0) and "= 3 s" in claim.says
     assert not watch_claim(2.9, 4800, 0.02, 32).holds()  # more than 32 at once: below the bound

@@ -177,11 +177,12 @@ class PickEngines(Question):
         "(one core is enough: the next rule decides). A workload that waits longer than it computes is not one for "
         "processes, however many cores its waits need in all: a process per wait.",
         "Waiting workloads: how many wait at once decides, not how long. Threads up to a few dozen at once "
-        "(at_once <= 64): the simplest engine, and near the ideal there. Asyncio from the hundreds (at_once >= 256), "
-        "however long or short each wait. For 10 ms waits the notebook measured why: from 256 at once a request "
-        "on threads took over 1.5× the CPU of one on asyncio (checked). For long waits that CPU is small in cores; "
-        "the reason there is the number of OS threads (a stack each, more for the scheduler), not measured here. "
-        "Waits needing more than a core in all: several event loops, not built here; of the three, asyncio.",
+        "(at_once <= 64): the simplest engine, and above 70 % of the ideal there. Asyncio from the hundreds "
+        "(at_once >= 256), however long or short each wait. For 10 ms waits the notebook measured why: from 256 "
+        "at once a request on threads took over 1.5× the CPU of one on asyncio (checked). For long waits that CPU is "
+        "small in cores; the reason there is the number of OS threads (a stack each, more for the scheduler), not "
+        "measured here. Waits needing more than a core in all: several event loops, not built here; of the three, "
+        "asyncio.",
     )
     stub = """
         def pick_engines(workloads):
@@ -270,9 +271,9 @@ class PickEngines(Question):
         "cost per task (measured in the Dask section: one task per request cost more than a short request itself).",
         ("threads", "processes"): "processes for a waiting workload: a waiting thread already releases the GIL, and "
         "processes cost start-up and pickling. Compare cpu_s with wait_s: it waits longer than it computes.",
-        ("threads", "asyncio"): "asyncio would work too, but for a few dozen waits both engines were near the ideal "
-        "in the measurement, the threads' CPU under 0.8 of a core (checked): pick the simplest engine that keeps up, "
-        "threads, the engine this notebook recommends there.",
+        ("threads", "asyncio"): "asyncio would work too, but for a few dozen waits both engines kept above 70 % of "
+        "the ideal in the measurement, the threads' CPU under 0.8 of a core (checked): pick the simplest engine that "
+        "keeps up, threads, the engine this notebook recommends there.",
         ("threads", "dask"): "dask is for more than one machine; a few dozen waits need one thread each, no cluster.",
         ("asyncio", "threads"): "hundreds of waits or more on threads, however short or long each wait: for 10 ms "
         "waits each cost more CPU than asyncio's in the measurement (over 1.5× from 256 at once, checked); for long "
