@@ -298,7 +298,7 @@ def plot_recovery_map(
 
 
 # Who served a request: light grey, blue and black differ in lightness, so they read in print and without colour.
-SERVED_BY = {"primary": "#c8c8c8", "backup": "tab:blue", "failed": "black"}  # a mid-grey: it must not vanish on white
+SERVED_BY = {"primary": "#bebebe", "backup": "tab:blue", "failed": "black"}  # a mid-grey: it must not vanish on white
 
 
 def plot_served_by(runs: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
