@@ -327,11 +327,13 @@ def test_map_until_failure_refuses_bad_input():
 
 def test_map_claims_hold_on_the_model_timeline_and_miss_off_it():
     on_time = MapRun(answers=[1, 2, 3, 4], started={"DataRequest-5": 0.05}, raised=ConnectionError(), raised_at=0.1)
-    assert all(c.holds() for c in map_claims(on_time, 0.05))
+    assert [c.holds() for c in map_claims(on_time, 0.05)] == [True, True, True]
     late = MapRun(answers=[], started={}, raised=None, raised_at=None)  # request 5 never started, map never raised
-    assert not any(c.holds() for c in map_claims(late, 0.05))
+    assert [c.holds() for c in map_claims(late, 0.05)] == [False, False, True]
     slow = MapRun(answers=[], started={"DataRequest-5": 0.12}, raised=ConnectionError(), raised_at=0.16)
-    assert not any(c.holds() for c in map_claims(slow, 0.05))
+    assert [c.holds() for c in map_claims(slow, 0.05)] == [False, False, True]
+    nine = {"DataRequest-5": 0.05, "DataRequest-9": 0.15}  # map raised too late: request 9 had started
+    assert [c.holds() for c in map_claims(MapRun(started=nine, raised_at=0.16), 0.05)] == [True, False, False]
 
 
 def test_plot_retry_waits_makes_every_series_legible():
