@@ -345,12 +345,12 @@ def gil_reading(curves: pd.DataFrame) -> str:
     table = cpu_table(curves)
     user, used = float(table["user cores"].max()), float(table["cores used"].max())
     lines = [f"most user cores: {user:.2f}; most cores used (system calls included): {used:.2f}"]
+    held = f"running Python code held the GIL at most {user:.0%} of the time"
     if used < 1:
-        lines.append("under one core even with the system calls: the process never filled one core, so the GIL "
-                     "was not saturated")  # fmt: skip
+        lines.append(f"under one core even with the system calls: the process never filled one core, and {held}")
     elif user < 1:
         lines.append("over one core with the system calls (the kernel's work, outside the GIL), but the user time, "
-                     f"Python code's, stays under one: running Python code held the GIL at most {user:.0%} of the time")
+                     f"Python code's, stays under one: {held}")  # fmt: skip
     else:
         lines.append("the user time fills a core: Python code may have needed the GIL all the time, and the GIL "
                      "may be what holds the curve")  # fmt: skip

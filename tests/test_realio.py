@@ -216,6 +216,7 @@ def test_the_gil_reading_names_the_case_the_run_is_in():
 
     under = gil_reading(sweep_with([0.3, 0.9], [0.5, 0.5]))
     assert "most cores used (system calls included): 0.90" in under and "never filled one core" in under
+    assert "held the GIL at most 45% of the time" in under and "saturated" not in under, under
     over = gil_reading(sweep_with([0.13, 1.07], [0.5, 0.486]))
     assert "most user cores: 0.52" in over and "held the GIL at most 52% of the time" in over, over
     assert "never filled" not in over
