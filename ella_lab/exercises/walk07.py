@@ -708,7 +708,8 @@ class BreakerMachine(Question):
         '"half-open" and let it through. Otherwise, if the state is not "closed", raise CircuitOpenError.',
         "Call fetch(request) inside try/except Exception (any failure counts, not only SourceError). On an "
         "exception: if this was the trial (a local flag set above, not self.state), open the circuit again "
-        "(state, opened_at = now); else, if still closed, count it (self.in_a_row += 1) and open the circuit when "
+        "(state 'open', opened_at = self.clock() read now, after fetch: the wait starts when the failure comes "
+        "back); else, if still closed, count it (self.in_a_row += 1) and open the circuit the same way when "
         "in_a_row reaches failures; then `raise`.",
         'On success: if this was the trial or the circuit is still closed, state = "closed" and in_a_row = 0 (a '
         "late answer, to a call let through while closed that comes back while the circuit is open or half-open, "
