@@ -113,7 +113,9 @@ def test_notebook_07_with_the_model_answers_earns_full_marks_and_a_wrong_one_ear
     grades = grade_submissions(
         [folder], sheet="walk07", sheets_folder=ROOT / "notebooks", jobs=2, timeout=240, cell_timeout=120
     )
-    rows = {row["student"]: row for row in grades.grades_frame().to_dict("records")}
+    frame = grades.grades_frame()
+    assert list(frame.columns[3:6]) == ["storm", "hedge", "breaker"]  # the notebook's order
+    rows = {row["student"]: row for row in frame.to_dict("records")}
     answers = {(a["student"], a["question"]): a for a in grades.answers_frame().to_dict("records")}
     from ella_lab.exercises import walk07
 

@@ -156,8 +156,9 @@ class Grades:
 
 
 def _question_order(column: str) -> tuple[int, str]:
+    """q1, q2, ... by number; names without one (walk07's storm, hedge, breaker) keep the sheet's order."""
     digits = "".join(ch for ch in column.split()[0] if ch.isdigit())
-    return (int(digits) if digits else 10**6, column)
+    return (int(digits), column) if digits else (10**6, "")
 
 
 def check_settings(*, jobs: int | None, timeout: float, cell_timeout: int, memory_mb: int | None) -> int:
