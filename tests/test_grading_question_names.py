@@ -174,3 +174,26 @@ def test_equal_plain_data_rebuilt_is_no_change_and_other_data_is():
             return True
 
     assert not same_plain((Equal(),), ("UTC",)) and not same_plain([1], [1])
+
+
+@pytest.mark.timeout(300)
+def test_a_walkthroughs_own_use_of_the_library_is_not_suspected(tmp_path):
+    """Notebook 07's setup and cells: library modules imported after the seal (``ella_lab.experiments``: also
+    by ex.storm's own check), ``import pandas`` (it rebuilds ``time.tzname``), ``claims.calibrate()`` (its cache
+    ``claims._last``): each made the row "check by hand" (seen), every answer right."""
+    setup = (
+        "from ella_lab.exercises import walk07 as ex\nfrom ella_lab.experiments import paced, request_ids\n"
+        "import pandas as pd\nfrom ella_lab.claims import calibrate"
+    )
+    cells = (
+        setup,
+        "calibrate(fresh=True)",
+        "calls_per_request = 1 + 0.6 + 0.6**2",
+        "ex.storm.check(calls_per_request)",
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    (tmp_path / "own-use.ipynb").write_text(nbformat.writes(nb))
+    grades = grade_submissions([tmp_path], sheet="walk07", sheets_folder=ROOT / "notebooks", jobs=1, timeout=200)
+    (row,) = grades.grades_frame().to_dict("records")
+    assert (row["storm"], row["status"], row["reason"], row["look_at"]) == (1, "graded", "", ""), row
