@@ -72,7 +72,8 @@ def waits_claims(waits: pd.DataFrame, latency: float) -> list[Claim]:
 
 def dask_claims(on_dask: pd.DataFrame, threads_efficiency_64: float) -> list[Claim]:
     """Claims on the Dask sweep (rows K = 8 … 64 with ``throughput_rps``, ``model_rps``, ``overhead_s``), beside
-    the threads' efficiency at K = 64 measured in the asyncio sweep (same L, same machine).
+    the threads' efficiency at K = 64 on the same requests (same L, same machine), measured in the notebook's Dask
+    section so that it runs without the asyncio section before it.
 
     The threads-against-cluster claim is "threads do better" (a ratio above 1), which the router's waves imply:
     at K = 64, 128 tasks of 5 requests on 2 threads each (3 rounds, 30 ms) run on 32 cluster threads in 4 waves,
