@@ -74,12 +74,13 @@ class Fallback(Question):
     # (request, pattern): one source per letter, ``d`` down (ConnectionError "<source> is down for <request>"),
     # ``r`` down (ConnectionRefusedError "[Errno 111] Connection refused", a kind of ConnectionError, worded without
     # "down"), ``u`` up, ``0`` / ``e`` / ``n`` up but answering 0, "" or None (an answer all the same), ``b`` / ``f``
-    # / ``m`` / ``t`` a bug (raises KeyError, FileNotFoundError (an OSError that is not a ConnectionError),
-    # NameError as in cell 13, TypeError; no bug's message says "bug" or "down", so only the type tells);
+    # / ``m`` / ``t`` / ``v`` / ``a`` / ``z`` / ``x`` a bug (raises KeyError, FileNotFoundError (an OSError that is not
+    # a ConnectionError), NameError as in cell 13, TypeError, ValueError, AttributeError, ZeroDivisionError,
+    # RuntimeError; no bug's message says "bug" or "down", so only the type tells);
     # every pattern of ``d`` and ``r`` only is a total failure. A bug must reach the caller, and no later source be
     # asked: raised as it is, or in an ExceptionGroup (alone, or with the outages before it in order, the bug first or
     # last); catching it and going on to the next source loses it as soon as that source answers ("dbu"), and a
-    # tuple of the usual bug types (NameError, TypeError) beside ConnectionError is caught by "dmu" and "dtu". Two
+    # tuple of the usual bug types beside ConnectionError is caught by "dmu", "dtu", "dvu", "dau", "dzu" and "dxu". Two
     # outages before a bug ("ddbu", "ddfdu") tell whether the outages beside it keep their order. Twelve
     # sources (source-0 .. source-11) in both sets of cases: their names sort apart from their positions (source-10
     # before source-2), so a loop over sorted(sources, key=repr) (or str, or the name) asks them out of order and is
@@ -101,6 +102,10 @@ class Fallback(Question):
         ("DataRequest-3", "dmu"),
         ("DataRequest-7", "dtu"),
         ("DataRequest-7", "ddbu"),
+        ("DataRequest-3", "dvu"),
+        ("DataRequest-7", "dau"),
+        ("DataRequest-3", "dzu"),
+        ("DataRequest-7", "dxu"),
     )
     HIDDEN_CASES = (
         ("order-41", "u"),
@@ -119,6 +124,10 @@ class Fallback(Question):
         ("order-41", "rmu"),
         ("order-42", "tu"),
         ("order-41", "drtdu"),
+        ("order-42", "vu"),
+        ("order-41", "rau"),
+        ("order-42", "zdu"),
+        ("order-41", "drxu"),
     )
     REPLIES: ClassVar[dict[str, Any]] = {"0": 0, "e": "", "n": None}
     RAISES: ClassVar[dict[str, Callable[[str], Exception]]] = {
@@ -128,9 +137,13 @@ class Fallback(Question):
         "f": _raising(lambda: FileNotFoundError(2, "No such file or directory", "prices.csv")),
         "m": _raising(lambda: NameError("name 'reqest' is not defined")),
         "t": _raising(lambda: TypeError("unsupported operand type(s) for +: 'int' and 'str'")),
+        "v": _raising(lambda: ValueError("invalid literal for int() with base 10: 'n/a'")),
+        "a": _raising(lambda: AttributeError("'NoneType' object has no attribute 'json'")),
+        "z": _raising(lambda: ZeroDivisionError("division by zero")),
+        "x": _raising(lambda: RuntimeError("dictionary changed size during iteration")),
     }
     DOWN = frozenset("dr")
-    BUGS = frozenset("bfmt")
+    BUGS = frozenset("bfmtvazx")
     NAMES: ClassVar[dict[str, str]] = {
         "d": "down",
         "r": "refused",
@@ -138,6 +151,10 @@ class Fallback(Question):
         "f": "buggy",
         "m": "buggy",
         "t": "buggy",
+        "v": "buggy",
+        "a": "buggy",
+        "z": "buggy",
+        "x": "buggy",
         "0": "answering 0",
         "e": "answering ''",
         "n": "answering None",
@@ -163,7 +180,8 @@ class Fallback(Question):
             "first answer wins, sources asked in order and once, and a total failure carries every error. The "
             "cases: up to twelve sources; answers 0, '' and None; a source that is down raising "
             "ConnectionRefusedError (a kind of ConnectionError, its message without the word 'down'); bugs raising "
-            "KeyError, NameError or TypeError with a working source after them, and a FileNotFoundError (an OSError, "
+            "KeyError, NameError, TypeError, ValueError, AttributeError, ZeroDivisionError or RuntimeError with a "
+            "working source after them, and a FileNotFoundError (an OSError, "
             "not a ConnectionError) with a source after it that is not asked."
         )
 
@@ -300,7 +318,8 @@ class Fallback(Question):
         self._holds_every_error(error, probes, request)
 
     def _bug(self, fallback: Any, request: str, pattern: str) -> None:
-        """A source with a bug (KeyError, FileNotFoundError, NameError, TypeError) after sources that are down: the bug
+        """A source with a bug (KeyError, FileNotFoundError, NameError, TypeError, ValueError, AttributeError,
+        ZeroDivisionError, RuntimeError) after sources that are down: the bug
         must reach the caller, and no later source be asked (cell 17: stop at it).
 
         Accepted: the bug itself, or an ExceptionGroup that holds it, alone or with the errors of the sources
