@@ -26,6 +26,9 @@ from typing import Any
 from .channel import Writer
 
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC = 1, 32, 4096, 16384
+# The memory limit counts address space: each thread's stack is reserved whole (8 MiB by default), so 256 idle
+# threads of a walkthrough's sweep took 2 GiB. Half the default leaves deep recursion its room.
+THREAD_STACK = 4 * 2**20
 AGAIN = ("NameError", "error:")  # a verdict judged again at the end: a name defined later, a check that broke
 
 
@@ -200,6 +203,9 @@ def main(config_fd: int, channel_fd: int) -> None:
         else []
     )
     os.chdir(config["workdir"])
+    import threading
+
+    threading.stack_size(THREAD_STACK)
 
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
