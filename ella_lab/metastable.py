@@ -565,7 +565,7 @@ def plot_cures(
     rate = check_real("rate", rate, minimum=0)
     if not real or set(real) != set(simulated):
         raise ValueError(f"real and simulated must name the same controls, got {sorted(real)} and {sorted(simulated)}")
-    rows = [("goodput", "goodput (/s, in time)"), ("offered", "tries sent (/s)"), ("queue", "server queue")]
+    rows = [("goodput", "goodput (/s, in time)"), ("offered", "tries sent (/s)"), ("queue", "longest server queue")]
     fig, axes = plt.subplots(len(rows), len(real), figsize=(2.9 * len(real), 6.4), sharex=True, sharey="row",
                              squeeze=False)  # fmt: skip
     settings = next(iter(real.values())).settings

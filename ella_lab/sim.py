@@ -100,7 +100,7 @@ class SimResult:
     goodput: list[float] = field(default_factory=list)  # answers that reached a waiting client, per second
     offered: list[float] = field(default_factory=list)  # attempts sent (first tries + retries), per second
     first_tries: list[float] = field(default_factory=list)  # new requests, per second
-    queue: list[int] = field(default_factory=list)  # waiting at the server at the end of the bin
+    queue: list[int] = field(default_factory=list)  # the longest queue seen at the server in the bin
     wasted: list[float] = field(default_factory=list)  # service given to requests nobody waited for, per second
     latency_p50: list[float] = field(default_factory=list)  # of the answers delivered in the bin (seconds)
 
