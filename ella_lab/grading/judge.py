@@ -201,6 +201,59 @@ def same_plain(now: Any, then: Any) -> bool:
     return type(now) in (str, bytes, int, float, bool, type(None)) and now == then
 
 
+# Finders a library appends to ``sys.meta_path`` when first imported, by the notebook's own imports after the
+# seal (walk02's selfcheck and walk08 import dask, which imports both): (module, class).
+LIBRARY_FINDERS = frozenset({("tlz._build_tlz", "TlzLoader"), ("importlib_metadata", "MetadataPathFinder")})
+
+
+def is_library_finder(finder: Any) -> bool:
+    """True when ``finder`` is an instance of one of :data:`LIBRARY_FINDERS`, the class the installed library
+    defines (not a look-alike of the notebook's), every method of it and its bases the library's or the standard
+    library's code, and no function set on the instance."""
+    cls = type(finder)
+    module = sys.modules.get(str(cls.__module__))
+    if (cls.__module__, cls.__qualname__) not in LIBRARY_FINDERS or module is None:
+        return False
+    if vars(module).get(cls.__qualname__) is not cls or not is_library_file(str(getattr(module, "__file__", ""))):
+        return False
+    for klass in cls.__mro__:
+        for value in vars(klass).values():
+            function = getattr(value, "__func__", value)
+            code = getattr(function, "__code__", None)
+            if code is not None and not is_library_file(code.co_filename):
+                return False
+    return not any(callable(v) for v in getattr(finder, "__dict__", {}).values())
+
+
+def fresh_slotnames(cls: type) -> list[str]:
+    """``copyreg._slotnames(cls)`` computed again, not read from its cache (``cls.__slotnames__``): the slot
+    names pickling sends for an instance of ``cls``."""
+    names: list[str] = []
+    if not hasattr(cls, "__slots__"):
+        return names
+    for klass in cls.__mro__:
+        slots = vars(klass).get("__slots__")
+        if slots is None:
+            continue
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                stripped = klass.__name__.lstrip("_")
+                names.append(f"_{stripped}{name}" if stripped else name)
+            else:
+                names.append(name)
+    return names
+
+
+def is_slotnames_cache(owner: Any, key: str, value: Any) -> bool:
+    """True when ``owner.key`` is copyreg's cache of the class's slot names, set when an instance is pickled
+    (walk08 sends Retry, CircuitBreaker, ... to a process pool), holding what copyreg computes: no tampering."""
+    if key != "__slotnames__" or not isinstance(owner, type) or type(value) is not list:
+        return False
+    return all(type(name) is str for name in value) and value == fresh_slotnames(owner)
+
+
 def is_library_file(filename: str) -> bool:
     """True for code of this package, the standard library or an installed package (not a notebook's).
 
@@ -511,6 +564,9 @@ class Seal:
                     setattr(sys, name, value)
         for name, saved in self._lists.items():
             now = getattr(sys, name)
+            added = list(now[len(saved) :])
+            if name == "meta_path" and all(is_library_finder(f) for f in added):
+                saved = saved + added  # a library's finder, appended by its first import (dask's tlz)
             if len(now) != len(saved) or any(a is not b for a, b in zip(now, saved, strict=False)):
                 changed.append(f"sys.{name}")
                 if restore:
@@ -574,6 +630,8 @@ class Seal:
                         continue  # a question's record of its use: put back by restore_use, silently
                     if is_submodule(owner, key, current[key]):
                         continue  # a library module imported since the seal (a check's lazy import, a setup cell)
+                    if is_slotnames_cache(owner, key, current[key]):
+                        continue  # pickling's cache of the class's slot names (objects sent to a process pool)
                     changed.append(f"{place}.{key} (added)")
                     if restore:
                         self._put(owner, key, None, delete=True)
