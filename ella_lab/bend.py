@@ -35,10 +35,10 @@ __all__ = [
 ]
 
 FEW = 8  # T₁ is the fastest run with at most this many workers: no start-up to speak of
-FIT_UP_TO = 64  # s is fitted on K up to this; the larger K are predicted, not fitted
-PREDICTED_WITHIN = 0.25  # the fit must predict the larger K's run times within this share (the fit's own noise:
-# s comes from extra times of a few ms at K <= 64, and is extrapolated to 4x the largest K it saw)
-BENT = 1.05  # the largest K's run time over T₁ at least this: a bend s = 0 cannot predict (seen 1.11-1.41 at load 3.5)
+FIT_UP_TO = 64  # s is fitted on K up to this; the larger K are not fitted
+FIT_WITHIN = 0.25  # the fitted line stays within this share of the larger K's run times: a sanity check of a
+# descriptive fit, no evidence for a cost per thread (s = 0 passes it too when the bend is small: +9 %, +22 % seen)
+BENT = 1.05  # the largest K's run time over T₁ at least this: a bend s = 0 does not have (seen 1.11-1.41 at load 3.5)
 IDLE_CPU = 0.15  # CPU ÷ wall at most this with K <= FEW: the threads mostly wait (seen 0.01-0.03, quiet and busy)
 BUSY_CPU = 0.2  # CPU ÷ wall at least this at the largest K (256): a large part of a core (seen 0.40-0.68)
 
@@ -126,12 +126,13 @@ def fit_thread_cost(workers: Sequence[int], wall_s: Sequence[float], *, up_to: i
 
 def sweep_claims(table: pd.DataFrame) -> list[Claim]:
     """The sweep's measured claims (a table from :func:`best_runs`): the line holds up to ``FIT_UP_TO`` threads,
-    the largest K fall below it, s fitted on K ≤ ``FIT_UP_TO`` predicts the larger K's run times (the fit never saw
-    them: a real prediction), and s = 0 does not: the largest K runs at least ``BENT`` slower than T₁. Then
+    the largest K falls below it and runs at least ``BENT`` slower than T₁ (s = 0 is too fast there), and the line
+    T₁ + K · s fitted on K ≤ ``FIT_UP_TO`` stays within ``FIT_WITHIN`` of the larger K's run times. Then
     :func:`cpu_claims`.
 
-    Whether the fitted s predicts the largest K *better* than s = 0 is not claimed: s comes from a few ms of extra
-    time at small K, and on a busy machine its noise, stretched to 4x the largest K it saw, can exceed the bend."""
+    The fit is descriptive, not a prediction that backs a cost per thread: s = 0 can pass the same ``FIT_WITHIN``
+    test, and s comes from a few ms of extra time at small K, whose noise, stretched to 4x the largest K the fit saw,
+    can exceed the bend. So no claim says the fitted s does *better* than s = 0."""
     few, many = table[table.workers <= FIT_UP_TO], table[table.workers > FIT_UP_TO]
     base, s = fit_thread_cost(table.workers, table.wall_s)
     predicted = base + many.workers * s
@@ -144,9 +145,9 @@ def sweep_claims(table: pd.DataFrame) -> list[Claim]:
               (few.throughput_rps.diff() / few.throughput_rps).dropna().min(), low=0, unit="%"),
         Claim(f"{largest} threads keep a smaller share of the model than any K up to {FIT_UP_TO} (at most 99 % of "
               "the worst)", table.efficiency.iloc[-1] / few.efficiency.min(), high=0.99, unit="x"),
-        Claim(f"s fitted on K ≤ {FIT_UP_TO} predicts the run time at K = {beyond} within "
-              f"{PREDICTED_WITHIN:.0%}", worst, high=PREDICTED_WITHIN, unit="%"),
-        Claim(f"at K = {largest}, s = 0 predicts too fast a run: it takes at least {BENT - 1:.0%} longer than T₁",
+        Claim(f"the line T₁ + K · s fitted on K ≤ {FIT_UP_TO} stays within {FIT_WITHIN:.0%} of the run time at "
+              f"K = {beyond} (a descriptive fit)", worst, high=FIT_WITHIN, unit="%"),
+        Claim(f"at K = {largest} the run takes at least {BENT - 1:.0%} longer than T₁ (s = 0 is too fast there)",
               table.wall_s.iloc[-1] / base, low=BENT, unit="x"),
         *cpu_claims(table),
     ]  # fmt: skip
@@ -166,9 +167,10 @@ def cpu_claims(table: pd.DataFrame) -> list[Claim]:
 
 
 def start_up_claim(c: float, s: float) -> Claim:
-    """s, the fitted cost per thread, holds the thread's start-up, at least c/2 of it (``c``: the fastest
-    ``start()``, by :func:`start_cost`; every start in the sweep costs at least that much)."""
-    return Claim("s holds start-up, at least c/2 per thread: s ≥ c/2", c / 2, high=s)
+    """s, the fitted cost per thread, is consistent with holding the thread's start-up, at least c/2 of it (``c``:
+    the fastest ``start()``, by :func:`start_cost`; every start in the sweep costs at least that much). Only a lower
+    bound: it does not say what the rest of s is."""
+    return Claim("s is consistent with holding start-up, at least c/2 per thread: s ≥ c/2", c / 2, high=s)
 
 
 def start_cost(k: int = 256) -> float:

@@ -37,6 +37,7 @@ __all__ = ["BLANK", "STOP", "____", "q1", "q2", "q3", "q4"]
 ____ = BLANK
 STOP = object()  # the sentinel of q2: one per worker, after the last request
 _real_sleep = time.sleep  # the check's own pauses: never counted as a worker's (see SentinelWorker._sleeps_counted)
+MIN_GAP = 0.01  # s: q2's polling rule: a worker may ask the empty queue again only after waiting this long
 
 
 class GuideRunPrediction(Prediction):
@@ -86,8 +87,9 @@ class _TrackedQueue(queue.Queue):
     While ``starving`` is set, a get() with a timeout (or without blocking) on the empty queue raises
     ``queue.Empty`` at once: the queue stays empty longer than any timeout a worker may choose. Each thread's
     ``empties`` counts those (and ``empty()`` calls that said True) and ``waited`` adds up their timeouts (and,
-    while the check watches them, its ``time.sleep`` calls): a worker that polls the empty queue with no (or a
-    tiny) wait between asks shows many empties and little waiting.
+    while the check watches them, its ``time.sleep`` calls); ``short_gaps`` counts the asks that came less than
+    ``MIN_GAP`` after the thread's previous ask, its waits in between (that ask's timeout, then its sleeps) added up:
+    a worker that polls the empty queue with no (or a tiny) wait between asks shows many short gaps.
     With ``spare_long`` set, a get() with a timeout of ``LONG_TIMEOUT`` or more waits as it would on a real queue.
     """
 
@@ -99,6 +101,8 @@ class _TrackedQueue(queue.Queue):
         self.empty_timeout: dict[int, float | None] = {}  # thread id -> its last empty get()'s timeout (None: nowait)
         self.empties: dict[int, int] = {}
         self.waited: dict[int, float] = {}
+        self.since: dict[int, float] = {}  # thread id -> its wait since its last empty ask (absent: no ask yet)
+        self.short_gaps: dict[int, int] = {}  # thread id -> its asks that came less than MIN_GAP after the previous
         self.blocked: set[int] = set()  # threads in a get() with no timeout now
         self.starving = threading.Event()
         self.spare_long = False
@@ -115,8 +119,7 @@ class _TrackedQueue(queue.Queue):
                 except queue.Empty:
                     waited = timeout if block and timeout is not None and timeout > 0 else 0.0
                     self.empty_timeout[me] = waited if block else None
-                    self.empties[me] = self.empties.get(me, 0) + 1
-                    self.waited[me] = self.waited.get(me, 0.0) + waited
+                    self.asked_empty(me, waited)
                     _real_sleep(0.005)  # time passes; no hot loop for a worker that tries again
                     raise
             else:
@@ -138,10 +141,24 @@ class _TrackedQueue(queue.Queue):
     def empty(self) -> bool:
         found = super().empty()
         if found and self.starving.is_set():
-            me = threading.get_ident()
-            self.empties[me] = self.empties.get(me, 0) + 1
+            self.asked_empty(threading.get_ident(), 0.0)
             _real_sleep(0.005)
         return found
+
+    def asked_empty(self, me: int, wait: float) -> None:
+        """Thread ``me`` found the queue empty, after waiting ``wait`` (its get()'s timeout; 0 for get_nowait() or
+        empty()): count the ask, and whether it came less than ``MIN_GAP`` after the previous one."""
+        if me in self.since and self.since[me] < MIN_GAP - 1e-9:  # 1e-9: 0.005 + 0.005 is no shorter than 0.01
+            self.short_gaps[me] = self.short_gaps.get(me, 0) + 1
+        self.since[me] = wait
+        self.empties[me] = self.empties.get(me, 0) + 1
+        self.waited[me] = self.waited.get(me, 0.0) + wait
+
+    def slept(self, me: int, seconds: float) -> None:
+        """Thread ``me`` slept ``seconds`` while the queue was kept empty: a wait, as a get()'s timeout is."""
+        self.waited[me] = self.waited.get(me, 0.0) + seconds
+        if me in self.since:
+            self.since[me] += seconds
 
     def undone(self) -> list[Any]:
         """The items whose get() had no task_done() from the thread that took them."""
@@ -300,8 +317,7 @@ class SentinelWorker(Question):
         _Case(tuple(f"Query-{i}" for i in range(9)), tuple(f"Query-{i}" for i in range(9, 12)),
               {"Query-0": ConnectionError, "Query-10": _Fresh("DecodeError")}, 4),
     )  # fmt: skip
-    PAUSE = 0.15  # the queue stays empty between the two batches (a get() with a timeout gives up at once then)
-    SPINS = 20  # more empty gets than this during the pause, waiting less than PAUSE in all: a busy wait
+    SPINS = 20  # more asks of the empty queue than this, each less than MIN_GAP after the previous: polling
     BOUND = 2.0  # every wait of the check
     hints = (
         "Loop: request = tasks.get() with no timeout (a STOP will come); if `request is ex.STOP`, leave.",
@@ -421,7 +437,7 @@ class SentinelWorker(Question):
         def sleep(seconds: float) -> None:
             me = threading.get_ident()
             if me != tasks.owner and tasks.starving.is_set() and isinstance(seconds, int | float) and seconds > 0:
-                tasks.waited[me] = tasks.waited.get(me, 0.0) + seconds
+                tasks.slept(me, seconds)
             _real_sleep(seconds)
 
         swapped = [name for name, value in list(namespace.items()) if value is _real_sleep]
@@ -437,24 +453,22 @@ class SentinelWorker(Question):
                     namespace[name] = _real_sleep
 
     def _pause(self, tasks: _TrackedQueue, workers: list[threading.Thread]) -> str | None:
-        """Leave the queue empty until each worker has left, waits in get() with no timeout, has waited ``PAUSE``
-        (the timeouts of its empty gets and its sleeps added up), or has found the queue empty more than ``SPINS``
-        times: then it polls the queue in a loop. Whether any worker did, and how ("a busy wait": no wait at all
-        between asks, or "polling": short waits, timed gets or sleeps alike), is the answer (None: none did);
-        machine speed does not change it."""
-        tasks.empties.clear()
-        tasks.waited.clear()
+        """Leave the queue empty until each worker has left, waits in get() with no timeout, or has asked the empty
+        queue more than ``SPINS`` + 1 times. A worker with more than ``SPINS`` asks that came less than ``MIN_GAP``
+        after the previous one (its waits in between, a timeout or sleeps, added up) polls too tightly. Whether any
+        worker did, and how ("a busy wait": no wait at all between asks, or "polling": short waits, timed gets or
+        sleeps alike), is the answer (None: none did); machine speed does not change it: one rule, per ask."""
+        for counts in (tasks.empties, tasks.waited, tasks.since, tasks.short_gaps):
+            counts.clear()
 
         def settled(t: threading.Thread) -> bool:
             me = t.ident
-            return (not t.is_alive() or me in tasks.blocked or tasks.empties.get(me, 0) > self.SPINS
-                    or tasks.waited.get(me, 0.0) >= self.PAUSE)  # fmt: skip
+            return not t.is_alive() or me in tasks.blocked or tasks.empties.get(me, 0) > self.SPINS + 1
 
         deadline = time.perf_counter() + self.BOUND
         while not all(settled(t) for t in workers) and time.perf_counter() < deadline:
             _real_sleep(0.005)
-        polled = [t.ident for t in workers
-                  if tasks.empties.get(t.ident, 0) > self.SPINS and tasks.waited.get(t.ident, 0.0) < self.PAUSE]
+        polled = [t.ident for t in workers if tasks.short_gaps.get(t.ident, 0) > self.SPINS]
         if not polled:
             return None
         return "polling" if all(tasks.waited.get(me, 0.0) > 0 for me in polled) else "a busy wait"  # fmt: skip
@@ -608,10 +622,11 @@ class SentinelWorker(Question):
             )
         if spinning == "polling":
             raise Incorrect(
-                "every request was answered, but while the queue was empty a worker kept asking it for work (more "
-                f"than {self.SPINS} times in a row, its waits between the asks, timeouts and sleeps added up, under "
-                f"{self.PAUSE * 1000:g} ms in all): polling, which wakes the thread every few milliseconds for "
-                "nothing. Call tasks.get() with no timeout: it sleeps until a request or the STOP comes."
+                "every request was answered, but while the queue was empty a worker kept asking it for work, more "
+                f"than {self.SPINS} times less than {MIN_GAP * 1000:g} ms after its previous ask (its wait in "
+                "between, a get()'s timeout or a sleep, added up): polling, which wakes the thread every few "
+                "milliseconds for nothing. Call tasks.get() with no timeout: it sleeps until a request or the STOP "
+                f"comes (a timeout of {MIN_GAP * 1000:g} ms or more that tries again is accepted too)."
             )
         if spinning:
             raise Incorrect(
