@@ -33,7 +33,7 @@ __all__ = ["beside_model", "bulkhead_claims", "bulkhead_table", "dependency_rows
 REQUESTS, RATE, CAPACITY, SEND_S, WORKERS = 800, 1600, 800, 0.5, 4
 HELD = 20 + 4  # a bounded router holds 20 queued requests and 4 in service
 # The bulkheads: 120 requests per dependency at 200/s (0.6 s); slow = 100 ms a call on its own 4 workers and 10 slots.
-PER_DEPENDENCY, DEPENDENCY_RATE, SLOW_CAPACITY, SLOW_HELD = 120, 200, 40, 4 + 10
+PER_DEPENDENCY, DEPENDENCY_RATE, SLOW_WORKERS, SLOW_CALL, SLOW_HELD = 120, 200, 4, 0.1, 4 + 10
 
 
 def queue_row(report: Report, rate: float) -> dict[str, float]:
@@ -202,8 +202,11 @@ def bulkhead_claims(table: pd.DataFrame) -> list[Claim]:
     """What the prose says of the bulkhead table: fast keeps its 5 ms alone, suffers when sharing; slow pays."""
     shared_fast, walled_fast = table.loc[("one shared router", "fast")], table.loc[("a bulkhead each", "fast")]
     shared_slow, walled_slow = table.loc[("one shared router", "slow")], table.loc[("a bulkhead each", "slow")]
-    # alone, slow serves 40/s over the 0.6 s of sending, plus the 4 in service and 10 queued at the end
-    sheds = PER_DEPENDENCY - (SLOW_CAPACITY * PER_DEPENDENCY / DEPENDENCY_RATE + SLOW_HELD)
+    # alone, slow's 4 workers finish 5 rounds of 100 ms (20 calls) while its client sends for 0.6 s, and hold the 4 in
+    # service and 10 queued at the end: 120 - 34 = 86 shed, exactly the capacity model's count (the rougher
+    # 120 - (0.6 s x 40/s + 14) = 82 counted the 4 still in service twice)
+    sheds = queue_model(PER_DEPENDENCY, DEPENDENCY_RATE, workers=SLOW_WORKERS, call=SLOW_CALL,
+                        max_pending=SLOW_HELD - SLOW_WORKERS, on_full="reject")["rejected"]
     return [
         Claim("with a bulkhead each, fast rejects nothing", walled_fast["rejected"], high=0, unit=""),
         Claim("with a bulkhead each, fast keeps its 5 ms", walled_fast["p90 latency"], high=0.02, model=0.005, late=1),

@@ -185,3 +185,12 @@ def test_paced_together_runs_each_client_on_its_own_router_at_once():
     assert all(o.ok for report in reports.values() for o in report)
     with pytest.raises(ValueError, match="clients"):
         paced_together({}, rate=500)
+
+
+def test_bulkhead_claims_expect_the_capacity_models_shed_count():
+    # review 07 (final): the claim expected 120 - (0.6 s x 40/s + 14) = 82, which counts the 4 in service twice;
+    # queue_model (and the saved run) say 86
+    walled = {"slow": dependency_run(86, 0, 0.005, slow_latency=0.35), "fast": dependency_run(0, 0, 0.005)}
+    claims = bulkhead_claims(bulkhead_table(dependency_run(60, 50, 0.13), walled))
+    (sheds,) = [c for c in claims if c.says == "with its own bulkhead, slow sheds its own excess"]
+    assert sheds.model == 86 == queue_model(120, 200, workers=4, call=0.1, max_pending=10, on_full="reject")["rejected"]

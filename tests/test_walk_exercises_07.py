@@ -1172,3 +1172,12 @@ def test_breaker_counting_a_ctrl_c_as_a_failure_is_refused(answer, method):
     at = "3.15" if method == "check" else "5.065"
     assert f"a KeyboardInterrupt (Ctrl-C) raised inside fetch at {at} s" in message, message
     assert "catch Exception, not BaseException" in message, message
+
+
+@BOTH
+def test_storm_pass_message_gives_the_gap_to_one_decimal(method):
+    # review 07 (final): 1.922 passed as "(2% off)" while 1.92 was refused as "2.04% below": the pass said 2 % too
+    status, message = verdict(walk07.storm, 1.922, method)
+    assert status == "correct" and "(1.9% off)" in message, message
+    status, message = verdict(walk07.storm, 1.92, method)
+    assert status != "correct" and "2.04% below" in message, message

@@ -68,7 +68,7 @@ class StormPredict(Question):
         where = f"the model says 1 + p + p² = {model:.2f}, and notebook 07 measured {measured:.3f}"
         if abs(off) <= self.TOLERANCE:
             return (
-                f"{value:g}: {where} ({abs(off):.0%} off). Each retry happens only when the attempt before "
+                f"{value:g}: {where} ({abs(off):.1%} off). Each retry happens only when the attempt before "
                 "it failed, so the extra load grows like p + p², and reaches 3× only when p = 1."
             )
         known = (
