@@ -91,7 +91,6 @@ def test_code_questions_starter_nothing_and_hang(question):
         (walk04.q3, "backup_share_prediction", 0.24),
         (walk05.q2, "all_answered_prediction", 0.158),
         (walk06.q4, "mean_latency_prediction", 0.0306),
-        (walk06.q2, "primary_share_prediction", 0.895),
     ],
 )
 def test_prediction_reference_passes_and_is_compared_with_the_run(question, name, measured):

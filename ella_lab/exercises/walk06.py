@@ -210,7 +210,10 @@ class FetchAll(Question):
                 raise Incorrect(f"the entry for {request} is the string {got!r}: keep the exception object itself.")
             if got is not fetch.errors.get(request):
                 if isinstance(got, BaseException):
-                    raise Incorrect(f"the entry for {request} is {got!r}: keep the exception the fetch raised.")
+                    raise Incorrect(
+                        f"the entry for {request} is {got!r}: keep the exception the fetch raised, the same object, "
+                        "not a copy."
+                    )
                 raise Incorrect(
                     f"{request} failed, and its entry is {got!r}: store the exception itself (swallowing it "
                     "hides the failure)."
@@ -823,6 +826,18 @@ class PrimaryShare(Prediction):
         (1.0, "the slow calls take 100 ms, past the 20 ms timeout: those go to the backup."),
     )
     hints = ("Which calls take longer than 20 ms?",)
+
+    def comparison(self, number: float) -> str:
+        """The model (about 10 % of calls slow: 0.9) and the seeded share beside it (exact, but not 0.9: the seed
+        draws a few more or fewer slow calls than 10 %)."""
+        said = f"you predicted {self.show(number)}; the model, about 10 % of calls slow, says {self.show(self.model)}"
+        if self.measured is None:
+            return f"{said} (run the timeout cell above, then this check, to see the seeded share)."
+        seeded = f"the seeded share, the same on every run, is {self.show(self.measured)}"
+        if math.isclose(number, self.measured, abs_tol=5e-4):
+            seeded += ": exactly your number"
+        return f"{said}; {seeded}."
+
     stub = """
         primary_share_prediction = ____  # a fraction between 0 and 1
     """
