@@ -107,7 +107,7 @@ def test_timeout_study_who_serves_is_the_model():
         primary, {"no timeout": None, "timeout 5 ms": 0.005}, backup_latency=0.001, requests=60, best_of=1
     )
     assert list(cut.index) == ["no timeout", "timeout 5 ms"]
-    assert (cut["primary serves"] == cut["model primary serves"]).all()
+    assert (cut["primary serves"] == cut["seeded replay"]).all()
     assert cut.loc["no timeout", "primary serves"] == 1 and cut.loc["timeout 5 ms", "primary serves"] < 1
     both = timeout_study({"a": primary, "b": primary}, {"none": None}, backup_latency=0.001, requests=10, best_of=1)
     assert list(both.index) == [("a", "none"), ("b", "none")]
