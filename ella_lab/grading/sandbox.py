@@ -180,6 +180,26 @@ def code_cells(path: str) -> list[str]:
     return sources
 
 
+# What a walkthrough reads of the project, by a path relative to notebooks/ (walk05: ``../examples/main.py``, and
+# pytest collecting ``../tests/test_properties.py`` with the project's settings); no check and no solution.
+PROJECT_FILES = ("examples", "pyproject.toml", "tests/conftest.py", "tests/test_properties.py")
+
+
+def project_files(base: str) -> list[str]:
+    """Link :data:`PROJECT_FILES` into ``base`` (the notebook runs in ``base/work``, as a walkthrough runs in
+    ``notebooks/``): the project is read-only to a graded notebook; return the links made."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    made = []
+    for name in PROJECT_FILES:
+        source, link = os.path.join(root, name), os.path.join(base, name)
+        if base and os.path.exists(source) and not os.path.lexists(link):
+            with contextlib.suppress(OSError):
+                os.makedirs(os.path.dirname(link), exist_ok=True)
+                os.symlink(source, link)
+                made.append(link)
+    return made
+
+
 def main(config_fd: int, channel_fd: int) -> None:
     with os.fdopen(config_fd, "rb") as stream:
         config = json.loads(stream.read(2**20))
@@ -202,6 +222,7 @@ def main(config_fd: int, channel_fd: int) -> None:
         if config.get("namespaced")
         else []
     )
+    project_files(config.get("base", ""))
     os.chdir(config["workdir"])
     import threading
 
