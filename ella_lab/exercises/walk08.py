@@ -22,7 +22,7 @@ ENGINES = ("threads", "asyncio", "processes", "dask")
 
 class ProcessSpeedup(PredictQuestion):
     title = "Predict: the model's speed-up of two processes over one thread, on an idle machine"
-    expects = "your predicted speed-up as a number, like 1.25"  # a format, and a wrong answer: not the model
+    expects = "your predicted speed-up as a number, like 3.0 (the format only)"  # never the model: at most 2
     unit = "×"
     rel = 0.3
     hints = (
@@ -33,13 +33,13 @@ class ProcessSpeedup(PredictQuestion):
         "them and pickling. The check judges the model's number; other programs can lower this run's measurement.",
     )
     stub = """
-        predicted_speedup = ____  # a speed-up over one thread, for example 1.25
+        predicted_speedup = ____  # a speed-up over one thread, for example 3.0 (the format only)
     """
     solution_text = """
         predicted_speedup = min(2, cores)  # 2 on a machine with two cores or more, a bit less in practice
     """
 
-    EXAMPLE = 1.25  # the stub's example: a format, refused unless it is the model (a quota of 1.25 cores)
+    EXAMPLE = 3.0  # the stub's example: a format that is never the model (two processes: at most 2×)
 
     def model(self) -> float:
         cores = self._context.get("cores") or 2
@@ -51,7 +51,7 @@ class ProcessSpeedup(PredictQuestion):
         a check call passed, which the notebook chooses). Also right: the model of a machine with two free cores,
         which the learner's own may have had. So 1× (the GIL misconception) fails wherever two cores are free."""
         value = real_number(answer, self.expects)
-        if value == self.EXAMPLE:  # the model only under a 1.25-core quota: refusing it there is the smaller loss
+        if value == self.EXAMPLE:  # never the model (at most 2): named, not only refused
             raise Incorrect(
                 f"{value:g} is the stub's example of the format, not a prediction: work out the model's speed-up, "
                 "min(2, cores), and write that."
@@ -88,6 +88,11 @@ class ProcessSpeedup(PredictQuestion):
         cores = self._context.get("cores")
         if value <= 0:
             return f"{value:g}: a speed-up is a ratio of two times, so it is above 0 (1 means no faster)."
+        if value == self.EXAMPLE:  # never the model (at most 2): named before the rule it breaks
+            return (
+                f"{value:g} is the stub's example of the format, not a prediction: work out the model's speed-up, "
+                "min(2, cores), and write that."
+            )
         if value >= 10:
             return (
                 f"{value:g} looks like a percentage: a speed-up is a ratio, so 50 % faster is 1.5 and twice as "
@@ -114,11 +119,6 @@ class ProcessSpeedup(PredictQuestion):
             return (
                 "1× is the answer for two threads, which share one GIL; each process has its own interpreter "
                 "and its own GIL, so two processes can compute at once."
-            )
-        if value == self.EXAMPLE and not near(value, model, 0.02):
-            return (
-                f"{value:g} is the stub's example of the format, not a prediction: work out the model's speed-up, "
-                "min(2, cores), and write that."
             )
         measured = self._measured
         if measured is not None and near(value, measured, 0.1) and not near(value, model, self.rel):
