@@ -60,7 +60,9 @@ class Prediction(Question):
         band = self.measured_above * abs(self.model) * (1 + 1e-9)  # inclusive: 0.165 - 0.15 is 0.015000000000000013
         if 0 < value - self.model <= band:
             raise Incorrect(
-                f"{value:g} s is a run's time, not the model: the model {self.formula} is exact, give it. {run}"
+                f"{value:g} s lies between the model and {self.measured_above * 100:.0f} % above it, where a run's "
+                f"time falls; if yours is a run's time, not the model, give the model instead: {self.formula} is "
+                f"exact. {run}"
             )
         if abs(value - self.model * 1000) <= self.tolerance * abs(self.model * 1000):
             raise Incorrect(f"{value:g} is right in milliseconds; give seconds ({self.model:g}). {run}")
