@@ -26,9 +26,11 @@ from typing import Any
 from .channel import Writer
 
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC = 1, 32, 4096, 16384
-# The memory limit counts address space: each thread's stack is reserved whole (8 MiB by default), so 256 idle
-# threads of a walkthrough's sweep took 2 GiB. Half the default leaves deep recursion its room.
-THREAD_STACK = 4 * 2**20
+# The memory limit counts address space, where each thread's stack is reserved whole (8 MiB by default): 256 idle
+# threads of walk03's sweep took 2 GiB, walk08's 1024 took 8. Threads get 2 MiB stacks here (deep enough for the
+# recursion limit's 1000 frames), and the limit (``supervise._limits``) adds the stacks of THREADS_ALLOWED threads.
+THREAD_STACK = 2 * 2**20
+THREADS_ALLOWED = 1024
 AGAIN = ("NameError", "error:")  # a verdict judged again at the end: a name defined later, a check that broke
 
 

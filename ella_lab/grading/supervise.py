@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .channel import Reader, Writer, new_key
+from .sandbox import THREAD_STACK, THREADS_ALLOWED
 
 GRACE_S = 3.0  # after the interrupt at a cell's deadline, before the kill
 JUDGE_TIMEOUT_S = 60.0  # one answer's judgement (the checks bound the student's code to a few seconds)
@@ -132,8 +133,8 @@ MAX_FILE = 1024 * 2**20  # one file a notebook writes (past it, a write fails wi
 def _limits(memory_mb: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE, MAX_FILE))
-    if memory_mb:
-        limit = memory_mb * 2**20
+    if memory_mb:  # and the stacks of a walkthrough's 1024 threads (see sandbox.THREAD_STACK)
+        limit = memory_mb * 2**20 + THREADS_ALLOWED * THREAD_STACK
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
