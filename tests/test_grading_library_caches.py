@@ -154,3 +154,14 @@ def test_a_library_finder_put_first_is_flagged(meta_path):
     _, _, seal = sealed_module()
     meta_path.insert(0, tlz_build.TlzLoader())
     assert seal.changes() == ["sys.meta_path"]
+
+
+def test_the_warnings_registry_of_a_module_is_no_tampering():
+    module = types.ModuleType("ella_lab_warns")  # a name of this package's: its every name is sealed
+    exec("import warnings", vars(module))
+    seal = Seal([module])
+    exec("with warnings.catch_warnings():\n    warnings.simplefilter('ignore')\n    warnings.warn('x')", vars(module))
+    assert type(vars(module)["__warningregistry__"]) is dict
+    assert seal.changes() == []
+    vars(module)["__warningregistry__"] = ["not", "a", "registry"]
+    assert seal.changes() == ["ella_lab_warns.__warningregistry__ (added)"]

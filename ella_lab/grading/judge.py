@@ -651,6 +651,12 @@ class Seal:
                         continue  # a library module imported since the seal (a check's lazy import, a setup cell)
                     if is_slotnames_cache(owner, key, current[key]):
                         continue  # pickling's cache of the class's slot names (objects sent to a process pool)
+                    if (
+                        key == "__warningregistry__"
+                        and isinstance(owner, types.ModuleType)
+                        and type(current[key]) is dict
+                    ):
+                        continue  # the warnings module's record of the warnings this module gave (walk10)
                     changed.append(f"{place}.{key} (added)")
                     if restore:
                         self._put(owner, key, None, delete=True)
